@@ -1,0 +1,18 @@
+//! scim-gateway: a SCIM 2.0 service provider that owns no user store.
+//!
+//! Every SCIM request is translated, through a declarative YAML mapping, into calls to a legacy
+//! product's own REST user API. The request flow (DESIGN.md §6) is visible in the modules:
+//!
+//! - [`scim`]: the protocol core (types, attribute paths, filters, PATCH, errors). Pure.
+//! - [`mapping`]: the mapping language, its validation, and SCIM ↔ legacy translation. Pure.
+//! - [`backend`]: the HTTP client that calls the legacy API.
+//! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
+//! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
+//! - [`example_api`]: example legacy APIs used by the demo and the test suite (not the product).
+
+pub mod backend;
+pub mod config;
+pub mod example_api;
+pub mod mapping;
+pub mod scim;
+pub mod server;

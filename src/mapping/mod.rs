@@ -1,0 +1,1 @@
+//! The mapping language (docs/mapping.md).

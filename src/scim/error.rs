@@ -1,0 +1,176 @@
+//! The SCIM error (RFC 7644 §3.12): the one type every failure ends up as before it reaches the
+//! client. Other layers keep their own error enums and convert into this one in exactly one
+//! place each (`From` impls next to those enums).
+
+use serde_json::{json, Value};
+
+/// RFC 7644 §3.12 `scimType` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+}
+
+impl ScimType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+            ScimType::Sensitive => "sensitive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScimType> {
+        Some(match s {
+            "invalidFilter" => ScimType::InvalidFilter,
+            "tooMany" => ScimType::TooMany,
+            "uniqueness" => ScimType::Uniqueness,
+            "mutability" => ScimType::Mutability,
+            "invalidSyntax" => ScimType::InvalidSyntax,
+            "invalidPath" => ScimType::InvalidPath,
+            "noTarget" => ScimType::NoTarget,
+            "invalidValue" => ScimType::InvalidValue,
+            "invalidVers" => ScimType::InvalidVers,
+            "sensitive" => ScimType::Sensitive,
+            _ => return None,
+        })
+    }
+}
+
+/// A SCIM error response: HTTP status, optional `scimType`, human-readable `detail`, and an
+/// optional `Retry-After` (seconds) for 429/503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {detail}")]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ScimError {
+    pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        ScimError { status, scim_type, detail: detail.into(), retry_after: None }
+    }
+    /// 400 with a scimType.
+    pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        Self::new(400, Some(scim_type), detail)
+    }
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidFilter, detail)
+    }
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidSyntax, detail)
+    }
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidPath, detail)
+    }
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidValue, detail)
+    }
+    pub fn no_target(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::NoTarget, detail)
+    }
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::Mutability, detail)
+    }
+    pub fn too_many(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::TooMany, detail)
+    }
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self::new(409, Some(ScimType::Uniqueness), detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, None, detail)
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, None, detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, None, detail)
+    }
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(405, None, detail)
+    }
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(500, None, detail)
+    }
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(502, None, detail)
+    }
+    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+        Self::new(504, None, detail)
+    }
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The JSON body (RFC 7644 §3.12). `status` is a string, as the RFC's examples show.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "schemas": [super::urn::ERROR],
+            "status": self.status.to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = Value::String(t.as_str().to_string());
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_schema_status_and_scim_type() {
+        let e = ScimError::uniqueness("userName \"ada\" is already taken");
+        let body = e.to_json();
+        assert_eq!(body["schemas"][0], super::super::urn::ERROR);
+        assert_eq!(body["status"], "409");
+        assert_eq!(body["scimType"], "uniqueness");
+        assert_eq!(body["detail"], "userName \"ada\" is already taken");
+    }
+
+    #[test]
+    fn error_without_scim_type_omits_the_member() {
+        let body = ScimError::not_found("no such user").to_json();
+        assert!(body.get("scimType").is_none());
+        assert_eq!(body["status"], "404");
+    }
+
+    #[test]
+    fn scim_type_round_trips_through_its_name() {
+        for t in [
+            ScimType::InvalidFilter,
+            ScimType::TooMany,
+            ScimType::Uniqueness,
+            ScimType::Mutability,
+            ScimType::InvalidSyntax,
+            ScimType::InvalidPath,
+            ScimType::NoTarget,
+            ScimType::InvalidValue,
+            ScimType::InvalidVers,
+            ScimType::Sensitive,
+        ] {
+            assert_eq!(ScimType::parse(t.as_str()), Some(t));
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The pingora edge of the gateway: listeners, auth, routing, the SCIM operations on top of the
+//! mapping and the backend client, and response shaping.
+
+pub mod runner;
