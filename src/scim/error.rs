@@ -65,7 +65,12 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into(), retry_after: None }
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
     /// 400 with a scimType.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {

@@ -79,7 +79,9 @@ impl ShutdownSignalWatch for WatchShutdown {
 pub enum StartError {
     #[error("the server thread could not be started: {0}")]
     Thread(std::io::Error),
-    #[error("nothing answered on {addr} within {waited:?} after start-up (is the address in use?)")]
+    #[error(
+        "nothing answered on {addr} within {waited:?} after start-up (is the address in use?)"
+    )]
     NotListening { addr: SocketAddr, waited: Duration },
 }
 
@@ -97,16 +99,24 @@ pub fn start(
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.add_services(services);
             server.bootstrap();
-            server.run(RunArgs { shutdown_signal: Box::new(WatchShutdown(stop_rx)) });
+            server.run(RunArgs {
+                shutdown_signal: Box::new(WatchShutdown(stop_rx)),
+            });
         })
         .map_err(StartError::Thread)?;
-    let running = RunningServer { stop: stop_tx, thread: Some(thread) };
+    let running = RunningServer {
+        stop: stop_tx,
+        thread: Some(thread),
+    };
     let waited = Duration::from_secs(10);
     for addr in addrs {
         let deadline = Instant::now() + waited;
         while TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
-                return Err(StartError::NotListening { addr: *addr, waited });
+                return Err(StartError::NotListening {
+                    addr: *addr,
+                    waited,
+                });
             }
             std::thread::sleep(Duration::from_millis(10));
         }
