@@ -1,1 +1,4 @@
 //! The mapping language (docs/mapping.md).
+
+pub mod legacy_path;
+pub mod template;
