@@ -10,7 +10,8 @@
 //! to what a mapping stores ([`ResourceSchema::restricted_to`], [`ResourceSchema::schemas_json`]).
 //!
 //! This module only describes attributes; reading and projecting resources is [`super::list`]'s
-//! job, the discovery documents (`/ServiceProviderConfig`, `/ResourceTypes`) are `discovery`'s.
+//! job, the discovery documents (`/ServiceProviderConfig`, `/ResourceTypes`) are
+//! [`super::discovery`]'s.
 
 use std::sync::LazyLock;
 
