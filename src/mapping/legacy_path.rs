@@ -117,6 +117,28 @@ impl LegacyPath {
         }
     }
 
+    /// Whether the path names at most one place: only names and indexes (`$`, `$.data`,
+    /// `$.result[0].users`), no wildcard, filter, slice or `..`.
+    pub fn is_singular(&self) -> bool {
+        self.read.segments.iter().all(|seg| {
+            let sel = match seg {
+                Segment::Selector(s) => s,
+                Segment::Selectors(list) if list.len() == 1 => &list[0],
+                _ => return false,
+            };
+            matches!(sel, Selector::Name(_) | Selector::Index(_))
+        })
+    }
+
+    /// Whether writing `self` and writing `other` touch the same place: equal paths, or one a
+    /// prefix of the other (`$.address` and `$.address.street`). Non-writable paths never do.
+    pub fn overlaps(&self, other: &LegacyPath) -> bool {
+        match (&self.write, &other.write) {
+            (Ok(a), Ok(b)) => a.iter().zip(b).all(|(x, y)| x == y),
+            _ => false,
+        }
+    }
+
     /// The first name step (`$.address.street` → `address`), for partial-update bodies.
     pub fn top_field(&self) -> Option<&str> {
         match self.write.as_ref().ok()?.first()? {
@@ -495,6 +517,25 @@ mod tests {
             assert!(reason.contains(why), "{path}: {reason}");
         }
         assert!(p("$.a['b'][0].c").writable().is_ok());
+    }
+
+    #[test]
+    fn singular_paths() {
+        assert!(p("$").is_singular());
+        assert!(p("$.result[0]['users']").is_singular());
+        assert!(!p("$.data[*]").is_singular());
+        assert!(!p("$..users").is_singular());
+        assert!(!p("$.data[?(@.a == 1)]").is_singular());
+    }
+
+    #[test]
+    fn overlapping_write_paths() {
+        assert!(p("$.address").overlaps(&p("$.address.street")));
+        assert!(p("$['address'].street").overlaps(&p("$.address.street")));
+        assert!(!p("$.address.city").overlaps(&p("$.address.street")));
+        assert!(!p("$.phones[?(@.kind == 'cell')].number")
+            .overlaps(&p("$.phones[?(@.kind == 'desk')].number")));
+        assert!(!p("$..street").overlaps(&p("$..street")));
     }
 
     #[test]
