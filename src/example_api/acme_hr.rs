@@ -13,7 +13,8 @@
 //! | `PATCH /api/v1/users/{id}` | 200; only the given keys change, `null` clears, `address` merges |
 //! | `DELETE /api/v1/users/{id}` | 204 |
 //!
-//! Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
+//! Query values are form-decoded, as most web frameworks do: a literal `+` in `?email=` must be
+//! sent as `%2B`. Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
 //! cheap handle ([`Clone`]) on shared state, so a test keeps one while pingora owns another.
 
 use std::collections::{BTreeMap, HashMap};
@@ -359,9 +360,11 @@ impl ApiError {
 impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {
-            BodyError::TooLarge => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
-            }
+            BodyError::TooLarge => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                e.to_string(),
+            ),
             BodyError::Read(_) => Self::bad_request(e.to_string()),
         }
     }
@@ -571,9 +574,7 @@ impl AcmeHr {
                         (Value::Object(given), Some(Value::Object(old))) if name == "address" => {
                             full_address(Some(old), given)
                         }
-                        (Value::Object(given), _) if name == "address" => {
-                            full_address(None, given)
-                        }
+                        (Value::Object(given), _) if name == "address" => full_address(None, given),
                         _ => value.clone(),
                     };
                     doc.insert(name.clone(), merged);
@@ -625,7 +626,9 @@ async fn read_object(session: &mut ServerSession) -> Result<Map<String, Value>, 
     let bytes = read_body(session).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("the request body must be a JSON object")),
+        Ok(_) => Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        )),
         Err(e) => Err(ApiError::bad_request(format!("invalid JSON: {e}"))),
     }
 }
@@ -719,13 +722,9 @@ impl ListQuery {
         };
         let page = match first("page") {
             None => 1,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("page must be a positive integer, not '{v}'"))
-                })?,
+            Some(v) => v.parse::<u64>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                ApiError::bad_request(format!("page must be a positive integer, not '{v}'"))
+            })?,
         };
         let per_page = match first("per_page") {
             None => DEFAULT_PER_PAGE,
@@ -856,13 +855,21 @@ mod tests {
             json!({"street": null, "city": "London", "state": null, "zip": null,
                    "country": "GB", "label": null})
         );
-        assert!(first.get("favourite_colour").is_none(), "unknown fields are ignored");
+        assert!(
+            first.get("favourite_colour").is_none(),
+            "unknown fields are ignored"
+        );
         let created = first["created_at"].as_str().unwrap();
         assert!(created.ends_with('Z'));
         assert!(OffsetDateTime::parse(created, &Rfc3339).is_ok());
         assert_ne!(created, "1999-01-01T00:00:00Z");
         assert_eq!(first["created_at"], first["updated_at"]);
-        let keys: Vec<&str> = first.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = first
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         let mut expected = vec!["id"];
         expected.extend(FIELDS.iter().map(|(name, _)| *name));
         expected.extend(["created_at", "updated_at", "version"]);
@@ -896,11 +903,27 @@ mod tests {
             (r#"{"login": ""}"#, 422, "invalid_field"),
             (r#"{"login": "x", "status": "maybe"}"#, 422, "invalid_field"),
             (r#"{"login": "x", "status": null}"#, 422, "invalid_field"),
-            (r#"{"login": "x", "manager_id": "abc"}"#, 422, "invalid_field"),
+            (
+                r#"{"login": "x", "manager_id": "abc"}"#,
+                422,
+                "invalid_field",
+            ),
             (r#"{"login": "x", "manager_id": -1}"#, 422, "invalid_field"),
-            (r#"{"login": "x", "email": ["a@b.c"]}"#, 422, "invalid_field"),
-            (r#"{"login": "x", "address": "1 Main St"}"#, 422, "invalid_field"),
-            (r#"{"login": "x", "address": {"zip": 12345}}"#, 422, "invalid_field"),
+            (
+                r#"{"login": "x", "email": ["a@b.c"]}"#,
+                422,
+                "invalid_field",
+            ),
+            (
+                r#"{"login": "x", "address": "1 Main St"}"#,
+                422,
+                "invalid_field",
+            ),
+            (
+                r#"{"login": "x", "address": {"zip": 12345}}"#,
+                422,
+                "invalid_field",
+            ),
         ];
         for (body, status, code) in cases {
             let reply = t.client.call("POST", USERS, Some(body));
@@ -938,13 +961,20 @@ mod tests {
         let decoded = t.client.get("/api/v1/users/..%2Fadmin");
         assert_eq!(decoded.json["error"]["message"], "user ../admin not found");
         assert_eq!(t.client.get("/api/v1/users/%31").status, 200, "%31 is 1");
-        for path in ["/api/v1/users/1/extra", "/api/v1/userz", "/api/v2/users", "/"] {
+        for path in [
+            "/api/v1/users/1/extra",
+            "/api/v1/userz",
+            "/api/v2/users",
+            "/",
+        ] {
             let reply = t.client.get(path);
             assert_eq!(reply.status, 404, "{path}");
             assert_eq!(error_code(&reply), "not_found");
         }
         for method in ["PUT", "PATCH"] {
-            let reply = t.client.send(method, "/api/v1/users/42", &json!({"login": "z"}));
+            let reply = t
+                .client
+                .send(method, "/api/v1/users/42", &json!({"login": "z"}));
             assert_eq!(reply.status, 404, "{method}");
         }
         assert_eq!(t.api.user(1).unwrap()["login"], "ada");
@@ -968,7 +998,10 @@ mod tests {
         assert_eq!(reply.status, 200, "{:?}", reply.json);
         let put = reply.json;
         assert_eq!(put["id"], 1);
-        assert_eq!(put["login"], "ADA", "a user may change the case of its own login");
+        assert_eq!(
+            put["login"], "ADA",
+            "a user may change the case of its own login"
+        );
         assert_eq!(put["last_name"], "Lovelace");
         assert_eq!(put["first_name"], Value::Null, "absent fields are cleared");
         assert_eq!(put["department"], Value::Null);
@@ -989,12 +1022,18 @@ mod tests {
             .client
             .send("PUT", "/api/v1/users/1", &json!({"first_name": "Ada"}));
         assert_eq!(missing.status, 400);
-        let wrong = t
-            .client
-            .send("PUT", "/api/v1/users/1", &json!({"login": "ada", "manager_id": "abc"}));
+        let wrong = t.client.send(
+            "PUT",
+            "/api/v1/users/1",
+            &json!({"login": "ada", "manager_id": "abc"}),
+        );
         assert_eq!(wrong.status, 422);
         assert_eq!(error_code(&wrong), "invalid_field");
-        assert_eq!(t.api.user(1).unwrap()["version"], 2, "refused writes change nothing");
+        assert_eq!(
+            t.api.user(1).unwrap()["version"],
+            2,
+            "refused writes change nothing"
+        );
     }
 
     #[test]
@@ -1083,7 +1122,10 @@ mod tests {
         };
         let first = t.client.get(USERS);
         assert_eq!(first.status, 200);
-        assert_eq!(first.json["meta"], json!({"page": 1, "per_page": 25, "total": 60}));
+        assert_eq!(
+            first.json["meta"],
+            json!({"page": 1, "per_page": 25, "total": 60})
+        );
         assert_eq!(ids_of(&first), (1..=25).collect::<Vec<u64>>());
         let third = t.client.get("/api/v1/users?page=3");
         assert_eq!(ids_of(&third), (51..=60).collect::<Vec<u64>>());
@@ -1126,7 +1168,14 @@ mod tests {
             json!({"login": "ada2", "email": "ada@example.com.au", "external_ref": "ext-1",
                    "status": "disabled"}),
         );
-        create(&t.client, json!({"login": "grace", "email": "grace@example.com"}));
+        create(
+            &t.client,
+            json!({"login": "grace", "email": "grace@example.com"}),
+        );
+        create(
+            &t.client,
+            json!({"login": "a+b", "email": "a+b@example.com", "status": "disabled"}),
+        );
         let ids = |query: &str| -> Vec<u64> {
             let reply = t.client.get(&format!("{USERS}?{query}"));
             assert_eq!(reply.status, 200, "{query}");
@@ -1140,13 +1189,77 @@ mod tests {
         assert_eq!(ids("email=ADA%40example.COM"), vec![1]);
         assert_eq!(ids("email=ada@example.com"), vec![1]);
         assert_eq!(ids("external_ref=EXT-1"), vec![1]);
-        assert_eq!(ids("external_ref=ext-1"), vec![2], "external_ref is case-sensitive");
-        assert_eq!(ids("status=disabled"), vec![2]);
+        assert_eq!(
+            ids("external_ref=ext-1"),
+            vec![2],
+            "external_ref is case-sensitive"
+        );
+        assert_eq!(ids("email=a%2Bb%40example.com"), vec![4]);
+        assert_eq!(ids("login=a+b"), Vec::<u64>::new(), "`+` is a space");
+        assert_eq!(ids("status=disabled"), vec![2, 4]);
         assert_eq!(ids("status=enabled"), vec![1, 3]);
         assert_eq!(ids("login=ada2&status=enabled"), Vec::<u64>::new());
         assert_eq!(ids("email=grace%40example.com&status=enabled"), vec![3]);
         assert_eq!(ids("login=nobody"), Vec::<u64>::new());
-        assert_eq!(ids("unknown=1"), vec![1, 2, 3], "unknown parameters are ignored");
+        assert_eq!(
+            ids("unknown=1"),
+            vec![1, 2, 3, 4],
+            "unknown parameters are ignored"
+        );
+    }
+
+    #[test]
+    fn oversized_bodies_are_413() {
+        let t = running();
+        let big = format!(
+            r#"{{"login": "big", "display_name": "{}"}}"#,
+            "x".repeat(crate::example_api::MAX_BODY_BYTES)
+        );
+        let reply = t.client.call("POST", USERS, Some(&big));
+        assert_eq!(reply.status, 413);
+        assert_eq!(error_code(&reply), "payload_too_large");
+        assert_eq!(t.api.user_count(), 0);
+        assert_eq!(t.client.get(USERS).status, 200, "the server still answers");
+    }
+
+    #[test]
+    fn one_connection_serves_many_requests() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let api = AcmeHr::new(KEY);
+        let addr = free_loopback_addr().unwrap();
+        let _server = api.serve(addr).unwrap();
+        api.seed(1);
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        for path in ["/api/v1/users/1", "/api/v1/users/2", "/api/v1/users"] {
+            write!(
+                writer,
+                "GET {path} HTTP/1.1\r\nHost: x\r\n{API_KEY_HEADER}: {KEY}\r\n\r\n"
+            )
+            .unwrap();
+            let mut length = None;
+            let mut status_line = String::new();
+            reader.read_line(&mut status_line).unwrap();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = Some(value.trim().parse::<usize>().unwrap());
+                    }
+                }
+            }
+            let mut body = vec![0; length.expect("every response has a Content-Length")];
+            reader.read_exact(&mut body).unwrap();
+            let json: Value = serde_json::from_slice(&body).unwrap();
+            assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+            assert!(json.is_object(), "{path}");
+        }
+        assert_eq!(api.request_count(), 3);
     }
 
     #[test]
@@ -1172,7 +1285,8 @@ mod tests {
         t.client.get("/api/v1/users/1");
         t.client.get("/api/v1/users/2");
         t.client.get("/api/v1/users/nope");
-        t.client.send("PATCH", "/api/v1/users/1", &json!({"nickname": "A"}));
+        t.client
+            .send("PATCH", "/api/v1/users/1", &json!({"nickname": "A"}));
         t.client.with_auth(None).get("/api/v1/users/3");
         t.client.get("/elsewhere");
         assert_eq!(t.api.request_count(), 7, "seeding is not a request");
@@ -1183,11 +1297,18 @@ mod tests {
         assert_eq!(counts.get("GET", NO_ROUTE), 1);
         assert_eq!(counts.snapshot().len(), 4);
         let seen: Vec<String> = counts.snapshot().keys().map(|e| e.to_string()).collect();
-        assert!(seen.contains(&"GET /api/v1/users/{id}".to_string()), "{seen:?}");
+        assert!(
+            seen.contains(&"GET /api/v1/users/{id}".to_string()),
+            "{seen:?}"
+        );
         counts.reset();
         assert_eq!(t.api.request_count(), 0);
         t.client.get(USERS);
-        assert_eq!(t.api.clone().request_count(), 1, "clones share the counters");
+        assert_eq!(
+            t.api.clone().request_count(),
+            1,
+            "clones share the counters"
+        );
     }
 
     #[test]

@@ -14,7 +14,6 @@ use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use pingora::protocols::http::ServerSession;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The largest request body either API accepts.
@@ -135,14 +134,14 @@ pub(crate) fn segments_under<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a 
     Some(rest.split('/').collect())
 }
 
-/// The current time as RFC 3339 in UTC with millisecond precision, e.g.
-/// `2024-05-01T09:30:00.123Z`.
+/// The current time as RFC 3339 in UTC, always with three fractional digits, e.g.
+/// `2024-05-01T09:30:00.120Z` (so that timestamps also sort as strings).
 pub(crate) fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    let millis = now.millisecond();
-    now.replace_millisecond(millis)
-        .unwrap_or(now)
-        .format(&Rfc3339)
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    OffsetDateTime::now_utc()
+        .format(&format)
         .unwrap_or_default()
 }
 
@@ -228,6 +227,7 @@ impl RequestCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::format_description::well_known::Rfc3339;
 
     #[test]
     fn segments_under_a_prefix() {
@@ -251,6 +251,7 @@ mod tests {
         let t = now_rfc3339();
         assert!(t.ends_with('Z'), "{t}");
         assert!(OffsetDateTime::parse(&t, &Rfc3339).is_ok(), "{t}");
+        assert_eq!(t.len(), "2024-05-01T09:30:00.120Z".len(), "{t}");
     }
 
     #[test]

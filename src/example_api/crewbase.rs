@@ -434,7 +434,10 @@ impl Crewbase {
         let person = seq_of(uid)
             .and_then(|seq| state.people.get(&seq))
             .ok_or_else(|| ApiError::person_not_found(uid))?;
-        Ok(json_response(StatusCode::OK, &Value::Object(person.clone())))
+        Ok(json_response(
+            StatusCode::OK,
+            &Value::Object(person.clone()),
+        ))
     }
 
     fn create(&self, body: &Map<String, Value>) -> Result<Response<Vec<u8>>, ApiError> {
@@ -536,13 +539,12 @@ fn validate(body: &Map<String, Value>, mode: WriteMode) -> Result<Map<String, Va
             ("username", Value::String(s)) if !s.trim().is_empty() => value.clone(),
             ("username", Value::Null) if mode == WriteMode::Create => continue,
             ("username", _) => {
-                return Err(ApiError::bad_request(
-                    "username must be a non-empty string",
-                ))
+                return Err(ApiError::bad_request("username must be a non-empty string"))
             }
-            ("ext_id" | "full_name" | "position" | "work_email", Value::String(_) | Value::Null) => {
-                value.clone()
-            }
+            (
+                "ext_id" | "full_name" | "position" | "work_email",
+                Value::String(_) | Value::Null,
+            ) => value.clone(),
             ("ext_id" | "full_name" | "position" | "work_email", _) => {
                 return Err(ApiError::bad_request(format!("{name} must be a string")))
             }
@@ -663,12 +665,463 @@ impl ListQuery {
         let field = |name: &str| person.get(name).and_then(Value::as_str);
         let username_ok = match &self.username {
             None => true,
-            Some(want) => field("username").is_some_and(|u| u.to_lowercase() == want.to_lowercase()),
+            Some(want) => {
+                field("username").is_some_and(|u| u.to_lowercase() == want.to_lowercase())
+            }
         };
         let ext_id_ok = match &self.ext_id {
             None => true,
             Some(want) => field("ext_id") == Some(want.as_str()),
         };
         username_ok && ext_id_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::example_api::common::test_client::{Client, Reply};
+    use crate::server::runner::free_loopback_addr;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    const TOKEN: &str = "crewbase-test-token";
+
+    struct Running {
+        api: Crewbase,
+        client: Client,
+        _server: RunningServer,
+    }
+
+    fn running() -> Running {
+        let api = Crewbase::new(TOKEN);
+        let addr = free_loopback_addr().unwrap();
+        let server = api.serve(addr).unwrap();
+        Running {
+            client: Client::new(addr, Some(("Authorization", format!("Bearer {TOKEN}")))),
+            api,
+            _server: server,
+        }
+    }
+
+    fn create(client: &Client, body: Value) -> Value {
+        let reply = client.send("POST", PEOPLE, &body);
+        assert_eq!(reply.status, 201, "{:?}", reply.json);
+        reply.json
+    }
+
+    fn uids(reply: &Reply) -> Vec<String> {
+        reply.json["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["uid"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_request_needs_the_bearer_token() {
+        let t = running();
+        let wrong: &[Option<(&'static str, String)>] = &[
+            None,
+            Some(("Authorization", "Bearer nope".to_string())),
+            Some(("Authorization", TOKEN.to_string())),
+            Some(("Authorization", format!("Basic {TOKEN}"))),
+            Some(("X-Api-Key", TOKEN.to_string())),
+        ];
+        for auth in wrong {
+            let client = t.client.with_auth(auth.clone());
+            for (method, path) in [
+                ("GET", PEOPLE),
+                ("POST", PEOPLE),
+                ("POST", "/v2/people/p_0001/deactivate"),
+            ] {
+                let reply = client.call(method, path, Some(r#"{"username": "x"}"#));
+                assert_eq!(reply.status, 401, "{auth:?} {method} {path}");
+                assert_eq!(reply.json, json!({"message": "unauthorized", "code": 401}));
+                assert!(reply.header("www-authenticate").is_some());
+            }
+        }
+        assert_eq!(t.api.person_count(), 0);
+        let lower = t
+            .client
+            .with_auth(Some(("Authorization", format!("bearer {TOKEN}"))));
+        assert_eq!(
+            lower.get(PEOPLE).status,
+            200,
+            "the scheme is case-insensitive"
+        );
+    }
+
+    #[test]
+    fn create_renders_a_person() {
+        let t = running();
+        let person = create(
+            &t.client,
+            json!({"uid": "p_9999", "meta": {"created": "2000-01-01T00:00:00Z"},
+                   "username": "ada", "full_name": "Ada Lovelace", "work_email": "ada@example.com",
+                   "phones": [{"kind": "cell", "number": "+44 20 1234"}],
+                   "hr": {"badge": 1815}, "shoe_size": 7}),
+        );
+        assert_eq!(person["uid"], "p_0001");
+        assert_eq!(person["is_active"], true);
+        assert_eq!(person["position"], Value::Null);
+        assert_eq!(
+            person["phones"],
+            json!([{"kind": "cell", "number": "+44 20 1234"}])
+        );
+        assert_eq!(person["hr"], json!({"badge": 1815, "team": null}));
+        let created = person["meta"]["created"].as_str().unwrap();
+        assert!(
+            OffsetDateTime::parse(created, &Rfc3339).is_ok(),
+            "{created}"
+        );
+        assert_ne!(created, "2000-01-01T00:00:00Z");
+        assert_eq!(person["meta"]["created"], person["meta"]["modified"]);
+        let keys: Vec<&str> = person
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "uid",
+                "username",
+                "ext_id",
+                "full_name",
+                "position",
+                "is_active",
+                "work_email",
+                "phones",
+                "hr",
+                "meta"
+            ]
+        );
+        let second = t.client.send(
+            "POST",
+            PEOPLE,
+            &json!({"username": "grace", "is_active": false}),
+        );
+        assert_eq!(second.status, 201);
+        assert_eq!(second.json["uid"], "p_0002");
+        assert_eq!(second.json["is_active"], false);
+        assert_eq!(second.header("location"), Some("/v2/people/p_0002"));
+        assert_eq!(second.header("content-type"), Some("application/json"));
+        assert_eq!(t.client.get("/v2/people/p_0001").json, person);
+    }
+
+    #[test]
+    fn create_refuses_bad_bodies_and_taken_usernames() {
+        let t = running();
+        create(&t.client, json!({"username": "Ada"}));
+        let taken = t.client.send("POST", PEOPLE, &json!({"username": "aDA"}));
+        assert_eq!(taken.status, 409);
+        assert_eq!(
+            taken.json,
+            json!({"message": "username already exists", "code": 409})
+        );
+        for body in [
+            r#"{"full_name": "No Name"}"#,
+            r#"{"username": null}"#,
+            r#"{"username": ""}"#,
+            r#"{"username": 7}"#,
+            r#"{"username": "x""#,
+            r#"[]"#,
+            r#"{"username": "x", "is_active": "yes"}"#,
+            r#"{"username": "x", "full_name": {"first": "X"}}"#,
+            r#"{"username": "x", "phones": {"kind": "cell", "number": "1"}}"#,
+            r#"{"username": "x", "phones": [{"kind": "pager", "number": "1"}]}"#,
+            r#"{"username": "x", "phones": [{"kind": "cell"}]}"#,
+            r#"{"username": "x", "phones": ["+1 555"]}"#,
+            r#"{"username": "x", "hr": {"badge": "E12"}}"#,
+            r#"{"username": "x", "hr": {"badge": 1.5}}"#,
+            r#"{"username": "x", "hr": {"team": 3}}"#,
+            r#"{"username": "x", "hr": []}"#,
+        ] {
+            let reply = t.client.call("POST", PEOPLE, Some(body));
+            assert_eq!(reply.status, 400, "{body}: {:?}", reply.json);
+            assert_eq!(reply.json["code"], 400, "{body}");
+            assert!(reply.json["message"].is_string(), "{body}");
+        }
+        assert_eq!(t.api.person_count(), 1);
+    }
+
+    #[test]
+    fn unknown_and_odd_uids_are_404() {
+        let t = running();
+        create(&t.client, json!({"username": "ada"}));
+        let reply = t.client.get("/v2/people/p_9");
+        assert_eq!(reply.status, 404);
+        assert_eq!(
+            reply.json,
+            json!({"message": "person p_9 not found", "code": 404})
+        );
+        for uid in [
+            "p_1",
+            "p_01",
+            "P_0001",
+            "1",
+            "p_0001%20",
+            "..%2Fadmin",
+            "p_0001%2Factivate",
+        ] {
+            let path = format!("{PEOPLE}/{uid}");
+            assert_eq!(t.client.get(&path).status, 404, "GET {path}");
+            let patched = t.client.send("PATCH", &path, &json!({"position": "x"}));
+            assert_eq!(patched.status, 404, "PATCH {path}");
+            for action in ["activate", "deactivate"] {
+                let reply = t.client.call("POST", &format!("{path}/{action}"), None);
+                assert_eq!(reply.status, 404, "{path}/{action}");
+                assert_eq!(reply.json["code"], 404);
+            }
+        }
+        let decoded = t.client.get("/v2/people/..%2Fadmin");
+        assert_eq!(decoded.json["message"], "person ../admin not found");
+        assert_eq!(t.client.get("/v2/people/p_%30001").status, 200, "%30 is 0");
+        for path in ["/v2/people/p_0001/delete", "/v2/persons", "/v1/people", "/"] {
+            let reply = t.client.get(path);
+            assert_eq!(reply.status, 404, "{path}");
+            assert_eq!(reply.json["code"], 404);
+        }
+        assert_eq!(t.api.person("p_0001").unwrap()["position"], Value::Null);
+    }
+
+    #[test]
+    fn patch_merges_and_replaces_phones() {
+        let t = running();
+        let before = create(
+            &t.client,
+            json!({"username": "ada", "full_name": "Ada Lovelace", "position": "Analyst",
+                   "ext_id": "E1",
+                   "phones": [{"kind": "cell", "number": "1"}, {"kind": "desk", "number": "2"}],
+                   "hr": {"badge": 1815, "team": "Engines"}}),
+        );
+        create(&t.client, json!({"username": "grace"}));
+        let reply = t.client.send(
+            "PATCH",
+            "/v2/people/p_0001",
+            &json!({"position": "Countess", "ext_id": null, "hr": {"team": "Math"},
+                    "phones": [{"kind": "home", "number": "3"}], "uid": "p_0777", "unknown": 1}),
+        );
+        assert_eq!(reply.status, 200, "{:?}", reply.json);
+        let p = reply.json;
+        assert_eq!(p["uid"], "p_0001");
+        assert_eq!(p["position"], "Countess");
+        assert_eq!(p["ext_id"], Value::Null, "null clears");
+        assert_eq!(p["full_name"], "Ada Lovelace", "absent keys are kept");
+        assert_eq!(p["hr"], json!({"badge": 1815, "team": "Math"}), "hr merges");
+        assert_eq!(
+            p["phones"],
+            json!([{"kind": "home", "number": "3"}]),
+            "phones replace"
+        );
+        assert_eq!(p["meta"]["created"], before["meta"]["created"]);
+        assert!(
+            p["meta"]["modified"].as_str().unwrap() >= before["meta"]["modified"].as_str().unwrap()
+        );
+        let cleared = t.client.send(
+            "PATCH",
+            "/v2/people/p_0001",
+            &json!({"phones": null, "hr": null}),
+        );
+        assert_eq!(cleared.json["phones"], json!([]));
+        assert_eq!(cleared.json["hr"], json!({"badge": null, "team": null}));
+
+        let taken = t
+            .client
+            .send("PATCH", "/v2/people/p_0001", &json!({"username": "GRACE"}));
+        assert_eq!(taken.status, 409);
+        assert_eq!(taken.json["message"], "username already exists");
+        for body in [
+            r#"{"username": null}"#,
+            r#"{"username": ""}"#,
+            r#"{"is_active": false}"#,
+            r#"{"hr": {"badge": "x"}}"#,
+            r#"{"position": "#,
+        ] {
+            let reply = t.client.call("PATCH", "/v2/people/p_0001", Some(body));
+            assert_eq!(reply.status, 400, "{body}");
+            assert_eq!(reply.json["code"], 400);
+        }
+        assert_eq!(
+            t.api.person("p_0001").unwrap(),
+            cleared.json,
+            "refused writes change nothing"
+        );
+        let renamed = t
+            .client
+            .send("PATCH", "/v2/people/p_0001", &json!({"username": "ADA"}));
+        assert_eq!(
+            renamed.status, 200,
+            "a person may change the case of its own username"
+        );
+        assert_eq!(renamed.json["username"], "ADA");
+        let moved = t.client.send(
+            "PATCH",
+            "/v2/people/p_0001",
+            &json!({"username": "lovelace"}),
+        );
+        assert_eq!(moved.status, 200);
+        create(&t.client, json!({"username": "ada"}));
+    }
+
+    #[test]
+    fn deactivate_and_activate() {
+        let t = running();
+        let before = create(&t.client, json!({"username": "ada"}));
+        let off = t.client.call("POST", "/v2/people/p_0001/deactivate", None);
+        assert_eq!(off.status, 200);
+        assert_eq!(off.json["is_active"], false);
+        assert_eq!(off.json["username"], "ada");
+        assert_eq!(t.client.get("/v2/people/p_0001").json["is_active"], false);
+        let again = t.client.call("POST", "/v2/people/p_0001/deactivate", None);
+        assert_eq!(again.status, 200, "deactivating twice is fine");
+        assert_eq!(again.json, off.json, "and changes nothing");
+        let on = t.client.call(
+            "POST",
+            "/v2/people/p_0001/activate",
+            Some(r#"{"ignored": true}"#),
+        );
+        assert_eq!(on.status, 200);
+        assert_eq!(on.json["is_active"], true);
+        assert_eq!(on.json["meta"]["created"], before["meta"]["created"]);
+    }
+
+    #[test]
+    fn no_put_no_delete() {
+        let t = running();
+        create(&t.client, json!({"username": "ada"}));
+        for (method, path, allow) in [
+            ("PUT", "/v2/people/p_0001", "GET, PATCH"),
+            ("DELETE", "/v2/people/p_0001", "GET, PATCH"),
+            ("DELETE", PEOPLE, "GET, POST"),
+            ("GET", "/v2/people/p_0001/deactivate", "POST"),
+            ("DELETE", "/v2/people/p_0001/activate", "POST"),
+        ] {
+            let reply = t.client.call(method, path, Some(r#"{"username": "z"}"#));
+            assert_eq!(reply.status, 405, "{method} {path}");
+            assert_eq!(
+                reply.json,
+                json!({"message": "method not allowed", "code": 405})
+            );
+            assert_eq!(reply.header("allow"), Some(allow));
+        }
+        assert_eq!(t.api.person_count(), 1);
+        assert_eq!(t.api.person("p_0001").unwrap()["username"], "ada");
+    }
+
+    #[test]
+    fn list_pages_by_offset_with_the_total_in_a_header() {
+        let t = running();
+        let seeded = t.api.seed(60);
+        assert_eq!(seeded.first().map(String::as_str), Some("p_0001"));
+        let expect = |from: u64, to: u64| -> Vec<String> { (from..=to).map(uid_of).collect() };
+        let first = t.client.get(PEOPLE);
+        assert_eq!(first.status, 200);
+        assert_eq!(first.header(TOTAL_HEADER), Some("60"));
+        assert_eq!(uids(&first), expect(1, 20));
+        assert_eq!(
+            first.json.as_object().unwrap().len(),
+            1,
+            "only `people` in the body"
+        );
+        let page = t.client.get("/v2/people?offset=45&limit=10");
+        assert_eq!(uids(&page), expect(46, 55));
+        let tail = t.client.get("/v2/people?offset=55&limit=50");
+        assert_eq!(uids(&tail), expect(56, 60));
+        let past = t.client.get("/v2/people?offset=60");
+        assert!(uids(&past).is_empty());
+        assert_eq!(past.header(TOTAL_HEADER), Some("60"));
+        let clamped = t.client.get("/v2/people?limit=80");
+        assert_eq!(
+            uids(&clamped),
+            expect(1, 50),
+            "a limit above 50 is served as 50"
+        );
+        let none = t.client.get("/v2/people?limit=0");
+        assert!(uids(&none).is_empty());
+        assert_eq!(none.header(TOTAL_HEADER), Some("60"));
+        for query in ["offset=-1", "offset=x", "limit=-5", "limit=ten"] {
+            let reply = t.client.get(&format!("{PEOPLE}?{query}"));
+            assert_eq!(reply.status, 400, "{query}");
+            assert_eq!(reply.json["code"], 400);
+        }
+    }
+
+    #[test]
+    fn list_filters_match_exactly() {
+        let t = running();
+        create(&t.client, json!({"username": "Ada", "ext_id": "EXT-1"}));
+        create(&t.client, json!({"username": "ada.l", "ext_id": "ext-1"}));
+        create(&t.client, json!({"username": "grace"}));
+        let found = |query: &str| -> Vec<String> {
+            let reply = t.client.get(&format!("{PEOPLE}?{query}"));
+            assert_eq!(reply.status, 200, "{query}");
+            let total: usize = reply.header(TOTAL_HEADER).unwrap().parse().unwrap();
+            let list = uids(&reply);
+            assert_eq!(total, list.len(), "{query}");
+            list
+        };
+        assert_eq!(found("username=ADA"), ["p_0001"]);
+        assert_eq!(found("username=ada"), ["p_0001"]);
+        assert_eq!(found("username=ad"), Vec::<String>::new());
+        assert_eq!(found("ext_id=EXT-1"), ["p_0001"]);
+        assert_eq!(
+            found("ext_id=ext-1"),
+            ["p_0002"],
+            "ext_id is case-sensitive"
+        );
+        assert_eq!(found("username=ada.l&ext_id=EXT-1"), Vec::<String>::new());
+        assert_eq!(found("username=grace&ext_id="), Vec::<String>::new());
+        assert_eq!(found("active=false"), ["p_0001", "p_0002", "p_0003"]);
+    }
+
+    #[test]
+    fn requests_are_counted_per_endpoint() {
+        let t = running();
+        t.api.seed(2);
+        t.client.get(PEOPLE);
+        t.client.get("/v2/people/p_0001");
+        t.client.call("POST", "/v2/people/p_0001/deactivate", None);
+        t.client.call("POST", "/v2/people/p_0002/deactivate", None);
+        t.client.call("POST", "/v2/people/p_0002/activate", None);
+        t.client.call("PUT", "/v2/people/p_0002", Some("{}"));
+        t.client.with_auth(None).get(PEOPLE);
+        assert_eq!(t.api.request_count(), 7);
+        let counts = t.api.requests();
+        assert_eq!(counts.get("GET", PEOPLE), 2);
+        assert_eq!(counts.get("GET", PERSON), 1);
+        assert_eq!(counts.get("PUT", PERSON), 1);
+        assert_eq!(counts.get("POST", DEACTIVATE), 2);
+        assert_eq!(counts.get("POST", ACTIVATE), 1);
+        counts.reset();
+        assert_eq!(t.api.clone().request_count(), 0);
+    }
+
+    #[test]
+    fn seeded_people_are_complete() {
+        let api = Crewbase::new(TOKEN);
+        assert_eq!(api.seed(3), ["p_0001", "p_0002", "p_0003"]);
+        let p = api.person("p_0002").unwrap();
+        assert_eq!(p["username"], "seed.person2");
+        assert_eq!(p["is_active"], true);
+        assert_eq!(p["phones"].as_array().unwrap().len(), 2);
+        assert!(p["hr"]["badge"].is_u64());
+        assert_eq!(api.person_count(), 3);
+        assert_eq!(api.person("p_2"), None);
+    }
+
+    #[test]
+    fn uids_round_trip() {
+        assert_eq!(uid_of(1), "p_0001");
+        assert_eq!(uid_of(12345), "p_12345");
+        assert_eq!(seq_of("p_0001"), Some(1));
+        assert_eq!(seq_of("p_12345"), Some(12345));
+        assert_eq!(seq_of("p_1"), None);
+        assert_eq!(seq_of("p_00001"), None);
+        assert_eq!(seq_of("p_+001"), None);
+        assert_eq!(seq_of("x_0001"), None);
     }
 }
