@@ -229,14 +229,13 @@ fn seed_fields(id: u64, login: &str) -> Map<String, Value> {
 
 impl State {
     /// Stores a new user built from validated `fields` (missing ones null, status enabled).
-    fn insert(&mut self, id: u64, fields: &Map<String, Value>, now: &str) -> Map<String, Value> {
+    fn insert(&mut self, id: u64, fields: &Map<String, Value>, now: &str) {
         let doc = render(id, fields, now, now, 1);
         if let Some(login) = doc.get("login").and_then(Value::as_str) {
             self.logins.insert(login.to_lowercase(), id);
         }
-        self.users.insert(id, doc.clone());
+        self.users.insert(id, doc);
         self.last_id = self.last_id.max(id);
-        doc
     }
 
     /// The id of the user whose login is `login` (case-insensitively), other than `except`.
@@ -487,25 +486,38 @@ impl AcmeHr {
     fn list(&self, head: &RequestHead) -> Result<Response<Vec<u8>>, ApiError> {
         let query = ListQuery::parse(&head.query_pairs())?;
         let state = self.read();
-        let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.login {
-            // The login index answers `?login=` without a scan.
-            Some(login) => Box::new(
-                state
-                    .login_owner(login, None)
-                    .and_then(|id| state.users.get(&id))
-                    .into_iter(),
-            ),
-            None => Box::new(state.users.values()),
-        };
-        let mut total = 0u64;
         let skip = (query.page - 1).saturating_mul(query.per_page);
-        let mut data = Vec::new();
-        for user in candidates.filter(|u| query.matches(u)) {
-            if total >= skip && (data.len() as u64) < query.per_page {
-                data.push(Value::Object(user.clone()));
+        let (data, total) = if query.is_unfiltered() {
+            // Without filters the count is known and no user needs to be matched.
+            let page = state
+                .users
+                .values()
+                .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+                .take(usize::try_from(query.per_page).unwrap_or(usize::MAX))
+                .map(|u| Value::Object(u.clone()))
+                .collect::<Vec<_>>();
+            (page, state.users.len() as u64)
+        } else {
+            let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.login {
+                // The login index answers `?login=` without a scan.
+                Some(login) => Box::new(
+                    state
+                        .login_owner(login, None)
+                        .and_then(|id| state.users.get(&id))
+                        .into_iter(),
+                ),
+                None => Box::new(state.users.values()),
+            };
+            let mut total = 0u64;
+            let mut data = Vec::new();
+            for user in candidates.filter(|u| query.matches(u)) {
+                if total >= skip && (data.len() as u64) < query.per_page {
+                    data.push(Value::Object(user.clone()));
+                }
+                total += 1;
             }
-            total += 1;
-        }
+            (data, total)
+        };
         drop(state);
         let body = json!({
             "data": data,
@@ -532,7 +544,8 @@ impl AcmeHr {
             return Err(login_taken(login));
         }
         let id = state.last_id + 1;
-        let doc = state.insert(id, &fields, &now);
+        state.insert(id, &fields, &now);
+        let doc = state.users.get(&id).cloned().unwrap_or_default();
         drop(state);
         let mut resp = json_response(StatusCode::CREATED, &Value::Object(doc));
         if let Ok(location) = HeaderValue::from_str(&format!("{USERS}/{id}")) {
@@ -754,6 +767,13 @@ impl ListQuery {
             external_ref: first("external_ref"),
             status,
         })
+    }
+
+    fn is_unfiltered(&self) -> bool {
+        self.login.is_none()
+            && self.email.is_none()
+            && self.external_ref.is_none()
+            && self.status.is_none()
     }
 
     fn matches(&self, user: &Map<String, Value>) -> bool {

@@ -176,7 +176,7 @@ impl Crewbase {
 
 impl State {
     /// Stores a new person built from validated `fields` and returns the document.
-    fn insert(&mut self, seq: u64, fields: &Map<String, Value>, now: &str) -> Map<String, Value> {
+    fn insert(&mut self, seq: u64, fields: &Map<String, Value>, now: &str) {
         let mut doc = Map::new();
         doc.insert("uid".into(), json!(uid_of(seq)));
         for key in ["username", "ext_id", "full_name", "position"] {
@@ -202,9 +202,8 @@ impl State {
         if let Some(username) = doc.get("username").and_then(Value::as_str) {
             self.usernames.insert(username.to_lowercase(), seq);
         }
-        self.people.insert(seq, doc.clone());
+        self.people.insert(seq, doc);
         self.last_seq = self.last_seq.max(seq);
-        doc
     }
 
     /// The person whose username is `username` (case-insensitively), other than `except`.
@@ -405,23 +404,36 @@ impl Crewbase {
     fn list(&self, head: &RequestHead) -> Result<Response<Vec<u8>>, ApiError> {
         let query = ListQuery::parse(&head.query_pairs())?;
         let state = self.read();
-        let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.username {
-            Some(username) => Box::new(
-                state
-                    .username_owner(username, None)
-                    .and_then(|seq| state.people.get(&seq))
-                    .into_iter(),
-            ),
-            None => Box::new(state.people.values()),
-        };
-        let mut total = 0u64;
-        let mut people = Vec::new();
-        for person in candidates.filter(|p| query.matches(p)) {
-            if total >= query.offset && (people.len() as u64) < query.limit {
-                people.push(Value::Object(person.clone()));
+        let (people, total) = if query.username.is_none() && query.ext_id.is_none() {
+            // Without filters the count is known and no person needs to be matched.
+            let page = state
+                .people
+                .values()
+                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+                .map(|p| Value::Object(p.clone()))
+                .collect::<Vec<_>>();
+            (page, state.people.len() as u64)
+        } else {
+            let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.username {
+                Some(username) => Box::new(
+                    state
+                        .username_owner(username, None)
+                        .and_then(|seq| state.people.get(&seq))
+                        .into_iter(),
+                ),
+                None => Box::new(state.people.values()),
+            };
+            let mut total = 0u64;
+            let mut people = Vec::new();
+            for person in candidates.filter(|p| query.matches(p)) {
+                if total >= query.offset && (people.len() as u64) < query.limit {
+                    people.push(Value::Object(person.clone()));
+                }
+                total += 1;
             }
-            total += 1;
-        }
+            (people, total)
+        };
         drop(state);
         let mut resp = json_response(StatusCode::OK, &json!({ "people": people }));
         resp.headers_mut()
@@ -449,7 +461,8 @@ impl Crewbase {
             return Err(username_taken());
         }
         let seq = state.last_seq + 1;
-        let doc = state.insert(seq, &fields, &now);
+        state.insert(seq, &fields, &now);
+        let doc = state.people.get(&seq).cloned().unwrap_or_default();
         drop(state);
         let mut resp = json_response(StatusCode::CREATED, &Value::Object(doc));
         if let Ok(location) = HeaderValue::from_str(&format!("{PEOPLE}/{}", uid_of(seq))) {
