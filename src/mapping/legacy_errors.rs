@@ -49,9 +49,9 @@ impl ResourceMapping {
             404 | 410 => ScimError::not_found(detail),
             409 => ScimError::uniqueness(detail),
             400 | 422 => ScimError::invalid_value(detail),
-            401 | 403 => ScimError::bad_gateway(
-                "the gateway's credentials for the legacy API were refused",
-            ),
+            401 | 403 => {
+                ScimError::bad_gateway("the gateway's credentials for the legacy API were refused")
+            }
             429 => ScimError::new(429, None, detail),
             _ => ScimError::bad_gateway(detail),
         }
@@ -95,5 +95,82 @@ mod tests {
     fn truncates_long_messages_on_char_boundaries() {
         assert_eq!(truncate("abc", 5), "abc");
         assert_eq!(truncate("ééééé", 2), "éé…");
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::mapping::fixture::fixture;
+    use crate::scim::ScimType;
+
+    fn map(status: u16, body: &str) -> crate::scim::ScimError {
+        fixture().users.map_error(status, body.as_bytes())
+    }
+
+    #[test]
+    fn rules_match_on_status_and_code() {
+        let e = map(
+            422,
+            r#"{"error": {"code": "login_taken", "message": "login ada is taken"}}"#,
+        );
+        assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+        assert_eq!(e.detail, "legacy API: login ada is taken");
+    }
+
+    #[test]
+    fn rules_match_on_body_text_and_use_their_detail() {
+        let e = map(
+            422,
+            r#"{"error": {"code": "bad", "message": "email is invalid"}}"#,
+        );
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert_eq!(e.detail, "the e-mail address was refused");
+        let e = map(418, "I'm a teapot");
+        assert_eq!((e.status, e.scim_type), (503, None));
+        assert_eq!(e.detail, "the legacy API answered 418");
+    }
+
+    #[test]
+    fn defaults_apply_when_no_rule_matches() {
+        let cases = [
+            (404, 404, None),
+            (410, 404, None),
+            (409, 409, Some(ScimType::Uniqueness)),
+            (400, 400, Some(ScimType::InvalidValue)),
+            (422, 400, Some(ScimType::InvalidValue)),
+            (429, 429, None),
+            (500, 502, None),
+            (503, 502, None),
+            (405, 502, None),
+        ];
+        for (legacy, scim, t) in cases {
+            let e = map(legacy, r#"{"error": {"message": "nope"}}"#);
+            assert_eq!((e.status, e.scim_type), (scim, t), "legacy {legacy}");
+            assert_eq!(e.detail, "legacy API: nope", "legacy {legacy}");
+        }
+    }
+
+    #[test]
+    fn refused_gateway_credentials_are_never_the_idps_problem() {
+        for status in [401, 403] {
+            let e = map(
+                status,
+                r#"{"error": {"message": "bad api key sk_live_123"}}"#,
+            );
+            assert_eq!(e.status, 502);
+            assert_eq!(
+                e.detail,
+                "the gateway's credentials for the legacy API were refused"
+            );
+        }
+    }
+
+    #[test]
+    fn long_or_missing_messages() {
+        let long = "x".repeat(1000);
+        let e = map(500, &format!(r#"{{"error": {{"message": "{long}"}}}}"#));
+        assert_eq!(e.detail.chars().count(), "legacy API: ".len() + 300 + 1);
+        let e = map(500, "<html>oops</html>");
+        assert_eq!(e.detail, "the legacy API answered 500");
     }
 }

@@ -12,8 +12,10 @@
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
 pub mod error;
-pub mod legacy_path;
+#[cfg(test)]
+mod fixture;
 mod legacy_errors;
+pub mod legacy_path;
 mod list;
 pub mod load;
 pub mod model;

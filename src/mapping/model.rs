@@ -3,7 +3,8 @@
 //! can name its line, and every struct denies unknown keys so typos are caught. Enumerations
 //! (methods, modes, styles…) are plain strings here and checked by the loader, which can then
 //! suggest the closest word. Nothing here is used per request: `load` compiles these into the
-//! internal plan.
+//! internal plan. Required keys are `Option`s here too, so that the loader can report a
+//! missing key at its parent's line with an example, rather than where the parser noticed.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -14,15 +15,15 @@ pub type S<T> = Spanned<T>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
-    pub name: S<String>,
-    pub backend: S<BackendFile>,
-    pub users: S<UsersFile>,
+    pub name: Option<S<String>>,
+    pub backend: Option<S<BackendFile>>,
+    pub users: Option<S<UsersFile>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendFile {
-    pub base_url: S<String>,
+    pub base_url: Option<S<String>>,
     pub auth: Option<S<AuthFile>>,
     pub timeout_ms: Option<S<u64>>,
 }
@@ -42,13 +43,13 @@ pub struct AuthFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsersFile {
-    pub id: S<String>,
+    pub id: Option<S<String>>,
     pub created: Option<S<String>>,
     pub last_modified: Option<S<String>>,
     pub version: Option<S<String>>,
-    pub endpoints: S<EndpointsFile>,
+    pub endpoints: Option<S<EndpointsFile>>,
     pub on_delete: Option<S<String>>,
-    pub attributes: S<Vec<S<AttributeFile>>>,
+    pub attributes: Option<S<Vec<S<AttributeFile>>>>,
     #[serde(default)]
     pub filters: Vec<S<FilterFile>>,
     pub scan_limit: Option<S<u64>>,
@@ -58,20 +59,20 @@ pub struct UsersFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointsFile {
-    pub create: S<EndpointFile>,
-    pub get: S<EndpointFile>,
-    pub update: S<EndpointFile>,
+    pub create: Option<S<EndpointFile>>,
+    pub get: Option<S<EndpointFile>>,
+    pub update: Option<S<EndpointFile>>,
     pub delete: Option<S<EndpointFile>>,
     pub deactivate: Option<S<EndpointFile>>,
     pub reactivate: Option<S<EndpointFile>>,
-    pub list: S<ListFile>,
+    pub list: Option<S<ListFile>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointFile {
-    pub method: S<String>,
-    pub path: S<String>,
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
     pub query: Option<S<Map<String, Value>>>,
     pub headers: Option<S<Map<String, Value>>>,
     /// Only on `update`: `full` (the legacy API replaces the user) or `partial`.
@@ -81,13 +82,13 @@ pub struct EndpointFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListFile {
-    pub method: S<String>,
-    pub path: S<String>,
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
     pub query: Option<S<Map<String, Value>>>,
     pub headers: Option<S<Map<String, Value>>>,
-    pub items: S<String>,
+    pub items: Option<S<String>>,
     pub total: Option<S<TotalFile>>,
-    pub pagination: S<PaginationFile>,
+    pub pagination: Option<S<PaginationFile>>,
 }
 
 /// `{body: $.meta.total}` or `{header: X-Total-Count}` (also `Content-Range`).
@@ -102,7 +103,7 @@ pub struct TotalFile {
 #[serde(deny_unknown_fields)]
 pub struct PaginationFile {
     /// `page`, `offset` or `cursor`.
-    pub style: S<String>,
+    pub style: Option<S<String>>,
     pub page_param: Option<S<String>>,
     pub size_param: Option<S<String>>,
     pub first_page: Option<S<u64>>,
@@ -139,23 +140,23 @@ pub struct AttributeFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValuePairFile {
-    pub scim: S<Value>,
-    pub legacy: S<Value>,
+    pub scim: Option<S<Value>>,
+    pub legacy: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinFile {
-    pub parts: S<Vec<S<String>>>,
-    pub separator: S<String>,
+    pub parts: Option<S<Vec<S<String>>>>,
+    pub separator: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterFile {
-    pub scim: S<String>,
+    pub scim: Option<S<String>>,
     pub op: Option<S<String>>,
-    pub param: S<String>,
+    pub param: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,11 +171,11 @@ pub struct ErrorsFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRuleFile {
-    pub status: S<u16>,
+    pub status: Option<S<u16>>,
     pub code_path: Option<S<String>>,
     pub equals: Option<S<Value>>,
     pub body_contains: Option<S<String>>,
-    pub scim_status: S<u16>,
+    pub scim_status: Option<S<u16>>,
     pub scim_type: Option<S<String>>,
     pub detail: Option<S<String>>,
 }

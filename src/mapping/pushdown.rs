@@ -53,11 +53,9 @@ impl ResourceMapping {
                 op: CompareOp::Eq,
                 value,
             } => {
-                let rule = self
-                    .plan
-                    .filters
-                    .iter()
-                    .find(|r| r.slot.element_type.is_none() && slot_is(&r.slot, path, path.sub.as_deref()))?;
+                let rule = self.plan.filters.iter().find(|r| {
+                    r.slot.element_type.is_none() && slot_is(&r.slot, path, path.sub.as_deref())
+                })?;
                 param(rule, value)
             }
             Filter::ValuePath { attr, filter } => {
@@ -103,7 +101,10 @@ fn element_type(f: &Filter) -> Option<&str> {
             path,
             op: CompareOp::Eq,
             value: CompValue::Str(t),
-        } if path.sub.is_none() && path.schema.is_none() && path.name.eq_ignore_ascii_case("type") => {
+        } if path.sub.is_none()
+            && path.schema.is_none()
+            && path.name.eq_ignore_ascii_case("type") =>
+        {
             Some(t)
         }
         _ => None,
@@ -150,4 +151,106 @@ fn param(rule: &FilterRule, value: &CompValue) -> Option<(String, String)> {
         None => json,
     };
     Some((rule.param.clone(), scalar_string(&legacy)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::fixture::fixture;
+    use crate::mapping::query_string;
+
+    fn push(filter: &str) -> Pushdown {
+        let f = Filter::parse(filter).unwrap();
+        fixture().users.pushdown(&f)
+    }
+
+    fn params(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn eq_on_a_mapped_attribute_becomes_a_parameter() {
+        let p = push(r#"userName eq "ada""#);
+        assert_eq!(p.params, params(&[("login", "ada")]));
+        assert!(p.complete);
+        // Attribute names are case-insensitive, and the core URN may qualify them.
+        let p = push(r#"urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "ada""#);
+        assert_eq!(p.params, params(&[("login", "ada")]));
+        let p = push(r#"name.familyName eq "Smith""#);
+        assert_eq!(p.params, params(&[("last", "Smith")]));
+    }
+
+    #[test]
+    fn value_paths_push_down_in_both_forms() {
+        let idp = push(r#"emails[type eq "work"].value eq "ada@example.com""#);
+        assert_eq!(idp.params, params(&[("email", "ada@example.com")]));
+        assert!(idp.complete);
+        let rfc = push(r#"emails[value eq "ada@example.com" and type eq "Work"]"#);
+        assert_eq!(rfc.params, params(&[("email", "ada@example.com")]));
+        // Another type, or no type, could match other e-mails: not pushed.
+        assert!(push(r#"emails[type eq "home"].value eq "a@b""#)
+            .params
+            .is_empty());
+        assert!(push(r#"emails.value eq "a@b""#).params.is_empty());
+        assert!(push(r#"emails[value eq "a@b"]"#).params.is_empty());
+    }
+
+    #[test]
+    fn and_chains_push_what_they_can() {
+        let p = push(r#"userName eq "ada" and active eq true"#);
+        assert_eq!(p.params, params(&[("login", "ada"), ("status", "enabled")]));
+        assert!(p.complete);
+        let p = push(r#"userName eq "ada" and title co "x""#);
+        assert_eq!(p.params, params(&[("login", "ada")]));
+        assert!(!p.complete);
+        let p = push(r#"(userName eq "a" and externalId eq "b") and displayName eq "c""#);
+        assert_eq!(p.params, params(&[("login", "a")]));
+        assert!(!p.complete);
+    }
+
+    #[test]
+    fn nothing_is_pushed_for_or_not_and_other_operators() {
+        for f in [
+            r#"userName eq "a" or userName eq "b""#,
+            r#"not (userName eq "a")"#,
+            r#"userName sw "a""#,
+            r#"userName ne "a""#,
+            "userName pr",
+            "externalId eq \"x\"",
+            "userName eq null",
+        ] {
+            let p = push(f);
+            assert!(p.params.is_empty(), "{f}: {p:?}");
+            assert!(!p.complete, "{f}");
+        }
+    }
+
+    #[test]
+    fn repeated_parameters_are_not_complete() {
+        let p = push(r#"userName eq "a" and userName eq "b""#);
+        assert_eq!(p.params.len(), 2);
+        assert!(!p.complete);
+    }
+
+    #[test]
+    fn values_the_value_map_does_not_know_are_not_pushed() {
+        let p = push("active eq \"maybe\"");
+        assert!(p.params.is_empty());
+        assert!(!p.complete);
+    }
+
+    #[test]
+    fn hostile_filter_values_stay_one_query_value() {
+        let p = push(r#"userName eq "x&role=owner#frag""#);
+        assert_eq!(p.params, params(&[("login", "x&role=owner#frag")]));
+        let q = query_string(&p.params);
+        assert_eq!(q, "login=x%26role%3Downer%23frag");
+        let list = &fixture().users.endpoints.list.endpoint;
+        assert_eq!(
+            list.target(None, &p.params),
+            "/users?login=x%26role%3Downer%23frag"
+        );
+    }
 }

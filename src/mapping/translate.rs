@@ -31,10 +31,7 @@ impl ResourceMapping {
     /// SCIM type, is left out. Fails only when the user has no id.
     pub fn to_scim(&self, legacy: &Value) -> Result<Value, TranslateError> {
         let id = self.legacy_id(legacy).ok_or_else(|| {
-            TranslateError::LegacyResponse(format!(
-                "a user has no id at {}",
-                self.plan.id.as_str()
-            ))
+            TranslateError::LegacyResponse(format!("a user has no id at {}", self.plan.id.as_str()))
         })?;
         let mut out = json!({ "schemas": [urn::USER], "id": id });
         for attr in &self.plan.attrs {
@@ -58,7 +55,8 @@ impl ResourceMapping {
                     ..
                 } => {
                     if let Some(text) = path.read(legacy).and_then(scalar_string) {
-                        for (slot, piece) in parts.iter().zip(split_join(&text, separator, parts.len()))
+                        for (slot, piece) in
+                            parts.iter().zip(split_join(&text, separator, parts.len()))
                         {
                             if !piece.is_empty() {
                                 slot.set(&mut out, Value::String(piece));
@@ -95,7 +93,10 @@ impl ResourceMapping {
                 }
             }
             let mut meta = Map::new();
-            meta.insert("resourceType".into(), Value::String(self.schema.name.clone()));
+            meta.insert(
+                "resourceType".into(),
+                Value::String(self.schema.name.clone()),
+            );
             let text = |p: &Option<LegacyPath>| {
                 p.as_ref()
                     .and_then(|p| p.read(legacy))
@@ -133,11 +134,17 @@ impl ResourceMapping {
                     default,
                     ..
                 } => {
-                    let value = match slot.get(scim).or(if creating { default.as_ref() } else { None }) {
-                        Some(v) => conv.to_legacy(v).map_err(|e| convert_error(slot, legacy, e))?,
-                        None if creating => continue,
-                        None => Value::Null,
-                    };
+                    let value =
+                        match slot
+                            .get(scim)
+                            .or(if creating { default.as_ref() } else { None })
+                        {
+                            Some(v) => conv
+                                .to_legacy(v)
+                                .map_err(|e| convert_error(slot, legacy, e))?,
+                            None if creating => continue,
+                            None => Value::Null,
+                        };
                     write(legacy, &mut out, value, &slot.label())?;
                 }
                 Attr::Join {
@@ -150,11 +157,12 @@ impl ResourceMapping {
                     let mut pieces = Vec::new();
                     for slot in parts {
                         if let Some(v) = slot.get(scim) {
-                            let s = scalar_string(v).ok_or_else(|| TranslateError::InvalidValue {
-                                attr: slot.label(),
-                                legacy: legacy.as_str().to_string(),
-                                reason: "expected a string".into(),
-                            })?;
+                            let s =
+                                scalar_string(v).ok_or_else(|| TranslateError::InvalidValue {
+                                    attr: slot.label(),
+                                    legacy: legacy.as_str().to_string(),
+                                    reason: "expected a string".into(),
+                                })?;
                             if !s.trim().is_empty() {
                                 pieces.push(s);
                             }
@@ -167,7 +175,11 @@ impl ResourceMapping {
                     } else {
                         Value::Null
                     };
-                    let label = parts.iter().map(ScimSlot::label).collect::<Vec<_>>().join(" + ");
+                    let label = parts
+                        .iter()
+                        .map(ScimSlot::label)
+                        .collect::<Vec<_>>()
+                        .join(" + ");
                     write(legacy, &mut out, value, &label)?;
                 }
                 Attr::LegacyConstant { legacy, value } => {
@@ -260,14 +272,9 @@ fn write(
     value: Value,
     attr: &str,
 ) -> Result<(), TranslateError> {
-    legacy
-        .write(out, value)
-        .map_err(|c: WriteConflict| {
-            TranslateError::LegacyResponse(format!(
-                "cannot write {attr} to {}: {c}",
-                legacy.as_str()
-            ))
-        })
+    legacy.write(out, value).map_err(|c: WriteConflict| {
+        TranslateError::LegacyResponse(format!("cannot write {attr} to {}: {c}", legacy.as_str()))
+    })
 }
 
 fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> TranslateError {
@@ -289,12 +296,386 @@ fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> Trans
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::fixture::fixture;
+    use crate::scim::{ScimError, ScimType};
+    use serde_json::json;
+
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    fn legacy_user() -> Value {
+        json!({
+            "id": 42,
+            "login": "ada",
+            "external_ref": "ext-1",
+            "full_name": "Mary Ann Smith",
+            "status": "enabled",
+            "kind": "C",
+            "email": "ada@example.com",
+            "phones": [{"kind": "desk", "number": "+1 555 0100"}, {"kind": "cell", "number": "+1 555 0199"}],
+            "address": {"city": "Springfield", "zip": "62701", "street": "kept"},
+            "hr": {"badge": 1815},
+            "manager_id": 7,
+            "title": "hidden (write-only)",
+            "nick": "Countess",
+            "source": "seed",
+            "role": "admin",
+            "created_at": "2024-01-02T03:04:05Z",
+            "updated_at": "2024-02-03T04:05:06Z",
+            "version": 3,
+            "unmapped": {"keep": true}
+        })
+    }
+
+    #[test]
+    fn legacy_user_reads_as_a_full_scim_user() {
+        let m = fixture();
+        let scim = m.users.to_scim(&legacy_user()).unwrap();
+        assert_eq!(
+            scim,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                "id": "42",
+                "userName": "ada",
+                "externalId": "ext-1",
+                "name": {"givenName": "Mary Ann", "familyName": "Smith"},
+                "displayName": "Mary Ann Smith",
+                "active": true,
+                "userType": "Contractor",
+                "emails": [{"type": "work", "value": "ada@example.com", "primary": true}],
+                "phoneNumbers": [
+                    {"type": "mobile", "value": "+1 555 0199"},
+                    {"type": "work", "value": "+1 555 0100"}
+                ],
+                "addresses": [{"type": "work", "locality": "Springfield", "postalCode": "62701"}],
+                ENTERPRISE: {"employeeNumber": "1815", "manager": {"value": "7"}},
+                "nickName": "Countess",
+                "meta": {
+                    "resourceType": "User",
+                    "created": "2024-01-02T03:04:05Z",
+                    "lastModified": "2024-02-03T04:05:06Z",
+                    "version": "W/\"3\""
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn sparse_legacy_user_reads_without_empty_parts() {
+        let m = fixture();
+        let scim = m
+            .users
+            .to_scim(&json!({"id": "u1", "login": "bob", "email": null}))
+            .unwrap();
+        assert_eq!(
+            scim,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "id": "u1",
+                "userName": "bob",
+                "meta": {"resourceType": "User"}
+            })
+        );
+    }
+
+    #[test]
+    fn unmapped_legacy_value_is_left_out_on_read() {
+        let m = fixture();
+        let scim = m
+            .users
+            .to_scim(&json!({"id": 1, "status": "archived", "kind": "X"}))
+            .unwrap();
+        assert!(scim.get("active").is_none());
+        assert!(scim.get("userType").is_none());
+        let locked = m
+            .users
+            .to_scim(&json!({"id": 1, "status": "locked"}))
+            .unwrap();
+        assert_eq!(locked["active"], json!(false));
+    }
+
+    #[test]
+    fn a_user_without_id_cannot_be_read() {
+        let e = fixture().users.to_scim(&json!({"login": "x"})).unwrap_err();
+        let e: ScimError = e.into();
+        assert_eq!(e.status, 502);
+        assert!(e.detail.contains("no id at $.id"), "{}", e.detail);
+    }
+
+    fn scim_user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+            "userName": "ada",
+            "externalId": "ext-1",
+            "name": {"givenName": "Mary Ann", "familyName": "Smith"},
+            "active": "False",
+            "userType": "employee",
+            "emails": [
+                {"type": "home", "value": "ada@home.example"},
+                {"type": "WORK", "value": "ada@example.com", "primary": true}
+            ],
+            "phoneNumbers": [{"type": "mobile", "value": "+1 555 0199"}],
+            "addresses": [{"type": "work", "locality": "Springfield"}],
+            "title": "Analyst",
+            "nickName": "ignored: read-only",
+            ENTERPRISE: {"employeeNumber": "1815", "manager": {"value": "7"}}
+        })
+    }
+
+    #[test]
+    fn create_writes_every_writable_attribute_constants_and_defaults() {
+        let m = fixture();
+        let legacy = m.users.to_legacy(&scim_user(), None).unwrap();
+        assert_eq!(
+            legacy,
+            json!({
+                "login": "ada",
+                "external_ref": "ext-1",
+                "full_name": "Mary Ann Smith",
+                "status": "disabled",
+                "kind": "E",
+                "email": "ada@example.com",
+                "phones": [{"kind": "cell", "number": "+1 555 0199"}],
+                "address": {"city": "Springfield"},
+                "hr": {"badge": 1815},
+                "manager_id": 7,
+                "title": "Analyst",
+                "source": "scim",
+                "role": "member"
+            })
+        );
+    }
+
+    #[test]
+    fn create_applies_scim_defaults_when_the_value_is_absent() {
+        let m = fixture();
+        let legacy = m.users.to_legacy(&json!({"userName": "x"}), None).unwrap();
+        assert_eq!(
+            legacy,
+            json!({"login": "x", "status": "enabled", "source": "scim", "role": "member"})
+        );
+    }
+
+    #[test]
+    fn full_update_nulls_absent_attributes_and_keeps_unmapped_fields() {
+        let m = fixture();
+        let base = legacy_user();
+        let legacy = m
+            .users
+            .to_legacy(&json!({"userName": "ada2", "active": true}), Some(&base))
+            .unwrap();
+        assert_eq!(legacy["login"], json!("ada2"));
+        assert_eq!(legacy["status"], json!("enabled"));
+        assert_eq!(legacy["email"], Value::Null);
+        assert_eq!(legacy["full_name"], Value::Null);
+        // Filtered list elements are removed, not nulled.
+        assert_eq!(legacy["phones"], json!([]));
+        // Unmentioned fields and sub-fields survive.
+        assert_eq!(legacy["unmapped"], json!({"keep": true}));
+        assert_eq!(
+            legacy["address"],
+            json!({"city": null, "zip": null, "street": "kept"})
+        );
+        assert_eq!(legacy["nick"], json!("Countess"));
+        assert_eq!(legacy["created_at"], json!("2024-01-02T03:04:05Z"));
+        // Defaults are for creates only; constants always.
+        assert_eq!(legacy["role"], json!("admin"));
+        assert_eq!(legacy["source"], json!("scim"));
+        assert_eq!(legacy["id"], json!(42));
+    }
+
+    #[test]
+    fn update_replaces_one_filtered_element_and_keeps_the_others() {
+        let m = fixture();
+        let mut scim = m.users.to_scim(&legacy_user()).unwrap();
+        scim["phoneNumbers"] = json!([{"type": "work", "value": "+1 555 0111"}]);
+        let legacy = m.users.to_legacy(&scim, Some(&legacy_user())).unwrap();
+        assert_eq!(
+            legacy["phones"],
+            json!([{"kind": "desk", "number": "+1 555 0111"}])
+        );
+    }
+
+    #[test]
+    fn round_trip_gives_the_scim_attributes_back() {
+        let m = fixture();
+        let mut input = scim_user();
+        input["active"] = json!(false);
+        input["userType"] = json!("Employee");
+        input["emails"] = json!([{"type": "work", "value": "ada@example.com", "primary": true}]);
+        let mut legacy = m.users.to_legacy(&input, None).unwrap();
+        legacy["id"] = json!(9);
+        let back = m.users.to_scim(&legacy).unwrap();
+        for key in [
+            "userName",
+            "externalId",
+            "name",
+            "active",
+            "userType",
+            "emails",
+            "phoneNumbers",
+            "addresses",
+            ENTERPRISE,
+        ] {
+            assert_eq!(back[key], input[key], "{key}");
+        }
+        // And legacy → SCIM → legacy keeps every mapped field (a PUT nulls the mapped
+        // `address.zip` that the user does not have, which reads back as absent).
+        let again = m.users.to_legacy(&back, Some(&legacy)).unwrap();
+        for key in [
+            "login",
+            "external_ref",
+            "full_name",
+            "status",
+            "kind",
+            "email",
+            "phones",
+            "hr",
+            "manager_id",
+        ] {
+            assert_eq!(again[key], legacy[key], "{key}");
+        }
+        assert_eq!(
+            again["address"],
+            json!({"city": "Springfield", "zip": null})
+        );
+        assert_eq!(m.users.to_scim(&again).unwrap(), back);
+    }
+
+    #[test]
+    fn unmapped_scim_value_is_a_400_naming_attribute_field_and_allowed_values() {
+        let m = fixture();
+        let e = m
+            .users
+            .to_legacy(&json!({"userName": "x", "userType": "Intern"}), None)
+            .unwrap_err();
+        let e: ScimError = e.into();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(
+            e.detail,
+            "userType: \"Intern\" is not an allowed value; allowed: \"Employee\", \"Contractor\" \
+             (legacy field $.kind)"
+        );
+    }
+
+    #[test]
+    fn non_numeric_value_for_an_integer_field_is_a_400() {
+        let m = fixture();
+        let scim = json!({ ENTERPRISE: {"employeeNumber": "E-12"} });
+        let e: ScimError = m.users.to_legacy(&scim, None).unwrap_err().into();
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.detail,
+            format!(
+                "{ENTERPRISE}:employeeNumber: expected an integer, got \"E-12\" (legacy field $.hr.badge)"
+            )
+        );
+        let bad_bool = json!({"active": "maybe"});
+        let e: ScimError = m.users.to_legacy(&bad_bool, None).unwrap_err().into();
+        assert_eq!(
+            e.detail,
+            "active: expected true or false, got \"maybe\" (legacy field $.status)"
+        );
+    }
+
+    #[test]
+    fn legacy_shape_conflict_on_update_is_a_502() {
+        let m = fixture();
+        let base = json!({"id": 1, "address": "a string"});
+        let e = m
+            .users
+            .to_legacy(
+                &json!({"addresses": [{"type": "work", "locality": "X"}]}),
+                Some(&base),
+            )
+            .unwrap_err();
+        let e: ScimError = e.into();
+        assert_eq!(e.status, 502);
+        assert!(
+            e.detail.contains("$.address is not an object"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn update_body_full_or_partial() {
+        let m = fixture();
+        let old = json!({"id": 1, "a": 1, "b": {"c": 2}, "gone": true});
+        let new = json!({"id": 1, "a": 1, "b": {"c": 3}});
+        assert_eq!(m.users.update_body(&old, &new), new);
+        let mut partial = fixture();
+        partial.users.endpoints.update_mode = UpdateMode::Partial;
+        assert_eq!(
+            partial.users.update_body(&old, &new),
+            json!({"b": {"c": 3}, "gone": null})
+        );
+    }
+
+    #[test]
+    fn legacy_id_is_a_string() {
+        let m = fixture();
+        assert_eq!(m.users.legacy_id(&json!({"id": 42})), Some("42".into()));
+        assert_eq!(m.users.legacy_id(&json!({"id": "p_1"})), Some("p_1".into()));
+        assert_eq!(m.users.legacy_id(&json!({"id": ""})), None);
+        assert_eq!(m.users.legacy_id(&json!({})), None);
+    }
+
+    #[test]
+    fn attribute_paths_and_schema_list_what_is_mapped() {
+        let m = fixture();
+        let paths: Vec<String> = m
+            .users
+            .attribute_paths()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        for expected in [
+            "userName",
+            "name.givenName",
+            "emails.value",
+            "emails.type",
+            "emails.primary",
+            "title",
+            &format!("{ENTERPRISE}:manager.value"),
+        ] {
+            assert!(
+                paths.iter().any(|p| p == expected),
+                "{expected} missing from {paths:?}"
+            );
+        }
+        assert!(!paths
+            .iter()
+            .any(|p| p.starts_with("ims") || p.starts_with("x509")));
+        let core: Vec<&str> = m
+            .users
+            .schema
+            .core
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert!(core.contains(&"userName") && core.contains(&"emails"));
+        assert!(!core.contains(&"ims"), "{core:?}");
+        assert_eq!(m.users.schema.extensions.len(), 1);
+    }
+
+    #[test]
+    fn writes_active_follows_the_attribute_map() {
+        assert!(fixture().users.writes_active());
+    }
 
     #[test]
     fn join_splits_at_the_last_separator() {
-        assert_eq!(split_join("Mary Ann Smith", " ", 2), vec!["Mary Ann", "Smith"]);
+        assert_eq!(
+            split_join("Mary Ann Smith", " ", 2),
+            vec!["Mary Ann", "Smith"]
+        );
         assert_eq!(split_join("Cher", " ", 2), vec!["Cher"]);
         assert_eq!(split_join("a, b, c", ",", 3), vec!["a", "b", "c"]);
-        assert_eq!(split_join("Smith, Mary Ann", ", ", 2), vec!["Smith", "Mary Ann"]);
+        assert_eq!(
+            split_join("Smith, Mary Ann", ", ", 2),
+            vec!["Smith", "Mary Ann"]
+        );
     }
 }

@@ -1,0 +1,78 @@
+//! A test mapping that uses every construct of the language once, shared by the unit tests of
+//! the translation modules (test builds only).
+
+use super::{load_str, Mapping};
+
+pub(crate) const FIXTURE: &str = r#"
+name: fixture
+backend:
+  base_url: http://127.0.0.1:9/api/
+  auth: { header: X-Api-Key, from_env: FIXTURE_KEY }
+  timeout_ms: 2000
+users:
+  id: $.id
+  created: $.created_at
+  last_modified: $.updated_at
+  version: $.version
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}", query: { expand: all } }
+    update: { method: PUT, path: "/users/{id}", mode: full }
+    delete: { method: DELETE, path: "/users/{id}" }
+    list:
+      method: GET
+      path: /users
+      items: $.data
+      total: { body: $.meta.total }
+      pagination: { style: page, page_param: page, size_param: per_page, first_page: 1, max_page_size: 100 }
+  on_delete: deactivate
+  attributes:
+    - { scim: userName, legacy: $.login }
+    - { scim: externalId, legacy: $.external_ref }
+    - legacy: $.full_name
+      join: { parts: [name.givenName, name.familyName], separator: " " }
+    - { scim: displayName, legacy: $.full_name, direction: read }
+    - scim: active
+      legacy: $.status
+      default: true
+      values:
+        - { scim: true, legacy: enabled }
+        - { scim: false, legacy: disabled }
+        - { scim: false, legacy: locked }
+    - scim: userType
+      legacy: $.kind
+      values:
+        - { scim: Employee, legacy: E }
+        - { scim: Contractor, legacy: C }
+    - { scim: 'emails[type eq "work"].value', legacy: $.email }
+    - { scim: 'emails[type eq "work"].primary', constant: true }
+    - { scim: 'phoneNumbers[type eq "mobile"].value', legacy: "$.phones[?(@.kind == 'cell')].number" }
+    - { scim: 'phoneNumbers[type eq "work"].value', legacy: "$.phones[?(@.kind == 'desk')].number" }
+    - { scim: 'addresses[type eq "work"].locality', legacy: $.address.city }
+    - { scim: 'addresses[type eq "work"].postalCode', legacy: $.address.zip }
+    - { scim: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber', legacy: $.hr.badge, legacy_type: integer }
+    - { scim: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value', legacy: $.manager_id, legacy_type: integer }
+    - { scim: title, legacy: $.title, direction: write }
+    - { scim: nickName, legacy: $.nick, direction: read }
+    - { legacy: $.source, constant: scim }
+    - { legacy: $.role, default: member }
+  filters:
+    - { scim: userName, op: eq, param: login }
+    - { scim: 'emails[type eq "work"].value', param: email }
+    - { scim: active, param: status }
+    - { scim: name.familyName, param: last }
+  scan_limit: 500
+  errors:
+    message: $.error.message
+    rules:
+      - { status: 422, code_path: $.error.code, equals: login_taken, scim_status: 409, scim_type: uniqueness }
+      - { status: 422, body_contains: "email", scim_status: 400, scim_type: invalidValue, detail: "the e-mail address was refused" }
+      - { status: 418, scim_status: 503 }
+"#;
+
+pub(crate) fn fixture() -> Mapping {
+    match load_str("fixture.yaml", FIXTURE) {
+        Ok(m) => m,
+        Err(e) => panic!("the fixture does not load:\n{e}"),
+    }
+}

@@ -1,0 +1,755 @@
+//! Validation and compilation of `users.attributes`: the SCIM side (resolved against the User
+//! schema), the legacy side (readable, and writable where written), directions, constants,
+//! defaults, value maps, legacy types and joins; and the checks across entries (one reader per
+//! SCIM attribute, one writer per legacy field).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use serde_saphyr::{Location, Spanned};
+
+use super::{loc, need, read_path, suggest_word, write_path, Cx};
+use crate::mapping::legacy_path::LegacyPath;
+use crate::mapping::model::*;
+use crate::mapping::plan::Attr;
+use crate::mapping::slot::ScimSlot;
+use crate::mapping::suggest::closest;
+use crate::mapping::values::{to_scim_type, Conversion, ConvertError, LegacyType};
+use crate::scim::filter::{CompValue, CompareOp, Filter};
+use crate::scim::path::{AttrPath, PatchPath};
+use crate::scim::schema::{AttrType, Mutability, ResourceSchema};
+
+// --- attributes ------------------------------------------------------------------------------
+
+/// The keys an attribute entry has, for "not allowed here" checks.
+fn present_keys(a: &AttributeFile) -> Vec<(&'static str, &Location)> {
+    [
+        ("scim", a.scim.as_ref().map(loc)),
+        ("legacy", a.legacy.as_ref().map(loc)),
+        ("direction", a.direction.as_ref().map(loc)),
+        ("constant", a.constant.as_ref().map(loc)),
+        ("default", a.default.as_ref().map(loc)),
+        ("values", a.values.as_ref().map(loc)),
+        ("legacy_type", a.legacy_type.as_ref().map(loc)),
+        ("join", a.join.as_ref().map(loc)),
+    ]
+    .into_iter()
+    .filter_map(|(k, l)| l.map(|l| (k, l)))
+    .collect()
+}
+
+pub(super) fn attribute(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    i: usize,
+    a: &Spanned<AttributeFile>,
+) -> Option<Attr> {
+    let at = format!("users.attributes[{i}]");
+    let f = &a.value;
+    let form = if f.join.is_some() {
+        ("a join", &["legacy", "join", "direction"][..])
+    } else if f.scim.is_some() && f.legacy.is_some() {
+        (
+            "a mapped attribute",
+            &[
+                "scim",
+                "legacy",
+                "direction",
+                "default",
+                "values",
+                "legacy_type",
+            ][..],
+        )
+    } else if f.scim.is_some() {
+        ("a SCIM constant", &["scim", "constant", "direction"][..])
+    } else if f.legacy.is_some() {
+        (
+            "a legacy constant or default",
+            &["legacy", "constant", "default", "direction"][..],
+        )
+    } else {
+        cx.report(
+            loc(a),
+            &at,
+            "an attribute needs `scim:`, `legacy:` or both".into(),
+            Some("write e.g. { scim: userName, legacy: $.login }".into()),
+        );
+        return None;
+    };
+    let mut ok = true;
+    for (key, l) in present_keys(f) {
+        if !form.1.contains(&key) {
+            let fix = match (form.0, key) {
+                ("a mapped attribute", "constant") => {
+                    "a constant has only one side: remove `legacy` to report a SCIM value, or \
+                     `scim` to always write a legacy value"
+                }
+                ("a join", "scim") => "a join's SCIM attributes are its `parts`: remove `scim`",
+                ("a SCIM constant", _) => {
+                    "add `legacy:` to map the attribute to a legacy field, or remove this key"
+                }
+                _ => "remove it",
+            };
+            cx.report(
+                l,
+                &format!("{at}.{key}"),
+                format!("`{key}` does not apply to {}", form.0),
+                Some(fix.into()),
+            );
+            ok = false;
+        }
+    }
+    let (read, write) = direction(cx, f, &at)?;
+    let attr = if let Some(join) = &f.join {
+        let legacy = f.legacy.as_ref().or_else(|| {
+            cx.report(
+                loc(join),
+                &at,
+                "a join needs `legacy:`, the one legacy field".into(),
+                Some("add legacy: $.full_name".into()),
+            );
+            None
+        })?;
+        join_attr(cx, schema, &at, legacy, join, read, write)
+    } else if let (Some(scim), Some(legacy)) = (&f.scim, &f.legacy) {
+        field_attr(cx, schema, &at, scim, legacy, f, read, write)
+    } else if let Some(scim) = &f.scim {
+        if write {
+            cx.report(
+                f.direction.as_ref().map_or(loc(a), loc),
+                &format!("{at}.direction"),
+                "a SCIM constant is only ever read".into(),
+                Some("remove `direction`, or add `legacy:` to write the attribute".into()),
+            );
+            return None;
+        }
+        let Some(c) = &f.constant else {
+            cx.report(
+                loc(scim),
+                &at,
+                "this attribute has no `legacy:` field and no `constant:`".into(),
+                Some(format!(
+                    "write {{ scim: '{}', legacy: $.field }} or {{ scim: '{}', constant: value }}",
+                    scim.value, scim.value
+                )),
+            );
+            return None;
+        };
+        let slot = scim_slot(cx, schema, scim, &format!("{at}.scim"))?;
+        let value = typed(cx, &slot, c, &format!("{at}.constant"))?;
+        Some(Attr::ScimConstant { slot, value })
+    } else {
+        let legacy_s = f.legacy.as_ref()?;
+        if read {
+            cx.report(
+                f.direction.as_ref().map_or(loc(a), loc),
+                &format!("{at}.direction"),
+                "an entry without `scim:` is only ever written".into(),
+                Some("remove `direction`, or add `scim:` to read the field".into()),
+            );
+            return None;
+        }
+        let legacy = write_path(cx, legacy_s, &format!("{at}.legacy"));
+        match (&f.constant, &f.default) {
+            (Some(c), None) => Some(Attr::LegacyConstant {
+                legacy: legacy?,
+                value: c.value.clone(),
+            }),
+            (None, Some(d)) => Some(Attr::LegacyDefault {
+                legacy: legacy?,
+                value: d.value.clone(),
+            }),
+            _ => {
+                cx.report(
+                    loc(legacy_s),
+                    &at,
+                    "an entry without `scim:` needs exactly one of `constant:` (always written) \
+                     and `default:` (written on create)"
+                        .into(),
+                    Some(format!(
+                        "write {{ legacy: {}, constant: value }}, or add `scim:` to map an attribute",
+                        legacy_s.value
+                    )),
+                );
+                None
+            }
+        }
+    };
+    if ok {
+        attr
+    } else {
+        None
+    }
+}
+
+/// `direction:` → (read, write). Defaults: both for mapped attributes and joins.
+fn direction(cx: &mut Cx<'_>, f: &AttributeFile, at: &str) -> Option<(bool, bool)> {
+    let Some(d) = &f.direction else {
+        return Some(match (&f.scim, &f.legacy, &f.join) {
+            (_, _, Some(_)) | (Some(_), Some(_), _) => (true, true),
+            (Some(_), None, _) => (true, false),
+            _ => (false, true),
+        });
+    };
+    match d.value.trim() {
+        "both" => Some((true, true)),
+        "read" => Some((true, false)),
+        "write" => Some((false, true)),
+        other => {
+            cx.report(
+                loc(d),
+                &format!("{at}.direction"),
+                format!("{other:?} is not both, read or write"),
+                Some(suggest_word(other, &["both", "read", "write"])),
+            );
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn field_attr(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    at: &str,
+    scim: &Spanned<String>,
+    legacy_s: &Spanned<String>,
+    f: &AttributeFile,
+    read: bool,
+    write: bool,
+) -> Option<Attr> {
+    let slot = scim_slot(cx, schema, scim, &format!("{at}.scim"));
+    let legacy = if write {
+        write_path(cx, legacy_s, &format!("{at}.legacy"))
+    } else {
+        read_path(cx, legacy_s, &format!("{at}.legacy"))
+    };
+    let slot = slot?;
+    if write && slot_read_only(schema, &slot) {
+        cx.report(
+            loc(scim),
+            &format!("{at}.scim"),
+            format!(
+                "{} is read-only in SCIM, so it cannot be written",
+                slot.label()
+            ),
+            Some("add `direction: read`".into()),
+        );
+        return None;
+    }
+    let legacy_type = match &f.legacy_type {
+        None => Some(None),
+        Some(t) => match LegacyType::parse(t.value.trim()) {
+            None => {
+                cx.report(
+                    loc(t),
+                    &format!("{at}.legacy_type"),
+                    format!("{:?} is not a legacy type", t.value),
+                    Some(suggest_word(t.value.trim(), &LegacyType::NAMES)),
+                );
+                None
+            }
+            Some(lt) if !type_compatible(slot.scim_type, lt) => {
+                cx.report(
+                    loc(t),
+                    &format!("{at}.legacy_type"),
+                    format!(
+                        "{} is a SCIM {:?}, which cannot be converted to a legacy {}",
+                        slot.label(),
+                        slot.scim_type,
+                        t.value.trim()
+                    ),
+                    Some(
+                        "use a value map instead, e.g. values: [{ scim: true, legacy: 1 }, \
+                         { scim: false, legacy: 0 }]"
+                            .into(),
+                    ),
+                );
+                None
+            }
+            Some(lt) => Some(Some(lt)),
+        },
+    };
+    let mut values = Vec::new();
+    if let Some(list) = &f.values {
+        if list.value.is_empty() {
+            cx.report(
+                loc(list),
+                &format!("{at}.values"),
+                "the value map is empty".into(),
+                Some(
+                    "list pairs like - { scim: true, legacy: enabled }, or remove `values`".into(),
+                ),
+            );
+            return None;
+        }
+        for (j, pair) in list.value.iter().enumerate() {
+            let pat = format!("{at}.values[{j}]");
+            let example = "{ scim: true, legacy: enabled }";
+            let scim_v = need(cx, &pair.value.scim, loc(pair), &pat, "scim", example);
+            let legacy_v = need(cx, &pair.value.legacy, loc(pair), &pat, "legacy", example);
+            let (Some(scim_v), Some(l)) = (scim_v, legacy_v) else {
+                continue;
+            };
+            let s = typed(cx, &slot, scim_v, &format!("{pat}.scim"));
+            if matches!(l.value, Value::Null | Value::Array(_) | Value::Object(_)) {
+                cx.report(
+                    loc(l),
+                    &format!("{pat}.legacy"),
+                    "a legacy value must be a string, number or boolean".into(),
+                    Some("write e.g. legacy: enabled".into()),
+                );
+                continue;
+            }
+            if let Some(s) = s {
+                values.push((s, l.value.clone()));
+            }
+        }
+        if values.len() != list.value.len() {
+            return None;
+        }
+        if let Some(t) = &f.legacy_type {
+            cx.report(
+                loc(t),
+                &format!("{at}.legacy_type"),
+                "a value map already gives the legacy values".into(),
+                Some("remove `legacy_type` and write the legacy values with their type".into()),
+            );
+            return None;
+        }
+    }
+    let conv = Conversion {
+        scim_type: slot.scim_type,
+        case_exact: slot.case_exact,
+        legacy_type: legacy_type?,
+        values,
+    };
+    let default = match &f.default {
+        None => None,
+        Some(d) if !write => {
+            cx.report(
+                loc(d),
+                &format!("{at}.default"),
+                "a read-only attribute is never written, so its default is never used".into(),
+                Some("remove `default` or `direction: read`".into()),
+            );
+            return None;
+        }
+        Some(d) => {
+            let v = typed(cx, &slot, d, &format!("{at}.default"))?;
+            if let Err(ConvertError::Unmapped { allowed, .. }) = conv.to_legacy(&v) {
+                cx.report(
+                    loc(d),
+                    &format!("{at}.default"),
+                    format!("{v} is not in the value map"),
+                    Some(format!("use one of {}", allowed.join(", "))),
+                );
+                return None;
+            }
+            Some(v)
+        }
+    };
+    Some(Attr::Field {
+        slot,
+        legacy: legacy?,
+        read,
+        write,
+        conv,
+        default,
+    })
+}
+
+fn type_compatible(scim: AttrType, legacy: LegacyType) -> bool {
+    match scim {
+        AttrType::Boolean => matches!(legacy, LegacyType::Boolean | LegacyType::String),
+        AttrType::Integer | AttrType::Decimal => legacy != LegacyType::Boolean,
+        _ => true,
+    }
+}
+
+fn slot_read_only(schema: &ResourceSchema, slot: &ScimSlot) -> bool {
+    let path = AttrPath {
+        schema: slot.container.clone(),
+        name: slot.attr.clone(),
+        sub: slot.sub.clone(),
+    };
+    schema.find(&path).is_some_and(|r| {
+        r.attr.mutability == Mutability::ReadOnly || r.leaf().mutability == Mutability::ReadOnly
+    })
+}
+
+/// A YAML value converted to the slot's SCIM type.
+fn typed(cx: &mut Cx<'_>, slot: &ScimSlot, v: &Spanned<Value>, at: &str) -> Option<Value> {
+    match to_scim_type(&v.value, slot.scim_type) {
+        Ok(x) => Some(x),
+        Err(why) => {
+            cx.report(
+                loc(v),
+                at,
+                format!("{} is a SCIM {:?}: {why}", slot.label(), slot.scim_type),
+                Some(match slot.scim_type {
+                    AttrType::Boolean => "write true or false".into(),
+                    AttrType::Integer => "write a whole number".into(),
+                    AttrType::Decimal => "write a number".into(),
+                    _ => "write a string".into(),
+                }),
+            );
+            None
+        }
+    }
+}
+
+fn join_attr(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    at: &str,
+    legacy_s: &Spanned<String>,
+    join: &Spanned<JoinFile>,
+    read: bool,
+    write: bool,
+) -> Option<Attr> {
+    let legacy = if write {
+        write_path(cx, legacy_s, &format!("{at}.legacy"))
+    } else {
+        read_path(cx, legacy_s, &format!("{at}.legacy"))
+    };
+    let jat = format!("{at}.join");
+    let parts_s = need(
+        cx,
+        &join.value.parts,
+        loc(join),
+        &jat,
+        "parts",
+        "parts: [name.givenName, name.familyName]",
+    );
+    let separator = need(
+        cx,
+        &join.value.separator,
+        loc(join),
+        &jat,
+        "separator",
+        "separator: \" \"",
+    );
+    let (parts_s, separator) = (parts_s?, separator?);
+    if parts_s.value.len() < 2 {
+        cx.report(
+            loc(parts_s),
+            &format!("{at}.join.parts"),
+            "a join needs at least two parts".into(),
+            Some(
+                "list the SCIM attributes, e.g. parts: [name.givenName, name.familyName]; \
+                 for one attribute write { scim: …, legacy: … } instead"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    let mut parts = Vec::new();
+    for (j, p) in parts_s.value.iter().enumerate() {
+        let pat = format!("{at}.join.parts[{j}]");
+        let Some(slot) = scim_slot(cx, schema, p, &pat) else {
+            continue;
+        };
+        if slot.scim_type != AttrType::String {
+            cx.report(
+                loc(p),
+                &pat,
+                format!(
+                    "{} is not a string, so it cannot be part of a join",
+                    slot.label()
+                ),
+                Some("join only string attributes, like name.givenName".into()),
+            );
+            continue;
+        }
+        if write && slot_read_only(schema, &slot) {
+            cx.report(
+                loc(p),
+                &pat,
+                format!("{} is read-only in SCIM", slot.label()),
+                Some("add `direction: read` to the join".into()),
+            );
+            continue;
+        }
+        parts.push(slot);
+    }
+    if separator.value.is_empty() {
+        cx.report(
+            loc(separator),
+            &format!("{at}.join.separator"),
+            "the separator is empty, so the parts could not be told apart".into(),
+            Some("write e.g. separator: \" \"".into()),
+        );
+        return None;
+    }
+    if parts.len() != parts_s.value.len() {
+        return None;
+    }
+    Some(Attr::Join {
+        legacy: legacy?,
+        parts,
+        separator: separator.value.clone(),
+        read,
+        write,
+    })
+}
+
+/// Compiles a mapping's `scim:` path against the User schema.
+pub(super) fn scim_slot(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    s: &Spanned<String>,
+    at: &str,
+) -> Option<ScimSlot> {
+    let text = s.value.trim();
+    let example = "write a path like userName, name.givenName, emails[type eq \"work\"].value or \
+                   urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
+    let parsed = match PatchPath::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            cx.report(
+                loc(s),
+                at,
+                format!("{text:?} is not a SCIM attribute path ({e})"),
+                Some(example.into()),
+            );
+            return None;
+        }
+    };
+    let (attr_path, element_type, sub) = match &parsed {
+        PatchPath::Attr(a) => (a.clone(), None, a.sub.clone()),
+        PatchPath::Value { attr, filter, sub } => {
+            let t = match filter {
+                Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value: CompValue::Str(t),
+                } if path.schema.is_none()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("type") =>
+                {
+                    t.clone()
+                }
+                _ => {
+                    cx.report(
+                        loc(s),
+                        at,
+                        format!("{text:?}: only an element selected by type can be mapped"),
+                        Some(format!("write {}[type eq \"work\"].value", attr.name)),
+                    );
+                    return None;
+                }
+            };
+            let Some(sub) = sub else {
+                cx.report(
+                    loc(s),
+                    at,
+                    format!("{text:?} selects a whole element; map its sub-attributes one by one"),
+                    Some(format!("write {text}.value")),
+                );
+                return None;
+            };
+            (attr.clone(), Some(t), Some(sub.clone()))
+        }
+    };
+    let lookup = AttrPath {
+        sub: sub.clone(),
+        ..attr_path.clone()
+    };
+    let Some(resolved) = schema.find(&lookup) else {
+        let fix = match closest_attribute(schema, &lookup.to_string()) {
+            Some(c) => format!("did you mean {c}?"),
+            None => example.to_string(),
+        };
+        cx.report(
+            loc(s),
+            at,
+            format!(
+                "{:?} is not an attribute of the SCIM User",
+                lookup.to_string()
+            ),
+            Some(fix),
+        );
+        return None;
+    };
+    let attr = resolved.attr;
+    let name = attr.name.as_str();
+    if ["id", "meta", "schemas"]
+        .iter()
+        .any(|x| name.eq_ignore_ascii_case(x))
+    {
+        cx.report(
+            loc(s),
+            at,
+            format!("{name} is set by the gateway, not mapped"),
+            Some(
+                "the id comes from users.id; meta from users.created, last_modified and version"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    let leaf = resolved.leaf();
+    if attr.multi_valued && element_type.is_none() {
+        let example_sub = attr
+            .sub_attributes
+            .iter()
+            .find(|x| x.name == "value")
+            .map_or("value", |x| x.name.as_str());
+        cx.report(
+            loc(s),
+            at,
+            format!("{name} is multi-valued; map one element, selected by its type"),
+            Some(format!("write {name}[type eq \"work\"].{example_sub}")),
+        );
+        return None;
+    }
+    if element_type.is_some() {
+        if attr.sub_attribute("type").is_none() {
+            cx.report(
+                loc(s),
+                at,
+                format!("{name} elements have no `type` to select them by"),
+                None,
+            );
+            return None;
+        }
+        if sub
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case("type"))
+        {
+            cx.report(
+                loc(s),
+                at,
+                "the element's type is set by the selector itself".into(),
+                Some(format!(
+                    "map another sub-attribute, e.g. {name}[type eq \"work\"].value"
+                )),
+            );
+            return None;
+        }
+    }
+    if leaf.attr_type == AttrType::Complex {
+        let first = leaf
+            .sub_attributes
+            .first()
+            .map_or("value", |x| x.name.as_str());
+        cx.report(
+            loc(s),
+            at,
+            format!("{name} is complex; map its sub-attributes one by one"),
+            Some(format!("write {name}.{first}")),
+        );
+        return None;
+    }
+    Some(ScimSlot {
+        container: resolved
+            .is_extension(schema)
+            .then(|| resolved.schema.id.clone()),
+        attr: attr.name.clone(),
+        sub: resolved.sub.map(|x| x.name.clone()),
+        element_type,
+        scim_type: leaf.attr_type,
+        case_exact: leaf.case_exact,
+    })
+}
+
+/// The closest known attribute path (`name.givenName`, `urn:…:User:department`) to `text`.
+fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
+    let mut names = Vec::new();
+    for s in schema.schemas() {
+        let ext = s.id != schema.core.id;
+        for a in &s.attributes {
+            let base = if ext {
+                format!("{}:{}", s.id, a.name)
+            } else {
+                a.name.clone()
+            };
+            names.push(base.clone());
+            for sub in &a.sub_attributes {
+                names.push(format!("{base}.{}", sub.name));
+                if ext {
+                    names.push(format!("{}.{}", a.name, sub.name));
+                }
+            }
+            if ext {
+                names.push(a.name.clone());
+            }
+        }
+    }
+    names.push("externalId".into());
+    closest(text, names.iter().map(String::as_str)).map(str::to_string)
+}
+
+/// Two readable entries for one SCIM attribute, or two written entries for one legacy field.
+pub(super) fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
+    let mut read_slots: HashMap<String, u32> = HashMap::new();
+    let mut written: Vec<(&LegacyPath, u32)> = Vec::new();
+    for (attr, l) in attrs {
+        let line = l.line() as u32;
+        let mut slots: Vec<&ScimSlot> = Vec::new();
+        let mut writes: Option<&LegacyPath> = None;
+        match attr {
+            Attr::Field {
+                slot,
+                legacy,
+                read,
+                write,
+                ..
+            } => {
+                if *read {
+                    slots.push(slot);
+                }
+                if *write {
+                    writes = Some(legacy);
+                }
+            }
+            Attr::ScimConstant { slot, .. } => slots.push(slot),
+            Attr::LegacyConstant { legacy, .. } | Attr::LegacyDefault { legacy, .. } => {
+                writes = Some(legacy)
+            }
+            Attr::Join {
+                legacy,
+                parts,
+                read,
+                write,
+                ..
+            } => {
+                if *read {
+                    slots.extend(parts);
+                }
+                if *write {
+                    writes = Some(legacy);
+                }
+            }
+        }
+        for slot in slots {
+            if let Some(first) = read_slots.insert(slot.key(), line) {
+                cx.report(
+                    l,
+                    "users.attributes",
+                    format!(
+                        "{} is already read by the entry on line {first}",
+                        slot.label()
+                    ),
+                    Some("keep one entry that reads it; make the others `direction: write`".into()),
+                );
+            }
+        }
+        if let Some(w) = writes {
+            if let Some((other, first)) = written.iter().find(|(o, _)| o.overlaps(w)) {
+                cx.report(
+                    l,
+                    "users.attributes",
+                    format!(
+                        "{} is already written by the entry on line {first} ({})",
+                        w.as_str(),
+                        other.as_str()
+                    ),
+                    Some("keep one entry that writes it; make the others `direction: read`".into()),
+                );
+            }
+            written.push((w, line));
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Validation and compilation of `users.endpoints`: methods, path templates, static query
+//! parameters and headers, the list endpoint's items, total and pagination.
+
+use serde_json::{Map, Value};
+use serde_saphyr::{Location, Spanned};
+
+use super::{loc, need, read_path, suggest_word, Cx};
+use crate::mapping::model::*;
+use crate::mapping::plan::*;
+use crate::mapping::template::{PathTemplate, TemplateProblem};
+
+// --- endpoints -------------------------------------------------------------------------------
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<Endpoints> {
+    let f = &e.value;
+    let one = |cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, name: &str, id: bool| {
+        let at = format!("users.endpoints.{name}");
+        if name != "update" {
+            if let Some(m) = &ep.value.mode {
+                cx.report(
+                    loc(m),
+                    &format!("{at}.mode"),
+                    "`mode` only applies to the update endpoint".into(),
+                    Some("remove it".into()),
+                );
+            }
+        }
+        let v = &ep.value;
+        endpoint(
+            cx,
+            &at,
+            loc(ep),
+            &v.method,
+            &v.path,
+            &v.query,
+            &v.headers,
+            id,
+        )
+    };
+    let at = "users.endpoints";
+    let create = need(
+        cx,
+        &f.create,
+        loc(e),
+        at,
+        "create",
+        "create: { method: POST, path: /users }",
+    )
+    .and_then(|x| one(cx, x, "create", false));
+    let get = need(
+        cx,
+        &f.get,
+        loc(e),
+        at,
+        "get",
+        "get: { method: GET, path: \"/users/{id}\" }",
+    )
+    .and_then(|x| one(cx, x, "get", true));
+    let update_s = need(
+        cx,
+        &f.update,
+        loc(e),
+        at,
+        "update",
+        "update: { method: PUT, path: \"/users/{id}\", mode: full }",
+    );
+    let update = update_s.and_then(|x| one(cx, x, "update", true));
+    let delete = f.delete.as_ref().map(|x| one(cx, x, "delete", true));
+    let deactivate = f
+        .deactivate
+        .as_ref()
+        .map(|x| one(cx, x, "deactivate", true));
+    let reactivate = f
+        .reactivate
+        .as_ref()
+        .map(|x| one(cx, x, "reactivate", true));
+    let update_mode = match update_s.and_then(|u| u.value.mode.as_ref()) {
+        Some(m) => match m.value.trim() {
+            "full" => Some(UpdateMode::Full),
+            "partial" => Some(UpdateMode::Partial),
+            other => {
+                cx.report(
+                    loc(m),
+                    "users.endpoints.update.mode",
+                    format!("{other:?} is not full or partial"),
+                    Some(
+                        "write mode: full (the legacy API replaces the user, usually PUT) or \
+                         mode: partial (it changes the fields sent, usually PATCH)"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        },
+        None if update_s
+            .and_then(|u| u.value.method.as_ref())
+            .is_some_and(|m| m.value.trim().eq_ignore_ascii_case("PATCH")) =>
+        {
+            Some(UpdateMode::Partial)
+        }
+        None => Some(UpdateMode::Full),
+    };
+    let list = need(cx, &f.list, loc(e), at, "list", "a list: endpoint").and_then(|l| list(cx, l));
+    Some(Endpoints {
+        create: create?,
+        get: get?,
+        update: update?,
+        update_mode: update_mode?,
+        delete: delete.transpose_opt()?,
+        deactivate: deactivate.transpose_opt()?,
+        reactivate: reactivate.transpose_opt()?,
+        list: list?,
+    })
+}
+
+/// `Option<Option<T>>` where the inner `None` means "failed": `Some(None)` for absent.
+trait TransposeOpt<T> {
+    fn transpose_opt(self) -> Option<Option<T>>;
+}
+impl<T> TransposeOpt<T> for Option<Option<T>> {
+    fn transpose_opt(self) -> Option<Option<T>> {
+        match self {
+            None => Some(None),
+            Some(None) => None,
+            Some(Some(x)) => Some(Some(x)),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn endpoint(
+    cx: &mut Cx<'_>,
+    at: &str,
+    parent: &Location,
+    method: &Option<Spanned<String>>,
+    path: &Option<Spanned<String>>,
+    query: &Option<Spanned<Map<String, Value>>>,
+    headers: &Option<Spanned<Map<String, Value>>>,
+    needs_id: bool,
+) -> Option<Endpoint> {
+    let method = need(cx, method, parent, at, "method", "method: GET");
+    let example = if needs_id {
+        "path: \"/users/{id}\""
+    } else {
+        "path: /users"
+    };
+    let path = need(cx, path, parent, at, "path", example);
+    let (method, path) = (method?, path?);
+    let m = method.value.trim().to_ascii_uppercase();
+    let method_ok = if METHODS.contains(&m.as_str()) {
+        http::Method::from_bytes(m.as_bytes()).ok()
+    } else {
+        cx.report(
+            loc(method),
+            &format!("{at}.method"),
+            format!("{:?} is not an HTTP method the gateway calls", method.value),
+            Some(suggest_word(&m, &METHODS)),
+        );
+        None
+    };
+    let template = match PathTemplate::parse(path.value.trim()) {
+        Ok(t) => {
+            if needs_id && !t.has_id() {
+                cx.report(
+                    loc(path),
+                    &format!("{at}.path"),
+                    format!("{:?} has no {{id}}, so it cannot name one user", t.as_str()),
+                    Some(format!(
+                        "write e.g. {}/{{id}}",
+                        t.as_str().trim_end_matches('/')
+                    )),
+                );
+                None
+            } else if !needs_id && t.has_id() {
+                cx.report(
+                    loc(path),
+                    &format!("{at}.path"),
+                    format!(
+                        "{:?} has {{id}}, but this call is not about one user",
+                        t.as_str()
+                    ),
+                    Some("remove {id}".into()),
+                );
+                None
+            } else {
+                Some(t)
+            }
+        }
+        Err(problem) => {
+            let text = path.value.trim();
+            let fix = match &problem {
+                TemplateProblem::NotAbsolute => format!("write /{}", text.trim_start_matches('/')),
+                TemplateProblem::QueryInPath => {
+                    "move the query to `query:`, e.g. query: { active: \"true\" }".to_string()
+                }
+                TemplateProblem::UnknownPlaceholder(_) | TemplateProblem::UnclosedBrace => {
+                    "write {id} where the legacy user id goes, e.g. /users/{id}".to_string()
+                }
+                TemplateProblem::BadCharacter(_) => {
+                    "percent-encode it (e.g. %20 for a space)".to_string()
+                }
+            };
+            cx.report(
+                loc(path),
+                &format!("{at}.path"),
+                format!("{text:?} {problem}"),
+                Some(fix),
+            );
+            None
+        }
+    };
+    let query = params(cx, query, &format!("{at}.query"), false);
+    let headers = params(cx, headers, &format!("{at}.headers"), true);
+    Some(Endpoint {
+        method: method_ok?,
+        path: template?,
+        query: query?,
+        headers: headers?,
+    })
+}
+
+/// A YAML map of static query parameters or headers, as ordered string pairs.
+fn params(
+    cx: &mut Cx<'_>,
+    map: &Option<Spanned<Map<String, Value>>>,
+    at: &str,
+    headers: bool,
+) -> Option<Vec<(String, String)>> {
+    let Some(map) = map else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, v) in &map.value {
+        let value = match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let Some(value) = value else {
+            cx.report(
+                loc(map),
+                &format!("{at}.{k}"),
+                "must be a single value".into(),
+                Some(format!("write {k}: \"value\"")),
+            );
+            ok = false;
+            continue;
+        };
+        if headers
+            && (http::HeaderName::from_bytes(k.as_bytes()).is_err()
+                || http::HeaderValue::from_str(&value).is_err())
+        {
+            cx.report(
+                loc(map),
+                &format!("{at}.{k}"),
+                "is not a valid HTTP header".into(),
+                Some("write a header like X-Client: scim-gateway".into()),
+            );
+            ok = false;
+            continue;
+        }
+        if k.is_empty() {
+            cx.report(loc(map), at, "a parameter has no name".into(), None);
+            ok = false;
+            continue;
+        }
+        out.push((k.clone(), value));
+    }
+    ok.then_some(out)
+}
+
+fn list(cx: &mut Cx<'_>, l: &Spanned<ListFile>) -> Option<ListEndpoint> {
+    let f = &l.value;
+    let at = "users.endpoints.list";
+    let endpoint = endpoint(
+        cx,
+        at,
+        loc(l),
+        &f.method,
+        &f.path,
+        &f.query,
+        &f.headers,
+        false,
+    );
+    let items_s = need(
+        cx,
+        &f.items,
+        loc(l),
+        at,
+        "items",
+        "items: $.data (where the list of users is)",
+    );
+    let items = items_s
+        .and_then(|i| read_path(cx, i, &format!("{at}.items")))
+        .filter(|p| {
+            let singular = p.is_singular();
+            if !singular {
+                cx.report(
+                    items_s.map_or(loc(l), loc),
+                    &format!("{at}.items"),
+                    format!(
+                        "{:?} selects several places; it must name the list itself",
+                        p.as_str()
+                    ),
+                    Some(
+                        "write the path of the array, e.g. items: $.data (or $ for a bare array)"
+                            .into(),
+                    ),
+                );
+            }
+            singular
+        });
+    let total = match &f.total {
+        None => Some(None),
+        Some(t) => total(cx, t).map(Some),
+    };
+    let pagination = need(
+        cx,
+        &f.pagination,
+        loc(l),
+        at,
+        "pagination",
+        "pagination: { style: page, page_param: page, size_param: per_page }",
+    )
+    .and_then(|p| pagination(cx, p));
+    Some(ListEndpoint {
+        endpoint: endpoint?,
+        pagination: pagination?,
+        items: items?,
+        total: total?,
+    })
+}
+
+fn total(cx: &mut Cx<'_>, t: &Spanned<TotalFile>) -> Option<TotalSource> {
+    let at = "users.endpoints.list.total";
+    match (&t.value.body, &t.value.header) {
+        (Some(b), None) => read_path(cx, b, &format!("{at}.body")).map(TotalSource::Body),
+        (None, Some(h)) => match http::HeaderName::from_bytes(h.value.trim().as_bytes()) {
+            Ok(name) => Some(TotalSource::Header(name)),
+            Err(_) => {
+                cx.report(
+                    loc(h),
+                    &format!("{at}.header"),
+                    format!("{:?} is not a valid header name", h.value),
+                    Some("write e.g. header: X-Total-Count".into()),
+                );
+                None
+            }
+        },
+        _ => {
+            cx.report(
+                loc(t),
+                at,
+                "give exactly one of `body` and `header`".into(),
+                Some(
+                    "write total: { body: $.meta.total } or total: { header: X-Total-Count }"
+                        .into(),
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination> {
+    let at = "users.endpoints.list.pagination";
+    let f = &p.value;
+    let style_s = need(
+        cx,
+        &f.style,
+        loc(p),
+        at,
+        "style",
+        "style: page (or offset, or cursor)",
+    )?;
+    let style = style_s.value.trim();
+    let keys: [(&str, Option<&Location>); 8] = [
+        ("page_param", f.page_param.as_ref().map(loc)),
+        ("size_param", f.size_param.as_ref().map(loc)),
+        ("first_page", f.first_page.as_ref().map(loc)),
+        ("offset_param", f.offset_param.as_ref().map(loc)),
+        ("limit_param", f.limit_param.as_ref().map(loc)),
+        ("cursor_param", f.cursor_param.as_ref().map(loc)),
+        ("next", f.next.as_ref().map(loc)),
+        ("max_page_size", f.max_page_size.as_ref().map(loc)),
+    ];
+    let allowed: &[&str] = match style {
+        "page" => &["page_param", "size_param", "first_page", "max_page_size"],
+        "offset" => &["offset_param", "limit_param", "max_page_size"],
+        "cursor" => &["cursor_param", "size_param", "next", "max_page_size"],
+        other => {
+            cx.report(
+                loc(style_s),
+                &format!("{at}.style"),
+                format!("{other:?} is not a pagination style"),
+                Some(suggest_word(other, &["page", "offset", "cursor"])),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    for (key, l) in keys {
+        if let Some(l) = l {
+            if !allowed.contains(&key) {
+                cx.report(
+                    l,
+                    &format!("{at}.{key}"),
+                    format!("`{key}` is not used with style: {style}"),
+                    Some(format!(
+                        "remove it; style {style} uses {}",
+                        allowed.join(", ")
+                    )),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut required =
+        |cx: &mut Cx<'_>, v: &Option<Spanned<String>>, key: &str, example: &str| match v {
+            Some(s) if !s.value.trim().is_empty() => Some(s.value.trim().to_string()),
+            _ => {
+                cx.report(
+                    v.as_ref().map_or(loc(p), loc),
+                    &format!("{at}.{key}"),
+                    format!("style: {style} needs `{key}`, the query parameter's name"),
+                    Some(format!("add {key}: {example}")),
+                );
+                ok = false;
+                None
+            }
+        };
+    let max_page_size = match &f.max_page_size {
+        None => Some(100),
+        Some(m) if (1..=10_000).contains(&m.value) => Some(m.value),
+        Some(m) => {
+            cx.report(
+                loc(m),
+                &format!("{at}.max_page_size"),
+                format!("{} is not between 1 and 10000", m.value),
+                Some("write the legacy API's largest page size, e.g. max_page_size: 100".into()),
+            );
+            None
+        }
+    };
+    let out = match style {
+        "page" => {
+            let page_param = required(cx, &f.page_param, "page_param", "page");
+            let size_param = required(cx, &f.size_param, "size_param", "per_page");
+            let first_page = match &f.first_page {
+                None => Some(1),
+                Some(v) if v.value <= 1 => Some(v.value),
+                Some(v) => {
+                    cx.report(
+                        loc(v),
+                        &format!("{at}.first_page"),
+                        format!("{} is not 0 or 1", v.value),
+                        Some("write first_page: 1 (or 0 if pages count from zero)".into()),
+                    );
+                    None
+                }
+            };
+            Pagination::Page {
+                page_param: page_param?,
+                size_param: size_param?,
+                first_page: first_page?,
+                max_page_size: max_page_size?,
+            }
+        }
+        "offset" => {
+            let offset_param = required(cx, &f.offset_param, "offset_param", "offset");
+            let limit_param = required(cx, &f.limit_param, "limit_param", "limit");
+            Pagination::Offset {
+                offset_param: offset_param?,
+                limit_param: limit_param?,
+                max_page_size: max_page_size?,
+            }
+        }
+        _ => {
+            let cursor_param = required(cx, &f.cursor_param, "cursor_param", "cursor");
+            let size_param = required(cx, &f.size_param, "size_param", "limit");
+            let next = match &f.next {
+                Some(n) => next_source(cx, n),
+                None => {
+                    cx.report(
+                        loc(p),
+                        &format!("{at}.next"),
+                        "style: cursor needs `next`, where the response says what comes next"
+                            .into(),
+                        Some(
+                            "add next: { cursor: $.next_cursor }, next: { url: $.links.next } or \
+                             next: { link_header: true }"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+            };
+            Pagination::Cursor {
+                cursor_param: cursor_param?,
+                size_param: size_param?,
+                next: next?,
+                max_page_size: max_page_size?,
+            }
+        }
+    };
+    ok.then_some(out)
+}
+
+fn next_source(cx: &mut Cx<'_>, n: &Spanned<NextFile>) -> Option<NextSource> {
+    let at = "users.endpoints.list.pagination.next";
+    match (&n.value.cursor, &n.value.url, &n.value.link_header) {
+        (Some(c), None, None) => read_path(cx, c, &format!("{at}.cursor")).map(NextSource::Cursor),
+        (None, Some(u), None) => read_path(cx, u, &format!("{at}.url")).map(NextSource::Url),
+        (None, None, Some(l)) if l.value => Some(NextSource::LinkHeader),
+        _ => {
+            cx.report(
+                loc(n),
+                at,
+                "give exactly one of `cursor`, `url` and `link_header: true`".into(),
+                Some(
+                    "write next: { cursor: $.next_cursor }, next: { url: $.links.next } or \
+                     next: { link_header: true }"
+                        .into(),
+                ),
+            );
+            None
+        }
+    }
+}

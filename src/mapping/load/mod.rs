@@ -1,0 +1,852 @@
+//! Loading a mapping: parse the YAML once (serde-saphyr, with line/column spans), validate
+//! every construct, and compile it into the internal plan (`plan`). Every problem found is
+//! reported, in file order, as `file:line:column: where: what` plus a `fix:` line; YAML syntax
+//! errors and unknown keys (with the closest known key) are reported the same way. The
+//! endpoints and the attribute map are checked in their own files. Not here: using the plan
+//! (see `translate`, `list`, `pushdown`, `legacy_errors`).
+
+mod attributes;
+mod endpoints;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+
+use crate::mapping::error::{MappingError, Problem};
+use crate::mapping::legacy_path::LegacyPath;
+use crate::mapping::model::*;
+use crate::mapping::plan::*;
+use crate::mapping::suggest::closest;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::ScimType;
+
+/// Reads and loads a mapping file. The file name in messages is `path` as given.
+pub fn load_file(path: &Path) -> Result<Mapping, MappingError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| MappingError::Read {
+        path: name.clone(),
+        reason: e.to_string(),
+    })?;
+    load_str(&name, &text)
+}
+
+/// Loads a mapping from text; `source_name` is the file name used in messages.
+pub fn load_str(source_name: &str, yaml: &str) -> Result<Mapping, MappingError> {
+    let file: Spanned<MappingFile> = serde_saphyr::from_str(yaml)
+        .map_err(|e| MappingError::Invalid(vec![yaml_problem(source_name, &e)]))?;
+    let mut cx = Cx {
+        source: source_name,
+        problems: Vec::new(),
+    };
+    let mapping = compile(&mut cx, &file);
+    let mut problems = cx.problems;
+    match mapping {
+        Some(m) if problems.is_empty() => Ok(m),
+        _ => {
+            if problems.is_empty() {
+                problems.push(Problem {
+                    source: source_name.to_string(),
+                    line: 0,
+                    column: 0,
+                    at: String::new(),
+                    message: "the mapping could not be compiled".into(),
+                    fix: None,
+                });
+            }
+            problems.sort_by_key(|p| (p.line, p.column));
+            Err(MappingError::Invalid(problems))
+        }
+    }
+}
+
+/// The problem collector: the file name and everything found so far.
+pub(super) struct Cx<'s> {
+    source: &'s str,
+    problems: Vec<Problem>,
+}
+
+impl Cx<'_> {
+    pub(super) fn report(
+        &mut self,
+        loc: &Location,
+        at: &str,
+        message: String,
+        fix: Option<String>,
+    ) {
+        self.problems.push(Problem {
+            source: self.source.to_string(),
+            line: loc.line() as u32,
+            column: loc.column() as u32,
+            at: at.to_string(),
+            message,
+            fix,
+        });
+    }
+}
+
+pub(super) fn loc<T>(s: &Spanned<T>) -> &Location {
+    &s.referenced
+}
+
+/// A required key: reported missing at its parent's location, with an example.
+pub(super) fn need<'a, T>(
+    cx: &mut Cx<'_>,
+    v: &'a Option<Spanned<T>>,
+    parent: &Location,
+    at: &str,
+    key: &str,
+    example: &str,
+) -> Option<&'a Spanned<T>> {
+    if v.is_none() {
+        let at = if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        };
+        cx.report(
+            parent,
+            &at,
+            format!("`{key}` is missing"),
+            Some(format!("add {example} (see docs/mapping.md)")),
+        );
+    }
+    v.as_ref()
+}
+
+fn yaml_problem(source: &str, e: &serde_saphyr::Error) -> Problem {
+    let location = e.location();
+    let mut message = e.without_snippet().to_string();
+    if let Some(l) = &location {
+        let suffix = format!(" at line {}, column {}", l.line(), l.column());
+        if let Some(stripped) = message.strip_suffix(&suffix) {
+            message = stripped.to_string();
+        }
+    }
+    let fix = yaml_fix(&message);
+    Problem {
+        source: source.to_string(),
+        line: location.map_or(0, |l| l.line() as u32),
+        column: location.map_or(0, |l| l.column() as u32),
+        at: String::new(),
+        message,
+        fix: Some(fix),
+    }
+}
+
+/// A fix for serde/YAML messages: the closest known key for an unknown one, and so on.
+fn yaml_fix(message: &str) -> String {
+    let quoted = |s: &str| s.split('`').nth(1).map(str::to_string);
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let unknown = quoted(rest).unwrap_or_default();
+        let known: Vec<String> = rest
+            .split_once("expected ")
+            .map(|(_, list)| {
+                list.trim_start_matches("one of ")
+                    .split(", ")
+                    .flat_map(|s| s.split(" or "))
+                    .map(|s| s.trim().trim_matches('`').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        return match closest(&unknown, known.iter().map(String::as_str)) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!(
+                "remove `{unknown}`; the keys allowed here are: {}",
+                known.join(", ")
+            ),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let key = quoted(rest).unwrap_or_default();
+        return format!("add `{key}:` here (see docs/mapping.md)");
+    }
+    if message.starts_with("duplicate mapping key") {
+        return "remove one of the two entries".into();
+    }
+    if message.starts_with("invalid u") {
+        return "write a whole number".into();
+    }
+    "check the YAML here: indentation, and quotes around values that contain ': ', ' #', \
+     brackets, braces or quotes (e.g. scim: 'emails[type eq \"work\"].value')"
+        .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
+    let top = loc(file);
+    let f = &file.value;
+    let name = need(cx, &f.name, top, "", "name", "name: acme-hr").and_then(|n| {
+        let name = n.value.trim().to_string();
+        if name.is_empty() {
+            cx.report(
+                loc(n),
+                "name",
+                "the mapping has no name".into(),
+                Some("write a short name, e.g. name: acme-hr".into()),
+            );
+            return None;
+        }
+        Some(name)
+    });
+    let backend = need(
+        cx,
+        &f.backend,
+        top,
+        "",
+        "backend",
+        "backend: { base_url: http://127.0.0.1:8081 }",
+    )
+    .and_then(|b| backend(cx, b));
+    let users = need(cx, &f.users, top, "", "users", "a users: section").and_then(|u| users(cx, u));
+    Some(Mapping {
+        name: name?,
+        backend: backend?,
+        users: users?,
+    })
+}
+
+// --- backend ---------------------------------------------------------------------------------
+
+fn backend(cx: &mut Cx<'_>, spanned: &Spanned<BackendFile>) -> Option<BackendSpec> {
+    let b = &spanned.value;
+    let base_url = need(
+        cx,
+        &b.base_url,
+        loc(spanned),
+        "backend",
+        "base_url",
+        "base_url: http://127.0.0.1:8081",
+    )
+    .and_then(|u| base_url(cx, u));
+    let auth = match &b.auth {
+        None => Some(None),
+        Some(a) => auth(cx, a).map(Some),
+    };
+    let timeout = match &b.timeout_ms {
+        None => Some(Duration::from_secs(10)),
+        Some(t) if (1..=600_000).contains(&t.value) => Some(Duration::from_millis(t.value)),
+        Some(t) => {
+            cx.report(
+                loc(t),
+                "backend.timeout_ms",
+                format!("{} ms is not a usable timeout", t.value),
+                Some("write a value between 1 and 600000, e.g. timeout_ms: 5000".into()),
+            );
+            None
+        }
+    };
+    Some(BackendSpec {
+        base_url: base_url?,
+        auth: auth?,
+        timeout: timeout?,
+    })
+}
+
+fn base_url(cx: &mut Cx<'_>, s: &Spanned<String>) -> Option<String> {
+    let text = s.value.trim();
+    let fix = Some("write a URL like http://127.0.0.1:8081 or https://api.example.com/v1".into());
+    let uri = match text.parse::<http::Uri>() {
+        Ok(u) => u,
+        Err(e) => {
+            cx.report(
+                loc(s),
+                "backend.base_url",
+                format!("{text:?} is not a URL ({e})"),
+                fix,
+            );
+            return None;
+        }
+    };
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.authority().is_none() {
+        cx.report(
+            loc(s),
+            "backend.base_url",
+            format!("{text:?} needs http:// or https:// and a host"),
+            fix,
+        );
+        return None;
+    }
+    if uri.query().is_some() || text.contains('#') {
+        cx.report(
+            loc(s),
+            "backend.base_url",
+            format!("{text:?} has a query or fragment"),
+            Some("put static query parameters in each endpoint's `query:`".into()),
+        );
+        return None;
+    }
+    Some(text.trim_end_matches('/').to_string())
+}
+
+fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
+    let at = "backend.auth";
+    let f = &a.value;
+    let forms = "write {header: X-Api-Key, from_env: VAR}, {header: …, from_file: PATH}, \
+                 {bearer_from_env: VAR} or {bearer_from_file: PATH}";
+    let secret = |cx: &mut Cx<'_>,
+                  env: &Option<Spanned<String>>,
+                  file: &Option<Spanned<String>>| match (env, file) {
+        (Some(e), None) => env_var(cx, e).map(SecretSource::Env),
+        (None, Some(p)) if !p.value.trim().is_empty() => {
+            Some(SecretSource::File(PathBuf::from(p.value.trim())))
+        }
+        (None, Some(p)) => {
+            cx.report(
+                loc(p),
+                at,
+                "the secret file path is empty".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+        _ => {
+            cx.report(
+                loc(a),
+                at,
+                "give exactly one source for the secret".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+    };
+    match &f.header {
+        Some(h) => {
+            if let Some(b) = f.bearer_from_env.as_ref().or(f.bearer_from_file.as_ref()) {
+                cx.report(
+                    loc(b),
+                    at,
+                    "a header credential and a bearer token cannot both be set".into(),
+                    Some(forms.into()),
+                );
+                return None;
+            }
+            let name = match http::HeaderName::from_bytes(h.value.trim().as_bytes()) {
+                Ok(_) => Some(h.value.trim().to_string()),
+                Err(_) => {
+                    cx.report(
+                        loc(h),
+                        &format!("{at}.header"),
+                        format!("{:?} is not a valid header name", h.value),
+                        Some("write a header name like X-Api-Key".into()),
+                    );
+                    None
+                }
+            };
+            let secret = secret(cx, &f.from_env, &f.from_file);
+            Some(BackendAuth::Header {
+                name: name?,
+                secret: secret?,
+            })
+        }
+        None => {
+            if let Some(x) = f.from_env.as_ref().or(f.from_file.as_ref()) {
+                cx.report(
+                    loc(x),
+                    at,
+                    "from_env/from_file need `header:`, the header to send the secret in".into(),
+                    Some(
+                        "add header: X-Api-Key, or for a bearer token write bearer_from_env: VAR"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
+            if f.bearer_from_env.is_none() && f.bearer_from_file.is_none() {
+                cx.report(
+                    loc(a),
+                    at,
+                    "no credential is given".into(),
+                    Some(forms.into()),
+                );
+                return None;
+            }
+            secret(cx, &f.bearer_from_env, &f.bearer_from_file).map(BackendAuth::Bearer)
+        }
+    }
+}
+
+fn env_var(cx: &mut Cx<'_>, e: &Spanned<String>) -> Option<String> {
+    let v = e.value.trim();
+    let valid = v
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Some(v.to_string())
+    } else {
+        cx.report(
+            loc(e),
+            "backend.auth",
+            format!("{v:?} is not an environment variable name"),
+            Some(
+                "write a name like ACME_API_KEY (the secret itself never goes in the mapping)"
+                    .into(),
+            ),
+        );
+        None
+    }
+}
+
+// --- users -----------------------------------------------------------------------------------
+
+fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
+    let f = &u.value;
+    let id = need(
+        cx,
+        &f.id,
+        loc(u),
+        "users",
+        "id",
+        "id: $.id (where the legacy user's id is)",
+    )
+    .and_then(|id| read_path(cx, id, "users.id"));
+    let created = opt_read_path(cx, &f.created, "users.created");
+    let last_modified = opt_read_path(cx, &f.last_modified, "users.last_modified");
+    let version = opt_read_path(cx, &f.version, "users.version");
+    let endpoints_s = need(
+        cx,
+        &f.endpoints,
+        loc(u),
+        "users",
+        "endpoints",
+        "an endpoints: section",
+    );
+    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, e));
+    let on_delete = match &f.on_delete {
+        None => Some(OnDelete::Deactivate),
+        Some(s) => match s.value.trim() {
+            "deactivate" => Some(OnDelete::Deactivate),
+            "delete" => Some(OnDelete::Delete),
+            other => {
+                cx.report(
+                    loc(s),
+                    "users.on_delete",
+                    format!("{other:?} is not deactivate or delete"),
+                    Some(suggest_word(other, &["deactivate", "delete"])),
+                );
+                None
+            }
+        },
+    };
+
+    let schema = ResourceSchema::user();
+    let no_attributes = Vec::new();
+    let attribute_files = need(
+        cx,
+        &f.attributes,
+        loc(u),
+        "users",
+        "attributes",
+        "an attributes: list",
+    )
+    .map_or(&no_attributes, |a| &a.value);
+    let attrs: Vec<(Attr, &Location)> = attribute_files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| attributes::attribute(cx, schema, i, a).map(|x| (x, loc(a))))
+        .collect();
+    attributes::check_duplicates(cx, &attrs);
+    let attr_list: Vec<Attr> = attrs.iter().map(|(a, _)| a.clone()).collect();
+
+    let filters: Vec<FilterRule> = f
+        .filters
+        .iter()
+        .enumerate()
+        .filter_map(|(i, fl)| filter_rule(cx, schema, &attr_list, i, fl))
+        .collect();
+    let scan_limit = match &f.scan_limit {
+        None => Some(1000),
+        Some(s) if (1..=1_000_000).contains(&s.value) => Some(s.value as usize),
+        Some(s) => {
+            cx.report(
+                loc(s),
+                "users.scan_limit",
+                format!("{} is not between 1 and 1000000", s.value),
+                Some("write e.g. scan_limit: 1000".into()),
+            );
+            None
+        }
+    };
+    let errors = match &f.errors {
+        None => Some(ErrorPlan::default()),
+        Some(e) => error_plan(cx, e),
+    };
+
+    let (endpoints_s, endpoints, on_delete) = (endpoints_s?, endpoints?, on_delete?);
+    check_lifecycle(cx, u, endpoints_s, &endpoints, on_delete, &attr_list);
+
+    let plan = Plan {
+        id: id?,
+        created: created?,
+        last_modified: last_modified?,
+        version: version?,
+        attrs: attr_list,
+        filters,
+        errors: errors?,
+    };
+    let mut mapping = ResourceMapping {
+        endpoints,
+        on_delete,
+        scan_limit: scan_limit?,
+        schema: schema.clone(),
+        plan,
+    };
+    mapping.schema = schema.restricted_to(&mapping.attribute_paths());
+    Some(mapping)
+}
+
+/// on_delete and the (de)activation endpoints must fit the `active` attribute.
+fn check_lifecycle(
+    cx: &mut Cx<'_>,
+    u: &Spanned<UsersFile>,
+    endpoints: &Spanned<EndpointsFile>,
+    e: &Endpoints,
+    on_delete: OnDelete,
+    attrs: &[Attr],
+) {
+    let at_on_delete = u.value.on_delete.as_ref().map_or(loc(endpoints), loc);
+    let writes_active = writes_active(attrs);
+    match (&endpoints.value.deactivate, &endpoints.value.reactivate) {
+        (Some(d), None) => cx.report(
+            loc(d),
+            "users.endpoints.deactivate",
+            "a deactivate endpoint needs a reactivate endpoint (restoring a user in the IdP \
+             must undo it)"
+                .into(),
+            Some("add reactivate: { method: POST, path: \"/users/{id}/activate\" }".into()),
+        ),
+        (None, Some(r)) => cx.report(
+            loc(r),
+            "users.endpoints.reactivate",
+            "a reactivate endpoint needs a deactivate endpoint".into(),
+            Some("add deactivate: { method: POST, path: \"/users/{id}/deactivate\" }".into()),
+        ),
+        _ => {}
+    }
+    match on_delete {
+        OnDelete::Delete if e.delete.is_none() => cx.report(
+            at_on_delete,
+            "users.on_delete",
+            "on_delete: delete needs a delete endpoint".into(),
+            Some(
+                "add endpoints.delete: { method: DELETE, path: \"/users/{id}\" }, or write \
+                 on_delete: deactivate"
+                    .into(),
+            ),
+        ),
+        OnDelete::Deactivate
+            if !writes_active && (e.deactivate.is_none() || e.reactivate.is_none()) =>
+        {
+            cx.report(
+                at_on_delete,
+                "users.on_delete",
+                "on_delete: deactivate needs a writable `active` attribute or \
+                 deactivate + reactivate endpoints"
+                    .into(),
+                Some(
+                    "map active to a legacy field (e.g. { scim: active, legacy: $.enabled }), \
+                     add deactivate/reactivate endpoints, or write on_delete: delete"
+                        .into(),
+                ),
+            )
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn writes_active(attrs: &[Attr]) -> bool {
+    attrs.iter().any(|a| {
+        matches!(a, Attr::Field { slot, write: true, .. }
+            if slot.container.is_none() && slot.sub.is_none() && slot.attr == "active")
+    })
+}
+
+// --- legacy paths ----------------------------------------------------------------------------
+
+pub(super) fn read_path(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Option<LegacyPath> {
+    let text = s.value.trim();
+    match LegacyPath::compile(text) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let fix = if !text.starts_with('$') {
+                format!(
+                    "legacy paths start at the root $: write $.{}",
+                    text.trim_start_matches('.')
+                )
+            } else {
+                "write a path like $.login, $.address.street or $.phones[?(@.kind == 'cell')].number"
+                    .to_string()
+            };
+            cx.report(
+                loc(s),
+                at,
+                format!("{text:?} is not a valid JSONPath ({e})"),
+                Some(fix),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn opt_read_path(
+    cx: &mut Cx<'_>,
+    s: &Option<Spanned<String>>,
+    at: &str,
+) -> Option<Option<LegacyPath>> {
+    match s {
+        None => Some(None),
+        Some(s) => read_path(cx, s, at).map(Some),
+    }
+}
+
+/// A path that the writer can set.
+pub(super) fn write_path(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Option<LegacyPath> {
+    let p = read_path(cx, s, at)?;
+    if let Err(why) = p.writable() {
+        cx.report(
+            loc(s),
+            at,
+            format!("{:?} cannot be written: {why}", p.as_str()),
+            Some(
+                "a written path uses only .name, ['name'], [n] and [?(@.key == 'value')].name \
+                 steps, like $.address.street; or add `direction: read`"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    Some(p)
+}
+
+// --- filters and errors ----------------------------------------------------------------------
+
+fn filter_rule(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    attrs: &[Attr],
+    i: usize,
+    f: &Spanned<FilterFile>,
+) -> Option<FilterRule> {
+    let at = format!("users.filters[{i}]");
+    let v = &f.value;
+    if let Some(op) = &v.op {
+        if !op.value.trim().eq_ignore_ascii_case("eq") {
+            cx.report(
+                loc(op),
+                &format!("{at}.op"),
+                format!(
+                    "{:?} cannot be passed to the legacy API; only eq can",
+                    op.value
+                ),
+                Some(
+                    "write op: eq; the gateway evaluates other operators itself over the \
+                     fetched users"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+    }
+    let param_s = need(
+        cx,
+        &v.param,
+        loc(f),
+        &at,
+        "param",
+        "param: login (the legacy query parameter)",
+    )?;
+    let param = param_s.value.trim();
+    if param.is_empty() {
+        cx.report(
+            loc(param_s),
+            &format!("{at}.param"),
+            "the query parameter has no name".into(),
+            Some("write e.g. param: login".into()),
+        );
+        return None;
+    }
+    let scim = need(cx, &v.scim, loc(f), &at, "scim", "scim: userName")?;
+    let slot = attributes::scim_slot(cx, schema, scim, &format!("{at}.scim"))?;
+    let mapped = attrs.iter().find_map(|a| match a {
+        Attr::Field {
+            slot: s,
+            read: true,
+            conv,
+            ..
+        } if s.key() == slot.key() => Some(Some(conv)),
+        Attr::Join {
+            parts, read: true, ..
+        } if parts.iter().any(|p| p.key() == slot.key()) => Some(None),
+        _ => None,
+    });
+    let Some(conv) = mapped else {
+        cx.report(
+            loc(scim),
+            &format!("{at}.scim"),
+            format!(
+                "{} is not read from the legacy API by any attribute, so the gateway could \
+                 not check the results",
+                slot.label()
+            ),
+            Some("add an attributes entry that reads it, or remove this filter".into()),
+        );
+        return None;
+    };
+    let conv = conv
+        .filter(|c| !c.values.is_empty() || c.legacy_type.is_some())
+        .cloned();
+    Some(FilterRule {
+        slot,
+        param: param.to_string(),
+        conv,
+    })
+}
+
+fn error_plan(cx: &mut Cx<'_>, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {
+    let message = opt_read_path(cx, &e.value.message, "users.errors.message");
+    let mut rules = Vec::new();
+    let mut ok = true;
+    for (i, r) in e.value.rules.iter().enumerate() {
+        match error_rule(cx, i, r) {
+            Some(rule) => rules.push(rule),
+            None => ok = false,
+        }
+    }
+    let message = message?;
+    ok.then_some(ErrorPlan { message, rules })
+}
+
+fn error_rule(cx: &mut Cx<'_>, i: usize, r: &Spanned<ErrorRuleFile>) -> Option<ErrorRule> {
+    let at = format!("users.errors.rules[{i}]");
+    let f = &r.value;
+    let status = need(
+        cx,
+        &f.status,
+        loc(r),
+        &at,
+        "status",
+        "status: 422 (the legacy status)",
+    );
+    let scim_status = need(
+        cx,
+        &f.scim_status,
+        loc(r),
+        &at,
+        "scim_status",
+        "scim_status: 409",
+    );
+    let (status, scim_status) = (status?, scim_status?);
+    let mut ok = true;
+    if !(100..=599).contains(&status.value) {
+        cx.report(
+            loc(status),
+            &format!("{at}.status"),
+            format!("{} is not an HTTP status", status.value),
+            Some("write the legacy API's status, e.g. status: 422".into()),
+        );
+        ok = false;
+    }
+    if !(400..=599).contains(&scim_status.value) {
+        cx.report(
+            loc(scim_status),
+            &format!("{at}.scim_status"),
+            format!("{} is not an error status", scim_status.value),
+            Some("write a status between 400 and 599, e.g. scim_status: 409".into()),
+        );
+        ok = false;
+    }
+    let scim_type = match &f.scim_type {
+        None => None,
+        Some(t) => match ScimType::parse(t.value.trim()) {
+            Some(x) => Some(x),
+            None => {
+                let names = [
+                    "invalidFilter",
+                    "tooMany",
+                    "uniqueness",
+                    "mutability",
+                    "invalidSyntax",
+                    "invalidPath",
+                    "noTarget",
+                    "invalidValue",
+                    "invalidVers",
+                    "sensitive",
+                ];
+                cx.report(
+                    loc(t),
+                    &format!("{at}.scim_type"),
+                    format!("{:?} is not a SCIM error type", t.value),
+                    Some(suggest_word(t.value.trim(), &names)),
+                );
+                ok = false;
+                None
+            }
+        },
+    };
+    let code = match (&f.code_path, &f.equals) {
+        (None, None) => None,
+        (Some(p), Some(v)) => {
+            let path = read_path(cx, p, &format!("{at}.code_path"));
+            match path {
+                Some(path) => Some((path, v.value.clone())),
+                None => {
+                    ok = false;
+                    None
+                }
+            }
+        }
+        (Some(p), None) => {
+            cx.report(
+                loc(p),
+                &format!("{at}.code_path"),
+                "code_path needs `equals:`, the code to match".into(),
+                Some("add e.g. equals: login_taken".into()),
+            );
+            ok = false;
+            None
+        }
+        (None, Some(v)) => {
+            cx.report(
+                loc(v),
+                &format!("{at}.equals"),
+                "equals needs `code_path:`, where the code is in the body".into(),
+                Some("add e.g. code_path: $.error.code".into()),
+            );
+            ok = false;
+            None
+        }
+    };
+    if let Some(b) = &f.body_contains {
+        if b.value.is_empty() {
+            cx.report(
+                loc(b),
+                &format!("{at}.body_contains"),
+                "an empty text matches every body".into(),
+                Some("write the text to look for, or remove body_contains".into()),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| ErrorRule {
+        status: status.value,
+        code,
+        body_contains: f.body_contains.as_ref().map(|b| b.value.clone()),
+        scim_status: scim_status.value,
+        scim_type,
+        detail: f.detail.as_ref().map(|d| d.value.clone()),
+    })
+}
+
+pub(super) fn suggest_word(word: &str, known: &[&str]) -> String {
+    match closest(word, known.iter().copied()) {
+        Some(k) => format!("did you mean {k}? (one of {})", known.join(", ")),
+        None => format!("write one of {}", known.join(", ")),
+    }
+}

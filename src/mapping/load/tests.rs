@@ -1,0 +1,841 @@
+//! Validation tests: each broken mapping must be refused with a problem on the right line, a
+//! message naming what is wrong, and a fix.
+
+use std::time::Duration;
+
+use crate::mapping::*;
+
+const BASE: &str = r#"name: test
+backend:
+  base_url: http://127.0.0.1:8081/
+  auth:
+    header: X-Api-Key
+    from_env: TEST_API_KEY
+  timeout_ms: 5000
+users:
+  id: $.id
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}", query: { expand: all, v: 2 } }
+    update: { method: PUT, path: "/users/{id}", mode: full }
+    delete: { method: DELETE, path: "/users/{id}" }
+    list:
+      method: GET
+      path: /users
+      items: $.data
+      total: { body: $.total }
+      pagination: { style: page, page_param: page, size_param: per_page }
+  on_delete: deactivate
+  attributes:
+    - { scim: userName, legacy: $.login }
+    - { scim: name.givenName, legacy: $.first_name }
+    - scim: active
+      legacy: $.status
+      values:
+        - { scim: true, legacy: enabled }
+        - { scim: false, legacy: disabled }
+    - { scim: 'emails[type eq "work"].value', legacy: $.email }
+  filters:
+    - { scim: userName, op: eq, param: login }
+  errors:
+    message: $.error
+    rules:
+      - { status: 422, scim_status: 400, scim_type: invalidValue }
+"#;
+
+const SOURCE: &str = "mappings/test.yaml";
+
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "BASE has no {from:?}");
+    BASE.replacen(from, to, 1)
+}
+
+/// The 1-based line of the first line of `yaml` containing `needle`.
+fn line_of(yaml: &str, needle: &str) -> u32 {
+    yaml.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u32 + 1)
+        .unwrap_or_else(|| panic!("no line contains {needle:?}"))
+}
+
+/// Loads `yaml`, which must fail with a problem whose message contains `message`, on the line
+/// holding `needle`, with a fix containing `fix`.
+fn expect(yaml: &str, needle: &str, message: &str, fix: &str) -> Problem {
+    let err = match load_str(SOURCE, yaml) {
+        Ok(_) => panic!("expected a problem {message:?}, but the mapping loads"),
+        Err(e) => e,
+    };
+    let all = err.to_string();
+    let p = err
+        .problems()
+        .iter()
+        .find(|p| p.message.contains(message))
+        .unwrap_or_else(|| panic!("no problem containing {message:?} in:\n{all}"))
+        .clone();
+    assert_eq!(p.source, SOURCE);
+    assert_eq!(
+        p.line,
+        line_of(yaml, needle),
+        "wrong line for {message:?} in:\n{all}"
+    );
+    assert!(p.column > 0, "no column in:\n{all}");
+    let got_fix = p.fix.clone().unwrap_or_default();
+    assert!(
+        got_fix.contains(fix),
+        "fix {got_fix:?} lacks {fix:?} in:\n{all}"
+    );
+    p
+}
+
+#[test]
+fn the_base_mapping_loads_and_compiles() {
+    let m = load_str(SOURCE, BASE).unwrap();
+    assert_eq!(m.name, "test");
+    assert_eq!(m.backend.base_url, "http://127.0.0.1:8081");
+    assert_eq!(m.backend.timeout, Duration::from_millis(5000));
+    assert_eq!(
+        m.backend.auth,
+        Some(BackendAuth::Header {
+            name: "X-Api-Key".into(),
+            secret: SecretSource::Env("TEST_API_KEY".into())
+        })
+    );
+    let e = &m.users.endpoints;
+    assert_eq!(e.get.method, http::Method::GET);
+    assert_eq!(e.get.target(Some("7"), &[]), "/users/7?expand=all&v=2");
+    assert_eq!(e.update_mode, UpdateMode::Full);
+    assert!(e.deactivate.is_none());
+    assert_eq!(
+        e.list.pagination,
+        Pagination::Page {
+            page_param: "page".into(),
+            size_param: "per_page".into(),
+            first_page: 1,
+            max_page_size: 100
+        }
+    );
+    assert_eq!(m.users.on_delete, OnDelete::Deactivate);
+    assert_eq!(m.users.scan_limit, 1000);
+}
+
+#[test]
+fn problems_render_as_file_line_column_where_what_and_fix() {
+    let yaml = with("legacy: $.first_name", "legacy: $.first...name");
+    let err = load_str(SOURCE, &yaml).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "mappings/test.yaml:24:39: users.attributes[1].legacy: \"$.first...name\" is not a valid \
+         JSONPath (unexpected '.' at column 10; expected '[', '*', or a name)\n  fix: write a \
+         path like $.login, $.address.street or $.phones[?(@.kind == 'cell')].number"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order() {
+    let yaml = with("legacy: $.login", "legacy: login")
+        .replacen("method: PUT", "method: PUTT", 1)
+        .replacen("param: login", "param: \"\"", 1);
+    let err = load_str(SOURCE, &yaml).unwrap_err();
+    let lines: Vec<u32> = err.problems().iter().map(|p| p.line).collect();
+    assert_eq!(
+        lines,
+        vec![
+            line_of(&yaml, "PUTT"),
+            line_of(&yaml, "legacy: login"),
+            line_of(&yaml, "param: \"\"")
+        ]
+    );
+}
+
+// --- YAML syntax and unknown keys ------------------------------------------------------------
+
+#[test]
+fn unknown_keys_suggest_the_closest_known_key() {
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legcy: $.login }",
+    );
+    let p = expect(
+        &yaml,
+        "legcy",
+        "unknown field `legcy`",
+        "did you mean `legacy`?",
+    );
+    assert_eq!(p.column, 25);
+    let yaml = with("  filters:", "  filtres:");
+    expect(
+        &yaml,
+        "filtres",
+        "unknown field `filtres`",
+        "did you mean `filters`?",
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_carry_the_line() {
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: [ }",
+    );
+    expect(&yaml, "legacy: [", "bracket", "check the YAML here");
+    let yaml = with("  id: $.id\n", "");
+    let p = expect(&yaml, "endpoints:", "`id` is missing", "add id: $.id");
+    assert_eq!(p.at, "users.id");
+    let yaml = with(
+        "    create: { method: POST, path: /users }\n",
+        "    create: { path: /users }\n",
+    );
+    expect(&yaml, "create:", "`method` is missing", "method: GET");
+    let yaml = with(
+        "        - { scim: true, legacy: enabled }",
+        "        - { scim: true }",
+    );
+    expect(
+        &yaml,
+        "{ scim: true }",
+        "`legacy` is missing",
+        "legacy: enabled",
+    );
+    let yaml = with("timeout_ms: 5000", "timeout_ms: soon");
+    expect(&yaml, "timeout_ms", "invalid", "");
+}
+
+// --- backend ---------------------------------------------------------------------------------
+
+#[test]
+fn backend_url_and_auth_are_checked() {
+    let yaml = with("http://127.0.0.1:8081/", "127.0.0.1:8081");
+    expect(
+        &yaml,
+        "base_url",
+        "needs http:// or https://",
+        "http://127.0.0.1:8081",
+    );
+    let yaml = with("http://127.0.0.1:8081/", "http://x/?a=1");
+    expect(&yaml, "base_url", "has a query", "query:");
+    let yaml = with("    header: X-Api-Key\n", "");
+    expect(&yaml, "from_env", "need `header:`", "bearer_from_env");
+    let yaml = with("from_env: TEST_API_KEY", "from_env: \"my secret\"");
+    expect(
+        &yaml,
+        "from_env",
+        "is not an environment variable name",
+        "ACME_API_KEY",
+    );
+    let yaml = with(
+        "from_env: TEST_API_KEY",
+        "from_env: A\n    from_file: /run/key",
+    );
+    expect(
+        &yaml,
+        "header: X-Api-Key",
+        "exactly one source",
+        "bearer_from_env",
+    );
+    let yaml = with(
+        "    header: X-Api-Key\n    from_env: TEST_API_KEY",
+        "    bearer_from_file: /run/secrets/token",
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert_eq!(
+        m.backend.auth,
+        Some(BackendAuth::Bearer(SecretSource::File(
+            "/run/secrets/token".into()
+        )))
+    );
+    let yaml = with("timeout_ms: 5000", "timeout_ms: 0");
+    expect(
+        &yaml,
+        "timeout_ms",
+        "not a usable timeout",
+        "timeout_ms: 5000",
+    );
+}
+
+// --- endpoints -------------------------------------------------------------------------------
+
+#[test]
+fn endpoints_are_checked() {
+    let yaml = with("method: PUT", "method: PTU");
+    expect(&yaml, "PTU", "is not an HTTP method", "did you mean PUT?");
+    let yaml = with("path: \"/users/{id}\", query", "path: \"/users\", query");
+    expect(&yaml, "get:", "has no {id}", "/users/{id}");
+    let yaml = with(
+        "create: { method: POST, path: /users }",
+        "create: { method: POST, path: \"/users/{id}\" }",
+    );
+    expect(&yaml, "create:", "has {id}", "remove {id}");
+    let yaml = with(
+        "path: \"/users/{id}\", mode",
+        "path: \"/users/{user_id}\", mode",
+    );
+    expect(
+        &yaml,
+        "user_id",
+        "the only placeholder is {id}",
+        "write {id}",
+    );
+    let yaml = with("path: /users\n", "path: /users?active=true\n");
+    expect(&yaml, "active=true", "must not contain '?'", "query:");
+    let yaml = with("path: /users\n", "path: users\n");
+    expect(&yaml, "path: users", "must start with '/'", "write /users");
+    let yaml = with("mode: full", "mode: fulll");
+    expect(&yaml, "fulll", "is not full or partial", "mode: partial");
+    let yaml = with(
+        "create: { method: POST, path: /users }",
+        "create: { method: POST, path: /users, mode: full }",
+    );
+    expect(
+        &yaml,
+        "create:",
+        "only applies to the update endpoint",
+        "remove it",
+    );
+    let yaml = with("query: { expand: all, v: 2 }", "query: { expand: [a, b] }");
+    expect(
+        &yaml,
+        "expand: [a, b]",
+        "must be a single value",
+        "expand: \"value\"",
+    );
+}
+
+#[test]
+fn list_items_total_and_pagination_are_checked() {
+    let yaml = with("items: $.data", "items: $.data[*]");
+    expect(
+        &yaml,
+        "items:",
+        "must name the list itself",
+        "items: $.data",
+    );
+    let yaml = with(
+        "total: { body: $.total }",
+        "total: { body: $.total, header: X-Total }",
+    );
+    expect(
+        &yaml,
+        "total:",
+        "exactly one of `body` and `header`",
+        "X-Total-Count",
+    );
+    let yaml = with("style: page", "style: pages");
+    expect(
+        &yaml,
+        "pages",
+        "is not a pagination style",
+        "did you mean page?",
+    );
+    let yaml = with(
+        "size_param: per_page }",
+        "size_param: per_page, offset_param: skip }",
+    );
+    expect(
+        &yaml,
+        "offset_param",
+        "`offset_param` is not used with style: page",
+        "page_param",
+    );
+    let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: offset",
+    );
+    expect(
+        &yaml,
+        "style: offset",
+        "needs `offset_param`",
+        "offset_param: offset",
+    );
+    let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: cursor, cursor_param: c, size_param: n",
+    );
+    expect(&yaml, "style: cursor", "needs `next`", "link_header: true");
+    let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: cursor, cursor_param: c, size_param: n, next: { link_header: false }",
+    );
+    expect(
+        &yaml,
+        "link_header: false",
+        "exactly one of `cursor`",
+        "next: { cursor",
+    );
+    let yaml = with(
+        "size_param: per_page }",
+        "size_param: per_page, first_page: 2 }",
+    );
+    expect(&yaml, "first_page", "is not 0 or 1", "first_page: 1");
+}
+
+#[test]
+fn every_pagination_style_compiles() {
+    let offset = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: offset, offset_param: offset, limit_param: limit, max_page_size: 50",
+    );
+    let m = load_str(SOURCE, &offset).unwrap();
+    assert_eq!(
+        m.users.endpoints.list.pagination,
+        Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            max_page_size: 50
+        }
+    );
+    for (next, expected) in [
+        ("{ cursor: $.next }", "cursor"),
+        ("{ url: $.links.next }", "url"),
+        ("{ link_header: true }", "link"),
+    ] {
+        let yaml = with(
+            "style: page, page_param: page, size_param: per_page",
+            &format!("style: cursor, cursor_param: after, size_param: limit, next: {next}"),
+        );
+        let m = load_str(SOURCE, &yaml).unwrap();
+        let Pagination::Cursor {
+            cursor_param, next, ..
+        } = &m.users.endpoints.list.pagination
+        else {
+            panic!("not a cursor pagination");
+        };
+        assert_eq!(cursor_param, "after");
+        let kind = match next {
+            NextSource::Cursor(_) => "cursor",
+            NextSource::Url(_) => "url",
+            NextSource::LinkHeader => "link",
+        };
+        assert_eq!(kind, expected);
+    }
+}
+
+// --- lifecycle -------------------------------------------------------------------------------
+
+#[test]
+fn on_delete_and_activation_endpoints_must_fit() {
+    let yaml = with(
+        "    delete: { method: DELETE, path: \"/users/{id}\" }\n",
+        "",
+    )
+    .replacen("on_delete: deactivate", "on_delete: delete", 1);
+    expect(
+        &yaml,
+        "on_delete",
+        "needs a delete endpoint",
+        "on_delete: deactivate",
+    );
+    let yaml = with(
+        "      legacy: $.status\n",
+        "      legacy: $.status\n      direction: read\n",
+    );
+    expect(
+        &yaml,
+        "on_delete",
+        "needs a writable `active` attribute",
+        "deactivate/reactivate",
+    );
+    let yaml = with(
+        "    delete: { method: DELETE, path: \"/users/{id}\" }\n",
+        "    deactivate: { method: POST, path: \"/users/{id}/off\" }\n",
+    );
+    expect(
+        &yaml,
+        "deactivate:",
+        "needs a reactivate endpoint",
+        "reactivate:",
+    );
+    let yaml = with("on_delete: deactivate", "on_delete: archive");
+    expect(
+        &yaml,
+        "archive",
+        "is not deactivate or delete",
+        "deactivate",
+    );
+    // Read-only active plus both endpoints is the Crewbase shape: valid.
+    let yaml = with("      legacy: $.status\n", "      legacy: $.status\n      direction: read\n")
+        .replacen(
+            "    delete: { method: DELETE, path: \"/users/{id}\" }\n",
+            "    deactivate: { method: POST, path: \"/users/{id}/off\" }\n    reactivate: { method: POST, path: \"/users/{id}/on\" }\n",
+            1,
+        );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert!(!m.users.writes_active());
+    assert!(m.users.endpoints.reactivate.is_some());
+}
+
+// --- attributes ------------------------------------------------------------------------------
+
+#[test]
+fn legacy_paths_are_checked() {
+    let yaml = with("legacy: $.login", "legacy: login");
+    expect(
+        &yaml,
+        "legacy: login",
+        "is not a valid JSONPath",
+        "write $.login",
+    );
+    let yaml = with("legacy: $.login", "legacy: $..login");
+    expect(
+        &yaml,
+        "$..login",
+        "cannot be written: `..`",
+        "direction: read",
+    );
+    let yaml = with(
+        "legacy: $.email",
+        "legacy: \"$.emails[?(@.kind != 'work')].value\"",
+    );
+    expect(
+        &yaml,
+        "emails[?",
+        "cannot be written: only filters of the form",
+        "[?(@.key == 'value')]",
+    );
+    // A read-only attribute may use any JSONPath.
+    let yaml = with(
+        "legacy: $.email }",
+        "legacy: \"$.emails[*].value\", direction: read }",
+    );
+    load_str(SOURCE, &yaml).unwrap();
+}
+
+#[test]
+fn scim_paths_are_checked_against_the_user_schema() {
+    let yaml = with("scim: name.givenName", "scim: name.givenNme");
+    expect(
+        &yaml,
+        "givenNme",
+        "is not an attribute of the SCIM User",
+        "did you mean name.givenName?",
+    );
+    let yaml = with("scim: name.givenName", "scim: departmnt");
+    expect(
+        &yaml,
+        "departmnt",
+        "is not an attribute",
+        "did you mean department?",
+    );
+    let yaml = with("scim: name.givenName", "scim: phoneNumbers");
+    expect(
+        &yaml,
+        "phoneNumbers",
+        "is multi-valued",
+        "phoneNumbers[type eq \"work\"].value",
+    );
+    let yaml = with("scim: name.givenName", "scim: name");
+    expect(&yaml, "scim: name,", "is complex", "name.formatted");
+    let yaml = with(
+        "scim: name.givenName",
+        "scim: 'emails[primary eq true].value'",
+    );
+    expect(
+        &yaml,
+        "primary eq true",
+        "only an element selected by type",
+        "emails[type eq \"work\"].value",
+    );
+    let yaml = with("scim: name.givenName", "scim: 'emails[type eq \"home\"]'");
+    expect(&yaml, "\"home\"", "selects a whole element", ".value");
+    let yaml = with("scim: name.givenName", "scim: id");
+    expect(&yaml, "scim: id", "is set by the gateway", "users.id");
+    let yaml = with("scim: name.givenName", "scim: 'name..x'");
+    expect(
+        &yaml,
+        "name..x",
+        "is not a SCIM attribute path",
+        "name.givenName",
+    );
+    let yaml = with(
+        "scim: name.givenName, legacy: $.first_name",
+        "scim: groups.value, legacy: $.g",
+    );
+    expect(&yaml, "groups.value", "is multi-valued", "");
+}
+
+#[test]
+fn attribute_forms_are_checked() {
+    let yaml = with("{ scim: userName, legacy: $.login }", "{ scim: userName }");
+    expect(
+        &yaml,
+        "{ scim: userName }",
+        "no `legacy:` field and no `constant:`",
+        "constant: value",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, constant: x }",
+    );
+    expect(
+        &yaml,
+        "constant: x",
+        "`constant` does not apply to a mapped attribute",
+        "remove `legacy`",
+    );
+    let yaml = with("{ scim: userName, legacy: $.login }", "{ legacy: $.login }");
+    expect(
+        &yaml,
+        "{ legacy: $.login }",
+        "needs exactly one of `constant:`",
+        "constant: value",
+    );
+    let yaml = with("{ scim: userName, legacy: $.login }", "{ direction: read }");
+    expect(
+        &yaml,
+        "{ direction: read }",
+        "needs `scim:`, `legacy:` or both",
+        "scim: userName",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, direction: sideways }",
+    );
+    expect(&yaml, "sideways", "is not both, read or write", "both");
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: title, constant: Boss, direction: write }",
+    );
+    expect(
+        &yaml,
+        "constant: Boss",
+        "a SCIM constant is only ever read",
+        "add `legacy:`",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ legacy: $.x, constant: 1, direction: read }",
+    );
+    expect(&yaml, "legacy: $.x", "only ever written", "add `scim:`");
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, direction: read, default: x }",
+    );
+    expect(
+        &yaml,
+        "default: x",
+        "its default is never used",
+        "remove `default`",
+    );
+}
+
+#[test]
+fn values_and_types_are_checked() {
+    let yaml = with(
+        "{ scim: true, legacy: enabled }",
+        "{ scim: maybe, legacy: enabled }",
+    );
+    expect(
+        &yaml,
+        "maybe",
+        "active is a SCIM Boolean",
+        "write true or false",
+    );
+    let yaml = with(
+        "{ scim: false, legacy: disabled }",
+        "{ scim: false, legacy: [x] }",
+    );
+    expect(
+        &yaml,
+        "[x]",
+        "must be a string, number or boolean",
+        "legacy: enabled",
+    );
+    let yaml = with(
+        "      legacy: $.status\n",
+        "      legacy: $.status\n      legacy_type: string\n",
+    );
+    expect(
+        &yaml,
+        "legacy_type: string",
+        "a value map already gives the legacy values",
+        "remove `legacy_type`",
+    );
+    let yaml = with(
+        "      legacy: $.status\n",
+        "      legacy: $.status\n      default: maybe\n",
+    );
+    expect(
+        &yaml,
+        "default: maybe",
+        "active is a SCIM Boolean",
+        "true or false",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, legacy_type: integr }",
+    );
+    expect(
+        &yaml,
+        "integr",
+        "is not a legacy type",
+        "did you mean integer?",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login }\n    - { scim: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value, legacy: $.m, legacy_type: integer }\n    - { scim: x509Certificates, legacy: $.x }",
+    );
+    expect(&yaml, "x509Certificates", "is multi-valued", "");
+    let yaml = with(
+        "    - scim: active\n      legacy: $.status\n      values:\n        - { scim: true, legacy: enabled }\n        - { scim: false, legacy: disabled }\n",
+        "    - { scim: active, legacy: $.enabled, legacy_type: integer }\n",
+    );
+    expect(
+        &yaml,
+        "legacy_type: integer",
+        "cannot be converted to a legacy integer",
+        "values:",
+    );
+}
+
+#[test]
+fn joins_are_checked() {
+    let join = |parts: &str, sep: &str| {
+        with(
+            "{ scim: name.givenName, legacy: $.first_name }",
+            &format!("{{ legacy: $.full_name, join: {{ parts: {parts}, separator: {sep} }} }}"),
+        )
+    };
+    load_str(SOURCE, &join("[name.givenName, name.familyName]", "\" \"")).unwrap();
+    let yaml = join("[name.givenName]", "\" \"");
+    expect(
+        &yaml,
+        "parts:",
+        "at least two parts",
+        "parts: [name.givenName, name.familyName]",
+    );
+    let yaml = join("[name.givenName, active]", "\" \"");
+    expect(
+        &yaml,
+        "parts:",
+        "active is not a string",
+        "join only string attributes",
+    );
+    let yaml = join("[name.givenName, name.familyName]", "\"\"");
+    expect(
+        &yaml,
+        "separator",
+        "the separator is empty",
+        "separator: \" \"",
+    );
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: userName, legacy: $.full_name, join: { parts: [name.givenName, name.familyName], separator: \" \" } }",
+    );
+    expect(
+        &yaml,
+        "join:",
+        "`scim` does not apply to a join",
+        "remove `scim`",
+    );
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: username, legacy: $.first_name }",
+    );
+    let p = expect(
+        &yaml,
+        "scim: username",
+        "userName is already read by the entry on line 23",
+        "direction: write",
+    );
+    assert_eq!(p.at, "users.attributes");
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: name.givenName, legacy: \"$['login']\" }",
+    );
+    expect(
+        &yaml,
+        "$['login']",
+        "$['login'] is already written by the entry on line 23",
+        "direction: read",
+    );
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: name.givenName, legacy: $.login.first }",
+    );
+    expect(&yaml, "$.login.first", "already written", "");
+    // Reading one field into two attributes is fine.
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: displayName, legacy: $.login, direction: read }",
+    );
+    load_str(SOURCE, &yaml).unwrap();
+}
+
+// --- filters and errors ----------------------------------------------------------------------
+
+#[test]
+fn filters_are_checked() {
+    let yaml = with(
+        "{ scim: userName, op: eq, param: login }",
+        "{ scim: userName, op: sw, param: login }",
+    );
+    expect(&yaml, "op: sw", "only eq can", "op: eq");
+    let yaml = with(
+        "{ scim: userName, op: eq, param: login }",
+        "{ scim: title, param: title }",
+    );
+    expect(
+        &yaml,
+        "scim: title, param",
+        "title is not read from the legacy API",
+        "add an attributes entry",
+    );
+    let yaml = with(
+        "{ scim: userName, op: eq, param: login }",
+        "{ scim: userNam, param: login }",
+    );
+    expect(
+        &yaml,
+        "userNam,",
+        "is not an attribute",
+        "did you mean userName?",
+    );
+}
+
+#[test]
+fn error_rules_are_checked() {
+    let yaml = with("scim_type: invalidValue", "scim_type: invalidValeu");
+    expect(
+        &yaml,
+        "invalidValeu",
+        "is not a SCIM error type",
+        "did you mean invalidValue?",
+    );
+    let yaml = with(
+        "{ status: 422, scim_status: 400",
+        "{ status: 422, code_path: $.code, scim_status: 400",
+    );
+    expect(
+        &yaml,
+        "code_path",
+        "code_path needs `equals:`",
+        "equals: login_taken",
+    );
+    let yaml = with("scim_status: 400", "scim_status: 200");
+    expect(
+        &yaml,
+        "scim_status: 200",
+        "is not an error status",
+        "scim_status: 409",
+    );
+    let yaml = with("message: $.error", "message: error");
+    expect(
+        &yaml,
+        "message: error",
+        "is not a valid JSONPath",
+        "write $.error",
+    );
+}
+
+#[test]
+fn unreadable_files_name_the_file() {
+    let e = load_file(std::path::Path::new("mappings/does-not-exist.yaml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("mappings/does-not-exist.yaml: cannot read the mapping file:"),
+        "{e}"
+    );
+}
