@@ -201,8 +201,7 @@ impl Filter {
     }
 
     /// `not (a)`
-    #[allow(clippy::should_implement_trait)]
-    pub fn not(a: Filter) -> Filter {
+    pub fn negate(a: Filter) -> Filter {
         Filter::Not(Box::new(a))
     }
 
@@ -373,7 +372,7 @@ impl<'c, 'a> Parser<'c, 'a> {
                 let inner = self.or_expr()?;
                 self.expect_close(')')?;
                 self.leave();
-                return Ok(Filter::not(inner));
+                return Ok(Filter::negate(inner));
             }
             // Not a `not (…)`: an attribute that happens to be called `not`.
             self.cur.set_pos(start);
@@ -1037,11 +1036,11 @@ pub(crate) mod tests {
         );
         assert_eq!(
             parse(r#"not (a eq "1") and b eq "2""#),
-            Filter::and(Filter::not(a.clone()), b.clone())
+            Filter::and(Filter::negate(a.clone()), b.clone())
         );
         assert_eq!(
             parse(r#"a eq "1" OR not(b eq "2") AND c eq "3""#),
-            Filter::or(a.clone(), Filter::and(Filter::not(b.clone()), c.clone()))
+            Filter::or(a.clone(), Filter::and(Filter::negate(b.clone()), c.clone()))
         );
         // Left-associative chains.
         assert_eq!(
@@ -1078,12 +1077,15 @@ pub(crate) mod tests {
 
     #[test]
     fn not_needs_parentheses_and_is_otherwise_a_name() {
-        assert_eq!(parse("not (title pr)"), Filter::not(pr("title")));
-        assert_eq!(parse("NOT(title pr)"), Filter::not(pr("title")));
+        assert_eq!(parse("not (title pr)"), Filter::negate(pr("title")));
+        assert_eq!(parse("NOT(title pr)"), Filter::negate(pr("title")));
         assert_eq!(parse("not pr"), pr("not"));
         assert_eq!(parse(r#"not eq "x""#), eq("not", "x"));
         assert_eq!(parse("notes pr"), pr("notes"));
-        assert_eq!(parse("not (not (a pr))"), Filter::not(Filter::not(pr("a"))));
+        assert_eq!(
+            parse("not (not (a pr))"),
+            Filter::negate(Filter::negate(pr("a")))
+        );
         assert_eq!(
             parse("not (a pr or b pr)").to_string(),
             "not (a pr or b pr)"
@@ -1368,6 +1370,528 @@ pub(crate) mod tests {
         assert_eq!(e.detail, "invalid filter: unknown attribute \"nope\"");
     }
 
+    // ----- evaluation -----------------------------------------------------------------------
+
+    fn user() -> Value {
+        json!({
+            "schemas": [urn::USER, urn::ENTERPRISE_USER],
+            "id": "2819c223-7f76-453a-919d-413861904646",
+            "externalId": "Ext-1",
+            "userName": "Bjensen@Example.com",
+            "displayName": "Babs Jensen",
+            "nickName": "",
+            "title": null,
+            "active": true,
+            "loginCount": 42,
+            "score": 3.5,
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [
+                {"value": "bjensen@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "meta": {
+                "resourceType": "User",
+                "created": "2010-01-23T04:56:22Z",
+                "lastModified": "2011-05-13T04:42:34Z"
+            },
+            urn::ENTERPRISE_USER: {
+                "employeeNumber": "701984",
+                "manager": {"value": "26118915-6090", "displayName": "John Smith"}
+            }
+        })
+    }
+
+    /// Evaluates `filter` on `resource`, after checking it parses and validates.
+    fn on(resource: &Value, filter: &str) -> bool {
+        let schema = test_schema();
+        let f = parse(filter);
+        validate(&f, &schema).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        matches(&f, resource, &schema)
+    }
+
+    fn assert_filters(resource: &Value, cases: &[(&str, bool)]) {
+        for (filter, expected) in cases {
+            assert_eq!(on(resource, filter), *expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn strings_ignore_case_unless_case_exact() {
+        assert_filters(
+            &user(),
+            &[
+                (r#"userName eq "bjensen@example.com""#, true),
+                (r#"USERNAME EQ "BJENSEN@EXAMPLE.COM""#, true),
+                (r#"userName eq "bjensen""#, false),
+                (r#"id eq "2819c223-7f76-453a-919d-413861904646""#, true),
+                (r#"id eq "2819C223-7F76-453A-919D-413861904646""#, false),
+                (r#"externalId eq "Ext-1""#, true),
+                (r#"externalId eq "ext-1""#, false),
+                (r#"externalId sw "ext""#, false),
+                (r#"displayName co "JENS""#, true),
+                (r#"displayName co "xyz""#, false),
+                (r#"userName sw "BJ""#, true),
+                (r#"userName sw "jensen""#, false),
+                (r#"userName ew ".COM""#, true),
+                (r#"userName ew ".org""#, false),
+                (r#"displayName gt "Babs""#, true),
+                (r#"displayName gt "babs jensen""#, false),
+                (r#"displayName ge "BABS JENSEN""#, true),
+                (r#"displayName lt "C""#, true),
+                (r#"displayName lt "Babs""#, false),
+                (r#"displayName le "babs jensen""#, true),
+            ],
+        );
+        // Unicode case folding, not only ASCII.
+        assert!(on(
+            &json!({"displayName": "ÉLODIE"}),
+            r#"displayName eq "élodie""#
+        ));
+    }
+
+    #[test]
+    fn ne_and_null_and_absent_attributes() {
+        assert_filters(
+            &user(),
+            &[
+                (r#"displayName ne "someone else""#, true),
+                (r#"displayName ne "BABS JENSEN""#, false),
+                // `title` is null and `department` absent: ne matches, eq does not.
+                (r#"title ne "x""#, true),
+                (r#"title eq "x""#, false),
+                (r#"department ne "x""#, true),
+                (r#"department eq "x""#, false),
+                (r#"department co "x""#, false),
+                (r#"department gt "a""#, false),
+                ("title eq null", true),
+                ("displayName eq null", false),
+                ("displayName ne null", true),
+                ("title ne null", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn present_means_a_non_empty_value() {
+        let resource = user();
+        assert_filters(
+            &resource,
+            &[
+                ("displayName pr", true),
+                ("title pr", false),
+                ("nickName pr", false),
+                ("department pr", false),
+                ("emails pr", true),
+                ("emails.type pr", true),
+                ("name pr", true),
+                ("name.givenName pr", true),
+                ("meta.lastModified pr", true),
+                ("active pr", true),
+                ("employeeNumber pr", true),
+            ],
+        );
+        let empty = json!({"emails": [], "name": {"givenName": null}, "active": false});
+        assert_filters(
+            &empty,
+            &[
+                ("emails pr", false),
+                ("name pr", false),
+                ("active pr", true),
+            ],
+        );
+    }
+
+    #[test]
+    fn numbers_compare_numerically() {
+        assert_filters(
+            &user(),
+            &[
+                ("loginCount eq 42", true),
+                ("loginCount eq 42.0", true),
+                ("loginCount ne 42", false),
+                ("loginCount gt 41", true),
+                ("loginCount gt 42", false),
+                ("loginCount ge 42", true),
+                ("loginCount lt 42", false),
+                ("loginCount lt 100", true),
+                ("loginCount le 42", true),
+                ("score gt 3", true),
+                ("score lt 3.5", false),
+                ("score le 3.5", true),
+                ("score gt -1e10", true),
+                // A string is not a number.
+                (r#"loginCount eq "42""#, false),
+                (r#"loginCount ne "42""#, true),
+            ],
+        );
+        assert!(on(&json!({"loginCount": 9}), "loginCount lt 10"));
+        assert!(on(
+            &json!({"loginCount": u64::MAX}),
+            "loginCount gt 9223372036854775807"
+        ));
+    }
+
+    #[test]
+    fn date_times_compare_as_instants() {
+        assert_filters(
+            &user(),
+            &[
+                (r#"meta.lastModified gt "2011-05-13T04:42:33Z""#, true),
+                (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
+                (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
+                (r#"meta.lastModified lt "2012-01-01T00:00:00Z""#, true),
+                (r#"meta.lastModified le "2011-05-13T04:42:34Z""#, true),
+                // The same instant in another offset, and with fractional seconds.
+                (r#"meta.lastModified eq "2011-05-13T06:42:34+02:00""#, true),
+                (r#"meta.lastModified eq "2011-05-13T04:42:34.000Z""#, true),
+                // As text "…04:42:34Z" < "…05:00:00+01:00", but as instants it is later.
+                (r#"meta.lastModified lt "2011-05-13T05:00:00+01:00""#, false),
+                (r#"meta.lastModified gt "2011-05-13T05:00:00+01:00""#, true),
+                (r#"meta.created sw "2010-01""#, true),
+            ],
+        );
+    }
+
+    #[test]
+    fn booleans() {
+        assert_filters(
+            &user(),
+            &[
+                ("active eq true", true),
+                ("active eq false", false),
+                ("active ne false", true),
+                ("ACTIVE EQ TRUE", true),
+                (r#"active eq "True""#, true),
+                (r#"active eq "false""#, false),
+                ("emails.primary eq true", true),
+            ],
+        );
+        assert!(on(&json!({"active": false}), "active eq false"));
+        // A disabled user is still found by its matching attribute.
+        assert!(on(
+            &json!({"userName": "ada", "active": false}),
+            r#"userName eq "ada""#
+        ));
+    }
+
+    #[test]
+    fn multi_valued_attributes_match_when_any_value_does() {
+        assert_filters(
+            &user(),
+            &[
+                (r#"emails.value eq "babs@jensen.org""#, true),
+                (r#"emails.type eq "home""#, true),
+                (r#"emails.type eq "other""#, false),
+                // Without sub-attribute, the `value` sub-attribute is compared.
+                (r#"emails co "jensen.org""#, true),
+                (r#"emails eq "BJENSEN@example.com""#, true),
+                (r#"emails eq "nobody@example.com""#, false),
+                (
+                    r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+                    true,
+                ),
+                (r#"schemas eq "urn:example:none""#, false),
+            ],
+        );
+    }
+
+    #[test]
+    fn value_paths_match_within_one_element() {
+        assert_filters(
+            &user(),
+            &[
+                (
+                    r#"emails[type eq "work" and value co "@example.com"]"#,
+                    true,
+                ),
+                // Both conditions hold, but on different e-mails.
+                (
+                    r#"emails[type eq "home" and value co "@example.com"]"#,
+                    false,
+                ),
+                (r#"emails[type eq "home" or primary eq true]"#, true),
+                (r#"emails[not (type eq "work")]"#, true),
+                (r#"emails[primary pr and type eq "home"]"#, false),
+                (r#"EMAILS[TYPE EQ "WORK"]"#, true),
+                // Entra's form.
+                (
+                    r#"emails[type eq "work"].value eq "bjensen@example.com""#,
+                    true,
+                ),
+                (
+                    r#"emails[type eq "home"].value eq "bjensen@example.com""#,
+                    false,
+                ),
+                (r#"emails[type eq "work"].value pr"#, true),
+                (r#"name[givenName sw "barb"]"#, true),
+            ],
+        );
+        // A value path on a single object or a missing attribute.
+        assert!(!on(&json!({"userName": "x"}), r#"emails[type eq "work"]"#));
+        assert!(!on(
+            &json!({"emails": "not a list"}),
+            r#"emails[type eq "work"]"#
+        ));
+    }
+
+    #[test]
+    fn logical_operators() {
+        assert_filters(
+            &user(),
+            &[
+                (
+                    r#"userName eq "bjensen@example.com" and active eq true"#,
+                    true,
+                ),
+                (
+                    r#"userName eq "bjensen@example.com" and active eq false"#,
+                    false,
+                ),
+                (r#"userName eq "nobody" or active eq true"#, true),
+                (r#"userName eq "nobody" or active eq false"#, false),
+                (r#"not (userName eq "nobody")"#, true),
+                (r#"not (active eq true)"#, false),
+                (
+                    r#"active eq false and loginCount eq 1 or displayName pr"#,
+                    true,
+                ),
+                (
+                    r#"active eq false and (loginCount eq 1 or displayName pr)"#,
+                    false,
+                ),
+                (r#"displayName pr or title pr and active eq false"#, true),
+                (r#"(displayName pr or title pr) and active eq false"#, false),
+                (
+                    r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+                    false,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn extension_attributes_by_urn_or_short_name() {
+        assert_filters(
+            &user(),
+            &[
+                (
+                    r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+                    true,
+                ),
+                (r#"employeeNumber eq "701984""#, true),
+                (r#"employeeNumber eq "1""#, false),
+                (r#"manager.value eq "26118915-6090""#, true),
+                (r#"manager eq "26118915-6090""#, true),
+                (
+                    r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName co "smith""#,
+                    true,
+                ),
+                (
+                    r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
+                    true,
+                ),
+                (
+                    r#"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq "barbara""#,
+                    true,
+                ),
+            ],
+        );
+        // The extension object's key and the attribute names match regardless of case.
+        let shouting = json!({
+            "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER": {"EMPLOYEENUMBER": "7"}
+        });
+        assert!(on(&shouting, r#"employeeNumber eq "7""#));
+    }
+
+    #[test]
+    fn json_keys_are_matched_without_case() {
+        let resource = json!({
+            "USERNAME": "ada",
+            "Emails": [{"Value": "ada@example.com", "TYPE": "work"}],
+            "Meta": {"LastModified": "2020-01-01T00:00:00Z"}
+        });
+        assert_filters(
+            &resource,
+            &[
+                (r#"userName eq "ADA""#, true),
+                (r#"emails[type eq "work"].value eq "ada@example.com""#, true),
+                (r#"emails.value ew "example.com""#, true),
+                (r#"meta.lastModified gt "2019-12-31T23:00:00-02:00""#, false),
+            ],
+        );
+    }
+
+    #[test]
+    fn entra_group_membership_check() {
+        let group = json!({
+            "schemas": [urn::GROUP],
+            "id": "g-1",
+            "displayName": "Sales",
+            "members": [
+                {"value": "u-1", "$ref": "https://example.com/v2/Users/u-1"},
+                {"value": "u-2", "$ref": null}
+            ]
+        });
+        assert_filters(
+            &group,
+            &[
+                (r#"id eq "g-1" and members[value eq "u-2"]"#, true),
+                (r#"id eq "g-1" and members[value eq "u-3"]"#, false),
+                (r#"id eq "g-2" and members[value eq "u-2"]"#, false),
+                // members.value is caseExact in this schema.
+                (r#"id eq "g-1" and members[value eq "U-2"]"#, false),
+                (r#"members.$ref ew "/u-1""#, true),
+                (r#"members eq "u-1""#, true),
+                (r#"displayName eq "sales""#, true),
+            ],
+        );
+    }
+
+    #[test]
+    fn mismatched_and_unknown_values_never_match() {
+        let schema = test_schema();
+        let resource = json!({"name": {"givenName": "Ada"}, "extra": "Hello", "userName": 5});
+        let eval = |f: &str| matches(&parse(f), &resource, &schema);
+        // A complex attribute without a `value` sub-attribute compares to nothing.
+        assert!(!eval(r#"name eq "Ada""#));
+        assert!(eval(r#"name ne "Ada""#));
+        // A string attribute holding a number does not equal a string.
+        assert!(!eval(r#"userName eq "5""#));
+        // Attributes outside the schema are still read, as strings without case.
+        assert!(eval(r#"extra eq "hello""#));
+        assert!(!eval(r#"extra eq "bye""#));
+        assert!(!eval(r#"nothing pr"#));
+        assert!(!matches(&parse("a pr"), &json!("not an object"), &schema));
+        assert!(!matches(&parse("a pr"), &Value::Null, &schema));
+    }
+
+    // ----- validation ------------------------------------------------------------------------
+
+    fn invalid(filter: &str) -> FilterError {
+        match validate(&parse(filter), &test_schema()) {
+            Err(e) => e,
+            Ok(()) => panic!("{filter} should be rejected"),
+        }
+    }
+
+    #[test]
+    fn validation_accepts_what_the_schema_allows() {
+        let schema = test_schema();
+        for f in [
+            r#"userName eq "x""#,
+            r#"id eq "g-1" and members[value eq "u-2"]"#,
+            r#"emails[type eq "work"].value eq "x""#,
+            r#"emails co "@x" or emails.primary eq true"#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1""#,
+            r#"manager.value eq "m" and manager eq "m""#,
+            r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            "loginCount le 3 and score gt 1.5 and displayName lt \"m\"",
+            "name pr and not (active eq false)",
+            r#"USERNAME EQ "x""#,
+        ] {
+            assert_eq!(validate(&parse(f), &schema), Ok(()), "{f}");
+        }
+    }
+
+    #[test]
+    fn validation_rejects_unknown_attributes() {
+        assert_eq!(
+            invalid(r#"nope eq "x""#),
+            FilterError::UnknownAttribute {
+                path: "nope".into()
+            }
+        );
+        assert_eq!(
+            invalid("name.middleName pr"),
+            FilterError::UnknownAttribute {
+                path: "name.middleName".into()
+            }
+        );
+        assert_eq!(
+            invalid(r#"emails[kind eq "work"]"#),
+            FilterError::UnknownAttribute {
+                path: "emails.kind".into()
+            }
+        );
+        assert_eq!(
+            invalid(r#"emails[type eq "work"].address eq "x""#),
+            FilterError::UnknownAttribute {
+                path: "emails.address".into()
+            }
+        );
+        assert_eq!(
+            invalid(r#"urn:example:other:2.0:User:userName eq "x""#),
+            FilterError::UnknownAttribute {
+                path: "urn:example:other:2.0:User:userName".into()
+            }
+        );
+        assert_eq!(
+            invalid(r#"nope[type eq "work"]"#),
+            FilterError::UnknownAttribute {
+                path: "nope".into()
+            }
+        );
+    }
+
+    #[test]
+    fn validation_rejects_meaningless_comparisons() {
+        let e = invalid("active gt true");
+        assert_eq!(
+            e.to_string(),
+            "invalid filter on \"active\": \"gt\" cannot be used on a boolean attribute (use eq, ne or pr)"
+        );
+        for f in [
+            "active ge false",
+            "active lt true",
+            "active le true",
+            "emails.primary gt false",
+            "emails[primary lt true]",
+            r#"photo gt "aGk=""#,
+        ] {
+            assert!(matches!(invalid(f), FilterError::Unsupported { .. }), "{f}");
+        }
+        for f in [
+            r#"active co "t""#,
+            r#"loginCount sw "4""#,
+            r#"score ew "5""#,
+        ] {
+            match invalid(f) {
+                FilterError::Unsupported { reason, .. } => {
+                    assert!(reason.contains("needs a string attribute"), "{f}: {reason}")
+                }
+                other => panic!("{f}: {other:?}"),
+            }
+        }
+        let e = invalid(r#"name eq "Barbara""#);
+        assert_eq!(
+            e.to_string(),
+            "invalid filter on \"name\": a complex attribute cannot be compared directly; \
+             compare one of its sub-attributes, such as \"name.givenName\""
+        );
+        assert!(matches!(
+            invalid(r#"meta gt "x""#),
+            FilterError::Unsupported { .. }
+        ));
+        let e = invalid(r#"userName[value eq "x"]"#);
+        assert!(e.to_string().contains("needs a complex attribute"), "{e}");
+        let e = invalid(r#"emails[emails.type eq "x"]"#);
+        assert!(
+            e.to_string().contains("name a sub-attribute of emails"),
+            "{e}"
+        );
+        let nested = Filter::ValuePath {
+            attr: path("emails"),
+            filter: Box::new(Filter::ValuePath {
+                attr: path("type"),
+                filter: Box::new(pr("value")),
+            }),
+        };
+        match validate(&nested, &test_schema()) {
+            Err(FilterError::Unsupported { reason, .. }) => assert!(reason.contains("nested")),
+            other => panic!("{other:?}"),
+        }
+    }
+
     // ----- property tests -----------------------------------------------------------------
 
     pub(crate) fn arb_comp_value() -> impl Strategy<Value = CompValue> {
@@ -1400,7 +1924,7 @@ pub(crate) mod tests {
         prop_oneof![
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::and(a, b)),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::or(a, b)),
-            inner.prop_map(Filter::not),
+            inner.prop_map(Filter::negate),
         ]
     }
 
@@ -1507,7 +2031,7 @@ pub(crate) mod tests {
         fn not_inverts_any_filter(filter in arb_filter(), resource in arb_json()) {
             let schema = test_schema();
             prop_assert_eq!(
-                matches(&Filter::not(filter.clone()), &resource, &schema),
+                matches(&Filter::negate(filter.clone()), &resource, &schema),
                 !matches(&filter, &resource, &schema)
             );
         }
@@ -1530,6 +2054,9 @@ pub(crate) mod tests {
                 attr("externalId", "string", false, true, json!([])),
                 s("userName"),
                 s("displayName"),
+                s("nickName"),
+                s("title"),
+                s("userType"),
                 attr("active", "boolean", false, false, json!([])),
                 attr("loginCount", "integer", false, false, json!([])),
                 attr("score", "decimal", false, false, json!([])),

@@ -55,7 +55,7 @@ pub enum PathError {
     #[error("invalid path: {0}")]
     Syntax(SyntaxError),
     /// The filter of a value path (`emails[…]`) is malformed.
-    #[error("invalid filter in path: {0}")]
+    #[error("invalid path: {0}")]
     Filter(FilterError),
 }
 
@@ -450,6 +450,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_bare_schema_urn_reads_as_its_last_segment() {
+        // A PATCH may target a whole extension (`"path": "urn:…:enterprise:2.0:User"`). The
+        // grammar reads that as attribute `User` of schema `urn:…:2.0`; the text is unchanged,
+        // so a caller recognises it with `ResourceSchema::schema(&path.to_string())`.
+        let path = p(urn::ENTERPRISE_USER);
+        assert_eq!(
+            path.schema.as_deref(),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0")
+        );
+        assert_eq!(path.name, "User");
+        assert_eq!(path.to_string(), urn::ENTERPRISE_USER);
+
+        let ms = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+        let path = p(&format!("{ms}:displayName"));
+        assert_eq!(path, AttrPath::new("displayName").with_schema(ms));
+    }
+
+    #[test]
     fn attr_path_errors_point_at_the_offending_character() {
         let err = |s: &str| match AttrPath::parse(s) {
             Err(PathError::Syntax(e)) => e,
@@ -584,6 +602,11 @@ pub(crate) mod tests {
         assert_eq!(
             (e.status, e.scim_type),
             (400, Some(ScimType::InvalidFilter))
+        );
+        assert_eq!(
+            e.detail,
+            "invalid path: invalid filter: expected an operator: eq, ne, co, sw, ew, gt, ge, lt, \
+             le or pr at character offset 12, found \"zz\""
         );
     }
 
