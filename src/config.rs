@@ -1,1 +1,275 @@
-//! config
+//! The gateway's own configuration: `config/gateway.toml` (every key documented there), then
+//! `SCIM_GATEWAY_…` environment variables, with `__` between nested keys
+//! (`SCIM_GATEWAY_LISTEN__ADDRESS=0.0.0.0:8080`). Loaded once with figment; unknown keys are
+//! errors, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: Listen,
+    pub mapping: MappingConfig,
+    pub auth: AuthConfig,
+    pub scim: ScimConfig,
+    pub shutdown: Shutdown,
+    pub log: Log,
+}
+
+/// The SCIM listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub address: SocketAddr,
+    /// Worker threads of the SCIM listener.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingConfig {
+    /// The mapping file describing the legacy API (relative paths are relative to the working
+    /// directory).
+    pub file: PathBuf,
+    /// Overrides the mapping's `backend.base_url` (for the same mapping in several environments).
+    pub backend_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// SHA-256 (hex) of each bearer token the identity providers may send. Several may be valid
+    /// at once, for rotation. `scim-gateway hash-token` prints the hash of a token.
+    pub token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimConfig {
+    /// Where the SCIM endpoints are mounted (`/scim/v2` → `/scim/v2/Users`).
+    pub base_path: String,
+    /// The external base URL used in `meta.location` and `Location` (e.g.
+    /// `https://scim.example.com/scim/v2`). Empty: derived from the request's `Host` header.
+    pub public_url: String,
+    /// The largest `count` a list request may ask for (also advertised as `filter.maxResults`).
+    pub max_results: usize,
+    /// The largest request body accepted, in bytes (larger → 413).
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shutdown {
+    /// After SIGTERM, how long in-flight requests may take before the runtimes stop (pingora's
+    /// own default is 300 s; keep Kubernetes' terminationGracePeriodSeconds above the sum).
+    pub grace_period_seconds: u64,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `scim_gateway=debug`. `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen { address: SocketAddr::from(([127, 0, 0, 1], 8080)), threads: 2 }
+    }
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        ScimConfig {
+            base_path: "/scim/v2".into(),
+            public_url: String::new(),
+            max_results: 200,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown { grace_period_seconds: 10, timeout_seconds: 5 }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Listen::default(),
+            mapping: MappingConfig::default(),
+            auth: AuthConfig::default(),
+            scim: ScimConfig::default(),
+            shutdown: Shutdown::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: no such file (pass an existing file to --config)")]
+    Missing { path: PathBuf },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The environment variable prefix.
+pub const ENV_PREFIX: &str = "SCIM_GATEWAY_";
+
+impl Config {
+    /// Loads `file` (which must exist: figment would silently ignore a missing file), then the
+    /// environment.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        if !file.is_file() {
+            return Err(ConfigError::Missing { path: file.to_path_buf() });
+        }
+        Self::from_figment(Figment::from(Toml::file_exact(file)), Some(file))
+    }
+
+    /// Defaults, then the environment only (no file).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_figment(Figment::new(), None)
+    }
+
+    fn from_figment(base: Figment, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let figment = Figment::from(figment::providers::Serialized::defaults(Config::default()))
+            .merge(base)
+            .merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let config: Config = figment.extract().map_err(|e| {
+            let mut lines = Vec::new();
+            for err in e {
+                let key = err.path.join(".");
+                let source = err
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
+                    .or_else(|| file.map(|f| f.display().to_string()))
+                    .unwrap_or_else(|| "configuration".into());
+                let key = if key.is_empty() { String::new() } else { format!(" key `{key}`:") };
+                lines.push(format!("{source}:{key} {}", err.kind));
+            }
+            ConfigError::Invalid(lines.join("\n"))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for (i, h) in self.auth.token_sha256.iter().enumerate() {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(format!(
+                    "auth.token_sha256[{i}] is not a SHA-256 hex digest (64 hex characters); \
+                     fix: put the output of `scim-gateway hash-token` there, never the token itself"
+                ));
+            }
+        }
+        if !self.scim.base_path.starts_with('/') || self.scim.base_path.ends_with('/') {
+            problems.push(format!(
+                "scim.base_path {:?} must start with '/' and not end with one; fix: e.g. \"/scim/v2\"",
+                self.scim.base_path
+            ));
+        }
+        if self.scim.max_results == 0 {
+            problems.push("scim.max_results must be at least 1".into());
+        }
+        if matches!(self.mapping.backend_url.as_deref(), Some(u) if !u.starts_with("http://")) {
+            problems.push(
+                "mapping.backend_url must be an http:// URL; fix: e.g. \"http://127.0.0.1:8081\"".into(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("\n")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("gateway.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("scim-gw-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn shipped_config_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.scim.base_path, "/scim/v2");
+        assert!(c.mapping.file.ends_with("acme-hr.yaml"));
+    }
+
+    #[test]
+    fn missing_file_is_an_error_not_defaults() {
+        let err = Config::load(Path::new("/nonexistent/gateway.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/gateway.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let d = temp_dir("unknown");
+        let p = write(&d, "[listen]\nadress = \"127.0.0.1:1\"\n");
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_token_instead_of_its_hash_is_refused() {
+        let d = temp_dir("token");
+        let p = write(&d, "[auth]\ntoken_sha256 = [\"my-secret-token\"]\n");
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.contains("hash-token"), "{err}");
+        assert!(!err.contains("my-secret-token"), "the value must not be echoed: {err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        // figment::Jail isolates the environment of this test.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", "[scim]\nmax_results = 50\n")?;
+            jail.set_env("SCIM_GATEWAY_SCIM__MAX_RESULTS", "75");
+            jail.set_env("SCIM_GATEWAY_LISTEN__ADDRESS", "127.0.0.1:9999");
+            let c = Config::load(Path::new("gateway.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.scim.max_results, 75);
+            assert_eq!(c.listen.address.port(), 9999);
+            Ok(())
+        });
+    }
+}

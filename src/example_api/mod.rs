@@ -2,3 +2,20 @@
 //! integration tests and the benchmarks. They are not part of the gateway; they behave like real
 //! products' user APIs (their own field names, pagination, status strings, errors, auth), not
 //! like SCIM.
+//!
+//! - [`AcmeHr`] (`acme_hr.rs`): numeric ids, page/per_page, an API-key header; described by
+//!   `mappings/acme-hr.yaml`.
+//! - [`Crewbase`] (`crewbase.rs`): string ids, offset/limit with `X-Total-Count`, bearer auth,
+//!   PATCH and (de)activation endpoints; described by `mappings/crewbase.yaml`.
+//!
+//! Both are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
+//! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
+//! read the request counters ([`RequestCounts`]).
+
+pub mod acme_hr;
+mod common;
+pub mod crewbase;
+
+pub use acme_hr::AcmeHr;
+pub use common::{Endpoint, RequestCounts, MAX_BODY_BYTES, NO_ROUTE};
+pub use crewbase::Crewbase;

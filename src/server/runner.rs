@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
 use pingora::server::configuration::ServerConf;
-use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::server::{
+    RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, UnixShutdownSignalWatch,
+};
 use pingora::services::listening::Service;
 use pingora::services::ServiceWithDependents;
 use tokio::sync::watch;
@@ -86,37 +88,61 @@ pub enum StartError {
 }
 
 /// Starts `services` in one pingora server on a new thread and waits until every address in
-/// `addrs` accepts connections.
+/// `addrs` accepts connections. The server stops when the returned handle says so (or is
+/// dropped).
 pub fn start(
     conf: ServerConf,
     services: Vec<Box<dyn ServiceWithDependents>>,
     addrs: &[SocketAddr],
 ) -> Result<RunningServer, StartError> {
     let (stop_tx, stop_rx) = watch::channel(None);
+    start_inner(conf, services, addrs, stop_tx, Signals::Handle(stop_rx))
+}
+
+/// Like [`start`], but the server stops on the process's signals: SIGTERM stops gracefully
+/// (in-flight requests finish within the grace period), SIGINT stops at once.
+pub fn start_with_signals(
+    conf: ServerConf,
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    addrs: &[SocketAddr],
+) -> Result<RunningServer, StartError> {
+    let (stop_tx, _) = watch::channel(None);
+    start_inner(conf, services, addrs, stop_tx, Signals::Process)
+}
+
+/// What stops a server.
+enum Signals {
+    Handle(watch::Receiver<Option<Stop>>),
+    Process,
+}
+
+fn start_inner(
+    conf: ServerConf,
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    addrs: &[SocketAddr],
+    stop_tx: watch::Sender<Option<Stop>>,
+    signals: Signals,
+) -> Result<RunningServer, StartError> {
     let thread = std::thread::Builder::new()
         .name("pingora-server".into())
         .spawn(move || {
             let mut server = Server::new_with_opt_and_conf(None, conf);
             server.add_services(services);
             server.bootstrap();
-            server.run(RunArgs {
-                shutdown_signal: Box::new(WatchShutdown(stop_rx)),
-            });
+            let shutdown_signal: Box<dyn ShutdownSignalWatch> = match signals {
+                Signals::Handle(rx) => Box::new(WatchShutdown(rx)),
+                Signals::Process => Box::new(UnixShutdownSignalWatch),
+            };
+            server.run(RunArgs { shutdown_signal });
         })
         .map_err(StartError::Thread)?;
-    let running = RunningServer {
-        stop: stop_tx,
-        thread: Some(thread),
-    };
+    let running = RunningServer { stop: stop_tx, thread: Some(thread) };
     let waited = Duration::from_secs(10);
     for addr in addrs {
         let deadline = Instant::now() + waited;
         while TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
-                return Err(StartError::NotListening {
-                    addr: *addr,
-                    waited,
-                });
+                return Err(StartError::NotListening { addr: *addr, waited });
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -1,0 +1,1233 @@
+//! [`BackendClient`]: the HTTP/1.1 client that calls the legacy REST API, on pingora's own client
+//! stack (a `TransportConnector` with its keep-alive pool, and pingora's HTTP/1 client session).
+//!
+//! What it does: one JSON request in, one complete response out (any status), with pooled
+//! keep-alive connections, a connect timeout, a whole-call deadline and a bound on the response
+//! size. The backend's address is resolved once, when the client is built (pingora's
+//! `HttpPeer::new` would resolve, blocking, and panic on failure).
+//!
+//! What it does not do: decide what to call (the mapping does), retry failed calls, limit
+//! concurrency or rate, or break circuits (the protection layer of DESIGN.md §7 sits on top). The
+//! one retry in here is at the connection level: a request that died on a stale pooled
+//! connection is sent again on a fresh one (see [`BackendClient::call`]).
+//!
+//! Header values (the legacy API key travels in `ClientOptions::default_headers`) never appear in
+//! a `Debug` or `Display` output or a log line of this module.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::uri::{PathAndQuery, Uri};
+use http::Method;
+use pingora::connectors::{ConnectorOptions, TransportConnector};
+use pingora::http::RequestHeader;
+use pingora::protocols::http::v1::client::HttpSession;
+use pingora::protocols::Stream;
+use pingora::upstreams::peer::{HttpPeer, Peer};
+use pingora::{Error as PingoraError, ErrorType};
+
+use super::error::{BackendConfigError, BackendError, TimeoutPhase};
+
+/// The default bound on a response body: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How many idle keep-alive connections the pool keeps (pingora's own default).
+const POOL_SIZE: usize = 128;
+
+/// How the client behaves. `Default` gives sensible values and no default headers.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Bound on opening a TCP connection.
+    pub connect_timeout: Duration,
+    /// Bound on the whole call: connecting, sending, and reading the complete response,
+    /// including the one resend on a fresh connection.
+    pub request_timeout: Duration,
+    /// How long an idle connection stays in the keep-alive pool. Best kept below the backend's
+    /// own keep-alive timeout.
+    pub idle_timeout: Duration,
+    /// Bound on a response body; a larger one is [`BackendError::TooLarge`].
+    pub max_response_bytes: usize,
+    /// Headers sent with every request, e.g. the legacy API key. Never logged.
+    pub default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `User-Agent` sent with every request.
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            default_headers: Vec::new(),
+            user_agent: concat!("scim-gateway/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("default_headers", &HeaderNames(&self.default_headers))
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+/// One call to the legacy API.
+#[derive(Clone)]
+pub struct BackendRequest {
+    pub method: Method,
+    /// Path and query, already percent-encoded, starting with `/`; appended to the base URL's
+    /// path prefix.
+    pub path_and_query: String,
+    /// Extra headers for this call; they replace default headers of the same name.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// A JSON body, sent with `Content-Type: application/json`.
+    pub body: Option<Vec<u8>>,
+}
+
+impl BackendRequest {
+    /// A request without headers or body.
+    pub fn new(method: Method, path_and_query: impl Into<String>) -> Self {
+        BackendRequest {
+            method,
+            path_and_query: path_and_query.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// The same request with a JSON body.
+    pub fn with_json(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The same request with one more header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl fmt::Debug for BackendRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendRequest")
+            .field("method", &self.method)
+            .field("path_and_query", &self.path_and_query)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// A complete response from the legacy API, whatever its status.
+#[derive(Clone)]
+pub struct BackendResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl fmt::Debug for BackendResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("BackendResponse")
+            .field("status", &self.status)
+            .field("header_names", &names)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// Shows header names only: `x-api-key: <redacted>`.
+struct HeaderNames<'a>(&'a [(HeaderName, HeaderValue)]);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}: <redacted>")))
+            .finish()
+    }
+}
+
+/// The headers the client adds to every request. Holds secrets: its `Debug` shows names only,
+/// and the values are marked sensitive for `http`'s own `Debug`.
+struct DefaultHeaders(Vec<(HeaderName, HeaderValue)>);
+
+impl fmt::Debug for DefaultHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        HeaderNames(&self.0).fmt(f)
+    }
+}
+
+/// The client of one legacy API. Cheap to share (`Arc`) between all requests of the gateway.
+pub struct BackendClient {
+    /// pingora's connection layer and keep-alive pool. `connectors::http::v1::Connector` is
+    /// this plus `HttpSession::new_with_options`; the transport is used directly because the
+    /// resend after a stale pooled connection must go to a *new* connection (`new_stream`),
+    /// which the HTTP connectors cannot ask for.
+    transport: TransportConnector,
+    peer: HttpPeer,
+    address: SocketAddr,
+    /// `host[:port]` as written in the base URL: the `Host` header, and the name of the backend
+    /// in errors and logs.
+    authority: String,
+    /// The base URL's path without its trailing `/` (`""` for none).
+    prefix: String,
+    user_agent: HeaderValue,
+    default_headers: DefaultHeaders,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    idle_timeout: Duration,
+    max_response_bytes: usize,
+}
+
+impl fmt::Debug for BackendClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendClient")
+            .field("backend", &self.authority)
+            .field("address", &self.address)
+            .field("prefix", &self.prefix)
+            .field("default_headers", &self.default_headers)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
+/// How one attempt, on one connection, failed.
+enum Failure {
+    /// The connection broke (closed, reset, write failed) before a response head arrived.
+    NoResponse(Box<PingoraError>),
+    /// Anything else.
+    Other(BackendError),
+}
+
+impl BackendClient {
+    /// A client for the legacy API at `base_url` (`http://host[:port][/prefix]`).
+    ///
+    /// Resolves the host here, once, with the system resolver: this blocks, so call it at
+    /// start-up or on a configuration reload, never on the request path. When a name resolves
+    /// to both IPv4 and IPv6 addresses, the first IPv4 one is used (a backend listening on
+    /// `0.0.0.0` is common, one listening on IPv6 only is rare).
+    pub fn new(
+        base_url: &str,
+        options: ClientOptions,
+    ) -> Result<BackendClient, BackendConfigError> {
+        let base = BaseUrl::parse(base_url)?;
+        let address = resolve(&base.host, base.port)?;
+        let user_agent = HeaderValue::from_str(&options.user_agent)
+            .map_err(|_| BackendConfigError::InvalidUserAgent(options.user_agent.clone()))?;
+        let default_headers = options
+            .default_headers
+            .into_iter()
+            .map(|(name, mut value)| {
+                value.set_sensitive(true);
+                (name, value)
+            })
+            .collect();
+
+        let mut peer = HttpPeer::new(address, false, String::new());
+        peer.options.connection_timeout = Some(options.connect_timeout);
+        peer.options.total_connection_timeout = Some(options.connect_timeout);
+        peer.options.idle_timeout = Some(options.idle_timeout);
+        // No per-read or per-write timeouts (`read_timeout`, `write_timeout`): the deadline of
+        // the whole call bounds every read and write already.
+
+        Ok(BackendClient {
+            transport: TransportConnector::new(Some(ConnectorOptions::new(POOL_SIZE))),
+            peer,
+            address,
+            authority: base.authority,
+            prefix: base.prefix,
+            user_agent,
+            default_headers: DefaultHeaders(default_headers),
+            connect_timeout: options.connect_timeout,
+            request_timeout: options.request_timeout,
+            idle_timeout: options.idle_timeout,
+            max_response_bytes: options.max_response_bytes,
+        })
+    }
+
+    /// The address the backend's host resolved to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Sends `request` and reads the complete response, within `request_timeout`.
+    pub async fn send(&self, request: BackendRequest) -> Result<BackendResponse, BackendError> {
+        let head = self.request_head(&request)?;
+        let body = request.body.as_deref().unwrap_or_default();
+        match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::Timeout {
+                backend: self.authority.clone(),
+                phase: TimeoutPhase::Request,
+                after: self.request_timeout,
+            }),
+        }
+    }
+
+    /// One call: on a pooled connection if there is one, else on a new one.
+    async fn call(
+        &self,
+        head: &RequestHeader,
+        body: &[u8],
+    ) -> Result<BackendResponse, BackendError> {
+        let (stream, reused) = self
+            .transport
+            .get_stream(&self.peer)
+            .await
+            .map_err(|e| self.connect_error(&e))?;
+        match self.exchange(stream, head, body).await {
+            // A keep-alive server may close an idle connection at any moment. pingora checks a
+            // pooled socket before handing it out, but the server's close can cross our request
+            // on the wire; the request then dies without a byte of answer. In that race the
+            // server closed the connection before reading the request, so it never acted on it,
+            // and sending it again on a fresh connection is safe whatever the method. pingora's
+            // HTTP/1 client marks exactly these errors retryable on reused connections
+            // (`RetryType::ReusedOnly`). The client cannot tell this race from a server that
+            // read the request and then died without answering; that case is rare enough to
+            // accept. A failure on a *fresh* connection is never resent, and neither is any
+            // failure after the response head arrived.
+            Err(Failure::NoResponse(e)) if reused => {
+                tracing::debug!(
+                    backend = %self.authority,
+                    error = e.etype().as_str(),
+                    "pooled connection to the legacy API was closed by the server; \
+                     sending the request again on a new connection"
+                );
+                let stream = self
+                    .transport
+                    .new_stream(&self.peer)
+                    .await
+                    .map_err(|e| self.connect_error(&e))?;
+                self.exchange(stream, head, body)
+                    .await
+                    .map_err(|f| self.failure(f))
+            }
+            result => result.map_err(|f| self.failure(f)),
+        }
+    }
+
+    /// Sends the request on `stream` and reads the whole response. On success the connection
+    /// goes back to the keep-alive pool (when HTTP allows it); on failure it is dropped.
+    async fn exchange(
+        &self,
+        stream: Stream,
+        head: &RequestHeader,
+        body: &[u8],
+    ) -> Result<BackendResponse, Failure> {
+        let mut session = HttpSession::new_with_options(stream, &self.peer);
+
+        let sent = async {
+            session.write_request_header(Box::new(head.clone())).await?;
+            if !body.is_empty() {
+                session.write_body(body).await?;
+            }
+            session.finish_body().await?;
+            session.read_response().await
+        }
+        .await;
+        if let Err(e) = sent {
+            return Err(match e.etype() {
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
+                    Failure::NoResponse(e)
+                }
+                _ => Failure::Other(self.protocol_error(&e, "reading the response head")),
+            });
+        }
+        // Skip informational (1xx) heads: the real response follows.
+        while session.get_status().is_some_and(|s| s.is_informational()) {
+            session.read_response().await.map_err(|e| {
+                Failure::Other(self.protocol_error(&e, "reading the response head"))
+            })?;
+        }
+        let Some(response_head) = session.resp_header() else {
+            return Err(Failure::Other(BackendError::Protocol {
+                backend: self.authority.clone(),
+                reason: "no response head".into(),
+            }));
+        };
+        let status = response_head.status.as_u16();
+        let headers = response_head.headers.clone();
+
+        if declared_length(&headers).is_some_and(|len| len > self.max_response_bytes as u64) {
+            return Err(Failure::Other(self.too_large()));
+        }
+        let mut received = BytesMut::new();
+        while let Some(chunk) = session
+            .read_body_ref()
+            .await
+            .map_err(|e| Failure::Other(self.protocol_error(&e, "reading the response body")))?
+        {
+            if received.len().saturating_add(chunk.len()) > self.max_response_bytes {
+                return Err(Failure::Other(self.too_large()));
+            }
+            received.extend_from_slice(chunk);
+        }
+
+        // The response is complete. pingora keeps the connection only if HTTP allows it (1.1
+        // without `Connection: close`, a body framed by length or chunks, nothing read beyond).
+        session.respect_keepalive();
+        if let Some(stream) = session.reuse().await {
+            self.transport
+                .release_stream(stream, self.peer.reuse_hash(), Some(self.idle_timeout));
+        }
+        Ok(BackendResponse {
+            status,
+            headers,
+            body: received.freeze(),
+        })
+    }
+
+    /// The request head: request line, then headers in layers where a later layer replaces
+    /// the names it sets: the client's own (`Host`, `User-Agent`, `Accept`, `Content-Type`),
+    /// then `default_headers`, then the request's headers. Body framing (`Content-Length`) is
+    /// the client's alone.
+    fn request_head(&self, request: &BackendRequest) -> Result<RequestHeader, BackendError> {
+        if !request.path_and_query.starts_with('/') {
+            return Err(BackendError::InvalidRequest(
+                "the path must start with '/'".into(),
+            ));
+        }
+        let target = format!("{}{}", self.prefix, request.path_and_query);
+        match PathAndQuery::try_from(target.as_str()) {
+            Ok(parsed) if parsed.as_str() == target => {}
+            _ => {
+                return Err(BackendError::InvalidRequest(
+                    "the path is not a valid percent-encoded request target".into(),
+                ))
+            }
+        }
+
+        let build = || -> pingora::Result<RequestHeader> {
+            let mut head = RequestHeader::build(request.method.clone(), target.as_bytes(), None)?;
+            head.insert_header("Host", self.authority.as_str())?;
+            head.insert_header("User-Agent", self.user_agent.clone())?;
+            head.insert_header("Accept", "application/json")?;
+            if request.body.is_some() {
+                head.insert_header("Content-Type", "application/json")?;
+            }
+            replace_headers(&mut head, &self.default_headers.0)?;
+            replace_headers(&mut head, &request.headers)?;
+            head.remove_header(&http::header::TRANSFER_ENCODING);
+            match &request.body {
+                Some(body) => head.insert_header("Content-Length", body.len())?,
+                // Some servers answer 411 to a body-less POST without a length.
+                None if [Method::POST, Method::PUT, Method::PATCH].contains(&request.method) => {
+                    head.insert_header("Content-Length", 0)?
+                }
+                None => {
+                    head.remove_header(&http::header::CONTENT_LENGTH);
+                }
+            }
+            Ok(head)
+        };
+        build().map_err(|e| {
+            BackendError::InvalidRequest(format!("{} in the request head", e.etype().as_str()))
+        })
+    }
+
+    fn connect_error(&self, e: &PingoraError) -> BackendError {
+        match e.etype() {
+            ErrorType::ConnectTimedout => BackendError::Timeout {
+                backend: self.authority.clone(),
+                phase: TimeoutPhase::Connect,
+                after: self.connect_timeout,
+            },
+            _ => BackendError::Connect {
+                backend: self.authority.clone(),
+                reason: describe(e),
+            },
+        }
+    }
+
+    /// Built from pingora's error type and I/O error kind only: pingora's own context strings
+    /// can quote the bytes the backend sent.
+    fn protocol_error(&self, e: &PingoraError, while_doing: &str) -> BackendError {
+        BackendError::Protocol {
+            backend: self.authority.clone(),
+            reason: format!("{} while {while_doing}", describe(e)),
+        }
+    }
+
+    fn too_large(&self) -> BackendError {
+        BackendError::TooLarge {
+            backend: self.authority.clone(),
+            limit: self.max_response_bytes,
+        }
+    }
+
+    fn failure(&self, failure: Failure) -> BackendError {
+        match failure {
+            Failure::NoResponse(e) => self.protocol_error(&e, "waiting for the response"),
+            Failure::Other(e) => e,
+        }
+    }
+}
+
+/// Sets `layer` on `head`, replacing any earlier values of the names it contains (several
+/// values of one name within the layer are all kept).
+fn replace_headers(
+    head: &mut RequestHeader,
+    layer: &[(HeaderName, HeaderValue)],
+) -> pingora::Result<()> {
+    for (name, _) in layer {
+        head.remove_header(name);
+    }
+    for (name, value) in layer {
+        head.append_header(name.clone(), value.clone())?;
+    }
+    Ok(())
+}
+
+/// The `Content-Length` of a response, if it has a valid one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `ConnectRefused (connection refused)`: pingora's error type and, when there is one, the kind
+/// of the underlying I/O error.
+fn describe(e: &PingoraError) -> String {
+    let io = e
+        .cause
+        .as_deref()
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) => format!("{} ({})", e.etype().as_str(), io.kind()),
+        None => e.etype().as_str().to_string(),
+    }
+}
+
+/// The parts of a base URL the client uses.
+#[derive(Debug, PartialEq, Eq)]
+struct BaseUrl {
+    /// Host name or IP address, without the brackets of an IPv6 literal.
+    host: String,
+    port: u16,
+    /// `host[:port]` as written.
+    authority: String,
+    /// Path without its trailing `/`.
+    prefix: String,
+}
+
+impl BaseUrl {
+    fn parse(url: &str) -> Result<BaseUrl, BackendConfigError> {
+        // Before anything can echo the URL back in an error message.
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority_part = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+        if authority_part.contains('@') {
+            return Err(BackendConfigError::CredentialsInUrl);
+        }
+        let invalid = |reason| BackendConfigError::InvalidUrl {
+            url: url.to_string(),
+            reason,
+        };
+
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| invalid("expected a URL like http://legacy-api:8080/api"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => return Err(BackendConfigError::TlsNotSupported),
+            Some(_) => return Err(invalid("only http:// URLs are supported")),
+            None => return Err(invalid("expected a URL like http://legacy-api:8080/api")),
+        }
+        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
+            return Err(invalid("the URL has no host"));
+        };
+        if host.is_empty() {
+            return Err(invalid("the URL has no host"));
+        }
+        if uri.query().is_some() {
+            return Err(invalid("a base URL cannot have a query string"));
+        }
+        Ok(BaseUrl {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: uri.port_u16().unwrap_or(80),
+            authority: authority.as_str().to_string(),
+            prefix: uri.path().trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+/// Resolves `host` once, preferring an IPv4 address.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, BackendConfigError> {
+    let resolve_error = |reason: String| BackendConfigError::Resolve {
+        host: host.to_string(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| resolve_error(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| resolve_error("the name has no address".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use async_trait::async_trait;
+    use http::Response;
+    use pingora::apps::http_app::ServeHttp;
+    use pingora::protocols::http::ServerSession;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::scim::ScimError;
+    use crate::server::runner::{
+        free_loopback_addr, http_service, server_conf, start, RunningServer,
+    };
+
+    const SECRET: &str = "s3cr3t-legacy-key";
+
+    /// Answers every request with a JSON echo of it: method, target, headers (name → values),
+    /// body, and the client's address (so a test can tell connections apart).
+    /// `/status/<code>` answers with that status.
+    struct Echo;
+
+    #[async_trait]
+    impl ServeHttp for Echo {
+        async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+            let head = session.req_header();
+            let method = head.method.to_string();
+            let target = head.uri.to_string();
+            let mut headers = serde_json::Map::new();
+            for (name, value) in head.headers.iter() {
+                let values = headers
+                    .entry(name.as_str())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(values) = values {
+                    values.push(Value::from(value.to_str().unwrap()));
+                }
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = session.read_request_body().await.unwrap() {
+                body.extend_from_slice(&chunk);
+            }
+            let status = target
+                .strip_prefix("/status/")
+                .map_or(200, |code| code.parse().unwrap());
+            let echo = json!({
+                "method": method,
+                "target": target,
+                "headers": headers,
+                "body": String::from_utf8(body).unwrap(),
+                "peer": session.client_addr().map(|a| a.to_string()),
+            });
+            json_response(status, echo.to_string().into_bytes())
+        }
+    }
+
+    /// Answers after `delay`.
+    struct Slow {
+        delay: Duration,
+    }
+
+    #[async_trait]
+    impl ServeHttp for Slow {
+        async fn response(&self, _session: &mut ServerSession) -> Response<Vec<u8>> {
+            tokio::time::sleep(self.delay).await;
+            json_response(200, b"{}".to_vec())
+        }
+    }
+
+    fn json_response(status: u16, body: Vec<u8>) -> Response<Vec<u8>> {
+        Response::builder()
+            .status(status)
+            .header("Content-Type", "application/json")
+            .header("Content-Length", body.len())
+            .body(body)
+            .unwrap()
+    }
+
+    fn serve<A: ServeHttp + Send + Sync + 'static>(app: A) -> (RunningServer, SocketAddr) {
+        let addr = free_loopback_addr().unwrap();
+        let services = vec![http_service("test-backend", addr, 2, app)];
+        let server = start(server_conf(0, 1), services, &[addr]).unwrap();
+        (server, addr)
+    }
+
+    fn options() -> ClientOptions {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(3),
+            default_headers: vec![(
+                HeaderName::from_static("x-api-key"),
+                HeaderValue::from_static(SECRET),
+            )],
+            ..ClientOptions::default()
+        }
+    }
+
+    fn client(base_url: &str) -> BackendClient {
+        BackendClient::new(base_url, options()).unwrap()
+    }
+
+    fn echo_of(response: &BackendResponse) -> Value {
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    /// A hand-written HTTP/1.1 server on a plain socket, for what a well-behaved server never
+    /// does (close mid-conversation, truncate, answer garbage). `script` runs on its own thread
+    /// and reports what it saw through the channel.
+    fn raw_server<F>(script: F) -> (SocketAddr, mpsc::Receiver<String>)
+    where
+        F: FnOnce(TcpListener, mpsc::Sender<String>) + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || script(listener, tx));
+        (addr, rx)
+    }
+
+    fn accept(listener: &TcpListener) -> TcpStream {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+    }
+
+    /// Reads one request (head, then a `Content-Length` body) and returns it as text.
+    fn read_request(stream: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "client closed early");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let length = head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, value)| value.trim().parse().unwrap());
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).unwrap();
+        head + &String::from_utf8(body).unwrap()
+    }
+
+    fn answer(stream: &mut TcpStream, body: &str) {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+    }
+
+    fn received(rx: &mpsc::Receiver<String>) -> String {
+        rx.recv_timeout(Duration::from_secs(5)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn get_sends_prefix_path_and_the_standard_headers() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}/legacy/v2/"));
+        let request = BackendRequest::new(Method::GET, "/users?name=a%20b&page=2").with_header(
+            HeaderName::from_static("x-request-id"),
+            HeaderValue::from_static("42"),
+        );
+
+        let response = client.send(request).await.unwrap();
+
+        assert_eq!(response.status, 200);
+        assert_eq!(response.headers["content-type"], "application/json");
+        let echo = echo_of(&response);
+        assert_eq!(echo["method"], "GET");
+        assert_eq!(echo["target"], "/legacy/v2/users?name=a%20b&page=2");
+        let headers = &echo["headers"];
+        assert_eq!(headers["host"], json!([addr.to_string()]));
+        assert_eq!(headers["accept"], json!(["application/json"]));
+        assert_eq!(headers["x-api-key"], json!([SECRET]));
+        assert_eq!(headers["x-request-id"], json!(["42"]));
+        let user_agent = headers["user-agent"][0].as_str().unwrap();
+        assert!(user_agent.starts_with("scim-gateway/"), "{user_agent}");
+        assert!(headers.get("content-type").is_none());
+        assert!(headers.get("content-length").is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn post_sends_the_json_body_and_request_headers_override_defaults() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}"));
+        let body = br#"{"userName":"ada","active":true}"#.to_vec();
+        let request = BackendRequest::new(Method::POST, "/users")
+            .with_json(body.clone())
+            .with_header(
+                HeaderName::from_static("x-api-key"),
+                HeaderValue::from_static("tenant-specific"),
+            );
+
+        let echo = echo_of(&client.send(request).await.unwrap());
+
+        assert_eq!(echo["method"], "POST");
+        assert_eq!(echo["target"], "/users");
+        assert_eq!(echo["body"], r#"{"userName":"ada","active":true}"#);
+        let headers = &echo["headers"];
+        assert_eq!(headers["content-type"], json!(["application/json"]));
+        assert_eq!(headers["content-length"], json!([body.len().to_string()]));
+        assert_eq!(headers["x-api-key"], json!(["tenant-specific"]));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn body_less_delete_and_post_are_framed() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}"));
+
+        let delete = echo_of(
+            &client
+                .send(BackendRequest::new(Method::DELETE, "/users/7"))
+                .await
+                .unwrap(),
+        );
+        let post = echo_of(
+            &client
+                .send(BackendRequest::new(Method::POST, "/users/7/disable"))
+                .await
+                .unwrap(),
+        );
+
+        assert_eq!(delete["method"], "DELETE");
+        assert!(delete["headers"].get("content-length").is_none());
+        assert_eq!(post["headers"]["content-length"], json!(["0"]));
+        assert!(post["headers"].get("content-type").is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn error_statuses_are_responses_not_errors() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}"));
+
+        let response = client
+            .send(BackendRequest::new(Method::GET, "/status/404"))
+            .await
+            .unwrap();
+
+        assert_eq!(response.status, 404);
+        assert_eq!(echo_of(&response)["target"], "/status/404");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sequential_requests_share_one_keep_alive_connection() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}"));
+
+        let mut peers = Vec::new();
+        for i in 0..4 {
+            let request = BackendRequest::new(Method::GET, format!("/users/{i}"));
+            peers.push(echo_of(&client.send(request).await.unwrap())["peer"].clone());
+        }
+
+        assert!(peers[0].is_string());
+        assert!(peers.iter().all(|p| *p == peers[0]), "{peers:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_idle_connection_the_server_closed_is_not_used_again() {
+        let (addr, rx) = raw_server(|listener, tx| {
+            let mut first = accept(&listener);
+            read_request(&mut first);
+            answer(&mut first, "first");
+            drop(first);
+            let mut second = accept(&listener);
+            tx.send(read_request(&mut second)).unwrap();
+            answer(&mut second, "second");
+        });
+        let client = client(&format!("http://{addr}"));
+
+        let one = client
+            .send(BackendRequest::new(Method::GET, "/a"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let two = client
+            .send(BackendRequest::new(Method::GET, "/b"))
+            .await
+            .unwrap();
+
+        assert_eq!(one.body, "first");
+        assert_eq!(two.body, "second");
+        assert!(received(&rx).starts_with("GET /b HTTP/1.1\r\n"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_request_lost_on_a_pooled_connection_is_sent_again_on_a_new_one() {
+        // The server answers once with keep-alive, then closes the connection on the next
+        // request without answering: from the client's side, exactly the race with a server
+        // closing an idle connection.
+        let (addr, rx) = raw_server(|listener, tx| {
+            let mut first = accept(&listener);
+            read_request(&mut first);
+            answer(&mut first, "first");
+            read_request(&mut first);
+            drop(first);
+            let mut second = accept(&listener);
+            tx.send(read_request(&mut second)).unwrap();
+            answer(&mut second, "second");
+        });
+        let client = client(&format!("http://{addr}"));
+
+        let one = client
+            .send(BackendRequest::new(Method::GET, "/a"))
+            .await
+            .unwrap();
+        let request = BackendRequest::new(Method::POST, "/users").with_json(b"{\"n\":2}".to_vec());
+        let two = client.send(request).await.unwrap();
+
+        assert_eq!(one.body, "first");
+        assert_eq!(two.body, "second");
+        let resent = received(&rx);
+        assert!(resent.starts_with("POST /users HTTP/1.1\r\n"), "{resent}");
+        assert!(resent.ends_with("\r\n\r\n{\"n\":2}"), "{resent}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_new_connection_closed_before_the_answer_is_an_error_and_not_resent() {
+        let (addr, rx) = raw_server(|listener, tx| {
+            let mut first = accept(&listener);
+            read_request(&mut first);
+            drop(first);
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_millis(500);
+            let mut more = 0;
+            while Instant::now() < deadline {
+                if listener.accept().is_ok() {
+                    more += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            tx.send(format!("{more} more connections")).unwrap();
+        });
+        let client = client(&format!("http://{addr}"));
+
+        let error = client
+            .send(BackendRequest::new(Method::POST, "/users").with_json(b"{}".to_vec()))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, BackendError::Protocol { .. }), "{error}");
+        assert_eq!(received(&rx), "0 more connections");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_refused_connection_is_a_connect_error_and_a_502() {
+        let addr = free_loopback_addr().unwrap();
+        let client = client(&format!("http://{addr}"));
+
+        let error = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, BackendError::Connect { .. }), "{error}");
+        let shown = error.to_string();
+        assert!(shown.contains(&addr.to_string()), "{shown}");
+        assert!(shown.contains("ConnectRefused"), "{shown}");
+        let scim = ScimError::from(error);
+        assert_eq!(scim.status, 502);
+        assert_eq!(scim.detail, "the legacy API is unreachable");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_slow_backend_times_out_within_the_request_timeout() {
+        let (_server, addr) = serve(Slow {
+            delay: Duration::from_secs(3),
+        });
+        let options = ClientOptions {
+            request_timeout: Duration::from_millis(300),
+            ..options()
+        };
+        let client = BackendClient::new(&format!("http://{addr}"), options).unwrap();
+
+        let started = Instant::now();
+        let error = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+
+        assert_eq!(
+            error,
+            BackendError::Timeout {
+                backend: addr.to_string(),
+                phase: TimeoutPhase::Request,
+                after: Duration::from_millis(300),
+            }
+        );
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(1000), "{took:?}");
+        assert_eq!(ScimError::from(error).status, 504);
+    }
+
+    fn one_raw_answer(raw: &'static str) -> SocketAddr {
+        let (addr, _rx) = raw_server(move |listener, _tx| {
+            let mut stream = accept(&listener);
+            read_request(&mut stream);
+            stream.write_all(raw.as_bytes()).unwrap();
+        });
+        addr
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_truncated_body_is_a_protocol_error() {
+        let addr =
+            one_raw_answer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"only part");
+        let client = client(&format!("http://{addr}"));
+
+        let error = client
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, BackendError::Protocol { .. }), "{error}");
+        assert!(error.to_string().contains("response body"), "{error}");
+        assert_eq!(ScimError::from(error).status, 502);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_garbage_answer_is_a_protocol_error() {
+        let addr = one_raw_answer("SSH-2.0-OpenSSH_9.6\r\nnot http at all\r\n\r\n");
+        let client = client(&format!("http://{addr}"));
+
+        let error = client
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, BackendError::Protocol { .. }), "{error}");
+        assert!(!error.to_string().contains("OpenSSH"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_body_over_the_limit_is_rejected_whether_declared_or_chunked() {
+        let (addr, _rx) = raw_server(|listener, _tx| {
+            let mut declared = accept(&listener);
+            read_request(&mut declared);
+            declared
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+                .unwrap();
+            let mut chunked = accept(&listener);
+            read_request(&mut chunked);
+            let chunk = format!("200\r\n{}\r\n", "x".repeat(0x200));
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}{chunk}0\r\n\r\n"
+            );
+            chunked.write_all(response.as_bytes()).unwrap();
+            // Keep the connection open until the client gives up on it.
+            let _ = chunked.read(&mut [0u8; 1]);
+        });
+        let options = ClientOptions {
+            max_response_bytes: 1000,
+            ..options()
+        };
+        let client = BackendClient::new(&format!("http://{addr}"), options).unwrap();
+
+        for path in ["/declared", "/chunked"] {
+            let error = client
+                .send(BackendRequest::new(Method::GET, path))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, BackendError::TooLarge { limit: 1000, .. }),
+                "{path}: {error}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sixteen_concurrent_requests_all_succeed() {
+        let (_server, addr) = serve(Echo);
+        let client = Arc::new(client(&format!("http://{addr}")));
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let body = format!("{{\"n\":{i}}}");
+                let request = BackendRequest::new(Method::PUT, format!("/users/{i}"))
+                    .with_json(body.clone().into_bytes());
+                let response = client.send(request).await.unwrap();
+                let echo = echo_of(&response);
+                (
+                    response.status,
+                    echo["target"].clone(),
+                    echo["body"] == body.as_str(),
+                    i,
+                )
+            });
+        }
+        let mut done = 0;
+        while let Some(result) = tasks.join_next().await {
+            let (status, target, body_matches, i) = result.unwrap();
+            assert_eq!(status, 200);
+            assert_eq!(target, format!("/users/{i}"));
+            assert!(body_matches);
+            done += 1;
+        }
+        assert_eq!(done, 16);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_host_name_is_resolved_once_and_sent_as_host() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://localhost:{}", addr.port()));
+
+        assert!(client.address().ip().is_loopback());
+        let echo = echo_of(
+            &client
+                .send(BackendRequest::new(Method::GET, "/"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            echo["headers"]["host"],
+            json!([format!("localhost:{}", addr.port())])
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_path_that_is_not_a_valid_target_is_refused_before_connecting() {
+        // Nothing listens there: a connection attempt would be a Connect error.
+        let addr = free_loopback_addr().unwrap();
+        let client = client(&format!("http://{addr}"));
+
+        for path in [
+            "/users/a b",
+            "/users/x\r\nX-Evil: 1",
+            "users",
+            "/users#frag",
+        ] {
+            let error = client
+                .send(BackendRequest::new(Method::GET, path))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, BackendError::InvalidRequest(_)),
+                "{path:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unresolvable_host_is_a_config_error_naming_it() {
+        let error =
+            BackendClient::new("http://no-such-backend.invalid:8080/api", options()).unwrap_err();
+
+        assert!(
+            matches!(&error, BackendConfigError::Resolve { host, .. } if host == "no-such-backend.invalid"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("no-such-backend.invalid"));
+    }
+
+    #[test]
+    fn https_is_refused_with_a_clear_error() {
+        let error = BackendClient::new("https://legacy.example.com/api", options()).unwrap_err();
+
+        assert_eq!(error, BackendConfigError::TlsNotSupported);
+        assert!(error
+            .to_string()
+            .contains("TLS to the legacy API is not built in yet"));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_being_echoed() {
+        let error =
+            BackendClient::new("http://admin:hunter2@127.0.0.1:8080/", options()).unwrap_err();
+
+        assert_eq!(error, BackendConfigError::CredentialsInUrl);
+        assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn base_urls_are_parsed_into_host_port_and_prefix() {
+        let parsed = BaseUrl::parse("http://legacy-api:8080/api/v1/").unwrap();
+        assert_eq!(
+            parsed,
+            BaseUrl {
+                host: "legacy-api".into(),
+                port: 8080,
+                authority: "legacy-api:8080".into(),
+                prefix: "/api/v1".into(),
+            }
+        );
+        let bare = BaseUrl::parse("http://[::1]").unwrap();
+        assert_eq!(
+            (bare.host.as_str(), bare.port, bare.prefix.as_str()),
+            ("::1", 80, "")
+        );
+        for bad in [
+            "legacy-api:8080",
+            "ftp://legacy-api/",
+            "http://legacy-api/api?x=1",
+            "http://",
+        ] {
+            assert!(
+                matches!(
+                    BaseUrl::parse(bad),
+                    Err(BackendConfigError::InvalidUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_header_values() {
+        let options = options();
+        let client = BackendClient::new("http://127.0.0.1:9/", options.clone()).unwrap();
+        let request = BackendRequest::new(Method::GET, "/").with_header(
+            HeaderName::from_static("authorization"),
+            HeaderValue::from_static("Bearer tok3n"),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("set-cookie", HeaderValue::from_static("session=c00kie"));
+        let response = BackendResponse {
+            status: 200,
+            headers,
+            body: Bytes::new(),
+        };
+
+        let shown = format!("{options:?} {client:?} {request:?} {response:?}");
+
+        for secret in [SECRET, "tok3n", "c00kie"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("x-api-key: <redacted>"), "{shown}");
+        assert!(shown.contains("authorization: <redacted>"), "{shown}");
+    }
+}

@@ -1,0 +1,378 @@
+//! What the two example APIs share: the head and body of a request read from a pingora session,
+//! JSON responses, the id segment of a path, timestamps, the shared-secret comparison, and the
+//! per-endpoint request counters that tests and benches read.
+//!
+//! Nothing here knows either API's resources, field names or error shape: those stay in
+//! `acme_hr.rs` and `crewbase.rs`, because the point of the examples is that they differ.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use pingora::protocols::http::ServerSession;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+/// The largest request body either API accepts.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The parts of a request an example API routes on, copied out of the pingora session.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestHead {
+    pub method: Method,
+    /// The path as received, still percent-encoded.
+    pub path: String,
+    /// The query string as received (without `?`), if any.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+}
+
+impl RequestHead {
+    pub fn of(session: &ServerSession) -> Self {
+        let req = session.req_header();
+        RequestHead {
+            method: req.method.clone(),
+            path: req.uri.path().to_string(),
+            query: req.uri.query().map(str::to_string),
+            headers: req.headers.clone(),
+        }
+    }
+
+    /// The value of a header, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The query parameters, form-decoded (`+` is a space, `%XX` a byte), in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .as_deref()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("request body larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("request body could not be read: {0}")]
+    Read(String),
+}
+
+/// Reads the whole request body, up to [`MAX_BODY_BYTES`].
+pub(crate) async fn read_body(session: &mut ServerSession) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(BodyError::Read(e.to_string())),
+        }
+    }
+}
+
+/// A response with a JSON body (`Content-Type: application/json`, explicit `Content-Length`
+/// so that the connection can be kept alive).
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let len = bytes.len();
+    let mut resp = Response::new(bytes);
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A response without a body (e.g. 204 No Content).
+pub(crate) fn empty_response(status: StatusCode) -> Response<Vec<u8>> {
+    let mut resp = Response::new(Vec::new());
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    resp
+}
+
+/// Adds an `Allow` header listing `methods` (for 405 responses).
+pub(crate) fn with_allow(mut resp: Response<Vec<u8>>, methods: &str) -> Response<Vec<u8>> {
+    if let Ok(v) = HeaderValue::from_str(methods) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// Percent-decodes one path segment. `None` if it decodes to invalid UTF-8. The result is
+/// only ever compared with stored ids: a decoded `/` or `..` is data, never path structure.
+pub(crate) fn decode_segment(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Splits `path` after `prefix` into its remaining segments: `Some([])` for the prefix itself,
+/// `None` when `path` is not under `prefix`.
+pub(crate) fn segments_under<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
+    let rest = path.strip_prefix(prefix)?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    let rest = rest.strip_prefix('/')?;
+    Some(rest.split('/').collect())
+}
+
+/// The current time as RFC 3339 in UTC, always with three fractional digits, e.g.
+/// `2024-05-01T09:30:00.120Z` (so that timestamps also sort as strings).
+pub(crate) fn now_rfc3339() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// Compares a presented secret with the expected one in constant time.
+pub(crate) fn secret_matches(presented: &str, expected: &str) -> bool {
+    presented.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// One endpoint of an example API as the request counters see it: the method and the path
+/// pattern (`/api/v1/users/{id}`), or [`NO_ROUTE`] for a path the API does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    pub method: String,
+    pub pattern: &'static str,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.pattern)
+    }
+}
+
+/// The pattern under which requests to a path no endpoint serves are counted.
+pub const NO_ROUTE: &str = "(no route)";
+
+/// Counts the requests an example API received, in total and per [`Endpoint`]. Every request is
+/// counted when it arrives, whatever its outcome (a 401 is a request too).
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    total: AtomicU64,
+    by_endpoint: Mutex<BTreeMap<Endpoint, u64>>,
+}
+
+impl RequestCounts {
+    pub(crate) fn record(&self, method: &Method, pattern: &'static str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let key = Endpoint {
+            method: method.as_str().to_string(),
+            pattern,
+        };
+        let mut map = self
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *map.entry(key).or_insert(0) += 1;
+    }
+
+    /// All requests received since start (or the last [`reset`](Self::reset)).
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests received for one method and path pattern, e.g. `("GET", "/api/v1/users/{id}")`.
+    pub fn get(&self, method: &str, pattern: &str) -> u64 {
+        self.by_endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .filter(|(e, _)| e.method.eq_ignore_ascii_case(method) && e.pattern == pattern)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// The count of every endpoint that received at least one request.
+    pub fn snapshot(&self) -> BTreeMap<Endpoint, u64> {
+        self.by_endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Sets every count back to zero.
+    pub fn reset(&self) {
+        let mut map = self
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.clear();
+        self.total.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    #[test]
+    fn segments_under_a_prefix() {
+        assert_eq!(segments_under("/v2/people", "/v2/people"), Some(vec![]));
+        assert_eq!(
+            segments_under("/v2/people/p_0001/activate", "/v2/people"),
+            Some(vec!["p_0001", "activate"])
+        );
+        assert_eq!(segments_under("/v2/peoplex", "/v2/people"), None);
+        assert_eq!(segments_under("/v2/people/", "/v2/people"), Some(vec![""]));
+    }
+
+    #[test]
+    fn a_decoded_segment_keeps_slashes_as_data() {
+        assert_eq!(decode_segment("..%2Fadmin").as_deref(), Some("../admin"));
+        assert_eq!(decode_segment("%FF"), None);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = now_rfc3339();
+        assert!(t.ends_with('Z'), "{t}");
+        assert!(OffsetDateTime::parse(&t, &Rfc3339).is_ok(), "{t}");
+        assert_eq!(t.len(), "2024-05-01T09:30:00.120Z".len(), "{t}");
+    }
+
+    #[test]
+    fn counts_per_endpoint_and_reset() {
+        let c = RequestCounts::default();
+        c.record(&Method::GET, "/x/{id}");
+        c.record(&Method::GET, "/x/{id}");
+        c.record(&Method::POST, "/x");
+        assert_eq!(c.total(), 3);
+        assert_eq!(c.get("get", "/x/{id}"), 2);
+        assert_eq!(c.get("POST", "/x"), 1);
+        assert_eq!(c.get("DELETE", "/x"), 0);
+        c.reset();
+        assert_eq!(c.total(), 0);
+        assert!(c.snapshot().is_empty());
+    }
+}
+
+/// A blocking HTTP client for the example APIs' tests: every status is a normal answer.
+#[cfg(test)]
+pub(crate) mod test_client {
+    use http::{HeaderMap, Method, Request};
+    use serde_json::Value;
+
+    /// One answer: status, headers, and the body parsed as JSON (`Null` when empty).
+    #[derive(Debug)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: HeaderMap,
+        pub json: Value,
+    }
+
+    impl Reply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+    }
+
+    pub struct Client {
+        agent: ureq::Agent,
+        base: String,
+        auth: Option<(&'static str, String)>,
+    }
+
+    impl Client {
+        /// A client for `http://{addr}` that sends `auth` (header name, value) on every request.
+        pub fn new(addr: std::net::SocketAddr, auth: Option<(&'static str, String)>) -> Self {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            Client {
+                agent,
+                base: format!("http://{addr}"),
+                auth,
+            }
+        }
+
+        /// The same server, other credentials.
+        pub fn with_auth(&self, auth: Option<(&'static str, String)>) -> Self {
+            Client {
+                agent: self.agent.clone(),
+                base: self.base.clone(),
+                auth,
+            }
+        }
+
+        /// Sends `method path` with `body` (sent as is, with a JSON content type) if any.
+        pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+            self.call_with(method, path, body, &[])
+        }
+
+        pub fn call_with(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+            headers: &[(&str, &str)],
+        ) -> Reply {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let mut req = Request::builder()
+                .method(method)
+                .uri(format!("{}{}", self.base, path));
+            if let Some((name, value)) = &self.auth {
+                req = req.header(*name, value.as_str());
+            }
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            let resp = match body {
+                Some(b) => self
+                    .agent
+                    .run(
+                        req.header("content-type", "application/json")
+                            .body(b.to_string())
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                None => self.agent.run(req.body(()).unwrap()).unwrap(),
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let text = resp.into_body().read_to_string().unwrap();
+            let json = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+            };
+            Reply {
+                status,
+                headers,
+                json,
+            }
+        }
+
+        pub fn get(&self, path: &str) -> Reply {
+            self.call("GET", path, None)
+        }
+
+        pub fn send(&self, method: &str, path: &str, body: &Value) -> Reply {
+            self.call(method, path, Some(&body.to_string()))
+        }
+    }
+}
