@@ -15,6 +15,13 @@
 //! - Entra's `remove` of `members` with a value list (only the listed members go);
 //! - read-only attributes repeated unchanged in a value object (Okta's rename carries `id`).
 //!
+//! Choices where the RFC is silent or the IdPs need slack: a complex value (also one selected by
+//! a value filter) updates the sub-attributes it names and keeps the others; sub-attributes the
+//! schema does not define are dropped from values, and sub-attribute mutability is enforced
+//! only when a path names the sub-attribute; removing a group member that is not there is a
+//! no-op (for other value filters that select nothing, remove is `noTarget`); an extension
+//! left empty is dropped together with its URN in `schemas`.
+//!
 //! [`member_changes`] reads a group membership PATCH as a delta (ids added, ids removed), so the
 //! caller can apply it without reading the member list.
 //!
@@ -23,15 +30,12 @@
 //! becomes on the legacy side (the mapping engine).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
 use super::filter::{self, CompValue, CompareOp, Filter};
 use super::path::{AttrPath, PatchPath};
-use super::schema::{
-    AttrType, AttributeDef, Mutability, ResourceSchema, Returned, SchemaDef, Uniqueness,
-};
+use super::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
 use super::{urn, ScimError};
 
 /// What an operation does (RFC 7644 §3.5.2.1–3).
@@ -341,7 +345,7 @@ impl<'s> Engine<'s> {
                 Some(ext) => parse_path(&format!("{}:{key}", ext.id))?,
                 None => parse_path(key)?,
             };
-            if within.is_none() && is_always_ignored(schema, attr_of(&path)) {
+            if within.is_none() && is_always_ignored(schema, path.attr()) {
                 continue;
             }
             self.at_path(kind, &path, Some(value))?;
@@ -362,13 +366,12 @@ impl<'s> Engine<'s> {
                 let t = self.resolve(attr)?;
                 if t.sub.is_some() || !t.attr.multi_valued {
                     return Err(PatchError::InvalidPath(format!(
-                        "\"{}\" is not multi-valued: a value filter [...] needs a multi-valued attribute",
-                        show(attr)
+                        "\"{attr}\" is not multi-valued: a value filter [...] needs a multi-valued attribute"
                     )));
                 }
                 let sub = match sub {
                     None => None,
-                    Some(s) => Some(find_sub(t.attr, s).ok_or_else(|| {
+                    Some(s) => Some(t.attr.sub_attribute(s).ok_or_else(|| {
                         PatchError::InvalidPath(format!(
                             "\"{}\" has no sub-attribute \"{s}\"",
                             t.attr.name
@@ -431,49 +434,40 @@ impl<'s> Engine<'s> {
         if path.sub.is_some() {
             return None;
         }
-        let full = match &path.schema {
-            Some(schema) => format!("{schema}:{}", path.name),
-            None => path.name.clone(),
-        };
-        self.schema
-            .extensions
-            .iter()
-            .find(|e| e.id.eq_ignore_ascii_case(&full))
+        match &path.schema {
+            Some(schema) => self.schema.extension(&format!("{schema}:{}", path.name)),
+            None => self.schema.extension(&path.name),
+        }
     }
 
+    /// The attribute a path names (the common attributes `id`, `externalId` and `meta` are the
+    /// core schema's), with an error that says whether the attribute or the sub-attribute is
+    /// unknown.
     fn resolve(&self, path: &AttrPath) -> Result<Target<'s>> {
         let schema = self.schema;
-        let base = AttrPath {
-            schema: path.schema.clone(),
-            name: path.name.clone(),
+        let attr_only = AttrPath {
             sub: None,
+            ..path.clone()
         };
-        let in_core = path
-            .schema
-            .as_deref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(&schema.core.id));
-        let found = schema
-            .find(&base)
-            .map(|r| (r.is_extension(schema).then_some(r.schema), r.attr))
-            .or_else(|| {
-                let common = common_attributes()
-                    .iter()
-                    .find(|a| a.name.eq_ignore_ascii_case(&path.name));
-                common.filter(|_| in_core).map(|a| (None, a))
-            });
-        let Some((ext, attr)) = found else {
+        let Some(found) = schema.find(&attr_only) else {
             return Err(PatchError::InvalidPath(format!(
-                "unknown attribute \"{}\"",
-                show(path)
+                "unknown attribute \"{path}\""
             )));
         };
         let sub = match &path.sub {
             None => None,
-            Some(s) => Some(find_sub(attr, s).ok_or_else(|| {
-                PatchError::InvalidPath(format!("\"{}\" has no sub-attribute \"{s}\"", attr.name))
+            Some(s) => Some(found.attr.sub_attribute(s).ok_or_else(|| {
+                PatchError::InvalidPath(format!(
+                    "\"{}\" has no sub-attribute \"{s}\"",
+                    found.attr.name
+                ))
             })?),
         };
-        Ok(Target { ext, attr, sub })
+        Ok(Target {
+            ext: found.is_extension(schema).then_some(found.schema),
+            attr: found.attr,
+            sub,
+        })
     }
 
     /// Reads the attribute, computes its new value with `f`, checks mutability when it changed,
@@ -770,7 +764,7 @@ fn element_from_terms(attr: &AttributeDef, filter: &Filter) -> Result<Option<Val
         if path.schema.is_some() || path.sub.is_some() {
             return Ok(None);
         }
-        let sub = find_sub(attr, &path.name).ok_or_else(|| {
+        let sub = attr.sub_attribute(&path.name).ok_or_else(|| {
             PatchError::InvalidPath(format!(
                 "\"{}\" has no sub-attribute \"{}\"",
                 attr.name, path.name
@@ -858,7 +852,7 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
         (AttrType::Complex, Value::Object(given)) => {
             let mut out = Map::new();
             for (key, x) in given {
-                let Some(sub) = find_sub(def, key) else {
+                let Some(sub) = def.sub_attribute(key) else {
                     continue;
                 };
                 if let Some(c) = coerce(sub, x, &format!("{label}.{}", sub.name))? {
@@ -868,7 +862,7 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
             return Ok((!out.is_empty()).then_some(Value::Object(out)));
         }
         (AttrType::Complex, Value::String(_) | Value::Number(_) | Value::Bool(_)) => {
-            let Some(value_def) = find_sub(def, "value") else {
+            let Some(value_def) = def.sub_attribute("value") else {
                 return Err(wrong());
             };
             let Some(c) = coerce_one(value_def, v, &format!("{label}.{}", value_def.name))? else {
@@ -968,7 +962,7 @@ fn same_item(def: &AttributeDef, a: &Value, b: &Value) -> bool {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return a == b;
     };
-    let Some(value_def) = find_sub(def, "value") else {
+    let Some(value_def) = def.sub_attribute("value") else {
         return a == b;
     };
     match (get_ci(a, "value"), get_ci(b, "value")) {
@@ -1100,74 +1094,6 @@ fn set_ci(map: &mut Map<String, Value>, name: &str, value: Value) {
 
 fn remove_ci(map: &mut Map<String, Value>, name: &str) {
     map.retain(|k, _| !k.eq_ignore_ascii_case(name));
-}
-
-fn find_sub<'d>(def: &'d AttributeDef, name: &str) -> Option<&'d AttributeDef> {
-    def.sub_attributes
-        .iter()
-        .find(|s| s.name.eq_ignore_ascii_case(name))
-}
-
-fn attr_of(path: &PatchPath) -> &AttrPath {
-    match path {
-        PatchPath::Attr(attr) | PatchPath::Value { attr, .. } => attr,
-    }
-}
-
-fn show(path: &AttrPath) -> String {
-    let mut out = String::new();
-    if let Some(schema) = &path.schema {
-        out.push_str(schema);
-        out.push(':');
-    }
-    out.push_str(&path.name);
-    if let Some(sub) = &path.sub {
-        out.push('.');
-        out.push_str(sub);
-    }
-    out
-}
-
-/// The common attributes every resource has (RFC 7643 §3.1) but that the RFC's schema
-/// representations do not list: `id` and `meta` are readOnly, `externalId` is the client's.
-fn common_attributes() -> &'static [AttributeDef] {
-    static COMMON: OnceLock<Vec<AttributeDef>> = OnceLock::new();
-    COMMON.get_or_init(|| {
-        let def = |name: &str, attr_type, mutability, sub_attributes| AttributeDef {
-            name: name.to_string(),
-            attr_type,
-            multi_valued: false,
-            description: String::new(),
-            required: false,
-            case_exact: true,
-            mutability,
-            returned: Returned::Default,
-            uniqueness: Uniqueness::None,
-            canonical_values: Vec::new(),
-            reference_types: Vec::new(),
-            sub_attributes,
-        };
-        let meta_sub = [
-            "resourceType",
-            "created",
-            "lastModified",
-            "location",
-            "version",
-        ]
-        .iter()
-        .map(|n| def(n, AttrType::String, Mutability::ReadOnly, Vec::new()))
-        .collect();
-        vec![
-            def("id", AttrType::String, Mutability::ReadOnly, Vec::new()),
-            def(
-                "externalId",
-                AttrType::String,
-                Mutability::ReadWrite,
-                Vec::new(),
-            ),
-            def("meta", AttrType::Complex, Mutability::ReadOnly, meta_sub),
-        ]
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2380,6 +2306,57 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    // --- the RFC schemas as the gateway serves them ----------------------------------------
+
+    #[test]
+    fn entra_and_okta_requests_against_the_rfc_schemas() {
+        let users = ResourceSchema::user();
+        let r = try_patch(
+            &user(),
+            users,
+            json!([
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "w@example.com"},
+                {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom",
+                                            EMPLOYEE_NUMBER: "Aklq"}},
+                {"op": "Add", "path": MANAGER, "value": "m-1"},
+                {"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "555"}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r["active"], json!(false));
+        assert_eq!(r["emails"][0]["value"], "w@example.com");
+        assert_eq!(r["name"]["givenName"], "Kkom");
+        assert_eq!(
+            r[urn::ENTERPRISE_USER],
+            json!({"employeeNumber": "Aklq", "manager": {"value": "m-1"}})
+        );
+        assert_eq!(
+            r["phoneNumbers"],
+            json!([{"type": "mobile", "value": "555"}])
+        );
+
+        let groups = ResourceSchema::group();
+        let r = try_patch(
+            &group(),
+            groups,
+            json!([
+                {"op": "replace", "value": {"id": "g-1", "displayName": "Renamed"}},
+                {"op": "remove", "path": "members[value eq \"u1\"]"},
+                {"op": "add", "path": "members",
+                 "value": [{"value": "u9", "display": "t@okta.local", "$ref": null}]},
+                {"op": "Remove", "path": "members", "value": [{"value": "u2"}]}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r["displayName"], "Renamed");
+        assert_eq!(member_ids_of(&r), ["u3", "u9"]);
+        assert_eq!(
+            r["members"][1],
+            json!({"value": "u9", "display": "t@okta.local"})
+        );
+    }
+
     // --- property: no panic, all or nothing -----------------------------------------------
 
     fn arb_path() -> impl Strategy<Value = String> {
@@ -2475,7 +2452,13 @@ mod tests {
             let Ok(req) = PatchRequest::parse(&request(Value::Array(ops))) else {
                 return Ok(());
             };
-            for (schema, original) in [(user_schema(), user()), (group_schema(), group())] {
+            let cases = [
+                (user_schema(), user()),
+                (group_schema(), group()),
+                (ResourceSchema::user().clone(), user()),
+                (ResourceSchema::group().clone(), group()),
+            ];
+            for (schema, original) in cases {
                 let mut resource = original.clone();
                 if apply(&mut resource, &req, &schema).is_err() {
                     prop_assert_eq!(&resource, &original);
