@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: Listen,
@@ -117,18 +117,6 @@ impl Default for Log {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: Listen::default(),
-            mapping: MappingConfig::default(),
-            auth: AuthConfig::default(),
-            scim: ScimConfig::default(),
-            shutdown: Shutdown::default(),
-            log: Log::default(),
-        }
-    }
-}
 
 /// A configuration that could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +248,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
     fn environment_overrides_the_file() {
         // figment::Jail isolates the environment of this test.
         figment::Jail::expect_with(|jail| {
