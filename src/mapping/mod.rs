@@ -1,1 +1,36 @@
-//! The mapping language (docs/mapping.md).
+//! The mapping language (docs/mapping.md): one YAML file describes one legacy REST user API.
+//!
+//! - [`model`]: the YAML structures users write (the stable, external format).
+//! - [`load`]: parse once, validate (every problem with file:line:column and a fix), compile.
+//! - [`plan`]: the compiled, internal form the server uses per request: endpoints, pagination,
+//!   backend, and the private attribute plan.
+//! - [`legacy_path`], [`template`], `slot`, `values`: the compiled pieces (legacy JSONPaths with
+//!   our own writer, URL templates, SCIM attribute slots, value conversions).
+//! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy.
+//!
+//! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
+//! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
+
+pub mod error;
+pub mod legacy_path;
+mod legacy_errors;
+mod list;
+pub mod load;
+pub mod model;
+pub mod plan;
+mod pushdown;
+mod slot;
+mod suggest;
+pub mod template;
+mod translate;
+mod values;
+
+pub use error::{MappingError, Problem, TranslateError};
+pub use load::{load_file, load_str};
+pub use plan::{
+    BackendAuth, BackendSpec, Endpoint, Endpoints, ListEndpoint, Mapping, NextSource, OnDelete,
+    Pagination, ResourceMapping, SecretSource, TotalSource, UpdateMode,
+};
+pub use pushdown::Pushdown;
+pub use template::{query_string, PathTemplate};
+pub use values::LegacyType;

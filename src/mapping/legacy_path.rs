@@ -1,0 +1,623 @@
+//! Paths into legacy JSON (`$.address.street`, `$.phones[?(@.kind == 'cell')].number`).
+//!
+//! Reads use jsonpath-rust: the query is parsed once at load time and evaluated per request.
+//! jsonpath-rust cannot insert, so writes use our own small writer over a restricted grammar,
+//! derived from the same parsed query: `$`, `.name`, `['name']`, `[n]`, and
+//! `[?(@.key == 'literal')]` (string, number or boolean literal) followed by a field. A write
+//! creates missing parents; a filter step finds the matching element or appends
+//! `{"key": literal}`; writing null removes a filtered element. Not here: type conversions and
+//! value maps (see `values`), and deciding what to write (see `translate`).
+
+use std::fmt;
+
+use jsonpath_rust::parser::model::{
+    Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector,
+    SingularQuery, SingularQuerySegment,
+};
+use jsonpath_rust::parser::{errors::JsonPathError, parse_json_path};
+use jsonpath_rust::query::js_path_process;
+use serde_json::{Map, Value};
+
+/// A compiled legacy path: always readable, writable when it fits the writer's grammar.
+#[derive(Debug, Clone)]
+pub struct LegacyPath {
+    source: String,
+    read: JpQuery,
+    write: Result<Vec<Step>, String>,
+}
+
+/// One step of a writable path.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Field(String),
+    Index(usize),
+    /// The element of an array whose `key` equals `value`.
+    Match {
+        key: String,
+        value: Value,
+    },
+}
+
+/// A JSONPath that does not parse: the message says where and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSyntaxError {
+    pub message: String,
+}
+
+impl fmt::Display for PathSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A write that the legacy JSON's shape does not allow (`$.address` is a string, so
+/// `$.address.street` cannot be set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteConflict {
+    /// The part of the path that has the wrong type, e.g. `$.address`.
+    pub at: String,
+    /// What the writer needed there ("an object" or "an array").
+    pub expected: &'static str,
+}
+
+impl fmt::Display for WriteConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not {}", self.at, self.expected)
+    }
+}
+
+impl LegacyPath {
+    /// Parses `source` once. Fails only when it is not a JSONPath at all; a valid JSONPath
+    /// outside the writer's grammar compiles as read-only ([`LegacyPath::writable`] says why).
+    pub fn compile(source: &str) -> Result<LegacyPath, PathSyntaxError> {
+        let read = parse_json_path(source).map_err(|e| syntax_error(source, &e))?;
+        let write = write_steps(&read);
+        Ok(LegacyPath {
+            source: source.to_string(),
+            read,
+            write,
+        })
+    }
+
+    /// The path as written in the mapping.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// `Ok` when the writer can set this path, else why not.
+    pub fn writable(&self) -> Result<(), &str> {
+        self.write.as_ref().map(|_| ()).map_err(String::as_str)
+    }
+
+    /// The first non-null value the path selects.
+    pub fn read<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
+        self.read_all(doc).into_iter().find(|v| !v.is_null())
+    }
+
+    /// Every value the path selects, in document order.
+    pub fn read_all<'a>(&self, doc: &'a Value) -> Vec<&'a Value> {
+        js_path_process(&self.read, doc)
+            .map(|refs| refs.into_iter().map(|r| r.val).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets the path to `value`, creating missing parents. Writing `null` does not create
+    /// parents: it sets an existing field to null, or removes the element a filter step selects.
+    /// A path that is not writable does nothing (the loader refuses such paths for writable
+    /// attributes).
+    pub fn write(&self, doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
+        let Ok(steps) = &self.write else {
+            return Ok(());
+        };
+        if value.is_null() {
+            clear(steps, doc);
+            Ok(())
+        } else {
+            set(steps, doc, value)
+        }
+    }
+
+    /// Whether the path names at most one place: only names and indexes (`$`, `$.data`,
+    /// `$.result[0].users`), no wildcard, filter, slice or `..`.
+    pub fn is_singular(&self) -> bool {
+        self.read.segments.iter().all(|seg| {
+            let sel = match seg {
+                Segment::Selector(s) => s,
+                Segment::Selectors(list) if list.len() == 1 => &list[0],
+                _ => return false,
+            };
+            matches!(sel, Selector::Name(_) | Selector::Index(_))
+        })
+    }
+
+    /// Whether writing `self` and writing `other` touch the same place: equal paths, or one a
+    /// prefix of the other (`$.address` and `$.address.street`). Non-writable paths never do.
+    pub fn overlaps(&self, other: &LegacyPath) -> bool {
+        match (&self.write, &other.write) {
+            (Ok(a), Ok(b)) => a.iter().zip(b).all(|(x, y)| x == y),
+            _ => false,
+        }
+    }
+
+    /// The first name step (`$.address.street` → `address`), for partial-update bodies.
+    pub fn top_field(&self) -> Option<&str> {
+        match self.write.as_ref().ok()?.first()? {
+            Step::Field(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LegacyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// Turns jsonpath-rust's parse error (pest's multi-line report) into one line:
+/// `unexpected '.' at column 6; expected a name, '[' or '*'`.
+fn syntax_error(source: &str, err: &JsonPathError) -> PathSyntaxError {
+    let text = err.to_string();
+    let column = text
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|pos| pos.split_once(':'))
+        .and_then(|(_, col)| col.parse::<usize>().ok());
+    let expected = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= expected "))
+        .map(friendly_rules);
+    let message = match column {
+        Some(col) => {
+            let found = source
+                .chars()
+                .nth(col.saturating_sub(1))
+                .map(|c| format!("unexpected {c:?}"))
+                .unwrap_or_else(|| "unexpected end".to_string());
+            match expected {
+                Some(exp) => format!("{found} at column {col}; expected {exp}"),
+                None => format!("{found} at column {col}"),
+            }
+        }
+        None => text.lines().next().unwrap_or("invalid JSONPath").to_string(),
+    };
+    PathSyntaxError { message }
+}
+
+/// pest rule names → words a mapping author knows.
+fn friendly_rules(list: &str) -> String {
+    list.replace("jp_query", "'$'")
+        .replace("bracketed_selection", "'['")
+        .replace("wildcard_selector", "'*'")
+        .replace("ALPHA", "a name")
+}
+
+fn write_steps(q: &JpQuery) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::with_capacity(q.segments.len());
+    for seg in &q.segments {
+        let selector = match seg {
+            Segment::Selector(s) => s,
+            Segment::Selectors(list) if list.len() == 1 => &list[0],
+            Segment::Selectors(_) => {
+                return Err("a union `[a,b]` selects several fields".into());
+            }
+            Segment::Descendant(_) => {
+                return Err("`..` searches at any depth, so there is no one place to write".into());
+            }
+        };
+        steps.push(match selector {
+            Selector::Name(n) => Step::Field(n.clone()),
+            Selector::Index(i) => Step::Index(
+                usize::try_from(*i)
+                    .map_err(|_| "a negative index counts from the end".to_string())?,
+            ),
+            Selector::Filter(f) => match_step(f)?,
+            Selector::Wildcard => return Err("`*` selects every element".into()),
+            Selector::Slice(..) => return Err("a slice selects several elements".into()),
+        });
+    }
+    if steps.is_empty() {
+        return Err("`$` is the whole legacy object".into());
+    }
+    for pair in steps.windows(2) {
+        if let [Step::Match { key, .. }, next] = pair {
+            match next {
+                Step::Field(f) if f == key => {
+                    return Err(format!(
+                        "the field after the filter is the filter's own key `{key}`"
+                    ))
+                }
+                Step::Field(_) => {}
+                _ => return Err("a filter must be followed by a field name".into()),
+            }
+        }
+    }
+    if matches!(steps.last(), Some(Step::Match { .. })) {
+        return Err("a filter must be followed by a field name".into());
+    }
+    Ok(steps)
+}
+
+/// `?(@.key == 'literal')` (or `'literal' == @.key`), parentheses optional.
+fn match_step(f: &Filter) -> Result<Step, String> {
+    const ONLY: &str = "only filters of the form [?(@.key == 'value')] can be written";
+    let mut f = f;
+    loop {
+        match f {
+            Filter::Atom(FilterAtom::Filter { expr, not: false }) => f = expr,
+            Filter::Atom(FilterAtom::Comparison(c)) => {
+                let Comparison::Eq(a, b) = c.as_ref() else {
+                    return Err(ONLY.into());
+                };
+                let (key, lit) = match (a, b) {
+                    (Comparable::SingularQuery(q), Comparable::Literal(l))
+                    | (Comparable::Literal(l), Comparable::SingularQuery(q)) => (q, l),
+                    _ => return Err(ONLY.into()),
+                };
+                let SingularQuery::Current(segs) = key else {
+                    return Err(ONLY.into());
+                };
+                let [SingularQuerySegment::Name(key)] = segs.as_slice() else {
+                    return Err(ONLY.into());
+                };
+                let value = match lit {
+                    Literal::String(s) => Value::String(s.clone()),
+                    Literal::Int(i) => Value::from(*i),
+                    Literal::Float(x) => {
+                        serde_json::Number::from_f64(*x).map(Value::Number).ok_or(ONLY)?
+                    }
+                    Literal::Bool(b) => Value::Bool(*b),
+                    Literal::Null => return Err(ONLY.into()),
+                };
+                return Ok(Step::Match {
+                    key: key.clone(),
+                    value,
+                });
+            }
+            _ => return Err(ONLY.into()),
+        }
+    }
+}
+
+/// `$.a['b c'][0]` for the first `n` steps, for error messages.
+fn prefix(steps: &[Step], n: usize) -> String {
+    let mut out = String::from("$");
+    for step in steps.iter().take(n) {
+        match step {
+            Step::Field(f) if is_shorthand(f) => {
+                out.push('.');
+                out.push_str(f);
+            }
+            Step::Field(f) => out.push_str(&format!("['{}']", f.replace('\'', "\\'"))),
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+            Step::Match { key, value } => out.push_str(&format!("[?(@.{key} == {value})]")),
+        }
+    }
+    out
+}
+
+fn is_shorthand(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
+    let mut cur = doc;
+    let last = steps.len().saturating_sub(1);
+    let conflict = |i: usize, expected| WriteConflict {
+        at: prefix(steps, i),
+        expected,
+    };
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Field(name) => {
+                if cur.is_null() {
+                    *cur = Value::Object(Map::new());
+                }
+                let Value::Object(obj) = cur else {
+                    return Err(conflict(i, "an object"));
+                };
+                if i == last {
+                    obj.insert(name.clone(), value);
+                    return Ok(());
+                }
+                cur = obj.entry(name.clone()).or_insert(Value::Null);
+            }
+            Step::Index(n) => {
+                if cur.is_null() {
+                    *cur = Value::Array(Vec::new());
+                }
+                let Value::Array(arr) = cur else {
+                    return Err(conflict(i, "an array"));
+                };
+                if arr.len() <= *n {
+                    arr.resize(n + 1, Value::Null);
+                }
+                let Some(slot) = arr.get_mut(*n) else {
+                    return Err(conflict(i, "an array"));
+                };
+                if i == last {
+                    *slot = value;
+                    return Ok(());
+                }
+                cur = slot;
+            }
+            Step::Match { key, value: lit } => {
+                if cur.is_null() {
+                    *cur = Value::Array(Vec::new());
+                }
+                let Value::Array(arr) = cur else {
+                    return Err(conflict(i, "an array"));
+                };
+                let pos = match arr.iter().position(|e| e.get(key) == Some(lit)) {
+                    Some(p) => p,
+                    None => {
+                        let mut element = Map::new();
+                        element.insert(key.clone(), lit.clone());
+                        arr.push(Value::Object(element));
+                        arr.len() - 1
+                    }
+                };
+                let Some(element) = arr.get_mut(pos) else {
+                    return Err(conflict(i, "an array"));
+                };
+                cur = element;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes null without creating anything: removes the element of the last filter step, or sets
+/// an existing field (or index) to null.
+fn clear(steps: &[Step], doc: &mut Value) {
+    let match_at = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Match { .. }));
+    let (walk, target) = match match_at {
+        Some(m) => (&steps[..m], &steps[m]),
+        None => match steps.split_last() {
+            Some((t, w)) => (w, t),
+            None => return,
+        },
+    };
+    let mut cur = doc;
+    for step in walk {
+        let next = match (step, cur) {
+            (Step::Field(f), Value::Object(o)) => o.get_mut(f),
+            (Step::Index(n), Value::Array(a)) => a.get_mut(*n),
+            (Step::Match { key, value }, Value::Array(a)) => {
+                a.iter_mut().find(|e| e.get(key) == Some(value))
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    match (target, cur) {
+        (Step::Match { key, value }, Value::Array(a)) => a.retain(|e| e.get(key) != Some(value)),
+        (Step::Field(f), Value::Object(o)) => {
+            o.insert(f.clone(), Value::Null);
+        }
+        (Step::Index(n), Value::Array(a)) => {
+            if let Some(slot) = a.get_mut(*n) {
+                *slot = Value::Null;
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn p(s: &str) -> LegacyPath {
+        LegacyPath::compile(s).unwrap()
+    }
+
+    #[test]
+    fn reads_nested_fields_and_filtered_elements() {
+        let doc = json!({"address": {"street": "1 Main St"},
+            "phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]});
+        assert_eq!(p("$.address.street").read(&doc), Some(&json!("1 Main St")));
+        assert_eq!(
+            p("$.phones[?(@.kind == 'cell')].number").read(&doc),
+            Some(&json!("2"))
+        );
+        assert_eq!(p("$.address.zip").read(&doc), None);
+        assert_eq!(p("$.nothing.here").read(&doc), None);
+    }
+
+    #[test]
+    fn null_reads_as_absent() {
+        assert_eq!(p("$.a").read(&json!({"a": null})), None);
+    }
+
+    #[test]
+    fn writes_create_parents() {
+        let mut doc = json!({"keep": 1});
+        p("$.address.street").write(&mut doc, json!("x")).unwrap();
+        p("$['odd key'][1]").write(&mut doc, json!(true)).unwrap();
+        assert_eq!(
+            doc,
+            json!({"keep": 1, "address": {"street": "x"}, "odd key": [null, true]})
+        );
+    }
+
+    #[test]
+    fn filtered_write_finds_or_appends_the_element() {
+        let path = p("$.phones[?(@.kind == 'cell')].number");
+        let mut doc = json!({"phones": [{"kind": "desk", "number": "1"}]});
+        path.write(&mut doc, json!("2")).unwrap();
+        assert_eq!(
+            doc,
+            json!({"phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]})
+        );
+        path.write(&mut doc, json!("3")).unwrap();
+        assert_eq!(doc["phones"][1], json!({"kind": "cell", "number": "3"}));
+        assert_eq!(doc["phones"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn null_write_removes_the_filtered_element_and_creates_nothing() {
+        let path = p("$.phones[?(@.kind == 'cell')].number");
+        let mut doc = json!({"phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]});
+        path.write(&mut doc, Value::Null).unwrap();
+        assert_eq!(doc, json!({"phones": [{"kind": "desk", "number": "1"}]}));
+
+        let mut empty = json!({});
+        p("$.address.street")
+            .write(&mut empty, Value::Null)
+            .unwrap();
+        path.write(&mut empty, Value::Null).unwrap();
+        assert_eq!(empty, json!({}));
+
+        let mut with = json!({"address": {"street": "x", "zip": "1"}});
+        p("$.address.street").write(&mut with, Value::Null).unwrap();
+        assert_eq!(with, json!({"address": {"street": null, "zip": "1"}}));
+    }
+
+    #[test]
+    fn numeric_and_boolean_filter_literals() {
+        let mut doc = json!({});
+        p("$.xs[?(@.n == 2)].v").write(&mut doc, json!("a")).unwrap();
+        p("$.xs[?@.on == true].v").write(&mut doc, json!("b")).unwrap();
+        assert_eq!(doc, json!({"xs": [{"n": 2, "v": "a"}, {"on": true, "v": "b"}]}));
+    }
+
+    #[test]
+    fn shape_conflicts_name_the_path() {
+        let mut doc = json!({"address": "1 Main St"});
+        let err = p("$.address.street")
+            .write(&mut doc, json!("x"))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "$.address is not an object");
+    }
+
+    #[test]
+    fn paths_outside_the_writer_grammar_are_read_only() {
+        for (path, why) in [
+            ("$..street", "`..`"),
+            ("$.emails[*].value", "`*`"),
+            ("$.emails[-1]", "negative"),
+            ("$.emails[0:2]", "slice"),
+            ("$.phones[?(@.kind != 'x')].n", "only filters"),
+            ("$.phones[?(@.kind == 'x')]", "followed by a field"),
+            ("$.phones[?(@.kind == 'x')].kind", "own key"),
+            ("$", "whole legacy object"),
+        ] {
+            let lp = p(path);
+            let reason = lp.writable().unwrap_err();
+            assert!(reason.contains(why), "{path}: {reason}");
+        }
+        assert!(p("$.a['b'][0].c").writable().is_ok());
+    }
+
+    #[test]
+    fn singular_paths() {
+        assert!(p("$").is_singular());
+        assert!(p("$.result[0]['users']").is_singular());
+        assert!(!p("$.data[*]").is_singular());
+        assert!(!p("$..users").is_singular());
+        assert!(!p("$.data[?(@.a == 1)]").is_singular());
+    }
+
+    #[test]
+    fn overlapping_write_paths() {
+        assert!(p("$.address").overlaps(&p("$.address.street")));
+        assert!(p("$['address'].street").overlaps(&p("$.address.street")));
+        assert!(!p("$.address.city").overlaps(&p("$.address.street")));
+        assert!(!p("$.phones[?(@.kind == 'cell')].number")
+            .overlaps(&p("$.phones[?(@.kind == 'desk')].number")));
+        assert!(!p("$..street").overlaps(&p("$..street")));
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let e = LegacyPath::compile("$.a...b").unwrap_err();
+        assert_eq!(
+            e.message,
+            "unexpected '.' at column 6; expected '[', '*', or a name"
+        );
+        let e = LegacyPath::compile("login").unwrap_err();
+        assert!(e.message.starts_with("unexpected 'l' at column 1; expected '$'"));
+        let e = LegacyPath::compile("$.a.").unwrap_err();
+        assert!(e.message.starts_with("unexpected end at column 5"), "{}", e.message);
+    }
+
+    #[derive(Debug, Clone)]
+    enum GenStep {
+        Field(String),
+        Index(usize),
+        Match(String, Value, String),
+    }
+
+    fn render(steps: &[GenStep]) -> String {
+        let mut s = String::from("$");
+        let quote = |n: &str| format!("['{}']", n.replace('\\', "\\\\").replace('\'', "\\'"));
+        for step in steps {
+            match step {
+                GenStep::Field(n) => s.push_str(&quote(n)),
+                GenStep::Index(i) => s.push_str(&format!("[{i}]")),
+                GenStep::Match(k, v, f) => {
+                    let lit = match v {
+                        Value::String(x) => format!("'{x}'"),
+                        other => other.to_string(),
+                    };
+                    s.push_str(&format!("[?(@.{k} == {lit})]{}", quote(f)));
+                }
+            }
+        }
+        s
+    }
+
+    fn gen_step() -> impl Strategy<Value = GenStep> {
+        let name = "[a-zA-Z0-9 _.$'\\\\-]{1,6}";
+        let lit = prop_oneof![
+            "[a-z ]{0,5}".prop_map(Value::from),
+            (-5i64..50).prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+        ];
+        prop_oneof![
+            name.prop_map(GenStep::Field),
+            (0usize..4).prop_map(GenStep::Index),
+            ("k[a-z]{0,3}", lit, "f[a-z]{0,3}").prop_map(|(k, v, f)| GenStep::Match(k, v, f)),
+        ]
+    }
+
+    fn gen_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            "[^\\x00]{0,10}".prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn write_then_read_returns_the_value(
+            first in "[a-zA-Z0-9 _.$'\\\\-]{1,6}",
+            rest in proptest::collection::vec(gen_step(), 0..4),
+            value in gen_value(),
+            other in gen_value(),
+        ) {
+            let mut steps = vec![GenStep::Field(first)];
+            steps.extend(rest);
+            let path = LegacyPath::compile(&render(&steps)).unwrap();
+            prop_assert!(path.writable().is_ok(), "{}: {:?}", path, path.writable());
+            let mut doc = json!({"unrelated": "kept"});
+            path.write(&mut doc, other).unwrap();
+            path.write(&mut doc, value.clone()).unwrap();
+            prop_assert_eq!(path.read(&doc), Some(&value), "{} in {}", path, doc);
+            prop_assert_eq!(&doc["unrelated"], &json!("kept"));
+            path.write(&mut doc, Value::Null).unwrap();
+            prop_assert_eq!(path.read(&doc), None);
+        }
+    }
+}

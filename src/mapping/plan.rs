@@ -1,0 +1,387 @@
+//! The internal, compiled form of a mapping: what the server uses per request. Built once by
+//! `load` from the YAML model; JSONPaths are parsed, templates split, value maps and SCIM paths
+//! resolved. The public types here are the server's view (endpoints, pagination, backend);
+//! the attribute plan stays private to the mapping module and is used through the methods in
+//! `translate`, `list`, `pushdown` and `legacy_errors`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::MappingError;
+use super::legacy_path::LegacyPath;
+use super::slot::ScimSlot;
+use super::template::{query_string, PathTemplate};
+use super::values::Conversion;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::ScimType;
+
+/// A loaded, valid mapping.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub name: String,
+    pub backend: BackendSpec,
+    pub users: ResourceMapping,
+}
+
+/// Where the legacy API is and how the gateway authenticates to it.
+#[derive(Debug, Clone)]
+pub struct BackendSpec {
+    /// `http://host:port` plus an optional path prefix, without a trailing slash.
+    pub base_url: String,
+    pub auth: Option<BackendAuth>,
+    /// The timeout of every call to the legacy API.
+    pub timeout: Duration,
+}
+
+/// A static credential sent with every legacy call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendAuth {
+    /// `<name>: <secret>` (e.g. `X-Acme-Api-Key`).
+    Header { name: String, secret: SecretSource },
+    /// `Authorization: Bearer <secret>`.
+    Bearer(SecretSource),
+}
+
+impl BackendAuth {
+    /// The header this credential is sent in.
+    pub fn header_name(&self) -> &str {
+        match self {
+            BackendAuth::Header { name, .. } => name,
+            BackendAuth::Bearer(_) => "Authorization",
+        }
+    }
+
+    /// Resolves the secret and returns the header value to send (`Bearer …` for a bearer).
+    pub fn header_value(&self) -> Result<String, MappingError> {
+        match self {
+            BackendAuth::Header { secret, .. } => secret.resolve(),
+            BackendAuth::Bearer(secret) => Ok(format!("Bearer {}", secret.resolve()?)),
+        }
+    }
+}
+
+/// Where a secret comes from. Its `Debug` shows the variable or file, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the secret (at start-up). A trailing newline of a file is dropped. Errors name the
+    /// variable or the file, never the value.
+    pub fn resolve(&self) -> Result<String, MappingError> {
+        let (what, value) = match self {
+            SecretSource::Env(var) => {
+                let what = format!("environment variable {var}");
+                match std::env::var(var) {
+                    Ok(v) => (what, v),
+                    Err(std::env::VarError::NotPresent) => {
+                        return Err(MappingError::Secret {
+                            what,
+                            reason: "is not set (the mapping's backend.auth names it)".into(),
+                        })
+                    }
+                    Err(std::env::VarError::NotUnicode(_)) => {
+                        return Err(MappingError::Secret {
+                            what,
+                            reason: "is not valid UTF-8".into(),
+                        })
+                    }
+                }
+            }
+            SecretSource::File(path) => {
+                let what = format!("secret file {}", path.display());
+                match std::fs::read_to_string(path) {
+                    Ok(v) => (what, v.trim_end_matches(['\r', '\n']).to_string()),
+                    Err(e) => {
+                        return Err(MappingError::Secret {
+                            what,
+                            reason: format!("cannot be read: {e}"),
+                        })
+                    }
+                }
+            }
+        };
+        if value.trim().is_empty() {
+            return Err(MappingError::Secret {
+                what,
+                reason: "is empty".into(),
+            });
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(MappingError::Secret {
+                what,
+                reason: "contains a line break or NUL, which cannot be sent in a header".into(),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// What a SCIM DELETE does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// Set `active` to false (through the attribute or the deactivate endpoint).
+    Deactivate,
+    /// Call the delete endpoint.
+    Delete,
+}
+
+/// How the legacy update endpoint treats its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// The body replaces the user (legacy PUT): send the whole user.
+    Full,
+    /// The body changes only the fields it holds (legacy PATCH): send the changed fields.
+    Partial,
+}
+
+/// One legacy endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: http::Method,
+    pub path: PathTemplate,
+    /// Static query parameters, always sent.
+    pub query: Vec<(String, String)>,
+    /// Static headers, always sent (besides the backend's auth header).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Endpoint {
+    /// Path and query for a call: the template with `id` (percent-encoded), then the static
+    /// parameters and `extra` (form-encoded), e.g. `/api/v1/users?login=ada&page=1`.
+    pub fn target(&self, id: Option<&str>, extra: &[(String, String)]) -> String {
+        let mut out = self.path.render(id);
+        let params: Vec<(String, String)> = self.query.iter().chain(extra).cloned().collect();
+        if !params.is_empty() {
+            out.push('?');
+            out.push_str(&query_string(&params));
+        }
+        out
+    }
+}
+
+/// The legacy endpoints of a resource.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub create: Endpoint,
+    pub get: Endpoint,
+    pub update: Endpoint,
+    pub update_mode: UpdateMode,
+    pub delete: Option<Endpoint>,
+    pub deactivate: Option<Endpoint>,
+    pub reactivate: Option<Endpoint>,
+    pub list: ListEndpoint,
+}
+
+/// The list endpoint: where the items and the total are, and how to page.
+#[derive(Debug, Clone)]
+pub struct ListEndpoint {
+    pub endpoint: Endpoint,
+    pub pagination: Pagination,
+    pub(crate) items: LegacyPath,
+    pub(crate) total: Option<TotalSource>,
+}
+
+/// Where a list response gives the total number of matching users.
+#[derive(Debug, Clone)]
+pub enum TotalSource {
+    /// A JSONPath into the body.
+    Body(LegacyPath),
+    /// A header: a plain integer (`X-Total-Count: 319`) or `Content-Range: items 0-24/319`.
+    Header(http::HeaderName),
+}
+
+/// How the list endpoint pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pagination {
+    /// `?page=2&per_page=50`; pages count from `first_page` (0 or 1).
+    Page {
+        page_param: String,
+        size_param: String,
+        first_page: u64,
+        max_page_size: u64,
+    },
+    /// `?offset=50&limit=50`; offsets count from 0.
+    Offset {
+        offset_param: String,
+        limit_param: String,
+        max_page_size: u64,
+    },
+    /// `?cursor=abc&limit=50`, the first page without a cursor; the next cursor comes from
+    /// [`ListEndpoint::next_cursor`].
+    Cursor {
+        cursor_param: String,
+        size_param: String,
+        next: NextSource,
+        max_page_size: u64,
+    },
+}
+
+impl Pagination {
+    pub fn max_page_size(&self) -> u64 {
+        match self {
+            Pagination::Page { max_page_size, .. }
+            | Pagination::Offset { max_page_size, .. }
+            | Pagination::Cursor { max_page_size, .. } => *max_page_size,
+        }
+    }
+}
+
+/// Where a cursor-paginated response says what comes next. For a next link (in the body or
+/// the `Link` header), the cursor is the value of `cursor_param` in the link's query: the
+/// gateway never follows a URL chosen by the legacy API, it re-renders its own.
+#[derive(Debug, Clone)]
+pub enum NextSource {
+    /// A JSONPath to the next cursor in the body.
+    Cursor(LegacyPath),
+    /// A JSONPath to the next page's URL in the body.
+    Url(LegacyPath),
+    /// The `Link: <…>; rel="next"` response header.
+    LinkHeader,
+}
+
+impl PartialEq for NextSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (NextSource::Cursor(a), NextSource::Cursor(b)) | (NextSource::Url(a), NextSource::Url(b)) => {
+                a.as_str() == b.as_str()
+            }
+            (NextSource::LinkHeader, NextSource::LinkHeader) => true,
+            _ => false,
+        }
+    }
+}
+impl Eq for NextSource {}
+
+/// How one resource type (Users) maps to the legacy API.
+#[derive(Debug, Clone)]
+pub struct ResourceMapping {
+    pub endpoints: Endpoints,
+    pub on_delete: OnDelete,
+    /// The most legacy users the gateway fetches to evaluate a filter it cannot push down.
+    pub scan_limit: usize,
+    /// The SCIM schema restricted to the attributes this mapping stores (for `/Schemas`).
+    pub schema: ResourceSchema,
+    pub(crate) plan: Plan,
+}
+
+/// The compiled attribute map and the rest of the per-request plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub id: LegacyPath,
+    pub created: Option<LegacyPath>,
+    pub last_modified: Option<LegacyPath>,
+    pub version: Option<LegacyPath>,
+    pub attrs: Vec<Attr>,
+    pub filters: Vec<FilterRule>,
+    pub errors: ErrorPlan,
+}
+
+/// One entry of `attributes:`.
+#[derive(Debug, Clone)]
+pub(crate) enum Attr {
+    /// A SCIM attribute ↔ a legacy field.
+    Field {
+        slot: ScimSlot,
+        legacy: LegacyPath,
+        read: bool,
+        write: bool,
+        conv: Conversion,
+        /// A SCIM value written on create when the request has none.
+        default: Option<Value>,
+    },
+    /// A value always reported in SCIM (`scim` + `constant`).
+    ScimConstant { slot: ScimSlot, value: Value },
+    /// A value always written to the legacy API (`legacy` + `constant`).
+    LegacyConstant { legacy: LegacyPath, value: Value },
+    /// A value written to the legacy API on create only (`legacy` + `default`).
+    LegacyDefault { legacy: LegacyPath, value: Value },
+    /// One legacy string ↔ several SCIM strings.
+    Join {
+        legacy: LegacyPath,
+        parts: Vec<ScimSlot>,
+        separator: String,
+        read: bool,
+        write: bool,
+    },
+}
+
+/// A `filters:` entry: `<scim> eq X` → `?<param>=X`.
+#[derive(Debug, Clone)]
+pub(crate) struct FilterRule {
+    pub slot: ScimSlot,
+    pub param: String,
+    /// The conversion of the attribute with the same SCIM path, when it has a value map or a
+    /// legacy type (so `active eq true` becomes `status=enabled`).
+    pub conv: Option<Conversion>,
+}
+
+/// The `errors:` section.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ErrorPlan {
+    pub message: Option<LegacyPath>,
+    pub rules: Vec<ErrorRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorRule {
+    pub status: u16,
+    pub code: Option<(LegacyPath, Value)>,
+    pub body_contains: Option<String>,
+    pub scim_status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_target_encodes_id_and_query() {
+        let e = Endpoint {
+            method: http::Method::GET,
+            path: PathTemplate::parse("/api/v1/users/{id}").unwrap(),
+            query: vec![("expand".into(), "all".into())],
+            headers: vec![],
+        };
+        assert_eq!(
+            e.target(Some("../admin"), &[("x".into(), "a&role=owner".into())]),
+            "/api/v1/users/..%2Fadmin?expand=all&x=a%26role%3Downer"
+        );
+        let bare = Endpoint {
+            query: vec![],
+            ..e
+        };
+        assert_eq!(bare.target(Some("7"), &[]), "/api/v1/users/7");
+    }
+
+    #[test]
+    fn secret_errors_name_the_source_never_the_value() {
+        let missing = SecretSource::Env("SCIM_GATEWAY_TEST_SURELY_UNSET_VAR".into());
+        let e = missing.resolve().unwrap_err().to_string();
+        assert!(e.starts_with("environment variable SCIM_GATEWAY_TEST_SURELY_UNSET_VAR: is not set"));
+
+        let dir = std::env::temp_dir().join(format!("scim-gw-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "s3cr3t-value\n").unwrap();
+        let src = SecretSource::File(file.clone());
+        assert_eq!(src.resolve().unwrap(), "s3cr3t-value");
+        let bearer = BackendAuth::Bearer(src);
+        assert_eq!(bearer.header_name(), "Authorization");
+        assert_eq!(bearer.header_value().unwrap(), "Bearer s3cr3t-value");
+        assert!(!format!("{bearer:?}").contains("s3cr3t"));
+
+        std::fs::write(&file, "\n").unwrap();
+        let e = SecretSource::File(file.clone()).resolve().unwrap_err().to_string();
+        assert!(e.ends_with("token: is empty"), "{e}");
+        std::fs::remove_file(&file).unwrap();
+        let e = SecretSource::File(file).resolve().unwrap_err().to_string();
+        assert!(e.contains("cannot be read"), "{e}");
+    }
+}
