@@ -6,7 +6,9 @@ use std::path::Path;
 use scim_gateway::mapping::{load_file, Mapping};
 
 fn load(name: &str) -> Mapping {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("mappings")
+        .join(name);
     match load_file(&path) {
         Ok(m) => m,
         Err(e) => panic!("{name} does not load:\n{e}"),

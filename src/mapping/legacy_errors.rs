@@ -49,9 +49,9 @@ impl ResourceMapping {
             404 | 410 => ScimError::not_found(detail),
             409 => ScimError::uniqueness(detail),
             400 | 422 => ScimError::invalid_value(detail),
-            401 | 403 => ScimError::bad_gateway(
-                "the gateway's credentials for the legacy API were refused",
-            ),
+            401 | 403 => {
+                ScimError::bad_gateway("the gateway's credentials for the legacy API were refused")
+            }
             429 => ScimError::new(429, None, detail),
             _ => ScimError::bad_gateway(detail),
         }

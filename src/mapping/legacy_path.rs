@@ -11,8 +11,8 @@
 use std::fmt;
 
 use jsonpath_rust::parser::model::{
-    Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector,
-    SingularQuery, SingularQuerySegment,
+    Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector, SingularQuery,
+    SingularQuerySegment,
 };
 use jsonpath_rust::parser::{errors::JsonPathError, parse_json_path};
 use jsonpath_rust::query::js_path_process;
@@ -179,7 +179,11 @@ fn syntax_error(source: &str, err: &JsonPathError) -> PathSyntaxError {
                 None => format!("{found} at column {col}"),
             }
         }
-        None => text.lines().next().unwrap_or("invalid JSONPath").to_string(),
+        None => text
+            .lines()
+            .next()
+            .unwrap_or("invalid JSONPath")
+            .to_string(),
     };
     PathSyntaxError { message }
 }
@@ -263,9 +267,9 @@ fn match_step(f: &Filter) -> Result<Step, String> {
                 let value = match lit {
                     Literal::String(s) => Value::String(s.clone()),
                     Literal::Int(i) => Value::from(*i),
-                    Literal::Float(x) => {
-                        serde_json::Number::from_f64(*x).map(Value::Number).ok_or(ONLY)?
-                    }
+                    Literal::Float(x) => serde_json::Number::from_f64(*x)
+                        .map(Value::Number)
+                        .ok_or(ONLY)?,
                     Literal::Bool(b) => Value::Bool(*b),
                     Literal::Null => return Err(ONLY.into()),
                 };
@@ -372,9 +376,7 @@ fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflic
 /// Writes null without creating anything: removes the element of the last filter step, or sets
 /// an existing field (or index) to null.
 fn clear(steps: &[Step], doc: &mut Value) {
-    let match_at = steps
-        .iter()
-        .rposition(|s| matches!(s, Step::Match { .. }));
+    let match_at = steps.iter().rposition(|s| matches!(s, Step::Match { .. }));
     let (walk, target) = match match_at {
         Some(m) => (&steps[..m], &steps[m]),
         None => match steps.split_last() {
@@ -467,7 +469,8 @@ mod tests {
     #[test]
     fn null_write_removes_the_filtered_element_and_creates_nothing() {
         let path = p("$.phones[?(@.kind == 'cell')].number");
-        let mut doc = json!({"phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]});
+        let mut doc =
+            json!({"phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]});
         path.write(&mut doc, Value::Null).unwrap();
         assert_eq!(doc, json!({"phones": [{"kind": "desk", "number": "1"}]}));
 
@@ -486,9 +489,16 @@ mod tests {
     #[test]
     fn numeric_and_boolean_filter_literals() {
         let mut doc = json!({});
-        p("$.xs[?(@.n == 2)].v").write(&mut doc, json!("a")).unwrap();
-        p("$.xs[?@.on == true].v").write(&mut doc, json!("b")).unwrap();
-        assert_eq!(doc, json!({"xs": [{"n": 2, "v": "a"}, {"on": true, "v": "b"}]}));
+        p("$.xs[?(@.n == 2)].v")
+            .write(&mut doc, json!("a"))
+            .unwrap();
+        p("$.xs[?@.on == true].v")
+            .write(&mut doc, json!("b"))
+            .unwrap();
+        assert_eq!(
+            doc,
+            json!({"xs": [{"n": 2, "v": "a"}, {"on": true, "v": "b"}]})
+        );
     }
 
     #[test]
@@ -546,9 +556,15 @@ mod tests {
             "unexpected '.' at column 6; expected '[', '*', or a name"
         );
         let e = LegacyPath::compile("login").unwrap_err();
-        assert!(e.message.starts_with("unexpected 'l' at column 1; expected '$'"));
+        assert!(e
+            .message
+            .starts_with("unexpected 'l' at column 1; expected '$'"));
         let e = LegacyPath::compile("$.a.").unwrap_err();
-        assert!(e.message.starts_with("unexpected end at column 5"), "{}", e.message);
+        assert!(
+            e.message.starts_with("unexpected end at column 5"),
+            "{}",
+            e.message
+        );
     }
 
     #[derive(Debug, Clone)]

@@ -144,9 +144,21 @@ mod tests {
     fn items_from_a_field_or_the_root() {
         let body = json!({"data": [{"id": 1}, {"id": 2}]});
         assert_eq!(list("$.data", None, page()).items(&body).unwrap().len(), 2);
-        assert_eq!(list("$", None, page()).items(&json!([{"id": 1}])).unwrap().len(), 1);
-        assert!(list("$.data", None, page()).items(&json!({"data": []})).unwrap().is_empty());
-        assert!(list("$.data", None, page()).items(&json!({"data": null})).unwrap().is_empty());
+        assert_eq!(
+            list("$", None, page())
+                .items(&json!([{"id": 1}]))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(list("$.data", None, page())
+            .items(&json!({"data": []}))
+            .unwrap()
+            .is_empty());
+        assert!(list("$.data", None, page())
+            .items(&json!({"data": null}))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -158,25 +170,49 @@ mod tests {
             e.to_string(),
             "the legacy API's response cannot be read: the list response has no items at $.data"
         );
-        let e = list("$.data", None, page()).items(&json!({"data": "x"})).unwrap_err();
+        let e = list("$.data", None, page())
+            .items(&json!({"data": "x"}))
+            .unwrap_err();
         assert!(e.to_string().contains("is not a list"));
     }
 
     #[test]
     fn total_from_body_or_headers() {
         let empty = HeaderMap::new();
-        let body = list("$.data", Some(TotalSource::Body(LegacyPath::compile("$.meta.total").unwrap())), page());
-        assert_eq!(body.total(&json!({"meta": {"total": 319}}), &empty), Some(319));
-        assert_eq!(body.total(&json!({"meta": {"total": "12"}}), &empty), Some(12));
+        let body = list(
+            "$.data",
+            Some(TotalSource::Body(
+                LegacyPath::compile("$.meta.total").unwrap(),
+            )),
+            page(),
+        );
+        assert_eq!(
+            body.total(&json!({"meta": {"total": 319}}), &empty),
+            Some(319)
+        );
+        assert_eq!(
+            body.total(&json!({"meta": {"total": "12"}}), &empty),
+            Some(12)
+        );
         assert_eq!(body.total(&json!({}), &empty), None);
 
-        let header = list("$.data", Some(TotalSource::Header(http::HeaderName::from_static("x-total-count"))), page());
+        let header = list(
+            "$.data",
+            Some(TotalSource::Header(http::HeaderName::from_static(
+                "x-total-count",
+            ))),
+            page(),
+        );
         let mut h = HeaderMap::new();
         h.insert("x-total-count", HeaderValue::from_static("42"));
         assert_eq!(header.total(&json!({}), &h), Some(42));
         assert_eq!(header.total(&json!({}), &empty), None);
 
-        let range = list("$.data", Some(TotalSource::Header(http::header::CONTENT_RANGE)), page());
+        let range = list(
+            "$.data",
+            Some(TotalSource::Header(http::header::CONTENT_RANGE)),
+            page(),
+        );
         let mut h = HeaderMap::new();
         h.insert("content-range", HeaderValue::from_static("items 0-24/319"));
         assert_eq!(range.total(&json!({}), &h), Some(319));
@@ -187,12 +223,25 @@ mod tests {
     #[test]
     fn next_cursor_from_body_url_or_link_header() {
         let empty = HeaderMap::new();
-        let c = list("$.data", None, cursor(NextSource::Cursor(LegacyPath::compile("$.next").unwrap())));
-        assert_eq!(c.next_cursor(&json!({"next": "abc"}), &empty), Some("abc".into()));
+        let c = list(
+            "$.data",
+            None,
+            cursor(NextSource::Cursor(LegacyPath::compile("$.next").unwrap())),
+        );
+        assert_eq!(
+            c.next_cursor(&json!({"next": "abc"}), &empty),
+            Some("abc".into())
+        );
         assert_eq!(c.next_cursor(&json!({"next": null}), &empty), None);
         assert_eq!(c.next_cursor(&json!({"next": ""}), &empty), None);
 
-        let u = list("$.data", None, cursor(NextSource::Url(LegacyPath::compile("$.links.next").unwrap())));
+        let u = list(
+            "$.data",
+            None,
+            cursor(NextSource::Url(
+                LegacyPath::compile("$.links.next").unwrap(),
+            )),
+        );
         let body = json!({"links": {"next": "https://evil.example/users?limit=50&cursor=a%26b"}});
         assert_eq!(u.next_cursor(&body, &empty), Some("a&b".into()));
 
@@ -208,6 +257,9 @@ mod tests {
         assert_eq!(l.next_cursor(&json!({}), &empty), None);
 
         // Other styles have no cursor.
-        assert_eq!(list("$.data", None, page()).next_cursor(&json!({"next": "x"}), &empty), None);
+        assert_eq!(
+            list("$.data", None, page()).next_cursor(&json!({"next": "x"}), &empty),
+            None
+        );
     }
 }

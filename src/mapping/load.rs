@@ -124,7 +124,10 @@ fn yaml_fix(message: &str) -> String {
             .unwrap_or_default();
         return match closest(&unknown, known.iter().map(String::as_str)) {
             Some(k) => format!("did you mean `{k}`?"),
-            None => format!("remove `{unknown}`; the keys allowed here are: {}", known.join(", ")),
+            None => format!(
+                "remove `{unknown}`; the keys allowed here are: {}",
+                known.join(", ")
+            ),
         };
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
@@ -197,7 +200,12 @@ fn base_url(cx: &mut Cx<'_>, s: &Spanned<String>) -> Option<String> {
     let uri = match text.parse::<http::Uri>() {
         Ok(u) => u,
         Err(e) => {
-            cx.report(loc(s), "backend.base_url", format!("{text:?} is not a URL ({e})"), fix);
+            cx.report(
+                loc(s),
+                "backend.base_url",
+                format!("{text:?} is not a URL ({e})"),
+                fix,
+            );
             return None;
         }
     };
@@ -228,14 +236,21 @@ fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
     let f = &a.value;
     let forms = "write {header: X-Api-Key, from_env: VAR}, {header: …, from_file: PATH}, \
                  {bearer_from_env: VAR} or {bearer_from_file: PATH}";
-    let secret = |cx: &mut Cx<'_>, env: &Option<Spanned<String>>, file: &Option<Spanned<String>>| {
-        match (env, file) {
+    let secret =
+        |cx: &mut Cx<'_>, env: &Option<Spanned<String>>, file: &Option<Spanned<String>>| match (
+            env, file,
+        ) {
             (Some(e), None) => env_var(cx, e).map(SecretSource::Env),
             (None, Some(p)) if !p.value.trim().is_empty() => {
                 Some(SecretSource::File(PathBuf::from(p.value.trim())))
             }
             (None, Some(p)) => {
-                cx.report(loc(p), at, "the secret file path is empty".into(), Some(forms.into()));
+                cx.report(
+                    loc(p),
+                    at,
+                    "the secret file path is empty".into(),
+                    Some(forms.into()),
+                );
                 None
             }
             _ => {
@@ -247,8 +262,7 @@ fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
                 );
                 None
             }
-        }
-    };
+        };
     match &f.header {
         Some(h) => {
             if let Some(b) = f.bearer_from_env.as_ref().or(f.bearer_from_file.as_ref()) {
@@ -292,7 +306,12 @@ fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
                 return None;
             }
             if f.bearer_from_env.is_none() && f.bearer_from_file.is_none() {
-                cx.report(loc(a), at, "no credential is given".into(), Some(forms.into()));
+                cx.report(
+                    loc(a),
+                    at,
+                    "no credential is given".into(),
+                    Some(forms.into()),
+                );
                 return None;
             }
             secret(cx, &f.bearer_from_env, &f.bearer_from_file).map(BackendAuth::Bearer)
@@ -302,7 +321,10 @@ fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
 
 fn env_var(cx: &mut Cx<'_>, e: &Spanned<String>) -> Option<String> {
     let v = e.value.trim();
-    let valid = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = v
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
         Some(v.to_string())
@@ -311,7 +333,10 @@ fn env_var(cx: &mut Cx<'_>, e: &Spanned<String>) -> Option<String> {
             loc(e),
             "backend.auth",
             format!("{v:?} is not an environment variable name"),
-            Some("write a name like ACME_API_KEY (the secret itself never goes in the mapping)".into()),
+            Some(
+                "write a name like ACME_API_KEY (the secret itself never goes in the mapping)"
+                    .into(),
+            ),
         );
         None
     }
@@ -549,8 +574,14 @@ fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<Endpoints> {
     let get = one(cx, &f.get, "get", true);
     let update = one(cx, &f.update, "update", true);
     let delete = f.delete.as_ref().map(|x| one(cx, x, "delete", true));
-    let deactivate = f.deactivate.as_ref().map(|x| one(cx, x, "deactivate", true));
-    let reactivate = f.reactivate.as_ref().map(|x| one(cx, x, "reactivate", true));
+    let deactivate = f
+        .deactivate
+        .as_ref()
+        .map(|x| one(cx, x, "deactivate", true));
+    let reactivate = f
+        .reactivate
+        .as_ref()
+        .map(|x| one(cx, x, "reactivate", true));
     let update_mode = match &f.update.value.mode {
         Some(m) => match m.value.trim() {
             "full" => Some(UpdateMode::Full),
@@ -569,7 +600,14 @@ fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<Endpoints> {
                 None
             }
         },
-        None if f.update.value.method.value.trim().eq_ignore_ascii_case("PATCH") => {
+        None if f
+            .update
+            .value
+            .method
+            .value
+            .trim()
+            .eq_ignore_ascii_case("PATCH") =>
+        {
             Some(UpdateMode::Partial)
         }
         None => Some(UpdateMode::Full),
@@ -629,14 +667,20 @@ fn endpoint(
                     loc(path),
                     &format!("{at}.path"),
                     format!("{:?} has no {{id}}, so it cannot name one user", t.as_str()),
-                    Some(format!("write e.g. {}/{{id}}", t.as_str().trim_end_matches('/'))),
+                    Some(format!(
+                        "write e.g. {}/{{id}}",
+                        t.as_str().trim_end_matches('/')
+                    )),
                 );
                 None
             } else if !needs_id && t.has_id() {
                 cx.report(
                     loc(path),
                     &format!("{at}.path"),
-                    format!("{:?} has {{id}}, but this call is not about one user", t.as_str()),
+                    format!(
+                        "{:?} has {{id}}, but this call is not about one user",
+                        t.as_str()
+                    ),
                     Some("remove {id}".into()),
                 );
                 None
@@ -739,8 +783,14 @@ fn list(cx: &mut Cx<'_>, l: &Spanned<ListFile>) -> Option<ListEndpoint> {
             cx.report(
                 loc(&f.items),
                 &format!("{at}.items"),
-                format!("{:?} selects several places; it must name the list itself", p.as_str()),
-                Some("write the path of the array, e.g. items: $.data (or $ for a bare array)".into()),
+                format!(
+                    "{:?} selects several places; it must name the list itself",
+                    p.as_str()
+                ),
+                Some(
+                    "write the path of the array, e.g. items: $.data (or $ for a bare array)"
+                        .into(),
+                ),
             );
         }
         singular
@@ -825,14 +875,17 @@ fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination
                     l,
                     &format!("{at}.{key}"),
                     format!("`{key}` is not used with style: {style}"),
-                    Some(format!("remove it; style {style} uses {}", allowed.join(", "))),
+                    Some(format!(
+                        "remove it; style {style} uses {}",
+                        allowed.join(", ")
+                    )),
                 );
                 ok = false;
             }
         }
     }
-    let mut required = |cx: &mut Cx<'_>, v: &Option<Spanned<String>>, key: &str, example: &str| {
-        match v {
+    let mut required =
+        |cx: &mut Cx<'_>, v: &Option<Spanned<String>>, key: &str, example: &str| match v {
             Some(s) if !s.value.trim().is_empty() => Some(s.value.trim().to_string()),
             _ => {
                 cx.report(
@@ -844,8 +897,7 @@ fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination
                 ok = false;
                 None
             }
-        }
-    };
+        };
     let max_page_size = match &f.max_page_size {
         None => Some(100),
         Some(m) if (1..=10_000).contains(&m.value) => Some(m.value),
@@ -977,12 +1029,22 @@ fn attribute(
     } else if f.scim.is_some() && f.legacy.is_some() {
         (
             "a mapped attribute",
-            &["scim", "legacy", "direction", "default", "values", "legacy_type"][..],
+            &[
+                "scim",
+                "legacy",
+                "direction",
+                "default",
+                "values",
+                "legacy_type",
+            ][..],
         )
     } else if f.scim.is_some() {
         ("a SCIM constant", &["scim", "constant", "direction"][..])
     } else if f.legacy.is_some() {
-        ("a legacy constant or default", &["legacy", "constant", "default", "direction"][..])
+        (
+            "a legacy constant or default",
+            &["legacy", "constant", "default", "direction"][..],
+        )
     } else {
         cx.report(
             loc(a),
@@ -1145,7 +1207,10 @@ fn field_attr(
         cx.report(
             loc(scim),
             &format!("{at}.scim"),
-            format!("{} is read-only in SCIM, so it cannot be written", slot.label()),
+            format!(
+                "{} is read-only in SCIM, so it cannot be written",
+                slot.label()
+            ),
             Some("add `direction: read`".into()),
         );
         return None;
@@ -1190,7 +1255,9 @@ fn field_attr(
                 loc(list),
                 &format!("{at}.values"),
                 "the value map is empty".into(),
-                Some("list pairs like - { scim: true, legacy: enabled }, or remove `values`".into()),
+                Some(
+                    "list pairs like - { scim: true, legacy: enabled }, or remove `values`".into(),
+                ),
             );
             return None;
         }
@@ -1343,7 +1410,10 @@ fn join_attr(
             cx.report(
                 loc(p),
                 &pat,
-                format!("{} is not a string, so it cannot be part of a join", slot.label()),
+                format!(
+                    "{} is not a string, so it cannot be part of a join",
+                    slot.label()
+                ),
                 Some("join only string attributes, like name.givenName".into()),
             );
             continue;
@@ -1451,14 +1521,20 @@ fn scim_slot(
         cx.report(
             loc(s),
             at,
-            format!("{:?} is not an attribute of the SCIM User", lookup.to_string()),
+            format!(
+                "{:?} is not an attribute of the SCIM User",
+                lookup.to_string()
+            ),
             Some(fix),
         );
         return None;
     };
     let attr = resolved.attr;
     let name = attr.name.as_str();
-    if ["id", "meta", "schemas"].iter().any(|x| name.eq_ignore_ascii_case(x)) {
+    if ["id", "meta", "schemas"]
+        .iter()
+        .any(|x| name.eq_ignore_ascii_case(x))
+    {
         cx.report(
             loc(s),
             at,
@@ -1495,12 +1571,17 @@ fn scim_slot(
             );
             return None;
         }
-        if sub.as_deref().is_some_and(|x| x.eq_ignore_ascii_case("type")) {
+        if sub
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case("type"))
+        {
             cx.report(
                 loc(s),
                 at,
                 "the element's type is set by the selector itself".into(),
-                Some(format!("map another sub-attribute, e.g. {name}[type eq \"work\"].value")),
+                Some(format!(
+                    "map another sub-attribute, e.g. {name}[type eq \"work\"].value"
+                )),
             );
             return None;
         }
@@ -1608,9 +1689,7 @@ fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
                         "{} is already read by the entry on line {first}",
                         slot.label()
                     ),
-                    Some(
-                        "keep one entry that reads it; make the others `direction: write`".into(),
-                    ),
+                    Some("keep one entry that reads it; make the others `direction: write`".into()),
                 );
             }
         }
@@ -1648,7 +1727,10 @@ fn filter_rule(
             cx.report(
                 loc(op),
                 &format!("{at}.op"),
-                format!("{:?} cannot be passed to the legacy API; only eq can", op.value),
+                format!(
+                    "{:?} cannot be passed to the legacy API; only eq can",
+                    op.value
+                ),
                 Some(
                     "write op: eq; the gateway evaluates other operators itself over the \
                      fetched users"

@@ -12,8 +12,8 @@
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
 pub mod error;
-pub mod legacy_path;
 mod legacy_errors;
+pub mod legacy_path;
 mod list;
 pub mod load;
 pub mod model;

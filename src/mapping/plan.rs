@@ -63,10 +63,23 @@ impl BackendAuth {
 }
 
 /// Where a secret comes from. Its `Debug` shows the variable or file, never the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
+    /// Given directly by the program that embeds the gateway (the demo, the tests); a mapping
+    /// file cannot say this.
+    Value(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "Env({var:?})"),
+            SecretSource::File(path) => write!(f, "File({path:?})"),
+            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
 }
 
 impl SecretSource {
@@ -92,6 +105,7 @@ impl SecretSource {
                     }
                 }
             }
+            SecretSource::Value(v) => ("the secret given by the program".to_string(), v.clone()),
             SecretSource::File(path) => {
                 let what = format!("secret file {}", path.display());
                 match std::fs::read_to_string(path) {
@@ -247,9 +261,8 @@ pub enum NextSource {
 impl PartialEq for NextSource {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (NextSource::Cursor(a), NextSource::Cursor(b)) | (NextSource::Url(a), NextSource::Url(b)) => {
-                a.as_str() == b.as_str()
-            }
+            (NextSource::Cursor(a), NextSource::Cursor(b))
+            | (NextSource::Url(a), NextSource::Url(b)) => a.as_str() == b.as_str(),
             (NextSource::LinkHeader, NextSource::LinkHeader) => true,
             _ => false,
         }
@@ -353,10 +366,7 @@ mod tests {
             e.target(Some("../admin"), &[("x".into(), "a&role=owner".into())]),
             "/api/v1/users/..%2Fadmin?expand=all&x=a%26role%3Downer"
         );
-        let bare = Endpoint {
-            query: vec![],
-            ..e
-        };
+        let bare = Endpoint { query: vec![], ..e };
         assert_eq!(bare.target(Some("7"), &[]), "/api/v1/users/7");
     }
 
@@ -364,7 +374,9 @@ mod tests {
     fn secret_errors_name_the_source_never_the_value() {
         let missing = SecretSource::Env("SCIM_GATEWAY_TEST_SURELY_UNSET_VAR".into());
         let e = missing.resolve().unwrap_err().to_string();
-        assert!(e.starts_with("environment variable SCIM_GATEWAY_TEST_SURELY_UNSET_VAR: is not set"));
+        assert!(
+            e.starts_with("environment variable SCIM_GATEWAY_TEST_SURELY_UNSET_VAR: is not set")
+        );
 
         let dir = std::env::temp_dir().join(format!("scim-gw-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -378,7 +390,10 @@ mod tests {
         assert!(!format!("{bearer:?}").contains("s3cr3t"));
 
         std::fs::write(&file, "\n").unwrap();
-        let e = SecretSource::File(file.clone()).resolve().unwrap_err().to_string();
+        let e = SecretSource::File(file.clone())
+            .resolve()
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("token: is empty"), "{e}");
         std::fs::remove_file(&file).unwrap();
         let e = SecretSource::File(file).resolve().unwrap_err().to_string();

@@ -53,11 +53,9 @@ impl ResourceMapping {
                 op: CompareOp::Eq,
                 value,
             } => {
-                let rule = self
-                    .plan
-                    .filters
-                    .iter()
-                    .find(|r| r.slot.element_type.is_none() && slot_is(&r.slot, path, path.sub.as_deref()))?;
+                let rule = self.plan.filters.iter().find(|r| {
+                    r.slot.element_type.is_none() && slot_is(&r.slot, path, path.sub.as_deref())
+                })?;
                 param(rule, value)
             }
             Filter::ValuePath { attr, filter } => {
@@ -103,7 +101,10 @@ fn element_type(f: &Filter) -> Option<&str> {
             path,
             op: CompareOp::Eq,
             value: CompValue::Str(t),
-        } if path.sub.is_none() && path.schema.is_none() && path.name.eq_ignore_ascii_case("type") => {
+        } if path.sub.is_none()
+            && path.schema.is_none()
+            && path.name.eq_ignore_ascii_case("type") =>
+        {
             Some(t)
         }
         _ => None,

@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(work.get(&r), Some(&json!("a@x")));
         assert!(work.element_exists(&r));
         assert!(!slot(None, "emails", Some("home"), Some("primary")).element_exists(&r));
-        assert_eq!(slot(None, "title", None, None).get(&json!({"title": null})), None);
+        assert_eq!(
+            slot(None, "title", None, None).get(&json!({"title": null})),
+            None
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ mod tests {
         assert_eq!(closest("legcy", keys), Some("legacy"));
         assert_eq!(closest("DIRECTON", keys), Some("direction"));
         assert_eq!(closest("zzzzzzzz", keys), None);
-        assert_eq!(closest("givenNme", ["givenName", "familyName"]), Some("givenName"));
+        assert_eq!(
+            closest("givenNme", ["givenName", "familyName"]),
+            Some("givenName")
+        );
     }
 
     #[test]

@@ -50,7 +50,10 @@ impl fmt::Display for TemplateProblem {
             TemplateProblem::NotAbsolute => write!(f, "must start with '/'"),
             TemplateProblem::QueryInPath => write!(f, "must not contain '?' or '#'"),
             TemplateProblem::UnknownPlaceholder(p) => {
-                write!(f, "has the placeholder {{{p}}}; the only placeholder is {{id}}")
+                write!(
+                    f,
+                    "has the placeholder {{{p}}}; the only placeholder is {{id}}"
+                )
             }
             TemplateProblem::UnclosedBrace => write!(f, "has an unclosed or stray brace"),
             TemplateProblem::BadCharacter(c) => {
@@ -207,9 +210,8 @@ mod tests {
             ("page".into(), "1".into()),
         ]);
         assert_eq!(q, "login=x%26role%3Downer&page=1");
-        let parsed: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
-            .into_owned()
-            .collect();
+        let parsed: Vec<(String, String)> =
+            form_urlencoded::parse(q.as_bytes()).into_owned().collect();
         assert_eq!(parsed[0], ("login".into(), "x&role=owner".into()));
         assert_eq!(query_string(&[]), "");
     }

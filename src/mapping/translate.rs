@@ -31,10 +31,7 @@ impl ResourceMapping {
     /// SCIM type, is left out. Fails only when the user has no id.
     pub fn to_scim(&self, legacy: &Value) -> Result<Value, TranslateError> {
         let id = self.legacy_id(legacy).ok_or_else(|| {
-            TranslateError::LegacyResponse(format!(
-                "a user has no id at {}",
-                self.plan.id.as_str()
-            ))
+            TranslateError::LegacyResponse(format!("a user has no id at {}", self.plan.id.as_str()))
         })?;
         let mut out = json!({ "schemas": [urn::USER], "id": id });
         for attr in &self.plan.attrs {
@@ -58,7 +55,8 @@ impl ResourceMapping {
                     ..
                 } => {
                     if let Some(text) = path.read(legacy).and_then(scalar_string) {
-                        for (slot, piece) in parts.iter().zip(split_join(&text, separator, parts.len()))
+                        for (slot, piece) in
+                            parts.iter().zip(split_join(&text, separator, parts.len()))
                         {
                             if !piece.is_empty() {
                                 slot.set(&mut out, Value::String(piece));
@@ -95,7 +93,10 @@ impl ResourceMapping {
                 }
             }
             let mut meta = Map::new();
-            meta.insert("resourceType".into(), Value::String(self.schema.name.clone()));
+            meta.insert(
+                "resourceType".into(),
+                Value::String(self.schema.name.clone()),
+            );
             let text = |p: &Option<LegacyPath>| {
                 p.as_ref()
                     .and_then(|p| p.read(legacy))
@@ -133,11 +134,17 @@ impl ResourceMapping {
                     default,
                     ..
                 } => {
-                    let value = match slot.get(scim).or(if creating { default.as_ref() } else { None }) {
-                        Some(v) => conv.to_legacy(v).map_err(|e| convert_error(slot, legacy, e))?,
-                        None if creating => continue,
-                        None => Value::Null,
-                    };
+                    let value =
+                        match slot
+                            .get(scim)
+                            .or(if creating { default.as_ref() } else { None })
+                        {
+                            Some(v) => conv
+                                .to_legacy(v)
+                                .map_err(|e| convert_error(slot, legacy, e))?,
+                            None if creating => continue,
+                            None => Value::Null,
+                        };
                     write(legacy, &mut out, value, &slot.label())?;
                 }
                 Attr::Join {
@@ -150,11 +157,12 @@ impl ResourceMapping {
                     let mut pieces = Vec::new();
                     for slot in parts {
                         if let Some(v) = slot.get(scim) {
-                            let s = scalar_string(v).ok_or_else(|| TranslateError::InvalidValue {
-                                attr: slot.label(),
-                                legacy: legacy.as_str().to_string(),
-                                reason: "expected a string".into(),
-                            })?;
+                            let s =
+                                scalar_string(v).ok_or_else(|| TranslateError::InvalidValue {
+                                    attr: slot.label(),
+                                    legacy: legacy.as_str().to_string(),
+                                    reason: "expected a string".into(),
+                                })?;
                             if !s.trim().is_empty() {
                                 pieces.push(s);
                             }
@@ -167,7 +175,11 @@ impl ResourceMapping {
                     } else {
                         Value::Null
                     };
-                    let label = parts.iter().map(ScimSlot::label).collect::<Vec<_>>().join(" + ");
+                    let label = parts
+                        .iter()
+                        .map(ScimSlot::label)
+                        .collect::<Vec<_>>()
+                        .join(" + ");
                     write(legacy, &mut out, value, &label)?;
                 }
                 Attr::LegacyConstant { legacy, value } => {
@@ -260,14 +272,9 @@ fn write(
     value: Value,
     attr: &str,
 ) -> Result<(), TranslateError> {
-    legacy
-        .write(out, value)
-        .map_err(|c: WriteConflict| {
-            TranslateError::LegacyResponse(format!(
-                "cannot write {attr} to {}: {c}",
-                legacy.as_str()
-            ))
-        })
+    legacy.write(out, value).map_err(|c: WriteConflict| {
+        TranslateError::LegacyResponse(format!("cannot write {attr} to {}: {c}", legacy.as_str()))
+    })
 }
 
 fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> TranslateError {
@@ -292,9 +299,15 @@ mod tests {
 
     #[test]
     fn join_splits_at_the_last_separator() {
-        assert_eq!(split_join("Mary Ann Smith", " ", 2), vec!["Mary Ann", "Smith"]);
+        assert_eq!(
+            split_join("Mary Ann Smith", " ", 2),
+            vec!["Mary Ann", "Smith"]
+        );
         assert_eq!(split_join("Cher", " ", 2), vec!["Cher"]);
         assert_eq!(split_join("a, b, c", ",", 3), vec!["a", "b", "c"]);
-        assert_eq!(split_join("Smith, Mary Ann", ", ", 2), vec!["Smith", "Mary Ann"]);
+        assert_eq!(
+            split_join("Smith, Mary Ann", ", ", 2),
+            vec!["Smith", "Mary Ann"]
+        );
     }
 }

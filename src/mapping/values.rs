@@ -88,12 +88,11 @@ pub(crate) fn to_scim_type(v: &Value, t: AttrType) -> Result<Value, String> {
         AttrType::Boolean => parse_bool(v).map(Value::Bool),
         AttrType::Integer => parse_integer(v),
         AttrType::Decimal => parse_number(v),
-        AttrType::String
-        | AttrType::Reference
-        | AttrType::DateTime
-        | AttrType::Binary => scalar_string(v)
-            .map(Value::String)
-            .ok_or_else(|| format!("expected a string, got {}", kind(v))),
+        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => {
+            scalar_string(v)
+                .map(Value::String)
+                .ok_or_else(|| format!("expected a string, got {}", kind(v)))
+        }
         AttrType::Complex => Err(format!("expected a single value, got {}", kind(v))),
     }
 }
@@ -223,7 +222,10 @@ mod tests {
     #[test]
     fn unmapped_value_on_write_lists_the_allowed_values() {
         let c = Conversion {
-            values: vec![(json!("Employee"), json!("E")), (json!("Contractor"), json!("C"))],
+            values: vec![
+                (json!("Employee"), json!("E")),
+                (json!("Contractor"), json!("C")),
+            ],
             ..conv(AttrType::String)
         };
         assert_eq!(c.to_legacy(&json!("employee")).ok(), Some(json!("E")));
@@ -270,7 +272,10 @@ mod tests {
 
     #[test]
     fn scim_types_are_coerced_leniently_on_input() {
-        assert_eq!(to_scim_type(&json!("True"), AttrType::Boolean), Ok(json!(true)));
+        assert_eq!(
+            to_scim_type(&json!("True"), AttrType::Boolean),
+            Ok(json!(true))
+        );
         assert_eq!(to_scim_type(&json!(42), AttrType::String), Ok(json!("42")));
         assert_eq!(to_scim_type(&json!("12"), AttrType::Integer), Ok(json!(12)));
         assert!(to_scim_type(&json!("yes"), AttrType::Boolean).is_err());

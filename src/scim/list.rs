@@ -69,7 +69,9 @@ impl ListQuery {
     /// string, as JSON members (`attributes` and `excludedAttributes` as arrays or strings).
     pub fn from_search_request(body: &Value, max_count: usize) -> Result<ListQuery, ScimError> {
         let Some(obj) = body.as_object() else {
-            return Err(ScimError::invalid_syntax("a search request must be a JSON object"));
+            return Err(ScimError::invalid_syntax(
+                "a search request must be a JSON object",
+            ));
         };
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (name, value) in obj {
