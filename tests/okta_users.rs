@@ -163,9 +163,18 @@ fn errors_are_scim_errors(env: &Env) {
     assert_eq!(r.body["scimType"], "invalidPath");
     // Unknown id on every method → 404.
     for method in ["GET", "PUT", "PATCH", "DELETE"] {
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "userName": "x",
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
-        let r = env.call(method, "/Users/does-not-exist-42", Some(&body));
+        let put = okta_user("nobody@okta.example", "No", "Body");
+        let r = env.call(
+            method,
+            "/Users/does-not-exist-42",
+            (method != "GET" && method != "DELETE").then_some(if method == "PUT" {
+                &put
+            } else {
+                &body
+            }),
+        );
         assert_eq!(r.status, 404, "{method}: {:?}", r.body);
     }
     // A hostile id reaches the legacy API as data, never as a path.

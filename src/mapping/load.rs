@@ -236,33 +236,32 @@ fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
     let f = &a.value;
     let forms = "write {header: X-Api-Key, from_env: VAR}, {header: …, from_file: PATH}, \
                  {bearer_from_env: VAR} or {bearer_from_file: PATH}";
-    let secret =
-        |cx: &mut Cx<'_>, env: &Option<Spanned<String>>, file: &Option<Spanned<String>>| match (
-            env, file,
-        ) {
-            (Some(e), None) => env_var(cx, e).map(SecretSource::Env),
-            (None, Some(p)) if !p.value.trim().is_empty() => {
-                Some(SecretSource::File(PathBuf::from(p.value.trim())))
-            }
-            (None, Some(p)) => {
-                cx.report(
-                    loc(p),
-                    at,
-                    "the secret file path is empty".into(),
-                    Some(forms.into()),
-                );
-                None
-            }
-            _ => {
-                cx.report(
-                    loc(a),
-                    at,
-                    "give exactly one source for the secret".into(),
-                    Some(forms.into()),
-                );
-                None
-            }
-        };
+    let secret = |cx: &mut Cx<'_>,
+                  env: &Option<Spanned<String>>,
+                  file: &Option<Spanned<String>>| match (env, file) {
+        (Some(e), None) => env_var(cx, e).map(SecretSource::Env),
+        (None, Some(p)) if !p.value.trim().is_empty() => {
+            Some(SecretSource::File(PathBuf::from(p.value.trim())))
+        }
+        (None, Some(p)) => {
+            cx.report(
+                loc(p),
+                at,
+                "the secret file path is empty".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+        _ => {
+            cx.report(
+                loc(a),
+                at,
+                "give exactly one source for the secret".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+    };
     match &f.header {
         Some(h) => {
             if let Some(b) = f.bearer_from_env.as_ref().or(f.bearer_from_file.as_ref()) {

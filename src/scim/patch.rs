@@ -264,6 +264,24 @@ pub fn apply(resource: &mut Value, request: &PatchRequest, schema: &ResourceSche
     Ok(())
 }
 
+/// Reads the attributes of a POST or PUT body into `resource` with the rules of a no-path
+/// `replace` (canonical names, dotted and URN-qualified keys, string booleans, a bare manager
+/// id, read-only attributes ignored when unchanged), so that a create or a full replace accepts
+/// exactly what a PATCH accepts. Errors carry no operation number.
+pub fn apply_attributes(
+    resource: &mut Value,
+    attributes: &Map<String, Value>,
+    schema: &ResourceSchema,
+) -> Result<()> {
+    let mut engine = Engine {
+        schema,
+        res: resource.as_object().cloned().unwrap_or_default(),
+    };
+    engine.value_object(OpKind::Replace, attributes, None)?;
+    *resource = Value::Object(engine.res);
+    Ok(())
+}
+
 /// The working copy of the resource and the schema that reads it.
 struct Engine<'s> {
     schema: &'s ResourceSchema,

@@ -81,14 +81,7 @@ fn normalise_body(body: &Value) -> Result<Value, ScimError> {
         attrs.insert(k.clone(), v.clone());
     }
     let mut user = json!({ "schemas": [urn::USER] });
-    if attrs.is_empty() {
-        return Ok(user);
-    }
-    let request = PatchRequest::parse(&json!({
-        "schemas": [urn::PATCH_OP],
-        "Operations": [{ "op": "replace", "value": Value::Object(attrs) }]
-    }))?;
-    patch::apply(&mut user, &request, full_schema())?;
+    patch::apply_attributes(&mut user, &attrs, full_schema())?;
     Ok(user)
 }
 
