@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: Listen,
@@ -90,7 +90,10 @@ pub enum LogFormat {
 
 impl Default for Listen {
     fn default() -> Self {
-        Listen { address: SocketAddr::from(([127, 0, 0, 1], 8080)), threads: 2 }
+        Listen {
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            threads: 2,
+        }
     }
 }
 
@@ -107,25 +110,18 @@ impl Default for ScimConfig {
 
 impl Default for Shutdown {
     fn default() -> Self {
-        Shutdown { grace_period_seconds: 10, timeout_seconds: 5 }
+        Shutdown {
+            grace_period_seconds: 10,
+            timeout_seconds: 5,
+        }
     }
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { format: LogFormat::Text, level: "info".into() }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: Listen::default(),
-            mapping: MappingConfig::default(),
-            auth: AuthConfig::default(),
-            scim: ScimConfig::default(),
-            shutdown: Shutdown::default(),
-            log: Log::default(),
+        Log {
+            format: LogFormat::Text,
+            level: "info".into(),
         }
     }
 }
@@ -147,7 +143,9 @@ impl Config {
     /// environment.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         if !file.is_file() {
-            return Err(ConfigError::Missing { path: file.to_path_buf() });
+            return Err(ConfigError::Missing {
+                path: file.to_path_buf(),
+            });
         }
         Self::from_figment(Figment::from(Toml::file_exact(file)), Some(file))
     }
@@ -171,7 +169,11 @@ impl Config {
                     .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
                     .or_else(|| file.map(|f| f.display().to_string()))
                     .unwrap_or_else(|| "configuration".into());
-                let key = if key.is_empty() { String::new() } else { format!(" key `{key}`:") };
+                let key = if key.is_empty() {
+                    String::new()
+                } else {
+                    format!(" key `{key}`:")
+                };
                 lines.push(format!("{source}:{key} {}", err.kind));
             }
             ConfigError::Invalid(lines.join("\n"))
@@ -201,7 +203,8 @@ impl Config {
         }
         if matches!(self.mapping.backend_url.as_deref(), Some(u) if !u.starts_with("http://")) {
             problems.push(
-                "mapping.backend_url must be an http:// URL; fix: e.g. \"http://127.0.0.1:8081\"".into(),
+                "mapping.backend_url must be an http:// URL; fix: e.g. \"http://127.0.0.1:8081\""
+                    .into(),
             );
         }
         if problems.is_empty() {
@@ -239,7 +242,10 @@ mod tests {
     #[test]
     fn missing_file_is_an_error_not_defaults() {
         let err = Config::load(Path::new("/nonexistent/gateway.toml")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/gateway.toml"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/gateway.toml"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -256,10 +262,14 @@ mod tests {
         let p = write(&d, "[auth]\ntoken_sha256 = [\"my-secret-token\"]\n");
         let err = Config::load(&p).unwrap_err().to_string();
         assert!(err.contains("hash-token"), "{err}");
-        assert!(!err.contains("my-secret-token"), "the value must not be echoed: {err}");
+        assert!(
+            !err.contains("my-secret-token"),
+            "the value must not be echoed: {err}"
+        );
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
     fn environment_overrides_the_file() {
         // figment::Jail isolates the environment of this test.
         figment::Jail::expect_with(|jail| {

@@ -1,5 +1,5 @@
 //! "Acme HR", an example legacy user API in the style of a typical in-house HR service: numeric
-//! ids, its own snake_case field names, `status: "enabled" | "disabled"`, flat phone fields, a
+//! ids, its own snake_case field names, `status: "enabled" | "disabled" | "archived"`, flat phone fields, a
 //! nested `address`, page/per_page pagination with the total in the body, an API-key header, and
 //! errors shaped `{"error": {"code", "message"}}`. It is what `mappings/acme-hr.yaml` describes;
 //! it knows nothing of SCIM.
@@ -34,6 +34,8 @@ use super::common::{
 use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
 
 /// The header that carries the API key.
+/// The values of `status`.
+pub const STATUSES: [&str; 3] = ["enabled", "disabled", "archived"];
 pub const API_KEY_HEADER: &str = "X-Acme-Api-Key";
 /// Path pattern of the users collection (also the key of its request counts).
 pub const USERS: &str = "/api/v1/users";
@@ -49,7 +51,8 @@ pub const MAX_PER_PAGE: u64 = 100;
 enum Kind {
     /// A string, or null.
     Text,
-    /// `"enabled"` or `"disabled"`; never null.
+    /// `"enabled"`, `"disabled"` or `"archived"` (kept for history, no longer a member of
+    /// staff); never null.
     Status,
     /// A non-negative integer (another user's id), or null.
     UserId,
@@ -655,10 +658,10 @@ fn validate(body: &Map<String, Value>, mode: WriteMode) -> Result<Map<String, Va
             continue;
         };
         let valid = match (kind, value) {
-            (Kind::Status, Value::String(s)) if s == "enabled" || s == "disabled" => value.clone(),
+            (Kind::Status, Value::String(s)) if STATUSES.contains(&s.as_str()) => value.clone(),
             (Kind::Status, _) => {
                 return Err(ApiError::invalid_field(format!(
-                    "status must be \"enabled\" or \"disabled\", not {value}"
+                    "status must be \"enabled\", \"disabled\" or \"archived\", not {value}"
                 )))
             }
             (_, Value::Null) => Value::Null,
@@ -753,9 +756,9 @@ impl ListQuery {
         };
         let status = first("status");
         if let Some(s) = &status {
-            if s != "enabled" && s != "disabled" {
+            if !STATUSES.contains(&s.as_str()) {
                 return Err(ApiError::bad_request(format!(
-                    "status must be 'enabled' or 'disabled', not '{s}'"
+                    "status must be 'enabled', 'disabled' or 'archived', not '{s}'"
                 )));
             }
         }

@@ -63,10 +63,23 @@ impl BackendAuth {
 }
 
 /// Where a secret comes from. Its `Debug` shows the variable or file, never the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
+    /// Given directly by the program that embeds the gateway (the demo, the tests); a mapping
+    /// file cannot say this.
+    Value(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "Env({var:?})"),
+            SecretSource::File(path) => write!(f, "File({path:?})"),
+            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
 }
 
 impl SecretSource {
@@ -92,6 +105,7 @@ impl SecretSource {
                     }
                 }
             }
+            SecretSource::Value(v) => ("the secret given by the program".to_string(), v.clone()),
             SecretSource::File(path) => {
                 let what = format!("secret file {}", path.display());
                 match std::fs::read_to_string(path) {

@@ -65,6 +65,31 @@ impl ListQuery {
         Self::parse(q, max_count).map_err(ScimError::from)
     }
 
+    /// From the body of `POST /.search` (RFC 7644 §3.4.3): the same parameters as the query
+    /// string, as JSON members (`attributes` and `excludedAttributes` as arrays or strings).
+    pub fn from_search_request(body: &Value, max_count: usize) -> Result<ListQuery, ScimError> {
+        let Some(obj) = body.as_object() else {
+            return Err(ScimError::invalid_syntax(
+                "a search request must be a JSON object",
+            ));
+        };
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in obj {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => continue,
+            };
+            q.append_pair(name, &text);
+        }
+        Self::from_query_string(&q.finish(), max_count)
+    }
+
     fn parse(q: &str, max_count: usize) -> Result<ListQuery, QueryError> {
         let mut query = ListQuery {
             filter: None,

@@ -55,7 +55,9 @@ impl TokenSet {
         if bool::from(found) {
             Ok(())
         } else {
-            Err(ScimError::unauthorized("the bearer token is not valid for this gateway"))
+            Err(ScimError::unauthorized(
+                "the bearer token is not valid for this gateway",
+            ))
         }
     }
 }
@@ -97,7 +99,13 @@ mod tests {
     #[test]
     fn wrong_missing_or_malformed_credentials_get_401() {
         let s = set(&["s3cret"]);
-        for h in [Some(&b"Bearer nope"[..]), None, Some(b"Basic czNjcmV0"), Some(b"Bearer "), Some(b"s3cret")] {
+        for h in [
+            Some(&b"Bearer nope"[..]),
+            None,
+            Some(b"Basic czNjcmV0"),
+            Some(b"Bearer "),
+            Some(b"s3cret"),
+        ] {
             let e = s.check(h).unwrap_err();
             assert_eq!(e.status, 401);
             assert!(!e.detail.contains("s3cret"));
@@ -106,7 +114,10 @@ mod tests {
 
     #[test]
     fn no_configured_token_refuses_everything() {
-        assert_eq!(set(&[]).check(Some(b"Bearer anything")).unwrap_err().status, 401);
+        assert_eq!(
+            set(&[]).check(Some(b"Bearer anything")).unwrap_err().status,
+            401
+        );
     }
 
     #[test]

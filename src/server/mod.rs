@@ -1,6 +1,14 @@
 //! The pingora edge of the gateway: listeners, auth, routing, the SCIM operations on top of the
 //! mapping and the backend client, and response shaping.
+//!
+//! Request flow: [`app`] (read, authenticate with [`auth`], route with [`router`]) →
+//! [`users`] (the operation: SCIM protocol + mapping) → [`legacy`] (calls through the backend
+//! client) → back through [`users`] and [`app`] (response shaping).
 
+pub mod app;
 pub mod auth;
+pub mod gateway;
+pub mod legacy;
 pub mod router;
 pub mod runner;
+pub mod users;

@@ -36,7 +36,11 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let decoded: Vec<String> = segments
         .iter()
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let seg: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let collection = |name: &str| match name {
@@ -101,25 +105,63 @@ mod tests {
 
     #[test]
     fn routes_every_user_operation() {
-        assert_eq!(route(&Method::GET, "/scim/v2/Users", B).unwrap(), Route::List(Collection::Users));
-        assert_eq!(route(&Method::POST, "/scim/v2/Users", B).unwrap(), Route::Create(Collection::Users));
-        assert_eq!(route(&Method::GET, "/scim/v2/Users/17", B).unwrap(), Route::Get(Collection::Users, "17".into()));
-        assert_eq!(route(&Method::PUT, "/scim/v2/Users/17", B).unwrap(), Route::Replace(Collection::Users, "17".into()));
-        assert_eq!(route(&Method::PATCH, "/scim/v2/Users/17", B).unwrap(), Route::Patch(Collection::Users, "17".into()));
-        assert_eq!(route(&Method::DELETE, "/scim/v2/Users/17", B).unwrap(), Route::Delete(Collection::Users, "17".into()));
-        assert_eq!(route(&Method::POST, "/scim/v2/Users/.search", B).unwrap(), Route::Search(Collection::Users));
-        assert_eq!(route(&Method::GET, "/scim/v2/users/", B).unwrap(), Route::List(Collection::Users));
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/Users", B).unwrap(),
+            Route::List(Collection::Users)
+        );
+        assert_eq!(
+            route(&Method::POST, "/scim/v2/Users", B).unwrap(),
+            Route::Create(Collection::Users)
+        );
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/Users/17", B).unwrap(),
+            Route::Get(Collection::Users, "17".into())
+        );
+        assert_eq!(
+            route(&Method::PUT, "/scim/v2/Users/17", B).unwrap(),
+            Route::Replace(Collection::Users, "17".into())
+        );
+        assert_eq!(
+            route(&Method::PATCH, "/scim/v2/Users/17", B).unwrap(),
+            Route::Patch(Collection::Users, "17".into())
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/scim/v2/Users/17", B).unwrap(),
+            Route::Delete(Collection::Users, "17".into())
+        );
+        assert_eq!(
+            route(&Method::POST, "/scim/v2/Users/.search", B).unwrap(),
+            Route::Search(Collection::Users)
+        );
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/users/", B).unwrap(),
+            Route::List(Collection::Users)
+        );
     }
 
     #[test]
     fn routes_discovery_endpoints() {
-        assert_eq!(route(&Method::GET, "/scim/v2/ServiceProviderConfig", B).unwrap(), Route::ServiceProviderConfig);
-        assert_eq!(route(&Method::GET, "/scim/v2/Schemas", B).unwrap(), Route::Schemas(None));
         assert_eq!(
-            route(&Method::GET, "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", B).unwrap(),
+            route(&Method::GET, "/scim/v2/ServiceProviderConfig", B).unwrap(),
+            Route::ServiceProviderConfig
+        );
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/Schemas", B).unwrap(),
+            Route::Schemas(None)
+        );
+        assert_eq!(
+            route(
+                &Method::GET,
+                "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                B
+            )
+            .unwrap(),
             Route::Schemas(Some("urn:ietf:params:scim:schemas:core:2.0:User".into()))
         );
-        assert_eq!(route(&Method::GET, "/scim/v2/ResourceTypes/User", B).unwrap(), Route::ResourceTypes(Some("User".into())));
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/ResourceTypes/User", B).unwrap(),
+            Route::ResourceTypes(Some("User".into()))
+        );
     }
 
     #[test]
@@ -133,9 +175,29 @@ mod tests {
     #[test]
     fn unknown_paths_and_methods_are_scim_errors() {
         assert_eq!(route(&Method::GET, "/other", B).unwrap_err().status, 404);
-        assert_eq!(route(&Method::GET, "/scim/v2x/Users", B).unwrap_err().status, 404);
-        assert_eq!(route(&Method::GET, "/scim/v2/Users/1/extra", B).unwrap_err().status, 404);
-        assert_eq!(route(&Method::DELETE, "/scim/v2/Users", B).unwrap_err().status, 405);
-        assert_eq!(route(&Method::POST, "/scim/v2/ServiceProviderConfig", B).unwrap_err().status, 405);
+        assert_eq!(
+            route(&Method::GET, "/scim/v2x/Users", B)
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert_eq!(
+            route(&Method::GET, "/scim/v2/Users/1/extra", B)
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/scim/v2/Users", B)
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            route(&Method::POST, "/scim/v2/ServiceProviderConfig", B)
+                .unwrap_err()
+                .status,
+            405
+        );
     }
 }

@@ -136,13 +136,19 @@ fn start_inner(
             server.run(RunArgs { shutdown_signal });
         })
         .map_err(StartError::Thread)?;
-    let running = RunningServer { stop: stop_tx, thread: Some(thread) };
+    let running = RunningServer {
+        stop: stop_tx,
+        thread: Some(thread),
+    };
     let waited = Duration::from_secs(10);
     for addr in addrs {
         let deadline = Instant::now() + waited;
         while TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
-                return Err(StartError::NotListening { addr: *addr, waited });
+                return Err(StartError::NotListening {
+                    addr: *addr,
+                    waited,
+                });
             }
             std::thread::sleep(Duration::from_millis(10));
         }

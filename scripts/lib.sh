@@ -1,0 +1,20 @@
+# Shared by scripts/demo and scripts/test: makes sure the build tools pingora needs are here.
+# pingora's C dependencies (zlib-ng, zstd) need cmake and a C compiler even without TLS.
+
+ensure_build_tools() {
+  local missing=()
+  command -v cargo >/dev/null 2>&1 || { echo "scim-gateway: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2; exit 1; }
+  command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "scim-gateway: installing ${missing[*]} (needed to build pingora)..." >&2
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+      echo "scim-gateway: could not install ${missing[*]}; install them yourself: apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+  else
+    echo "scim-gateway: ${missing[*]} missing; install with: sudo apt-get install ${missing[*]}  (pingora needs them to build)" >&2
+    exit 1
+  fi
+}

@@ -1,0 +1,360 @@
+//! The SCIM listener: a pingora `ServeHttp` app. Each request goes through the steps of
+//! DESIGN.md §6 in order — read (bounded) → authenticate → route → operation (SCIM protocol +
+//! mapping + legacy calls, in `users`) → shape the response — and every failure leaves as a SCIM
+//! error body.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use http::{header, Method, Response, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::Value;
+
+use crate::scim::list::{self, ListQuery};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{discovery, ScimError};
+use crate::server::gateway::{set_location, Gateway};
+use crate::server::router::{self, Collection, Route};
+use crate::server::users;
+
+/// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The SCIM media type (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A request as the gateway needs it, independent of pingora.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<Vec<u8>>,
+    pub host: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A response before it is written: status, optional JSON body, extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    fn resource(status: u16, body: Value) -> Reply {
+        let mut reply = Reply::json(status, body);
+        if let Some(v) = reply
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/meta/version"))
+            .and_then(Value::as_str)
+        {
+            reply.headers.push(("etag", v.to_string()));
+        }
+        reply
+    }
+
+    /// The SCIM error body, with the headers the status calls for.
+    pub fn error(e: &ScimError) -> Reply {
+        let mut reply = Reply::json(e.status, e.to_json());
+        if e.status == 401 {
+            reply
+                .headers
+                .push(("www-authenticate", "Bearer realm=\"scim-gateway\"".into()));
+        }
+        if let Some(s) = e.retry_after {
+            reply.headers.push(("retry-after", s.to_string()));
+        }
+        reply
+    }
+}
+
+/// The pingora app serving SCIM.
+pub struct ScimApp {
+    gateway: Arc<Gateway>,
+}
+
+impl ScimApp {
+    pub fn new(gateway: Arc<Gateway>) -> ScimApp {
+        ScimApp { gateway }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for ScimApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let started = Instant::now();
+        let head = session.req_header();
+        let method = head.method.clone();
+        let path = head.uri.path().to_string();
+        let query = head.uri.query().unwrap_or("").to_string();
+        let authorization = head
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec());
+        let host = head
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| head.uri.authority().map(|a| a.to_string()));
+
+        let reply = match read_body(session, self.gateway.config.scim.max_body_bytes).await {
+            Ok(body) => {
+                let request = Request {
+                    method,
+                    path,
+                    query,
+                    authorization,
+                    host,
+                    body,
+                };
+                let reply = handle(&self.gateway, &request).await;
+                tracing::info!(
+                    method = %request.method,
+                    path = %request.path,
+                    status = reply.status,
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "scim request"
+                );
+                reply
+            }
+            Err(e) => {
+                // The rest of the body is not read: the connection cannot be reused.
+                session.set_keepalive(None);
+                tracing::warn!(method = %method, path = %path, status = e.status, "request refused before routing");
+                Reply::error(&e)
+            }
+        };
+        to_http(reply)
+    }
+}
+
+/// Reads the request body, refusing one larger than `max` bytes with 413.
+async fn read_body(session: &mut ServerSession, max: usize) -> Result<Vec<u8>, ScimError> {
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max {
+                    return Err(ScimError::new(
+                        413,
+                        None,
+                        format!(
+                            "the request body is larger than the {max} bytes this gateway accepts"
+                        ),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(_) => {
+                return Err(ScimError::invalid_syntax(
+                    "the request body could not be read",
+                ))
+            }
+        }
+    }
+}
+
+fn to_http(reply: Reply) -> Response<Vec<u8>> {
+    let body = match &reply.body {
+        Some(v) => serde_json::to_vec(v).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_LENGTH, body.len());
+    if reply.body.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, SCIM_JSON);
+    }
+    for (name, value) in &reply.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(body).unwrap_or_else(|_| {
+        let mut r = Response::new(Vec::new());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// Handles one request; never fails: errors become SCIM error replies.
+pub async fn handle(gw: &Gateway, request: &Request) -> Reply {
+    match handle_checked(gw, request).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::warn!(status = e.status, detail = %e.detail, "request failed");
+            }
+            Reply::error(&e)
+        }
+    }
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax("the request needs a JSON body"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+/// The base URL of this SCIM service, for `meta.location` and `Location`.
+fn base_url(gw: &Gateway, host: Option<&str>) -> String {
+    let public = gw.config.scim.public_url.trim_end_matches('/');
+    if !public.is_empty() {
+        return public.to_string();
+    }
+    let host = host.filter(|h| {
+        h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    });
+    format!(
+        "http://{}{}",
+        host.unwrap_or("localhost"),
+        gw.config.scim.base_path
+    )
+}
+
+async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimError> {
+    gw.tokens.check(request.authorization.as_deref())?;
+    let route = router::route(&request.method, &request.path, &gw.config.scim.base_path)?;
+    let base = base_url(gw, request.host.as_deref());
+    let max = gw.config.scim.max_results;
+    let schema = ResourceSchema::user();
+    let finish = |mut user: Value, query: &ListQuery| -> Value {
+        set_location(&mut user, &base);
+        list::project(&user, &query.attributes, &query.excluded_attributes, schema)
+    };
+    match route {
+        Route::List(Collection::Users) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            Ok(Reply::json(200, users::list(gw, &query, &base).await?))
+        }
+        Route::Search(Collection::Users) => {
+            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
+            Ok(Reply::json(200, users::list(gw, &query, &base).await?))
+        }
+        Route::Create(Collection::Users) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let user = finish(
+                users::create(gw, &parse_json(&request.body)?).await?,
+                &query,
+            );
+            let mut reply = Reply::resource(201, user);
+            if let Some(loc) = reply
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/meta/location"))
+                .and_then(Value::as_str)
+            {
+                reply.headers.push(("location", loc.to_string()));
+            }
+            Ok(reply)
+        }
+        Route::Get(Collection::Users, id) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            Ok(Reply::resource(
+                200,
+                finish(users::get(gw, &id).await?, &query),
+            ))
+        }
+        Route::Replace(Collection::Users, id) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let user = users::replace(gw, &id, &parse_json(&request.body)?).await?;
+            Ok(Reply::resource(200, finish(user, &query)))
+        }
+        Route::Patch(Collection::Users, id) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let user = users::patch(gw, &id, &parse_json(&request.body)?).await?;
+            Ok(Reply::resource(200, finish(user, &query)))
+        }
+        Route::Delete(Collection::Users, id) => {
+            users::delete(gw, &id).await?;
+            Ok(Reply {
+                status: 204,
+                body: None,
+                headers: Vec::new(),
+            })
+        }
+        Route::List(Collection::Groups) | Route::Search(Collection::Groups) => {
+            // This mapping provisions no groups: there are none to find. Entra's "Test
+            // connection" also queries /Groups and needs a ListResponse here.
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            Ok(Reply::json(
+                200,
+                list::list_response(Vec::new(), 0, query.start_index),
+            ))
+        }
+        Route::Create(Collection::Groups)
+        | Route::Get(Collection::Groups, _)
+        | Route::Replace(Collection::Groups, _)
+        | Route::Patch(Collection::Groups, _)
+        | Route::Delete(Collection::Groups, _) => Err(ScimError::new(
+            501,
+            None,
+            "this gateway's mapping provisions users only; groups are not mapped",
+        )),
+        Route::ServiceProviderConfig => Ok(Reply::json(200, service_provider_config(gw, &base))),
+        Route::ResourceTypes(id) => {
+            let types = discovery::resource_types(&base, &gw.mapping.users.schema, None);
+            one_or_list(types, id, "ResourceType", |t, id| {
+                t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
+            })
+        }
+        Route::Schemas(id) => {
+            let schemas = gw.mapping.users.schema.schemas_json(&base);
+            one_or_list(schemas, id, "Schema", |s, id| {
+                s["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
+            })
+        }
+    }
+}
+
+fn service_provider_config(gw: &Gateway, base: &str) -> Value {
+    let options = discovery::DiscoveryOptions {
+        base_url: base.to_string(),
+        max_results: gw.config.scim.max_results,
+        etag: gw.mapping.users.plan.version.is_some(),
+        documentation_uri: None,
+    };
+    discovery::service_provider_config(&options)
+}
+
+/// A discovery collection as a ListResponse, or one of its members by id.
+fn one_or_list(
+    items: Vec<Value>,
+    id: Option<String>,
+    what: &str,
+    is: impl Fn(&Value, &str) -> bool,
+) -> Result<Reply, ScimError> {
+    match id {
+        None => {
+            let n = items.len();
+            Ok(Reply::json(200, list::list_response(items, n, 1)))
+        }
+        Some(id) => items
+            .into_iter()
+            .find(|i| is(i, &id))
+            .map(|i| Reply::json(200, i))
+            .ok_or_else(|| ScimError::not_found(format!("no {what} {id:?}"))),
+    }
+}

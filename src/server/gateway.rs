@@ -1,0 +1,106 @@
+//! The gateway's shared state (configuration, compiled mapping, backend client, accepted
+//! tokens) and how it is built at start-up. Everything that can be wrong with the set-up is
+//! found here, before a listener opens.
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::backend::{BackendClient, ClientOptions};
+use crate::config::Config;
+use crate::mapping::{BackendAuth, Mapping};
+use crate::server::auth::TokenSet;
+
+/// Shared, read-only state of a running gateway.
+pub struct Gateway {
+    pub config: Config,
+    pub mapping: Mapping,
+    pub backend: BackendClient,
+    pub tokens: TokenSet,
+}
+
+/// Why the gateway could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Mapping(String),
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+impl Gateway {
+    /// Builds the gateway from a loaded configuration and mapping: resolves the backend
+    /// credentials and address once.
+    pub fn new(config: Config, mut mapping: Mapping) -> Result<Gateway, StartupError> {
+        if let Some(url) = &config.mapping.backend_url {
+            mapping.backend.base_url = url.clone();
+        }
+        let mut default_headers = Vec::new();
+        if let Some(auth) = &mapping.backend.auth {
+            let (name, value) = match auth {
+                BackendAuth::Header { name, secret } => {
+                    let v = secret
+                        .resolve()
+                        .map_err(|e| StartupError::Mapping(e.to_string()))?;
+                    (name.clone(), v)
+                }
+                BackendAuth::Bearer(secret) => {
+                    let v = secret
+                        .resolve()
+                        .map_err(|e| StartupError::Mapping(e.to_string()))?;
+                    ("authorization".to_string(), format!("Bearer {v}"))
+                }
+            };
+            let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                StartupError::Mapping(format!("backend.auth: {name:?} is not a valid header name"))
+            })?;
+            let mut value = HeaderValue::try_from(value).map_err(|_| {
+                StartupError::Mapping("backend.auth: the secret contains characters not allowed in a header (a trailing newline in the file?)".into())
+            })?;
+            value.set_sensitive(true);
+            default_headers.push((name, value));
+        }
+        let options = ClientOptions {
+            connect_timeout: Duration::from_secs(2).min(mapping.backend.timeout),
+            request_timeout: mapping.backend.timeout,
+            default_headers,
+            ..ClientOptions::default()
+        };
+        let backend = BackendClient::new(&mapping.backend.base_url, options)
+            .map_err(|e| StartupError::Backend(e.to_string()))?;
+        let tokens = TokenSet::from_hex_digests(&config.auth.token_sha256);
+        Ok(Gateway {
+            config,
+            mapping,
+            backend,
+            tokens,
+        })
+    }
+}
+
+/// Sets `meta.location` of a resource from its `id` and `meta.resourceType`.
+pub fn set_location(resource: &mut Value, base_url: &str) {
+    let Some(id) = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let collection = match resource
+        .pointer("/meta/resourceType")
+        .and_then(Value::as_str)
+    {
+        Some("Group") => "Groups",
+        _ => "Users",
+    };
+    let encoded =
+        percent_encoding::utf8_percent_encode(&id, crate::server::app::SEGMENT).to_string();
+    if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert(
+            "location".into(),
+            Value::String(format!("{base_url}/{collection}/{encoded}")),
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Calls to the legacy API, as the mapping describes them: one endpoint call with its error
+//! translation, and reading a window of a paginated list whatever the pagination style.
+//!
+//! This is where mapping plans meet the backend client; it holds no SCIM semantics.
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::backend::{BackendClient, BackendRequest};
+use crate::mapping::{query_string, Endpoint, ListEndpoint, Pagination, ResourceMapping};
+use crate::scim::ScimError;
+
+/// A legacy answer: status, headers, JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct LegacyResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// One page of a legacy list.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    pub total: Option<u64>,
+    /// The cursor for the next page (cursor pagination), if any.
+    pub next: Option<String>,
+}
+
+/// Calls `endpoint` of `resource`. A legacy error status becomes the SCIM error the mapping's
+/// rules say.
+pub async fn call(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    endpoint: &Endpoint,
+    id: Option<&str>,
+    params: &[(String, String)],
+    body: Option<&Value>,
+) -> Result<LegacyResponse, ScimError> {
+    let mut path = endpoint.path.render(id);
+    let all_params: Vec<(String, String)> = endpoint
+        .query
+        .iter()
+        .cloned()
+        .chain(params.iter().cloned())
+        .collect();
+    if !all_params.is_empty() {
+        path.push('?');
+        path.push_str(&query_string(&all_params));
+    }
+    let body_bytes = match body {
+        Some(b) => Some(serde_json::to_vec(b).map_err(|e| ScimError::internal(e.to_string()))?),
+        None => None,
+    };
+    let request = BackendRequest {
+        method: endpoint.method.clone(),
+        path_and_query: path,
+        headers: Vec::new(),
+        body: body_bytes,
+    };
+    let response = backend.send(request).await?;
+    if response.status >= 400 {
+        let mut err = resource.map_error(response.status, &response.body);
+        if let Some(seconds) = retry_after(&response.headers) {
+            err = err.with_retry_after(seconds);
+        }
+        return Err(err);
+    }
+    let body = if response.body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&response.body).map_err(|_| {
+            ScimError::bad_gateway(format!(
+                "the legacy API answered {} {} with a body that is not JSON",
+                endpoint.method,
+                endpoint.path.render(id)
+            ))
+        })?
+    };
+    Ok(LegacyResponse {
+        status: response.status,
+        headers: response.headers,
+        body,
+    })
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Fetches one page of at most `size` items that starts at the 0-based `offset` (page style:
+/// `offset` must be a multiple of `size`), with the filter `params`. `cursor` continues a
+/// cursor-paginated walk.
+pub async fn fetch_page(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    list: &ListEndpoint,
+    params: &[(String, String)],
+    offset: u64,
+    size: u64,
+    cursor: Option<&str>,
+) -> Result<Page, ScimError> {
+    let mut q: Vec<(String, String)> = params.to_vec();
+    match &list.pagination {
+        Pagination::Page {
+            page_param,
+            size_param,
+            first_page,
+            ..
+        } => {
+            let size = size.max(1);
+            q.push((page_param.clone(), (offset / size + first_page).to_string()));
+            q.push((size_param.clone(), size.to_string()));
+        }
+        Pagination::Offset {
+            offset_param,
+            limit_param,
+            ..
+        } => {
+            q.push((offset_param.clone(), offset.to_string()));
+            q.push((limit_param.clone(), size.to_string()));
+        }
+        Pagination::Cursor {
+            cursor_param,
+            size_param,
+            ..
+        } => {
+            q.push((size_param.clone(), size.to_string()));
+            if let Some(c) = cursor {
+                q.push((cursor_param.clone(), c.to_string()));
+            }
+        }
+    }
+    let r = call(backend, resource, &list.endpoint, None, &q, None).await?;
+    let items = list.items(&r.body)?;
+    Ok(Page {
+        total: list.total(&r.body, &r.headers),
+        next: list.next_cursor(&r.body, &r.headers),
+        items,
+    })
+}
+
+/// The largest page the legacy API serves.
+pub fn max_page_size(list: &ListEndpoint) -> u64 {
+    match &list.pagination {
+        Pagination::Page { max_page_size, .. }
+        | Pagination::Offset { max_page_size, .. }
+        | Pagination::Cursor { max_page_size, .. } => (*max_page_size).max(1),
+    }
+}
+
+/// Items `[offset, offset + count)` of the legacy list filtered by `params`, and the total the
+/// legacy API reported. Uses as few calls as the pagination style allows: one call when the
+/// window is one legacy page (SCIM clients page with startIndex = 1, 101, 201… and count 100).
+/// `walk_limit` bounds how many items a cursor walk may skip through.
+pub async fn fetch_window(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    list: &ListEndpoint,
+    params: &[(String, String)],
+    offset: u64,
+    count: u64,
+    walk_limit: u64,
+) -> Result<(Vec<Value>, Option<u64>), ScimError> {
+    let max = max_page_size(list);
+    let want = count.max(1);
+    let mut out: Vec<Value> = Vec::new();
+    let mut total = None;
+    match &list.pagination {
+        Pagination::Offset { .. } => {
+            let mut at = offset;
+            loop {
+                let size = (want - out.len() as u64).min(max);
+                let page = fetch_page(backend, resource, list, params, at, size, None).await?;
+                total = total.or(page.total);
+                let n = page.items.len() as u64;
+                out.extend(page.items);
+                at += n;
+                if n < size || out.len() as u64 >= want || total.is_some_and(|t| at >= t) {
+                    break;
+                }
+            }
+        }
+        Pagination::Page { .. } => {
+            // One legacy page size for the whole window: `want` when the window is aligned to
+            // it, else the largest page.
+            let size = if want <= max && offset % want == 0 {
+                want
+            } else {
+                max
+            };
+            let mut page_start = offset - offset % size;
+            loop {
+                let page =
+                    fetch_page(backend, resource, list, params, page_start, size, None).await?;
+                total = total.or(page.total);
+                let n = page.items.len() as u64;
+                let skip = offset.saturating_sub(page_start) as usize;
+                out.extend(page.items.into_iter().skip(skip));
+                page_start += size;
+                if n < size || out.len() as u64 >= want || total.is_some_and(|t| page_start >= t) {
+                    break;
+                }
+            }
+        }
+        Pagination::Cursor { .. } => {
+            let mut cursor: Option<String> = None;
+            let mut seen: u64 = 0;
+            loop {
+                let page = fetch_page(
+                    backend,
+                    resource,
+                    list,
+                    params,
+                    seen,
+                    max,
+                    cursor.as_deref(),
+                )
+                .await?;
+                total = total.or(page.total);
+                let n = page.items.len() as u64;
+                let skip = offset.saturating_sub(seen) as usize;
+                out.extend(page.items.into_iter().skip(skip));
+                seen += n;
+                cursor = page.next;
+                if cursor.is_none() || n == 0 || out.len() as u64 >= want {
+                    break;
+                }
+                if seen > walk_limit {
+                    return Err(ScimError::too_many(format!(
+                        "reaching startIndex {} needs walking more than {walk_limit} users of a cursor-paginated legacy API",
+                        offset + 1
+                    )));
+                }
+            }
+        }
+    }
+    out.truncate(want as usize);
+    if count == 0 {
+        out.clear();
+    }
+    Ok((out, total))
+}
+
+/// Every item of the legacy list filtered by `params`, up to `limit` items; `Err(tooMany)` when
+/// there are more.
+pub async fn fetch_all(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    list: &ListEndpoint,
+    params: &[(String, String)],
+    limit: u64,
+) -> Result<Vec<Value>, ScimError> {
+    let (items, total) = fetch_window(
+        backend,
+        resource,
+        list,
+        params,
+        0,
+        limit.saturating_add(1),
+        limit,
+    )
+    .await?;
+    if items.len() as u64 > limit || total.is_some_and(|t| t > limit) {
+        return Err(ScimError::too_many(format!(
+            "this filter has to be evaluated by the gateway over more than {limit} users; \
+             narrow it with an attribute the legacy API can search (e.g. userName eq \"…\")"
+        )));
+    }
+    Ok(items)
+}

@@ -1,0 +1,346 @@
+//! The SCIM operations on `/Users`, each a short plan of legacy calls through the mapping:
+//! create, get, list/query, replace (PUT), patch, delete. The SCIM semantics live in
+//! `crate::scim`, the translation in `crate::mapping`; this module only sequences them.
+
+use serde_json::{json, Map, Value};
+
+use crate::mapping::{OnDelete, Pushdown, ResourceMapping};
+use crate::scim::filter::{self, Filter};
+use crate::scim::list::{self, ListQuery};
+use crate::scim::patch::{self, PatchRequest};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{urn, ScimError};
+use crate::server::gateway::{set_location, Gateway};
+use crate::server::legacy::{self, LegacyResponse};
+
+/// A user as SCIM sees it, plus the legacy record it came from.
+struct Fetched {
+    legacy: Value,
+    scim: Value,
+}
+
+/// The full SCIM User schema: requests are read against it, so a known SCIM attribute the
+/// mapping does not store is ignored rather than refused (IdPs send their default attribute
+/// sets), while an attribute no schema defines is refused.
+fn full_schema() -> &'static ResourceSchema {
+    ResourceSchema::user()
+}
+
+fn resource(gw: &Gateway) -> &ResourceMapping {
+    &gw.mapping.users
+}
+
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
+fn check_id(id: &str) -> Result<(), ScimError> {
+    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(ScimError::not_found("no user with this id"));
+    }
+    Ok(())
+}
+
+async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
+    check_id(id)?;
+    let r = resource(gw);
+    let got = legacy::call(&gw.backend, r, &r.endpoints.get, Some(id), &[], None)
+        .await
+        .map_err(|e| {
+            if e.status == 404 {
+                ScimError::not_found(format!("no user with id {id:?}"))
+            } else {
+                e
+            }
+        })?;
+    let scim = r.to_scim(&got.body)?;
+    Ok(Fetched {
+        legacy: got.body,
+        scim,
+    })
+}
+
+/// `GET /Users/{id}`
+pub async fn get(gw: &Gateway, id: &str) -> Result<Value, ScimError> {
+    Ok(fetch(gw, id).await?.scim)
+}
+
+/// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
+/// dotted and URN-qualified keys resolved, string booleans converted — the same rules as a
+/// PATCH `replace` without a path, applied to an empty user. Read-only attributes the client
+/// echoes back (`id`, `meta`, `groups`) are dropped.
+fn normalise_body(body: &Value) -> Result<Value, ScimError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "the request body must be a JSON object (a SCIM User)",
+        ));
+    };
+    let mut attrs = Map::new();
+    for (k, v) in obj {
+        let lower = k.to_ascii_lowercase();
+        if matches!(lower.as_str(), "schemas" | "id" | "meta" | "groups") || v.is_null() {
+            continue;
+        }
+        attrs.insert(k.clone(), v.clone());
+    }
+    let mut user = json!({ "schemas": [urn::USER] });
+    patch::apply_attributes(&mut user, &attrs, full_schema())?;
+    Ok(user)
+}
+
+fn user_name(user: &Value) -> Option<&str> {
+    user.get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn active(user: &Value) -> Option<bool> {
+    user.get("active").and_then(Value::as_bool)
+}
+
+/// `POST /Users`
+pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
+    let user = normalise_body(body)?;
+    if user_name(&user).is_none() {
+        return Err(ScimError::invalid_value(
+            "userName is required and must be a non-empty string",
+        ));
+    }
+    let r = resource(gw);
+    let legacy_user = r.to_legacy(&user, None)?;
+    let created = legacy::call(
+        &gw.backend,
+        r,
+        &r.endpoints.create,
+        None,
+        &[],
+        Some(&legacy_user),
+    )
+    .await?;
+    let id = r.legacy_id(&created.body).ok_or_else(|| {
+        ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
+    })?;
+    let mut legacy_now = created.body;
+    if !r.writes_active() && active(&user) == Some(false) {
+        legacy_now = set_active_by_endpoint(gw, &id, false)
+            .await?
+            .unwrap_or(legacy_now);
+    }
+    Ok(r.to_scim(&legacy_now)?)
+}
+
+/// Calls the mapping's deactivate/reactivate endpoint. Returns the legacy user when the answer
+/// carries one.
+async fn set_active_by_endpoint(
+    gw: &Gateway,
+    id: &str,
+    on: bool,
+) -> Result<Option<Value>, ScimError> {
+    let r = resource(gw);
+    let endpoint = if on {
+        &r.endpoints.reactivate
+    } else {
+        &r.endpoints.deactivate
+    };
+    let Some(endpoint) = endpoint else {
+        return Err(ScimError::mutability(
+            "this gateway's mapping cannot change `active` for this legacy API",
+        ));
+    };
+    let LegacyResponse { body, .. } =
+        legacy::call(&gw.backend, r, endpoint, Some(id), &[], None).await?;
+    Ok(r.legacy_id(&body).is_some().then_some(body))
+}
+
+/// Writes `new_user` over the legacy record `old`, with as few calls as possible: no update
+/// call when nothing the mapping stores changed, and `active` through its dedicated endpoints
+/// when the mapping says so. Returns the user as stored afterwards.
+async fn write_user(
+    gw: &Gateway,
+    id: &str,
+    old: Fetched,
+    new_user: &Value,
+) -> Result<Value, ScimError> {
+    let r = resource(gw);
+    let new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
+    let mut legacy_now = old.legacy.clone();
+    let mut stale = false;
+    if new_legacy != old.legacy {
+        let body = r.update_body(&old.legacy, &new_legacy);
+        let answer = legacy::call(
+            &gw.backend,
+            r,
+            &r.endpoints.update,
+            Some(id),
+            &[],
+            Some(&body),
+        )
+        .await?;
+        if r.legacy_id(&answer.body).is_some() {
+            legacy_now = answer.body;
+        } else {
+            stale = true;
+        }
+    }
+    if !r.writes_active() {
+        if let Some(wanted) = active(new_user) {
+            if active(&old.scim) != Some(wanted) {
+                match set_active_by_endpoint(gw, id, wanted).await? {
+                    Some(body) => {
+                        legacy_now = body;
+                        stale = false;
+                    }
+                    None => stale = true,
+                }
+            }
+        }
+    }
+    if stale {
+        return get(gw, id).await;
+    }
+    Ok(r.to_scim(&legacy_now)?)
+}
+
+/// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
+/// value (a PUT that forgets `active` must not deactivate anybody).
+pub async fn replace(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+    let mut user = normalise_body(body)?;
+    if user_name(&user).is_none() {
+        return Err(ScimError::invalid_value(
+            "userName is required and must be a non-empty string",
+        ));
+    }
+    let old = fetch(gw, id).await?;
+    if active(&user).is_none() {
+        if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
+            obj.insert("active".into(), Value::Bool(a));
+        }
+    }
+    write_user(gw, id, old, &user).await
+}
+
+/// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
+pub async fn patch(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+    let request = PatchRequest::parse(body)?;
+    let old = fetch(gw, id).await?;
+    let mut user = old.scim.clone();
+    patch::apply(&mut user, &request, full_schema())?;
+    write_user(gw, id, old, &user).await
+}
+
+/// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
+/// or deletes, as the mapping says.
+pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
+    let r = resource(gw);
+    match r.on_delete {
+        OnDelete::Delete => {
+            check_id(id)?;
+            let Some(endpoint) = &r.endpoints.delete else {
+                return Err(ScimError::internal(
+                    "the mapping has on_delete: delete but no delete endpoint",
+                ));
+            };
+            legacy::call(&gw.backend, r, endpoint, Some(id), &[], None)
+                .await
+                .map_err(|e| {
+                    if e.status == 404 {
+                        ScimError::not_found(format!("no user with id {id:?}"))
+                    } else {
+                        e
+                    }
+                })?;
+        }
+        OnDelete::Deactivate => {
+            let old = fetch(gw, id).await?;
+            if active(&old.scim) != Some(false) {
+                let mut user = old.scim.clone();
+                if let Some(obj) = user.as_object_mut() {
+                    obj.insert("active".into(), Value::Bool(false));
+                }
+                write_user(gw, id, old, &user).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
+pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+    let r = resource(gw);
+    let schema = full_schema();
+    let filter: Option<Filter> = match query.filter.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => {
+            let parsed = Filter::parse(f)?;
+            filter::validate(&parsed, schema)?;
+            Some(parsed)
+        }
+        _ => None,
+    };
+    let pushdown = match &filter {
+        Some(f) => r.pushdown(f),
+        None => Pushdown {
+            params: Vec::new(),
+            complete: true,
+        },
+    };
+    let offset = (query.start_index.max(1) - 1) as u64;
+    let count = query.count as u64;
+    let list_endpoint = &r.endpoints.list;
+    let scan_limit = r.scan_limit as u64;
+
+    let (mut users, total) = if pushdown.complete && query.sort_by.is_none() {
+        // The legacy API does the whole selection: page through it directly.
+        let (items, total) = legacy::fetch_window(
+            &gw.backend,
+            r,
+            list_endpoint,
+            &pushdown.params,
+            offset,
+            count,
+            scan_limit,
+        )
+        .await?;
+        let mut users = Vec::with_capacity(items.len());
+        for item in &items {
+            let user = r.to_scim(item)?;
+            // Legacy searches may be looser than SCIM's (prefix, accents): re-check.
+            if filter
+                .as_ref()
+                .is_none_or(|f| filter::matches(f, &user, schema))
+            {
+                users.push(user);
+            }
+        }
+        let total = total
+            .map(|t| t as usize)
+            .unwrap_or(offset as usize + users.len());
+        (users, total)
+    } else {
+        // The gateway selects: fetch every candidate (bounded), filter, sort, then page.
+        let items =
+            legacy::fetch_all(&gw.backend, r, list_endpoint, &pushdown.params, scan_limit).await?;
+        let mut users = Vec::new();
+        for item in &items {
+            let user = r.to_scim(item)?;
+            if filter
+                .as_ref()
+                .is_none_or(|f| filter::matches(f, &user, schema))
+            {
+                users.push(user);
+            }
+        }
+        if let Some(by) = &query.sort_by {
+            list::sort(&mut users, by, query.descending, schema);
+        }
+        let total = users.len();
+        let page: Vec<Value> = users
+            .into_iter()
+            .skip(offset as usize)
+            .take(count as usize)
+            .collect();
+        (page, total)
+    };
+    for u in users.iter_mut() {
+        set_location(u, base_url);
+        *u = list::project(u, &query.attributes, &query.excluded_attributes, schema);
+    }
+    Ok(list::list_response(users, total, offset as usize + 1))
+}

@@ -1,0 +1,257 @@
+//! The integration-test harness: a legacy backend (one of the example APIs) and the gateway in
+//! front of it, both on ephemeral loopback ports in one pingora server, and a small SCIM client
+//! over real HTTP.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use scim_gateway::config::Config;
+use scim_gateway::example_api::acme_hr::AcmeHr;
+use scim_gateway::example_api::crewbase::Crewbase;
+use scim_gateway::mapping::{self, BackendAuth, SecretSource};
+use scim_gateway::server::app::ScimApp;
+use scim_gateway::server::auth::token_digest_hex;
+use scim_gateway::server::gateway::Gateway;
+use scim_gateway::server::runner::{
+    free_loopback_addr, http_service, server_conf, start, RunningServer, Stop,
+};
+use serde_json::Value;
+
+pub const TOKEN: &str = "integration-test-token";
+
+/// Which example legacy API (and its shipped mapping) a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    AcmeHr,
+    Crewbase,
+}
+
+/// A running gateway + legacy API.
+pub struct Env {
+    pub legacy: Legacy,
+    /// The SCIM base URL, e.g. `http://127.0.0.1:40123/scim/v2`.
+    pub base: String,
+    /// The legacy API's own base URL.
+    pub backend_url: String,
+    pub backend_secret: String,
+    agent: ureq::Agent,
+    acme: Option<AcmeHr>,
+    crewbase: Option<Crewbase>,
+    server: Option<RunningServer>,
+}
+
+/// An HTTP answer: status, headers we look at, JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Env {
+    pub fn start(legacy: Legacy) -> Env {
+        Self::start_with(legacy, |_| {})
+    }
+
+    /// Starts with a configuration adjusted by `tweak`.
+    pub fn start_with(legacy: Legacy, tweak: impl FnOnce(&mut Config)) -> Env {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (file, header) = match legacy {
+            Legacy::AcmeHr => ("mappings/acme-hr.yaml", Some("X-Acme-Api-Key")),
+            Legacy::Crewbase => ("mappings/crewbase.yaml", None),
+        };
+        let mut mapping = mapping::load_file(&root.join(file)).expect("shipped mapping loads");
+        let backend_addr = free_loopback_addr().unwrap();
+        let scim_addr = free_loopback_addr().unwrap();
+        let secret = format!("legacy-secret-{}", uuid::Uuid::new_v4().simple());
+        mapping.backend.base_url = format!("http://{backend_addr}");
+        mapping.backend.auth = Some(match header {
+            Some(h) => BackendAuth::Header {
+                name: h.into(),
+                secret: SecretSource::Value(secret.clone()),
+            },
+            None => BackendAuth::Bearer(SecretSource::Value(secret.clone())),
+        });
+        let mut config = Config::default();
+        config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+        tweak(&mut config);
+        let gateway = Arc::new(Gateway::new(config, mapping).expect("gateway builds"));
+        let (acme, crewbase, backend_service) = match legacy {
+            Legacy::AcmeHr => {
+                let api = AcmeHr::new(secret.clone());
+                (
+                    Some(api.clone()),
+                    None,
+                    http_service("acme-hr", backend_addr, 1, api),
+                )
+            }
+            Legacy::Crewbase => {
+                let api = Crewbase::new(secret.clone());
+                (
+                    None,
+                    Some(api.clone()),
+                    http_service("crewbase", backend_addr, 1, api),
+                )
+            }
+        };
+        let services = vec![
+            backend_service,
+            http_service("scim", scim_addr, 2, ScimApp::new(gateway)),
+        ];
+        let server =
+            start(server_conf(0, 1), services, &[backend_addr, scim_addr]).expect("servers start");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Env {
+            legacy,
+            base: format!("http://{scim_addr}/scim/v2"),
+            backend_url: format!("http://{backend_addr}"),
+            backend_secret: secret,
+            agent,
+            acme,
+            crewbase,
+            server: Some(server),
+        }
+    }
+
+    pub fn acme(&self) -> &AcmeHr {
+        self.acme.as_ref().expect("an Acme HR environment")
+    }
+
+    pub fn crewbase(&self) -> &Crewbase {
+        self.crewbase.as_ref().expect("a Crewbase environment")
+    }
+
+    /// How many requests the legacy API has received so far.
+    pub fn backend_requests(&self) -> u64 {
+        match self.legacy {
+            Legacy::AcmeHr => self.acme().request_count(),
+            Legacy::Crewbase => self.crewbase().request_count(),
+        }
+    }
+
+    /// Stops the servers gracefully.
+    pub fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop(Stop::Graceful);
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    /// A request to the gateway with the valid token; `path` is relative to the SCIM base.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        self.call_with(method, path, body, Some(&format!("Bearer {TOKEN}")))
+    }
+
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        authorization: Option<&str>,
+    ) -> Answer {
+        let url = self.url(path);
+        let mut builder = http::Request::builder().method(method).uri(&url);
+        if let Some(a) = authorization {
+            builder = builder.header("Authorization", a);
+        }
+        let bytes = match body {
+            Some(b) => {
+                builder = builder.header("Content-Type", "application/scim+json");
+                serde_json::to_vec(b).unwrap()
+            }
+            None => Vec::new(),
+        };
+        let request = builder.body(bytes).unwrap();
+        let response = self.agent.run(request).expect("the gateway answers");
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"))
+        };
+        Answer {
+            status,
+            body,
+            location,
+            content_type,
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None)
+    }
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call("POST", path, Some(body))
+    }
+    pub fn put(&self, path: &str, body: &Value) -> Answer {
+        self.call("PUT", path, Some(body))
+    }
+    pub fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.call("PATCH", path, Some(body))
+    }
+    pub fn delete(&self, path: &str) -> Answer {
+        self.call("DELETE", path, None)
+    }
+}
+
+/// Runs the same test body against both shipped mappings.
+#[macro_export]
+macro_rules! both_mappings {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn acme_hr() {
+                let f: fn(&$crate::common::Env) = $body;
+                let env = $crate::common::Env::start($crate::common::Legacy::AcmeHr);
+                f(&env);
+            }
+            #[test]
+            fn crewbase() {
+                let f: fn(&$crate::common::Env) = $body;
+                let env = $crate::common::Env::start($crate::common::Legacy::Crewbase);
+                f(&env);
+            }
+        }
+    };
+}
