@@ -479,8 +479,10 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         Some(e) => error_plan(cx, e),
     };
 
-    let (endpoints_s, endpoints, on_delete) = (endpoints_s?, endpoints?, on_delete?);
-    check_lifecycle(cx, u, endpoints_s, &endpoints, on_delete, &attr_list);
+    if let (Some(endpoints_s), Some(on_delete)) = (endpoints_s, on_delete) {
+        check_lifecycle(cx, u, endpoints_s, on_delete, &attr_list);
+    }
+    let (endpoints, on_delete) = (endpoints?, on_delete?);
 
     let plan = Plan {
         id: id?,
@@ -507,7 +509,6 @@ fn check_lifecycle(
     cx: &mut Cx<'_>,
     u: &Spanned<UsersFile>,
     endpoints: &Spanned<EndpointsFile>,
-    e: &Endpoints,
     on_delete: OnDelete,
     attrs: &[Attr],
 ) {
@@ -531,7 +532,7 @@ fn check_lifecycle(
         _ => {}
     }
     match on_delete {
-        OnDelete::Delete if e.delete.is_none() => cx.report(
+        OnDelete::Delete if endpoints.value.delete.is_none() => cx.report(
             at_on_delete,
             "users.on_delete",
             "on_delete: delete needs a delete endpoint".into(),
@@ -542,7 +543,9 @@ fn check_lifecycle(
             ),
         ),
         OnDelete::Deactivate
-            if !writes_active && (e.deactivate.is_none() || e.reactivate.is_none()) =>
+            if !writes_active
+                && (endpoints.value.deactivate.is_none()
+                    || endpoints.value.reactivate.is_none()) =>
         {
             cx.report(
                 at_on_delete,
