@@ -119,8 +119,10 @@ impl ResourceMapping {
     /// The legacy JSON for a SCIM User: every writable attribute of `scim` written onto a
     /// clone of `base` (`None`: a new object, for a create). With a base (a full update), an
     /// attribute absent or null in `scim` writes null to its field (a filtered list element is
-    /// removed); on create it writes its `default`, if any, else nothing. Legacy fields the
-    /// mapping does not mention are kept; constants are always written.
+    /// removed), except a write-only one (`direction: write`), which the client never sees and
+    /// so is left as it is; on create an absent attribute writes its `default`, if any, else
+    /// nothing. Legacy fields the mapping does not mention are kept; constants are always
+    /// written.
     pub fn to_legacy(&self, scim: &Value, base: Option<&Value>) -> Result<Value, TranslateError> {
         let creating = base.is_none();
         let mut out = base.cloned().unwrap_or_else(|| Value::Object(Map::new()));
@@ -129,30 +131,29 @@ impl ResourceMapping {
                 Attr::Field {
                     slot,
                     legacy,
+                    read,
                     write: true,
                     conv,
                     default,
-                    ..
                 } => {
-                    let value =
-                        match slot
-                            .get(scim)
-                            .or(if creating { default.as_ref() } else { None })
-                        {
-                            Some(v) => conv
-                                .to_legacy(v)
-                                .map_err(|e| convert_error(slot, legacy, e))?,
-                            None if creating => continue,
-                            None => Value::Null,
-                        };
+                    let default = if creating { default.as_ref() } else { None };
+                    let value = match slot.get(scim).or(default) {
+                        Some(v) => conv
+                            .to_legacy(v)
+                            .map_err(|e| convert_error(slot, legacy, e))?,
+                        // Nothing to write on create; and a write-only attribute is never
+                        // reported, so a client cannot be expected to send it back.
+                        None if creating || !read => continue,
+                        None => Value::Null,
+                    };
                     write(legacy, &mut out, value, &slot.label())?;
                 }
                 Attr::Join {
                     legacy,
                     parts,
                     separator,
+                    read,
                     write: true,
-                    ..
                 } => {
                     let mut pieces = Vec::new();
                     for slot in parts {
@@ -170,7 +171,7 @@ impl ResourceMapping {
                     }
                     let value = if !pieces.is_empty() {
                         Value::String(pieces.join(separator))
-                    } else if creating {
+                    } else if creating || !read {
                         continue;
                     } else {
                         Value::Null
@@ -476,6 +477,8 @@ mod tests {
             json!({"city": null, "zip": null, "street": "kept"})
         );
         assert_eq!(legacy["nick"], json!("Countess"));
+        // A write-only attribute is not reported, so an update without it keeps it.
+        assert_eq!(legacy["title"], json!("hidden (write-only)"));
         assert_eq!(legacy["created_at"], json!("2024-01-02T03:04:05Z"));
         // Defaults are for creates only; constants always.
         assert_eq!(legacy["role"], json!("admin"));

@@ -136,6 +136,18 @@ pub(super) fn attribute(
             return None;
         };
         let slot = scim_slot(cx, schema, scim, &format!("{at}.scim"))?;
+        if slot_write_only(schema, &slot) {
+            cx.report(
+                loc(scim),
+                &format!("{at}.scim"),
+                format!(
+                    "{} is write-only in SCIM: it is never reported",
+                    slot.label()
+                ),
+                Some("remove this entry".into()),
+            );
+            return None;
+        }
         let value = typed(cx, &slot, c, &format!("{at}.constant"))?;
         Some(Attr::ScimConstant { slot, value })
     } else {
@@ -234,6 +246,18 @@ fn field_attr(
                 slot.label()
             ),
             Some("add `direction: read`".into()),
+        );
+        return None;
+    }
+    if read && slot_write_only(schema, &slot) {
+        cx.report(
+            loc(scim),
+            &format!("{at}.scim"),
+            format!(
+                "{} is write-only in SCIM: it is never returned to a client",
+                slot.label()
+            ),
+            Some("add `direction: write`".into()),
         );
         return None;
     }
@@ -368,14 +392,23 @@ fn type_compatible(scim: AttrType, legacy: LegacyType) -> bool {
 }
 
 fn slot_read_only(schema: &ResourceSchema, slot: &ScimSlot) -> bool {
+    slot_mutability(schema, slot, Mutability::ReadOnly)
+}
+
+/// Write-only attributes (`password`) are never returned (RFC 7643 §7), so never read.
+fn slot_write_only(schema: &ResourceSchema, slot: &ScimSlot) -> bool {
+    slot_mutability(schema, slot, Mutability::WriteOnly)
+}
+
+fn slot_mutability(schema: &ResourceSchema, slot: &ScimSlot, m: Mutability) -> bool {
     let path = AttrPath {
         schema: slot.container.clone(),
         name: slot.attr.clone(),
         sub: slot.sub.clone(),
     };
-    schema.find(&path).is_some_and(|r| {
-        r.attr.mutability == Mutability::ReadOnly || r.leaf().mutability == Mutability::ReadOnly
-    })
+    schema
+        .find(&path)
+        .is_some_and(|r| r.attr.mutability == m || r.leaf().mutability == m)
 }
 
 /// A YAML value converted to the slot's SCIM type.

@@ -607,6 +607,16 @@ fn attribute_forms_are_checked() {
     expect(&yaml, "legacy: $.x", "only ever written", "add `scim:`");
     let yaml = with(
         "{ scim: userName, legacy: $.login }",
+        "{ scim: password, legacy: $.pw }",
+    );
+    expect(
+        &yaml,
+        "password",
+        "password is write-only in SCIM",
+        "direction: write",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
         "{ scim: userName, legacy: $.login, direction: read, default: x }",
     );
     expect(
