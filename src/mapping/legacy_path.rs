@@ -123,7 +123,10 @@ impl LegacyPath {
         self.read.segments.iter().all(|seg| {
             let sel = match seg {
                 Segment::Selector(s) => s,
-                Segment::Selectors(list) if list.len() == 1 => &list[0],
+                Segment::Selectors(list) => match list.as_slice() {
+                    [one] => one,
+                    _ => return false,
+                },
                 _ => return false,
             };
             matches!(sel, Selector::Name(_) | Selector::Index(_))
@@ -201,10 +204,10 @@ fn write_steps(q: &JpQuery) -> Result<Vec<Step>, String> {
     for seg in &q.segments {
         let selector = match seg {
             Segment::Selector(s) => s,
-            Segment::Selectors(list) if list.len() == 1 => &list[0],
-            Segment::Selectors(_) => {
-                return Err("a union `[a,b]` selects several fields".into());
-            }
+            Segment::Selectors(list) => match list.as_slice() {
+                [one] => one,
+                _ => return Err("a union `[a,b]` selects several fields".into()),
+            },
             Segment::Descendant(_) => {
                 return Err("`..` searches at any depth, so there is no one place to write".into());
             }
@@ -378,7 +381,10 @@ fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflic
 fn clear(steps: &[Step], doc: &mut Value) {
     let match_at = steps.iter().rposition(|s| matches!(s, Step::Match { .. }));
     let (walk, target) = match match_at {
-        Some(m) => (&steps[..m], &steps[m]),
+        Some(m) => match steps.split_at(m) {
+            (walk, [target, ..]) => (walk, target),
+            _ => return,
+        },
         None => match steps.split_last() {
             Some((t, w)) => (w, t),
             None => return,

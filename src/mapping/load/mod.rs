@@ -101,14 +101,9 @@ pub(super) fn need<'a, T>(
     example: &str,
 ) -> Option<&'a Spanned<T>> {
     if v.is_none() {
-        let at = if at.is_empty() {
-            key.to_string()
-        } else {
-            format!("{at}.{key}")
-        };
         cx.report(
             parent,
-            &at,
+            at,
             format!("`{key}` is missing"),
             Some(format!("add {example} (see docs/mapping.md)")),
         );
@@ -166,6 +161,9 @@ fn yaml_fix(message: &str) -> String {
     }
     if message.starts_with("duplicate mapping key") {
         return "remove one of the two entries".into();
+    }
+    if message.starts_with("expected mapping start") {
+        return "write keys and values here (key: value), as in docs/mapping.md".into();
     }
     if message.starts_with("invalid u") {
         return "write a whole number".into();

@@ -180,7 +180,7 @@ fn yaml_syntax_errors_carry_the_line() {
     expect(&yaml, "legacy: [", "bracket", "check the YAML here");
     let yaml = with("  id: $.id\n", "");
     let p = expect(&yaml, "endpoints:", "`id` is missing", "add id: $.id");
-    assert_eq!(p.at, "users.id");
+    assert_eq!(p.at, "users");
     let yaml = with(
         "    create: { method: POST, path: /users }\n",
         "    create: { path: /users }\n",
@@ -848,4 +848,17 @@ fn unreadable_files_name_the_file() {
             .starts_with("mappings/does-not-exist.yaml: cannot read the mapping file:"),
         "{e}"
     );
+}
+
+#[test]
+fn an_empty_or_odd_file_is_refused_with_a_fix() {
+    for text in ["", "just a string\n", "- a\n- b\n"] {
+        let err = load_str(SOURCE, text).unwrap_err();
+        let p = &err.problems()[0];
+        assert!(p.fix.is_some(), "{err}");
+        assert_eq!((p.line, p.column), (1, 1), "{err}");
+    }
+    let err = load_str(SOURCE, "name: x\n").unwrap_err();
+    let msgs: Vec<&str> = err.problems().iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(msgs, vec!["`backend` is missing", "`users` is missing"]);
 }
