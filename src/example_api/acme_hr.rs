@@ -54,8 +54,6 @@ enum Kind {
     /// `"enabled"`, `"disabled"` or `"archived"` (kept for history, no longer a member of
     /// staff); never null.
     Status,
-    /// A non-negative integer (another user's id), or null.
-    UserId,
     /// An object of the [`ADDRESS_FIELDS`] strings, or null.
     Address,
 }
@@ -82,13 +80,13 @@ const FIELDS: &[(&str, Kind)] = &[
     ("mobile_phone", Kind::Text),
     ("fax", Kind::Text),
     ("address", Kind::Address),
-    ("office", Kind::Text),
+    ("office_address", Kind::Address),
     ("employee_no", Kind::Text),
     ("department", Kind::Text),
     ("cost_center", Kind::Text),
     ("organization", Kind::Text),
     ("division", Kind::Text),
-    ("manager_id", Kind::UserId),
+    ("manager_id", Kind::Text),
     ("source", Kind::Text),
 ];
 
@@ -587,10 +585,14 @@ impl AcmeHr {
                 let mut doc = current.clone();
                 for (name, value) in &fields {
                     let merged = match (value, doc.get(name)) {
-                        (Value::Object(given), Some(Value::Object(old))) if name == "address" => {
+                        (Value::Object(given), Some(Value::Object(old)))
+                            if name.ends_with("address") =>
+                        {
                             full_address(Some(old), given)
                         }
-                        (Value::Object(given), _) if name == "address" => full_address(None, given),
+                        (Value::Object(given), _) if name.ends_with("address") => {
+                            full_address(None, given)
+                        }
                         _ => value.clone(),
                     };
                     doc.insert(name.clone(), merged);
@@ -671,16 +673,10 @@ fn validate(body: &Map<String, Value>, mode: WriteMode) -> Result<Map<String, Va
                     "{name} must be a string, not {value}"
                 )))
             }
-            (Kind::UserId, Value::Number(n)) if n.is_u64() => value.clone(),
-            (Kind::UserId, _) => {
-                return Err(ApiError::invalid_field(format!(
-                    "{name} must be a user id (a non-negative integer), not {value}"
-                )))
-            }
             (Kind::Address, Value::Object(given)) => Value::Object(validate_address(given)?),
             (Kind::Address, _) => {
                 return Err(ApiError::invalid_field(format!(
-                    "address must be an object, not {value}"
+                    "{name} must be an object, not {value}"
                 )))
             }
         };
@@ -862,7 +858,7 @@ mod tests {
             json!({
                 "id": 99, "version": 7, "created_at": "1999-01-01T00:00:00Z",
                 "login": "ada", "display_name": "Ada Lovelace", "first_name": "Ada",
-                "last_name": "Lovelace", "email": "ada@example.com", "manager_id": 12,
+                "last_name": "Lovelace", "email": "ada@example.com", "manager_id": "12",
                 "address": {"city": "London", "country": "GB"},
                 "favourite_colour": "green"
             }),
@@ -871,7 +867,7 @@ mod tests {
         assert_eq!(first["version"], 1);
         assert_eq!(first["status"], "enabled", "status defaults to enabled");
         assert_eq!(first["login"], "ada");
-        assert_eq!(first["manager_id"], 12);
+        assert_eq!(first["manager_id"], "12");
         assert_eq!(first["middle_name"], Value::Null);
         assert_eq!(
             first["address"],
@@ -926,12 +922,7 @@ mod tests {
             (r#"{"login": ""}"#, 422, "invalid_field"),
             (r#"{"login": "x", "status": "maybe"}"#, 422, "invalid_field"),
             (r#"{"login": "x", "status": null}"#, 422, "invalid_field"),
-            (
-                r#"{"login": "x", "manager_id": "abc"}"#,
-                422,
-                "invalid_field",
-            ),
-            (r#"{"login": "x", "manager_id": -1}"#, 422, "invalid_field"),
+            (r#"{"login": "x", "manager_id": 12}"#, 422, "invalid_field"),
             (
                 r#"{"login": "x", "email": ["a@b.c"]}"#,
                 422,
@@ -1048,7 +1039,7 @@ mod tests {
         let wrong = t.client.send(
             "PUT",
             "/api/v1/users/1",
-            &json!({"login": "ada", "manager_id": "abc"}),
+            &json!({"login": "ada", "manager_id": 12}),
         );
         assert_eq!(wrong.status, 422);
         assert_eq!(error_code(&wrong), "invalid_field");
@@ -1097,7 +1088,7 @@ mod tests {
             (r#"{"login": "GRACE"}"#, 422, "login_taken"),
             (r#"{"login": null}"#, 422, "invalid_field"),
             (r#"{"status": "maybe"}"#, 422, "invalid_field"),
-            (r#"{"manager_id": "abc"}"#, 422, "invalid_field"),
+            (r#"{"manager_id": 7}"#, 422, "invalid_field"),
             (r#"{"status": "#, 400, "bad_request"),
         ];
         for (body, status, code) in cases {

@@ -341,10 +341,12 @@ impl<'s> Engine<'s> {
         let schema = self.schema;
         for (key, value) in values {
             let key = key.trim();
+            // `schemas` is maintained by the engine; clients also echo it inside extension
+            // objects.
+            if key.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
             if within.is_none() {
-                if key.eq_ignore_ascii_case("schemas") {
-                    continue;
-                }
                 if let Some(named) = schema.schema(key) {
                     if std::ptr::eq(named, &schema.core) {
                         let Value::Object(inner) = value else {
@@ -2486,5 +2488,18 @@ mod tests {
                 let _ = member_changes(&req);
             }
         }
+    }
+
+    #[test]
+    fn an_extension_object_that_echoes_its_schemas_is_accepted() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let mut u =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"});
+        let req = PatchRequest::parse(&json!({"Operations": [{"op": "add", "path": ent,
+            "value": {"schemas": [ent], "department": "Maths"}}]}))
+        .unwrap();
+        apply(&mut u, &req, ResourceSchema::user()).unwrap();
+        assert_eq!(u[ent]["department"], "Maths");
+        assert!(u[ent].get("schemas").is_none());
     }
 }

@@ -1,0 +1,152 @@
+//! What actually reaches each legacy API: the SCIM requests are checked against the records the
+//! example APIs store, in their own shapes, and against the number of legacy calls each SCIM
+//! operation costs.
+
+mod common;
+
+use common::{Env, Legacy};
+use scim_gateway::example_api::{acme_hr, crewbase};
+use serde_json::json;
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn full_user() -> serde_json::Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "mary.smith@example.com",
+        "externalId": "ext-77",
+        "name": {"givenName": "Mary Ann", "familyName": "Smith"},
+        "title": "Engineer",
+        "active": true,
+        "emails": [{"type": "work", "value": "mary.smith@example.com", "primary": true}],
+        "phoneNumbers": [
+            {"type": "mobile", "value": "+1 555 0100"},
+            {"type": "work", "value": "+1 555 0199"}
+        ],
+        "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "62701", "country": "US"}],
+        ENTERPRISE: {"employeeNumber": "4711", "department": "R&D"}
+    })
+}
+
+#[test]
+fn acme_hr_receives_its_own_field_names() {
+    let env = Env::start(Legacy::AcmeHr);
+    let created = env.post("/Users", &full_user());
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id: u64 = created.body["id"].as_str().unwrap().parse().unwrap();
+    let stored = env.acme().user(id).unwrap();
+    assert_eq!(stored["login"], "mary.smith@example.com");
+    assert_eq!(stored["first_name"], "Mary Ann");
+    assert_eq!(stored["last_name"], "Smith");
+    assert_eq!(stored["status"], "enabled");
+    assert_eq!(stored["email"], "mary.smith@example.com");
+    assert_eq!(stored["mobile_phone"], "+1 555 0100");
+    assert_eq!(stored["work_phone"], "+1 555 0199");
+    assert_eq!(stored["address"]["street"], "1 Main St");
+    assert_eq!(stored["address"]["city"], "Springfield");
+    assert_eq!(stored["employee_no"], "4711");
+    assert_eq!(stored["department"], "R&D");
+    assert_eq!(stored["external_ref"], "ext-77");
+    assert_eq!(stored["source"], "scim", "the mapping's constant is written");
+
+    // Deactivation is a field update: status "disabled".
+    let off = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
+    assert_eq!(env.patch(&format!("/Users/{id}"), &off).status, 200);
+    assert_eq!(env.acme().user(id).unwrap()["status"], "disabled");
+
+    // A PATCH that changes nothing the legacy API stores costs only the read.
+    let before = env.backend_requests();
+    let same = json!({"Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]});
+    assert_eq!(env.patch(&format!("/Users/{id}"), &same).status, 200);
+    assert_eq!(env.backend_requests() - before, 1, "no legacy update for a no-op PATCH");
+}
+
+#[test]
+fn crewbase_receives_its_own_shapes_and_endpoints() {
+    let env = Env::start(Legacy::Crewbase);
+    let created = env.post("/Users", &full_user());
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let uid = created.body["id"].as_str().unwrap().to_string();
+    let stored = env.crewbase().person(&uid).unwrap();
+    assert_eq!(stored["username"], "mary.smith@example.com");
+    assert_eq!(stored["full_name"], "Mary Ann Smith", "given and family names joined");
+    assert_eq!(stored["work_email"], "mary.smith@example.com");
+    let phones = stored["phones"].as_array().unwrap();
+    assert!(phones.contains(&json!({"kind": "cell", "number": "+1 555 0100"})), "{phones:?}");
+    assert!(phones.contains(&json!({"kind": "desk", "number": "+1 555 0199"})), "{phones:?}");
+    assert_eq!(stored["hr"]["badge"], 4711, "employeeNumber converted to the legacy integer");
+    assert_eq!(stored["is_active"], true);
+
+    // The split on read gives the names back.
+    let got = env.get(&format!("/Users/{uid}"));
+    assert_eq!(got.body["name"]["givenName"], "Mary Ann");
+    assert_eq!(got.body["name"]["familyName"], "Smith");
+    assert_eq!(got.body[ENTERPRISE]["employeeNumber"], "4711");
+
+    // Deactivation goes through the dedicated endpoint, not a field update.
+    let off = json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    let r = env.patch(&format!("/Users/{uid}"), &off);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["active"], false);
+    assert_eq!(env.crewbase().requests().get("POST", crewbase::DEACTIVATE), 1);
+    assert_eq!(env.crewbase().person(&uid).unwrap()["is_active"], false);
+    let on = json!({"Operations": [{"op": "replace", "path": "active", "value": true}]});
+    assert_eq!(env.patch(&format!("/Users/{uid}"), &on).body["active"], true);
+    assert_eq!(env.crewbase().requests().get("POST", crewbase::ACTIVATE), 1);
+
+    // Partial updates: only the changed field is sent with PATCH.
+    let title = json!({"Operations": [{"op": "replace", "path": "title", "value": "Lead"}]});
+    assert_eq!(env.patch(&format!("/Users/{uid}"), &title).body["title"], "Lead");
+    assert_eq!(env.crewbase().person(&uid).unwrap()["position"], "Lead");
+}
+
+#[test]
+fn entra_match_by_user_name_costs_one_legacy_call() {
+    for legacy in [Legacy::AcmeHr, Legacy::Crewbase] {
+        let env = Env::start(legacy);
+        let created = env.post("/Users", &full_user());
+        assert_eq!(created.status, 201);
+        let before = env.backend_requests();
+        let r = env.get("/Users?filter=userName+eq+%22mary.smith%40example.com%22");
+        assert_eq!(r.body["totalResults"], 1);
+        assert_eq!(env.backend_requests() - before, 1, "{legacy:?}: the filter is pushed down");
+        let before = env.backend_requests();
+        assert_eq!(env.get(&format!("/Users/{}", created.body["id"].as_str().unwrap())).status, 200);
+        assert_eq!(env.backend_requests() - before, 1, "{legacy:?}: GET by id is one call");
+    }
+}
+
+#[test]
+fn pages_larger_than_the_legacy_page_are_assembled() {
+    // Crewbase serves at most 50 people per page: a SCIM page of 120 needs three calls.
+    let env = Env::start(Legacy::Crewbase);
+    env.crewbase().seed(130);
+    let r = env.get("/Users?startIndex=1&count=120");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["totalResults"], 130);
+    assert_eq!(r.body["itemsPerPage"], 120);
+    let second = env.get("/Users?startIndex=121&count=120");
+    assert_eq!(second.body["itemsPerPage"], 10);
+    // Acme HR pages: startIndex 101, count 100 is page 2 of 100.
+    let env = Env::start(Legacy::AcmeHr);
+    env.acme().seed(150);
+    let before = env.backend_requests();
+    let r = env.get("/Users?startIndex=101&count=100");
+    assert_eq!(r.body["itemsPerPage"], 50);
+    assert_eq!(r.body["Resources"][0]["id"], "101");
+    assert_eq!(env.backend_requests() - before, 1);
+    assert_eq!(env.acme().requests().get("GET", acme_hr::USERS), 1);
+}
+
+#[test]
+fn a_filter_the_legacy_api_cannot_answer_is_evaluated_by_the_gateway() {
+    let env = Env::start(Legacy::AcmeHr);
+    env.acme().seed(20);
+    let r = env.get("/Users?filter=title+eq+%22Analyst%22+and+userName+sw+%22seed.user1%22");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // seed.user1 and seed.user10..19
+    assert_eq!(r.body["totalResults"], 11, "{:?}", r.body["totalResults"]);
+    let sorted = env.get("/Users?sortBy=userName&sortOrder=descending&count=3");
+    let names: Vec<&str> = sorted.body["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["seed.user9", "seed.user8", "seed.user7"]);
+}
