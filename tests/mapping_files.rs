@@ -57,7 +57,7 @@ fn acme_hr_translates_both_ways() {
         "email": "ada@acme.example", "personal_email": null, "mobile_phone": "+1 555 0199",
         "address": {"street": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701",
                     "country": "US", "label": null},
-        "employee_no": "E000042", "department": "Engineering", "manager_id": 7, "source": "seed",
+        "employee_no": "E000042", "department": "Engineering", "manager_id": "7", "source": "seed",
         "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-02-03T04:05:06Z", "version": 3
     });
     let scim = users.to_scim(&legacy).unwrap();
@@ -70,7 +70,7 @@ fn acme_hr_translates_both_ways() {
     );
     assert_eq!(
         scim["emails"],
-        json!([{"type": "work", "value": "ada@acme.example", "primary": true}])
+        json!([{"type": "work", "value": "ada@acme.example"}])
     );
     assert_eq!(
         scim["phoneNumbers"],
@@ -90,7 +90,7 @@ fn acme_hr_translates_both_ways() {
         .unwrap();
     assert_eq!(
         created,
-        json!({"login": "grace", "status": "disabled", "manager_id": 42, "source": "scim"})
+        json!({"login": "grace", "status": "disabled", "manager_id": "42", "source": "scim"})
     );
 
     let back = users.to_legacy(&scim, Some(&legacy)).unwrap();
