@@ -190,7 +190,7 @@ pub async fn fetch_window(
         Pagination::Page { .. } => {
             // One legacy page size for the whole window: `want` when the window is aligned to
             // it, else the largest page.
-            let size = if want <= max && offset % want == 0 {
+            let size = if want <= max && offset.is_multiple_of(want) {
                 want
             } else {
                 max
