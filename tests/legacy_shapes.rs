@@ -47,7 +47,10 @@ fn acme_hr_receives_its_own_field_names() {
     assert_eq!(stored["employee_no"], "4711");
     assert_eq!(stored["department"], "R&D");
     assert_eq!(stored["external_ref"], "ext-77");
-    assert_eq!(stored["source"], "scim", "the mapping's constant is written");
+    assert_eq!(
+        stored["source"], "scim",
+        "the mapping's constant is written"
+    );
 
     // Deactivation is a field update: status "disabled".
     let off = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
@@ -58,7 +61,11 @@ fn acme_hr_receives_its_own_field_names() {
     let before = env.backend_requests();
     let same = json!({"Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]});
     assert_eq!(env.patch(&format!("/Users/{id}"), &same).status, 200);
-    assert_eq!(env.backend_requests() - before, 1, "no legacy update for a no-op PATCH");
+    assert_eq!(
+        env.backend_requests() - before,
+        1,
+        "no legacy update for a no-op PATCH"
+    );
 }
 
 #[test]
@@ -69,12 +76,24 @@ fn crewbase_receives_its_own_shapes_and_endpoints() {
     let uid = created.body["id"].as_str().unwrap().to_string();
     let stored = env.crewbase().person(&uid).unwrap();
     assert_eq!(stored["username"], "mary.smith@example.com");
-    assert_eq!(stored["full_name"], "Mary Ann Smith", "given and family names joined");
+    assert_eq!(
+        stored["full_name"], "Mary Ann Smith",
+        "given and family names joined"
+    );
     assert_eq!(stored["work_email"], "mary.smith@example.com");
     let phones = stored["phones"].as_array().unwrap();
-    assert!(phones.contains(&json!({"kind": "cell", "number": "+1 555 0100"})), "{phones:?}");
-    assert!(phones.contains(&json!({"kind": "desk", "number": "+1 555 0199"})), "{phones:?}");
-    assert_eq!(stored["hr"]["badge"], 4711, "employeeNumber converted to the legacy integer");
+    assert!(
+        phones.contains(&json!({"kind": "cell", "number": "+1 555 0100"})),
+        "{phones:?}"
+    );
+    assert!(
+        phones.contains(&json!({"kind": "desk", "number": "+1 555 0199"})),
+        "{phones:?}"
+    );
+    assert_eq!(
+        stored["hr"]["badge"], 4711,
+        "employeeNumber converted to the legacy integer"
+    );
     assert_eq!(stored["is_active"], true);
 
     // The split on read gives the names back.
@@ -88,15 +107,24 @@ fn crewbase_receives_its_own_shapes_and_endpoints() {
     let r = env.patch(&format!("/Users/{uid}"), &off);
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["active"], false);
-    assert_eq!(env.crewbase().requests().get("POST", crewbase::DEACTIVATE), 1);
+    assert_eq!(
+        env.crewbase().requests().get("POST", crewbase::DEACTIVATE),
+        1
+    );
     assert_eq!(env.crewbase().person(&uid).unwrap()["is_active"], false);
     let on = json!({"Operations": [{"op": "replace", "path": "active", "value": true}]});
-    assert_eq!(env.patch(&format!("/Users/{uid}"), &on).body["active"], true);
+    assert_eq!(
+        env.patch(&format!("/Users/{uid}"), &on).body["active"],
+        true
+    );
     assert_eq!(env.crewbase().requests().get("POST", crewbase::ACTIVATE), 1);
 
     // Partial updates: only the changed field is sent with PATCH.
     let title = json!({"Operations": [{"op": "replace", "path": "title", "value": "Lead"}]});
-    assert_eq!(env.patch(&format!("/Users/{uid}"), &title).body["title"], "Lead");
+    assert_eq!(
+        env.patch(&format!("/Users/{uid}"), &title).body["title"],
+        "Lead"
+    );
     assert_eq!(env.crewbase().person(&uid).unwrap()["position"], "Lead");
 }
 
@@ -109,10 +137,22 @@ fn entra_match_by_user_name_costs_one_legacy_call() {
         let before = env.backend_requests();
         let r = env.get("/Users?filter=userName+eq+%22mary.smith%40example.com%22");
         assert_eq!(r.body["totalResults"], 1);
-        assert_eq!(env.backend_requests() - before, 1, "{legacy:?}: the filter is pushed down");
+        assert_eq!(
+            env.backend_requests() - before,
+            1,
+            "{legacy:?}: the filter is pushed down"
+        );
         let before = env.backend_requests();
-        assert_eq!(env.get(&format!("/Users/{}", created.body["id"].as_str().unwrap())).status, 200);
-        assert_eq!(env.backend_requests() - before, 1, "{legacy:?}: GET by id is one call");
+        assert_eq!(
+            env.get(&format!("/Users/{}", created.body["id"].as_str().unwrap()))
+                .status,
+            200
+        );
+        assert_eq!(
+            env.backend_requests() - before,
+            1,
+            "{legacy:?}: GET by id is one call"
+        );
     }
 }
 
@@ -147,6 +187,11 @@ fn a_filter_the_legacy_api_cannot_answer_is_evaluated_by_the_gateway() {
     // seed.user1 and seed.user10..19
     assert_eq!(r.body["totalResults"], 11, "{:?}", r.body["totalResults"]);
     let sorted = env.get("/Users?sortBy=userName&sortOrder=descending&count=3");
-    let names: Vec<&str> = sorted.body["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = sorted.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["seed.user9", "seed.user8", "seed.user7"]);
 }
