@@ -130,6 +130,63 @@ fn acme_hr_translates_both_ways() {
     assert_eq!(users.map_error(401, b"{}").status, 502);
 }
 
+/// The `type` values, `required` flags and the deleted marker that Acme HR's mapping declares.
+#[test]
+fn acme_hr_advertises_its_types_and_marks_deleted_users() {
+    let m = load("acme-hr.yaml");
+    let users = &m.users;
+    assert!(users.has_version());
+
+    let core = &users.schema.core;
+    let types = |attr: &str| {
+        core.attribute(attr)
+            .unwrap()
+            .sub_attribute("type")
+            .unwrap()
+            .canonical_values
+            .clone()
+    };
+    assert_eq!(types("emails"), ["work", "home"]);
+    assert_eq!(types("phoneNumbers"), ["work", "mobile", "fax"]);
+    assert_eq!(types("addresses"), ["work", "other"]);
+    let subs: Vec<&str> = core
+        .attribute("emails")
+        .unwrap()
+        .sub_attributes
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(subs, ["value", "type"]);
+    assert!(core.attribute("userName").unwrap().required);
+    assert!(core.attribute("active").unwrap().required);
+    assert!(!core.attribute("title").unwrap().required);
+
+    // `status` cannot be null: a create without `active` is enabled, an update cannot remove it.
+    let created = users.to_legacy(&json!({"userName": "ada"}), None).unwrap();
+    assert_eq!(created["status"], "enabled");
+    let stored = json!({"id": 1, "login": "ada", "status": "disabled"});
+    let e = users
+        .to_legacy(&json!({"userName": "ada"}), Some(&stored))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "active is required by the legacy API and cannot be removed"
+    );
+
+    // A SCIM DELETE archives the user; an archived user is deleted for SCIM, and reads without
+    // `active` rather than failing.
+    assert!(!users.is_deleted(&stored));
+    let archived = users.mark_deleted(&stored).unwrap();
+    assert_eq!(
+        archived,
+        json!({"id": 1, "login": "ada", "status": "archived"})
+    );
+    assert!(users.is_deleted(&archived));
+    let scim = users.to_scim(&archived).unwrap();
+    assert_eq!(scim["userName"], "ada");
+    assert!(scim.get("active").is_none());
+}
+
 #[test]
 fn crewbase_translates_both_ways() {
     let m = load("crewbase.yaml");
@@ -137,6 +194,22 @@ fn crewbase_translates_both_ways() {
     assert_eq!(users.endpoints.update_mode, UpdateMode::Partial);
     assert!(!users.writes_active());
     assert!(users.endpoints.deactivate.is_some() && users.endpoints.reactivate.is_some());
+    assert!(!users.has_version());
+    assert!(!users.has_deleted_marker());
+    assert_eq!(users.mark_deleted(&json!({"uid": "p_1"})), None);
+    // `active` is read-only here: advertised as required, written through the endpoints.
+    assert!(users.schema.core.attribute("active").unwrap().required);
+    assert_eq!(
+        users
+            .schema
+            .core
+            .attribute("phoneNumbers")
+            .unwrap()
+            .sub_attribute("type")
+            .unwrap()
+            .canonical_values,
+        ["mobile", "work"]
+    );
     assert!(matches!(
         users.endpoints.list.pagination,
         Pagination::Offset {
@@ -317,6 +390,10 @@ fn documentation_examples_hold() {
                 let check = rest.first().copied().unwrap_or("check=both");
                 let mut legacy = None;
                 let mut scim = None;
+                let mut deleted = None;
+                let mut schema = Vec::new();
+                let mut refused = None;
+                let mut refusal = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -326,6 +403,10 @@ fn documentation_examples_hold() {
                     match next.info.as_str() {
                         "json legacy" => legacy = Some(value(&next.body)),
                         "json scim" => scim = Some(value(&next.body)),
+                        "json deleted" => deleted = Some(value(&next.body)),
+                        "json schema" => schema.push((next.line, value(&next.body))),
+                        "json refused" => refused = Some((next.line, value(&next.body))),
+                        "text refused" => refusal = Some(next.body.trim_end().to_string()),
                         _ => break,
                     }
                     i += 1;
@@ -351,6 +432,26 @@ fn documentation_examples_hold() {
                             f.line
                         );
                     }
+                }
+                if let Some(deleted) = &deleted {
+                    check_deleted(&m, legacy.as_ref(), deleted, f.line);
+                }
+                for (line, expected) in &schema {
+                    check_schema(&m, expected, *line);
+                }
+                if let Some((line, user)) = &refused {
+                    // A full update of the example's legacy user (a create without one).
+                    let err = m
+                        .users
+                        .to_legacy(user, legacy.as_ref())
+                        .err()
+                        .unwrap_or_else(|| {
+                            panic!("docs/mapping.md:{line}: the update is accepted")
+                        });
+                    let expected = refusal.as_deref().unwrap_or_else(|| {
+                        panic!("docs/mapping.md:{line}: no `text refused` block")
+                    });
+                    assert_eq!(err.to_string(), expected, "docs/mapping.md:{line}");
                 }
                 checked += 1;
             }
@@ -378,6 +479,42 @@ fn documentation_examples_hold() {
         i += 1;
     }
     assert!(checked >= 15, "only {checked} documentation examples found");
+}
+
+/// A `json deleted` block: that legacy user carries the marker, the example's legacy user does
+/// not, and marking it gives exactly the block.
+fn check_deleted(m: &Mapping, legacy: Option<&Value>, deleted: &Value, line: usize) {
+    assert!(
+        m.users.is_deleted(deleted),
+        "docs/mapping.md:{line}: the `json deleted` user is not deleted"
+    );
+    if let Some(legacy) = legacy {
+        assert!(
+            !m.users.is_deleted(legacy),
+            "docs/mapping.md:{line}: the `json legacy` user is already deleted"
+        );
+        assert_eq!(
+            m.users.mark_deleted(legacy).as_ref(),
+            Some(deleted),
+            "docs/mapping.md:{line}: marking the legacy user deleted"
+        );
+    }
+}
+
+/// A `json schema` block: an attribute definition that `/Schemas` serves (with at least these
+/// characteristics, and exactly these sub-attributes when it lists them).
+fn check_schema(m: &Mapping, expected: &Value, line: usize) {
+    let docs = m.users.schema.schemas_json("https://example.com/scim/v2");
+    let name = expected["name"].as_str().unwrap_or_default();
+    let actual = docs
+        .iter()
+        .flat_map(|d| d["attributes"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("docs/mapping.md:{line}: /Schemas has no {name}"));
+    assert!(
+        contains(&actual, expected),
+        "docs/mapping.md:{line}: /Schemas serves {name} as\n{actual:#}"
+    );
 }
 
 #[test]

@@ -86,6 +86,10 @@ pub enum TranslateError {
         value: String,
         allowed: Vec<String>,
     },
+    /// No value (absent or null) for an attribute the mapping marks `required: true`, on a
+    /// create or an update.
+    #[error("{attr} is required by the legacy API and {}", if *.creating { "has no value" } else { "cannot be removed" })]
+    Required { attr: String, creating: bool },
     /// A legacy response the mapping cannot read (no id, no items, a field of the wrong shape).
     #[error("the legacy API's response cannot be read: {0}")]
     LegacyResponse(String),
@@ -94,9 +98,9 @@ pub enum TranslateError {
 impl From<TranslateError> for ScimError {
     fn from(e: TranslateError) -> Self {
         match e {
-            TranslateError::InvalidValue { .. } | TranslateError::UnmappedValue { .. } => {
-                ScimError::invalid_value(e.to_string())
-            }
+            TranslateError::InvalidValue { .. }
+            | TranslateError::UnmappedValue { .. }
+            | TranslateError::Required { .. } => ScimError::invalid_value(e.to_string()),
             TranslateError::LegacyResponse(_) => ScimError::bad_gateway(e.to_string()),
         }
     }
@@ -149,6 +153,16 @@ mod tests {
         assert_eq!(
             e.detail,
             "active: \"maybe\" is not an allowed value; allowed: true, false (legacy field $.status)"
+        );
+        let e: ScimError = TranslateError::Required {
+            attr: "active".into(),
+            creating: false,
+        }
+        .into();
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert_eq!(
+            e.detail,
+            "active is required by the legacy API and cannot be removed"
         );
         let e: ScimError = TranslateError::LegacyResponse("no items at $.data".into()).into();
         assert_eq!(e.status, 502);

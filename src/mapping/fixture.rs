@@ -26,6 +26,7 @@ users:
       total: { body: $.meta.total }
       pagination: { style: page, page_param: page, size_param: per_page, first_page: 1, max_page_size: 100 }
   on_delete: deactivate
+  deleted: { legacy: $.status, value: archived }
   attributes:
     - { scim: userName, legacy: $.login }
     - { scim: externalId, legacy: $.external_ref }
@@ -35,6 +36,7 @@ users:
     - scim: active
       legacy: $.status
       default: true
+      required: true
       values:
         - { scim: true, legacy: enabled }
         - { scim: false, legacy: disabled }

@@ -142,6 +142,15 @@ impl LegacyPath {
         }
     }
 
+    /// Whether both paths write exactly the same place (`$['status']` and `$.status`).
+    /// Non-writable paths never do.
+    pub fn same_place(&self, other: &LegacyPath) -> bool {
+        match (&self.write, &other.write) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The first name step (`$.address.street` → `address`), for partial-update bodies.
     pub fn top_field(&self) -> Option<&str> {
         match self.write.as_ref().ok()?.first()? {
@@ -552,6 +561,9 @@ mod tests {
         assert!(!p("$.phones[?(@.kind == 'cell')].number")
             .overlaps(&p("$.phones[?(@.kind == 'desk')].number")));
         assert!(!p("$..street").overlaps(&p("$..street")));
+        assert!(p("$['status']").same_place(&p("$.status")));
+        assert!(!p("$.address").same_place(&p("$.address.street")));
+        assert!(!p("$..status").same_place(&p("$..status")));
     }
 
     #[test]

@@ -49,11 +49,21 @@ pub struct UsersFile {
     pub version: Option<S<String>>,
     pub endpoints: Option<S<EndpointsFile>>,
     pub on_delete: Option<S<String>>,
+    pub deleted: Option<S<DeletedFile>>,
     pub attributes: Option<S<Vec<S<AttributeFile>>>>,
     #[serde(default)]
     pub filters: Vec<S<FilterFile>>,
     pub scan_limit: Option<S<u64>>,
     pub errors: Option<S<ErrorsFile>>,
+}
+
+/// `{ legacy: $.status, value: archived }`: the legacy field and value that mark a user
+/// deleted through SCIM (with `on_delete: deactivate`, which keeps the legacy record).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedFile {
+    pub legacy: Option<S<String>>,
+    pub value: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +145,8 @@ pub struct AttributeFile {
     pub values: Option<S<Vec<S<ValuePairFile>>>>,
     pub legacy_type: Option<S<String>>,
     pub join: Option<S<JoinFile>>,
+    /// The legacy API needs a value: advertised as required, and never written empty.
+    pub required: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

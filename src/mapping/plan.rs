@@ -277,7 +277,9 @@ pub struct ResourceMapping {
     pub on_delete: OnDelete,
     /// The most legacy users the gateway fetches to evaluate a filter it cannot push down.
     pub scan_limit: usize,
-    /// The SCIM schema restricted to the attributes this mapping stores (for `/Schemas`).
+    /// The SCIM schema restricted to the attributes this mapping stores (for `/Schemas`): the
+    /// `type` of a multi-valued attribute lists the mapped types as `canonicalValues`, and the
+    /// attributes marked `required: true` in the mapping are required.
     pub schema: ResourceSchema,
     pub(crate) plan: Plan,
 }
@@ -289,6 +291,8 @@ pub(crate) struct Plan {
     pub created: Option<LegacyPath>,
     pub last_modified: Option<LegacyPath>,
     pub version: Option<LegacyPath>,
+    /// The legacy field and value that mark a user deleted through SCIM (`deleted:`).
+    pub deleted: Option<DeletedMarker>,
     pub attrs: Vec<Attr>,
     pub filters: Vec<FilterRule>,
     pub errors: ErrorPlan,
@@ -306,6 +310,8 @@ pub(crate) enum Attr {
         conv: Conversion,
         /// A SCIM value written on create when the request has none.
         default: Option<Value>,
+        /// The legacy API needs a value: a create or update never writes null or nothing.
+        required: bool,
     },
     /// A value always reported in SCIM (`scim` + `constant`).
     ScimConstant { slot: ScimSlot, value: Value },
@@ -321,6 +327,13 @@ pub(crate) enum Attr {
         read: bool,
         write: bool,
     },
+}
+
+/// `deleted:`: a legacy record whose `legacy` field holds `value` was deleted through SCIM.
+#[derive(Debug, Clone)]
+pub(crate) struct DeletedMarker {
+    pub legacy: LegacyPath,
+    pub value: Value,
 }
 
 /// A `filters:` entry: `<scim> eq X` → `?<param>=X`.

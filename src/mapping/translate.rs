@@ -1,7 +1,8 @@
 //! SCIM ↔ legacy translation of one user, over the compiled plan: legacy JSON → SCIM User
 //! ([`ResourceMapping::to_scim`]), SCIM User → legacy JSON ([`ResourceMapping::to_legacy`]),
-//! and the body of a legacy update ([`ResourceMapping::update_body`]). Pure functions of their
-//! inputs. Not here: HTTP, `meta.location`, and PATCH (the server applies SCIM PATCH to the
+//! and the body of a legacy update ([`ResourceMapping::update_body`]); the deleted marker
+//! ([`ResourceMapping::is_deleted`], [`ResourceMapping::mark_deleted`]). Pure functions of
+//! their inputs. Not here: HTTP, `meta.location`, and PATCH (the server applies SCIM PATCH to the
 //! SCIM resource first, then translates the result).
 
 use serde_json::{json, Map, Value};
@@ -11,7 +12,7 @@ use super::legacy_path::{LegacyPath, WriteConflict};
 use super::load::writes_active;
 use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
-use super::values::{scalar_string, ConvertError};
+use super::values::{same_scalar, scalar_string, ConvertError};
 use crate::scim::path::AttrPath;
 use crate::scim::urn;
 
@@ -122,7 +123,9 @@ impl ResourceMapping {
     /// removed), except a write-only one (`direction: write`), which the client never sees and
     /// so is left as it is; on create an absent attribute writes its `default`, if any, else
     /// nothing. Legacy fields the mapping does not mention are kept; constants are always
-    /// written.
+    /// written. An attribute marked `required` that would be written as null or not at all
+    /// (absent on create without a default; absent or null on update, unless write-only) is
+    /// refused with [`TranslateError::Required`].
     pub fn to_legacy(&self, scim: &Value, base: Option<&Value>) -> Result<Value, TranslateError> {
         let creating = base.is_none();
         let mut out = base.cloned().unwrap_or_else(|| Value::Object(Map::new()));
@@ -135,12 +138,21 @@ impl ResourceMapping {
                     write: true,
                     conv,
                     default,
+                    required,
                 } => {
                     let default = if creating { default.as_ref() } else { None };
                     let value = match slot.get(scim).or(default) {
                         Some(v) => conv
                             .to_legacy(v)
                             .map_err(|e| convert_error(slot, legacy, e))?,
+                        // Absent from an update, a write-only attribute is left as it is, so
+                        // only a readable one would be removed.
+                        None if *required && (creating || *read) => {
+                            return Err(TranslateError::Required {
+                                attr: slot.label(),
+                                creating,
+                            })
+                        }
                         // Nothing to write on create; and a write-only attribute is never
                         // reported, so a client cannot be expected to send it back.
                         None if creating || !read => continue,
@@ -237,6 +249,41 @@ impl ResourceMapping {
             }
         }
         out
+    }
+
+    /// Whether `version:` is mapped, so that users carry `meta.version` and ETags are
+    /// supported (the `etag` flag of `/ServiceProviderConfig`).
+    pub fn has_version(&self) -> bool {
+        self.plan.version.is_some()
+    }
+
+    /// Whether the mapping has a `deleted:` marker (then [`ResourceMapping::mark_deleted`]
+    /// gives a value for any legacy user whose shape allows the marker).
+    pub fn has_deleted_marker(&self) -> bool {
+        self.plan.deleted.is_some()
+    }
+
+    /// Whether this legacy user carries the `deleted:` marker, i.e. was deleted through SCIM
+    /// and must answer 404 (RFC 7644 §3.6) although the legacy API keeps the record. The value
+    /// is compared as a scalar (`1` is `"1"`), case-sensitively. False without a marker.
+    pub fn is_deleted(&self, legacy: &Value) -> bool {
+        self.plan.deleted.as_ref().is_some_and(|m| {
+            m.legacy
+                .read(legacy)
+                .is_some_and(|v| same_scalar(v, &m.value))
+        })
+    }
+
+    /// A copy of the legacy user with the `deleted:` marker written (missing parents created),
+    /// for the update a SCIM DELETE sends. `None` when the mapping has no marker, or when the
+    /// record's shape leaves no place for it (a field on the way is not an object: see
+    /// [`ResourceMapping::has_deleted_marker`] to tell the two apart). Nothing else changes:
+    /// when the marker is not the `active` field itself, deactivating is a separate write.
+    pub fn mark_deleted(&self, legacy: &Value) -> Option<Value> {
+        let m = self.plan.deleted.as_ref()?;
+        let mut out = legacy.clone();
+        m.legacy.write(&mut out, m.value.clone()).ok()?;
+        Some(out)
     }
 
     /// Whether `active` is written through an attribute. When it is not, the server
@@ -588,7 +635,7 @@ mod tests {
         let e = m
             .users
             .to_legacy(
-                &json!({"addresses": [{"type": "work", "locality": "X"}]}),
+                &json!({"active": true, "addresses": [{"type": "work", "locality": "X"}]}),
                 Some(&base),
             )
             .unwrap_err();
@@ -661,6 +708,205 @@ mod tests {
         assert!(core.contains(&"userName") && core.contains(&"emails"));
         assert!(!core.contains(&"ims"), "{core:?}");
         assert_eq!(m.users.schema.extensions.len(), 1);
+    }
+
+    /// The fixture with more attributes marked `required: true`.
+    fn with_required() -> crate::mapping::Mapping {
+        let yaml = crate::mapping::fixture::FIXTURE
+            .replace(
+                "{ scim: userName, legacy: $.login }",
+                "{ scim: userName, legacy: $.login, required: true }",
+            )
+            .replace(
+                r#"{ scim: 'emails[type eq "work"].value', legacy: $.email }"#,
+                r#"{ scim: 'emails[type eq "work"].value', legacy: $.email, required: true }"#,
+            )
+            .replace(
+                "{ scim: title, legacy: $.title, direction: write }",
+                "{ scim: title, legacy: $.title, direction: write, required: true }",
+            );
+        crate::mapping::load_str("required.yaml", &yaml).unwrap()
+    }
+
+    fn detail(r: Result<Value, TranslateError>) -> String {
+        ScimError::from(r.unwrap_err()).detail
+    }
+
+    #[test]
+    fn required_attributes_are_never_written_empty() {
+        let m = with_required();
+        let full = json!({"userName": "ada", "title": "Analyst",
+                          "emails": [{"type": "work", "value": "ada@example.com"}]});
+        let created = m.users.to_legacy(&full, None).unwrap();
+        // `active` is required too, and its default fills it on create.
+        assert_eq!(created["status"], json!("enabled"));
+
+        let mut no_name = full.clone();
+        no_name.as_object_mut().unwrap().remove("userName");
+        let e = m.users.to_legacy(&no_name, None).unwrap_err();
+        assert_eq!(
+            e,
+            TranslateError::Required {
+                attr: "userName".into(),
+                creating: true
+            }
+        );
+        let e = ScimError::from(e);
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert_eq!(
+            e.detail,
+            "userName is required by the legacy API and has no value"
+        );
+        // A write-only attribute is checked on create, where nothing is left as it was.
+        let mut no_title = full.clone();
+        no_title.as_object_mut().unwrap().remove("title");
+        assert_eq!(
+            detail(m.users.to_legacy(&no_title, None)),
+            "title is required by the legacy API and has no value"
+        );
+
+        // On update, absent or null removes: refused.
+        let base = legacy_user();
+        let mut other_email = full.clone();
+        other_email["emails"] = json!([{"type": "home", "value": "ada@home.example"}]);
+        other_email["active"] = json!(true);
+        assert_eq!(
+            detail(m.users.to_legacy(&other_email, Some(&base))),
+            "emails[type eq \"work\"].value is required by the legacy API and cannot be removed"
+        );
+        let mut null_active = full.clone();
+        null_active["active"] = Value::Null;
+        assert_eq!(
+            detail(m.users.to_legacy(&null_active, Some(&base))),
+            "active is required by the legacy API and cannot be removed"
+        );
+        // A write-only attribute absent from an update is left as it is, so nothing is removed.
+        let mut update = no_title.clone();
+        update["active"] = json!(false);
+        let updated = m.users.to_legacy(&update, Some(&base)).unwrap();
+        assert_eq!(updated["title"], json!("hidden (write-only)"));
+        assert_eq!(updated["status"], json!("disabled"));
+    }
+
+    #[test]
+    fn the_schema_advertises_mapped_types_and_required_attributes() {
+        let m = with_required();
+        let schema = &m.users.schema;
+        let def = |name: &str, sub: Option<&str>| {
+            let attr = schema.core.attribute(name).unwrap();
+            match sub {
+                None => attr.clone(),
+                Some(s) => attr.sub_attribute(s).unwrap().clone(),
+            }
+        };
+        let subs = |name: &str| -> Vec<String> {
+            def(name, None)
+                .sub_attributes
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        // Exactly the types the mapping maps, in mapping order, instead of the RFC's list.
+        assert_eq!(def("emails", Some("type")).canonical_values, ["work"]);
+        assert_eq!(
+            def("phoneNumbers", Some("type")).canonical_values,
+            ["mobile", "work"]
+        );
+        assert_eq!(def("addresses", Some("type")).canonical_values, ["work"]);
+        // Only the sub-attributes some type stores.
+        assert_eq!(subs("emails"), ["value", "type", "primary"]);
+        assert_eq!(subs("phoneNumbers"), ["value", "type"]);
+        assert_eq!(subs("addresses"), ["locality", "postalCode", "type"]);
+        // Required: the attribute, or the element's sub-attribute and the attribute itself.
+        assert!(def("active", None).required);
+        assert!(def("title", None).required);
+        assert!(def("emails", None).required);
+        assert!(def("emails", Some("value")).required);
+        assert!(!def("emails", Some("primary")).required);
+        assert!(!def("phoneNumbers", None).required);
+        assert!(!def("name", Some("givenName")).required);
+        // The shared RFC schema is left alone.
+        let rfc = crate::scim::schema::ResourceSchema::user();
+        assert!(!rfc.core.attribute("active").unwrap().required);
+        assert_eq!(
+            rfc.core
+                .attribute("emails")
+                .unwrap()
+                .sub_attribute("type")
+                .unwrap()
+                .canonical_values,
+            ["work", "home", "other"]
+        );
+    }
+
+    #[test]
+    fn a_required_sub_attribute_is_advertised_on_its_own() {
+        let yaml = crate::mapping::fixture::FIXTURE.replace(
+            "    - legacy: $.full_name\n      join: { parts: [name.givenName, name.familyName], separator: \" \" }\n",
+            "    - { scim: name.givenName, legacy: $.first_name, required: true }\n    \
+             - { scim: name.familyName, legacy: $.last_name }\n",
+        );
+        let m = crate::mapping::load_str("given.yaml", &yaml).unwrap();
+        let name = m.users.schema.core.attribute("name").unwrap();
+        assert!(!name.required);
+        assert!(name.sub_attribute("givenName").unwrap().required);
+    }
+
+    #[test]
+    fn the_deleted_marker_is_read_and_written() {
+        let m = fixture();
+        assert!(m.users.has_deleted_marker());
+        let user = legacy_user();
+        assert!(!m.users.is_deleted(&user));
+        let marked = m.users.mark_deleted(&user).unwrap();
+        assert!(m.users.is_deleted(&marked));
+        // Only the marker changes.
+        let mut expected = user.clone();
+        expected["status"] = json!("archived");
+        assert_eq!(marked, expected);
+        // The marker is no `active` value: it is left out on read, nothing breaks.
+        let scim = m.users.to_scim(&marked).unwrap();
+        assert!(scim.get("active").is_none());
+        assert_eq!(scim["userName"], json!("ada"));
+        for other in [
+            json!({"id": 1, "status": "disabled"}),
+            json!({"id": 1, "status": "Archived"}),
+            json!({"id": 1, "status": null}),
+            json!({"id": 1}),
+        ] {
+            assert!(!m.users.is_deleted(&other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_nested_or_non_string_marker_compares_as_a_scalar() {
+        let yaml = crate::mapping::fixture::FIXTURE.replace(
+            "deleted: { legacy: $.status, value: archived }",
+            "deleted: { legacy: $.lifecycle.removed, value: 1 }",
+        );
+        let m = crate::mapping::load_str("nested.yaml", &yaml).unwrap();
+        let marked = m.users.mark_deleted(&json!({"id": 1})).unwrap();
+        assert_eq!(marked, json!({"id": 1, "lifecycle": {"removed": 1}}));
+        assert!(m.users.is_deleted(&marked));
+        assert!(m.users.is_deleted(&json!({"lifecycle": {"removed": "1"}})));
+        assert!(!m.users.is_deleted(&json!({"lifecycle": {"removed": 0}})));
+        // A record whose shape leaves no place for the marker.
+        assert!(m.users.has_deleted_marker());
+        assert_eq!(m.users.mark_deleted(&json!({"lifecycle": "x"})), None);
+    }
+
+    #[test]
+    fn without_marker_or_version_nothing_is_deleted_and_there_is_no_etag() {
+        let m = fixture();
+        assert!(m.users.has_version());
+        let yaml = crate::mapping::fixture::FIXTURE
+            .replace("  deleted: { legacy: $.status, value: archived }\n", "")
+            .replace("  version: $.version\n", "");
+        let m = crate::mapping::load_str("plain.yaml", &yaml).unwrap();
+        assert!(!m.users.has_version());
+        assert!(!m.users.has_deleted_marker());
+        assert!(!m.users.is_deleted(&json!({"id": 1, "status": "archived"})));
+        assert_eq!(m.users.mark_deleted(&legacy_user()), None);
     }
 
     #[test]

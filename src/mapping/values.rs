@@ -158,6 +158,12 @@ pub(crate) fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
+/// Two legacy scalars that stand for the same value: equal, or with the same text (`1` and
+/// `"1"`, `true` and `"true"`). Case-sensitive.
+pub(crate) fn same_scalar(a: &Value, b: &Value) -> bool {
+    a == b || scalar_string(a).is_some_and(|x| Some(x) == scalar_string(b))
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

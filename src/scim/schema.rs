@@ -239,6 +239,34 @@ impl ResourceSchema {
         })?
     }
 
+    /// The definition a path points at (the sub-attribute if the path names one), for changing
+    /// characteristics on a copy of the schema, e.g. the `canonicalValues` of a restricted
+    /// schema's `emails.type`. Resolved like [`ResourceSchema::find`] but only within the
+    /// schemas: the common attributes (`id`, `externalId`, `meta`) are no schema's and are not
+    /// found.
+    pub fn attribute_mut(&mut self, path: &AttrPath) -> Option<&mut AttributeDef> {
+        // Core first, then the extensions, as `find` looks.
+        let attr = std::iter::once(&mut self.core)
+            .chain(self.extensions.iter_mut())
+            .filter(|s| {
+                path.schema
+                    .as_deref()
+                    .is_none_or(|urn| urn.eq_ignore_ascii_case(&s.id))
+            })
+            .find_map(|s| {
+                s.attributes
+                    .iter_mut()
+                    .find(|a| a.name.eq_ignore_ascii_case(&path.name))
+            })?;
+        match &path.sub {
+            None => Some(attr),
+            Some(sub) => attr
+                .sub_attributes
+                .iter_mut()
+                .find(|a| a.name.eq_ignore_ascii_case(sub)),
+        }
+    }
+
     /// This resource type with only the attributes a mapping stores, for `/Schemas`. A path
     /// without a sub-attribute keeps the whole attribute; a path with one keeps that
     /// sub-attribute (so a complex multi-valued attribute keeps `type`, `primary`, `value`… only
@@ -602,6 +630,41 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn attribute_mut_changes_the_copy_only() {
+        let mut r = ResourceSchema::user().restricted_to(&[
+            p("emails.value"),
+            p("emails.type"),
+            p("name.givenName"),
+            p("department"),
+        ]);
+        r.attribute_mut(&p("EMAILS.Type")).unwrap().canonical_values = vec!["work".into()];
+        r.attribute_mut(&p("name.givenName")).unwrap().required = true;
+        r.attribute_mut(&p(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        ))
+        .unwrap()
+        .required = true;
+        assert_eq!(leaf(&r, "emails.type").canonical_values, ["work"]);
+        assert!(leaf(&r, "name.givenName").required);
+        assert!(!leaf(&r, "name").required);
+        assert!(leaf(&r, "department").required);
+        // The shared definitions are unchanged.
+        let user = ResourceSchema::user();
+        assert_eq!(leaf(user, "emails.type").canonical_values.len(), 3);
+        assert!(!leaf(user, "name.givenName").required);
+        // Not restricted in, no such sub-attribute, a common attribute, a core name under the
+        // extension's URN: nothing to change.
+        assert!(r.attribute_mut(&p("title")).is_none());
+        assert!(r.attribute_mut(&p("emails.nope")).is_none());
+        assert!(r.attribute_mut(&p("externalId")).is_none());
+        assert!(r
+            .attribute_mut(&p(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:emails"
+            ))
+            .is_none());
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn service_provider_config(gw: &Gateway, base: &str) -> Value {
     let options = discovery::DiscoveryOptions {
         base_url: base.to_string(),
         max_results: gw.config.scim.max_results,
-        etag: gw.mapping.users.plan.version.is_some(),
+        etag: gw.mapping.users.has_version(),
         documentation_uri: None,
     };
     discovery::service_provider_config(&options)

@@ -1,7 +1,8 @@
 //! Validation and compilation of `users.attributes`: the SCIM side (resolved against the User
 //! schema), the legacy side (readable, and writable where written), directions, constants,
-//! defaults, value maps, legacy types and joins; and the checks across entries (one reader per
-//! SCIM attribute, one writer per legacy field).
+//! defaults, value maps, legacy types, joins and `required`; the checks across entries (one
+//! reader per SCIM attribute, one writer per legacy field); and what the restricted schema
+//! advertises from them (mapped `type` values, required attributes).
 
 use std::collections::HashMap;
 
@@ -32,6 +33,7 @@ fn present_keys(a: &AttributeFile) -> Vec<(&'static str, &Location)> {
         ("values", a.values.as_ref().map(loc)),
         ("legacy_type", a.legacy_type.as_ref().map(loc)),
         ("join", a.join.as_ref().map(loc)),
+        ("required", a.required.as_ref().map(loc)),
     ]
     .into_iter()
     .filter_map(|(k, l)| l.map(|l| (k, l)))
@@ -58,6 +60,7 @@ pub(super) fn attribute(
                 "default",
                 "values",
                 "legacy_type",
+                "required",
             ][..],
         )
     } else if f.scim.is_some() {
@@ -85,6 +88,10 @@ pub(super) fn attribute(
                      `scim` to always write a legacy value"
                 }
                 ("a join", "scim") => "a join's SCIM attributes are its `parts`: remove `scim`",
+                (_, "required") => {
+                    "remove it: `required` applies to an attribute mapped to one legacy field \
+                     ({ scim: …, legacy: …, required: true })"
+                }
                 ("a SCIM constant", _) => {
                     "add `legacy:` to map the attribute to a legacy field, or remove this key"
                 }
@@ -380,6 +387,7 @@ fn field_attr(
         write,
         conv,
         default,
+        required: f.required.as_ref().is_some_and(|r| r.value),
     })
 }
 
@@ -783,6 +791,62 @@ pub(super) fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
                 );
             }
             written.push((w, line));
+        }
+    }
+}
+
+/// What the restricted schema tells clients beyond which attributes exist: the `type` values
+/// each multi-valued attribute is mapped for (as the `canonicalValues` of its `type`, replacing
+/// the RFC's list, so a client never picks a type the legacy API cannot store), and the
+/// attributes marked `required: true` (a typed element's attribute too: the client must send
+/// that element).
+pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
+    let mut types: Vec<(AttrPath, Vec<String>)> = Vec::new();
+    for attr in attrs {
+        let slot = match attr {
+            Attr::Field { slot, .. } | Attr::ScimConstant { slot, .. } => slot,
+            _ => continue,
+        };
+        let Some(t) = &slot.element_type else {
+            continue;
+        };
+        let type_path = AttrPath {
+            schema: slot.container.clone(),
+            name: slot.attr.clone(),
+            sub: Some("type".into()),
+        };
+        match types.iter_mut().find(|(p, _)| p.matches(&type_path)) {
+            Some((_, list)) if list.iter().any(|x| x.eq_ignore_ascii_case(t)) => {}
+            Some((_, list)) => list.push(t.clone()),
+            None => types.push((type_path, vec![t.clone()])),
+        }
+    }
+    for (path, list) in types {
+        if let Some(def) = schema.attribute_mut(&path) {
+            def.canonical_values = list;
+        }
+    }
+    for attr in attrs {
+        let Attr::Field {
+            slot,
+            required: true,
+            ..
+        } = attr
+        else {
+            continue;
+        };
+        let path = AttrPath {
+            schema: slot.container.clone(),
+            name: slot.attr.clone(),
+            sub: slot.sub.clone(),
+        };
+        if let Some(def) = schema.attribute_mut(&path) {
+            def.required = true;
+        }
+        if slot.element_type.is_some() {
+            if let Some(def) = schema.attribute_mut(&AttrPath { sub: None, ..path }) {
+                def.required = true;
+            }
         }
     }
 }

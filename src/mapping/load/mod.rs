@@ -13,6 +13,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use crate::mapping::error::{MappingError, Problem};
@@ -20,6 +21,7 @@ use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::*;
 use crate::mapping::suggest::closest;
+use crate::mapping::values::same_scalar;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimType;
 
@@ -164,6 +166,9 @@ fn yaml_fix(message: &str) -> String {
     }
     if message.starts_with("expected mapping start") {
         return "write keys and values here (key: value), as in docs/mapping.md".into();
+    }
+    if message.starts_with("invalid boolean") {
+        return "write true or false".into();
     }
     if message.starts_with("invalid u") {
         return "write a whole number".into();
@@ -434,6 +439,11 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         },
     };
 
+    let deleted = match &f.deleted {
+        None => Some(None),
+        Some(d) => deleted_marker(cx, d).map(Some),
+    };
+
     let schema = ResourceSchema::user();
     let no_attributes = Vec::new();
     let attribute_files = need(
@@ -451,6 +461,9 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         .filter_map(|(i, a)| attributes::attribute(cx, schema, i, a).map(|x| (x, loc(a))))
         .collect();
     attributes::check_duplicates(cx, &attrs);
+    if let (Some(d), Some(Some(marker)), Some(on_delete)) = (&f.deleted, &deleted, on_delete) {
+        check_deleted(cx, d, marker, on_delete, &attrs);
+    }
     let attr_list: Vec<Attr> = attrs.iter().map(|(a, _)| a.clone()).collect();
 
     let filters: Vec<FilterRule> = f
@@ -487,6 +500,7 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         created: created?,
         last_modified: last_modified?,
         version: version?,
+        deleted: deleted?,
         attrs: attr_list,
         filters,
         errors: errors?,
@@ -498,8 +512,129 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         schema: schema.clone(),
         plan,
     };
-    mapping.schema = schema.restricted_to(&mapping.attribute_paths());
+    let mut restricted = schema.restricted_to(&mapping.attribute_paths());
+    attributes::advertise(&mut restricted, &mapping.plan.attrs);
+    mapping.schema = restricted;
     Some(mapping)
+}
+
+/// `deleted: { legacy: $.status, value: archived }`: a writable legacy path and a scalar.
+fn deleted_marker(cx: &mut Cx<'_>, d: &Spanned<DeletedFile>) -> Option<DeletedMarker> {
+    let at = "users.deleted";
+    let example = "deleted: { legacy: $.status, value: archived }";
+    let legacy = need(cx, &d.value.legacy, loc(d), at, "legacy", example);
+    let value = need(cx, &d.value.value, loc(d), at, "value", example);
+    let legacy = legacy.and_then(|l| write_path(cx, l, "users.deleted.legacy"));
+    let value = value?;
+    if matches!(
+        value.value,
+        Value::Null | Value::Array(_) | Value::Object(_)
+    ) {
+        cx.report(
+            loc(value),
+            "users.deleted.value",
+            "the marker must be a string, number or boolean".into(),
+            Some("write the legacy value that marks a deleted user, e.g. value: archived".into()),
+        );
+        return None;
+    }
+    Some(DeletedMarker {
+        legacy: legacy?,
+        value: value.value.clone(),
+    })
+}
+
+/// The deleted marker needs a kept legacy record (`on_delete: deactivate`), and no attribute
+/// may write its field freely: a SCIM client could then delete a user, or bring one back, by
+/// accident. A value map on that field may share it as long as it never writes the marker.
+fn check_deleted(
+    cx: &mut Cx<'_>,
+    d: &Spanned<DeletedFile>,
+    marker: &DeletedMarker,
+    on_delete: OnDelete,
+    attrs: &[(Attr, &Location)],
+) {
+    if on_delete == OnDelete::Delete {
+        cx.report(
+            loc(d),
+            "users.deleted",
+            "a deleted marker is for on_delete: deactivate, which keeps the legacy user; \
+             on_delete: delete removes it"
+                .into(),
+            Some("remove `deleted`, or write on_delete: deactivate".into()),
+        );
+        return;
+    }
+    let at = d.value.legacy.as_ref().map_or(loc(d), loc);
+    let path = marker.legacy.as_str();
+    let shown = &marker.value;
+    let elsewhere = "or mark deletion in a field no attribute writes";
+    for (attr, l) in attrs {
+        let line = l.line();
+        // What writes, what it is, and (when it can write the marker itself) how to avoid it.
+        let (written, what, fix) = match attr {
+            Attr::Field {
+                slot,
+                legacy,
+                write: true,
+                conv,
+                ..
+            } => {
+                let fix = if conv.values.is_empty() {
+                    Some(format!(
+                        "give that entry a value map that never writes {shown}, {elsewhere}"
+                    ))
+                } else if conv.values.iter().any(|(_, v)| same_scalar(v, shown)) {
+                    Some(format!(
+                        "choose a marker value that entry's value map does not write \
+                         (e.g. archived), {elsewhere}"
+                    ))
+                } else {
+                    None
+                };
+                (legacy, slot.label(), fix)
+            }
+            Attr::Join {
+                legacy,
+                write: true,
+                ..
+            } => (
+                legacy,
+                "a join".to_string(),
+                Some("mark deletion in a field no attribute writes".to_string()),
+            ),
+            Attr::LegacyConstant { legacy, value } | Attr::LegacyDefault { legacy, value } => (
+                legacy,
+                "a legacy constant or default".to_string(),
+                same_scalar(value, shown)
+                    .then(|| format!("choose another marker value, {elsewhere}")),
+            ),
+            _ => continue,
+        };
+        if !written.overlaps(&marker.legacy) {
+            continue;
+        }
+        let (message, fix) = if !written.same_place(&marker.legacy) {
+            (
+                format!(
+                    "{path} overlaps {} written by the entry on line {line} ({what})",
+                    written.as_str()
+                ),
+                "mark deletion in a field no attribute writes".to_string(),
+            )
+        } else if let Some(fix) = fix {
+            (
+                format!(
+                    "{path} is also written by the entry on line {line} ({what}), which can \
+                     write {shown} and so mark a user deleted"
+                ),
+                fix,
+            )
+        } else {
+            continue;
+        };
+        cx.report(at, "users.deleted.legacy", message, Some(fix));
+    }
 }
 
 /// on_delete and the (de)activation endpoints must fit the `active` attribute.

@@ -774,6 +774,159 @@ fn duplicates_are_refused() {
     load_str(SOURCE, &yaml).unwrap();
 }
 
+// --- deleted marker and required attributes ---------------------------------------------------
+
+fn with_marker(marker: &str) -> String {
+    with(
+        "  on_delete: deactivate\n",
+        &format!("  on_delete: deactivate\n  deleted: {marker}\n"),
+    )
+}
+
+#[test]
+fn a_deleted_marker_loads_with_on_delete_deactivate() {
+    let m = load_str(
+        SOURCE,
+        &with_marker("{ legacy: $.status, value: archived }"),
+    )
+    .unwrap();
+    assert!(m.users.has_deleted_marker());
+    assert!(m
+        .users
+        .is_deleted(&serde_json::json!({"status": "archived"})));
+    // A field no attribute writes is fine too, with any scalar.
+    let m = load_str(
+        SOURCE,
+        &with_marker("{ legacy: $.flags.deleted, value: true }"),
+    )
+    .unwrap();
+    assert!(m
+        .users
+        .is_deleted(&serde_json::json!({"flags": {"deleted": true}})));
+    assert!(!load_str(SOURCE, BASE).unwrap().users.has_deleted_marker());
+}
+
+#[test]
+fn a_deleted_marker_is_checked() {
+    let yaml = with_marker("{ legacy: $.status, value: archived }").replacen(
+        "on_delete: deactivate",
+        "on_delete: delete",
+        1,
+    );
+    let p = expect(
+        &yaml,
+        "deleted:",
+        "a deleted marker is for on_delete: deactivate",
+        "remove `deleted`, or write on_delete: deactivate",
+    );
+    assert_eq!(p.at, "users.deleted");
+    let yaml = with_marker("{ legacy: $.status }");
+    expect(&yaml, "deleted:", "`value` is missing", "value: archived");
+    let yaml = with_marker("{ value: archived }");
+    expect(&yaml, "deleted:", "`legacy` is missing", "legacy: $.status");
+    let yaml = with_marker("{ legacy: $.status, value: [a, b] }");
+    expect(
+        &yaml,
+        "deleted:",
+        "must be a string, number or boolean",
+        "value: archived",
+    );
+    let yaml = with_marker("{ legacy: $..status, value: archived }");
+    expect(&yaml, "deleted:", "cannot be written", "$.address.street");
+    let yaml = with_marker("{ legacy: $.status, value: archived, field: x }");
+    expect(&yaml, "deleted:", "unknown field `field`", "");
+}
+
+#[test]
+fn no_attribute_may_write_the_deleted_marker() {
+    // The value map of `active` writes `disabled`: a deactivated user would read as deleted.
+    let yaml = with_marker("{ legacy: $.status, value: disabled }");
+    let p = expect(
+        &yaml,
+        "deleted:",
+        "$.status is also written by the entry on line 26 (active), which can write \"disabled\"",
+        "choose a marker value that entry's value map does not write (e.g. archived)",
+    );
+    assert_eq!(p.at, "users.deleted.legacy");
+    // An attribute without a value map can write anything.
+    let yaml = with_marker("{ legacy: $.email, value: gone }");
+    expect(
+        &yaml,
+        "deleted:",
+        "(emails[type eq \"work\"].value), which can write \"gone\"",
+        "mark deletion in a field no attribute writes",
+    );
+    // So can a constant equal to the marker; a different constant is harmless.
+    let yaml = with_marker("{ legacy: $.origin, value: scim }").replacen(
+        "    - { scim: userName, legacy: $.login }\n",
+        "    - { scim: userName, legacy: $.login }\n    - { legacy: $.origin, constant: scim }\n",
+        1,
+    );
+    expect(&yaml, "deleted:", "can write \"scim\"", "");
+    load_str(
+        SOURCE,
+        &yaml.replacen("constant: scim", "constant: gateway", 1),
+    )
+    .unwrap();
+    // A marker inside a written object, or around a written field.
+    let yaml = with_marker("{ legacy: $.email.deleted, value: true }");
+    expect(
+        &yaml,
+        "deleted:",
+        "$.email.deleted overlaps $.email written by the entry on line 31",
+        "no attribute writes",
+    );
+    // Reading the field is fine.
+    let yaml = with_marker("{ legacy: $.state, value: gone }").replacen(
+        "    - { scim: userName, legacy: $.login }\n",
+        "    - { scim: userName, legacy: $.login }\n    - { scim: userType, legacy: $.state, direction: read }\n",
+        1,
+    );
+    load_str(SOURCE, &yaml).unwrap();
+}
+
+#[test]
+fn required_applies_to_mapped_attributes_only() {
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, required: true }",
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert!(m.users.schema.core.attribute("userName").unwrap().required);
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: name.givenName, legacy: $.first_name, direction: read, required: true }",
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let name = m.users.schema.core.attribute("name").unwrap();
+    assert!(name.sub_attribute("givenName").unwrap().required);
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ legacy: $.full_name, required: true, join: { parts: [name.givenName, name.familyName], separator: \" \" } }",
+    );
+    expect(
+        &yaml,
+        "join:",
+        "`required` does not apply to a join",
+        "{ scim: …, legacy: …, required: true }",
+    );
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: userType, constant: Employee, required: true }",
+    );
+    expect(
+        &yaml,
+        "constant: Employee",
+        "`required` does not apply to a SCIM constant",
+        "remove it",
+    );
+    let yaml = with(
+        "{ scim: userName, legacy: $.login }",
+        "{ scim: userName, legacy: $.login, required: yes please }",
+    );
+    expect(&yaml, "required: yes", "invalid", "write true or false");
+}
+
 // --- filters and errors ----------------------------------------------------------------------
 
 #[test]
