@@ -195,3 +195,62 @@ fn a_filter_the_legacy_api_cannot_answer_is_evaluated_by_the_gateway() {
         .collect();
     assert_eq!(names, ["seed.user9", "seed.user8", "seed.user7"]);
 }
+
+#[test]
+fn a_deleted_user_is_kept_archived_in_acme_hr_and_gone_for_scim() {
+    let env = Env::start(Legacy::AcmeHr);
+    let created = env.post("/Users", &full_user());
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(env.delete(&format!("/Users/{id}")).status, 204);
+    // Kept in the legacy API, with its history, marked archived.
+    let stored = env.acme().user(id.parse().unwrap()).unwrap();
+    assert_eq!(stored["status"], "archived");
+    assert_eq!(stored["login"], "mary.smith@example.com");
+    // Gone for SCIM (RFC 7644 §3.6): 404 everywhere, absent from lists and filters.
+    assert_eq!(env.get(&format!("/Users/{id}")).status, 404);
+    assert_eq!(env.delete(&format!("/Users/{id}")).status, 404);
+    let patch = json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    assert_eq!(env.patch(&format!("/Users/{id}"), &patch).status, 404);
+    assert_eq!(
+        env.get("/Users?filter=userName+eq+%22mary.smith%40example.com%22")
+            .body["totalResults"],
+        0
+    );
+    let all = env.get("/Users");
+    assert!(all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["id"] != id.as_str()));
+
+    // Provisioned again (Entra re-assigns the user): the archived record is restored, not a 409.
+    let mut again = full_user();
+    again["title"] = json!("Returning Engineer");
+    let restored = env.post("/Users", &again);
+    assert_eq!(restored.status, 201, "{:?}", restored.body);
+    assert_eq!(
+        restored.body["id"],
+        id.as_str(),
+        "the same legacy record comes back"
+    );
+    assert_eq!(restored.body["active"], true);
+    assert_eq!(restored.body["title"], "Returning Engineer");
+    assert_eq!(
+        env.acme().user(id.parse().unwrap()).unwrap()["status"],
+        "enabled"
+    );
+    // A real duplicate is still a conflict.
+    assert_eq!(env.post("/Users", &again).status, 409);
+}
+
+#[test]
+fn without_a_deleted_marker_delete_deactivates_and_the_user_stays_readable() {
+    let env = Env::start(Legacy::Crewbase);
+    let created = env.post("/Users", &full_user());
+    let uid = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(env.delete(&format!("/Users/{uid}")).status, 204);
+    assert_eq!(env.crewbase().person(&uid).unwrap()["is_active"], false);
+    let got = env.get(&format!("/Users/{uid}"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["active"], false);
+}

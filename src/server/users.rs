@@ -5,9 +5,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{OnDelete, Pushdown, ResourceMapping};
-use crate::scim::filter::{self, Filter};
+use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
+use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
@@ -50,6 +51,9 @@ async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
                 e
             }
         })?;
+    if r.is_deleted(&got.body) {
+        return Err(ScimError::not_found(format!("no user with id {id:?}")));
+    }
     let scim = r.to_scim(&got.body)?;
     Ok(Fetched {
         legacy: got.body,
@@ -106,7 +110,7 @@ pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
     }
     let r = resource(gw);
     let legacy_user = r.to_legacy(&user, None)?;
-    let created = legacy::call(
+    let created = match legacy::call(
         &gw.backend,
         r,
         &r.endpoints.create,
@@ -114,7 +118,19 @@ pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
         &[],
         Some(&legacy_user),
     )
-    .await?;
+    .await
+    {
+        Ok(created) => created,
+        Err(e) if e.status == 409 && r.has_deleted_marker() => {
+            // The userName may belong to a user deleted through SCIM (kept, marked): bring
+            // that one back with the new attributes rather than refusing the IdP.
+            return match restore_deleted(gw, &user).await? {
+                Some(restored) => Ok(restored),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
     })?;
@@ -125,6 +141,57 @@ pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
             .unwrap_or(legacy_now);
     }
     Ok(r.to_scim(&legacy_now)?)
+}
+
+/// Finds the legacy user with `user`'s userName that carries the deleted marker and writes
+/// `user` over it. `None` when there is no such user (the conflict is a real one).
+async fn restore_deleted(gw: &Gateway, user: &Value) -> Result<Option<Value>, ScimError> {
+    let r = resource(gw);
+    let Some(name) = user_name(user) else {
+        return Ok(None);
+    };
+    let by_name = Filter::Compare {
+        path: AttrPath::new("userName"),
+        op: CompareOp::Eq,
+        value: CompValue::Str(name.to_string()),
+    };
+    let pushdown = r.pushdown(&by_name);
+    if pushdown.params.is_empty() {
+        return Ok(None);
+    }
+    let (items, _) = legacy::fetch_window(
+        &gw.backend,
+        r,
+        &r.endpoints.list,
+        &pushdown.params,
+        0,
+        10,
+        10,
+    )
+    .await?;
+    for legacy_user in items {
+        if !r.is_deleted(&legacy_user) {
+            continue;
+        }
+        let scim = r.to_scim(&legacy_user)?;
+        if !filter::matches(&by_name, &scim, full_schema()) {
+            continue;
+        }
+        let Some(id) = r.legacy_id(&legacy_user) else {
+            continue;
+        };
+        if r.is_deleted(&r.to_legacy(user, Some(&legacy_user))?) {
+            // Writing the user would not clear the marker: nothing to restore with.
+            return Ok(None);
+        }
+        let old = Fetched {
+            legacy: legacy_user,
+            scim,
+        };
+        tracing::info!(id = %id, "a user deleted through SCIM is provisioned again: restored");
+        return write_user(gw, &id, old, user, false).await.map(Some);
+    }
+    Ok(None)
 }
 
 /// Calls the mapping's deactivate/reactivate endpoint. Returns the legacy user when the answer
@@ -152,15 +219,22 @@ async fn set_active_by_endpoint(
 
 /// Writes `new_user` over the legacy record `old`, with as few calls as possible: no update
 /// call when nothing the mapping stores changed, and `active` through its dedicated endpoints
-/// when the mapping says so. Returns the user as stored afterwards.
+/// when the mapping says so; with `mark_deleted`, the mapping's deleted marker is written in the
+/// same update. Returns the user as stored afterwards.
 async fn write_user(
     gw: &Gateway,
     id: &str,
     old: Fetched,
     new_user: &Value,
+    mark_deleted: bool,
 ) -> Result<Value, ScimError> {
     let r = resource(gw);
-    let new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
+    let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
+    if mark_deleted {
+        new_legacy = r.mark_deleted(&new_legacy).ok_or_else(|| {
+            ScimError::bad_gateway("the legacy user has no place for the mapping's deleted marker")
+        })?;
+    }
     let mut legacy_now = old.legacy.clone();
     let mut stale = false;
     if new_legacy != old.legacy {
@@ -193,6 +267,9 @@ async fn write_user(
             }
         }
     }
+    if mark_deleted {
+        return Ok(Value::Null);
+    }
     if stale {
         return get(gw, id).await;
     }
@@ -214,7 +291,7 @@ pub async fn replace(gw: &Gateway, id: &str, body: &Value) -> Result<Value, Scim
             obj.insert("active".into(), Value::Bool(a));
         }
     }
-    write_user(gw, id, old, &user).await
+    write_user(gw, id, old, &user, false).await
 }
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
@@ -223,7 +300,7 @@ pub async fn patch(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimEr
     let old = fetch(gw, id).await?;
     let mut user = old.scim.clone();
     patch::apply(&mut user, &request, full_schema())?;
-    write_user(gw, id, old, &user).await
+    write_user(gw, id, old, &user, false).await
 }
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
@@ -249,13 +326,16 @@ pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
                 })?;
         }
         OnDelete::Deactivate => {
+            // Deactivated, and marked deleted when the mapping has a marker: the record and
+            // its history stay in the legacy API, and SCIM answers 404 for it from now on.
             let old = fetch(gw, id).await?;
-            if active(&old.scim) != Some(false) {
+            let marker = r.has_deleted_marker();
+            if marker || active(&old.scim) != Some(false) {
                 let mut user = old.scim.clone();
                 if let Some(obj) = user.as_object_mut() {
                     obj.insert("active".into(), Value::Bool(false));
                 }
-                write_user(gw, id, old, &user).await?;
+                write_user(gw, id, old, &user, marker).await?;
             }
         }
     }
@@ -299,7 +379,7 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         )
         .await?;
         let mut users = Vec::with_capacity(items.len());
-        for item in &items {
+        for item in items.iter().filter(|i| !r.is_deleted(i)) {
             let user = r.to_scim(item)?;
             // Legacy searches may be looser than SCIM's (prefix, accents): re-check.
             if filter
@@ -309,8 +389,11 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
                 users.push(user);
             }
         }
+        // What the legacy API counted but SCIM does not show (deleted users, looser matches)
+        // comes off its total; beyond this page the total stays the legacy API's estimate.
+        let hidden = items.len() - users.len();
         let total = total
-            .map(|t| t as usize)
+            .map(|t| (t as usize).saturating_sub(hidden))
             .unwrap_or(offset as usize + users.len());
         (users, total)
     } else {
@@ -318,7 +401,7 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         let items =
             legacy::fetch_all(&gw.backend, r, list_endpoint, &pushdown.params, scan_limit).await?;
         let mut users = Vec::new();
-        for item in &items {
+        for item in items.iter().filter(|i| !r.is_deleted(i)) {
             let user = r.to_scim(item)?;
             if filter
                 .as_ref()
