@@ -169,6 +169,20 @@ fn lifecycle(env: &Env) {
         "Operations": [{"op": "replace", "path": "active", "value": true}]});
     assert_eq!(env.patch(&format!("/Users/{id}"), &on).body["active"], true);
 
+    // 10b. The manager, sent as a bare id in a separate update (IDP.md §1.5), where the mapping
+    //      stores it.
+    if env.legacy == Legacy::AcmeHr {
+        let manager = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": "1"}]});
+        let r = env.patch(&format!("/Users/{id}"), &manager);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body[ENTERPRISE]["manager"]["value"], "1");
+        let remove = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}]});
+        let r = env.patch(&format!("/Users/{id}"), &remove);
+        assert!(r.body[ENTERPRISE].get("manager").is_none(), "{:?}", r.body);
+    }
+
     // 11. Delete → 204; the legacy record is kept, deactivated.
     let del = env.delete(&format!("/Users/{id}"));
     assert_eq!(del.status, 204, "{:?}", del.body);
@@ -176,6 +190,19 @@ fn lifecycle(env: &Env) {
 }
 
 both_mappings!(entra_lifecycle, lifecycle);
+
+fn create_with_string_boolean_and_nulls(env: &Env) {
+    // Microsoft's reference test "Post emp1 with string True", with unused attributes as null.
+    let mut body = entra_user("emp1@contoso.example");
+    body["active"] = json!("True");
+    body["title"] = Value::Null;
+    let r = env.post("/Users", &body);
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["active"], true);
+    assert!(r.body.get("title").is_none());
+}
+
+both_mappings!(entra_create_quirks, create_with_string_boolean_and_nulls);
 
 #[test]
 fn wrong_token_gets_401_with_www_authenticate() {
