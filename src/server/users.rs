@@ -39,20 +39,19 @@ fn check_id(id: &str) -> Result<(), ScimError> {
     Ok(())
 }
 
+/// The 404 for a user id the legacy API does not know (or that was deleted through SCIM).
+fn no_user(id: &str) -> ScimError {
+    ScimError::not_found(format!("no user with id {id:?}"))
+}
+
 async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
     check_id(id)?;
     let r = resource(gw);
     let got = legacy::call(&gw.backend, r, &r.endpoints.get, Some(id), &[], None)
         .await
-        .map_err(|e| {
-            if e.status == 404 {
-                ScimError::not_found(format!("no user with id {id:?}"))
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
     if r.is_deleted(&got.body) {
-        return Err(ScimError::not_found(format!("no user with id {id:?}")));
+        return Err(no_user(id));
     }
     let scim = r.to_scim(&got.body)?;
     Ok(Fetched {
@@ -317,13 +316,7 @@ pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
             };
             legacy::call(&gw.backend, r, endpoint, Some(id), &[], None)
                 .await
-                .map_err(|e| {
-                    if e.status == 404 {
-                        ScimError::not_found(format!("no user with id {id:?}"))
-                    } else {
-                        e
-                    }
-                })?;
+                .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
         }
         OnDelete::Deactivate => {
             // Deactivated, and marked deleted when the mapping has a marker: the record and
