@@ -18,6 +18,7 @@ pub struct Config {
     pub mapping: MappingConfig,
     pub auth: AuthConfig,
     pub scim: ScimConfig,
+    pub cache: CacheConfig,
     pub shutdown: Shutdown,
     pub log: Log,
 }
@@ -61,6 +62,26 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// The largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+}
+
+/// The group-membership cache.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// How long a user's group list is kept: the longest a change made in the legacy product
+    /// directly (or through another gateway replica) takes to show.
+    pub ttl_seconds: u64,
+    /// How many users' group lists are kept at most.
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            ttl_seconds: 30,
+            max_entries: 100_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

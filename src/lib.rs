@@ -6,11 +6,13 @@
 //! - [`scim`]: the protocol core (types, attribute paths, filters, PATCH, errors). Pure.
 //! - [`mapping`]: the mapping language, its validation, and SCIM ↔ legacy translation. Pure.
 //! - [`backend`]: the HTTP client that calls the legacy API.
+//! - [`cache`]: the group-membership cache (moka).
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`example_api`]: example legacy APIs used by the demo and the test suite (not the product).
 
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod example_api;
 pub mod mapping;

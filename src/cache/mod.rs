@@ -1,0 +1,201 @@
+//! The group-membership cache (DESIGN.md §6): "which groups is this user in" answers, kept for a
+//! bounded time and number of entries, loaded once when several requests miss together
+//! (single-flight), and dropped as soon as the gateway itself changes a membership.
+//!
+//! Staleness: a change made in the legacy product directly (not through this gateway) is seen
+//! after at most the TTL. Several gateway replicas each hold their own cache, so a write through
+//! one replica is seen by the others after at most the TTL too.
+//!
+//! Not for: member lists of whole groups (a 100,000-member group is paged from the legacy API,
+//! never held here).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::scim::ScimError;
+
+/// A group a user belongs to, as SCIM's `groups` attribute shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: Option<String>,
+}
+
+/// Cache statistics, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// user id → the user's groups.
+pub struct MembershipCache {
+    user_groups: Cache<String, Arc<Vec<GroupRef>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl MembershipCache {
+    /// A cache whose entries live at most `ttl` and that holds at most `max_entries` users.
+    pub fn new(ttl: Duration, max_entries: u64) -> MembershipCache {
+        MembershipCache {
+            user_groups: Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(max_entries)
+                .build(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The groups of `user_id`, from the cache or from `load`. Concurrent misses for the same
+    /// user run `load` once; a failed load is not cached.
+    pub async fn user_groups<F>(
+        &self,
+        user_id: &str,
+        load: F,
+    ) -> Result<Arc<Vec<GroupRef>>, ScimError>
+    where
+        F: Future<Output = Result<Vec<GroupRef>, ScimError>>,
+    {
+        if let Some(found) = self.user_groups.get(user_id).await {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.user_groups
+            .try_get_with(user_id.to_string(), async { load.await.map(Arc::new) })
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    /// Forgets what is known of these users' groups (after the gateway changed them).
+    pub async fn invalidate_users<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) {
+        for id in user_ids {
+            self.user_groups.invalidate(id).await;
+        }
+    }
+
+    /// Forgets everything (a group was renamed or deleted: every user's `groups` may show it).
+    pub fn invalidate_all(&self) {
+        self.user_groups.invalidate_all();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn g(id: &str) -> GroupRef {
+        GroupRef {
+            id: id.into(),
+            display: Some(format!("Group {id}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_look_up_is_a_hit_and_does_not_load() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        let loads = AtomicUsize::new(0);
+        for _ in 0..3 {
+            let got = cache
+                .user_groups("u1", async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    Ok(vec![g("a")])
+                })
+                .await
+                .unwrap();
+            assert_eq!(got.as_slice(), &[g("a")]);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 1 });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_load_once() {
+        let cache = Arc::new(MembershipCache::new(Duration::from_secs(60), 100));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .user_groups("u1", async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(vec![g("a")])
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().len(), 1);
+        }
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1,
+            "one load for sixteen concurrent misses"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_through_the_gateway_is_seen_on_the_next_read() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        cache
+            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .await
+            .unwrap();
+        cache.invalidate_users(["u1"]).await;
+        let got = cache
+            .user_groups("u1", async { Ok(vec![g("a"), g("b")]) })
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2, "no stale read after the gateway's own write");
+        cache.invalidate_all();
+        let got = cache.user_groups("u1", async { Ok(vec![]) }).await.unwrap();
+        assert!(got.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_not_cached() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        let err = cache
+            .user_groups("u1", async { Err(ScimError::bad_gateway("down")) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, 502);
+        let got = cache
+            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_the_ttl() {
+        let cache = MembershipCache::new(Duration::from_millis(50), 100);
+        cache
+            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let got = cache.user_groups("u1", async { Ok(vec![]) }).await.unwrap();
+        assert!(
+            got.is_empty(),
+            "the legacy API's own change is seen after the TTL"
+        );
+    }
+}
