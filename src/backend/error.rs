@@ -7,6 +7,7 @@
 //! bytes. The SCIM error an identity provider sees does not even name the backend's address.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::scim::ScimError;
@@ -16,11 +17,15 @@ use crate::scim::ScimError;
 pub enum BackendConfigError {
     #[error("the backend URL {url:?} is not usable: {reason}")]
     InvalidUrl { url: String, reason: &'static str },
+    #[error("the backend's CA file {path:?} cannot be used: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("the system's root certificates cannot be loaded: {0}")]
+    SystemRoots(String),
     #[error(
-        "the backend URL uses https, but TLS to the legacy API is not built in yet; \
-         use an http:// URL (for example to a TLS-terminating sidecar next to the gateway)"
+        "the backend's TLS settings set both ca_file and insecure_skip_verify; \
+         keep ca_file (the certificate is then verified against it) and remove the other"
     )]
-    TlsNotSupported,
+    ConflictingTlsOptions,
     #[error(
         "the backend URL contains a user name or password; remove it and send credentials \
          through the client's default headers instead"
@@ -51,6 +56,43 @@ impl fmt::Display for TimeoutPhase {
     }
 }
 
+/// Why the legacy API's TLS certificate was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Not signed by a trusted CA: a self-signed certificate, or an internal CA that is not in
+    /// the trusted roots (`ClientOptions::ca_file`).
+    UnknownIssuer,
+    /// Valid, but not for the host name of the backend URL.
+    NameMismatch {
+        name: String,
+    },
+    Expired,
+    NotYetValid,
+    Revoked,
+    /// Malformed, badly signed, or signed with an algorithm that is not supported.
+    Invalid,
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateProblem::UnknownIssuer => f.write_str(
+                "unknown issuer: it is not signed by a trusted CA \
+                 (for an internal CA, set the backend's ca_file)",
+            ),
+            CertificateProblem::NameMismatch { name } => {
+                write!(f, "name mismatch: it is not valid for the name {name:?}")
+            }
+            CertificateProblem::Expired => f.write_str("it has expired"),
+            CertificateProblem::NotYetValid => f.write_str("it is not valid yet"),
+            CertificateProblem::Revoked => f.write_str("it has been revoked"),
+            CertificateProblem::Invalid => f.write_str(
+                "it is malformed, badly signed or uses an unsupported signature algorithm",
+            ),
+        }
+    }
+}
+
 /// A call to the legacy API that did not produce a complete HTTP response. (A response with any
 /// status, 4xx and 5xx included, is not an error at this layer.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +107,16 @@ pub enum BackendError {
         phase: TimeoutPhase,
         after: Duration,
     },
+    /// The TLS handshake failed because the backend's certificate was refused.
+    #[error("the TLS certificate of the legacy API at {backend} was not accepted: {problem}")]
+    Certificate {
+        backend: String,
+        problem: CertificateProblem,
+    },
+    /// The TLS handshake failed for another reason: a server that does not speak TLS on that
+    /// port, or that refuses every protocol version or cipher the client offers.
+    #[error("the TLS handshake with the legacy API at {backend} failed: {reason}")]
+    TlsHandshake { backend: String, reason: String },
     /// The backend answered something that is not a complete HTTP/1.x response: garbage, a
     /// connection closed or reset before or during the response, a truncated body.
     #[error("the legacy API at {backend} sent a broken response: {reason}")]
@@ -82,6 +134,12 @@ impl From<BackendError> for ScimError {
     fn from(e: BackendError) -> Self {
         match e {
             BackendError::Connect { .. } => ScimError::bad_gateway("the legacy API is unreachable"),
+            BackendError::Certificate { .. } => {
+                ScimError::bad_gateway("the legacy API's TLS certificate was not accepted")
+            }
+            BackendError::TlsHandshake { .. } => {
+                ScimError::bad_gateway("the TLS handshake with the legacy API failed")
+            }
             BackendError::Timeout { phase, after, .. } => match phase {
                 TimeoutPhase::Connect => ScimError::gateway_timeout(format!(
                     "the legacy API did not accept a connection within {} ms",
@@ -136,6 +194,16 @@ mod tests {
                 limit: 1024,
             },
             BackendError::InvalidRequest("bad path".into()),
+            BackendError::Certificate {
+                backend: BACKEND.into(),
+                problem: CertificateProblem::NameMismatch {
+                    name: "legacy.internal".into(),
+                },
+            },
+            BackendError::TlsHandshake {
+                backend: BACKEND.into(),
+                reason: "the server refused the handshake (TLS alert HandshakeFailure)".into(),
+            },
         ]
     }
 
@@ -145,7 +213,33 @@ mod tests {
             .into_iter()
             .map(|e| ScimError::from(e).status)
             .collect();
-        assert_eq!(statuses, vec![502, 504, 504, 502, 502, 500]);
+        assert_eq!(statuses, vec![502, 504, 504, 502, 502, 500, 502, 502]);
+    }
+
+    #[test]
+    fn a_refused_certificate_is_a_502_saying_so() {
+        let e = ScimError::from(all_errors().remove(6));
+        assert_eq!(e.status, 502);
+        assert_eq!(
+            e.detail,
+            "the legacy API's TLS certificate was not accepted"
+        );
+    }
+
+    #[test]
+    fn certificate_errors_say_why_in_the_log() {
+        let shown = all_errors().remove(6).to_string();
+        assert_eq!(
+            shown,
+            "the TLS certificate of the legacy API at legacy.internal:8080 was not accepted: \
+             name mismatch: it is not valid for the name \"legacy.internal\""
+        );
+        let unknown = BackendError::Certificate {
+            backend: BACKEND.into(),
+            problem: CertificateProblem::UnknownIssuer,
+        };
+        assert!(unknown.to_string().contains("unknown issuer"), "{unknown}");
+        assert!(unknown.to_string().contains("ca_file"), "{unknown}");
     }
 
     #[test]
