@@ -11,13 +11,25 @@
 //! | `POST /api/v1/users` | 201 the user (and `Location`) |
 //! | `PUT /api/v1/users/{id}` | 200; every writable field replaced, absent ones cleared |
 //! | `PATCH /api/v1/users/{id}` | 200; only the given keys change, `null` clears, `address` merges |
-//! | `DELETE /api/v1/users/{id}` | 204 |
+//! | `DELETE /api/v1/users/{id}` | 204; the user leaves every team |
+//! | `GET /api/v1/users/{id}/teams` | 200 `{"data": [{"id", "name"}]}` |
+//! | `GET /api/v1/teams?page=&per_page=&name=&external_ref=` | 200 `{"data": [...], "meta": {...}}` |
+//! | `GET /api/v1/teams/{id}` | 200 the team |
+//! | `POST /api/v1/teams` | 201 the team (and `Location`) |
+//! | `PATCH /api/v1/teams/{id}` | 200; only the given keys change |
+//! | `DELETE /api/v1/teams/{id}` | 204; its members are released |
+//! | `GET /api/v1/teams/{id}/members?page=&per_page=` | 200 `{"data": [{"user_id", "added_at"}], "meta": {...}}` |
+//! | `POST /api/v1/teams/{id}/members` | 201 the membership; 200 if the user already was a member |
+//! | `GET /api/v1/teams/{id}/members/{user_id}` | 200 the membership |
+//! | `DELETE /api/v1/teams/{id}/members/{user_id}` | 204 |
+//!
+//! Teams and their member endpoints live in `acme_hr/teams.rs`.
 //!
 //! Query values are form-decoded, as most web frameworks do: a literal `+` in `?email=` must be
 //! sent as `%2B`. Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
 //! cheap handle ([`Clone`]) on shared state, so a test keeps one while pingora owns another.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -33,14 +45,29 @@ use super::common::{
 };
 use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
 
-/// The header that carries the API key.
+mod teams;
+
+pub use teams::SeedTeamError;
+use teams::Team;
+
 /// The values of `status`.
 pub const STATUSES: [&str; 3] = ["enabled", "disabled", "archived"];
+/// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "X-Acme-Api-Key";
 /// Path pattern of the users collection (also the key of its request counts).
 pub const USERS: &str = "/api/v1/users";
 /// Path pattern of one user (also the key of its request counts).
 pub const USER: &str = "/api/v1/users/{id}";
+/// Path pattern of the teams one user belongs to.
+pub const USER_TEAMS: &str = "/api/v1/users/{id}/teams";
+/// Path pattern of the teams collection.
+pub const TEAMS: &str = "/api/v1/teams";
+/// Path pattern of one team.
+pub const TEAM: &str = "/api/v1/teams/{id}";
+/// Path pattern of a team's members.
+pub const TEAM_MEMBERS: &str = "/api/v1/teams/{id}/members";
+/// Path pattern of one membership.
+pub const TEAM_MEMBER: &str = "/api/v1/teams/{id}/members/{user_id}";
 /// Page size when `per_page` is not given.
 pub const DEFAULT_PER_PAGE: u64 = 25;
 /// The largest `per_page` accepted; more is a 400.
@@ -113,6 +140,14 @@ struct State {
     logins: HashMap<String, u64>,
     /// The id of the last user created (ids are never reused).
     last_id: u64,
+    /// Teams by id, each with its members.
+    teams: BTreeMap<u64, Team>,
+    /// Lower-cased team name → id, for the uniqueness rule and `?name=`.
+    team_names: HashMap<String, u64>,
+    /// User id → the ids of its teams: the reverse of every team's members (no empty sets).
+    user_teams: HashMap<u64, BTreeSet<u64>>,
+    /// The id of the last team created (team ids are a sequence of their own, never reused).
+    last_team_id: u64,
 }
 
 impl AcmeHr {
@@ -370,19 +405,35 @@ impl From<BodyError> for ApiError {
     }
 }
 
-/// Where a request goes, decided on the raw path.
+/// Where a request goes, decided on the raw path. Id segments are as received (still
+/// percent-encoded).
 enum Route<'a> {
     Users,
-    /// One user; the id segment as received (still percent-encoded).
     User(&'a str),
+    UserTeams(&'a str),
+    Teams,
+    Team(&'a str),
+    TeamMembers(&'a str),
+    /// One membership: the team id segment, then the user id segment.
+    TeamMember(&'a str, &'a str),
     None,
 }
 
 impl<'a> Route<'a> {
     fn of(path: &'a str) -> Self {
-        match segments_under(path, USERS).as_deref() {
-            Some([]) => Route::Users,
-            Some([id]) => Route::User(id),
+        if let Some(segments) = segments_under(path, USERS) {
+            return match segments.as_slice() {
+                [] => Route::Users,
+                [id] => Route::User(id),
+                [id, "teams"] => Route::UserTeams(id),
+                _ => Route::None,
+            };
+        }
+        match segments_under(path, TEAMS).as_deref() {
+            Some([]) => Route::Teams,
+            Some([id]) => Route::Team(id),
+            Some([id, "members"]) => Route::TeamMembers(id),
+            Some([id, "members", user_id]) => Route::TeamMember(id, user_id),
             _ => Route::None,
         }
     }
@@ -391,6 +442,11 @@ impl<'a> Route<'a> {
         match self {
             Route::Users => USERS,
             Route::User(_) => USER,
+            Route::UserTeams(_) => USER_TEAMS,
+            Route::Teams => TEAMS,
+            Route::Team(_) => TEAM,
+            Route::TeamMembers(_) => TEAM_MEMBERS,
+            Route::TeamMember(..) => TEAM_MEMBER,
             Route::None => NO_ROUTE,
         }
     }
@@ -399,7 +455,8 @@ impl<'a> Route<'a> {
 /// How a write treats the fields a body leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriteMode {
-    /// POST and PUT: absent fields are null (status enabled); `login` is required.
+    /// POST and PUT: absent fields are null (status enabled); `login` (a team's `name`) is
+    /// required.
     Full,
     /// PATCH: absent fields are left as they are.
     Partial,
@@ -446,7 +503,7 @@ impl AcmeHr {
                         "GET, PUT, PATCH, DELETE",
                     ));
                 }
-                let id = parse_id(segment)?;
+                let id = parse_id(segment, ApiError::user_not_found)?;
                 match *method {
                     Method::GET => self.get(id),
                     Method::DELETE => self.delete(id),
@@ -460,6 +517,11 @@ impl AcmeHr {
                     }
                 }
             }
+            Route::UserTeams(_)
+            | Route::Teams
+            | Route::Team(_)
+            | Route::TeamMembers(_)
+            | Route::TeamMember(..) => self.handle_teams(head, route, session).await,
             Route::None => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -486,17 +548,11 @@ impl AcmeHr {
 
     fn list(&self, head: &RequestHead) -> Result<Response<Vec<u8>>, ApiError> {
         let query = ListQuery::parse(&head.query_pairs())?;
+        let paging = query.paging;
         let state = self.read();
-        let skip = (query.page - 1).saturating_mul(query.per_page);
         let (data, total) = if query.is_unfiltered() {
             // Without filters the count is known and no user needs to be matched.
-            let page = state
-                .users
-                .values()
-                .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-                .take(usize::try_from(query.per_page).unwrap_or(usize::MAX))
-                .map(|u| Value::Object(u.clone()))
-                .collect::<Vec<_>>();
+            let page = paging.slice(state.users.values().map(|u| Value::Object(u.clone())));
             (page, state.users.len() as u64)
         } else {
             let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.login {
@@ -509,22 +565,12 @@ impl AcmeHr {
                 ),
                 None => Box::new(state.users.values()),
             };
-            let mut total = 0u64;
-            let mut data = Vec::new();
-            for user in candidates.filter(|u| query.matches(u)) {
-                if total >= skip && (data.len() as u64) < query.per_page {
-                    data.push(Value::Object(user.clone()));
-                }
-                total += 1;
-            }
-            (data, total)
+            let (page, total) = paging.take(candidates.filter(|u| query.matches(u)));
+            let page = page.into_iter().map(|u| Value::Object(u.clone())).collect();
+            (page, total)
         };
         drop(state);
-        let body = json!({
-            "data": data,
-            "meta": {"page": query.page, "per_page": query.per_page, "total": total},
-        });
-        Ok(json_response(StatusCode::OK, &body))
+        Ok(json_response(StatusCode::OK, &paging.body(data, total)))
     }
 
     fn get(&self, id: u64) -> Result<Response<Vec<u8>>, ApiError> {
@@ -616,6 +662,7 @@ impl AcmeHr {
         if let Some(login) = doc.get("login").and_then(Value::as_str) {
             state.logins.remove(&login.to_lowercase());
         }
+        state.release_user(id, &now_rfc3339());
         Ok(empty_response(StatusCode::NO_CONTENT))
     }
 }
@@ -628,15 +675,14 @@ fn login_taken(login: &str) -> ApiError {
     )
 }
 
-/// The numeric id in a path segment; anything else names no user.
-fn parse_id(segment: &str) -> Result<u64, ApiError> {
+/// The numeric id in a path segment; anything else names nothing, and is answered with
+/// `not_found(decoded segment)`.
+fn parse_id(segment: &str, not_found: fn(&str) -> ApiError) -> Result<u64, ApiError> {
     let decoded = decode_segment(segment).unwrap_or_else(|| segment.to_string());
     if decoded.is_empty() || !decoded.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::user_not_found(&decoded));
+        return Err(not_found(&decoded));
     }
-    decoded
-        .parse()
-        .map_err(|_| ApiError::user_not_found(&decoded))
+    decoded.parse().map_err(|_| not_found(&decoded))
 }
 
 /// Reads the body as a JSON object: 400 for anything else.
@@ -714,31 +760,30 @@ fn validate_address(given: &Map<String, Value>) -> Result<Map<String, Value>, Ap
     Ok(out)
 }
 
-/// The query of `GET /api/v1/users`.
-struct ListQuery {
-    page: u64,
-    per_page: u64,
-    login: Option<String>,
-    email: Option<String>,
-    external_ref: Option<String>,
-    status: Option<String>,
+/// The first value of query parameter `name`, if given.
+fn first_param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
-impl ListQuery {
+/// `page` (1-based) and `per_page` of a list request: the same rules for every list.
+#[derive(Debug, Clone, Copy)]
+struct Paging {
+    page: u64,
+    per_page: u64,
+}
+
+impl Paging {
     fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let first = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        let page = match first("page") {
+        let page = match first_param(pairs, "page") {
             None => 1,
             Some(v) => v.parse::<u64>().ok().filter(|p| *p >= 1).ok_or_else(|| {
                 ApiError::bad_request(format!("page must be a positive integer, not '{v}'"))
             })?,
         };
-        let per_page = match first("per_page") {
+        let per_page = match first_param(pairs, "per_page") {
             None => DEFAULT_PER_PAGE,
             Some(v) => v
                 .parse::<u64>()
@@ -750,6 +795,58 @@ impl ListQuery {
                     ))
                 })?,
         };
+        Ok(Paging { page, per_page })
+    }
+
+    /// How many items come before this page.
+    fn skip(&self) -> u64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// This page of `items` (which are all the matches, in order), and how many there are.
+    fn take<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, u64) {
+        let skip = self.skip();
+        let mut total = 0u64;
+        let mut page = Vec::new();
+        for item in items {
+            if total >= skip && (page.len() as u64) < self.per_page {
+                page.push(item);
+            }
+            total += 1;
+        }
+        (page, total)
+    }
+
+    /// This page of a sequence whose length is known, without walking past the page.
+    fn slice<T>(&self, items: impl Iterator<Item = T>) -> Vec<T> {
+        items
+            .skip(usize::try_from(self.skip()).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.per_page).unwrap_or(usize::MAX))
+            .collect()
+    }
+
+    /// The list body: `{"data": [...], "meta": {"page", "per_page", "total"}}`.
+    fn body(&self, data: Vec<Value>, total: u64) -> Value {
+        json!({
+            "data": data,
+            "meta": {"page": self.page, "per_page": self.per_page, "total": total},
+        })
+    }
+}
+
+/// The query of `GET /api/v1/users`.
+struct ListQuery {
+    paging: Paging,
+    login: Option<String>,
+    email: Option<String>,
+    external_ref: Option<String>,
+    status: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let paging = Paging::parse(pairs)?;
+        let first = |name: &str| first_param(pairs, name);
         let status = first("status");
         if let Some(s) = &status {
             if !STATUSES.contains(&s.as_str()) {
@@ -759,8 +856,7 @@ impl ListQuery {
             }
         }
         Ok(ListQuery {
-            page,
-            per_page,
+            paging,
             login: first("login"),
             email: first("email"),
             external_ref: first("external_ref"),
@@ -800,15 +896,15 @@ mod tests {
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 
-    const KEY: &str = "acme-test-key";
+    pub(super) const KEY: &str = "acme-test-key";
 
-    struct Running {
-        api: AcmeHr,
-        client: Client,
+    pub(super) struct Running {
+        pub api: AcmeHr,
+        pub client: Client,
         _server: RunningServer,
     }
 
-    fn running() -> Running {
+    pub(super) fn running() -> Running {
         let api = AcmeHr::new(KEY);
         let addr = free_loopback_addr().unwrap();
         let server = api.serve(addr).unwrap();
@@ -819,11 +915,11 @@ mod tests {
         }
     }
 
-    fn error_code(reply: &Reply) -> &str {
+    pub(super) fn error_code(reply: &Reply) -> &str {
         reply.json["error"]["code"].as_str().unwrap_or("<none>")
     }
 
-    fn create(client: &Client, body: Value) -> Value {
+    pub(super) fn create(client: &Client, body: Value) -> Value {
         let reply = client.send("POST", USERS, &body);
         assert_eq!(reply.status, 201, "{:?}", reply.json);
         reply.json

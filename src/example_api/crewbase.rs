@@ -7,17 +7,29 @@
 //!
 //! | endpoint | answer |
 //! | --- | --- |
-//! | `GET /v2/people?offset=&limit=&username=&ext_id=` | 200 `{"people": [...]}`, `X-Total-Count` |
+//! | `GET /v2/people?offset=&limit=&username=&ext_id=&team=` | 200 `{"people": [...]}`, `X-Total-Count` |
 //! | `GET /v2/people/{uid}` | 200 the person |
 //! | `POST /v2/people` | 201 the person (and `Location`) |
-//! | `PATCH /v2/people/{uid}` | 200; given keys change, `null` clears, `hr` merges, `phones` replaces |
+//! | `PATCH /v2/people/{uid}` | 200; given keys change, `null` clears, `hr` merges, `phones` and `team_ids` replace |
 //! | `POST /v2/people/{uid}/deactivate`, `/activate` | 200 the person |
+//! | `GET /v2/teams?offset=&limit=&title=` | 200 `{"teams": [...]}`, `X-Total-Count` |
+//! | `GET /v2/teams/{tid}` | 200 the team |
+//! | `POST /v2/teams` | 201 the team (and `Location`) |
+//! | `PATCH /v2/teams/{tid}` | 200 the team |
+//! | `DELETE /v2/teams/{tid}` | 204; the tid leaves every person's `team_ids` |
+//!
+//! Membership is held on the person: `team_ids` (`["t_01", …]`, default `[]`) is written with
+//! the person's PATCH, which replaces the whole list (an unknown tid is a 400), and a team's
+//! members are listed with `GET /v2/people?team={tid}`. Every person has `meta.version`, 1 at
+//! creation and +1 per accepted write; a PATCH with `If-Match: <version>` (quoted or not, or
+//! `*`) that does not match the current version is refused with 412 and changes nothing;
+//! without `If-Match` the last write wins. Teams are in `crewbase/teams.rs`.
 //!
 //! A `limit` above [`MAX_LIMIT`] is served as [`MAX_LIMIT`] (like many real APIs, silently).
 //! People are kept in memory in creation order; the value is a cheap handle ([`Clone`]) on
 //! shared state, so a test keeps one while pingora owns another.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -28,10 +40,14 @@ use pingora::protocols::http::ServerSession;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    decode_segment, json_response, now_rfc3339, read_body, secret_matches, segments_under,
-    with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
+    decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
+    segments_under, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
 };
 use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
+
+mod teams;
+
+pub use teams::SeedTeamError;
 
 /// Path pattern of the people collection (also the key of its request counts).
 pub const PEOPLE: &str = "/v2/people";
@@ -41,6 +57,10 @@ pub const PERSON: &str = "/v2/people/{uid}";
 pub const DEACTIVATE: &str = "/v2/people/{uid}/deactivate";
 /// Path pattern of the activation endpoint.
 pub const ACTIVATE: &str = "/v2/people/{uid}/activate";
+/// Path pattern of the teams collection.
+pub const TEAMS: &str = "/v2/teams";
+/// Path pattern of one team.
+pub const TEAM: &str = "/v2/teams/{tid}";
 /// The response header that carries the total of a list.
 pub const TOTAL_HEADER: &str = "X-Total-Count";
 /// Page size when `limit` is not given.
@@ -70,6 +90,16 @@ struct State {
     usernames: HashMap<String, u64>,
     /// The sequence number of the last person created (never reused).
     last_seq: u64,
+    /// Teams by sequence number (the digits of their tid), each the full JSON document.
+    teams: BTreeMap<u64, Map<String, Value>>,
+    /// Lower-cased title → team sequence number.
+    titles: HashMap<String, u64>,
+    /// Slug → team sequence number.
+    slugs: HashMap<String, u64>,
+    /// Team sequence number → the people whose `team_ids` hold it (no empty sets).
+    members: HashMap<u64, BTreeSet<u64>>,
+    /// The sequence number of the last team created (never reused).
+    last_team_seq: u64,
 }
 
 /// The uid of sequence number `seq`: `p_0001`, …, `p_9999`, `p_10000`, …
@@ -198,10 +228,19 @@ impl State {
             _ => merge_hr(None, &Map::new()),
         };
         doc.insert("hr".into(), hr);
-        doc.insert("meta".into(), json!({"created": now, "modified": now}));
+        let team_ids = match fields.get("team_ids") {
+            Some(Value::Array(list)) => Value::Array(list.clone()),
+            _ => json!([]),
+        };
+        doc.insert("team_ids".into(), team_ids);
+        doc.insert(
+            "meta".into(),
+            json!({"created": now, "modified": now, "version": 1}),
+        );
         if let Some(username) = doc.get("username").and_then(Value::as_str) {
             self.usernames.insert(username.to_lowercase(), seq);
         }
+        self.relink(seq, &[], &team_seqs(&doc));
         self.people.insert(seq, doc);
         self.last_seq = self.last_seq.max(seq);
     }
@@ -214,16 +253,19 @@ impl State {
             .filter(|seq| Some(*seq) != except)
     }
 
-    /// Replaces person `seq` with `doc`, keeping the username index right.
+    /// Replaces person `seq` with `doc`, keeping the username and team indexes right.
     fn replace(&mut self, seq: u64, doc: Map<String, Value>) {
+        let mut old_teams = Vec::new();
         if let Some(old) = self.people.get(&seq) {
             if let Some(username) = old.get("username").and_then(Value::as_str) {
                 self.usernames.remove(&username.to_lowercase());
             }
+            old_teams = team_seqs(old);
         }
         if let Some(username) = doc.get("username").and_then(Value::as_str) {
             self.usernames.insert(username.to_lowercase(), seq);
         }
+        self.relink(seq, &old_teams, &team_seqs(&doc));
         self.people.insert(seq, doc);
     }
 }
@@ -299,22 +341,32 @@ impl From<BodyError> for ApiError {
     }
 }
 
-/// Where a request goes, decided on the raw path. Uid segments are still percent-encoded.
+/// Where a request goes, decided on the raw path. Uid and tid segments are still
+/// percent-encoded.
 enum Route<'a> {
     People,
     Person(&'a str),
     Deactivate(&'a str),
     Activate(&'a str),
+    Teams,
+    Team(&'a str),
     None,
 }
 
 impl<'a> Route<'a> {
     fn of(path: &'a str) -> Self {
-        match segments_under(path, PEOPLE).as_deref() {
-            Some([]) => Route::People,
-            Some([uid]) => Route::Person(uid),
-            Some([uid, "deactivate"]) => Route::Deactivate(uid),
-            Some([uid, "activate"]) => Route::Activate(uid),
+        if let Some(segments) = segments_under(path, PEOPLE) {
+            return match segments.as_slice() {
+                [] => Route::People,
+                [uid] => Route::Person(uid),
+                [uid, "deactivate"] => Route::Deactivate(uid),
+                [uid, "activate"] => Route::Activate(uid),
+                _ => Route::None,
+            };
+        }
+        match segments_under(path, TEAMS).as_deref() {
+            Some([]) => Route::Teams,
+            Some([tid]) => Route::Team(tid),
             _ => Route::None,
         }
     }
@@ -325,6 +377,8 @@ impl<'a> Route<'a> {
             Route::Person(_) => PERSON,
             Route::Deactivate(_) => DEACTIVATE,
             Route::Activate(_) => ACTIVATE,
+            Route::Teams => TEAMS,
+            Route::Team(_) => TEAM,
             Route::None => NO_ROUTE,
         }
     }
@@ -373,7 +427,7 @@ impl Crewbase {
                 Method::PATCH => {
                     let uid = decode_uid(uid);
                     let body = read_object(session).await?;
-                    self.patch(&uid, &body)
+                    self.patch(&uid, &body, head.header("if-match"))
                 }
                 _ => Err(ApiError::method_not_allowed("GET, PATCH")),
             },
@@ -384,6 +438,7 @@ impl Crewbase {
                 }
                 _ => Err(ApiError::method_not_allowed("POST")),
             },
+            Route::Teams | Route::Team(_) => self.handle_teams(head, route, session).await,
             Route::None => Err(ApiError::new(StatusCode::NOT_FOUND, "not found")),
         }
     }
@@ -403,42 +458,37 @@ impl Crewbase {
 
     fn list(&self, head: &RequestHead) -> Result<Response<Vec<u8>>, ApiError> {
         let query = ListQuery::parse(&head.query_pairs())?;
+        let window = query.window;
         let state = self.read();
-        let (people, total) = if query.username.is_none() && query.ext_id.is_none() {
+        let render = |p: &Map<String, Value>| Value::Object(p.clone());
+        let (people, total) = if query.is_unfiltered() {
             // Without filters the count is known and no person needs to be matched.
-            let page = state
-                .people
-                .values()
-                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-                .map(|p| Value::Object(p.clone()))
-                .collect::<Vec<_>>();
+            let page = window.slice(state.people.values().map(render));
             (page, state.people.len() as u64)
         } else {
-            let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match &query.username {
-                Some(username) => Box::new(
-                    state
-                        .username_owner(username, None)
-                        .and_then(|seq| state.people.get(&seq))
-                        .into_iter(),
-                ),
-                None => Box::new(state.people.values()),
-            };
-            let mut total = 0u64;
-            let mut people = Vec::new();
-            for person in candidates.filter(|p| query.matches(p)) {
-                if total >= query.offset && (people.len() as u64) < query.limit {
-                    people.push(Value::Object(person.clone()));
-                }
-                total += 1;
-            }
-            (people, total)
+            let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> =
+                match (&query.username, &query.team) {
+                    // The username index answers `?username=` without a scan.
+                    (Some(username), _) => Box::new(
+                        state
+                            .username_owner(username, None)
+                            .and_then(|seq| state.people.get(&seq))
+                            .into_iter(),
+                    ),
+                    // The team index answers `?team=` with the members only.
+                    (None, Some(tid)) => Box::new(
+                        teams::tid_seq(tid)
+                            .and_then(|t| state.members.get(&t))
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|seq| state.people.get(seq)),
+                    ),
+                    (None, None) => Box::new(state.people.values()),
+                };
+            window.take(candidates.filter(|p| query.matches(p)).map(render))
         };
         drop(state);
-        let mut resp = json_response(StatusCode::OK, &json!({ "people": people }));
-        resp.headers_mut()
-            .insert(TOTAL_HEADER, HeaderValue::from(total));
-        Ok(resp)
+        Ok(list_response("people", people, total))
     }
 
     fn get(&self, uid: &str) -> Result<Response<Vec<u8>>, ApiError> {
@@ -460,6 +510,7 @@ impl Crewbase {
         if state.username_owner(username, None).is_some() {
             return Err(username_taken());
         }
+        state.check_team_ids(fields.get("team_ids"))?;
         let seq = state.last_seq + 1;
         state.insert(seq, &fields, &now);
         let doc = state.people.get(&seq).cloned().unwrap_or_default();
@@ -471,17 +522,32 @@ impl Crewbase {
         Ok(resp)
     }
 
-    fn patch(&self, uid: &str, body: &Map<String, Value>) -> Result<Response<Vec<u8>>, ApiError> {
+    /// A partial update; `if_match` is the `If-Match` header, if any.
+    fn patch(
+        &self,
+        uid: &str,
+        body: &Map<String, Value>,
+        if_match: Option<&str>,
+    ) -> Result<Response<Vec<u8>>, ApiError> {
         let mut state = self.write();
         let (seq, current) = seq_of(uid)
             .and_then(|seq| state.people.get(&seq).map(|p| (seq, p)))
             .ok_or_else(|| ApiError::person_not_found(uid))?;
+        if let Some(tags) = if_match {
+            if !version_matches(tags, version_of(current)) {
+                return Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version mismatch",
+                ));
+            }
+        }
         let fields = validate(body, WriteMode::Patch)?;
         if let Some(username) = fields.get("username").and_then(Value::as_str) {
             if state.username_owner(username, Some(seq)).is_some() {
                 return Err(username_taken());
             }
         }
+        state.check_team_ids(fields.get("team_ids"))?;
         let mut doc = current.clone();
         for (name, value) in &fields {
             let merged = match (name.as_str(), value) {
@@ -490,7 +556,7 @@ impl Crewbase {
                     merge_hr(old, given)
                 }
                 ("hr", _) => merge_hr(None, &Map::new()),
-                ("phones", Value::Null) => json!([]),
+                ("phones" | "team_ids", Value::Null) => json!([]),
                 _ => value.clone(),
             };
             doc.insert(name.clone(), merged);
@@ -516,11 +582,50 @@ impl Crewbase {
     }
 }
 
-/// Sets `meta.modified` to now.
+/// Records a change: `meta.modified` becomes now and `meta.version` goes up by one.
 fn touch(doc: &mut Map<String, Value>) {
+    let version = version_of(doc) + 1;
     if let Some(Value::Object(meta)) = doc.get_mut("meta") {
         meta.insert("modified".into(), json!(now_rfc3339()));
+        meta.insert("version".into(), json!(version));
     }
+}
+
+/// A person's `meta.version`.
+fn version_of(doc: &Map<String, Value>) -> u64 {
+    doc.get("meta")
+        .and_then(|m| m.get("version"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// Whether an `If-Match` header value names `version`: `*`, or one of its comma-separated
+/// tags, each the version number bare or quoted (`3`, `"3"`, `W/"3"`).
+fn version_matches(tags: &str, version: u64) -> bool {
+    tags.split(',').map(str::trim).any(|tag| {
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        tag == "*" || tag.trim_matches('"') == version.to_string()
+    })
+}
+
+/// The team sequence numbers in a person's `team_ids`.
+fn team_seqs(doc: &Map<String, Value>) -> Vec<u64> {
+    doc.get("team_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|tid| tid.as_str().and_then(teams::tid_seq))
+        .collect()
+}
+
+/// A list answer: `{"{key}": [...]}` with the total in [`TOTAL_HEADER`].
+fn list_response(key: &str, items: Vec<Value>, total: u64) -> Response<Vec<u8>> {
+    let mut body = Map::new();
+    body.insert(key.into(), Value::Array(items));
+    let mut resp = json_response(StatusCode::OK, &Value::Object(body));
+    resp.headers_mut()
+        .insert(TOTAL_HEADER, HeaderValue::from(total));
+    resp
 }
 
 fn username_taken() -> ApiError {
@@ -576,6 +681,11 @@ fn validate(body: &Map<String, Value>, mode: WriteMode) -> Result<Map<String, Va
             ("hr", Value::Null) => Value::Null,
             ("hr", Value::Object(given)) => Value::Object(validate_hr(given)?),
             ("hr", _) => return Err(ApiError::bad_request("hr must be an object")),
+            ("team_ids", Value::Null) => Value::Null,
+            ("team_ids", Value::Array(list)) => Value::Array(validate_team_ids(list)?),
+            ("team_ids", _) => {
+                return Err(ApiError::bad_request("team_ids must be a list of team ids"))
+            }
             _ => continue,
         };
         out.insert(name.clone(), valid);
@@ -610,6 +720,23 @@ fn validate_phones(list: &[Value]) -> Result<Vec<Value>, ApiError> {
         .collect()
 }
 
+/// The tids of a `team_ids` list, each once, in the order given. Whether the teams exist is
+/// checked against the state ([`State::check_team_ids`]).
+fn validate_team_ids(list: &[Value]) -> Result<Vec<Value>, ApiError> {
+    let mut out: Vec<Value> = Vec::with_capacity(list.len());
+    for (i, tid) in list.iter().enumerate() {
+        if !tid.is_string() {
+            return Err(ApiError::bad_request(format!(
+                "team_ids[{i}] must be a team id (a string), not {tid}"
+            )));
+        }
+        if !out.contains(tid) {
+            out.push(tid.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn validate_hr(given: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     match given.get("badge") {
@@ -640,24 +767,25 @@ fn validate_hr(given: &Map<String, Value>) -> Result<Map<String, Value>, ApiErro
     Ok(out)
 }
 
-/// The query of `GET /v2/people`.
-struct ListQuery {
-    offset: u64,
-    limit: u64,
-    username: Option<String>,
-    ext_id: Option<String>,
+/// The first value of query parameter `name`, if given.
+fn first_param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
-impl ListQuery {
+/// `offset` and `limit` of a list request: the same rules for every list.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    offset: u64,
+    limit: u64,
+}
+
+impl Window {
     fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let first = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
         let number = |name: &str, default: u64| -> Result<u64, ApiError> {
-            match first(name) {
+            match first_param(pairs, name) {
                 None => Ok(default),
                 Some(v) => v.parse::<u64>().map_err(|_| {
                     ApiError::bad_request(format!(
@@ -666,12 +794,55 @@ impl ListQuery {
                 }),
             }
         };
-        Ok(ListQuery {
+        Ok(Window {
             offset: number("offset", 0)?,
             limit: number("limit", DEFAULT_LIMIT)?.min(MAX_LIMIT),
-            username: first("username"),
-            ext_id: first("ext_id"),
         })
+    }
+
+    /// This window of `items` (which are all the matches, in order), and how many there are.
+    fn take<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, u64) {
+        let mut total = 0u64;
+        let mut page = Vec::new();
+        for item in items {
+            if total >= self.offset && (page.len() as u64) < self.limit {
+                page.push(item);
+            }
+            total += 1;
+        }
+        (page, total)
+    }
+
+    /// This window of a sequence whose length is known, without walking past the window.
+    fn slice<T>(&self, items: impl Iterator<Item = T>) -> Vec<T> {
+        items
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .collect()
+    }
+}
+
+/// The query of `GET /v2/people`.
+struct ListQuery {
+    window: Window,
+    username: Option<String>,
+    ext_id: Option<String>,
+    /// A tid: only the team's members.
+    team: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        Ok(ListQuery {
+            window: Window::parse(pairs)?,
+            username: first_param(pairs, "username"),
+            ext_id: first_param(pairs, "ext_id"),
+            team: first_param(pairs, "team"),
+        })
+    }
+
+    fn is_unfiltered(&self) -> bool {
+        self.username.is_none() && self.ext_id.is_none() && self.team.is_none()
     }
 
     fn matches(&self, person: &Map<String, Value>) -> bool {
@@ -686,7 +857,14 @@ impl ListQuery {
             None => true,
             Some(want) => field("ext_id") == Some(want.as_str()),
         };
-        username_ok && ext_id_ok
+        let team_ok = match &self.team {
+            None => true,
+            Some(tid) => person
+                .get("team_ids")
+                .and_then(Value::as_array)
+                .is_some_and(|ids| ids.iter().any(|t| t.as_str() == Some(tid.as_str()))),
+        };
+        username_ok && ext_id_ok && team_ok
     }
 }
 
@@ -698,15 +876,15 @@ mod tests {
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 
-    const TOKEN: &str = "crewbase-test-token";
+    pub(super) const TOKEN: &str = "crewbase-test-token";
 
-    struct Running {
-        api: Crewbase,
-        client: Client,
+    pub(super) struct Running {
+        pub api: Crewbase,
+        pub client: Client,
         _server: RunningServer,
     }
 
-    fn running() -> Running {
+    pub(super) fn running() -> Running {
         let api = Crewbase::new(TOKEN);
         let addr = free_loopback_addr().unwrap();
         let server = api.serve(addr).unwrap();
@@ -717,13 +895,13 @@ mod tests {
         }
     }
 
-    fn create(client: &Client, body: Value) -> Value {
+    pub(super) fn create(client: &Client, body: Value) -> Value {
         let reply = client.send("POST", PEOPLE, &body);
         assert_eq!(reply.status, 201, "{:?}", reply.json);
         reply.json
     }
 
-    fn uids(reply: &Reply) -> Vec<String> {
+    pub(super) fn uids(reply: &Reply) -> Vec<String> {
         reply.json["people"]
             .as_array()
             .unwrap()
@@ -791,6 +969,8 @@ mod tests {
         );
         assert_ne!(created, "2000-01-01T00:00:00Z");
         assert_eq!(person["meta"]["created"], person["meta"]["modified"]);
+        assert_eq!(person["meta"]["version"], 1);
+        assert_eq!(person["team_ids"], json!([]), "no teams by default");
         let keys: Vec<&str> = person
             .as_object()
             .unwrap()
@@ -809,6 +989,7 @@ mod tests {
                 "work_email",
                 "phones",
                 "hr",
+                "team_ids",
                 "meta"
             ]
         );
@@ -1111,6 +1292,93 @@ mod tests {
         assert_eq!(counts.get("POST", ACTIVATE), 1);
         counts.reset();
         assert_eq!(t.api.clone().request_count(), 0);
+    }
+
+    #[test]
+    fn every_write_raises_the_version() {
+        let t = running();
+        let version = |t: &Running| t.api.person("p_0001").unwrap()["meta"]["version"].clone();
+        create(&t.client, json!({"username": "ada"}));
+        assert_eq!(version(&t), 1);
+        let patched = t.client.send(
+            "PATCH",
+            "/v2/people/p_0001",
+            &json!({"position": "Countess"}),
+        );
+        assert_eq!(patched.json["meta"]["version"], 2);
+        t.client.call("POST", "/v2/people/p_0001/deactivate", None);
+        assert_eq!(version(&t), 3);
+        t.client.call("POST", "/v2/people/p_0001/deactivate", None);
+        assert_eq!(
+            version(&t),
+            3,
+            "a deactivation that changes nothing is no change"
+        );
+        t.client.call("POST", "/v2/people/p_0001/activate", None);
+        assert_eq!(version(&t), 4);
+        let refused = t
+            .client
+            .send("PATCH", "/v2/people/p_0001", &json!({"username": ""}));
+        assert_eq!(refused.status, 400);
+        assert_eq!(version(&t), 4, "a refused write is no change");
+        let seeded = t.api.seed(1);
+        assert_eq!(t.api.person(&seeded[0]).unwrap()["meta"]["version"], 1);
+    }
+
+    #[test]
+    fn if_match_guards_a_patch() {
+        let t = running();
+        create(&t.client, json!({"username": "ada", "position": "Analyst"}));
+        let patch = |if_match: Option<&str>, body: &str| -> Reply {
+            let headers: Vec<(&str, &str)> =
+                if_match.map(|v| ("If-Match", v)).into_iter().collect();
+            t.client
+                .call_with("PATCH", "/v2/people/p_0001", Some(body), &headers)
+        };
+        // Two clients read version 1; the first write wins, the second is refused.
+        let first = patch(Some("1"), r#"{"position": "Lead"}"#);
+        assert_eq!(first.status, 200, "{:?}", first.json);
+        assert_eq!(first.json["meta"]["version"], 2);
+        let second = patch(Some("1"), r#"{"position": "Intern"}"#);
+        assert_eq!(second.status, 412);
+        assert_eq!(
+            second.json,
+            json!({"message": "version mismatch", "code": 412})
+        );
+        assert_eq!(
+            t.api.person("p_0001").unwrap(),
+            first.json,
+            "a refused write changes nothing"
+        );
+
+        let accepted: &[(&str, u64)] = &[("\"2\"", 3), ("W/\"3\"", 4), ("*", 5), ("1, 5", 6)];
+        for (tag, after) in accepted {
+            let reply = patch(Some(tag), r#"{"position": "Lead"}"#);
+            assert_eq!(reply.status, 200, "If-Match: {tag}");
+            assert_eq!(reply.json["meta"]["version"], *after, "If-Match: {tag}");
+        }
+        for tag in ["7", "5", "\"5\"", "x", ""] {
+            let reply = patch(Some(tag), r#"{"position": "Intern"}"#);
+            assert_eq!(reply.status, 412, "If-Match: {tag:?}");
+        }
+        let bad_and_stale = patch(Some("1"), r#"{"username": 7}"#);
+        assert_eq!(
+            bad_and_stale.status, 412,
+            "the precondition is checked first"
+        );
+        let unguarded = patch(None, r#"{"position": "Intern"}"#);
+        assert_eq!(
+            unguarded.status, 200,
+            "without If-Match the last write wins"
+        );
+        assert_eq!(unguarded.json["meta"]["version"], 7);
+        let missing = t.client.call_with(
+            "PATCH",
+            "/v2/people/p_0099",
+            Some("{}"),
+            &[("If-Match", "1")],
+        );
+        assert_eq!(missing.status, 404);
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //! products' user APIs (their own field names, pagination, status strings, errors, auth), not
 //! like SCIM.
 //!
-//! - [`AcmeHr`] (`acme_hr.rs`): numeric ids, page/per_page, an API-key header; described by
-//!   `mappings/acme-hr.yaml`.
+//! - [`AcmeHr`] (`acme_hr.rs`): numeric ids, page/per_page, an API-key header; teams whose
+//!   membership is changed one member at a time through member endpoints
+//!   (`acme_hr/teams.rs`); described by `mappings/acme-hr.yaml`.
 //! - [`Crewbase`] (`crewbase.rs`): string ids, offset/limit with `X-Total-Count`, bearer auth,
-//!   PATCH and (de)activation endpoints; described by `mappings/crewbase.yaml`.
+//!   PATCH and (de)activation endpoints; teams whose membership is a `team_ids` list on the
+//!   person, guarded by a per-person version and `If-Match` (`crewbase/teams.rs`); described
+//!   by `mappings/crewbase.yaml`.
 //!
 //! Both are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
-//! read the request counters ([`RequestCounts`]).
+//! teams and read the request counters ([`RequestCounts`]).
 
 pub mod acme_hr;
 mod common;
