@@ -38,6 +38,8 @@ pub struct GroupMapping {
 }
 
 /// Where a group's members are (`groups.membership`).
+// Built once per mapping and only borrowed afterwards: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Membership {
     /// Member endpoints on the legacy group: every change is one call (a delta), never a

@@ -818,7 +818,11 @@ fn check_lifecycle(
         (_, OnDelete::Delete) if e.delete.is_none() => cx.report(
             at_on_delete,
             &format!("{key}.on_delete"),
-            "on_delete: delete needs a delete endpoint".into(),
+            if u.value.on_delete.is_none() {
+                format!("on_delete: delete (the default for {key}) needs a delete endpoint")
+            } else {
+                "on_delete: delete needs a delete endpoint".into()
+            },
             Some(format!(
                 "add endpoints.delete: {{ method: DELETE, path: \"{}/{{id}}\" }}, or write \
                  on_delete: deactivate",
@@ -1029,7 +1033,7 @@ fn error_rule(cx: &mut Cx<'_>, at: &str, r: &Spanned<ErrorRuleFile>) -> Option<E
         cx,
         &f.status,
         loc(r),
-        &at,
+        at,
         "status",
         "status: 422 (the legacy status)",
     );
@@ -1037,7 +1041,7 @@ fn error_rule(cx: &mut Cx<'_>, at: &str, r: &Spanned<ErrorRuleFile>) -> Option<E
         cx,
         &f.scim_status,
         loc(r),
-        &at,
+        at,
         "scim_status",
         "scim_status: 409",
     );

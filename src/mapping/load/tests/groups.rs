@@ -167,7 +167,7 @@ fn group_endpoints_and_lifecycle_are_checked() {
     let p = expect_line(
         &yaml,
         line_of(&yaml, "create: { method: POST, path: /teams }"),
-        "on_delete: delete needs a delete endpoint",
+        "on_delete: delete (the default for groups) needs a delete endpoint",
         "path: \"/groups/{id}\"",
     );
     assert_eq!(p.at, "groups.on_delete");
