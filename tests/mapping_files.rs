@@ -5,11 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use http::{HeaderMap, HeaderValue};
-use scim_gateway::mapping::{load_file, load_str, Mapping, OnDelete, Pagination, UpdateMode};
+use scim_gateway::mapping::{
+    load_file, load_str, Mapping, Membership, OnDelete, Pagination, ResourceMapping, UpdateMode,
+};
 use scim_gateway::scim::filter::Filter;
 use serde_json::{json, Value};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -266,6 +269,184 @@ fn crewbase_translates_both_ways() {
     assert_eq!(taken.detail, "legacy API: username already exists");
 }
 
+/// Acme HR teams: a group resource like its users, and member endpoints.
+#[test]
+fn acme_hr_groups_are_teams_with_member_endpoints() {
+    let m = load("acme-hr.yaml");
+    let groups = m.groups.as_ref().expect("acme-hr maps groups");
+    let teams = &groups.resource;
+    assert_eq!(teams.on_delete, OnDelete::Delete);
+    assert_eq!(teams.endpoints.update_mode, UpdateMode::Partial);
+
+    let team = json!({
+        "id": 5, "name": "Engineering", "description": "Builds things", "external_ref": "8aa1",
+        "member_count": 2, "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-02-03T04:05:06Z"
+    });
+    let scim = teams.to_scim(&team).unwrap();
+    assert_eq!(
+        scim,
+        json!({"schemas": [GROUP], "id": "5", "displayName": "Engineering", "externalId": "8aa1",
+               "meta": {"resourceType": "Group", "created": "2024-01-02T03:04:05Z",
+                        "lastModified": "2024-02-03T04:05:06Z"}})
+    );
+    // Entra's create: displayName and externalId, no members.
+    let created = teams
+        .to_legacy(
+            &json!({"schemas": [GROUP], "displayName": "Sales", "externalId": "e-1", "members": []}),
+            None,
+        )
+        .unwrap();
+    assert_eq!(created, json!({"name": "Sales", "external_ref": "e-1"}));
+    let mut renamed = scim.clone();
+    renamed["displayName"] = json!("Platform");
+    let new = teams.to_legacy(&renamed, Some(&team)).unwrap();
+    assert_eq!(teams.update_body(&team, &new), json!({"name": "Platform"}));
+    let e = teams
+        .to_legacy(&json!({"externalId": "e-1"}), None)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "displayName is required by the legacy API and has no value"
+    );
+
+    let pushed = teams.pushdown(&Filter::parse(r#"displayName eq "R&D""#).unwrap());
+    assert!(pushed.complete);
+    assert_eq!(
+        teams.endpoints.list.endpoint.target(None, &pushed.params),
+        "/api/v1/teams?name=R%26D"
+    );
+    let taken = teams.map_error(
+        422,
+        br#"{"error": {"code": "name_taken", "message": "a team with this name exists"}}"#,
+    );
+    assert_eq!(
+        (taken.status, taken.detail.as_str()),
+        (409, "legacy API: a team with this name exists")
+    );
+
+    let Membership::Endpoints {
+        add,
+        remove,
+        list,
+        user_groups,
+    } = &groups.membership
+    else {
+        panic!("acme-hr has member endpoints");
+    };
+    assert_eq!(add.endpoint.method, http::Method::POST);
+    assert_eq!(
+        add.endpoint.target_with(Some("5"), None, &[]),
+        "/api/v1/teams/5/members"
+    );
+    assert_eq!(
+        add.add_request_body("17").unwrap(),
+        Some(json!({"user_id": 17}))
+    );
+    assert_eq!(remove.method, http::Method::DELETE);
+    assert_eq!(
+        remove.target_with(Some("5"), Some("17"), &[]),
+        "/api/v1/teams/5/members/17"
+    );
+    let page = json!({"data": [{"user_id": 17, "added_at": "2024-01-02T03:04:05Z"},
+                               {"user_id": 18, "added_at": "2024-01-02T03:04:05Z"}],
+                      "meta": {"page": 1, "per_page": 100, "total": 2}});
+    assert_eq!(list.members(&page).unwrap(), ["17", "18"]);
+    assert_eq!(list.pages.total(&page, &HeaderMap::new()), Some(2));
+    assert_eq!(list.pages.pagination.max_page_size(), 100);
+    assert_eq!(
+        list.pages
+            .endpoint
+            .target(Some("5"), &[("page".into(), "1".into())]),
+        "/api/v1/teams/5/members?page=1"
+    );
+    let user_groups = user_groups.as_ref().expect("acme-hr lists a user's teams");
+    assert_eq!(
+        user_groups.endpoint.target(Some("17"), &[]),
+        "/api/v1/users/17/teams"
+    );
+    assert_eq!(
+        user_groups
+            .groups(&json!({"data": [{"id": 5, "name": "Engineering"}, {"id": 9, "name": "Ops"}]}))
+            .unwrap(),
+        ["5", "9"]
+    );
+
+    // /Schemas: groups with members of users; users with their groups.
+    let core = &teams.schema.core;
+    assert!(core.attribute("displayName").unwrap().required);
+    assert!(core.attribute("members").is_some());
+    let user_groups_attr = m.users.schema.core.attribute("groups").unwrap();
+    assert!(user_groups_attr.sub_attribute("value").is_some());
+}
+
+/// Crewbase teams: membership is the person's `team_ids`, written with its version.
+#[test]
+fn crewbase_groups_are_teams_held_on_the_person() {
+    let m = load("crewbase.yaml");
+    let groups = m.groups.as_ref().expect("crewbase maps groups");
+    let teams = &groups.resource;
+    assert_eq!(teams.on_delete, OnDelete::Delete);
+    let team = json!({"tid": "t_01", "title": "Field", "slug": "field",
+                      "meta": {"created": "2024-01-02T03:04:05Z", "modified": "2024-02-03T04:05:06Z"}});
+    let scim = teams.to_scim(&team).unwrap();
+    assert_eq!(scim["id"], "t_01");
+    assert_eq!(scim["displayName"], "Field");
+    assert_eq!(scim["meta"]["lastModified"], "2024-02-03T04:05:06Z");
+    assert!(scim.get("members").is_none());
+    assert_eq!(
+        teams
+            .to_legacy(&json!({"displayName": "Ops"}), None)
+            .unwrap(),
+        json!({"title": "Ops"})
+    );
+    let pushed = teams.pushdown(&Filter::parse(r#"displayName eq "Ops""#).unwrap());
+    assert_eq!(
+        teams.endpoints.list.endpoint.target(None, &pushed.params),
+        "/v2/teams?title=Ops"
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from_static("3"));
+    assert_eq!(
+        teams.endpoints.list.total(&json!({"teams": []}), &headers),
+        Some(3)
+    );
+    let taken = teams.map_error(409, br#"{"message": "title already exists", "code": 409}"#);
+    assert_eq!(
+        (taken.status, taken.detail.as_str()),
+        (409, "legacy API: title already exists")
+    );
+
+    let Membership::UserAttribute(field) = &groups.membership else {
+        panic!("crewbase holds membership on the person");
+    };
+    assert!(!field.single);
+    let person = json!({"uid": "p_0001", "username": "ada", "team_ids": ["t_01"],
+                        "meta": {"created": "2024-01-02T03:04:05Z", "version": 4}});
+    assert_eq!(field.groups_of_user(&person), ["t_01"]);
+    let added = field
+        .with_groups(&person, &["t_01".into(), "t_02".into()])
+        .unwrap();
+    // Crewbase updates are partial: only the field is sent, with the person's version.
+    assert_eq!(
+        m.users.update_body(&person, &added),
+        json!({"team_ids": ["t_01", "t_02"]})
+    );
+    assert_eq!(field.if_match(&person).as_deref(), Some("\"4\""));
+    // A team's members: the people list with ?team=.
+    let param = field.members_query_param().unwrap();
+    assert_eq!(
+        m.users
+            .endpoints
+            .list
+            .endpoint
+            .target(None, &[(param.to_string(), "t_01".to_string())]),
+        "/v2/people?team=t_01"
+    );
+    // The person's SCIM user is unchanged by its teams.
+    let user = m.users.to_scim(&person).unwrap();
+    assert!(user.get("team_ids").is_none() && user.get("groups").is_none());
+}
+
 // --- docs/mapping.md -------------------------------------------------------------------------
 
 /// Where each documentation example's fragment goes: the rest of a valid mapping.
@@ -283,6 +464,24 @@ users:
   on_delete: delete
   attributes:
     - { scim: userName, legacy: $.login }
+"#;
+
+/// Where a `groups:` example's fragment goes: the rest of a valid groups section.
+const GROUPS_SKELETON: &str = r#"
+id: $.id
+endpoints:
+  create: { method: POST, path: /groups }
+  get: { method: GET, path: "/groups/{id}" }
+  update: { method: PATCH, path: "/groups/{id}" }
+  delete: { method: DELETE, path: "/groups/{id}" }
+  list: { method: GET, path: /groups, items: $.data, pagination: { style: page, page_param: page, size_param: per_page } }
+attributes:
+  - { scim: displayName, legacy: $.name }
+membership:
+  endpoints:
+    add: { method: POST, path: "/groups/{id}/members/{member}" }
+    remove: { method: DELETE, path: "/groups/{id}/members/{member}" }
+    list: { method: GET, path: "/groups/{id}/members", items: $.data, member: $.id, pagination: { style: page, page_param: page, size_param: per_page } }
 "#;
 
 #[derive(Debug)]
@@ -318,7 +517,7 @@ fn fences(markdown: &str) -> Vec<Fence> {
 /// `fragment` merged into `base`: sections key by key; an endpoint, the auth, or anything that
 /// is not an object is replaced whole.
 fn merge(base: &mut Value, fragment: &Value) {
-    const WHOLE: [&str; 8] = [
+    const WHOLE: [&str; 9] = [
         "create",
         "get",
         "update",
@@ -327,6 +526,7 @@ fn merge(base: &mut Value, fragment: &Value) {
         "reactivate",
         "list",
         "auth",
+        "membership",
     ];
     match (base, fragment) {
         (Value::Object(b), Value::Object(f)) => {
@@ -360,7 +560,10 @@ fn example_mapping(fragment: &str, line: usize) -> Mapping {
     let fragment: Value = serde_saphyr::from_str(fragment)
         .unwrap_or_else(|e| panic!("docs/mapping.md:{line}: the example is not YAML: {e}"));
     let mut doc: Value = serde_saphyr::from_str(SKELETON).unwrap();
-    let top_level = ["name", "backend", "users"];
+    if fragment.get("groups").is_some() {
+        doc["groups"] = serde_saphyr::from_str(GROUPS_SKELETON).unwrap();
+    }
+    let top_level = ["name", "backend", "users", "groups"];
     if fragment
         .as_object()
         .is_some_and(|o| o.keys().any(|k| top_level.contains(&k.as_str())))
@@ -387,6 +590,17 @@ fn documentation_examples_hold() {
         match words.as_slice() {
             ["yaml", "example", rest @ ..] => {
                 let m = example_mapping(&f.body, f.line);
+                // A `groups:` example is about the group resource, else about users.
+                let about_groups = f.body.lines().any(|l| l.starts_with("groups:"))
+                    && !f.body.lines().any(|l| l.starts_with("users:"));
+                let resource = if about_groups {
+                    &m.groups
+                        .as_ref()
+                        .expect("a groups example has groups")
+                        .resource
+                } else {
+                    &m.users
+                };
                 let check = rest.first().copied().unwrap_or("check=both");
                 let mut legacy = None;
                 let mut scim = None;
@@ -394,6 +608,8 @@ fn documentation_examples_hold() {
                 let mut schema = Vec::new();
                 let mut refused = None;
                 let mut refusal = None;
+                let mut user = None;
+                let mut calls = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -407,42 +623,43 @@ fn documentation_examples_hold() {
                         "json schema" => schema.push((next.line, value(&next.body))),
                         "json refused" => refused = Some((next.line, value(&next.body))),
                         "text refused" => refusal = Some(next.body.trim_end().to_string()),
+                        "json user" => user = Some(value(&next.body)),
+                        "text calls" => calls = Some((next.line, next.body.clone())),
                         _ => break,
                     }
                     i += 1;
                 }
                 if let (Some(legacy), Some(scim)) = (&legacy, &scim) {
                     if check != "check=write" {
-                        let read = m.users.to_scim(legacy).unwrap();
+                        let read = resource.to_scim(legacy).unwrap();
                         assert!(
                             contains(&read, scim),
-                            "docs/mapping.md:{}: the legacy user reads as\n{read:#}",
+                            "docs/mapping.md:{}: the legacy record reads as\n{read:#}",
                             f.line
                         );
                     }
                     if check != "check=read" {
-                        let written = m.users.to_legacy(scim, None).unwrap();
+                        let written = resource.to_legacy(scim, None).unwrap();
                         let mut expected = legacy.clone();
                         if let Some(o) = expected.as_object_mut() {
                             o.remove("id");
                         }
                         assert!(
                             contains(&written, &expected),
-                            "docs/mapping.md:{}: the SCIM user writes as\n{written:#}",
+                            "docs/mapping.md:{}: the SCIM resource writes as\n{written:#}",
                             f.line
                         );
                     }
                 }
                 if let Some(deleted) = &deleted {
-                    check_deleted(&m, legacy.as_ref(), deleted, f.line);
+                    check_deleted(resource, legacy.as_ref(), deleted, f.line);
                 }
                 for (line, expected) in &schema {
-                    check_schema(&m, expected, *line);
+                    check_schema(resource, expected, *line);
                 }
                 if let Some((line, user)) = &refused {
                     // A full update of the example's legacy user (a create without one).
-                    let err = m
-                        .users
+                    let err = resource
                         .to_legacy(user, legacy.as_ref())
                         .err()
                         .unwrap_or_else(|| {
@@ -452,6 +669,9 @@ fn documentation_examples_hold() {
                         panic!("docs/mapping.md:{line}: no `text refused` block")
                     });
                     assert_eq!(err.to_string(), expected, "docs/mapping.md:{line}");
+                }
+                if let Some((line, calls)) = &calls {
+                    check_calls(&m, user.as_ref(), calls, *line);
                 }
                 checked += 1;
             }
@@ -478,23 +698,23 @@ fn documentation_examples_hold() {
         }
         i += 1;
     }
-    assert!(checked >= 15, "only {checked} documentation examples found");
+    assert!(checked >= 20, "only {checked} documentation examples found");
 }
 
 /// A `json deleted` block: that legacy user carries the marker, the example's legacy user does
 /// not, and marking it gives exactly the block.
-fn check_deleted(m: &Mapping, legacy: Option<&Value>, deleted: &Value, line: usize) {
+fn check_deleted(m: &ResourceMapping, legacy: Option<&Value>, deleted: &Value, line: usize) {
     assert!(
-        m.users.is_deleted(deleted),
+        m.is_deleted(deleted),
         "docs/mapping.md:{line}: the `json deleted` user is not deleted"
     );
     if let Some(legacy) = legacy {
         assert!(
-            !m.users.is_deleted(legacy),
+            !m.is_deleted(legacy),
             "docs/mapping.md:{line}: the `json legacy` user is already deleted"
         );
         assert_eq!(
-            m.users.mark_deleted(legacy).as_ref(),
+            m.mark_deleted(legacy).as_ref(),
             Some(deleted),
             "docs/mapping.md:{line}: marking the legacy user deleted"
         );
@@ -503,8 +723,8 @@ fn check_deleted(m: &Mapping, legacy: Option<&Value>, deleted: &Value, line: usi
 
 /// A `json schema` block: an attribute definition that `/Schemas` serves (with at least these
 /// characteristics, and exactly these sub-attributes when it lists them).
-fn check_schema(m: &Mapping, expected: &Value, line: usize) {
-    let docs = m.users.schema.schemas_json("https://example.com/scim/v2");
+fn check_schema(m: &ResourceMapping, expected: &Value, line: usize) {
+    let docs = m.schema.schemas_json("https://example.com/scim/v2");
     let name = expected["name"].as_str().unwrap_or_default();
     let actual = docs
         .iter()
@@ -515,6 +735,86 @@ fn check_schema(m: &Mapping, expected: &Value, line: usize) {
         contains(&actual, expected),
         "docs/mapping.md:{line}: /Schemas serves {name} as\n{actual:#}"
     );
+}
+
+/// A `text calls` block: each line `<what> → <call or result>` must be what the mapping gives.
+/// With member endpoints: `add M to G`, `remove M from G`, `members of G`, `groups of user U`
+/// (a method and a target, then the body if any). With a user attribute, for the `json user`
+/// before it: `groups of the user` (the ids), `add the user to G` and `remove the user from G`
+/// (the users update: method, target, `If-Match`, body), `members of G` (the users list).
+fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
+    let groups = m
+        .groups
+        .as_ref()
+        .unwrap_or_else(|| panic!("docs/mapping.md:{line}: calls without groups"));
+    let call = |ep: &scim_gateway::mapping::Endpoint, id: &str, member: Option<&str>| {
+        format!("{} {}", ep.method, ep.target_with(Some(id), member, &[]))
+    };
+    for text in calls.lines().filter(|l| !l.trim().is_empty()) {
+        let (what, expected) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let words: Vec<&str> = what.split_whitespace().collect();
+        let actual = match (&groups.membership, words.as_slice()) {
+            (Membership::Endpoints { add, .. }, ["add", member, "to", group]) => {
+                let mut out = call(&add.endpoint, group, Some(member));
+                if let Some(body) = add.add_request_body(member).unwrap() {
+                    out.push_str(&format!(" {body}"));
+                }
+                out
+            }
+            (Membership::Endpoints { remove, .. }, ["remove", member, "from", group]) => {
+                call(remove, group, Some(member))
+            }
+            (Membership::Endpoints { list, .. }, ["members", "of", group]) => {
+                call(&list.pages.endpoint, group, None)
+            }
+            (
+                Membership::Endpoints {
+                    user_groups: Some(u),
+                    ..
+                },
+                ["groups", "of", "user", id],
+            ) => call(&u.endpoint, id, None),
+            (Membership::UserAttribute(a), rest) => {
+                let user =
+                    user.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json user` block"));
+                let mut current = a.groups_of_user(user);
+                let write = |groups: &[String]| {
+                    let new = a.with_groups(user, groups).unwrap();
+                    let update = &m.users.endpoints.update;
+                    let id = m.users.legacy_id(user).unwrap();
+                    let mut out = format!("{} {}", update.method, update.target(Some(&id), &[]));
+                    if let Some(tag) = a.if_match(user) {
+                        out.push_str(&format!(" If-Match: {tag}"));
+                    }
+                    format!("{out} {}", m.users.update_body(user, &new))
+                };
+                match rest {
+                    ["groups", "of", "the", "user"] => current.join(", "),
+                    ["add", "the", "user", "to", group] => {
+                        current.push(group.to_string());
+                        write(&current)
+                    }
+                    ["remove", "the", "user", "from", group] => {
+                        current.retain(|g| g != group);
+                        write(&current)
+                    }
+                    ["members", "of", group] => {
+                        let list = &m.users.endpoints.list.endpoint;
+                        let param = a
+                            .members_query_param()
+                            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no members_query"));
+                        let params = [(param.to_string(), group.to_string())];
+                        format!("{} {}", list.method, list.target(None, &params))
+                    }
+                    _ => panic!("docs/mapping.md:{line}: unknown call {what:?}"),
+                }
+            }
+            _ => panic!("docs/mapping.md:{line}: unknown call {what:?}"),
+        };
+        assert_eq!(actual, expected, "docs/mapping.md:{line}: {what}");
+    }
 }
 
 #[test]

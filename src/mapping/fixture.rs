@@ -1,5 +1,6 @@
 //! A test mapping that uses every construct of the language once, shared by the unit tests of
-//! the translation modules (test builds only).
+//! the translation modules (test builds only), and a `groups:` section to append to it with
+//! either membership shape.
 
 use super::{load_str, Mapping};
 
@@ -72,8 +73,71 @@ users:
       - { status: 418, scim_status: 503 }
 "#;
 
+/// A `groups:` section without its `membership:` (one of the two below completes it).
+pub(crate) const GROUPS: &str = r#"groups:
+  id: $.id
+  created: $.created_at
+  last_modified: $.updated_at
+  version: $.rev
+  endpoints:
+    create: { method: POST, path: /teams }
+    get: { method: GET, path: "/teams/{id}" }
+    update: { method: PATCH, path: "/teams/{id}" }
+    delete: { method: DELETE, path: "/teams/{id}" }
+    list:
+      method: GET
+      path: /teams
+      items: $.data
+      total: { body: $.meta.total }
+      pagination: { style: page, page_param: page, size_param: per_page }
+  attributes:
+    - { scim: displayName, legacy: $.name }
+    - { scim: externalId, legacy: $.external_ref }
+    - { legacy: $.source, constant: scim }
+  filters:
+    - { scim: displayName, op: eq, param: name }
+    - { scim: externalId, param: external_ref }
+  scan_limit: 300
+  errors:
+    message: $.error.message
+    rules:
+      - { status: 422, code_path: $.error.code, equals: name_taken, scim_status: 409, scim_type: uniqueness }
+"#;
+
+/// Member endpoints on the legacy group.
+pub(crate) const GROUPS_ENDPOINTS: &str = r#"  membership:
+    endpoints:
+      add: { method: POST, path: "/teams/{id}/members", body: { member: $.member.user_id, legacy_type: integer } }
+      remove: { method: DELETE, path: "/teams/{id}/members/{member}" }
+      list:
+        method: GET
+        path: "/teams/{id}/members"
+        items: $.data
+        member: $.user_id
+        total: { body: $.meta.total }
+        pagination: { style: page, page_param: page, size_param: per_page, max_page_size: 200 }
+      user_groups: { method: GET, path: "/users/{id}/teams", items: $.data, group: $.id }
+"#;
+
+/// Membership as a list of group ids on the legacy user.
+pub(crate) const GROUPS_USER_ATTRIBUTE: &str = r#"  membership:
+    user_attribute:
+      legacy: $.teams.ids
+      members_query: { param: team }
+      if_match: $.meta.version
+"#;
+
 pub(crate) fn fixture() -> Mapping {
-    match load_str("fixture.yaml", FIXTURE) {
+    load("fixture.yaml", FIXTURE)
+}
+
+/// The fixture with [`GROUPS`] and `membership` (e.g. [`GROUPS_ENDPOINTS`]).
+pub(crate) fn with_groups(membership: &str) -> Mapping {
+    load("groups.yaml", &format!("{FIXTURE}{GROUPS}{membership}"))
+}
+
+fn load(name: &str, yaml: &str) -> Mapping {
+    match load_str(name, yaml) {
         Ok(m) => m,
         Err(e) => panic!("the fixture does not load:\n{e}"),
     }

@@ -1,4 +1,5 @@
-//! The mapping language (docs/mapping.md): one YAML file describes one legacy REST user API.
+//! The mapping language (docs/mapping.md): one YAML file describes one legacy REST user API,
+//! and optionally its groups.
 //!
 //! - [`model`]: the YAML structures users write (the stable, external format).
 //! - [`load`]: parse once, validate (every problem with file:line:column and a fix), compile.
@@ -6,7 +7,8 @@
 //!   backend, and the private attribute plan.
 //! - [`legacy_path`], [`template`], `slot`, `values`: the compiled pieces (legacy JSONPaths with
 //!   our own writer, URL templates, SCIM attribute slots, value conversions).
-//! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy.
+//! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
+//!   users and groups alike; `membership`: group members (member endpoints or a user field).
 //!
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
@@ -18,6 +20,7 @@ mod legacy_errors;
 pub mod legacy_path;
 mod list;
 pub mod load;
+mod membership;
 pub mod model;
 pub mod plan;
 mod pushdown;
@@ -30,8 +33,9 @@ mod values;
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    BackendAuth, BackendSpec, Endpoint, Endpoints, ListEndpoint, Mapping, NextSource, OnDelete,
-    Pagination, ResourceMapping, SecretSource, TotalSource, UpdateMode,
+    BackendAuth, BackendSpec, Endpoint, Endpoints, GroupMapping, ListEndpoint, Mapping, MemberCall,
+    MemberList, Membership, NextSource, OnDelete, Pagination, ResourceMapping, SecretSource,
+    TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub use template::{query_string, PathTemplate};

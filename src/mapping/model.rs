@@ -17,7 +17,9 @@ pub type S<T> = Spanned<T>;
 pub struct MappingFile {
     pub name: Option<S<String>>,
     pub backend: Option<S<BackendFile>>,
-    pub users: Option<S<UsersFile>>,
+    pub users: Option<S<ResourceFile>>,
+    /// Optional: how SCIM Groups map to legacy groups (teams, roles…).
+    pub groups: Option<S<ResourceFile>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,9 +42,10 @@ pub struct AuthFile {
     pub bearer_from_file: Option<S<String>>,
 }
 
+/// A resource section: `users:` or `groups:` (the same keys; `membership` only in `groups:`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UsersFile {
+pub struct ResourceFile {
     pub id: Option<S<String>>,
     pub created: Option<S<String>>,
     pub last_modified: Option<S<String>>,
@@ -55,6 +58,91 @@ pub struct UsersFile {
     pub filters: Vec<S<FilterFile>>,
     pub scan_limit: Option<S<u64>>,
     pub errors: Option<S<ErrorsFile>>,
+    /// Only in `groups:`: where a group's members are.
+    pub membership: Option<S<MembershipFile>>,
+}
+
+/// `groups.membership`: exactly one of `endpoints` (member endpoints on the legacy group) and
+/// `user_attribute` (membership held on the legacy user).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipFile {
+    pub endpoints: Option<S<MemberEndpointsFile>>,
+    pub user_attribute: Option<S<UserAttributeFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberEndpointsFile {
+    pub add: Option<S<MemberAddFile>>,
+    pub remove: Option<S<EndpointFile>>,
+    pub list: Option<S<MemberListFile>>,
+    pub user_groups: Option<S<UserGroupsFile>>,
+}
+
+/// The call that adds one member: the member's id in the path (`{member}`) or in the body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAddFile {
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub query: Option<S<Map<String, Value>>>,
+    pub headers: Option<S<Map<String, Value>>>,
+    pub body: Option<S<MemberBodyFile>>,
+}
+
+/// `{ member: $.user_id, legacy_type: integer }`: where the member's id goes in the body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBodyFile {
+    pub member: Option<S<String>>,
+    pub legacy_type: Option<S<String>>,
+}
+
+/// A group's paged member list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberListFile {
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub query: Option<S<Map<String, Value>>>,
+    pub headers: Option<S<Map<String, Value>>>,
+    pub items: Option<S<String>>,
+    /// Where the member's legacy user id is in an item.
+    pub member: Option<S<String>>,
+    pub total: Option<S<TotalFile>>,
+    pub pagination: Option<S<PaginationFile>>,
+}
+
+/// A user's groups, in one response.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserGroupsFile {
+    pub method: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub query: Option<S<Map<String, Value>>>,
+    pub headers: Option<S<Map<String, Value>>>,
+    pub items: Option<S<String>>,
+    /// Where the group's legacy id is in an item.
+    pub group: Option<S<String>>,
+}
+
+/// Membership held on the legacy user: a list of group ids (or one, with `single: true`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserAttributeFile {
+    pub legacy: Option<S<String>>,
+    pub single: Option<S<bool>>,
+    pub legacy_type: Option<S<String>>,
+    pub members_query: Option<S<MembersQueryFile>>,
+    pub if_match: Option<S<String>>,
+}
+
+/// `{ param: team }`: the users list endpoint lists a group's members with `?team=<group id>`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersQueryFile {
+    pub param: Option<S<String>>,
 }
 
 /// `{ legacy: $.status, value: archived }`: the legacy field and value that mark a user

@@ -1,8 +1,8 @@
 //! The internal, compiled form of a mapping: what the server uses per request. Built once by
 //! `load` from the YAML model; JSONPaths are parsed, templates split, value maps and SCIM paths
-//! resolved. The public types here are the server's view (endpoints, pagination, backend);
-//! the attribute plan stays private to the mapping module and is used through the methods in
-//! `translate`, `list`, `pushdown` and `legacy_errors`.
+//! resolved. The public types here are the server's view (endpoints, pagination, backend,
+//! group membership); the attribute plan stays private to the mapping module and is used
+//! through the methods in `translate`, `list`, `pushdown`, `legacy_errors` and `membership`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use super::error::MappingError;
 use super::legacy_path::LegacyPath;
 use super::slot::ScimSlot;
 use super::template::{query_string, PathTemplate};
-use super::values::Conversion;
+use super::values::{Conversion, LegacyType};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimType;
 
@@ -23,6 +23,84 @@ pub struct Mapping {
     pub name: String,
     pub backend: BackendSpec,
     pub users: ResourceMapping,
+    /// How SCIM Groups map, when the mapping has a `groups:` section.
+    pub groups: Option<GroupMapping>,
+}
+
+/// How SCIM Groups map to the legacy API: the group's own attributes, compiled like users
+/// (its `schema` is the Group schema restricted to what is mapped, plus `members`), and where
+/// its members are. [`ResourceMapping::to_scim`] never reports `members`: the server fills them
+/// from [`Membership`].
+#[derive(Debug, Clone)]
+pub struct GroupMapping {
+    pub resource: ResourceMapping,
+    pub membership: Membership,
+}
+
+/// Where a group's members are (`groups.membership`).
+// Built once per mapping and only borrowed afterwards: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Membership {
+    /// Member endpoints on the legacy group: every change is one call (a delta), never a
+    /// rewrite of the member list.
+    Endpoints {
+        /// Adds one member (`POST /teams/{id}/members`).
+        add: MemberCall,
+        /// Removes one member; its path has `{id}` and `{member}`.
+        remove: Endpoint,
+        /// A group's members, paged.
+        list: MemberList,
+        /// A user's groups in one call (`GET /users/{id}/teams`), when the API has it.
+        user_groups: Option<UserGroups>,
+    },
+    /// Membership held on the legacy user (`team_ids`, `role`), written through the users'
+    /// update endpoint.
+    UserAttribute(UserAttribute),
+}
+
+/// The add-member call: `{member}` in the path, or the member's id written into the body
+/// ([`MemberCall::add_request_body`]).
+#[derive(Debug, Clone)]
+pub struct MemberCall {
+    pub endpoint: Endpoint,
+    pub(crate) body: Option<MemberBody>,
+}
+
+/// Where the member id goes in an add body, and its legacy type.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberBody {
+    pub member: LegacyPath,
+    pub legacy_type: Option<LegacyType>,
+}
+
+/// A group's paged member list: the endpoint (its path has `{id}`), items, total and
+/// pagination as for a users list, and where the member's id is in an item
+/// ([`MemberList::member_of_item`]).
+#[derive(Debug, Clone)]
+pub struct MemberList {
+    pub pages: ListEndpoint,
+    pub(crate) member: LegacyPath,
+}
+
+/// A user's groups: the endpoint (its `{id}` is the user's legacy id), the items, and where a
+/// group's id is in an item ([`UserGroups::groups`]).
+#[derive(Debug, Clone)]
+pub struct UserGroups {
+    pub endpoint: Endpoint,
+    pub(crate) items: LegacyPath,
+    pub(crate) group: LegacyPath,
+}
+
+/// Membership as a field of the legacy user: a list of group ids, or one id (`single`).
+#[derive(Debug, Clone)]
+pub struct UserAttribute {
+    pub(crate) legacy: LegacyPath,
+    /// One group per user (a `role` field): at most one group id.
+    pub single: bool,
+    pub(crate) legacy_type: Option<LegacyType>,
+    pub(crate) members_query: Option<String>,
+    pub(crate) if_match: Option<LegacyPath>,
 }
 
 /// Where the legacy API is and how the gateway authenticates to it.
@@ -168,7 +246,18 @@ impl Endpoint {
     /// Path and query for a call: the template with `id` (percent-encoded), then the static
     /// parameters and `extra` (form-encoded), e.g. `/api/v1/users?login=ada&page=1`.
     pub fn target(&self, id: Option<&str>, extra: &[(String, String)]) -> String {
-        let mut out = self.path.render(id);
+        self.target_with(id, None, extra)
+    }
+
+    /// [`Endpoint::target`] for member endpoints: `id` (the group) and `member` (the member's
+    /// legacy user id), each percent-encoded as one segment, e.g. `/teams/5/members/17`.
+    pub fn target_with(
+        &self,
+        id: Option<&str>,
+        member: Option<&str>,
+        extra: &[(String, String)],
+    ) -> String {
+        let mut out = self.path.render_with(id, member);
         let params: Vec<(String, String)> = self.query.iter().chain(extra).cloned().collect();
         if !params.is_empty() {
             out.push('?');
@@ -270,12 +359,12 @@ impl PartialEq for NextSource {
 }
 impl Eq for NextSource {}
 
-/// How one resource type (Users) maps to the legacy API.
+/// How one resource type (Users or Groups) maps to the legacy API.
 #[derive(Debug, Clone)]
 pub struct ResourceMapping {
     pub endpoints: Endpoints,
     pub on_delete: OnDelete,
-    /// The most legacy users the gateway fetches to evaluate a filter it cannot push down.
+    /// The most legacy records the gateway fetches to evaluate a filter it cannot push down.
     pub scan_limit: usize,
     /// The SCIM schema restricted to the attributes this mapping stores (for `/Schemas`): the
     /// `type` of a multi-valued attribute lists the mapped types as `canonicalValues`, and the
@@ -291,7 +380,7 @@ pub(crate) struct Plan {
     pub created: Option<LegacyPath>,
     pub last_modified: Option<LegacyPath>,
     pub version: Option<LegacyPath>,
-    /// The legacy field and value that mark a user deleted through SCIM (`deleted:`).
+    /// The legacy field and value that mark a record deleted through SCIM (`deleted:`).
     pub deleted: Option<DeletedMarker>,
     pub attrs: Vec<Attr>,
     pub filters: Vec<FilterRule>,
@@ -381,6 +470,20 @@ mod tests {
         );
         let bare = Endpoint { query: vec![], ..e };
         assert_eq!(bare.target(Some("7"), &[]), "/api/v1/users/7");
+    }
+
+    #[test]
+    fn member_target_encodes_group_and_member() {
+        let e = Endpoint {
+            method: http::Method::DELETE,
+            path: PathTemplate::parse("/teams/{id}/members/{member}").unwrap(),
+            query: vec![("notify".into(), "false".into())],
+            headers: vec![],
+        };
+        assert_eq!(
+            e.target_with(Some("5"), Some("a/b"), &[]),
+            "/teams/5/members/a%2Fb?notify=false"
+        );
     }
 
     #[test]

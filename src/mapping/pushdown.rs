@@ -13,7 +13,6 @@ use super::slot::ScimSlot;
 use super::values::scalar_string;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
-use crate::scim::urn;
 
 /// Query parameters for the legacy list endpoint, and whether they express the whole filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,7 +53,8 @@ impl ResourceMapping {
                 value,
             } => {
                 let rule = self.plan.filters.iter().find(|r| {
-                    r.slot.element_type.is_none() && slot_is(&r.slot, path, path.sub.as_deref())
+                    r.slot.element_type.is_none()
+                        && slot_is(&r.slot, &self.schema.core.id, path, path.sub.as_deref())
                 })?;
                 param(rule, value)
             }
@@ -74,7 +74,7 @@ impl ResourceMapping {
                         .element_type
                         .as_deref()
                         .is_some_and(|t| t.eq_ignore_ascii_case(type_value))
-                        && slot_is(&r.slot, attr, Some(sub))
+                        && slot_is(&r.slot, &self.schema.core.id, attr, Some(sub))
                 })?;
                 param(rule, value)
             }
@@ -123,12 +123,13 @@ fn eq_on(f: &Filter) -> Option<(&str, &CompValue)> {
     }
 }
 
-/// Whether `path` (with `sub` as its sub-attribute) names the attribute of `slot`.
-fn slot_is(slot: &ScimSlot, path: &AttrPath, sub: Option<&str>) -> bool {
+/// Whether `path` (with `sub` as its sub-attribute) names the attribute of `slot`, in a
+/// resource whose core schema is `core` (a core attribute may be qualified with it).
+fn slot_is(slot: &ScimSlot, core: &str, path: &AttrPath, sub: Option<&str>) -> bool {
     let schema_ok = match (&path.schema, &slot.container) {
         (None, _) => true,
         (Some(p), Some(c)) => p.eq_ignore_ascii_case(c),
-        (Some(p), None) => p.eq_ignore_ascii_case(urn::USER),
+        (Some(p), None) => p.eq_ignore_ascii_case(core),
     };
     let sub_ok = match (sub, &slot.sub) {
         (None, None) => true,
@@ -180,6 +181,31 @@ mod tests {
         assert_eq!(p.params, params(&[("login", "ada")]));
         let p = push(r#"name.familyName eq "Smith""#);
         assert_eq!(p.params, params(&[("last", "Smith")]));
+    }
+
+    #[test]
+    fn group_filters_push_down_against_the_group_schema() {
+        let m = crate::mapping::fixture::with_groups(crate::mapping::fixture::GROUPS_ENDPOINTS);
+        let groups = &m.groups.unwrap().resource;
+        let push = |f: &str| groups.pushdown(&Filter::parse(f).unwrap());
+        // Entra's group match, then the value reaches the legacy API as one parameter.
+        let p = push(r#"displayName eq "Sales & Marketing""#);
+        assert!(p.complete);
+        assert_eq!(
+            groups.endpoints.list.endpoint.target(None, &p.params),
+            "/teams?name=Sales+%26+Marketing"
+        );
+        let p = push(r#"urn:ietf:params:scim:schemas:core:2.0:Group:DISPLAYNAME eq "x""#);
+        assert_eq!(p.params, params(&[("name", "x")]));
+        let p = push(r#"externalId eq "8aa1" and displayName eq "x""#);
+        assert_eq!(p.params, params(&[("external_ref", "8aa1"), ("name", "x")]));
+        // The User schema's URN does not qualify a group attribute.
+        let p = push(r#"urn:ietf:params:scim:schemas:core:2.0:User:displayName eq "x""#);
+        assert!(p.params.is_empty() && !p.complete);
+        // Entra's membership check: the members part is the gateway's to evaluate.
+        let p = push(r#"displayName eq "x" and members[value eq "17"]"#);
+        assert_eq!(p.params, params(&[("name", "x")]));
+        assert!(!p.complete);
     }
 
     #[test]

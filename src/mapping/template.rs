@@ -1,8 +1,10 @@
-//! Path templates of legacy endpoints (`/api/v1/users/{id}`) and query-string encoding.
+//! Path templates of legacy endpoints (`/api/v1/users/{id}`, `/teams/{id}/members/{member}`)
+//! and query-string encoding.
 //!
-//! A template is split once, at load time, into literal pieces and `{id}` holes. Rendering only
-//! concatenates: the id is percent-encoded as ONE path segment, so no id (`../admin`, `a/b`,
-//! `x?role=owner`, `%2F`) can add a segment, a query or a fragment to the legacy URL. Query
+//! A template is split once, at load time, into literal pieces and `{id}` / `{member}` holes.
+//! Rendering only concatenates: each value is percent-encoded as ONE path segment, so no id
+//! (`../admin`, `a/b`, `x?role=owner`, `%2F`) can add a segment, a query or a fragment to the
+//! legacy URL. Which endpoint may hold which placeholder is the loader's check. Query
 //! values are form-encoded the same way (`x&role=owner` stays one value). Not here: which
 //! endpoint to call (the server decides) and the base URL (the backend client prepends it).
 
@@ -18,13 +20,16 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The one placeholder a template may hold.
+/// The placeholder of the resource's legacy id.
 pub const ID_PLACEHOLDER: &str = "{id}";
+/// The placeholder of a member's legacy user id, in group member endpoints.
+pub const MEMBER_PLACEHOLDER: &str = "{member}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
     Id,
+    Member,
 }
 
 /// A compiled path template.
@@ -52,7 +57,8 @@ impl fmt::Display for TemplateProblem {
             TemplateProblem::UnknownPlaceholder(p) => {
                 write!(
                     f,
-                    "has the placeholder {{{p}}}; the only placeholder is {{id}}"
+                    "has the placeholder {{{p}}}; a path holds only {{id}} (and {{member}} in \
+                     member endpoints)"
                 )
             }
             TemplateProblem::UnclosedBrace => write!(f, "has an unclosed or stray brace"),
@@ -69,7 +75,8 @@ fn allowed_literal(c: char) -> bool {
 }
 
 impl PathTemplate {
-    /// Splits a template. Only `{id}` is a placeholder; the static query belongs in `query:`.
+    /// Splits a template. `{id}` and `{member}` are the placeholders; the static query belongs
+    /// in `query:`.
     pub(crate) fn parse(source: &str) -> Result<PathTemplate, TemplateProblem> {
         if !source.starts_with('/') {
             return Err(TemplateProblem::NotAbsolute);
@@ -97,10 +104,11 @@ impl PathTemplate {
                     let after = &rest[start + 1..];
                     let end = after.find('}').ok_or(TemplateProblem::UnclosedBrace)?;
                     let name = &after[..end];
-                    if name != "id" {
-                        return Err(TemplateProblem::UnknownPlaceholder(name.to_string()));
-                    }
-                    pieces.push(Piece::Id);
+                    pieces.push(match name {
+                        "id" => Piece::Id,
+                        "member" => Piece::Member,
+                        _ => return Err(TemplateProblem::UnknownPlaceholder(name.to_string())),
+                    });
                     rest = &after[end + 1..];
                 }
             }
@@ -121,17 +129,32 @@ impl PathTemplate {
         self.pieces.contains(&Piece::Id)
     }
 
+    /// Whether the template has a `{member}` hole.
+    pub fn has_member(&self) -> bool {
+        self.pieces.contains(&Piece::Member)
+    }
+
     /// The path with `id` in place of `{id}`, percent-encoded as one path segment. A dot-only id
     /// (`.` or `..`) is fully encoded (`%2E%2E`) so that no URL normaliser treats it as a
     /// relative segment. `None` renders the hole empty (a template without `{id}` ignores it);
     /// callers refuse an empty id before calling the legacy API.
     pub fn render(&self, id: Option<&str>) -> String {
+        self.render_with(id, None)
+    }
+
+    /// [`PathTemplate::render`] for member endpoints: `id` (the group) in place of `{id}` and
+    /// `member` (the member's legacy user id) in place of `{member}`, each encoded as one path
+    /// segment.
+    pub fn render_with(&self, id: Option<&str>, member: Option<&str>) -> String {
         let encoded_id = id.map(encode_segment).unwrap_or_default();
-        let mut out = String::with_capacity(self.source.len() + encoded_id.len());
+        let encoded_member = member.map(encode_segment).unwrap_or_default();
+        let mut out =
+            String::with_capacity(self.source.len() + encoded_id.len() + encoded_member.len());
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(s) => out.push_str(s),
                 Piece::Id => out.push_str(&encoded_id),
+                Piece::Member => out.push_str(&encoded_member),
             }
         }
         out
@@ -185,6 +208,28 @@ mod tests {
         assert_eq!(t("/v2/people").render(None), "/v2/people");
         assert!(t("/u/{id}").has_id());
         assert!(!t("/u").has_id());
+    }
+
+    #[test]
+    fn renders_the_member_in_its_own_hole() {
+        let tpl = t("/api/v1/teams/{id}/members/{member}");
+        assert!(tpl.has_id() && tpl.has_member());
+        assert!(!t("/teams/{id}/members").has_member());
+        assert_eq!(
+            tpl.render_with(Some("5"), Some("17")),
+            "/api/v1/teams/5/members/17"
+        );
+        // Each value is one segment, whatever it holds.
+        assert_eq!(
+            tpl.render_with(Some("a/b"), Some("../17?x=1")),
+            "/api/v1/teams/a%2Fb/members/..%2F17%3Fx%3D1"
+        );
+        assert_eq!(
+            tpl.render_with(Some("5"), Some("..")),
+            "/api/v1/teams/5/members/%2E%2E"
+        );
+        // `render` leaves the member hole empty.
+        assert_eq!(tpl.render(Some("5")), "/api/v1/teams/5/members/");
     }
 
     #[test]
@@ -257,6 +302,17 @@ mod tests {
             // The segment decodes back to the id.
             let decoded = percent_encoding::percent_decode_str(segments[4]).decode_utf8().unwrap();
             prop_assert_eq!(decoded, id);
+        }
+
+        #[test]
+        fn no_member_adds_a_segment_a_query_or_a_fragment(id in any::<String>(), member in any::<String>()) {
+            let out = t("/teams/{id}/members/{member}").render_with(Some(&id), Some(&member));
+            prop_assert!(!out.contains(['?', '#']));
+            let segments: Vec<&str> = out.split('/').collect();
+            prop_assert_eq!(segments.len(), 5);
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned();
+            prop_assert_eq!(decode(segments[2]), id);
+            prop_assert_eq!(decode(segments[4]), member);
         }
 
         #[test]

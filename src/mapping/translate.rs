@@ -1,9 +1,11 @@
-//! SCIM ↔ legacy translation of one user, over the compiled plan: legacy JSON → SCIM User
-//! ([`ResourceMapping::to_scim`]), SCIM User → legacy JSON ([`ResourceMapping::to_legacy`]),
+//! SCIM ↔ legacy translation of one user or group, over the compiled plan: legacy JSON → SCIM
+//! resource ([`ResourceMapping::to_scim`]), SCIM resource → legacy JSON
+//! ([`ResourceMapping::to_legacy`]),
 //! and the body of a legacy update ([`ResourceMapping::update_body`]); the deleted marker
 //! ([`ResourceMapping::is_deleted`], [`ResourceMapping::mark_deleted`]). Pure functions of
-//! their inputs. Not here: HTTP, `meta.location`, and PATCH (the server applies SCIM PATCH to the
-//! SCIM resource first, then translates the result).
+//! their inputs. Not here: HTTP, `meta.location`, a group's `members` (see `membership`), and
+//! PATCH (the server applies SCIM PATCH to the SCIM resource first, then translates the
+//! result).
 
 use serde_json::{json, Map, Value};
 
@@ -14,10 +16,9 @@ use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
 use super::values::{same_scalar, scalar_string, ConvertError};
 use crate::scim::path::AttrPath;
-use crate::scim::urn;
 
 impl ResourceMapping {
-    /// The legacy id of a legacy user, as a string (`42` → `"42"`).
+    /// The legacy id of a legacy user or group, as a string (`42` → `"42"`).
     pub fn legacy_id(&self, legacy: &Value) -> Option<String> {
         self.plan
             .id
@@ -26,15 +27,20 @@ impl ResourceMapping {
             .filter(|s| !s.is_empty())
     }
 
-    /// The SCIM User for a legacy user: `schemas`, `id`, every readable attribute, and `meta`
-    /// (`resourceType`, `created`, `lastModified`, `version` as `W/"<v>"`), without
-    /// `meta.location`. A legacy value that a value map does not list, or that does not fit the
-    /// SCIM type, is left out. Fails only when the user has no id.
+    /// The SCIM resource (User or Group) for a legacy record: `schemas`, `id`, every readable
+    /// attribute, and `meta` (`resourceType`, `created`, `lastModified`, `version` as
+    /// `W/"<v>"`), without `meta.location`; never a group's `members` (the server adds them).
+    /// A legacy value that a value map does not list, or that does not fit the SCIM type, is
+    /// left out. Fails only when the record has no id.
     pub fn to_scim(&self, legacy: &Value) -> Result<Value, TranslateError> {
         let id = self.legacy_id(legacy).ok_or_else(|| {
-            TranslateError::LegacyResponse(format!("a user has no id at {}", self.plan.id.as_str()))
+            TranslateError::LegacyResponse(format!(
+                "a {} has no id at {}",
+                self.schema.name.to_lowercase(),
+                self.plan.id.as_str()
+            ))
         })?;
-        let mut out = json!({ "schemas": [urn::USER], "id": id });
+        let mut out = json!({ "schemas": [self.schema.core.id], "id": id });
         for attr in &self.plan.attrs {
             match attr {
                 Attr::Field {
@@ -912,6 +918,78 @@ mod tests {
     #[test]
     fn writes_active_follows_the_attribute_map() {
         assert!(fixture().users.writes_active());
+    }
+
+    #[test]
+    fn a_group_reads_and_writes_through_the_same_plan() {
+        use crate::mapping::fixture::{with_groups, GROUPS_ENDPOINTS};
+        let m = with_groups(GROUPS_ENDPOINTS);
+        let groups = &m.groups.as_ref().unwrap().resource;
+        let legacy = json!({
+            "id": 5, "name": "Engineering", "external_ref": "8aa1", "member_count": 3,
+            "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-02-03T04:05:06Z",
+            "rev": 2, "source": "seed"
+        });
+        // displayName ← name, externalId ← external_ref; never `members` (the server's).
+        assert_eq!(
+            groups.to_scim(&legacy).unwrap(),
+            json!({
+                "schemas": [crate::scim::urn::GROUP],
+                "id": "5",
+                "displayName": "Engineering",
+                "externalId": "8aa1",
+                "meta": {"resourceType": "Group", "created": "2024-01-02T03:04:05Z",
+                         "lastModified": "2024-02-03T04:05:06Z", "version": "W/\"2\""}
+            })
+        );
+        // Entra's create: an extra schema URI and no members; displayName → name.
+        let entra = json!({
+            "schemas": [crate::scim::urn::GROUP,
+                        "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "externalId": "8aa1", "displayName": "Eng", "members": [],
+            "meta": {"resourceType": "Group"}
+        });
+        assert_eq!(
+            groups.to_legacy(&entra, None).unwrap(),
+            json!({"name": "Eng", "external_ref": "8aa1", "source": "scim"})
+        );
+        // A rename: the update endpoint is a PATCH, so only the changed fields are sent.
+        let mut renamed = groups.to_scim(&legacy).unwrap();
+        renamed["displayName"] = json!("Platform");
+        let new = groups.to_legacy(&renamed, Some(&legacy)).unwrap();
+        assert_eq!(
+            groups.update_body(&legacy, &new),
+            json!({"name": "Platform", "source": "scim"})
+        );
+        // What the mapping stores, and its errors.
+        let paths: Vec<String> = groups
+            .attribute_paths()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(paths, ["displayName", "externalId"]);
+        let e = ScimError::from(groups.to_scim(&json!({"name": "x"})).unwrap_err());
+        assert_eq!(e.status, 502);
+        assert!(
+            e.detail.ends_with("a group has no id at $.id"),
+            "{}",
+            e.detail
+        );
+        let taken = groups.map_error(
+            422,
+            br#"{"error": {"code": "name_taken", "message": "name is taken"}}"#,
+        );
+        assert_eq!(
+            (taken.status, taken.scim_type),
+            (409, Some(ScimType::Uniqueness))
+        );
+        assert_eq!(taken.detail, "legacy API: name is taken");
+        assert!(!groups.writes_active());
+        // The users are untouched by the groups section.
+        assert_eq!(
+            m.users.to_scim(&legacy_user()).unwrap(),
+            fixture().users.to_scim(&legacy_user()).unwrap()
+        );
     }
 
     #[test]

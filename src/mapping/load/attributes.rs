@@ -1,5 +1,6 @@
-//! Validation and compilation of `users.attributes`: the SCIM side (resolved against the User
-//! schema), the legacy side (readable, and writable where written), directions, constants,
+//! Validation and compilation of `users.attributes` and `groups.attributes`: the SCIM side
+//! (resolved against the User or Group schema; never `id`, `meta`, nor what the server fills
+//! from group membership: a user's `groups`, a group's `members`), the legacy side (readable, and writable where written), directions, constants,
 //! defaults, value maps, legacy types, joins and `required`; the checks across entries (one
 //! reader per SCIM attribute, one writer per legacy field); and what the restricted schema
 //! advertises from them (mapped `type` values, required attributes).
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
-use super::{loc, need, read_path, suggest_word, write_path, Cx};
+use super::{loc, need, read_path, suggest_word, write_path, Cx, Kind};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::Attr;
@@ -42,11 +43,12 @@ fn present_keys(a: &AttributeFile) -> Vec<(&'static str, &Location)> {
 
 pub(super) fn attribute(
     cx: &mut Cx<'_>,
-    schema: &ResourceSchema,
+    kind: Kind,
     i: usize,
     a: &Spanned<AttributeFile>,
 ) -> Option<Attr> {
-    let at = format!("users.attributes[{i}]");
+    let schema = kind.schema();
+    let at = format!("{}.attributes[{i}]", kind.key());
     let f = &a.value;
     let form = if f.join.is_some() {
         ("a join", &["legacy", "join", "direction"][..])
@@ -117,9 +119,9 @@ pub(super) fn attribute(
             );
             None
         })?;
-        join_attr(cx, schema, &at, legacy, join, read, write)
+        join_attr(cx, kind, &at, legacy, join, read, write)
     } else if let (Some(scim), Some(legacy)) = (&f.scim, &f.legacy) {
-        field_attr(cx, schema, &at, scim, legacy, f, read, write)
+        field_attr(cx, kind, &at, scim, legacy, f, read, write)
     } else if let Some(scim) = &f.scim {
         if write {
             cx.report(
@@ -142,7 +144,7 @@ pub(super) fn attribute(
             );
             return None;
         };
-        let slot = scim_slot(cx, schema, scim, &format!("{at}.scim"))?;
+        let slot = scim_slot(cx, kind, scim, &format!("{at}.scim"))?;
         if slot_write_only(schema, &slot) {
             cx.report(
                 loc(scim),
@@ -229,7 +231,7 @@ fn direction(cx: &mut Cx<'_>, f: &AttributeFile, at: &str) -> Option<(bool, bool
 #[allow(clippy::too_many_arguments)]
 fn field_attr(
     cx: &mut Cx<'_>,
-    schema: &ResourceSchema,
+    kind: Kind,
     at: &str,
     scim: &Spanned<String>,
     legacy_s: &Spanned<String>,
@@ -237,7 +239,8 @@ fn field_attr(
     read: bool,
     write: bool,
 ) -> Option<Attr> {
-    let slot = scim_slot(cx, schema, scim, &format!("{at}.scim"));
+    let schema = kind.schema();
+    let slot = scim_slot(cx, kind, scim, &format!("{at}.scim"));
     let legacy = if write {
         write_path(cx, legacy_s, &format!("{at}.legacy"))
     } else {
@@ -442,7 +445,7 @@ fn typed(cx: &mut Cx<'_>, slot: &ScimSlot, v: &Spanned<Value>, at: &str) -> Opti
 
 fn join_attr(
     cx: &mut Cx<'_>,
-    schema: &ResourceSchema,
+    kind: Kind,
     at: &str,
     legacy_s: &Spanned<String>,
     join: &Spanned<JoinFile>,
@@ -488,7 +491,7 @@ fn join_attr(
     let mut parts = Vec::new();
     for (j, p) in parts_s.value.iter().enumerate() {
         let pat = format!("{at}.join.parts[{j}]");
-        let Some(slot) = scim_slot(cx, schema, p, &pat) else {
+        let Some(slot) = scim_slot(cx, kind, p, &pat) else {
             continue;
         };
         if slot.scim_type != AttrType::String {
@@ -503,7 +506,7 @@ fn join_attr(
             );
             continue;
         }
-        if write && slot_read_only(schema, &slot) {
+        if write && slot_read_only(kind.schema(), &slot) {
             cx.report(
                 loc(p),
                 &pat,
@@ -535,16 +538,22 @@ fn join_attr(
     })
 }
 
-/// Compiles a mapping's `scim:` path against the User schema.
+/// Compiles a mapping's `scim:` path against the section's schema (User or Group).
 pub(super) fn scim_slot(
     cx: &mut Cx<'_>,
-    schema: &ResourceSchema,
+    kind: Kind,
     s: &Spanned<String>,
     at: &str,
 ) -> Option<ScimSlot> {
+    let schema = kind.schema();
     let text = s.value.trim();
-    let example = "write a path like userName, name.givenName, emails[type eq \"work\"].value or \
-                   urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
+    let example = match kind {
+        Kind::Users => {
+            "write a path like userName, name.givenName, emails[type eq \"work\"].value or \
+             urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+        }
+        Kind::Groups => "write a path like displayName or externalId",
+    };
     let parsed = match PatchPath::parse(text) {
         Ok(p) => p,
         Err(e) => {
@@ -606,8 +615,9 @@ pub(super) fn scim_slot(
             loc(s),
             at,
             format!(
-                "{:?} is not an attribute of the SCIM User",
-                lookup.to_string()
+                "{:?} is not an attribute of the SCIM {}",
+                lookup.to_string(),
+                schema.name
             ),
             Some(fix),
         );
@@ -615,6 +625,7 @@ pub(super) fn scim_slot(
     };
     let attr = resolved.attr;
     let name = attr.name.as_str();
+    let key = kind.key();
     if ["id", "meta", "schemas"]
         .iter()
         .any(|x| name.eq_ignore_ascii_case(x))
@@ -623,8 +634,24 @@ pub(super) fn scim_slot(
             loc(s),
             at,
             format!("{name} is set by the gateway, not mapped"),
+            Some(format!(
+                "the id comes from {key}.id; meta from {key}.created, last_modified and version"
+            )),
+        );
+        return None;
+    }
+    let membership = match kind {
+        Kind::Users => name.eq_ignore_ascii_case("groups"),
+        Kind::Groups => name.eq_ignore_ascii_case("members"),
+    };
+    if membership && !resolved.is_extension(schema) {
+        cx.report(
+            loc(s),
+            at,
+            format!("{name} comes from the group membership, not from an attribute"),
             Some(
-                "the id comes from users.id; meta from users.created, last_modified and version"
+                "remove this entry; describe membership in groups.membership (see \
+                 docs/mapping.md)"
                     .into(),
             ),
         );
@@ -723,7 +750,8 @@ fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
 }
 
 /// Two readable entries for one SCIM attribute, or two written entries for one legacy field.
-pub(super) fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
+pub(super) fn check_duplicates(cx: &mut Cx<'_>, kind: Kind, attrs: &[(Attr, &Location)]) {
+    let at = format!("{}.attributes", kind.key());
     let mut read_slots: HashMap<String, u32> = HashMap::new();
     let mut written: Vec<(&LegacyPath, u32)> = Vec::new();
     for (attr, l) in attrs {
@@ -768,7 +796,7 @@ pub(super) fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
             if let Some(first) = read_slots.insert(slot.key(), line) {
                 cx.report(
                     l,
-                    "users.attributes",
+                    &at,
                     format!(
                         "{} is already read by the entry on line {first}",
                         slot.label()
@@ -781,7 +809,7 @@ pub(super) fn check_duplicates(cx: &mut Cx<'_>, attrs: &[(Attr, &Location)]) {
             if let Some((other, first)) = written.iter().find(|(o, _)| o.overlaps(w)) {
                 cx.report(
                     l,
-                    "users.attributes",
+                    &at,
                     format!(
                         "{} is already written by the entry on line {first} ({})",
                         w.as_str(),

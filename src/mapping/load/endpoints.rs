@@ -1,10 +1,13 @@
-//! Validation and compilation of `users.endpoints`: methods, path templates, static query
-//! parameters and headers, the list endpoint's items, total and pagination.
+//! Validation and compilation of endpoints: `users.endpoints` and `groups.endpoints` (methods,
+//! path templates and their placeholders, static query parameters and headers, the list
+//! endpoint's items, total and pagination), and the pieces that member endpoints reuse
+//! (`load/membership.rs`).
 
 use serde_json::{Map, Value};
 use serde_saphyr::{Location, Spanned};
 
-use super::{loc, need, read_path, suggest_word, Cx};
+use super::{loc, need, read_path, suggest_word, Cx, Kind};
+use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::*;
 use crate::mapping::template::{PathTemplate, TemplateProblem};
@@ -13,40 +16,83 @@ use crate::mapping::template::{PathTemplate, TemplateProblem};
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<Endpoints> {
-    let f = &e.value;
-    let one = |cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, name: &str, id: bool| {
-        let at = format!("users.endpoints.{name}");
-        if name != "update" {
-            if let Some(m) = &ep.value.mode {
-                cx.report(
-                    loc(m),
-                    &format!("{at}.mode"),
-                    "`mode` only applies to the update endpoint".into(),
-                    Some("remove it".into()),
-                );
-            }
+/// Whether a path template must, may or must not hold a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hole {
+    Required,
+    Optional,
+    Forbidden,
+}
+
+/// What one endpoint's path must hold, and the words its messages use: `noun` is what `{id}`
+/// names ("user", "group"), `example` a path for fixes (`/users`, `/teams/{id}/members`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shape<'a> {
+    pub id: Hole,
+    pub member: Hole,
+    pub noun: &'a str,
+    pub example: &'a str,
+}
+
+/// The keys every endpoint has, borrowed from whichever model struct holds them.
+pub(super) struct Fields<'a> {
+    pub method: &'a Option<Spanned<String>>,
+    pub path: &'a Option<Spanned<String>>,
+    pub query: &'a Option<Spanned<Map<String, Value>>>,
+    pub headers: &'a Option<Spanned<Map<String, Value>>>,
+}
+
+/// `Fields` of a model struct with `method`, `path`, `query` and `headers`.
+macro_rules! fields {
+    ($v:expr) => {
+        $crate::mapping::load::endpoints::Fields {
+            method: &$v.method,
+            path: &$v.path,
+            query: &$v.query,
+            headers: &$v.headers,
         }
-        let v = &ep.value;
-        endpoint(
-            cx,
-            &at,
-            loc(ep),
-            &v.method,
-            &v.path,
-            &v.query,
-            &v.headers,
-            id,
-        )
     };
-    let at = "users.endpoints";
+}
+pub(super) use fields;
+
+/// A list endpoint's keys: the endpoint, the items, the total and the pagination.
+pub(super) struct ListFields<'a> {
+    pub fields: Fields<'a>,
+    pub items: &'a Option<Spanned<String>>,
+    pub total: &'a Option<Spanned<TotalFile>>,
+    pub pagination: &'a Option<Spanned<PaginationFile>>,
+}
+
+pub(super) fn endpoints(
+    cx: &mut Cx<'_>,
+    kind: Kind,
+    e: &Spanned<EndpointsFile>,
+) -> Option<Endpoints> {
+    let f = &e.value;
+    let key = kind.key();
+    let base = kind.example_path();
+    let one = |cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, name: &str, id: bool| {
+        let at = format!("{key}.endpoints.{name}");
+        if name != "update" {
+            no_mode(cx, ep, &at);
+        }
+        let shape = Shape {
+            id: if id { Hole::Required } else { Hole::Forbidden },
+            member: Hole::Forbidden,
+            noun: kind.noun(),
+            example: base,
+        };
+        endpoint(cx, &at, loc(ep), fields!(ep.value), shape)
+    };
+    let at = format!("{key}.endpoints");
+    let at = at.as_str();
     let create = need(
         cx,
         &f.create,
         loc(e),
         at,
         "create",
-        "create: { method: POST, path: /users }",
+        &format!("create: {{ method: POST, path: {base} }}"),
     )
     .and_then(|x| one(cx, x, "create", false));
     let get = need(
@@ -55,7 +101,7 @@ pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<E
         loc(e),
         at,
         "get",
-        "get: { method: GET, path: \"/users/{id}\" }",
+        &format!("get: {{ method: GET, path: \"{base}/{{id}}\" }}"),
     )
     .and_then(|x| one(cx, x, "get", true));
     let update_s = need(
@@ -64,7 +110,7 @@ pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<E
         loc(e),
         at,
         "update",
-        "update: { method: PUT, path: \"/users/{id}\", mode: full }",
+        &format!("update: {{ method: PUT, path: \"{base}/{{id}}\", mode: full }}"),
     );
     let update = update_s.and_then(|x| one(cx, x, "update", true));
     let delete = f.delete.as_ref().map(|x| one(cx, x, "delete", true));
@@ -83,13 +129,13 @@ pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<E
             other => {
                 cx.report(
                     loc(m),
-                    "users.endpoints.update.mode",
+                    &format!("{at}.update.mode"),
                     format!("{other:?} is not full or partial"),
-                    Some(
-                        "write mode: full (the legacy API replaces the user, usually PUT) or \
-                         mode: partial (it changes the fields sent, usually PATCH)"
-                            .into(),
-                    ),
+                    Some(format!(
+                        "write mode: full (the legacy API replaces the {noun}, usually PUT) or \
+                         mode: partial (it changes the fields sent, usually PATCH)",
+                        noun = kind.noun()
+                    )),
                 );
                 None
             }
@@ -102,7 +148,22 @@ pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<E
         }
         None => Some(UpdateMode::Full),
     };
-    let list = need(cx, &f.list, loc(e), at, "list", "a list: endpoint").and_then(|l| list(cx, l));
+    let list = need(cx, &f.list, loc(e), at, "list", "a list: endpoint").and_then(|l| {
+        let v = &l.value;
+        let shape = Shape {
+            id: Hole::Forbidden,
+            member: Hole::Forbidden,
+            noun: kind.noun(),
+            example: base,
+        };
+        let parts = ListFields {
+            fields: fields!(v),
+            items: &v.items,
+            total: &v.total,
+            pagination: &v.pagination,
+        };
+        list(cx, &format!("{at}.list"), loc(l), parts, shape, key)
+    });
     Some(Endpoints {
         create: create?,
         get: get?,
@@ -113,6 +174,18 @@ pub(super) fn endpoints(cx: &mut Cx<'_>, e: &Spanned<EndpointsFile>) -> Option<E
         reactivate: reactivate.transpose_opt()?,
         list: list?,
     })
+}
+
+/// `mode` belongs to the update endpoint only.
+pub(super) fn no_mode(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str) {
+    if let Some(m) = &ep.value.mode {
+        cx.report(
+            loc(m),
+            &format!("{at}.mode"),
+            "`mode` only applies to the update endpoint".into(),
+            Some("remove it".into()),
+        );
+    }
 }
 
 /// `Option<Option<T>>` where the inner `None` means "failed": `Some(None)` for absent.
@@ -129,24 +202,23 @@ impl<T> TransposeOpt<T> for Option<Option<T>> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn endpoint(
+/// One endpoint: method, path template (with the placeholders `shape` asks for), static
+/// query parameters and headers.
+pub(super) fn endpoint(
     cx: &mut Cx<'_>,
     at: &str,
     parent: &Location,
-    method: &Option<Spanned<String>>,
-    path: &Option<Spanned<String>>,
-    query: &Option<Spanned<Map<String, Value>>>,
-    headers: &Option<Spanned<Map<String, Value>>>,
-    needs_id: bool,
+    fields: Fields<'_>,
+    shape: Shape<'_>,
 ) -> Option<Endpoint> {
-    let method = need(cx, method, parent, at, "method", "method: GET");
-    let example = if needs_id {
-        "path: \"/users/{id}\""
-    } else {
-        "path: /users"
+    let method = need(cx, fields.method, parent, at, "method", "method: GET");
+    let example = match (shape.id, shape.member) {
+        (Hole::Forbidden, _) => format!("path: {}", shape.example),
+        (_, Hole::Required) => format!("path: \"{}/{{member}}\"", shape.example),
+        _ if shape.example.contains("{id}") => format!("path: \"{}\"", shape.example),
+        _ => format!("path: \"{}/{{id}}\"", shape.example),
     };
-    let path = need(cx, path, parent, at, "path", example);
+    let path = need(cx, fields.path, parent, at, "path", &example);
     let (method, path) = (method?, path?);
     let m = method.value.trim().to_ascii_uppercase();
     let method_ok = if METHODS.contains(&m.as_str()) {
@@ -161,33 +233,7 @@ fn endpoint(
         None
     };
     let template = match PathTemplate::parse(path.value.trim()) {
-        Ok(t) => {
-            if needs_id && !t.has_id() {
-                cx.report(
-                    loc(path),
-                    &format!("{at}.path"),
-                    format!("{:?} has no {{id}}, so it cannot name one user", t.as_str()),
-                    Some(format!(
-                        "write e.g. {}/{{id}}",
-                        t.as_str().trim_end_matches('/')
-                    )),
-                );
-                None
-            } else if !needs_id && t.has_id() {
-                cx.report(
-                    loc(path),
-                    &format!("{at}.path"),
-                    format!(
-                        "{:?} has {{id}}, but this call is not about one user",
-                        t.as_str()
-                    ),
-                    Some("remove {id}".into()),
-                );
-                None
-            } else {
-                Some(t)
-            }
-        }
+        Ok(t) => check_holes(cx, &format!("{at}.path"), path, t, shape),
         Err(problem) => {
             let text = path.value.trim();
             let fix = match &problem {
@@ -196,7 +242,16 @@ fn endpoint(
                     "move the query to `query:`, e.g. query: { active: \"true\" }".to_string()
                 }
                 TemplateProblem::UnknownPlaceholder(_) | TemplateProblem::UnclosedBrace => {
-                    "write {id} where the legacy user id goes, e.g. /users/{id}".to_string()
+                    if shape.member == Hole::Forbidden {
+                        format!(
+                            "write {{id}} where the legacy {} id goes, e.g. {}/{{id}}",
+                            shape.noun, shape.example
+                        )
+                    } else {
+                        "write {id} where the legacy group id goes and {member} where the \
+                         member's legacy user id goes, e.g. /teams/{id}/members/{member}"
+                            .to_string()
+                    }
                 }
                 TemplateProblem::BadCharacter(_) => {
                     "percent-encode it (e.g. %20 for a space)".to_string()
@@ -211,14 +266,69 @@ fn endpoint(
             None
         }
     };
-    let query = params(cx, query, &format!("{at}.query"), false);
-    let headers = params(cx, headers, &format!("{at}.headers"), true);
+    let query = params(cx, fields.query, &format!("{at}.query"), false);
+    let headers = params(cx, fields.headers, &format!("{at}.headers"), true);
     Some(Endpoint {
         method: method_ok?,
         path: template?,
         query: query?,
         headers: headers?,
     })
+}
+
+/// The template's `{id}` and `{member}` against what the endpoint needs.
+fn check_holes(
+    cx: &mut Cx<'_>,
+    at: &str,
+    path: &Spanned<String>,
+    t: PathTemplate,
+    shape: Shape<'_>,
+) -> Option<PathTemplate> {
+    let text = t.as_str().trim_end_matches('/');
+    let problem = if shape.id == Hole::Required && !t.has_id() {
+        Some((
+            format!(
+                "{:?} has no {{id}}, so it cannot name one {}",
+                t.as_str(),
+                shape.noun
+            ),
+            format!("write e.g. {text}/{{id}}"),
+        ))
+    } else if shape.id == Hole::Forbidden && t.has_id() {
+        Some((
+            format!(
+                "{:?} has {{id}}, but this call is not about one {}",
+                t.as_str(),
+                shape.noun
+            ),
+            "remove {id}".to_string(),
+        ))
+    } else if shape.member == Hole::Required && !t.has_member() {
+        Some((
+            format!(
+                "{:?} has no {{member}}, so it cannot name the member",
+                t.as_str()
+            ),
+            format!("write e.g. {text}/{{member}}"),
+        ))
+    } else if shape.member == Hole::Forbidden && t.has_member() {
+        Some((
+            format!(
+                "{:?} has {{member}}, which only the add and remove member calls fill",
+                t.as_str()
+            ),
+            "remove {member}".to_string(),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((message, fix)) => {
+            cx.report(loc(path), at, message, Some(fix));
+            None
+        }
+        None => Some(t),
+    }
 }
 
 /// A YAML map of static query parameters or headers, as ordered string pairs.
@@ -273,60 +383,31 @@ fn params(
     ok.then_some(out)
 }
 
-fn list(cx: &mut Cx<'_>, l: &Spanned<ListFile>) -> Option<ListEndpoint> {
-    let f = &l.value;
-    let at = "users.endpoints.list";
-    let endpoint = endpoint(
-        cx,
-        at,
-        loc(l),
-        &f.method,
-        &f.path,
-        &f.query,
-        &f.headers,
-        false,
-    );
-    let items_s = need(
-        cx,
-        &f.items,
-        loc(l),
-        at,
-        "items",
-        "items: $.data (where the list of users is)",
-    );
-    let items = items_s
-        .and_then(|i| read_path(cx, i, &format!("{at}.items")))
-        .filter(|p| {
-            let singular = p.is_singular();
-            if !singular {
-                cx.report(
-                    items_s.map_or(loc(l), loc),
-                    &format!("{at}.items"),
-                    format!(
-                        "{:?} selects several places; it must name the list itself",
-                        p.as_str()
-                    ),
-                    Some(
-                        "write the path of the array, e.g. items: $.data (or $ for a bare array)"
-                            .into(),
-                    ),
-                );
-            }
-            singular
-        });
-    let total = match &f.total {
+/// A list endpoint at `at`: the endpoint (with the placeholders `shape` asks for), where the
+/// items are (`what` names them in messages: "users", "members"), the total and the pagination.
+pub(super) fn list(
+    cx: &mut Cx<'_>,
+    at: &str,
+    parent: &Location,
+    parts: ListFields<'_>,
+    shape: Shape<'_>,
+    what: &str,
+) -> Option<ListEndpoint> {
+    let endpoint = endpoint(cx, at, parent, parts.fields, shape);
+    let items = items(cx, at, parent, parts.items, what);
+    let total = match parts.total {
         None => Some(None),
-        Some(t) => total(cx, t).map(Some),
+        Some(t) => total(cx, &format!("{at}.total"), t).map(Some),
     };
     let pagination = need(
         cx,
-        &f.pagination,
-        loc(l),
+        parts.pagination,
+        parent,
         at,
         "pagination",
         "pagination: { style: page, page_param: page, size_param: per_page }",
     )
-    .and_then(|p| pagination(cx, p));
+    .and_then(|p| pagination(cx, &format!("{at}.pagination"), p));
     Some(ListEndpoint {
         endpoint: endpoint?,
         pagination: pagination?,
@@ -335,8 +416,39 @@ fn list(cx: &mut Cx<'_>, l: &Spanned<ListFile>) -> Option<ListEndpoint> {
     })
 }
 
-fn total(cx: &mut Cx<'_>, t: &Spanned<TotalFile>) -> Option<TotalSource> {
-    let at = "users.endpoints.list.total";
+/// `items:`: the path of the array of `what` in a list response; it must name one place.
+pub(super) fn items(
+    cx: &mut Cx<'_>,
+    at: &str,
+    parent: &Location,
+    items: &Option<Spanned<String>>,
+    what: &str,
+) -> Option<LegacyPath> {
+    let items_s = need(
+        cx,
+        items,
+        parent,
+        at,
+        "items",
+        &format!("items: $.data (where the list of {what} is)"),
+    )?;
+    let p = read_path(cx, items_s, &format!("{at}.items"))?;
+    if !p.is_singular() {
+        cx.report(
+            loc(items_s),
+            &format!("{at}.items"),
+            format!(
+                "{:?} selects several places; it must name the list itself",
+                p.as_str()
+            ),
+            Some("write the path of the array, e.g. items: $.data (or $ for a bare array)".into()),
+        );
+        return None;
+    }
+    Some(p)
+}
+
+fn total(cx: &mut Cx<'_>, at: &str, t: &Spanned<TotalFile>) -> Option<TotalSource> {
     match (&t.value.body, &t.value.header) {
         (Some(b), None) => read_path(cx, b, &format!("{at}.body")).map(TotalSource::Body),
         (None, Some(h)) => match http::HeaderName::from_bytes(h.value.trim().as_bytes()) {
@@ -366,8 +478,7 @@ fn total(cx: &mut Cx<'_>, t: &Spanned<TotalFile>) -> Option<TotalSource> {
     }
 }
 
-fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination> {
-    let at = "users.endpoints.list.pagination";
+fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<Pagination> {
     let f = &p.value;
     let style_s = need(
         cx,
@@ -483,7 +594,7 @@ fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination
             let cursor_param = required(cx, &f.cursor_param, "cursor_param", "cursor");
             let size_param = required(cx, &f.size_param, "size_param", "limit");
             let next = match &f.next {
-                Some(n) => next_source(cx, n),
+                Some(n) => next_source(cx, &format!("{at}.next"), n),
                 None => {
                     cx.report(
                         loc(p),
@@ -510,8 +621,7 @@ fn pagination(cx: &mut Cx<'_>, p: &Spanned<PaginationFile>) -> Option<Pagination
     ok.then_some(out)
 }
 
-fn next_source(cx: &mut Cx<'_>, n: &Spanned<NextFile>) -> Option<NextSource> {
-    let at = "users.endpoints.list.pagination.next";
+fn next_source(cx: &mut Cx<'_>, at: &str, n: &Spanned<NextFile>) -> Option<NextSource> {
     match (&n.value.cursor, &n.value.url, &n.value.link_header) {
         (Some(c), None, None) => read_path(cx, c, &format!("{at}.cursor")).map(NextSource::Cursor),
         (None, Some(u), None) => read_path(cx, u, &format!("{at}.url")).map(NextSource::Url),

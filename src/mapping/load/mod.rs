@@ -1,12 +1,14 @@
 //! Loading a mapping: parse the YAML once (serde-saphyr, with line/column spans), validate
 //! every construct, and compile it into the internal plan (`plan`). Every problem found is
 //! reported, in file order, as `file:line:column: where: what` plus a `fix:` line; YAML syntax
-//! errors and unknown keys (with the closest known key) are reported the same way. The
-//! endpoints and the attribute map are checked in their own files. Not here: using the plan
-//! (see `translate`, `list`, `pushdown`, `legacy_errors`).
+//! errors and unknown keys (with the closest known key) are reported the same way. `users:` and
+//! `groups:` are compiled by the same code, over their own SCIM schema ([`Kind`]); the
+//! endpoints, the attribute map and group membership are checked in their own files. Not here:
+//! using the plan (see `translate`, `list`, `pushdown`, `legacy_errors`, `membership`).
 
 mod attributes;
 mod endpoints;
+mod membership;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +24,7 @@ use crate::mapping::model::*;
 use crate::mapping::plan::*;
 use crate::mapping::suggest::closest;
 use crate::mapping::values::same_scalar;
+use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimType;
 
@@ -60,6 +63,47 @@ pub fn load_str(source_name: &str, yaml: &str) -> Result<Mapping, MappingError> 
             }
             problems.sort_by_key(|p| (p.line, p.column));
             Err(MappingError::Invalid(problems))
+        }
+    }
+}
+
+/// Which resource section is compiled: `users:` (SCIM Users) or `groups:` (SCIM Groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    /// The section's key in the file, and the start of every location in it.
+    pub(super) fn key(self) -> &'static str {
+        match self {
+            Kind::Users => "users",
+            Kind::Groups => "groups",
+        }
+    }
+
+    /// What one record is called in messages.
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            Kind::Users => "user",
+            Kind::Groups => "group",
+        }
+    }
+
+    /// The SCIM schema the section's attributes resolve against.
+    pub(super) fn schema(self) -> &'static ResourceSchema {
+        match self {
+            Kind::Users => ResourceSchema::user(),
+            Kind::Groups => ResourceSchema::group(),
+        }
+    }
+
+    /// A legacy path for the examples of fixes.
+    pub(super) fn example_path(self) -> &'static str {
+        match self {
+            Kind::Users => "/users",
+            Kind::Groups => "/groups",
         }
     }
 }
@@ -205,12 +249,35 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
         "backend: { base_url: http://127.0.0.1:8081 }",
     )
     .and_then(|b| backend(cx, b));
-    let users = need(cx, &f.users, top, "", "users", "a users: section").and_then(|u| users(cx, u));
+    // With groups, the server reports each user's groups (RFC 7643 §4.1.2), read-only.
+    let served: Vec<AttrPath> = if f.groups.is_some() {
+        ["value", "$ref", "display"]
+            .into_iter()
+            .map(|sub| attr_path("groups", Some(sub)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let users = need(cx, &f.users, top, "", "users", "a users: section")
+        .and_then(|u| resource(cx, Kind::Users, u, &served));
+    let groups = match &f.groups {
+        None => Some(None),
+        Some(g) => groups(cx, g, users.as_ref()).map(Some),
+    };
     Some(Mapping {
         name: name?,
         backend: backend?,
         users: users?,
+        groups: groups?,
     })
+}
+
+fn attr_path(name: &str, sub: Option<&str>) -> AttrPath {
+    AttrPath {
+        schema: None,
+        name: name.to_string(),
+        sub: sub.map(str::to_string),
+    }
 }
 
 // --- backend ---------------------------------------------------------------------------------
@@ -397,32 +464,76 @@ fn env_var(cx: &mut Cx<'_>, e: &Spanned<String>) -> Option<String> {
     }
 }
 
-// --- users -----------------------------------------------------------------------------------
+// --- users and groups ------------------------------------------------------------------------
 
-fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
+/// `groups:`: the group resource, compiled like users, and its membership. `users` (when it
+/// compiled) is checked against a membership held on the legacy user.
+fn groups(
+    cx: &mut Cx<'_>,
+    g: &Spanned<ResourceFile>,
+    users: Option<&ResourceMapping>,
+) -> Option<GroupMapping> {
+    // The server fills `members` from the membership (RFC 7643 §4.2).
+    let served = [attr_path("members", None)];
+    let resource = resource(cx, Kind::Groups, g, &served);
+    let membership = need(
+        cx,
+        &g.value.membership,
+        loc(g),
+        "groups",
+        "membership",
+        "a membership: section (member endpoints, or a field of the legacy user)",
+    )
+    .and_then(|m| membership::membership(cx, m, users));
+    let mut resource = resource?;
+    // Groups hold users only: no nested groups.
+    if let Some(t) = resource
+        .schema
+        .attribute_mut(&attr_path("members", Some("type")))
+    {
+        t.canonical_values = vec!["User".into()];
+    }
+    Some(GroupMapping {
+        resource,
+        membership: membership?,
+    })
+}
+
+/// A resource section (`users:` or `groups:`). `served` are the SCIM attributes the server
+/// fills itself (a user's `groups`, a group's `members`), advertised in the restricted schema
+/// besides the mapped ones.
+fn resource(
+    cx: &mut Cx<'_>,
+    kind: Kind,
+    u: &Spanned<ResourceFile>,
+    served: &[AttrPath],
+) -> Option<ResourceMapping> {
+    let key = kind.key();
+    let noun = kind.noun();
     let f = &u.value;
     let id = need(
         cx,
         &f.id,
         loc(u),
-        "users",
+        key,
         "id",
-        "id: $.id (where the legacy user's id is)",
+        &format!("id: $.id (where the legacy {noun}'s id is)"),
     )
-    .and_then(|id| read_path(cx, id, "users.id"));
-    let created = opt_read_path(cx, &f.created, "users.created");
-    let last_modified = opt_read_path(cx, &f.last_modified, "users.last_modified");
-    let version = opt_read_path(cx, &f.version, "users.version");
+    .and_then(|id| read_path(cx, id, &format!("{key}.id")));
+    let created = opt_read_path(cx, &f.created, &format!("{key}.created"));
+    let last_modified = opt_read_path(cx, &f.last_modified, &format!("{key}.last_modified"));
+    let version = opt_read_path(cx, &f.version, &format!("{key}.version"));
     let endpoints_s = need(
         cx,
         &f.endpoints,
         loc(u),
-        "users",
+        key,
         "endpoints",
         "an endpoints: section",
     );
-    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, e));
+    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e));
     let on_delete = match &f.on_delete {
+        None if kind == Kind::Groups => Some(OnDelete::Delete),
         None => Some(OnDelete::Deactivate),
         Some(s) => match s.value.trim() {
             "deactivate" => Some(OnDelete::Deactivate),
@@ -430,7 +541,7 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
             other => {
                 cx.report(
                     loc(s),
-                    "users.on_delete",
+                    &format!("{key}.on_delete"),
                     format!("{other:?} is not deactivate or delete"),
                     Some(suggest_word(other, &["deactivate", "delete"])),
                 );
@@ -438,19 +549,27 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
             }
         },
     };
+    if let (Kind::Users, Some(m)) = (kind, &f.membership) {
+        cx.report(
+            loc(m),
+            "users.membership",
+            "membership belongs to the groups: section".into(),
+            Some("move it under groups: (see docs/mapping.md)".into()),
+        );
+    }
 
     let deleted = match &f.deleted {
         None => Some(None),
-        Some(d) => deleted_marker(cx, d).map(Some),
+        Some(d) => deleted_marker(cx, kind, d).map(Some),
     };
 
-    let schema = ResourceSchema::user();
+    let schema = kind.schema();
     let no_attributes = Vec::new();
     let attribute_files = need(
         cx,
         &f.attributes,
         loc(u),
-        "users",
+        key,
         "attributes",
         "an attributes: list",
     )
@@ -458,11 +577,11 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
     let attrs: Vec<(Attr, &Location)> = attribute_files
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| attributes::attribute(cx, schema, i, a).map(|x| (x, loc(a))))
+        .filter_map(|(i, a)| attributes::attribute(cx, kind, i, a).map(|x| (x, loc(a))))
         .collect();
-    attributes::check_duplicates(cx, &attrs);
+    attributes::check_duplicates(cx, kind, &attrs);
     if let (Some(d), Some(Some(marker)), Some(on_delete)) = (&f.deleted, &deleted, on_delete) {
-        check_deleted(cx, d, marker, on_delete, &attrs);
+        check_deleted(cx, kind, d, marker, on_delete, &attrs);
     }
     let attr_list: Vec<Attr> = attrs.iter().map(|(a, _)| a.clone()).collect();
 
@@ -470,7 +589,7 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         .filters
         .iter()
         .enumerate()
-        .filter_map(|(i, fl)| filter_rule(cx, schema, &attr_list, i, fl))
+        .filter_map(|(i, fl)| filter_rule(cx, kind, &attr_list, i, fl))
         .collect();
     let scan_limit = match &f.scan_limit {
         None => Some(1000),
@@ -478,7 +597,7 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         Some(s) => {
             cx.report(
                 loc(s),
-                "users.scan_limit",
+                &format!("{key}.scan_limit"),
                 format!("{} is not between 1 and 1000000", s.value),
                 Some("write e.g. scan_limit: 1000".into()),
             );
@@ -487,11 +606,11 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
     };
     let errors = match &f.errors {
         None => Some(ErrorPlan::default()),
-        Some(e) => error_plan(cx, e),
+        Some(e) => error_plan(cx, kind, e),
     };
 
     if let (Some(endpoints_s), Some(on_delete)) = (endpoints_s, on_delete) {
-        check_lifecycle(cx, u, endpoints_s, on_delete, &attr_list);
+        check_lifecycle(cx, kind, u, endpoints_s, on_delete, &attr_list);
     }
     let (endpoints, on_delete) = (endpoints?, on_delete?);
 
@@ -512,19 +631,22 @@ fn users(cx: &mut Cx<'_>, u: &Spanned<UsersFile>) -> Option<ResourceMapping> {
         schema: schema.clone(),
         plan,
     };
-    let mut restricted = schema.restricted_to(&mapping.attribute_paths());
+    let mut paths = mapping.attribute_paths();
+    paths.extend_from_slice(served);
+    let mut restricted = schema.restricted_to(&paths);
     attributes::advertise(&mut restricted, &mapping.plan.attrs);
     mapping.schema = restricted;
     Some(mapping)
 }
 
 /// `deleted: { legacy: $.status, value: archived }`: a writable legacy path and a scalar.
-fn deleted_marker(cx: &mut Cx<'_>, d: &Spanned<DeletedFile>) -> Option<DeletedMarker> {
-    let at = "users.deleted";
+fn deleted_marker(cx: &mut Cx<'_>, kind: Kind, d: &Spanned<DeletedFile>) -> Option<DeletedMarker> {
+    let at = format!("{}.deleted", kind.key());
+    let at = at.as_str();
     let example = "deleted: { legacy: $.status, value: archived }";
     let legacy = need(cx, &d.value.legacy, loc(d), at, "legacy", example);
     let value = need(cx, &d.value.value, loc(d), at, "value", example);
-    let legacy = legacy.and_then(|l| write_path(cx, l, "users.deleted.legacy"));
+    let legacy = legacy.and_then(|l| write_path(cx, l, &format!("{at}.legacy")));
     let value = value?;
     if matches!(
         value.value,
@@ -532,9 +654,12 @@ fn deleted_marker(cx: &mut Cx<'_>, d: &Spanned<DeletedFile>) -> Option<DeletedMa
     ) {
         cx.report(
             loc(value),
-            "users.deleted.value",
+            &format!("{at}.value"),
             "the marker must be a string, number or boolean".into(),
-            Some("write the legacy value that marks a deleted user, e.g. value: archived".into()),
+            Some(format!(
+                "write the legacy value that marks a deleted {}, e.g. value: archived",
+                kind.noun()
+            )),
         );
         return None;
     }
@@ -545,22 +670,26 @@ fn deleted_marker(cx: &mut Cx<'_>, d: &Spanned<DeletedFile>) -> Option<DeletedMa
 }
 
 /// The deleted marker needs a kept legacy record (`on_delete: deactivate`), and no attribute
-/// may write its field freely: a SCIM client could then delete a user, or bring one back, by
+/// may write its field freely: a SCIM client could then delete a record, or bring one back, by
 /// accident. A value map on that field may share it as long as it never writes the marker.
 fn check_deleted(
     cx: &mut Cx<'_>,
+    kind: Kind,
     d: &Spanned<DeletedFile>,
     marker: &DeletedMarker,
     on_delete: OnDelete,
     attrs: &[(Attr, &Location)],
 ) {
+    let key = kind.key();
+    let noun = kind.noun();
     if on_delete == OnDelete::Delete {
         cx.report(
             loc(d),
-            "users.deleted",
-            "a deleted marker is for on_delete: deactivate, which keeps the legacy user; \
-             on_delete: delete removes it"
-                .into(),
+            &format!("{key}.deleted"),
+            format!(
+                "a deleted marker is for on_delete: deactivate, which keeps the legacy {noun}; \
+                 on_delete: delete removes it"
+            ),
             Some("remove `deleted`, or write on_delete: deactivate".into()),
         );
         return;
@@ -626,59 +755,82 @@ fn check_deleted(
             (
                 format!(
                     "{path} is also written by the entry on line {line} ({what}), which can \
-                     write {shown} and so mark a user deleted"
+                     write {shown} and so mark a {noun} deleted"
                 ),
                 fix,
             )
         } else {
             continue;
         };
-        cx.report(at, "users.deleted.legacy", message, Some(fix));
+        cx.report(at, &format!("{key}.deleted.legacy"), message, Some(fix));
     }
 }
 
-/// on_delete and the (de)activation endpoints must fit the `active` attribute.
+/// on_delete and the (de)activation endpoints must fit the `active` attribute (users) or the
+/// deleted marker (groups, which have no `active`).
 fn check_lifecycle(
     cx: &mut Cx<'_>,
-    u: &Spanned<UsersFile>,
+    kind: Kind,
+    u: &Spanned<ResourceFile>,
     endpoints: &Spanned<EndpointsFile>,
     on_delete: OnDelete,
     attrs: &[Attr],
 ) {
+    let key = kind.key();
     let at_on_delete = u.value.on_delete.as_ref().map_or(loc(endpoints), loc);
-    let writes_active = writes_active(attrs);
-    match (&endpoints.value.deactivate, &endpoints.value.reactivate) {
-        (Some(d), None) => cx.report(
-            loc(d),
-            "users.endpoints.deactivate",
-            "a deactivate endpoint needs a reactivate endpoint (restoring a user in the IdP \
-             must undo it)"
-                .into(),
-            Some("add reactivate: { method: POST, path: \"/users/{id}/activate\" }".into()),
-        ),
-        (None, Some(r)) => cx.report(
-            loc(r),
-            "users.endpoints.reactivate",
-            "a reactivate endpoint needs a deactivate endpoint".into(),
-            Some("add deactivate: { method: POST, path: \"/users/{id}/deactivate\" }".into()),
-        ),
-        _ => {}
-    }
-    match on_delete {
-        OnDelete::Delete if endpoints.value.delete.is_none() => cx.report(
-            at_on_delete,
-            "users.on_delete",
-            "on_delete: delete needs a delete endpoint".into(),
-            Some(
-                "add endpoints.delete: { method: DELETE, path: \"/users/{id}\" }, or write \
-                 on_delete: deactivate"
+    let e = &endpoints.value;
+    if kind == Kind::Groups {
+        for (name, ep) in [("deactivate", &e.deactivate), ("reactivate", &e.reactivate)] {
+            if let Some(ep) = ep {
+                cx.report(
+                    loc(ep),
+                    &format!("groups.endpoints.{name}"),
+                    "a SCIM Group has no `active`, so groups are never deactivated".into(),
+                    Some(
+                        "remove it; a SCIM DELETE deletes the group (on_delete: delete), or \
+                         keeps it and writes a deleted marker (on_delete: deactivate with \
+                         deleted:)"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    } else {
+        match (&e.deactivate, &e.reactivate) {
+            (Some(d), None) => cx.report(
+                loc(d),
+                "users.endpoints.deactivate",
+                "a deactivate endpoint needs a reactivate endpoint (restoring a user in the IdP \
+                 must undo it)"
                     .into(),
+                Some("add reactivate: { method: POST, path: \"/users/{id}/activate\" }".into()),
             ),
+            (None, Some(r)) => cx.report(
+                loc(r),
+                "users.endpoints.reactivate",
+                "a reactivate endpoint needs a deactivate endpoint".into(),
+                Some("add deactivate: { method: POST, path: \"/users/{id}/deactivate\" }".into()),
+            ),
+            _ => {}
+        }
+    }
+    match (kind, on_delete) {
+        (_, OnDelete::Delete) if e.delete.is_none() => cx.report(
+            at_on_delete,
+            &format!("{key}.on_delete"),
+            if u.value.on_delete.is_none() {
+                format!("on_delete: delete (the default for {key}) needs a delete endpoint")
+            } else {
+                "on_delete: delete needs a delete endpoint".into()
+            },
+            Some(format!(
+                "add endpoints.delete: {{ method: DELETE, path: \"{}/{{id}}\" }}, or write \
+                 on_delete: deactivate",
+                kind.example_path()
+            )),
         ),
-        OnDelete::Deactivate
-            if !writes_active
-                && (endpoints.value.deactivate.is_none()
-                    || endpoints.value.reactivate.is_none()) =>
+        (Kind::Users, OnDelete::Deactivate)
+            if !writes_active(attrs) && (e.deactivate.is_none() || e.reactivate.is_none()) =>
         {
             cx.report(
                 at_on_delete,
@@ -693,6 +845,17 @@ fn check_lifecycle(
                 ),
             )
         }
+        (Kind::Groups, OnDelete::Deactivate) if u.value.deleted.is_none() => cx.report(
+            at_on_delete,
+            "groups.on_delete",
+            "on_delete: deactivate keeps the legacy group, so it needs a deleted marker to tell \
+             that the group is gone"
+                .into(),
+            Some(
+                "add deleted: { legacy: $.status, value: archived }, or write on_delete: delete"
+                    .into(),
+            ),
+        ),
         _ => {}
     }
 }
@@ -765,12 +928,12 @@ pub(super) fn write_path(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Opti
 
 fn filter_rule(
     cx: &mut Cx<'_>,
-    schema: &ResourceSchema,
+    kind: Kind,
     attrs: &[Attr],
     i: usize,
     f: &Spanned<FilterFile>,
 ) -> Option<FilterRule> {
-    let at = format!("users.filters[{i}]");
+    let at = format!("{}.filters[{i}]", kind.key());
     let v = &f.value;
     if let Some(op) = &v.op {
         if !op.value.trim().eq_ignore_ascii_case("eq") {
@@ -781,11 +944,11 @@ fn filter_rule(
                     "{:?} cannot be passed to the legacy API; only eq can",
                     op.value
                 ),
-                Some(
+                Some(format!(
                     "write op: eq; the gateway evaluates other operators itself over the \
-                     fetched users"
-                        .into(),
-                ),
+                     fetched {}s",
+                    kind.noun()
+                )),
             );
             return None;
         }
@@ -808,8 +971,12 @@ fn filter_rule(
         );
         return None;
     }
-    let scim = need(cx, &v.scim, loc(f), &at, "scim", "scim: userName")?;
-    let slot = attributes::scim_slot(cx, schema, scim, &format!("{at}.scim"))?;
+    let example = match kind {
+        Kind::Users => "scim: userName",
+        Kind::Groups => "scim: displayName",
+    };
+    let scim = need(cx, &v.scim, loc(f), &at, "scim", example)?;
+    let slot = attributes::scim_slot(cx, kind, scim, &format!("{at}.scim"))?;
     let mapped = attrs.iter().find_map(|a| match a {
         Attr::Field {
             slot: s,
@@ -845,12 +1012,13 @@ fn filter_rule(
     })
 }
 
-fn error_plan(cx: &mut Cx<'_>, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {
-    let message = opt_read_path(cx, &e.value.message, "users.errors.message");
+fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {
+    let at = format!("{}.errors", kind.key());
+    let message = opt_read_path(cx, &e.value.message, &format!("{at}.message"));
     let mut rules = Vec::new();
     let mut ok = true;
     for (i, r) in e.value.rules.iter().enumerate() {
-        match error_rule(cx, i, r) {
+        match error_rule(cx, &format!("{at}.rules[{i}]"), r) {
             Some(rule) => rules.push(rule),
             None => ok = false,
         }
@@ -859,14 +1027,13 @@ fn error_plan(cx: &mut Cx<'_>, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {
     ok.then_some(ErrorPlan { message, rules })
 }
 
-fn error_rule(cx: &mut Cx<'_>, i: usize, r: &Spanned<ErrorRuleFile>) -> Option<ErrorRule> {
-    let at = format!("users.errors.rules[{i}]");
+fn error_rule(cx: &mut Cx<'_>, at: &str, r: &Spanned<ErrorRuleFile>) -> Option<ErrorRule> {
     let f = &r.value;
     let status = need(
         cx,
         &f.status,
         loc(r),
-        &at,
+        at,
         "status",
         "status: 422 (the legacy status)",
     );
@@ -874,7 +1041,7 @@ fn error_rule(cx: &mut Cx<'_>, i: usize, r: &Spanned<ErrorRuleFile>) -> Option<E
         cx,
         &f.scim_status,
         loc(r),
-        &at,
+        at,
         "scim_status",
         "scim_status: 409",
     );

@@ -1,5 +1,7 @@
 //! Validation tests: each broken mapping must be refused with a problem on the right line, a
-//! message naming what is wrong, and a fix.
+//! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
+
+mod groups;
 
 use std::time::Duration;
 
@@ -61,6 +63,11 @@ fn line_of(yaml: &str, needle: &str) -> u32 {
 /// Loads `yaml`, which must fail with a problem whose message contains `message`, on the line
 /// holding `needle`, with a fix containing `fix`.
 fn expect(yaml: &str, needle: &str, message: &str, fix: &str) -> Problem {
+    expect_line(yaml, line_of(yaml, needle), message, fix)
+}
+
+/// [`expect`] with the line given.
+fn expect_line(yaml: &str, line: u32, message: &str, fix: &str) -> Problem {
     let err = match load_str(SOURCE, yaml) {
         Ok(_) => panic!("expected a problem {message:?}, but the mapping loads"),
         Err(e) => e,
@@ -73,11 +80,7 @@ fn expect(yaml: &str, needle: &str, message: &str, fix: &str) -> Problem {
         .unwrap_or_else(|| panic!("no problem containing {message:?} in:\n{all}"))
         .clone();
     assert_eq!(p.source, SOURCE);
-    assert_eq!(
-        p.line,
-        line_of(yaml, needle),
-        "wrong line for {message:?} in:\n{all}"
-    );
+    assert_eq!(p.line, line, "wrong line for {message:?} in:\n{all}");
     assert!(p.column > 0, "no column in:\n{all}");
     let got_fix = p.fix.clone().unwrap_or_default();
     assert!(
@@ -272,8 +275,8 @@ fn endpoints_are_checked() {
     expect(
         &yaml,
         "user_id",
-        "the only placeholder is {id}",
-        "write {id}",
+        "a path holds only {id} (and {member} in member endpoints)",
+        "write {id} where the legacy user id goes",
     );
     let yaml = with("path: /users\n", "path: /users?active=true\n");
     expect(&yaml, "active=true", "must not contain '?'", "query:");
@@ -549,7 +552,13 @@ fn scim_paths_are_checked_against_the_user_schema() {
         "scim: name.givenName, legacy: $.first_name",
         "scim: groups.value, legacy: $.g",
     );
-    expect(&yaml, "groups.value", "is multi-valued", "");
+    // A user's groups come from the groups: section's membership.
+    expect(
+        &yaml,
+        "groups.value",
+        "groups comes from the group membership",
+        "groups.membership",
+    );
 }
 
 #[test]
