@@ -28,6 +28,15 @@ pub struct BackendFile {
     pub base_url: Option<S<String>>,
     pub auth: Option<S<AuthFile>>,
     pub timeout_ms: Option<S<u64>>,
+    pub tls: Option<S<TlsFile>>,
+}
+
+/// `{ca_file: PATH}` or `{insecure_skip_verify: true}`: how an https:// legacy API is trusted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub ca_file: Option<S<String>>,
+    pub insecure_skip_verify: Option<S<bool>>,
 }
 
 /// `{header: X-Api-Key, from_env: VAR}`, `{header: …, from_file: PATH}`,

@@ -111,6 +111,17 @@ pub struct BackendSpec {
     pub auth: Option<BackendAuth>,
     /// The timeout of every call to the legacy API.
     pub timeout: Duration,
+    /// How an https:// legacy API is trusted.
+    pub tls: BackendTls,
+}
+
+/// Trust for an https:// legacy API: the system roots by default, or a CA bundle, or (for a
+/// test bench only) no verification at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendTls {
+    /// A PEM bundle trusted instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
 }
 
 /// A static credential sent with every legacy call.

@@ -65,6 +65,8 @@ impl Gateway {
             connect_timeout: Duration::from_secs(2).min(mapping.backend.timeout),
             request_timeout: mapping.backend.timeout,
             default_headers,
+            ca_file: mapping.backend.tls.ca_file.clone(),
+            insecure_skip_verify: mapping.backend.tls.insecure_skip_verify,
             ..ClientOptions::default()
         };
         let backend = BackendClient::new(&mapping.backend.base_url, options)

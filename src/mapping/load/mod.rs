@@ -310,10 +310,33 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<BackendFile>) -> Option<BackendSpe
             None
         }
     };
+    let tls = match &b.tls {
+        None => Some(BackendTls::default()),
+        Some(t) => tls(cx, t),
+    };
     Some(BackendSpec {
         base_url: base_url?,
         auth: auth?,
         timeout: timeout?,
+        tls: tls?,
+    })
+}
+
+fn tls(cx: &mut Cx<'_>, spanned: &Spanned<TlsFile>) -> Option<BackendTls> {
+    let t = &spanned.value;
+    let insecure = t.insecure_skip_verify.as_ref().is_some_and(|v| v.value);
+    if insecure && t.ca_file.is_some() {
+        cx.report(
+            loc(spanned),
+            "backend.tls",
+            "ca_file and insecure_skip_verify: true contradict each other".into(),
+            Some("keep ca_file (the CA that signed the legacy API's certificate) and remove insecure_skip_verify".into()),
+        );
+        return None;
+    }
+    Some(BackendTls {
+        ca_file: t.ca_file.as_ref().map(|p| PathBuf::from(p.value.trim())),
+        insecure_skip_verify: insecure,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod groups;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::mapping::*;
@@ -204,6 +205,22 @@ fn yaml_syntax_errors_carry_the_line() {
 }
 
 // --- backend ---------------------------------------------------------------------------------
+
+#[test]
+fn backend_tls_is_read_and_a_contradiction_is_refused() {
+    let yaml = with("timeout_ms: 5000", "timeout_ms: 5000\n  tls: { ca_file: /etc/scim/ca.pem }");
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert_eq!(m.backend.tls.ca_file, Some(PathBuf::from("/etc/scim/ca.pem")));
+    assert!(!m.backend.tls.insecure_skip_verify);
+    assert_eq!(load_str(SOURCE, BASE).unwrap().backend.tls, BackendTls::default());
+    let yaml = with(
+        "timeout_ms: 5000",
+        "timeout_ms: 5000\n  tls: { ca_file: /etc/scim/ca.pem, insecure_skip_verify: true }",
+    );
+    expect(&yaml, "tls:", "contradict", "keep ca_file");
+    let yaml = with("timeout_ms: 5000", "timeout_ms: 5000\n  tls: { cafile: x }");
+    expect(&yaml, "tls:", "cafile", "ca_file");
+}
 
 #[test]
 fn backend_url_and_auth_are_checked() {
