@@ -94,11 +94,20 @@ impl LegacyPath {
         self.read_all(doc).into_iter().find(|v| !v.is_null())
     }
 
-    /// Every value the path selects, in document order.
+    /// Every value the path selects, in document order. Paths in the writer's grammar (nearly
+    /// all mappings' paths) are walked directly; the others go through jsonpath-rust. Both give
+    /// the same answer (tested); the walk just allocates nothing per step.
     pub fn read_all<'a>(&self, doc: &'a Value) -> Vec<&'a Value> {
-        js_path_process(&self.read, doc)
-            .map(|refs| refs.into_iter().map(|r| r.val).collect())
-            .unwrap_or_default()
+        match &self.write {
+            Ok(steps) => {
+                let mut out = Vec::new();
+                walk(steps, doc, &mut out);
+                out
+            }
+            Err(_) => js_path_process(&self.read, doc)
+                .map(|refs| refs.into_iter().map(|r| r.val).collect())
+                .unwrap_or_default(),
+        }
     }
 
     /// Sets the path to `value`, creating missing parents. Writing `null` does not create
@@ -318,6 +327,30 @@ fn is_shorthand(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Collects what `steps` select in `doc`, as jsonpath-rust would.
+fn walk<'a>(steps: &[Step], doc: &'a Value, out: &mut Vec<&'a Value>) {
+    match steps.split_first() {
+        None => out.push(doc),
+        Some((Step::Field(name), rest)) => {
+            if let Some(v) = doc.as_object().and_then(|o| o.get(name)) {
+                walk(rest, v, out);
+            }
+        }
+        Some((Step::Index(i), rest)) => {
+            if let Some(v) = doc.as_array().and_then(|a| a.get(*i)) {
+                walk(rest, v, out);
+            }
+        }
+        Some((Step::Match { key, value }, rest)) => {
+            for element in doc.as_array().into_iter().flatten() {
+                if element.get(key.as_str()) == Some(value) {
+                    walk(rest, element, out);
+                }
+            }
+        }
+    }
+}
+
 fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
     let mut cur = doc;
     let last = steps.len().saturating_sub(1);
@@ -433,6 +466,39 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn the_direct_walk_reads_what_jsonpath_reads() {
+        let docs = [
+            json!({"a": {"b": 1}, "phones": [{"kind": "cell", "n": "1"}, {"kind": "desk", "n": "2"}, {"kind": "cell", "n": "3"}]}),
+            json!({"a": null, "phones": "not a list"}),
+            json!({"a": {"b": [10, 20]}, "phones": [{"kind": 1, "n": "x"}, {"n": "y"}, 7]}),
+            json!([{"a": 1}]),
+            json!(null),
+        ];
+        let paths = [
+            "$.a",
+            "$.a.b",
+            "$.a.b[1]",
+            "$['a']['b']",
+            "$.missing.deeper",
+            "$.phones[?(@.kind == 'cell')].n",
+            "$.phones[?(@.kind == 1)].n",
+            "$.phones[0].kind",
+            "$[0].a",
+        ];
+        for path in paths {
+            let p = LegacyPath::compile(path).unwrap();
+            assert!(p.writable().is_ok(), "{path} should take the direct walk");
+            for doc in &docs {
+                let direct = p.read_all(doc);
+                let via_jsonpath: Vec<&Value> = js_path_process(&p.read, doc)
+                    .map(|r| r.into_iter().map(|r| r.val).collect())
+                    .unwrap_or_default();
+                assert_eq!(direct, via_jsonpath, "{path} on {doc}");
+            }
+        }
+    }
 
     fn p(s: &str) -> LegacyPath {
         LegacyPath::compile(s).unwrap()
