@@ -208,11 +208,20 @@ fn yaml_syntax_errors_carry_the_line() {
 
 #[test]
 fn backend_tls_is_read_and_a_contradiction_is_refused() {
-    let yaml = with("timeout_ms: 5000", "timeout_ms: 5000\n  tls: { ca_file: /etc/scim/ca.pem }");
+    let yaml = with(
+        "timeout_ms: 5000",
+        "timeout_ms: 5000\n  tls: { ca_file: /etc/scim/ca.pem }",
+    );
     let m = load_str(SOURCE, &yaml).unwrap();
-    assert_eq!(m.backend.tls.ca_file, Some(PathBuf::from("/etc/scim/ca.pem")));
+    assert_eq!(
+        m.backend.tls.ca_file,
+        Some(PathBuf::from("/etc/scim/ca.pem"))
+    );
     assert!(!m.backend.tls.insecure_skip_verify);
-    assert_eq!(load_str(SOURCE, BASE).unwrap().backend.tls, BackendTls::default());
+    assert_eq!(
+        load_str(SOURCE, BASE).unwrap().backend.tls,
+        BackendTls::default()
+    );
     let yaml = with(
         "timeout_ms: 5000",
         "timeout_ms: 5000\n  tls: { ca_file: /etc/scim/ca.pem, insecure_skip_verify: true }",
