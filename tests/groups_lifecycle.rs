@@ -298,3 +298,34 @@ fn discovery_lists_groups(env: &Env) {
 }
 
 both_mappings!(discovery_has_groups, discovery_lists_groups);
+
+#[test]
+fn concurrent_adds_of_one_crewbase_person_keep_every_team() {
+    // Membership is a read-modify-write of the person's team_ids: concurrent changes must not
+    // overwrite each other.
+    let env = Env::start(common::Legacy::Crewbase);
+    let users = env.seed_users(1);
+    let u = users[0].clone();
+    let groups: Vec<String> = (0..6)
+        .map(|i| {
+            env.post("/Groups", &json!({"displayName": format!("T{i}")}))
+                .body["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for g in &groups {
+            let (env, u) = (&env, &u);
+            s.spawn(move || {
+                let add =
+                    patch_op(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]));
+                assert_eq!(env.patch(&format!("/Groups/{g}"), &add).status, 204);
+            });
+        }
+    });
+    let mut expected = groups.clone();
+    expected.sort();
+    assert_eq!(group_ids_of_user(&env, &u), expected);
+}
