@@ -18,7 +18,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::router::{self, Collection, Route};
-use crate::server::users;
+use crate::server::{groups, users};
 
 /// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
 pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -295,38 +295,92 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
                 headers: Vec::new(),
             })
         }
-        Route::List(Collection::Groups) | Route::Search(Collection::Groups) => {
-            // This mapping provisions no groups: there are none to find. Entra's "Test
-            // connection" also queries /Groups and needs a ListResponse here.
+        Route::List(Collection::Groups) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::json(
-                200,
-                list::list_response(Vec::new(), 0, query.start_index),
-            ))
+            Ok(Reply::json(200, groups::list(gw, &query, &base).await?))
         }
-        Route::Create(Collection::Groups)
-        | Route::Get(Collection::Groups, _)
-        | Route::Replace(Collection::Groups, _)
-        | Route::Patch(Collection::Groups, _)
-        | Route::Delete(Collection::Groups, _) => Err(ScimError::new(
-            501,
-            None,
-            "this gateway's mapping provisions users only; groups are not mapped",
-        )),
+        Route::Search(Collection::Groups) => {
+            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
+            Ok(Reply::json(200, groups::list(gw, &query, &base).await?))
+        }
+        Route::Create(Collection::Groups) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let group = groups::create(gw, &parse_json(&request.body)?, &base).await?;
+            let group = project_group(&group, &query);
+            let mut reply = Reply::resource(201, group);
+            if let Some(loc) = reply
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/meta/location"))
+                .and_then(Value::as_str)
+            {
+                reply.headers.push(("location", loc.to_string()));
+            }
+            Ok(reply)
+        }
+        Route::Get(Collection::Groups, id) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let group = groups::get(gw, &id, groups::shows_members(&query), &base).await?;
+            Ok(Reply::resource(200, project_group(&group, &query)))
+        }
+        Route::Replace(Collection::Groups, id) => {
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let group = groups::replace(gw, &id, &parse_json(&request.body)?, &base).await?;
+            Ok(Reply::resource(200, project_group(&group, &query)))
+        }
+        Route::Patch(Collection::Groups, id) => {
+            // 204 as Entra recommends (IDP.md §1.4), unless the request asks for attributes.
+            let query = ListQuery::from_query_string(&request.query, max)?;
+            let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
+            let answer = asks.then(|| groups::shows_members(&query));
+            match groups::patch(gw, &id, &parse_json(&request.body)?, answer, &base).await? {
+                Some(group) => Ok(Reply::resource(200, project_group(&group, &query))),
+                None => Ok(Reply {
+                    status: 204,
+                    body: None,
+                    headers: Vec::new(),
+                }),
+            }
+        }
+        Route::Delete(Collection::Groups, id) => {
+            groups::delete(gw, &id).await?;
+            Ok(Reply {
+                status: 204,
+                body: None,
+                headers: Vec::new(),
+            })
+        }
         Route::ServiceProviderConfig => Ok(Reply::json(200, service_provider_config(gw, &base))),
         Route::ResourceTypes(id) => {
-            let types = discovery::resource_types(&base, &gw.mapping.users.schema, None);
+            let types = discovery::resource_types(
+                &base,
+                &gw.mapping.users.schema,
+                gw.mapping.groups.as_ref().map(|g| &g.resource.schema),
+            );
             one_or_list(types, id, "ResourceType", |t, id| {
                 t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
             })
         }
         Route::Schemas(id) => {
-            let schemas = gw.mapping.users.schema.schemas_json(&base);
+            let mut schemas = gw.mapping.users.schema.schemas_json(&base);
+            if let Some(g) = &gw.mapping.groups {
+                schemas.extend(g.resource.schema.schemas_json(&base));
+            }
             one_or_list(schemas, id, "Schema", |s, id| {
                 s["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
             })
         }
     }
+}
+
+/// A group shaped by `attributes` / `excludedAttributes`.
+fn project_group(group: &Value, query: &ListQuery) -> Value {
+    list::project(
+        group,
+        &query.attributes,
+        &query.excluded_attributes,
+        ResourceSchema::group(),
+    )
 }
 
 fn service_provider_config(gw: &Gateway, base: &str) -> Value {

@@ -8,6 +8,7 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, ClientOptions};
+use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::mapping::{BackendAuth, Mapping};
 use crate::server::auth::TokenSet;
@@ -18,6 +19,24 @@ pub struct Gateway {
     pub mapping: Mapping,
     pub backend: BackendClient,
     pub tokens: TokenSet,
+    /// user id → the user's groups (filled and invalidated by `groups`).
+    pub membership: MembershipCache,
+    /// Serialises the gateway's membership writes to one legacy user (membership held on the
+    /// user is a read-modify-write of that user): a user id hashes to one of these locks.
+    pub user_locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// How many locks serialise membership writes to legacy users.
+const USER_LOCKS: usize = 64;
+
+impl Gateway {
+    /// The lock that serialises membership writes to the legacy user `user_id`.
+    pub fn user_lock(&self, user_id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        user_id.hash(&mut h);
+        &self.user_locks[(h.finish() as usize) % self.user_locks.len()]
+    }
 }
 
 /// Why the gateway could not start. Each message says what to fix.
@@ -72,11 +91,19 @@ impl Gateway {
         let backend = BackendClient::new(&mapping.backend.base_url, options)
             .map_err(|e| StartupError::Backend(e.to_string()))?;
         let tokens = TokenSet::from_hex_digests(&config.auth.token_sha256);
+        let membership = MembershipCache::new(
+            Duration::from_secs(config.cache.ttl_seconds),
+            config.cache.max_entries,
+        );
         Ok(Gateway {
             config,
             mapping,
             backend,
             tokens,
+            membership,
+            user_locks: (0..USER_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
     }
 }

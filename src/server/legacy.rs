@@ -3,11 +3,11 @@
 //!
 //! This is where mapping plans meet the backend client; it holds no SCIM semantics.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, BackendRequest};
-use crate::mapping::{query_string, Endpoint, ListEndpoint, Pagination, ResourceMapping};
+use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::scim::ScimError;
 
 /// A legacy answer: status, headers, JSON body (`Null` when empty).
@@ -37,34 +37,103 @@ pub async fn call(
     params: &[(String, String)],
     body: Option<&Value>,
 ) -> Result<LegacyResponse, ScimError> {
-    let mut path = endpoint.path.render(id);
-    let all_params: Vec<(String, String)> = endpoint
-        .query
-        .iter()
-        .cloned()
-        .chain(params.iter().cloned())
-        .collect();
-    if !all_params.is_empty() {
-        path.push('?');
-        path.push_str(&query_string(&all_params));
+    let call = Call {
+        id,
+        params,
+        body,
+        ..Call::new(endpoint)
+    };
+    call_with(backend, resource, &call)
+        .await
+        .map_err(|e| e.error)
+}
+
+/// One legacy call with everything a membership change may need: `{member}` in the path and an
+/// `If-Match` header, besides the `id`, the extra query `params` and the JSON `body`.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub endpoint: &'a Endpoint,
+    pub id: Option<&'a str>,
+    pub member: Option<&'a str>,
+    pub params: &'a [(String, String)],
+    pub body: Option<&'a Value>,
+    /// Sent as `If-Match` (already an entity tag, e.g. `"4"`).
+    pub if_match: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    /// A call of `endpoint` without id, member, parameters, body or `If-Match`.
+    pub fn new(endpoint: &'a Endpoint) -> Call<'a> {
+        Call {
+            endpoint,
+            id: None,
+            member: None,
+            params: &[],
+            body: None,
+            if_match: None,
+        }
     }
-    let body_bytes = match body {
+}
+
+/// A failed legacy call: the SCIM error to answer, and the legacy API's own status when it
+/// answered (`None` when it could not be reached or its answer was unreadable), for callers
+/// that treat some refusals as expected (a member that is already gone).
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub legacy_status: Option<u16>,
+    pub error: ScimError,
+}
+
+impl From<CallError> for ScimError {
+    fn from(e: CallError) -> Self {
+        e.error
+    }
+}
+
+impl From<ScimError> for CallError {
+    fn from(error: ScimError) -> Self {
+        CallError {
+            legacy_status: None,
+            error,
+        }
+    }
+}
+
+/// Makes `call` to the legacy API of `resource`; see [`call`].
+pub async fn call_with(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    call: &Call<'_>,
+) -> Result<LegacyResponse, CallError> {
+    let endpoint = call.endpoint;
+    let path = endpoint.target_with(call.id, call.member, call.params);
+    let body_bytes = match call.body {
         Some(b) => Some(serde_json::to_vec(b).map_err(|e| ScimError::internal(e.to_string()))?),
         None => None,
     };
+    let mut headers = Vec::new();
+    for (name, value) in &endpoint.headers {
+        headers.push(header(name, value)?);
+    }
+    if let Some(tag) = &call.if_match {
+        headers.push(header("if-match", tag)?);
+    }
     let request = BackendRequest {
         method: endpoint.method.clone(),
         path_and_query: path,
-        headers: Vec::new(),
+        headers,
         body: body_bytes,
     };
-    let response = backend.send(request).await?;
+    let response = backend.send(request).await.map_err(ScimError::from)?;
     if response.status >= 400 {
         let mut err = resource.map_error(response.status, &response.body);
         if let Some(seconds) = retry_after(&response.headers) {
             err = err.with_retry_after(seconds);
         }
-        return Err(err);
+        return Err(CallError {
+            legacy_status: Some(response.status),
+            error: err,
+        });
     }
     let body = if response.body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
@@ -73,7 +142,7 @@ pub async fn call(
             ScimError::bad_gateway(format!(
                 "the legacy API answered {} {} with a body that is not JSON",
                 endpoint.method,
-                endpoint.path.render(id)
+                endpoint.path.render_with(call.id, call.member)
             ))
         })?
     };
@@ -82,6 +151,14 @@ pub async fn call(
         headers: response.headers,
         body,
     })
+}
+
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimError> {
+    let n = HeaderName::try_from(name)
+        .map_err(|_| ScimError::internal(format!("{name:?} is not a valid header name")))?;
+    let v = HeaderValue::try_from(value)
+        .map_err(|_| ScimError::bad_gateway(format!("the value of {name} cannot be sent")))?;
+    Ok((n, v))
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<u64> {
@@ -96,11 +173,13 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 
 /// Fetches one page of at most `size` items that starts at the 0-based `offset` (page style:
 /// `offset` must be a multiple of `size`), with the filter `params`. `cursor` continues a
-/// cursor-paginated walk.
+/// cursor-paginated walk. `id` fills the `{id}` of the list path (a group's member list).
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_page(
     backend: &BackendClient,
     resource: &ResourceMapping,
     list: &ListEndpoint,
+    id: Option<&str>,
     params: &[(String, String)],
     offset: u64,
     size: u64,
@@ -137,7 +216,7 @@ pub async fn fetch_page(
             }
         }
     }
-    let r = call(backend, resource, &list.endpoint, None, &q, None).await?;
+    let r = call(backend, resource, &list.endpoint, id, &q, None).await?;
     let items = list.items(&r.body)?;
     Ok(Page {
         total: list.total(&r.body, &r.headers),
@@ -168,6 +247,24 @@ pub async fn fetch_window(
     count: u64,
     walk_limit: u64,
 ) -> Result<(Vec<Value>, Option<u64>), ScimError> {
+    fetch_window_of(
+        backend, resource, list, None, params, offset, count, walk_limit,
+    )
+    .await
+}
+
+/// [`fetch_window`] of a list whose path has `{id}` (a group's member list).
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_window_of(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    list: &ListEndpoint,
+    id: Option<&str>,
+    params: &[(String, String)],
+    offset: u64,
+    count: u64,
+    walk_limit: u64,
+) -> Result<(Vec<Value>, Option<u64>), ScimError> {
     let max = max_page_size(list);
     let want = count.max(1);
     let mut out: Vec<Value> = Vec::new();
@@ -177,7 +274,7 @@ pub async fn fetch_window(
             let mut at = offset;
             loop {
                 let size = (want - out.len() as u64).min(max);
-                let page = fetch_page(backend, resource, list, params, at, size, None).await?;
+                let page = fetch_page(backend, resource, list, id, params, at, size, None).await?;
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 out.extend(page.items);
@@ -198,7 +295,7 @@ pub async fn fetch_window(
             let mut page_start = offset - offset % size;
             loop {
                 let page =
-                    fetch_page(backend, resource, list, params, page_start, size, None).await?;
+                    fetch_page(backend, resource, list, id, params, page_start, size, None).await?;
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 let skip = offset.saturating_sub(page_start) as usize;
@@ -217,6 +314,7 @@ pub async fn fetch_window(
                     backend,
                     resource,
                     list,
+                    id,
                     params,
                     seen,
                     max,

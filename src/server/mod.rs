@@ -8,6 +8,7 @@
 pub mod app;
 pub mod auth;
 pub mod gateway;
+pub mod groups;
 pub mod legacy;
 pub mod router;
 pub mod runner;

@@ -12,6 +12,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
+use crate::server::groups;
 use crate::server::legacy::{self, LegacyResponse};
 
 /// A user as SCIM sees it, plus the legacy record it came from.
@@ -61,8 +62,13 @@ async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
 }
 
 /// `GET /Users/{id}`
+/// With groups mapped, the user's read-only `groups` are filled (through the membership cache,
+/// or from the legacy user itself when membership is held there).
 pub async fn get(gw: &Gateway, id: &str) -> Result<Value, ScimError> {
-    Ok(fetch(gw, id).await?.scim)
+    let found = fetch(gw, id).await?;
+    let mut user = found.scim;
+    groups::fill_user_groups(gw, &mut user, Some(&found.legacy)).await?;
+    Ok(user)
 }
 
 /// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
@@ -133,6 +139,7 @@ pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
     })?;
+    groups::new_user_has_no_groups(gw, &id).await;
     let mut legacy_now = created.body;
     if !r.writes_active() && active(&user) == Some(false) {
         legacy_now = set_active_by_endpoint(gw, &id, false)
@@ -359,6 +366,8 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
     let list_endpoint = &r.endpoints.list;
     let scan_limit = r.scan_limit as u64;
 
+    // The legacy records by SCIM id: membership held on the user is read from them.
+    let mut legacy_of: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     let (mut users, total) = if pushdown.complete && query.sort_by.is_none() {
         // The legacy API does the whole selection: page through it directly.
         let (items, total) = legacy::fetch_window(
@@ -374,6 +383,7 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         let mut users = Vec::with_capacity(items.len());
         for item in items.iter().filter(|i| !r.is_deleted(i)) {
             let user = r.to_scim(item)?;
+            remember(&mut legacy_of, &user, item);
             // Legacy searches may be looser than SCIM's (prefix, accents): re-check.
             if filter
                 .as_ref()
@@ -396,6 +406,7 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         let mut users = Vec::new();
         for item in items.iter().filter(|i| !r.is_deleted(i)) {
             let user = r.to_scim(item)?;
+            remember(&mut legacy_of, &user, item);
             if filter
                 .as_ref()
                 .is_none_or(|f| filter::matches(f, &user, schema))
@@ -414,9 +425,25 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
             .collect();
         (page, total)
     };
+    let with_groups = groups::lists_user_groups(gw, query);
     for u in users.iter_mut() {
+        if with_groups {
+            let legacy = legacy_of.get(u.get("id").and_then(Value::as_str).unwrap_or_default());
+            groups::fill_user_groups(gw, u, legacy).await?;
+        }
         set_location(u, base_url);
         *u = list::project(u, &query.attributes, &query.excluded_attributes, schema);
     }
     Ok(list::list_response(users, total, offset as usize + 1))
+}
+
+/// Keeps the legacy record of a listed user when membership is held on the user.
+fn remember(
+    legacy_of: &mut std::collections::HashMap<String, Value>,
+    user: &Value,
+    legacy: &Value,
+) {
+    if let Some(id) = user.get("id").and_then(Value::as_str) {
+        legacy_of.insert(id.to_string(), legacy.clone());
+    }
 }

@@ -144,6 +144,14 @@ impl Env {
         }
     }
 
+    /// Seeds `n` users in the legacy API and returns their SCIM ids.
+    pub fn seed_users(&self, n: usize) -> Vec<String> {
+        match self.legacy {
+            Legacy::AcmeHr => self.acme().seed(n).iter().map(u64::to_string).collect(),
+            Legacy::Crewbase => self.crewbase().seed(n),
+        }
+    }
+
     /// Stops the servers gracefully.
     pub fn stop(mut self) {
         if let Some(s) = self.server.take() {

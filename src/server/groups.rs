@@ -1,0 +1,1072 @@
+//! The SCIM operations on `/Groups`, each a short plan of legacy calls through the mapping's
+//! `groups:` section: create, get, list/query, replace (PUT), patch, delete; and each user's
+//! read-only `groups` attribute.
+//!
+//! Membership is changed as deltas, one legacy call (or one read-modify-write of one legacy
+//! user) per member added or removed; a group's whole member list is read only to show it (GET,
+//! bounded by [`MAX_MEMBERS_SHOWN`]) or to replace it (PUT, or a PATCH that replaces
+//! `members`, bounded by [`MAX_MEMBERS_REPLACED`]). An unknown user in an add is skipped and
+//! logged, the rest applied (DESIGN.md §5b); adding a member twice and removing a non-member are
+//! not errors. The SCIM semantics live in `crate::scim`, the translation in `crate::mapping`.
+
+use serde_json::{json, Map, Value};
+
+use crate::cache::GroupRef;
+use crate::mapping::{GroupMapping, Membership, OnDelete, Pushdown, UserAttribute};
+use crate::scim::filter::{self, CompValue, CompareOp, Filter};
+use crate::scim::list::{self, ListQuery};
+use crate::scim::patch::{self, MemberDelta, PatchRequest};
+use crate::scim::path::{AttrPath, PatchPath};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{urn, ScimError};
+use crate::server::gateway::{set_location, Gateway};
+use crate::server::legacy::{self, Call};
+
+/// The most members one GET of a group shows. A larger group is shown with its first
+/// `MAX_MEMBERS_SHOWN` members (and a warning in the log); read it with
+/// `excludedAttributes=members` and change it with PATCH, which never reads the member list.
+pub const MAX_MEMBERS_SHOWN: u64 = 10_000;
+
+/// The most members the gateway reads to replace a group's member list (PUT with `members`,
+/// or a PATCH that replaces `members`): the delta against the current list needs all of it.
+/// A larger group is refused with 400 `tooMany`; PATCH its members by adding and removing.
+pub const MAX_MEMBERS_REPLACED: u64 = 100_000;
+
+/// A group as SCIM sees it, plus the legacy record it came from.
+struct Fetched {
+    legacy: Value,
+    scim: Value,
+}
+
+/// One member: the user's id, and its display name when the legacy answer had it.
+#[derive(Debug, Clone, PartialEq)]
+struct Member {
+    id: String,
+    display: Option<String>,
+}
+
+fn schema() -> &'static ResourceSchema {
+    ResourceSchema::group()
+}
+
+/// The mapping's groups, or 501 when it maps none.
+fn mapping(gw: &Gateway) -> Result<&GroupMapping, ScimError> {
+    gw.mapping.groups.as_ref().ok_or_else(|| {
+        ScimError::new(
+            501,
+            None,
+            "this gateway's mapping provisions users only; groups are not mapped",
+        )
+    })
+}
+
+fn check_id(id: &str) -> Result<(), ScimError> {
+    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(no_group(id));
+    }
+    Ok(())
+}
+
+fn no_group(id: &str) -> ScimError {
+    ScimError::not_found(format!("no group with id {id:?}"))
+}
+
+async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
+    check_id(id)?;
+    let r = &mapping(gw)?.resource;
+    let got = legacy::call(&gw.backend, r, &r.endpoints.get, Some(id), &[], None)
+        .await
+        .map_err(|e| if e.status == 404 { no_group(id) } else { e })?;
+    if r.is_deleted(&got.body) {
+        return Err(no_group(id));
+    }
+    let scim = r.to_scim(&got.body)?;
+    Ok(Fetched {
+        legacy: got.body,
+        scim,
+    })
+}
+
+/// Whether a response shaped by `query` shows `members`.
+pub fn shows_members(query: &ListQuery) -> bool {
+    let is_members = |p: &AttrPath| {
+        p.name.eq_ignore_ascii_case("members")
+            && p.schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(urn::GROUP))
+    };
+    if query
+        .excluded_attributes
+        .iter()
+        .any(|p| is_members(p) && p.sub.is_none())
+    {
+        return false;
+    }
+    query.attributes.is_empty() || query.attributes.iter().any(is_members)
+}
+
+fn member_json(m: &Member, base_url: &str) -> Value {
+    let mut o = Map::new();
+    o.insert("value".into(), Value::String(m.id.clone()));
+    if let Some(d) = &m.display {
+        o.insert("display".into(), Value::String(d.clone()));
+    }
+    let encoded = percent_encoding::utf8_percent_encode(&m.id, crate::server::app::SEGMENT);
+    o.insert(
+        "$ref".into(),
+        Value::String(format!("{base_url}/Users/{encoded}")),
+    );
+    o.insert("type".into(), Value::String("User".into()));
+    Value::Object(o)
+}
+
+fn set_members(group: &mut Value, members: &[Member], base_url: &str) {
+    if let Some(obj) = group.as_object_mut() {
+        let list: Vec<Value> = members.iter().map(|m| member_json(m, base_url)).collect();
+        obj.insert("members".into(), Value::Array(list));
+    }
+}
+
+/// The display name of a user: `displayName`, else `userName`.
+fn display_of(user: &Value) -> Option<String> {
+    ["displayName", "userName"]
+        .iter()
+        .find_map(|k| user.get(*k).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+/// The members of group `id`, at most `limit`; `true` when there are more.
+async fn read_members(
+    gw: &Gateway,
+    g: &GroupMapping,
+    id: &str,
+    limit: u64,
+) -> Result<(Vec<Member>, bool), ScimError> {
+    let users = &gw.mapping.users;
+    match &g.membership {
+        Membership::Endpoints { list, .. } => {
+            let (items, total) = legacy::fetch_window_of(
+                &gw.backend,
+                &g.resource,
+                &list.pages,
+                Some(id),
+                &[],
+                0,
+                limit.saturating_add(1),
+                limit,
+            )
+            .await?;
+            let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
+            let members = items
+                .iter()
+                .filter_map(|i| list.member_of_item(i))
+                .take(limit as usize)
+                .map(|id| Member { id, display: None })
+                .collect();
+            Ok((members, more))
+        }
+        Membership::UserAttribute(ua) => {
+            let (items, total) = match ua.members_query_param() {
+                Some(param) => {
+                    let params = [(param.to_string(), id.to_string())];
+                    legacy::fetch_window(
+                        &gw.backend,
+                        users,
+                        &users.endpoints.list,
+                        &params,
+                        0,
+                        limit.saturating_add(1),
+                        limit,
+                    )
+                    .await?
+                }
+                None => {
+                    let all = legacy::fetch_all(
+                        &gw.backend,
+                        users,
+                        &users.endpoints.list,
+                        &[],
+                        users.scan_limit as u64,
+                    )
+                    .await?;
+                    (all, None)
+                }
+            };
+            let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
+            let mut members = Vec::new();
+            for item in items.iter().filter(|i| !users.is_deleted(i)) {
+                if !ua.groups_of_user(item).iter().any(|g| g == id) {
+                    continue;
+                }
+                let Some(uid) = users.legacy_id(item) else {
+                    continue;
+                };
+                let display = users.to_scim(item).ok().as_ref().and_then(display_of);
+                members.push(Member { id: uid, display });
+                if members.len() as u64 >= limit {
+                    break;
+                }
+            }
+            Ok((members, more))
+        }
+    }
+}
+
+/// The group with its members when `with_members`.
+async fn show(
+    gw: &Gateway,
+    g: &GroupMapping,
+    mut group: Value,
+    with_members: bool,
+    base_url: &str,
+) -> Result<Value, ScimError> {
+    if with_members {
+        let id = group
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (members, more) = read_members(gw, g, &id, MAX_MEMBERS_SHOWN).await?;
+        if more {
+            tracing::warn!(group = %id, shown = MAX_MEMBERS_SHOWN, "group has more members than one GET shows");
+        }
+        set_members(&mut group, &members, base_url);
+    }
+    set_location(&mut group, base_url);
+    Ok(group)
+}
+
+/// `GET /Groups/{id}`; members are read only when the response shows them.
+pub async fn get(
+    gw: &Gateway,
+    id: &str,
+    with_members: bool,
+    base_url: &str,
+) -> Result<Value, ScimError> {
+    let g = mapping(gw)?;
+    let found = fetch(gw, id).await?;
+    show(gw, g, found.scim, with_members, base_url).await
+}
+
+/// A POST/PUT body as a normalised SCIM group without `members`, and the member ids it lists
+/// (`None` when it has no `members`).
+fn normalise_body(body: &Value) -> Result<(Value, Option<Vec<String>>), ScimError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "the request body must be a JSON object (a SCIM Group)",
+        ));
+    };
+    let mut attrs = Map::new();
+    let mut members = None;
+    for (k, v) in obj {
+        let lower = k.to_ascii_lowercase();
+        if lower == "members" || lower == format!("{}:members", urn::GROUP.to_ascii_lowercase()) {
+            members = Some(member_ids(v)?);
+            continue;
+        }
+        if matches!(lower.as_str(), "schemas" | "id" | "meta") || v.is_null() {
+            continue;
+        }
+        attrs.insert(k.clone(), v.clone());
+    }
+    let mut group = json!({ "schemas": [urn::GROUP] });
+    patch::apply_attributes(&mut group, &attrs, schema())?;
+    Ok((group, members))
+}
+
+/// The ids of a `members` value (`null` is none), each once.
+fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
+    let items = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items.as_slice(),
+        _ => return Err(ScimError::invalid_value("members must be a list")),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let id = item
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")))
+            .and_then(|(_, v)| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ScimError::invalid_value("each member needs a non-empty string \"value\"")
+            })?;
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn display_name(group: &Value) -> Option<&str> {
+    group
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
+pub async fn create(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+    let g = mapping(gw)?;
+    let (group, members) = normalise_body(body)?;
+    if display_name(&group).is_none() {
+        return Err(ScimError::invalid_value(
+            "displayName is required and must be a non-empty string",
+        ));
+    }
+    let r = &g.resource;
+    let legacy_group = r.to_legacy(&group, None)?;
+    let created = legacy::call(
+        &gw.backend,
+        r,
+        &r.endpoints.create,
+        None,
+        &[],
+        Some(&legacy_group),
+    )
+    .await?;
+    let id = r.legacy_id(&created.body).ok_or_else(|| {
+        ScimError::bad_gateway("the legacy API created the group but its answer carries no id")
+    })?;
+    let mut scim = r.to_scim(&created.body)?;
+    let wanted = members.unwrap_or_default();
+    let delta = MemberDelta {
+        add: wanted.clone(),
+        remove: Vec::new(),
+    };
+    let skipped = apply_delta(gw, g, &id, &delta).await?;
+    let now: Vec<Member> = wanted
+        .into_iter()
+        .filter(|m| !skipped.contains(m))
+        .map(|id| Member { id, display: None })
+        .collect();
+    set_members(&mut scim, &now, base_url);
+    set_location(&mut scim, base_url);
+    Ok(scim)
+}
+
+/// Writes the group's own attributes from `new_group` over `old` when something the mapping
+/// stores changed.
+async fn write_group(
+    gw: &Gateway,
+    g: &GroupMapping,
+    id: &str,
+    old: &Fetched,
+    new_group: &Value,
+) -> Result<(), ScimError> {
+    let r = &g.resource;
+    let mut without_members = new_group.clone();
+    if let Some(obj) = without_members.as_object_mut() {
+        obj.remove("members");
+    }
+    let new_legacy = r.to_legacy(&without_members, Some(&old.legacy))?;
+    if new_legacy != old.legacy {
+        let body = r.update_body(&old.legacy, &new_legacy);
+        legacy::call(
+            &gw.backend,
+            r,
+            &r.endpoints.update,
+            Some(id),
+            &[],
+            Some(&body),
+        )
+        .await?;
+        if display_name(&old.scim) != display_name(&without_members) {
+            // Users' `groups` show the group's name.
+            gw.membership.invalidate_all();
+        }
+    }
+    Ok(())
+}
+
+/// Every member id of group `id`, or 400 `tooMany` beyond [`MAX_MEMBERS_REPLACED`].
+async fn all_member_ids(
+    gw: &Gateway,
+    g: &GroupMapping,
+    id: &str,
+) -> Result<Vec<String>, ScimError> {
+    let (members, more) = read_members(gw, g, id, MAX_MEMBERS_REPLACED).await?;
+    if more {
+        return Err(ScimError::too_many(format!(
+            "replacing the members of a group of more than {MAX_MEMBERS_REPLACED} members is \
+             refused; add and remove members with PATCH instead"
+        )));
+    }
+    Ok(members.into_iter().map(|m| m.id).collect())
+}
+
+fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
+    MemberDelta {
+        add: new.iter().filter(|m| !old.contains(m)).cloned().collect(),
+        remove: old.iter().filter(|m| !new.contains(m)).cloned().collect(),
+    }
+}
+
+/// `PUT /Groups/{id}`: replaces the group's attributes, and its members when the body has
+/// `members` (as the delta against the current list).
+pub async fn replace(
+    gw: &Gateway,
+    id: &str,
+    body: &Value,
+    base_url: &str,
+) -> Result<Value, ScimError> {
+    let g = mapping(gw)?;
+    let (group, members) = normalise_body(body)?;
+    if display_name(&group).is_none() {
+        return Err(ScimError::invalid_value(
+            "displayName is required and must be a non-empty string",
+        ));
+    }
+    let old = fetch(gw, id).await?;
+    write_group(gw, g, id, &old, &group).await?;
+    if let Some(wanted) = members {
+        let current = all_member_ids(gw, g, id).await?;
+        apply_delta(gw, g, id, &delta_between(&current, &wanted)).await?;
+    }
+    get(gw, id, true, base_url).await
+}
+
+/// Whether an operation reads or writes `members` (other than as a delta).
+fn touches_members(request: &PatchRequest) -> bool {
+    let is_members = |p: &AttrPath| p.name.eq_ignore_ascii_case("members");
+    request.operations.iter().any(|op| match &op.path {
+        Some(PatchPath::Attr(p)) => is_members(p),
+        Some(PatchPath::Value { attr, .. }) => is_members(attr),
+        None => op
+            .value
+            .as_ref()
+            .and_then(Value::as_object)
+            .is_some_and(|o| {
+                o.keys().any(|k| {
+                    k.eq_ignore_ascii_case("members")
+                        || k.to_ascii_lowercase().ends_with(":members")
+                })
+            }),
+    })
+}
+
+fn ids_of_members(group: &Value) -> Vec<String> {
+    group
+        .get("members")
+        .and_then(|m| member_ids(m).ok())
+        .unwrap_or_default()
+}
+
+/// `PATCH /Groups/{id}`. Member additions and removals are applied as deltas without reading
+/// the group or its members; anything else is a read-modify-write of the group (and of its
+/// member list only when an operation replaces it). Returns the group when `answer` asks for
+/// it (the caller answers 204 otherwise).
+pub async fn patch(
+    gw: &Gateway,
+    id: &str,
+    body: &Value,
+    answer: Option<bool>,
+    base_url: &str,
+) -> Result<Option<Value>, ScimError> {
+    let g = mapping(gw)?;
+    check_id(id)?;
+    let request = PatchRequest::parse(body)?;
+    if let Some(delta) = patch::member_changes(&request) {
+        if matches!(g.membership, Membership::UserAttribute(_)) {
+            // Writing a group id onto users needs the group to exist.
+            fetch(gw, id).await?;
+        }
+        apply_delta(gw, g, id, &delta).await?;
+    } else {
+        let old = fetch(gw, id).await?;
+        let mut group = old.scim.clone();
+        let current = if touches_members(&request) {
+            let ids = all_member_ids(gw, g, id).await?;
+            let members: Vec<Member> = ids
+                .iter()
+                .map(|id| Member {
+                    id: id.clone(),
+                    display: None,
+                })
+                .collect();
+            set_members(&mut group, &members, base_url);
+            Some(ids)
+        } else {
+            None
+        };
+        patch::apply(&mut group, &request, schema())?;
+        write_group(gw, g, id, &old, &group).await?;
+        if let Some(current) = current {
+            let wanted = ids_of_members(&group);
+            apply_delta(gw, g, id, &delta_between(&current, &wanted)).await?;
+        }
+    }
+    match answer {
+        Some(with_members) => Ok(Some(get(gw, id, with_members, base_url).await?)),
+        None => Ok(None),
+    }
+}
+
+/// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
+pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
+    let g = mapping(gw)?;
+    let r = &g.resource;
+    match r.on_delete {
+        OnDelete::Delete => {
+            check_id(id)?;
+            let Some(endpoint) = &r.endpoints.delete else {
+                return Err(ScimError::internal(
+                    "the mapping has on_delete: delete but no delete endpoint",
+                ));
+            };
+            legacy::call(&gw.backend, r, endpoint, Some(id), &[], None)
+                .await
+                .map_err(|e| if e.status == 404 { no_group(id) } else { e })?;
+        }
+        OnDelete::Deactivate => {
+            let old = fetch(gw, id).await?;
+            let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
+                ScimError::bad_gateway(
+                    "the legacy group has no place for the mapping's deleted marker",
+                )
+            })?;
+            let body = r.update_body(&old.legacy, &marked);
+            legacy::call(
+                &gw.backend,
+                r,
+                &r.endpoints.update,
+                Some(id),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        }
+    }
+    gw.membership.invalidate_all();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership changes
+
+/// Applies `delta` to group `id`: one call per member (endpoints), or one read-modify-write of
+/// each member (membership on the user). Returns the added ids that were skipped as unknown
+/// users. Adding a member twice and removing a non-member are not errors.
+async fn apply_delta(
+    gw: &Gateway,
+    g: &GroupMapping,
+    id: &str,
+    delta: &MemberDelta,
+) -> Result<Vec<String>, ScimError> {
+    let mut skipped = Vec::new();
+    match &g.membership {
+        Membership::Endpoints { add, remove, .. } => {
+            let mut refused = false;
+            for member in &delta.add {
+                let body = match add.add_request_body(member) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let e: ScimError = e.into();
+                        tracing::warn!(group = %id, member = %member, detail = %e.detail, "unknown member skipped");
+                        skipped.push(member.clone());
+                        continue;
+                    }
+                };
+                let call = Call {
+                    id: Some(id),
+                    member: Some(member),
+                    body: body.as_ref(),
+                    ..Call::new(&add.endpoint)
+                };
+                match legacy::call_with(&gw.backend, &g.resource, &call).await {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.legacy_status, Some(404 | 422)) => {
+                        tracing::warn!(group = %id, member = %member, detail = %e.error.detail, "unknown member skipped");
+                        skipped.push(member.clone());
+                        refused = true;
+                    }
+                    Err(e) => return Err(e.error),
+                }
+                gw.membership.invalidate_users([member.as_str()]).await;
+            }
+            for member in &delta.remove {
+                let call = Call {
+                    id: Some(id),
+                    member: Some(member),
+                    ..Call::new(remove)
+                };
+                match legacy::call_with(&gw.backend, &g.resource, &call).await {
+                    Ok(_) => {}
+                    // Not a member (or no such user): nothing to remove.
+                    Err(e) if e.legacy_status == Some(404) => refused = true,
+                    Err(e) => return Err(e.error),
+                }
+                gw.membership.invalidate_users([member.as_str()]).await;
+            }
+            if refused {
+                // A refusal may mean the group itself is missing: answer 404 then.
+                fetch(gw, id).await?;
+            }
+        }
+        Membership::UserAttribute(ua) => {
+            for member in &delta.add {
+                if !set_user_group(gw, ua, member, id, true).await? {
+                    tracing::warn!(group = %id, member = %member, "unknown member skipped");
+                    skipped.push(member.clone());
+                }
+            }
+            for member in &delta.remove {
+                set_user_group(gw, ua, member, id, false).await?;
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+/// Puts legacy user `user_id` in group `group_id` (or takes it out): reads the user, writes
+/// its group field back with `If-Match` when the mapping has a version, and retries once when
+/// the user changed in between (412). Writes to one user are serialised inside the gateway.
+/// `false` when there is no such user.
+async fn set_user_group(
+    gw: &Gateway,
+    ua: &UserAttribute,
+    user_id: &str,
+    group_id: &str,
+    member: bool,
+) -> Result<bool, ScimError> {
+    if user_id.is_empty() || user_id.len() > 256 || user_id.chars().any(char::is_control) {
+        return Ok(false);
+    }
+    let users = &gw.mapping.users;
+    let _serialised = gw.user_lock(user_id).lock().await;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let call = Call {
+            id: Some(user_id),
+            ..Call::new(&users.endpoints.get)
+        };
+        let user = match legacy::call_with(&gw.backend, users, &call).await {
+            Ok(got) if !users.is_deleted(&got.body) => got.body,
+            Ok(_) => return Ok(false),
+            Err(e) if e.legacy_status == Some(404) => return Ok(false),
+            Err(e) => return Err(e.error),
+        };
+        let mut groups = ua.groups_of_user(&user);
+        let is_in = groups.iter().any(|g| g == group_id);
+        if is_in == member {
+            return Ok(true);
+        }
+        if member {
+            groups.push(group_id.to_string());
+        } else {
+            groups.retain(|g| g != group_id);
+        }
+        let new_user = ua.with_groups(&user, &groups)?;
+        let body = users.update_body(&user, &new_user);
+        let call = Call {
+            id: Some(user_id),
+            body: Some(&body),
+            if_match: ua.if_match(&user),
+            ..Call::new(&users.endpoints.update)
+        };
+        let result = legacy::call_with(&gw.backend, users, &call).await;
+        gw.membership.invalidate_users([user_id]).await;
+        match result {
+            Ok(_) => return Ok(true),
+            Err(e) if e.legacy_status == Some(412) && attempt < 2 => continue,
+            Err(e) => return Err(e.error),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A user's groups
+
+/// Whether a user response shaped by `query` shows `groups`.
+pub fn shows_user_groups(query: &ListQuery) -> bool {
+    let is_groups = |p: &AttrPath| {
+        p.name.eq_ignore_ascii_case("groups")
+            && p.schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(urn::USER))
+    };
+    if query
+        .excluded_attributes
+        .iter()
+        .any(|p| is_groups(p) && p.sub.is_none())
+    {
+        return false;
+    }
+    query.attributes.is_empty() || query.attributes.iter().any(is_groups)
+}
+
+/// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
+/// the user they come with it and are shown by default; otherwise each listed user would cost a
+/// look-up, so lists show them only when `attributes` asks for `groups`.
+pub fn lists_user_groups(gw: &Gateway, query: &ListQuery) -> bool {
+    match gw.mapping.groups.as_ref().map(|g| &g.membership) {
+        None => false,
+        Some(Membership::UserAttribute(_)) => shows_user_groups(query),
+        Some(Membership::Endpoints { .. }) => {
+            !query.attributes.is_empty() && shows_user_groups(query)
+        }
+    }
+}
+
+/// Records that a user the gateway just created is in no group, so that reading it back costs
+/// no look-up of its groups.
+pub async fn new_user_has_no_groups(gw: &Gateway, user_id: &str) {
+    if matches!(
+        gw.mapping.groups.as_ref().map(|g| &g.membership),
+        Some(Membership::Endpoints { .. })
+    ) {
+        let _ = gw
+            .membership
+            .user_groups(user_id, async { Ok(Vec::new()) })
+            .await;
+    }
+}
+
+/// The groups of user `user_id`; `legacy_user` is its legacy record when the caller has it
+/// (membership held on the user is read from it, without a call). Endpoint look-ups go through
+/// the membership cache. Empty when the mapping has no way to tell.
+pub async fn groups_of_user(
+    gw: &Gateway,
+    user_id: &str,
+    legacy_user: Option<&Value>,
+) -> Result<Vec<GroupRef>, ScimError> {
+    let Some(g) = &gw.mapping.groups else {
+        return Ok(Vec::new());
+    };
+    match &g.membership {
+        Membership::Endpoints {
+            user_groups: Some(ug),
+            ..
+        } => {
+            let load = async {
+                let call = Call {
+                    id: Some(user_id),
+                    ..Call::new(&ug.endpoint)
+                };
+                let got = legacy::call_with(&gw.backend, &gw.mapping.users, &call).await?;
+                let ids = ug.groups(&got.body)?;
+                // Each group's name, when the items are groups the mapping can read.
+                let mut names: Vec<(String, String)> = Vec::new();
+                for item in ug.items.read_all(&got.body) {
+                    for one in item.as_array().map(Vec::as_slice).unwrap_or_default() {
+                        if let Ok(scim) = g.resource.to_scim(one) {
+                            if let (Some(i), Some(d)) = (
+                                scim.get("id").and_then(Value::as_str),
+                                scim.get("displayName").and_then(Value::as_str),
+                            ) {
+                                names.push((i.to_string(), d.to_string()));
+                            }
+                        }
+                    }
+                }
+                Ok(ids
+                    .into_iter()
+                    .map(|id| GroupRef {
+                        display: names.iter().find(|(i, _)| *i == id).map(|(_, d)| d.clone()),
+                        id,
+                    })
+                    .collect())
+            };
+            Ok(gw.membership.user_groups(user_id, load).await?.to_vec())
+        }
+        Membership::Endpoints {
+            user_groups: None, ..
+        } => Ok(Vec::new()),
+        Membership::UserAttribute(ua) => {
+            let ids = match legacy_user {
+                Some(u) => ua.groups_of_user(u),
+                None => {
+                    let users = &gw.mapping.users;
+                    let load = async {
+                        let got = legacy::call(
+                            &gw.backend,
+                            users,
+                            &users.endpoints.get,
+                            Some(user_id),
+                            &[],
+                            None,
+                        )
+                        .await?;
+                        Ok(ua
+                            .groups_of_user(&got.body)
+                            .into_iter()
+                            .map(|id| GroupRef { id, display: None })
+                            .collect())
+                    };
+                    return Ok(gw.membership.user_groups(user_id, load).await?.to_vec());
+                }
+            };
+            Ok(ids
+                .into_iter()
+                .map(|id| GroupRef { id, display: None })
+                .collect())
+        }
+    }
+}
+
+/// Sets a SCIM user's read-only `groups` (left out when the user is in none).
+pub async fn fill_user_groups(
+    gw: &Gateway,
+    user: &mut Value,
+    legacy_user: Option<&Value>,
+) -> Result<(), ScimError> {
+    if gw.mapping.groups.is_none() {
+        return Ok(());
+    }
+    let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
+        return Ok(());
+    };
+    let groups = groups_of_user(gw, &id, legacy_user).await?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut o = Map::new();
+            o.insert("value".into(), Value::String(g.id.clone()));
+            if let Some(d) = &g.display {
+                o.insert("display".into(), Value::String(d.clone()));
+            }
+            o.insert("type".into(), Value::String("direct".into()));
+            Value::Object(o)
+        })
+        .collect();
+    if let Some(obj) = user.as_object_mut() {
+        obj.insert("groups".into(), Value::Array(list));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+/// The user id of a `members[value eq "…"]` term of the filter, alone or joined with `and`.
+fn member_term(f: &Filter) -> Option<&str> {
+    match f {
+        Filter::ValuePath { attr, filter } if attr.name.eq_ignore_ascii_case("members") => {
+            match filter.as_ref() {
+                Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value: CompValue::Str(id),
+                } if path.name.eq_ignore_ascii_case("value") && path.sub.is_none() => Some(id),
+                _ => None,
+            }
+        }
+        Filter::And(a, b) => member_term(a).or_else(|| member_term(b)),
+        _ => None,
+    }
+}
+
+/// Whether the filter names `members` anywhere.
+fn mentions_members(f: &Filter) -> bool {
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) => {
+            path.name.eq_ignore_ascii_case("members")
+        }
+        Filter::ValuePath { attr, .. } => attr.name.eq_ignore_ascii_case("members"),
+        Filter::And(a, b) | Filter::Or(a, b) => mentions_members(a) || mentions_members(b),
+        Filter::Not(a) => mentions_members(a),
+    }
+}
+
+/// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
+/// (`members[value eq "u"]`, alone or with `and`) is answered from the user's groups, never by
+/// reading members.
+pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+    let Some(g) = &gw.mapping.groups else {
+        // No groups mapped: there are none to find. Entra's "Test connection" also queries
+        // /Groups and needs a ListResponse here.
+        return Ok(list::list_response(Vec::new(), 0, query.start_index));
+    };
+    let r = &g.resource;
+    let filter: Option<Filter> = match query.filter.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => {
+            let parsed = Filter::parse(f)?;
+            filter::validate(&parsed, schema())?;
+            Some(parsed)
+        }
+        _ => None,
+    };
+    let with_members = shows_members(query);
+    let offset = (query.start_index.max(1) - 1) as u64;
+    let count = query.count as u64;
+    let scan_limit = r.scan_limit as u64;
+
+    let (mut groups, total) = if let Some(member) = filter.as_ref().and_then(member_term) {
+        let f = filter.as_ref().unwrap_or_else(|| unreachable!());
+        let refs = groups_of_user(gw, member, None).await.or_else(|e| {
+            if e.status == 404 {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        })?;
+        let mut found = Vec::new();
+        for gref in refs.iter().take(scan_limit as usize) {
+            let mut group = match fetch(gw, &gref.id).await {
+                Ok(f) => f.scim,
+                Err(e) if e.status == 404 => continue,
+                Err(e) => return Err(e),
+            };
+            // The user is a member: the rest of the filter decides.
+            if let Some(obj) = group.as_object_mut() {
+                obj.insert("members".into(), json!([{ "value": member }]));
+            }
+            if filter::matches(f, &group, schema()) {
+                if let Some(obj) = group.as_object_mut() {
+                    obj.remove("members");
+                }
+                found.push(group);
+            }
+        }
+        if let Some(by) = &query.sort_by {
+            list::sort(&mut found, by, query.descending, schema());
+        }
+        let total = found.len();
+        let page: Vec<Value> = found
+            .into_iter()
+            .skip(offset as usize)
+            .take(count as usize)
+            .collect();
+        (page, total)
+    } else {
+        if filter.as_ref().is_some_and(mentions_members) {
+            return Err(ScimError::invalid_filter(
+                "a filter on members is supported as members[value eq \"<user id>\"], \
+                 alone or joined with and",
+            ));
+        }
+        let pushdown = match &filter {
+            Some(f) => r.pushdown(f),
+            None => Pushdown {
+                params: Vec::new(),
+                complete: true,
+            },
+        };
+        let list_endpoint = &r.endpoints.list;
+        if pushdown.complete && query.sort_by.is_none() {
+            let (items, total) = legacy::fetch_window(
+                &gw.backend,
+                r,
+                list_endpoint,
+                &pushdown.params,
+                offset,
+                count,
+                scan_limit,
+            )
+            .await?;
+            let mut groups = Vec::with_capacity(items.len());
+            for item in items.iter().filter(|i| !r.is_deleted(i)) {
+                let group = r.to_scim(item)?;
+                if filter
+                    .as_ref()
+                    .is_none_or(|f| filter::matches(f, &group, schema()))
+                {
+                    groups.push(group);
+                }
+            }
+            let hidden = items.len() - groups.len();
+            let total = total
+                .map(|t| (t as usize).saturating_sub(hidden))
+                .unwrap_or(offset as usize + groups.len());
+            (groups, total)
+        } else {
+            let items =
+                legacy::fetch_all(&gw.backend, r, list_endpoint, &pushdown.params, scan_limit)
+                    .await?;
+            let mut groups = Vec::new();
+            for item in items.iter().filter(|i| !r.is_deleted(i)) {
+                let group = r.to_scim(item)?;
+                if filter
+                    .as_ref()
+                    .is_none_or(|f| filter::matches(f, &group, schema()))
+                {
+                    groups.push(group);
+                }
+            }
+            if let Some(by) = &query.sort_by {
+                list::sort(&mut groups, by, query.descending, schema());
+            }
+            let total = groups.len();
+            let page: Vec<Value> = groups
+                .into_iter()
+                .skip(offset as usize)
+                .take(count as usize)
+                .collect();
+            (page, total)
+        }
+    };
+    let mut shown = Vec::with_capacity(groups.len());
+    for group in groups.drain(..) {
+        let group = show(gw, g, group, with_members, base_url).await?;
+        shown.push(list::project(
+            &group,
+            &query.attributes,
+            &query.excluded_attributes,
+            schema(),
+        ));
+    }
+    Ok(list::list_response(shown, total, offset as usize + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &str) -> ListQuery {
+        ListQuery::from_query_string(s, 100).unwrap()
+    }
+
+    #[test]
+    fn members_are_shown_unless_excluded_or_not_asked_for() {
+        assert!(shows_members(&q("")));
+        assert!(!shows_members(&q("excludedAttributes=members")));
+        assert!(!shows_members(&q("attributes=displayName")));
+        assert!(shows_members(&q("attributes=displayName,members")));
+        assert!(shows_members(&q("excludedAttributes=members.display")));
+    }
+
+    #[test]
+    fn the_member_term_is_found_alone_or_with_and() {
+        let f = Filter::parse(r#"id eq "5" and members[value eq "17"]"#).unwrap();
+        assert_eq!(member_term(&f), Some("17"));
+        let f = Filter::parse(r#"members[value eq "17"]"#).unwrap();
+        assert_eq!(member_term(&f), Some("17"));
+        let f = Filter::parse(r#"members[value eq "17"] or displayName eq "x""#).unwrap();
+        assert_eq!(member_term(&f), None);
+        assert!(mentions_members(&f));
+        assert!(!mentions_members(
+            &Filter::parse(r#"displayName eq "x""#).unwrap()
+        ));
+    }
+
+    #[test]
+    fn the_delta_of_a_replacement_touches_only_the_difference() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let d = delta_between(&s(&["1", "2", "3"]), &s(&["2", "3", "4"]));
+        assert_eq!(d.add, s(&["4"]));
+        assert_eq!(d.remove, s(&["1"]));
+    }
+
+    #[test]
+    fn a_body_lists_its_members_once() {
+        let (g, m) = normalise_body(&json!({
+            "schemas": [urn::GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "Eng", "meta": {"resourceType": "Group"},
+            "members": [{"value": "1"}, {"value": "2", "$ref": null}, {"value": "1"}]
+        }))
+        .unwrap();
+        assert_eq!(g["displayName"], "Eng");
+        assert!(g.get("members").is_none());
+        assert_eq!(m.unwrap(), ["1", "2"]);
+        let (_, none) = normalise_body(&json!({"displayName": "x", "members": []})).unwrap();
+        assert_eq!(none.unwrap(), Vec::<String>::new());
+        assert!(
+            normalise_body(&json!({"displayName": "x", "members": [{"display": "a"}]})).is_err()
+        );
+    }
+}

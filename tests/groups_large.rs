@@ -1,0 +1,70 @@
+//! A 100,000-member Acme HR team through SCIM: membership changes are deltas (one legacy call
+//! each), and `excludedAttributes=members` never reads the member list (DESIGN.md §5b, §8).
+
+mod common;
+
+use common::{Env, Legacy};
+use scim_gateway::example_api::acme_hr;
+use serde_json::json;
+
+fn patch_op(ops: serde_json::Value) -> serde_json::Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+#[test]
+fn one_member_of_a_100000_member_team_costs_one_call() {
+    let env = Env::start(Legacy::AcmeHr);
+    let ids = env.acme().seed(100_001);
+    let (outsider, members) = ids.split_last().unwrap();
+    let team = env.acme().seed_team("Everyone", members).unwrap();
+    let path = format!("/Groups/{team}");
+
+    let before = env.backend_requests();
+    let r = env.get(&format!("{path}?excludedAttributes=members"));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["displayName"], "Everyone");
+    assert!(r.body.get("members").is_none());
+    assert_eq!(env.backend_requests() - before, 1, "one GET of the team");
+
+    env.acme().requests().reset();
+    let add = env.patch(
+        &path,
+        &patch_op(
+            json!([{"op": "Add", "path": "members", "value": [{"value": outsider.to_string()}]}]),
+        ),
+    );
+    assert_eq!(add.status, 204, "{:?}", add.body);
+    assert_eq!(
+        env.acme().requests().total(),
+        1,
+        "{:?}",
+        env.acme().requests().snapshot()
+    );
+    assert_eq!(env.acme().requests().get("POST", acme_hr::TEAM_MEMBERS), 1);
+
+    env.acme().requests().reset();
+    let remove = env.patch(
+        &path,
+        &patch_op(
+            json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", members[0])}]),
+        ),
+    );
+    assert_eq!(remove.status, 204, "{:?}", remove.body);
+    assert_eq!(
+        env.acme().requests().total(),
+        1,
+        "{:?}",
+        env.acme().requests().snapshot()
+    );
+    assert_eq!(env.acme().requests().get("DELETE", acme_hr::TEAM_MEMBER), 1);
+
+    let now = env.acme().member_ids(team).unwrap();
+    assert_eq!(now.len(), 100_000);
+    assert!(now.contains(outsider));
+    assert!(!now.contains(&members[0]));
+
+    // A GET with members shows a bounded number of them.
+    let full = env.get(&path);
+    assert_eq!(full.status, 200);
+    assert_eq!(full.body["members"].as_array().unwrap().len(), 10_000);
+}
