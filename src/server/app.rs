@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
-use crate::scim::{discovery, ScimError};
+use crate::scim::{discovery, ScimError, ScimType};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, users};
@@ -295,6 +295,10 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
                 headers: Vec::new(),
             })
         }
+        Route::SearchAll => {
+            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
+            Ok(Reply::json(200, search_all(gw, &query, &base).await?))
+        }
         Route::List(Collection::Groups) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
             Ok(Reply::json(200, groups::list(gw, &query, &base).await?))
@@ -381,6 +385,43 @@ fn project_group(group: &Value, query: &ListQuery) -> Value {
         &query.excluded_attributes,
         ResourceSchema::group(),
     )
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): users, then groups, as one list paged as a
+/// whole. A filter naming an attribute that one resource type lacks matches nothing of it.
+async fn search_all(gw: &Gateway, query: &ListQuery, base: &str) -> Result<Value, ScimError> {
+    let unless_not_theirs = |r: Result<Value, ScimError>, start: usize| match r {
+        Err(e) if e.scim_type == Some(ScimType::InvalidFilter) => {
+            Ok(list::list_response(Vec::new(), 0, start))
+        }
+        other => other,
+    };
+    let users = unless_not_theirs(users::list(gw, query, base).await, query.start_index)?;
+    let total = |v: &Value| v["totalResults"].as_u64().unwrap_or(0) as usize;
+    let resources = |v: Value| match v {
+        Value::Object(mut o) => match o.remove("Resources") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let user_total = total(&users);
+    let mut found = resources(users);
+    // The groups' part of the window [startIndex, startIndex + count).
+    let mut group_query = query.clone();
+    group_query.start_index = (query.start_index - 1).saturating_sub(user_total) + 1;
+    group_query.count = query.count.saturating_sub(found.len());
+    let groups = unless_not_theirs(
+        groups::list(gw, &group_query, base).await,
+        group_query.start_index,
+    )?;
+    let group_total = total(&groups);
+    found.extend(resources(groups));
+    Ok(list::list_response(
+        found,
+        user_total + group_total,
+        query.start_index,
+    ))
 }
 
 fn service_provider_config(gw: &Gateway, base: &str) -> Value {

@@ -17,6 +17,8 @@ pub enum Collection {
 pub enum Route {
     List(Collection),
     Search(Collection),
+    /// `POST /.search` at the root: every resource type.
+    SearchAll,
     Create(Collection),
     Get(Collection, String),
     Replace(Collection, String),
@@ -51,9 +53,8 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
     let m = method.clone();
     let route = match seg.as_slice() {
         ["ServiceProviderConfig"] if m == Method::GET => Route::ServiceProviderConfig,
-        // A search at the root (RFC 7644 §3.4.3) covers every resource type; users are the
-        // only ones this gateway serves so far.
-        [".search"] if m == Method::POST => Route::Search(Collection::Users),
+        // A search at the root (RFC 7644 §3.4.3) covers every resource type.
+        [".search"] if m == Method::POST => Route::SearchAll,
         ["ResourceTypes"] if m == Method::GET => Route::ResourceTypes(None),
         ["ResourceTypes", id] if m == Method::GET => Route::ResourceTypes(Some(id.to_string())),
         ["Schemas"] if m == Method::GET => Route::Schemas(None),

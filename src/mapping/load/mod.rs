@@ -496,8 +496,13 @@ fn groups(
     g: &Spanned<ResourceFile>,
     users: Option<&ResourceMapping>,
 ) -> Option<GroupMapping> {
-    // The server fills `members` from the membership (RFC 7643 §4.2).
-    let served = [attr_path("members", None)];
+    // The server fills `members` from the membership (RFC 7643 §4.2): each member's id, its
+    // URI and its type; legacy member lists carry no display name.
+    let served = [
+        attr_path("members", Some("value")),
+        attr_path("members", Some("$ref")),
+        attr_path("members", Some("type")),
+    ];
     let resource = resource(cx, Kind::Groups, g, &served);
     let membership = need(
         cx,
