@@ -254,3 +254,37 @@ fn without_a_deleted_marker_delete_deactivates_and_the_user_stays_readable() {
     assert_eq!(got.status, 200);
     assert_eq!(got.body["active"], false);
 }
+
+#[test]
+fn users_created_outside_the_gateway_show_their_groups() {
+    // Users seeded in the legacy API (not created through the gateway): their groups are
+    // loaded on the first read, then served from the cache.
+    let env = Env::start(Legacy::AcmeHr);
+    let ids = env.acme().seed(3);
+    let team = env.acme().seed_team("Night Shift", &ids[..2]).unwrap();
+    let before = env.backend_requests();
+    let got = env.get(&format!("/Users/{}", ids[0]));
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    assert_eq!(got.body["groups"][0]["value"], team.to_string());
+    assert_eq!(got.body["groups"][0]["display"], "Night Shift");
+    assert_eq!(
+        env.backend_requests() - before,
+        2,
+        "the user, then its teams"
+    );
+    let before = env.backend_requests();
+    assert_eq!(env.get(&format!("/Users/{}", ids[0])).status, 200);
+    assert_eq!(
+        env.backend_requests() - before,
+        1,
+        "the teams come from the cache"
+    );
+    let none = env.get(&format!("/Users/{}", ids[2]));
+    assert!(
+        none.body
+            .get("groups")
+            .is_none_or(|g| g.as_array().is_some_and(Vec::is_empty)),
+        "{:?}",
+        none.body
+    );
+}

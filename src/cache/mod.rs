@@ -67,6 +67,10 @@ impl MembershipCache {
             return Ok(found);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
+        // The loader (a chain of legacy calls) is a large future; moka moves it several times
+        // by value. Boxed, it moves as a pointer — unboxed, a debug build overflowed the stack of
+        // the server's worker threads.
+        let load = Box::pin(load);
         self.user_groups
             .try_get_with(user_id.to_string(), async { load.await.map(Arc::new) })
             .await

@@ -126,7 +126,9 @@ impl ServeHttp for ScimApp {
                     host,
                     body,
                 };
-                let reply = handle(&self.gateway, &request).await;
+                // On the heap: a request's future (a chain of legacy calls) is large, and the
+                // worker threads' stacks are not.
+                let reply = Box::pin(handle(&self.gateway, &request)).await;
                 tracing::info!(
                     method = %request.method,
                     path = %request.path,
