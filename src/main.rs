@@ -1,7 +1,7 @@
 //! The `scim-gateway` command: `serve` (production), `demo` (the gateway in front of the example
 //! legacy API, ready for curl), `check` (validate a mapping), `hash-token`.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,6 +73,7 @@ fn init_logging(config: &Config) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),

@@ -369,6 +369,47 @@ pub fn project(
     Value::Object(out)
 }
 
+/// [`project`] for a resource the caller owns. With no `attributes` and no
+/// `excludedAttributes`, a resource that holds nothing `returned: never` or `request` comes back
+/// as it is instead of being rebuilt — the common case of every GET, PUT and PATCH answer.
+pub fn project_owned(
+    resource: Value,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+    schema: &ResourceSchema,
+) -> Value {
+    if attributes.is_empty() && excluded.is_empty() && !holds_hidden(&resource, schema) {
+        return resource;
+    }
+    project(&resource, attributes, excluded, schema)
+}
+
+/// Whether the default projection would remove anything: an attribute (or one with a
+/// sub-attribute) that is `returned: never` or `request`.
+fn holds_hidden(resource: &Value, schema: &ResourceSchema) -> bool {
+    let Value::Object(obj) = resource else {
+        return false;
+    };
+    let p = Projection {
+        schema,
+        only: None,
+        excluded: Vec::new(),
+    };
+    let hidden = |d: &AttributeDef| matches!(d.returned, Returned::Never | Returned::Request);
+    let hidden_in = |container: &Container, key: &str| {
+        p.definition(container, key)
+            .is_some_and(|d| hidden(d) || d.sub_attributes.iter().any(hidden))
+    };
+    obj.iter()
+        .any(|(key, value)| match (schema.extension(key), value) {
+            (Some(ext), Value::Object(inner)) => {
+                let container = Container::Extension(ext.id.clone());
+                inner.keys().any(|k| hidden_in(&container, k))
+            }
+            _ => hidden_in(&Container::Top, key),
+        })
+}
+
 impl Projection<'_> {
     fn object(&self, container: &Container, obj: &Map<String, Value>) -> Map<String, Value> {
         obj.iter()
@@ -1107,6 +1148,27 @@ mod tests {
             }
             seen.sort_unstable();
             prop_assert_eq!(seen, (0..rs.len()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_owned_projection_agrees_with_the_full_one() {
+        let with_password = json!({"schemas": [urn::USER], "id": "1", "userName": "a", "password": "x",
+            "name": {"givenName": "A"}});
+        let plain = json!({"schemas": [urn::USER], "id": "1", "userName": "a", "name": {"givenName": "A"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}});
+        for r in [with_password, plain] {
+            for (attrs, excl) in [
+                (vec![], vec![]),
+                (vec![p("userName")], vec![]),
+                (vec![], vec![p("name")]),
+            ] {
+                assert_eq!(
+                    project_owned(r.clone(), &attrs, &excl, user()),
+                    project(&r, &attrs, &excl, user()),
+                    "{r} {attrs:?} {excl:?}"
+                );
+            }
         }
     }
 }

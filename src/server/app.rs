@@ -244,7 +244,7 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
     let schema = ResourceSchema::user();
     let finish = |mut user: Value, query: &ListQuery| -> Value {
         set_location(&mut user, &base);
-        list::project(&user, &query.attributes, &query.excluded_attributes, schema)
+        list::project_owned(user, &query.attributes, &query.excluded_attributes, schema)
     };
     match route {
         Route::List(Collection::Users) => {

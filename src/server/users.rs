@@ -432,7 +432,12 @@ pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
             groups::fill_user_groups(gw, u, legacy).await?;
         }
         set_location(u, base_url);
-        *u = list::project(u, &query.attributes, &query.excluded_attributes, schema);
+        *u = list::project_owned(
+            std::mem::take(u),
+            &query.attributes,
+            &query.excluded_attributes,
+            schema,
+        );
     }
     Ok(list::list_response(users, total, offset as usize + 1))
 }
