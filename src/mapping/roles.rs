@@ -119,6 +119,19 @@ impl GroupRules {
         self.roles.is_none() && self.flags.is_empty()
     }
 
+    /// Whether a rule names the group `id` (by id, or by its display name): a membership
+    /// change in any other group cannot change a role or a flag.
+    pub fn names_group(&self, id: &str, display: Option<&str>) -> bool {
+        let g = UserGroup { id, display };
+        let role_groups = self
+            .roles
+            .iter()
+            .flat_map(|r| &r.from_groups)
+            .map(|r| &r.group);
+        let flag_groups = self.flags.iter().map(|f| &f.group);
+        role_groups.chain(flag_groups).any(|name| g.is(name))
+    }
+
     /// The legacy user with its role and flags recomputed from `groups`. Equal to `legacy_user`
     /// when nothing changes (the caller then writes nothing).
     pub fn apply(
@@ -372,6 +385,17 @@ mod tests {
         // The table now makes Advisers managers: the next sync of the same user applies it.
         let after = rules(vec![rule("Advisers", "manager")]);
         assert_eq!(after.apply(&synced, &groups).unwrap()["role"], "manager");
+    }
+
+    #[test]
+    fn only_groups_a_rule_names_matter() {
+        let t = table();
+        assert!(t.names_group("x", Some("managers")));
+        assert!(t.names_group("g-assist", None));
+        assert!(t.names_group("x", Some("PRO")));
+        assert!(!t.names_group("x", Some("Everyone")));
+        assert!(!t.names_group("x", None));
+        assert!(!GroupRules::default().names_group("x", Some("Managers")));
     }
 
     #[test]
