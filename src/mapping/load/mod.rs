@@ -515,6 +515,34 @@ fn groups(
     )
     .and_then(|m| membership::membership(cx, m, users));
     let rules = roles::group_rules(cx, &g.value.roles, &g.value.flags);
+    // Roles and flags are computed from a user's groups: the membership must tell them.
+    if let (
+        Some(Membership::Endpoints {
+            user_groups: None, ..
+        }),
+        Some(at),
+    ) = (
+        &membership,
+        g.value
+            .roles
+            .as_ref()
+            .and_then(|r| r.value.legacy.as_ref())
+            .or_else(|| {
+                let flags = g.value.flags.as_ref()?;
+                flags.value.first()?.value.legacy.as_ref()
+            })
+            .map(loc),
+    ) {
+        cx.report(
+            at,
+            "groups",
+            "roles and flags need a user's groups, and the membership cannot read them".into(),
+            Some(
+                "add membership.endpoints.user_groups (the legacy call listing a user's groups)"
+                    .into(),
+            ),
+        );
+    }
     let mut resource = resource?;
     // Groups hold users only: no nested groups.
     if let Some(t) = resource

@@ -132,3 +132,19 @@ fn roles_under_users_are_refused() {
         "move it under groups:",
     );
 }
+
+#[test]
+fn roles_need_a_way_to_read_a_users_groups() {
+    let endpoints = GROUPS_ENDPOINTS
+        .lines()
+        .filter(|l| !l.contains("user_groups"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let y = format!("{BASE}{GROUPS}{endpoints}\n{RULES}");
+    expect(
+        &y,
+        "    legacy: $.role",
+        "cannot read them",
+        "membership.endpoints.user_groups",
+    );
+}
