@@ -52,6 +52,9 @@ use teams::Team;
 
 /// The values of `status`.
 pub const STATUSES: [&str; 3] = ["enabled", "disabled", "archived"];
+
+/// The roles of an Acme HR user, highest privilege first; new users are `member`.
+pub const ROLES: [&str; 5] = ["owner", "manager", "adviser", "assistant", "member"];
 /// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "X-Acme-Api-Key";
 /// Path pattern of the users collection (also the key of its request counts).
@@ -83,6 +86,10 @@ enum Kind {
     Status,
     /// An object of the [`ADDRESS_FIELDS`] strings, or null.
     Address,
+    /// One of [`ROLES`]; `member` when not given; never null.
+    Role,
+    /// A boolean; `false` when not given; never null.
+    Flag,
 }
 
 /// The writable fields, in the order a user is rendered (after `id`).
@@ -115,6 +122,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("division", Kind::Text),
     ("manager_id", Kind::Text),
     ("source", Kind::Text),
+    ("role", Kind::Role),
+    ("licensed", Kind::Flag),
 ];
 
 /// The keys of the `address` object, in the order they are rendered.
@@ -311,6 +320,8 @@ fn render(
         let value = match (kind, fields.get(*name)) {
             (Kind::Address, Some(Value::Object(given))) => full_address(None, given),
             (Kind::Status, None) => json!("enabled"),
+            (Kind::Role, None) => json!("member"),
+            (Kind::Flag, None) => json!(false),
             (_, Some(v)) => v.clone(),
             (_, None) => Value::Null,
         };
@@ -712,6 +723,19 @@ fn validate(body: &Map<String, Value>, mode: WriteMode) -> Result<Map<String, Va
                     "status must be \"enabled\", \"disabled\" or \"archived\", not {value}"
                 )))
             }
+            (Kind::Role, Value::String(s)) if ROLES.contains(&s.as_str()) => value.clone(),
+            (Kind::Role, _) => {
+                return Err(ApiError::invalid_field(format!(
+                    "role must be one of {}, not {value}",
+                    ROLES.join(", ")
+                )))
+            }
+            (Kind::Flag, Value::Bool(_)) => value.clone(),
+            (Kind::Flag, _) => {
+                return Err(ApiError::invalid_field(format!(
+                    "{name} must be true or false, not {value}"
+                )))
+            }
             (_, Value::Null) => Value::Null,
             (Kind::Text, Value::String(_)) => value.clone(),
             (Kind::Text, _) => {
@@ -999,6 +1023,24 @@ mod tests {
     }
 
     #[test]
+    fn new_users_are_unlicensed_members_unless_told() {
+        let t = running();
+        let plain = create(&t.client, json!({"login": "ada"}));
+        assert_eq!(
+            (&plain["role"], &plain["licensed"]),
+            (&json!("member"), &json!(false))
+        );
+        let boss = create(
+            &t.client,
+            json!({"login": "bob", "role": "owner", "licensed": true}),
+        );
+        assert_eq!(
+            (&boss["role"], &boss["licensed"]),
+            (&json!("owner"), &json!(true))
+        );
+    }
+
+    #[test]
     fn create_refuses_bad_bodies_and_taken_logins() {
         let t = running();
         create(&t.client, json!({"login": "Ada"}));
@@ -1019,6 +1061,9 @@ mod tests {
             (r#"{"login": "x", "status": "maybe"}"#, 422, "invalid_field"),
             (r#"{"login": "x", "status": null}"#, 422, "invalid_field"),
             (r#"{"login": "x", "manager_id": 12}"#, 422, "invalid_field"),
+            (r#"{"login": "x", "role": "boss"}"#, 422, "invalid_field"),
+            (r#"{"login": "x", "role": null}"#, 422, "invalid_field"),
+            (r#"{"login": "x", "licensed": "yes"}"#, 422, "invalid_field"),
             (
                 r#"{"login": "x", "email": ["a@b.c"]}"#,
                 422,

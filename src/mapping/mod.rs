@@ -8,7 +8,8 @@
 //! - [`legacy_path`], [`template`], `slot`, `values`: the compiled pieces (legacy JSONPaths with
 //!   our own writer, URL templates, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
-//!   users and groups alike; `membership`: group members (member endpoints or a user field).
+//!   users and groups alike; `membership`: group members (member endpoints or a user field);
+//!   [`roles`]: roles and flags derived from a user's groups.
 //!
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
@@ -24,6 +25,7 @@ mod membership;
 pub mod model;
 pub mod plan;
 mod pushdown;
+pub mod roles;
 mod slot;
 mod suggest;
 pub mod template;
@@ -38,5 +40,6 @@ pub use plan::{
     SecretSource, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
+pub use roles::{GroupRules, UserGroup};
 pub use template::{query_string, PathTemplate};
 pub use values::LegacyType;

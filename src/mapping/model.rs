@@ -69,6 +69,41 @@ pub struct ResourceFile {
     pub errors: Option<S<ErrorsFile>>,
     /// Only in `groups:`: where a group's members are.
     pub membership: Option<S<MembershipFile>>,
+    /// Only in `groups:`: a user's role derived from its groups.
+    pub roles: Option<S<RolesFile>>,
+    /// Only in `groups:`: legacy flags set while a user is in a group.
+    pub flags: Option<S<Vec<S<FlagFile>>>>,
+}
+
+/// `groups.roles`: where the legacy role is, the default, the privilege order (highest
+/// first), the roles never lowered, and the group → role table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesFile {
+    pub legacy: Option<S<String>>,
+    pub default: Option<S<String>>,
+    pub ranking: Option<S<Vec<S<String>>>>,
+    pub protected: Option<S<Vec<S<String>>>>,
+    pub from_groups: Option<S<Vec<S<RoleRuleFile>>>>,
+}
+
+/// `{ group: "Eng Leads", role: manager, set: { $.archetype: eng_lead } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRuleFile {
+    pub group: Option<S<String>>,
+    pub role: Option<S<String>>,
+    pub set: Option<S<Map<String, Value>>>,
+}
+
+/// `{ legacy: $.licensed, group: "Pro", member: true, otherwise: false }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagFile {
+    pub legacy: Option<S<String>>,
+    pub group: Option<S<String>>,
+    pub member: Option<S<Value>>,
+    pub otherwise: Option<S<Value>>,
 }
 
 /// `groups.membership`: exactly one of `endpoints` (member endpoints on the legacy group) and

@@ -35,6 +35,8 @@ pub struct Mapping {
 pub struct GroupMapping {
     pub resource: ResourceMapping,
     pub membership: Membership,
+    /// Roles and flags derived from a user's groups (`groups.roles`, `groups.flags`).
+    pub rules: super::roles::GroupRules,
 }
 
 /// Where a group's members are (`groups.membership`).

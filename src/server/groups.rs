@@ -9,10 +9,13 @@
 //! logged, the rest applied (DESIGN.md §5b); adding a member twice and removing a non-member are
 //! not errors. The SCIM semantics live in `crate::scim`, the translation in `crate::mapping`.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::{json, Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{GroupMapping, Membership, OnDelete, Pushdown, UserAttribute};
+use crate::mapping::{GroupMapping, Membership, OnDelete, Pushdown, UserAttribute, UserGroup};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -21,6 +24,9 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::legacy::{self, Call};
+
+/// A route's future, boxed.
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
 
 /// The most members one GET of a group shows. A larger group is shown with its first
 /// `MAX_MEMBERS_SHOWN` members (and a warning in the log); read it with
@@ -237,7 +243,17 @@ async fn show(
 }
 
 /// `GET /Groups/{id}`; members are read only when the response shows them.
-pub async fn get(
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn get<'a>(
+    gw: &'a Gateway,
+    id: &'a str,
+    with_members: bool,
+    base_url: &'a str,
+) -> Boxed<'a, Value> {
+    Box::pin(get_now(gw, id, with_members, base_url))
+}
+
+async fn get_now(
     gw: &Gateway,
     id: &str,
     with_members: bool,
@@ -307,7 +323,12 @@ fn display_name(group: &Value) -> Option<&str> {
 }
 
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
-pub async fn create(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn create<'a>(gw: &'a Gateway, body: &'a Value, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(create_now(gw, body, base_url))
+}
+
+async fn create_now(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(gw)?;
     let (group, members) = normalise_body(body)?;
     if display_name(&group).is_none() {
@@ -405,7 +426,17 @@ fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
 
 /// `PUT /Groups/{id}`: replaces the group's attributes, and its members when the body has
 /// `members` (as the delta against the current list).
-pub async fn replace(
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn replace<'a>(
+    gw: &'a Gateway,
+    id: &'a str,
+    body: &'a Value,
+    base_url: &'a str,
+) -> Boxed<'a, Value> {
+    Box::pin(replace_now(gw, id, body, base_url))
+}
+
+async fn replace_now(
     gw: &Gateway,
     id: &str,
     body: &Value,
@@ -457,7 +488,18 @@ fn ids_of_members(group: &Value) -> Vec<String> {
 /// the group or its members; anything else is a read-modify-write of the group (and of its
 /// member list only when an operation replaces it). Returns the group when `answer` asks for
 /// it (the caller answers 204 otherwise).
-pub async fn patch(
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn patch<'a>(
+    gw: &'a Gateway,
+    id: &'a str,
+    body: &'a Value,
+    answer: Option<bool>,
+    base_url: &'a str,
+) -> Boxed<'a, Option<Value>> {
+    Box::pin(patch_now(gw, id, body, answer, base_url))
+}
+
+async fn patch_now(
     gw: &Gateway,
     id: &str,
     body: &Value,
@@ -504,7 +546,12 @@ pub async fn patch(
 }
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
-pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn delete<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, ()> {
+    Box::pin(delete_now(gw, id))
+}
+
+async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
     let g = mapping(gw)?;
     let r = &g.resource;
     match r.on_delete {
@@ -616,7 +663,100 @@ async fn apply_delta(
             }
         }
     }
+    // The members' roles and flags follow their groups: when a rule names this group (one
+    // read of the group tells, whatever the number of members).
+    let changed = delta.add.iter().chain(&delta.remove);
+    if !g.rules.is_empty() && changed.clone().any(|m| !skipped.contains(m)) {
+        let named = g.rules.names_group(id, None)
+            || match fetch(gw, id).await {
+                Ok(f) => g.rules.names_group(id, display_name(&f.scim)),
+                Err(e) if e.status == 404 => false,
+                Err(e) => return Err(e),
+            };
+        if named {
+            for member in changed.filter(|m| !skipped.contains(m)) {
+                Box::pin(sync_user_rules(gw, member)).await?;
+            }
+        }
+    }
     Ok(skipped)
+}
+
+/// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
+/// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
+/// to do without rules, or for a user the legacy API does not know.
+pub async fn sync_user_rules(gw: &Gateway, user_id: &str) -> Result<(), ScimError> {
+    if gw
+        .mapping
+        .groups
+        .as_ref()
+        .is_none_or(|g| g.rules.is_empty())
+    {
+        return Ok(());
+    }
+    let users = &gw.mapping.users;
+    let _serialised = gw.user_lock(user_id).lock().await;
+    let call = Call {
+        id: Some(user_id),
+        ..Call::new(&users.endpoints.get)
+    };
+    let user = match legacy::call_with(&gw.backend, users, &call).await {
+        Ok(got) if !users.is_deleted(&got.body) => got.body,
+        Ok(_) => return Ok(()),
+        Err(e) if e.legacy_status == Some(404) => return Ok(()),
+        Err(e) => return Err(e.error),
+    };
+    let new_user = apply_user_rules(gw, user_id, &user).await?;
+    if new_user != user {
+        let body = users.update_body(&user, &new_user);
+        let call = Call {
+            id: Some(user_id),
+            body: Some(&body),
+            ..Call::new(&users.endpoints.update)
+        };
+        legacy::call_with(&gw.backend, users, &call)
+            .await
+            .map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+/// The legacy user `legacy_user` (of SCIM id `user_id`) with the role and flags its groups
+/// call for; unchanged without rules. Groups whose name the membership does not carry are
+/// read for it, so that rules naming groups by displayName match them.
+pub async fn apply_user_rules(
+    gw: &Gateway,
+    user_id: &str,
+    legacy_user: &Value,
+) -> Result<Value, ScimError> {
+    let Some(g) = gw.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
+        return Ok(legacy_user.clone());
+    };
+    let mut groups = groups_of_user(gw, user_id, Some(legacy_user)).await?;
+    for group in groups.iter_mut().filter(|g| g.display.is_none()) {
+        match fetch(gw, &group.id).await {
+            Ok(f) => group.display = display_name(&f.scim).map(str::to_owned),
+            Err(e) if e.status == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let refs: Vec<UserGroup<'_>> = groups
+        .iter()
+        .map(|g| UserGroup {
+            id: &g.id,
+            display: g.display.as_deref(),
+        })
+        .collect();
+    Ok(g.rules.apply(legacy_user, &refs)?)
+}
+
+/// A legacy user about to be created through the gateway: the mapping's default role when the
+/// SCIM user carries none.
+pub fn with_default_role(gw: &Gateway, legacy_user: &Value) -> Result<Value, ScimError> {
+    match &gw.mapping.groups {
+        Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
+        None => Ok(legacy_user.clone()),
+    }
 }
 
 /// Puts legacy user `user_id` in group `group_id` (or takes it out): reads the user, writes
@@ -876,7 +1016,12 @@ fn mentions_members(f: &Filter) -> bool {
 /// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
 /// (`members[value eq "u"]`, alone or with `and`) is answered from the user's groups, never by
 /// reading members.
-pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn list<'a>(gw: &'a Gateway, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(list_now(gw, query, base_url))
+}
+
+async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let Some(g) = &gw.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries
         // /Groups and needs a ListResponse here.

@@ -2,6 +2,9 @@
 //! create, get, list/query, replace (PUT), patch, delete. The SCIM semantics live in
 //! `crate::scim`, the translation in `crate::mapping`; this module only sequences them.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{OnDelete, Pushdown, ResourceMapping};
@@ -14,6 +17,9 @@ use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::groups;
 use crate::server::legacy::{self, LegacyResponse};
+
+/// A route's future, boxed.
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
@@ -64,7 +70,12 @@ async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
 /// `GET /Users/{id}`
 /// With groups mapped, the user's read-only `groups` are filled (through the membership cache,
 /// or from the legacy user itself when membership is held there).
-pub async fn get(gw: &Gateway, id: &str) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn get<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, Value> {
+    Box::pin(get_now(gw, id))
+}
+
+async fn get_now(gw: &Gateway, id: &str) -> Result<Value, ScimError> {
     let found = fetch(gw, id).await?;
     let mut user = found.scim;
     groups::fill_user_groups(gw, &mut user, Some(&found.legacy)).await?;
@@ -106,7 +117,12 @@ fn active(user: &Value) -> Option<bool> {
 }
 
 /// `POST /Users`
-pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn create<'a>(gw: &'a Gateway, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(create_now(gw, body))
+}
+
+async fn create_now(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
@@ -114,7 +130,7 @@ pub async fn create(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
         ));
     }
     let r = resource(gw);
-    let legacy_user = r.to_legacy(&user, None)?;
+    let legacy_user = groups::with_default_role(gw, &r.to_legacy(&user, None)?)?;
     let created = match legacy::call(
         &gw.backend,
         r,
@@ -236,6 +252,11 @@ async fn write_user(
 ) -> Result<Value, ScimError> {
     let r = resource(gw);
     let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
+    if !mark_deleted {
+        // Each write of the user is its sync: role and flags follow its groups, so a changed
+        // table applies now.
+        new_legacy = Box::pin(groups::apply_user_rules(gw, id, &new_legacy)).await?;
+    }
     if mark_deleted {
         new_legacy = r.mark_deleted(&new_legacy).ok_or_else(|| {
             ScimError::bad_gateway("the legacy user has no place for the mapping's deleted marker")
@@ -284,7 +305,12 @@ async fn write_user(
 
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
 /// value (a PUT that forgets `active` must not deactivate anybody).
-pub async fn replace(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn replace<'a>(gw: &'a Gateway, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(replace_now(gw, id, body))
+}
+
+async fn replace_now(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
     let mut user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
@@ -301,7 +327,12 @@ pub async fn replace(gw: &Gateway, id: &str, body: &Value) -> Result<Value, Scim
 }
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
-pub async fn patch(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn patch<'a>(gw: &'a Gateway, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(patch_now(gw, id, body))
+}
+
+async fn patch_now(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
     let old = fetch(gw, id).await?;
     let mut user = old.scim.clone();
@@ -311,7 +342,12 @@ pub async fn patch(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimEr
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
 /// or deletes, as the mapping says.
-pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn delete<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, ()> {
+    Box::pin(delete_now(gw, id))
+}
+
+async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
     let r = resource(gw);
     match r.on_delete {
         OnDelete::Delete => {
@@ -343,7 +379,12 @@ pub async fn delete(gw: &Gateway, id: &str) -> Result<(), ScimError> {
 }
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
-pub async fn list(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
+pub fn list<'a>(gw: &'a Gateway, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(list_now(gw, query, base_url))
+}
+
+async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let r = resource(gw);
     let schema = full_schema();
     let filter: Option<Filter> = match query.filter.as_deref().map(str::trim) {

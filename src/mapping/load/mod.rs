@@ -9,6 +9,7 @@
 mod attributes;
 mod endpoints;
 mod membership;
+mod roles;
 #[cfg(test)]
 mod tests;
 
@@ -513,6 +514,35 @@ fn groups(
         "a membership: section (member endpoints, or a field of the legacy user)",
     )
     .and_then(|m| membership::membership(cx, m, users));
+    let rules = roles::group_rules(cx, &g.value.roles, &g.value.flags);
+    // Roles and flags are computed from a user's groups: the membership must tell them.
+    if let (
+        Some(Membership::Endpoints {
+            user_groups: None, ..
+        }),
+        Some(at),
+    ) = (
+        &membership,
+        g.value
+            .roles
+            .as_ref()
+            .and_then(|r| r.value.legacy.as_ref())
+            .or_else(|| {
+                let flags = g.value.flags.as_ref()?;
+                flags.value.first()?.value.legacy.as_ref()
+            })
+            .map(loc),
+    ) {
+        cx.report(
+            at,
+            "groups",
+            "roles and flags need a user's groups, and the membership cannot read them".into(),
+            Some(
+                "add membership.endpoints.user_groups (the legacy call listing a user's groups)"
+                    .into(),
+            ),
+        );
+    }
     let mut resource = resource?;
     // Groups hold users only: no nested groups.
     if let Some(t) = resource
@@ -524,6 +554,7 @@ fn groups(
     Some(GroupMapping {
         resource,
         membership: membership?,
+        rules: rules?,
     })
 }
 
@@ -584,6 +615,22 @@ fn resource(
             "membership belongs to the groups: section".into(),
             Some("move it under groups: (see docs/mapping.md)".into()),
         );
+    }
+    if kind == Kind::Users {
+        let misplaced = [
+            ("roles", f.roles.as_ref().map(loc)),
+            ("flags", f.flags.as_ref().map(loc)),
+        ];
+        for (key, at) in misplaced.into_iter() {
+            if let Some(at) = at {
+                cx.report(
+                    at,
+                    &format!("users.{key}"),
+                    format!("{key} belongs to the groups: section (they derive from groups)"),
+                    Some("move it under groups: (see docs/mapping.md)".into()),
+                );
+            }
+        }
     }
 
     let deleted = match &f.deleted {

@@ -2,6 +2,7 @@
 //! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
 
 mod groups;
+mod roles;
 
 use std::path::PathBuf;
 use std::time::Duration;

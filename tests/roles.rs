@@ -1,0 +1,155 @@
+//! Roles and licence flags derived from group membership (DESIGN.md §2), over real HTTP with
+//! Acme HR's shipped mapping: its `groups.roles` and `groups.flags`.
+
+mod common;
+
+use common::{Env, Legacy};
+use serde_json::{json, Value};
+
+fn patch_op(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+fn legacy_user(env: &Env, id: &str) -> Value {
+    env.acme()
+        .user(id.parse().unwrap())
+        .expect("the legacy user")
+}
+
+/// Writes fields of a legacy user directly, as an Acme HR admin would.
+fn set_legacy(env: &Env, id: &str, fields: Value) {
+    let request = http::Request::builder()
+        .method("PATCH")
+        .uri(format!("{}/api/v1/users/{id}", env.backend_url))
+        .header("X-Acme-Api-Key", &env.backend_secret)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&fields).unwrap())
+        .unwrap();
+    let answer = ureq::Agent::new_with_defaults().run(request).unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+}
+
+fn create_user(env: &Env, name: &str) -> String {
+    let r = env.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn create_group(env: &Env, name: &str) -> String {
+    let r = env.post(
+        "/Groups",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn add(env: &Env, group: &str, user: &str) {
+    let r = env.patch(
+        &format!("/Groups/{group}"),
+        &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": user}]}])),
+    );
+    assert!(matches!(r.status, 200 | 204), "{:?}", r.body);
+}
+
+fn remove(env: &Env, group: &str, user: &str) {
+    let r = env.patch(
+        &format!("/Groups/{group}"),
+        &patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{user}\"]")}])),
+    );
+    assert!(matches!(r.status, 200 | 204), "{:?}", r.body);
+}
+
+#[test]
+fn roles_and_licences_follow_the_groups_a_user_is_put_in() {
+    let env = Env::start(Legacy::AcmeHr);
+    let ann = create_user(&env, "ann");
+    // Created through the gateway: the default role, unlicensed.
+    assert_eq!(legacy_user(&env, &ann)["role"], "member");
+    assert_eq!(legacy_user(&env, &ann)["licensed"], false);
+
+    let managers = create_group(&env, "Managers");
+    let advisers = create_group(&env, "Advisers");
+    let pro = create_group(&env, "Pro");
+
+    add(&env, &managers, &ann);
+    assert_eq!(legacy_user(&env, &ann)["role"], "manager");
+    // A lower role's group does not lower the highest.
+    add(&env, &advisers, &ann);
+    assert_eq!(legacy_user(&env, &ann)["role"], "manager");
+    // Out of Managers, the Advisers group decides.
+    remove(&env, &managers, &ann);
+    assert_eq!(legacy_user(&env, &ann)["role"], "adviser");
+    // In no listed group: the role stays.
+    remove(&env, &advisers, &ann);
+    assert_eq!(legacy_user(&env, &ann)["role"], "adviser");
+
+    add(&env, &pro, &ann);
+    assert_eq!(legacy_user(&env, &ann)["licensed"], true);
+    remove(&env, &pro, &ann);
+    assert_eq!(legacy_user(&env, &ann)["licensed"], false);
+
+    // Members given when a group is created (POST) and by PUT count too.
+    let bob = create_user(&env, "bob");
+    let r = env.post(
+        "/Groups",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Assistants", "members": [{"value": bob}]}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(legacy_user(&env, &bob)["role"], "assistant");
+    let r = env.put(
+        &format!("/Groups/{pro}"),
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Pro", "members": [{"value": bob}]}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(legacy_user(&env, &bob)["licensed"], true);
+    env.stop();
+}
+
+#[test]
+fn an_owner_is_never_lowered_by_its_groups() {
+    let env = Env::start(Legacy::AcmeHr);
+    let olga = create_user(&env, "olga");
+    set_legacy(&env, &olga, json!({"role": "owner"}));
+    let managers = create_group(&env, "Managers");
+    add(&env, &managers, &olga);
+    assert_eq!(legacy_user(&env, &olga)["role"], "owner");
+    env.stop();
+}
+
+#[test]
+fn each_write_of_a_user_is_a_sync_of_its_role_and_flags() {
+    let env = Env::start(Legacy::AcmeHr);
+    let cy = create_user(&env, "cy");
+    let managers = create_group(&env, "Managers");
+    add(&env, &managers, &cy);
+    // Changed behind the gateway's back (or by an older table): the next sync puts it right.
+    set_legacy(&env, &cy, json!({"role": "member", "licensed": true}));
+    let r = env.patch(
+        &format!("/Users/{cy}"),
+        &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Cy"}])),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let now = legacy_user(&env, &cy);
+    assert_eq!(
+        (&now["role"], &now["licensed"]),
+        (&json!("manager"), &json!(false))
+    );
+    assert_eq!(now["display_name"], "Cy");
+
+    // A PUT too, and a sync with nothing to change writes nothing.
+    set_legacy(&env, &cy, json!({"role": "assistant"}));
+    let put = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                     "userName": "cy", "displayName": "Cy"});
+    assert_eq!(env.put(&format!("/Users/{cy}"), &put).status, 200);
+    assert_eq!(legacy_user(&env, &cy)["role"], "manager");
+    let version = legacy_user(&env, &cy)["version"].clone();
+    assert_eq!(env.put(&format!("/Users/{cy}"), &put).status, 200);
+    assert_eq!(legacy_user(&env, &cy)["version"], version);
+    env.stop();
+}
