@@ -79,7 +79,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             ttl_seconds: 30,
-            max_entries: 100_000,
+            max_entries: 10_000,
         }
     }
 }
