@@ -71,6 +71,20 @@ impl Reply {
         reply
     }
 
+    /// 201 with the new resource, and its `meta.location` as `Location`.
+    fn created(body: Value) -> Reply {
+        let mut reply = Reply::resource(201, body);
+        if let Some(loc) = reply
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/meta/location"))
+            .and_then(Value::as_str)
+        {
+            reply.headers.push(("location", loc.to_string()));
+        }
+        reply
+    }
+
     /// The SCIM error body, with the headers the status calls for.
     pub fn error(e: &ScimError) -> Reply {
         let mut reply = Reply::json(e.status, e.to_json());
@@ -261,16 +275,7 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
                 users::create(gw, &parse_json(&request.body)?).await?,
                 &query,
             );
-            let mut reply = Reply::resource(201, user);
-            if let Some(loc) = reply
-                .body
-                .as_ref()
-                .and_then(|b| b.pointer("/meta/location"))
-                .and_then(Value::as_str)
-            {
-                reply.headers.push(("location", loc.to_string()));
-            }
-            Ok(reply)
+            Ok(Reply::created(user))
         }
         Route::Get(Collection::Users, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
@@ -313,16 +318,7 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
             let query = ListQuery::from_query_string(&request.query, max)?;
             let group = groups::create(gw, &parse_json(&request.body)?, &base).await?;
             let group = project_group(&group, &query);
-            let mut reply = Reply::resource(201, group);
-            if let Some(loc) = reply
-                .body
-                .as_ref()
-                .and_then(|b| b.pointer("/meta/location"))
-                .and_then(Value::as_str)
-            {
-                reply.headers.push(("location", loc.to_string()));
-            }
-            Ok(reply)
+            Ok(Reply::created(group))
         }
         Route::Get(Collection::Groups, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;

@@ -161,6 +161,26 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimErro
     Ok((n, v))
 }
 
+/// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
+/// a legacy 404 becomes `gone`.
+pub async fn delete_record(
+    backend: &BackendClient,
+    resource: &ResourceMapping,
+    id: &str,
+    gone: ScimError,
+) -> Result<(), ScimError> {
+    let Some(endpoint) = &resource.endpoints.delete else {
+        return Err(ScimError::internal(
+            "the mapping has on_delete: delete but no delete endpoint",
+        ));
+    };
+    match call(backend, resource, endpoint, Some(id), &[], None).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.status == 404 => Err(gone),
+        Err(e) => Err(e),
+    }
+}
+
 fn retry_after(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(http::header::RETRY_AFTER)?

@@ -352,14 +352,7 @@ async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
     match r.on_delete {
         OnDelete::Delete => {
             check_id(id)?;
-            let Some(endpoint) = &r.endpoints.delete else {
-                return Err(ScimError::internal(
-                    "the mapping has on_delete: delete but no delete endpoint",
-                ));
-            };
-            legacy::call(&gw.backend, r, endpoint, Some(id), &[], None)
-                .await
-                .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
+            legacy::delete_record(&gw.backend, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
             // Deactivated, and marked deleted when the mapping has a marker: the record and
