@@ -95,20 +95,26 @@ async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
 
 /// Whether a response shaped by `query` shows `members`.
 pub fn shows_members(query: &ListQuery) -> bool {
-    let is_members = |p: &AttrPath| {
-        p.name.eq_ignore_ascii_case("members")
+    shows(query, "members", urn::GROUP)
+}
+
+/// Whether a response shaped by `query` shows the core attribute `name` of the schema `urn`:
+/// unless excluded, when all default attributes are shown or `attributes` names it.
+fn shows(query: &ListQuery, name: &str, urn: &str) -> bool {
+    let is_it = |p: &AttrPath| {
+        p.name.eq_ignore_ascii_case(name)
             && p.schema
                 .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(urn::GROUP))
+                .is_none_or(|s| s.eq_ignore_ascii_case(urn))
     };
     if query
         .excluded_attributes
         .iter()
-        .any(|p| is_members(p) && p.sub.is_none())
+        .any(|p| is_it(p) && p.sub.is_none())
     {
         return false;
     }
-    query.attributes.is_empty() || query.attributes.iter().any(is_members)
+    query.attributes.is_empty() || query.attributes.iter().any(is_it)
 }
 
 fn member_json(m: &Member, base_url: &str) -> Value {
@@ -814,20 +820,7 @@ async fn set_user_group(
 
 /// Whether a user response shaped by `query` shows `groups`.
 pub fn shows_user_groups(query: &ListQuery) -> bool {
-    let is_groups = |p: &AttrPath| {
-        p.name.eq_ignore_ascii_case("groups")
-            && p.schema
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(urn::USER))
-    };
-    if query
-        .excluded_attributes
-        .iter()
-        .any(|p| is_groups(p) && p.sub.is_none())
-    {
-        return false;
-    }
-    query.attributes.is_empty() || query.attributes.iter().any(is_groups)
+    shows(query, "groups", urn::USER)
 }
 
 /// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
