@@ -15,7 +15,7 @@ use std::pin::Pin;
 use serde_json::{json, Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{GroupMapping, Membership, OnDelete, Pushdown, UserAttribute, UserGroup};
+use crate::mapping::{GroupMapping, Membership, OnDelete, UserAttribute, UserGroup};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -24,6 +24,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::legacy::{self, Call};
+use crate::server::select;
 
 /// A route's future, boxed.
 pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
@@ -1014,14 +1015,7 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         return Ok(list::list_response(Vec::new(), 0, query.start_index));
     };
     let r = &g.resource;
-    let filter: Option<Filter> = match query.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => {
-            let parsed = Filter::parse(f)?;
-            filter::validate(&parsed, schema())?;
-            Some(parsed)
-        }
-        _ => None,
-    };
+    let filter = select::parse_filter(query, schema())?;
     let with_members = shows_members(query);
     let offset = (query.start_index.max(1) - 1) as u64;
     let count = query.count as u64;
@@ -1071,65 +1065,8 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
                  alone or joined with and",
             ));
         }
-        let pushdown = match &filter {
-            Some(f) => r.pushdown(f),
-            None => Pushdown {
-                params: Vec::new(),
-                complete: true,
-            },
-        };
-        let list_endpoint = &r.endpoints.list;
-        if pushdown.complete && query.sort_by.is_none() {
-            let (items, total) = legacy::fetch_window(
-                &gw.backend,
-                r,
-                list_endpoint,
-                &pushdown.params,
-                offset,
-                count,
-                scan_limit,
-            )
-            .await?;
-            let mut groups = Vec::with_capacity(items.len());
-            for item in items.iter().filter(|i| !r.is_deleted(i)) {
-                let group = r.to_scim(item)?;
-                if filter
-                    .as_ref()
-                    .is_none_or(|f| filter::matches(f, &group, schema()))
-                {
-                    groups.push(group);
-                }
-            }
-            let hidden = items.len() - groups.len();
-            let total = total
-                .map(|t| (t as usize).saturating_sub(hidden))
-                .unwrap_or(offset as usize + groups.len());
-            (groups, total)
-        } else {
-            let items =
-                legacy::fetch_all(&gw.backend, r, list_endpoint, &pushdown.params, scan_limit)
-                    .await?;
-            let mut groups = Vec::new();
-            for item in items.iter().filter(|i| !r.is_deleted(i)) {
-                let group = r.to_scim(item)?;
-                if filter
-                    .as_ref()
-                    .is_none_or(|f| filter::matches(f, &group, schema()))
-                {
-                    groups.push(group);
-                }
-            }
-            if let Some(by) = &query.sort_by {
-                list::sort(&mut groups, by, query.descending, schema());
-            }
-            let total = groups.len();
-            let page: Vec<Value> = groups
-                .into_iter()
-                .skip(offset as usize)
-                .take(count as usize)
-                .collect();
-            (page, total)
-        }
+        let selection = select::select(&gw.backend, r, schema(), filter.as_ref(), query).await?;
+        (selection.resources, selection.total)
     };
     let mut shown = Vec::with_capacity(groups.len());
     for group in groups.drain(..) {

@@ -12,4 +12,5 @@ pub mod groups;
 pub mod legacy;
 pub mod router;
 pub mod runner;
+pub mod select;
 pub mod users;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde_json::{json, Map, Value};
 
-use crate::mapping::{OnDelete, Pushdown, ResourceMapping};
+use crate::mapping::{OnDelete, ResourceMapping};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
@@ -17,6 +17,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::groups;
 use crate::server::legacy::{self, LegacyResponse};
+use crate::server::select::{self, Selection};
 
 /// A route's future, boxed.
 pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
@@ -380,85 +381,12 @@ pub fn list<'a>(gw: &'a Gateway, query: &'a ListQuery, base_url: &'a str) -> Box
 async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let r = resource(gw);
     let schema = full_schema();
-    let filter: Option<Filter> = match query.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => {
-            let parsed = Filter::parse(f)?;
-            filter::validate(&parsed, schema)?;
-            Some(parsed)
-        }
-        _ => None,
-    };
-    let pushdown = match &filter {
-        Some(f) => r.pushdown(f),
-        None => Pushdown {
-            params: Vec::new(),
-            complete: true,
-        },
-    };
-    let offset = (query.start_index.max(1) - 1) as u64;
-    let count = query.count as u64;
-    let list_endpoint = &r.endpoints.list;
-    let scan_limit = r.scan_limit as u64;
-
-    // The legacy records by SCIM id: membership held on the user is read from them.
-    let mut legacy_of: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
-    let (mut users, total) = if pushdown.complete && query.sort_by.is_none() {
-        // The legacy API does the whole selection: page through it directly.
-        let (items, total) = legacy::fetch_window(
-            &gw.backend,
-            r,
-            list_endpoint,
-            &pushdown.params,
-            offset,
-            count,
-            scan_limit,
-        )
-        .await?;
-        let mut users = Vec::with_capacity(items.len());
-        for item in items.iter().filter(|i| !r.is_deleted(i)) {
-            let user = r.to_scim(item)?;
-            remember(&mut legacy_of, &user, item);
-            // Legacy searches may be looser than SCIM's (prefix, accents): re-check.
-            if filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(f, &user, schema))
-            {
-                users.push(user);
-            }
-        }
-        // What the legacy API counted but SCIM does not show (deleted users, looser matches)
-        // comes off its total; beyond this page the total stays the legacy API's estimate.
-        let hidden = items.len() - users.len();
-        let total = total
-            .map(|t| (t as usize).saturating_sub(hidden))
-            .unwrap_or(offset as usize + users.len());
-        (users, total)
-    } else {
-        // The gateway selects: fetch every candidate (bounded), filter, sort, then page.
-        let items =
-            legacy::fetch_all(&gw.backend, r, list_endpoint, &pushdown.params, scan_limit).await?;
-        let mut users = Vec::new();
-        for item in items.iter().filter(|i| !r.is_deleted(i)) {
-            let user = r.to_scim(item)?;
-            remember(&mut legacy_of, &user, item);
-            if filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(f, &user, schema))
-            {
-                users.push(user);
-            }
-        }
-        if let Some(by) = &query.sort_by {
-            list::sort(&mut users, by, query.descending, schema);
-        }
-        let total = users.len();
-        let page: Vec<Value> = users
-            .into_iter()
-            .skip(offset as usize)
-            .take(count as usize)
-            .collect();
-        (page, total)
-    };
+    let filter = select::parse_filter(query, schema)?;
+    let Selection {
+        resources: mut users,
+        legacy_by_id: legacy_of,
+        total,
+    } = select::select(&gw.backend, r, schema, filter.as_ref(), query).await?;
     let with_groups = groups::lists_user_groups(gw, query);
     for u in users.iter_mut() {
         if with_groups {
@@ -473,16 +401,5 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
             schema,
         );
     }
-    Ok(list::list_response(users, total, offset as usize + 1))
-}
-
-/// Keeps the legacy record of a listed user when membership is held on the user.
-fn remember(
-    legacy_of: &mut std::collections::HashMap<String, Value>,
-    user: &Value,
-    legacy: &Value,
-) {
-    if let Some(id) = user.get("id").and_then(Value::as_str) {
-        legacy_of.insert(id.to_string(), legacy.clone());
-    }
+    Ok(list::list_response(users, total, query.start_index.max(1)))
 }
