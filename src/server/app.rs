@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
+use crate::server::context::{Ctx, Tenant};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, users};
@@ -252,9 +253,19 @@ fn base_url(gw: &Gateway, host: Option<&str>) -> String {
 
 async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimError> {
     gw.tokens.check(request.authorization.as_deref())?;
-    let route = router::route(&request.method, &request.path, &gw.config.scim.base_path)?;
-    let base = base_url(gw, request.host.as_deref());
-    let max = gw.config.scim.max_results;
+    let tenant = Tenant::default_tenant();
+    let cx = Ctx {
+        gw,
+        tenant: &tenant,
+        request_id: "",
+    };
+    route_request(&cx, request).await
+}
+
+async fn route_request(cx: &Ctx<'_>, request: &Request) -> Result<Reply, ScimError> {
+    let route = router::route(&request.method, &request.path, &cx.config.scim.base_path)?;
+    let base = base_url(cx, request.host.as_deref());
+    let max = cx.config.scim.max_results;
     let schema = ResourceSchema::user();
     let finish = |mut user: Value, query: &ListQuery| -> Value {
         set_location(&mut user, &base);
@@ -263,16 +274,16 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
     match route {
         Route::List(Collection::Users) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::json(200, users::list(gw, &query, &base).await?))
+            Ok(Reply::json(200, users::list(cx, &query, &base).await?))
         }
         Route::Search(Collection::Users) => {
             let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, users::list(gw, &query, &base).await?))
+            Ok(Reply::json(200, users::list(cx, &query, &base).await?))
         }
         Route::Create(Collection::Users) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
             let user = finish(
-                users::create(gw, &parse_json(&request.body)?).await?,
+                users::create(cx, &parse_json(&request.body)?).await?,
                 &query,
             );
             Ok(Reply::created(user))
@@ -281,21 +292,21 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
             let query = ListQuery::from_query_string(&request.query, max)?;
             Ok(Reply::resource(
                 200,
-                finish(users::get(gw, &id).await?, &query),
+                finish(users::get(cx, &id).await?, &query),
             ))
         }
         Route::Replace(Collection::Users, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            let user = users::replace(gw, &id, &parse_json(&request.body)?).await?;
+            let user = users::replace(cx, &id, &parse_json(&request.body)?).await?;
             Ok(Reply::resource(200, finish(user, &query)))
         }
         Route::Patch(Collection::Users, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            let user = users::patch(gw, &id, &parse_json(&request.body)?).await?;
+            let user = users::patch(cx, &id, &parse_json(&request.body)?).await?;
             Ok(Reply::resource(200, finish(user, &query)))
         }
         Route::Delete(Collection::Users, id) => {
-            users::delete(gw, &id).await?;
+            users::delete(cx, &id).await?;
             Ok(Reply {
                 status: 204,
                 body: None,
@@ -304,30 +315,30 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
         }
         Route::SearchAll => {
             let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, search_all(gw, &query, &base).await?))
+            Ok(Reply::json(200, search_all(cx, &query, &base).await?))
         }
         Route::List(Collection::Groups) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::json(200, groups::list(gw, &query, &base).await?))
+            Ok(Reply::json(200, groups::list(cx, &query, &base).await?))
         }
         Route::Search(Collection::Groups) => {
             let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, groups::list(gw, &query, &base).await?))
+            Ok(Reply::json(200, groups::list(cx, &query, &base).await?))
         }
         Route::Create(Collection::Groups) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::create(gw, &parse_json(&request.body)?, &base).await?;
+            let group = groups::create(cx, &parse_json(&request.body)?, &base).await?;
             let group = project_group(&group, &query);
             Ok(Reply::created(group))
         }
         Route::Get(Collection::Groups, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::get(gw, &id, groups::shows_members(&query), &base).await?;
+            let group = groups::get(cx, &id, groups::shows_members(&query), &base).await?;
             Ok(Reply::resource(200, project_group(&group, &query)))
         }
         Route::Replace(Collection::Groups, id) => {
             let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::replace(gw, &id, &parse_json(&request.body)?, &base).await?;
+            let group = groups::replace(cx, &id, &parse_json(&request.body)?, &base).await?;
             Ok(Reply::resource(200, project_group(&group, &query)))
         }
         Route::Patch(Collection::Groups, id) => {
@@ -335,7 +346,7 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
             let query = ListQuery::from_query_string(&request.query, max)?;
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
             let answer = asks.then(|| groups::shows_members(&query));
-            match groups::patch(gw, &id, &parse_json(&request.body)?, answer, &base).await? {
+            match groups::patch(cx, &id, &parse_json(&request.body)?, answer, &base).await? {
                 Some(group) => Ok(Reply::resource(200, project_group(&group, &query))),
                 None => Ok(Reply {
                     status: 204,
@@ -345,27 +356,27 @@ async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimEr
             }
         }
         Route::Delete(Collection::Groups, id) => {
-            groups::delete(gw, &id).await?;
+            groups::delete(cx, &id).await?;
             Ok(Reply {
                 status: 204,
                 body: None,
                 headers: Vec::new(),
             })
         }
-        Route::ServiceProviderConfig => Ok(Reply::json(200, service_provider_config(gw, &base))),
+        Route::ServiceProviderConfig => Ok(Reply::json(200, service_provider_config(cx, &base))),
         Route::ResourceTypes(id) => {
             let types = discovery::resource_types(
                 &base,
-                &gw.mapping.users.schema,
-                gw.mapping.groups.as_ref().map(|g| &g.resource.schema),
+                &cx.mapping.users.schema,
+                cx.mapping.groups.as_ref().map(|g| &g.resource.schema),
             );
             one_or_list(types, id, "ResourceType", |t, id| {
                 t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
             })
         }
         Route::Schemas(id) => {
-            let mut schemas = gw.mapping.users.schema.schemas_json(&base);
-            if let Some(g) = &gw.mapping.groups {
+            let mut schemas = cx.mapping.users.schema.schemas_json(&base);
+            if let Some(g) = &cx.mapping.groups {
                 schemas.extend(g.resource.schema.schemas_json(&base));
             }
             one_or_list(schemas, id, "Schema", |s, id| {
@@ -387,14 +398,14 @@ fn project_group(group: &Value, query: &ListQuery) -> Value {
 
 /// `POST /.search` at the root (RFC 7644 §3.4.3): users, then groups, as one list paged as a
 /// whole. A filter naming an attribute that one resource type lacks matches nothing of it.
-async fn search_all(gw: &Gateway, query: &ListQuery, base: &str) -> Result<Value, ScimError> {
+async fn search_all(cx: &Ctx<'_>, query: &ListQuery, base: &str) -> Result<Value, ScimError> {
     let unless_not_theirs = |r: Result<Value, ScimError>, start: usize| match r {
         Err(e) if e.scim_type == Some(ScimType::InvalidFilter) => {
             Ok(list::list_response(Vec::new(), 0, start))
         }
         other => other,
     };
-    let users = unless_not_theirs(users::list(gw, query, base).await, query.start_index)?;
+    let users = unless_not_theirs(users::list(cx, query, base).await, query.start_index)?;
     let total = |v: &Value| v["totalResults"].as_u64().unwrap_or(0) as usize;
     let resources = |v: Value| match v {
         Value::Object(mut o) => match o.remove("Resources") {
@@ -410,7 +421,7 @@ async fn search_all(gw: &Gateway, query: &ListQuery, base: &str) -> Result<Value
     group_query.start_index = (query.start_index - 1).saturating_sub(user_total) + 1;
     group_query.count = query.count.saturating_sub(found.len());
     let groups = unless_not_theirs(
-        groups::list(gw, &group_query, base).await,
+        groups::list(cx, &group_query, base).await,
         group_query.start_index,
     )?;
     let group_total = total(&groups);

@@ -22,7 +22,8 @@ use crate::scim::patch::{self, MemberDelta, PatchRequest};
 use crate::scim::path::{AttrPath, PatchPath};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
-use crate::server::gateway::{set_location, Gateway};
+use crate::server::context::Ctx;
+use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call};
 use crate::server::select;
 
@@ -57,8 +58,8 @@ fn schema() -> &'static ResourceSchema {
 }
 
 /// The mapping's groups, or 501 when it maps none.
-fn mapping(gw: &Gateway) -> Result<&GroupMapping, ScimError> {
-    gw.mapping.groups.as_ref().ok_or_else(|| {
+fn mapping<'c>(cx: &'c Ctx<'_>) -> Result<&'c GroupMapping, ScimError> {
+    cx.mapping.groups.as_ref().ok_or_else(|| {
         ScimError::new(
             501,
             None,
@@ -78,10 +79,10 @@ fn no_group(id: &str) -> ScimError {
     ScimError::not_found(format!("no group with id {id:?}"))
 }
 
-async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
+async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     check_id(id)?;
-    let r = &mapping(gw)?.resource;
-    let got = legacy::call(&gw.backend, r, &r.endpoints.get, Some(id), &[], None)
+    let r = &mapping(cx)?.resource;
+    let got = legacy::call(cx, r, &r.endpoints.get, Some(id), &[], None)
         .await
         .map_err(|e| if e.status == 404 { no_group(id) } else { e })?;
     if r.is_deleted(&got.body) {
@@ -150,16 +151,16 @@ fn display_of(user: &Value) -> Option<String> {
 
 /// The members of group `id`, at most `limit`; `true` when there are more.
 async fn read_members(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     g: &GroupMapping,
     id: &str,
     limit: u64,
 ) -> Result<(Vec<Member>, bool), ScimError> {
-    let users = &gw.mapping.users;
+    let users = &cx.mapping.users;
     match &g.membership {
         Membership::Endpoints { list, .. } => {
             let (items, total) = legacy::fetch_window_of(
-                &gw.backend,
+                cx,
                 &g.resource,
                 &list.pages,
                 Some(id),
@@ -183,7 +184,7 @@ async fn read_members(
                 Some(param) => {
                     let params = [(param.to_string(), id.to_string())];
                     legacy::fetch_window(
-                        &gw.backend,
+                        cx,
                         users,
                         &users.endpoints.list,
                         &params,
@@ -195,7 +196,7 @@ async fn read_members(
                 }
                 None => {
                     let all = legacy::fetch_all(
-                        &gw.backend,
+                        cx,
                         users,
                         &users.endpoints.list,
                         &[],
@@ -227,7 +228,7 @@ async fn read_members(
 
 /// The group with its members when `with_members`.
 async fn show(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     g: &GroupMapping,
     mut group: Value,
     with_members: bool,
@@ -239,7 +240,7 @@ async fn show(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let (members, more) = read_members(gw, g, &id, MAX_MEMBERS_SHOWN).await?;
+        let (members, more) = read_members(cx, g, &id, MAX_MEMBERS_SHOWN).await?;
         if more {
             tracing::warn!(group = %id, shown = MAX_MEMBERS_SHOWN, "group has more members than one GET shows");
         }
@@ -252,23 +253,23 @@ async fn show(
 /// `GET /Groups/{id}`; members are read only when the response shows them.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
 pub fn get<'a>(
-    gw: &'a Gateway,
+    cx: &'a Ctx<'a>,
     id: &'a str,
     with_members: bool,
     base_url: &'a str,
 ) -> Boxed<'a, Value> {
-    Box::pin(get_now(gw, id, with_members, base_url))
+    Box::pin(get_now(cx, id, with_members, base_url))
 }
 
 async fn get_now(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     id: &str,
     with_members: bool,
     base_url: &str,
 ) -> Result<Value, ScimError> {
-    let g = mapping(gw)?;
-    let found = fetch(gw, id).await?;
-    show(gw, g, found.scim, with_members, base_url).await
+    let g = mapping(cx)?;
+    let found = fetch(cx, id).await?;
+    show(cx, g, found.scim, with_members, base_url).await
 }
 
 /// A POST/PUT body as a normalised SCIM group without `members`, and the member ids it lists
@@ -331,12 +332,12 @@ fn display_name(group: &Value) -> Option<&str> {
 
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn create<'a>(gw: &'a Gateway, body: &'a Value, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(create_now(gw, body, base_url))
+pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(create_now(cx, body, base_url))
 }
 
-async fn create_now(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value, ScimError> {
-    let g = mapping(gw)?;
+async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+    let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
     if display_name(&group).is_none() {
         return Err(ScimError::invalid_value(
@@ -345,15 +346,7 @@ async fn create_now(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value,
     }
     let r = &g.resource;
     let legacy_group = r.to_legacy(&group, None)?;
-    let created = legacy::call(
-        &gw.backend,
-        r,
-        &r.endpoints.create,
-        None,
-        &[],
-        Some(&legacy_group),
-    )
-    .await?;
+    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_group)).await?;
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the group but its answer carries no id")
     })?;
@@ -363,7 +356,7 @@ async fn create_now(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value,
         add: wanted.clone(),
         remove: Vec::new(),
     };
-    let skipped = apply_delta(gw, g, &id, &delta).await?;
+    let skipped = apply_delta(cx, g, &id, &delta).await?;
     let now: Vec<Member> = wanted
         .into_iter()
         .filter(|m| !skipped.contains(m))
@@ -377,7 +370,7 @@ async fn create_now(gw: &Gateway, body: &Value, base_url: &str) -> Result<Value,
 /// Writes the group's own attributes from `new_group` over `old` when something the mapping
 /// stores changed.
 async fn write_group(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     g: &GroupMapping,
     id: &str,
     old: &Fetched,
@@ -391,18 +384,10 @@ async fn write_group(
     let new_legacy = r.to_legacy(&without_members, Some(&old.legacy))?;
     if new_legacy != old.legacy {
         let body = r.update_body(&old.legacy, &new_legacy);
-        legacy::call(
-            &gw.backend,
-            r,
-            &r.endpoints.update,
-            Some(id),
-            &[],
-            Some(&body),
-        )
-        .await?;
+        legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
         if display_name(&old.scim) != display_name(&without_members) {
             // Users' `groups` show the group's name.
-            gw.membership.invalidate_all();
+            cx.membership.invalidate_all();
         }
     }
     Ok(())
@@ -410,11 +395,11 @@ async fn write_group(
 
 /// Every member id of group `id`, or 400 `tooMany` beyond [`MAX_MEMBERS_REPLACED`].
 async fn all_member_ids(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     g: &GroupMapping,
     id: &str,
 ) -> Result<Vec<String>, ScimError> {
-    let (members, more) = read_members(gw, g, id, MAX_MEMBERS_REPLACED).await?;
+    let (members, more) = read_members(cx, g, id, MAX_MEMBERS_REPLACED).await?;
     if more {
         return Err(ScimError::too_many(format!(
             "replacing the members of a group of more than {MAX_MEMBERS_REPLACED} members is \
@@ -435,34 +420,34 @@ fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
 /// `members` (as the delta against the current list).
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
 pub fn replace<'a>(
-    gw: &'a Gateway,
+    cx: &'a Ctx<'a>,
     id: &'a str,
     body: &'a Value,
     base_url: &'a str,
 ) -> Boxed<'a, Value> {
-    Box::pin(replace_now(gw, id, body, base_url))
+    Box::pin(replace_now(cx, id, body, base_url))
 }
 
 async fn replace_now(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     id: &str,
     body: &Value,
     base_url: &str,
 ) -> Result<Value, ScimError> {
-    let g = mapping(gw)?;
+    let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
     if display_name(&group).is_none() {
         return Err(ScimError::invalid_value(
             "displayName is required and must be a non-empty string",
         ));
     }
-    let old = fetch(gw, id).await?;
-    write_group(gw, g, id, &old, &group).await?;
+    let old = fetch(cx, id).await?;
+    write_group(cx, g, id, &old, &group).await?;
     if let Some(wanted) = members {
-        let current = all_member_ids(gw, g, id).await?;
-        apply_delta(gw, g, id, &delta_between(&current, &wanted)).await?;
+        let current = all_member_ids(cx, g, id).await?;
+        apply_delta(cx, g, id, &delta_between(&current, &wanted)).await?;
     }
-    get(gw, id, true, base_url).await
+    get(cx, id, true, base_url).await
 }
 
 /// Whether an operation reads or writes `members` (other than as a delta).
@@ -497,36 +482,36 @@ fn ids_of_members(group: &Value) -> Vec<String> {
 /// it (the caller answers 204 otherwise).
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
 pub fn patch<'a>(
-    gw: &'a Gateway,
+    cx: &'a Ctx<'a>,
     id: &'a str,
     body: &'a Value,
     answer: Option<bool>,
     base_url: &'a str,
 ) -> Boxed<'a, Option<Value>> {
-    Box::pin(patch_now(gw, id, body, answer, base_url))
+    Box::pin(patch_now(cx, id, body, answer, base_url))
 }
 
 async fn patch_now(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     id: &str,
     body: &Value,
     answer: Option<bool>,
     base_url: &str,
 ) -> Result<Option<Value>, ScimError> {
-    let g = mapping(gw)?;
+    let g = mapping(cx)?;
     check_id(id)?;
     let request = PatchRequest::parse(body)?;
     if let Some(delta) = patch::member_changes(&request) {
         if matches!(g.membership, Membership::UserAttribute(_)) {
             // Writing a group id onto users needs the group to exist.
-            fetch(gw, id).await?;
+            fetch(cx, id).await?;
         }
-        apply_delta(gw, g, id, &delta).await?;
+        apply_delta(cx, g, id, &delta).await?;
     } else {
-        let old = fetch(gw, id).await?;
+        let old = fetch(cx, id).await?;
         let mut group = old.scim.clone();
         let current = if touches_members(&request) {
-            let ids = all_member_ids(gw, g, id).await?;
+            let ids = all_member_ids(cx, g, id).await?;
             let members: Vec<Member> = ids
                 .iter()
                 .map(|id| Member {
@@ -540,52 +525,44 @@ async fn patch_now(
             None
         };
         patch::apply(&mut group, &request, schema())?;
-        write_group(gw, g, id, &old, &group).await?;
+        write_group(cx, g, id, &old, &group).await?;
         if let Some(current) = current {
             let wanted = ids_of_members(&group);
-            apply_delta(gw, g, id, &delta_between(&current, &wanted)).await?;
+            apply_delta(cx, g, id, &delta_between(&current, &wanted)).await?;
         }
     }
     match answer {
-        Some(with_members) => Ok(Some(get(gw, id, with_members, base_url).await?)),
+        Some(with_members) => Ok(Some(get(cx, id, with_members, base_url).await?)),
         None => Ok(None),
     }
 }
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn delete<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, ()> {
-    Box::pin(delete_now(gw, id))
+pub fn delete<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, ()> {
+    Box::pin(delete_now(cx, id))
 }
 
-async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
-    let g = mapping(gw)?;
+async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+    let g = mapping(cx)?;
     let r = &g.resource;
     match r.on_delete {
         OnDelete::Delete => {
             check_id(id)?;
-            legacy::delete_record(&gw.backend, r, id, no_group(id)).await?;
+            legacy::delete_record(cx, r, id, no_group(id)).await?;
         }
         OnDelete::Deactivate => {
-            let old = fetch(gw, id).await?;
+            let old = fetch(cx, id).await?;
             let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
                 ScimError::bad_gateway(
                     "the legacy group has no place for the mapping's deleted marker",
                 )
             })?;
             let body = r.update_body(&old.legacy, &marked);
-            legacy::call(
-                &gw.backend,
-                r,
-                &r.endpoints.update,
-                Some(id),
-                &[],
-                Some(&body),
-            )
-            .await?;
+            legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
         }
     }
-    gw.membership.invalidate_all();
+    cx.membership.invalidate_all();
     Ok(())
 }
 
@@ -596,7 +573,7 @@ async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
 /// each member (membership on the user). Returns the added ids that were skipped as unknown
 /// users. Adding a member twice and removing a non-member are not errors.
 async fn apply_delta(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     g: &GroupMapping,
     id: &str,
     delta: &MemberDelta,
@@ -621,7 +598,7 @@ async fn apply_delta(
                     body: body.as_ref(),
                     ..Call::new(&add.endpoint)
                 };
-                match legacy::call_with(&gw.backend, &g.resource, &call).await {
+                match legacy::call_with(cx, &g.resource, &call).await {
                     Ok(_) => {}
                     Err(e) if matches!(e.legacy_status, Some(404 | 422)) => {
                         tracing::warn!(group = %id, member = %member, detail = %e.error.detail, "unknown member skipped");
@@ -630,7 +607,7 @@ async fn apply_delta(
                     }
                     Err(e) => return Err(e.error),
                 }
-                gw.membership.invalidate_users([member.as_str()]).await;
+                cx.membership.invalidate_users([member.as_str()]).await;
             }
             for member in &delta.remove {
                 let call = Call {
@@ -638,28 +615,28 @@ async fn apply_delta(
                     member: Some(member),
                     ..Call::new(remove)
                 };
-                match legacy::call_with(&gw.backend, &g.resource, &call).await {
+                match legacy::call_with(cx, &g.resource, &call).await {
                     Ok(_) => {}
                     // Not a member (or no such user): nothing to remove.
                     Err(e) if e.legacy_status == Some(404) => refused = true,
                     Err(e) => return Err(e.error),
                 }
-                gw.membership.invalidate_users([member.as_str()]).await;
+                cx.membership.invalidate_users([member.as_str()]).await;
             }
             if refused {
                 // A refusal may mean the group itself is missing: answer 404 then.
-                fetch(gw, id).await?;
+                fetch(cx, id).await?;
             }
         }
         Membership::UserAttribute(ua) => {
             for member in &delta.add {
-                if !set_user_group(gw, ua, member, id, true).await? {
+                if !set_user_group(cx, ua, member, id, true).await? {
                     tracing::warn!(group = %id, member = %member, "unknown member skipped");
                     skipped.push(member.clone());
                 }
             }
             for member in &delta.remove {
-                set_user_group(gw, ua, member, id, false).await?;
+                set_user_group(cx, ua, member, id, false).await?;
             }
         }
     }
@@ -668,14 +645,14 @@ async fn apply_delta(
     let changed = delta.add.iter().chain(&delta.remove);
     if !g.rules.is_empty() && changed.clone().any(|m| !skipped.contains(m)) {
         let named = g.rules.names_group(id, None)
-            || match fetch(gw, id).await {
+            || match fetch(cx, id).await {
                 Ok(f) => g.rules.names_group(id, display_name(&f.scim)),
                 Err(e) if e.status == 404 => false,
                 Err(e) => return Err(e),
             };
         if named {
             for member in changed.filter(|m| !skipped.contains(m)) {
-                Box::pin(sync_user_rules(gw, member)).await?;
+                Box::pin(sync_user_rules(cx, member)).await?;
             }
         }
     }
@@ -685,8 +662,8 @@ async fn apply_delta(
 /// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
 /// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
 /// to do without rules, or for a user the legacy API does not know.
-pub async fn sync_user_rules(gw: &Gateway, user_id: &str) -> Result<(), ScimError> {
-    if gw
+pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimError> {
+    if cx
         .mapping
         .groups
         .as_ref()
@@ -694,19 +671,19 @@ pub async fn sync_user_rules(gw: &Gateway, user_id: &str) -> Result<(), ScimErro
     {
         return Ok(());
     }
-    let users = &gw.mapping.users;
-    let _serialised = gw.user_lock(user_id).lock().await;
+    let users = &cx.mapping.users;
+    let _serialised = cx.user_lock(user_id).lock().await;
     let call = Call {
         id: Some(user_id),
         ..Call::new(&users.endpoints.get)
     };
-    let user = match legacy::call_with(&gw.backend, users, &call).await {
+    let user = match legacy::call_with(cx, users, &call).await {
         Ok(got) if !users.is_deleted(&got.body) => got.body,
         Ok(_) => return Ok(()),
         Err(e) if e.legacy_status == Some(404) => return Ok(()),
         Err(e) => return Err(e.error),
     };
-    let new_user = apply_user_rules(gw, user_id, &user).await?;
+    let new_user = apply_user_rules(cx, user_id, &user).await?;
     if new_user != user {
         let body = users.update_body(&user, &new_user);
         let call = Call {
@@ -714,7 +691,7 @@ pub async fn sync_user_rules(gw: &Gateway, user_id: &str) -> Result<(), ScimErro
             body: Some(&body),
             ..Call::new(&users.endpoints.update)
         };
-        legacy::call_with(&gw.backend, users, &call)
+        legacy::call_with(cx, users, &call)
             .await
             .map_err(|e| e.error)?;
     }
@@ -725,16 +702,16 @@ pub async fn sync_user_rules(gw: &Gateway, user_id: &str) -> Result<(), ScimErro
 /// call for; unchanged without rules. Groups whose name the membership does not carry are
 /// read for it, so that rules naming groups by displayName match them.
 pub async fn apply_user_rules(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     user_id: &str,
     legacy_user: &Value,
 ) -> Result<Value, ScimError> {
-    let Some(g) = gw.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
+    let Some(g) = cx.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
         return Ok(legacy_user.clone());
     };
-    let mut groups = groups_of_user(gw, user_id, Some(legacy_user)).await?;
+    let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
     for group in groups.iter_mut().filter(|g| g.display.is_none()) {
-        match fetch(gw, &group.id).await {
+        match fetch(cx, &group.id).await {
             Ok(f) => group.display = display_name(&f.scim).map(str::to_owned),
             Err(e) if e.status == 404 => {}
             Err(e) => return Err(e),
@@ -752,8 +729,8 @@ pub async fn apply_user_rules(
 
 /// A legacy user about to be created through the gateway: the mapping's default role when the
 /// SCIM user carries none.
-pub fn with_default_role(gw: &Gateway, legacy_user: &Value) -> Result<Value, ScimError> {
-    match &gw.mapping.groups {
+pub fn with_default_role(cx: &Ctx<'_>, legacy_user: &Value) -> Result<Value, ScimError> {
+    match &cx.mapping.groups {
         Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
         None => Ok(legacy_user.clone()),
     }
@@ -764,7 +741,7 @@ pub fn with_default_role(gw: &Gateway, legacy_user: &Value) -> Result<Value, Sci
 /// the user changed in between (412). Writes to one user are serialised inside the gateway.
 /// `false` when there is no such user.
 async fn set_user_group(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     ua: &UserAttribute,
     user_id: &str,
     group_id: &str,
@@ -773,8 +750,8 @@ async fn set_user_group(
     if user_id.is_empty() || user_id.len() > 256 || user_id.chars().any(char::is_control) {
         return Ok(false);
     }
-    let users = &gw.mapping.users;
-    let _serialised = gw.user_lock(user_id).lock().await;
+    let users = &cx.mapping.users;
+    let _serialised = cx.user_lock(user_id).lock().await;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -782,7 +759,7 @@ async fn set_user_group(
             id: Some(user_id),
             ..Call::new(&users.endpoints.get)
         };
-        let user = match legacy::call_with(&gw.backend, users, &call).await {
+        let user = match legacy::call_with(cx, users, &call).await {
             Ok(got) if !users.is_deleted(&got.body) => got.body,
             Ok(_) => return Ok(false),
             Err(e) if e.legacy_status == Some(404) => return Ok(false),
@@ -806,8 +783,8 @@ async fn set_user_group(
             if_match: ua.if_match(&user),
             ..Call::new(&users.endpoints.update)
         };
-        let result = legacy::call_with(&gw.backend, users, &call).await;
-        gw.membership.invalidate_users([user_id]).await;
+        let result = legacy::call_with(cx, users, &call).await;
+        cx.membership.invalidate_users([user_id]).await;
         match result {
             Ok(_) => return Ok(true),
             Err(e) if e.legacy_status == Some(412) && attempt < 2 => continue,
@@ -827,8 +804,8 @@ pub fn shows_user_groups(query: &ListQuery) -> bool {
 /// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
 /// the user they come with it and are shown by default; otherwise each listed user would cost a
 /// look-up, so lists show them only when `attributes` asks for `groups`.
-pub fn lists_user_groups(gw: &Gateway, query: &ListQuery) -> bool {
-    match gw.mapping.groups.as_ref().map(|g| &g.membership) {
+pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
+    match cx.mapping.groups.as_ref().map(|g| &g.membership) {
         None => false,
         Some(Membership::UserAttribute(_)) => shows_user_groups(query),
         Some(Membership::Endpoints { .. }) => {
@@ -839,12 +816,12 @@ pub fn lists_user_groups(gw: &Gateway, query: &ListQuery) -> bool {
 
 /// Records that a user the gateway just created is in no group, so that reading it back costs
 /// no look-up of its groups.
-pub async fn new_user_has_no_groups(gw: &Gateway, user_id: &str) {
+pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
     if matches!(
-        gw.mapping.groups.as_ref().map(|g| &g.membership),
+        cx.mapping.groups.as_ref().map(|g| &g.membership),
         Some(Membership::Endpoints { .. })
     ) {
-        let _ = gw
+        let _ = cx
             .membership
             .user_groups(user_id, async { Ok(Vec::new()) })
             .await;
@@ -855,11 +832,11 @@ pub async fn new_user_has_no_groups(gw: &Gateway, user_id: &str) {
 /// (membership held on the user is read from it, without a call). Endpoint look-ups go through
 /// the membership cache. Empty when the mapping has no way to tell.
 pub async fn groups_of_user(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     user_id: &str,
     legacy_user: Option<&Value>,
 ) -> Result<Vec<GroupRef>, ScimError> {
-    let Some(g) = &gw.mapping.groups else {
+    let Some(g) = &cx.mapping.groups else {
         return Ok(Vec::new());
     };
     match &g.membership {
@@ -872,7 +849,7 @@ pub async fn groups_of_user(
                     id: Some(user_id),
                     ..Call::new(&ug.endpoint)
                 };
-                let got = legacy::call_with(&gw.backend, &gw.mapping.users, &call).await?;
+                let got = legacy::call_with(cx, &cx.mapping.users, &call).await?;
                 let ids = ug.groups(&got.body)?;
                 // Each group's name, when the items are groups the mapping can read.
                 let mut names: Vec<(String, String)> = Vec::new();
@@ -896,7 +873,7 @@ pub async fn groups_of_user(
                     })
                     .collect())
             };
-            Ok(gw.membership.user_groups(user_id, load).await?.to_vec())
+            Ok(cx.membership.user_groups(user_id, load).await?.to_vec())
         }
         Membership::Endpoints {
             user_groups: None, ..
@@ -905,24 +882,18 @@ pub async fn groups_of_user(
             let ids = match legacy_user {
                 Some(u) => ua.groups_of_user(u),
                 None => {
-                    let users = &gw.mapping.users;
+                    let users = &cx.mapping.users;
                     let load = async {
-                        let got = legacy::call(
-                            &gw.backend,
-                            users,
-                            &users.endpoints.get,
-                            Some(user_id),
-                            &[],
-                            None,
-                        )
-                        .await?;
+                        let got =
+                            legacy::call(cx, users, &users.endpoints.get, Some(user_id), &[], None)
+                                .await?;
                         Ok(ua
                             .groups_of_user(&got.body)
                             .into_iter()
                             .map(|id| GroupRef { id, display: None })
                             .collect())
                     };
-                    return Ok(gw.membership.user_groups(user_id, load).await?.to_vec());
+                    return Ok(cx.membership.user_groups(user_id, load).await?.to_vec());
                 }
             };
             Ok(ids
@@ -935,17 +906,17 @@ pub async fn groups_of_user(
 
 /// Sets a SCIM user's read-only `groups` (left out when the user is in none).
 pub async fn fill_user_groups(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     user: &mut Value,
     legacy_user: Option<&Value>,
 ) -> Result<(), ScimError> {
-    if gw.mapping.groups.is_none() {
+    if cx.mapping.groups.is_none() {
         return Ok(());
     }
     let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
         return Ok(());
     };
-    let groups = groups_of_user(gw, &id, legacy_user).await?;
+    let groups = groups_of_user(cx, &id, legacy_user).await?;
     if groups.is_empty() {
         return Ok(());
     }
@@ -1004,12 +975,12 @@ fn mentions_members(f: &Filter) -> bool {
 /// (`members[value eq "u"]`, alone or with `and`) is answered from the user's groups, never by
 /// reading members.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn list<'a>(gw: &'a Gateway, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(list_now(gw, query, base_url))
+pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(list_now(cx, query, base_url))
 }
 
-async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
-    let Some(g) = &gw.mapping.groups else {
+async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+    let Some(g) = &cx.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries
         // /Groups and needs a ListResponse here.
         return Ok(list::list_response(Vec::new(), 0, query.start_index));
@@ -1023,7 +994,7 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
 
     let (mut groups, total) = if let Some(member) = filter.as_ref().and_then(member_term) {
         let f = filter.as_ref().unwrap_or_else(|| unreachable!());
-        let refs = groups_of_user(gw, member, None).await.or_else(|e| {
+        let refs = groups_of_user(cx, member, None).await.or_else(|e| {
             if e.status == 404 {
                 Ok(Vec::new())
             } else {
@@ -1032,7 +1003,7 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
         })?;
         let mut found = Vec::new();
         for gref in refs.iter().take(scan_limit as usize) {
-            let mut group = match fetch(gw, &gref.id).await {
+            let mut group = match fetch(cx, &gref.id).await {
                 Ok(f) => f.scim,
                 Err(e) if e.status == 404 => continue,
                 Err(e) => return Err(e),
@@ -1065,12 +1036,12 @@ async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Val
                  alone or joined with and",
             ));
         }
-        let selection = select::select(&gw.backend, r, schema(), filter.as_ref(), query).await?;
+        let selection = select::select(cx, r, schema(), filter.as_ref(), query).await?;
         (selection.resources, selection.total)
     };
     let mut shown = Vec::with_capacity(groups.len());
     for group in groups.drain(..) {
-        let group = show(gw, g, group, with_members, base_url).await?;
+        let group = show(cx, g, group, with_members, base_url).await?;
         shown.push(list::project(
             &group,
             &query.attributes,

@@ -6,9 +6,10 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::{BackendClient, BackendRequest};
+use crate::backend::BackendRequest;
 use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::scim::ScimError;
+use crate::server::context::Ctx;
 
 /// A legacy answer: status, headers, JSON body (`Null` when empty).
 #[derive(Debug)]
@@ -30,7 +31,7 @@ pub struct Page {
 /// Calls `endpoint` of `resource`. A legacy error status becomes the SCIM error the mapping's
 /// rules say.
 pub async fn call(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     endpoint: &Endpoint,
     id: Option<&str>,
@@ -43,9 +44,7 @@ pub async fn call(
         body,
         ..Call::new(endpoint)
     };
-    call_with(backend, resource, &call)
-        .await
-        .map_err(|e| e.error)
+    call_with(cx, resource, &call).await.map_err(|e| e.error)
 }
 
 /// One legacy call with everything a membership change may need: `{member}` in the path and an
@@ -101,7 +100,7 @@ impl From<ScimError> for CallError {
 
 /// Makes `call` to the legacy API of `resource`; see [`call`].
 pub async fn call_with(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     call: &Call<'_>,
 ) -> Result<LegacyResponse, CallError> {
@@ -124,7 +123,7 @@ pub async fn call_with(
         headers,
         body: body_bytes,
     };
-    let response = backend.send(request).await.map_err(ScimError::from)?;
+    let response = cx.backend.send(request).await.map_err(ScimError::from)?;
     if response.status >= 400 {
         let mut err = resource.map_error(response.status, &response.body);
         if let Some(seconds) = retry_after(&response.headers) {
@@ -164,7 +163,7 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimErro
 /// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
 /// a legacy 404 becomes `gone`.
 pub async fn delete_record(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     id: &str,
     gone: ScimError,
@@ -174,7 +173,7 @@ pub async fn delete_record(
             "the mapping has on_delete: delete but no delete endpoint",
         ));
     };
-    match call(backend, resource, endpoint, Some(id), &[], None).await {
+    match call(cx, resource, endpoint, Some(id), &[], None).await {
         Ok(_) => Ok(()),
         Err(e) if e.status == 404 => Err(gone),
         Err(e) => Err(e),
@@ -196,7 +195,7 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 /// cursor-paginated walk. `id` fills the `{id}` of the list path (a group's member list).
 #[allow(clippy::too_many_arguments)]
 pub async fn fetch_page(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
     id: Option<&str>,
@@ -236,7 +235,7 @@ pub async fn fetch_page(
             }
         }
     }
-    let r = call(backend, resource, &list.endpoint, id, &q, None).await?;
+    let r = call(cx, resource, &list.endpoint, id, &q, None).await?;
     let items = list.items(&r.body)?;
     Ok(Page {
         total: list.total(&r.body, &r.headers),
@@ -259,7 +258,7 @@ pub fn max_page_size(list: &ListEndpoint) -> u64 {
 /// window is one legacy page (SCIM clients page with startIndex = 1, 101, 201… and count 100).
 /// `walk_limit` bounds how many items a cursor walk may skip through.
 pub async fn fetch_window(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
     params: &[(String, String)],
@@ -267,16 +266,13 @@ pub async fn fetch_window(
     count: u64,
     walk_limit: u64,
 ) -> Result<(Vec<Value>, Option<u64>), ScimError> {
-    fetch_window_of(
-        backend, resource, list, None, params, offset, count, walk_limit,
-    )
-    .await
+    fetch_window_of(cx, resource, list, None, params, offset, count, walk_limit).await
 }
 
 /// [`fetch_window`] of a list whose path has `{id}` (a group's member list).
 #[allow(clippy::too_many_arguments)]
 pub async fn fetch_window_of(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
     id: Option<&str>,
@@ -294,7 +290,7 @@ pub async fn fetch_window_of(
             let mut at = offset;
             loop {
                 let size = (want - out.len() as u64).min(max);
-                let page = fetch_page(backend, resource, list, id, params, at, size, None).await?;
+                let page = fetch_page(cx, resource, list, id, params, at, size, None).await?;
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 out.extend(page.items);
@@ -315,7 +311,7 @@ pub async fn fetch_window_of(
             let mut page_start = offset - offset % size;
             loop {
                 let page =
-                    fetch_page(backend, resource, list, id, params, page_start, size, None).await?;
+                    fetch_page(cx, resource, list, id, params, page_start, size, None).await?;
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 let skip = offset.saturating_sub(page_start) as usize;
@@ -330,17 +326,8 @@ pub async fn fetch_window_of(
             let mut cursor: Option<String> = None;
             let mut seen: u64 = 0;
             loop {
-                let page = fetch_page(
-                    backend,
-                    resource,
-                    list,
-                    id,
-                    params,
-                    seen,
-                    max,
-                    cursor.as_deref(),
-                )
-                .await?;
+                let page = fetch_page(cx, resource, list, id, params, seen, max, cursor.as_deref())
+                    .await?;
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 let skip = offset.saturating_sub(seen) as usize;
@@ -369,14 +356,14 @@ pub async fn fetch_window_of(
 /// Every item of the legacy list filtered by `params`, up to `limit` items; `Err(tooMany)` when
 /// there are more.
 pub async fn fetch_all(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
     params: &[(String, String)],
     limit: u64,
 ) -> Result<Vec<Value>, ScimError> {
     let (items, total) = fetch_window(
-        backend,
+        cx,
         resource,
         list,
         params,

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod context;
 pub mod gateway;
 pub mod groups;
 pub mod legacy;

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::backend::BackendClient;
 use crate::mapping::{Pushdown, ResourceMapping};
 use crate::scim::filter::{self, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimError;
+use crate::server::context::Ctx;
 use crate::server::legacy;
 
 /// A page of SCIM resources, the legacy record each came from (by SCIM id), and the total.
@@ -41,7 +41,7 @@ pub fn parse_filter(
 
 /// The page `query` asks for of `resource`'s records that `filter` selects.
 pub async fn select(
-    backend: &BackendClient,
+    cx: &Ctx<'_>,
     resource: &ResourceMapping,
     schema: &ResourceSchema,
     filter: Option<&Filter>,
@@ -61,7 +61,7 @@ pub async fn select(
     let legacy_pages = pushdown.complete && query.sort_by.is_none();
     let (items, legacy_total) = if legacy_pages {
         legacy::fetch_window(
-            backend,
+            cx,
             resource,
             list_endpoint,
             &pushdown.params,
@@ -71,14 +71,8 @@ pub async fn select(
         )
         .await?
     } else {
-        let items = legacy::fetch_all(
-            backend,
-            resource,
-            list_endpoint,
-            &pushdown.params,
-            scan_limit,
-        )
-        .await?;
+        let items =
+            legacy::fetch_all(cx, resource, list_endpoint, &pushdown.params, scan_limit).await?;
         (items, None)
     };
     let fetched = items.len();

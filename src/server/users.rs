@@ -14,7 +14,8 @@ use crate::scim::patch::{self, PatchRequest};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
-use crate::server::gateway::{set_location, Gateway};
+use crate::server::context::Ctx;
+use crate::server::gateway::set_location;
 use crate::server::groups;
 use crate::server::legacy::{self, LegacyResponse};
 use crate::server::select::{self, Selection};
@@ -35,8 +36,8 @@ fn full_schema() -> &'static ResourceSchema {
     ResourceSchema::user()
 }
 
-fn resource(gw: &Gateway) -> &ResourceMapping {
-    &gw.mapping.users
+fn resource<'c>(cx: &'c Ctx<'_>) -> &'c ResourceMapping {
+    &cx.mapping.users
 }
 
 /// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
@@ -52,10 +53,10 @@ fn no_user(id: &str) -> ScimError {
     ScimError::not_found(format!("no user with id {id:?}"))
 }
 
-async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
+async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     check_id(id)?;
-    let r = resource(gw);
-    let got = legacy::call(&gw.backend, r, &r.endpoints.get, Some(id), &[], None)
+    let r = resource(cx);
+    let got = legacy::call(cx, r, &r.endpoints.get, Some(id), &[], None)
         .await
         .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
     if r.is_deleted(&got.body) {
@@ -72,14 +73,14 @@ async fn fetch(gw: &Gateway, id: &str) -> Result<Fetched, ScimError> {
 /// With groups mapped, the user's read-only `groups` are filled (through the membership cache,
 /// or from the legacy user itself when membership is held there).
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn get<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, Value> {
-    Box::pin(get_now(gw, id))
+pub fn get<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, Value> {
+    Box::pin(get_now(cx, id))
 }
 
-async fn get_now(gw: &Gateway, id: &str) -> Result<Value, ScimError> {
-    let found = fetch(gw, id).await?;
+async fn get_now(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
+    let found = fetch(cx, id).await?;
     let mut user = found.scim;
-    groups::fill_user_groups(gw, &mut user, Some(&found.legacy)).await?;
+    groups::fill_user_groups(cx, &mut user, Some(&found.legacy)).await?;
     Ok(user)
 }
 
@@ -119,47 +120,39 @@ fn active(user: &Value) -> Option<bool> {
 
 /// `POST /Users`
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn create<'a>(gw: &'a Gateway, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(create_now(gw, body))
+pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(create_now(cx, body))
 }
 
-async fn create_now(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
+async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));
     }
-    let r = resource(gw);
-    let legacy_user = groups::with_default_role(gw, &r.to_legacy(&user, None)?)?;
-    let created = match legacy::call(
-        &gw.backend,
-        r,
-        &r.endpoints.create,
-        None,
-        &[],
-        Some(&legacy_user),
-    )
-    .await
-    {
-        Ok(created) => created,
-        Err(e) if e.status == 409 && r.has_deleted_marker() => {
-            // The userName may belong to a user deleted through SCIM (kept, marked): bring
-            // that one back with the new attributes rather than refusing the IdP.
-            return match restore_deleted(gw, &user).await? {
-                Some(restored) => Ok(restored),
-                None => Err(e),
-            };
-        }
-        Err(e) => return Err(e),
-    };
+    let r = resource(cx);
+    let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
+    let created =
+        match legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_user)).await {
+            Ok(created) => created,
+            Err(e) if e.status == 409 && r.has_deleted_marker() => {
+                // The userName may belong to a user deleted through SCIM (kept, marked): bring
+                // that one back with the new attributes rather than refusing the IdP.
+                return match restore_deleted(cx, &user).await? {
+                    Some(restored) => Ok(restored),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
     })?;
-    groups::new_user_has_no_groups(gw, &id).await;
+    groups::new_user_has_no_groups(cx, &id).await;
     let mut legacy_now = created.body;
     if !r.writes_active() && active(&user) == Some(false) {
-        legacy_now = set_active_by_endpoint(gw, &id, false)
+        legacy_now = set_active_by_endpoint(cx, &id, false)
             .await?
             .unwrap_or(legacy_now);
     }
@@ -168,8 +161,8 @@ async fn create_now(gw: &Gateway, body: &Value) -> Result<Value, ScimError> {
 
 /// Finds the legacy user with `user`'s userName that carries the deleted marker and writes
 /// `user` over it. `None` when there is no such user (the conflict is a real one).
-async fn restore_deleted(gw: &Gateway, user: &Value) -> Result<Option<Value>, ScimError> {
-    let r = resource(gw);
+async fn restore_deleted(cx: &Ctx<'_>, user: &Value) -> Result<Option<Value>, ScimError> {
+    let r = resource(cx);
     let Some(name) = user_name(user) else {
         return Ok(None);
     };
@@ -182,16 +175,8 @@ async fn restore_deleted(gw: &Gateway, user: &Value) -> Result<Option<Value>, Sc
     if pushdown.params.is_empty() {
         return Ok(None);
     }
-    let (items, _) = legacy::fetch_window(
-        &gw.backend,
-        r,
-        &r.endpoints.list,
-        &pushdown.params,
-        0,
-        10,
-        10,
-    )
-    .await?;
+    let (items, _) =
+        legacy::fetch_window(cx, r, &r.endpoints.list, &pushdown.params, 0, 10, 10).await?;
     for legacy_user in items {
         if !r.is_deleted(&legacy_user) {
             continue;
@@ -212,7 +197,7 @@ async fn restore_deleted(gw: &Gateway, user: &Value) -> Result<Option<Value>, Sc
             scim,
         };
         tracing::info!(id = %id, "a user deleted through SCIM is provisioned again: restored");
-        return write_user(gw, &id, old, user, false).await.map(Some);
+        return write_user(cx, &id, old, user, false).await.map(Some);
     }
     Ok(None)
 }
@@ -220,11 +205,11 @@ async fn restore_deleted(gw: &Gateway, user: &Value) -> Result<Option<Value>, Sc
 /// Calls the mapping's deactivate/reactivate endpoint. Returns the legacy user when the answer
 /// carries one.
 async fn set_active_by_endpoint(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     id: &str,
     on: bool,
 ) -> Result<Option<Value>, ScimError> {
-    let r = resource(gw);
+    let r = resource(cx);
     let endpoint = if on {
         &r.endpoints.reactivate
     } else {
@@ -235,8 +220,7 @@ async fn set_active_by_endpoint(
             "this gateway's mapping cannot change `active` for this legacy API",
         ));
     };
-    let LegacyResponse { body, .. } =
-        legacy::call(&gw.backend, r, endpoint, Some(id), &[], None).await?;
+    let LegacyResponse { body, .. } = legacy::call(cx, r, endpoint, Some(id), &[], None).await?;
     Ok(r.legacy_id(&body).is_some().then_some(body))
 }
 
@@ -245,18 +229,18 @@ async fn set_active_by_endpoint(
 /// when the mapping says so; with `mark_deleted`, the mapping's deleted marker is written in the
 /// same update. Returns the user as stored afterwards.
 async fn write_user(
-    gw: &Gateway,
+    cx: &Ctx<'_>,
     id: &str,
     old: Fetched,
     new_user: &Value,
     mark_deleted: bool,
 ) -> Result<Value, ScimError> {
-    let r = resource(gw);
+    let r = resource(cx);
     let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
     if !mark_deleted {
         // Each write of the user is its sync: role and flags follow its groups, so a changed
         // table applies now.
-        new_legacy = Box::pin(groups::apply_user_rules(gw, id, &new_legacy)).await?;
+        new_legacy = Box::pin(groups::apply_user_rules(cx, id, &new_legacy)).await?;
     }
     if mark_deleted {
         new_legacy = r.mark_deleted(&new_legacy).ok_or_else(|| {
@@ -267,15 +251,7 @@ async fn write_user(
     let mut stale = false;
     if new_legacy != old.legacy {
         let body = r.update_body(&old.legacy, &new_legacy);
-        let answer = legacy::call(
-            &gw.backend,
-            r,
-            &r.endpoints.update,
-            Some(id),
-            &[],
-            Some(&body),
-        )
-        .await?;
+        let answer = legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
         if r.legacy_id(&answer.body).is_some() {
             legacy_now = answer.body;
         } else {
@@ -285,7 +261,7 @@ async fn write_user(
     if !r.writes_active() {
         if let Some(wanted) = active(new_user) {
             if active(&old.scim) != Some(wanted) {
-                match set_active_by_endpoint(gw, id, wanted).await? {
+                match set_active_by_endpoint(cx, id, wanted).await? {
                     Some(body) => {
                         legacy_now = body;
                         stale = false;
@@ -299,7 +275,7 @@ async fn write_user(
         return Ok(Value::Null);
     }
     if stale {
-        return get(gw, id).await;
+        return get(cx, id).await;
     }
     Ok(r.to_scim(&legacy_now)?)
 }
@@ -307,65 +283,65 @@ async fn write_user(
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
 /// value (a PUT that forgets `active` must not deactivate anybody).
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn replace<'a>(gw: &'a Gateway, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(replace_now(gw, id, body))
+pub fn replace<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(replace_now(cx, id, body))
 }
 
-async fn replace_now(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
     let mut user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));
     }
-    let old = fetch(gw, id).await?;
+    let old = fetch(cx, id).await?;
     if active(&user).is_none() {
         if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
             obj.insert("active".into(), Value::Bool(a));
         }
     }
-    write_user(gw, id, old, &user, false).await
+    write_user(cx, id, old, &user, false).await
 }
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn patch<'a>(gw: &'a Gateway, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(patch_now(gw, id, body))
+pub fn patch<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
+    Box::pin(patch_now(cx, id, body))
 }
 
-async fn patch_now(gw: &Gateway, id: &str, body: &Value) -> Result<Value, ScimError> {
+async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
-    let old = fetch(gw, id).await?;
+    let old = fetch(cx, id).await?;
     let mut user = old.scim.clone();
     patch::apply(&mut user, &request, full_schema())?;
-    write_user(gw, id, old, &user, false).await
+    write_user(cx, id, old, &user, false).await
 }
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
 /// or deletes, as the mapping says.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn delete<'a>(gw: &'a Gateway, id: &'a str) -> Boxed<'a, ()> {
-    Box::pin(delete_now(gw, id))
+pub fn delete<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, ()> {
+    Box::pin(delete_now(cx, id))
 }
 
-async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
-    let r = resource(gw);
+async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+    let r = resource(cx);
     match r.on_delete {
         OnDelete::Delete => {
             check_id(id)?;
-            legacy::delete_record(&gw.backend, r, id, no_user(id)).await?;
+            legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
             // Deactivated, and marked deleted when the mapping has a marker: the record and
             // its history stay in the legacy API, and SCIM answers 404 for it from now on.
-            let old = fetch(gw, id).await?;
+            let old = fetch(cx, id).await?;
             let marker = r.has_deleted_marker();
             if marker || active(&old.scim) != Some(false) {
                 let mut user = old.scim.clone();
                 if let Some(obj) = user.as_object_mut() {
                     obj.insert("active".into(), Value::Bool(false));
                 }
-                write_user(gw, id, old, &user, marker).await?;
+                write_user(cx, id, old, &user, marker).await?;
             }
         }
     }
@@ -374,24 +350,24 @@ async fn delete_now(gw: &Gateway, id: &str) -> Result<(), ScimError> {
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn list<'a>(gw: &'a Gateway, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(list_now(gw, query, base_url))
+pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
+    Box::pin(list_now(cx, query, base_url))
 }
 
-async fn list_now(gw: &Gateway, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
-    let r = resource(gw);
+async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+    let r = resource(cx);
     let schema = full_schema();
     let filter = select::parse_filter(query, schema)?;
     let Selection {
         resources: mut users,
         legacy_by_id: legacy_of,
         total,
-    } = select::select(&gw.backend, r, schema, filter.as_ref(), query).await?;
-    let with_groups = groups::lists_user_groups(gw, query);
+    } = select::select(cx, r, schema, filter.as_ref(), query).await?;
+    let with_groups = groups::lists_user_groups(cx, query);
     for u in users.iter_mut() {
         if with_groups {
             let legacy = legacy_of.get(u.get("id").and_then(Value::as_str).unwrap_or_default());
-            groups::fill_user_groups(gw, u, legacy).await?;
+            groups::fill_user_groups(cx, u, legacy).await?;
         }
         set_location(u, base_url);
         *u = list::project_owned(
