@@ -38,10 +38,10 @@ impl RecordCache {
     }
 
     /// Remembers `record` as the current state of `id` of `tenant`.
-    pub async fn put(&self, tenant: &str, id: &str, record: Value) {
+    pub async fn put(&self, tenant: &str, id: &str, record: Arc<Value>) {
         if let Some(records) = &self.records {
             records
-                .insert((tenant.to_string(), id.to_string()), Arc::new(record))
+                .insert((tenant.to_string(), id.to_string()), record)
                 .await;
         }
     }
@@ -64,8 +64,12 @@ mod tests {
     #[tokio::test]
     async fn records_are_kept_per_tenant_and_forgotten_on_demand() {
         let cache = RecordCache::new(Duration::from_secs(60), 100);
-        cache.put("a", "1", json!({"id": 1, "v": "a"})).await;
-        cache.put("b", "1", json!({"id": 1, "v": "b"})).await;
+        cache
+            .put("a", "1", Arc::new(json!({"id": 1, "v": "a"})))
+            .await;
+        cache
+            .put("b", "1", Arc::new(json!({"id": 1, "v": "b"})))
+            .await;
         assert_eq!(cache.get("a", "1").await.unwrap()["v"], "a");
         assert_eq!(cache.get("b", "1").await.unwrap()["v"], "b");
         cache.forget("a", "1").await;
@@ -76,14 +80,14 @@ mod tests {
     #[tokio::test]
     async fn a_zero_ttl_keeps_nothing() {
         let cache = RecordCache::new(Duration::ZERO, 100);
-        cache.put("a", "1", json!({"id": 1})).await;
+        cache.put("a", "1", Arc::new(json!({"id": 1}))).await;
         assert!(cache.get("a", "1").await.is_none());
     }
 
     #[tokio::test]
     async fn records_expire_after_the_ttl() {
         let cache = RecordCache::new(Duration::from_millis(50), 100);
-        cache.put("a", "1", json!({"id": 1})).await;
+        cache.put("a", "1", Arc::new(json!({"id": 1}))).await;
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(cache.get("a", "1").await.is_none());
     }

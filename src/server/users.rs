@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -25,7 +26,7 @@ pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
-    legacy: Value,
+    legacy: Arc<Value>,
     scim: Value,
     /// Taken from the record cache rather than read now: may be out of date.
     cached: bool,
@@ -65,11 +66,14 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         return Err(no_user(id));
     }
     let scim = r.to_scim(&got.body)?;
+    let legacy = Arc::new(got.body);
     if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, id, got.body.clone()).await;
+        cx.records
+            .put(&cx.tenant.name, id, Arc::clone(&legacy))
+            .await;
     }
     Ok(Fetched {
-        legacy: got.body,
+        legacy,
         scim,
         cached: false,
     })
@@ -86,7 +90,7 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
             if !r.is_deleted(&legacy) {
                 let scim = r.to_scim(&legacy)?;
                 return Ok(Fetched {
-                    legacy: Value::clone(&legacy),
+                    legacy,
                     scim,
                     cached: true,
                 });
@@ -144,7 +148,7 @@ pub fn get<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, Value> {
 async fn get_now(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
     let found = fetch(cx, id).await?;
     let mut user = found.scim;
-    groups::fill_user_groups(cx, &mut user, Some(&found.legacy)).await?;
+    groups::fill_user_groups(cx, &mut user, Some(found.legacy.as_ref())).await?;
     Ok(user)
 }
 
@@ -222,7 +226,9 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     }
     let user = r.to_scim(&legacy_now)?;
     if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, &id, legacy_now).await;
+        cx.records
+            .put(&cx.tenant.name, &id, Arc::new(legacy_now))
+            .await;
     }
     Ok(user)
 }
@@ -261,7 +267,7 @@ async fn restore_deleted(cx: &Ctx<'_>, user: &Value) -> Result<Option<Value>, Sc
             return Ok(None);
         }
         let old = Fetched {
-            legacy: legacy_user,
+            legacy: Arc::new(legacy_user),
             scim,
             cached: false,
         };
@@ -324,11 +330,11 @@ async fn write_user(
         })?;
     }
     let mut stale = false;
-    let mut legacy_now = if new_legacy == old.legacy {
+    let mut legacy_now = if new_legacy == *old.legacy {
         if old.cached {
             return Ok(Written::Stale);
         }
-        old.legacy
+        Arc::unwrap_or_clone(old.legacy)
     } else {
         let body = r.update_body(&old.legacy, &new_legacy);
         let call = Call {
@@ -342,7 +348,7 @@ async fn write_user(
             Ok(answer) if r.legacy_id(&answer.body).is_some() => answer.body,
             Ok(_) => {
                 stale = true;
-                old.legacy
+                Arc::unwrap_or_clone(old.legacy)
             }
             Err(e) if guarded && e.legacy_status == Some(412) => {
                 cx.records.forget(&cx.tenant.name, id).await;
@@ -375,7 +381,9 @@ async fn write_user(
     }
     let user = r.to_scim(&legacy_now)?;
     if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, id, legacy_now).await;
+        cx.records
+            .put(&cx.tenant.name, id, Arc::new(legacy_now))
+            .await;
     }
     Ok(Written::User(user))
 }
