@@ -735,7 +735,8 @@ fn kubernetes_sidecar_probes_the_admin_port_and_runs_unprivileged() {
     assert_eq!(
         mapping_text,
         read(&format!("mappings/{mapping_file}")),
-        "the ConfigMap's mapping must be mappings/{mapping_file} as shipped"
+        "the ConfigMap's mapping must be mappings/{mapping_file} as shipped: embed the file \
+         again, indented by 4 spaces, under data.{mapping_file}"
     );
     scim_gateway::mapping::load_str(&mapping_file, mapping_text)
         .unwrap_or_else(|e| panic!("the ConfigMap's mapping does not load:\n{e}"));
@@ -871,7 +872,7 @@ fn helm_chart_matches_the_contract_and_its_templates_name_existing_values() {
     assert_eq!(
         example,
         read(&format!("mappings/{mapping_file}")),
-        "files/{mapping_file} must be mappings/{mapping_file}"
+        "files/{mapping_file} must be a copy of mappings/{mapping_file}: copy it again"
     );
     let grace = values["terminationGracePeriodSeconds"].as_u64().unwrap();
     let pre_stop = values["preStopSleepSeconds"].as_u64().unwrap();
