@@ -63,6 +63,9 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         return Err(no_user(id));
     }
     let scim = r.to_scim(&got.body)?;
+    if let Some(name) = user_name(&scim) {
+        cx.record.set_user_name(name);
+    }
     Ok(Fetched {
         legacy: got.body,
         scim,
