@@ -127,6 +127,11 @@ fn metrics_count_what_was_sent_and_what_the_legacy_api_received() {
     // Refused before authentication: counted for tenant "none", and as auth failures.
     let r = d.send(("Users", "list"), "GET", "/Users", None, None);
     assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("x-request-id").map(str::len),
+        Some(32),
+        "a request id on every answer, errors included"
+    );
     let r = d.send(
         ("Users", "get"),
         "GET",

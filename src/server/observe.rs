@@ -2,7 +2,9 @@
 //! (`X-Request-Id`, kept or generated, returned on every answer), its metrics, the access log
 //! line (debug, target `scim_gateway::access`) and, for a change, the provisioning log line
 //! (target `provisioning`, the fields of the operations contract), one per create, replace,
-//! patch or delete of a user or group and one per member added to or removed from a group.
+//! patch or delete of a user or group and one per member added to or removed from a group. A
+//! change refused before it was routed (authentication, an unreadable body) is logged too, with
+//! the tenant `none`: "users aren't being provisioned" is often a wrong token.
 //!
 //! A [`RequestRecord`] travels with the request in [`Ctx`]: the steps fill it (the tenant once
 //! authenticated, the route once routed, the legacy API's last status, the user's userName when
