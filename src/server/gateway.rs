@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, ClientOptions};
+use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::mapping::{BackendAuth, Mapping};
@@ -25,6 +26,8 @@ pub struct Gateway {
     pub tokens: TokenSet,
     /// user id → the user's groups (filled and invalidated by `groups`).
     pub membership: MembershipCache,
+    /// (tenant, user id) → the legacy user record just read or written (see `cache::records`).
+    pub records: RecordCache,
     /// Serialises the gateway's membership writes to one legacy user (membership held on the
     /// user is a read-modify-write of that user): a user id hashes to one of these locks.
     pub user_locks: Vec<tokio::sync::Mutex<()>>,
@@ -110,12 +113,17 @@ impl Gateway {
             Duration::from_secs(config.cache.ttl_seconds),
             config.cache.max_entries,
         );
+        let records = RecordCache::new(
+            Duration::from_secs(config.cache.record_ttl_seconds),
+            config.cache.max_entries,
+        );
         Ok(Gateway {
             config,
             mapping,
             backend,
             tokens,
             membership,
+            records,
             user_locks: (0..USER_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
