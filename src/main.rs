@@ -106,7 +106,6 @@ fn serve(config_path: &Path) -> ExitCode {
         tracing::warn!("auth.token_sha256 is empty: every SCIM request will be refused with 401");
     }
     let addr = config.listen.address;
-    let threads = config.listen.threads;
     let conf = server_conf(
         config.shutdown.grace_period_seconds,
         config.shutdown.timeout_seconds,
@@ -115,9 +114,9 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(g) => Arc::new(g),
         Err(e) => return fail(e),
     };
-    let service = http_service("scim", addr, threads, ScimApp::new(gateway));
-    tracing::info!(%addr, "scim-gateway listening");
-    match runner::start_with_signals(conf, vec![service], &[addr]) {
+    let (services, addrs) = runner::gateway_services(&gateway);
+    tracing::info!(%addr, admin = %gateway.config.admin.address, "scim-gateway listening");
+    match runner::start_with_signals(conf, services, &addrs) {
         Ok(server) => {
             server.wait();
             ExitCode::SUCCESS

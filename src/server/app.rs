@@ -18,6 +18,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
 use crate::server::context::{Ctx, Tenant};
 use crate::server::gateway::{set_location, Gateway};
+use crate::server::observe::{self, RequestRecord};
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, users};
 
@@ -40,6 +41,8 @@ pub struct Request {
     pub authorization: Option<Vec<u8>>,
     pub host: Option<String>,
     pub body: Vec<u8>,
+    /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
+    pub request_id: String,
 }
 
 /// A response before it is written: status, optional JSON body, extra headers.
@@ -116,6 +119,7 @@ impl ScimApp {
 impl ServeHttp for ScimApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let started = Instant::now();
+        let _in_flight = self.gateway.metrics.in_flight();
         let head = session.req_header();
         let method = head.method.clone();
         let path = head.uri.path().to_string();
@@ -130,8 +134,15 @@ impl ServeHttp for ScimApp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
+        let request_id = observe::request_id(
+            head.headers
+                .get(observe::REQUEST_ID_HEADER)
+                .map(|v| v.as_bytes()),
+        );
 
-        let reply = match read_body(session, self.gateway.config.scim.max_body_bytes).await {
+        let body = read_body(session, self.gateway.config.scim.max_body_bytes).await;
+        let record = RequestRecord::default();
+        let (request, mut reply) = match body {
             Ok(body) => {
                 let request = Request {
                     method,
@@ -140,26 +151,30 @@ impl ServeHttp for ScimApp {
                     authorization,
                     host,
                     body,
+                    request_id,
                 };
                 // On the heap: a request's future (a chain of legacy calls) is large, and the
                 // worker threads' stacks are not.
-                let reply = Box::pin(handle(&self.gateway, &request)).await;
-                tracing::info!(
-                    method = %request.method,
-                    path = %request.path,
-                    status = reply.status,
-                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "scim request"
-                );
-                reply
+                let reply = Box::pin(handle(&self.gateway, &request, &record)).await;
+                (request, reply)
             }
             Err(e) => {
                 // The rest of the body is not read: the connection cannot be reused.
                 session.set_keepalive(None);
-                tracing::warn!(method = %method, path = %path, status = e.status, "request refused before routing");
-                Reply::error(&e)
+                tracing::warn!(method = %method, path = %path, status = e.status, request_id = %request_id, "request refused before routing");
+                let request = Request {
+                    method,
+                    path,
+                    query,
+                    authorization,
+                    host,
+                    body: Vec::new(),
+                    request_id,
+                };
+                (request, Reply::error(&e))
             }
         };
+        observe::finish(&self.gateway, &request, &record, &mut reply, started);
         to_http(reply)
     }
 }
@@ -213,13 +228,14 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
     })
 }
 
-/// Handles one request; never fails: errors become SCIM error replies.
-pub async fn handle(gw: &Gateway, request: &Request) -> Reply {
-    match handle_checked(gw, request).await {
+/// Handles one request; never fails: errors become SCIM error replies. `record` gathers what
+/// the steps learn, for the request's metrics and logs.
+pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
+    match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {
             if e.status >= 500 {
-                tracing::warn!(status = e.status, detail = %e.detail, "request failed");
+                tracing::warn!(status = e.status, detail = %e.detail, request_id = %request.request_id, "request failed");
             }
             Reply::error(&e)
         }
@@ -251,19 +267,30 @@ fn base_url(gw: &Gateway, host: Option<&str>) -> String {
     )
 }
 
-async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimError> {
-    gw.tokens.check(request.authorization.as_deref())?;
+async fn handle_checked(
+    gw: &Gateway,
+    request: &Request,
+    record: &RequestRecord,
+) -> Result<Reply, ScimError> {
+    if let Err(e) = gw.tokens.check(request.authorization.as_deref()) {
+        gw.metrics
+            .record_auth_failure(observe::auth_failure_reason(request));
+        return Err(e);
+    }
     let tenant = Tenant::default_tenant();
     let cx = Ctx {
         gw,
         tenant: &tenant,
-        request_id: "",
+        request_id: &request.request_id,
+        record,
     };
     route_request(&cx, request).await
 }
 
 async fn route_request(cx: &Ctx<'_>, request: &Request) -> Result<Reply, ScimError> {
+    cx.record.set_tenant(&cx.tenant.name);
     let route = router::route(&request.method, &request.path, &cx.config.scim.base_path)?;
+    cx.record.set_route(&route);
     let base = base_url(cx, request.host.as_deref());
     let max = cx.config.scim.max_results;
     let schema = ResourceSchema::user();

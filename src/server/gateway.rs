@@ -2,6 +2,7 @@
 //! tokens) and how it is built at start-up. Everything that can be wrong with the set-up is
 //! found here, before a listener opens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -12,7 +13,10 @@ use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::mapping::{BackendAuth, Mapping};
+use crate::metrics::Metrics;
 use crate::server::auth::TokenSet;
+use crate::server::context::Tenant;
+use crate::server::counts::StatusBoard;
 
 /// Shared, read-only state of a running gateway.
 pub struct Gateway {
@@ -27,12 +31,23 @@ pub struct Gateway {
     /// Serialises the gateway's membership writes to one legacy user (membership held on the
     /// user is a read-modify-write of that user): a user id hashes to one of these locks.
     pub user_locks: Vec<tokio::sync::Mutex<()>>,
+    /// The Prometheus metrics (served by the admin listener). Shared: a gateway rebuilt on a
+    /// configuration reload takes over the previous one's (see [`Gateway::carry_over`]).
+    pub metrics: Arc<Metrics>,
+    /// Per-tenant counts and last syncs (`/status`); shared like `metrics`.
+    pub status: Arc<StatusBoard>,
 }
 
 /// How many locks serialise membership writes to legacy users.
 const USER_LOCKS: usize = 64;
 
 impl Gateway {
+    /// Every tenant this gateway serves: the counts of `/status` and the `provisioned_*`
+    /// gauges are made for each.
+    pub fn tenants(&self) -> Vec<Tenant> {
+        vec![Tenant::default_tenant()]
+    }
+
     /// The lock that serialises membership writes to the legacy user `user_id`.
     pub fn user_lock(&self, user_id: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{Hash, Hasher};
@@ -112,7 +127,17 @@ impl Gateway {
             user_locks: (0..USER_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            metrics: Arc::new(Metrics::new()),
+            status: Arc::new(StatusBoard::default()),
         })
+    }
+
+    /// This gateway (just built from a reloaded configuration) with the metrics, counts and
+    /// last syncs of `previous`, so that counters do not restart at a reload.
+    pub fn carry_over(mut self, previous: &Gateway) -> Gateway {
+        self.metrics = previous.metrics.clone();
+        self.status = previous.status.clone();
+        self
     }
 }
 

@@ -3,14 +3,21 @@
 //!
 //! Request flow: [`app`] (read, authenticate with [`auth`], route with [`router`]) →
 //! [`users`] (the operation: SCIM protocol + mapping) → [`legacy`] (calls through the backend
-//! client) → back through [`users`] and [`app`] (response shaping).
+//! client) → back through [`users`] and [`app`] (response shaping) → [`observe`] (request id,
+//! metrics, access and provisioning logs).
+//!
+//! Beside it, on its own listener: [`admin`] (`/metrics`, `/healthz`, `/readyz`, `/status`, the
+//! latter with the per-tenant [`counts`]).
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod context;
+pub mod counts;
 pub mod gateway;
 pub mod groups;
 pub mod legacy;
+pub mod observe;
 pub mod router;
 pub mod runner;
 pub mod select;
