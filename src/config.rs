@@ -18,6 +18,7 @@ pub struct Config {
     pub mapping: MappingConfig,
     pub auth: AuthConfig,
     pub scim: ScimConfig,
+    pub limits: Limits,
     pub cache: CacheConfig,
     pub shutdown: Shutdown,
     pub log: Log,
@@ -63,6 +64,18 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// The largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+}
+
+/// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
+/// tenant; a request beyond it is answered 429 with `Retry-After`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Requests per second a tenant may send, sustained; 0: no limit.
+    pub requests_per_second: f64,
+    /// Requests a tenant may send at once above that rate (the bucket's size); 0: the rate
+    /// rounded up (at least 1).
+    pub burst: u32,
 }
 
 /// The group-membership cache.
@@ -258,6 +271,12 @@ impl Config {
                 self.scim.base_path
             ));
         }
+        let rate = self.limits.requests_per_second;
+        if !rate.is_finite() || rate < 0.0 {
+            problems.push(format!(
+                "limits.requests_per_second {rate} is not a rate; fix: a number of requests per second, e.g. 20, or 0 for no limit"
+            ));
+        }
         if self.scim.max_results == 0 {
             problems.push("scim.max_results must be at least 1".into());
         }
@@ -352,6 +371,27 @@ mod tests {
             "[listen]\naddress = \"127.0.0.1:8080\"\n[admin]\naddress = \"127.0.0.1:8080\"\n";
         let err = Config::load(&write(&d, same)).unwrap_err().to_string();
         assert!(err.contains("must not be on the SCIM listener"), "{err}");
+    }
+
+    #[test]
+    fn limits_are_off_by_default_and_a_negative_rate_is_refused() {
+        assert_eq!(Config::default().limits.requests_per_second, 0.0);
+        let d = temp_dir("limits");
+        let c = Config::load(&write(
+            &d,
+            "[limits]\nrequests_per_second = 2.5\nburst = 10\n",
+        ))
+        .unwrap();
+        assert_eq!(c.limits.requests_per_second, 2.5);
+        assert_eq!(c.limits.burst, 10);
+        let err = Config::load(&write(&d, "[limits]\nrequests_per_second = -1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.requests_per_second"), "{err}");
+        let err = Config::load(&write(&d, "[limits]\nrate = 5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rate"), "{err}");
     }
 
     #[test]

@@ -116,6 +116,10 @@ pub struct Metrics {
     provisioned_users: IntGaugeVec,
     provisioned_groups: IntGaugeVec,
     config_reloads: IntCounterVec,
+    backend_circuit_open: IntGaugeVec,
+    rate_limited: IntCounterVec,
+    backend_retries: IntCounterVec,
+    backend_queue_depth: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -227,6 +231,31 @@ impl Metrics {
                     &["outcome"],
                 ),
             ),
+            backend_circuit_open: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("backend_circuit_open", "1 while the circuit to the legacy API is open (calls refused with 503, or one trial call under way), 0 while closed; backend: the mapping's name."),
+                    &["backend"],
+                ),
+            ),
+            rate_limited: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("rate_limited_total", "SCIM requests answered 429 by the gateway's per-tenant rate limit."),
+                    &["tenant"],
+                ),
+            ),
+            backend_retries: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("backend_retries_total", "Idempotent calls to the legacy API sent again after a failure, by the mapping's endpoint name."),
+                    &["endpoint"],
+                ),
+            ),
+            backend_queue_depth: register(
+                r,
+                IntGauge::new("backend_queue_depth", "Calls to the legacy API waiting for a free slot (backend.max_concurrency)."),
+            ),
             registry,
         };
         let build_info = register(
@@ -285,6 +314,28 @@ impl Metrics {
         self.backend_duration
             .with_label_values(&[endpoint])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets whether the circuit to the legacy API of the mapping `backend` is open.
+    pub fn set_circuit_open(&self, backend: &str, open: bool) {
+        self.backend_circuit_open
+            .with_label_values(&[backend])
+            .set(i64::from(open));
+    }
+
+    /// Counts a request refused by the tenant's rate limit.
+    pub fn record_rate_limited(&self, tenant: &str) {
+        self.rate_limited.with_label_values(&[tenant]).inc();
+    }
+
+    /// Counts a call of `endpoint` sent again after a failure.
+    pub fn record_backend_retry(&self, endpoint: &str) {
+        self.backend_retries.with_label_values(&[endpoint]).inc();
+    }
+
+    /// A legacy call started (`+1`) or stopped (`-1`) waiting for a free slot.
+    pub fn add_backend_queue_depth(&self, delta: i64) {
+        self.backend_queue_depth.add(delta);
     }
 
     /// Counts a request refused by authentication.
@@ -405,6 +456,9 @@ mod tests {
         m.record_request("default", ("Users", "get"), 200, Duration::from_millis(3));
         m.record_backend("users.get", "200", Duration::from_millis(2));
         m.set_provisioned("default", Some(3), Some(1), Some(2));
+        m.set_circuit_open("acme-hr", false);
+        m.record_rate_limited("default");
+        m.record_backend_retry("users.get");
         let text = m.render(CacheStats { hits: 0, misses: 0 });
         for name in [
             "scim_gateway_scim_requests_total",
@@ -419,6 +473,10 @@ mod tests {
             "scim_gateway_provisioned_groups",
             "scim_gateway_config_reloads_total",
             "scim_gateway_build_info",
+            "scim_gateway_backend_circuit_open",
+            "scim_gateway_rate_limited_total",
+            "scim_gateway_backend_retries_total",
+            "scim_gateway_backend_queue_depth",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} ")),
@@ -587,5 +645,41 @@ mod tests {
         );
         assert_eq!(status_label(201), "201");
         assert_eq!(status_label(418), "418");
+    }
+
+    #[test]
+    fn protection_metrics_follow_the_circuit_the_queue_retries_and_refusals() {
+        let m = Metrics::new();
+        m.set_circuit_open("acme-hr", true);
+        m.add_backend_queue_depth(1);
+        m.add_backend_queue_depth(1);
+        m.add_backend_queue_depth(-1);
+        m.record_backend_retry("users.get");
+        m.record_backend_retry("users.get");
+        m.record_rate_limited("acme");
+        let text = m.render(CacheStats::default());
+        let at = |series: &str| sample(&text, series);
+        assert_eq!(
+            at("scim_gateway_backend_circuit_open{backend=\"acme-hr\"}"),
+            Some(1.0)
+        );
+        assert_eq!(at("scim_gateway_backend_queue_depth"), Some(1.0));
+        assert_eq!(
+            at("scim_gateway_backend_retries_total{endpoint=\"users.get\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            at("scim_gateway_rate_limited_total{tenant=\"acme\"}"),
+            Some(1.0)
+        );
+        m.set_circuit_open("acme-hr", false);
+        let text = m.render(CacheStats::default());
+        assert_eq!(
+            sample(
+                &text,
+                "scim_gateway_backend_circuit_open{backend=\"acme-hr\"}"
+            ),
+            Some(0.0)
+        );
     }
 }

@@ -11,10 +11,12 @@
 //! (the system's, or `ClientOptions::ca_file`). Certificates are checked against the host name
 //! as written in the URL, even though the connection goes to the address resolved at start-up.
 //!
-//! What it does not do: decide what to call (the mapping does), retry failed calls, limit
-//! concurrency or rate, or break circuits (the protection layer of DESIGN.md §7 sits on top). The
-//! one retry in here is at the connection level: a request that died on a stale pooled
-//! connection is sent again on a fresh one (see [`BackendClient::call`]).
+//! What it does not do: decide what to call (the mapping does). [`BackendClient::send`] is one
+//! attempt; [`BackendClient::send_protected`] (in `protect.rs`) adds the protection of
+//! DESIGN.md §7 around it — the concurrency bound, retries, the circuit breaker — with the state
+//! this client holds for it ([`Guard`]). The one retry in here is at the connection level: a
+//! request that died on a stale pooled connection is sent again on a fresh one (see
+//! [`BackendClient::call`]).
 //!
 //! Header values (the legacy API key travels in `ClientOptions::default_headers`) never appear in
 //! a `Debug` or `Display` output or a log line of this module.
@@ -36,6 +38,8 @@ use pingora::upstreams::peer::{HttpPeer, Peer};
 use pingora::{Error as PingoraError, ErrorType};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
+use super::limiter::Refusal;
+use super::protect::{Guard, Protection};
 
 /// The default bound on a response body: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -51,6 +55,9 @@ pub struct ClientOptions {
     /// Bound on the whole call: connecting, sending, and reading the complete response,
     /// including the one resend on a fresh connection.
     pub request_timeout: Duration,
+    /// Bound on each wait for the next bytes of the response (a legacy API that went silent
+    /// mid-answer); `None`: only `request_timeout` bounds it.
+    pub read_timeout: Option<Duration>,
     /// How long an idle connection stays in the keep-alive pool. Best kept below the backend's
     /// own keep-alive timeout.
     pub idle_timeout: Duration,
@@ -70,6 +77,8 @@ pub struct ClientOptions {
     /// warning when it is built with this set. Never the default; cannot be combined with
     /// `ca_file`. Ignored for an `http://` backend.
     pub insecure_skip_verify: bool,
+    /// The concurrency bound, retries and circuit breaker of [`BackendClient::send_protected`].
+    pub protection: Protection,
 }
 
 impl Default for ClientOptions {
@@ -77,12 +86,14 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
+            read_timeout: None,
             idle_timeout: Duration::from_secs(30),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             default_headers: Vec::new(),
             user_agent: concat!("scim-gateway/", env!("CARGO_PKG_VERSION")).to_string(),
             ca_file: None,
             insecure_skip_verify: false,
+            protection: Protection::default(),
         }
     }
 }
@@ -92,12 +103,14 @@ impl fmt::Debug for ClientOptions {
         f.debug_struct("ClientOptions")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("default_headers", &HeaderNames(&self.default_headers))
             .field("user_agent", &self.user_agent)
             .field("ca_file", &self.ca_file)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("protection", &self.protection)
             .finish()
     }
 }
@@ -211,8 +224,11 @@ pub struct BackendClient {
     default_headers: DefaultHeaders,
     connect_timeout: Duration,
     request_timeout: Duration,
+    read_timeout: Option<Duration>,
     idle_timeout: Duration,
     max_response_bytes: usize,
+    /// The running state of [`BackendClient::send_protected`].
+    guard: Guard,
 }
 
 impl fmt::Debug for BackendClient {
@@ -226,8 +242,10 @@ impl fmt::Debug for BackendClient {
             .field("default_headers", &self.default_headers)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("guard", &self.guard)
             .finish()
     }
 }
@@ -279,8 +297,9 @@ impl BackendClient {
         peer.options.idle_timeout = Some(options.idle_timeout);
         peer.options.verify_cert = !options.insecure_skip_verify;
         peer.options.verify_hostname = !options.insecure_skip_verify;
-        // No per-read or per-write timeouts (`read_timeout`, `write_timeout`): the deadline of
-        // the whole call bounds every read and write already.
+        // No per-write timeout: the deadline of the whole call bounds every write already. The
+        // per-read timeout (`read_timeout`) is set on each session: pingora's HTTP/1 session
+        // does not take it from the peer.
 
         Ok(BackendClient {
             transport: TransportConnector::new(Some(connector)),
@@ -294,8 +313,10 @@ impl BackendClient {
             default_headers: DefaultHeaders(default_headers),
             connect_timeout: options.connect_timeout,
             request_timeout: options.request_timeout,
+            read_timeout: options.read_timeout,
             idle_timeout: options.idle_timeout,
             max_response_bytes: options.max_response_bytes,
+            guard: Guard::new(&options.protection),
         })
     }
 
@@ -304,9 +325,23 @@ impl BackendClient {
         self.address
     }
 
-    /// Sends `request` and reads the complete response, within `request_timeout`.
+    /// The running state of [`BackendClient::send_protected`]: the circuit, the queue.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// Sends `request` once, unprotected, and reads the complete response, within
+    /// `request_timeout`.
     pub async fn send(&self, request: BackendRequest) -> Result<BackendResponse, BackendError> {
-        let head = self.request_head(&request)?;
+        self.send_one(&request).await
+    }
+
+    /// [`BackendClient::send`] of a borrowed request (one attempt of a protected call).
+    pub(super) async fn send_one(
+        &self,
+        request: &BackendRequest,
+    ) -> Result<BackendResponse, BackendError> {
+        let head = self.request_head(request)?;
         let body = request.body.as_deref().unwrap_or_default();
         match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
             Ok(result) => result,
@@ -369,6 +404,7 @@ impl BackendClient {
         body: &[u8],
     ) -> Result<BackendResponse, Failure> {
         let mut session = HttpSession::new_with_options(stream, &self.peer);
+        session.read_timeout = self.read_timeout;
 
         let sent = async {
             session.write_request_header(Box::new(head.clone())).await?;
@@ -384,14 +420,15 @@ impl BackendClient {
                 ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
                     Failure::NoResponse(e)
                 }
-                _ => Failure::Other(self.protocol_error(&e, "reading the response head")),
+                _ => Failure::Other(self.read_error(&e, "reading the response head")),
             });
         }
         // Skip informational (1xx) heads: the real response follows.
         while session.get_status().is_some_and(|s| s.is_informational()) {
-            session.read_response().await.map_err(|e| {
-                Failure::Other(self.protocol_error(&e, "reading the response head"))
-            })?;
+            session
+                .read_response()
+                .await
+                .map_err(|e| Failure::Other(self.read_error(&e, "reading the response head")))?;
         }
         let Some(response_head) = session.resp_header() else {
             return Err(Failure::Other(BackendError::Protocol {
@@ -409,7 +446,7 @@ impl BackendClient {
         while let Some(chunk) = session
             .read_body_ref()
             .await
-            .map_err(|e| Failure::Other(self.protocol_error(&e, "reading the response body")))?
+            .map_err(|e| Failure::Other(self.read_error(&e, "reading the response body")))?
         {
             if received.len().saturating_add(chunk.len()) > self.max_response_bytes {
                 return Err(Failure::Other(self.too_large()));
@@ -491,6 +528,34 @@ impl BackendClient {
                 backend: self.authority.clone(),
                 reason: describe(e),
             },
+        }
+    }
+
+    /// A failed read of the response: the read timeout, or a broken response.
+    fn read_error(&self, e: &PingoraError, while_doing: &str) -> BackendError {
+        match (e.etype(), self.read_timeout) {
+            (ErrorType::ReadTimedout, Some(after)) => BackendError::Timeout {
+                backend: self.authority.clone(),
+                phase: TimeoutPhase::Read,
+                after,
+            },
+            _ => self.protocol_error(e, while_doing),
+        }
+    }
+
+    /// A call the circuit breaker refused, open for `retry_after` more.
+    pub(super) fn circuit_open(&self, retry_after: Duration) -> BackendError {
+        BackendError::CircuitOpen {
+            backend: self.authority.clone(),
+            retry_after,
+        }
+    }
+
+    /// A call the concurrency bound refused.
+    pub(super) fn busy(&self, reason: Refusal) -> BackendError {
+        BackendError::Busy {
+            backend: self.authority.clone(),
+            reason,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Errors of the backend client: [`BackendConfigError`] (a base URL that cannot be used, found at
-//! start-up) and [`BackendError`] (a call to the legacy API that failed), and the one place where
-//! a failed call becomes a [`ScimError`].
+//! start-up) and [`BackendError`] (a call to the legacy API that failed, or that the protection
+//! of the legacy API refused to send), and the one place where a failed call becomes a
+//! [`ScimError`]: 502 when the legacy API cannot be reached or answers nonsense, 504 when it is
+//! too slow, 503 with `Retry-After` when the gateway holds calls back (open circuit, full queue).
 //!
 //! No message here carries a header value or a credential: errors are built from the backend's
 //! address, what the client was doing, and pingora's error *type*, never from request or response
@@ -10,6 +12,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::limiter::Refusal;
+use super::retry::retry_after_seconds;
 use crate::scim::ScimError;
 
 /// A backend base URL that cannot be used. Found once, when the client is built.
@@ -45,6 +49,8 @@ pub enum TimeoutPhase {
     /// The whole call: connect, send, and read the complete response
     /// (`ClientOptions::request_timeout`).
     Request,
+    /// Waiting for the next bytes of the response (`ClientOptions::read_timeout`).
+    Read,
 }
 
 impl fmt::Display for TimeoutPhase {
@@ -52,6 +58,7 @@ impl fmt::Display for TimeoutPhase {
         f.write_str(match self {
             TimeoutPhase::Connect => "connecting",
             TimeoutPhase::Request => "the whole request",
+            TimeoutPhase::Read => "waiting for the next bytes of the response",
         })
     }
 }
@@ -128,7 +135,23 @@ pub enum BackendError {
     /// the wire format forbids): a bug in the code that built it, not a backend failure.
     #[error("cannot send this request to the legacy API: {0}")]
     InvalidRequest(String),
+    /// Not sent: the circuit breaker is open after repeated failures, for `retry_after` more.
+    #[error(
+        "the circuit to the legacy API at {backend} is open after repeated failures; \
+         calls resume in {retry_after:?}"
+    )]
+    CircuitOpen {
+        backend: String,
+        retry_after: Duration,
+    },
+    /// Not sent: every slot of the concurrency bound was taken and the queue full, or the call
+    /// waited in the queue longer than allowed.
+    #[error("the calls to the legacy API at {backend} are at their limit: {reason}")]
+    Busy { backend: String, reason: Refusal },
 }
+
+/// How long the identity provider is asked to wait when the calls are at their limit.
+const BUSY_RETRY_AFTER: u64 = 1;
 
 impl From<BackendError> for ScimError {
     fn from(e: BackendError) -> Self {
@@ -149,6 +172,10 @@ impl From<BackendError> for ScimError {
                     "the legacy API did not answer within {} ms",
                     after.as_millis()
                 )),
+                TimeoutPhase::Read => ScimError::gateway_timeout(format!(
+                    "the legacy API stopped sending its answer for more than {} ms",
+                    after.as_millis()
+                )),
             },
             BackendError::Protocol { .. } => {
                 ScimError::bad_gateway("the legacy API sent an invalid response")
@@ -159,6 +186,23 @@ impl From<BackendError> for ScimError {
             BackendError::InvalidRequest(_) => {
                 ScimError::internal("the gateway could not build the request to the legacy API")
             }
+            BackendError::CircuitOpen { retry_after, .. } => {
+                let seconds = retry_after_seconds(retry_after);
+                ScimError::new(
+                    503,
+                    None,
+                    format!(
+                        "the legacy API is failing; the gateway stops calling it for {seconds} s"
+                    ),
+                )
+                .with_retry_after(seconds)
+            }
+            BackendError::Busy { .. } => ScimError::new(
+                503,
+                None,
+                "the legacy API is at the gateway's limit of concurrent calls; retry later",
+            )
+            .with_retry_after(BUSY_RETRY_AFTER),
         }
     }
 }
@@ -204,6 +248,19 @@ mod tests {
                 backend: BACKEND.into(),
                 reason: "the server refused the handshake (TLS alert HandshakeFailure)".into(),
             },
+            BackendError::Timeout {
+                backend: BACKEND.into(),
+                phase: TimeoutPhase::Read,
+                after: Duration::from_millis(250),
+            },
+            BackendError::CircuitOpen {
+                backend: BACKEND.into(),
+                retry_after: Duration::from_millis(2300),
+            },
+            BackendError::Busy {
+                backend: BACKEND.into(),
+                reason: Refusal::QueueFull,
+            },
         ]
     }
 
@@ -213,7 +270,23 @@ mod tests {
             .into_iter()
             .map(|e| ScimError::from(e).status)
             .collect();
-        assert_eq!(statuses, vec![502, 504, 504, 502, 502, 500, 502, 502]);
+        assert_eq!(
+            statuses,
+            vec![502, 504, 504, 502, 502, 500, 502, 502, 504, 503, 503]
+        );
+    }
+
+    #[test]
+    fn calls_held_back_by_the_gateway_are_503_with_retry_after() {
+        let open = ScimError::from(all_errors().remove(9));
+        assert_eq!(open.retry_after, Some(3), "2.3 s rounded up");
+        assert!(open.detail.contains("3 s"), "{}", open.detail);
+        let busy = ScimError::from(all_errors().remove(10));
+        assert_eq!(busy.retry_after, Some(1));
+        assert!(busy.detail.contains("retry later"), "{}", busy.detail);
+        let read = ScimError::from(all_errors().remove(8));
+        assert_eq!(read.retry_after, None);
+        assert!(read.detail.contains("250 ms"), "{}", read.detail);
     }
 
     #[test]

@@ -1,16 +1,30 @@
 //! The backend client: calls the legacy product's REST user API over HTTP/1.1, plain or over TLS,
 //! on pingora's own client stack (pooled keep-alive connections, timeouts, a bounded response
-//! size, rustls with the system's or a given CA bundle).
+//! size, rustls with the system's or a given CA bundle), and protects it (DESIGN.md §7).
 //!
 //! It knows nothing of SCIM or of the mapping: it takes a method, an already-encoded path and a
-//! JSON body, and returns the complete response, whatever its status. Deciding what to call, and
-//! protecting the legacy API (concurrency and rate limits, retries, circuit breaking), happen
-//! above it.
+//! JSON body, and returns the complete response, whatever its status.
+//!
+//! - `client`: one call ([`BackendClient::send`]).
+//! - `protect`: the protected call ([`BackendClient::send_protected`]) — circuit breaker, then
+//!   the concurrency bound, then the call, then retries — over the pure mechanisms `breaker`,
+//!   `limiter` and `retry`.
+//! - `error`: what fails, and the one place it becomes a SCIM error.
+//!
+//! Not here: the per-tenant rate limit toward the identity providers (`server::rate_limit`).
 
+mod breaker;
 mod client;
 mod error;
+mod limiter;
+mod protect;
+pub mod retry;
 
+pub use breaker::{Admission, Breaker, BreakerOptions, State as CircuitState};
 pub use client::{
     BackendClient, BackendRequest, BackendResponse, ClientOptions, DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
+pub use limiter::{Limiter, LimiterOptions, Refusal};
+pub use protect::{CallObserver, Guard, Protection};
+pub use retry::RetryPolicy;

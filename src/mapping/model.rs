@@ -16,7 +16,9 @@ pub type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
     pub name: Option<S<String>>,
-    pub backend: Option<S<BackendFile>>,
+    /// Boxed: the deserializer keeps each section it has read on its stack while it reads the
+    /// next ones, and the `backend:` section is large.
+    pub backend: Option<S<Box<BackendFile>>>,
     pub users: Option<S<ResourceFile>>,
     /// Optional: how SCIM Groups map to legacy groups (teams, roles…).
     pub groups: Option<S<ResourceFile>>,
@@ -28,7 +30,36 @@ pub struct BackendFile {
     pub base_url: Option<S<String>>,
     pub auth: Option<S<AuthFile>>,
     pub timeout_ms: Option<S<u64>>,
+    pub connect_timeout_ms: Option<S<u64>>,
+    pub read_timeout_ms: Option<S<u64>>,
+    pub max_concurrency: Option<S<u64>>,
+    pub queue: Option<S<u64>>,
+    pub queue_timeout_ms: Option<S<u64>>,
+    pub retry: Option<S<RetryFile>>,
+    pub circuit_breaker: Option<S<BreakerFile>>,
     pub tls: Option<S<TlsFile>>,
+}
+
+/// `backend.retry`: how often and after how long an idempotent call is sent again.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFile {
+    pub attempts: Option<S<u64>>,
+    pub backoff_ms: Option<S<u64>>,
+    pub max_backoff_ms: Option<S<u64>>,
+    pub max_retry_after_ms: Option<S<u64>>,
+}
+
+/// `backend.circuit_breaker`: when the gateway stops calling a failing legacy API, and for how
+/// long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerFile {
+    pub failures: Option<S<u64>>,
+    pub failure_ratio: Option<S<f64>>,
+    pub window_ms: Option<S<u64>>,
+    pub min_calls: Option<S<u64>>,
+    pub open_ms: Option<S<u64>>,
 }
 
 /// `{ca_file: PATH}` or `{insecure_skip_verify: true}`: how an https:// legacy API is trusted.

@@ -111,8 +111,14 @@ pub struct BackendSpec {
     /// `http://host:port` plus an optional path prefix, without a trailing slash.
     pub base_url: String,
     pub auth: Option<BackendAuth>,
-    /// The timeout of every call to the legacy API.
+    /// The timeout of every call to the legacy API (each attempt: connect, send, read).
     pub timeout: Duration,
+    /// Bound on opening a connection (at most `timeout`).
+    pub connect_timeout: Duration,
+    /// Bound on each wait for the next bytes of an answer; `None`: only `timeout`.
+    pub read_timeout: Option<Duration>,
+    /// The concurrency bound and its queue, retries, the circuit breaker (DESIGN.md §7).
+    pub protection: crate::backend::Protection,
     /// How an https:// legacy API is trusted.
     pub tls: BackendTls,
 }

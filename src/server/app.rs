@@ -1,7 +1,7 @@
 //! The SCIM listener: a pingora `ServeHttp` app. Each request goes through the steps of
-//! DESIGN.md §6 in order — read (bounded) → authenticate → route → operation (SCIM protocol +
-//! mapping + legacy calls, in `users`) → shape the response — and every failure leaves as a SCIM
-//! error body.
+//! DESIGN.md §6 in order — read (bounded) → authenticate → the tenant's rate limit → route →
+//! operation (SCIM protocol + mapping + legacy calls, in `users`) → shape the response — and
+//! every failure leaves as a SCIM error body.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,7 +20,7 @@ use crate::server::context::{Ctx, Tenant};
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::observe::{self, RequestRecord};
 use crate::server::router::{self, Collection, Route};
-use crate::server::{groups, users};
+use crate::server::{groups, rate_limit, users};
 
 /// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
 pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -284,6 +284,8 @@ async fn handle_checked(
         request_id: &request.request_id,
         record,
     };
+    record.set_tenant(&tenant.name);
+    rate_limit::admit(&cx)?;
     route_request(&cx, request).await
 }
 

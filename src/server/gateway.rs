@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::server::auth::TokenSet;
 use crate::server::context::Tenant;
 use crate::server::counts::StatusBoard;
+use crate::server::rate_limit::TenantRateLimits;
 
 /// Shared, read-only state of a running gateway.
 pub struct Gateway {
@@ -36,6 +37,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Per-tenant counts and last syncs (`/status`); shared like `metrics`.
     pub status: Arc<StatusBoard>,
+    /// The per-tenant rate limit toward the identity providers (`[limits]`).
+    pub rate_limits: TenantRateLimits,
 }
 
 /// How many locks serialise membership writes to legacy users.
@@ -99,8 +102,10 @@ impl Gateway {
             default_headers.push((name, value));
         }
         let options = ClientOptions {
-            connect_timeout: Duration::from_secs(2).min(mapping.backend.timeout),
+            connect_timeout: mapping.backend.connect_timeout,
             request_timeout: mapping.backend.timeout,
+            read_timeout: mapping.backend.read_timeout,
+            protection: mapping.backend.protection.clone(),
             default_headers,
             ca_file: mapping.backend.tls.ca_file.clone(),
             insecure_skip_verify: mapping.backend.tls.insecure_skip_verify,
@@ -109,6 +114,7 @@ impl Gateway {
         let backend = BackendClient::new(&mapping.backend.base_url, options)
             .map_err(|e| StartupError::Backend(e.to_string()))?;
         let tokens = TokenSet::from_hex_digests(&config.auth.token_sha256);
+        let rate_limits = TenantRateLimits::new(&config.limits);
         let membership = MembershipCache::new(
             Duration::from_secs(config.cache.ttl_seconds),
             config.cache.max_entries,
@@ -129,6 +135,7 @@ impl Gateway {
                 .collect(),
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(StatusBoard::default()),
+            rate_limits,
         })
     }
 

@@ -1,12 +1,16 @@
 //! Calls to the legacy API, as the mapping describes them: one endpoint call with its error
 //! translation, and reading a window of a paginated list whatever the pagination style.
 //!
-//! This is where mapping plans meet the backend client; it holds no SCIM semantics.
+//! This is where mapping plans meet the backend client; it holds no SCIM semantics. Every call
+//! goes through the client's protection (concurrency bound, retries, circuit breaker), whose
+//! events become metrics here ([`Observer`]).
+
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::BackendRequest;
+use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
 use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
@@ -128,15 +132,15 @@ pub async fn call_with(
         headers,
         body: body_bytes,
     };
-    let started = std::time::Instant::now();
-    let sent = cx.backend.send(request).await;
-    let status = match &sent {
-        Ok(r) => metrics::backend_status_label(r.status),
-        Err(e) => metrics::backend_error_label(e).into(),
+    let observer = Observer {
+        cx,
+        endpoint: endpoint.name,
     };
-    cx.metrics
-        .record_backend(endpoint.name, &status, started.elapsed());
-    let response = sent.map_err(ScimError::from)?;
+    let response = cx
+        .backend
+        .send_protected(request, &observer)
+        .await
+        .map_err(ScimError::from)?;
     cx.record.set_legacy_status(response.status);
     if response.status >= 400 {
         let mut err = resource.map_error(response.status, &response.body);
@@ -194,14 +198,49 @@ pub async fn delete_record(
     }
 }
 
+/// The legacy API's `Retry-After` (seconds or a date) in whole seconds, for the identity
+/// provider.
 fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    retry::retry_after(headers, SystemTime::now()).map(retry::retry_after_seconds)
+}
+
+/// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth and
+/// the circuit's state (labelled with the mapping's name).
+struct Observer<'a, 'c> {
+    cx: &'a Ctx<'c>,
+    endpoint: &'static str,
+}
+
+impl CallObserver for Observer<'_, '_> {
+    fn attempt(&self, result: &Result<BackendResponse, BackendError>, elapsed: Duration) {
+        let status = match result {
+            Ok(r) => metrics::backend_status_label(r.status),
+            Err(e) => metrics::backend_error_label(e).into(),
+        };
+        self.cx
+            .metrics
+            .record_backend(self.endpoint, &status, elapsed);
+    }
+
+    fn retry(&self, after: Duration) {
+        tracing::debug!(
+            endpoint = self.endpoint,
+            request_id = %self.cx.request_id,
+            after_ms = after.as_millis() as u64,
+            "legacy call failed; sending it again"
+        );
+        self.cx.metrics.record_backend_retry(self.endpoint);
+    }
+
+    fn queue(&self, delta: i64) {
+        self.cx.metrics.add_backend_queue_depth(delta);
+    }
+
+    fn circuit(&self, open: bool) {
+        self.cx
+            .metrics
+            .set_circuit_open(&self.cx.mapping.name, open);
+    }
 }
 
 /// Fetches one page of at most `size` items that starts at the 0-based `offset` (page style:

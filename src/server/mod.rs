@@ -6,6 +6,8 @@
 //! client) → back through [`users`] and [`app`] (response shaping) → [`observe`] (request id,
 //! metrics, access and provisioning logs).
 //!
+//! Right after authentication, [`rate_limit`] holds each tenant to its `[limits]` rate.
+//!
 //! Beside it, on its own listener: [`admin`] (`/metrics`, `/healthz`, `/readyz`, `/status`, the
 //! latter with the per-tenant [`counts`]).
 
@@ -18,6 +20,7 @@ pub mod gateway;
 pub mod groups;
 pub mod legacy;
 pub mod observe;
+pub mod rate_limit;
 pub mod router;
 pub mod runner;
 pub mod select;

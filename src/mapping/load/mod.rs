@@ -9,6 +9,7 @@
 mod attributes;
 mod endpoints;
 mod membership;
+mod protection;
 mod roles;
 #[cfg(test)]
 mod tests;
@@ -283,7 +284,7 @@ fn attr_path(name: &str, sub: Option<&str>) -> AttrPath {
 
 // --- backend ---------------------------------------------------------------------------------
 
-fn backend(cx: &mut Cx<'_>, spanned: &Spanned<BackendFile>) -> Option<BackendSpec> {
+fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<BackendSpec> {
     let b = &spanned.value;
     let base_url = need(
         cx,
@@ -311,14 +312,19 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<BackendFile>) -> Option<BackendSpe
             None
         }
     };
+    let guarded = protection::compile(cx, b, timeout);
     let tls = match &b.tls {
         None => Some(BackendTls::default()),
         Some(t) => tls(cx, t),
     };
+    let guarded = guarded?;
     Some(BackendSpec {
         base_url: base_url?,
         auth: auth?,
         timeout: timeout?,
+        connect_timeout: guarded.connect_timeout,
+        read_timeout: guarded.read_timeout,
+        protection: guarded.protection,
         tls: tls?,
     })
 }
