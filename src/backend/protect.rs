@@ -134,7 +134,7 @@ impl BackendClient {
     /// is open ([`BackendError::CircuitOpen`]) or when the concurrency bound and its queue are
     /// full or the queue wait times out ([`BackendError::Busy`]); retried after the failures
     /// and for the methods that [`retry`](super::retry) allows. The result is that of the last
-    /// attempt.
+    /// attempt (also when the circuit opened meanwhile and refuses the next one).
     pub async fn send_protected(
         &self,
         request: BackendRequest,
@@ -148,12 +148,15 @@ impl BackendClient {
         let idempotent = retry::is_idempotent(&request.method, if_match);
         let on_queue = |delta: i64| observer.queue(delta);
         let mut attempt = 1;
+        let mut last = None;
         loop {
             let ticket = match guard.admit(Instant::now()) {
                 Ok(ticket) => ticket,
                 Err(retry_after) => {
                     observer.circuit(true);
-                    return Err(self.circuit_open(retry_after));
+                    // A retry the circuit refuses: the call did reach the legacy API, and what
+                    // it answered says more than "open".
+                    return last.unwrap_or_else(|| Err(self.circuit_open(retry_after)));
                 }
             };
             let result = {
@@ -179,6 +182,7 @@ impl BackendClient {
                     observer.retry(wait);
                     tokio::time::sleep(wait).await;
                     attempt += 1;
+                    last = Some(result);
                 }
             }
         }
@@ -495,6 +499,34 @@ mod tests {
         assert!(
             counts.open.load(Ordering::SeqCst),
             "3 failures open the circuit"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_circuit_that_opens_during_the_retries_ends_them_with_the_real_error() {
+        let addr = free_loopback_addr().unwrap();
+        let mut p = protection();
+        p.breaker.failures = 2;
+        let options = ClientOptions {
+            protection: p,
+            ..ClientOptions::default()
+        };
+        let client = BackendClient::new(&format!("http://{addr}"), options).unwrap();
+        let counts = Counts::default();
+        let get = || BackendRequest::new(Method::GET, "/users/1");
+
+        let first = client.send_protected(get(), &counts).await.unwrap_err();
+        let second = client.send_protected(get(), &counts).await.unwrap_err();
+
+        assert!(matches!(first, BackendError::Connect { .. }), "{first}");
+        assert_eq!(
+            counts.attempts.load(Ordering::SeqCst),
+            2,
+            "the third was refused"
+        );
+        assert!(
+            matches!(second, BackendError::CircuitOpen { .. }),
+            "{second}"
         );
     }
 }

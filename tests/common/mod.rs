@@ -3,6 +3,8 @@
 //! pingora server, and a small SCIM client over real HTTP.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::path::Path;
 use std::sync::Arc;
 
