@@ -16,8 +16,9 @@ use serde_json::Value;
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
-use crate::server::context::{Ctx, Tenant};
+use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
+use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, users};
 
@@ -103,12 +104,15 @@ impl Reply {
 
 /// The pingora app serving SCIM.
 pub struct ScimApp {
-    gateway: Arc<Gateway>,
+    gateway: Live,
 }
 
 impl ScimApp {
-    pub fn new(gateway: Arc<Gateway>) -> ScimApp {
-        ScimApp { gateway }
+    /// Serves `gateway`: a [`Live`] (reloadable) or an `Arc<Gateway>`.
+    pub fn new(gateway: impl Into<Live>) -> ScimApp {
+        ScimApp {
+            gateway: gateway.into(),
+        }
     }
 }
 
@@ -116,6 +120,8 @@ impl ScimApp {
 impl ServeHttp for ScimApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let started = Instant::now();
+        // The generation this request uses to its end, whatever a reload does meanwhile.
+        let gateway: Arc<Gateway> = self.gateway.current();
         let head = session.req_header();
         let method = head.method.clone();
         let path = head.uri.path().to_string();
@@ -131,7 +137,7 @@ impl ServeHttp for ScimApp {
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
 
-        let reply = match read_body(session, self.gateway.config.scim.max_body_bytes).await {
+        let reply = match read_body(session, gateway.config.scim.max_body_bytes).await {
             Ok(body) => {
                 let request = Request {
                     method,
@@ -143,7 +149,7 @@ impl ServeHttp for ScimApp {
                 };
                 // On the heap: a request's future (a chain of legacy calls) is large, and the
                 // worker threads' stacks are not.
-                let reply = Box::pin(handle(&self.gateway, &request)).await;
+                let reply = Box::pin(handle(&gateway, &request)).await;
                 tracing::info!(
                     method = %request.method,
                     path = %request.path,
@@ -234,37 +240,35 @@ fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
-/// The base URL of this SCIM service, for `meta.location` and `Location`.
-fn base_url(gw: &Gateway, host: Option<&str>) -> String {
-    let public = gw.config.scim.public_url.trim_end_matches('/');
-    if !public.is_empty() {
-        return public.to_string();
-    }
-    let host = host.filter(|h| {
-        h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    });
-    format!(
-        "http://{}{}",
-        host.unwrap_or("localhost"),
-        gw.config.scim.base_path
-    )
-}
-
 async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimError> {
-    gw.tokens.check(request.authorization.as_deref())?;
-    let tenant = Tenant::default_tenant();
+    // Authenticated, routed and authorised (tenant URL, scope) before anything is read.
+    let access = gw.keys.authorize(
+        &request.method,
+        &request.path,
+        &gw.config.scim.base_path,
+        request.authorization.as_deref(),
+        time::OffsetDateTime::now_utc(),
+    )?;
     let cx = Ctx {
         gw,
-        tenant: &tenant,
+        tenant: &access.principal.tenant,
         request_id: "",
     };
-    route_request(&cx, request).await
+    // meta.location and Location keep the URL form the client used.
+    let base = router::base_url(
+        &gw.config.scim,
+        request.host.as_deref(),
+        access.url_tenant.as_deref(),
+    );
+    route_request(&cx, request, access.route, base).await
 }
 
-async fn route_request(cx: &Ctx<'_>, request: &Request) -> Result<Reply, ScimError> {
-    let route = router::route(&request.method, &request.path, &cx.config.scim.base_path)?;
-    let base = base_url(cx, request.host.as_deref());
+async fn route_request(
+    cx: &Ctx<'_>,
+    request: &Request,
+    route: Route,
+    base: String,
+) -> Result<Reply, ScimError> {
     let max = cx.config.scim.max_results;
     let schema = ResourceSchema::user();
     let finish = |mut user: Value, query: &ListQuery| -> Value {

@@ -1,9 +1,11 @@
 //! The pingora edge of the gateway: listeners, auth, routing, the SCIM operations on top of the
 //! mapping and the backend client, and response shaping.
 //!
-//! Request flow: [`app`] (read, authenticate with [`auth`], route with [`router`]) →
+//! Request flow: [`app`] (read, authenticate and authorise with [`auth`], which routes with
+//! [`router`]) →
 //! [`users`] (the operation: SCIM protocol + mapping) → [`legacy`] (calls through the backend
-//! client) → back through [`users`] and [`app`] (response shaping).
+//! client) → back through [`users`] and [`app`] (response shaping). [`reload`] swaps the
+//! running [`gateway`] state on SIGHUP and when the keys file changes.
 
 pub mod app;
 pub mod auth;
@@ -11,6 +13,7 @@ pub mod context;
 pub mod gateway;
 pub mod groups;
 pub mod legacy;
+pub mod reload;
 pub mod router;
 pub mod runner;
 pub mod select;

@@ -131,6 +131,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             "userName is required and must be a non-empty string",
         ));
     }
+    cx.tenant.check_domains(&user, None)?;
     let r = resource(cx);
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
     let created =
@@ -295,6 +296,7 @@ async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
         ));
     }
     let old = fetch(cx, id).await?;
+    cx.tenant.check_domains(&user, Some(&old.scim))?;
     if active(&user).is_none() {
         if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
             obj.insert("active".into(), Value::Bool(a));
@@ -314,6 +316,7 @@ async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimEr
     let old = fetch(cx, id).await?;
     let mut user = old.scim.clone();
     patch::apply(&mut user, &request, full_schema())?;
+    cx.tenant.check_domains(&user, Some(&old.scim))?;
     write_user(cx, id, old, &user, false).await
 }
 

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use scim_gateway::config::Config;
 use scim_gateway::example_api::acme_hr::AcmeHr;
@@ -13,6 +12,7 @@ use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
+use scim_gateway::server::reload::Live;
 use scim_gateway::server::runner::{
     free_loopback_addr, http_service, server_conf, start, RunningServer, Stop,
 };
@@ -35,6 +35,8 @@ pub struct Env {
     /// The legacy API's own base URL.
     pub backend_url: String,
     pub backend_secret: String,
+    /// The running gateway's state: reload it, read its counters.
+    pub live: Live,
     agent: ureq::Agent,
     acme: Option<AcmeHr>,
     crewbase: Option<Crewbase>,
@@ -87,7 +89,7 @@ impl Env {
         let mut config = Config::default();
         config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
         tweak(&mut config);
-        let gateway = Arc::new(Gateway::new(config, mapping).expect("gateway builds"));
+        let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (acme, crewbase, backend_service) = match legacy {
             Legacy::AcmeHr => {
                 let api = AcmeHr::new(secret.clone());
@@ -108,7 +110,7 @@ impl Env {
         };
         let services = vec![
             backend_service,
-            http_service("scim", scim_addr, 2, ScimApp::new(gateway)),
+            http_service("scim", scim_addr, 2, ScimApp::new(live.clone())),
         ];
         let server =
             start(server_conf(0, 1), services, &[backend_addr, scim_addr]).expect("servers start");
@@ -121,6 +123,7 @@ impl Env {
             base: format!("http://{scim_addr}/scim/v2"),
             backend_url: format!("http://{backend_addr}"),
             backend_secret: secret,
+            live,
             agent,
             acme,
             crewbase,
