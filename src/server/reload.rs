@@ -337,3 +337,126 @@ pub fn watch(live: Live, poll: Duration) -> std::io::Result<Watcher> {
         thread: Some(thread),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{self, KeysFile, NewKey, Scopes};
+
+    const MAPPING: &str = r#"
+name: t
+backend: { base_url: "http://127.0.0.1:9" }
+users:
+  id: $.id
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}" }
+    update: { method: PUT, path: "/users/{id}" }
+    delete: { method: DELETE, path: "/users/{id}" }
+    list: { method: GET, path: /users, items: $.data, pagination: { style: page, page_param: page, size_param: per_page } }
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.login }
+"#;
+
+    fn add_key(file: &mut KeysFile, path: &Path, tenant: &str) {
+        let new = NewKey {
+            tenant,
+            scopes: Scopes::ALL,
+            label: "t",
+            expires: None,
+        };
+        keys::generate(file, &new, time::OffsetDateTime::now_utc()).unwrap();
+        keys::write_file(path, file).unwrap();
+    }
+
+    #[test]
+    fn a_reload_swaps_the_generation_and_one_in_use_stays_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let mut file = KeysFile::default();
+        add_key(&mut file, &path, "acme");
+        let mut config = Config::default();
+        config.auth.keys_file = path.clone();
+        let mapping = crate::mapping::load_str("t.yaml", MAPPING).unwrap();
+        let live = Live::new(Gateway::new(config, mapping).unwrap());
+        assert!(!live.keys_file_changed());
+
+        let in_flight = live.current();
+        add_key(&mut file, &path, "globex");
+        assert!(live.keys_file_changed());
+        live.reload_keys().unwrap();
+        assert!(!live.keys_file_changed());
+        assert_eq!(live.tenant_names(), ["acme", "globex"]);
+        // A request that took the old generation keeps it whole.
+        assert_eq!(in_flight.keys.len(), 1);
+        assert_eq!(live.current().keys.len(), 2);
+        // The cache and the locks are the same across generations.
+        assert!(Arc::ptr_eq(
+            &in_flight.membership,
+            &live.current().membership
+        ));
+        assert!(std::ptr::eq(
+            in_flight.user_lock("acme", "1"),
+            live.current().user_lock("acme", "1")
+        ));
+
+        std::fs::write(&path, "not = [toml").unwrap();
+        let err = live.reload().unwrap_err();
+        assert_eq!(err.file, path);
+        assert_eq!(live.current().keys.len(), 2, "the running keys stay");
+        assert_eq!(live.reloads().snapshot(), (1, 1));
+        assert!(!live.keys_file_changed(), "a broken file is reported once");
+    }
+
+    #[test]
+    fn a_full_reload_reads_the_configuration_the_mapping_and_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys_path = dir.path().join("keys.toml");
+        let mapping_path = dir.path().join("m.yaml");
+        let config_path = dir.path().join("gateway.toml");
+        std::fs::write(&mapping_path, MAPPING).unwrap();
+        let mut file = KeysFile::default();
+        add_key(&mut file, &keys_path, "acme");
+        let write_config = |extra: &str| {
+            std::fs::write(
+                &config_path,
+                format!(
+                    "[mapping]\nfile = {:?}\n[auth]\nkeys_file = {:?}\n{extra}",
+                    mapping_path.display().to_string(),
+                    keys_path.display().to_string()
+                ),
+            )
+            .unwrap();
+        };
+        write_config("");
+        let config = Config::load(&config_path).unwrap();
+        let mapping = crate::mapping::load_file(&mapping_path).unwrap();
+        let live =
+            Live::from_config_file(Gateway::new(config, mapping).unwrap(), config_path.clone());
+        write_config("[tenants.acme]\nallowed_domains = [\"acme.com\"]\n");
+        live.reload().unwrap();
+        let acme = live.current().keys.tenants()["acme"].clone();
+        assert_eq!(acme.allowed_domains, ["acme.com"]);
+
+        // A broken mapping is refused, naming its file and line.
+        std::fs::write(
+            &mapping_path,
+            MAPPING.replace("{id}\" }\n    update", "{user}\" }\n    update"),
+        )
+        .unwrap();
+        let err = live.reload().unwrap_err();
+        assert_eq!(err.file, mapping_path);
+        assert!(err.message.contains("m.yaml:8:"), "{}", err.message);
+        // So is a broken configuration.
+        std::fs::write(&mapping_path, MAPPING).unwrap();
+        write_config("[tenants.Acme]\n");
+        let err = live.reload().unwrap_err();
+        assert_eq!(err.file, config_path);
+        assert_eq!(live.reloads().snapshot(), (1, 2));
+        assert_eq!(
+            live.current().keys.tenants()["acme"].allowed_domains,
+            ["acme.com"]
+        );
+    }
+}
