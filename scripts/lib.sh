@@ -18,3 +18,16 @@ ensure_build_tools() {
     exit 1
   fi
 }
+
+# promtool (Debian's prometheus package) checks deploy/prometheus/ in tests/deploy_files.rs.
+# Optional: when it cannot be installed, that test says SKIPPED and the rest still runs.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "scim-gateway: installing promtool (Debian package prometheus) for the alert rule checks..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+      || echo "scim-gateway: could not install prometheus; the promtool checks will be skipped" >&2
+  else
+    echo "scim-gateway: promtool not found; the alert rule checks will be skipped (apt-get install prometheus)" >&2
+  fi
+}

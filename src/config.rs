@@ -92,6 +92,9 @@ pub struct CacheConfig {
     pub ttl_seconds: u64,
     /// How many users' group lists are kept at most.
     pub max_entries: u64,
+    /// How long a legacy user record just read or written is kept for the read half of the
+    /// next write of the same user (only where the mapping's update sends `If-Match`); 0: off.
+    pub record_ttl_seconds: u64,
 }
 
 impl Default for CacheConfig {
@@ -99,6 +102,7 @@ impl Default for CacheConfig {
         CacheConfig {
             ttl_seconds: 30,
             max_entries: 10_000,
+            record_ttl_seconds: 10,
         }
     }
 }

@@ -362,9 +362,11 @@ pub fn to_text(file: &KeysFile) -> String {
     )
 }
 
-/// Writes `file` to `path` atomically: a temporary file in the same directory, readable by
-/// its owner only (0600), synced, then renamed over `path`. A reader (the gateway polling the
-/// file) sees the old file or the new one, never half of one.
+/// Writes `file` to `path` atomically: a temporary file in the same directory, synced, then
+/// renamed over `path`. A reader (the gateway polling the file) sees the old file or the new
+/// one, never half of one. A new file is readable by its owner only (0600); a file that exists
+/// keeps its group and its owner and group permissions (e.g. 0640, group `scim-gateway`, so
+/// that the gateway's user can still read it), never permissions for others.
 pub fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeysError> {
     let name = path.display().to_string();
     let fail = |e: std::io::Error| KeysError::Write {
@@ -380,6 +382,8 @@ pub fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeysError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "keys.toml".into());
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    #[cfg(unix)]
+    let existing = std::fs::metadata(path).ok();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -389,6 +393,14 @@ pub fn write_file(path: &Path, file: &KeysFile) -> Result<(), KeysError> {
     }
     let result = (|| {
         let mut f = options.open(&tmp)?;
+        #[cfg(unix)]
+        if let Some(m) = &existing {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            // Owner and group as before when allowed (as root); the group's permissions only
+            // matter if the group stayed.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            f.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o770))?;
+        }
         f.write_all(to_text(file).as_bytes())?;
         f.sync_all()?;
         drop(f);
@@ -715,6 +727,15 @@ expires = "2027-11-27T00:00:00Z"   # optional
         // No temporary file is left beside it.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+        // A file the operator opened to the gateway's group keeps that, never more.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            write_file(&path, &file).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
         let missing = read_file(&dir.path().join("nope.toml")).unwrap_err();
         assert!(missing.to_string().contains("nope.toml"), "{missing}");
     }

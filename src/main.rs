@@ -64,7 +64,7 @@ enum Command {
 #[derive(clap::Args)]
 struct KeysFileArgs {
     /// The keys file (created by `keys new` when missing).
-    #[arg(long, conflicts_with = "config")]
+    #[arg(long, visible_alias = "keys-file", conflicts_with = "config")]
     file: Option<PathBuf>,
     /// The gateway configuration whose auth.keys_file names the keys file.
     #[arg(long, default_value = "config/gateway.toml")]
@@ -78,9 +78,15 @@ enum KeysCommand {
         /// The tenant the key acts for (a-z, 0-9, '.', '_', '-').
         #[arg(long)]
         tenant: String,
-        /// scim.read (GET, list, search) and/or scim.write (POST, PUT, PATCH, DELETE); repeat
-        /// for both.
-        #[arg(long = "scope", required = true, value_parser = ["scim.read", "scim.write"])]
+        /// scim.read (GET, list, search) and/or scim.write (POST, PUT, PATCH, DELETE): repeat
+        /// it, or separate them with commas (--scopes scim.read,scim.write).
+        #[arg(
+            long = "scope",
+            visible_alias = "scopes",
+            required = true,
+            value_delimiter = ',',
+            value_parser = ["scim.read", "scim.write"]
+        )]
         scopes: Vec<String>,
         /// What the key is for, e.g. "Entra production".
         #[arg(long)]

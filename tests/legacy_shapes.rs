@@ -288,3 +288,101 @@ fn users_created_outside_the_gateway_show_their_groups() {
         none.body
     );
 }
+
+#[test]
+fn entra_match_get_patch_cycle_costs_one_legacy_call_per_operation() {
+    for legacy in [Legacy::AcmeHr, Legacy::Crewbase] {
+        let env = Env::start(legacy);
+        let created = env.post("/Users", &full_user());
+        assert_eq!(created.status, 201);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let before = env.backend_requests();
+        let found = env.get("/Users?filter=userName+eq+%22mary.smith%40example.com%22");
+        assert_eq!(found.body["totalResults"], 1);
+        assert_eq!(env.get(&format!("/Users/{id}")).status, 200);
+        let patched = env.patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "Replace", "path": "title", "value": "Lead"}]}),
+        );
+        assert_eq!(patched.status, 200, "{:?}", patched.body);
+        assert_eq!(patched.body["title"], "Lead");
+        assert_eq!(
+            env.backend_requests() - before,
+            3,
+            "{legacy:?}: match, GET and PATCH are one legacy call each (the PATCH writes the \
+             record the GET read, guarded by its version)"
+        );
+    }
+}
+
+#[test]
+fn a_change_made_in_the_legacy_product_between_read_and_patch_is_kept() {
+    for legacy in [Legacy::AcmeHr, Legacy::Crewbase] {
+        let env = Env::start(legacy);
+        let created = env.post("/Users", &full_user());
+        let id = created.body["id"].as_str().unwrap().to_string();
+        assert_eq!(env.get(&format!("/Users/{id}")).status, 200);
+        // An admin changes the department in the product itself, after the gateway read the
+        // user and before the IdP's PATCH arrives.
+        let stored_department = |env: &Env| match legacy {
+            Legacy::AcmeHr => env.acme().user(id.parse().unwrap()).unwrap()["department"].clone(),
+            _ => env.crewbase().person(&id).unwrap()["hr"]["team"].clone(),
+        };
+        let edited = match legacy {
+            Legacy::AcmeHr => env.acme().edit_user(
+                id.parse().unwrap(),
+                json!({"department": "Finance"}).as_object().unwrap(),
+            ),
+            _ => env
+                .crewbase()
+                .edit_person(&id, json!({"hr": {"team": "Finance"}}).as_object().unwrap()),
+        };
+        assert!(edited);
+        assert_eq!(stored_department(&env), "Finance");
+        let patched = env.patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "Replace", "path": "title", "value": "Lead"}]}),
+        );
+        assert_eq!(patched.status, 200, "{:?}", patched.body);
+        assert_eq!(patched.body["title"], "Lead");
+        assert_eq!(
+            patched.body[ENTERPRISE]["department"], "Finance",
+            "{legacy:?}: the PATCH answer shows the product's change"
+        );
+        assert_eq!(
+            stored_department(&env),
+            "Finance",
+            "{legacy:?}: the write did not put back the department it had read before"
+        );
+
+        // The product changes the title the IdP just set; the IdP sets it again: the gateway
+        // must not take the write for a no-op because of what it saw a moment ago.
+        let stored_title = |env: &Env| match legacy {
+            Legacy::AcmeHr => env.acme().user(id.parse().unwrap()).unwrap()["job_title"].clone(),
+            _ => env.crewbase().person(&id).unwrap()["position"].clone(),
+        };
+        let field = if legacy == Legacy::AcmeHr {
+            "job_title"
+        } else {
+            "position"
+        };
+        let changes = json!({ field: "Boss" });
+        assert!(match legacy {
+            Legacy::AcmeHr => env
+                .acme()
+                .edit_user(id.parse().unwrap(), changes.as_object().unwrap()),
+            _ => env
+                .crewbase()
+                .edit_person(&id, changes.as_object().unwrap()),
+        });
+        assert_eq!(stored_title(&env), "Boss");
+        let again = env.patch(
+            &format!("/Users/{id}"),
+            &json!({"Operations": [{"op": "replace", "path": "title", "value": "Lead"}]}),
+        );
+        assert_eq!(again.status, 200, "{:?}", again.body);
+        assert_eq!(stored_title(&env), "Lead", "{legacy:?}");
+    }
+}

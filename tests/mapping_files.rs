@@ -202,7 +202,7 @@ fn crewbase_translates_both_ways() {
     assert_eq!(users.endpoints.update_mode, UpdateMode::Partial);
     assert!(!users.writes_active());
     assert!(users.endpoints.deactivate.is_some() && users.endpoints.reactivate.is_some());
-    assert!(!users.has_version());
+    assert!(users.has_version() && users.endpoints.update_if_match);
     assert!(!users.has_deleted_marker());
     assert_eq!(users.mark_deleted(&json!({"uid": "p_1"})), None);
     // `active` is read-only here: advertised as required, written through the endpoints.

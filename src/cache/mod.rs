@@ -13,6 +13,8 @@
 //! Not for: member lists of whole groups (a 100,000-member group is paged from the legacy API,
 //! never held here).
 
+pub mod records;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

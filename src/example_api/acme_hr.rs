@@ -27,6 +27,10 @@
 //!
 //! Teams and their member endpoints live in `acme_hr/teams.rs`.
 //!
+//! Each user has a `version`, 1 at creation and +1 per accepted write. A PUT or PATCH with
+//! `If-Match: <version>` (bare or quoted, or `*`) that does not match the current version is
+//! refused with 412 `version_conflict` and changes nothing; without `If-Match` the last write wins.
+//!
 //! Query values are form-decoded, as most web frameworks do: a literal `+` in `?email=` must be
 //! sent as `%2B`. Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
 //! cheap handle ([`Clone`]) on shared state, so a test keeps one while pingora owns another.
@@ -50,7 +54,7 @@ use serde_json::{json, Map, Value};
 
 use super::common::{
     decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
-    segments_under, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
+    segments_under, version_matches, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
 };
 use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
 
@@ -279,6 +283,12 @@ impl AcmeHr {
     /// One user as `GET /api/v1/users/{id}` would render it.
     pub fn user(&self, id: u64) -> Option<Value> {
         self.read().users.get(&id).cloned().map(Value::Object)
+    }
+
+    /// Changes the given fields of user `id` as the product's own screens would (the same
+    /// rules as `PATCH /api/v1/users/{id}`, version +1): a change the gateway did not make.
+    pub fn edit_user(&self, id: u64, changes: &Map<String, Value>) -> bool {
+        self.update(id, changes, WriteMode::Partial, None).is_ok()
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -596,16 +606,17 @@ impl AcmeHr {
                     ));
                 }
                 let id = parse_id(segment, ApiError::user_not_found)?;
+                let if_match = head.header("if-match").map(str::to_owned);
                 match *method {
                     Method::GET => self.get(id),
                     Method::DELETE => self.delete(id),
                     Method::PUT => {
                         let body = read_object(session).await?;
-                        self.update(id, &body, WriteMode::Full)
+                        self.update(id, &body, WriteMode::Full, if_match.as_deref())
                     }
                     _ => {
                         let body = read_object(session).await?;
-                        self.update(id, &body, WriteMode::Partial)
+                        self.update(id, &body, WriteMode::Partial, if_match.as_deref())
                     }
                 }
             }
@@ -698,6 +709,7 @@ impl AcmeHr {
         id: u64,
         body: &Map<String, Value>,
         mode: WriteMode,
+        if_match: Option<&str>,
     ) -> Result<Response<Vec<u8>>, ApiError> {
         let fields = validate(body, mode)?;
         let now = now_rfc3339();
@@ -706,6 +718,14 @@ impl AcmeHr {
             .users
             .get(&id)
             .ok_or_else(|| ApiError::user_not_found(&id.to_string()))?;
+        let current_version = current.get("version").and_then(Value::as_u64).unwrap_or(0);
+        if if_match.is_some_and(|tags| !version_matches(tags, current_version)) {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_conflict",
+                format!("user {id} has changed: its version is now {current_version}"),
+            ));
+        }
         if let Some(login) = fields.get("login").and_then(Value::as_str) {
             if state.login_owner(login, Some(id)).is_some() {
                 return Err(login_taken(login));
@@ -716,7 +736,7 @@ impl AcmeHr {
             .and_then(Value::as_str)
             .unwrap_or(&now)
             .to_string();
-        let version = current.get("version").and_then(Value::as_u64).unwrap_or(0) + 1;
+        let version = current_version + 1;
         let doc = match mode {
             WriteMode::Full => render(id, &fields, &created_at, &now, version),
             WriteMode::Partial => {

@@ -376,3 +376,12 @@ pub(crate) mod test_client {
         }
     }
 }
+
+/// Whether an `If-Match` header value names `version`: `*`, or one of its comma-separated
+/// tags, each the version number bare or quoted (`3`, `"3"`, `W/"3"`).
+pub(crate) fn version_matches(tags: &str, version: u64) -> bool {
+    tags.split(',').map(str::trim).any(|tag| {
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        tag == "*" || tag.trim_matches('"') == version.to_string()
+    })
+}

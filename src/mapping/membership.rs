@@ -154,9 +154,8 @@ impl UserAttribute {
     /// The `If-Match` header value for a write of this legacy user: its version as an entity
     /// tag (`4` → `"4"`; a version that is already an entity tag, `"4"` or `W/"4"`, as it is).
     pub fn if_match(&self, legacy_user: &Value) -> Option<String> {
-        let v = self.version_of(legacy_user)?;
-        let tagged = v.ends_with('"') && (v.starts_with('"') || v.starts_with("W/\""));
-        Some(if tagged { v } else { format!("\"{v}\"") })
+        self.version_of(legacy_user)
+            .map(crate::mapping::translate::entity_tag)
     }
 
     /// The query parameter of the users list endpoint that lists a group's members

@@ -230,6 +230,9 @@ pub struct EndpointFile {
     pub headers: Option<S<Map<String, Value>>>,
     /// Only on `update`: `full` (the legacy API replaces the user) or `partial`.
     pub mode: Option<S<String>>,
+    /// Only on `update`: send the record's `version` as `If-Match` (the legacy API refuses a
+    /// write of a record that changed since it was read).
+    pub if_match: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

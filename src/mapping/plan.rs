@@ -346,6 +346,8 @@ pub struct Endpoints {
     pub get: Endpoint,
     pub update: Endpoint,
     pub update_mode: UpdateMode,
+    /// The update sends the record's version as `If-Match` (`if_match: true`).
+    pub update_if_match: bool,
     pub delete: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub reactivate: Option<Endpoint>,

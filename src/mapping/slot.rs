@@ -158,6 +158,13 @@ fn child<'a>(obj: &'a mut Value, key: &str) -> &'a mut Value {
     }
     match obj {
         Value::Object(map) => {
+            // The usual case, the key as spelled, without a scan or a new String.
+            if map.contains_key(key) {
+                return match map.get_mut(key) {
+                    Some(v) => v,
+                    None => unreachable!("the key was just found"),
+                };
+            }
             let existing = map
                 .keys()
                 .find(|k| k.eq_ignore_ascii_case(key))

@@ -263,6 +263,16 @@ impl ResourceMapping {
         self.plan.version.is_some()
     }
 
+    /// The `If-Match` value for an update of `legacy` (its version as an entity tag), when the
+    /// update endpoint has `if_match: true` and the record has a version.
+    pub fn update_if_match(&self, legacy: &Value) -> Option<String> {
+        if !self.endpoints.update_if_match {
+            return None;
+        }
+        let version = self.plan.version.as_ref()?.read(legacy)?;
+        scalar_string(version).map(entity_tag)
+    }
+
     /// Whether the mapping has a `deleted:` marker (then [`ResourceMapping::mark_deleted`]
     /// gives a value for any legacy user whose shape allows the marker).
     pub fn has_deleted_marker(&self) -> bool {
@@ -344,6 +354,18 @@ fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> Trans
             value,
             allowed,
         },
+    }
+}
+
+/// A version as an HTTP entity tag: `4` → `"4"`; one that already is a tag (`"4"`,
+/// `W/"4"`) as it is.
+pub(crate) fn entity_tag(version: String) -> String {
+    let tagged =
+        version.ends_with('"') && (version.starts_with('"') || version.starts_with("W/\""));
+    if tagged {
+        version
+    } else {
+        format!("\"{version}\"")
     }
 }
 

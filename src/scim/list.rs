@@ -16,7 +16,7 @@ use std::ops::Range;
 use serde_json::{json, Map, Value};
 
 use super::path::AttrPath;
-use super::schema::{AttrType, AttributeDef, ResourceSchema, Returned};
+use super::schema::{AttrType, AttributeDef, ResourceSchema, Returned, SchemaDef};
 use super::{urn, ScimError};
 
 /// A list/query request's parameters (RFC 7644 §3.4.2), validated and clamped.
@@ -390,23 +390,18 @@ fn holds_hidden(resource: &Value, schema: &ResourceSchema) -> bool {
     let Value::Object(obj) = resource else {
         return false;
     };
-    let p = Projection {
-        schema,
-        only: None,
-        excluded: Vec::new(),
-    };
+    // Looked up by name in the schema's own lists: this runs on every response, and the common
+    // attributes (`id`, `meta`…) are never hidden.
     let hidden = |d: &AttributeDef| matches!(d.returned, Returned::Never | Returned::Request);
-    let hidden_in = |container: &Container, key: &str| {
-        p.definition(container, key)
+    let hidden_in = |schema: &SchemaDef, key: &str| {
+        schema
+            .attribute(key)
             .is_some_and(|d| hidden(d) || d.sub_attributes.iter().any(hidden))
     };
     obj.iter()
         .any(|(key, value)| match (schema.extension(key), value) {
-            (Some(ext), Value::Object(inner)) => {
-                let container = Container::Extension(ext.id.clone());
-                inner.keys().any(|k| hidden_in(&container, k))
-            }
-            _ => hidden_in(&Container::Top, key),
+            (Some(ext), Value::Object(inner)) => inner.keys().any(|k| hidden_in(ext, k)),
+            _ => hidden_in(&schema.core, key),
         })
 }
 

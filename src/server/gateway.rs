@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, ClientOptions};
+use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::keys::{self, KeysError};
@@ -29,6 +30,9 @@ pub struct Gateway {
     /// (tenant, user id) → the user's groups (filled and invalidated by `groups`). Shared by
     /// every generation.
     pub membership: Arc<MembershipCache>,
+    /// (tenant, user id) → the legacy user record just read or written (see `cache::records`).
+    /// Shared by every generation.
+    pub records: Arc<RecordCache>,
     /// Serialises the gateway's membership writes to one legacy user (membership held on the
     /// user is a read-modify-write of that user): a (tenant, user id) hashes to one of these
     /// locks. Shared by every generation, so a request on the old one and a request on the new
@@ -145,12 +149,17 @@ impl Gateway {
             Duration::from_secs(config.cache.ttl_seconds),
             config.cache.max_entries,
         );
+        let records = RecordCache::new(
+            Duration::from_secs(config.cache.record_ttl_seconds),
+            config.cache.max_entries,
+        );
         Ok(Gateway {
             config,
             mapping: Arc::new(mapping),
             backend: Arc::new(backend),
             keys,
             membership: Arc::new(membership),
+            records: Arc::new(records),
             user_locks: (0..USER_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -171,6 +180,7 @@ impl Gateway {
             backend: Arc::new(backend),
             keys,
             membership: self.membership.clone(),
+            records: self.records.clone(),
             user_locks: self.user_locks.clone(),
         })
     }
@@ -183,6 +193,7 @@ impl Gateway {
             backend: self.backend.clone(),
             keys: key_ring(&self.config)?,
             membership: self.membership.clone(),
+            records: self.records.clone(),
             user_locks: self.user_locks.clone(),
         })
     }

@@ -695,9 +695,9 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
             body: Some(&body),
             ..Call::new(&users.endpoints.update)
         };
-        legacy::call_with(cx, users, &call)
-            .await
-            .map_err(|e| e.error)?;
+        let result = legacy::call_with(cx, users, &call).await;
+        cx.records.forget(&cx.tenant.name, user_id).await;
+        result.map_err(|e| e.error)?;
     }
     Ok(())
 }
@@ -791,6 +791,7 @@ async fn set_user_group(
         cx.membership
             .invalidate_users(&cx.tenant.name, [user_id])
             .await;
+        cx.records.forget(&cx.tenant.name, user_id).await;
         match result {
             Ok(_) => return Ok(true),
             Err(e) if e.legacy_status == Some(412) && attempt < 2 => continue,

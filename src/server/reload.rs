@@ -31,6 +31,9 @@ use crate::server::gateway::Gateway;
 /// How often the keys file is checked for a change.
 pub const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
+/// The stack of the thread that reloads.
+const RELOAD_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 /// How many reloads succeeded and how many were refused, since start.
 #[derive(Debug, Default)]
 pub struct ReloadCounters {
@@ -308,6 +311,9 @@ pub fn watch(live: Live, poll: Duration) -> std::io::Result<Watcher> {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("reload-watch".into())
+        // Loading a configuration and a mapping (serde, deep YAML) needs the stack a main
+        // thread has, not the 2 MiB of a spawned one.
+        .stack_size(RELOAD_STACK_BYTES)
         .spawn(move || {
             runtime.block_on(async move {
                 let mut tick = tokio::time::interval(poll);

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -17,7 +18,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
-use crate::server::legacy::{self, LegacyResponse};
+use crate::server::legacy::{self, Call, LegacyResponse};
 use crate::server::select::{self, Selection};
 
 /// A route's future, boxed.
@@ -25,8 +26,10 @@ pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
-    legacy: Value,
+    legacy: Arc<Value>,
     scim: Value,
+    /// Taken from the record cache rather than read now: may be out of date.
+    cached: bool,
 }
 
 /// The full SCIM User schema: requests are read against it, so a known SCIM attribute the
@@ -63,10 +66,75 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         return Err(no_user(id));
     }
     let scim = r.to_scim(&got.body)?;
+    let legacy = Arc::new(got.body);
+    if r.endpoints.update_if_match {
+        cx.records
+            .put(&cx.tenant.name, id, Arc::clone(&legacy))
+            .await;
+    }
     Ok(Fetched {
-        legacy: got.body,
+        legacy,
         scim,
+        cached: false,
     })
+}
+
+/// The user as the read half of a write: the record the gateway read or wrote a moment ago when
+/// the write is guarded by `If-Match` (a record changed since is refused by the legacy API, and
+/// [`modify_user`] reads it again), else a fresh read.
+async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
+    check_id(id)?;
+    let r = resource(cx);
+    if r.endpoints.update_if_match {
+        if let Some(legacy) = cx.records.get(&cx.tenant.name, id).await {
+            if !r.is_deleted(&legacy) {
+                let scim = r.to_scim(&legacy)?;
+                return Ok(Fetched {
+                    legacy,
+                    scim,
+                    cached: true,
+                });
+            }
+        }
+    }
+    fetch(cx, id).await
+}
+
+/// What a write of a user came to.
+enum Written {
+    /// The user as stored afterwards (`Null` after a delete).
+    User(Value),
+    /// Nothing was written because the record the write was based on is out of date (the
+    /// legacy API answered 412 to the `If-Match` of a guarded update), or may be (a cached
+    /// record that the write would leave as it is: the legacy one may differ): read it again.
+    Stale,
+}
+
+/// Reads user `id` (see [`fetch_for_write`]), makes the new user from it with `change` (`None`:
+/// nothing to write), and writes it; when the legacy record changed in the meantime, reads it
+/// afresh and applies `change` once more, so that the write never overwrites what it did not
+/// see.
+async fn modify_user(
+    cx: &Ctx<'_>,
+    id: &str,
+    mark_deleted: bool,
+    change: impl Fn(&Fetched) -> Result<Option<Value>, ScimError>,
+) -> Result<Value, ScimError> {
+    let mut old = fetch_for_write(cx, id).await?;
+    for _ in 0..2 {
+        let Some(new_user) = change(&old)? else {
+            return Ok(old.scim);
+        };
+        match write_user(cx, id, old, &new_user, mark_deleted).await? {
+            Written::User(user) => return Ok(user),
+            Written::Stale => old = fetch(cx, id).await?,
+        }
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "the user kept changing in the legacy API while it was being updated; retry",
+    ))
 }
 
 /// `GET /Users/{id}`
@@ -80,7 +148,7 @@ pub fn get<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, Value> {
 async fn get_now(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
     let found = fetch(cx, id).await?;
     let mut user = found.scim;
-    groups::fill_user_groups(cx, &mut user, Some(&found.legacy)).await?;
+    groups::fill_user_groups(cx, &mut user, Some(found.legacy.as_ref())).await?;
     Ok(user)
 }
 
@@ -157,7 +225,13 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             .await?
             .unwrap_or(legacy_now);
     }
-    Ok(r.to_scim(&legacy_now)?)
+    let user = r.to_scim(&legacy_now)?;
+    if r.endpoints.update_if_match {
+        cx.records
+            .put(&cx.tenant.name, &id, Arc::new(legacy_now))
+            .await;
+    }
+    Ok(user)
 }
 
 /// Finds the legacy user with `user`'s userName that carries the deleted marker and writes
@@ -194,11 +268,19 @@ async fn restore_deleted(cx: &Ctx<'_>, user: &Value) -> Result<Option<Value>, Sc
             return Ok(None);
         }
         let old = Fetched {
-            legacy: legacy_user,
+            legacy: Arc::new(legacy_user),
             scim,
+            cached: false,
         };
         tracing::info!(id = %id, "a user deleted through SCIM is provisioned again: restored");
-        return write_user(cx, &id, old, user, false).await.map(Some);
+        return match write_user(cx, &id, old, user, false).await? {
+            Written::User(restored) => Ok(Some(restored)),
+            Written::Stale => Err(ScimError::new(
+                409,
+                None,
+                "the deleted user changed in the legacy API while it was being restored; retry",
+            )),
+        };
     }
     Ok(None)
 }
@@ -228,14 +310,14 @@ async fn set_active_by_endpoint(
 /// Writes `new_user` over the legacy record `old`, with as few calls as possible: no update
 /// call when nothing the mapping stores changed, and `active` through its dedicated endpoints
 /// when the mapping says so; with `mark_deleted`, the mapping's deleted marker is written in the
-/// same update. Returns the user as stored afterwards.
+/// same update. A guarded update (`if_match: true`) sends `old`'s version as `If-Match`.
 async fn write_user(
     cx: &Ctx<'_>,
     id: &str,
     old: Fetched,
     new_user: &Value,
     mark_deleted: bool,
-) -> Result<Value, ScimError> {
+) -> Result<Written, ScimError> {
     let r = resource(cx);
     let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
     if !mark_deleted {
@@ -248,17 +330,34 @@ async fn write_user(
             ScimError::bad_gateway("the legacy user has no place for the mapping's deleted marker")
         })?;
     }
-    let mut legacy_now = old.legacy.clone();
     let mut stale = false;
-    if new_legacy != old.legacy {
-        let body = r.update_body(&old.legacy, &new_legacy);
-        let answer = legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
-        if r.legacy_id(&answer.body).is_some() {
-            legacy_now = answer.body;
-        } else {
-            stale = true;
+    let mut legacy_now = if new_legacy == *old.legacy {
+        if old.cached {
+            return Ok(Written::Stale);
         }
-    }
+        Arc::unwrap_or_clone(old.legacy)
+    } else {
+        let body = r.update_body(&old.legacy, &new_legacy);
+        let call = Call {
+            id: Some(id),
+            body: Some(&body),
+            if_match: r.update_if_match(&old.legacy),
+            ..Call::new(&r.endpoints.update)
+        };
+        let guarded = call.if_match.is_some();
+        match legacy::call_with(cx, r, &call).await {
+            Ok(answer) if r.legacy_id(&answer.body).is_some() => answer.body,
+            Ok(_) => {
+                stale = true;
+                Arc::unwrap_or_clone(old.legacy)
+            }
+            Err(e) if guarded && e.legacy_status == Some(412) => {
+                cx.records.forget(&cx.tenant.name, id).await;
+                return Ok(Written::Stale);
+            }
+            Err(e) => return Err(e.error),
+        }
+    };
     if !r.writes_active() {
         if let Some(wanted) = active(new_user) {
             if active(&old.scim) != Some(wanted) {
@@ -272,13 +371,22 @@ async fn write_user(
             }
         }
     }
+    if mark_deleted || stale {
+        cx.records.forget(&cx.tenant.name, id).await;
+    }
     if mark_deleted {
-        return Ok(Value::Null);
+        return Ok(Written::User(Value::Null));
     }
     if stale {
-        return get(cx, id).await;
+        return get(cx, id).await.map(Written::User);
     }
-    Ok(r.to_scim(&legacy_now)?)
+    let user = r.to_scim(&legacy_now)?;
+    if r.endpoints.update_if_match {
+        cx.records
+            .put(&cx.tenant.name, id, Arc::new(legacy_now))
+            .await;
+    }
+    Ok(Written::User(user))
 }
 
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
@@ -289,20 +397,24 @@ pub fn replace<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, V
 }
 
 async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
-    let mut user = normalise_body(body)?;
+    let user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));
     }
-    let old = fetch(cx, id).await?;
-    cx.tenant.check_domains(&user, Some(&old.scim))?;
-    if active(&user).is_none() {
-        if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
-            obj.insert("active".into(), Value::Bool(a));
+    let keeps_active = active(&user).is_none();
+    modify_user(cx, id, false, |old| {
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
+        let mut user = user.clone();
+        if keeps_active {
+            if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
+                obj.insert("active".into(), Value::Bool(a));
+            }
         }
-    }
-    write_user(cx, id, old, &user, false).await
+        Ok(Some(user))
+    })
+    .await
 }
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
@@ -313,11 +425,13 @@ pub fn patch<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, Val
 
 async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
-    let old = fetch(cx, id).await?;
-    let mut user = old.scim.clone();
-    patch::apply(&mut user, &request, full_schema())?;
-    cx.tenant.check_domains(&user, Some(&old.scim))?;
-    write_user(cx, id, old, &user, false).await
+    modify_user(cx, id, false, |old| {
+        let mut user = old.scim.clone();
+        patch::apply(&mut user, &request, full_schema())?;
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
+        Ok(Some(user))
+    })
+    .await
 }
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
@@ -332,20 +446,24 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     match r.on_delete {
         OnDelete::Delete => {
             check_id(id)?;
+            cx.records.forget(&cx.tenant.name, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
             // Deactivated, and marked deleted when the mapping has a marker: the record and
             // its history stay in the legacy API, and SCIM answers 404 for it from now on.
-            let old = fetch(cx, id).await?;
             let marker = r.has_deleted_marker();
-            if marker || active(&old.scim) != Some(false) {
+            modify_user(cx, id, marker, |old| {
+                if !marker && active(&old.scim) == Some(false) {
+                    return Ok(None);
+                }
                 let mut user = old.scim.clone();
                 if let Some(obj) = user.as_object_mut() {
                     obj.insert("active".into(), Value::Bool(false));
                 }
-                write_user(cx, id, old, &user, marker).await?;
-            }
+                Ok(Some(user))
+            })
+            .await?;
         }
     }
     Ok(())

@@ -75,6 +75,14 @@ pub(super) fn endpoints(
         let at = format!("{key}.endpoints.{name}");
         if name != "update" {
             no_mode(cx, ep, &at);
+            if let Some(m) = &ep.value.if_match {
+                cx.report(
+                    loc(m),
+                    &format!("{at}.if_match"),
+                    "`if_match` only applies to the update endpoint".into(),
+                    Some("remove it".into()),
+                );
+            }
         }
         let shape = Shape {
             id: if id { Hole::Required } else { Hole::Forbidden },
@@ -169,6 +177,9 @@ pub(super) fn endpoints(
         get: get?,
         update: update?,
         update_mode: update_mode?,
+        update_if_match: update_s
+            .and_then(|u| u.value.if_match.as_ref())
+            .is_some_and(|b| b.value),
         delete: delete.transpose_opt()?,
         deactivate: deactivate.transpose_opt()?,
         reactivate: reactivate.transpose_opt()?,

@@ -758,6 +758,24 @@ fn resource(
         "an endpoints: section",
     );
     let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e));
+    let if_match = endpoints_s
+        .and_then(|e| e.value.update.as_ref())
+        .and_then(|u| u.value.if_match.as_ref())
+        .filter(|b| b.value);
+    if let (Some(b), None) = (if_match, &f.version) {
+        cx.report(
+            loc(b),
+            &format!("{key}.endpoints.update.if_match"),
+            format!(
+                "if_match sends the {noun}'s version, and no version: is mapped",
+                noun = kind.noun()
+            ),
+            Some(format!(
+                "add version: $.version (where the legacy {noun}'s version is) beside id:",
+                noun = kind.noun()
+            )),
+        );
+    }
     let on_delete = match &f.on_delete {
         None if kind == Kind::Groups => Some(OnDelete::Delete),
         None => Some(OnDelete::Deactivate),

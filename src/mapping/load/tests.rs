@@ -426,6 +426,40 @@ fn endpoints_are_checked() {
         "only applies to the update endpoint",
         "remove it",
     );
+    let yaml = with("mode: full }", "mode: full, if_match: true }");
+    expect(
+        &yaml,
+        "if_match",
+        "if_match sends the user's version, and no version: is mapped",
+        "add version: $.version",
+    );
+    let yaml = with(
+        "delete: { method: DELETE, path: \"/users/{id}\" }",
+        "delete: { method: DELETE, path: \"/users/{id}\", if_match: true }",
+    );
+    expect(
+        &yaml,
+        "delete:",
+        "`if_match` only applies to the update endpoint",
+        "remove it",
+    );
+    let guarded = with("mode: full }", "mode: full, if_match: true }")
+        .replace("  id: $.id\n", "  id: $.id\n  version: $.rev\n");
+    let m = load_str(SOURCE, &guarded).unwrap();
+    assert!(m.users.endpoints.update_if_match);
+    assert_eq!(
+        m.users
+            .update_if_match(&serde_json::json!({"id": 1, "rev": 7})),
+        Some("\"7\"".to_string())
+    );
+    assert_eq!(m.users.update_if_match(&serde_json::json!({"id": 1})), None);
+    let unguarded = load_str(SOURCE, BASE).unwrap();
+    assert_eq!(
+        unguarded
+            .users
+            .update_if_match(&serde_json::json!({"id": 1, "rev": 7})),
+        None
+    );
     let yaml = with("query: { expand: all, v: 2 }", "query: { expand: [a, b] }");
     expect(
         &yaml,
