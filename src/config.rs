@@ -22,6 +22,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub shutdown: Shutdown,
     pub log: Log,
+    pub admin: Admin,
     /// `[tenants.<name>]`: what differs per customer tenant. A tenant named by a key but without
     /// a table here has the defaults.
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -114,6 +115,40 @@ pub struct Shutdown {
     /// own default is 300 s; keep Kubernetes' terminationGracePeriodSeconds above the sum).
     pub grace_period_seconds: u64,
     pub timeout_seconds: u64,
+}
+
+/// The admin listener (`/metrics`, `/healthz`, `/readyz`, `/status`; no authentication).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// `host:port` of the admin listener; `""` disables it. Bind it to loopback or a
+    /// pod-internal address: it has no authentication.
+    pub address: String,
+    /// How often the per-tenant counts (`/status`, `provisioned_*` gauges) are refreshed in
+    /// the background, in seconds; 0: only when `/status` finds them stale.
+    pub counts_interval_seconds: u64,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            address: "127.0.0.1:9090".into(),
+            counts_interval_seconds: 300,
+        }
+    }
+}
+
+impl Admin {
+    /// The admin listener's address; `None` when disabled (or invalid, which `validate`
+    /// refuses).
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        let a = self.address.trim();
+        if a.is_empty() {
+            None
+        } else {
+            a.parse().ok()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -253,6 +288,16 @@ impl Config {
                 "mapping.backend_url must be an http:// URL; fix: e.g. \"http://127.0.0.1:8081\""
                     .into(),
             );
+        }
+        let admin = self.admin.address.trim();
+        match self.admin.socket_addr() {
+            None if !admin.is_empty() => problems.push(format!(
+                "admin.address {admin:?} is not host:port with an IP address; fix: e.g. \"127.0.0.1:9090\", or \"\" to disable the admin listener"
+            )),
+            Some(a) if a == self.listen.address => problems.push(format!(
+                "admin.address {a} is also listen.address; the admin endpoints must not be on the SCIM listener: fix: give the admin listener its own port, e.g. 127.0.0.1:9090"
+            )),
+            _ => {}
         }
         if problems.is_empty() {
             Ok(())
@@ -401,6 +446,22 @@ mod tests {
             let err = Config::load(&p).unwrap_err().to_string();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_admin_listener_is_on_its_own_port_or_disabled() {
+        let d = temp_dir("admin");
+        let c = Config::load(&write(&d, "[admin]\naddress = \"\"\n")).unwrap();
+        assert_eq!(c.admin.socket_addr(), None);
+        assert_eq!(Config::default().admin.socket_addr().unwrap().port(), 9090);
+        let err = Config::load(&write(&d, "[admin]\naddress = \"localhost:x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("admin.address"), "{err}");
+        let same =
+            "[listen]\naddress = \"127.0.0.1:8080\"\n[admin]\naddress = \"127.0.0.1:8080\"\n";
+        let err = Config::load(&write(&d, same)).unwrap_err().to_string();
+        assert!(err.contains("must not be on the SCIM listener"), "{err}");
     }
 
     #[test]

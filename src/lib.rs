@@ -7,6 +7,7 @@
 //! - [`mapping`]: the mapping language, its validation, and SCIM ↔ legacy translation. Pure.
 //! - [`backend`]: the HTTP client that calls the legacy API.
 //! - [`cache`]: the group-membership cache (moka).
+//! - [`metrics`]: the Prometheus metrics (one private registry).
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
@@ -18,5 +19,6 @@ pub mod config;
 pub mod example_api;
 pub mod keys;
 pub mod mapping;
+pub mod metrics;
 pub mod scim;
 pub mod server;

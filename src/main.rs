@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use mimalloc::MiMalloc;
 use scim_gateway::config::{Config, LogFormat};
 use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
@@ -17,6 +18,11 @@ use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
 use scim_gateway::server::runner::{self, free_loopback_addr, http_service, server_conf};
+
+/// A request makes and drops many small JSON values; mimalloc serves them with about half the
+/// instructions of glibc's allocator (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -161,7 +167,6 @@ fn serve(config_path: &Path) -> ExitCode {
         Err(e) => return fail(e),
     };
     let addr = config.listen.address;
-    let threads = config.listen.threads;
     let conf = server_conf(
         config.shutdown.grace_period_seconds,
         config.shutdown.timeout_seconds,
@@ -176,6 +181,7 @@ fn serve(config_path: &Path) -> ExitCode {
              (create a key with `scim-gateway keys new`)"
         );
     }
+    let admin = gateway.config.admin.address.clone();
     let live = Live::from_config_file(gateway, config_path.to_path_buf());
     // SIGHUP reloads the configuration, the mapping and the keys; a changed keys file reloads
     // the keys.
@@ -183,9 +189,9 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(format!("cannot watch for SIGHUP: {e}")),
     };
-    let service = http_service("scim", addr, threads, ScimApp::new(live));
-    tracing::info!(%addr, "scim-gateway listening");
-    match runner::start_with_signals(conf, vec![service], &[addr]) {
+    let (services, addrs) = runner::gateway_services(&live);
+    tracing::info!(%addr, admin = %admin, "scim-gateway listening");
+    match runner::start_with_signals(conf, services, &addrs) {
         Ok(server) => {
             server.wait();
             ExitCode::SUCCESS

@@ -101,6 +101,11 @@ fn serve_runs_from_a_config_file_with_env_overrides_and_stops_on_sigterm() {
         .args(["serve", "--config"])
         .arg(&config)
         .env("SCIM_GATEWAY_LISTEN__ADDRESS", scim.to_string())
+        // Not the default 9090: other processes on this machine may hold it.
+        .env(
+            "SCIM_GATEWAY_ADMIN__ADDRESS",
+            free_loopback_addr().unwrap().to_string(),
+        )
         .env(
             "SCIM_GATEWAY_MAPPING__BACKEND_URL",
             format!("http://{backend}"),

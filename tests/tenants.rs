@@ -225,6 +225,13 @@ fn a_key_on_another_tenants_url_gets_403_and_nothing_is_read_or_written() {
         "nothing reached the legacy API"
     );
     assert_eq!(acme_store(&env, "globex").user_count(), 2);
+    let metrics = env.admin_get("/metrics").1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "scim_gateway_auth_failures_total{reason=\"tenant\"} 6"),
+        "{metrics}"
+    );
     assert_eq!(
         acme_store(&env, "globex").user(1).unwrap()["status"],
         "enabled"
@@ -295,6 +302,15 @@ fn unknown_expired_and_revoked_keys_get_401() {
     }
     let r = env.call_with("GET", "/Users", None, None);
     assert_eq!(r.status, 401);
+    // Counted by reason; a revoked key counts as an unknown one.
+    let metrics = env.admin_get("/metrics").1;
+    for (reason, n) in [("unknown_key", 3), ("expired", 1), ("missing", 1)] {
+        let line = format!("scim_gateway_auth_failures_total{{reason=\"{reason}\"}} {n}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
 }
 
 #[test]
@@ -474,7 +490,45 @@ fn keys_rotate_with_an_overlap_and_reload_when_the_file_changes() {
     keys.revoke(&old_id);
     eventually(&old, 401);
     assert_eq!(status(&new), 200);
-    assert!(env.live.reloads().snapshot().0 >= 2);
+    let (ok, _) = env.live.reloads().snapshot();
+    assert!(ok >= 2);
+    let metrics = env.admin_get("/metrics").1;
+    let line = format!("scim_gateway_config_reloads_total{{outcome=\"ok\"}} {ok}");
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "no {line:?} in\n{metrics}"
+    );
+}
+
+#[test]
+fn the_admin_status_lists_every_tenant_with_its_own_counts() {
+    let mut keys = Keys::new();
+    let (_, a) = keys.add("acme", Scopes::ALL);
+    keys.add("globex", Scopes::ALL);
+    let env = start_env(&keys);
+    acme_store(&env, "globex").seed(3);
+    let r = env.call_with(
+        "POST",
+        "/Users",
+        Some(&user("ada@acme.com")),
+        Some(&bearer(&a)),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (status, body) = env.admin_get("/status");
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let tenants = doc["tenants"].as_object().unwrap();
+    let names: Vec<&String> = tenants.keys().collect();
+    assert_eq!(names, ["acme", "default", "globex"], "{doc:#}");
+    assert_eq!(tenants["acme"]["users_active"], 1, "{doc:#}");
+    assert_eq!(tenants["globex"]["users_active"], 3, "{doc:#}");
+    assert_eq!(tenants["default"]["users_active"], 0, "{doc:#}");
+    // A tenant added by a new key shows up after the reload.
+    keys.add("initech", Scopes::ALL);
+    env.acme().add_tenant("initech");
+    env.live.reload().unwrap();
+    let doc: Value = serde_json::from_str(&env.admin_get("/status").1).unwrap();
+    assert!(doc["tenants"].get("initech").is_some(), "{doc:#}");
 }
 
 #[test]
@@ -670,6 +724,7 @@ fn serve(config: &Path, scim: std::net::SocketAddr, backend: std::net::SocketAdd
             format!("http://{backend}"),
         )
         .env("ACME_API_KEY", "legacy-key")
+        .env("SCIM_GATEWAY_ADMIN__ADDRESS", "")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

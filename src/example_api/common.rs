@@ -1,14 +1,16 @@
 //! What the two example APIs share: the head and body of a request read from a pingora session,
 //! JSON responses, the id segment of a path, timestamps, the shared-secret comparison, and the
-//! per-endpoint request counters that tests and benches read.
+//! per-endpoint request counters that tests and benches read (with the `X-Request-Id`s received
+//! and a delay a test can ask for one request).
 //!
 //! Nothing here knows either API's resources, field names or error shape: those stay in
 //! `acme_hr.rs` and `crewbase.rs`, because the point of the examples is that they differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use pingora::protocols::http::ServerSession;
@@ -167,15 +169,63 @@ impl fmt::Display for Endpoint {
 /// The pattern under which requests to a path no endpoint serves are counted.
 pub const NO_ROUTE: &str = "(no route)";
 
+/// How many of the latest `X-Request-Id`s received are kept.
+pub const REQUEST_IDS_KEPT: usize = 1000;
+
 /// Counts the requests an example API received, in total and per [`Endpoint`]. Every request is
-/// counted when it arrives, whatever its outcome (a 401 is a request too).
+/// counted when it arrives, whatever its outcome (a 401 is a request too). Also keeps the latest
+/// `X-Request-Id`s received, and can hold the next request for a while (a slow legacy call).
 #[derive(Debug, Default)]
 pub struct RequestCounts {
     total: AtomicU64,
     by_endpoint: Mutex<BTreeMap<Endpoint, u64>>,
+    request_ids: Mutex<VecDeque<String>>,
+    delay_next: Mutex<Option<Duration>>,
 }
 
 impl RequestCounts {
+    /// Counts a request as it arrives (see [`record`](Self::record)), keeps its
+    /// `X-Request-Id`, and waits first if [`delay_next`](Self::delay_next) asked for it.
+    pub(crate) async fn arrive(&self, head: &RequestHead, pattern: &'static str) {
+        self.record(&head.method, pattern);
+        if let Some(id) = head.header("x-request-id") {
+            let mut ids = self
+                .request_ids
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if ids.len() == REQUEST_IDS_KEPT {
+                ids.pop_front();
+            }
+            ids.push_back(id.to_string());
+        }
+        let delay = self
+            .delay_next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Makes the next request wait `delay` before it is handled.
+    pub fn delay_next(&self, delay: Duration) {
+        *self
+            .delay_next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(delay);
+    }
+
+    /// The `X-Request-Id`s received, oldest first (the latest [`REQUEST_IDS_KEPT`]).
+    pub fn request_ids(&self) -> Vec<String> {
+        self.request_ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn record(&self, method: &Method, pattern: &'static str) {
         self.total.fetch_add(1, Ordering::Relaxed);
         let key = Endpoint {
@@ -213,7 +263,7 @@ impl RequestCounts {
             .clone()
     }
 
-    /// Sets every count back to zero.
+    /// Sets every count back to zero and forgets the request ids.
     pub fn reset(&self) {
         let mut map = self
             .by_endpoint
@@ -221,6 +271,10 @@ impl RequestCounts {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.clear();
         self.total.store(0, Ordering::Relaxed);
+        self.request_ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 }
 
@@ -267,6 +321,47 @@ mod tests {
         c.reset();
         assert_eq!(c.total(), 0);
         assert!(c.snapshot().is_empty());
+    }
+
+    fn head(request_id: Option<&str>) -> RequestHead {
+        let mut headers = HeaderMap::new();
+        if let Some(id) = request_id {
+            headers.insert("x-request-id", HeaderValue::from_str(id).unwrap());
+        }
+        RequestHead {
+            method: Method::GET,
+            path: "/x".into(),
+            query: None,
+            headers,
+        }
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_kept_latest_last_and_bounded() {
+        let c = RequestCounts::default();
+        c.arrive(&head(Some("a")), "/x").await;
+        c.arrive(&head(None), "/x").await;
+        c.arrive(&head(Some("b")), "/x").await;
+        assert_eq!(c.request_ids(), ["a", "b"]);
+        assert_eq!(c.total(), 3);
+        for i in 0..REQUEST_IDS_KEPT {
+            c.arrive(&head(Some(&format!("r{i}"))), "/x").await;
+        }
+        let ids = c.request_ids();
+        assert_eq!(ids.len(), REQUEST_IDS_KEPT);
+        assert_eq!(ids.last().map(String::as_str), Some("r999"));
+    }
+
+    #[tokio::test]
+    async fn only_the_next_request_is_delayed() {
+        let c = RequestCounts::default();
+        c.delay_next(Duration::from_millis(150));
+        let t = std::time::Instant::now();
+        c.arrive(&head(None), "/x").await;
+        assert!(t.elapsed() >= Duration::from_millis(150));
+        let t = std::time::Instant::now();
+        c.arrive(&head(None), "/x").await;
+        assert!(t.elapsed() < Duration::from_millis(100));
     }
 }
 

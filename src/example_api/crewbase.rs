@@ -402,7 +402,7 @@ impl ServeHttp for Crewbase {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let head = RequestHead::of(session);
         let route = Route::of(&head.path);
-        self.inner.counts.record(&head.method, route.pattern());
+        self.inner.counts.arrive(&head, route.pattern()).await;
         match self.handle(&head, route, session).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),

@@ -111,6 +111,7 @@ mod tests {
     fn list(items: &str, total: Option<TotalSource>, pagination: Pagination) -> ListEndpoint {
         ListEndpoint {
             endpoint: Endpoint {
+                name: "users.list",
                 method: http::Method::GET,
                 path: PathTemplate::parse("/users").unwrap(),
                 query: vec![],

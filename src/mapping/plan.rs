@@ -288,12 +288,42 @@ pub enum UpdateMode {
 /// One legacy endpoint.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    /// The endpoint's stable name in metrics and logs (`users.get`, `groups.add_member`):
+    /// see [`endpoint_name`].
+    pub name: &'static str,
     pub method: http::Method,
     pub path: PathTemplate,
     /// Static query parameters, always sent.
     pub query: Vec<(String, String)>,
     /// Static headers, always sent (besides the backend's auth header).
     pub headers: Vec<(String, String)>,
+}
+
+/// The stable name of the endpoint at mapping key `at` (`users.endpoints.get` → `users.get`,
+/// `groups.membership.endpoints.add` → `groups.add_member`), the `endpoint` label of the
+/// backend metrics. A key that names no known endpoint is `other`.
+pub fn endpoint_name(at: &str) -> &'static str {
+    match at {
+        "users.endpoints.create" => "users.create",
+        "users.endpoints.get" => "users.get",
+        "users.endpoints.update" => "users.update",
+        "users.endpoints.delete" => "users.delete",
+        "users.endpoints.deactivate" => "users.deactivate",
+        "users.endpoints.reactivate" => "users.reactivate",
+        "users.endpoints.list" => "users.list",
+        "groups.endpoints.create" => "groups.create",
+        "groups.endpoints.get" => "groups.get",
+        "groups.endpoints.update" => "groups.update",
+        "groups.endpoints.delete" => "groups.delete",
+        "groups.endpoints.deactivate" => "groups.deactivate",
+        "groups.endpoints.reactivate" => "groups.reactivate",
+        "groups.endpoints.list" => "groups.list",
+        "groups.membership.endpoints.add" => "groups.add_member",
+        "groups.membership.endpoints.remove" => "groups.remove_member",
+        "groups.membership.endpoints.list" => "groups.list_members",
+        "groups.membership.endpoints.user_groups" => "groups.user_groups",
+        _ => "other",
+    }
 }
 
 impl Endpoint {
@@ -533,6 +563,7 @@ mod tests {
     #[test]
     fn endpoint_target_encodes_id_and_query() {
         let e = Endpoint {
+            name: "users.get",
             method: http::Method::GET,
             path: PathTemplate::parse("/api/v1/users/{id}").unwrap(),
             query: vec![("expand".into(), "all".into())],
@@ -549,6 +580,7 @@ mod tests {
     #[test]
     fn member_target_encodes_group_and_member() {
         let e = Endpoint {
+            name: "groups.remove_member",
             method: http::Method::DELETE,
             path: PathTemplate::parse("/teams/{id}/members/{member}").unwrap(),
             query: vec![("notify".into(), "false".into())],
@@ -563,6 +595,7 @@ mod tests {
     #[test]
     fn the_tenant_goes_in_its_hole_and_in_the_query_or_a_header() {
         let e = Endpoint {
+            name: "users.get",
             method: http::Method::GET,
             path: PathTemplate::parse("/t/{tenant}/users/{id}").unwrap(),
             query: vec![("expand".into(), "all".into())],
@@ -597,6 +630,35 @@ mod tests {
             b.target(&e, "acme", Some("7"), None, &[]),
             "/t/acme/users/7?expand=all"
         );
+    }
+
+    #[test]
+    fn every_endpoint_of_a_mapping_has_a_stable_name() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let m = crate::mapping::load_file(&root.join("mappings/acme-hr.yaml")).unwrap();
+        let e = &m.users.endpoints;
+        assert_eq!(e.create.name, "users.create");
+        assert_eq!(e.get.name, "users.get");
+        assert_eq!(e.update.name, "users.update");
+        assert_eq!(e.list.endpoint.name, "users.list");
+        let g = m.groups.unwrap();
+        assert_eq!(g.resource.endpoints.update.name, "groups.update");
+        assert_eq!(g.resource.endpoints.list.endpoint.name, "groups.list");
+        match g.membership {
+            Membership::Endpoints {
+                add,
+                remove,
+                list,
+                user_groups,
+            } => {
+                assert_eq!(add.endpoint.name, "groups.add_member");
+                assert_eq!(remove.name, "groups.remove_member");
+                assert_eq!(list.pages.endpoint.name, "groups.list_members");
+                assert_eq!(user_groups.unwrap().endpoint.name, "groups.user_groups");
+            }
+            other => panic!("member endpoints expected, got {other:?}"),
+        }
+        assert_eq!(endpoint_name("users.endpoints.nope"), "other");
     }
 
     #[test]

@@ -16,8 +16,10 @@ use serde_json::Value;
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
+use crate::server::auth;
 use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
+use crate::server::observe::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, users};
@@ -41,6 +43,8 @@ pub struct Request {
     pub authorization: Option<Vec<u8>>,
     pub host: Option<String>,
     pub body: Vec<u8>,
+    /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
+    pub request_id: String,
 }
 
 /// A response before it is written: status, optional JSON body, extra headers.
@@ -122,6 +126,7 @@ impl ServeHttp for ScimApp {
         let started = Instant::now();
         // The generation this request uses to its end, whatever a reload does meanwhile.
         let gateway: Arc<Gateway> = self.gateway.current();
+        let _in_flight = gateway.metrics.in_flight();
         let head = session.req_header();
         let method = head.method.clone();
         let path = head.uri.path().to_string();
@@ -136,8 +141,15 @@ impl ServeHttp for ScimApp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
+        let request_id = observe::request_id(
+            head.headers
+                .get(observe::REQUEST_ID_HEADER)
+                .map(|v| v.as_bytes()),
+        );
 
-        let reply = match read_body(session, gateway.config.scim.max_body_bytes).await {
+        let body = read_body(session, gateway.config.scim.max_body_bytes).await;
+        let record = RequestRecord::default();
+        let (request, mut reply) = match body {
             Ok(body) => {
                 let request = Request {
                     method,
@@ -146,26 +158,30 @@ impl ServeHttp for ScimApp {
                     authorization,
                     host,
                     body,
+                    request_id,
                 };
                 // On the heap: a request's future (a chain of legacy calls) is large, and the
                 // worker threads' stacks are not.
-                let reply = Box::pin(handle(&gateway, &request)).await;
-                tracing::info!(
-                    method = %request.method,
-                    path = %request.path,
-                    status = reply.status,
-                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "scim request"
-                );
-                reply
+                let reply = Box::pin(handle(&gateway, &request, &record)).await;
+                (request, reply)
             }
             Err(e) => {
                 // The rest of the body is not read: the connection cannot be reused.
                 session.set_keepalive(None);
-                tracing::warn!(method = %method, path = %path, status = e.status, "request refused before routing");
-                Reply::error(&e)
+                tracing::warn!(method = %method, path = %path, status = e.status, request_id = %request_id, "request refused before routing");
+                let request = Request {
+                    method,
+                    path,
+                    query,
+                    authorization,
+                    host,
+                    body: Vec::new(),
+                    request_id,
+                };
+                (request, Reply::error(&e))
             }
         };
+        observe::finish(&gateway, &request, &record, &mut reply, started);
         to_http(reply)
     }
 }
@@ -219,13 +235,14 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
     })
 }
 
-/// Handles one request; never fails: errors become SCIM error replies.
-pub async fn handle(gw: &Gateway, request: &Request) -> Reply {
-    match handle_checked(gw, request).await {
+/// Handles one request; never fails: errors become SCIM error replies. `record` gathers what
+/// the steps learn, for the request's metrics and logs.
+pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
+    match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {
             if e.status >= 500 {
-                tracing::warn!(status = e.status, detail = %e.detail, "request failed");
+                tracing::warn!(status = e.status, detail = %e.detail, request_id = %request.request_id, "request failed");
             }
             Reply::error(&e)
         }
@@ -240,19 +257,39 @@ fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
-async fn handle_checked(gw: &Gateway, request: &Request) -> Result<Reply, ScimError> {
+async fn handle_checked(
+    gw: &Gateway,
+    request: &Request,
+    record: &RequestRecord,
+) -> Result<Reply, ScimError> {
     // Authenticated, routed and authorised (tenant URL, scope) before anything is read.
-    let access = gw.keys.authorize(
-        &request.method,
-        &request.path,
-        &gw.config.scim.base_path,
-        request.authorization.as_deref(),
-        time::OffsetDateTime::now_utc(),
-    )?;
+    let now = time::OffsetDateTime::now_utc();
+    let access = gw
+        .keys
+        .authenticate(request.authorization.as_deref(), now)
+        .and_then(|principal| {
+            record.set_tenant(&principal.tenant.name);
+            auth::permit(
+                principal,
+                &request.method,
+                &request.path,
+                &gw.config.scim.base_path,
+            )
+        });
+    let access = match access {
+        Ok(access) => access,
+        Err(refusal) => {
+            if let Some(failure) = refusal.failure {
+                gw.metrics.record_auth_failure(failure.into());
+            }
+            return Err(refusal.error);
+        }
+    };
     let cx = Ctx {
         gw,
         tenant: &access.principal.tenant,
-        request_id: "",
+        request_id: &request.request_id,
+        record,
     };
     // meta.location and Location keep the URL form the client used.
     let base = router::base_url(
@@ -269,6 +306,8 @@ async fn route_request(
     route: Route,
     base: String,
 ) -> Result<Reply, ScimError> {
+    cx.record.set_tenant(&cx.tenant.name);
+    cx.record.set_route(&route);
     let max = cx.config.scim.max_results;
     let schema = ResourceSchema::user();
     let finish = |mut user: Value, query: &ListQuery| -> Value {

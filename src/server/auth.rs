@@ -60,6 +60,20 @@ impl AuthFailure {
     }
 }
 
+impl From<AuthFailure> for crate::metrics::AuthFailure {
+    /// The metrics' reasons: a revoked key counts as an unknown one.
+    fn from(f: AuthFailure) -> Self {
+        use crate::metrics::AuthFailure as M;
+        match f {
+            AuthFailure::Missing => M::Missing,
+            AuthFailure::UnknownKey | AuthFailure::Revoked => M::UnknownKey,
+            AuthFailure::Expired => M::Expired,
+            AuthFailure::Scope => M::Scope,
+            AuthFailure::Tenant => M::Tenant,
+        }
+    }
+}
+
 /// A refused request: the SCIM error to answer, and the auth failure when it is one (`None`
 /// for a path that names no SCIM endpoint).
 #[derive(Debug, Clone)]
@@ -253,8 +267,7 @@ impl KeyRing {
         })
     }
 
-    /// Authenticates, routes, and checks that the route is allowed: the tenant in the URL (if
-    /// any) is the key's, and the key has the scope the operation needs.
+    /// Authenticates, then routes and checks the route ([`permit`]).
     pub fn authorize(
         &self,
         method: &Method,
@@ -264,42 +277,53 @@ impl KeyRing {
         now: OffsetDateTime,
     ) -> Result<Access, Refusal> {
         let principal = self.authenticate(authorization, now)?;
-        let (url_tenant, route) =
-            router::route_with_tenant(method, path, base_path).map_err(|error| Refusal {
-                failure: None,
-                error,
-            })?;
-        if let Some(t) = &url_tenant {
-            if *t != principal.tenant.name {
-                let shown: String = t.chars().take(64).collect();
-                return Err(refuse(
+        permit(principal, method, path, base_path)
+    }
+}
+
+/// Routes an authenticated request and checks that the route is allowed: the tenant in the URL
+/// (if any) is the key's, and the key has the scope the operation needs.
+pub fn permit(
+    principal: Principal,
+    method: &Method,
+    path: &str,
+    base_path: &str,
+) -> Result<Access, Refusal> {
+    let (url_tenant, route) =
+        router::route_with_tenant(method, path, base_path).map_err(|error| Refusal {
+            failure: None,
+            error,
+        })?;
+    if let Some(t) = &url_tenant {
+        if *t != principal.tenant.name {
+            let shown: String = t.chars().take(64).collect();
+            return Err(refuse(
                     AuthFailure::Tenant,
                     ScimError::forbidden(format!(
                         "this API key is not valid for tenant {shown:?}; use the SCIM URL of the key's own tenant"
                     )),
                 ));
-            }
         }
-        let (needed, has) = if route.writes() {
-            (keys::SCOPE_WRITE, principal.scopes.write)
-        } else {
-            (keys::SCOPE_READ, principal.scopes.read)
-        };
-        if !has {
-            return Err(refuse(
-                AuthFailure::Scope,
-                ScimError::forbidden(format!(
-                    "this API key has the scope {} only; {method} here needs {needed}",
-                    principal.scopes
-                )),
-            ));
-        }
-        Ok(Access {
-            principal,
-            route,
-            url_tenant,
-        })
     }
+    let (needed, has) = if route.writes() {
+        (keys::SCOPE_WRITE, principal.scopes.write)
+    } else {
+        (keys::SCOPE_READ, principal.scopes.read)
+    };
+    if !has {
+        return Err(refuse(
+            AuthFailure::Scope,
+            ScimError::forbidden(format!(
+                "this API key has the scope {} only; {method} here needs {needed}",
+                principal.scopes
+            )),
+        ));
+    }
+    Ok(Access {
+        principal,
+        route,
+        url_tenant,
+    })
 }
 
 /// The token of a `Bearer` header value (scheme case-insensitive, RFC 7235).

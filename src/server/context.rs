@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::config::TenantConfig;
 use crate::scim::ScimError;
 use crate::server::gateway::Gateway;
+use crate::server::observe::RequestRecord;
 
 /// The tenant a request acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +134,9 @@ pub struct Ctx<'a> {
     pub gw: &'a Gateway,
     pub tenant: &'a Tenant,
     pub request_id: &'a str,
+    /// What the request's steps learn for its metrics and provisioning log (the legacy API's
+    /// last status, …).
+    pub record: &'a RequestRecord,
 }
 
 impl Deref for Ctx<'_> {

@@ -17,7 +17,10 @@ use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::keys::{self, KeysError};
 use crate::mapping::{BackendAuth, Mapping};
+use crate::metrics::Metrics;
 use crate::server::auth::KeyRing;
+use crate::server::context::Tenant;
+use crate::server::counts::StatusBoard;
 
 /// Shared, read-only state of a running gateway: one generation. A reload builds the next one;
 /// requests in flight finish on the generation they started with.
@@ -38,12 +41,28 @@ pub struct Gateway {
     /// locks. Shared by every generation, so a request on the old one and a request on the new
     /// one still exclude each other.
     pub user_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The Prometheus metrics (served by the admin listener). Shared: a gateway rebuilt on a
+    /// configuration reload takes over the previous one's (see [`Gateway::carry_over`]).
+    pub metrics: Arc<Metrics>,
+    /// Per-tenant counts and last syncs (`/status`); shared like `metrics`.
+    pub status: Arc<StatusBoard>,
 }
 
 /// How many locks serialise membership writes to legacy users.
 const USER_LOCKS: usize = 64;
 
 impl Gateway {
+    /// Every tenant this gateway serves (the `[tenants.*]` tables, the keys' tenants, and
+    /// "default" when static tokens are configured): the counts of `/status` and the
+    /// `provisioned_*` gauges are made for each.
+    pub fn tenants(&self) -> Vec<Tenant> {
+        self.keys
+            .tenants()
+            .values()
+            .map(|t| Tenant::clone(t))
+            .collect()
+    }
+
     /// The lock that serialises membership writes to the legacy user `user_id` of `tenant`.
     pub fn user_lock(&self, tenant: &str, user_id: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{Hash, Hasher};
@@ -163,12 +182,15 @@ impl Gateway {
             user_locks: (0..USER_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            metrics: Arc::new(Metrics::new()),
+            status: Arc::new(StatusBoard::default()),
         })
     }
 
     /// The next generation with a new configuration and mapping (a reload): a new backend
     /// client (its address resolved again), the keys file read again, and this generation's
-    /// cache (emptied: the mapping may read groups differently now) and locks.
+    /// caches (the membership one emptied: the mapping may read groups differently now), locks,
+    /// metrics and counts.
     pub fn reloaded(&self, config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
         let mapping = with_backend_url(&config, mapping);
         let backend = backend_client(&mapping)?;
@@ -182,6 +204,8 @@ impl Gateway {
             membership: self.membership.clone(),
             records: self.records.clone(),
             user_locks: self.user_locks.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
         })
     }
 
@@ -195,7 +219,17 @@ impl Gateway {
             membership: self.membership.clone(),
             records: self.records.clone(),
             user_locks: self.user_locks.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
         })
+    }
+
+    /// This gateway (just built from a reloaded configuration) with the metrics, counts and
+    /// last syncs of `previous`, so that counters do not restart at a reload.
+    pub fn carry_over(mut self, previous: &Gateway) -> Gateway {
+        self.metrics = previous.metrics.clone();
+        self.status = previous.status.clone();
+        self
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
@@ -25,6 +26,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call};
+use crate::server::observe::{self, MemberChange};
 use crate::server::select;
 
 /// A route's future, boxed.
@@ -583,11 +585,13 @@ async fn apply_delta(
         Membership::Endpoints { add, remove, .. } => {
             let mut refused = false;
             for member in &delta.add {
+                let started = Instant::now();
                 let body = match add.add_request_body(member) {
                     Ok(b) => b,
                     Err(e) => {
                         let e: ScimError = e.into();
                         tracing::warn!(group = %id, member = %member, detail = %e.detail, "unknown member skipped");
+                        observe::member_change(cx, MemberChange::Add, id, member, Err(&e), started);
                         skipped.push(member.clone());
                         continue;
                     }
@@ -599,19 +603,40 @@ async fn apply_delta(
                     ..Call::new(&add.endpoint)
                 };
                 match legacy::call_with(cx, &g.resource, &call).await {
-                    Ok(_) => {}
+                    Ok(_) => {
+                        observe::member_change(cx, MemberChange::Add, id, member, Ok(()), started)
+                    }
                     Err(e) if matches!(e.legacy_status, Some(404 | 422)) => {
                         tracing::warn!(group = %id, member = %member, detail = %e.error.detail, "unknown member skipped");
+                        observe::member_change(
+                            cx,
+                            MemberChange::Add,
+                            id,
+                            member,
+                            Err(&e.error),
+                            started,
+                        );
                         skipped.push(member.clone());
                         refused = true;
                     }
-                    Err(e) => return Err(e.error),
+                    Err(e) => {
+                        observe::member_change(
+                            cx,
+                            MemberChange::Add,
+                            id,
+                            member,
+                            Err(&e.error),
+                            started,
+                        );
+                        return Err(e.error);
+                    }
                 }
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
             }
             for member in &delta.remove {
+                let started = Instant::now();
                 let call = Call {
                     id: Some(id),
                     member: Some(member),
@@ -621,8 +646,19 @@ async fn apply_delta(
                     Ok(_) => {}
                     // Not a member (or no such user): nothing to remove.
                     Err(e) if e.legacy_status == Some(404) => refused = true,
-                    Err(e) => return Err(e.error),
+                    Err(e) => {
+                        observe::member_change(
+                            cx,
+                            MemberChange::Remove,
+                            id,
+                            member,
+                            Err(&e.error),
+                            started,
+                        );
+                        return Err(e.error);
+                    }
                 }
+                observe::member_change(cx, MemberChange::Remove, id, member, Ok(()), started);
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
@@ -633,14 +669,29 @@ async fn apply_delta(
             }
         }
         Membership::UserAttribute(ua) => {
-            for member in &delta.add {
-                if !set_user_group(cx, ua, member, id, true).await? {
-                    tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                    skipped.push(member.clone());
+            for (change, member) in delta
+                .add
+                .iter()
+                .map(|m| (MemberChange::Add, m))
+                .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
+            {
+                let started = Instant::now();
+                let add = change == MemberChange::Add;
+                match set_user_group(cx, ua, member, id, add).await {
+                    Ok(true) => observe::member_change(cx, change, id, member, Ok(()), started),
+                    Ok(false) if add => {
+                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
+                        let e = ScimError::not_found("no such user; skipped");
+                        observe::member_change(cx, change, id, member, Err(&e), started);
+                        skipped.push(member.clone());
+                    }
+                    // No such user: nothing to remove.
+                    Ok(false) => observe::member_change(cx, change, id, member, Ok(()), started),
+                    Err(e) => {
+                        observe::member_change(cx, change, id, member, Err(&e), started);
+                        return Err(e);
+                    }
                 }
-            }
-            for member in &delta.remove {
-                set_user_group(cx, ua, member, id, false).await?;
             }
         }
     }

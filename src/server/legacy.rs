@@ -8,8 +8,10 @@ use serde_json::Value;
 
 use crate::backend::BackendRequest;
 use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
+use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
+use crate::server::observe::REQUEST_ID_HEADER;
 
 /// A legacy answer: status, headers, JSON body (`Null` when empty).
 #[derive(Debug)]
@@ -126,13 +128,25 @@ pub async fn call_with(
     if let Some((name, value)) = cx.mapping.backend.tenant_header(tenant) {
         headers.push(header(name, value)?);
     }
+    if !cx.request_id.is_empty() {
+        headers.push(header(REQUEST_ID_HEADER, cx.request_id)?);
+    }
     let request = BackendRequest {
         method: endpoint.method.clone(),
         path_and_query: path,
         headers,
         body: body_bytes,
     };
-    let response = cx.backend.send(request).await.map_err(ScimError::from)?;
+    let started = std::time::Instant::now();
+    let sent = cx.backend.send(request).await;
+    let status = match &sent {
+        Ok(r) => metrics::backend_status_label(r.status),
+        Err(e) => metrics::backend_error_label(e).into(),
+    };
+    cx.metrics
+        .record_backend(endpoint.name, &status, started.elapsed());
+    let response = sent.map_err(ScimError::from)?;
+    cx.record.set_legacy_status(response.status);
     if response.status >= 400 {
         let mut err = resource.map_error(response.status, &response.body);
         if let Some(seconds) = retry_after(&response.headers) {

@@ -11,7 +11,8 @@
 //!
 //! A file that does not load (a syntax error, an invalid key, a mapping problem) is refused: the
 //! running generation stays, and an error is logged naming the file, the line and why. Each
-//! outcome is counted in [`ReloadCounters`] (`config_reloads_total{outcome}`).
+//! outcome is counted, in [`ReloadCounters`] and in the metrics' `config_reloads_total{outcome}`
+//! (the metrics, like the caches, are shared by every generation).
 //!
 //! A gateway built in code ([`Live::new`], the tests and the demo) has no configuration file:
 //! its reload reads the keys file only.
@@ -227,6 +228,7 @@ impl Live {
                     tenants = next.keys.tenants().len(),
                     "reloaded; new requests use the new configuration"
                 );
+                next.metrics.record_config_reload(true);
                 self.inner.current.store(Arc::new(next));
                 self.inner.reloads.ok.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -237,6 +239,7 @@ impl Live {
                     error = %e.message,
                     "reload refused; the gateway keeps running with its previous configuration"
                 );
+                current.metrics.record_config_reload(false);
                 self.inner.reloads.error.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }

@@ -6,6 +6,7 @@
 //! want an ephemeral port reserve one first with [`free_loopback_addr`].
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,15 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{
     RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, UnixShutdownSignalWatch,
 };
+use pingora::services::background::GenBackgroundService;
 use pingora::services::listening::Service;
 use pingora::services::ServiceWithDependents;
 use tokio::sync::watch;
+
+use crate::server::admin::AdminApp;
+use crate::server::app::ScimApp;
+use crate::server::counts::CountsTask;
+use crate::server::reload::Live;
 
 /// A pingora HTTP listener serving `app` on `addr`, with `threads` worker threads.
 pub fn http_service<A>(
@@ -33,6 +40,42 @@ where
     service.add_tcp(&addr.to_string());
     service.threads = Some(threads.max(1));
     Box::new(service)
+}
+
+/// The services of a running gateway, as its configuration says: the SCIM listener
+/// (`listen.address`), the admin listener (`admin.address`, unless `""`; one thread) and the
+/// background refresh of the counts (with the admin listener, every
+/// `admin.counts_interval_seconds` unless 0). Returns them with the addresses to wait for.
+pub fn gateway_services(gateway: &Live) -> (Vec<Box<dyn ServiceWithDependents>>, Vec<SocketAddr>) {
+    let current = gateway.current();
+    let config = &current.config;
+    let scim = config.listen.address;
+    let mut services = vec![http_service(
+        "scim",
+        scim,
+        config.listen.threads,
+        ScimApp::new(gateway.clone()),
+    )];
+    let mut addrs = vec![scim];
+    if let Some(admin) = config.admin.socket_addr() {
+        services.push(http_service(
+            "admin",
+            admin,
+            1,
+            AdminApp::new(gateway.clone()),
+        ));
+        addrs.push(admin);
+        if config.admin.counts_interval_seconds > 0 {
+            let task = CountsTask {
+                gateway: gateway.clone(),
+            };
+            services.push(Box::new(GenBackgroundService::new(
+                "counts".into(),
+                Arc::new(task),
+            )));
+        }
+    }
+    (services, addrs)
 }
 
 /// Reserves a free TCP port on 127.0.0.1 and returns its address. The port is released before

@@ -66,6 +66,9 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         return Err(no_user(id));
     }
     let scim = r.to_scim(&got.body)?;
+    if let Some(name) = user_name(&scim) {
+        cx.record.set_user_name(name);
+    }
     let legacy = Arc::new(got.body);
     if r.endpoints.update_if_match {
         cx.records
@@ -89,6 +92,9 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         if let Some(legacy) = cx.records.get(&cx.tenant.name, id).await {
             if !r.is_deleted(&legacy) {
                 let scim = r.to_scim(&legacy)?;
+                if let Some(name) = user_name(&scim) {
+                    cx.record.set_user_name(name);
+                }
                 return Ok(Fetched {
                     legacy,
                     scim,

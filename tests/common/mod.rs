@@ -1,6 +1,6 @@
 //! The integration-test harness: a legacy backend (one of the example APIs) and the gateway in
-//! front of it, both on ephemeral loopback ports in one pingora server, and a small SCIM client
-//! over real HTTP.
+//! front of it (its SCIM and admin listeners), on ephemeral loopback ports, each in its own
+//! pingora server, and a small SCIM client over real HTTP.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -9,12 +9,11 @@ use scim_gateway::config::Config;
 use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::example_api::crewbase::Crewbase;
 use scim_gateway::mapping::{self, BackendAuth, SecretSource};
-use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::Live;
 use scim_gateway::server::runner::{
-    free_loopback_addr, http_service, server_conf, start, RunningServer, Stop,
+    free_loopback_addr, gateway_services, http_service, server_conf, start, RunningServer, Stop,
 };
 use serde_json::Value;
 
@@ -37,10 +36,13 @@ pub struct Env {
     pub backend_secret: String,
     /// The running gateway's state: reload it, read its counters.
     pub live: Live,
+    /// The admin listener's base URL, e.g. `http://127.0.0.1:40124`.
+    pub admin: String,
     agent: ureq::Agent,
     acme: Option<AcmeHr>,
     crewbase: Option<Crewbase>,
     server: Option<RunningServer>,
+    backend_server: Option<RunningServer>,
 }
 
 /// An HTTP answer: status, headers we look at, JSON body (Null when empty).
@@ -77,6 +79,7 @@ impl Env {
         let mut mapping = mapping::load_file(&root.join(file)).expect("shipped mapping loads");
         let backend_addr = free_loopback_addr().unwrap();
         let scim_addr = free_loopback_addr().unwrap();
+        let admin_addr = free_loopback_addr().unwrap();
         let secret = format!("legacy-secret-{}", uuid::Uuid::new_v4().simple());
         mapping.backend.base_url = format!("http://{backend_addr}");
         mapping.backend.auth = Some(match header {
@@ -88,6 +91,10 @@ impl Env {
         });
         let mut config = Config::default();
         config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+        config.listen.address = scim_addr;
+        config.admin.address = admin_addr.to_string();
+        // Counts only when /status asks: no background calls under the tests' request counts.
+        config.admin.counts_interval_seconds = 0;
         tweak(&mut config);
         let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (acme, crewbase, backend_service) = match legacy {
@@ -108,12 +115,10 @@ impl Env {
                 )
             }
         };
-        let services = vec![
-            backend_service,
-            http_service("scim", scim_addr, 2, ScimApp::new(live.clone())),
-        ];
-        let server =
-            start(server_conf(0, 1), services, &[backend_addr, scim_addr]).expect("servers start");
+        let backend_server = start(server_conf(0, 1), vec![backend_service], &[backend_addr])
+            .expect("the legacy API starts");
+        let (services, addrs) = gateway_services(&live);
+        let server = start(server_conf(0, 1), services, &addrs).expect("the gateway starts");
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -124,10 +129,12 @@ impl Env {
             backend_url: format!("http://{backend_addr}"),
             backend_secret: secret,
             live,
+            admin: format!("http://{admin_addr}"),
             agent,
             acme,
             crewbase,
             server: Some(server),
+            backend_server: Some(backend_server),
         }
     }
 
@@ -160,6 +167,29 @@ impl Env {
         if let Some(s) = self.server.take() {
             s.stop(Stop::Graceful);
         }
+        if let Some(s) = self.backend_server.take() {
+            s.stop(Stop::Graceful);
+        }
+    }
+
+    /// Stops the legacy API only (the gateway keeps running).
+    pub fn stop_backend(&mut self) {
+        if let Some(s) = self.backend_server.take() {
+            s.stop(Stop::Fast);
+        }
+    }
+
+    /// `GET` on the admin listener: status and body.
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.admin))
+            .call()
+            .expect("the admin listener answers");
+        (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        )
     }
 
     fn url(&self, path: &str) -> String {
@@ -182,10 +212,25 @@ impl Env {
         body: Option<&Value>,
         authorization: Option<&str>,
     ) -> Answer {
+        self.call_with_headers(method, path, body, authorization, &[])
+    }
+
+    /// [`Env::call_with`] with extra request headers.
+    pub fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        authorization: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let url = self.url(path);
         let mut builder = http::Request::builder().method(method).uri(&url);
         if let Some(a) = authorization {
             builder = builder.header("Authorization", a);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let bytes = match body {
             Some(b) => {

@@ -280,6 +280,7 @@ pub(super) fn endpoint(
     let query = params(cx, fields.query, &format!("{at}.query"), false);
     let headers = params(cx, fields.headers, &format!("{at}.headers"), true);
     Some(Endpoint {
+        name: endpoint_name(at),
         method: method_ok?,
         path: template?,
         query: query?,

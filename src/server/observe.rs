@@ -1,0 +1,463 @@
+//! What the gateway records about each SCIM request, once it is answered: its request id
+//! (`X-Request-Id`, kept or generated, returned on every answer), its metrics, the access log
+//! line (debug, target `scim_gateway::access`) and, for a change, the provisioning log line
+//! (target `provisioning`, the fields of the operations contract), one per create, replace,
+//! patch or delete of a user or group and one per member added to or removed from a group. A
+//! change refused before it was routed (authentication, an unreadable body) is logged too, with
+//! the tenant `none`: "users aren't being provisioned" is often a wrong token.
+//!
+//! A [`RequestRecord`] travels with the request in [`Ctx`]: the steps fill it (the tenant once
+//! authenticated, the route once routed, the legacy API's last status, the user's userName when
+//! read) and [`finish`] reads it.
+//!
+//! Never logged: request or response bodies, headers, tokens, passwords, the legacy API key.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::metrics::{self, AuthFailure};
+use crate::scim::ScimError;
+use crate::server::app::{Reply, Request};
+use crate::server::context::Ctx;
+use crate::server::gateway::Gateway;
+use crate::server::router::{self, Collection, Route};
+
+/// The header that carries the request id, both ways and to the legacy API.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The tracing target of the provisioning log.
+pub const PROVISIONING: &str = "provisioning";
+
+/// What the steps of one request learned, for its metrics and log lines.
+#[derive(Debug, Default)]
+pub struct RequestRecord {
+    tenant: OnceLock<String>,
+    route: OnceLock<Route>,
+    /// The legacy API's status of the last call (0: none yet).
+    legacy_status: AtomicU16,
+    /// The legacy API's last error status (≥ 400; 0: none).
+    legacy_error: AtomicU16,
+    user_name: Mutex<Option<String>>,
+}
+
+impl RequestRecord {
+    /// The tenant the request acts for (set once authenticated).
+    pub fn set_tenant(&self, name: &str) {
+        let _ = self.tenant.set(name.to_string());
+    }
+
+    /// The tenant's name, or [`metrics::NO_TENANT`] before authentication.
+    pub fn tenant(&self) -> &str {
+        self.tenant
+            .get()
+            .map(String::as_str)
+            .unwrap_or(metrics::NO_TENANT)
+    }
+
+    /// The request's route (set once routed).
+    pub fn set_route(&self, route: &Route) {
+        let _ = self.route.set(route.clone());
+    }
+
+    /// The legacy API's status for the latest call of this request.
+    pub fn set_legacy_status(&self, status: u16) {
+        self.legacy_status.store(status, Ordering::Relaxed);
+        if status >= 400 {
+            self.legacy_error.store(status, Ordering::Relaxed);
+        }
+    }
+
+    /// The status of the legacy API's last answer.
+    pub fn legacy_status(&self) -> Option<u16> {
+        match self.legacy_status.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// The legacy status that explains a request's outcome: for a failed request the last
+    /// refusal of the legacy API (a conflict, even if calls followed), else its last answer.
+    fn legacy_status_for(&self, failed: bool) -> Option<u16> {
+        match self.legacy_error.load(Ordering::Relaxed) {
+            s if failed && s != 0 => Some(s),
+            _ => self.legacy_status(),
+        }
+    }
+
+    /// The userName of the user the request changes, as read from the legacy API.
+    pub fn set_user_name(&self, name: &str) {
+        *self
+            .user_name
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(name.to_string());
+    }
+
+    fn user_name(&self) -> Option<String> {
+        self.user_name
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// The request id of a request: the incoming `X-Request-Id` when it is 1–64 characters of
+/// `[A-Za-z0-9._-]`, else a new random one.
+pub fn request_id(incoming: Option<&[u8]>) -> String {
+    match incoming {
+        Some(v) if is_valid_request_id(v) => String::from_utf8_lossy(v).into_owned(),
+        _ => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
+fn is_valid_request_id(v: &[u8]) -> bool {
+    (1..=64).contains(&v.len())
+        && v.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Why authentication refused a request, as far as the request itself tells.
+pub fn auth_failure_reason(request: &Request) -> AuthFailure {
+    match &request.authorization {
+        None => AuthFailure::Missing,
+        Some(v) if !v.trim_ascii().to_ascii_lowercase().starts_with(b"bearer ") => {
+            AuthFailure::Missing
+        }
+        Some(_) => AuthFailure::UnknownKey,
+    }
+}
+
+/// A change to provisioned data, as the provisioning log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Create,
+    Replace,
+    Patch,
+    Delete,
+}
+
+impl Change {
+    fn of(route: &Route) -> Option<(Change, Collection, Option<&str>)> {
+        match route {
+            Route::Create(c) => Some((Change::Create, *c, None)),
+            Route::Replace(c, id) => Some((Change::Replace, *c, Some(id))),
+            Route::Patch(c, id) => Some((Change::Patch, *c, Some(id))),
+            Route::Delete(c, id) => Some((Change::Delete, *c, Some(id))),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Replace => "replace",
+            Change::Patch => "patch",
+            Change::Delete => "delete",
+        }
+    }
+}
+
+fn resource_name(c: Collection) -> &'static str {
+    match c {
+        Collection::Users => "Users",
+        Collection::Groups => "Groups",
+    }
+}
+
+/// One line of the provisioning log.
+struct Line<'a> {
+    tenant: &'a str,
+    request_id: &'a str,
+    operation: &'a str,
+    resource: &'a str,
+    resource_id: Option<&'a str>,
+    user_name: Option<&'a str>,
+    scim_status: u16,
+    legacy_status: Option<u16>,
+    latency: Duration,
+    detail: &'a str,
+}
+
+impl Line<'_> {
+    fn emit(&self) {
+        let latency_ms = self.latency.as_secs_f64() * 1000.0;
+        if self.scim_status < 400 {
+            tracing::info!(
+                target: PROVISIONING,
+                tenant = self.tenant,
+                request_id = self.request_id,
+                operation = self.operation,
+                resource = self.resource,
+                resource_id = self.resource_id,
+                user_name = self.user_name,
+                outcome = "ok",
+                scim_status = self.scim_status,
+                legacy_status = self.legacy_status,
+                latency_ms,
+                detail = self.detail,
+                "provisioning"
+            );
+        } else {
+            tracing::warn!(
+                target: PROVISIONING,
+                tenant = self.tenant,
+                request_id = self.request_id,
+                operation = self.operation,
+                resource = self.resource,
+                resource_id = self.resource_id,
+                user_name = self.user_name,
+                outcome = "error",
+                scim_status = self.scim_status,
+                legacy_status = self.legacy_status,
+                latency_ms,
+                detail = self.detail,
+                "provisioning"
+            );
+        }
+    }
+}
+
+/// Records an answered request: its metrics, its access log line, its provisioning log line
+/// when it is a change, the tenant's last sync when the change succeeded; and puts the request
+/// id on the answer.
+pub fn finish(
+    gw: &Gateway,
+    request: &Request,
+    record: &RequestRecord,
+    reply: &mut Reply,
+    started: Instant,
+) {
+    let elapsed = started.elapsed();
+    let tenant = record.tenant();
+    // Routed by the app; a request refused before (authentication, an unreadable body) is
+    // classified here, for its labels only.
+    let classified;
+    let route = match record.route.get() {
+        Some(r) => Some(r),
+        None => {
+            classified = router::route_with_tenant(
+                &request.method,
+                &request.path,
+                &gw.config.scim.base_path,
+            );
+            classified.as_ref().ok().map(|(_, route)| route)
+        }
+    };
+    let labels = route
+        .map(metrics::route_labels)
+        .unwrap_or(metrics::UNROUTED);
+    gw.metrics
+        .record_request(tenant, labels, reply.status, elapsed);
+    tracing::debug!(
+        target: "scim_gateway::access",
+        tenant,
+        request_id = %request.request_id,
+        method = %request.method,
+        path = %request.path,
+        status = reply.status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "scim request"
+    );
+    if let Some((change, collection, id)) = route.and_then(Change::of) {
+        let created_id;
+        let resource_id = match id {
+            Some(id) => Some(id),
+            None => {
+                created_id = reply
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                created_id.as_deref()
+            }
+        };
+        let user_name = match collection {
+            Collection::Users => user_name_of(request, record, reply),
+            Collection::Groups => None,
+        };
+        let detail = if reply.status >= 400 {
+            reply
+                .body
+                .as_ref()
+                .and_then(|b| b.get("detail"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        } else {
+            ""
+        };
+        Line {
+            tenant,
+            request_id: &request.request_id,
+            operation: change.as_str(),
+            resource: resource_name(collection),
+            resource_id,
+            user_name: user_name.as_deref(),
+            scim_status: reply.status,
+            legacy_status: record.legacy_status_for(reply.status >= 400),
+            latency: elapsed,
+            detail,
+        }
+        .emit();
+        if reply.status < 400 && record.tenant.get().is_some() {
+            gw.status.touch(tenant);
+        }
+    }
+    reply
+        .headers
+        .push((REQUEST_ID_HEADER, request.request_id.clone()));
+}
+
+/// The userName of the user a request changed: from the answer, else as read from the legacy
+/// API, else from the request body.
+fn user_name_of(request: &Request, record: &RequestRecord, reply: &Reply) -> Option<String> {
+    let from = |v: &Value| {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("userName"))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_owned)
+    };
+    reply
+        .body
+        .as_ref()
+        .and_then(from)
+        .or_else(|| record.user_name())
+        .or_else(|| {
+            serde_json::from_slice::<Value>(&request.body)
+                .ok()
+                .as_ref()
+                .and_then(from)
+        })
+}
+
+/// A member added to or removed from a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Add,
+    Remove,
+}
+
+/// Logs one member change of group `group_id` (`started`: when this member's calls began):
+/// `Ok(())` done (or nothing to do), `Err` refused, with the reason.
+pub fn member_change(
+    cx: &Ctx<'_>,
+    change: MemberChange,
+    group_id: &str,
+    member: &str,
+    outcome: Result<(), &ScimError>,
+    started: Instant,
+) {
+    let operation = match change {
+        MemberChange::Add => "add_member",
+        MemberChange::Remove => "remove_member",
+    };
+    let (scim_status, detail) = match outcome {
+        Ok(()) => (204, format!("member {member}")),
+        Err(e) => (e.status, format!("member {member}: {}", e.detail)),
+    };
+    Line {
+        tenant: &cx.tenant.name,
+        request_id: cx.request_id,
+        operation,
+        resource: "Groups",
+        resource_id: Some(group_id),
+        user_name: None,
+        scim_status,
+        legacy_status: cx.record.legacy_status(),
+        latency: started.elapsed(),
+        detail: &detail,
+    }
+    .emit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_well_formed_incoming_request_id_is_kept() {
+        assert_eq!(request_id(Some(b"abc-123_X.y")), "abc-123_X.y");
+        let max = "a".repeat(64);
+        assert_eq!(request_id(Some(max.as_bytes())), max);
+    }
+
+    #[test]
+    fn a_missing_or_malformed_request_id_is_replaced_by_a_new_one() {
+        let long = "a".repeat(65);
+        for bad in [
+            None,
+            Some(&b""[..]),
+            Some(long.as_bytes()),
+            Some(b"has space"),
+            Some(b"new\nline"),
+            Some(b"quote\""),
+            Some("caf\u{e9}".as_bytes()),
+        ] {
+            let id = request_id(bad);
+            assert!(is_valid_request_id(id.as_bytes()), "{id:?}");
+            assert_ne!(Some(id.as_bytes()), bad);
+        }
+        assert_ne!(
+            request_id(None),
+            request_id(None),
+            "each generated id is new"
+        );
+    }
+
+    #[test]
+    fn the_record_knows_no_tenant_before_authentication() {
+        let r = RequestRecord::default();
+        assert_eq!(r.tenant(), "none");
+        assert_eq!(r.legacy_status(), None);
+        r.set_tenant("acme");
+        r.set_legacy_status(422);
+        r.set_legacy_status(200);
+        assert_eq!(r.tenant(), "acme");
+        assert_eq!(r.legacy_status(), Some(200), "the last call's status");
+        assert_eq!(
+            r.legacy_status_for(true),
+            Some(422),
+            "a failure shows the refusal"
+        );
+        assert_eq!(r.legacy_status_for(false), Some(200));
+    }
+
+    #[test]
+    fn auth_failures_say_missing_or_unknown_key() {
+        let req = |auth: Option<&[u8]>| Request {
+            method: http::Method::GET,
+            path: "/scim/v2/Users".into(),
+            query: String::new(),
+            authorization: auth.map(<[u8]>::to_vec),
+            host: None,
+            body: Vec::new(),
+            request_id: "r".into(),
+        };
+        assert_eq!(auth_failure_reason(&req(None)), AuthFailure::Missing);
+        assert_eq!(
+            auth_failure_reason(&req(Some(b"Basic eA=="))),
+            AuthFailure::Missing
+        );
+        assert_eq!(
+            auth_failure_reason(&req(Some(b"Bearer nope"))),
+            AuthFailure::UnknownKey
+        );
+    }
+
+    #[test]
+    fn only_writes_are_changes() {
+        assert_eq!(
+            Change::of(&Route::Create(Collection::Users)).map(|c| c.0),
+            Some(Change::Create)
+        );
+        assert_eq!(
+            Change::of(&Route::Delete(Collection::Groups, "5".into())).map(|c| (c.0, c.2)),
+            Some((Change::Delete, Some("5")))
+        );
+        assert!(Change::of(&Route::Get(Collection::Users, "5".into())).is_none());
+        assert!(Change::of(&Route::Search(Collection::Users)).is_none());
+    }
+}
