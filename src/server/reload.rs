@@ -272,6 +272,7 @@ fn warn_restart_only(old: &Config, new: &Config) {
         ("cache", old.cache != new.cache),
         ("shutdown", old.shutdown != new.shutdown),
         ("log", old.log != new.log),
+        ("admin", old.admin != new.admin),
     ];
     for (section, differs) in changed {
         if differs {
