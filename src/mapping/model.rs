@@ -29,6 +29,17 @@ pub struct BackendFile {
     pub auth: Option<S<AuthFile>>,
     pub timeout_ms: Option<S<u64>>,
     pub tls: Option<S<TlsFile>>,
+    /// How the legacy API is told which tenant a call is for (besides `{tenant}` in paths).
+    pub tenant: Option<S<TenantFile>>,
+}
+
+/// `{header: X-Acme-Tenant}` or `{query: tenant}`: the tenant's legacy id is sent in this
+/// header, or in this query parameter, with every call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    pub header: Option<S<String>>,
+    pub query: Option<S<String>>,
 }
 
 /// `{ca_file: PATH}` or `{insecure_skip_verify: true}`: how an https:// legacy API is trusted.

@@ -631,7 +631,9 @@ async fn apply_delta(
                         return Err(e.error);
                     }
                 }
-                cx.membership.invalidate_users([member.as_str()]).await;
+                cx.membership
+                    .invalidate_users(&cx.tenant.name, [member.as_str()])
+                    .await;
             }
             for member in &delta.remove {
                 let started = Instant::now();
@@ -657,7 +659,9 @@ async fn apply_delta(
                     }
                 }
                 observe::member_change(cx, MemberChange::Remove, id, member, Ok(()), started);
-                cx.membership.invalidate_users([member.as_str()]).await;
+                cx.membership
+                    .invalidate_users(&cx.tenant.name, [member.as_str()])
+                    .await;
             }
             if refused {
                 // A refusal may mean the group itself is missing: answer 404 then.
@@ -723,7 +727,7 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
         return Ok(());
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(user_id).lock().await;
+    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
     let call = Call {
         id: Some(user_id),
         ..Call::new(&users.endpoints.get)
@@ -802,7 +806,7 @@ async fn set_user_group(
         return Ok(false);
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(user_id).lock().await;
+    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -835,7 +839,9 @@ async fn set_user_group(
             ..Call::new(&users.endpoints.update)
         };
         let result = legacy::call_with(cx, users, &call).await;
-        cx.membership.invalidate_users([user_id]).await;
+        cx.membership
+            .invalidate_users(&cx.tenant.name, [user_id])
+            .await;
         cx.records.forget(&cx.tenant.name, user_id).await;
         match result {
             Ok(_) => return Ok(true),
@@ -875,7 +881,7 @@ pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
     ) {
         let _ = cx
             .membership
-            .user_groups(user_id, async { Ok(Vec::new()) })
+            .user_groups(&cx.tenant.name, user_id, async { Ok(Vec::new()) })
             .await;
     }
 }
@@ -925,7 +931,11 @@ pub async fn groups_of_user(
                     })
                     .collect())
             };
-            Ok(cx.membership.user_groups(user_id, load).await?.to_vec())
+            Ok(cx
+                .membership
+                .user_groups(&cx.tenant.name, user_id, load)
+                .await?
+                .to_vec())
         }
         Membership::Endpoints {
             user_groups: None, ..
@@ -945,7 +955,11 @@ pub async fn groups_of_user(
                             .map(|id| GroupRef { id, display: None })
                             .collect())
                     };
-                    return Ok(cx.membership.user_groups(user_id, load).await?.to_vec());
+                    return Ok(cx
+                        .membership
+                        .user_groups(&cx.tenant.name, user_id, load)
+                        .await?
+                        .to_vec());
                 }
             };
             Ok(ids

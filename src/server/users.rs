@@ -205,6 +205,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             "userName is required and must be a non-empty string",
         ));
     }
+    cx.tenant.check_domains(&user, None)?;
     let r = resource(cx);
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
     let created =
@@ -410,6 +411,7 @@ async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
     }
     let keeps_active = active(&user).is_none();
     modify_user(cx, id, false, |old| {
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
         let mut user = user.clone();
         if keeps_active {
             if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
@@ -432,6 +434,7 @@ async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimEr
     modify_user(cx, id, false, |old| {
         let mut user = old.scim.clone();
         patch::apply(&mut user, &request, full_schema())?;
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
         Ok(Some(user))
     })
     .await
