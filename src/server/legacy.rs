@@ -3,6 +3,7 @@
 //!
 //! This is where mapping plans meet the backend client; it holds no SCIM semantics.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ pub struct LegacyResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as received (shared, not copied), for the record cache.
+    pub raw: Bytes,
 }
 
 /// One page of a legacy list.
@@ -172,6 +175,7 @@ pub async fn call_with(
         status: response.status,
         headers: response.headers,
         body,
+        raw: response.body,
     })
 }
 
