@@ -82,6 +82,8 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// The largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+    /// The largest total size of the request headers accepted, in bytes (larger → 431).
+    pub max_header_bytes: usize,
 }
 
 /// The group-membership cache.
@@ -183,6 +185,7 @@ impl Default for ScimConfig {
             public_url: String::new(),
             max_results: 200,
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
         }
     }
 }

@@ -147,7 +147,10 @@ impl ServeHttp for ScimApp {
                 .map(|v| v.as_bytes()),
         );
 
-        let body = read_body(session, gateway.config.scim.max_body_bytes).await;
+        let body = match check_head(&head.headers, gateway.config.scim.max_header_bytes) {
+            Ok(()) => read_body(session, gateway.config.scim.max_body_bytes).await,
+            Err(e) => Err(e),
+        };
         let record = RequestRecord::default();
         let (request, mut reply) = match body {
             Ok(body) => {
@@ -184,6 +187,35 @@ impl ServeHttp for ScimApp {
         observe::finish(&gateway, &request, &record, &mut reply, started);
         to_http(reply)
     }
+}
+
+/// The longest `Authorization` header accepted: longer is refused with 401 before any hashing.
+pub const MAX_AUTHORIZATION_BYTES: usize = 1024;
+
+/// Refuses request headers totalling more than `max` bytes (names, values, `": "` and CRLF)
+/// with 431, and an `Authorization` header longer than [`MAX_AUTHORIZATION_BYTES`] with 401.
+fn check_head(headers: &http::HeaderMap, max: usize) -> Result<(), ScimError> {
+    let total: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if total > max {
+        return Err(ScimError::new(
+            431,
+            None,
+            format!("the request headers are larger than the {max} bytes this gateway accepts"),
+        ));
+    }
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.len() > MAX_AUTHORIZATION_BYTES)
+    {
+        return Err(ScimError::unauthorized(format!(
+            "the Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the request body, refusing one larger than `max` bytes with 413.

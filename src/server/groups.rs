@@ -27,6 +27,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call};
 use crate::server::observe::{self, MemberChange};
+use crate::server::router::{self, Collection};
 use crate::server::select;
 
 /// A route's future, boxed.
@@ -70,11 +71,9 @@ fn mapping<'c>(cx: &'c Ctx<'_>) -> Result<&'c GroupMapping, ScimError> {
     })
 }
 
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
 fn check_id(id: &str) -> Result<(), ScimError> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(no_group(id));
-    }
-    Ok(())
+    router::check_id(Collection::Groups, id)
 }
 
 fn no_group(id: &str) -> ScimError {
@@ -802,7 +801,7 @@ async fn set_user_group(
     group_id: &str,
     member: bool,
 ) -> Result<bool, ScimError> {
-    if user_id.is_empty() || user_id.len() > 256 || user_id.chars().any(char::is_control) {
+    if !router::is_valid_id(user_id) {
         return Ok(false);
     }
     let users = &cx.mapping.users;

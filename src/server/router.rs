@@ -96,6 +96,28 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
     Ok(route)
 }
 
+/// The longest resource id accepted from a URL, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Whether `id` (from a URL, percent-decoded) may name a resource: not empty, at most
+/// [`MAX_ID_BYTES`] bytes, no control characters. Anything else names no resource and never
+/// reaches the legacy API.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
+}
+
+/// [`is_valid_id`] as the 404 of a resource that does not exist (the id is not echoed).
+pub fn check_id(collection: Collection, id: &str) -> Result<(), ScimError> {
+    if is_valid_id(id) {
+        return Ok(());
+    }
+    let what = match collection {
+        Collection::Users => "user",
+        Collection::Groups => "group",
+    };
+    Err(ScimError::not_found(format!("no {what} with this id")))
+}
+
 impl Route {
     /// Whether the route changes anything (POST, PUT, PATCH, DELETE of a resource): those need
     /// the `scim.write` scope, the rest (reads, searches, discovery) `scim.read`. A search is
@@ -182,6 +204,29 @@ fn not_allowed(method: &Method, path: &str) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_name_no_resource_are_404_without_echo() {
+        for bad in ["", "a\nb", "x\u{0}y", "\r", &"a".repeat(MAX_ID_BYTES + 1)] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+            let e = check_id(Collection::Groups, bad).unwrap_err();
+            assert_eq!(e.status, 404);
+            assert_eq!(e.detail, "no group with this id");
+        }
+        let e = check_id(Collection::Users, "").unwrap_err();
+        assert_eq!(e.detail, "no user with this id");
+        for good in [
+            "42",
+            "../admin",
+            "a?b=c",
+            "a#b",
+            "%2F",
+            "ünï",
+            &"a".repeat(MAX_ID_BYTES),
+        ] {
+            assert!(check_id(Collection::Users, good).is_ok(), "{good:?}");
+        }
+    }
 
     const B: &str = "/scim/v2";
 

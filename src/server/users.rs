@@ -18,6 +18,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
 use crate::server::legacy::{self, Call, LegacyResponse};
+use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
 
 /// A route's future, boxed.
@@ -44,10 +45,7 @@ fn resource<'c>(cx: &'c Ctx<'_>) -> &'c ResourceMapping {
 
 /// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
 fn check_id(id: &str) -> Result<(), ScimError> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(ScimError::not_found("no user with this id"));
-    }
-    Ok(())
+    router::check_id(Collection::Users, id)
 }
 
 /// The 404 for a user id the legacy API does not know (or that was deleted through SCIM).
