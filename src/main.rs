@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use mimalloc::MiMalloc;
 use scim_gateway::config::{Config, LogFormat};
 use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
@@ -18,11 +17,6 @@ use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
 use scim_gateway::server::runner::{self, free_loopback_addr, http_service, server_conf};
-
-/// A request makes and drops many small JSON values; mimalloc serves them with about half the
-/// instructions of glibc's allocator (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(
