@@ -3,6 +3,7 @@
 //! (`SCIM_GATEWAY_LISTEN__ADDRESS=0.0.0.0:8080`). Loaded once with figment; unknown keys are
 //! errors, so a typo never silently falls back to a default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,21 @@ pub struct Config {
     pub shutdown: Shutdown,
     pub log: Log,
     pub admin: Admin,
+    /// `[tenants.<name>]`: what differs per customer tenant. A tenant named by a key but without
+    /// a table here has the defaults.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// One `[tenants.<name>]` table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    /// The domains a user's userName (when it has an `@`) and emails may have: each domain and
+    /// its subdomains, case-insensitively. Empty: every domain.
+    pub allowed_domains: Vec<String>,
+    /// The value passed to the legacy API as the tenant (path, header or query, as the mapping
+    /// says). Unset: the tenant's name.
+    pub legacy_id: Option<String>,
 }
 
 /// The SCIM listener.
@@ -48,8 +64,11 @@ pub struct MappingConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// SHA-256 (hex) of each bearer token the identity providers may send. Several may be valid
-    /// at once, for rotation. `scim-gateway hash-token` prints the hash of a token.
+    /// at once, for rotation. `scim-gateway hash-token` prints the hash of a token. These
+    /// tokens act for the tenant "default" with both scopes.
     pub token_sha256: Vec<String>,
+    /// The keys file written by `scim-gateway keys` (TOML). Empty: no keys file.
+    pub keys_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +83,8 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// The largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+    /// The largest total size of the request headers accepted, in bytes (larger → 431).
+    pub max_header_bytes: usize,
 }
 
 /// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
@@ -177,6 +198,7 @@ impl Default for ScimConfig {
             public_url: String::new(),
             max_results: 200,
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -265,6 +287,9 @@ impl Config {
                 ));
             }
         }
+        for (name, tenant) in &self.tenants {
+            problems.extend(tenant_problems(name, tenant));
+        }
         if !self.scim.base_path.starts_with('/') || self.scim.base_path.ends_with('/') {
             problems.push(format!(
                 "scim.base_path {:?} must start with '/' and not end with one; fix: e.g. \"/scim/v2\"",
@@ -302,6 +327,53 @@ impl Config {
             Err(ConfigError::Invalid(problems.join("\n")))
         }
     }
+}
+
+/// The problems of one `[tenants.<name>]` table, each with its fix.
+fn tenant_problems(name: &str, t: &TenantConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = crate::keys::check_tenant_name(name) {
+        problems.push(format!("[tenants.{name}]: {e}"));
+    }
+    if let Some(id) = &t.legacy_id {
+        let printable = id.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if id.trim().is_empty() || id.trim() != id || id.len() > 256 || !printable {
+            problems.push(format!(
+                "tenants.{name}.legacy_id {id:?} cannot be sent to the legacy API; fix: 1 to 256 \
+                 printable ASCII characters without surrounding spaces, or remove it to send \
+                 the tenant's name"
+            ));
+        }
+    }
+    for (i, d) in t.allowed_domains.iter().enumerate() {
+        if let Err(why) = check_domain(d) {
+            problems.push(format!("tenants.{name}.allowed_domains[{i}] {d:?}: {why}"));
+        }
+    }
+    problems
+}
+
+/// An allow-list entry: a domain name (its subdomains are allowed with it).
+fn check_domain(d: &str) -> Result<(), String> {
+    if let Some(rest) = d.strip_prefix("*.") {
+        return Err(format!(
+            "no wildcards needed; fix: write \"{rest}\" (its subdomains are allowed too)"
+        ));
+    }
+    if d.contains('@') {
+        return Err("a domain, not an address; fix: write the part after the @".into());
+    }
+    let labels_ok = d.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if d.len() > 253 || !labels_ok {
+        return Err("is not a domain name; fix: write e.g. \"acme.com\"".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -355,6 +427,47 @@ mod tests {
             !err.contains("my-secret-token"),
             "the value must not be echoed: {err}"
         );
+    }
+
+    #[test]
+    fn tenants_and_the_keys_file_load() {
+        let d = temp_dir("tenants");
+        let p = write(
+            &d,
+            "[auth]\nkeys_file = \"/etc/scim-gateway/keys/keys.toml\"\n\
+             [tenants.acme]\nallowed_domains = [\"acme.com\", \"Acme.EU\"]\nlegacy_id = \"t-0042\"\n\
+             [tenants.globex]\n",
+        );
+        let c = Config::load(&p).unwrap();
+        assert_eq!(
+            c.auth.keys_file,
+            PathBuf::from("/etc/scim-gateway/keys/keys.toml")
+        );
+        assert_eq!(c.tenants["acme"].legacy_id.as_deref(), Some("t-0042"));
+        assert_eq!(c.tenants["acme"].allowed_domains, ["acme.com", "Acme.EU"]);
+        assert_eq!(c.tenants["globex"], TenantConfig::default());
+    }
+
+    #[test]
+    fn bad_tenant_tables_are_refused_with_a_fix() {
+        let d = temp_dir("bad-tenants");
+        for (text, expected) in [
+            ("[tenants.Acme]\n", "[tenants.Acme]"),
+            (
+                "[tenants.acme]\nallowed_domains = [\"*.acme.com\"]\n",
+                "write \"acme.com\"",
+            ),
+            (
+                "[tenants.acme]\nallowed_domains = [\"ops@acme.com\"]\n",
+                "after the @",
+            ),
+            ("[tenants.acme]\nlegacy_id = \"\"\n", "legacy_id"),
+            ("[tenants.acme]\nallowed_domain = []\n", "allowed_domain"),
+        ] {
+            let p = write(&d, text);
+            let err = Config::load(&p).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `scim-gateway` command: `serve` (production), `demo` (the gateway in front of the example
-//! legacy API, ready for curl), `check` (validate a mapping), `hash-token`.
+//! legacy API, ready for curl), `check` (validate a mapping), `hash-token`, and `keys new|list|
+//! revoke` (the API keys file).
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -7,19 +8,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use mimalloc::MiMalloc;
 use scim_gateway::config::{Config, LogFormat};
 use scim_gateway::example_api::acme_hr::AcmeHr;
+use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
 use scim_gateway::mapping;
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
+use scim_gateway::server::reload::{self, Live};
 use scim_gateway::server::runner::{self, free_loopback_addr, http_service, server_conf};
-
-/// A request makes and drops many small JSON values; mimalloc serves them with about half the
-/// instructions of glibc's allocator (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +53,66 @@ enum Command {
     Check { mapping: Vec<PathBuf> },
     /// Read a token on standard input and print the SHA-256 digest that auth.token_sha256 expects.
     HashToken,
+    /// Manage the API keys identity providers authenticate with (the keys file).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// Where the keys file is: `--file`, else `auth.keys_file` of `--config`.
+#[derive(clap::Args)]
+struct KeysFileArgs {
+    /// The keys file (created by `keys new` when missing).
+    #[arg(long, visible_alias = "keys-file", conflicts_with = "config")]
+    file: Option<PathBuf>,
+    /// The gateway configuration whose auth.keys_file names the keys file.
+    #[arg(long, default_value = "config/gateway.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key for a tenant and print its secret, once.
+    New {
+        /// The tenant the key acts for (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        tenant: String,
+        /// scim.read (GET, list, search) and/or scim.write (POST, PUT, PATCH, DELETE): repeat
+        /// it, or separate them with commas (--scopes scim.read,scim.write).
+        #[arg(
+            long = "scope",
+            visible_alias = "scopes",
+            required = true,
+            value_delimiter = ',',
+            value_parser = ["scim.read", "scim.write"]
+        )]
+        scopes: Vec<String>,
+        /// What the key is for, e.g. "Entra production".
+        #[arg(long)]
+        label: String,
+        /// When the key stops working: a duration (90d, 12h), a date or an RFC 3339 time.
+        /// Default: never.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Print only the secret (for scripts).
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        file: KeysFileArgs,
+    },
+    /// List the keys: id, tenant, label, scopes, dates and status (never a secret or a digest).
+    List {
+        #[command(flatten)]
+        file: KeysFileArgs,
+    },
+    /// Revoke a key: from the gateway's next reload of the file, it gets 401.
+    Revoke {
+        /// The key's id, as `keys list` shows it.
+        id: String,
+        #[command(flatten)]
+        file: KeysFileArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +122,7 @@ fn main() -> ExitCode {
         Command::Demo { port, token, users } => demo(port, &token, users),
         Command::Check { mapping } => check(&mapping),
         Command::HashToken => hash_token(),
+        Command::Keys { command } => keys_command(command),
     }
 }
 
@@ -102,20 +160,31 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    if config.auth.token_sha256.is_empty() {
-        tracing::warn!("auth.token_sha256 is empty: every SCIM request will be refused with 401");
-    }
     let addr = config.listen.address;
     let conf = server_conf(
         config.shutdown.grace_period_seconds,
         config.shutdown.timeout_seconds,
     );
     let gateway = match Gateway::new(config, mapping) {
-        Ok(g) => Arc::new(g),
+        Ok(g) => g,
         Err(e) => return fail(e),
     };
-    let (services, addrs) = runner::gateway_services(&gateway);
-    tracing::info!(%addr, admin = %gateway.config.admin.address, "scim-gateway listening");
+    if gateway.keys.is_empty() {
+        tracing::warn!(
+            "no API key and no auth.token_sha256: every SCIM request will be refused with 401 \
+             (create a key with `scim-gateway keys new`)"
+        );
+    }
+    let admin = gateway.config.admin.address.clone();
+    let live = Live::from_config_file(gateway, config_path.to_path_buf());
+    // SIGHUP reloads the configuration, the mapping and the keys; a changed keys file reloads
+    // the keys.
+    let _watcher = match reload::watch(live.clone(), reload::KEYS_POLL_INTERVAL) {
+        Ok(w) => w,
+        Err(e) => return fail(format!("cannot watch for SIGHUP: {e}")),
+    };
+    let (services, addrs) = runner::gateway_services(&live);
+    tracing::info!(%addr, admin = %admin, "scim-gateway listening");
     match runner::start_with_signals(conf, services, &addrs) {
         Ok(server) => {
             server.wait();
@@ -218,4 +287,136 @@ fn hash_token() -> ExitCode {
     }
     println!("{}", token_digest_hex(token));
     ExitCode::SUCCESS
+}
+
+/// The keys file `args` name.
+fn keys_path(args: &KeysFileArgs) -> Result<PathBuf, String> {
+    if let Some(f) = &args.file {
+        return Ok(f.clone());
+    }
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    if config.auth.keys_file.as_os_str().is_empty() {
+        return Err(format!(
+            "{} sets no auth.keys_file; set it (e.g. keys_file = \"/etc/scim-gateway/keys/keys.toml\") or pass --file",
+            args.config.display()
+        ));
+    }
+    Ok(config.auth.keys_file)
+}
+
+/// The keys file at `path`; an absent file has no keys yet (`missing_ok`).
+fn read_keys(path: &Path, missing_ok: bool) -> Result<KeysFile, String> {
+    if missing_ok && !path.exists() {
+        return Ok(KeysFile::default());
+    }
+    keys::read_file(path)
+        .map(|(file, _)| file)
+        .map_err(|e| e.to_string())
+}
+
+fn keys_command(command: KeysCommand) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    let result = match command {
+        KeysCommand::New {
+            tenant,
+            scopes,
+            label,
+            expires,
+            quiet,
+            file,
+        } => keys_new(
+            &file,
+            &tenant,
+            &scopes,
+            &label,
+            expires.as_deref(),
+            quiet,
+            now,
+        ),
+        KeysCommand::List { file } => keys_list(&file, now),
+        KeysCommand::Revoke { id, file } => keys_revoke(&file, &id, now),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn keys_new(
+    args: &KeysFileArgs,
+    tenant: &str,
+    scopes: &[String],
+    label: &str,
+    expires: Option<&str>,
+    quiet: bool,
+    now: time::OffsetDateTime,
+) -> Result<(), String> {
+    let path = keys_path(args)?;
+    let scopes = Scopes::parse(scopes)?;
+    let expires = expires.map(|e| keys::parse_expiry(e, now)).transpose()?;
+    let mut file = read_keys(&path, true)?;
+    let new = NewKey {
+        tenant,
+        scopes,
+        label,
+        expires,
+    };
+    let (entry, secret) = keys::generate(&mut file, &new, now).map_err(|e| e.to_string())?;
+    keys::write_file(&path, &file).map_err(|e| e.to_string())?;
+    if quiet {
+        println!("{secret}");
+        return Ok(());
+    }
+    let expiry = entry.expires.as_deref().unwrap_or("never");
+    println!(
+        "Created API key {id} for tenant {tenant:?} (scopes {scopes}, expires {expiry}) in {path}.\n\
+         \n    {secret}\n\n\
+         This secret is shown once and stored nowhere (the file keeps only its SHA-256).\n\
+         Paste it as the Secret Token in Microsoft Entra ID (the API token in Okta, the token in\n\
+         JumpCloud), with the Tenant URL https://<gateway>/t/{tenant}/scim/v2 (or .../scim/v2).\n\
+         A running gateway picks the key up within a few seconds (or on SIGHUP).",
+        id = entry.id,
+        path = path.display(),
+    );
+    Ok(())
+}
+
+fn keys_list(args: &KeysFileArgs, now: time::OffsetDateTime) -> Result<(), String> {
+    let path = keys_path(args)?;
+    let (_, list) = keys::read_file(&path).map_err(|e| e.to_string())?;
+    println!(
+        "{:<10} {:<16} {:<24} {:<21} {:<20} {:<20} STATUS",
+        "ID", "TENANT", "LABEL", "SCOPES", "CREATED", "EXPIRES"
+    );
+    for k in &list {
+        let label: String = k.label.chars().take(24).collect();
+        println!(
+            "{:<10} {:<16} {:<24} {:<21} {:<20} {:<20} {}",
+            k.id,
+            k.tenant,
+            label,
+            k.scopes.to_string(),
+            keys::format_time(k.created),
+            k.expires
+                .map(keys::format_time)
+                .unwrap_or_else(|| "never".into()),
+            k.status(now).as_str(),
+        );
+    }
+    Ok(())
+}
+
+fn keys_revoke(args: &KeysFileArgs, id: &str, now: time::OffsetDateTime) -> Result<(), String> {
+    let path = keys_path(args)?;
+    let mut file = read_keys(&path, false)?;
+    if keys::revoke(&mut file, id, now).map_err(|e| e.to_string())? {
+        keys::write_file(&path, &file).map_err(|e| e.to_string())?;
+        println!(
+            "Revoked API key {id} in {}; a running gateway refuses it within a few seconds (or on SIGHUP).",
+            path.display()
+        );
+    } else {
+        println!("API key {id} was already revoked.");
+    }
+    Ok(())
 }

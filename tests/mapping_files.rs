@@ -53,6 +53,11 @@ fn acme_hr_translates_both_ways() {
         users.endpoints.get.target(Some("../admin"), &[]),
         "/api/v1/users/..%2Fadmin"
     );
+    // Acme HR is multi-tenant: every call names the tenant in a header.
+    assert_eq!(
+        m.backend.tenant_header("acme"),
+        Some(("X-Acme-Tenant", "acme"))
+    );
 
     let legacy = json!({
         "id": 42, "login": "ada", "external_ref": "ext-42", "display_name": "Ada Lovelace",
@@ -610,6 +615,7 @@ fn documentation_examples_hold() {
                 let mut refusal = None;
                 let mut user = None;
                 let mut calls = None;
+                let mut tenant_calls = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -625,6 +631,7 @@ fn documentation_examples_hold() {
                         "text refused" => refusal = Some(next.body.trim_end().to_string()),
                         "json user" => user = Some(value(&next.body)),
                         "text calls" => calls = Some((next.line, next.body.clone())),
+                        "text tenant" => tenant_calls = Some((next.line, next.body.clone())),
                         _ => break,
                     }
                     i += 1;
@@ -672,6 +679,9 @@ fn documentation_examples_hold() {
                 }
                 if let Some((line, calls)) = &calls {
                     check_calls(&m, user.as_ref(), calls, *line);
+                }
+                if let Some((line, calls)) = &tenant_calls {
+                    check_tenant_calls(&m, calls, *line);
                 }
                 checked += 1;
             }
@@ -813,6 +823,41 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
             }
             _ => panic!("docs/mapping.md:{line}: unknown call {what:?}"),
         };
+        assert_eq!(actual, expected, "docs/mapping.md:{line}: {what}");
+    }
+}
+
+/// A `text tenant` block: each line `<op> [<id>] for <tenant> → <method> <target>[ <header>: <value>]`
+/// (op: create, get, update, delete or list of users) must be the call the mapping makes for
+/// that tenant's legacy id.
+fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
+    for text in calls.lines().filter(|l| !l.trim().is_empty()) {
+        let (what, expected) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let words: Vec<&str> = what.split_whitespace().collect();
+        let (op, id, tenant) = match words.as_slice() {
+            [op, "for", tenant] => (*op, None, *tenant),
+            [op, id, "for", tenant] => (*op, Some(*id), *tenant),
+            _ => panic!("docs/mapping.md:{line}: cannot read {what:?}"),
+        };
+        let e = &m.users.endpoints;
+        let endpoint = match op {
+            "create" => &e.create,
+            "get" => &e.get,
+            "update" => &e.update,
+            "delete" => e.delete.as_ref().expect("a delete endpoint"),
+            "list" => &e.list.endpoint,
+            _ => panic!("docs/mapping.md:{line}: unknown operation {op:?}"),
+        };
+        let mut actual = format!(
+            "{} {}",
+            endpoint.method,
+            m.backend.target(endpoint, tenant, id, None, &[])
+        );
+        if let Some((name, value)) = m.backend.tenant_header(tenant) {
+            actual.push_str(&format!(" {name}: {value}"));
+        }
         assert_eq!(actual, expected, "docs/mapping.md:{line}: {what}");
     }
 }

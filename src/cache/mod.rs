@@ -6,6 +6,10 @@
 //! after at most the TTL. Several gateway replicas each hold their own cache, so a write through
 //! one replica is seen by the others after at most the TTL too.
 //!
+//! Tenants: entries are keyed by (tenant, user id), and every look-up and invalidation names the
+//! tenant, so one tenant's cached groups are never answered to another, even where two tenants'
+//! legacy user ids are the same.
+//!
 //! Not for: member lists of whole groups (a 100,000-member group is paged from the legacy API,
 //! never held here).
 
@@ -34,7 +38,7 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
-/// user id → the user's groups.
+/// (tenant, user id) → the user's groups.
 pub struct MembershipCache {
     user_groups: Cache<String, Arc<Vec<GroupRef>>>,
     hits: AtomicU64,
@@ -54,17 +58,19 @@ impl MembershipCache {
         }
     }
 
-    /// The groups of `user_id`, from the cache or from `load`. Concurrent misses for the same
-    /// user run `load` once; a failed load is not cached.
+    /// The groups of `user_id` of `tenant`, from the cache or from `load`. Concurrent misses
+    /// for the same user run `load` once; a failed load is not cached.
     pub async fn user_groups<F>(
         &self,
+        tenant: &str,
         user_id: &str,
         load: F,
     ) -> Result<Arc<Vec<GroupRef>>, ScimError>
     where
         F: Future<Output = Result<Vec<GroupRef>, ScimError>>,
     {
-        if let Some(found) = self.user_groups.get(user_id).await {
+        let key = entry_key(tenant, user_id);
+        if let Some(found) = self.user_groups.get(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
         }
@@ -74,19 +80,25 @@ impl MembershipCache {
         // the server's worker threads.
         let load = Box::pin(load);
         self.user_groups
-            .try_get_with(user_id.to_string(), async { load.await.map(Arc::new) })
+            .try_get_with(key, async { load.await.map(Arc::new) })
             .await
             .map_err(|e| (*e).clone())
     }
 
-    /// Forgets what is known of these users' groups (after the gateway changed them).
-    pub async fn invalidate_users<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) {
+    /// Forgets what is known of these users' groups in `tenant` (after the gateway changed
+    /// them).
+    pub async fn invalidate_users<'a>(
+        &self,
+        tenant: &str,
+        user_ids: impl IntoIterator<Item = &'a str>,
+    ) {
         for id in user_ids {
-            self.user_groups.invalidate(id).await;
+            self.user_groups.invalidate(&entry_key(tenant, id)).await;
         }
     }
 
-    /// Forgets everything (a group was renamed or deleted: every user's `groups` may show it).
+    /// Forgets everything, every tenant's (a group was renamed or deleted: every user's
+    /// `groups` may show it; a reload).
     pub fn invalidate_all(&self) {
         self.user_groups.invalidate_all();
     }
@@ -97,6 +109,16 @@ impl MembershipCache {
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The cache key of a tenant's user. Tenant names never contain '/' (`keys::check_tenant_name`),
+/// so the first '/' separates the two and no two (tenant, user) pairs share a key.
+fn entry_key(tenant: &str, user_id: &str) -> String {
+    let mut key = String::with_capacity(tenant.len() + 1 + user_id.len());
+    key.push_str(tenant);
+    key.push('/');
+    key.push_str(user_id);
+    key
 }
 
 #[cfg(test)]
@@ -117,7 +139,7 @@ mod tests {
         let loads = AtomicUsize::new(0);
         for _ in 0..3 {
             let got = cache
-                .user_groups("u1", async {
+                .user_groups("t", "u1", async {
                     loads.fetch_add(1, Ordering::SeqCst);
                     Ok(vec![g("a")])
                 })
@@ -138,7 +160,7 @@ mod tests {
             let (cache, loads) = (cache.clone(), loads.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .user_groups("u1", async {
+                    .user_groups("t", "u1", async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok(vec![g("a")])
@@ -161,17 +183,20 @@ mod tests {
     async fn a_write_through_the_gateway_is_seen_on_the_next_read() {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         cache
-            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
             .await
             .unwrap();
-        cache.invalidate_users(["u1"]).await;
+        cache.invalidate_users("t", ["u1"]).await;
         let got = cache
-            .user_groups("u1", async { Ok(vec![g("a"), g("b")]) })
+            .user_groups("t", "u1", async { Ok(vec![g("a"), g("b")]) })
             .await
             .unwrap();
         assert_eq!(got.len(), 2, "no stale read after the gateway's own write");
         cache.invalidate_all();
-        let got = cache.user_groups("u1", async { Ok(vec![]) }).await.unwrap();
+        let got = cache
+            .user_groups("t", "u1", async { Ok(vec![]) })
+            .await
+            .unwrap();
         assert!(got.is_empty());
     }
 
@@ -179,26 +204,51 @@ mod tests {
     async fn a_failed_load_is_not_cached() {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         let err = cache
-            .user_groups("u1", async { Err(ScimError::bad_gateway("down")) })
+            .user_groups("t", "u1", async { Err(ScimError::bad_gateway("down")) })
             .await
             .unwrap_err();
         assert_eq!(err.status, 502);
         let got = cache
-            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
             .await
             .unwrap();
         assert_eq!(got.len(), 1);
     }
 
     #[tokio::test]
+    async fn tenants_never_see_each_others_entries() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        cache
+            .user_groups("acme", "17", async { Ok(vec![g("acme-admins")]) })
+            .await
+            .unwrap();
+        // The same legacy user id in another tenant is another user.
+        let other = cache
+            .user_groups("globex", "17", async { Ok(vec![g("globex-sales")]) })
+            .await
+            .unwrap();
+        assert_eq!(other.as_slice(), &[g("globex-sales")]);
+        // An invalidation in one tenant leaves the other's entry alone.
+        cache.invalidate_users("globex", ["17"]).await;
+        let acme = cache
+            .user_groups("acme", "17", async { Ok(vec![]) })
+            .await
+            .unwrap();
+        assert_eq!(acme.as_slice(), &[g("acme-admins")]);
+    }
+
+    #[tokio::test]
     async fn entries_expire_after_the_ttl() {
         let cache = MembershipCache::new(Duration::from_millis(50), 100);
         cache
-            .user_groups("u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(120)).await;
-        let got = cache.user_groups("u1", async { Ok(vec![]) }).await.unwrap();
+        let got = cache
+            .user_groups("t", "u1", async { Ok(vec![]) })
+            .await
+            .unwrap();
         assert!(
             got.is_empty(),
             "the legacy API's own change is seen after the TTL"

@@ -1,21 +1,22 @@
 //! The legacy-record cache: the user records the gateway has just read or written, kept a few
 //! seconds so that the read half of the next write of the same user (Entra's cycle is a match by
-//! filter, a GET, then a PATCH) needs no second legacy call.
+//! filter, a GET, then a PATCH) needs no second legacy call. A record is kept as the bytes the
+//! legacy API sent (one shared buffer, about 1–2 KB) and parsed again when used: a parsed JSON
+//! tree is several times larger, and thousands of them cost memory and CPU on every read.
 //!
 //! It is only used where a stale record cannot do harm: the gateway reads from it only for a
 //! write whose update endpoint sends the record's version as `If-Match` (`if_match: true` in the
 //! mapping), so a record that changed in the legacy product since is refused there (412) and
 //! read again. Reads answered to a client (GET, lists) always go to the legacy API.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use moka::future::Cache;
-use serde_json::Value;
 
 /// (tenant, legacy id) → the legacy record.
 pub struct RecordCache {
-    records: Option<Cache<(String, String), Arc<Value>>>,
+    records: Option<Cache<(String, String), Bytes>>,
 }
 
 impl RecordCache {
@@ -32,13 +33,13 @@ impl RecordCache {
     }
 
     /// The record last seen for `id` of `tenant`, if it is still fresh.
-    pub async fn get(&self, tenant: &str, id: &str) -> Option<Arc<Value>> {
+    pub async fn get(&self, tenant: &str, id: &str) -> Option<Bytes> {
         let records = self.records.as_ref()?;
         records.get(&(tenant.to_string(), id.to_string())).await
     }
 
     /// Remembers `record` as the current state of `id` of `tenant`.
-    pub async fn put(&self, tenant: &str, id: &str, record: Arc<Value>) {
+    pub async fn put(&self, tenant: &str, id: &str, record: Bytes) {
         if let Some(records) = &self.records {
             records
                 .insert((tenant.to_string(), id.to_string()), record)
@@ -59,19 +60,14 @@ impl RecordCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[tokio::test]
     async fn records_are_kept_per_tenant_and_forgotten_on_demand() {
         let cache = RecordCache::new(Duration::from_secs(60), 100);
-        cache
-            .put("a", "1", Arc::new(json!({"id": 1, "v": "a"})))
-            .await;
-        cache
-            .put("b", "1", Arc::new(json!({"id": 1, "v": "b"})))
-            .await;
-        assert_eq!(cache.get("a", "1").await.unwrap()["v"], "a");
-        assert_eq!(cache.get("b", "1").await.unwrap()["v"], "b");
+        cache.put("a", "1", Bytes::from_static(b"a")).await;
+        cache.put("b", "1", Bytes::from_static(b"b")).await;
+        assert_eq!(cache.get("a", "1").await.unwrap(), "a");
+        assert_eq!(cache.get("b", "1").await.unwrap(), "b");
         cache.forget("a", "1").await;
         assert!(cache.get("a", "1").await.is_none());
         assert!(cache.get("b", "1").await.is_some());
@@ -80,14 +76,14 @@ mod tests {
     #[tokio::test]
     async fn a_zero_ttl_keeps_nothing() {
         let cache = RecordCache::new(Duration::ZERO, 100);
-        cache.put("a", "1", Arc::new(json!({"id": 1}))).await;
+        cache.put("a", "1", Bytes::from_static(b"{}")).await;
         assert!(cache.get("a", "1").await.is_none());
     }
 
     #[tokio::test]
     async fn records_expire_after_the_ttl() {
         let cache = RecordCache::new(Duration::from_millis(50), 100);
-        cache.put("a", "1", Arc::new(json!({"id": 1}))).await;
+        cache.put("a", "1", Bytes::from_static(b"{}")).await;
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(cache.get("a", "1").await.is_none());
     }

@@ -23,6 +23,8 @@
 //! | `GET /api/v1/teams/{id}/members/{user_id}` | 200 the membership |
 //! | `DELETE /api/v1/teams/{id}/members/{user_id}` | 204 |
 //!
+//! Every endpoint takes an optional `X-Acme-Tenant: <tenant>` header (see below).
+//!
 //! Teams and their member endpoints live in `acme_hr/teams.rs`.
 //!
 //! Each user has a `version`, 1 at creation and +1 per accepted write. A PUT or PATCH with
@@ -32,6 +34,13 @@
 //! Query values are form-decoded, as most web frameworks do: a literal `+` in `?email=` must be
 //! sent as `%2B`. Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
 //! cheap handle ([`Clone`]) on shared state, so a test keeps one while pingora owns another.
+//!
+//! Acme HR is multi-tenant, as a SaaS product is: each tenant (customer) has its own users,
+//! teams, logins and id sequences, selected by the `X-Acme-Tenant` header of each request; a
+//! request without it is for the tenant "default" (single-tenant installations never send it).
+//! A tenant must exist ([`AcmeHr::add_tenant`]): an unknown one is answered
+//! `403 {"error": {"code": "unknown_tenant", …}}`. A handle is on one tenant
+//! ([`AcmeHr::tenant`]); [`AcmeHr::new`] gives the default tenant's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -61,6 +70,10 @@ pub const STATUSES: [&str; 3] = ["enabled", "disabled", "archived"];
 pub const ROLES: [&str; 5] = ["owner", "manager", "adviser", "assistant", "member"];
 /// The header that carries the API key.
 pub const API_KEY_HEADER: &str = "X-Acme-Api-Key";
+/// The header that selects the tenant.
+pub const TENANT_HEADER: &str = "X-Acme-Tenant";
+/// The tenant of requests without [`TENANT_HEADER`].
+pub const DEFAULT_TENANT: &str = "default";
 /// Path pattern of the users collection (also the key of its request counts).
 pub const USERS: &str = "/api/v1/users";
 /// Path pattern of one user (also the key of its request counts).
@@ -133,15 +146,20 @@ const FIELDS: &[(&str, Kind)] = &[
 /// The keys of the `address` object, in the order they are rendered.
 const ADDRESS_FIELDS: &[&str] = &["street", "city", "state", "zip", "country", "label"];
 
-/// The example API "Acme HR". Cloning gives another handle on the same users and counters.
+/// The example API "Acme HR", as seen from one of its tenants. Cloning gives another handle on
+/// the same tenants and counters.
 #[derive(Clone)]
 pub struct AcmeHr {
     inner: Arc<Inner>,
+    /// This handle's tenant: its users and teams.
+    state: Arc<RwLock<State>>,
 }
 
 struct Inner {
     api_key: String,
-    state: RwLock<State>,
+    /// Every tenant's state, by tenant name.
+    tenants: RwLock<BTreeMap<String, Arc<RwLock<State>>>>,
+    /// Requests of every tenant.
     counts: RequestCounts,
 }
 
@@ -164,15 +182,57 @@ struct State {
 }
 
 impl AcmeHr {
-    /// An empty Acme HR that accepts requests carrying `X-Acme-Api-Key: {api_key}`.
+    /// An empty Acme HR, with only the tenant "default", that accepts requests carrying
+    /// `X-Acme-Api-Key: {api_key}`; the handle is on the default tenant.
     pub fn new(api_key: impl Into<String>) -> Self {
+        let state = Arc::new(RwLock::new(State::default()));
+        let mut tenants = BTreeMap::new();
+        tenants.insert(DEFAULT_TENANT.to_string(), state.clone());
         AcmeHr {
             inner: Arc::new(Inner {
                 api_key: api_key.into(),
-                state: RwLock::new(State::default()),
+                tenants: RwLock::new(tenants),
                 counts: RequestCounts::default(),
             }),
+            state,
         }
+    }
+
+    /// Creates tenant `name` (empty) unless it exists, and returns a handle on it.
+    pub fn add_tenant(&self, name: &str) -> AcmeHr {
+        let mut tenants = self
+            .inner
+            .tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = tenants.entry(name.to_string()).or_default().clone();
+        AcmeHr {
+            inner: self.inner.clone(),
+            state,
+        }
+    }
+
+    /// A handle on tenant `name`, if it exists.
+    pub fn tenant(&self, name: &str) -> Option<AcmeHr> {
+        let tenants = self
+            .inner
+            .tenants
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.get(name).map(|state| AcmeHr {
+            inner: self.inner.clone(),
+            state: state.clone(),
+        })
+    }
+
+    /// The names of the tenants, sorted.
+    pub fn tenant_names(&self) -> Vec<String> {
+        let tenants = self
+            .inner
+            .tenants
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.keys().cloned().collect()
     }
 
     /// Serves this API on `addr` (one worker thread) until the returned handle is dropped.
@@ -215,7 +275,7 @@ impl AcmeHr {
         self.inner.counts.total()
     }
 
-    /// How many users exist.
+    /// How many users this tenant has.
     pub fn user_count(&self) -> usize {
         self.read().users.len()
     }
@@ -232,15 +292,13 @@ impl AcmeHr {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.inner
-            .state
+        self.state
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.inner
-            .state
+        self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -504,6 +562,29 @@ impl AcmeHr {
         session: &mut ServerSession,
     ) -> Result<Response<Vec<u8>>, ApiError> {
         self.authenticate(head)?;
+        self.tenant_of(head)?.dispatch(head, route, session).await
+    }
+
+    /// The handle on the tenant a request names (the default tenant without the header).
+    fn tenant_of(&self, head: &RequestHead) -> Result<AcmeHr, ApiError> {
+        let name = head.header(TENANT_HEADER).unwrap_or(DEFAULT_TENANT).trim();
+        self.tenant(name).ok_or_else(|| {
+            let shown: String = name.chars().take(64).collect();
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "unknown_tenant",
+                format!("no tenant {shown:?} in this Acme HR"),
+            )
+        })
+    }
+
+    /// Serves a request of this handle's tenant.
+    async fn dispatch(
+        &self,
+        head: &RequestHead,
+        route: Route<'_>,
+        session: &mut ServerSession,
+    ) -> Result<Response<Vec<u8>>, ApiError> {
         let method = &head.method;
         match route {
             Route::Users => match *method {
@@ -988,6 +1069,46 @@ mod tests {
         assert_eq!(t.api.user_count(), 0, "nothing was created without the key");
         let ok = t.client.get(USERS);
         assert_eq!(ok.status, 200);
+    }
+
+    #[test]
+    fn each_tenant_has_its_own_users_ids_and_logins() {
+        let t = running();
+        let acme = t.api.add_tenant("acme");
+        t.api.add_tenant("globex");
+        let call = |tenant: Option<&str>, method: &str, path: &str, body: Option<&str>| {
+            let headers: Vec<(&str, &str)> =
+                tenant.map(|v| (TENANT_HEADER, v)).into_iter().collect();
+            t.client.call_with(method, path, body, &headers)
+        };
+        let login = Some("{\"login\":\"ada\"}");
+        let a = call(Some("acme"), "POST", USERS, login);
+        let g = call(Some("globex"), "POST", USERS, login);
+        // The same login in two tenants; ids are sequences of their own.
+        assert_eq!((a.status, g.status), (201, 201));
+        assert_eq!(
+            (a.json["id"].clone(), g.json["id"].clone()),
+            (json!(1), json!(1))
+        );
+        assert_eq!(call(Some("acme"), "POST", USERS, login).status, 422);
+        assert_eq!(acme.user_count(), 1);
+        assert_eq!(t.api.user_count(), 0, "the default tenant saw nothing");
+        assert_eq!(call(None, "GET", USERS, None).json["meta"]["total"], 0);
+        assert_eq!(
+            call(Some("default"), "GET", USERS, None).json["meta"]["total"],
+            0
+        );
+        // A tenant that does not exist is refused, and created nowhere.
+        let r = call(Some("initech"), "POST", USERS, login);
+        assert_eq!(r.status, 403);
+        assert_eq!(error_code(&r), "unknown_tenant");
+        assert_eq!(t.api.tenant_names(), ["acme", "default", "globex"]);
+        // The key is checked before the tenant.
+        let r =
+            t.client
+                .with_auth(None)
+                .call_with("GET", USERS, None, &[(TENANT_HEADER, "initech")]);
+        assert_eq!(r.status, 401);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the two example APIs share: the head and body of a request read from a pingora session,
 //! JSON responses, the id segment of a path, timestamps, the shared-secret comparison, and the
-//! per-endpoint request counters that tests and benches read (with the `X-Request-Id`s received
-//! and a delay a test can ask for one request).
+//! per-endpoint request counters that tests and benches read (with the `X-Request-Id`s and raw
+//! request targets received, and a delay a test can ask for one request).
 //!
 //! Nothing here knows either API's resources, field names or error shape: those stay in
 //! `acme_hr.rs` and `crewbase.rs`, because the point of the examples is that they differ.
@@ -180,6 +180,7 @@ pub struct RequestCounts {
     total: AtomicU64,
     by_endpoint: Mutex<BTreeMap<Endpoint, u64>>,
     request_ids: Mutex<VecDeque<String>>,
+    targets: Mutex<VecDeque<String>>,
     delay_next: Mutex<Option<Duration>>,
 }
 
@@ -197,6 +198,19 @@ impl RequestCounts {
                 ids.pop_front();
             }
             ids.push_back(id.to_string());
+        }
+        {
+            let mut targets = self
+                .targets
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if targets.len() == REQUEST_IDS_KEPT {
+                targets.pop_front();
+            }
+            targets.push_back(match &head.query {
+                Some(q) => format!("{} {}?{q}", head.method, head.path),
+                None => format!("{} {}", head.method, head.path),
+            });
         }
         let delay = self
             .delay_next
@@ -219,6 +233,17 @@ impl RequestCounts {
     /// The `X-Request-Id`s received, oldest first (the latest [`REQUEST_IDS_KEPT`]).
     pub fn request_ids(&self) -> Vec<String> {
         self.request_ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The requests received as `METHOD path?query`, path and query exactly as they arrived
+    /// (still percent-encoded), oldest first (the latest [`REQUEST_IDS_KEPT`]).
+    pub fn targets(&self) -> Vec<String> {
+        self.targets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .iter()
@@ -263,7 +288,7 @@ impl RequestCounts {
             .clone()
     }
 
-    /// Sets every count back to zero and forgets the request ids.
+    /// Sets every count back to zero and forgets the request ids and targets.
     pub fn reset(&self) {
         let mut map = self
             .by_endpoint
@@ -272,6 +297,10 @@ impl RequestCounts {
         map.clear();
         self.total.store(0, Ordering::Relaxed);
         self.request_ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.targets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
@@ -334,6 +363,20 @@ mod tests {
             query: None,
             headers,
         }
+    }
+
+    #[tokio::test]
+    async fn request_targets_are_kept_as_received() {
+        let c = RequestCounts::default();
+        c.arrive(&head(None), "/x").await;
+        let mut h = head(None);
+        h.method = Method::DELETE;
+        h.path = "/x/..%2Fadmin".into();
+        h.query = Some("q=a%26b".into());
+        c.arrive(&h, "/x/{id}").await;
+        assert_eq!(c.targets(), ["GET /x", "DELETE /x/..%2Fadmin?q=a%26b"]);
+        c.reset();
+        assert!(c.targets().is_empty());
     }
 
     #[tokio::test]

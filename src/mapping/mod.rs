@@ -37,7 +37,7 @@ pub use load::{load_file, load_str};
 pub use plan::{
     BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupMapping, ListEndpoint, Mapping,
     MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination, ResourceMapping,
-    SecretSource, TotalSource, UpdateMode, UserAttribute, UserGroups,
+    SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub use roles::{GroupRules, UserGroup};

@@ -38,6 +38,17 @@ pub struct BackendFile {
     pub retry: Option<S<RetryFile>>,
     pub circuit_breaker: Option<S<BreakerFile>>,
     pub tls: Option<S<TlsFile>>,
+    /// How the legacy API is told which tenant a call is for (besides `{tenant}` in paths).
+    pub tenant: Option<S<TenantFile>>,
+}
+
+/// `{header: X-Acme-Tenant}` or `{query: tenant}`: the tenant's legacy id is sent in this
+/// header, or in this query parameter, with every call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    pub header: Option<S<String>>,
+    pub query: Option<S<String>>,
 }
 
 /// `backend.retry`: how often and after how long an idempotent call is sent again.

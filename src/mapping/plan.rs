@@ -121,6 +121,47 @@ pub struct BackendSpec {
     pub protection: crate::backend::Protection,
     /// How an https:// legacy API is trusted.
     pub tls: BackendTls,
+    /// How each call tells the legacy API the tenant (`backend.tenant`), besides `{tenant}` in
+    /// paths. `None`: only through `{tenant}`, if any path has it.
+    pub tenant: Option<TenantParam>,
+}
+
+/// How the tenant's legacy id goes with every legacy call (`backend.tenant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantParam {
+    /// In this header (`X-Acme-Tenant: <legacy id>`).
+    Header(String),
+    /// In this query parameter (`?tenant=<legacy id>`), before the call's own parameters.
+    Query(String),
+}
+
+impl BackendSpec {
+    /// Path and query of a call of `endpoint` for the tenant whose legacy id is `tenant`: the
+    /// path with `{id}`, `{member}` and `{tenant}` filled (each one percent-encoded segment),
+    /// then the static parameters, the tenant parameter when `backend.tenant` says `query`, and
+    /// `extra` (form-encoded).
+    pub fn target(
+        &self,
+        endpoint: &Endpoint,
+        tenant: &str,
+        id: Option<&str>,
+        member: Option<&str>,
+        extra: &[(String, String)],
+    ) -> String {
+        let param = match &self.tenant {
+            Some(TenantParam::Query(name)) => Some((name.as_str(), tenant)),
+            _ => None,
+        };
+        endpoint.render_target(id, member, Some(tenant), param, extra)
+    }
+
+    /// The header that names the tenant on every call, when `backend.tenant` says `header`.
+    pub fn tenant_header<'a>(&'a self, tenant: &'a str) -> Option<(&'a str, &'a str)> {
+        match &self.tenant {
+            Some(TenantParam::Header(name)) => Some((name.as_str(), tenant)),
+            _ => None,
+        }
+    }
 }
 
 /// Trust for an https:// legacy API: the system roots by default, or a CA bundle, or (for a
@@ -306,8 +347,26 @@ impl Endpoint {
         member: Option<&str>,
         extra: &[(String, String)],
     ) -> String {
-        let mut out = self.path.render_with(id, member);
-        let params: Vec<(String, String)> = self.query.iter().chain(extra).cloned().collect();
+        self.render_target(id, member, None, None, extra)
+    }
+
+    fn render_target(
+        &self,
+        id: Option<&str>,
+        member: Option<&str>,
+        tenant: Option<&str>,
+        tenant_param: Option<(&str, &str)>,
+        extra: &[(String, String)],
+    ) -> String {
+        let mut out = self.path.render_all(id, member, tenant);
+        let tenant_param = tenant_param.map(|(k, v)| (k.to_string(), v.to_string()));
+        let params: Vec<(String, String)> = self
+            .query
+            .iter()
+            .cloned()
+            .chain(tenant_param)
+            .chain(extra.iter().cloned())
+            .collect();
         if !params.is_empty() {
             out.push('?');
             out.push_str(&query_string(&params));
@@ -536,6 +595,49 @@ mod tests {
         assert_eq!(
             e.target_with(Some("5"), Some("a/b"), &[]),
             "/teams/5/members/a%2Fb?notify=false"
+        );
+    }
+
+    #[test]
+    fn the_tenant_goes_in_its_hole_and_in_the_query_or_a_header() {
+        let e = Endpoint {
+            name: "users.get",
+            method: http::Method::GET,
+            path: PathTemplate::parse("/t/{tenant}/users/{id}").unwrap(),
+            query: vec![("expand".into(), "all".into())],
+            headers: vec![],
+        };
+        let mut b = BackendSpec {
+            base_url: "http://x".into(),
+            auth: None,
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: None,
+            protection: crate::backend::Protection::default(),
+            tls: BackendTls::default(),
+            tenant: None,
+        };
+        assert_eq!(
+            b.target(&e, "a/b", Some("7"), None, &[("q".into(), "1".into())]),
+            "/t/a%2Fb/users/7?expand=all&q=1"
+        );
+        assert_eq!(b.tenant_header("acme"), None);
+        b.tenant = Some(TenantParam::Query("tenant".into()));
+        assert_eq!(
+            b.target(
+                &e,
+                "x&role=owner",
+                Some("7"),
+                None,
+                &[("q".into(), "1".into())]
+            ),
+            "/t/x%26role%3Downer/users/7?expand=all&tenant=x%26role%3Downer&q=1"
+        );
+        b.tenant = Some(TenantParam::Header("X-Tenant".into()));
+        assert_eq!(b.tenant_header("acme"), Some(("X-Tenant", "acme")));
+        assert_eq!(
+            b.target(&e, "acme", Some("7"), None, &[]),
+            "/t/acme/users/7?expand=all"
         );
     }
 

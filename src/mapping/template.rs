@@ -1,7 +1,8 @@
-//! Path templates of legacy endpoints (`/api/v1/users/{id}`, `/teams/{id}/members/{member}`)
-//! and query-string encoding.
+//! Path templates of legacy endpoints (`/api/v1/users/{id}`, `/teams/{id}/members/{member}`,
+//! `/t/{tenant}/users`) and query-string encoding.
 //!
-//! A template is split once, at load time, into literal pieces and `{id}` / `{member}` holes.
+//! A template is split once, at load time, into literal pieces and `{id}` / `{member}` /
+//! `{tenant}` holes.
 //! Rendering only concatenates: each value is percent-encoded as ONE path segment, so no id
 //! (`../admin`, `a/b`, `x?role=owner`, `%2F`) can add a segment, a query or a fragment to the
 //! legacy URL. Which endpoint may hold which placeholder is the loader's check. Query
@@ -24,12 +25,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 pub const ID_PLACEHOLDER: &str = "{id}";
 /// The placeholder of a member's legacy user id, in group member endpoints.
 pub const MEMBER_PLACEHOLDER: &str = "{member}";
+/// The placeholder of the tenant's legacy id, allowed in every path.
+pub const TENANT_PLACEHOLDER: &str = "{tenant}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
     Id,
     Member,
+    Tenant,
 }
 
 /// A compiled path template.
@@ -57,8 +61,8 @@ impl fmt::Display for TemplateProblem {
             TemplateProblem::UnknownPlaceholder(p) => {
                 write!(
                     f,
-                    "has the placeholder {{{p}}}; a path holds only {{id}} (and {{member}} in \
-                     member endpoints)"
+                    "has the placeholder {{{p}}}; a path holds only {{id}}, {{tenant}} (and \
+                     {{member}} in member endpoints)"
                 )
             }
             TemplateProblem::UnclosedBrace => write!(f, "has an unclosed or stray brace"),
@@ -75,8 +79,8 @@ fn allowed_literal(c: char) -> bool {
 }
 
 impl PathTemplate {
-    /// Splits a template. `{id}` and `{member}` are the placeholders; the static query belongs
-    /// in `query:`.
+    /// Splits a template. `{id}`, `{member}` and `{tenant}` are the placeholders; the static
+    /// query belongs in `query:`.
     pub(crate) fn parse(source: &str) -> Result<PathTemplate, TemplateProblem> {
         if !source.starts_with('/') {
             return Err(TemplateProblem::NotAbsolute);
@@ -107,6 +111,7 @@ impl PathTemplate {
                     pieces.push(match name {
                         "id" => Piece::Id,
                         "member" => Piece::Member,
+                        "tenant" => Piece::Tenant,
                         _ => return Err(TemplateProblem::UnknownPlaceholder(name.to_string())),
                     });
                     rest = &after[end + 1..];
@@ -134,6 +139,11 @@ impl PathTemplate {
         self.pieces.contains(&Piece::Member)
     }
 
+    /// Whether the template has a `{tenant}` hole.
+    pub fn has_tenant(&self) -> bool {
+        self.pieces.contains(&Piece::Tenant)
+    }
+
     /// The path with `id` in place of `{id}`, percent-encoded as one path segment. A dot-only id
     /// (`.` or `..`) is fully encoded (`%2E%2E`) so that no URL normaliser treats it as a
     /// relative segment. `None` renders the hole empty (a template without `{id}` ignores it);
@@ -146,15 +156,29 @@ impl PathTemplate {
     /// `member` (the member's legacy user id) in place of `{member}`, each encoded as one path
     /// segment.
     pub fn render_with(&self, id: Option<&str>, member: Option<&str>) -> String {
+        self.render_all(id, member, None)
+    }
+
+    /// [`PathTemplate::render_with`] with `tenant` (the tenant's legacy id) in place of
+    /// `{tenant}`, encoded as one path segment like the others.
+    pub fn render_all(
+        &self,
+        id: Option<&str>,
+        member: Option<&str>,
+        tenant: Option<&str>,
+    ) -> String {
         let encoded_id = id.map(encode_segment).unwrap_or_default();
         let encoded_member = member.map(encode_segment).unwrap_or_default();
-        let mut out =
-            String::with_capacity(self.source.len() + encoded_id.len() + encoded_member.len());
+        let encoded_tenant = tenant.map(encode_segment).unwrap_or_default();
+        let mut out = String::with_capacity(
+            self.source.len() + encoded_id.len() + encoded_member.len() + encoded_tenant.len(),
+        );
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(s) => out.push_str(s),
                 Piece::Id => out.push_str(&encoded_id),
                 Piece::Member => out.push_str(&encoded_member),
+                Piece::Tenant => out.push_str(&encoded_tenant),
             }
         }
         out
@@ -230,6 +254,25 @@ mod tests {
         );
         // `render` leaves the member hole empty.
         assert_eq!(tpl.render(Some("5")), "/api/v1/teams/5/members/");
+    }
+
+    #[test]
+    fn renders_the_tenant_in_its_own_hole() {
+        let tpl = t("/tenants/{tenant}/users/{id}");
+        assert!(tpl.has_tenant() && tpl.has_id());
+        assert!(!t("/users/{id}").has_tenant());
+        assert_eq!(
+            tpl.render_all(Some("7"), None, Some("acme")),
+            "/tenants/acme/users/7"
+        );
+        assert_eq!(
+            tpl.render_all(Some("7"), None, Some("../other")),
+            "/tenants/..%2Fother/users/7"
+        );
+        assert_eq!(
+            tpl.render_all(Some("7"), None, Some("..")),
+            "/tenants/%2E%2E/users/7"
+        );
     }
 
     #[test]
@@ -313,6 +356,17 @@ mod tests {
             let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned();
             prop_assert_eq!(decode(segments[2]), id);
             prop_assert_eq!(decode(segments[4]), member);
+        }
+
+        #[test]
+        fn no_tenant_adds_a_segment_a_query_or_a_fragment(tenant in any::<String>(), id in any::<String>()) {
+            let out = t("/t/{tenant}/users/{id}").render_all(Some(&id), None, Some(&tenant));
+            prop_assert!(!out.contains(['?', '#']));
+            let segments: Vec<&str> = out.split('/').collect();
+            prop_assert_eq!(segments.len(), 5);
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned();
+            prop_assert_eq!(decode(segments[2]), tenant);
+            prop_assert_eq!(decode(segments[4]), id);
         }
 
         #[test]

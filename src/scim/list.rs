@@ -206,13 +206,14 @@ fn paths(param: &'static str, value: &str) -> Result<Vec<AttrPath>, QueryError> 
 /// in this page) and `startIndex` are JSON integers, as Okta requires; `Resources` is present
 /// even when empty, as Entra's "Test connection" expects.
 pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) -> Value {
-    json!({
-        "schemas": [urn::LIST_RESPONSE],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "Resources": resources,
-    })
+    // Built field by field: `json!` would copy every resource through a serializer.
+    let mut body = Map::new();
+    body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
+    body.insert("totalResults".into(), json!(total));
+    body.insert("itemsPerPage".into(), json!(resources.len()));
+    body.insert("startIndex".into(), json!(start_index));
+    body.insert("Resources".into(), Value::Array(resources));
+    Value::Object(body)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -875,6 +875,11 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
                 let Some(sub) = def.sub_attribute(key) else {
                     continue;
                 };
+                // A sub-attribute given twice in different cases (`value`, `valUe`) is read
+                // as everywhere else here (`get_ci`: the canonical spelling, else the first).
+                if !get_ci(given, &sub.name).is_some_and(|read| std::ptr::eq(read, x)) {
+                    continue;
+                }
                 if let Some(c) = coerce(sub, x, &format!("{label}.{}", sub.name))? {
                     set_ci(&mut out, &sub.name, c);
                 }
@@ -2324,6 +2329,20 @@ mod tests {
         got.sort();
         expected.sort();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_member_value_given_twice_in_two_cases_is_read_once_by_apply_and_member_changes() {
+        // Found by the `patch` fuzz target: `apply` took the last spelling, `member_changes`
+        // the canonical one, so the same request added "" or "u4" depending on the path.
+        let ops = json!([{"op": "add", "path": "members",
+                          "value": [{"valUe": "", "value": "u4", "VALUE": "u5"}]}]);
+        assert_eq!(delta(ops.clone()).unwrap().add, ["u4"]);
+        assert_eq!(member_ids_of(&patch_group(ops)), ["u1", "u2", "u3", "u4"]);
+        let ops = json!([{"op": "add", "path": "members",
+                          "value": [{"valUe": "u6", "VALUE": "u7"}]}]);
+        assert_eq!(delta(ops.clone()).unwrap().add, ["u6"]);
+        assert_eq!(member_ids_of(&patch_group(ops)), ["u1", "u2", "u3", "u6"]);
     }
 
     // --- the RFC schemas as the gateway serves them ----------------------------------------

@@ -487,6 +487,10 @@ mod tests {
             leaf(group, "members.value").mutability,
             Mutability::Immutable
         );
+        // A member's value is a resource id, and ids are case-exact (RFC 7643 §3.1), though
+        // the RFC's Group schema says otherwise: a remove by `members[value eq "…"]` must name
+        // the same member whether the gateway applies it to a list or sends it as a delta.
+        assert!(leaf(group, "members.value").case_exact);
         assert_eq!(
             leaf(group, "members.type").canonical_values,
             ["User", "Group"]

@@ -5,7 +5,7 @@
 //! version, start time, per-tenant counts and last sync; counts refreshed first when stale).
 //! Anything else is 404. No authentication: bind it to loopback or a pod-internal address.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
 use crate::server::counts;
-use crate::server::gateway::Gateway;
+use crate::server::reload::Live;
 
 /// How old the last TCP check of the legacy API may be before `/readyz` checks again.
 pub const READY_CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -59,14 +59,15 @@ struct Readiness {
 
 /// The pingora app of the admin listener.
 pub struct AdminApp {
-    gateway: Arc<Gateway>,
+    /// The running gateway: each request looks at its current generation.
+    gateway: Live,
     ready: Readiness,
 }
 
 impl AdminApp {
-    pub fn new(gateway: Arc<Gateway>) -> AdminApp {
+    pub fn new(gateway: impl Into<Live>) -> AdminApp {
         AdminApp {
-            gateway,
+            gateway: gateway.into(),
             ready: Readiness {
                 last: Mutex::new(None),
                 checking: tokio::sync::Mutex::new(()),
@@ -96,7 +97,7 @@ impl AdminApp {
         if let Some(r) = self.cached() {
             return r;
         }
-        let addr = self.gateway.backend.address();
+        let addr = self.gateway.current().backend.address();
         let timeout = Duration::from_secs(1);
         let result = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await
         {
@@ -120,9 +121,10 @@ impl AdminApp {
     /// The answer to one admin request.
     pub async fn answer(&self, method: &Method, path: &str) -> (u16, &'static str, Vec<u8>) {
         let text = "text/plain; charset=utf-8";
+        let gateway = self.gateway.current();
         match route(method, path) {
             AdminRoute::Metrics => {
-                let body = self.gateway.metrics.render(self.gateway.membership.stats());
+                let body = gateway.metrics.render(gateway.membership.stats());
                 (200, PROMETHEUS_TEXT, body.into_bytes())
             }
             AdminRoute::Healthz => (200, text, b"ok\n".to_vec()),
@@ -132,15 +134,15 @@ impl AdminApp {
                     text,
                     format!(
                         "ready: mapping {:?} loaded, legacy API reachable\n",
-                        self.gateway.mapping.name
+                        gateway.mapping.name
                     )
                     .into_bytes(),
                 ),
                 Err(reason) => (503, text, format!("not ready: {reason}\n").into_bytes()),
             },
             AdminRoute::Status => {
-                counts::refresh(&self.gateway, false).await;
-                let doc = self.gateway.status.to_json(&self.gateway.tenants());
+                counts::refresh(&gateway, false).await;
+                let doc = gateway.status.to_json(&gateway.tenants());
                 let body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
                 (200, "application/json", body)
             }

@@ -16,9 +16,11 @@ use serde_json::Value;
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
-use crate::server::context::{Ctx, Tenant};
+use crate::server::auth;
+use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
 use crate::server::observe::{self, RequestRecord};
+use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
 use crate::server::{groups, rate_limit, users};
 
@@ -106,12 +108,15 @@ impl Reply {
 
 /// The pingora app serving SCIM.
 pub struct ScimApp {
-    gateway: Arc<Gateway>,
+    gateway: Live,
 }
 
 impl ScimApp {
-    pub fn new(gateway: Arc<Gateway>) -> ScimApp {
-        ScimApp { gateway }
+    /// Serves `gateway`: a [`Live`] (reloadable) or an `Arc<Gateway>`.
+    pub fn new(gateway: impl Into<Live>) -> ScimApp {
+        ScimApp {
+            gateway: gateway.into(),
+        }
     }
 }
 
@@ -119,7 +124,9 @@ impl ScimApp {
 impl ServeHttp for ScimApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let started = Instant::now();
-        let _in_flight = self.gateway.metrics.in_flight();
+        // The generation this request uses to its end, whatever a reload does meanwhile.
+        let gateway: Arc<Gateway> = self.gateway.current();
+        let _in_flight = gateway.metrics.in_flight();
         let head = session.req_header();
         let method = head.method.clone();
         let path = head.uri.path().to_string();
@@ -140,7 +147,10 @@ impl ServeHttp for ScimApp {
                 .map(|v| v.as_bytes()),
         );
 
-        let body = read_body(session, self.gateway.config.scim.max_body_bytes).await;
+        let body = match check_head(&head.headers, gateway.config.scim.max_header_bytes) {
+            Ok(()) => read_body(session, gateway.config.scim.max_body_bytes).await,
+            Err(e) => Err(e),
+        };
         let record = RequestRecord::default();
         let (request, mut reply) = match body {
             Ok(body) => {
@@ -155,7 +165,7 @@ impl ServeHttp for ScimApp {
                 };
                 // On the heap: a request's future (a chain of legacy calls) is large, and the
                 // worker threads' stacks are not.
-                let reply = Box::pin(handle(&self.gateway, &request, &record)).await;
+                let reply = Box::pin(handle(&gateway, &request, &record)).await;
                 (request, reply)
             }
             Err(e) => {
@@ -174,9 +184,38 @@ impl ServeHttp for ScimApp {
                 (request, Reply::error(&e))
             }
         };
-        observe::finish(&self.gateway, &request, &record, &mut reply, started);
+        observe::finish(&gateway, &request, &record, &mut reply, started);
         to_http(reply)
     }
+}
+
+/// The longest `Authorization` header accepted: longer is refused with 401 before any hashing.
+pub const MAX_AUTHORIZATION_BYTES: usize = 1024;
+
+/// Refuses request headers totalling more than `max` bytes (names, values, `": "` and CRLF)
+/// with 431, and an `Authorization` header longer than [`MAX_AUTHORIZATION_BYTES`] with 401.
+fn check_head(headers: &http::HeaderMap, max: usize) -> Result<(), ScimError> {
+    let total: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if total > max {
+        return Err(ScimError::new(
+            431,
+            None,
+            format!("the request headers are larger than the {max} bytes this gateway accepts"),
+        ));
+    }
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.len() > MAX_AUTHORIZATION_BYTES)
+    {
+        return Err(ScimError::unauthorized(format!(
+            "the Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the request body, refusing one larger than `max` bytes with 413.
@@ -250,50 +289,59 @@ fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
-/// The base URL of this SCIM service, for `meta.location` and `Location`.
-fn base_url(gw: &Gateway, host: Option<&str>) -> String {
-    let public = gw.config.scim.public_url.trim_end_matches('/');
-    if !public.is_empty() {
-        return public.to_string();
-    }
-    let host = host.filter(|h| {
-        h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    });
-    format!(
-        "http://{}{}",
-        host.unwrap_or("localhost"),
-        gw.config.scim.base_path
-    )
-}
-
 async fn handle_checked(
     gw: &Gateway,
     request: &Request,
     record: &RequestRecord,
 ) -> Result<Reply, ScimError> {
-    if let Err(e) = gw.tokens.check(request.authorization.as_deref()) {
-        gw.metrics
-            .record_auth_failure(observe::auth_failure_reason(request));
-        return Err(e);
-    }
-    let tenant = Tenant::default_tenant();
+    // Authenticated, routed and authorised (tenant URL, scope) before anything is read.
+    let now = time::OffsetDateTime::now_utc();
+    let access = gw
+        .keys
+        .authenticate(request.authorization.as_deref(), now)
+        .and_then(|principal| {
+            record.set_tenant(&principal.tenant.name);
+            auth::permit(
+                principal,
+                &request.method,
+                &request.path,
+                &gw.config.scim.base_path,
+            )
+        });
+    let access = match access {
+        Ok(access) => access,
+        Err(refusal) => {
+            if let Some(failure) = refusal.failure {
+                gw.metrics.record_auth_failure(failure.into());
+            }
+            return Err(refusal.error);
+        }
+    };
     let cx = Ctx {
         gw,
-        tenant: &tenant,
+        tenant: &access.principal.tenant,
         request_id: &request.request_id,
         record,
     };
-    record.set_tenant(&tenant.name);
+    // The tenant's rate limit, before any work is done for it.
     rate_limit::admit(&cx)?;
-    route_request(&cx, request).await
+    // meta.location and Location keep the URL form the client used.
+    let base = router::base_url(
+        &gw.config.scim,
+        request.host.as_deref(),
+        access.url_tenant.as_deref(),
+    );
+    route_request(&cx, request, access.route, base).await
 }
 
-async fn route_request(cx: &Ctx<'_>, request: &Request) -> Result<Reply, ScimError> {
+async fn route_request(
+    cx: &Ctx<'_>,
+    request: &Request,
+    route: Route,
+    base: String,
+) -> Result<Reply, ScimError> {
     cx.record.set_tenant(&cx.tenant.name);
-    let route = router::route(&request.method, &request.path, &cx.config.scim.base_path)?;
     cx.record.set_route(&route);
-    let base = base_url(cx, request.host.as_deref());
     let max = cx.config.scim.max_results;
     let schema = ResourceSchema::user();
     let finish = |mut user: Value, query: &ListQuery| -> Value {

@@ -18,7 +18,7 @@
 //! than the tenant's last change.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -36,6 +36,7 @@ use crate::server::context::{Ctx, Tenant};
 use crate::server::gateway::Gateway;
 use crate::server::legacy;
 use crate::server::observe::RequestRecord;
+use crate::server::reload::Live;
 
 /// How old counts may be when `counts_interval_seconds` is 0 (no background refresh).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
@@ -299,18 +300,20 @@ async fn scan_users(
 
 /// The background task that refreshes the counts every `counts_interval_seconds`.
 pub struct CountsTask {
-    pub gateway: Arc<Gateway>,
+    /// The running gateway: each refresh counts with its current generation.
+    pub gateway: Live,
 }
 
 #[async_trait]
 impl BackgroundService for CountsTask {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let every = Duration::from_secs(self.gateway.config.admin.counts_interval_seconds);
+        let every =
+            Duration::from_secs(self.gateway.current().config.admin.counts_interval_seconds);
         if every.is_zero() {
             return;
         }
         loop {
-            refresh(&self.gateway, false).await;
+            refresh(&self.gateway.current(), false).await;
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,

@@ -1,7 +1,10 @@
-//! The gateway's shared state (configuration, compiled mapping, backend client, accepted
-//! tokens) and how it is built at start-up. Everything that can be wrong with the set-up is
-//! found here, before a listener opens.
+//! The gateway's shared state (configuration, compiled mapping, backend client, accepted keys
+//! and their tenants) and how it is built: at start-up, and again on each reload
+//! (`server::reload`), where a new generation shares the membership cache and the per-user
+//! locks of the previous one. Everything that can be wrong with the set-up is found here, before
+//! a listener opens or a new generation replaces the running one.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,109 +15,162 @@ use crate::backend::{BackendClient, ClientOptions};
 use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
+use crate::keys::{self, KeysError};
 use crate::mapping::{BackendAuth, Mapping};
 use crate::metrics::Metrics;
-use crate::server::auth::TokenSet;
+use crate::server::auth::KeyRing;
 use crate::server::context::Tenant;
 use crate::server::counts::StatusBoard;
 use crate::server::rate_limit::TenantRateLimits;
 
-/// Shared, read-only state of a running gateway.
+/// Shared, read-only state of a running gateway: one generation. A reload builds the next one;
+/// requests in flight finish on the generation they started with.
 pub struct Gateway {
     pub config: Config,
-    pub mapping: Mapping,
-    pub backend: BackendClient,
-    pub tokens: TokenSet,
-    /// user id → the user's groups (filled and invalidated by `groups`).
-    pub membership: MembershipCache,
+    pub mapping: Arc<Mapping>,
+    pub backend: Arc<BackendClient>,
+    /// The accepted secrets (keys file and static tokens) and the known tenants.
+    pub keys: KeyRing,
+    /// (tenant, user id) → the user's groups (filled and invalidated by `groups`). Shared by
+    /// every generation.
+    pub membership: Arc<MembershipCache>,
     /// (tenant, user id) → the legacy user record just read or written (see `cache::records`).
-    pub records: RecordCache,
+    /// Shared by every generation.
+    pub records: Arc<RecordCache>,
     /// Serialises the gateway's membership writes to one legacy user (membership held on the
-    /// user is a read-modify-write of that user): a user id hashes to one of these locks.
-    pub user_locks: Vec<tokio::sync::Mutex<()>>,
+    /// user is a read-modify-write of that user): a (tenant, user id) hashes to one of these
+    /// locks. Shared by every generation, so a request on the old one and a request on the new
+    /// one still exclude each other.
+    pub user_locks: Arc<[tokio::sync::Mutex<()>]>,
     /// The Prometheus metrics (served by the admin listener). Shared: a gateway rebuilt on a
     /// configuration reload takes over the previous one's (see [`Gateway::carry_over`]).
     pub metrics: Arc<Metrics>,
     /// Per-tenant counts and last syncs (`/status`); shared like `metrics`.
     pub status: Arc<StatusBoard>,
-    /// The per-tenant rate limit toward the identity providers (`[limits]`).
-    pub rate_limits: TenantRateLimits,
+    /// The per-tenant rate limit toward the identity providers (`[limits]`); shared by the
+    /// generations while `[limits]` stays the same.
+    pub rate_limits: Arc<TenantRateLimits>,
 }
 
 /// How many locks serialise membership writes to legacy users.
 const USER_LOCKS: usize = 64;
 
 impl Gateway {
-    /// Every tenant this gateway serves: the counts of `/status` and the `provisioned_*`
-    /// gauges are made for each.
+    /// Every tenant this gateway serves (the `[tenants.*]` tables, the keys' tenants, and
+    /// "default" when static tokens are configured): the counts of `/status` and the
+    /// `provisioned_*` gauges are made for each.
     pub fn tenants(&self) -> Vec<Tenant> {
-        vec![Tenant::default_tenant()]
+        self.keys
+            .tenants()
+            .values()
+            .map(|t| Tenant::clone(t))
+            .collect()
     }
 
-    /// The lock that serialises membership writes to the legacy user `user_id`.
-    pub fn user_lock(&self, user_id: &str) -> &tokio::sync::Mutex<()> {
+    /// The lock that serialises membership writes to the legacy user `user_id` of `tenant`.
+    pub fn user_lock(&self, tenant: &str, user_id: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        user_id.hash(&mut h);
+        (tenant, user_id).hash(&mut h);
         &self.user_locks[(h.finish() as usize) % self.user_locks.len()]
     }
 }
 
-/// Why the gateway could not start. Each message says what to fix.
+/// Why the gateway (or a new generation of it) could not be built. Each message says what to
+/// fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("{0}")]
     Mapping(String),
     #[error("backend: {0}")]
     Backend(String),
+    #[error("{0}")]
+    Keys(#[from] KeysError),
+}
+
+impl StartupError {
+    /// The file the problem is in: the keys file for a key problem, else the mapping file.
+    pub fn file(&self, config: &Config) -> PathBuf {
+        match self {
+            StartupError::Keys(_) => config.auth.keys_file.clone(),
+            _ => config.mapping.file.clone(),
+        }
+    }
+}
+
+/// The keys of the keys file named by `config` (none when it names none).
+fn read_keys(config: &Config) -> Result<Vec<keys::Key>, KeysError> {
+    if config.auth.keys_file.as_os_str().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(keys::read_file(&config.auth.keys_file)?.1)
+}
+
+fn key_ring(config: &Config) -> Result<KeyRing, KeysError> {
+    Ok(KeyRing::new(
+        &config.auth.token_sha256,
+        &read_keys(config)?,
+        &config.tenants,
+    ))
+}
+
+/// The backend client of `mapping`: resolves the credentials and the address once.
+fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
+    let mut default_headers = Vec::new();
+    if let Some(auth) = &mapping.backend.auth {
+        let (name, value) = match auth {
+            BackendAuth::Header { name, secret } => {
+                let v = secret
+                    .resolve()
+                    .map_err(|e| StartupError::Mapping(e.to_string()))?;
+                (name.clone(), v)
+            }
+            BackendAuth::Bearer(secret) => {
+                let v = secret
+                    .resolve()
+                    .map_err(|e| StartupError::Mapping(e.to_string()))?;
+                ("authorization".to_string(), format!("Bearer {v}"))
+            }
+        };
+        let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+            StartupError::Mapping(format!("backend.auth: {name:?} is not a valid header name"))
+        })?;
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            StartupError::Mapping("backend.auth: the secret contains characters not allowed in a header (a trailing newline in the file?)".into())
+        })?;
+        value.set_sensitive(true);
+        default_headers.push((name, value));
+    }
+    let options = ClientOptions {
+        connect_timeout: mapping.backend.connect_timeout,
+        request_timeout: mapping.backend.timeout,
+        read_timeout: mapping.backend.read_timeout,
+        protection: mapping.backend.protection.clone(),
+        default_headers,
+        ca_file: mapping.backend.tls.ca_file.clone(),
+        insecure_skip_verify: mapping.backend.tls.insecure_skip_verify,
+        ..ClientOptions::default()
+    };
+    BackendClient::new(&mapping.backend.base_url, options)
+        .map_err(|e| StartupError::Backend(e.to_string()))
+}
+
+/// `mapping.backend_url` of the configuration, over the mapping's own `backend.base_url`.
+fn with_backend_url(config: &Config, mut mapping: Mapping) -> Mapping {
+    if let Some(url) = &config.mapping.backend_url {
+        mapping.backend.base_url = url.clone();
+    }
+    mapping
 }
 
 impl Gateway {
     /// Builds the gateway from a loaded configuration and mapping: resolves the backend
-    /// credentials and address once.
-    pub fn new(config: Config, mut mapping: Mapping) -> Result<Gateway, StartupError> {
-        if let Some(url) = &config.mapping.backend_url {
-            mapping.backend.base_url = url.clone();
-        }
-        let mut default_headers = Vec::new();
-        if let Some(auth) = &mapping.backend.auth {
-            let (name, value) = match auth {
-                BackendAuth::Header { name, secret } => {
-                    let v = secret
-                        .resolve()
-                        .map_err(|e| StartupError::Mapping(e.to_string()))?;
-                    (name.clone(), v)
-                }
-                BackendAuth::Bearer(secret) => {
-                    let v = secret
-                        .resolve()
-                        .map_err(|e| StartupError::Mapping(e.to_string()))?;
-                    ("authorization".to_string(), format!("Bearer {v}"))
-                }
-            };
-            let name = HeaderName::try_from(name.as_str()).map_err(|_| {
-                StartupError::Mapping(format!("backend.auth: {name:?} is not a valid header name"))
-            })?;
-            let mut value = HeaderValue::try_from(value).map_err(|_| {
-                StartupError::Mapping("backend.auth: the secret contains characters not allowed in a header (a trailing newline in the file?)".into())
-            })?;
-            value.set_sensitive(true);
-            default_headers.push((name, value));
-        }
-        let options = ClientOptions {
-            connect_timeout: mapping.backend.connect_timeout,
-            request_timeout: mapping.backend.timeout,
-            read_timeout: mapping.backend.read_timeout,
-            protection: mapping.backend.protection.clone(),
-            default_headers,
-            ca_file: mapping.backend.tls.ca_file.clone(),
-            insecure_skip_verify: mapping.backend.tls.insecure_skip_verify,
-            ..ClientOptions::default()
-        };
-        let backend = BackendClient::new(&mapping.backend.base_url, options)
-            .map_err(|e| StartupError::Backend(e.to_string()))?;
-        let tokens = TokenSet::from_hex_digests(&config.auth.token_sha256);
-        let rate_limits = TenantRateLimits::new(&config.limits);
+    /// credentials and address once, and reads the keys file the configuration names.
+    pub fn new(config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
+        let mapping = with_backend_url(&config, mapping);
+        let backend = backend_client(&mapping)?;
+        let keys = key_ring(&config)?;
+        let rate_limits = Arc::new(TenantRateLimits::new(&config.limits));
         let membership = MembershipCache::new(
             Duration::from_secs(config.cache.ttl_seconds),
             config.cache.max_entries,
@@ -125,17 +181,57 @@ impl Gateway {
         );
         Ok(Gateway {
             config,
-            mapping,
-            backend,
-            tokens,
-            membership,
-            records,
+            mapping: Arc::new(mapping),
+            backend: Arc::new(backend),
+            keys,
+            membership: Arc::new(membership),
+            records: Arc::new(records),
             user_locks: (0..USER_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(StatusBoard::default()),
             rate_limits,
+        })
+    }
+
+    /// The next generation with a new configuration and mapping (a reload): a new backend
+    /// client (its address resolved again), the keys file read again, and this generation's
+    /// caches (the membership one emptied: the mapping may read groups differently now), locks,
+    /// metrics and counts.
+    pub fn reloaded(&self, config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
+        let mapping = with_backend_url(&config, mapping);
+        let backend = backend_client(&mapping)?;
+        let keys = key_ring(&config)?;
+        self.membership.invalidate_all();
+        let rate_limits = TenantRateLimits::carried_over(&self.rate_limits, &config.limits);
+        Ok(Gateway {
+            config,
+            mapping: Arc::new(mapping),
+            backend: Arc::new(backend),
+            keys,
+            membership: self.membership.clone(),
+            records: self.records.clone(),
+            user_locks: self.user_locks.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
+            rate_limits,
+        })
+    }
+
+    /// The next generation with the keys file read again; everything else is shared.
+    pub fn with_keys_reloaded(&self) -> Result<Gateway, KeysError> {
+        Ok(Gateway {
+            config: self.config.clone(),
+            mapping: self.mapping.clone(),
+            backend: self.backend.clone(),
+            keys: key_ring(&self.config)?,
+            membership: self.membership.clone(),
+            records: self.records.clone(),
+            user_locks: self.user_locks.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
+            rate_limits: self.rate_limits.clone(),
         })
     }
 

@@ -27,6 +27,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call};
 use crate::server::observe::{self, MemberChange};
+use crate::server::router::{self, Collection};
 use crate::server::select;
 
 /// A route's future, boxed.
@@ -70,11 +71,9 @@ fn mapping<'c>(cx: &'c Ctx<'_>) -> Result<&'c GroupMapping, ScimError> {
     })
 }
 
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
 fn check_id(id: &str) -> Result<(), ScimError> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(no_group(id));
-    }
-    Ok(())
+    router::check_id(Collection::Groups, id)
 }
 
 fn no_group(id: &str) -> ScimError {
@@ -631,7 +630,9 @@ async fn apply_delta(
                         return Err(e.error);
                     }
                 }
-                cx.membership.invalidate_users([member.as_str()]).await;
+                cx.membership
+                    .invalidate_users(&cx.tenant.name, [member.as_str()])
+                    .await;
             }
             for member in &delta.remove {
                 let started = Instant::now();
@@ -657,7 +658,9 @@ async fn apply_delta(
                     }
                 }
                 observe::member_change(cx, MemberChange::Remove, id, member, Ok(()), started);
-                cx.membership.invalidate_users([member.as_str()]).await;
+                cx.membership
+                    .invalidate_users(&cx.tenant.name, [member.as_str()])
+                    .await;
             }
             if refused {
                 // A refusal may mean the group itself is missing: answer 404 then.
@@ -723,7 +726,7 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
         return Ok(());
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(user_id).lock().await;
+    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
     let call = Call {
         id: Some(user_id),
         ..Call::new(&users.endpoints.get)
@@ -798,11 +801,11 @@ async fn set_user_group(
     group_id: &str,
     member: bool,
 ) -> Result<bool, ScimError> {
-    if user_id.is_empty() || user_id.len() > 256 || user_id.chars().any(char::is_control) {
+    if !router::is_valid_id(user_id) {
         return Ok(false);
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(user_id).lock().await;
+    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -835,7 +838,9 @@ async fn set_user_group(
             ..Call::new(&users.endpoints.update)
         };
         let result = legacy::call_with(cx, users, &call).await;
-        cx.membership.invalidate_users([user_id]).await;
+        cx.membership
+            .invalidate_users(&cx.tenant.name, [user_id])
+            .await;
         cx.records.forget(&cx.tenant.name, user_id).await;
         match result {
             Ok(_) => return Ok(true),
@@ -875,7 +880,7 @@ pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
     ) {
         let _ = cx
             .membership
-            .user_groups(user_id, async { Ok(Vec::new()) })
+            .user_groups(&cx.tenant.name, user_id, async { Ok(Vec::new()) })
             .await;
     }
 }
@@ -925,7 +930,11 @@ pub async fn groups_of_user(
                     })
                     .collect())
             };
-            Ok(cx.membership.user_groups(user_id, load).await?.to_vec())
+            Ok(cx
+                .membership
+                .user_groups(&cx.tenant.name, user_id, load)
+                .await?
+                .to_vec())
         }
         Membership::Endpoints {
             user_groups: None, ..
@@ -945,7 +954,11 @@ pub async fn groups_of_user(
                             .map(|id| GroupRef { id, display: None })
                             .collect())
                     };
-                    return Ok(cx.membership.user_groups(user_id, load).await?.to_vec());
+                    return Ok(cx
+                        .membership
+                        .user_groups(&cx.tenant.name, user_id, load)
+                        .await?
+                        .to_vec());
                 }
             };
             Ok(ids

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -23,6 +24,8 @@ pub struct LegacyResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as received (shared, not copied), for the record cache.
+    pub raw: Bytes,
 }
 
 /// One page of a legacy list.
@@ -111,7 +114,13 @@ pub async fn call_with(
     call: &Call<'_>,
 ) -> Result<LegacyResponse, CallError> {
     let endpoint = call.endpoint;
-    let path = endpoint.target_with(call.id, call.member, call.params);
+    // The tenant goes where the mapping says: `{tenant}` in the path, a query parameter or a
+    // header (`backend.tenant`).
+    let tenant = cx.tenant.legacy_id.as_str();
+    let path = cx
+        .mapping
+        .backend
+        .target(endpoint, tenant, call.id, call.member, call.params);
     let body_bytes = match call.body {
         Some(b) => Some(serde_json::to_vec(b).map_err(|e| ScimError::internal(e.to_string()))?),
         None => None,
@@ -122,6 +131,9 @@ pub async fn call_with(
     }
     if let Some(tag) = &call.if_match {
         headers.push(header("if-match", tag)?);
+    }
+    if let Some((name, value)) = cx.mapping.backend.tenant_header(tenant) {
+        headers.push(header(name, value)?);
     }
     if !cx.request_id.is_empty() {
         headers.push(header(REQUEST_ID_HEADER, cx.request_id)?);
@@ -167,6 +179,7 @@ pub async fn call_with(
         status: response.status,
         headers: response.headers,
         body,
+        raw: response.body,
     })
 }
 

@@ -237,8 +237,12 @@ pub fn finish(
     let route = match record.route.get() {
         Some(r) => Some(r),
         None => {
-            classified = router::route(&request.method, &request.path, &gw.config.scim.base_path);
-            classified.as_ref().ok()
+            classified = router::route_with_tenant(
+                &request.method,
+                &request.path,
+                &gw.config.scim.base_path,
+            );
+            classified.as_ref().ok().map(|(_, route)| route)
         }
     };
     let labels = route

@@ -8,7 +8,7 @@
 //! Not here: the protection of the legacy API itself (`backend::protect`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::backend::retry::retry_after_seconds;
@@ -72,6 +72,20 @@ impl TenantRateLimits {
         TenantRateLimits {
             rate,
             buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limits of a reloaded configuration's generation: `previous` (its buckets as they
+    /// are) when `[limits]` did not change, else new buckets.
+    pub fn carried_over(
+        previous: &Arc<TenantRateLimits>,
+        limits: &Limits,
+    ) -> Arc<TenantRateLimits> {
+        let next = TenantRateLimits::new(limits);
+        if next.rate == previous.rate {
+            previous.clone()
+        } else {
+            Arc::new(next)
         }
     }
 
@@ -189,6 +203,32 @@ mod tests {
         assert_eq!(slow.check("acme", t0), Ok(()));
         let wait = slow.check("acme", t0).unwrap_err();
         assert_eq!(wait, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_reload_keeps_the_buckets_unless_the_limits_changed() {
+        let t0 = Instant::now();
+        let before = Arc::new(limits(1.0, 1));
+        assert_eq!(before.check("acme", t0), Ok(()));
+        let same = TenantRateLimits::carried_over(
+            &before,
+            &Limits {
+                requests_per_second: 1.0,
+                burst: 1,
+            },
+        );
+        assert!(
+            same.check("acme", t0).is_err(),
+            "the same bucket, still empty"
+        );
+        let raised = TenantRateLimits::carried_over(
+            &before,
+            &Limits {
+                requests_per_second: 5.0,
+                burst: 5,
+            },
+        );
+        assert_eq!(raised.check("acme", t0), Ok(()), "new buckets");
     }
 
     #[test]

@@ -1,9 +1,16 @@
-//! Routing: which SCIM endpoint and operation a request is for. Pure: works on the method and
-//! the path below the configured base path.
+//! Routing: which SCIM endpoint and operation a request is for, and for which tenant's URL.
+//! Pure: works on the method and the path. A SCIM endpoint is served at two URLs:
+//! `<base_path>/…` (the tenant is the key's) and `/t/{tenant}<base_path>/…` (the tenant named
+//! must be the key's: `auth` checks it). Also the base URL of `meta.location`, which keeps the
+//! form the client used.
 
 use http::Method;
 
+use crate::config::ScimConfig;
 use crate::scim::ScimError;
+
+/// The prefix of tenant URLs: `/t/{tenant}<base_path>/…`.
+pub const TENANT_PREFIX: &str = "/t/";
 
 /// The resource collections the gateway serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +96,99 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
     Ok(route)
 }
 
+/// The longest resource id accepted from a URL, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Whether `id` (from a URL, percent-decoded) may name a resource: not empty, at most
+/// [`MAX_ID_BYTES`] bytes, no control characters. Anything else names no resource and never
+/// reaches the legacy API.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
+}
+
+/// [`is_valid_id`] as the 404 of a resource that does not exist (the id is not echoed).
+pub fn check_id(collection: Collection, id: &str) -> Result<(), ScimError> {
+    if is_valid_id(id) {
+        return Ok(());
+    }
+    let what = match collection {
+        Collection::Users => "user",
+        Collection::Groups => "group",
+    };
+    Err(ScimError::not_found(format!("no {what} with this id")))
+}
+
+impl Route {
+    /// Whether the route changes anything (POST, PUT, PATCH, DELETE of a resource): those need
+    /// the `scim.write` scope, the rest (reads, searches, discovery) `scim.read`. A search is
+    /// a POST that only reads.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Route::Create(_) | Route::Replace(..) | Route::Patch(..) | Route::Delete(..)
+        )
+    }
+}
+
+/// Routes `path` under `base_path` or under `/t/{tenant}<base_path>`; the tenant named in the
+/// URL (percent-decoded), if any, comes with the route.
+pub fn route_with_tenant(
+    method: &Method,
+    path: &str,
+    base_path: &str,
+) -> Result<(Option<String>, Route), ScimError> {
+    let under_base = path
+        .strip_prefix(base_path)
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+    if !under_base {
+        if let Some(after) = path.strip_prefix(TENANT_PREFIX) {
+            let (segment, rest) = after.split_at(after.find('/').unwrap_or(after.len()));
+            let tenant = percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned();
+            if !tenant.is_empty() && !rest.is_empty() {
+                let route = route(method, rest, base_path).map_err(|e| {
+                    if e.status == 404 {
+                        not_found(path, &format!("{TENANT_PREFIX}{segment}{base_path}"))
+                    } else {
+                        e
+                    }
+                })?;
+                return Ok((Some(tenant), route));
+            }
+        }
+    }
+    Ok((None, route(method, path, base_path)?))
+}
+
+/// The base URL of this SCIM service for `meta.location` and `Location`, in the form the client
+/// used: `public_url` when configured (with `/t/{tenant}` put before its base path for a tenant
+/// URL, when it ends with the base path), else `http://<Host><base path>`.
+pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>) -> String {
+    let prefix = url_tenant
+        .map(|t| {
+            let encoded = percent_encoding::utf8_percent_encode(t, crate::server::app::SEGMENT);
+            format!("/t/{encoded}")
+        })
+        .unwrap_or_default();
+    let public = scim.public_url.trim_end_matches('/');
+    if !public.is_empty() {
+        return match public.strip_suffix(scim.base_path.as_str()) {
+            Some(root) if !prefix.is_empty() => format!("{root}{prefix}{}", scim.base_path),
+            _ => public.to_string(),
+        };
+    }
+    let host = host.filter(|h| {
+        h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    });
+    format!(
+        "http://{}{prefix}{}",
+        host.unwrap_or("localhost"),
+        scim.base_path
+    )
+}
+
 fn not_found(path: &str, base_path: &str) -> ScimError {
     let shown: String = path.chars().take(200).collect();
     ScimError::not_found(format!(
@@ -104,6 +204,29 @@ fn not_allowed(method: &Method, path: &str) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_name_no_resource_are_404_without_echo() {
+        for bad in ["", "a\nb", "x\u{0}y", "\r", &"a".repeat(MAX_ID_BYTES + 1)] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+            let e = check_id(Collection::Groups, bad).unwrap_err();
+            assert_eq!(e.status, 404);
+            assert_eq!(e.detail, "no group with this id");
+        }
+        let e = check_id(Collection::Users, "").unwrap_err();
+        assert_eq!(e.detail, "no user with this id");
+        for good in [
+            "42",
+            "../admin",
+            "a?b=c",
+            "a#b",
+            "%2F",
+            "ünï",
+            &"a".repeat(MAX_ID_BYTES),
+        ] {
+            assert!(check_id(Collection::Users, good).is_ok(), "{good:?}");
+        }
+    }
 
     const B: &str = "/scim/v2";
 
@@ -173,6 +296,88 @@ mod tests {
         assert_eq!(
             route(&Method::GET, "/scim/v2/Users/..%2Fadmin", B).unwrap(),
             Route::Get(Collection::Users, "../admin".into())
+        );
+    }
+
+    #[test]
+    fn tenant_urls_route_like_the_plain_ones_and_name_the_tenant() {
+        let r = |m: &Method, p: &str| route_with_tenant(m, p, B);
+        assert_eq!(
+            r(&Method::GET, "/t/acme/scim/v2/Users/17").unwrap(),
+            (
+                Some("acme".into()),
+                Route::Get(Collection::Users, "17".into())
+            )
+        );
+        assert_eq!(
+            r(&Method::POST, "/t/acme/scim/v2/Groups").unwrap(),
+            (Some("acme".into()), Route::Create(Collection::Groups))
+        );
+        assert_eq!(
+            r(&Method::GET, "/t/ac%6De/scim/v2/ServiceProviderConfig").unwrap(),
+            (Some("acme".into()), Route::ServiceProviderConfig)
+        );
+        assert_eq!(
+            r(&Method::GET, "/scim/v2/Users").unwrap(),
+            (None, Route::List(Collection::Users))
+        );
+        for missing in [
+            "/t/acme",
+            "/t/acme/",
+            "/t//scim/v2/Users",
+            "/t/acme/other/Users",
+            "/t/",
+        ] {
+            let e = r(&Method::GET, missing).unwrap_err();
+            assert_eq!(e.status, 404, "{missing}");
+        }
+        let e = r(&Method::GET, "/t/acme/scim/v2/Nope").unwrap_err();
+        assert!(e.detail.contains("/t/acme/scim/v2"), "{}", e.detail);
+        assert_eq!(
+            r(&Method::DELETE, "/t/acme/scim/v2/Users")
+                .unwrap_err()
+                .status,
+            405
+        );
+    }
+
+    #[test]
+    fn writes_need_the_write_scope_and_searches_do_not() {
+        use Collection::Users;
+        assert!(Route::Create(Users).writes());
+        assert!(Route::Replace(Users, "1".into()).writes());
+        assert!(Route::Patch(Users, "1".into()).writes());
+        assert!(Route::Delete(Users, "1".into()).writes());
+        assert!(!Route::Search(Users).writes());
+        assert!(!Route::SearchAll.writes());
+        assert!(!Route::List(Users).writes());
+        assert!(!Route::Get(Users, "1".into()).writes());
+        assert!(!Route::Schemas(None).writes());
+    }
+
+    #[test]
+    fn the_base_url_keeps_the_form_the_client_used() {
+        let mut scim = ScimConfig::default();
+        assert_eq!(
+            base_url(&scim, Some("gw:8080"), None),
+            "http://gw:8080/scim/v2"
+        );
+        assert_eq!(
+            base_url(&scim, Some("gw:8080"), Some("acme")),
+            "http://gw:8080/t/acme/scim/v2"
+        );
+        assert_eq!(
+            base_url(&scim, Some("evil/host?x"), None),
+            "http://localhost/scim/v2"
+        );
+        scim.public_url = "https://scim.example.com/scim/v2/".into();
+        assert_eq!(
+            base_url(&scim, None, None),
+            "https://scim.example.com/scim/v2"
+        );
+        assert_eq!(
+            base_url(&scim, None, Some("acme")),
+            "https://scim.example.com/t/acme/scim/v2"
         );
     }
 

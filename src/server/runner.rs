@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use crate::server::admin::AdminApp;
 use crate::server::app::ScimApp;
 use crate::server::counts::CountsTask;
-use crate::server::gateway::Gateway;
+use crate::server::reload::Live;
 
 /// A pingora HTTP listener serving `app` on `addr`, with `threads` worker threads.
 pub fn http_service<A>(
@@ -46,10 +46,9 @@ where
 /// (`listen.address`), the admin listener (`admin.address`, unless `""`; one thread) and the
 /// background refresh of the counts (with the admin listener, every
 /// `admin.counts_interval_seconds` unless 0). Returns them with the addresses to wait for.
-pub fn gateway_services(
-    gateway: &Arc<Gateway>,
-) -> (Vec<Box<dyn ServiceWithDependents>>, Vec<SocketAddr>) {
-    let config = &gateway.config;
+pub fn gateway_services(gateway: &Live) -> (Vec<Box<dyn ServiceWithDependents>>, Vec<SocketAddr>) {
+    let current = gateway.current();
+    let config = &current.config;
     let scim = config.listen.address;
     let mut services = vec![http_service(
         "scim",

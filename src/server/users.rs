@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -19,6 +18,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
 use crate::server::legacy::{self, Call, LegacyResponse};
+use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
 
 /// A route's future, boxed.
@@ -26,7 +26,7 @@ pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
-    legacy: Arc<Value>,
+    legacy: Value,
     scim: Value,
     /// Taken from the record cache rather than read now: may be out of date.
     cached: bool,
@@ -45,10 +45,7 @@ fn resource<'c>(cx: &'c Ctx<'_>) -> &'c ResourceMapping {
 
 /// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
 fn check_id(id: &str) -> Result<(), ScimError> {
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(ScimError::not_found("no user with this id"));
-    }
-    Ok(())
+    router::check_id(Collection::Users, id)
 }
 
 /// The 404 for a user id the legacy API does not know (or that was deleted through SCIM).
@@ -69,14 +66,11 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     if let Some(name) = user_name(&scim) {
         cx.record.set_user_name(name);
     }
-    let legacy = Arc::new(got.body);
     if r.endpoints.update_if_match {
-        cx.records
-            .put(&cx.tenant.name, id, Arc::clone(&legacy))
-            .await;
+        cx.records.put(&cx.tenant.name, id, got.raw).await;
     }
     Ok(Fetched {
-        legacy,
+        legacy: got.body,
         scim,
         cached: false,
     })
@@ -89,7 +83,9 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     check_id(id)?;
     let r = resource(cx);
     if r.endpoints.update_if_match {
-        if let Some(legacy) = cx.records.get(&cx.tenant.name, id).await {
+        let cached = cx.records.get(&cx.tenant.name, id).await;
+        // A record that no longer parses is simply read again.
+        if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
             if !r.is_deleted(&legacy) {
                 let scim = r.to_scim(&legacy)?;
                 if let Some(name) = user_name(&scim) {
@@ -118,8 +114,8 @@ enum Written {
 
 /// Reads user `id` (see [`fetch_for_write`]), makes the new user from it with `change` (`None`:
 /// nothing to write), and writes it; when the legacy record changed in the meantime, reads it
-/// afresh and applies `change` once more, so that the write never overwrites what it did not
-/// see.
+/// afresh and applies `change` again (up to three tries in all, for writers racing on one
+/// user), so that the write never overwrites what it did not see.
 async fn modify_user(
     cx: &Ctx<'_>,
     id: &str,
@@ -127,7 +123,7 @@ async fn modify_user(
     change: impl Fn(&Fetched) -> Result<Option<Value>, ScimError>,
 ) -> Result<Value, ScimError> {
     let mut old = fetch_for_write(cx, id).await?;
-    for _ in 0..2 {
+    for _ in 0..3 {
         let Some(new_user) = change(&old)? else {
             return Ok(old.scim);
         };
@@ -154,7 +150,7 @@ pub fn get<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, Value> {
 async fn get_now(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
     let found = fetch(cx, id).await?;
     let mut user = found.scim;
-    groups::fill_user_groups(cx, &mut user, Some(found.legacy.as_ref())).await?;
+    groups::fill_user_groups(cx, &mut user, Some(&found.legacy)).await?;
     Ok(user)
 }
 
@@ -205,6 +201,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             "userName is required and must be a non-empty string",
         ));
     }
+    cx.tenant.check_domains(&user, None)?;
     let r = resource(cx);
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
     let created =
@@ -229,14 +226,10 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         legacy_now = set_active_by_endpoint(cx, &id, false)
             .await?
             .unwrap_or(legacy_now);
+    } else if r.endpoints.update_if_match {
+        cx.records.put(&cx.tenant.name, &id, created.raw).await;
     }
-    let user = r.to_scim(&legacy_now)?;
-    if r.endpoints.update_if_match {
-        cx.records
-            .put(&cx.tenant.name, &id, Arc::new(legacy_now))
-            .await;
-    }
-    Ok(user)
+    Ok(r.to_scim(&legacy_now)?)
 }
 
 /// Finds the legacy user with `user`'s userName that carries the deleted marker and writes
@@ -273,7 +266,7 @@ async fn restore_deleted(cx: &Ctx<'_>, user: &Value) -> Result<Option<Value>, Sc
             return Ok(None);
         }
         let old = Fetched {
-            legacy: Arc::new(legacy_user),
+            legacy: legacy_user,
             scim,
             cached: false,
         };
@@ -336,11 +329,14 @@ async fn write_user(
         })?;
     }
     let mut stale = false;
-    let mut legacy_now = if new_legacy == *old.legacy {
+    // The record as the legacy API sent it after the write, for the record cache.
+    let mut written_raw = None;
+    let unchanged = new_legacy == old.legacy;
+    let mut legacy_now = if unchanged {
         if old.cached {
             return Ok(Written::Stale);
         }
-        Arc::unwrap_or_clone(old.legacy)
+        old.legacy
     } else {
         let body = r.update_body(&old.legacy, &new_legacy);
         let call = Call {
@@ -351,10 +347,13 @@ async fn write_user(
         };
         let guarded = call.if_match.is_some();
         match legacy::call_with(cx, r, &call).await {
-            Ok(answer) if r.legacy_id(&answer.body).is_some() => answer.body,
+            Ok(answer) if r.legacy_id(&answer.body).is_some() => {
+                written_raw = Some(answer.raw);
+                answer.body
+            }
             Ok(_) => {
                 stale = true;
-                Arc::unwrap_or_clone(old.legacy)
+                old.legacy
             }
             Err(e) if guarded && e.legacy_status == Some(412) => {
                 cx.records.forget(&cx.tenant.name, id).await;
@@ -363,9 +362,13 @@ async fn write_user(
             Err(e) => return Err(e.error),
         }
     };
+    let mut changed_active = false;
     if !r.writes_active() {
         if let Some(wanted) = active(new_user) {
             if active(&old.scim) != Some(wanted) {
+                // The record changes (again): what the cache holds is out of date.
+                written_raw = None;
+                changed_active = true;
                 match set_active_by_endpoint(cx, id, wanted).await? {
                     Some(body) => {
                         legacy_now = body;
@@ -376,8 +379,13 @@ async fn write_user(
             }
         }
     }
-    if mark_deleted || stale {
-        cx.records.forget(&cx.tenant.name, id).await;
+    match written_raw {
+        Some(raw) if !mark_deleted && !stale && r.endpoints.update_if_match => {
+            cx.records.put(&cx.tenant.name, id, raw).await
+        }
+        // Nothing was written: the cache holds what was read.
+        None if unchanged && !changed_active => {}
+        _ => cx.records.forget(&cx.tenant.name, id).await,
     }
     if mark_deleted {
         return Ok(Written::User(Value::Null));
@@ -385,13 +393,7 @@ async fn write_user(
     if stale {
         return get(cx, id).await.map(Written::User);
     }
-    let user = r.to_scim(&legacy_now)?;
-    if r.endpoints.update_if_match {
-        cx.records
-            .put(&cx.tenant.name, id, Arc::new(legacy_now))
-            .await;
-    }
-    Ok(Written::User(user))
+    Ok(Written::User(r.to_scim(&legacy_now)?))
 }
 
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
@@ -410,6 +412,7 @@ async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
     }
     let keeps_active = active(&user).is_none();
     modify_user(cx, id, false, |old| {
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
         let mut user = user.clone();
         if keeps_active {
             if let (Some(obj), Some(a)) = (user.as_object_mut(), active(&old.scim)) {
@@ -432,6 +435,7 @@ async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimEr
     modify_user(cx, id, false, |old| {
         let mut user = old.scim.clone();
         patch::apply(&mut user, &request, full_schema())?;
+        cx.tenant.check_domains(&user, Some(&old.scim))?;
         Ok(Some(user))
     })
     .await

@@ -6,7 +6,6 @@
 pub mod faulty;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use scim_gateway::config::Config;
 use scim_gateway::example_api::acme_hr::AcmeHr;
@@ -14,6 +13,7 @@ use scim_gateway::example_api::crewbase::Crewbase;
 use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
+use scim_gateway::server::reload::Live;
 use scim_gateway::server::runner::{
     free_loopback_addr, gateway_services, http_service, server_conf, start, RunningServer, Stop,
 };
@@ -36,6 +36,8 @@ pub struct Env {
     /// The legacy API's own base URL.
     pub backend_url: String,
     pub backend_secret: String,
+    /// The running gateway's state: reload it, read its counters.
+    pub live: Live,
     /// The admin listener's base URL, e.g. `http://127.0.0.1:40124`.
     pub admin: String,
     agent: ureq::Agent,
@@ -96,7 +98,7 @@ impl Env {
         // Counts only when /status asks: no background calls under the tests' request counts.
         config.admin.counts_interval_seconds = 0;
         tweak(&mut config);
-        let gateway = Arc::new(Gateway::new(config, mapping).expect("gateway builds"));
+        let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (acme, crewbase, backend_service) = match legacy {
             Legacy::AcmeHr => {
                 let api = AcmeHr::new(secret.clone());
@@ -117,7 +119,7 @@ impl Env {
         };
         let backend_server = start(server_conf(0, 1), vec![backend_service], &[backend_addr])
             .expect("the legacy API starts");
-        let (services, addrs) = gateway_services(&gateway);
+        let (services, addrs) = gateway_services(&live);
         let server = start(server_conf(0, 1), services, &addrs).expect("the gateway starts");
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -128,6 +130,7 @@ impl Env {
             base: format!("http://{scim_addr}/scim/v2"),
             backend_url: format!("http://{backend_addr}"),
             backend_secret: secret,
+            live,
             admin: format!("http://{admin_addr}"),
             agent,
             acme,

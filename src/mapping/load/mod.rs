@@ -266,6 +266,9 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
         None => Some(None),
         Some(g) => groups(cx, g, users.as_ref()).map(Some),
     };
+    if let (Some(b), Some(users), Some(groups)) = (&backend, &users, &groups) {
+        check_tenant_query(cx, f, b, users, groups.as_ref());
+    }
     Some(Mapping {
         name: name?,
         backend: backend?,
@@ -317,6 +320,10 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
         None => Some(BackendTls::default()),
         Some(t) => tls(cx, t),
     };
+    let tenant = match &b.tenant {
+        None => Some(None),
+        Some(t) => tenant_param(cx, t, auth.as_ref().and_then(Option::as_ref)).map(Some),
+    };
     let guarded = guarded?;
     Some(BackendSpec {
         base_url: base_url?,
@@ -326,7 +333,167 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
         read_timeout: guarded.read_timeout,
         protection: guarded.protection,
         tls: tls?,
+        tenant: tenant?,
     })
+}
+
+/// Headers the gateway sets itself on legacy calls: the tenant cannot be sent in one.
+const OWN_HEADERS: [&str; 8] = [
+    "host",
+    "content-length",
+    "content-type",
+    "authorization",
+    "if-match",
+    "user-agent",
+    "x-request-id",
+    "connection",
+];
+
+/// `backend.tenant`: `{header: X-Acme-Tenant}` or `{query: tenant}`.
+fn tenant_param(
+    cx: &mut Cx<'_>,
+    t: &Spanned<TenantFile>,
+    auth: Option<&BackendAuth>,
+) -> Option<TenantParam> {
+    let at = "backend.tenant";
+    let forms =
+        "write tenant: { header: X-Tenant } (a header on every call) or tenant: { query: tenant } \
+                 (a query parameter on every call); {tenant} in a path needs neither";
+    match (&t.value.header, &t.value.query) {
+        (Some(h), None) => {
+            let name = h.value.trim();
+            let lower = name.to_ascii_lowercase();
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                cx.report(
+                    loc(h),
+                    &format!("{at}.header"),
+                    format!("{:?} is not a valid header name", h.value),
+                    Some("write a header name like X-Tenant".into()),
+                );
+                return None;
+            }
+            let taken = OWN_HEADERS.contains(&lower.as_str())
+                || auth.is_some_and(|a| a.header_name().eq_ignore_ascii_case(name));
+            if taken {
+                cx.report(
+                    loc(h),
+                    &format!("{at}.header"),
+                    format!("{name} is a header the gateway already sends (its credential or the request's own)"),
+                    Some("choose the legacy API's tenant header, e.g. X-Tenant".into()),
+                );
+                return None;
+            }
+            Some(TenantParam::Header(name.to_string()))
+        }
+        (None, Some(q)) if !q.value.trim().is_empty() => {
+            Some(TenantParam::Query(q.value.trim().to_string()))
+        }
+        (None, Some(q)) => {
+            cx.report(
+                loc(q),
+                &format!("{at}.query"),
+                "the query parameter has no name".into(),
+                Some("write e.g. query: tenant".into()),
+            );
+            None
+        }
+        (Some(_), Some(q)) => {
+            cx.report(
+                loc(q),
+                at,
+                "header and query cannot both be set".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+        (None, None) => {
+            cx.report(
+                loc(t),
+                at,
+                "says neither header nor query".into(),
+                Some(forms.into()),
+            );
+            None
+        }
+    }
+}
+
+/// A tenant query parameter must not be one the gateway already fills (pagination, filters,
+/// an endpoint's static query): the legacy API would get it twice.
+fn check_tenant_query<'m>(
+    cx: &mut Cx<'_>,
+    f: &MappingFile,
+    backend: &BackendSpec,
+    users: &'m ResourceMapping,
+    groups: Option<&'m GroupMapping>,
+) {
+    let Some(TenantParam::Query(name)) = &backend.tenant else {
+        return;
+    };
+    let Some(at) = f
+        .backend
+        .as_ref()
+        .and_then(|b| b.value.tenant.as_ref())
+        .and_then(|t| t.value.query.as_ref())
+    else {
+        return;
+    };
+    let mut taken: Vec<(&str, String)> = Vec::new();
+    let mut resource = |r: &'m ResourceMapping, key: &str| {
+        for (k, _) in &r.endpoints.list.endpoint.query {
+            taken.push((k, format!("{key}.endpoints.list.query")));
+        }
+        for p in pagination_params(&r.endpoints.list.pagination) {
+            taken.push((p, format!("{key}.endpoints.list.pagination")));
+        }
+        for rule in &r.plan.filters {
+            taken.push((&rule.param, format!("{key}.filters")));
+        }
+    };
+    resource(users, "users");
+    if let Some(g) = groups {
+        resource(&g.resource, "groups");
+        match &g.membership {
+            Membership::Endpoints { list, .. } => {
+                for p in pagination_params(&list.pages.pagination) {
+                    taken.push((p, "groups.membership.endpoints.list.pagination".into()));
+                }
+            }
+            Membership::UserAttribute(a) => {
+                if let Some(p) = a.members_query_param() {
+                    taken.push((p, "groups.membership.user_attribute.members_query".into()));
+                }
+            }
+        }
+    }
+    if let Some((_, by)) = taken.iter().find(|(p, _)| *p == name.as_str()) {
+        cx.report(
+            loc(at),
+            "backend.tenant.query",
+            format!("the query parameter {name:?} is also used by {by}"),
+            Some("name the legacy API's tenant parameter, e.g. query: tenant".into()),
+        );
+    }
+}
+
+fn pagination_params(p: &Pagination) -> Vec<&str> {
+    match p {
+        Pagination::Page {
+            page_param,
+            size_param,
+            ..
+        } => vec![page_param, size_param],
+        Pagination::Offset {
+            offset_param,
+            limit_param,
+            ..
+        } => vec![offset_param, limit_param],
+        Pagination::Cursor {
+            cursor_param,
+            size_param,
+            ..
+        } => vec![cursor_param, size_param],
+    }
 }
 
 fn tls(cx: &mut Cx<'_>, spanned: &Spanned<TlsFile>) -> Option<BackendTls> {

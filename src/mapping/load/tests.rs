@@ -285,6 +285,111 @@ fn backend_url_and_auth_are_checked() {
 // --- endpoints -------------------------------------------------------------------------------
 
 #[test]
+fn the_tenant_is_read_from_backend_tenant_and_paths() {
+    let m = load_str(SOURCE, BASE).unwrap();
+    assert_eq!(m.backend.tenant, None);
+    let m = load_str(
+        SOURCE,
+        &with(
+            "  timeout_ms: 5000\n",
+            "  timeout_ms: 5000\n  tenant: { header: X-Tenant }\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        m.backend.tenant,
+        Some(TenantParam::Header("X-Tenant".into()))
+    );
+    let m = load_str(
+        SOURCE,
+        &with(
+            "  timeout_ms: 5000\n",
+            "  timeout_ms: 5000\n  tenant: { query: org }\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(m.backend.tenant, Some(TenantParam::Query("org".into())));
+    let m = load_str(
+        SOURCE,
+        &with(
+            "path: \"/users/{id}\", query",
+            "path: \"/t/{tenant}/users/{id}\", query",
+        ),
+    )
+    .unwrap();
+    assert!(m.users.endpoints.get.path.has_tenant());
+    assert_eq!(
+        m.backend
+            .target(&m.users.endpoints.get, "acme", Some("7"), None, &[]),
+        "/t/acme/users/7?expand=all&v=2"
+    );
+}
+
+#[test]
+fn a_bad_backend_tenant_is_refused_with_a_fix() {
+    let tenant = |t: &str| {
+        with(
+            "  timeout_ms: 5000\n",
+            &format!("  timeout_ms: 5000\n  tenant: {t}\n"),
+        )
+    };
+    expect(
+        &tenant("{ header: X-Tenant, query: org }"),
+        "tenant:",
+        "header and query cannot both be set",
+        "{ header: X-Tenant }",
+    );
+    expect(
+        &tenant("{}"),
+        "tenant:",
+        "says neither header nor query",
+        "query: tenant",
+    );
+    expect(
+        &tenant("{ header: X-Api-Key }"),
+        "tenant:",
+        "X-Api-Key is a header the gateway already sends",
+        "X-Tenant",
+    );
+    expect(
+        &tenant("{ header: authorization }"),
+        "tenant:",
+        "is a header the gateway already sends",
+        "X-Tenant",
+    );
+    expect(
+        &tenant("{ header: \"X Tenant\" }"),
+        "tenant:",
+        "not a valid header name",
+        "X-Tenant",
+    );
+    expect(
+        &tenant("{ query: \"\" }"),
+        "tenant:",
+        "has no name",
+        "query: tenant",
+    );
+    expect(
+        &tenant("{ query: login }"),
+        "tenant:",
+        "\"login\" is also used by users.filters",
+        "query: tenant",
+    );
+    expect(
+        &tenant("{ query: per_page }"),
+        "tenant:",
+        "also used by users.endpoints.list.pagination",
+        "query: tenant",
+    );
+    expect(
+        &tenant("{ heder: X-Tenant }"),
+        "tenant:",
+        "unknown field",
+        "header",
+    );
+}
+
+#[test]
 fn endpoints_are_checked() {
     let yaml = with("method: PUT", "method: PTU");
     expect(&yaml, "PTU", "is not an HTTP method", "did you mean PUT?");
@@ -302,7 +407,7 @@ fn endpoints_are_checked() {
     expect(
         &yaml,
         "user_id",
-        "a path holds only {id} (and {member} in member endpoints)",
+        "a path holds only {id}, {tenant} (and {member} in member endpoints)",
         "write {id} where the legacy user id goes",
     );
     let yaml = with("path: /users\n", "path: /users?active=true\n");
