@@ -38,11 +38,15 @@ impl RecordCache {
         records.get(&(tenant.to_string(), id.to_string())).await
     }
 
-    /// Remembers `record` as the current state of `id` of `tenant`.
+    /// Remembers `record` as the current state of `id` of `tenant`. A compact copy is kept: the
+    /// bytes handed in may be a slice of a larger read buffer, which must not stay alive.
     pub async fn put(&self, tenant: &str, id: &str, record: Bytes) {
         if let Some(records) = &self.records {
             records
-                .insert((tenant.to_string(), id.to_string()), record)
+                .insert(
+                    (tenant.to_string(), id.to_string()),
+                    Bytes::copy_from_slice(&record),
+                )
                 .await;
         }
     }
