@@ -28,7 +28,9 @@ impl Default for LimiterOptions {
     fn default() -> Self {
         LimiterOptions {
             max_concurrency: 32,
-            queue: 128,
+            // More than the connections an IdP, or a load balancer in front, opens at once:
+            // only a real pile-up is refused.
+            queue: 1024,
             queue_timeout: Duration::from_secs(2),
         }
     }
