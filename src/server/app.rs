@@ -152,36 +152,28 @@ impl ServeHttp for ScimApp {
             Err(e) => Err(e),
         };
         let record = RequestRecord::default();
-        let (request, mut reply) = match body {
-            Ok(body) => {
-                let request = Request {
-                    method,
-                    path,
-                    query,
-                    authorization,
-                    host,
-                    body,
-                    request_id,
-                };
-                // On the heap: a request's future (a chain of legacy calls) is large, and the
-                // worker threads' stacks are not.
-                let reply = Box::pin(handle(&gateway, &request, &record)).await;
-                (request, reply)
-            }
-            Err(e) => {
+        let (body, refused) = match body {
+            Ok(body) => (body, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let request = Request {
+            method,
+            path,
+            query,
+            authorization,
+            host,
+            body,
+            request_id,
+        };
+        let mut reply = match refused {
+            // On the heap: a request's future (a chain of legacy calls) is large, and the
+            // worker threads' stacks are not.
+            None => Box::pin(handle(&gateway, &request, &record)).await,
+            Some(e) => {
                 // The rest of the body is not read: the connection cannot be reused.
                 session.set_keepalive(None);
-                tracing::warn!(method = %method, path = %path, status = e.status, request_id = %request_id, "request refused before routing");
-                let request = Request {
-                    method,
-                    path,
-                    query,
-                    authorization,
-                    host,
-                    body: Vec::new(),
-                    request_id,
-                };
-                (request, Reply::error(&e))
+                tracing::warn!(method = %request.method, path = %request.path, status = e.status, request_id = %request.request_id, "request refused before routing");
+                Reply::error(&e)
             }
         };
         observe::finish(&gateway, &request, &record, &mut reply, started);
