@@ -170,6 +170,8 @@ fn entra_like_sequence(env: &Env) -> Sent {
     }
     let dup = d.ok(("Users", "create"), "POST", "/Users", Some(&user(names[0])));
     assert_eq!(dup.status, 409);
+    let unknown = d.ok(("Users", "get"), "GET", "/Users/999999", None);
+    assert_eq!(unknown.status, 404);
     for _ in 0..2 {
         let r = d.ok(("Users", "get"), "GET", &format!("/Users/{}", ids[0]), None);
         assert_eq!(r.status, 200);
@@ -315,9 +317,9 @@ fn scrape_counts_what_was_sent(env: &Env, sent: &Sent) {
         sum(
             &samples,
             "scim_gateway_backend_requests_total",
-            &[("endpoint", "users.create"), ("status", "422")]
+            &[("endpoint", "users.get"), ("status", "404")]
         ) >= 1.0,
-        "the duplicate's legacy refusal is counted by its status"
+        "the unknown id's legacy refusal is counted by its status"
     );
     let timed = sum(
         &samples,

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scim_gateway::example_api::acme_hr::AcmeHr;
+use scim_gateway::example_api::acme_hr::{self, AcmeHr};
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::runner::{free_loopback_addr, http_service, server_conf, start};
 use serde_json::{json, Value};
@@ -200,6 +200,19 @@ fn each_change_is_one_provisioning_line_with_the_request_id_the_legacy_api_saw()
     assert_eq!(status, 204);
     changes.push((remove_rid.clone(), "patch", "Groups", 204));
 
+    // The product's member service fails after one of two adds: the line says "partial".
+    let seeded = api.seed(2);
+    api.requests().fail("POST", acme_hr::TEAM_MEMBERS, 1, 1);
+    let add_two = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members",
+                        "value": [{"value": seeded[0].to_string()}, {"value": seeded[1].to_string()}]}]
+    });
+    let (status, _, partial_rid) =
+        gw.call("PATCH", &format!("/Groups/{gid}"), Some(&add_two), None);
+    assert_eq!(status, 502);
+    changes.push((partial_rid.clone(), "patch", "Groups", 502));
+
     let (status, _, rid) = gw.call("DELETE", &format!("/Users/{uid}"), None, None);
     assert_eq!(status, 204);
     changes.push((rid, "delete", "Users", 204));
@@ -240,7 +253,12 @@ fn each_change_is_one_provisioning_line_with_the_request_id_the_legacy_api_saw()
         assert_eq!(field(l, "tenant"), "default");
         assert_eq!(field(l, "resource"), *resource);
         assert_eq!(field(l, "scim_status"), *status);
-        let outcome = if *status < 400 { "ok" } else { "error" };
+        let outcome = match status {
+            s if *s < 400 => "ok",
+            // Failed after one of its two member adds was made.
+            _ if *rid == partial_rid => "partial",
+            _ => "error",
+        };
         assert_eq!(field(l, "outcome"), outcome, "{l}");
         assert!(field(l, "latency_ms").as_f64().unwrap() > 0.0);
         assert!(field(l, "legacy_status").as_u64().is_some(), "{l}");
@@ -261,12 +279,31 @@ fn each_change_is_one_provisioning_line_with_the_request_id_the_legacy_api_saw()
     let dup = with_id(&changes[1].0);
     assert_eq!(
         field(dup[0], "legacy_status"),
-        422,
-        "the legacy API's own answer"
+        200,
+        "the legacy API's answer to the look-up by userName"
     );
-    assert!(field(dup[0], "detail").as_str().unwrap().len() > 5);
+    assert!(
+        field(dup[0], "detail")
+            .as_str()
+            .unwrap()
+            .contains(&format!("already taken by user {uid}")),
+        "{}",
+        dup[0]
+    );
+    let partial = with_id(&partial_rid);
+    let patch_line = partial
+        .iter()
+        .find(|l| field(l, "operation") == "patch")
+        .expect("the PATCH's line");
+    let detail = field(patch_line, "detail").as_str().unwrap();
+    assert!(
+        detail.contains(&format!("Not applied: adding user {}", seeded[1]))
+            && detail.contains(&format!("Already applied: added user {}", seeded[0])),
+        "{detail}"
+    );
 
-    // Each member change is a line of its own: one added, one unknown user skipped, one removed.
+    // Each member change is a line of its own: one added, one unknown user skipped, one removed;
+    // in the partial PATCH, one added and one failed.
     let members: Vec<(String, String)> = with_id(&group_rid)
         .iter()
         .chain(with_id(&remove_rid).iter())
@@ -289,7 +326,7 @@ fn each_change_is_one_provisioning_line_with_the_request_id_the_legacy_api_saw()
     );
     assert_eq!(
         provisioning.len(),
-        changes.len() + 3,
+        changes.len() + 3 + 2,
         "nothing else in the provisioning log:\n{all}"
     );
 

@@ -182,12 +182,28 @@ pub struct RequestCounts {
     request_ids: Mutex<VecDeque<String>>,
     targets: Mutex<VecDeque<String>>,
     delay_next: Mutex<Option<Duration>>,
+    outages: Mutex<Vec<Outage>>,
+}
+
+/// Requests of one endpoint the API is to refuse with 503, or to handle late (see
+/// [`RequestCounts::fail`] and [`RequestCounts::slow`]).
+#[derive(Debug)]
+struct Outage {
+    method: Method,
+    pattern: &'static str,
+    /// Matching requests still let through before the outage.
+    after: u32,
+    /// Matching requests still to refuse or delay.
+    times: u32,
+    /// `None`: refused; else handled after this long.
+    delay: Option<Duration>,
 }
 
 impl RequestCounts {
     /// Counts a request as it arrives (see [`record`](Self::record)), keeps its
     /// `X-Request-Id`, and waits first if [`delay_next`](Self::delay_next) asked for it.
-    pub(crate) async fn arrive(&self, head: &RequestHead, pattern: &'static str) {
+    /// `true` when the API is to refuse it as unavailable (see [`fail`](Self::fail)).
+    pub(crate) async fn arrive(&self, head: &RequestHead, pattern: &'static str) -> bool {
         self.record(&head.method, pattern);
         if let Some(id) = head.header("x-request-id") {
             let mut ids = self
@@ -220,6 +236,73 @@ impl RequestCounts {
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
+        match self.outage_of(&head.method, pattern) {
+            Some(Some(d)) => {
+                tokio::time::sleep(d).await;
+                false
+            }
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// What an outage does to a request of `method` `pattern` (and counts it there): `None`
+    /// nothing, `Some(None)` refuse it, `Some(Some(d))` handle it after `d`.
+    fn outage_of(&self, method: &Method, pattern: &'static str) -> Option<Option<Duration>> {
+        let mut outages = self
+            .outages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let o = outages
+            .iter_mut()
+            .find(|o| o.method == method && o.pattern == pattern)?;
+        if o.after > 0 {
+            o.after -= 1;
+            return None;
+        }
+        o.times -= 1;
+        let delay = o.delay;
+        outages.retain(|o| o.times > 0);
+        Some(delay)
+    }
+
+    fn add_outage(
+        &self,
+        method: &str,
+        pattern: &'static str,
+        after: u32,
+        times: u32,
+        delay: Option<Duration>,
+    ) {
+        let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+            return;
+        };
+        if times == 0 {
+            return;
+        }
+        self.outages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Outage {
+                method,
+                pattern,
+                after,
+                times,
+                delay,
+            });
+    }
+
+    /// Lets the next `after` requests of `method` `pattern` (e.g. `("POST",
+    /// "/api/v1/teams/{id}/members")`) through, then answers the `times` after them 503, as a
+    /// product does in an outage of one of its services.
+    pub fn fail(&self, method: &str, pattern: &'static str, after: u32, times: u32) {
+        self.add_outage(method, pattern, after, times, None);
+    }
+
+    /// Handles the next `times` requests of `method` `pattern` only after `delay` (they still
+    /// take effect: a caller that gave up early never learns it).
+    pub fn slow(&self, method: &str, pattern: &'static str, times: u32, delay: Duration) {
+        self.add_outage(method, pattern, 0, times, Some(delay));
     }
 
     /// Makes the next request wait `delay` before it is handled.

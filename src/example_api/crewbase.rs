@@ -402,7 +402,13 @@ impl ServeHttp for Crewbase {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let head = RequestHead::of(session);
         let route = Route::of(&head.path);
-        self.inner.counts.arrive(&head, route.pattern()).await;
+        if self.inner.counts.arrive(&head, route.pattern()).await {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Crewbase is temporarily unavailable",
+            )
+            .into_response();
+        }
         match self.handle(&head, route, session).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),

@@ -265,6 +265,7 @@ pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> 
     match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {
+            let e = observe::with_applied(e, &record.applied_steps());
             if e.status >= 500 {
                 tracing::warn!(status = e.status, detail = %e.detail, request_id = %request.request_id, "request failed");
             }

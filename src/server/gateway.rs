@@ -38,10 +38,14 @@ pub struct Gateway {
     /// Shared by every generation.
     pub records: Arc<RecordCache>,
     /// Serialises the gateway's membership writes to one legacy user (membership held on the
-    /// user is a read-modify-write of that user): a (tenant, user id) hashes to one of these
-    /// locks. Shared by every generation, so a request on the old one and a request on the new
-    /// one still exclude each other.
-    pub user_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// user is a read-modify-write of that user), keyed by (tenant, user id). Shared by every
+    /// generation, so a request on the old one and a request on the new one still exclude each
+    /// other; so are the other lock sets.
+    pub user_locks: Arc<LockSet>,
+    /// Serialises the creates of one userName or group displayName (keyed by (tenant, the
+    /// collection and the lower-cased name)): a POST the IdP sends again while the first is
+    /// still running waits for it, then finds what it created.
+    pub create_locks: Arc<LockSet>,
     /// The Prometheus metrics (served by the admin listener). Shared: a gateway rebuilt on a
     /// configuration reload takes over the previous one's (see [`Gateway::carry_over`]).
     pub metrics: Arc<Metrics>,
@@ -52,8 +56,27 @@ pub struct Gateway {
     pub rate_limits: Arc<TenantRateLimits>,
 }
 
-/// How many locks serialise membership writes to legacy users.
-const USER_LOCKS: usize = 64;
+/// How many locks a [`LockSet`] has.
+const LOCKS: usize = 64;
+
+/// A fixed set of async locks, one picked by hashing a key: serialises the work on one key
+/// inside the gateway without a lock per key (two keys may share a lock, which only makes one
+/// wait for the other).
+pub struct LockSet(Box<[tokio::sync::Mutex<()>]>);
+
+impl LockSet {
+    fn new() -> LockSet {
+        LockSet((0..LOCKS).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+
+    /// The lock of `key` of `tenant`.
+    pub fn of(&self, tenant: &str, key: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (tenant, key).hash(&mut h);
+        &self.0[(h.finish() as usize) % self.0.len()]
+    }
+}
 
 impl Gateway {
     /// Every tenant this gateway serves (the `[tenants.*]` tables, the keys' tenants, and
@@ -65,14 +88,6 @@ impl Gateway {
             .values()
             .map(|t| Tenant::clone(t))
             .collect()
-    }
-
-    /// The lock that serialises membership writes to the legacy user `user_id` of `tenant`.
-    pub fn user_lock(&self, tenant: &str, user_id: &str) -> &tokio::sync::Mutex<()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (tenant, user_id).hash(&mut h);
-        &self.user_locks[(h.finish() as usize) % self.user_locks.len()]
     }
 }
 
@@ -186,9 +201,8 @@ impl Gateway {
             keys,
             membership: Arc::new(membership),
             records: Arc::new(records),
-            user_locks: (0..USER_LOCKS)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            user_locks: Arc::new(LockSet::new()),
+            create_locks: Arc::new(LockSet::new()),
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(StatusBoard::default()),
             rate_limits,
@@ -213,6 +227,7 @@ impl Gateway {
             membership: self.membership.clone(),
             records: self.records.clone(),
             user_locks: self.user_locks.clone(),
+            create_locks: self.create_locks.clone(),
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             rate_limits,
@@ -229,6 +244,7 @@ impl Gateway {
             membership: self.membership.clone(),
             records: self.records.clone(),
             user_locks: self.user_locks.clone(),
+            create_locks: self.create_locks.clone(),
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             rate_limits: self.rate_limits.clone(),

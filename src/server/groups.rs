@@ -340,24 +340,41 @@ pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value, base_url: &'a str) -> Boxed<
 async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
-    if display_name(&group).is_none() {
+    let Some(name) = display_name(&group) else {
         return Err(ScimError::invalid_value(
             "displayName is required and must be a non-empty string",
         ));
-    }
+    };
     let r = &g.resource;
     let legacy_group = r.to_legacy(&group, None)?;
+    // A POST the IdP sends again because it lost the answer must not create the group twice
+    // (IdPs match groups by displayName): creates of one name wait for each other, and each
+    // looks the name up first.
+    let key = format!("Groups/{}", name.to_lowercase());
+    let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
+    if let Some(found) = select::find_equal(cx, r, schema(), "displayName", name).await? {
+        if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
+            let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
+            return Err(ScimError::uniqueness(format!(
+                "displayName {name:?} is already taken by group {id}"
+            )));
+        }
+    }
     let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_group)).await?;
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the group but its answer carries no id")
     })?;
+    cx.record.applied(format!("created group {id}"));
     let mut scim = r.to_scim(&created.body)?;
     let wanted = members.unwrap_or_default();
     let delta = MemberDelta {
         add: wanted.clone(),
         remove: Vec::new(),
     };
-    let skipped = apply_delta(cx, g, &id, &delta).await?;
+    let skipped = match apply_delta(cx, g, &id, &delta).await {
+        Ok(skipped) => skipped,
+        Err(e) => return Err(legacy::undo_create(cx, r, "group", &id, e).await),
+    };
     let now: Vec<Member> = wanted
         .into_iter()
         .filter(|m| !skipped.contains(m))
@@ -386,6 +403,7 @@ async fn write_group(
     if new_legacy != old.legacy {
         let body = r.update_body(&old.legacy, &new_legacy);
         legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+        cx.record.applied(format!("updated group {id}"));
         if display_name(&old.scim) != display_name(&without_members) {
             // Users' `groups` show the group's name.
             cx.membership.invalidate_all();
@@ -572,7 +590,9 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
 
 /// Applies `delta` to group `id`: one call per member (endpoints), or one read-modify-write of
 /// each member (membership on the user). Returns the added ids that were skipped as unknown
-/// users. Adding a member twice and removing a non-member are not errors.
+/// users. Adding a member twice and removing a non-member are not errors, so a request that
+/// failed part way (its error says which changes were not made) is completed by sending it
+/// again.
 async fn apply_delta(
     cx: &Ctx<'_>,
     g: &GroupMapping,
@@ -583,7 +603,7 @@ async fn apply_delta(
     match &g.membership {
         Membership::Endpoints { add, remove, .. } => {
             let mut refused = false;
-            for member in &delta.add {
+            for (i, member) in delta.add.iter().enumerate() {
                 let started = Instant::now();
                 let body = match add.add_request_body(member) {
                     Ok(b) => b,
@@ -603,7 +623,9 @@ async fn apply_delta(
                 };
                 match legacy::call_with(cx, &g.resource, &call).await {
                     Ok(_) => {
-                        observe::member_change(cx, MemberChange::Add, id, member, Ok(()), started)
+                        observe::member_change(cx, MemberChange::Add, id, member, Ok(()), started);
+                        cx.record
+                            .applied(format!("added user {member} to group {id}"));
                     }
                     Err(e) if matches!(e.legacy_status, Some(404 | 422)) => {
                         tracing::warn!(group = %id, member = %member, detail = %e.error.detail, "unknown member skipped");
@@ -627,14 +649,14 @@ async fn apply_delta(
                             Err(&e.error),
                             started,
                         );
-                        return Err(e.error);
+                        return Err(not_applied(e.error, id, &delta.add[i..], &delta.remove));
                     }
                 }
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
             }
-            for member in &delta.remove {
+            for (i, member) in delta.remove.iter().enumerate() {
                 let started = Instant::now();
                 let call = Call {
                     id: Some(id),
@@ -642,7 +664,9 @@ async fn apply_delta(
                     ..Call::new(remove)
                 };
                 match legacy::call_with(cx, &g.resource, &call).await {
-                    Ok(_) => {}
+                    Ok(_) => cx
+                        .record
+                        .applied(format!("removed user {member} from group {id}")),
                     // Not a member (or no such user): nothing to remove.
                     Err(e) if e.legacy_status == Some(404) => refused = true,
                     Err(e) => {
@@ -654,7 +678,7 @@ async fn apply_delta(
                             Err(&e.error),
                             started,
                         );
-                        return Err(e.error);
+                        return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
                     }
                 }
                 observe::member_change(cx, MemberChange::Remove, id, member, Ok(()), started);
@@ -668,16 +692,25 @@ async fn apply_delta(
             }
         }
         Membership::UserAttribute(ua) => {
-            for (change, member) in delta
+            let adds = delta.add.len();
+            for (i, (change, member)) in delta
                 .add
                 .iter()
                 .map(|m| (MemberChange::Add, m))
                 .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
+                .enumerate()
             {
                 let started = Instant::now();
                 let add = change == MemberChange::Add;
                 match set_user_group(cx, ua, member, id, add).await {
-                    Ok(true) => observe::member_change(cx, change, id, member, Ok(()), started),
+                    Ok(true) => {
+                        observe::member_change(cx, change, id, member, Ok(()), started);
+                        cx.record.applied(if add {
+                            format!("added user {member} to group {id}")
+                        } else {
+                            format!("removed user {member} from group {id}")
+                        });
+                    }
                     Ok(false) if add => {
                         tracing::warn!(group = %id, member = %member, "unknown member skipped");
                         let e = ScimError::not_found("no such user; skipped");
@@ -688,7 +721,12 @@ async fn apply_delta(
                     Ok(false) => observe::member_change(cx, change, id, member, Ok(()), started),
                     Err(e) => {
                         observe::member_change(cx, change, id, member, Err(&e), started);
-                        return Err(e);
+                        let (adds_left, removes_left) = if i < adds {
+                            (&delta.add[i..], &delta.remove[..])
+                        } else {
+                            (&[][..], &delta.remove[i - adds..])
+                        };
+                        return Err(not_applied(e, id, adds_left, removes_left));
                     }
                 }
             }
@@ -696,8 +734,13 @@ async fn apply_delta(
     }
     // The members' roles and flags follow their groups: when a rule names this group (one
     // read of the group tells, whatever the number of members).
-    let changed = delta.add.iter().chain(&delta.remove);
-    if !g.rules.is_empty() && changed.clone().any(|m| !skipped.contains(m)) {
+    let changed: Vec<&String> = delta
+        .add
+        .iter()
+        .chain(&delta.remove)
+        .filter(|m| !skipped.contains(m))
+        .collect();
+    if !g.rules.is_empty() && !changed.is_empty() {
         let named = g.rules.names_group(id, None)
             || match fetch(cx, id).await {
                 Ok(f) => g.rules.names_group(id, display_name(&f.scim)),
@@ -705,12 +748,49 @@ async fn apply_delta(
                 Err(e) => return Err(e),
             };
         if named {
-            for member in changed.filter(|m| !skipped.contains(m)) {
-                Box::pin(sync_user_rules(cx, member)).await?;
+            for (i, member) in changed.iter().enumerate() {
+                if let Err(e) = Box::pin(sync_user_rules(cx, member)).await {
+                    let left: Vec<&str> = changed[i..].iter().map(|m| m.as_str()).collect();
+                    let what = format!(
+                        "the role and flags that group {id} gives {} {}",
+                        users_word(left.len()),
+                        observe::listed(&left)
+                    );
+                    return Err(observe::not_applied(e, &what));
+                }
             }
         }
     }
     Ok(skipped)
+}
+
+fn users_word(n: usize) -> &'static str {
+    if n == 1 {
+        "user"
+    } else {
+        "users"
+    }
+}
+
+/// The error `e` of a membership change of group `group` that failed part way, saying which
+/// changes were not made: `adds` and `removes`, the failed one first.
+fn not_applied(e: ScimError, group: &str, adds: &[String], removes: &[String]) -> ScimError {
+    let mut left = Vec::new();
+    if !adds.is_empty() {
+        left.push(format!(
+            "adding {} {} to group {group}",
+            users_word(adds.len()),
+            observe::listed(adds)
+        ));
+    }
+    if !removes.is_empty() {
+        left.push(format!(
+            "removing {} {} from group {group}",
+            users_word(removes.len()),
+            observe::listed(removes)
+        ));
+    }
+    observe::not_applied(e, &left.join("; "))
 }
 
 /// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
@@ -726,7 +806,7 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
         return Ok(());
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
+    let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
     let call = Call {
         id: Some(user_id),
         ..Call::new(&users.endpoints.get)
@@ -748,6 +828,8 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
         let result = legacy::call_with(cx, users, &call).await;
         cx.records.forget(&cx.tenant.name, user_id).await;
         result.map_err(|e| e.error)?;
+        cx.record
+            .applied(format!("updated the role and flags of user {user_id}"));
     }
     Ok(())
 }
@@ -805,7 +887,7 @@ async fn set_user_group(
         return Ok(false);
     }
     let users = &cx.mapping.users;
-    let _serialised = cx.user_lock(&cx.tenant.name, user_id).lock().await;
+    let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -211,6 +211,43 @@ pub async fn delete_record(
     }
 }
 
+/// Undoes the create of record `id` (a `what`: "user", "group") after a later step of the same
+/// request failed with `e`, so that the IdP's retry of the POST starts afresh rather than meet
+/// 409: deletes it through the resource's delete endpoint. Returns `e`, its detail now saying
+/// whether the record was deleted again or is still there.
+pub async fn undo_create(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    what: &str,
+    id: &str,
+    mut e: ScimError,
+) -> ScimError {
+    let undone = match &resource.endpoints.delete {
+        None => Err("the mapping has no delete endpoint".to_string()),
+        Some(endpoint) => call(cx, resource, endpoint, Some(id), &[], None)
+            .await
+            .map(|_| ())
+            .map_err(|undo| undo.detail),
+    };
+    let detail = e.detail.trim_end().trim_end_matches('.');
+    e.detail = match undone {
+        Ok(()) => {
+            cx.record.undone();
+            tracing::info!(id, what, request_id = %cx.request_id, "a create that failed part way was undone");
+            format!(
+                "{detail}. The {what} created as id {id} was deleted again: nothing was \
+                 applied, and sending the request again creates it."
+            )
+        }
+        Err(why) => format!(
+            "{detail}. The {what} created as id {id} could not be deleted again ({why}): \
+             sending the request again answers 409 (uniqueness), and the {what} is found by a \
+             filter on its name."
+        ),
+    };
+    e
+}
+
 /// The legacy API's `Retry-After` (seconds or a date) in whole seconds, for the identity
 /// provider.
 fn retry_after(headers: &HeaderMap) -> Option<u64> {

@@ -41,6 +41,9 @@ pub struct RequestRecord {
     /// The legacy API's last error status (≥ 400; 0: none).
     legacy_error: AtomicU16,
     user_name: Mutex<Option<String>>,
+    /// What the request has changed in the legacy API so far, in SCIM terms ("created group
+    /// 7", "added user 12 to group 7"): said in the error of a request that fails part way.
+    applied: Mutex<Vec<String>>,
 }
 
 impl RequestRecord {
@@ -87,6 +90,30 @@ impl RequestRecord {
         }
     }
 
+    /// Notes a change the legacy API accepted: one step of a request that makes several.
+    pub fn applied(&self, step: impl Into<String>) {
+        self.applied
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(step.into());
+    }
+
+    /// The changes noted so far, in order.
+    pub fn applied_steps(&self) -> Vec<String> {
+        self.applied
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Forgets the changes noted so far: the request undid them.
+    pub fn undone(&self) {
+        self.applied
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
     /// The userName of the user the request changes, as read from the legacy API.
     pub fn set_user_name(&self, name: &str) {
         *self
@@ -100,6 +127,43 @@ impl RequestRecord {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+}
+
+/// How many steps (or ids) an error lists before "and N more".
+pub const STEPS_SHOWN: usize = 10;
+
+/// `items` joined with ", ", at most [`STEPS_SHOWN`] of them, then "and N more".
+pub fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    let mut shown: Vec<&str> = items.iter().take(STEPS_SHOWN).map(AsRef::as_ref).collect();
+    let more = items.len().saturating_sub(STEPS_SHOWN);
+    let more_text;
+    if more > 0 {
+        more_text = format!("and {more} more");
+        shown.push(&more_text);
+    }
+    shown.join(", ")
+}
+
+/// The error of a request that failed after some of its changes were made (`applied`, from
+/// the [`RequestRecord`]): its detail also says what is already done in the legacy API, so
+/// that the IdP's provisioning log shows what was and was not applied. Unchanged when nothing
+/// was.
+pub fn with_applied(mut e: ScimError, applied: &[String]) -> ScimError {
+    if !applied.is_empty() {
+        let detail = e.detail.trim_end().trim_end_matches('.');
+        e.detail = format!("{detail}. Already applied: {}.", listed(applied));
+    }
+    e
+}
+
+/// The error `e` of a step that failed, its detail now also saying what the request did not
+/// do because of it (`what`: the failed step first).
+pub fn not_applied(e: ScimError, what: &str) -> ScimError {
+    let detail = e.detail.trim_end().trim_end_matches('.');
+    ScimError {
+        detail: format!("{detail}. Not applied: {what}."),
+        ..e
     }
 }
 
@@ -178,6 +242,8 @@ struct Line<'a> {
     legacy_status: Option<u16>,
     latency: Duration,
     detail: &'a str,
+    /// Failed after some of its changes were made (the detail says which).
+    partial: bool,
 }
 
 impl Line<'_> {
@@ -208,7 +274,7 @@ impl Line<'_> {
                 resource = self.resource,
                 resource_id = self.resource_id,
                 user_name = self.user_name,
-                outcome = "error",
+                outcome = if self.partial { "partial" } else { "error" },
                 scim_status = self.scim_status,
                 legacy_status = self.legacy_status,
                 latency_ms,
@@ -299,6 +365,7 @@ pub fn finish(
             legacy_status: record.legacy_status_for(reply.status >= 400),
             latency: elapsed,
             detail,
+            partial: reply.status >= 400 && !record.applied_steps().is_empty(),
         }
         .emit();
         if reply.status < 400 && record.tenant.get().is_some() {
@@ -369,6 +436,7 @@ pub fn member_change(
         legacy_status: cx.record.legacy_status(),
         latency: started.elapsed(),
         detail: &detail,
+        partial: false,
     }
     .emit();
 }
@@ -445,6 +513,39 @@ mod tests {
             auth_failure_reason(&req(Some(b"Bearer nope"))),
             AuthFailure::UnknownKey
         );
+    }
+
+    #[test]
+    fn long_lists_are_cut_with_a_count_of_the_rest() {
+        assert_eq!(listed::<&str>(&[]), "");
+        assert_eq!(listed(&["1", "2"]), "1, 2");
+        let many: Vec<String> = (1..=13).map(|i| i.to_string()).collect();
+        assert_eq!(listed(&many), "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 3 more");
+    }
+
+    #[test]
+    fn a_failure_says_what_was_applied_and_what_was_not() {
+        let e = ScimError::bad_gateway("legacy API: down.");
+        let e = not_applied(e, "adding users 2, 3 to group 1");
+        let e = with_applied(e, &["added user 1 to group 1".to_string()]);
+        assert_eq!(e.status, 502);
+        assert_eq!(
+            e.detail,
+            "legacy API: down. Not applied: adding users 2, 3 to group 1. \
+             Already applied: added user 1 to group 1."
+        );
+        let untouched = with_applied(ScimError::not_found("no user"), &[]);
+        assert_eq!(untouched.detail, "no user", "nothing applied: nothing said");
+    }
+
+    #[test]
+    fn the_record_forgets_changes_that_were_undone() {
+        let r = RequestRecord::default();
+        r.applied("created group 7");
+        r.applied("added user 1 to group 7");
+        assert_eq!(r.applied_steps().len(), 2);
+        r.undone();
+        assert!(r.applied_steps().is_empty());
     }
 
     #[test]

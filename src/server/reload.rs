@@ -407,8 +407,8 @@ users:
             &live.current().membership
         ));
         assert!(std::ptr::eq(
-            in_flight.user_lock("acme", "1"),
-            live.current().user_lock("acme", "1")
+            in_flight.user_locks.of("acme", "1"),
+            live.current().user_locks.of("acme", "1")
         ));
 
         std::fs::write(&path, "not = [toml").unwrap();

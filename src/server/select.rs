@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::mapping::{Pushdown, ResourceMapping};
-use crate::scim::filter::{self, Filter};
+use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
+use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -118,4 +119,48 @@ pub async fn select(
         legacy_by_id,
         total,
     })
+}
+
+/// How many legacy records [`find_equal`] reads: a legacy search may be looser than SCIM's
+/// equality (it is re-checked), but not by more than this.
+const FIND_WINDOW: u64 = 50;
+
+/// The records of `resource` whose `attr` equals `value` (by `schema`'s case rule), deleted
+/// ones included, as (legacy record, SCIM resource) pairs, asked of the legacy API through the
+/// mapping's filter pushdown; `None` when the mapping cannot ask it that. Creates look their
+/// unique name up with it first.
+pub async fn find_equal(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    schema: &ResourceSchema,
+    attr: &str,
+    value: &str,
+) -> Result<Option<Vec<(Value, Value)>>, ScimError> {
+    let equal = Filter::Compare {
+        path: AttrPath::new(attr),
+        op: CompareOp::Eq,
+        value: CompValue::Str(value.to_string()),
+    };
+    let pushdown = resource.pushdown(&equal);
+    if pushdown.params.is_empty() {
+        return Ok(None);
+    }
+    let (items, _) = legacy::fetch_window(
+        cx,
+        resource,
+        &resource.endpoints.list,
+        &pushdown.params,
+        0,
+        FIND_WINDOW,
+        FIND_WINDOW,
+    )
+    .await?;
+    let mut found = Vec::new();
+    for item in items {
+        let scim = resource.to_scim(&item)?;
+        if filter::matches(&equal, &scim, schema) {
+            found.push((item, scim));
+        }
+    }
+    Ok(Some(found))
 }

@@ -8,16 +8,15 @@ use std::pin::Pin;
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{OnDelete, ResourceMapping};
-use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
-use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
 use crate::server::legacy::{self, Call, LegacyResponse};
+use crate::server::observe;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
 
@@ -196,73 +195,69 @@ pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value) -> Boxed<'a, Value> {
 
 async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
-    if user_name(&user).is_none() {
+    let Some(name) = user_name(&user) else {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));
-    }
+    };
     cx.tenant.check_domains(&user, None)?;
     let r = resource(cx);
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
-    let created =
-        match legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_user)).await {
-            Ok(created) => created,
-            Err(e) if e.status == 409 && r.has_deleted_marker() => {
-                // The userName may belong to a user deleted through SCIM (kept, marked): bring
-                // that one back with the new attributes rather than refusing the IdP.
-                return match restore_deleted(cx, &user).await? {
-                    Some(restored) => Ok(restored),
-                    None => Err(e),
-                };
-            }
-            Err(e) => return Err(e),
-        };
+    // A POST the IdP sends again because it lost the answer must not create the user twice:
+    // the creates of one userName wait for each other, and each looks the userName up first.
+    let key = format!("Users/{}", name.to_lowercase());
+    let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
+    if let Some(found) = select::find_equal(cx, r, full_schema(), "userName", name).await? {
+        if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
+            let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
+            return Err(ScimError::uniqueness(format!(
+                "userName {name:?} is already taken by user {id}"
+            )));
+        }
+        // The userName belongs to a user deleted through SCIM (kept, marked): bring that one
+        // back with the new attributes rather than refuse the IdP.
+        if let Some(restored) = restore_deleted(cx, &user, found).await? {
+            return Ok(restored);
+        }
+    }
+    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_user)).await?;
     let id = r.legacy_id(&created.body).ok_or_else(|| {
         ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
     })?;
+    cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
     let mut legacy_now = created.body;
     if !r.writes_active() && active(&user) == Some(false) {
-        legacy_now = set_active_by_endpoint(cx, &id, false)
-            .await?
-            .unwrap_or(legacy_now);
+        match set_active_by_endpoint(cx, &id, false).await {
+            Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
+            Err(e) => {
+                let e = observe::not_applied(e, &format!("deactivating user {id}"));
+                return Err(legacy::undo_create(cx, r, "user", &id, e).await);
+            }
+        }
     } else if r.endpoints.update_if_match {
         cx.records.put(&cx.tenant.name, &id, created.raw).await;
     }
     Ok(r.to_scim(&legacy_now)?)
 }
 
-/// Finds the legacy user with `user`'s userName that carries the deleted marker and writes
-/// `user` over it. `None` when there is no such user (the conflict is a real one).
-async fn restore_deleted(cx: &Ctx<'_>, user: &Value) -> Result<Option<Value>, ScimError> {
+/// Writes `user` over the first of the `found` legacy users (those with its userName) that
+/// carries the deleted marker. `None` when there is none, or when writing `user` would not
+/// clear the marker.
+async fn restore_deleted(
+    cx: &Ctx<'_>,
+    user: &Value,
+    found: Vec<(Value, Value)>,
+) -> Result<Option<Value>, ScimError> {
     let r = resource(cx);
-    let Some(name) = user_name(user) else {
-        return Ok(None);
-    };
-    let by_name = Filter::Compare {
-        path: AttrPath::new("userName"),
-        op: CompareOp::Eq,
-        value: CompValue::Str(name.to_string()),
-    };
-    let pushdown = r.pushdown(&by_name);
-    if pushdown.params.is_empty() {
-        return Ok(None);
-    }
-    let (items, _) =
-        legacy::fetch_window(cx, r, &r.endpoints.list, &pushdown.params, 0, 10, 10).await?;
-    for legacy_user in items {
+    for (legacy_user, scim) in found {
         if !r.is_deleted(&legacy_user) {
-            continue;
-        }
-        let scim = r.to_scim(&legacy_user)?;
-        if !filter::matches(&by_name, &scim, full_schema()) {
             continue;
         }
         let Some(id) = r.legacy_id(&legacy_user) else {
             continue;
         };
         if r.is_deleted(&r.to_legacy(user, Some(&legacy_user))?) {
-            // Writing the user would not clear the marker: nothing to restore with.
             return Ok(None);
         }
         let old = Fetched {
@@ -348,10 +343,12 @@ async fn write_user(
         let guarded = call.if_match.is_some();
         match legacy::call_with(cx, r, &call).await {
             Ok(answer) if r.legacy_id(&answer.body).is_some() => {
+                cx.record.applied(format!("updated user {id}"));
                 written_raw = Some(answer.raw);
                 answer.body
             }
             Ok(_) => {
+                cx.record.applied(format!("updated user {id}"));
                 stale = true;
                 old.legacy
             }
@@ -369,7 +366,16 @@ async fn write_user(
                 // The record changes (again): what the cache holds is out of date.
                 written_raw = None;
                 changed_active = true;
-                match set_active_by_endpoint(cx, id, wanted).await? {
+                let (doing, done) = if wanted {
+                    ("reactivating", "reactivated")
+                } else {
+                    ("deactivating", "deactivated")
+                };
+                let answer = set_active_by_endpoint(cx, id, wanted)
+                    .await
+                    .map_err(|e| observe::not_applied(e, &format!("{doing} user {id}")))?;
+                cx.record.applied(format!("{done} user {id}"));
+                match answer {
                     Some(body) => {
                         legacy_now = body;
                         stale = false;

@@ -10,7 +10,7 @@ use std::path::Path;
 use scim_gateway::config::Config;
 use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::example_api::crewbase::Crewbase;
-use scim_gateway::mapping::{self, BackendAuth, SecretSource};
+use scim_gateway::mapping::{self, BackendAuth, Mapping, SecretSource};
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::Live;
@@ -73,6 +73,16 @@ impl Env {
 
     /// Starts with a configuration adjusted by `tweak`.
     pub fn start_with(legacy: Legacy, tweak: impl FnOnce(&mut Config)) -> Env {
+        Self::start_tweaked(legacy, |_| {}, tweak)
+    }
+
+    /// Starts with the shipped mapping adjusted by `tweak_mapping` and the configuration by
+    /// `tweak`.
+    pub fn start_tweaked(
+        legacy: Legacy,
+        tweak_mapping: impl FnOnce(&mut Mapping),
+        tweak: impl FnOnce(&mut Config),
+    ) -> Env {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (file, header) = match legacy {
             Legacy::AcmeHr => ("mappings/acme-hr.yaml", Some("X-Acme-Api-Key")),
@@ -97,6 +107,7 @@ impl Env {
         config.admin.address = admin_addr.to_string();
         // Counts only when /status asks: no background calls under the tests' request counts.
         config.admin.counts_interval_seconds = 0;
+        tweak_mapping(&mut mapping);
         tweak(&mut config);
         let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (acme, crewbase, backend_service) = match legacy {
