@@ -3,13 +3,10 @@
 
 mod common;
 
+use common::scim::patch_op;
 use common::{Env, Legacy};
 use scim_gateway::example_api::acme_hr;
 use serde_json::json;
-
-fn patch_op(ops: serde_json::Value) -> serde_json::Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
 
 #[test]
 fn one_member_of_a_100000_member_team_costs_one_call() {

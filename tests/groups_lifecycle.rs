@@ -3,31 +3,10 @@
 
 mod common;
 
+use common::scim::{create_group, member_ids, patch_op, sorted};
 use common::Env;
-use serde_json::{json, Value};
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|x| x["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(ids: &[&String]) -> Vec<String> {
-    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
+use scim_gateway::example_api::crewbase::PEOPLE;
+use serde_json::json;
 
 fn group_ids_of_user(env: &Env, user: &str) -> Vec<String> {
     let r = env.get(&format!("/Users/{user}"));
@@ -328,4 +307,35 @@ fn concurrent_adds_of_one_crewbase_person_keep_every_team() {
     let mut expected = groups.clone();
     expected.sort();
     assert_eq!(group_ids_of_user(&env, &u), expected);
+}
+
+#[test]
+fn without_a_members_query_a_crewbase_team_is_read_from_every_person() {
+    // A legacy API that cannot list a team's people: the gateway reads every person, a page
+    // (50) at a time, and keeps the team's members.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(root.join("mappings/crewbase.yaml")).unwrap();
+    let without = yaml.replace("      members_query: { param: team }\n", "");
+    assert_ne!(without, yaml, "the shipped mapping has a members_query");
+    let no_query = scim_gateway::mapping::load_str("crewbase.yaml", &without).unwrap();
+    let env = Env::start_tweaked(
+        common::Legacy::Crewbase,
+        |m| m.groups = no_query.groups,
+        |_| {},
+    );
+    let users = env.seed_users(120);
+    let team = create_group(&env, "Scanned");
+    let members = [&users[5], &users[70], &users[119]];
+    let add = patch_op(json!([{"op": "add", "path": "members",
+        "value": members.iter().map(|u| json!({"value": u})).collect::<Vec<_>>()}]));
+    assert_eq!(env.patch(&format!("/Groups/{team}"), &add).status, 204);
+    let before = env.crewbase().requests().get("GET", PEOPLE);
+    let got = env.get(&format!("/Groups/{team}"));
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    assert_eq!(member_ids(&got.body), sorted(&members));
+    assert_eq!(
+        env.crewbase().requests().get("GET", PEOPLE) - before,
+        3,
+        "120 people in pages of 50"
+    );
 }

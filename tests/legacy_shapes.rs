@@ -197,6 +197,38 @@ fn a_filter_the_legacy_api_cannot_answer_is_evaluated_by_the_gateway() {
 }
 
 #[test]
+fn a_gateway_evaluated_filter_reads_every_page_up_to_the_scan_limit_and_no_further() {
+    // `userName sw` is not pushed down: the gateway scans the list itself, a legacy page at a
+    // time (Acme HR: pages of 100; Crewbase: offsets, 50 at a time).
+    let products = [
+        (Legacy::AcmeHr, "seed.user44", acme_hr::USERS, 5),
+        (Legacy::Crewbase, "seed.person44", crewbase::PEOPLE, 9),
+    ];
+    for (legacy, prefix, list, pages) in products {
+        let filter = format!("/Users?filter=userName+sw+%22{prefix}%22");
+        let within = Env::start_tweaked(legacy, |m| m.users.scan_limit = 500, |_| {});
+        within.seed_users(450);
+        let r = within.get(&filter);
+        assert_eq!(r.status, 200, "{legacy:?}: {:?}", r.body);
+        // 44 and 440..449
+        assert_eq!(r.body["totalResults"], 11, "{legacy:?}: {:?}", r.body);
+        let calls = |env: &Env| match legacy {
+            Legacy::AcmeHr => env.acme().requests().get("GET", list),
+            Legacy::Crewbase => env.crewbase().requests().get("GET", list),
+        };
+        assert_eq!(calls(&within), pages, "{legacy:?}: every page, once");
+
+        // Past the limit, the first page's total says so: no further page is read.
+        let beyond = Env::start_tweaked(legacy, |m| m.users.scan_limit = 250, |_| {});
+        beyond.seed_users(450);
+        let r = beyond.get(&filter);
+        assert_eq!(r.status, 400, "{legacy:?}: {:?}", r.body);
+        assert_eq!(r.body["scimType"], "tooMany", "{legacy:?}: {:?}", r.body);
+        assert_eq!(calls(&beyond), 1, "{legacy:?}: one page, then tooMany");
+    }
+}
+
+#[test]
 fn a_deleted_user_is_kept_archived_in_acme_hr_and_gone_for_scim() {
     let env = Env::start(Legacy::AcmeHr);
     let created = env.post("/Users", &full_user());

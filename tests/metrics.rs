@@ -475,3 +475,20 @@ fn crewbase_counts_deactivated_users_as_inactive_and_groups_by_their_total() {
     env.admin_get("/status");
     assert_eq!(env.backend_requests() - before, 0);
 }
+
+#[test]
+fn counts_past_the_scan_limit_are_unknown_after_one_legacy_page() {
+    // Acme HR has a deleted marker, so its users are counted by a scan. 450 users against a
+    // limit of 250: the first page's total is past the limit, so the count stops there.
+    let env = Env::start_tweaked(Legacy::AcmeHr, |m| m.users.scan_limit = 250, |_| {});
+    env.acme().seed(450);
+    let doc: Value = serde_json::from_str(&env.admin_get("/status").1).unwrap();
+    let t = &doc["tenants"]["default"];
+    assert_eq!(
+        (&t["users_active"], &t["users_inactive"]),
+        (&Value::Null, &Value::Null),
+        "{doc}"
+    );
+    assert_eq!(t["groups"], 0, "{doc}");
+    assert_eq!(env.acme().requests().get("GET", acme_hr::USERS), 1);
+}

@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::scim::{create_group, member_ids, patch_op, sorted};
 use common::{Answer, Env, Legacy};
 use scim_gateway::example_api::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS, USERS};
 use scim_gateway::example_api::crewbase::{DEACTIVATE, PEOPLE};
@@ -16,33 +17,15 @@ use serde_json::{json, Value};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
-
 fn members(ids: &[&String]) -> Value {
     Value::Array(ids.iter().map(|id| json!({ "value": id })).collect())
 }
 
-fn member_ids(env: &Env, group: &str) -> Vec<String> {
+/// The sorted member ids of group `group`, read through the gateway.
+fn members_of(env: &Env, group: &str) -> Vec<String> {
     let r = env.get(&format!("/Groups/{group}"));
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let mut ids: Vec<String> = r.body["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|x| x["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(ids: &[&String]) -> Vec<String> {
-    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
+    member_ids(&r.body)
 }
 
 fn detail(answer: &Answer) -> &str {
@@ -58,15 +41,6 @@ fn assert_scim_error(answer: &Answer, status: u16) {
         "{:?}",
         answer.body
     );
-}
-
-fn create_group(env: &Env, name: &str) -> String {
-    let r = env.post(
-        "/Groups",
-        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
-    );
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
 }
 
 fn groups_named(env: &Env, name: &str) -> u64 {
@@ -121,7 +95,7 @@ fn member_adds_that_fail_part_way_say_what_was_applied_and_the_same_patch_comple
         "{d}"
     );
     assert_eq!(
-        member_ids(&env, &group),
+        members_of(&env, &group),
         sorted(&[&u[0]]),
         "exactly what the error says"
     );
@@ -129,7 +103,7 @@ fn member_adds_that_fail_part_way_say_what_was_applied_and_the_same_patch_comple
     // The IdP sends the same request again: the first add is repeated harmlessly.
     let again = env.patch(&format!("/Groups/{group}"), &add_all);
     assert_eq!(again.status, 204, "{:?}", again.body);
-    assert_eq!(member_ids(&env, &group), sorted(&[&u[0], &u[1], &u[2]]));
+    assert_eq!(members_of(&env, &group), sorted(&[&u[0], &u[1], &u[2]]));
 }
 
 #[test]
@@ -165,11 +139,11 @@ fn a_remove_that_fails_after_an_add_is_reported_and_completed_by_a_retry() {
         )),
         "{d}"
     );
-    assert_eq!(member_ids(&env, &group), sorted(&[&u[0], &u[1]]));
+    assert_eq!(members_of(&env, &group), sorted(&[&u[0], &u[1]]));
 
     let again = env.patch(&format!("/Groups/{group}"), &swap);
     assert_eq!(again.status, 204, "{:?}", again.body);
-    assert_eq!(member_ids(&env, &group), sorted(&[&u[1]]));
+    assert_eq!(members_of(&env, &group), sorted(&[&u[1]]));
 }
 
 #[test]
@@ -200,7 +174,7 @@ fn a_group_create_that_fails_part_way_is_undone_so_the_same_post_creates_it() {
     let again = env.post("/Groups", &body);
     assert_eq!(again.status, 201, "{:?}", again.body);
     let id = again.body["id"].as_str().unwrap();
-    assert_eq!(member_ids(&env, id), sorted(&[&u[0], &u[1]]));
+    assert_eq!(members_of(&env, id), sorted(&[&u[0], &u[1]]));
     assert_eq!(groups_named(&env, "Field+Sales"), 1);
 }
 

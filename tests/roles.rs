@@ -3,12 +3,9 @@
 
 mod common;
 
+use common::scim::{create_group, patch_op};
 use common::{Env, Legacy};
 use serde_json::{json, Value};
-
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
-}
 
 fn legacy_user(env: &Env, id: &str) -> Value {
     env.acme()
@@ -33,15 +30,6 @@ fn create_user(env: &Env, name: &str) -> String {
     let r = env.post(
         "/Users",
         &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}),
-    );
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
-fn create_group(env: &Env, name: &str) -> String {
-    let r = env.post(
-        "/Groups",
-        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
     );
     assert_eq!(r.status, 201, "{:?}", r.body);
     r.body["id"].as_str().unwrap().to_string()

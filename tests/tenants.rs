@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scim::patch_op;
 use common::{Env, Legacy};
 use scim_gateway::config::TenantConfig;
 use scim_gateway::example_api::acme_hr::AcmeHr;
@@ -76,10 +77,6 @@ fn user(name: &str) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
            "name": {"givenName": "Ada", "familyName": "Lovelace"},
            "emails": [{"type": "work", "value": name, "primary": true}], "active": true})
-}
-
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 
 /// The URL of `path` under tenant `tenant`'s SCIM base (`/t/{tenant}/scim/v2`).

@@ -208,7 +208,7 @@ pub async fn count_tenant(gw: &Gateway, tenant: &Tenant) -> Result<Counts, ScimE
             };
             match counted {
                 Some(n) => Some(n),
-                None => scan(&cx, r).await?.map(|items| items.len() as u64),
+                None => scan(&cx, r, |_| ()).await?.map(|kept| kept.len() as u64),
             }
         }
     };
@@ -266,36 +266,43 @@ async fn total(
         .total)
 }
 
-/// Every record of `r` that is not marked deleted, up to its `scan_limit`; `None` beyond.
-async fn scan(cx: &Ctx<'_>, r: &ResourceMapping) -> Result<Option<Vec<Value>>, ScimError> {
-    match legacy::fetch_all(cx, r, &r.endpoints.list, &[], r.scan_limit as u64).await {
-        Ok(items) => Ok(Some(
-            items.into_iter().filter(|i| !r.is_deleted(i)).collect(),
-        )),
+/// Every record of `r` that is not marked deleted, each reduced by `read` as its legacy page
+/// arrives (a count never holds more than one page of records), up to `r`'s `scan_limit`;
+/// `None` beyond it.
+async fn scan<T>(
+    cx: &Ctx<'_>,
+    r: &ResourceMapping,
+    mut read: impl FnMut(&Value) -> T,
+) -> Result<Option<Vec<T>>, ScimError> {
+    let list = &r.endpoints.list;
+    let kept = legacy::fetch_all_with(cx, r, list, &[], r.scan_limit as u64, |item| {
+        (!r.is_deleted(&item)).then(|| read(&item))
+    });
+    match kept.await {
+        Ok(kept) => Ok(Some(kept.into_iter().flatten().collect())),
         Err(e) if e.scim_type == Some(ScimType::TooMany) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Active and inactive users from a bounded scan.
+/// Active and inactive users from a bounded scan; a user without `active` counts as active.
 async fn scan_users(
     cx: &Ctx<'_>,
     users: &ResourceMapping,
 ) -> Result<(Option<u64>, Option<u64>), ScimError> {
-    let Some(items) = scan(cx, users).await? else {
+    let is_active = |item: &Value| {
+        users
+            .to_scim(item)
+            .ok()
+            .and_then(|u| u.get("active").and_then(Value::as_bool))
+            .unwrap_or(true)
+    };
+    let Some(active) = scan(cx, users, is_active).await? else {
         return Ok((None, None));
     };
-    let active = items
-        .iter()
-        .filter(|i| {
-            users
-                .to_scim(i)
-                .ok()
-                .and_then(|u| u.get("active").and_then(Value::as_bool))
-                .unwrap_or(true)
-        })
-        .count() as u64;
-    Ok((Some(active), Some(items.len() as u64 - active)))
+    let all = active.len() as u64;
+    let active = active.into_iter().filter(|a| *a).count() as u64;
+    Ok((Some(active), Some(all - active)))
 }
 
 /// The background task that refreshes the counts every `counts_interval_seconds`.

@@ -181,10 +181,20 @@ async fn read_members(
             Ok((members, more))
         }
         Membership::UserAttribute(ua) => {
-            let (items, total) = match ua.members_query_param() {
+            let member_of = |item: &Value| {
+                if users.is_deleted(item) || !ua.groups_of_user(item).iter().any(|g| g == id) {
+                    return None;
+                }
+                let display = users.to_scim(item).ok().as_ref().and_then(display_of);
+                Some(Member {
+                    id: users.legacy_id(item)?,
+                    display,
+                })
+            };
+            let (members, more) = match ua.members_query_param() {
                 Some(param) => {
                     let params = [(param.to_string(), id.to_string())];
-                    legacy::fetch_window(
+                    let (items, total) = legacy::fetch_window(
                         cx,
                         users,
                         &users.endpoints.list,
@@ -193,36 +203,23 @@ async fn read_members(
                         limit.saturating_add(1),
                         limit,
                     )
-                    .await?
+                    .await?;
+                    let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
+                    (items.iter().filter_map(member_of).collect::<Vec<_>>(), more)
                 }
                 None => {
-                    let all = legacy::fetch_all(
-                        cx,
-                        users,
-                        &users.endpoints.list,
-                        &[],
-                        users.scan_limit as u64,
-                    )
-                    .await?;
-                    (all, None)
+                    // Every user is read, a legacy page at a time; only the members are kept.
+                    let list = &users.endpoints.list;
+                    let scan_limit = users.scan_limit as u64;
+                    let found =
+                        legacy::fetch_all_with(cx, users, list, &[], scan_limit, |i| member_of(&i))
+                            .await?;
+                    let members: Vec<Member> = found.into_iter().flatten().collect();
+                    let more = members.len() as u64 > limit;
+                    (members, more)
                 }
             };
-            let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
-            let mut members = Vec::new();
-            for item in items.iter().filter(|i| !users.is_deleted(i)) {
-                if !ua.groups_of_user(item).iter().any(|g| g == id) {
-                    continue;
-                }
-                let Some(uid) = users.legacy_id(item) else {
-                    continue;
-                };
-                let display = users.to_scim(item).ok().as_ref().and_then(display_of);
-                members.push(Member { id: uid, display });
-                if members.len() as u64 >= limit {
-                    break;
-                }
-            }
-            Ok((members, more))
+            Ok((members.into_iter().take(limit as usize).collect(), more))
         }
     }
 }

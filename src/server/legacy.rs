@@ -465,21 +465,54 @@ pub async fn fetch_all(
     params: &[(String, String)],
     limit: u64,
 ) -> Result<Vec<Value>, ScimError> {
-    let (items, total) = fetch_window(
-        cx,
-        resource,
-        list,
-        params,
-        0,
-        limit.saturating_add(1),
-        limit,
-    )
-    .await?;
-    if items.len() as u64 > limit || total.is_some_and(|t| t > limit) {
-        return Err(ScimError::too_many(format!(
-            "this filter has to be evaluated by the gateway over more than {limit} users; \
-             narrow it with an attribute the legacy API can search (e.g. userName eq \"…\")"
-        )));
+    fetch_all_with(cx, resource, list, params, limit, |item| item).await
+}
+
+/// [`fetch_all`], each item passed through `read` as its page arrives: only one legacy page of
+/// JSON is held at a time, and what `read` keeps. Stops with `Err(tooMany)` as soon as the
+/// legacy total, or the items seen, pass `limit`.
+pub async fn fetch_all_with<T>(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    list: &ListEndpoint,
+    params: &[(String, String)],
+    limit: u64,
+    mut read: impl FnMut(Value) -> T,
+) -> Result<Vec<T>, ScimError> {
+    let size = max_page_size(list);
+    let mut out = Vec::new();
+    let mut seen: u64 = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = fetch_page(
+            cx,
+            resource,
+            list,
+            None,
+            params,
+            seen,
+            size,
+            cursor.as_deref(),
+        )
+        .await?;
+        let n = page.items.len() as u64;
+        seen += n;
+        if seen > limit || page.total.is_some_and(|t| t > limit) {
+            return Err(ScimError::too_many(format!(
+                "this filter has to be evaluated by the gateway over more than {limit} users; \
+                 narrow it with an attribute the legacy API can search (e.g. userName eq \"…\")"
+            )));
+        }
+        out.extend(page.items.into_iter().map(&mut read));
+        cursor = page.next;
+        let more = match &list.pagination {
+            Pagination::Cursor { .. } => cursor.is_some(),
+            Pagination::Page { .. } | Pagination::Offset { .. } => {
+                n == size && page.total.is_none_or(|t| seen < t)
+            }
+        };
+        if n == 0 || !more {
+            return Ok(out);
+        }
     }
-    Ok(items)
 }

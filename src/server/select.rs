@@ -60,8 +60,19 @@ pub async fn select(
     let list_endpoint = &resource.endpoints.list;
     let scan_limit = resource.scan_limit as u64;
     let legacy_pages = pushdown.complete && query.sort_by.is_none();
-    let (items, legacy_total) = if legacy_pages {
-        legacy::fetch_window(
+    // A record SCIM shows and the filter selects, with the SCIM resource made of it.
+    let keep = |item: Value| -> Result<Option<(Value, Value)>, ScimError> {
+        if resource.is_deleted(&item) {
+            return Ok(None);
+        }
+        let scim = resource.to_scim(&item)?;
+        if filter.is_some_and(|f| !filter::matches(f, &scim, schema)) {
+            return Ok(None);
+        }
+        Ok(Some((item, scim)))
+    };
+    let (kept, fetched, legacy_total) = if legacy_pages {
+        let (items, total) = legacy::fetch_window(
             cx,
             resource,
             list_endpoint,
@@ -70,23 +81,32 @@ pub async fn select(
             count,
             scan_limit,
         )
-        .await?
+        .await?;
+        let fetched = items.len();
+        (
+            items.into_iter().map(keep).collect::<Vec<_>>(),
+            fetched,
+            total,
+        )
     } else {
-        let items =
-            legacy::fetch_all(cx, resource, list_endpoint, &pushdown.params, scan_limit).await?;
-        (items, None)
+        // A scan keeps only what the filter selects, a legacy page of JSON at a time.
+        let kept = legacy::fetch_all_with(
+            cx,
+            resource,
+            list_endpoint,
+            &pushdown.params,
+            scan_limit,
+            keep,
+        )
+        .await?;
+        (kept, 0, None)
     };
-    let fetched = items.len();
-    let mut resources = Vec::with_capacity(fetched);
-    let mut legacy_by_id = HashMap::with_capacity(fetched);
-    for item in items {
-        if resource.is_deleted(&item) {
+    let mut resources = Vec::new();
+    let mut legacy_by_id = HashMap::new();
+    for kept in kept {
+        let Some((item, scim)) = kept? else {
             continue;
-        }
-        let scim = resource.to_scim(&item)?;
-        if filter.is_some_and(|f| !filter::matches(f, &scim, schema)) {
-            continue;
-        }
+        };
         if let Some(id) = scim.get("id").and_then(Value::as_str) {
             legacy_by_id.insert(id.to_string(), item);
         }

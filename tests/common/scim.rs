@@ -1,0 +1,41 @@
+//! SCIM request bodies and answer readings that several integration tests share.
+
+use serde_json::{json, Value};
+
+use super::Env;
+
+/// A PatchOp request body with these `Operations`.
+pub fn patch_op(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// The member ids of a SCIM Group, sorted.
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|x| x["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// These ids, owned and sorted: what `member_ids` returns for a group of exactly them.
+pub fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Creates a group named `name` through the gateway; its id.
+pub fn create_group(env: &Env, name: &str) -> String {
+    let r = env.post(
+        "/Groups",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
