@@ -118,8 +118,12 @@ enum KeysCommand {
 /// glibc gives each thread that allocates its own malloc arena (up to 8 per CPU), and each
 /// keeps freed memory: under load the gateway's worker, admin and cache threads held about
 /// 60 MB that way, against 45 MB with two arenas and no more CPU (docs/performance.md).
+/// `MALLOC_ARENA_MAX` in the environment, read by glibc itself, takes precedence.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     // SAFETY: mallopt only changes allocator settings; it is called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
