@@ -275,7 +275,7 @@ async fn scan<T>(
     mut read: impl FnMut(&Value) -> T,
 ) -> Result<Option<Vec<T>>, ScimError> {
     let list = &r.endpoints.list;
-    let kept = legacy::fetch_all_with(cx, r, list, &[], r.scan_limit as u64, |item| {
+    let kept = legacy::fetch_all(cx, r, list, &[], r.scan_limit as u64, |item| {
         (!r.is_deleted(&item)).then(|| read(&item))
     });
     match kept.await {

@@ -456,22 +456,10 @@ pub async fn fetch_window_of(
     Ok((out, total))
 }
 
-/// Every item of the legacy list filtered by `params`, up to `limit` items; `Err(tooMany)` when
-/// there are more.
-pub async fn fetch_all(
-    cx: &Ctx<'_>,
-    resource: &ResourceMapping,
-    list: &ListEndpoint,
-    params: &[(String, String)],
-    limit: u64,
-) -> Result<Vec<Value>, ScimError> {
-    fetch_all_with(cx, resource, list, params, limit, |item| item).await
-}
-
-/// [`fetch_all`], each item passed through `read` as its page arrives: only one legacy page of
-/// JSON is held at a time, and what `read` keeps. Stops with `Err(tooMany)` as soon as the
-/// legacy total, or the items seen, pass `limit`.
-pub async fn fetch_all_with<T>(
+/// Every item of the legacy list filtered by `params`, each passed through `read` as its page
+/// arrives: only one legacy page of JSON is held at a time, and what `read` keeps. Stops with
+/// `Err(tooMany)` as soon as the legacy total, or the items seen, pass `limit`.
+pub async fn fetch_all<T>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,

@@ -90,7 +90,7 @@ pub async fn select(
         )
     } else {
         // A scan keeps only what the filter selects, a legacy page of JSON at a time.
-        let kept = legacy::fetch_all_with(
+        let kept = legacy::fetch_all(
             cx,
             resource,
             list_endpoint,
