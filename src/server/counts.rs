@@ -276,7 +276,7 @@ async fn scan<T>(
 ) -> Result<Option<Vec<T>>, ScimError> {
     let list = &r.endpoints.list;
     let kept = legacy::fetch_all(cx, r, list, &[], r.scan_limit as u64, |item| {
-        (!r.is_deleted(&item)).then(|| read(&item))
+        Ok((!r.is_deleted(&item)).then(|| read(&item)))
     });
     match kept.await {
         Ok(kept) => Ok(Some(kept.into_iter().flatten().collect())),

@@ -212,7 +212,7 @@ async fn read_members(
                     let list = &users.endpoints.list;
                     let scan_limit = users.scan_limit as u64;
                     let found =
-                        legacy::fetch_all(cx, users, list, &[], scan_limit, |i| member_of(&i))
+                        legacy::fetch_all(cx, users, list, &[], scan_limit, |i| Ok(member_of(&i)))
                             .await?;
                     let members: Vec<Member> = found.into_iter().flatten().collect();
                     let more = members.len() as u64 > limit;

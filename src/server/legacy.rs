@@ -457,15 +457,16 @@ pub async fn fetch_window_of(
 }
 
 /// Every item of the legacy list filtered by `params`, each passed through `read` as its page
-/// arrives: only one legacy page of JSON is held at a time, and what `read` keeps. Stops with
-/// `Err(tooMany)` as soon as the legacy total, or the items seen, pass `limit`.
+/// arrives: only one legacy page of JSON is held at a time, and what `read` keeps. Stops at the
+/// first error of `read`, and with `Err(tooMany)` as soon as the legacy total, or the items
+/// seen, pass `limit`.
 pub async fn fetch_all<T>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
     params: &[(String, String)],
     limit: u64,
-    mut read: impl FnMut(Value) -> T,
+    mut read: impl FnMut(Value) -> Result<T, ScimError>,
 ) -> Result<Vec<T>, ScimError> {
     let size = max_page_size(list);
     let mut out = Vec::new();
@@ -491,7 +492,9 @@ pub async fn fetch_all<T>(
                  narrow it with an attribute the legacy API can search (e.g. userName eq \"…\")"
             )));
         }
-        out.extend(page.items.into_iter().map(&mut read));
+        for item in page.items {
+            out.push(read(item)?);
+        }
         cursor = page.next;
         let more = match &list.pagination {
             Pagination::Cursor { .. } => cursor.is_some(),

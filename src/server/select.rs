@@ -71,7 +71,7 @@ pub async fn select(
         }
         Ok(Some((item, scim)))
     };
-    let (kept, fetched, legacy_total) = if legacy_pages {
+    let (kept, legacy_total) = if legacy_pages {
         let (items, total) = legacy::fetch_window(
             cx,
             resource,
@@ -82,12 +82,8 @@ pub async fn select(
             scan_limit,
         )
         .await?;
-        let fetched = items.len();
-        (
-            items.into_iter().map(keep).collect::<Vec<_>>(),
-            fetched,
-            total,
-        )
+        let kept = items.into_iter().map(keep).collect::<Result<Vec<_>, _>>()?;
+        (kept, total)
     } else {
         // A scan keeps only what the filter selects, a legacy page of JSON at a time.
         let kept = legacy::fetch_all(
@@ -99,14 +95,12 @@ pub async fn select(
             keep,
         )
         .await?;
-        (kept, 0, None)
+        (kept, None)
     };
+    let fetched = kept.len();
     let mut resources = Vec::new();
     let mut legacy_by_id = HashMap::new();
-    for kept in kept {
-        let Some((item, scim)) = kept? else {
-            continue;
-        };
+    for (item, scim) in kept.into_iter().flatten() {
         if let Some(id) = scim.get("id").and_then(Value::as_str) {
             legacy_by_id.insert(id.to_string(), item);
         }
