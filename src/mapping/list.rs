@@ -110,6 +110,7 @@ mod tests {
 
     fn list(items: &str, total: Option<TotalSource>, pagination: Pagination) -> ListEndpoint {
         ListEndpoint {
+            carries: None,
             endpoint: Endpoint {
                 name: "users.list",
                 method: http::Method::GET,

@@ -14,6 +14,7 @@ use super::legacy_path::LegacyPath;
 use super::slot::ScimSlot;
 use super::template::{query_string, PathTemplate};
 use super::values::{Conversion, LegacyType};
+use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::ScimType;
 
@@ -384,6 +385,10 @@ pub struct Endpoints {
     pub update_mode: UpdateMode,
     /// The update sends the record's version as `If-Match` (`if_match: true`).
     pub update_if_match: bool,
+    /// `replaces_whole:` on a partial update: the legacy objects the API replaces as a whole
+    /// when one is sent (so a change inside one sends all of it, untouched siblings included);
+    /// elsewhere a partial update sends only the fields that changed.
+    pub update_replaces_whole: Vec<LegacyPath>,
     pub delete: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub reactivate: Option<Endpoint>,
@@ -397,6 +402,33 @@ pub struct ListEndpoint {
     pub pagination: Pagination,
     pub(crate) items: LegacyPath,
     pub(crate) total: Option<TotalSource>,
+    /// `carries:`: the SCIM attributes a list item holds (`None`: every mapped attribute, as
+    /// in a single-record read). See [`ListEndpoint::carries`].
+    pub(crate) carries: Option<Vec<AttrPath>>,
+}
+
+impl ListEndpoint {
+    /// Whether the list items carry SCIM attribute `path` (then a filter on it can be checked on
+    /// the item; else the record must be read on its own).
+    pub fn carries(&self, path: &AttrPath) -> bool {
+        match &self.carries {
+            None => true,
+            Some(listed) => listed.iter().any(|c| {
+                c.schema == path.schema
+                    && c.name.eq_ignore_ascii_case(&path.name)
+                    && match (&c.sub, &path.sub) {
+                        (None, _) => true,
+                        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                        (Some(_), None) => false,
+                    }
+            }),
+        }
+    }
+
+    /// Whether the list items carry every mapped attribute.
+    pub fn carries_everything(&self) -> bool {
+        self.carries.is_none()
+    }
 }
 
 /// Where a list response gives the total number of matching users.
@@ -432,6 +464,8 @@ pub enum Pagination {
         next: NextSource,
         max_page_size: u64,
     },
+    /// `pagination: none`: the legacy API answers the whole list in one response.
+    None,
 }
 
 impl Pagination {
@@ -440,6 +474,7 @@ impl Pagination {
             Pagination::Page { max_page_size, .. }
             | Pagination::Offset { max_page_size, .. }
             | Pagination::Cursor { max_page_size, .. } => *max_page_size,
+            Pagination::None => u64::MAX,
         }
     }
 }
@@ -469,9 +504,47 @@ impl PartialEq for NextSource {
 }
 impl Eq for NextSource {}
 
+/// `id_format:`: the form every legacy id of a resource has. A SCIM id of another form names
+/// no record (404 without a legacy call): a legacy API that reads `/users/8dded348` as user 8
+/// can then never be sent such an id.
+#[derive(Debug, Clone)]
+pub enum IdFormat {
+    /// Decimal digits only, no sign, no leading zero (`42`).
+    Integer,
+    /// A UUID in its hyphenated form, either case (`8dded348-3c5b-4c2e-9d1a-0f6f1b2c3d4e`).
+    Uuid,
+    /// A regular expression the whole id must match.
+    Pattern(regex::Regex),
+}
+
+impl IdFormat {
+    /// Whether `id` has this form.
+    pub fn accepts(&self, id: &str) -> bool {
+        match self {
+            IdFormat::Integer => {
+                !id.is_empty()
+                    && id.bytes().all(|b| b.is_ascii_digit())
+                    && (id == "0" || !id.starts_with('0'))
+            }
+            IdFormat::Uuid => {
+                id.len() == 36
+                    && id.char_indices().all(|(i, c)| match i {
+                        8 | 13 | 18 | 23 => c == '-',
+                        _ => c.is_ascii_hexdigit(),
+                    })
+            }
+            IdFormat::Pattern(re) => re
+                .find(id)
+                .is_some_and(|m| m.start() == 0 && m.end() == id.len()),
+        }
+    }
+}
+
 /// How one resource type (Users or Groups) maps to the legacy API.
 #[derive(Debug, Clone)]
 pub struct ResourceMapping {
+    /// `id_format:`: the form of the legacy ids (`None`: any non-empty id may name a record).
+    pub id_format: Option<IdFormat>,
     pub endpoints: Endpoints,
     pub on_delete: OnDelete,
     /// The most legacy records the gateway fetches to evaluate a filter it cannot push down.
@@ -533,6 +606,10 @@ pub(crate) enum Attr {
 pub(crate) struct DeletedMarker {
     pub legacy: LegacyPath,
     pub value: Value,
+    /// `listed:` (default true): the legacy list endpoint returns records carrying the marker,
+    /// so the gateway must leave them out itself (and so count a total itself). `false` when
+    /// the list's static `query:` already leaves them out.
+    pub listed: bool,
 }
 
 /// A `filters:` entry: `<scim> eq X` → `?<param>=X`.
@@ -540,6 +617,11 @@ pub(crate) struct DeletedMarker {
 pub(crate) struct FilterRule {
     pub slot: ScimSlot,
     pub param: String,
+    /// `match: exact` (the default): the legacy API selects exactly what SCIM's `eq` selects,
+    /// so its total is SCIM's total. `match: loose`: it selects at least that (a substring or
+    /// full-text search, a case-insensitive match of a case-exact attribute): every result is
+    /// re-checked and the total is counted by the gateway.
+    pub exact: bool,
     /// The conversion of the attribute with the same SCIM path, when it has a value map or a
     /// legacy type (so `active eq true` becomes `status=enabled`).
     pub conv: Option<Conversion>,

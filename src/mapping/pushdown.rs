@@ -20,6 +20,9 @@ pub struct Pushdown {
     pub params: Vec<(String, String)>,
     /// True when every part of the filter became a parameter (each parameter used once).
     pub complete: bool,
+    /// True when every parameter selects exactly what its SCIM comparison does (no `match:
+    /// loose` entry was used), so the legacy API's total is SCIM's.
+    pub exact: bool,
 }
 
 impl ResourceMapping {
@@ -30,10 +33,12 @@ impl ResourceMapping {
         let mut out = Pushdown {
             params: Vec::new(),
             complete: true,
+            exact: true,
         };
         for c in conjuncts {
             match self.push_one(c) {
-                Some((param, value)) => {
+                Some((param, value, exact)) => {
+                    out.exact &= exact;
                     if out.params.iter().any(|(p, _)| *p == param) {
                         out.complete = false;
                     }
@@ -45,7 +50,7 @@ impl ResourceMapping {
         out
     }
 
-    fn push_one(&self, f: &Filter) -> Option<(String, String)> {
+    fn push_one(&self, f: &Filter) -> Option<(String, String, bool)> {
         match f {
             Filter::Compare {
                 path,
@@ -56,7 +61,7 @@ impl ResourceMapping {
                     r.slot.element_type.is_none()
                         && slot_is(&r.slot, &self.schema.core.id, path, path.sub.as_deref())
                 })?;
-                param(rule, value)
+                param(rule, value).map(|(p, v)| (p, v, rule.exact))
             }
             Filter::ValuePath { attr, filter } => {
                 let mut inner = Vec::new();
@@ -76,7 +81,7 @@ impl ResourceMapping {
                         .is_some_and(|t| t.eq_ignore_ascii_case(type_value))
                         && slot_is(&r.slot, &self.schema.core.id, attr, Some(sub))
                 })?;
-                param(rule, value)
+                param(rule, value).map(|(p, v)| (p, v, rule.exact))
             }
             _ => None,
         }

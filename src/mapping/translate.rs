@@ -302,6 +302,18 @@ impl ResourceMapping {
         Some(out)
     }
 
+    /// Whether `id` has the form `id_format:` declares (always, without one). A SCIM id that
+    /// does not names no record of this resource: the gateway answers 404 without a legacy call.
+    pub fn accepts_id(&self, id: &str) -> bool {
+        self.id_format.as_ref().is_none_or(|f| f.accepts(id))
+    }
+
+    /// Whether the legacy list returns records carrying the deleted marker (which SCIM must not
+    /// show or count). False without a marker, or when the marker says `listed: false`.
+    pub fn lists_deleted(&self) -> bool {
+        self.plan.deleted.as_ref().is_some_and(|m| m.listed)
+    }
+
     /// Whether `active` is written through an attribute. When it is not, the server
     /// (de)activates through the deactivate/reactivate endpoints.
     pub fn writes_active(&self) -> bool {

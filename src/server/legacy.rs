@@ -337,6 +337,7 @@ pub async fn fetch_page(
                 q.push((cursor_param.clone(), c.to_string()));
             }
         }
+        Pagination::None => {}
     }
     let r = call(cx, resource, &list.endpoint, id, &q, None).await?;
     let items = list.items(&r.body)?;
@@ -353,6 +354,7 @@ pub fn max_page_size(list: &ListEndpoint) -> u64 {
         Pagination::Page { max_page_size, .. }
         | Pagination::Offset { max_page_size, .. }
         | Pagination::Cursor { max_page_size, .. } => (*max_page_size).max(1),
+        Pagination::None => u64::MAX,
     }
 }
 
@@ -389,6 +391,12 @@ pub async fn fetch_window_of(
     let mut out: Vec<Value> = Vec::new();
     let mut total = None;
     match &list.pagination {
+        // The whole list in one answer: the window is cut out of it.
+        Pagination::None => {
+            let page = fetch_page(cx, resource, list, id, params, 0, want, None).await?;
+            total = page.total.or(Some(page.items.len() as u64));
+            out.extend(page.items.into_iter().skip(offset as usize));
+        }
         Pagination::Offset { .. } => {
             let mut at = offset;
             loop {
@@ -498,6 +506,7 @@ pub async fn fetch_all<T>(
         cursor = page.next;
         let more = match &list.pagination {
             Pagination::Cursor { .. } => cursor.is_some(),
+            Pagination::None => false,
             Pagination::Page { .. } | Pagination::Offset { .. } => {
                 n == size && page.total.is_none_or(|t| seen < t)
             }

@@ -53,6 +53,7 @@ pub async fn select(
         None => Pushdown {
             params: Vec::new(),
             complete: true,
+            exact: true,
         },
     };
     let offset = (query.start_index.max(1) - 1) as u64;

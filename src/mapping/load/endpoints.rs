@@ -180,6 +180,7 @@ pub(super) fn endpoints(
         update_if_match: update_s
             .and_then(|u| u.value.if_match.as_ref())
             .is_some_and(|b| b.value),
+        update_replaces_whole: Vec::new(),
         delete: delete.transpose_opt()?,
         deactivate: deactivate.transpose_opt()?,
         reactivate: reactivate.transpose_opt()?,
@@ -425,6 +426,7 @@ pub(super) fn list(
         pagination: pagination?,
         items: items?,
         total: total?,
+        carries: None,
     })
 }
 

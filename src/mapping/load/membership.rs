@@ -343,6 +343,7 @@ fn members_query(
                 size_param,
                 ..
             } => vec![cursor_param, size_param],
+            Pagination::None => vec![],
         };
         let statics = list.endpoint.query.iter().map(|(k, _)| k);
         paging

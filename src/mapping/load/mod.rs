@@ -493,6 +493,7 @@ fn pagination_params(p: &Pagination) -> Vec<&str> {
             size_param,
             ..
         } => vec![cursor_param, size_param],
+        Pagination::None => vec![],
     }
 }
 
@@ -891,6 +892,7 @@ fn resource(
         errors: errors?,
     };
     let mut mapping = ResourceMapping {
+        id_format: None,
         endpoints,
         on_delete,
         scan_limit: scan_limit?,
@@ -932,6 +934,7 @@ fn deleted_marker(cx: &mut Cx<'_>, kind: Kind, d: &Spanned<DeletedFile>) -> Opti
     Some(DeletedMarker {
         legacy: legacy?,
         value: value.value.clone(),
+        listed: true,
     })
 }
 
@@ -1274,6 +1277,7 @@ fn filter_rule(
     Some(FilterRule {
         slot,
         param: param.to_string(),
+        exact: true,
         conv,
     })
 }
