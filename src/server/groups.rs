@@ -25,7 +25,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call};
+use crate::server::legacy::{self, Call, ListCall};
 use crate::server::observe::{self, MemberChange};
 use crate::server::router::{self, Collection};
 use crate::server::select;
@@ -160,17 +160,14 @@ async fn read_members(
     let users = &cx.mapping.users;
     match &g.membership {
         Membership::Endpoints { list, .. } => {
-            let (items, total) = legacy::fetch_window_of(
-                cx,
-                &g.resource,
-                &list.pages,
-                Some(id),
-                &[],
-                0,
-                limit.saturating_add(1),
-                limit,
-            )
-            .await?;
+            let call = ListCall {
+                list: &list.pages,
+                id: Some(id),
+                params: &[],
+            };
+            let (items, total) =
+                legacy::fetch_window(cx, &g.resource, &call, 0, limit.saturating_add(1), limit)
+                    .await?;
             let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
             let members = items
                 .iter()
@@ -194,16 +191,10 @@ async fn read_members(
             let (members, more) = match ua.members_query_param() {
                 Some(param) => {
                     let params = [(param.to_string(), id.to_string())];
-                    let (items, total) = legacy::fetch_window(
-                        cx,
-                        users,
-                        &users.endpoints.list,
-                        &params,
-                        0,
-                        limit.saturating_add(1),
-                        limit,
-                    )
-                    .await?;
+                    let call = ListCall::of(&users.endpoints.list, &params);
+                    let (items, total) =
+                        legacy::fetch_window(cx, users, &call, 0, limit.saturating_add(1), limit)
+                            .await?;
                     let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
                     (items.iter().filter_map(member_of).collect::<Vec<_>>(), more)
                 }
