@@ -632,6 +632,20 @@ users:
     }
 
     #[test]
+    fn the_shipped_acme_hr_mapping_pages_its_user_lists_through_acme_hr() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let acme = crate::mapping::load_file(&root.join("mappings/acme-hr.yaml")).unwrap();
+        assert!(!acme.users.lists_deleted(), "archived users are left out");
+        let all = Pushdown {
+            params: Vec::new(),
+            complete: true,
+            exact: true,
+        };
+        assert!(legacy_total_is_exact(&acme.users, &all, &q(""), true));
+        assert!(exact(&acme.users, r#"userName eq "ada""#, ""));
+    }
+
+    #[test]
     fn a_filter_names_its_attributes_with_value_paths_as_sub_attributes() {
         let f = Filter::parse(
             r#"emails[type eq "work" and value co "@x"] or not (name.givenName pr) and urn:ietf:params:scim:schemas:core:2.0:User:title eq "t""#,
