@@ -1,6 +1,7 @@
 //! A third legacy shape, written only from docs/mapping.md: a directory whose list is
 //! cursor-paginated with the next cursor in a `Link` header, no total, and `on_delete: delete`.
-//! The gateway must page it for SCIM's startIndex/count, count its users, and delete for real.
+//! The gateway must page it for SCIM's startIndex/count, count its users (the same total on
+//! every page), and delete for real.
 
 mod common;
 
@@ -182,11 +183,16 @@ fn scim_pages_are_cut_from_a_cursor_walk() {
         (11..=20).map(|i| format!("m{i:02}")).collect::<Vec<_>>()
     );
     assert_eq!(page["startIndex"], 11);
-    // Walking to the second page took two legacy calls.
-    assert_eq!(*dir.list_calls.lock().unwrap(), 2);
+    // The directory reports no total: the gateway walks the whole list (three legacy calls)
+    // and counts, so that every page answers the same total.
+    assert_eq!(page["totalResults"], 25);
+    assert_eq!(*dir.list_calls.lock().unwrap(), 3);
 
     let (_, last) = get(&format!("{base}/Users?startIndex=21&count=10"));
     assert_eq!(last["itemsPerPage"], 5);
+    assert_eq!(last["totalResults"], 25);
+    let (_, none) = get(&format!("{base}/Users?count=0"));
+    assert_eq!(none["totalResults"], 25);
 
     // A filter the directory cannot answer walks every page and counts exactly.
     let (_, filtered) = get(&format!(

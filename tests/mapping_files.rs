@@ -118,7 +118,7 @@ fn acme_hr_translates_both_ways() {
     assert!(pushed.complete);
     assert_eq!(
         users.endpoints.list.endpoint.target(None, &pushed.params),
-        "/api/v1/users?login=x%26role%3Downer"
+        "/api/v1/users?exclude_status=archived&login=x%26role%3Downer"
     );
     let body = json!({"data": [legacy], "meta": {"total": 319}});
     assert_eq!(users.endpoints.list.items(&body).unwrap().len(), 1);

@@ -6,7 +6,7 @@
 //!
 //! | endpoint | answer |
 //! | --- | --- |
-//! | `GET /api/v1/users?page=&per_page=&login=&email=&external_ref=&status=` | 200 `{"data": [...], "meta": {"page", "per_page", "total"}}` |
+//! | `GET /api/v1/users?page=&per_page=&login=&email=&external_ref=&status=&exclude_status=` | 200 `{"data": [...], "meta": {"page", "per_page", "total"}}` |
 //! | `GET /api/v1/users/{id}` | 200 the user |
 //! | `POST /api/v1/users` | 201 the user (and `Location`) |
 //! | `PUT /api/v1/users/{id}` | 200; every writable field replaced, absent ones cleared |
@@ -30,6 +30,12 @@
 //! Each user has a `version`, 1 at creation and +1 per accepted write. A PUT or PATCH with
 //! `If-Match: <version>` (bare or quoted, or `*`) that does not match the current version is
 //! refused with 412 `version_conflict` and changes nothing; without `If-Match` the last write wins.
+//!
+//! The user list keeps archived users unless asked not to: `exclude_status=archived` leaves the
+//! users of that status out of the page and of its total, except from a lookup by `login`,
+//! which answers who holds the login whatever its status (a login stays taken while its user
+//! is archived). The filters `login` and `email` match case-insensitively, `external_ref` and
+//! `status` exactly.
 //!
 //! Query values are form-decoded, as most web frameworks do: a literal `+` in `?email=` must be
 //! sent as `%2B`. Every request needs `X-Acme-Api-Key`. Users are kept in memory, ordered by id; the value is a
@@ -973,26 +979,27 @@ struct ListQuery {
     email: Option<String>,
     external_ref: Option<String>,
     status: Option<String>,
+    /// `exclude_status`: users of this status are left out, but from a lookup by `login`.
+    exclude_status: Option<String>,
 }
 
 impl ListQuery {
     fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
         let paging = Paging::parse(pairs)?;
         let first = |name: &str| first_param(pairs, name);
-        let status = first("status");
-        if let Some(s) = &status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(ApiError::bad_request(format!(
-                    "status must be 'enabled', 'disabled' or 'archived', not '{s}'"
-                )));
-            }
-        }
+        let status = |name: &str| match first(name) {
+            Some(s) if !STATUSES.contains(&s.as_str()) => Err(ApiError::bad_request(format!(
+                "{name} must be 'enabled', 'disabled' or 'archived', not '{s}'"
+            ))),
+            other => Ok(other),
+        };
         Ok(ListQuery {
             paging,
             login: first("login"),
             email: first("email"),
             external_ref: first("external_ref"),
-            status,
+            status: status("status")?,
+            exclude_status: status("exclude_status")?,
         })
     }
 
@@ -1001,6 +1008,7 @@ impl ListQuery {
             && self.email.is_none()
             && self.external_ref.is_none()
             && self.status.is_none()
+            && self.exclude_status.is_none()
     }
 
     fn matches(&self, user: &Map<String, Value>) -> bool {
@@ -1013,10 +1021,16 @@ impl ListQuery {
             None => true,
             Some(w) => field(name) == Some(w.as_str()),
         };
+        let excluded = self.login.is_none()
+            && self
+                .exclude_status
+                .as_deref()
+                .is_some_and(|x| field("status") == Some(x));
         eq_ci(&self.login, "login")
             && eq_ci(&self.email, "email")
             && eq(&self.external_ref, "external_ref")
             && eq(&self.status, "status")
+            && !excluded
     }
 }
 
@@ -1452,6 +1466,7 @@ mod tests {
             "page=-1",
             "page=abc",
             "status=maybe",
+            "exclude_status=gone",
         ] {
             let reply = t.client.get(&format!("{USERS}?{query}"));
             assert_eq!(reply.status, 400, "{query}");
@@ -1508,6 +1523,40 @@ mod tests {
             ids("unknown=1"),
             vec![1, 2, 3, 4],
             "unknown parameters are ignored"
+        );
+    }
+
+    #[test]
+    fn archived_users_are_left_out_on_request_but_a_login_lookup_finds_them() {
+        let t = running();
+        for (login, status) in [("ada", "enabled"), ("bob", "archived"), ("cy", "disabled")] {
+            create(
+                &t.client,
+                json!({"login": login, "email": format!("{login}@x.example"), "status": status}),
+            );
+        }
+        let ids = |query: &str| -> (Vec<u64>, Value) {
+            let reply = t.client.get(&format!("{USERS}?{query}"));
+            assert_eq!(reply.status, 200, "{query}");
+            let data = reply.json["data"].as_array().unwrap().clone();
+            let ids = data.iter().map(|u| u["id"].as_u64().unwrap()).collect();
+            (ids, reply.json["meta"]["total"].clone())
+        };
+        assert_eq!(ids(""), (vec![1, 2, 3], json!(3)), "kept by default");
+        assert_eq!(ids("exclude_status=archived"), (vec![1, 3], json!(2)));
+        assert_eq!(
+            ids("exclude_status=archived&per_page=1&page=2"),
+            (vec![3], json!(2)),
+            "pages and total without them"
+        );
+        assert_eq!(
+            ids("exclude_status=archived&email=bob%40x.example"),
+            (vec![], json!(0))
+        );
+        assert_eq!(
+            ids("exclude_status=archived&login=BOB"),
+            (vec![2], json!(1)),
+            "a login lookup answers who holds the login"
         );
     }
 

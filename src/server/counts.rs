@@ -1,18 +1,20 @@
-//! Counts for billing and "sync status" pages (DESIGN.md §2): per tenant, the active and
-//! inactive users and the groups provisioned in the legacy API, and the time of the tenant's
-//! last successful change through the gateway (`last_sync`). Served by the admin listener's
-//! `/status` and as the `provisioned_users` / `provisioned_groups` gauges.
+//! Counts for billing and "sync status" pages: per tenant, the active and inactive users and
+//! the groups provisioned in the legacy API, and the time of the tenant's last successful change
+//! through the gateway (`last_sync`). Served by the admin listener's `/status` and as the
+//! `provisioned_users` / `provisioned_groups` gauges.
 //!
 //! How a count is made — the cheapest honest way the mapping allows, never on a SCIM request's
 //! path (a background task every `admin.counts_interval_seconds`, and `/status` when stale):
-//! - **users**: when the mapping has no deleted marker, the list endpoint reports a total, and
-//!   `active eq true` is pushed down completely to the legacy API: two calls with a page of 1
-//!   (all users, active users); inactive = all − active. Otherwise one bounded scan of the
-//!   list (at most the mapping's `scan_limit` records, users carrying the deleted marker left
-//!   out, `active` read through the mapping; a user without `active` counts as active). More
-//!   records than `scan_limit`: the count is unknown (`null`, no gauge) rather than wrong.
-//! - **groups**: one call with a page of 1 when the list reports a total and there is no
-//!   deleted marker; otherwise the same bounded scan. No groups mapped: 0.
+//! - **users**: when the legacy list leaves out the records marked deleted (no deleted marker,
+//!   or `listed: false`), is paged and reports a total, and `active eq true` is pushed down
+//!   completely and exactly to the legacy API: two calls with a page of 1 (all users, active
+//!   users); inactive = all − active. Otherwise one bounded scan of the list (at most the
+//!   mapping's `scan_limit` records, users carrying the deleted marker left out, `active` read
+//!   through the mapping; a user without `active` counts as active). More records than
+//!   `scan_limit`, or list items that lack `active` (`carries:`): the count is unknown (`null`,
+//!   no gauge) rather than wrong.
+//! - **groups**: one call with a page of 1 when the list reports a total, is paged and leaves
+//!   out deleted groups; otherwise the same bounded scan. No groups mapped: 0.
 //!
 //! A failed count keeps the previous one. Counts are stale when older than the interval or
 //! than the tenant's last change.
@@ -28,7 +30,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::mapping::ResourceMapping;
+use crate::mapping::{Pagination, ResourceMapping};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::{ScimError, ScimType};
@@ -232,7 +234,8 @@ enum Plan {
 /// The cheapest honest way to count `r` (see the module documentation); `users` asks for the
 /// active ones too.
 fn plan(r: &ResourceMapping, users: bool) -> Plan {
-    if r.has_deleted_marker() || r.endpoints.list.total.is_none() {
+    let list = &r.endpoints.list;
+    if r.lists_deleted() || list.total.is_none() || list.pagination == Pagination::None {
         return Plan::Scan;
     }
     if !users {
@@ -244,7 +247,7 @@ fn plan(r: &ResourceMapping, users: bool) -> Plan {
         value: CompValue::Bool(true),
     };
     let pushdown = r.pushdown(&active);
-    if pushdown.complete && !pushdown.params.is_empty() {
+    if pushdown.complete && pushdown.exact && !pushdown.params.is_empty() {
         Plan::Totals {
             active: pushdown.params,
         }
@@ -261,9 +264,8 @@ async fn total(
     params: &[(String, String)],
 ) -> Result<Option<u64>, ScimError> {
     let list = &r.endpoints.list;
-    Ok(legacy::fetch_page(cx, r, list, None, params, 0, 1, None)
-        .await?
-        .total)
+    let call = legacy::ListCall::of(list, params);
+    Ok(legacy::fetch_page(cx, r, &call, 0, 1, None).await?.total)
 }
 
 /// Every record of `r` that is not marked deleted, each reduced by `read` as its legacy page
@@ -297,6 +299,13 @@ async fn scan_users(
             .and_then(|u| u.get("active").and_then(Value::as_bool))
             .unwrap_or(true)
     };
+    let maps_active = users
+        .attribute_paths()
+        .iter()
+        .any(|p| p.schema.is_none() && p.name.eq_ignore_ascii_case("active"));
+    if maps_active && !users.endpoints.list.carries(&AttrPath::new("active")) {
+        return Ok((None, None));
+    }
     let Some(active) = scan(cx, users, is_active).await? else {
         return Ok((None, None));
     };
@@ -411,6 +420,36 @@ users:
             Plan::Scan,
             "the total would count deleted users"
         );
+    }
+
+    #[test]
+    fn totals_when_deleted_records_are_not_listed_and_the_list_pages() {
+        let mut r = users(
+            "    - { scim: active, op: eq, param: status }\n  deleted: { legacy: $.status, value: archived }",
+            true,
+        );
+        if let Some(m) = r.plan.deleted.as_mut() {
+            m.listed = false;
+        }
+        assert_eq!(
+            plan(&r, true),
+            Plan::Totals {
+                active: vec![("status".into(), "enabled".into())]
+            },
+            "the list leaves deleted users out"
+        );
+        r.endpoints.list.pagination = Pagination::None;
+        assert_eq!(plan(&r, true), Plan::Scan, "an unpaged list is counted");
+    }
+
+    #[test]
+    fn a_scan_when_active_is_passed_down_loosely() {
+        let mut r = users("    - { scim: active, op: eq, param: status }", true);
+        if let Some(rule) = r.plan.filters.iter_mut().find(|f| f.param == "status") {
+            rule.exact = false;
+        }
+        assert_eq!(plan(&r, true), Plan::Scan);
+        assert_eq!(plan(&r, false), Plan::Totals { active: vec![] });
     }
 
     #[test]

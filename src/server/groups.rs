@@ -8,15 +8,20 @@
 //! `members`, bounded by [`MAX_MEMBERS_REPLACED`]). An unknown user in an add is skipped and
 //! logged, the rest applied (DESIGN.md §5b); adding a member twice and removing a non-member are
 //! not errors. The SCIM semantics live in `crate::scim`, the translation in `crate::mapping`.
+//!
+//! Without a call that lists a user's groups (member endpoints without `user_groups`), a user's
+//! `groups` is not served, and `members[value eq "<user>"]` reads the member lists of the
+//! groups the rest of the filter selects, each until the user is found (bounded).
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{GroupMapping, Membership, OnDelete, UserAttribute, UserGroup};
+use crate::mapping::{GroupMapping, MemberList, Membership, OnDelete, UserAttribute, UserGroup};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -25,7 +30,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call};
+use crate::server::legacy::{self, Call, ListCall, Walked};
 use crate::server::observe::{self, MemberChange};
 use crate::server::router::{self, Collection};
 use crate::server::select;
@@ -160,17 +165,14 @@ async fn read_members(
     let users = &cx.mapping.users;
     match &g.membership {
         Membership::Endpoints { list, .. } => {
-            let (items, total) = legacy::fetch_window_of(
-                cx,
-                &g.resource,
-                &list.pages,
-                Some(id),
-                &[],
-                0,
-                limit.saturating_add(1),
-                limit,
-            )
-            .await?;
+            let call = ListCall {
+                list: &list.pages,
+                id: Some(id),
+                params: &[],
+            };
+            let (items, total) =
+                legacy::fetch_window(cx, &g.resource, &call, 0, limit.saturating_add(1), limit)
+                    .await?;
             let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
             let members = items
                 .iter()
@@ -194,16 +196,10 @@ async fn read_members(
             let (members, more) = match ua.members_query_param() {
                 Some(param) => {
                     let params = [(param.to_string(), id.to_string())];
-                    let (items, total) = legacy::fetch_window(
-                        cx,
-                        users,
-                        &users.endpoints.list,
-                        &params,
-                        0,
-                        limit.saturating_add(1),
-                        limit,
-                    )
-                    .await?;
+                    let call = ListCall::of(&users.endpoints.list, &params);
+                    let (items, total) =
+                        legacy::fetch_window(cx, users, &call, 0, limit.saturating_add(1), limit)
+                            .await?;
                     let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
                     (items.iter().filter_map(member_of).collect::<Vec<_>>(), more)
                 }
@@ -939,10 +935,15 @@ pub fn shows_user_groups(query: &ListQuery) -> bool {
 
 /// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
 /// the user they come with it and are shown by default; otherwise each listed user would cost a
-/// look-up, so lists show them only when `attributes` asks for `groups`.
+/// look-up, so lists show them only when `attributes` asks for `groups`. Member endpoints
+/// without a user's-groups call cannot tell them: a user's `groups` is then neither advertised
+/// in `/Schemas` nor shown.
 pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
     match cx.mapping.groups.as_ref().map(|g| &g.membership) {
-        None => false,
+        None
+        | Some(Membership::Endpoints {
+            user_groups: None, ..
+        }) => false,
         Some(Membership::UserAttribute(_)) => shows_user_groups(query),
         Some(Membership::Endpoints { .. }) => {
             !query.attributes.is_empty() && shows_user_groups(query)
@@ -966,7 +967,9 @@ pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
 
 /// The groups of user `user_id`; `legacy_user` is its legacy record when the caller has it
 /// (membership held on the user is read from it, without a call). Endpoint look-ups go through
-/// the membership cache. Empty when the mapping has no way to tell.
+/// the membership cache. Empty when the mapping has no way to tell (member endpoints without
+/// `user_groups`: then a user's `groups` is not advertised, and the groups of a user are found
+/// by [`list`] reading the groups' member lists).
 pub async fn groups_of_user(
     cx: &Ctx<'_>,
     user_id: &str,
@@ -1115,9 +1118,44 @@ fn mentions_members(f: &Filter) -> bool {
     }
 }
 
+/// `filter` without its `members[value eq "<member>"]` terms; `None` when nothing is left.
+fn without_member_term(f: &Filter, member: &str) -> Option<Filter> {
+    match f {
+        Filter::ValuePath { .. } if member_term(f) == Some(member) => None,
+        Filter::And(a, b) => match (
+            without_member_term(a, member),
+            without_member_term(b, member),
+        ) {
+            (Some(a), Some(b)) => Some(Filter::and(a, b)),
+            (one, None) | (None, one) => one,
+        },
+        other => Some(other.clone()),
+    }
+}
+
+/// The group id of an `id eq "…"` term of the filter, alone or joined with `and`.
+fn id_term(f: &Filter) -> Option<&str> {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(id),
+        } if path.name.eq_ignore_ascii_case("id")
+            && path.sub.is_none()
+            && path
+                .schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(urn::GROUP)) =>
+        {
+            Some(id)
+        }
+        Filter::And(a, b) => id_term(a).or_else(|| id_term(b)),
+        _ => None,
+    }
+}
+
 /// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
-/// (`members[value eq "u"]`, alone or with `and`) is answered from the user's groups, never by
-/// reading members.
+/// (`members[value eq "u"]`, alone or with `and`) is answered by [`groups_with_member`].
 /// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
 pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
     Box::pin(list_now(cx, query, base_url))
@@ -1132,46 +1170,16 @@ async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
     let r = &g.resource;
     let filter = select::parse_filter(query, schema())?;
     let with_members = shows_members(query);
-    let offset = (query.start_index.max(1) - 1) as u64;
-    let count = query.count as u64;
-    let scan_limit = r.scan_limit as u64;
+    let offset = query.start_index.max(1) - 1;
 
-    let (mut groups, total) = if let Some(member) = filter.as_ref().and_then(member_term) {
-        let f = filter.as_ref().unwrap_or_else(|| unreachable!());
-        let refs = groups_of_user(cx, member, None).await.or_else(|e| {
-            if e.status == 404 {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            }
-        })?;
-        let mut found = Vec::new();
-        for gref in refs.iter().take(scan_limit as usize) {
-            let mut group = match fetch(cx, &gref.id).await {
-                Ok(f) => f.scim,
-                Err(e) if e.status == 404 => continue,
-                Err(e) => return Err(e),
-            };
-            // The user is a member: the rest of the filter decides.
-            if let Some(obj) = group.as_object_mut() {
-                obj.insert("members".into(), json!([{ "value": member }]));
-            }
-            if filter::matches(f, &group, schema()) {
-                if let Some(obj) = group.as_object_mut() {
-                    obj.remove("members");
-                }
-                found.push(group);
-            }
-        }
+    let by_member = filter.as_ref().and_then(|f| Some((f, member_term(f)?)));
+    let (mut groups, total) = if let Some((f, member)) = by_member {
+        let mut found = groups_with_member(cx, g, f, member).await?;
         if let Some(by) = &query.sort_by {
             list::sort(&mut found, by, query.descending, schema());
         }
         let total = found.len();
-        let page: Vec<Value> = found
-            .into_iter()
-            .skip(offset as usize)
-            .take(count as usize)
-            .collect();
+        let page: Vec<Value> = found.into_iter().skip(offset).take(query.count).collect();
         (page, total)
     } else {
         if filter.as_ref().is_some_and(mentions_members) {
@@ -1193,7 +1201,150 @@ async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
             schema(),
         ));
     }
-    Ok(list::list_response(shown, total, offset as usize + 1))
+    Ok(list::list_response(shown, total, offset + 1))
+}
+
+/// The groups that `f`, which holds the term `members[value eq "<member>"]`, selects. When the
+/// membership can tell a user's groups (a user's-groups call, or a field of the user), they are
+/// read and the rest of the filter checked on each. Otherwise the candidates are the groups the
+/// rest of the filter selects (the one its `id eq` names, else at most `scan_limit` from the
+/// list), each kept when its member list holds the user: read until the user is found, at most
+/// [`MAX_MEMBERS_REPLACED`] member records in all, else 400 `tooMany`.
+async fn groups_with_member(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    f: &Filter,
+    member: &str,
+) -> Result<Vec<Value>, ScimError> {
+    let scan_limit = g.resource.scan_limit;
+    let rest = without_member_term(f, member);
+    if rest.as_ref().is_some_and(mentions_members) {
+        return Err(ScimError::invalid_filter(
+            "a filter names one member at most: members[value eq \"<user id>\"], alone or \
+             joined with and",
+        ));
+    }
+    let member_lists = match &g.membership {
+        Membership::Endpoints {
+            user_groups: None,
+            list,
+            ..
+        } => Some(list),
+        _ => None,
+    };
+    let too_many_groups = || {
+        ScimError::too_many(format!(
+            "more than {scan_limit} groups would have to be read to answer this (the \
+             mapping's groups.scan_limit); narrow the filter, e.g. id eq \"<group id>\" and \
+             members[value eq \"{member}\"]"
+        ))
+    };
+    let gone_is_none = |r: Result<Fetched, ScimError>| match r {
+        Ok(found) => Ok(Some(found.scim)),
+        Err(e) if e.status == 404 => Ok(None),
+        Err(e) => Err(e),
+    };
+    let candidates: Vec<Value> = match (member_lists, rest.as_ref().and_then(id_term)) {
+        (None, _) => {
+            let refs = groups_of_user(cx, member, None).await.or_else(|e| {
+                if e.status == 404 {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            })?;
+            if refs.len() > scan_limit {
+                return Err(too_many_groups());
+            }
+            // Entra's membership check names the group: only that one is read.
+            let named = rest.as_ref().and_then(id_term);
+            let mut out = Vec::with_capacity(refs.len());
+            for gref in refs.iter().filter(|r| named.is_none_or(|id| r.id == id)) {
+                out.extend(gone_is_none(fetch(cx, &gref.id).await)?);
+            }
+            out
+        }
+        (Some(_), Some(id)) => gone_is_none(fetch(cx, id).await)?.into_iter().collect(),
+        (Some(_), None) => {
+            let every = ListQuery {
+                filter: None,
+                start_index: 1,
+                count: scan_limit,
+                sort_by: None,
+                descending: false,
+                attributes: Vec::new(),
+                excluded_attributes: Vec::new(),
+            };
+            let selected = select::select(cx, &g.resource, schema(), rest.as_ref(), &every).await?;
+            if selected.total > scan_limit {
+                return Err(too_many_groups());
+            }
+            selected.resources
+        }
+    };
+    let mut found = Vec::new();
+    let mut budget = MAX_MEMBERS_REPLACED;
+    for mut group in candidates {
+        // The user taken for a member, the rest of the filter decides.
+        if let Some(obj) = group.as_object_mut() {
+            obj.insert("members".into(), json!([{ "value": member }]));
+        }
+        let selected = filter::matches(f, &group, schema());
+        if let Some(obj) = group.as_object_mut() {
+            obj.remove("members");
+        }
+        if !selected {
+            continue;
+        }
+        if let Some(list) = member_lists {
+            let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
+            if !holds_member(cx, g, list, id, member, &mut budget).await? {
+                continue;
+            }
+        }
+        found.push(group);
+    }
+    Ok(found)
+}
+
+/// Whether group `group`'s member list holds user `member`, read a page at a time until the
+/// user is found; `budget` is how many more member records the request may read (400
+/// `tooMany` past it), and goes down by those read.
+async fn holds_member(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    list: &MemberList,
+    group: &str,
+    member: &str,
+    budget: &mut u64,
+) -> Result<bool, ScimError> {
+    let call = ListCall {
+        list: &list.pages,
+        id: Some(group),
+        params: &[],
+    };
+    let mut read: u64 = 0;
+    let walked = legacy::walk(cx, &g.resource, &call, *budget, |item| {
+        read += 1;
+        Ok(match list.member_of_item(&item) {
+            Some(id) if id == member => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })
+    })
+    .await;
+    *budget = budget.saturating_sub(read);
+    match walked {
+        Ok(Walked::Stopped) => Ok(true),
+        Ok(Walked::Done) => Ok(false),
+        Ok(Walked::TooMany) => Err(ScimError::too_many(format!(
+            "finding the groups of user {member} means reading the groups' member lists, more \
+             than {MAX_MEMBERS_REPLACED} members in all; name the group as well: \
+             id eq \"<group id>\" and members[value eq \"{member}\"]"
+        ))),
+        // The group went away in the meantime.
+        Err(e) if e.status == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -1225,6 +1376,40 @@ mod tests {
         assert!(!mentions_members(
             &Filter::parse(r#"displayName eq "x""#).unwrap()
         ));
+    }
+
+    #[test]
+    fn the_rest_of_a_member_filter_and_its_group_id_are_found() {
+        let f = Filter::parse(r#"id eq "5" and members[value eq "17"]"#).unwrap();
+        let rest = without_member_term(&f, "17").unwrap();
+        assert_eq!(rest, Filter::parse(r#"id eq "5""#).unwrap());
+        assert_eq!(id_term(&rest), Some("5"));
+        let f = Filter::parse(r#"members[value eq "17"]"#).unwrap();
+        assert_eq!(without_member_term(&f, "17"), None);
+        let f = Filter::parse(
+            r#"displayName eq "x" and (members[value eq "17"] and externalId eq "e")"#,
+        )
+        .unwrap();
+        let rest = without_member_term(&f, "17").unwrap();
+        assert!(!mentions_members(&rest));
+        assert_eq!(id_term(&rest), None);
+        // Another member's term stays, for the caller to refuse.
+        let f = Filter::parse(r#"members[value eq "17"] and members[value eq "18"]"#).unwrap();
+        assert!(mentions_members(&without_member_term(&f, "17").unwrap()));
+        // Only an equality on the group's own id names it.
+        for other in [
+            r#"id ne "5""#,
+            r#"id eq 5"#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:id eq "5""#,
+        ] {
+            assert_eq!(id_term(&Filter::parse(other).unwrap()), None, "{other}");
+        }
+        assert_eq!(
+            id_term(
+                &Filter::parse(r#"urn:ietf:params:scim:schemas:core:2.0:Group:id eq "5""#).unwrap()
+            ),
+            Some("5")
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Calls to the legacy API, as the mapping describes them: one endpoint call with its error
-//! translation, and reading a window of a paginated list whatever the pagination style.
+//! translation, and reading a list whatever its pagination style (or none): a window of it, or
+//! all of it a page at a time. A legacy API that ignores the paging parameters is read as the
+//! whole list it answers.
 //!
 //! This is where mapping plans meet the backend client; it holds no SCIM semantics. Every call
 //! goes through the client's protection (concurrency bound, retries, circuit breaker), whose
 //! events become metrics here ([`Observer`]).
 
+use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -293,21 +296,39 @@ impl CallObserver for Observer<'_, '_> {
     }
 }
 
+/// A legacy list to read: its endpoint, the `{id}` of its path (a group's member list), and the
+/// filter parameters sent with every page.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListCall<'a> {
+    pub(crate) list: &'a ListEndpoint,
+    pub(crate) id: Option<&'a str>,
+    pub(crate) params: &'a [(String, String)],
+}
+
+impl<'a> ListCall<'a> {
+    /// The list `list` filtered by `params`.
+    pub(crate) fn of(list: &'a ListEndpoint, params: &'a [(String, String)]) -> ListCall<'a> {
+        ListCall {
+            list,
+            id: None,
+            params,
+        }
+    }
+}
+
 /// Fetches one page of at most `size` items that starts at the 0-based `offset` (page style:
-/// `offset` must be a multiple of `size`), with the filter `params`. `cursor` continues a
-/// cursor-paginated walk. `id` fills the `{id}` of the list path (a group's member list).
-#[allow(clippy::too_many_arguments)]
-pub async fn fetch_page(
+/// `offset` must be a multiple of `size`). `cursor` continues a cursor-paginated walk. An
+/// unpaged list (`pagination: none`) answers the whole list whatever is asked.
+pub(crate) async fn fetch_page(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
-    list: &ListEndpoint,
-    id: Option<&str>,
-    params: &[(String, String)],
+    call: &ListCall<'_>,
     offset: u64,
     size: u64,
     cursor: Option<&str>,
 ) -> Result<Page, ScimError> {
-    let mut q: Vec<(String, String)> = params.to_vec();
+    let list = call.list;
+    let mut q: Vec<(String, String)> = call.params.to_vec();
     match &list.pagination {
         Pagination::Page {
             page_param,
@@ -339,7 +360,16 @@ pub async fn fetch_page(
         }
         Pagination::None => {}
     }
-    let r = call(cx, resource, &list.endpoint, id, &q, None).await?;
+    let r = call_with(
+        cx,
+        resource,
+        &Call {
+            id: call.id,
+            params: &q,
+            ..Call::new(&list.endpoint)
+        },
+    )
+    .await?;
     let items = list.items(&r.body)?;
     Ok(Page {
         total: list.total(&r.body, &r.headers),
@@ -350,58 +380,63 @@ pub async fn fetch_page(
 
 /// The largest page the legacy API serves.
 pub fn max_page_size(list: &ListEndpoint) -> u64 {
-    match &list.pagination {
-        Pagination::Page { max_page_size, .. }
-        | Pagination::Offset { max_page_size, .. }
-        | Pagination::Cursor { max_page_size, .. } => (*max_page_size).max(1),
-        Pagination::None => u64::MAX,
-    }
+    list.pagination.max_page_size().max(1)
 }
 
-/// Items `[offset, offset + count)` of the legacy list filtered by `params`, and the total the
-/// legacy API reported. Uses as few calls as the pagination style allows: one call when the
-/// window is one legacy page (SCIM clients page with startIndex = 1, 101, 201… and count 100).
-/// `walk_limit` bounds how many items a cursor walk may skip through.
-pub async fn fetch_window(
+/// Whether `page`, asked for at most `size` items from position `start`, is in fact the whole
+/// list: the list is unpaged, or the answer is longer than asked or reaches past the total the
+/// legacy API reports (it ignores the paging parameters).
+fn is_whole_list(list: &ListEndpoint, page: &Page, start: u64, size: u64) -> bool {
+    let n = page.items.len() as u64;
+    matches!(list.pagination, Pagination::None)
+        || n > size
+        || page.total.is_some_and(|t| start.saturating_add(n) > t)
+}
+
+/// Items `[offset, offset + count)` of the list, and the total the legacy API reported (for a
+/// whole list answered at once without one: its length). Uses as few calls as the pagination
+/// style allows: one call when the window is one legacy page (SCIM clients page with
+/// startIndex = 1, 101, 201… and count 100). `walk_limit` bounds how many items a cursor walk
+/// may skip through. A legacy API that ignores the paging parameters is read as the whole list
+/// it answers: no item twice, none skipped.
+pub(crate) async fn fetch_window(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
-    list: &ListEndpoint,
-    params: &[(String, String)],
+    call: &ListCall<'_>,
     offset: u64,
     count: u64,
     walk_limit: u64,
 ) -> Result<(Vec<Value>, Option<u64>), ScimError> {
-    fetch_window_of(cx, resource, list, None, params, offset, count, walk_limit).await
-}
-
-/// [`fetch_window`] of a list whose path has `{id}` (a group's member list).
-#[allow(clippy::too_many_arguments)]
-pub async fn fetch_window_of(
-    cx: &Ctx<'_>,
-    resource: &ResourceMapping,
-    list: &ListEndpoint,
-    id: Option<&str>,
-    params: &[(String, String)],
-    offset: u64,
-    count: u64,
-    walk_limit: u64,
-) -> Result<(Vec<Value>, Option<u64>), ScimError> {
+    let list = call.list;
     let max = max_page_size(list);
     let want = count.max(1);
     let mut out: Vec<Value> = Vec::new();
     let mut total = None;
+    // The whole list in one answer: the window is cut out of it.
+    let whole = |page: Page| -> (Vec<Value>, Option<u64>) {
+        let total = page.total.or(Some(page.items.len() as u64));
+        let window = page
+            .items
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(want).unwrap_or(usize::MAX))
+            .collect();
+        (window, total)
+    };
     match &list.pagination {
-        // The whole list in one answer: the window is cut out of it.
         Pagination::None => {
-            let page = fetch_page(cx, resource, list, id, params, 0, want, None).await?;
-            total = page.total.or(Some(page.items.len() as u64));
-            out.extend(page.items.into_iter().skip(offset as usize));
+            let page = fetch_page(cx, resource, call, 0, want, None).await?;
+            (out, total) = whole(page);
         }
         Pagination::Offset { .. } => {
             let mut at = offset;
             loop {
                 let size = (want - out.len() as u64).min(max);
-                let page = fetch_page(cx, resource, list, id, params, at, size, None).await?;
+                let page = fetch_page(cx, resource, call, at, size, None).await?;
+                if is_whole_list(list, &page, at, size) {
+                    (out, total) = whole(page);
+                    break;
+                }
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 out.extend(page.items);
@@ -421,8 +456,11 @@ pub async fn fetch_window_of(
             };
             let mut page_start = offset - offset % size;
             loop {
-                let page =
-                    fetch_page(cx, resource, list, id, params, page_start, size, None).await?;
+                let page = fetch_page(cx, resource, call, page_start, size, None).await?;
+                if is_whole_list(list, &page, page_start, size) {
+                    (out, total) = whole(page);
+                    break;
+                }
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 let skip = offset.saturating_sub(page_start) as usize;
@@ -437,8 +475,11 @@ pub async fn fetch_window_of(
             let mut cursor: Option<String> = None;
             let mut seen: u64 = 0;
             loop {
-                let page = fetch_page(cx, resource, list, id, params, seen, max, cursor.as_deref())
-                    .await?;
+                let page = fetch_page(cx, resource, call, seen, max, cursor.as_deref()).await?;
+                if seen == 0 && is_whole_list(list, &page, 0, max) {
+                    (out, total) = whole(page);
+                    break;
+                }
                 total = total.or(page.total);
                 let n = page.items.len() as u64;
                 let skip = offset.saturating_sub(seen) as usize;
@@ -450,8 +491,11 @@ pub async fn fetch_window_of(
                 }
                 if seen > walk_limit {
                     return Err(ScimError::too_many(format!(
-                        "reaching startIndex {} needs walking more than {walk_limit} users of a cursor-paginated legacy API",
-                        offset + 1
+                        "reaching startIndex {} needs walking more than {walk_limit} records of \
+                         a cursor-paginated legacy list (the mapping's {}.scan_limit); page \
+                         through the results from the start instead",
+                        offset + 1,
+                        section(list)
                     )));
                 }
             }
@@ -464,10 +508,80 @@ pub async fn fetch_window_of(
     Ok((out, total))
 }
 
-/// Every item of the legacy list filtered by `params`, each passed through `read` as its page
-/// arrives: only one legacy page of JSON is held at a time, and what `read` keeps. Stops at the
-/// first error of `read`, and with `Err(tooMany)` as soon as the legacy total, or the items
-/// seen, pass `limit`.
+/// How a walk of a legacy list ([`walk`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walked {
+    /// Every item was visited.
+    Done,
+    /// The visitor stopped the walk.
+    Stopped,
+    /// The list holds more items than the walk may read (by the legacy total, or by the items
+    /// seen): nothing past the limit was read, and the walk is incomplete.
+    TooMany,
+}
+
+/// Visits every item of the list in order, as its page arrives: only one legacy page of JSON is
+/// held at a time. Stops when `visit` says so or fails, and with [`Walked::TooMany`] as soon as
+/// the legacy total, or the items seen, pass `limit`. An unpaged list is one call; a legacy API
+/// that ignores the paging parameters (an answer longer than asked, past its total, or the same
+/// page again) is read as the whole list it answers, each item once.
+pub(crate) async fn walk(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    call: &ListCall<'_>,
+    limit: u64,
+    mut visit: impl FnMut(Value) -> Result<ControlFlow<()>, ScimError>,
+) -> Result<Walked, ScimError> {
+    let list = call.list;
+    let size = max_page_size(list);
+    let mut seen: u64 = 0;
+    let mut cursor: Option<String> = None;
+    let mut last_first: Option<Value> = None;
+    loop {
+        let page = fetch_page(cx, resource, call, seen, size, cursor.as_deref()).await?;
+        if seen > 0 && !page.items.is_empty() && page.items.first() == last_first.as_ref() {
+            // The page read before, again: the legacy API ignores paging; all of it was seen.
+            return Ok(Walked::Done);
+        }
+        let whole = is_whole_list(list, &page, seen, size);
+        // The items of a whole list that were not visited yet.
+        let skip = if whole { seen } else { 0 };
+        let n = page.items.len() as u64;
+        let reach = if whole { n } else { seen + n };
+        if reach > limit || page.total.is_some_and(|t| t > limit) {
+            return Ok(Walked::TooMany);
+        }
+        let total = page.total;
+        last_first = page.items.first().cloned();
+        for item in page
+            .items
+            .into_iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        {
+            if visit(item)?.is_break() {
+                return Ok(Walked::Stopped);
+            }
+        }
+        seen = reach;
+        cursor = page.next;
+        let more = !whole
+            && match &list.pagination {
+                Pagination::Cursor { .. } => cursor.is_some(),
+                Pagination::None => false,
+                Pagination::Page { .. } | Pagination::Offset { .. } => {
+                    n == size && total.is_none_or(|t| seen < t)
+                }
+            };
+        if n == 0 || !more {
+            return Ok(Walked::Done);
+        }
+    }
+}
+
+/// Every item of the list filtered by `params`, each passed through `read` as its page arrives
+/// (see [`walk`]): only one legacy page of JSON is held at a time, and what `read` keeps. Stops
+/// at the first error of `read`, and with `Err(tooMany)` when the list holds more than `limit`
+/// items.
 pub async fn fetch_all<T>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -476,43 +590,32 @@ pub async fn fetch_all<T>(
     limit: u64,
     mut read: impl FnMut(Value) -> Result<T, ScimError>,
 ) -> Result<Vec<T>, ScimError> {
-    let size = max_page_size(list);
     let mut out = Vec::new();
-    let mut seen: u64 = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = fetch_page(
-            cx,
-            resource,
-            list,
-            None,
-            params,
-            seen,
-            size,
-            cursor.as_deref(),
-        )
-        .await?;
-        let n = page.items.len() as u64;
-        seen += n;
-        if seen > limit || page.total.is_some_and(|t| t > limit) {
-            return Err(ScimError::too_many(format!(
-                "this filter has to be evaluated by the gateway over more than {limit} users; \
-                 narrow it with an attribute the legacy API can search (e.g. userName eq \"…\")"
-            )));
-        }
-        for item in page.items {
-            out.push(read(item)?);
-        }
-        cursor = page.next;
-        let more = match &list.pagination {
-            Pagination::Cursor { .. } => cursor.is_some(),
-            Pagination::None => false,
-            Pagination::Page { .. } | Pagination::Offset { .. } => {
-                n == size && page.total.is_none_or(|t| seen < t)
-            }
-        };
-        if n == 0 || !more {
-            return Ok(out);
-        }
+    let walked = walk(cx, resource, &ListCall::of(list, params), limit, |item| {
+        out.push(read(item)?);
+        Ok(ControlFlow::Continue(()))
+    })
+    .await?;
+    match walked {
+        Walked::TooMany => Err(too_many_to_read(list, limit)),
+        Walked::Done | Walked::Stopped => Ok(out),
     }
+}
+
+/// The mapping section a list belongs to (`users`, `groups`), for messages naming its settings.
+pub(crate) fn section(list: &ListEndpoint) -> &'static str {
+    list.endpoint
+        .name
+        .split_once('.')
+        .map_or(list.endpoint.name, |(section, _)| section)
+}
+
+/// The 400 `tooMany` of a request that needs more than `limit` records of `list`.
+pub(crate) fn too_many_to_read(list: &ListEndpoint, limit: u64) -> ScimError {
+    let section = section(list);
+    ScimError::too_many(format!(
+        "answering this needs the gateway to read more than {limit} records of the legacy \
+         list, its limit ({section}.scan_limit in the mapping); narrow the filter with an \
+         attribute the legacy API searches itself (its filters:), or raise {section}.scan_limit"
+    ))
 }

@@ -1,28 +1,65 @@
 //! Selecting a page of legacy records for a SCIM list or search, the same way for every
-//! resource type: the filter goes to the legacy API as far as the mapping allows; when that
-//! covers all of it and no sort is asked, the legacy API pages too, else the gateway fetches at
-//! most `scan_limit` candidates, filters, sorts and pages them itself. Every record is re-checked
-//! against the filter (legacy searches may be looser than SCIM's) and records carrying the
-//! mapping's deleted marker are left out.
+//! resource type, with a `totalResults` an IdP can rely on: the number of resources it sees
+//! when it walks the pages, the same on every page and for `count=0`, and no page short before
+//! the last.
+//!
+//! The legacy API pages, and its total is taken for SCIM's, only when all of this holds
+//! ([`legacy_total_is_exact`]): the filter went to it whole ([`Pushdown::complete`]) and as
+//! exact comparisons ([`Pushdown::exact`], no `match: loose` entry); no sort is asked; its list
+//! leaves out the records marked deleted ([`ResourceMapping::lists_deleted`]); the list is
+//! paged and reports a total; its items carry every attribute the filter names
+//! ([`ListEndpoint::carries`]). Even then each record of the page is re-checked, and a page
+//! holding one that SCIM does not show (the legacy API was looser than the mapping says) is
+//! answered by the walk below, unless the page held the whole result and was counted as it is.
+//!
+//! Otherwise the gateway walks the list itself (the pass-down parameters still sent), leaves
+//! out deleted records, re-checks every record against the filter, counts, sorts and pages: at
+//! most `scan_limit` legacy records, else 400 `tooMany` as soon as the legacy total or the
+//! records seen pass it. An unpaged list (`pagination: none`) is one call.
+//!
+//! When the list items lack an attribute the filter or the sort names, each candidate is read
+//! through the `get` endpoint and checked on its full record (at most `scan_limit` of them);
+//! when they lack one the response shows, the resources of the page are read in full (at most
+//! `count`). List items are taken to carry the deleted marker.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::mapping::{Pushdown, ResourceMapping};
+use crate::mapping::{ListEndpoint, Membership, Pagination, Pushdown, ResourceMapping};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::path::AttrPath;
-use crate::scim::schema::ResourceSchema;
-use crate::scim::ScimError;
+use crate::scim::schema::{ResourceSchema, Returned};
+use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
-use crate::server::legacy;
+use crate::server::legacy::{self, ListCall, Walked};
 
 /// A page of SCIM resources, the legacy record each came from (by SCIM id), and the total.
 pub struct Selection {
     pub resources: Vec<Value>,
     pub legacy_by_id: HashMap<String, Value>,
     pub total: usize,
+}
+
+impl Selection {
+    /// The selection of these (legacy record, SCIM resource) pairs, out of `total`.
+    fn of(kept: Vec<(Value, Value)>, total: usize) -> Selection {
+        let mut resources = Vec::with_capacity(kept.len());
+        let mut legacy_by_id = HashMap::with_capacity(kept.len());
+        for (item, scim) in kept {
+            if let Some(id) = scim.get("id").and_then(Value::as_str) {
+                legacy_by_id.insert(id.to_string(), item);
+            }
+            resources.push(scim);
+        }
+        Selection {
+            resources,
+            legacy_by_id,
+            total,
+        }
+    }
 }
 
 /// The query's filter, parsed and checked against `schema`; `None` when there is none.
@@ -40,7 +77,8 @@ pub fn parse_filter(
     }
 }
 
-/// The page `query` asks for of `resource`'s records that `filter` selects.
+/// The page `query` asks for of `resource`'s records that `filter` selects (see the module
+/// documentation). `schema` is the full SCIM schema of the resource type.
 pub async fn select(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -48,6 +86,9 @@ pub async fn select(
     filter: Option<&Filter>,
     query: &ListQuery,
 ) -> Result<Selection, ScimError> {
+    if let Some(f) = filter {
+        refuse_server_filled(f, schema)?;
+    }
     let pushdown = match filter {
         Some(f) => resource.pushdown(f),
         None => Pushdown {
@@ -56,94 +97,365 @@ pub async fn select(
             exact: true,
         },
     };
-    let offset = (query.start_index.max(1) - 1) as u64;
-    let count = query.count as u64;
-    let list_endpoint = &resource.endpoints.list;
-    let scan_limit = resource.scan_limit as u64;
-    let legacy_pages = pushdown.complete && query.sort_by.is_none();
-    // A record SCIM shows and the filter selects, with the SCIM resource made of it.
-    let keep = |item: Value| -> Result<Option<(Value, Value)>, ScimError> {
-        if resource.is_deleted(&item) {
+    let list = &resource.endpoints.list;
+    // Every item has its id; the rest is as `carries:` says.
+    let carried = |p: &AttrPath| {
+        let p = canonical(p, schema);
+        (p.schema.is_none() && p.name == "id") || list.carries(&p)
+    };
+    let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(carried));
+    let sort_carried = query.sort_by.as_ref().is_none_or(carried);
+    let shown_carried = list.carries_everything()
+        || record_paths(cx, resource)
+            .iter()
+            .all(|p| list.carries(p) || !shows(query, p, schema));
+    let look = Look {
+        cx,
+        resource,
+        schema,
+        filter,
+    };
+    let from_legacy_pages = if legacy_total_is_exact(resource, &pushdown, query, filter_carried) {
+        look.legacy_page(&pushdown.params, query).await?
+    } else {
+        None
+    };
+    let (mut selection, in_full) = match from_legacy_pages {
+        Some(selection) => (selection, false),
+        None => {
+            let each_in_full = !(filter_carried && sort_carried);
+            let selection = look.walk(&pushdown, query, each_in_full).await?;
+            (selection, each_in_full)
+        }
+    };
+    if !in_full && !shown_carried {
+        look.page_in_full(&mut selection).await?;
+    }
+    Ok(selection)
+}
+
+/// Whether the legacy API's own paging and total answer a list exactly (see the module
+/// documentation); `filter_carried`: the list items carry every attribute the filter names.
+pub(crate) fn legacy_total_is_exact(
+    resource: &ResourceMapping,
+    pushdown: &Pushdown,
+    query: &ListQuery,
+    filter_carried: bool,
+) -> bool {
+    let list = &resource.endpoints.list;
+    pushdown.complete
+        && pushdown.exact
+        && query.sort_by.is_none()
+        && !resource.lists_deleted()
+        && list.pagination != Pagination::None
+        && list.total.is_some()
+        && filter_carried
+}
+
+/// What one selection looks at: the resource, its full SCIM schema and the filter.
+struct Look<'a, 'c> {
+    cx: &'a Ctx<'c>,
+    resource: &'a ResourceMapping,
+    schema: &'a ResourceSchema,
+    filter: Option<&'a Filter>,
+}
+
+impl Look<'_, '_> {
+    /// The record and its SCIM resource when SCIM shows it and the filter selects it.
+    fn keep(&self, item: Value) -> Result<Option<(Value, Value)>, ScimError> {
+        if self.resource.is_deleted(&item) {
             return Ok(None);
         }
-        let scim = resource.to_scim(&item)?;
-        if filter.is_some_and(|f| !filter::matches(f, &scim, schema)) {
+        let scim = self.resource.to_scim(&item)?;
+        if self
+            .filter
+            .is_some_and(|f| !filter::matches(f, &scim, self.schema))
+        {
             return Ok(None);
         }
         Ok(Some((item, scim)))
-    };
-    let (kept, legacy_total) = if legacy_pages {
+    }
+
+    /// The page as the legacy API pages it, with its total; `None` when that answer cannot
+    /// be taken for SCIM's (it has no total, or its page holds a record SCIM does not show)
+    /// and the list must be walked instead.
+    async fn legacy_page(
+        &self,
+        params: &[(String, String)],
+        query: &ListQuery,
+    ) -> Result<Option<Selection>, ScimError> {
+        let offset = (query.start_index.max(1) - 1) as u64;
+        let count = query.count as u64;
+        let list = &self.resource.endpoints.list;
+        // `count=0` still reads a page, in one call, so that its records are checked too.
+        let window = if count == 0 {
+            legacy::max_page_size(list)
+        } else {
+            count
+        };
         let (items, total) = legacy::fetch_window(
-            cx,
-            resource,
-            list_endpoint,
-            &pushdown.params,
+            self.cx,
+            self.resource,
+            &ListCall::of(list, params),
             offset,
-            count,
-            scan_limit,
+            window,
+            self.resource.scan_limit as u64,
         )
         .await?;
-        let kept = items.into_iter().map(keep).collect::<Result<Vec<_>, _>>()?;
-        (kept, total)
-    } else {
-        // A scan keeps only what the filter selects, a legacy page of JSON at a time.
-        let kept = legacy::fetch_all(
-            cx,
-            resource,
-            list_endpoint,
-            &pushdown.params,
-            scan_limit,
-            keep,
-        )
-        .await?;
-        (kept, None)
-    };
-    let fetched = kept.len();
-    let mut resources = Vec::new();
-    let mut legacy_by_id = HashMap::new();
-    for (item, scim) in kept.into_iter().flatten() {
-        if let Some(id) = scim.get("id").and_then(Value::as_str) {
-            legacy_by_id.insert(id.to_string(), item);
+        // Without a total in the answer, none is invented: the gateway counts.
+        let Some(total) = total else {
+            return Ok(None);
+        };
+        let fetched = items.len();
+        let mut kept = Vec::with_capacity(fetched);
+        for item in items {
+            kept.extend(self.keep(item)?);
         }
-        resources.push(scim);
+        let total = if kept.len() == fetched {
+            usize::try_from(total).unwrap_or(usize::MAX)
+        } else if offset == 0 && fetched as u64 >= total {
+            // The page held the whole result: what it shows is the total.
+            kept.len()
+        } else {
+            return Ok(None);
+        };
+        kept.truncate(query.count);
+        Ok(Some(Selection::of(kept, total)))
     }
-    if legacy_pages {
-        // What the legacy API counted but SCIM does not show (deleted records, looser matches)
-        // comes off its total; beyond this page the total stays the legacy API's estimate.
-        let hidden = fetched - resources.len();
-        let total = legacy_total
-            .map(|t| (t as usize).saturating_sub(hidden))
-            .unwrap_or(offset as usize + resources.len());
-        return Ok(Selection {
-            resources,
-            legacy_by_id,
+
+    /// The page of the list walked by the gateway (see the module documentation); with
+    /// `each_in_full`, every candidate is read through the `get` endpoint and checked on its
+    /// full record.
+    async fn walk(
+        &self,
+        pushdown: &Pushdown,
+        query: &ListQuery,
+        each_in_full: bool,
+    ) -> Result<Selection, ScimError> {
+        let resource = self.resource;
+        let list = &resource.endpoints.list;
+        let limit = resource.scan_limit as u64;
+        let mut kept: Vec<(Value, Value)> = Vec::new();
+        let mut candidates: Vec<Value> = Vec::new();
+        let walked = legacy::walk(
+            self.cx,
+            resource,
+            &ListCall::of(list, &pushdown.params),
+            limit,
+            |item| {
+                if !each_in_full {
+                    kept.extend(self.keep(item)?);
+                } else if !resource.is_deleted(&item) {
+                    candidates.push(item);
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await?;
+        if walked == Walked::TooMany {
+            return Err(too_many(list, limit, each_in_full));
+        }
+        for item in candidates {
+            if let Some(full) = self.in_full(&item).await? {
+                kept.extend(self.keep(full)?);
+            }
+        }
+        let total = kept.len();
+        let mut all = Selection::of(kept, total);
+        if let Some(by) = &query.sort_by {
+            list::sort(&mut all.resources, by, query.descending, self.schema);
+        }
+        let page: Vec<Value> = all
+            .resources
+            .into_iter()
+            .skip(query.start_index.max(1) - 1)
+            .take(query.count)
+            .collect();
+        let ids: Vec<&str> = page.iter().filter_map(|r| r.get("id")?.as_str()).collect();
+        all.legacy_by_id.retain(|id, _| ids.contains(&id.as_str()));
+        Ok(Selection {
+            resources: page,
+            legacy_by_id: all.legacy_by_id,
             total,
-        });
+        })
     }
-    if let Some(by) = &query.sort_by {
-        list::sort(&mut resources, by, query.descending, schema);
+
+    /// Replaces each resource of the page by the one its full record makes (read through the
+    /// `get` endpoint); a record gone in the meantime leaves the page.
+    async fn page_in_full(&self, selection: &mut Selection) -> Result<(), ScimError> {
+        let mut page = Vec::with_capacity(selection.resources.len());
+        for scim in std::mem::take(&mut selection.resources) {
+            let id = scim.get("id").and_then(Value::as_str).unwrap_or_default();
+            let Some(item) = selection.legacy_by_id.remove(id) else {
+                continue;
+            };
+            if let Some(full) = self.in_full(&item).await? {
+                if !self.resource.is_deleted(&full) {
+                    let scim = self.resource.to_scim(&full)?;
+                    page.push((full, scim));
+                }
+            }
+        }
+        let total = selection.total;
+        *selection = Selection::of(page, total);
+        Ok(())
     }
-    let total = resources.len();
-    let resources: Vec<Value> = resources
-        .into_iter()
-        .skip(offset as usize)
-        .take(count as usize)
-        .collect();
-    Ok(Selection {
-        resources,
-        legacy_by_id,
-        total,
+
+    /// The full record of list item `item`, read through the `get` endpoint; `None` when it is
+    /// gone (or the legacy API answers another record for its id).
+    async fn in_full(&self, item: &Value) -> Result<Option<Value>, ScimError> {
+        let resource = self.resource;
+        let Some(id) = resource.legacy_id(item) else {
+            return Ok(None);
+        };
+        let call = legacy::Call {
+            id: Some(&id),
+            ..legacy::Call::new(&resource.endpoints.get)
+        };
+        match legacy::call_with(self.cx, resource, &call).await {
+            Ok(got) if resource.legacy_id(&got.body).as_deref() == Some(id.as_str()) => {
+                Ok(Some(got.body))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.legacy_status == Some(404) => Ok(None),
+            Err(e) => Err(e.error),
+        }
+    }
+}
+
+/// The 400 `tooMany` of a walk that would read more than `limit` records of `list`.
+fn too_many(list: &ListEndpoint, limit: u64, each_in_full: bool) -> ScimError {
+    let section = legacy::section(list);
+    let why = if each_in_full {
+        "each record read on its own, as the legacy list's items lack an attribute the filter \
+         or the sort names"
+    } else {
+        "the legacy API cannot answer this query exactly itself"
+    };
+    ScimError::too_many(format!(
+        "answering this query needs the gateway to go through more than {limit} legacy records \
+         ({why}), past its limit ({section}.scan_limit in the mapping); narrow the filter with \
+         an attribute the legacy API searches exactly (e.g. userName eq \"…\"), or raise \
+         {section}.scan_limit"
+    ))
+}
+
+/// Refuses a filter on an attribute the server fills itself and the legacy records do not
+/// hold: a user's `groups` (asked of /Groups with `members[value eq "<user id>"]` instead).
+/// A group's `members` are answered by the groups' list before it comes here.
+fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimError> {
+    if !schema.core.id.eq_ignore_ascii_case(urn::USER) {
+        return Ok(());
+    }
+    let groups = AttrPath::new("groups");
+    if named_paths(f)
+        .iter()
+        .any(|p| canonical(p, schema).parent() == groups)
+    {
+        return Err(ScimError::invalid_filter(
+            "users cannot be filtered on their groups; list the groups of a user with \
+             GET /Groups?filter=members[value eq \"<user id>\"]",
+        ));
+    }
+    Ok(())
+}
+
+/// The attribute paths a filter names, a value path's attributes as sub-attributes of it
+/// (`emails[type eq "work"]` names `emails.type`).
+pub(crate) fn named_paths(f: &Filter) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    collect_paths(f, None, &mut out);
+    out
+}
+
+fn collect_paths(f: &Filter, within: Option<&AttrPath>, out: &mut Vec<AttrPath>) {
+    let mut push = |p: &AttrPath| {
+        out.push(match within {
+            Some(parent) => parent.parent().with_sub(p.name.clone()),
+            None => p.clone(),
+        })
+    };
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) => push(path),
+        Filter::ValuePath { attr, filter } => collect_paths(filter, Some(attr), out),
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            collect_paths(a, within, out);
+            collect_paths(b, within, out);
+        }
+        Filter::Not(a) => collect_paths(a, within, out),
+    }
+}
+
+/// `path` as the mapping names attributes: unqualified in the core schema, qualified with its
+/// URN in an extension, with the schema's spelling of the names. A path the schema does not
+/// know is kept as written.
+fn canonical(path: &AttrPath, schema: &ResourceSchema) -> AttrPath {
+    let Some(found) = schema.find(path) else {
+        return path.clone();
+    };
+    AttrPath {
+        schema: found.is_extension(schema).then(|| found.schema.id.clone()),
+        name: found.attr.name.clone(),
+        sub: found.sub.map(|s| s.name.clone()),
+    }
+}
+
+/// The SCIM attributes a resource takes from its legacy record: the mapped ones, and a user's
+/// `groups` when membership is a field of the legacy user.
+fn record_paths(cx: &Ctx<'_>, resource: &ResourceMapping) -> Vec<AttrPath> {
+    let mut paths = resource.attribute_paths();
+    let is_users = std::ptr::eq(resource, &cx.mapping.users);
+    if is_users
+        && cx
+            .mapping
+            .groups
+            .as_ref()
+            .is_some_and(|g| matches!(g.membership, Membership::UserAttribute(_)))
+    {
+        paths.push(AttrPath::new("groups"));
+    }
+    paths
+}
+
+/// Whether a response shaped by `query` shows `path` (RFC 7644 §3.9): unless excluded, when
+/// `attributes` names it (or its attribute, or one of its sub-attributes), or, without
+/// `attributes`, when it is returned by default.
+pub(crate) fn shows(query: &ListQuery, path: &AttrPath, schema: &ResourceSchema) -> bool {
+    let Some(target) = schema.find(path) else {
+        return query.attributes.is_empty();
+    };
+    let same_sub = |q: Option<&crate::scim::schema::AttributeDef>| match (q, target.sub) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        _ => false,
+    };
+    let excluded = query.excluded_attributes.iter().any(|q| {
+        schema.find(q).is_some_and(|r| {
+            std::ptr::eq(r.attr, target.attr) && (r.sub.is_none() || same_sub(r.sub))
+        })
+    });
+    if excluded {
+        return false;
+    }
+    if query.attributes.is_empty() {
+        return !matches!(target.leaf().returned, Returned::Never | Returned::Request);
+    }
+    query.attributes.iter().any(|q| {
+        schema.find(q).is_some_and(|r| {
+            std::ptr::eq(r.attr, target.attr)
+                && (r.sub.is_none() || target.sub.is_none() || same_sub(r.sub))
+        })
     })
 }
 
-/// How many legacy records [`find_equal`] reads: a legacy search may be looser than SCIM's
-/// equality (it is re-checked), but not by more than this.
+/// How many legacy records [`find_equal`] reads when the pass-down is exact: an exact legacy
+/// search selects only equal records, and a name is held by few.
 const FIND_WINDOW: u64 = 50;
 
 /// The records of `resource` whose `attr` equals `value` (by `schema`'s case rule), deleted
 /// ones included, as (legacy record, SCIM resource) pairs, asked of the legacy API through the
 /// mapping's filter pushdown; `None` when the mapping cannot ask it that. Creates look their
-/// unique name up with it first.
+/// unique name up with it first. A loose legacy search is walked to its end (at most
+/// `scan_limit` records, else `tooMany`); records whose list items lack `attr` are read in full.
 pub async fn find_equal(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -151,8 +463,9 @@ pub async fn find_equal(
     attr: &str,
     value: &str,
 ) -> Result<Option<Vec<(Value, Value)>>, ScimError> {
+    let path = AttrPath::new(attr);
     let equal = Filter::Compare {
-        path: AttrPath::new(attr),
+        path: path.clone(),
         op: CompareOp::Eq,
         value: CompValue::Str(value.to_string()),
     };
@@ -160,22 +473,238 @@ pub async fn find_equal(
     if pushdown.params.is_empty() {
         return Ok(None);
     }
-    let (items, _) = legacy::fetch_window(
+    let list = &resource.endpoints.list;
+    let call = ListCall::of(list, &pushdown.params);
+    let items = if pushdown.exact {
+        legacy::fetch_window(cx, resource, &call, 0, FIND_WINDOW, FIND_WINDOW)
+            .await?
+            .0
+    } else {
+        legacy::fetch_all(
+            cx,
+            resource,
+            list,
+            &pushdown.params,
+            resource.scan_limit as u64,
+            Ok,
+        )
+        .await?
+    };
+    let look = Look {
         cx,
         resource,
-        &resource.endpoints.list,
-        &pushdown.params,
-        0,
-        FIND_WINDOW,
-        FIND_WINDOW,
-    )
-    .await?;
+        schema,
+        filter: Some(&equal),
+    };
+    let thin = !list.carries(&canonical(&path, schema));
     let mut found = Vec::new();
     for item in items {
+        let item = match thin {
+            true => match look.in_full(&item).await? {
+                Some(full) => full,
+                None => continue,
+            },
+            false => item,
+        };
         let scim = resource.to_scim(&item)?;
         if filter::matches(&equal, &scim, schema) {
             found.push((item, scim));
         }
     }
     Ok(Some(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::load_str;
+
+    const YAML: &str = r#"
+name: t
+backend: { base_url: "http://127.0.0.1:9" }
+users:
+  id: $.id
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}" }
+    update: { method: PUT, path: "/users/{id}" }
+    list:
+      method: GET
+      path: /users
+      items: $.data
+      total: { body: $.meta.total }
+      pagination: { style: page, page_param: page, size_param: per_page, first_page: 1, max_page_size: 100 }
+  on_delete: deactivate
+  deleted: { legacy: $.status, value: archived }
+  attributes:
+    - { scim: userName, legacy: $.login }
+    - { scim: title, legacy: $.title }
+    - { scim: name.givenName, legacy: $.first }
+    - { scim: 'emails[type eq "work"].value', legacy: $.email }
+    - scim: active
+      legacy: $.status
+      values:
+        - { scim: true, legacy: enabled }
+        - { scim: false, legacy: disabled }
+  filters:
+    - { scim: userName, op: eq, param: login }
+    - { scim: 'emails[type eq "work"].value', op: eq, param: email }
+"#;
+
+    fn users() -> ResourceMapping {
+        let mut r = load_str("t.yaml", YAML).unwrap().users;
+        if let Some(m) = r.plan.deleted.as_mut() {
+            m.listed = false;
+        }
+        r
+    }
+
+    fn q(s: &str) -> ListQuery {
+        ListQuery::from_query_string(s, 100).unwrap()
+    }
+
+    fn exact(r: &ResourceMapping, filter: &str, query: &str) -> bool {
+        let f = Filter::parse(filter).unwrap();
+        let carried = named_paths(&f).iter().all(|p| {
+            r.endpoints
+                .list
+                .carries(&canonical(p, ResourceSchema::user()))
+        });
+        legacy_total_is_exact(r, &r.pushdown(&f), &q(query), carried)
+    }
+
+    #[test]
+    fn the_legacy_total_is_taken_only_for_an_exact_complete_pass_down() {
+        let r = users();
+        assert!(exact(&r, r#"userName eq "ada""#, ""));
+        assert!(exact(
+            &r,
+            r#"userName eq "ada" and emails[type eq "work"].value eq "a@b""#,
+            ""
+        ));
+        // Part of the filter is the gateway's, or the gateway sorts.
+        assert!(!exact(&r, r#"userName eq "ada" and title eq "x""#, ""));
+        assert!(!exact(&r, r#"userName sw "a""#, ""));
+        assert!(!exact(&r, r#"userName eq "ada""#, "sortBy=title"));
+    }
+
+    #[test]
+    fn a_loose_filter_deleted_records_in_the_list_or_an_unpaged_list_are_counted_by_the_gateway() {
+        let mut loose = users();
+        loose.plan.filters[0].exact = false;
+        assert!(!exact(&loose, r#"userName eq "ada""#, ""));
+        assert!(exact(
+            &loose,
+            r#"emails[type eq "work"].value eq "a@b""#,
+            ""
+        ));
+
+        let mut listed = users();
+        if let Some(m) = listed.plan.deleted.as_mut() {
+            m.listed = true;
+        }
+        assert!(!exact(&listed, r#"userName eq "ada""#, ""));
+
+        let mut unpaged = users();
+        unpaged.endpoints.list.pagination = Pagination::None;
+        assert!(!exact(&unpaged, r#"userName eq "ada""#, ""));
+
+        let mut no_total = users();
+        no_total.endpoints.list.total = None;
+        assert!(!exact(&no_total, r#"userName eq "ada""#, ""));
+    }
+
+    #[test]
+    fn items_that_lack_a_filtered_attribute_are_not_counted_by_the_legacy_api() {
+        let mut thin = users();
+        thin.endpoints.list.carries = Some(vec![AttrPath::new("userName"), AttrPath::new("name")]);
+        assert!(exact(&thin, r#"userName eq "ada""#, ""));
+        assert!(!exact(
+            &thin,
+            r#"emails[type eq "work"].value eq "a@b""#,
+            ""
+        ));
+        assert!(!exact(
+            &thin,
+            r#"USERNAME eq "ada" and emails.value eq "a@b""#,
+            ""
+        ));
+    }
+
+    #[test]
+    fn the_shipped_acme_hr_mapping_pages_its_user_lists_through_acme_hr() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let acme = crate::mapping::load_file(&root.join("mappings/acme-hr.yaml")).unwrap();
+        assert!(!acme.users.lists_deleted(), "archived users are left out");
+        let all = Pushdown {
+            params: Vec::new(),
+            complete: true,
+            exact: true,
+        };
+        assert!(legacy_total_is_exact(&acme.users, &all, &q(""), true));
+        assert!(exact(&acme.users, r#"userName eq "ada""#, ""));
+    }
+
+    #[test]
+    fn a_filter_names_its_attributes_with_value_paths_as_sub_attributes() {
+        let f = Filter::parse(
+            r#"emails[type eq "work" and value co "@x"] or not (name.givenName pr) and urn:ietf:params:scim:schemas:core:2.0:User:title eq "t""#,
+        )
+        .unwrap();
+        let names: Vec<String> = named_paths(&f)
+            .iter()
+            .map(|p| canonical(p, ResourceSchema::user()).to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["emails.type", "emails.value", "name.givenName", "title"]
+        );
+        let ext = Filter::parse(r#"employeeNumber eq "1""#).unwrap();
+        assert_eq!(
+            canonical(&named_paths(&ext)[0], ResourceSchema::user())
+                .schema
+                .as_deref(),
+            Some(urn::ENTERPRISE_USER)
+        );
+    }
+
+    #[test]
+    fn what_a_response_shows_follows_attributes_and_excluded_attributes() {
+        let s = ResourceSchema::user();
+        let p = |x: &str| AttrPath::parse(x).unwrap();
+        assert!(shows(&q(""), &p("emails.value"), s));
+        assert!(!shows(&q(""), &p("password"), s), "never returned");
+        assert!(!shows(&q("attributes=userName"), &p("emails.value"), s));
+        assert!(shows(&q("attributes=emails"), &p("emails.value"), s));
+        assert!(shows(&q("attributes=emails.value"), &p("emails.value"), s));
+        assert!(!shows(&q("attributes=emails.type"), &p("emails.value"), s));
+        assert!(shows(&q("attributes=name.givenName"), &p("name"), s));
+        assert!(!shows(
+            &q("excludedAttributes=emails"),
+            &p("emails.value"),
+            s
+        ));
+        assert!(shows(
+            &q("excludedAttributes=emails.type"),
+            &p("emails.value"),
+            s
+        ));
+        assert!(!shows(
+            &q("excludedAttributes=emails.value"),
+            &p("emails.value"),
+            s
+        ));
+    }
+
+    #[test]
+    fn users_are_not_filtered_on_the_groups_the_server_fills() {
+        let f = Filter::parse(r#"groups[value eq "5"]"#).unwrap();
+        let e = refuse_server_filled(&f, ResourceSchema::user()).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+        assert!(e.detail.contains("members[value eq"), "{}", e.detail);
+        let f = Filter::parse(r#"userName eq "x" and groups.display eq "Sales""#).unwrap();
+        assert!(refuse_server_filled(&f, ResourceSchema::user()).is_err());
+        let f = Filter::parse(r#"displayName eq "x""#).unwrap();
+        assert!(refuse_server_filled(&f, ResourceSchema::group()).is_ok());
+    }
 }

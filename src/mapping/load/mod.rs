@@ -251,8 +251,19 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
         "backend: { base_url: http://127.0.0.1:8081 }",
     )
     .and_then(|b| backend(cx, b));
-    // With groups, the server reports each user's groups (RFC 7643 §4.1.2), read-only.
-    let served: Vec<AttrPath> = if f.groups.is_some() {
+    // With groups, the server reports each user's groups (RFC 7643 §4.1.2), read-only, when the
+    // membership can tell them: member endpoints without `user_groups` cannot.
+    let tells_user_groups = f
+        .groups
+        .as_ref()
+        .and_then(|g| g.value.membership.as_ref())
+        .is_some_and(|m| {
+            m.value
+                .endpoints
+                .as_ref()
+                .is_none_or(|e| e.value.user_groups.is_some())
+        });
+    let served: Vec<AttrPath> = if tells_user_groups {
         ["value", "$ref", "display"]
             .into_iter()
             .map(|sub| attr_path("groups", Some(sub)))
