@@ -1,5 +1,6 @@
 //! Calls to the legacy API, as the mapping describes them: one endpoint call with its error
-//! translation, and reading a window of a paginated list whatever the pagination style.
+//! translation, reading one record by id (only ever the record of that id), and reading a
+//! window of a paginated list whatever the pagination style.
 //!
 //! This is where mapping plans meet the backend client; it holds no SCIM semantics. Every call
 //! goes through the client's protection (concurrency bound, retries, circuit breaker), whose
@@ -8,7 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
@@ -90,6 +91,16 @@ impl<'a> Call<'a> {
 pub struct CallError {
     pub legacy_status: Option<u16>,
     pub error: ScimError,
+}
+
+impl CallError {
+    /// Whether the legacy API refused the call (a client error status other than 429): an
+    /// answer about the request itself, not a failure of the legacy API.
+    pub(crate) fn refused(&self) -> bool {
+        self.legacy_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .is_some_and(|s| s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS)
+    }
 }
 
 impl From<CallError> for ScimError {
@@ -191,8 +202,53 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimErro
     Ok((n, v))
 }
 
+/// Reads record `id` of `resource` through its `get` endpoint, and makes sure it is that
+/// record. `None` when there is no such record: the id does not have the mapping's `id_format`
+/// (no call), the legacy answer translates to 404 (the mapping's `errors` rules decide), the
+/// record carries the deleted marker, or the record answered has another id. A legacy API that
+/// reads `/users/6x` as user 6, or `/users/007` as user 7, would otherwise have user 6 shown,
+/// written or deleted as `6x`; such an answer is logged (the two ids, nothing else) and is
+/// never used. Ids compare as strings, as the mapping reads them (`42` is `"42"`).
+pub(crate) async fn read_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+) -> Result<Option<LegacyResponse>, ScimError> {
+    if !resource.accepts_id(id) {
+        return Ok(None);
+    }
+    let got = match call(cx, resource, &resource.endpoints.get, Some(id), &[], None).await {
+        Ok(got) => got,
+        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(read) = resource.legacy_id(&got.body) else {
+        return Err(ScimError::bad_gateway(format!(
+            "the legacy API answered a {} without an id at {}",
+            resource.schema.name.to_lowercase(),
+            resource.plan.id.as_str()
+        )));
+    };
+    if read != id {
+        tracing::warn!(
+            resource = %resource.schema.name,
+            asked = ?id,
+            answered = ?read,
+            request_id = %cx.request_id,
+            "the legacy API answered another record than the id asked for: treated as not found"
+        );
+        return Ok(None);
+    }
+    if resource.is_deleted(&got.body) {
+        return Ok(None);
+    }
+    Ok(Some(got))
+}
+
 /// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
-/// a legacy 404 becomes `gone`.
+/// no such record (see [`read_record`]) is `gone`. Without an `id_format`, the record is read
+/// first and deleted only when it is the one asked for (an id the legacy API resolves to
+/// another record must not delete that one); with one, the form guarantees it.
 pub async fn delete_record(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -204,9 +260,14 @@ pub async fn delete_record(
             "the mapping has on_delete: delete but no delete endpoint",
         ));
     };
+    if !resource.accepts_id(id)
+        || (resource.id_format.is_none() && read_record(cx, resource, id).await?.is_none())
+    {
+        return Err(gone);
+    }
     match call(cx, resource, endpoint, Some(id), &[], None).await {
         Ok(_) => Ok(()),
-        Err(e) if e.status == 404 => Err(gone),
+        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => Err(gone),
         Err(e) => Err(e),
     }
 }
@@ -513,6 +574,32 @@ pub async fn fetch_all<T>(
         };
         if n == 0 || !more {
             return Ok(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(status: Option<u16>) -> CallError {
+        CallError {
+            legacy_status: status,
+            error: ScimError::bad_gateway("x"),
+        }
+    }
+
+    #[test]
+    fn refusals_are_client_errors_other_than_429() {
+        for (status, refused) in [
+            (Some(404), true),
+            (Some(422), true),
+            (Some(429), false),
+            (Some(503), false),
+            (Some(200), false),
+            (None, false),
+        ] {
+            assert_eq!(failed(status).refused(), refused, "{status:?}");
         }
     }
 }

@@ -42,9 +42,14 @@ fn resource<'c>(cx: &'c Ctx<'_>) -> &'c ResourceMapping {
     &cx.mapping.users
 }
 
-/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
-fn check_id(id: &str) -> Result<(), ScimError> {
-    router::check_id(Collection::Users, id)
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API: an id that
+/// does not have the mapping's `id_format` names no user.
+fn check_id(r: &ResourceMapping, id: &str) -> Result<(), ScimError> {
+    router::check_id(Collection::Users, id)?;
+    if !r.accepts_id(id) {
+        return Err(no_user(id));
+    }
+    Ok(())
 }
 
 /// The 404 for a user id the legacy API does not know (or that was deleted through SCIM).
@@ -52,15 +57,14 @@ fn no_user(id: &str) -> ScimError {
     ScimError::not_found(format!("no user with id {id:?}"))
 }
 
+/// Reads user `id`: 404 when the legacy API has no user by that very id (see
+/// [`legacy::read_record`]).
 async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    check_id(id)?;
     let r = resource(cx);
-    let got = legacy::call(cx, r, &r.endpoints.get, Some(id), &[], None)
-        .await
-        .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
-    if r.is_deleted(&got.body) {
-        return Err(no_user(id));
-    }
+    check_id(r, id)?;
+    let got = legacy::read_record(cx, r, id)
+        .await?
+        .ok_or_else(|| no_user(id))?;
     let scim = r.to_scim(&got.body)?;
     if let Some(name) = user_name(&scim) {
         cx.record.set_user_name(name);
@@ -77,15 +81,16 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
 
 /// The user as the read half of a write: the record the gateway read or wrote a moment ago when
 /// the write is guarded by `If-Match` (a record changed since is refused by the legacy API, and
-/// [`modify_user`] reads it again), else a fresh read.
+/// [`modify_user`] reads it again), else a fresh read. A cached record is used only when it is
+/// the record asked for (its id, as the mapping reads it, is `id`).
 async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    check_id(id)?;
     let r = resource(cx);
+    check_id(r, id)?;
     if r.endpoints.update_if_match {
         let cached = cx.records.get(&cx.tenant.name, id).await;
-        // A record that no longer parses is simply read again.
+        // A record that no longer parses, or is another one, is simply read again.
         if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
-            if !r.is_deleted(&legacy) {
+            if !r.is_deleted(&legacy) && r.legacy_id(&legacy).as_deref() == Some(id) {
                 let scim = r.to_scim(&legacy)?;
                 if let Some(name) = user_name(&scim) {
                     cx.record.set_user_name(name);
@@ -297,7 +302,7 @@ async fn set_active_by_endpoint(
         ));
     };
     let LegacyResponse { body, .. } = legacy::call(cx, r, endpoint, Some(id), &[], None).await?;
-    Ok(r.legacy_id(&body).is_some().then_some(body))
+    Ok((r.legacy_id(&body).as_deref() == Some(id)).then_some(body))
 }
 
 /// Writes `new_user` over the legacy record `old`, with as few calls as possible: no update
@@ -342,7 +347,9 @@ async fn write_user(
         };
         let guarded = call.if_match.is_some();
         match legacy::call_with(cx, r, &call).await {
-            Ok(answer) if r.legacy_id(&answer.body).is_some() => {
+            // The record written, as the legacy API answers it (another record is no answer:
+            // the user is read again, through the identity check).
+            Ok(answer) if r.legacy_id(&answer.body).as_deref() == Some(id) => {
                 cx.record.applied(format!("updated user {id}"));
                 written_raw = Some(answer.raw);
                 answer.body
@@ -458,7 +465,7 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let r = resource(cx);
     match r.on_delete {
         OnDelete::Delete => {
-            check_id(id)?;
+            check_id(r, id)?;
             cx.records.forget(&cx.tenant.name, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
