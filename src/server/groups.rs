@@ -366,10 +366,22 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
             )));
         }
     }
-    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_group)).await?;
-    let id = r.legacy_id(&created.body).ok_or_else(|| {
-        ScimError::bad_gateway("the legacy API created the group but its answer carries no id")
-    })?;
+    let call = Call {
+        body: Some(&legacy_group),
+        ..Call::new(&r.endpoints.create)
+    };
+    let created = match legacy::call_with(cx, r, &call).await {
+        Ok(created) => created,
+        Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, r, name, e.error).await),
+        Err(e) => return Err(e.error),
+    };
+    let Some(id) = r.legacy_id(&created.body) else {
+        let e = r.to_scim(&created.body).err().map_or_else(
+            || ScimError::bad_gateway("the legacy API's answer carries no id"),
+            ScimError::from,
+        );
+        return Err(undo_unreadable_create(cx, r, name, e).await);
+    };
     cx.record.applied(format!("created group {id}"));
     let mut scim = r.to_scim(&created.body)?;
     let wanted = members.unwrap_or_default();
@@ -379,7 +391,9 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     };
     let skipped = match apply_delta(cx, g, &id, &delta).await {
         Ok(skipped) => skipped,
-        Err(e) => return Err(legacy::undo_create(cx, r, "group", &id, e).await),
+        Err(e) => {
+            return Err(legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await)
+        }
     };
     let now: Vec<Member> = wanted
         .into_iter()
@@ -389,6 +403,31 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     set_members(&mut scim, &now, base_url);
     set_location(&mut scim, base_url);
     Ok(scim)
+}
+
+/// The legacy API accepted the create of group `name` but its answer cannot be used (`e` says
+/// why): the group may have been created all the same. It is looked up by its displayName (the
+/// create lock is held, and no live group had that name a moment ago) and undone, so that the
+/// IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says so.
+async fn undo_unreadable_create(
+    cx: &Ctx<'_>,
+    r: &ResourceMapping,
+    name: &str,
+    e: ScimError,
+) -> ScimError {
+    let create = legacy::NamedCreate {
+        what: "group",
+        attr: "displayName",
+        name,
+    };
+    let found = select::find_equal(cx, r, schema(), create.attr, name).await;
+    match legacy::created_anyway(r, &create, e, found) {
+        Ok((id, e)) => {
+            cx.record.applied(format!("created group {id}"));
+            legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await
+        }
+        Err(e) => e,
+    }
 }
 
 /// Writes the group's own attributes from `new_group` over `old` when something the mapping
@@ -579,18 +618,29 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
             legacy::delete_record(cx, r, id, no_group(id)).await?;
         }
         OnDelete::Deactivate => {
-            let old = fetch(cx, id).await?;
-            let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
-                ScimError::bad_gateway(
-                    "the legacy group has no place for the mapping's deleted marker",
-                )
-            })?;
-            let body = r.update_body(&old.legacy, &marked);
-            legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+            retire(cx, r, id).await?;
         }
     }
     cx.membership.invalidate_all();
     Ok(())
+}
+
+/// Marks group `id` deleted (the mapping's deleted marker): the legacy record stays, and SCIM
+/// answers 404 for it from now on. What a SCIM DELETE does with `on_delete: deactivate`, and
+/// how a create is undone without a delete endpoint.
+async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::Retired, ScimError> {
+    if !r.has_deleted_marker() {
+        return Err(ScimError::bad_gateway(
+            "the mapping has neither a delete endpoint nor a deleted marker for groups",
+        ));
+    }
+    let old = fetch(cx, id).await?;
+    let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
+        ScimError::bad_gateway("the legacy group has no place for the mapping's deleted marker")
+    })?;
+    let body = r.update_body(&old.legacy, &marked);
+    legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+    Ok(legacy::Retired::Marked)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -225,10 +225,22 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             return Ok(restored);
         }
     }
-    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_user)).await?;
-    let id = r.legacy_id(&created.body).ok_or_else(|| {
-        ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
-    })?;
+    let call = Call {
+        body: Some(&legacy_user),
+        ..Call::new(&r.endpoints.create)
+    };
+    let created = match legacy::call_with(cx, r, &call).await {
+        Ok(created) => created,
+        Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, name, e.error).await),
+        Err(e) => return Err(e.error),
+    };
+    let Some(id) = r.legacy_id(&created.body) else {
+        let e = r.to_scim(&created.body).err().map_or_else(
+            || ScimError::bad_gateway("the legacy API's answer carries no id"),
+            ScimError::from,
+        );
+        return Err(undo_unreadable_create(cx, name, e).await);
+    };
     cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
     let mut legacy_now = created.body;
@@ -237,13 +249,34 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
                 let e = observe::not_applied(e, &format!("deactivating user {id}"));
-                return Err(legacy::undo_create(cx, r, "user", &id, e).await);
+                return Err(legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await);
             }
         }
     } else if r.endpoints.update_if_match {
         cx.records.put(&cx.tenant.name, &id, created.raw).await;
     }
     Ok(r.to_scim(&legacy_now)?)
+}
+
+/// The legacy API accepted the create of user `name` but its answer cannot be used (`e` says
+/// why): the user may have been created all the same. It is looked up by its userName (the
+/// create lock is held, and no live user had that name a moment ago) and undone, so that the
+/// IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says so.
+async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimError {
+    let r = resource(cx);
+    let create = legacy::NamedCreate {
+        what: "user",
+        attr: "userName",
+        name,
+    };
+    let found = select::find_equal(cx, r, full_schema(), create.attr, name).await;
+    match legacy::created_anyway(r, &create, e, found) {
+        Ok((id, e)) => {
+            cx.record.applied(format!("created user {id}"));
+            legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await
+        }
+        Err(e) => e,
+    }
 }
 
 /// Writes `user` over the first of the `found` legacy users (those with its userName) that
@@ -470,23 +503,34 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
-            // Deactivated, and marked deleted when the mapping has a marker: the record and
-            // its history stay in the legacy API, and SCIM answers 404 for it from now on.
-            let marker = r.has_deleted_marker();
-            modify_user(cx, id, marker, |old| {
-                if !marker && active(&old.scim) == Some(false) {
-                    return Ok(None);
-                }
-                let mut user = old.scim.clone();
-                if let Some(obj) = user.as_object_mut() {
-                    obj.insert("active".into(), Value::Bool(false));
-                }
-                Ok(Some(user))
-            })
-            .await?;
+            retire(cx, id).await?;
         }
     }
     Ok(())
+}
+
+/// Deactivates user `id`, and marks it deleted when the mapping has a marker: the record and
+/// its history stay in the legacy API, and SCIM answers 404 for it from now on. What a SCIM
+/// DELETE does with `on_delete: deactivate`, and how a create is undone without a delete
+/// endpoint.
+async fn retire(cx: &Ctx<'_>, id: &str) -> Result<legacy::Retired, ScimError> {
+    let marker = resource(cx).has_deleted_marker();
+    modify_user(cx, id, marker, |old| {
+        if !marker && active(&old.scim) == Some(false) {
+            return Ok(None);
+        }
+        let mut user = old.scim.clone();
+        if let Some(obj) = user.as_object_mut() {
+            obj.insert("active".into(), Value::Bool(false));
+        }
+        Ok(Some(user))
+    })
+    .await?;
+    Ok(if marker {
+        legacy::Retired::DeactivatedAndMarked
+    } else {
+        legacy::Retired::Deactivated
+    })
 }
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
