@@ -147,6 +147,7 @@ fn requests(env: &Env) -> &RequestCounts {
     match env.legacy {
         Legacy::AcmeHr => env.acme().requests(),
         Legacy::Crewbase => env.crewbase().requests(),
+        Legacy::Keystone => env.keystone().requests(),
     }
 }
 
@@ -155,6 +156,7 @@ fn legacy_collections(env: &Env) -> (&'static str, &'static str) {
     match env.legacy {
         Legacy::AcmeHr => ("/api/v1/users", "/api/v1/teams"),
         Legacy::Crewbase => ("/v2/people", "/v2/teams"),
+        Legacy::Keystone => ("/api/users", "/api/teams"),
     }
 }
 
@@ -287,6 +289,7 @@ fn env_name(env: &Env) -> &'static str {
     match env.legacy {
         Legacy::AcmeHr => "acme-hr",
         Legacy::Crewbase => "crewbase",
+        Legacy::Keystone => "keystone",
     }
 }
 

@@ -18,6 +18,7 @@
 pub mod acme_hr;
 mod common;
 pub mod crewbase;
+pub mod keystone;
 
 pub use acme_hr::AcmeHr;
 pub use common::{Endpoint, RequestCounts, MAX_BODY_BYTES, NO_ROUTE};

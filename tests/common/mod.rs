@@ -12,6 +12,7 @@ use std::path::Path;
 use scim_gateway::config::Config;
 use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::example_api::crewbase::Crewbase;
+use scim_gateway::example_api::keystone::Keystone;
 use scim_gateway::mapping::{self, BackendAuth, Mapping, SecretSource};
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
@@ -28,6 +29,7 @@ pub const TOKEN: &str = "integration-test-token";
 pub enum Legacy {
     AcmeHr,
     Crewbase,
+    Keystone,
 }
 
 /// A running gateway + legacy API.
@@ -45,6 +47,7 @@ pub struct Env {
     agent: ureq::Agent,
     acme: Option<AcmeHr>,
     crewbase: Option<Crewbase>,
+    keystone: Option<Keystone>,
     server: Option<RunningServer>,
     backend_server: Option<RunningServer>,
 }
@@ -89,6 +92,7 @@ impl Env {
         let (file, header) = match legacy {
             Legacy::AcmeHr => ("mappings/acme-hr.yaml", Some("X-Acme-Api-Key")),
             Legacy::Crewbase => ("mappings/crewbase.yaml", None),
+            Legacy::Keystone => ("mappings/keystone.yaml", Some("Authorization")),
         };
         let mut mapping = mapping::load_file(&root.join(file)).expect("shipped mapping loads");
         let backend_addr = free_loopback_addr().unwrap();
@@ -103,6 +107,13 @@ impl Env {
             },
             None => BackendAuth::Bearer(SecretSource::Value(secret.clone())),
         });
+        if legacy == Legacy::Keystone {
+            // Rails token authentication: the credential is the whole header value.
+            mapping.backend.auth = Some(BackendAuth::Header {
+                name: "Authorization".into(),
+                secret: SecretSource::Value(format!("Token token=\"{secret}\"")),
+            });
+        }
         let mut config = Config::default();
         config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
         config.listen.address = scim_addr;
@@ -112,6 +123,7 @@ impl Env {
         tweak_mapping(&mut mapping);
         tweak(&mut config);
         let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
+        let mut keystone = None;
         let (acme, crewbase, backend_service) = match legacy {
             Legacy::AcmeHr => {
                 let api = AcmeHr::new(secret.clone());
@@ -128,6 +140,11 @@ impl Env {
                     Some(api.clone()),
                     http_service("crewbase", backend_addr, 1, api),
                 )
+            }
+            Legacy::Keystone => {
+                let api = Keystone::new(secret.clone());
+                keystone = Some(api.clone());
+                (None, None, http_service("keystone", backend_addr, 1, api))
             }
         };
         let backend_server = start(server_conf(0, 1), vec![backend_service], &[backend_addr])
@@ -148,6 +165,7 @@ impl Env {
             agent,
             acme,
             crewbase,
+            keystone,
             server: Some(server),
             backend_server: Some(backend_server),
         }
@@ -161,11 +179,16 @@ impl Env {
         self.crewbase.as_ref().expect("a Crewbase environment")
     }
 
+    pub fn keystone(&self) -> &Keystone {
+        self.keystone.as_ref().expect("a Keystone environment")
+    }
+
     /// How many requests the legacy API has received so far.
     pub fn backend_requests(&self) -> u64 {
         match self.legacy {
             Legacy::AcmeHr => self.acme().request_count(),
             Legacy::Crewbase => self.crewbase().request_count(),
+            Legacy::Keystone => self.keystone().request_count(),
         }
     }
 
@@ -174,6 +197,7 @@ impl Env {
         match self.legacy {
             Legacy::AcmeHr => self.acme().seed(n).iter().map(u64::to_string).collect(),
             Legacy::Crewbase => self.crewbase().seed(n),
+            Legacy::Keystone => self.keystone().seed(n).iter().map(u64::to_string).collect(),
         }
     }
 
