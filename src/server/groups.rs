@@ -359,6 +359,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     let key = format!("Groups/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
     if let Some(found) = select::find_equal(cx, r, schema(), "displayName", name).await? {
+        let found = legacy::in_full(cx, r, found).await?;
         if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
             let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
             return Err(ScimError::uniqueness(format!(
@@ -420,7 +421,10 @@ async fn undo_unreadable_create(
         attr: "displayName",
         name,
     };
-    let found = select::find_equal(cx, r, schema(), create.attr, name).await;
+    let found = match select::find_equal(cx, r, schema(), create.attr, name).await {
+        Ok(Some(found)) => legacy::in_full(cx, r, found).await.map(Some),
+        other => other,
+    };
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
             cx.record.applied(format!("created group {id}"));

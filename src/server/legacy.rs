@@ -223,6 +223,17 @@ pub(crate) async fn read_record(
     resource: &ResourceMapping,
     id: &str,
 ) -> Result<Option<LegacyResponse>, ScimError> {
+    Ok(read_stored(cx, resource, id)
+        .await?
+        .filter(|got| !resource.is_deleted(&got.body)))
+}
+
+/// [`read_record`], deleted-marked records included: the record as the legacy API stores it.
+async fn read_stored(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+) -> Result<Option<LegacyResponse>, ScimError> {
     if !resource.accepts_id(id) {
         return Ok(None);
     }
@@ -248,10 +259,32 @@ pub(crate) async fn read_record(
         );
         return Ok(None);
     }
-    if resource.is_deleted(&got.body) {
-        return Ok(None);
-    }
     Ok(Some(got))
+}
+
+/// The records of `found` (list items, with the SCIM resource of each) as the `get` endpoint
+/// reads them, deleted-marked ones included, when the list items do not carry every attribute
+/// (`carries:`): a thin item may lack the deleted marker, and the fields a write over it needs.
+/// A record gone in the meantime is left out. `found` as it is when the items are whole.
+pub(crate) async fn in_full(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    found: Vec<(Value, Value)>,
+) -> Result<Vec<(Value, Value)>, ScimError> {
+    if resource.endpoints.list.carries_everything() {
+        return Ok(found);
+    }
+    let mut out = Vec::with_capacity(found.len());
+    for (item, _) in found {
+        let Some(id) = resource.legacy_id(&item) else {
+            continue;
+        };
+        if let Some(got) = read_stored(cx, resource, &id).await? {
+            let scim = resource.to_scim(&got.body)?;
+            out.push((got.body, scim));
+        }
+    }
+    Ok(out)
 }
 
 /// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
