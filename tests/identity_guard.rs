@@ -1,9 +1,9 @@
 //! The identity guard, over real sockets: the gateway never shows, writes or deletes a legacy
-//! record whose id, as read, is not the id the SCIM request named. Acme HR reads an id by its
-//! digits, so `/api/v1/users/007` is user 7 and `/api/v1/teams/05` is team 5: through SCIM,
-//! `/Users/007` and `/Groups/05` are 404 on every operation and the records they would have
-//! reached are untouched. A mapping that declares the form of its ids (`id_format`) answers an
-//! id of another form 404 without calling the legacy API at all.
+//! record whose id, as read, is not the id the SCIM request named. Keystone reads an id by its
+//! leading digits (`/api/users/6x` is user 6) and Acme HR by its digits (`/api/v1/users/007` is
+//! user 7): through SCIM, `/Users/6x` and `/Users/007` are 404 on every operation and the
+//! records they would have reached are untouched. A mapping that declares the form of its ids
+//! (`id_format`) answers an id of another form 404 without calling the legacy API at all.
 
 mod common;
 
@@ -11,6 +11,7 @@ use common::scim::{member_ids, patch_op};
 use common::{logs, Env, Legacy};
 use scim_gateway::example_api::acme_hr::{TEAM, TEAM_MEMBER, TEAM_MEMBERS, USER};
 use scim_gateway::example_api::crewbase::PERSON;
+use scim_gateway::example_api::keystone;
 use scim_gateway::mapping::plan::IdFormat;
 use scim_gateway::mapping::{Mapping, OnDelete};
 use serde_json::{json, Value};
@@ -56,6 +57,14 @@ fn assert_every_operation_is_404(env: &Env, path: &str, put: &Value, patch: &Val
     }
 }
 
+/// No id form declared: each record is read, and its id compared.
+fn undeclared_ids(m: &mut Mapping) {
+    m.users.id_format = None;
+    if let Some(g) = m.groups.as_mut() {
+        g.resource.id_format = None;
+    }
+}
+
 fn declare_integer_ids(m: &mut Mapping) {
     m.users.id_format = Some(IdFormat::Integer);
     if let Some(g) = m.groups.as_mut() {
@@ -66,7 +75,7 @@ fn declare_integer_ids(m: &mut Mapping) {
 #[test]
 fn a_user_id_the_legacy_api_reads_as_another_users_is_404_and_that_user_is_untouched() {
     logs::capture();
-    let env = Env::start(Legacy::AcmeHr);
+    let env = Env::start_tweaked(Legacy::AcmeHr, undeclared_ids, |_| {});
     let ids = env.seed_users(7);
     assert_eq!(ids[6], "7");
     // Read first, so that user 7's record is in the record cache of the next writes.
@@ -107,7 +116,10 @@ fn a_user_id_the_legacy_api_reads_as_another_users_is_404_and_that_user_is_untou
 fn a_deleting_mapping_reads_the_record_before_it_deletes_it() {
     let env = Env::start_tweaked(
         Legacy::AcmeHr,
-        |m| m.users.on_delete = OnDelete::Delete,
+        |m| {
+            undeclared_ids(m);
+            m.users.on_delete = OnDelete::Delete;
+        },
         |_| {},
     );
     let ids = env.seed_users(7);
@@ -135,7 +147,7 @@ fn a_deleting_mapping_reads_the_record_before_it_deletes_it() {
 
 #[test]
 fn a_group_id_the_legacy_api_reads_as_another_groups_is_404_and_that_group_is_untouched() {
-    let env = Env::start(Legacy::AcmeHr);
+    let env = Env::start_tweaked(Legacy::AcmeHr, undeclared_ids, |_| {});
     let ids = env.seed_users(3);
     let team = env.acme().seed_team("Ops", &[1]).unwrap();
     let before = env.acme().team(team).unwrap();
@@ -170,7 +182,7 @@ fn a_group_id_the_legacy_api_reads_as_another_groups_is_404_and_that_group_is_un
 
 #[test]
 fn a_member_id_the_legacy_api_reads_as_another_user_is_skipped() {
-    let env = Env::start(Legacy::AcmeHr);
+    let env = Env::start_tweaked(Legacy::AcmeHr, undeclared_ids, |_| {});
     let ids = env.seed_users(7);
     let team = env.acme().seed_team("Ops", &[]).unwrap();
 
@@ -242,4 +254,70 @@ fn a_declared_pattern_refuses_other_ids_and_members_held_on_the_user() {
     assert_eq!(env.get(&format!("/Users/{}x", ids[1])).status, 404);
     assert_eq!(env.crewbase().requests().get("GET", PERSON), before);
     assert_eq!(env.get(&format!("/Users/{}", ids[1])).status, 200);
+}
+
+#[test]
+fn keystone_ids_read_by_their_leading_digits_never_reach_another_record() {
+    // As shipped, Keystone's ids are declared integers: no legacy call at all. Without the
+    // declaration, each record is read first and its id compared.
+    for declared in [true, false] {
+        let env = Env::start_tweaked(
+            Legacy::Keystone,
+            |m| {
+                if !declared {
+                    undeclared_ids(m)
+                }
+            },
+            |_| {},
+        );
+        let ids = env.seed_users(6);
+        let team = env.keystone().seed_team("Ops", &[1]).unwrap();
+        let user_before = env.keystone().user(6).unwrap();
+        let team_before = env.keystone().team(team).unwrap();
+        let title = patch_op(json!([{"op": "replace", "path": "title", "value": "Overwritten"}]));
+        let rename =
+            patch_op(json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]));
+        let group = format!("/Groups/{team}b589c-3c5b-4c2e-9d1a-0f6f1b2c3d4e");
+
+        let calls = env.backend_requests();
+        assert_every_operation_is_404(&env, "/Users/6x", &user_body("ida@example.com"), &title);
+        assert_every_operation_is_404(&env, &group, &group_body("Renamed", &[]), &rename);
+        for member_change in [add_members(&[&ids[1]]), remove_member(&ids[0])] {
+            let r = env.patch(&group, &member_change);
+            assert_eq!(r.status, 404, "declared: {declared}: {:?}", r.body);
+        }
+        if declared {
+            assert_eq!(env.backend_requests(), calls, "not one legacy call");
+        }
+
+        assert_eq!(
+            env.keystone().user(6).unwrap(),
+            user_before,
+            "declared: {declared}"
+        );
+        assert_eq!(env.keystone().team(team).unwrap(), team_before);
+        assert_eq!(env.keystone().member_ids(team), Some(vec![1]));
+        for (method, pattern) in [
+            ("PATCH", keystone::USER),
+            ("PUT", keystone::USER),
+            ("DELETE", keystone::USER),
+            ("PATCH", keystone::TEAM),
+            ("PUT", keystone::TEAM),
+            ("DELETE", keystone::TEAM),
+            ("POST", keystone::MEMBERSHIPS),
+            ("DELETE", keystone::MEMBERSHIP),
+        ] {
+            let n = env.keystone().requests().get(method, pattern);
+            assert_eq!(n, 0, "declared: {declared}: {method} {pattern}");
+        }
+
+        // A member named `6x` is not user 6.
+        let r = env.patch(&format!("/Groups/{team}"), &add_members(&["6x"]));
+        assert_eq!(r.status, 204, "{:?}", r.body);
+        assert_eq!(env.keystone().member_ids(team), Some(vec![1]));
+        assert_eq!(
+            env.keystone().requests().get("POST", keystone::MEMBERSHIPS),
+            0
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Member changes the legacy API refuses, over real sockets: a refused add is "unknown member,
-//! skipped" only when the user really does not exist; a refusal for a user that exists is an
-//! error the identity provider sees (with what was and was not applied); removing a
-//! non-member is done. The provisioning log's line for each member says what the identity
-//! provider was told: `ok`, `skipped` or `error` with the status it got.
+//! skipped" only when the user really does not exist; "already a member" (a refusal the
+//! mapping translates to 409) is done; any other refusal for a user that exists is an error the
+//! identity provider sees (with what was and was not applied); removing a non-member is done.
+//! The provisioning log's line for each member says what the identity provider was told: `ok`,
+//! `skipped` or `error` with the status it got. Keystone refuses in each of these ways: 422
+//! "must exist", 422 "has already been taken", 403 "user is locked".
 
 mod common;
 
@@ -53,6 +55,11 @@ fn declare_integer_user_ids(m: &mut Mapping) {
     m.users.id_format = Some(IdFormat::Integer);
 }
 
+/// No form declared for user ids: each member is read before it is added.
+fn undeclared_user_ids(m: &mut Mapping) {
+    m.users.id_format = None;
+}
+
 /// Acme HR's groups mapping with the member sent as a string: Acme HR refuses every such add
 /// with 422 `invalid_field` ("user_id must be a user id (an integer)"), for users that exist.
 fn member_sent_as_text(m: &mut Mapping) {
@@ -79,6 +86,8 @@ fn an_add_refused_for_a_user_that_does_not_exist_is_skipped_and_logged_as_skippe
             |m| {
                 if declared {
                     declare_integer_user_ids(m)
+                } else {
+                    undeclared_user_ids(m)
                 }
             },
             |_| {},
@@ -129,6 +138,8 @@ fn an_add_refused_for_a_user_that_exists_is_an_error_the_identity_provider_sees(
                 member_sent_as_text(m);
                 if declared {
                     declare_integer_user_ids(m)
+                } else {
+                    undeclared_user_ids(m)
                 }
             },
             |_| {},
@@ -255,7 +266,8 @@ fn a_member_the_legacy_api_does_not_have_is_skipped_where_membership_is_on_the_u
 
 #[test]
 fn a_member_user_that_is_deleted_through_scim_is_skipped() {
-    let env = Env::start(Legacy::AcmeHr);
+    // Without a declared id form, each member is read before it is added.
+    let env = Env::start_tweaked(Legacy::AcmeHr, undeclared_user_ids, |_| {});
     let ids = env.seed_users(2);
     // Acme HR keeps a SCIM-deleted user, archived: for SCIM it is gone.
     assert_eq!(env.delete(&format!("/Users/{}", ids[0])).status, 204);
@@ -269,4 +281,56 @@ fn a_member_user_that_is_deleted_through_scim_is_skipped() {
         member_ids(&env.get(&format!("/Groups/{group}")).body),
         [ids[1].clone()]
     );
+}
+
+#[test]
+fn keystone_refusals_each_come_to_what_they_mean() {
+    logs::capture();
+    let env = Env::start(Legacy::Keystone);
+    let ids = env.seed_users(3);
+    let locked = json!({"state": "locked"});
+    assert!(env.keystone().edit_user(3, locked.as_object().unwrap()));
+    let team = env.keystone().seed_team("Ops", &[1]).unwrap();
+    let path = format!("/Groups/{team}");
+
+    // Already a member, no such user, a new member.
+    let rid = request_id("keystone");
+    let r = patch_as(&env, &rid, &path, &add_members(&[&ids[0], "999", &ids[1]]));
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(env.keystone().member_ids(team), Some(vec![1, 2]));
+    assert_eq!(
+        member_outcomes(&rid),
+        [
+            line("add_member", "ok", 204),
+            line("add_member", "skipped", 204),
+            line("add_member", "ok", 204)
+        ]
+    );
+
+    // A locked user exists: its refusal is the identity provider's to see.
+    let rid = request_id("locked");
+    let r = patch_as(&env, &rid, &path, &add_members(&[&ids[2]]));
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "Not applied: adding user {} to group {team}",
+            ids[2]
+        )),
+        "{detail}"
+    );
+    assert_eq!(member_outcomes(&rid), [line("add_member", "error", 400)]);
+    let patch = logs::provisioning(&rid)
+        .into_iter()
+        .find(|l| l["fields"]["operation"] == "patch")
+        .expect("the PATCH's own line");
+    assert_eq!(patch["fields"]["outcome"], "error");
+    assert_eq!(patch["fields"]["scim_status"], 400);
+    assert_eq!(env.keystone().member_ids(team), Some(vec![1, 2]));
+
+    // Removing a non-member is done.
+    let rid = request_id("not-a-member");
+    let r = patch_as(&env, &rid, &path, &remove_member(&ids[2]));
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(member_outcomes(&rid), [line("remove_member", "ok", 204)]);
 }
