@@ -10,8 +10,14 @@
 //!   PATCH and (de)activation endpoints; teams whose membership is a `team_ids` list on the
 //!   person, guarded by a per-person version and `If-Match` (`crewbase/teams.rs`); described
 //!   by `mappings/crewbase.yaml`.
+//! - [`Keystone`] (`keystone.rs`): a Rails-style API — integer ids read by their leading digits
+//!   (`/api/users/8dded348` is user 8), records wrapped in a root object (`{"user": …}`) in
+//!   answers, list items and request bodies, thin list items, a loose `q` search, users
+//!   deleted through SCIM kept in the list, `lock_version` and `If-Match`, `Token token=` auth;
+//!   teams listed in one unpaged answer, with membership endpoints whose refusals each have
+//!   their own shape (`keystone/teams.rs`); described by `mappings/keystone.yaml`.
 //!
-//! Both are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
+//! All three are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
 //! teams and read the request counters ([`RequestCounts`]).
 
@@ -23,3 +29,4 @@ pub mod keystone;
 pub use acme_hr::AcmeHr;
 pub use common::{Endpoint, RequestCounts, MAX_BODY_BYTES, NO_ROUTE};
 pub use crewbase::Crewbase;
+pub use keystone::Keystone;
