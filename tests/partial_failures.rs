@@ -3,7 +3,9 @@
 //! endpoint (`RequestCounts::fail`) or to answer late (`RequestCounts::slow`). The IdP gets a
 //! SCIM error that says what was applied and what was not; sending the same request again
 //! completes it (member changes are safe to repeat) or starts it afresh (a create that failed
-//! part way is undone); and a POST sent again never creates a second user or group.
+//! part way is undone); a create whose answer cannot be read is found and undone (Keystone
+//! told to answer creates without the record); and a POST sent again never creates a second
+//! user or group.
 
 mod common;
 
@@ -13,6 +15,7 @@ use common::scim::{create_group, member_ids, patch_op, sorted};
 use common::{Answer, Env, Legacy};
 use scim_gateway::example_api::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS, USERS};
 use scim_gateway::example_api::crewbase::{DEACTIVATE, PEOPLE};
+use scim_gateway::example_api::keystone;
 use serde_json::{json, Value};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -277,17 +280,23 @@ fn an_inactive_user_whose_deactivation_fails_is_reported_and_repaired_by_the_idp
         d.contains(&format!("Not applied: deactivating user {id}")),
         "{d}"
     );
+    // Crewbase's mapping has no delete endpoint for people and no deleted marker: the create
+    // is undone as far as it can be, by deactivating the person.
     assert!(
-        d.contains(&format!("Already applied: created user {id}")),
+        d.contains(&format!("The user created as id {id} was deactivated")),
         "{d}"
     );
-    // Crewbase's mapping has no delete endpoint for people: the create cannot be undone.
-    assert!(d.contains("could not be deleted again"), "{d}");
     assert!(d.contains("409"), "{d}");
-    assert_eq!(found[0]["active"], true);
+    assert!(
+        d.contains(&format!(
+            "Already applied: created user {id}, deactivated user {id}"
+        )),
+        "{d}"
+    );
+    assert_eq!(found[0]["active"], false);
 
     // The IdP's retry is refused as a duplicate (no second person), then its match by
-    // userName finds the user and its update deactivates it.
+    // userName finds the user, and its update leaves it inactive.
     let again = env.post("/Users", &new_user(name, false));
     assert_scim_error(&again, 409);
     assert_eq!(env.crewbase().requests().get("POST", PEOPLE), 1);
@@ -297,4 +306,64 @@ fn an_inactive_user_whose_deactivation_fails_is_reported_and_repaired_by_the_idp
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["active"], false);
+}
+
+#[test]
+fn a_user_create_whose_answer_cannot_be_read_is_undone_and_the_retry_creates_it() {
+    let env = Env::start(Legacy::Keystone);
+    let name = "unread.answer@example.com";
+    // Keystone creates the user but answers 200 {"status": "ok"}.
+    env.keystone().break_create_answers(1);
+    let r = env.post("/Users", &new_user(name, true));
+    assert_scim_error(&r, 502);
+    let d = detail(&r);
+    assert!(d.contains("its answer could not be read"), "{d}");
+    assert!(
+        d.contains("was deleted again") && d.contains("sending the request again creates it"),
+        "{d}"
+    );
+    assert!(!d.contains("Already applied"), "{d}");
+    assert!(
+        env.keystone().user_by_login(name).is_none(),
+        "no half-created user is left"
+    );
+
+    let again = env.post("/Users", &new_user(name, true));
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(users_named(&env, name).len(), 1);
+    assert_eq!(env.keystone().requests().get("POST", keystone::USERS), 2);
+}
+
+#[test]
+fn without_a_delete_endpoint_an_unreadable_create_is_marked_deleted_and_the_retry_restores_it() {
+    let env = Env::start_tweaked(
+        Legacy::Keystone,
+        |m| m.users.endpoints.delete = None,
+        |_| {},
+    );
+    let name = "unread.restored@example.com";
+    env.keystone().break_create_answers(1);
+    let r = env.post("/Users", &new_user(name, true));
+    assert_scim_error(&r, 502);
+    let d = detail(&r);
+    let left = env
+        .keystone()
+        .user_by_login(name)
+        .expect("the record is kept");
+    let id = left["id"].to_string();
+    assert!(
+        d.contains(&format!(
+            "The user created as id {id} was deactivated and marked deleted"
+        )) && d.contains("sending the request again restores it"),
+        "{d}"
+    );
+    assert_eq!(left["state"], "deleted");
+    let gone = env.get(&format!("/Users/{id}"));
+    assert_eq!(gone.status, 404, "SCIM no longer shows it: {:?}", gone.body);
+
+    let again = env.post("/Users", &new_user(name, true));
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(again.body["id"], id.as_str(), "the same record, restored");
+    assert_eq!(again.body["active"], true);
+    assert_eq!(env.keystone().requests().get("POST", keystone::USERS), 1);
 }

@@ -7,7 +7,9 @@
 //! It is only used where a stale record cannot do harm: the gateway reads from it only for a
 //! write whose update endpoint sends the record's version as `If-Match` (`if_match: true` in the
 //! mapping), so a record that changed in the legacy product since is refused there (412) and
-//! read again. Reads answered to a client (GET, lists) always go to the legacy API.
+//! read again. Reads answered to a client (GET, lists) always go to the legacy API. A record is
+//! put here only under the id it carries (read through the identity check, or the id of the
+//! record a write answered), and the write that takes one uses it only when that is still so.
 
 use std::time::Duration;
 

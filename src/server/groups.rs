@@ -6,8 +6,10 @@
 //! user) per member added or removed; a group's whole member list is read only to show it (GET,
 //! bounded by [`MAX_MEMBERS_SHOWN`]) or to replace it (PUT, or a PATCH that replaces
 //! `members`, bounded by [`MAX_MEMBERS_REPLACED`]). An unknown user in an add is skipped and
-//! logged, the rest applied (DESIGN.md §5b); adding a member twice and removing a non-member are
-//! not errors. The SCIM semantics live in `crate::scim`, the translation in `crate::mapping`.
+//! logged, the rest applied — unknown as checked by reading the user, never assumed from a
+//! refusal; adding a member twice and removing a non-member are not errors; any other refusal
+//! fails the request, saying what was and was not applied. The SCIM semantics live in
+//! `crate::scim`, the translation in `crate::mapping`.
 //!
 //! Without a call that lists a user's groups (member endpoints without `user_groups`), a user's
 //! `groups` is not served, and `members[value eq "<user>"]` reads the member lists of the
@@ -18,10 +20,14 @@ use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::time::Instant;
 
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{GroupMapping, MemberList, Membership, OnDelete, UserAttribute, UserGroup};
+use crate::mapping::{
+    GroupMapping, MemberCall, MemberList, Membership, OnDelete, ResourceMapping, UserAttribute,
+    UserGroup,
+};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -31,7 +37,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call, ListCall, Walked};
-use crate::server::observe::{self, MemberChange};
+use crate::server::observe::{self, MemberChange, MemberOutcome};
 use crate::server::router::{self, Collection};
 use crate::server::select;
 
@@ -76,24 +82,28 @@ fn mapping<'c>(cx: &'c Ctx<'_>) -> Result<&'c GroupMapping, ScimError> {
     })
 }
 
-/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
-fn check_id(id: &str) -> Result<(), ScimError> {
-    router::check_id(Collection::Groups, id)
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API: an id that
+/// does not have the mapping's `id_format` names no group.
+fn check_id(r: &ResourceMapping, id: &str) -> Result<(), ScimError> {
+    router::check_id(Collection::Groups, id)?;
+    if !r.accepts_id(id) {
+        return Err(no_group(id));
+    }
+    Ok(())
 }
 
 fn no_group(id: &str) -> ScimError {
     ScimError::not_found(format!("no group with id {id:?}"))
 }
 
+/// Reads group `id`: 404 when the legacy API has no group by that very id (see
+/// [`legacy::read_record`]).
 async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    check_id(id)?;
     let r = &mapping(cx)?.resource;
-    let got = legacy::call(cx, r, &r.endpoints.get, Some(id), &[], None)
-        .await
-        .map_err(|e| if e.status == 404 { no_group(id) } else { e })?;
-    if r.is_deleted(&got.body) {
-        return Err(no_group(id));
-    }
+    check_id(r, id)?;
+    let got = legacy::read_record(cx, r, id)
+        .await?
+        .ok_or_else(|| no_group(id))?;
     let scim = r.to_scim(&got.body)?;
     Ok(Fetched {
         legacy: got.body,
@@ -346,6 +356,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     let key = format!("Groups/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
     if let Some(found) = select::find_equal(cx, r, schema(), "displayName", name).await? {
+        let found = legacy::in_full(cx, r, found).await?;
         if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
             let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
             return Err(ScimError::uniqueness(format!(
@@ -353,10 +364,22 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
             )));
         }
     }
-    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_group)).await?;
-    let id = r.legacy_id(&created.body).ok_or_else(|| {
-        ScimError::bad_gateway("the legacy API created the group but its answer carries no id")
-    })?;
+    let call = Call {
+        body: Some(&legacy_group),
+        ..Call::new(&r.endpoints.create)
+    };
+    let created = match legacy::call_with(cx, r, &call).await {
+        Ok(created) => created,
+        Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, r, name, e.error).await),
+        Err(e) => return Err(e.error),
+    };
+    let Some(id) = r.legacy_id(&created.body) else {
+        let e = r.to_scim(&created.body).err().map_or_else(
+            || ScimError::bad_gateway("the legacy API's answer carries no id"),
+            ScimError::from,
+        );
+        return Err(undo_unreadable_create(cx, r, name, e).await);
+    };
     cx.record.applied(format!("created group {id}"));
     let mut scim = r.to_scim(&created.body)?;
     let wanted = members.unwrap_or_default();
@@ -366,7 +389,9 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     };
     let skipped = match apply_delta(cx, g, &id, &delta).await {
         Ok(skipped) => skipped,
-        Err(e) => return Err(legacy::undo_create(cx, r, "group", &id, e).await),
+        Err(e) => {
+            return Err(legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await)
+        }
     };
     let now: Vec<Member> = wanted
         .into_iter()
@@ -376,6 +401,34 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     set_members(&mut scim, &now, base_url);
     set_location(&mut scim, base_url);
     Ok(scim)
+}
+
+/// The legacy API accepted the create of group `name` but its answer cannot be used (`e` says
+/// why): the group may have been created all the same. It is looked up by its displayName (the
+/// create lock is held, and no live group had that name a moment ago) and undone, so that the
+/// IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says so.
+async fn undo_unreadable_create(
+    cx: &Ctx<'_>,
+    r: &ResourceMapping,
+    name: &str,
+    e: ScimError,
+) -> ScimError {
+    let create = legacy::NamedCreate {
+        what: "group",
+        attr: "displayName",
+        name,
+    };
+    let found = match select::find_equal(cx, r, schema(), create.attr, name).await {
+        Ok(Some(found)) => legacy::in_full(cx, r, found).await.map(Some),
+        other => other,
+    };
+    match legacy::created_anyway(r, &create, e, found) {
+        Ok((id, e)) => {
+            cx.record.applied(format!("created group {id}"));
+            legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await
+        }
+        Err(e) => e,
+    }
 }
 
 /// Writes the group's own attributes from `new_group` over `old` when something the mapping
@@ -511,11 +564,13 @@ async fn patch_now(
     base_url: &str,
 ) -> Result<Option<Value>, ScimError> {
     let g = mapping(cx)?;
-    check_id(id)?;
+    check_id(&g.resource, id)?;
     let request = PatchRequest::parse(body)?;
     if let Some(delta) = patch::member_changes(&request) {
-        if matches!(g.membership, Membership::UserAttribute(_)) {
-            // Writing a group id onto users needs the group to exist.
+        // Writing a group id onto users needs the group to exist; member calls on a group
+        // whose ids have no declared form need it to be the group asked for (a legacy API may
+        // read another id as this one's: see `legacy::read_record`).
+        if matches!(g.membership, Membership::UserAttribute(_)) || g.resource.id_format.is_none() {
             fetch(cx, id).await?;
         }
         apply_delta(cx, g, id, &delta).await?;
@@ -560,22 +615,33 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let r = &g.resource;
     match r.on_delete {
         OnDelete::Delete => {
-            check_id(id)?;
+            check_id(r, id)?;
             legacy::delete_record(cx, r, id, no_group(id)).await?;
         }
         OnDelete::Deactivate => {
-            let old = fetch(cx, id).await?;
-            let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
-                ScimError::bad_gateway(
-                    "the legacy group has no place for the mapping's deleted marker",
-                )
-            })?;
-            let body = r.update_body(&old.legacy, &marked);
-            legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+            retire(cx, r, id).await?;
         }
     }
     cx.membership.invalidate_all();
     Ok(())
+}
+
+/// Marks group `id` deleted (the mapping's deleted marker): the legacy record stays, and SCIM
+/// answers 404 for it from now on. What a SCIM DELETE does with `on_delete: deactivate`, and
+/// how a create is undone without a delete endpoint.
+async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::Retired, ScimError> {
+    if !r.has_deleted_marker() {
+        return Err(ScimError::bad_gateway(
+            "the mapping has neither a delete endpoint nor a deleted marker for groups",
+        ));
+    }
+    let old = fetch(cx, id).await?;
+    let marked = r.mark_deleted(&old.legacy).ok_or_else(|| {
+        ScimError::bad_gateway("the legacy group has no place for the mapping's deleted marker")
+    })?;
+    let body = r.update_body(&old.legacy, &marked);
+    legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+    Ok(legacy::Retired::Marked)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,7 +651,8 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
 /// each member (membership on the user). Returns the added ids that were skipped as unknown
 /// users. Adding a member twice and removing a non-member are not errors, so a request that
 /// failed part way (its error says which changes were not made) is completed by sending it
-/// again.
+/// again. Each member change is a line of the provisioning log that says what the identity
+/// provider is told: `ok`, `skipped` (no such user; the rest goes on) or `error`.
 async fn apply_delta(
     cx: &Ctx<'_>,
     g: &GroupMapping,
@@ -595,43 +662,22 @@ async fn apply_delta(
     let mut skipped = Vec::new();
     match &g.membership {
         Membership::Endpoints { add, remove, .. } => {
+            // A refusal may mean the group itself is missing: answer 404 then.
             let mut refused = false;
             for (i, member) in delta.add.iter().enumerate() {
                 let started = Instant::now();
-                let body = match add.add_request_body(member) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let e: ScimError = e.into();
-                        tracing::warn!(group = %id, member = %member, detail = %e.detail, "unknown member skipped");
-                        observe::member_change(cx, MemberChange::Add, id, member, Err(&e), started);
-                        skipped.push(member.clone());
-                        continue;
-                    }
-                };
-                let call = Call {
-                    id: Some(id),
-                    member: Some(member),
-                    body: body.as_ref(),
-                    ..Call::new(&add.endpoint)
-                };
-                match legacy::call_with(cx, &g.resource, &call).await {
-                    Ok(_) => {
-                        observe::member_change(cx, MemberChange::Add, id, member, Ok(()), started);
+                let outcome = match add_member(cx, g, add, id, member).await {
+                    Ok(Added::Now) => {
                         cx.record
                             .applied(format!("added user {member} to group {id}"));
+                        MemberOutcome::Ok
                     }
-                    Err(e) if matches!(e.legacy_status, Some(404 | 422)) => {
-                        tracing::warn!(group = %id, member = %member, detail = %e.error.detail, "unknown member skipped");
-                        observe::member_change(
-                            cx,
-                            MemberChange::Add,
-                            id,
-                            member,
-                            Err(&e.error),
-                            started,
-                        );
+                    Ok(Added::Already) => MemberOutcome::Ok,
+                    Ok(Added::NoSuchUser) => {
+                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
                         skipped.push(member.clone());
                         refused = true;
+                        MemberOutcome::Skipped
                     }
                     Err(e) => {
                         observe::member_change(
@@ -639,48 +685,58 @@ async fn apply_delta(
                             MemberChange::Add,
                             id,
                             member,
-                            Err(&e.error),
+                            MemberOutcome::Failed(&e),
                             started,
                         );
-                        return Err(not_applied(e.error, id, &delta.add[i..], &delta.remove));
+                        return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
                     }
-                }
+                };
+                observe::member_change(cx, MemberChange::Add, id, member, outcome, started);
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
             }
             for (i, member) in delta.remove.iter().enumerate() {
                 let started = Instant::now();
-                let call = Call {
-                    id: Some(id),
-                    member: Some(member),
-                    ..Call::new(remove)
-                };
-                match legacy::call_with(cx, &g.resource, &call).await {
-                    Ok(_) => cx
-                        .record
-                        .applied(format!("removed user {member} from group {id}")),
-                    // Not a member (or no such user): nothing to remove.
-                    Err(e) if e.legacy_status == Some(404) => refused = true,
-                    Err(e) => {
-                        observe::member_change(
-                            cx,
-                            MemberChange::Remove,
-                            id,
-                            member,
-                            Err(&e.error),
-                            started,
-                        );
-                        return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
+                // An id no user can have is in no group: nothing to remove.
+                if may_be_user(cx, member) {
+                    let call = Call {
+                        id: Some(id),
+                        member: Some(member),
+                        ..Call::new(remove)
+                    };
+                    match legacy::call_with(cx, &g.resource, &call).await {
+                        Ok(_) => cx
+                            .record
+                            .applied(format!("removed user {member} from group {id}")),
+                        // Not a member (or no such user): nothing to remove.
+                        Err(e) if e.refused() && e.error.status == NOT_FOUND => refused = true,
+                        Err(e) => {
+                            observe::member_change(
+                                cx,
+                                MemberChange::Remove,
+                                id,
+                                member,
+                                MemberOutcome::Failed(&e.error),
+                                started,
+                            );
+                            return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
+                        }
                     }
                 }
-                observe::member_change(cx, MemberChange::Remove, id, member, Ok(()), started);
+                observe::member_change(
+                    cx,
+                    MemberChange::Remove,
+                    id,
+                    member,
+                    MemberOutcome::Ok,
+                    started,
+                );
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
             }
             if refused {
-                // A refusal may mean the group itself is missing: answer 404 then.
                 fetch(cx, id).await?;
             }
         }
@@ -697,7 +753,7 @@ async fn apply_delta(
                 let add = change == MemberChange::Add;
                 match set_user_group(cx, ua, member, id, add).await {
                     Ok(true) => {
-                        observe::member_change(cx, change, id, member, Ok(()), started);
+                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started);
                         cx.record.applied(if add {
                             format!("added user {member} to group {id}")
                         } else {
@@ -706,14 +762,17 @@ async fn apply_delta(
                     }
                     Ok(false) if add => {
                         tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                        let e = ScimError::not_found("no such user; skipped");
-                        observe::member_change(cx, change, id, member, Err(&e), started);
+                        let skip = MemberOutcome::Skipped;
+                        observe::member_change(cx, change, id, member, skip, started);
                         skipped.push(member.clone());
                     }
                     // No such user: nothing to remove.
-                    Ok(false) => observe::member_change(cx, change, id, member, Ok(()), started),
+                    Ok(false) => {
+                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started)
+                    }
                     Err(e) => {
-                        observe::member_change(cx, change, id, member, Err(&e), started);
+                        let failed = MemberOutcome::Failed(&e);
+                        observe::member_change(cx, change, id, member, failed, started);
                         let (adds_left, removes_left) = if i < adds {
                             (&delta.add[i..], &delta.remove[..])
                         } else {
@@ -786,6 +845,83 @@ fn not_applied(e: ScimError, group: &str, adds: &[String], removes: &[String]) -
     observe::not_applied(e, &left.join("; "))
 }
 
+/// The SCIM status of a refusal that means "no such member" (or "not a member").
+const NOT_FOUND: u16 = StatusCode::NOT_FOUND.as_u16();
+
+/// Whether `id` may name a user: a valid id of the users' `id_format`. Anything else is no
+/// user, and no member call is made for it.
+fn may_be_user(cx: &Ctx<'_>, id: &str) -> bool {
+    router::is_valid_id(id) && cx.mapping.users.accepts_id(id)
+}
+
+/// What an add of one member through the member endpoint came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    /// The user is a member now.
+    Now,
+    /// The legacy API refused the add as already made (its SCIM translation is 409).
+    Already,
+    /// No such user: skipped.
+    NoSuchUser,
+}
+
+/// Adds user `member` to group `group` through the member endpoint `add`. A refusal means "no
+/// such user" only when there is none (the user is read, through the identity check, to
+/// tell), and "already a member" only when the user exists and the refusal's SCIM translation
+/// (the group's `errors` rules) is 409; any other refusal is the error the identity provider
+/// sees.
+///
+/// Without a users `id_format`, the user is read before the add: a legacy API that reads the
+/// member `6x` as user 6 (or `007` as 7) would otherwise put user 6 in the group, giving the
+/// group's access to a user the identity provider never named. With one, the form guarantees
+/// that the legacy API resolves exactly that user, and the user is read only to explain a
+/// refusal. (A remove is not read first: at worst it takes the group's access away from a
+/// user, never gives it; declaring the users' `id_format` rules that out too.)
+async fn add_member(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    add: &MemberCall,
+    group: &str,
+    member: &str,
+) -> Result<Added, ScimError> {
+    let users = &cx.mapping.users;
+    if !may_be_user(cx, member) {
+        return Ok(Added::NoSuchUser);
+    }
+    // A member id the add body cannot carry (`x` where the legacy id is an integer) is no user.
+    let Ok(body) = add.add_request_body(member) else {
+        return Ok(Added::NoSuchUser);
+    };
+    let read_first = users.id_format.is_none();
+    if read_first && legacy::read_record(cx, users, member).await?.is_none() {
+        return Ok(Added::NoSuchUser);
+    }
+    let call = Call {
+        id: Some(group),
+        member: Some(member),
+        body: body.as_ref(),
+        ..Call::new(&add.endpoint)
+    };
+    let refusal = match legacy::call_with(cx, &g.resource, &call).await {
+        Ok(_) => return Ok(Added::Now),
+        Err(e) if e.refused() => e.error,
+        Err(e) => return Err(e.error),
+    };
+    if !read_first {
+        match legacy::read_record(cx, users, member).await {
+            Ok(None) => return Ok(Added::NoSuchUser),
+            Ok(Some(_)) => {}
+            // Whether the user exists is not known: the refusal stands.
+            Err(_) => return Err(refusal),
+        }
+    }
+    if refusal.status == StatusCode::CONFLICT.as_u16() {
+        Ok(Added::Already)
+    } else {
+        Err(refusal)
+    }
+}
+
 /// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
 /// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
 /// to do without rules, or for a user the legacy API does not know.
@@ -800,16 +936,10 @@ pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimErro
     }
     let users = &cx.mapping.users;
     let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
-    let call = Call {
-        id: Some(user_id),
-        ..Call::new(&users.endpoints.get)
+    let Some(got) = legacy::read_record(cx, users, user_id).await? else {
+        return Ok(());
     };
-    let user = match legacy::call_with(cx, users, &call).await {
-        Ok(got) if !users.is_deleted(&got.body) => got.body,
-        Ok(_) => return Ok(()),
-        Err(e) if e.legacy_status == Some(404) => return Ok(()),
-        Err(e) => return Err(e.error),
-    };
+    let user = got.body;
     let new_user = apply_user_rules(cx, user_id, &user).await?;
     if new_user != user {
         let body = users.update_body(&user, &new_user);
@@ -876,7 +1006,7 @@ async fn set_user_group(
     group_id: &str,
     member: bool,
 ) -> Result<bool, ScimError> {
-    if !router::is_valid_id(user_id) {
+    if !may_be_user(cx, user_id) {
         return Ok(false);
     }
     let users = &cx.mapping.users;
@@ -884,16 +1014,11 @@ async fn set_user_group(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let call = Call {
-            id: Some(user_id),
-            ..Call::new(&users.endpoints.get)
+        // Through the identity check: only the user asked for is ever written.
+        let Some(got) = legacy::read_record(cx, users, user_id).await? else {
+            return Ok(false);
         };
-        let user = match legacy::call_with(cx, users, &call).await {
-            Ok(got) if !users.is_deleted(&got.body) => got.body,
-            Ok(_) => return Ok(false),
-            Err(e) if e.legacy_status == Some(404) => return Ok(false),
-            Err(e) => return Err(e.error),
-        };
+        let user = got.body;
         let mut groups = ua.groups_of_user(&user);
         let is_in = groups.iter().any(|g| g == group_id);
         if is_in == member {

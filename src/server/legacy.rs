@@ -1,7 +1,8 @@
 //! Calls to the legacy API, as the mapping describes them: one endpoint call with its error
-//! translation, and reading a list whatever its pagination style (or none): a window of it, or
-//! all of it a page at a time. A legacy API that ignores the paging parameters is read as the
-//! whole list it answers.
+//! translation, reading one record by id (only ever the record of that id), undoing a create,
+//! and reading a list whatever its pagination style (or none): a window of it, or all of it a
+//! page at a time. A legacy API that ignores the paging parameters is read as the whole list it
+//! answers.
 //!
 //! This is where mapping plans meet the backend client; it holds no SCIM semantics. Every call
 //! goes through the client's protection (concurrency bound, retries, circuit breaker), whose
@@ -11,7 +12,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
@@ -87,12 +88,30 @@ impl<'a> Call<'a> {
 }
 
 /// A failed legacy call: the SCIM error to answer, and the legacy API's own status when it
-/// answered (`None` when it could not be reached or its answer was unreadable), for callers
-/// that treat some refusals as expected (a member that is already gone).
+/// answered (`None` when it could not be reached or its answer was cut off), for callers that
+/// treat some refusals as expected (a member that is already gone).
 #[derive(Debug, Clone)]
 pub struct CallError {
     pub legacy_status: Option<u16>,
     pub error: ScimError,
+}
+
+impl CallError {
+    /// Whether the legacy API refused the call (a client error status other than 429): an
+    /// answer about the request itself, not a failure of the legacy API.
+    pub(crate) fn refused(&self) -> bool {
+        self.legacy_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .is_some_and(|s| s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// Whether the legacy API accepted the call (a success status) but its answer could not be
+    /// read: what the call asked for may have been done.
+    pub(crate) fn accepted(&self) -> bool {
+        self.legacy_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .is_some_and(|s| !s.is_client_error() && !s.is_server_error())
+    }
 }
 
 impl From<CallError> for ScimError {
@@ -170,12 +189,13 @@ pub async fn call_with(
     let body = if response.body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&response.body).map_err(|_| {
-            ScimError::bad_gateway(format!(
+        serde_json::from_slice(&response.body).map_err(|_| CallError {
+            legacy_status: Some(response.status),
+            error: ScimError::bad_gateway(format!(
                 "the legacy API answered {} {} with a body that is not JSON",
                 endpoint.method,
                 endpoint.path.render_with(call.id, call.member)
-            ))
+            )),
         })?
     };
     Ok(LegacyResponse {
@@ -194,8 +214,86 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimErro
     Ok((n, v))
 }
 
+/// Reads record `id` of `resource` through its `get` endpoint, and makes sure it is that
+/// record. `None` when there is no such record: the id does not have the mapping's `id_format`
+/// (no call), the legacy answer translates to 404 (the mapping's `errors` rules decide), the
+/// record carries the deleted marker, or the record answered has another id. A legacy API that
+/// reads `/users/6x` as user 6, or `/users/007` as user 7, would otherwise have user 6 shown,
+/// written or deleted as `6x`; such an answer is logged (the two ids, nothing else) and is
+/// never used. Ids compare as strings, as the mapping reads them (`42` is `"42"`).
+pub(crate) async fn read_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+) -> Result<Option<LegacyResponse>, ScimError> {
+    Ok(read_stored(cx, resource, id)
+        .await?
+        .filter(|got| !resource.is_deleted(&got.body)))
+}
+
+/// [`read_record`], deleted-marked records included: the record as the legacy API stores it.
+async fn read_stored(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+) -> Result<Option<LegacyResponse>, ScimError> {
+    if !resource.accepts_id(id) {
+        return Ok(None);
+    }
+    let got = match call(cx, resource, &resource.endpoints.get, Some(id), &[], None).await {
+        Ok(got) => got,
+        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(read) = resource.legacy_id(&got.body) else {
+        return Err(ScimError::bad_gateway(format!(
+            "the legacy API answered a {} without an id at {}",
+            resource.schema.name.to_lowercase(),
+            resource.plan.id.as_str()
+        )));
+    };
+    if read != id {
+        tracing::warn!(
+            resource = %resource.schema.name,
+            asked = ?id,
+            answered = ?read,
+            request_id = %cx.request_id,
+            "the legacy API answered another record than the id asked for: treated as not found"
+        );
+        return Ok(None);
+    }
+    Ok(Some(got))
+}
+
+/// The records of `found` (list items, with the SCIM resource of each) as the `get` endpoint
+/// reads them, deleted-marked ones included, when the list items do not carry every attribute
+/// (`carries:`): a thin item may lack the deleted marker, and the fields a write over it needs.
+/// A record gone in the meantime is left out. `found` as it is when the items are whole.
+pub(crate) async fn in_full(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    found: Vec<(Value, Value)>,
+) -> Result<Vec<(Value, Value)>, ScimError> {
+    if resource.endpoints.list.carries_everything() {
+        return Ok(found);
+    }
+    let mut out = Vec::with_capacity(found.len());
+    for (item, _) in found {
+        let Some(id) = resource.legacy_id(&item) else {
+            continue;
+        };
+        if let Some(got) = read_stored(cx, resource, &id).await? {
+            let scim = resource.to_scim(&got.body)?;
+            out.push((got.body, scim));
+        }
+    }
+    Ok(out)
+}
+
 /// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
-/// a legacy 404 becomes `gone`.
+/// no such record (see [`read_record`]) is `gone`. Without an `id_format`, the record is read
+/// first and deleted only when it is the one asked for (an id the legacy API resolves to
+/// another record must not delete that one); with one, the form guarantees it.
 pub async fn delete_record(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -207,48 +305,135 @@ pub async fn delete_record(
             "the mapping has on_delete: delete but no delete endpoint",
         ));
     };
+    if !resource.accepts_id(id)
+        || (resource.id_format.is_none() && read_record(cx, resource, id).await?.is_none())
+    {
+        return Err(gone);
+    }
     match call(cx, resource, endpoint, Some(id), &[], None).await {
         Ok(_) => Ok(()),
-        Err(e) if e.status == 404 => Err(gone),
+        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => Err(gone),
         Err(e) => Err(e),
     }
 }
 
+/// How a record created by a request that then failed was taken back when the mapping has no
+/// delete endpoint (see [`undo_create`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retired {
+    /// A user deactivated and marked deleted: SCIM answers 404 for it, and a create of its
+    /// userName restores it.
+    DeactivatedAndMarked,
+    /// A group marked deleted: SCIM answers 404 for it, and a create of its name makes another.
+    Marked,
+    /// A user deactivated only (the mapping has no deleted marker): it is still there.
+    Deactivated,
+}
+
 /// Undoes the create of record `id` (a `what`: "user", "group") after a later step of the same
-/// request failed with `e`, so that the IdP's retry of the POST starts afresh rather than meet
-/// 409: deletes it through the resource's delete endpoint. Returns `e`, its detail now saying
-/// whether the record was deleted again or is still there.
-pub async fn undo_create(
+/// request failed with `e`, or after the create's own answer could not be read, so that the
+/// IdP's retry of the POST starts afresh rather than meet 409: deletes it through the
+/// resource's delete endpoint; without one, `retire` (run only then) deactivates it and marks
+/// it deleted as far as the mapping can. Returns `e`, its detail now saying what became of the
+/// record and what sending the request again does.
+pub(crate) async fn undo_create(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     what: &str,
     id: &str,
     mut e: ScimError,
+    retire: impl std::future::Future<Output = Result<Retired, ScimError>>,
 ) -> ScimError {
     let undone = match &resource.endpoints.delete {
-        None => Err("the mapping has no delete endpoint".to_string()),
         Some(endpoint) => call(cx, resource, endpoint, Some(id), &[], None)
             .await
-            .map(|_| ())
-            .map_err(|undo| undo.detail),
+            .map(|_| None),
+        None => retire.await.map(Some),
     };
     let detail = e.detail.trim_end().trim_end_matches('.');
-    e.detail = match undone {
-        Ok(()) => {
-            cx.record.undone();
-            tracing::info!(id, what, request_id = %cx.request_id, "a create that failed part way was undone");
-            format!(
-                "{detail}. The {what} created as id {id} was deleted again: nothing was \
-                 applied, and sending the request again creates it."
-            )
-        }
+    e.detail = match &undone {
+        Ok(None) => format!(
+            "{detail}. The {what} created as id {id} was deleted again: nothing was \
+             applied, and sending the request again creates it."
+        ),
+        Ok(Some(Retired::DeactivatedAndMarked)) => format!(
+            "{detail}. The {what} created as id {id} was deactivated and marked deleted (the \
+             mapping has no delete endpoint): nothing is left applied, and sending the request \
+             again restores it."
+        ),
+        Ok(Some(Retired::Marked)) => format!(
+            "{detail}. The {what} created as id {id} was marked deleted (the mapping has no \
+             delete endpoint): nothing is left applied, and sending the request again creates \
+             it."
+        ),
+        Ok(Some(Retired::Deactivated)) => format!(
+            "{detail}. The {what} created as id {id} was deactivated (the mapping can neither \
+             delete it nor mark it deleted): sending the request again answers 409 \
+             (uniqueness), and the {what} is found by a filter on its name."
+        ),
         Err(why) => format!(
-            "{detail}. The {what} created as id {id} could not be deleted again ({why}): \
-             sending the request again answers 409 (uniqueness), and the {what} is found by a \
-             filter on its name."
+            "{detail}. The {what} created as id {id} could not be deleted again ({}): sending \
+             the request again answers 409 (uniqueness), and the {what} is found by a filter \
+             on its name.",
+            why.detail.trim_end().trim_end_matches('.')
         ),
     };
+    // A record deactivated only is still there: what was applied (the create, the
+    // deactivation) stays said.
+    if let Ok(None | Some(Retired::DeactivatedAndMarked | Retired::Marked)) = undone {
+        cx.record.undone();
+        tracing::info!(id, what, request_id = %cx.request_id, "a create that failed was undone");
+    }
     e
+}
+
+/// A create of a record named by a unique attribute: a `what` ("user", "group") whose `attr`
+/// (`userName`, `displayName`) is `name`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NamedCreate<'a> {
+    pub what: &'a str,
+    pub attr: &'a str,
+    pub name: &'a str,
+}
+
+/// After the legacy API accepted `create` but answered what cannot be used (`e` says why): the
+/// record it created, as `found` (the search of its name: `Ok(None)` when the mapping cannot
+/// search it) tells, to be undone — its id and the 502 to answer — or, when there is none to
+/// undo, the 502 that says what a retry does.
+pub(crate) fn created_anyway(
+    resource: &ResourceMapping,
+    create: &NamedCreate<'_>,
+    e: ScimError,
+    found: Result<Option<Vec<(Value, Value)>>, ScimError>,
+) -> Result<(String, ScimError), ScimError> {
+    let NamedCreate { what, attr, name } = *create;
+    let why = e.detail.trim_end().trim_end_matches('.');
+    let detail = format!(
+        "the legacy API accepted the create of {what} {name:?} but its answer could not be \
+         read ({why})"
+    );
+    let unknown = |how: &str| {
+        ScimError::bad_gateway(format!(
+            "{detail}. Whether it created the {what} is not known ({how}): a filter on its \
+             {attr} finds it, and sending the request again answers 409 (uniqueness) if it \
+             exists."
+        ))
+    };
+    let live = match found {
+        Ok(Some(found)) => found
+            .into_iter()
+            .find(|(legacy, _)| !resource.is_deleted(legacy))
+            .and_then(|(legacy, _)| resource.legacy_id(&legacy)),
+        Ok(None) => return Err(unknown(&format!("the mapping cannot look it up by {attr}"))),
+        Err(lookup) => return Err(unknown(lookup.detail.trim_end().trim_end_matches('.'))),
+    };
+    match live {
+        Some(id) => Ok((id, ScimError::bad_gateway(detail))),
+        None => Err(ScimError::bad_gateway(format!(
+            "{detail}. No {what} with that {attr} is in the legacy API: sending the request \
+             again creates it."
+        ))),
+    }
 }
 
 /// The legacy API's `Retry-After` (seconds or a date) in whole seconds, for the identity
@@ -618,4 +803,125 @@ pub(crate) fn too_many_to_read(list: &ListEndpoint, limit: u64) -> ScimError {
          list, its limit ({section}.scan_limit in the mapping); narrow the filter with an \
          attribute the legacy API searches itself (its filters:), or raise {section}.scan_limit"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn users() -> ResourceMapping {
+        let yaml = r#"
+name: t
+backend: { base_url: "http://127.0.0.1:1" }
+users:
+  id: $.id
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}" }
+    update: { method: PATCH, path: "/users/{id}", mode: partial }
+    list: { method: GET, path: /users, items: $.data, pagination: { style: offset, offset_param: offset, limit_param: limit } }
+  on_delete: deactivate
+  deleted: { legacy: $.state, value: gone }
+  attributes:
+    - { scim: userName, legacy: $.login }
+    - { scim: active, legacy: $.on, legacy_type: boolean }
+"#;
+        crate::mapping::load_str("t.yaml", yaml).unwrap().users
+    }
+
+    fn failed(status: Option<u16>) -> CallError {
+        CallError {
+            legacy_status: status,
+            error: ScimError::bad_gateway("x"),
+        }
+    }
+
+    #[test]
+    fn refusals_are_client_errors_and_an_unreadable_success_was_accepted() {
+        for (status, refused, accepted) in [
+            (Some(404), true, false),
+            (Some(422), true, false),
+            (Some(429), false, false),
+            (Some(503), false, false),
+            (Some(200), false, true),
+            (Some(201), false, true),
+            (None, false, false),
+        ] {
+            let e = failed(status);
+            assert_eq!(e.refused(), refused, "{status:?}");
+            assert_eq!(e.accepted(), accepted, "{status:?}");
+        }
+    }
+
+    fn create() -> NamedCreate<'static> {
+        NamedCreate {
+            what: "user",
+            attr: "userName",
+            name: "ada@example.com",
+        }
+    }
+
+    fn found(records: &[Value]) -> Result<Option<Vec<(Value, Value)>>, ScimError> {
+        Ok(Some(
+            records.iter().map(|r| (r.clone(), Value::Null)).collect(),
+        ))
+    }
+
+    #[test]
+    fn a_record_an_unreadable_create_made_is_found_by_its_name_and_not_among_the_deleted() {
+        let r = users();
+        let e = ScimError::bad_gateway("a user has no id at $.id");
+        let records = [
+            json!({"id": 3, "login": "ada@example.com", "state": "gone"}),
+            json!({"id": 7, "login": "ada@example.com"}),
+        ];
+        let (id, e) = created_anyway(&r, &create(), e, found(&records)).unwrap();
+        assert_eq!(id, "7");
+        assert_eq!(e.status, 502);
+        assert_eq!(
+            e.detail,
+            "the legacy API accepted the create of user \"ada@example.com\" but its answer could \
+             not be read (a user has no id at $.id)"
+        );
+    }
+
+    #[test]
+    fn without_a_record_to_undo_the_error_says_what_a_retry_does() {
+        let r = users();
+        let e = || ScimError::bad_gateway("not JSON.");
+        let none = created_anyway(&r, &create(), e(), found(&[])).unwrap_err();
+        assert_eq!(none.status, 502);
+        assert!(
+            none.detail.ends_with(
+                "No user with that userName is in the legacy API: sending the request again \
+                 creates it."
+            ),
+            "{}",
+            none.detail
+        );
+        let deleted_only = found(&[json!({"id": 3, "login": "a", "state": "gone"})]);
+        assert!(created_anyway(&r, &create(), e(), deleted_only).is_err());
+
+        let blind = created_anyway(&r, &create(), e(), Ok(None)).unwrap_err();
+        assert!(
+            blind.detail.contains(
+                "Whether it created the user is not known (the mapping cannot look it up by \
+                 userName)"
+            ),
+            "{}",
+            blind.detail
+        );
+        let down = Err(ScimError::bad_gateway("legacy API: down."));
+        let unknown = created_anyway(&r, &create(), e(), down).unwrap_err();
+        assert!(
+            unknown.detail.contains("is not known (legacy API: down)")
+                && unknown
+                    .detail
+                    .contains("answers 409 (uniqueness) if it exists"),
+            "{}",
+            unknown.detail
+        );
+    }
 }

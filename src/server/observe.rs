@@ -230,6 +230,28 @@ fn resource_name(c: Collection) -> &'static str {
     }
 }
 
+/// How a change ended, as the provisioning log says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    /// A member not added because there is no such user; the request went on.
+    Skipped,
+    /// Failed after some of its changes were made (the detail says which).
+    Partial,
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Skipped => "skipped",
+            Outcome::Partial => "partial",
+            Outcome::Error => "error",
+        }
+    }
+}
+
 /// One line of the provisioning log.
 struct Line<'a> {
     tenant: &'a str,
@@ -242,14 +264,13 @@ struct Line<'a> {
     legacy_status: Option<u16>,
     latency: Duration,
     detail: &'a str,
-    /// Failed after some of its changes were made (the detail says which).
-    partial: bool,
+    outcome: Outcome,
 }
 
 impl Line<'_> {
     fn emit(&self) {
         let latency_ms = self.latency.as_secs_f64() * 1000.0;
-        if self.scim_status < 400 {
+        if self.outcome == Outcome::Ok {
             tracing::info!(
                 target: PROVISIONING,
                 tenant = self.tenant,
@@ -274,7 +295,7 @@ impl Line<'_> {
                 resource = self.resource,
                 resource_id = self.resource_id,
                 user_name = self.user_name,
-                outcome = if self.partial { "partial" } else { "error" },
+                outcome = self.outcome.as_str(),
                 scim_status = self.scim_status,
                 legacy_status = self.legacy_status,
                 latency_ms,
@@ -365,7 +386,11 @@ pub fn finish(
             legacy_status: record.legacy_status_for(reply.status >= 400),
             latency: elapsed,
             detail,
-            partial: reply.status >= 400 && !record.applied_steps().is_empty(),
+            outcome: match reply.status {
+                s if s < 400 => Outcome::Ok,
+                _ if !record.applied_steps().is_empty() => Outcome::Partial,
+                _ => Outcome::Error,
+            },
         }
         .emit();
         if reply.status < 400 && record.tenant.get().is_some() {
@@ -407,23 +432,45 @@ pub enum MemberChange {
     Remove,
 }
 
-/// Logs one member change of group `group_id` (`started`: when this member's calls began):
-/// `Ok(())` done (or nothing to do), `Err` refused, with the reason.
+/// How one member change ended, as the identity provider is told it.
+#[derive(Debug, Clone, Copy)]
+pub enum MemberOutcome<'e> {
+    /// Done, or nothing to do (already a member, not a member).
+    Ok,
+    /// Not added: no such user in the legacy API. The rest of the request goes on, and the
+    /// identity provider is told success.
+    Skipped,
+    /// Refused: the request fails with this error.
+    Failed(&'e ScimError),
+}
+
+/// Logs one member change of group `group_id` (`started`: when this member's calls began), as
+/// its `outcome`: `ok` and `skipped` with the 204 the identity provider is answered for it,
+/// `error` with the status and detail of the error it gets.
 pub fn member_change(
     cx: &Ctx<'_>,
     change: MemberChange,
     group_id: &str,
     member: &str,
-    outcome: Result<(), &ScimError>,
+    outcome: MemberOutcome<'_>,
     started: Instant,
 ) {
     let operation = match change {
         MemberChange::Add => "add_member",
         MemberChange::Remove => "remove_member",
     };
-    let (scim_status, detail) = match outcome {
-        Ok(()) => (204, format!("member {member}")),
-        Err(e) => (e.status, format!("member {member}: {}", e.detail)),
+    let (scim_status, detail, outcome) = match outcome {
+        MemberOutcome::Ok => (204, format!("member {member}"), Outcome::Ok),
+        MemberOutcome::Skipped => (
+            204,
+            format!("member {member}: no such user in the legacy API; skipped"),
+            Outcome::Skipped,
+        ),
+        MemberOutcome::Failed(e) => (
+            e.status,
+            format!("member {member}: {}", e.detail),
+            Outcome::Error,
+        ),
     };
     Line {
         tenant: &cx.tenant.name,
@@ -436,7 +483,7 @@ pub fn member_change(
         legacy_status: cx.record.legacy_status(),
         latency: started.elapsed(),
         detail: &detail,
-        partial: false,
+        outcome,
     }
     .emit();
 }

@@ -42,9 +42,14 @@ fn resource<'c>(cx: &'c Ctx<'_>) -> &'c ResourceMapping {
     &cx.mapping.users
 }
 
-/// Validates a SCIM id from a URL before it goes anywhere near the legacy API.
-fn check_id(id: &str) -> Result<(), ScimError> {
-    router::check_id(Collection::Users, id)
+/// Validates a SCIM id from a URL before it goes anywhere near the legacy API: an id that
+/// does not have the mapping's `id_format` names no user.
+fn check_id(r: &ResourceMapping, id: &str) -> Result<(), ScimError> {
+    router::check_id(Collection::Users, id)?;
+    if !r.accepts_id(id) {
+        return Err(no_user(id));
+    }
+    Ok(())
 }
 
 /// The 404 for a user id the legacy API does not know (or that was deleted through SCIM).
@@ -52,15 +57,14 @@ fn no_user(id: &str) -> ScimError {
     ScimError::not_found(format!("no user with id {id:?}"))
 }
 
+/// Reads user `id`: 404 when the legacy API has no user by that very id (see
+/// [`legacy::read_record`]).
 async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    check_id(id)?;
     let r = resource(cx);
-    let got = legacy::call(cx, r, &r.endpoints.get, Some(id), &[], None)
-        .await
-        .map_err(|e| if e.status == 404 { no_user(id) } else { e })?;
-    if r.is_deleted(&got.body) {
-        return Err(no_user(id));
-    }
+    check_id(r, id)?;
+    let got = legacy::read_record(cx, r, id)
+        .await?
+        .ok_or_else(|| no_user(id))?;
     let scim = r.to_scim(&got.body)?;
     if let Some(name) = user_name(&scim) {
         cx.record.set_user_name(name);
@@ -77,15 +81,16 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
 
 /// The user as the read half of a write: the record the gateway read or wrote a moment ago when
 /// the write is guarded by `If-Match` (a record changed since is refused by the legacy API, and
-/// [`modify_user`] reads it again), else a fresh read.
+/// [`modify_user`] reads it again), else a fresh read. A cached record is used only when it is
+/// the record asked for (its id, as the mapping reads it, is `id`).
 async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    check_id(id)?;
     let r = resource(cx);
+    check_id(r, id)?;
     if r.endpoints.update_if_match {
         let cached = cx.records.get(&cx.tenant.name, id).await;
-        // A record that no longer parses is simply read again.
+        // A record that no longer parses, or is another one, is simply read again.
         if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
-            if !r.is_deleted(&legacy) {
+            if !r.is_deleted(&legacy) && r.legacy_id(&legacy).as_deref() == Some(id) {
                 let scim = r.to_scim(&legacy)?;
                 if let Some(name) = user_name(&scim) {
                     cx.record.set_user_name(name);
@@ -208,6 +213,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let key = format!("Users/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
     if let Some(found) = select::find_equal(cx, r, full_schema(), "userName", name).await? {
+        let found = legacy::in_full(cx, r, found).await?;
         if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
             let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
             return Err(ScimError::uniqueness(format!(
@@ -220,10 +226,22 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             return Ok(restored);
         }
     }
-    let created = legacy::call(cx, r, &r.endpoints.create, None, &[], Some(&legacy_user)).await?;
-    let id = r.legacy_id(&created.body).ok_or_else(|| {
-        ScimError::bad_gateway("the legacy API created the user but its answer carries no id")
-    })?;
+    let call = Call {
+        body: Some(&legacy_user),
+        ..Call::new(&r.endpoints.create)
+    };
+    let created = match legacy::call_with(cx, r, &call).await {
+        Ok(created) => created,
+        Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, name, e.error).await),
+        Err(e) => return Err(e.error),
+    };
+    let Some(id) = r.legacy_id(&created.body) else {
+        let e = r.to_scim(&created.body).err().map_or_else(
+            || ScimError::bad_gateway("the legacy API's answer carries no id"),
+            ScimError::from,
+        );
+        return Err(undo_unreadable_create(cx, name, e).await);
+    };
     cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
     let mut legacy_now = created.body;
@@ -232,13 +250,37 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
                 let e = observe::not_applied(e, &format!("deactivating user {id}"));
-                return Err(legacy::undo_create(cx, r, "user", &id, e).await);
+                return Err(legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await);
             }
         }
     } else if r.endpoints.update_if_match {
         cx.records.put(&cx.tenant.name, &id, created.raw).await;
     }
     Ok(r.to_scim(&legacy_now)?)
+}
+
+/// The legacy API accepted the create of user `name` but its answer cannot be used (`e` says
+/// why): the user may have been created all the same. It is looked up by its userName (the
+/// create lock is held, and no live user had that name a moment ago) and undone, so that the
+/// IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says so.
+async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimError {
+    let r = resource(cx);
+    let create = legacy::NamedCreate {
+        what: "user",
+        attr: "userName",
+        name,
+    };
+    let found = match select::find_equal(cx, r, full_schema(), create.attr, name).await {
+        Ok(Some(found)) => legacy::in_full(cx, r, found).await.map(Some),
+        other => other,
+    };
+    match legacy::created_anyway(r, &create, e, found) {
+        Ok((id, e)) => {
+            cx.record.applied(format!("created user {id}"));
+            legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await
+        }
+        Err(e) => e,
+    }
 }
 
 /// Writes `user` over the first of the `found` legacy users (those with its userName) that
@@ -297,7 +339,7 @@ async fn set_active_by_endpoint(
         ));
     };
     let LegacyResponse { body, .. } = legacy::call(cx, r, endpoint, Some(id), &[], None).await?;
-    Ok(r.legacy_id(&body).is_some().then_some(body))
+    Ok((r.legacy_id(&body).as_deref() == Some(id)).then_some(body))
 }
 
 /// Writes `new_user` over the legacy record `old`, with as few calls as possible: no update
@@ -342,7 +384,9 @@ async fn write_user(
         };
         let guarded = call.if_match.is_some();
         match legacy::call_with(cx, r, &call).await {
-            Ok(answer) if r.legacy_id(&answer.body).is_some() => {
+            // The record written, as the legacy API answers it (another record is no answer:
+            // the user is read again, through the identity check).
+            Ok(answer) if r.legacy_id(&answer.body).as_deref() == Some(id) => {
                 cx.record.applied(format!("updated user {id}"));
                 written_raw = Some(answer.raw);
                 answer.body
@@ -458,28 +502,39 @@ async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let r = resource(cx);
     match r.on_delete {
         OnDelete::Delete => {
-            check_id(id)?;
+            check_id(r, id)?;
             cx.records.forget(&cx.tenant.name, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
-            // Deactivated, and marked deleted when the mapping has a marker: the record and
-            // its history stay in the legacy API, and SCIM answers 404 for it from now on.
-            let marker = r.has_deleted_marker();
-            modify_user(cx, id, marker, |old| {
-                if !marker && active(&old.scim) == Some(false) {
-                    return Ok(None);
-                }
-                let mut user = old.scim.clone();
-                if let Some(obj) = user.as_object_mut() {
-                    obj.insert("active".into(), Value::Bool(false));
-                }
-                Ok(Some(user))
-            })
-            .await?;
+            retire(cx, id).await?;
         }
     }
     Ok(())
+}
+
+/// Deactivates user `id`, and marks it deleted when the mapping has a marker: the record and
+/// its history stay in the legacy API, and SCIM answers 404 for it from now on. What a SCIM
+/// DELETE does with `on_delete: deactivate`, and how a create is undone without a delete
+/// endpoint.
+async fn retire(cx: &Ctx<'_>, id: &str) -> Result<legacy::Retired, ScimError> {
+    let marker = resource(cx).has_deleted_marker();
+    modify_user(cx, id, marker, |old| {
+        if !marker && active(&old.scim) == Some(false) {
+            return Ok(None);
+        }
+        let mut user = old.scim.clone();
+        if let Some(obj) = user.as_object_mut() {
+            obj.insert("active".into(), Value::Bool(false));
+        }
+        Ok(Some(user))
+    })
+    .await?;
+    Ok(if marker {
+        legacy::Retired::DeactivatedAndMarked
+    } else {
+        legacy::Retired::Deactivated
+    })
 }
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod faulty;
+pub mod logs;
 pub mod scim;
 
 use std::path::Path;
