@@ -880,16 +880,18 @@ mod tests {
     }
 
     #[test]
-    fn a_required_sub_attribute_is_advertised_on_its_own() {
+    fn a_required_sub_attribute_makes_its_parent_required() {
         let yaml = crate::mapping::fixture::FIXTURE.replace(
             "    - legacy: $.full_name\n      join: { parts: [name.givenName, name.familyName], separator: \" \" }\n",
             "    - { scim: name.givenName, legacy: $.first_name, required: true }\n    \
              - { scim: name.familyName, legacy: $.last_name }\n",
         );
         let m = crate::mapping::load_str("given.yaml", &yaml).unwrap();
+        // A client cannot send name.givenName without name: both are required.
         let name = m.users.schema.core.attribute("name").unwrap();
-        assert!(!name.required);
+        assert!(name.required);
         assert!(name.sub_attribute("givenName").unwrap().required);
+        assert!(!name.sub_attribute("familyName").unwrap().required);
     }
 
     #[test]
