@@ -723,7 +723,7 @@ pub(super) fn scim_slot(
 }
 
 /// The closest known attribute path (`name.givenName`, `urn:…:User:department`) to `text`.
-fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
+pub(super) fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
     let mut names = Vec::new();
     for s in schema.schemas() {
         let ext = s.id != schema.core.id;

@@ -2,7 +2,10 @@
 //! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
 
 mod groups;
+mod identity;
+mod lists;
 mod roles;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
