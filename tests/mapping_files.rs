@@ -53,6 +53,13 @@ fn acme_hr_translates_both_ways() {
         users.endpoints.get.target(Some("../admin"), &[]),
         "/api/v1/users/..%2Fadmin"
     );
+    // Acme HR ids are numbers: any other id names no user (and no team).
+    assert!(users.accepts_id("42"));
+    for other in ["042", "42abc", "../admin", "-1", ""] {
+        assert!(!users.accepts_id(other), "{other:?}");
+    }
+    let teams = &m.groups.as_ref().unwrap().resource;
+    assert!(teams.accepts_id("5") && !teams.accepts_id("5x"));
     // Acme HR is multi-tenant: every call names the tenant in a header.
     assert_eq!(
         m.backend.tenant_header("acme"),
@@ -205,6 +212,22 @@ fn crewbase_translates_both_ways() {
     assert!(users.has_version() && users.endpoints.update_if_match);
     assert!(!users.has_deleted_marker());
     assert_eq!(users.mark_deleted(&json!({"uid": "p_1"})), None);
+    // The forms Crewbase hands out, and nothing it would resolve to another person.
+    for uid in ["p_0001", "p_9999", "p_10000"] {
+        assert!(users.accepts_id(uid), "{uid}");
+    }
+    for other in ["p_1", "p_01", "P_0001", "p_0001x", "p_01234", "1", "t_01"] {
+        assert!(!users.accepts_id(other), "{other}");
+    }
+    let teams = &m.groups.as_ref().unwrap().resource;
+    for (tid, ok) in [
+        ("t_01", true),
+        ("t_100", true),
+        ("t_1", false),
+        ("t_012", false),
+    ] {
+        assert_eq!(teams.accepts_id(tid), ok, "{tid}");
+    }
     // `active` is read-only here: advertised as required, written through the endpoints.
     assert!(users.schema.core.attribute("active").unwrap().required);
     assert_eq!(
