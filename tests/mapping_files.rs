@@ -639,6 +639,10 @@ fn documentation_examples_hold() {
                 let mut user = None;
                 let mut calls = None;
                 let mut tenant_calls = None;
+                let mut changed = None;
+                let mut sent = None;
+                let mut ids = None;
+                let mut carried = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -655,6 +659,10 @@ fn documentation_examples_hold() {
                         "json user" => user = Some(value(&next.body)),
                         "text calls" => calls = Some((next.line, next.body.clone())),
                         "text tenant" => tenant_calls = Some((next.line, next.body.clone())),
+                        "json changed" => changed = Some((next.line, value(&next.body))),
+                        "json sent" => sent = Some(value(&next.body)),
+                        "text ids" => ids = Some((next.line, next.body.clone())),
+                        "text carries" => carried = Some((next.line, next.body.clone())),
                         _ => break,
                     }
                     i += 1;
@@ -706,6 +714,15 @@ fn documentation_examples_hold() {
                 if let Some((line, calls)) = &tenant_calls {
                     check_tenant_calls(&m, calls, *line);
                 }
+                if let Some((line, changed)) = &changed {
+                    check_update(resource, legacy.as_ref(), changed, sent.as_ref(), *line);
+                }
+                if let Some((line, ids)) = &ids {
+                    check_ids(resource, ids, *line);
+                }
+                if let Some((line, carried)) = &carried {
+                    check_carried(resource, carried, *line);
+                }
                 checked += 1;
             }
             ["yaml", "broken"] => {
@@ -750,6 +767,57 @@ fn check_deleted(m: &ResourceMapping, legacy: Option<&Value>, deleted: &Value, l
             m.mark_deleted(legacy).as_ref(),
             Some(deleted),
             "docs/mapping.md:{line}: marking the legacy user deleted"
+        );
+    }
+}
+
+/// A `json changed` block (SCIM attributes set on the example's legacy record as read) and
+/// the `json sent` block after it: the body of the legacy update must be exactly that.
+fn check_update(
+    m: &ResourceMapping,
+    legacy: Option<&Value>,
+    changed: &Value,
+    sent: Option<&Value>,
+    line: usize,
+) {
+    let legacy = legacy.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json legacy` block"));
+    let sent = sent.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json sent` block"));
+    let mut user = m.to_scim(legacy).unwrap();
+    merge(&mut user, changed);
+    let new = m
+        .to_legacy(&user, Some(legacy))
+        .unwrap_or_else(|e| panic!("docs/mapping.md:{line}: the change is refused: {e}"));
+    assert_eq!(
+        &m.update_body(legacy, &new),
+        sent,
+        "docs/mapping.md:{line}: the update sends"
+    );
+}
+
+/// A `text ids` block: each line `<id> → names a user` (or `a group`), or `names no user`.
+fn check_ids(m: &ResourceMapping, ids: &str, line: usize) {
+    for text in ids.lines().filter(|l| !l.trim().is_empty()) {
+        let (id, says) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let accepted = !says.starts_with("names no ");
+        assert_eq!(m.accepts_id(id), accepted, "docs/mapping.md:{line}: {text}");
+    }
+}
+
+/// A `text carries` block: each line `<SCIM attribute> → carried` or `→ not carried` by the
+/// list items.
+fn check_carried(m: &ResourceMapping, carried: &str, line: usize) {
+    for text in carried.lines().filter(|l| !l.trim().is_empty()) {
+        let (path, says) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let path = scim_gateway::scim::path::AttrPath::parse(path).unwrap();
+        let expected = says == "carried";
+        assert_eq!(
+            m.endpoints.list.carries(&path),
+            expected,
+            "docs/mapping.md:{line}: {text}"
         );
     }
 }
