@@ -119,6 +119,29 @@ fn acme_hr_translates_both_ways() {
     ] {
         assert_eq!(back[key], legacy[key], "{key}");
     }
+    // Acme HR's PUT clears what it is not sent: the full update sends the user as read (its
+    // role and licence, which the teams decide, included), without the timestamps it ignores.
+    let mut stored = legacy.clone();
+    stored["role"] = json!("manager");
+    stored["licensed"] = json!(true);
+    let mut renamed = users.to_scim(&stored).unwrap();
+    renamed["userName"] = json!("ada.l");
+    let new = users.to_legacy(&renamed, Some(&stored)).unwrap();
+    let body = users.update_body(&stored, &new);
+    for (key, value) in [
+        ("id", json!(42)),
+        ("version", json!(3)),
+        ("login", json!("ada.l")),
+        ("role", json!("manager")),
+        ("licensed", json!(true)),
+    ] {
+        assert_eq!(body[key], value, "{key}");
+    }
+    let mut expected = new.clone();
+    let fields = expected.as_object_mut().unwrap();
+    fields.remove("created_at");
+    fields.remove("updated_at");
+    assert_eq!(body, expected);
 
     let filter = Filter::parse(r#"userName eq "x&role=owner""#).unwrap();
     let pushed = users.pushdown(&filter);
