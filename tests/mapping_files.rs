@@ -53,6 +53,13 @@ fn acme_hr_translates_both_ways() {
         users.endpoints.get.target(Some("../admin"), &[]),
         "/api/v1/users/..%2Fadmin"
     );
+    // Acme HR ids are numbers: any other id names no user (and no team).
+    assert!(users.accepts_id("42"));
+    for other in ["042", "42abc", "../admin", "-1", ""] {
+        assert!(!users.accepts_id(other), "{other:?}");
+    }
+    let teams = &m.groups.as_ref().unwrap().resource;
+    assert!(teams.accepts_id("5") && !teams.accepts_id("5x"));
     // Acme HR is multi-tenant: every call names the tenant in a header.
     assert_eq!(
         m.backend.tenant_header("acme"),
@@ -112,6 +119,29 @@ fn acme_hr_translates_both_ways() {
     ] {
         assert_eq!(back[key], legacy[key], "{key}");
     }
+    // Acme HR's PUT clears what it is not sent: the full update sends the user as read (its
+    // role and licence, which the teams decide, included), without the timestamps it ignores.
+    let mut stored = legacy.clone();
+    stored["role"] = json!("manager");
+    stored["licensed"] = json!(true);
+    let mut renamed = users.to_scim(&stored).unwrap();
+    renamed["userName"] = json!("ada.l");
+    let new = users.to_legacy(&renamed, Some(&stored)).unwrap();
+    let body = users.update_body(&stored, &new);
+    for (key, value) in [
+        ("id", json!(42)),
+        ("version", json!(3)),
+        ("login", json!("ada.l")),
+        ("role", json!("manager")),
+        ("licensed", json!(true)),
+    ] {
+        assert_eq!(body[key], value, "{key}");
+    }
+    let mut expected = new.clone();
+    let fields = expected.as_object_mut().unwrap();
+    fields.remove("created_at");
+    fields.remove("updated_at");
+    assert_eq!(body, expected);
 
     let filter = Filter::parse(r#"userName eq "x&role=owner""#).unwrap();
     let pushed = users.pushdown(&filter);
@@ -205,6 +235,22 @@ fn crewbase_translates_both_ways() {
     assert!(users.has_version() && users.endpoints.update_if_match);
     assert!(!users.has_deleted_marker());
     assert_eq!(users.mark_deleted(&json!({"uid": "p_1"})), None);
+    // The forms Crewbase hands out, and nothing it would resolve to another person.
+    for uid in ["p_0001", "p_9999", "p_10000"] {
+        assert!(users.accepts_id(uid), "{uid}");
+    }
+    for other in ["p_1", "p_01", "P_0001", "p_0001x", "p_01234", "1", "t_01"] {
+        assert!(!users.accepts_id(other), "{other}");
+    }
+    let teams = &m.groups.as_ref().unwrap().resource;
+    for (tid, ok) in [
+        ("t_01", true),
+        ("t_100", true),
+        ("t_1", false),
+        ("t_012", false),
+    ] {
+        assert_eq!(teams.accepts_id(tid), ok, "{tid}");
+    }
     // `active` is read-only here: advertised as required, written through the endpoints.
     assert!(users.schema.core.attribute("active").unwrap().required);
     assert_eq!(
@@ -616,6 +662,10 @@ fn documentation_examples_hold() {
                 let mut user = None;
                 let mut calls = None;
                 let mut tenant_calls = None;
+                let mut changed = None;
+                let mut sent = None;
+                let mut ids = None;
+                let mut carried = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -632,6 +682,10 @@ fn documentation_examples_hold() {
                         "json user" => user = Some(value(&next.body)),
                         "text calls" => calls = Some((next.line, next.body.clone())),
                         "text tenant" => tenant_calls = Some((next.line, next.body.clone())),
+                        "json changed" => changed = Some((next.line, value(&next.body))),
+                        "json sent" => sent = Some(value(&next.body)),
+                        "text ids" => ids = Some((next.line, next.body.clone())),
+                        "text carries" => carried = Some((next.line, next.body.clone())),
                         _ => break,
                     }
                     i += 1;
@@ -683,6 +737,15 @@ fn documentation_examples_hold() {
                 if let Some((line, calls)) = &tenant_calls {
                     check_tenant_calls(&m, calls, *line);
                 }
+                if let Some((line, changed)) = &changed {
+                    check_update(resource, legacy.as_ref(), changed, sent.as_ref(), *line);
+                }
+                if let Some((line, ids)) = &ids {
+                    check_ids(resource, ids, *line);
+                }
+                if let Some((line, carried)) = &carried {
+                    check_carried(resource, carried, *line);
+                }
                 checked += 1;
             }
             ["yaml", "broken"] => {
@@ -727,6 +790,57 @@ fn check_deleted(m: &ResourceMapping, legacy: Option<&Value>, deleted: &Value, l
             m.mark_deleted(legacy).as_ref(),
             Some(deleted),
             "docs/mapping.md:{line}: marking the legacy user deleted"
+        );
+    }
+}
+
+/// A `json changed` block (SCIM attributes set on the example's legacy record as read) and
+/// the `json sent` block after it: the body of the legacy update must be exactly that.
+fn check_update(
+    m: &ResourceMapping,
+    legacy: Option<&Value>,
+    changed: &Value,
+    sent: Option<&Value>,
+    line: usize,
+) {
+    let legacy = legacy.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json legacy` block"));
+    let sent = sent.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json sent` block"));
+    let mut user = m.to_scim(legacy).unwrap();
+    merge(&mut user, changed);
+    let new = m
+        .to_legacy(&user, Some(legacy))
+        .unwrap_or_else(|e| panic!("docs/mapping.md:{line}: the change is refused: {e}"));
+    assert_eq!(
+        &m.update_body(legacy, &new),
+        sent,
+        "docs/mapping.md:{line}: the update sends"
+    );
+}
+
+/// A `text ids` block: each line `<id> → names a user` (or `a group`), or `names no user`.
+fn check_ids(m: &ResourceMapping, ids: &str, line: usize) {
+    for text in ids.lines().filter(|l| !l.trim().is_empty()) {
+        let (id, says) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let accepted = !says.starts_with("names no ");
+        assert_eq!(m.accepts_id(id), accepted, "docs/mapping.md:{line}: {text}");
+    }
+}
+
+/// A `text carries` block: each line `<SCIM attribute> → carried` or `→ not carried` by the
+/// list items.
+fn check_carried(m: &ResourceMapping, carried: &str, line: usize) {
+    for text in carried.lines().filter(|l| !l.trim().is_empty()) {
+        let (path, says) = text
+            .split_once(" → ")
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no → in {text:?}"));
+        let path = scim_gateway::scim::path::AttrPath::parse(path).unwrap();
+        let expected = says == "carried";
+        assert_eq!(
+            m.endpoints.list.carries(&path),
+            expected,
+            "docs/mapping.md:{line}: {text}"
         );
     }
 }

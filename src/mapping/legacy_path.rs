@@ -151,6 +151,15 @@ impl LegacyPath {
         }
     }
 
+    /// Whether `inner` writes inside the place `self` writes (`$.address` holds
+    /// `$.address.street`; a path does not hold itself). Non-writable paths hold nothing.
+    pub fn holds(&self, inner: &LegacyPath) -> bool {
+        match (&self.write, &inner.write) {
+            (Ok(a), Ok(b)) => a.len() < b.len() && b.starts_with(a),
+            _ => false,
+        }
+    }
+
     /// Whether both paths write exactly the same place (`$['status']` and `$.status`).
     /// Non-writable paths never do.
     pub fn same_place(&self, other: &LegacyPath) -> bool {
@@ -160,11 +169,38 @@ impl LegacyPath {
         }
     }
 
-    /// The first name step (`$.address.street` → `address`), for partial-update bodies.
-    pub fn top_field(&self) -> Option<&str> {
-        match self.write.as_ref().ok()?.first()? {
-            Step::Field(name) => Some(name),
-            _ => None,
+    /// The field names of a path made of names only (`$.address.street` → `[address,
+    /// street]`); `None` when it has an index or a filter step, or is not writable.
+    pub fn field_names(&self) -> Option<Vec<&str>> {
+        self.write
+            .as_ref()
+            .ok()?
+            .iter()
+            .map(|step| match step {
+                Step::Field(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Removes the field a path of names only names (the key, not just its value), leaving its
+    /// parents; nothing happens when it is absent or the path has another kind of step.
+    pub fn remove(&self, doc: &mut Value) {
+        let Some(names) = self.field_names() else {
+            return;
+        };
+        let Some((last, parents)) = names.split_last() else {
+            return;
+        };
+        let mut cur = doc;
+        for name in parents {
+            match cur.get_mut(*name) {
+                Some(next) => cur = next,
+                None => return,
+            }
+        }
+        if let Some(obj) = cur.as_object_mut() {
+            obj.remove(*last);
         }
     }
 }
@@ -620,6 +656,23 @@ mod tests {
     }
 
     #[test]
+    fn names_only_paths_name_their_fields_and_can_be_removed() {
+        assert_eq!(
+            p("$.user['home address'].street").field_names(),
+            Some(vec!["user", "home address", "street"])
+        );
+        for other in ["$.a[0].b", "$.a[?(@.k == 'x')].b", "$..a", "$.a[*]", "$"] {
+            assert_eq!(p(other).field_names(), None, "{other}");
+        }
+        let mut doc = json!({"user": {"created_at": "x", "login": "ada"}, "meta": 1});
+        p("$.user.created_at").remove(&mut doc);
+        p("$.user.missing.deeper").remove(&mut doc);
+        p("$.meta.inside").remove(&mut doc);
+        p("$.list[0]").remove(&mut doc);
+        assert_eq!(doc, json!({"user": {"login": "ada"}, "meta": 1}));
+    }
+
+    #[test]
     fn overlapping_write_paths() {
         assert!(p("$.address").overlaps(&p("$.address.street")));
         assert!(p("$['address'].street").overlaps(&p("$.address.street")));
@@ -627,6 +680,11 @@ mod tests {
         assert!(!p("$.phones[?(@.kind == 'cell')].number")
             .overlaps(&p("$.phones[?(@.kind == 'desk')].number")));
         assert!(!p("$..street").overlaps(&p("$..street")));
+        assert!(p("$.address").holds(&p("$['address'].street")));
+        assert!(p("$.phones").holds(&p("$.phones[?(@.kind == 'cell')].number")));
+        assert!(!p("$.address").holds(&p("$.address")));
+        assert!(!p("$.address.street").holds(&p("$.address")));
+        assert!(!p("$..address").holds(&p("$.address.street")));
         assert!(p("$['status']").same_place(&p("$.status")));
         assert!(!p("$.address").same_place(&p("$.address.street")));
         assert!(!p("$..status").same_place(&p("$..status")));

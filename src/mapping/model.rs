@@ -98,10 +98,13 @@ pub struct AuthFile {
 #[serde(deny_unknown_fields)]
 pub struct ResourceFile {
     pub id: Option<S<String>>,
+    /// `integer`, `uuid` or `{ pattern: '^p_[0-9]+$' }`: the form every legacy id has.
+    pub id_format: Option<S<Value>>,
     pub created: Option<S<String>>,
     pub last_modified: Option<S<String>>,
     pub version: Option<S<String>>,
-    pub endpoints: Option<S<EndpointsFile>>,
+    /// Boxed, like `membership`: see `MappingFile::backend`.
+    pub endpoints: Option<S<Box<EndpointsFile>>>,
     pub on_delete: Option<S<String>>,
     pub deleted: Option<S<DeletedFile>>,
     pub attributes: Option<S<Vec<S<AttributeFile>>>>,
@@ -110,7 +113,7 @@ pub struct ResourceFile {
     pub scan_limit: Option<S<u64>>,
     pub errors: Option<S<ErrorsFile>>,
     /// Only in `groups:`: where a group's members are.
-    pub membership: Option<S<MembershipFile>>,
+    pub membership: Option<S<Box<MembershipFile>>>,
     /// Only in `groups:`: a user's role derived from its groups.
     pub roles: Option<S<RolesFile>>,
     /// Only in `groups:`: legacy flags set while a user is in a group.
@@ -238,6 +241,8 @@ pub struct MembersQueryFile {
 pub struct DeletedFile {
     pub legacy: Option<S<String>>,
     pub value: Option<S<Value>>,
+    /// `false`: the list endpoint never returns a marked record (default `true`).
+    pub listed: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,6 +269,8 @@ pub struct EndpointFile {
     /// Only on `update`: send the record's `version` as `If-Match` (the legacy API refuses a
     /// write of a record that changed since it was read).
     pub if_match: Option<S<bool>>,
+    /// Only on a partial `update`: the legacy objects the API replaces whole when one is sent.
+    pub replaces_whole: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +283,8 @@ pub struct ListFile {
     pub items: Option<S<String>>,
     pub total: Option<S<TotalFile>>,
     pub pagination: Option<S<PaginationFile>>,
+    /// The SCIM attributes a list item holds (`[userName, name, emails]`); absent: all.
+    pub carries: Option<S<Vec<S<String>>>>,
 }
 
 /// `{body: $.meta.total}` or `{header: X-Total-Count}` (also `Content-Range`).
@@ -289,7 +298,7 @@ pub struct TotalFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaginationFile {
-    /// `page`, `offset` or `cursor`.
+    /// `page`, `offset`, `cursor` or `none`.
     pub style: Option<S<String>>,
     pub page_param: Option<S<String>>,
     pub size_param: Option<S<String>>,
@@ -346,6 +355,9 @@ pub struct FilterFile {
     pub scim: Option<S<String>>,
     pub op: Option<S<String>>,
     pub param: Option<S<String>>,
+    /// `exact` (default) or `loose`: whether the legacy API selects exactly what SCIM selects.
+    #[serde(rename = "match")]
+    pub match_: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

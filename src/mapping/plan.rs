@@ -410,11 +410,22 @@ pub struct ListEndpoint {
 impl ListEndpoint {
     /// Whether the list items carry SCIM attribute `path` (then a filter on it can be checked on
     /// the item; else the record must be read on its own).
+    /// The record's `id` is always carried; a path qualified with a schema URN matches a listed
+    /// path of that schema.
     pub fn carries(&self, path: &AttrPath) -> bool {
         match &self.carries {
             None => true,
+            Some(_) if path.name.eq_ignore_ascii_case("id") && path.sub.is_none() => true,
             Some(listed) => listed.iter().any(|c| {
-                c.schema == path.schema
+                let schema_ok = match (&c.schema, &path.schema) {
+                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                    (None, Some(b)) => {
+                        b.eq_ignore_ascii_case(crate::scim::urn::USER)
+                            || b.eq_ignore_ascii_case(crate::scim::urn::GROUP)
+                    }
+                    _ => true,
+                };
+                schema_ok
                     && c.name.eq_ignore_ascii_case(&path.name)
                     && match (&c.sub, &path.sub) {
                         (None, _) => true,
@@ -565,6 +576,10 @@ pub(crate) struct Plan {
     pub version: Option<LegacyPath>,
     /// The legacy field and value that mark a record deleted through SCIM (`deleted:`).
     pub deleted: Option<DeletedMarker>,
+    /// The legacy fields a full update leaves out: the timestamps (`created`, `last_modified`)
+    /// and the fields only `direction: read` entries name, which nothing writes (paths of
+    /// names only, never one that holds or is inside a written field, the id or the version).
+    pub read_only: Vec<LegacyPath>,
     pub attrs: Vec<Attr>,
     pub filters: Vec<FilterRule>,
     pub errors: ErrorPlan,

@@ -213,27 +213,33 @@ impl ResourceMapping {
         Ok(out)
     }
 
-    /// The body of a legacy update: the whole new user for `mode: full`; for `mode: partial`,
-    /// only the top-level keys whose value changed (a key that disappeared is sent as null).
+    /// The body of a legacy update that turns `old_legacy` (the record as read) into
+    /// `new_legacy` (the same record with the mapping's writes applied).
+    ///
+    /// `mode: full`: the new record whole (its id and version included) minus the fields the
+    /// mapping marks read-only ([`Plan::read_only`](super::plan::Plan): the timestamps, and
+    /// fields only `direction: read` entries name), which such an API ignores.
+    ///
+    /// `mode: partial`: only what changed, however deep: inside an object (an envelope such as
+    /// `{"user": {…}}`, a nested `address`) only the fields that changed, with `null` for one
+    /// that disappeared; a list that changed is sent whole; an object listed in
+    /// `replaces_whole:` that changed is sent whole. Since the new record is the old one plus
+    /// the mapping's writes, a field no entry writes is never sent.
     pub fn update_body(&self, old_legacy: &Value, new_legacy: &Value) -> Value {
         match self.endpoints.update_mode {
-            UpdateMode::Full => new_legacy.clone(),
+            UpdateMode::Full => {
+                let mut body = new_legacy.clone();
+                for path in &self.plan.read_only {
+                    path.remove(&mut body);
+                }
+                body
+            }
             UpdateMode::Partial => {
                 let empty = Map::new();
                 let old = old_legacy.as_object().unwrap_or(&empty);
                 let new = new_legacy.as_object().unwrap_or(&empty);
-                let mut changed = Map::new();
-                for (k, v) in new {
-                    if old.get(k) != Some(v) {
-                        changed.insert(k.clone(), v.clone());
-                    }
-                }
-                for k in old.keys() {
-                    if !new.contains_key(k) {
-                        changed.insert(k.clone(), Value::Null);
-                    }
-                }
-                Value::Object(changed)
+                let whole = &self.endpoints.update_replaces_whole;
+                Value::Object(changed_fields(old, new, &mut Vec::new(), whole))
             }
         }
     }
@@ -319,6 +325,45 @@ impl ResourceMapping {
     pub fn writes_active(&self) -> bool {
         writes_active(&self.plan.attrs)
     }
+}
+
+/// The fields of `new` that differ from `old`'s, recursing into objects present in both (but
+/// not into one at a `whole` path, `at` being where `old` and `new` are); `null` for a field
+/// `new` no longer has.
+fn changed_fields<'a>(
+    old: &'a Map<String, Value>,
+    new: &'a Map<String, Value>,
+    at: &mut Vec<&'a str>,
+    whole: &[LegacyPath],
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in new {
+        match (old.get(key), value) {
+            (Some(before), _) if before == value => {}
+            (Some(Value::Object(before)), Value::Object(after)) => {
+                at.push(key);
+                let replaced = whole
+                    .iter()
+                    .any(|w| w.field_names().is_some_and(|names| names == *at));
+                let sent = if replaced {
+                    value.clone()
+                } else {
+                    Value::Object(changed_fields(before, after, at, whole))
+                };
+                at.pop();
+                out.insert(key.clone(), sent);
+            }
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    for key in old.keys() {
+        if !new.contains_key(key) {
+            out.insert(key.clone(), Value::Null);
+        }
+    }
+    out
 }
 
 fn attr_container(attr: &Attr) -> Option<&str> {
@@ -691,8 +736,8 @@ mod tests {
     #[test]
     fn update_body_full_or_partial() {
         let m = fixture();
-        let old = json!({"id": 1, "a": 1, "b": {"c": 2}, "gone": true});
-        let new = json!({"id": 1, "a": 1, "b": {"c": 3}});
+        let old = json!({"id": 1, "a": 1, "b": {"c": 2, "d": 4}, "gone": true});
+        let new = json!({"id": 1, "a": 1, "b": {"c": 3, "d": 4}});
         assert_eq!(m.users.update_body(&old, &new), new);
         let mut partial = fixture();
         partial.users.endpoints.update_mode = UpdateMode::Partial;
@@ -700,6 +745,172 @@ mod tests {
             partial.users.update_body(&old, &new),
             json!({"b": {"c": 3}, "gone": null})
         );
+    }
+
+    /// A legacy API that wraps its user in `{"user": …}`, with a nested address, a list of
+    /// phones, a read-only field and fields no entry writes.
+    const ENVELOPE: &str = r#"
+name: envelope
+backend: { base_url: "http://127.0.0.1:9" }
+users:
+  id: $.user.id
+  version: $.user.version
+  created: $.user.created_at
+  last_modified: $.user.updated_at
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}" }
+    update: { method: PATCH, path: "/users/{id}", mode: partial }
+    delete: { method: DELETE, path: "/users/{id}" }
+    list: { method: GET, path: /users, items: $.users, pagination: { style: none } }
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.user.login }
+    - { scim: displayName, legacy: $.user.display, direction: read }
+    - { scim: 'addresses[type eq "work"].locality', legacy: $.user.address.city }
+    - { scim: 'addresses[type eq "work"].postalCode', legacy: $.user.address.zip }
+    - { scim: 'phoneNumbers[type eq "work"].value', legacy: "$.user.phones[?(@.kind == 'desk')].number" }
+"#;
+
+    fn enveloped() -> Value {
+        json!({"user": {
+            "id": 7, "version": 3, "login": "ada", "display": "Ada L",
+            "api_key": "s3cret", "admin": true,
+            "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-02-03T04:05:06Z",
+            "address": {"city": "Springfield", "zip": "62701", "street": "1 Main St"},
+            "phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]
+        }})
+    }
+
+    /// The legacy record after `change` to its SCIM user, and the update body `m` sends.
+    fn updated(m: &ResourceMapping, change: impl Fn(&mut Value)) -> (Value, Value) {
+        let old = enveloped();
+        let mut scim = m.to_scim(&old).unwrap();
+        change(&mut scim);
+        let new = m.to_legacy(&scim, Some(&old)).unwrap();
+        let body = m.update_body(&old, &new);
+        (new, body)
+    }
+
+    #[test]
+    fn a_partial_update_sends_exactly_the_fields_that_changed_however_deep() {
+        let m = crate::mapping::load_str("envelope.yaml", ENVELOPE).unwrap();
+        let users = &m.users;
+        // A changed login and city: inside the envelope and the address, only those.
+        let (_, body) = updated(users, |u| {
+            u["userName"] = json!("grace");
+            u["addresses"][0]["locality"] = json!("Shelbyville");
+        });
+        assert_eq!(
+            body,
+            json!({"user": {"login": "grace", "address": {"city": "Shelbyville"}}})
+        );
+        // A field that no entry writes is never sent, whatever changes.
+        for body in [
+            body,
+            updated(users, |u| u["phoneNumbers"][0]["value"] = json!("9")).1,
+            updated(users, |u| {
+                u.as_object_mut().unwrap().remove("addresses");
+            })
+            .1,
+        ] {
+            let text = body.to_string();
+            for never in [
+                "api_key",
+                "admin",
+                "created_at",
+                "updated_at",
+                "display",
+                "id",
+            ] {
+                assert!(!text.contains(never), "{never} sent in {text}");
+            }
+        }
+        // A changed list is sent whole; a removed value is null.
+        let (_, body) = updated(users, |u| u["phoneNumbers"][0]["value"] = json!("9"));
+        assert_eq!(
+            body,
+            json!({"user": {"phones": [{"kind": "desk", "number": "9"}, {"kind": "cell", "number": "2"}]}})
+        );
+        let (_, body) = updated(users, |u| {
+            u["addresses"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("postalCode");
+        });
+        assert_eq!(body, json!({"user": {"address": {"zip": null}}}));
+        // Nothing changed: nothing sent.
+        assert_eq!(updated(users, |_| {}).1, json!({}));
+        // A field that disappeared is sent as null, at any depth.
+        let old = json!({"user": {"a": {"b": 1, "c": 2}, "d": 3}});
+        let new = json!({"user": {"a": {"b": 1}}});
+        assert_eq!(
+            users.update_body(&old, &new),
+            json!({"user": {"a": {"c": null}, "d": null}})
+        );
+    }
+
+    #[test]
+    fn an_object_the_api_replaces_whole_is_sent_whole() {
+        let yaml = ENVELOPE.replace(
+            "mode: partial }",
+            "mode: partial, replaces_whole: [$.user.address] }",
+        );
+        let m = crate::mapping::load_str("envelope.yaml", &yaml).unwrap();
+        let (_, body) = updated(&m.users, |u| {
+            u["userName"] = json!("grace");
+            u["addresses"][0]["locality"] = json!("Shelbyville");
+        });
+        // The address with its untouched siblings (even `street`, which no entry writes); the
+        // envelope itself is not replaced whole, so only the changed login beside it.
+        assert_eq!(
+            body,
+            json!({"user": {"login": "grace", "address":
+                {"city": "Shelbyville", "zip": "62701", "street": "1 Main St"}}})
+        );
+        // An unchanged address is not sent.
+        let (_, body) = updated(&m.users, |u| u["userName"] = json!("grace"));
+        assert_eq!(body, json!({"user": {"login": "grace"}}));
+    }
+
+    #[test]
+    fn a_full_update_sends_the_record_as_read_with_the_changes_minus_read_only_fields() {
+        let yaml = ENVELOPE.replace(
+            "{ method: PATCH, path: \"/users/{id}\", mode: partial }",
+            "{ method: PUT, path: \"/users/{id}\", mode: full }",
+        );
+        let m = crate::mapping::load_str("envelope.yaml", &yaml).unwrap();
+        let (_, body) = updated(&m.users, |u| u["userName"] = json!("grace"));
+        // The id and version stay; the timestamps and the read-only `display` are left out;
+        // everything else is the record as read, with the change.
+        assert_eq!(
+            body,
+            json!({"user": {
+                "id": 7, "version": 3, "login": "grace",
+                "api_key": "s3cret", "admin": true,
+                "address": {"city": "Springfield", "zip": "62701", "street": "1 Main St"},
+                "phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]
+            }})
+        );
+    }
+
+    #[test]
+    fn a_field_read_by_one_entry_and_written_by_another_is_sent_in_full() {
+        // The fixture reads `displayName` from `full_name`, which the name join writes, and
+        // `nickName` from `nick`, which nothing writes.
+        let m = fixture();
+        let old = legacy_user();
+        let new = m
+            .users
+            .to_legacy(&m.users.to_scim(&old).unwrap(), Some(&old))
+            .unwrap();
+        let body = m.users.update_body(&old, &new);
+        assert_eq!(body["full_name"], json!("Mary Ann Smith"));
+        assert_eq!(body["id"], json!(42));
+        assert_eq!(body["version"], json!(3));
+        for gone in ["nick", "created_at", "updated_at"] {
+            assert!(body.get(gone).is_none(), "{gone} sent");
+        }
     }
 
     #[test]
@@ -880,16 +1091,18 @@ mod tests {
     }
 
     #[test]
-    fn a_required_sub_attribute_is_advertised_on_its_own() {
+    fn a_required_sub_attribute_makes_its_parent_required() {
         let yaml = crate::mapping::fixture::FIXTURE.replace(
             "    - legacy: $.full_name\n      join: { parts: [name.givenName, name.familyName], separator: \" \" }\n",
             "    - { scim: name.givenName, legacy: $.first_name, required: true }\n    \
              - { scim: name.familyName, legacy: $.last_name }\n",
         );
         let m = crate::mapping::load_str("given.yaml", &yaml).unwrap();
+        // A client cannot send name.givenName without name: both are required.
         let name = m.users.schema.core.attribute("name").unwrap();
-        assert!(!name.required);
+        assert!(name.required);
         assert!(name.sub_attribute("givenName").unwrap().required);
+        assert!(!name.sub_attribute("familyName").unwrap().required);
     }
 
     #[test]

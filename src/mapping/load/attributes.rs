@@ -723,7 +723,7 @@ pub(super) fn scim_slot(
 }
 
 /// The closest known attribute path (`name.givenName`, `urn:…:User:department`) to `text`.
-fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
+pub(super) fn closest_attribute(schema: &ResourceSchema, text: &str) -> Option<String> {
     let mut names = Vec::new();
     for s in schema.schemas() {
         let ext = s.id != schema.core.id;
@@ -826,8 +826,8 @@ pub(super) fn check_duplicates(cx: &mut Cx<'_>, kind: Kind, attrs: &[(Attr, &Loc
 /// What the restricted schema tells clients beyond which attributes exist: the `type` values
 /// each multi-valued attribute is mapped for (as the `canonicalValues` of its `type`, replacing
 /// the RFC's list, so a client never picks a type the legacy API cannot store), and the
-/// attributes marked `required: true` (a typed element's attribute too: the client must send
-/// that element).
+/// attributes marked `required: true` (with the attribute that holds a required
+/// sub-attribute: the client must send it to send the sub-attribute).
 pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
     let mut types: Vec<(AttrPath, Vec<String>)> = Vec::new();
     for attr in attrs {
@@ -871,7 +871,9 @@ pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
         if let Some(def) = schema.attribute_mut(&path) {
             def.required = true;
         }
-        if slot.element_type.is_some() {
+        // A required sub-attribute needs its parent: a client must send `name` to send
+        // `name.givenName`, and the element of a typed attribute (`emails`) to send its value.
+        if slot.sub.is_some() {
             if let Some(def) = schema.attribute_mut(&AttrPath { sub: None, ..path }) {
                 def.required = true;
             }

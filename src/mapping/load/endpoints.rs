@@ -66,7 +66,7 @@ pub(super) struct ListFields<'a> {
 pub(super) fn endpoints(
     cx: &mut Cx<'_>,
     kind: Kind,
-    e: &Spanned<EndpointsFile>,
+    e: &Spanned<Box<EndpointsFile>>,
 ) -> Option<Endpoints> {
     let f = &e.value;
     let key = kind.key();
@@ -74,15 +74,7 @@ pub(super) fn endpoints(
     let one = |cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, name: &str, id: bool| {
         let at = format!("{key}.endpoints.{name}");
         if name != "update" {
-            no_mode(cx, ep, &at);
-            if let Some(m) = &ep.value.if_match {
-                cx.report(
-                    loc(m),
-                    &format!("{at}.if_match"),
-                    "`if_match` only applies to the update endpoint".into(),
-                    Some("remove it".into()),
-                );
-            }
+            update_only(cx, ep, &at);
         }
         let shape = Shape {
             id: if id { Hole::Required } else { Hole::Forbidden },
@@ -156,6 +148,15 @@ pub(super) fn endpoints(
         }
         None => Some(UpdateMode::Full),
     };
+    let update_replaces_whole = match update_s.and_then(|u| u.value.replaces_whole.as_ref()) {
+        None => Some(Vec::new()),
+        Some(list) => replaces_whole(
+            cx,
+            &format!("{at}.update.replaces_whole"),
+            list,
+            update_mode,
+        ),
+    };
     let list = need(cx, &f.list, loc(e), at, "list", "a list: endpoint").and_then(|l| {
         let v = &l.value;
         let shape = Shape {
@@ -180,7 +181,7 @@ pub(super) fn endpoints(
         update_if_match: update_s
             .and_then(|u| u.value.if_match.as_ref())
             .is_some_and(|b| b.value),
-        update_replaces_whole: Vec::new(),
+        update_replaces_whole: update_replaces_whole?,
         delete: delete.transpose_opt()?,
         deactivate: deactivate.transpose_opt()?,
         reactivate: reactivate.transpose_opt()?,
@@ -188,16 +189,71 @@ pub(super) fn endpoints(
     })
 }
 
-/// `mode` belongs to the update endpoint only.
-pub(super) fn no_mode(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str) {
-    if let Some(m) = &ep.value.mode {
-        cx.report(
-            loc(m),
-            &format!("{at}.mode"),
-            "`mode` only applies to the update endpoint".into(),
-            Some("remove it".into()),
-        );
+/// `mode`, `if_match` and `replaces_whole` belong to the update endpoint only.
+pub(super) fn update_only(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str) {
+    let v = &ep.value;
+    let keys = [
+        ("mode", v.mode.as_ref().map(loc)),
+        ("if_match", v.if_match.as_ref().map(loc)),
+        ("replaces_whole", v.replaces_whole.as_ref().map(loc)),
+    ];
+    for (key, l) in keys {
+        if let Some(l) = l {
+            cx.report(
+                l,
+                &format!("{at}.{key}"),
+                format!("`{key}` only applies to the update endpoint"),
+                Some("remove it".into()),
+            );
+        }
     }
+}
+
+/// `replaces_whole:` of a partial update: objects named by field names (`$.address`). That
+/// some entry writes into each is checked with the attributes (`writers`).
+fn replaces_whole(
+    cx: &mut Cx<'_>,
+    at: &str,
+    list: &Spanned<Vec<Spanned<String>>>,
+    mode: Option<UpdateMode>,
+) -> Option<Vec<LegacyPath>> {
+    if mode == Some(UpdateMode::Full) {
+        cx.report(
+            loc(list),
+            at,
+            "replaces_whole is for a partial update; a full update sends the whole record".into(),
+            Some(
+                "remove it, or write mode: partial if the legacy API changes only the fields \
+                 it is sent"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, s) in list.value.iter().enumerate() {
+        let at = format!("{at}[{i}]");
+        let Some(p) = read_path(cx, s, &at) else {
+            ok = false;
+            continue;
+        };
+        if p.field_names().is_none() {
+            cx.report(
+                loc(s),
+                &at,
+                format!(
+                    "{:?} does not name one object by its field names",
+                    p.as_str()
+                ),
+                Some("write the object's path with names only, e.g. $.address".into()),
+            );
+            ok = false;
+            continue;
+        }
+        out.push(p);
+    }
+    ok.then_some(out)
 }
 
 /// `Option<Option<T>>` where the inner `None` means "failed": `Some(None)` for absent.
@@ -500,7 +556,7 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
         loc(p),
         at,
         "style",
-        "style: page (or offset, or cursor)",
+        "style: page (or offset, cursor, or none for a list answered whole)",
     )?;
     let style = style_s.value.trim();
     let keys: [(&str, Option<&Location>); 8] = [
@@ -517,12 +573,13 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
         "page" => &["page_param", "size_param", "first_page", "max_page_size"],
         "offset" => &["offset_param", "limit_param", "max_page_size"],
         "cursor" => &["cursor_param", "size_param", "next", "max_page_size"],
+        "none" => &[],
         other => {
             cx.report(
                 loc(style_s),
                 &format!("{at}.style"),
                 format!("{other:?} is not a pagination style"),
-                Some(suggest_word(other, &["page", "offset", "cursor"])),
+                Some(suggest_word(other, &["page", "offset", "cursor", "none"])),
             );
             return None;
         }
@@ -535,10 +592,14 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
                     l,
                     &format!("{at}.{key}"),
                     format!("`{key}` is not used with style: {style}"),
-                    Some(format!(
-                        "remove it; style {style} uses {}",
-                        allowed.join(", ")
-                    )),
+                    Some(if allowed.is_empty() {
+                        format!(
+                            "remove it; style {style} means the legacy API answers the whole \
+                             list at once"
+                        )
+                    } else {
+                        format!("remove it; style {style} uses {}", allowed.join(", "))
+                    }),
                 );
                 ok = false;
             }
@@ -572,6 +633,7 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
         }
     };
     let out = match style {
+        "none" => Pagination::None,
         "page" => {
             let page_param = required(cx, &f.page_param, "page_param", "page");
             let size_param = required(cx, &f.size_param, "size_param", "per_page");

@@ -1,12 +1,13 @@
 //! Validation and compilation of `groups.membership`: exactly one of member endpoints on the
 //! legacy group (`add`, `remove`, a paged `list`, an optional `user_groups`) and a field of the
-//! legacy user (`user_attribute`), which must be writable, written by no users attribute, and
-//! whose `members_query` parameter must not be one the users list already uses.
+//! legacy user (`user_attribute`), which must be writable and whose `members_query` parameter
+//! must not be one the users list already uses (that nothing else writes the field is checked
+//! in `writers`).
 
 use serde_saphyr::Spanned;
 
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
-use super::{loc, need, read_path, suggest_word, Cx};
+use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::*;
@@ -16,7 +17,7 @@ const AT: &str = "groups.membership";
 
 pub(super) fn membership(
     cx: &mut Cx<'_>,
-    m: &Spanned<MembershipFile>,
+    m: &Spanned<Box<MembershipFile>>,
     users: Option<&ResourceMapping>,
 ) -> Option<Membership> {
     let shapes = "write membership: { endpoints: { add: …, remove: …, list: … } } for member \
@@ -74,7 +75,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
     )
     .and_then(|r| {
         let at = format!("{at}.remove");
-        endpoints::no_mode(cx, r, &at);
+        endpoints::update_only(cx, r, &at);
         let shape = Shape {
             id: Hole::Required,
             member: Hole::Required,
@@ -145,7 +146,30 @@ fn member_body(cx: &mut Cx<'_>, at: &str, b: &Spanned<MemberBodyFile>) -> Option
         "member",
         "member: $.user_id (where the member's id goes in the body)",
     )
-    .and_then(|m| writable(cx, m, &format!("{at}.member"), "$.user_id"));
+    .and_then(|m| {
+        let at = format!("{at}.member");
+        let path = writable(cx, m, &at, "$.user_id")?;
+        if path.field_names().is_some() {
+            return Some(path);
+        }
+        // The body is a new object: a list written into it would hold this one member, and a
+        // legacy API may take it for the group's whole member list.
+        cx.report(
+            loc(m),
+            &at,
+            format!(
+                "{:?} puts the member into a list, and the add call's body is a new object: the \
+                 legacy API would get a list of this one member",
+                path.as_str()
+            ),
+            Some(
+                "name the body's field with names only, e.g. member: $.user_id or \
+                 $.membership.user_id"
+                    .into(),
+            ),
+        );
+        None
+    });
     let legacy_type = id_type(cx, &b.value.legacy_type, &format!("{at}.legacy_type"));
     Some(MemberBody {
         member: member?,
@@ -177,7 +201,7 @@ fn member_list(cx: &mut Cx<'_>, l: &Spanned<MemberListFile>) -> Option<MemberLis
         "member",
         "member: $.user_id (where the member's user id is in an item)",
     )
-    .and_then(|m| read_path(cx, m, &format!("{at}.member")));
+    .and_then(|m| one_place(cx, m, &format!("{at}.member")));
     Some(MemberList {
         pages: pages?,
         member: member?,
@@ -203,7 +227,7 @@ fn user_groups(cx: &mut Cx<'_>, u: &Spanned<UserGroupsFile>) -> Option<UserGroup
         "group",
         "group: $.id (where the group's id is in an item)",
     )
-    .and_then(|g| read_path(cx, g, &format!("{at}.group")));
+    .and_then(|g| one_place(cx, g, &format!("{at}.group")));
     Some(UserGroups {
         endpoint: endpoint?,
         items: items?,
@@ -229,9 +253,6 @@ fn user_attribute(
         "legacy: $.team_ids (the legacy user's list of group ids)",
     );
     let legacy = legacy_s.and_then(|l| writable(cx, l, &format!("{at}.legacy"), "$.team_ids"));
-    if let (Some(l), Some(path), Some(users)) = (legacy_s, &legacy, users) {
-        check_not_written(cx, &format!("{at}.legacy"), l, path, users);
-    }
     let legacy_type = id_type(cx, &f.legacy_type, &format!("{at}.legacy_type"));
     let members_query = match &f.members_query {
         None => Some(None),
@@ -239,7 +260,7 @@ fn user_attribute(
     };
     let if_match = match &f.if_match {
         None => Some(None),
-        Some(p) => read_path(cx, p, &format!("{at}.if_match")).map(Some),
+        Some(p) => one_place(cx, p, &format!("{at}.if_match")).map(Some),
     };
     Some(UserAttribute {
         legacy: legacy?,
@@ -248,57 +269,6 @@ fn user_attribute(
         members_query: members_query?,
         if_match: if_match?,
     })
-}
-
-/// A membership field that a users attribute (or the deleted marker) also writes would be
-/// overwritten by every user update, or would overwrite it.
-fn check_not_written(
-    cx: &mut Cx<'_>,
-    at: &str,
-    s: &Spanned<String>,
-    path: &LegacyPath,
-    users: &ResourceMapping,
-) {
-    let written = users.plan.attrs.iter().filter_map(|a| match a {
-        Attr::Field {
-            slot,
-            legacy,
-            write: true,
-            ..
-        } => Some((legacy, format!("the users attribute {}", slot.label()))),
-        Attr::Join {
-            legacy,
-            write: true,
-            ..
-        } => Some((legacy, "a users join".to_string())),
-        Attr::LegacyConstant { legacy, .. } | Attr::LegacyDefault { legacy, .. } => {
-            Some((legacy, "a users constant or default".to_string()))
-        }
-        _ => None,
-    });
-    let marker = users
-        .plan
-        .deleted
-        .as_ref()
-        .map(|m| (&m.legacy, "the users' deleted marker".to_string()));
-    for (other, what) in written.chain(marker) {
-        if other.overlaps(path) {
-            cx.report(
-                loc(s),
-                at,
-                format!(
-                    "{} is also written by {what} ({})",
-                    path.as_str(),
-                    other.as_str()
-                ),
-                Some(
-                    "keep membership in a field that no users attribute writes, or make that \
-                     attribute `direction: read`"
-                        .into(),
-                ),
-            );
-        }
-    }
 }
 
 fn members_query(

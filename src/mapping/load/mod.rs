@@ -3,8 +3,9 @@
 //! reported, in file order, as `file:line:column: where: what` plus a `fix:` line; YAML syntax
 //! errors and unknown keys (with the closest known key) are reported the same way. `users:` and
 //! `groups:` are compiled by the same code, over their own SCIM schema ([`Kind`]); the
-//! endpoints, the attribute map and group membership are checked in their own files. Not here:
-//! using the plan (see `translate`, `list`, `pushdown`, `legacy_errors`, `membership`).
+//! endpoints, the attribute map, group membership, roles and who writes which legacy field
+//! (`writers`) are checked in their own files. Not here: using the plan (see `translate`,
+//! `list`, `pushdown`, `legacy_errors`, `membership`).
 
 mod attributes;
 mod endpoints;
@@ -13,6 +14,7 @@ mod protection;
 mod roles;
 #[cfg(test)]
 mod tests;
+mod writers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -271,12 +273,19 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
     } else {
         Vec::new()
     };
-    let users = need(cx, &f.users, top, "", "users", "a users: section")
+    let mut users = need(cx, &f.users, top, "", "users", "a users: section")
         .and_then(|u| resource(cx, Kind::Users, u, &served));
     let groups = match &f.groups {
         None => Some(None),
         Some(g) => groups(cx, g, users.as_ref()).map(Some),
     };
+    // A full update of a user sends what the groups section writes.
+    if let (Some(u), Some(Some(g))) = (&mut users, &groups) {
+        let written = writers::group_written(g);
+        u.plan
+            .read_only
+            .retain(|p| !written.iter().any(|w| w.overlaps(p)));
+    }
     if let (Some(b), Some(users), Some(groups)) = (&backend, &users, &groups) {
         check_tenant_query(cx, f, b, users, groups.as_ref());
     }
@@ -700,6 +709,7 @@ fn groups(
     )
     .and_then(|m| membership::membership(cx, m, users));
     let rules = roles::group_rules(cx, &g.value.roles, &g.value.flags);
+    writers::check_user_record(cx, &g.value, users, membership.as_ref(), rules.as_ref());
     // Roles and flags are computed from a user's groups: the membership must tell them.
     if let (
         Some(Membership::Endpoints {
@@ -763,10 +773,18 @@ fn resource(
         "id",
         &format!("id: $.id (where the legacy {noun}'s id is)"),
     )
-    .and_then(|id| read_path(cx, id, &format!("{key}.id")));
-    let created = opt_read_path(cx, &f.created, &format!("{key}.created"));
-    let last_modified = opt_read_path(cx, &f.last_modified, &format!("{key}.last_modified"));
-    let version = opt_read_path(cx, &f.version, &format!("{key}.version"));
+    .and_then(|id| one_place(cx, id, &format!("{key}.id")));
+    let id_format = match &f.id_format {
+        None => Some(None),
+        Some(x) => id_format(cx, kind, x).map(Some),
+    };
+    let one = |cx: &mut Cx<'_>, s: &Option<Spanned<String>>, name: &str| match s {
+        None => Some(None),
+        Some(s) => one_place(cx, s, &format!("{key}.{name}")).map(Some),
+    };
+    let created = one(cx, &f.created, "created");
+    let last_modified = one(cx, &f.last_modified, "last_modified");
+    let version = one(cx, &f.version, "version");
     let endpoints_s = need(
         cx,
         &f.endpoints,
@@ -862,6 +880,27 @@ fn resource(
         check_deleted(cx, kind, d, marker, on_delete, &attrs);
     }
     let attr_list: Vec<Attr> = attrs.iter().map(|(a, _)| a.clone()).collect();
+    let marker = deleted.as_ref().and_then(Option::as_ref);
+    let replaces_whole = endpoints_s
+        .and_then(|e| e.value.update.as_ref())
+        .and_then(|u| u.value.replaces_whole.as_ref());
+    if let (Some(listed), Some(e)) = (replaces_whole, &endpoints) {
+        writers::check_replaces_whole(
+            cx,
+            kind,
+            listed,
+            &e.update_replaces_whole,
+            &attr_list,
+            marker,
+        );
+    }
+    let carries = match endpoints_s
+        .and_then(|e| e.value.list.as_ref())
+        .and_then(|l| l.value.carries.as_ref())
+    {
+        None => Some(None),
+        Some(c) => carried(cx, kind, &attr_list, c).map(Some),
+    };
 
     let filters: Vec<FilterRule> = f
         .filters
@@ -890,20 +929,23 @@ fn resource(
     if let (Some(endpoints_s), Some(on_delete)) = (endpoints_s, on_delete) {
         check_lifecycle(cx, kind, u, endpoints_s, on_delete, &attr_list);
     }
-    let (endpoints, on_delete) = (endpoints?, on_delete?);
+    let (mut endpoints, on_delete) = (endpoints?, on_delete?);
+    endpoints.list.carries = carries?;
 
-    let plan = Plan {
+    let mut plan = Plan {
         id: id?,
         created: created?,
         last_modified: last_modified?,
         version: version?,
         deleted: deleted?,
+        read_only: Vec::new(),
         attrs: attr_list,
         filters,
         errors: errors?,
     };
+    plan.read_only = writers::read_only(&plan);
     let mut mapping = ResourceMapping {
-        id_format: None,
+        id_format: id_format?,
         endpoints,
         on_delete,
         scan_limit: scan_limit?,
@@ -945,7 +987,7 @@ fn deleted_marker(cx: &mut Cx<'_>, kind: Kind, d: &Spanned<DeletedFile>) -> Opti
     Some(DeletedMarker {
         legacy: legacy?,
         value: value.value.clone(),
-        listed: true,
+        listed: d.value.listed.as_ref().is_none_or(|l| l.value),
     })
 }
 
@@ -1052,7 +1094,7 @@ fn check_lifecycle(
     cx: &mut Cx<'_>,
     kind: Kind,
     u: &Spanned<ResourceFile>,
-    endpoints: &Spanned<EndpointsFile>,
+    endpoints: &Spanned<Box<EndpointsFile>>,
     on_delete: OnDelete,
     attrs: &[Attr],
 ) {
@@ -1185,6 +1227,95 @@ pub(super) fn opt_read_path(
     }
 }
 
+/// A path that must name one place in a record (its id, version or a timestamp; a member's
+/// id in a list item): names and indexes only. `$..id` could read another record's id.
+pub(super) fn one_place(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Option<LegacyPath> {
+    let p = read_path(cx, s, at)?;
+    if !p.is_singular() {
+        cx.report(
+            loc(s),
+            at,
+            format!(
+                "{:?} can match more than one value, so it does not name one place",
+                p.as_str()
+            ),
+            Some(
+                "write a path of field names (and indexes), e.g. $.id or $.user.id: no `..`, \
+                 `*`, filter or slice"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    Some(p)
+}
+
+/// `id_format:`: `integer`, `uuid` or `{ pattern: '<regex>' }`, the pattern matched against
+/// the whole id.
+fn id_format(cx: &mut Cx<'_>, kind: Kind, f: &Spanned<Value>) -> Option<IdFormat> {
+    let at = format!("{}.id_format", kind.key());
+    let forms = "write id_format: integer, id_format: uuid or id_format: { pattern: '^p_[0-9]+$' }";
+    let refuse = |cx: &mut Cx<'_>, message: String, fix: String| {
+        cx.report(loc(f), &at, message, Some(fix));
+        None
+    };
+    match &f.value {
+        Value::String(word) => match word.trim() {
+            "integer" => Some(IdFormat::Integer),
+            "uuid" => Some(IdFormat::Uuid),
+            other => refuse(
+                cx,
+                format!("{other:?} is not an id format"),
+                format!(
+                    "{}, or write {{ pattern: '…' }}",
+                    suggest_word(other, &["integer", "uuid"])
+                ),
+            ),
+        },
+        Value::Object(map) => {
+            if let Some(k) = map.keys().find(|k| k.as_str() != "pattern") {
+                return refuse(
+                    cx,
+                    format!("unknown field `{k}`, expected `pattern`"),
+                    forms.into(),
+                );
+            }
+            let pattern = match map.get("pattern") {
+                Some(Value::String(p)) if !p.is_empty() => p,
+                _ => {
+                    return refuse(
+                        cx,
+                        "`pattern` needs a regular expression".into(),
+                        forms.into(),
+                    )
+                }
+            };
+            // The author's pattern is checked as written (so the error points into it), then
+            // anchored: it must match the whole id.
+            match regex::Regex::new(pattern)
+                .and_then(|_| regex::Regex::new(&format!("^(?:{pattern})$")))
+            {
+                Ok(re) => Some(IdFormat::Pattern(re)),
+                Err(e) => {
+                    let text = e.to_string();
+                    let why = text
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("error: "))
+                        .unwrap_or_else(|| text.lines().next().unwrap_or("invalid"));
+                    refuse(
+                        cx,
+                        format!("{pattern:?} is not a valid regular expression ({why})"),
+                        "write a regular expression (Rust regex syntax) that a whole id \
+                         matches, e.g. { pattern: '^p_[0-9]+$' }"
+                            .into(),
+                    )
+                }
+            }
+        }
+        other => refuse(cx, format!("{other} is not an id format"), forms.into()),
+    }
+}
+
 /// A path that the writer can set.
 pub(super) fn write_path(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Option<LegacyPath> {
     let p = read_path(cx, s, at)?;
@@ -1285,12 +1416,113 @@ fn filter_rule(
     let conv = conv
         .filter(|c| !c.values.is_empty() || c.legacy_type.is_some())
         .cloned();
+    let exact = match &v.match_ {
+        None => true,
+        Some(m) => match m.value.trim() {
+            "exact" => true,
+            "loose" => false,
+            other => {
+                cx.report(
+                    loc(m),
+                    &format!("{at}.match"),
+                    format!("{other:?} is not exact or loose"),
+                    Some(format!(
+                        "{}: exact when the legacy API selects exactly what SCIM's eq selects, \
+                         loose when it selects more (a substring, a case-insensitive match)",
+                        suggest_word(other, &["exact", "loose"])
+                    )),
+                );
+                return None;
+            }
+        },
+    };
     Some(FilterRule {
         slot,
         param: param.to_string(),
-        exact: true,
+        exact,
         conv,
     })
+}
+
+/// `carries:` of a list endpoint: SCIM attributes (`userName`, `name`, `name.givenName`,
+/// `emails`) that some entry reads, canonically spelled. `id` is always carried, so it may be
+/// listed but adds nothing.
+fn carried(
+    cx: &mut Cx<'_>,
+    kind: Kind,
+    attrs: &[Attr],
+    list: &Spanned<Vec<Spanned<String>>>,
+) -> Option<Vec<AttrPath>> {
+    let at = format!("{}.endpoints.list.carries", kind.key());
+    let schema = kind.schema();
+    let mut out: Vec<AttrPath> = Vec::new();
+    let mut ok = true;
+    for (i, s) in list.value.iter().enumerate() {
+        let at = format!("{at}[{i}]");
+        let text = s.value.trim();
+        if text.eq_ignore_ascii_case("id") {
+            continue;
+        }
+        let resolved = AttrPath::parse(text)
+            .ok()
+            .and_then(|p| Some((schema.find(&p)?, p)));
+        let Some((r, _)) = resolved else {
+            let fix = match attributes::closest_attribute(schema, text) {
+                Some(c) => format!("did you mean {c}?"),
+                None => "write a SCIM attribute, like userName, name or emails".into(),
+            };
+            cx.report(
+                loc(s),
+                &at,
+                format!("{text:?} is not an attribute of the SCIM {}", schema.name),
+                Some(fix),
+            );
+            ok = false;
+            continue;
+        };
+        let path = AttrPath {
+            schema: r.is_extension(schema).then(|| r.schema.id.clone()),
+            name: r.attr.name.clone(),
+            sub: r.sub.map(|x| x.name.clone()),
+        };
+        let read = attrs.iter().any(|a| {
+            let slots: Vec<&crate::mapping::slot::ScimSlot> = match a {
+                Attr::Field {
+                    slot, read: true, ..
+                } => vec![slot],
+                Attr::Join {
+                    parts, read: true, ..
+                } => parts.iter().collect(),
+                _ => vec![],
+            };
+            slots.into_iter().any(|slot| {
+                slot.container == path.schema
+                    && slot.attr.eq_ignore_ascii_case(&path.name)
+                    && path.sub.as_ref().is_none_or(|sub| {
+                        slot.sub
+                            .as_ref()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(sub))
+                    })
+            })
+        });
+        if !read {
+            cx.report(
+                loc(s),
+                &at,
+                format!(
+                    "{path} is not read from the legacy API by any attribute, so no list item \
+                     can carry it"
+                ),
+                Some("list only attributes that an attributes entry reads".into()),
+            );
+            ok = false;
+            continue;
+        }
+        if !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    ok.then_some(out)
 }
 
 fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {

@@ -2,7 +2,10 @@
 //! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
 
 mod groups;
+mod identity;
+mod lists;
 mod roles;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -1189,4 +1192,71 @@ fn an_empty_or_odd_file_is_refused_with_a_fix() {
     let err = load_str(SOURCE, "name: x\n").unwrap_err();
     let msgs: Vec<&str> = err.problems().iter().map(|p| p.message.as_str()).collect();
     assert_eq!(msgs, vec!["`backend` is missing", "`users` is missing"]);
+}
+
+/// What docs/mapping.md says is required or optional, as `check` enforces it.
+#[test]
+fn the_documented_required_and_optional_keys_are_what_check_enforces() {
+    use crate::mapping::fixture::{GROUPS, GROUPS_ENDPOINTS};
+    // backend.auth is optional: no credential is sent.
+    let yaml = with(
+        "  auth:\n    header: X-Api-Key\n    from_env: TEST_API_KEY\n",
+        "",
+    );
+    assert_eq!(load_str(SOURCE, &yaml).unwrap().backend.auth, None);
+    // groups.membership is required in a groups section.
+    let yaml = format!("{BASE}{GROUPS}");
+    expect_line(
+        &yaml,
+        line_of(&yaml, "groups:") + 1,
+        "`membership` is missing",
+        "a membership: section",
+    );
+    // roles.default is required; roles.protected is not.
+    let roles = "  roles:\n    legacy: $.role\n    ranking: [member]\n    from_groups: []\n";
+    let yaml = format!("{BASE}{GROUPS}{GROUPS_ENDPOINTS}{roles}");
+    expect_line(
+        &yaml,
+        line_of(&yaml, "  roles:") + 1,
+        "`default` is missing",
+        "default: member",
+    );
+    let yaml = yaml.replacen("ranking:", "default: member\n    ranking:", 1);
+    load_str(SOURCE, &yaml).unwrap();
+    // A SCIM default is one value of the attribute's type: a list is refused. A legacy
+    // default or constant is any JSON value, written as it is.
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ scim: name.givenName, legacy: $.first_name, default: [a, b] }",
+    );
+    expect(
+        &yaml,
+        "default: [a, b]",
+        "expected a string, got a list",
+        "write a string",
+    );
+    let yaml = with(
+        "{ scim: name.givenName, legacy: $.first_name }",
+        "{ legacy: $.tags, default: [a, b] }",
+    );
+    let created = load_str(SOURCE, &yaml)
+        .unwrap()
+        .users
+        .to_legacy(&serde_json::json!({"userName": "ada"}), None)
+        .unwrap();
+    assert_eq!(created["tags"], serde_json::json!(["a", "b"]));
+    // An empty static value is sent empty; a key without a value is refused.
+    let yaml = with("query: { expand: all, v: 2 }", "query: { expand: \"\" }");
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert_eq!(
+        m.users.endpoints.get.target(Some("7"), &[]),
+        "/users/7?expand="
+    );
+    let yaml = with("query: { expand: all, v: 2 }", "query: { expand: }");
+    expect(
+        &yaml,
+        "query:",
+        "must be a single value",
+        "write expand: \"value\"",
+    );
 }
