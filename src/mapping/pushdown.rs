@@ -189,6 +189,21 @@ mod tests {
     }
 
     #[test]
+    fn a_loose_filter_entry_makes_the_pass_down_inexact() {
+        assert!(push(r#"userName eq "ada" and active eq true"#).exact);
+        let yaml = crate::mapping::fixture::FIXTURE.replace(
+            "{ scim: name.familyName, param: last }",
+            "{ scim: name.familyName, param: last, match: loose }",
+        );
+        let m = crate::mapping::load_str("loose.yaml", &yaml).unwrap();
+        let push = |f: &str| m.users.pushdown(&Filter::parse(f).unwrap());
+        let p = push(r#"userName eq "ada" and name.familyName eq "Smith""#);
+        assert_eq!(p.params, params(&[("login", "ada"), ("last", "Smith")]));
+        assert!(p.complete && !p.exact);
+        assert!(push(r#"userName eq "ada""#).exact);
+    }
+
+    #[test]
     fn group_filters_push_down_against_the_group_schema() {
         let m = crate::mapping::fixture::with_groups(crate::mapping::fixture::GROUPS_ENDPOINTS);
         let groups = &m.groups.unwrap().resource;

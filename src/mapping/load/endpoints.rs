@@ -1,7 +1,7 @@
 //! Validation and compilation of endpoints: `users.endpoints` and `groups.endpoints` (methods,
-//! path templates and their placeholders, static query parameters and headers, the list
-//! endpoint's items, total and pagination), and the pieces that member endpoints reuse
-//! (`load/membership.rs`).
+//! path templates and their placeholders, static query parameters and headers, the update's
+//! mode and `replaces_whole`, the list endpoint's items, total and pagination), and the pieces
+//! that member endpoints reuse (`load/membership.rs`).
 
 use serde_json::{Map, Value};
 use serde_saphyr::{Location, Spanned};
