@@ -303,7 +303,58 @@ fn still_answers(env: &Env) {
     );
 }
 
-both_mappings!(ids, hostile_ids_reach_the_legacy_api_as_one_segment);
+/// A mapping without declared id forms sends every id to the legacy API: there, a hostile id
+/// must arrive as data, one path segment.
+fn without_id_forms(legacy: Legacy) -> Env {
+    Env::start_tweaked(
+        legacy,
+        |m| {
+            m.users.id_format = None;
+            if let Some(g) = m.groups.as_mut() {
+                g.resource.id_format = None;
+            }
+        },
+        |_| {},
+    )
+}
+
+#[test]
+fn hostile_ids_reach_a_legacy_api_without_id_forms_as_one_segment() {
+    for legacy in [Legacy::AcmeHr, Legacy::Crewbase] {
+        hostile_ids_reach_the_legacy_api_as_one_segment(&without_id_forms(legacy));
+    }
+}
+
+/// With the shipped mappings' id forms, no hostile id reaches the legacy API at all.
+#[test]
+fn hostile_ids_of_no_declared_form_cost_no_legacy_call() {
+    for legacy in [Legacy::AcmeHr, Legacy::Crewbase, Legacy::Keystone] {
+        let env = Env::start(legacy);
+        let base_path = ScimConfig::default().base_path;
+        for collection in ["Users", "Groups"] {
+            for id in HOSTILE_IDS {
+                let target = format!("{base_path}/{collection}/{}", encode(id));
+                for method in ["GET", "PUT", "PATCH", "DELETE"] {
+                    requests(&env).reset();
+                    let body: &[u8] = match (method, collection) {
+                        ("PATCH", _) => br#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]}"#,
+                        ("PUT", "Users") => br#"{"userName": "x"}"#,
+                        ("PUT", _) => br#"{"displayName": "x"}"#,
+                        _ => b"",
+                    };
+                    let a = raw(&env, method, &target, &[("Authorization", &bearer())], body);
+                    let what = format!("{legacy:?} {method} {target}");
+                    assert_eq!(a.status, 404, "{what}: {}", a.text);
+                    assert!(
+                        requests(&env).targets().is_empty(),
+                        "{what}: the legacy API received {:?}",
+                        requests(&env).targets()
+                    );
+                }
+            }
+        }
+    }
+}
 
 /// The query pairs of the last list request the legacy API received.
 fn last_list_query(env: &Env) -> Vec<(String, String)> {
