@@ -3,7 +3,9 @@
 //! last — whether the legacy API counts (an exact pass-down) or the gateway does (deleted users
 //! in the legacy list, a loose pass-down, a filter the legacy API cannot answer, an unpaged
 //! list, a list that ignores paging, an answer without a total) — and `tooMany`, naming the
-//! limit, rather than a wrong number past `scan_limit`.
+//! limit, rather than a wrong number past `scan_limit`. Keystone as it ships is several of
+//! these at once: users deleted through SCIM in its list (and its thin items without the
+//! `state` that says so), a loose search, and teams listed in one unpaged answer.
 
 mod common;
 
@@ -11,24 +13,29 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use common::{Env, Legacy};
-use scim_gateway::example_api::{acme_hr, crewbase};
+use scim_gateway::example_api::{acme_hr, crewbase, keystone};
 use scim_gateway::mapping::{self, Mapping, Pagination};
 use serde_json::{json, Map, Value};
 
-/// The example legacy APIs every test here runs against.
-const LEGACIES: [Legacy; 2] = [Legacy::AcmeHr, Legacy::Crewbase];
+/// The example legacy APIs the tests here run against, unless they say otherwise.
+const LEGACIES: [Legacy; 3] = [Legacy::AcmeHr, Legacy::Crewbase, Legacy::Keystone];
 
 /// What an IdP sees walking `/Users?{query}` in pages of `count` (startIndex 1, 1 + count, …),
 /// each page checked: `totalResults` the same as on the first page, `itemsPerPage` the number of
 /// resources, and a full page unless it is the last. Returns the total and the ids in order.
 fn walk_pages(env: &Env, query: &str, count: usize) -> (usize, Vec<String>) {
+    walk_pages_of(env, "/Users", query, count)
+}
+
+/// [`walk_pages`] over `collection` (`/Users`, `/Groups`).
+fn walk_pages_of(env: &Env, collection: &str, query: &str, count: usize) -> (usize, Vec<String>) {
     let sep = if query.is_empty() { "" } else { "&" };
     let mut ids = Vec::new();
     let mut total: Option<usize> = None;
     let mut start = 1;
     loop {
         let r = env.get(&format!(
-            "/Users?{query}{sep}startIndex={start}&count={count}"
+            "{collection}?{query}{sep}startIndex={start}&count={count}"
         ));
         assert_eq!(r.status, 200, "{query} from {start}: {:?}", r.body);
         let t = r.body["totalResults"].as_u64().unwrap() as usize;
@@ -49,10 +56,10 @@ fn walk_pages(env: &Env, query: &str, count: usize) -> (usize, Vec<String>) {
     }
 }
 
-/// The total `/Users?{query}` answers for `count=0`, with no resource.
-fn total_for_count_0(env: &Env, query: &str) -> usize {
+/// The total `{collection}?{query}` answers for `count=0`, with no resource.
+fn total_for_count_0(env: &Env, collection: &str, query: &str) -> usize {
     let sep = if query.is_empty() { "" } else { "&" };
-    let r = env.get(&format!("/Users?{query}{sep}count=0"));
+    let r = env.get(&format!("{collection}?{query}{sep}count=0"));
     assert_eq!(r.status, 200, "{query}: {:?}", r.body);
     assert_eq!(r.body["Resources"], json!([]), "{query}");
     r.body["totalResults"].as_u64().unwrap() as usize
@@ -61,19 +68,33 @@ fn total_for_count_0(env: &Env, query: &str) -> usize {
 /// Checks that `query` answers `expected` users, whatever the page size and for `count=0`, each
 /// user once; returns them.
 fn same_total_every_way(env: &Env, query: &str, expected: usize) -> Vec<String> {
-    let (total, ids) = walk_pages(env, query, 100);
+    same_total_every_way_of(env, "/Users", query, expected)
+}
+
+/// [`same_total_every_way`] over `collection` (`/Users`, `/Groups`).
+fn same_total_every_way_of(
+    env: &Env,
+    collection: &str,
+    query: &str,
+    expected: usize,
+) -> Vec<String> {
+    let (total, ids) = walk_pages_of(env, collection, query, 100);
     assert_eq!(total, expected, "{:?} {query}", env.legacy);
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "{query}: each user once");
     for count in [7, 50] {
-        let (t, in_pages) = walk_pages(env, query, count);
+        let (t, in_pages) = walk_pages_of(env, collection, query, count);
         assert_eq!(t, expected, "{query} in pages of {count}");
         assert_eq!(
             in_pages, ids,
             "{query} in pages of {count}: the same users, in order"
         );
     }
-    assert_eq!(total_for_count_0(env, query), expected, "{query}, count=0");
+    assert_eq!(
+        total_for_count_0(env, collection, query),
+        expected,
+        "{query}, count=0"
+    );
     ids
 }
 
@@ -87,6 +108,10 @@ fn set_title(env: &Env, id: &str, title: &str) {
         Legacy::Crewbase => env
             .crewbase()
             .edit_person(id, json!({ "position": title }).as_object().unwrap()),
+        Legacy::Keystone => env.keystone().edit_user(
+            id.parse().unwrap(),
+            json!({ "title": title }).as_object().unwrap(),
+        ),
     };
     assert!(edited);
 }
@@ -96,6 +121,7 @@ fn list_calls(env: &Env) -> u64 {
     match env.legacy {
         Legacy::AcmeHr => env.acme().requests().get("GET", acme_hr::USERS),
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PEOPLE),
+        Legacy::Keystone => env.keystone().requests().get("GET", keystone::USERS),
     }
 }
 
@@ -104,6 +130,7 @@ fn edited_mapping(legacy: Legacy, edits: &[(&str, &str)]) -> Mapping {
     let file = match legacy {
         Legacy::AcmeHr => "mappings/acme-hr.yaml",
         Legacy::Crewbase => "mappings/crewbase.yaml",
+        Legacy::Keystone => "mappings/keystone.yaml",
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut yaml = std::fs::read_to_string(root.join(file)).unwrap();
@@ -119,21 +146,23 @@ fn deleted_users_in_the_legacy_list_are_neither_shown_nor_counted_on_any_page() 
     for legacy in LEGACIES {
         let env = Env::start(legacy);
         let ids = env.seed_users(130);
-        // Every ninth user is deleted through SCIM: Acme HR keeps it archived (gone for SCIM),
-        // Crewbase deactivated (still a SCIM user, inactive).
+        // Every ninth user is deleted through SCIM: Acme HR keeps it archived and Keystone in
+        // state "deleted" (gone for SCIM; Keystone lists it all the same, its list item without
+        // the state), Crewbase deactivated (still a SCIM user, inactive).
         let deleted: Vec<&String> = ids.iter().step_by(9).collect();
         for id in &deleted {
-            assert_eq!(env.delete(&format!("/Users/{id}")).status, 204);
+            let r = env.delete(&format!("/Users/{id}"));
+            assert_eq!(r.status, 204, "{legacy:?}: {:?}", r.body);
         }
         let expected = match legacy {
-            Legacy::AcmeHr => ids.len() - deleted.len(),
+            Legacy::AcmeHr | Legacy::Keystone => ids.len() - deleted.len(),
             Legacy::Crewbase => ids.len(),
         };
         let seen = same_total_every_way(&env, "", expected);
-        if legacy == Legacy::AcmeHr {
+        if legacy != Legacy::Crewbase {
             assert!(
                 deleted.iter().all(|d| !seen.contains(d)),
-                "archived users are not shown"
+                "{legacy:?}: users deleted through SCIM are not shown"
             );
         }
         // A filter the gateway evaluates: the same rules.
@@ -144,13 +173,13 @@ fn deleted_users_in_the_legacy_list_are_neither_shown_nor_counted_on_any_page() 
 
 #[test]
 fn an_exact_pass_down_is_counted_by_the_legacy_api_in_one_call() {
-    for legacy in LEGACIES {
+    // Keystone's search is loose: see the next test.
+    for (legacy, name) in [
+        (Legacy::AcmeHr, "seed.user7"),
+        (Legacy::Crewbase, "seed.person7"),
+    ] {
         let env = Env::start(legacy);
         let ids = env.seed_users(30);
-        let name = match legacy {
-            Legacy::AcmeHr => "seed.user7",
-            Legacy::Crewbase => "seed.person7",
-        };
         let filter = format!("filter=userName+eq+%22{name}%22");
         for count in ["count=0", "count=100", "startIndex=1&count=1"] {
             let before = list_calls(&env);
@@ -205,6 +234,46 @@ fn a_loose_pass_down_is_re_checked_and_counted_by_the_gateway() {
         3,
         "the whole list, 50 at a time"
     );
+}
+
+#[test]
+fn keystones_search_is_a_loose_pass_down_re_checked_and_counted_by_the_gateway() {
+    // `q=seed.user3` finds seed.user3 and seed.user30 to seed.user39, ignoring case, and users
+    // deleted through SCIM too: the gateway keeps the one whose userName is equal.
+    let env = Env::start(Legacy::Keystone);
+    env.seed_users(40);
+    let filter = "filter=userName+eq+%22seed.user3%22";
+    same_total_every_way(&env, filter, 1);
+    same_total_every_way(&env, "filter=userName+eq+%22SEED.USER35%22", 1);
+    let before = list_calls(&env);
+    assert_eq!(
+        env.get(&format!("/Users?{filter}&count=0")).body["totalResults"],
+        1
+    );
+    assert_eq!(list_calls(&env) - before, 1, "the 11 found, in one call");
+    assert_eq!(env.delete("/Users/3").status, 204);
+    same_total_every_way(&env, filter, 0);
+    same_total_every_way(&env, "filter=userName+sw+%22seed.user3%22", 10);
+}
+
+#[test]
+fn keystone_teams_listed_in_one_unpaged_answer_are_counted_by_the_gateway() {
+    let env = Env::start(Legacy::Keystone);
+    for i in 1..=30 {
+        env.keystone().seed_team(&format!("Team {i}"), &[]).unwrap();
+    }
+    let teams_listed = || env.keystone().requests().get("GET", keystone::TEAMS);
+    let before = teams_listed();
+    let r = env.get("/Groups?excludedAttributes=members&startIndex=21&count=5");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["totalResults"], 30);
+    assert_eq!(r.body["itemsPerPage"], 5);
+    assert_eq!(r.body["Resources"][0]["displayName"], "Team 21");
+    assert_eq!(teams_listed() - before, 1, "one call for a page");
+    same_total_every_way_of(&env, "/Groups", "excludedAttributes=members", 30);
+    // Keystone's `?name=` compares case included, SCIM ignoring case: the gateway filters.
+    let team_7 = "excludedAttributes=members&filter=displayName+eq+%22team+7%22";
+    same_total_every_way_of(&env, "/Groups", team_7, 1);
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! the response shows an attribute the items lack — never an empty or half answer. Member
 //! endpoints without a user's-groups call: `members[value eq "<user>"]` on /Groups reads the
 //! groups' member lists (bounded), and a user's `groups` is neither advertised nor shown.
+//! Keystone's list items are thin as it ships, and lack the `state` that marks a user deleted
+//! through SCIM, which Keystone still lists: each user listed is read in full before it is
+//! shown or counted.
 
 mod common;
 
@@ -11,23 +14,29 @@ use std::path::Path;
 
 use common::scim::{create_group, patch_op};
 use common::{Env, Legacy};
-use scim_gateway::example_api::{acme_hr, crewbase};
+use scim_gateway::example_api::{acme_hr, crewbase, keystone};
 use scim_gateway::mapping::{self, Mapping};
 use serde_json::{json, Value};
 
 /// The example legacy APIs the `carries:` tests run against.
-const LEGACIES: [Legacy; 2] = [Legacy::AcmeHr, Legacy::Crewbase];
+const LEGACIES: [Legacy; 3] = [Legacy::AcmeHr, Legacy::Crewbase, Legacy::Keystone];
 
 /// The shipped mapping of `legacy` whose users list items carry only the user name, the name,
-/// the e-mails and the external id.
+/// the e-mails and the external id; Keystone's as it ships (the user name, the name and the
+/// e-mails).
 fn thin_users(legacy: Legacy) -> Mapping {
     let (file, items) = match legacy {
         Legacy::AcmeHr => ("mappings/acme-hr.yaml", "      items: $.data\n"),
         Legacy::Crewbase => ("mappings/crewbase.yaml", "      items: $.people\n"),
+        Legacy::Keystone => ("mappings/keystone.yaml", "      items: $.users\n"),
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let yaml = std::fs::read_to_string(root.join(file)).unwrap();
     assert!(yaml.contains(items));
+    if legacy == Legacy::Keystone {
+        assert!(yaml.contains("      carries: [userName, emails, name]\n"));
+        return mapping::load_str(file, &yaml).unwrap_or_else(|e| panic!("{e}"));
+    }
     let thin = yaml.replacen(
         items,
         &format!("{items}      carries: [userName, name, emails, externalId]\n"),
@@ -53,6 +62,7 @@ fn user_reads(env: &Env) -> u64 {
     match env.legacy {
         Legacy::AcmeHr => env.acme().requests().get("GET", acme_hr::USER),
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PERSON),
+        Legacy::Keystone => env.keystone().requests().get("GET", keystone::USER),
     }
 }
 
@@ -65,6 +75,10 @@ fn set_title(env: &Env, id: &str, title: &str) {
         Legacy::Crewbase => env
             .crewbase()
             .edit_person(id, json!({ "position": title }).as_object().unwrap()),
+        Legacy::Keystone => env.keystone().edit_user(
+            id.parse().unwrap(),
+            json!({ "title": title }).as_object().unwrap(),
+        ),
     };
     assert!(edited);
 }
@@ -106,11 +120,13 @@ fn a_filter_on_an_attribute_list_items_lack_is_checked_on_each_full_record() {
         let second = env.get("/Users?filter=title+eq+%22Lead%22&startIndex=5&count=4");
         assert_eq!(second.body["totalResults"], 6, "{legacy:?}");
         assert_eq!(ids_of(&second.body), leads[4..].to_vec(), "{legacy:?}");
-        // What the legacy API can search narrows the candidates first.
+        // What the legacy API can search narrows the candidates first. Keystone's `q` is a
+        // search: seed.user3 and seed.user30 to seed.user39 are its candidates.
         let before = user_reads(&env);
-        let name = match legacy {
-            Legacy::AcmeHr => "seed.user3",
-            Legacy::Crewbase => "seed.person3",
+        let (name, candidates) = match legacy {
+            Legacy::AcmeHr => ("seed.user3", 1),
+            Legacy::Crewbase => ("seed.person3", 1),
+            Legacy::Keystone => ("seed.user3", 11),
         };
         let r = env.get(&format!(
             "/Users?filter=userName+eq+%22{name}%22+and+title+eq+%22Lead%22&attributes=title"
@@ -118,8 +134,8 @@ fn a_filter_on_an_attribute_list_items_lack_is_checked_on_each_full_record() {
         assert_eq!(r.body["totalResults"], 1, "{legacy:?}: {:?}", r.body);
         assert_eq!(
             user_reads(&env) - before,
-            1,
-            "{legacy:?}: the one candidate"
+            candidates,
+            "{legacy:?}: the candidates, once"
         );
         // A sort on it too.
         let sorted = env.get("/Users?filter=title+eq+%22Lead%22&sortBy=title&attributes=title");
@@ -133,18 +149,60 @@ fn the_resources_shown_are_read_in_full_when_the_response_shows_what_items_lack(
         let env = start_thin(legacy, 1000);
         let ids = env.seed_users(12);
         set_title(&env, &ids[1], "Lead");
+        // Keystone lists its deleted users, and its items lack the `state` that tells them:
+        // each user is read once to be shown or counted, and never a second time for the page.
+        let (page_reads, names_reads) = match legacy {
+            Legacy::Keystone => (12, 12),
+            Legacy::AcmeHr | Legacy::Crewbase => (5, 0),
+        };
         let before = user_reads(&env);
         let page = env.get("/Users?startIndex=1&count=5");
         assert_eq!(page.status, 200, "{legacy:?}: {:?}", page.body);
         assert_eq!(page.body["totalResults"], 12);
         assert_eq!(page.body["Resources"][1]["title"], "Lead", "{legacy:?}");
         assert_eq!(page.body["Resources"][1]["active"], true, "{legacy:?}");
-        assert_eq!(user_reads(&env) - before, 5, "{legacy:?}: the page's users");
-        // Only what the items carry: no read.
+        assert_eq!(
+            user_reads(&env) - before,
+            page_reads,
+            "{legacy:?}: the page's users"
+        );
+        // Only what the items carry: no read but to tell the deleted users.
         let before = user_reads(&env);
         let names = env.get("/Users?count=5&attributes=userName,name.familyName");
         assert_eq!(names.body["Resources"].as_array().unwrap().len(), 5);
-        assert_eq!(user_reads(&env) - before, 0, "{legacy:?}");
+        assert_eq!(user_reads(&env) - before, names_reads, "{legacy:?}");
+    }
+}
+
+#[test]
+fn keystone_users_deleted_through_scim_are_told_from_their_full_records() {
+    // Keystone keeps a user deleted through SCIM, in state "deleted", and lists it among the
+    // others with no `state`: it is shown by no list, found by no filter, counted by no total.
+    let env = Env::start(Legacy::Keystone);
+    let ids = env.seed_users(12);
+    for id in [&ids[2], &ids[7]] {
+        assert_eq!(env.delete(&format!("/Users/{id}")).status, 204);
+        let stored = env.keystone().user(id.parse().unwrap()).unwrap();
+        assert_eq!(stored["state"], "deleted", "kept, marked");
+    }
+    let listed = env.get("/Users?startIndex=1&count=100");
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["totalResults"], 10);
+    let shown = ids_of(&listed.body);
+    assert!(
+        !shown.contains(&ids[2]) && !shown.contains(&ids[7]),
+        "{shown:?}"
+    );
+    assert_eq!(env.get("/Users?count=0").body["totalResults"], 10);
+    // The page from 3 starts after the first deleted user: none is short, none is skipped.
+    let page = env.get("/Users?startIndex=3&count=3");
+    assert_eq!(ids_of(&page.body), ids[3..6].to_vec());
+    // `q` finds the deleted user; the gateway does not.
+    let name = format!("seed.user{}", ids[7]);
+    for count in ["count=0", "count=10"] {
+        let r = env.get(&format!("/Users?filter=userName+eq+%22{name}%22&{count}"));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["totalResults"], 0, "{count}: {:?}", r.body);
     }
 }
 

@@ -20,7 +20,9 @@
 //! When the list items lack an attribute the filter or the sort names, each candidate is read
 //! through the `get` endpoint and checked on its full record (at most `scan_limit` of them);
 //! when they lack one the response shows, the resources of the page are read in full (at most
-//! `count`). List items are taken to carry the deleted marker.
+//! `count`). Where the legacy list holds records marked deleted, an item that does not hold the
+//! marker's field at all cannot tell whether it was deleted: its record is read in full in the
+//! walk before it is shown or counted (at most `scan_limit`, like the reads above).
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -124,8 +126,7 @@ pub async fn select(
         Some(selection) => (selection, false),
         None => {
             let each_in_full = !(filter_carried && sort_carried);
-            let selection = look.walk(&pushdown, query, each_in_full).await?;
-            (selection, each_in_full)
+            look.walk(&pushdown, query, each_in_full).await?
         }
     };
     if !in_full && !shown_carried {
@@ -223,30 +224,33 @@ impl Look<'_, '_> {
         Ok(Some(Selection::of(kept, total)))
     }
 
-    /// The page of the list walked by the gateway (see the module documentation); with
-    /// `each_in_full`, every candidate is read through the `get` endpoint and checked on its
-    /// full record.
+    /// The page of the list walked by the gateway (see the module documentation), and whether
+    /// each of its records was read in full. With `each_in_full`, every candidate is read
+    /// through the `get` endpoint and checked on its full record; without, only those whose
+    /// item cannot tell whether the record was deleted ([`deletion_unseen`]).
     async fn walk(
         &self,
         pushdown: &Pushdown,
         query: &ListQuery,
         each_in_full: bool,
-    ) -> Result<Selection, ScimError> {
+    ) -> Result<(Selection, bool), ScimError> {
         let resource = self.resource;
         let list = &resource.endpoints.list;
         let limit = resource.scan_limit as u64;
-        let mut kept: Vec<(Value, Value)> = Vec::new();
-        let mut candidates: Vec<Value> = Vec::new();
+        // In list order: the records decided on their item, and the items to read first.
+        let mut seen: Vec<Seen> = Vec::new();
         let walked = legacy::walk(
             self.cx,
             resource,
             &ListCall::of(list, &pushdown.params),
             limit,
             |item| {
-                if !each_in_full {
-                    kept.extend(self.keep(item)?);
-                } else if !resource.is_deleted(&item) {
-                    candidates.push(item);
+                if each_in_full || deletion_unseen(resource, &item) {
+                    if !resource.is_deleted(&item) {
+                        seen.push(Seen::ToRead(item));
+                    }
+                } else {
+                    seen.extend(self.keep(item)?.map(Seen::Kept));
                 }
                 Ok(ControlFlow::Continue(()))
             },
@@ -255,9 +259,19 @@ impl Look<'_, '_> {
         if walked == Walked::TooMany {
             return Err(too_many(list, limit, each_in_full));
         }
-        for item in candidates {
-            if let Some(full) = self.in_full(&item).await? {
-                kept.extend(self.keep(full)?);
+        let mut all_in_full = true;
+        let mut kept: Vec<(Value, Value)> = Vec::with_capacity(seen.len());
+        for one in seen {
+            match one {
+                Seen::Kept(pair) => {
+                    all_in_full = false;
+                    kept.push(pair);
+                }
+                Seen::ToRead(item) => {
+                    if let Some(full) = self.in_full(&item).await? {
+                        kept.extend(self.keep(full)?);
+                    }
+                }
             }
         }
         let total = kept.len();
@@ -273,11 +287,12 @@ impl Look<'_, '_> {
             .collect();
         let ids: Vec<&str> = page.iter().filter_map(|r| r.get("id")?.as_str()).collect();
         all.legacy_by_id.retain(|id, _| ids.contains(&id.as_str()));
-        Ok(Selection {
+        let selection = Selection {
             resources: page,
             legacy_by_id: all.legacy_by_id,
             total,
-        })
+        };
+        Ok((selection, all_in_full))
     }
 
     /// Replaces each resource of the page by the one its full record makes (read through the
@@ -321,6 +336,26 @@ impl Look<'_, '_> {
             Err(e) => Err(e.error),
         }
     }
+}
+
+/// A list item met by [`Look::walk`]: its record decided on the item (the legacy record and
+/// its SCIM resource), or to be read in full before it is decided.
+enum Seen {
+    Kept((Value, Value)),
+    ToRead(Value),
+}
+
+/// Whether list item `item` cannot tell whether its record was deleted: the legacy list holds
+/// records marked deleted ([`ResourceMapping::lists_deleted`]) and the item does not hold the
+/// marker's field at all (thin list items). An item that holds it, null included, is decided
+/// on the item.
+fn deletion_unseen(resource: &ResourceMapping, item: &Value) -> bool {
+    resource.lists_deleted()
+        && resource
+            .plan
+            .deleted
+            .as_ref()
+            .is_some_and(|m| m.legacy.read_all(item).is_empty())
 }
 
 /// The 400 `tooMany` of a walk that would read more than `limit` records of `list`.
@@ -518,6 +553,7 @@ pub async fn find_equal(
 mod tests {
     use super::*;
     use crate::mapping::load_str;
+    use serde_json::json;
 
     const YAML: &str = r#"
 name: t
@@ -629,6 +665,42 @@ users:
             r#"USERNAME eq "ada" and emails.value eq "a@b""#,
             ""
         ));
+    }
+
+    #[test]
+    fn a_thin_item_without_the_deleted_marker_is_read_before_it_is_shown_where_deleted_are_listed()
+    {
+        let mut listed = users();
+        if let Some(m) = listed.plan.deleted.as_mut() {
+            m.listed = true;
+        }
+        let thin = json!({"id": 4, "login": "ada"});
+        assert!(deletion_unseen(&listed, &thin), "no status: it cannot tell");
+        for holds in [
+            json!({"id": 4, "status": "archived"}),
+            json!({"id": 4, "status": "enabled"}),
+            json!({"id": 4, "status": null}),
+        ] {
+            assert!(!deletion_unseen(&listed, &holds), "{holds}");
+        }
+        // The list leaves deleted records out, or nothing is marked deleted: nothing to tell.
+        assert!(!deletion_unseen(&users(), &thin));
+        let mut unmarked = users();
+        unmarked.plan.deleted = None;
+        assert!(!deletion_unseen(&unmarked, &thin));
+    }
+
+    #[test]
+    fn keystones_list_items_cannot_tell_its_users_deleted_through_scim() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let keystone = crate::mapping::load_file(&root.join("mappings/keystone.yaml")).unwrap();
+        let r = &keystone.users;
+        assert!(r.lists_deleted());
+        let item = json!({"user": {"id": 6, "login": "ada", "email": "ada@example.com"}});
+        assert!(deletion_unseen(r, &item));
+        let deleted = json!({"user": {"id": 6, "login": "ada", "state": "deleted"}});
+        assert!(!deletion_unseen(r, &deleted));
+        assert!(r.is_deleted(&deleted));
     }
 
     #[test]
