@@ -456,3 +456,24 @@ fn a_title_change_sends_the_title_alone_and_a_concurrent_change_in_keystone_surv
         assert_eq!(after[kept], before[kept], "{kept}");
     }
 }
+
+/// The counts a vendor bills on are never wrong: Keystone's list items cannot tell a user
+/// deleted through SCIM, nor a locked one, so the users are not counted (unknown, `null`); its
+/// teams, listed whole, are.
+#[test]
+fn the_admin_counts_are_unknown_where_the_list_items_cannot_tell() {
+    let env = Env::start(Legacy::Keystone);
+    let users = env.seed_users(3);
+    assert_eq!(env.delete(&format!("/Users/{}", users[0])).status, 204);
+    for name in ["Sales", "Ops"] {
+        let r = env.post("/Groups", &json!({ "displayName": name }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let (status, body) = env.admin_get("/status");
+    assert_eq!(status, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let t = &doc["tenants"]["default"];
+    assert_eq!(t["users_active"], Value::Null, "{doc}");
+    assert_eq!(t["users_inactive"], Value::Null, "{doc}");
+    assert_eq!(t["groups"], 2, "{doc}");
+}

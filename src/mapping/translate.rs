@@ -320,6 +320,19 @@ impl ResourceMapping {
         self.plan.deleted.as_ref().is_some_and(|m| m.listed)
     }
 
+    /// Whether legacy list item `item` cannot tell whether its record was deleted: the legacy
+    /// list holds records marked deleted ([`ResourceMapping::lists_deleted`]) and the item does
+    /// not hold the marker's field at all (thin list items). An item that holds it, null
+    /// included, tells. The record must then be read on its own before it is shown or counted.
+    pub fn deletion_unknown(&self, item: &Value) -> bool {
+        self.lists_deleted()
+            && self
+                .plan
+                .deleted
+                .as_ref()
+                .is_some_and(|m| m.legacy.read_all(item).is_empty())
+    }
+
     /// Whether `active` is written through an attribute. When it is not, the server
     /// (de)activates through the deactivate/reactivate endpoints.
     pub fn writes_active(&self) -> bool {

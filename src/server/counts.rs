@@ -11,8 +11,9 @@
 //!   users); inactive = all − active. Otherwise one bounded scan of the list (at most the
 //!   mapping's `scan_limit` records, users carrying the deleted marker left out, `active` read
 //!   through the mapping; a user without `active` counts as active). More records than
-//!   `scan_limit`, or list items that lack `active` (`carries:`): the count is unknown (`null`,
-//!   no gauge) rather than wrong.
+//!   `scan_limit`, list items that lack `active` (`carries:`), or items that lack the deleted
+//!   marker's field where deleted records are listed: the count is unknown (`null`, no gauge)
+//!   rather than wrong.
 //! - **groups**: one call with a page of 1 when the list reports a total, is paged and leaves
 //!   out deleted groups; otherwise the same bounded scan. No groups mapped: 0.
 //!
@@ -270,17 +271,21 @@ async fn total(
 
 /// Every record of `r` that is not marked deleted, each reduced by `read` as its legacy page
 /// arrives (a count never holds more than one page of records), up to `r`'s `scan_limit`;
-/// `None` beyond it.
+/// `None` beyond it, or when a list item cannot tell whether its record was deleted (a count
+/// reads no record on its own).
 async fn scan<T>(
     cx: &Ctx<'_>,
     r: &ResourceMapping,
     mut read: impl FnMut(&Value) -> T,
 ) -> Result<Option<Vec<T>>, ScimError> {
     let list = &r.endpoints.list;
+    let mut told = true;
     let kept = legacy::fetch_all(cx, r, list, &[], r.scan_limit as u64, |item| {
+        told &= !r.deletion_unknown(&item);
         Ok((!r.is_deleted(&item)).then(|| read(&item)))
     });
     match kept.await {
+        Ok(_) if !told => Ok(None),
         Ok(kept) => Ok(Some(kept.into_iter().flatten().collect())),
         Err(e) if e.scim_type == Some(ScimType::TooMany) => Ok(None),
         Err(e) => Err(e),

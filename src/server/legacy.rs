@@ -267,18 +267,21 @@ async fn read_stored(
 
 /// The records of `found` (list items, with the SCIM resource of each) as the `get` endpoint
 /// reads them, deleted-marked ones included, when the list items do not carry every attribute
-/// (`carries:`): a thin item may lack the deleted marker, and the fields a write over it needs.
-/// A record gone in the meantime is left out. `found` as it is when the items are whole.
+/// (`carries:`) — a thin item may lack the fields a write over it needs — or when an item
+/// cannot tell whether its record was deleted ([`ResourceMapping::deletion_unknown`]). A record
+/// gone in the meantime is left out. Items that are whole and tell are kept as they are.
 pub(crate) async fn in_full(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     found: Vec<(Value, Value)>,
 ) -> Result<Vec<(Value, Value)>, ScimError> {
-    if resource.endpoints.list.carries_everything() {
-        return Ok(found);
-    }
+    let carries_everything = resource.endpoints.list.carries_everything();
     let mut out = Vec::with_capacity(found.len());
-    for (item, _) in found {
+    for (item, scim) in found {
+        if carries_everything && !resource.deletion_unknown(&item) {
+            out.push((item, scim));
+            continue;
+        }
         let Some(id) = resource.legacy_id(&item) else {
             continue;
         };

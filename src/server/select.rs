@@ -227,7 +227,7 @@ impl Look<'_, '_> {
     /// The page of the list walked by the gateway (see the module documentation), and whether
     /// each of its records was read in full. With `each_in_full`, every candidate is read
     /// through the `get` endpoint and checked on its full record; without, only those whose
-    /// item cannot tell whether the record was deleted ([`deletion_unseen`]).
+    /// item cannot tell whether the record was deleted ([`ResourceMapping::deletion_unknown`]).
     async fn walk(
         &self,
         pushdown: &Pushdown,
@@ -245,7 +245,7 @@ impl Look<'_, '_> {
             &ListCall::of(list, &pushdown.params),
             limit,
             |item| {
-                if each_in_full || deletion_unseen(resource, &item) {
+                if each_in_full || resource.deletion_unknown(&item) {
                     if !resource.is_deleted(&item) {
                         seen.push(Seen::ToRead(item));
                     }
@@ -343,19 +343,6 @@ impl Look<'_, '_> {
 enum Seen {
     Kept((Value, Value)),
     ToRead(Value),
-}
-
-/// Whether list item `item` cannot tell whether its record was deleted: the legacy list holds
-/// records marked deleted ([`ResourceMapping::lists_deleted`]) and the item does not hold the
-/// marker's field at all (thin list items). An item that holds it, null included, is decided
-/// on the item.
-fn deletion_unseen(resource: &ResourceMapping, item: &Value) -> bool {
-    resource.lists_deleted()
-        && resource
-            .plan
-            .deleted
-            .as_ref()
-            .is_some_and(|m| m.legacy.read_all(item).is_empty())
 }
 
 /// The 400 `tooMany` of a walk that would read more than `limit` records of `list`.
@@ -675,19 +662,19 @@ users:
             m.listed = true;
         }
         let thin = json!({"id": 4, "login": "ada"});
-        assert!(deletion_unseen(&listed, &thin), "no status: it cannot tell");
+        assert!(&listed.deletion_unknown(&thin), "no status: it cannot tell");
         for holds in [
             json!({"id": 4, "status": "archived"}),
             json!({"id": 4, "status": "enabled"}),
             json!({"id": 4, "status": null}),
         ] {
-            assert!(!deletion_unseen(&listed, &holds), "{holds}");
+            assert!(!&listed.deletion_unknown(&holds), "{holds}");
         }
         // The list leaves deleted records out, or nothing is marked deleted: nothing to tell.
-        assert!(!deletion_unseen(&users(), &thin));
+        assert!(!&users().deletion_unknown(&thin));
         let mut unmarked = users();
         unmarked.plan.deleted = None;
-        assert!(!deletion_unseen(&unmarked, &thin));
+        assert!(!&unmarked.deletion_unknown(&thin));
     }
 
     #[test]
@@ -697,9 +684,9 @@ users:
         let r = &keystone.users;
         assert!(r.lists_deleted());
         let item = json!({"user": {"id": 6, "login": "ada", "email": "ada@example.com"}});
-        assert!(deletion_unseen(r, &item));
+        assert!(r.deletion_unknown(&item));
         let deleted = json!({"user": {"id": 6, "login": "ada", "state": "deleted"}});
-        assert!(!deletion_unseen(r, &deleted));
+        assert!(!r.deletion_unknown(&deleted));
         assert!(r.is_deleted(&deleted));
     }
 
