@@ -1151,16 +1151,19 @@ pub async fn groups_of_user(
                 Some(u) => ua.groups_of_user(u),
                 None => {
                     let users = &cx.mapping.users;
-                    let load = async {
-                        let got =
-                            legacy::call(cx, users, &users.endpoints.get, Some(user_id), &[], None)
-                                .await?;
-                        Ok(ua
-                            .groups_of_user(&got.body)
-                            .into_iter()
-                            .map(|id| GroupRef { id, display: None })
-                            .collect())
-                    };
+                    let load =
+                        async {
+                            // Through the identity guard: a legacy API that reads "6x" as user 6
+                            // must not lend user 6's groups to "6x".
+                            let got = legacy::read_record(cx, users, user_id).await?.ok_or_else(
+                                || ScimError::not_found(format!("no user with id {user_id:?}")),
+                            )?;
+                            Ok(ua
+                                .groups_of_user(&got.body)
+                                .into_iter()
+                                .map(|id| GroupRef { id, display: None })
+                                .collect())
+                        };
                     return Ok(cx
                         .membership
                         .user_groups(&cx.tenant.name, user_id, load)
