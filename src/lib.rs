@@ -12,6 +12,11 @@
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
 //! - [`example_api`]: example legacy APIs used by the demo and the test suite (not the product).
+//!
+//! The library has no `unsafe` code, and forbids it. The binary's one `unsafe` block (tuning
+//! glibc's malloc arenas before any thread starts) lives in `main.rs`, with its SAFETY note.
+
+#![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod cache;
