@@ -1,4 +1,4 @@
-//! API keys (DESIGN.md §2, ops-contract.md "Keys file"): the keys file that `scim-gateway keys`
+//! API keys (`docs/operator.md`, "API keys"): the keys file that `scim-gateway keys`
 //! writes and the gateway reads, the generation of a key's secret, and the checks every key
 //! passes before the gateway accepts it.
 //!

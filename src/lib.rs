@@ -1,7 +1,8 @@
 //! scim-gateway: a SCIM 2.0 service provider that owns no user store.
 //!
 //! Every SCIM request is translated, through a declarative YAML mapping, into calls to a legacy
-//! product's own REST user API. The request flow (DESIGN.md §6) is visible in the modules:
+//! product's own REST user API. The request flow, step by step with
+//! the file and function of each, and the layers are in `docs/architecture.md`. The modules:
 //!
 //! - [`scim`]: the protocol core (types, attribute paths, filters, PATCH, errors). Pure.
 //! - [`mapping`]: the mapping language, its validation, and SCIM ↔ legacy translation. Pure.

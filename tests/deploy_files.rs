@@ -1,8 +1,8 @@
 //! Checks the deployment artefacts (`deploy/`, `.dockerignore`) and the operator documentation
-//! against the repository and the operations contract: every YAML and JSON file parses; the
-//! Dockerfile builds the gateway from paths that exist and runs it as a non-root user; the
-//! Kubernetes manifests and the Helm chart probe the admin port on the contract's paths, run
-//! non-root with resources set, and carry a gateway configuration that the gateway's own loader
+//! against the repository and the operations contract (`docs/operator.md`): every YAML and JSON
+//! file parses; the Dockerfile builds the gateway from paths that exist and runs it as a
+//! non-root user; the Kubernetes manifests and the Helm chart probe the admin port on the
+//! contract's paths, run non-root with resources set, and carry a gateway configuration that the gateway's own loader
 //! accepts with ports that match; alerts and the dashboard name only the gateway's metrics
 //! with their labels; the systemd unit reloads with SIGHUP and outlasts the shutdown grace.
 //! External checkers run when they are on PATH and say so when they are not: `promtool`
@@ -576,8 +576,8 @@ fn resolve_port(c: &Value, port: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no container port named {name}"))
 }
 
-/// The gateway container's probes, security context and resources, as the contract and
-/// DESIGN §8 want them.
+/// The gateway container's probes, security context and resources, as the contract and the
+/// memory target of `docs/performance.md` ("Targets") want them.
 fn check_gateway_container(what: &str, c: &Value) {
     let scim = resolve_port(c, &Value::from("scim"));
     let admin = resolve_port(c, &Value::from("admin"));

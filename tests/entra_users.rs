@@ -1,5 +1,5 @@
-//! Microsoft Entra ID's user provisioning sequence (IDP.md §1.2-§1.7), replayed over real HTTP
-//! against the gateway in front of each example legacy API.
+//! Microsoft Entra ID's user provisioning sequence (`docs/idp/entra.md`, "What Entra sends on
+//! the wire"), replayed over real HTTP against the gateway in front of each example legacy API.
 
 mod common;
 
@@ -169,7 +169,7 @@ fn lifecycle(env: &Env) {
         "Operations": [{"op": "replace", "path": "active", "value": true}]});
     assert_eq!(env.patch(&format!("/Users/{id}"), &on).body["active"], true);
 
-    // 10b. The manager, sent as a bare id in a separate update (IDP.md §1.5), where the mapping
+    // 10b. The manager, sent as a bare id in a later update (docs/idp/entra.md), where the mapping
     //      stores it.
     if env.legacy == Legacy::AcmeHr {
         let manager = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

@@ -1,5 +1,5 @@
 //! SCIM Groups over real HTTP, for both shipped mappings: the life cycles Entra ID, Okta and
-//! JumpCloud drive (IDP.md §1.4, §2.6, §3), and each user's `groups`.
+//! JumpCloud drive (the "on the wire" sections of `docs/idp/*.md`), and each user's `groups`.
 
 mod common;
 

@@ -1,6 +1,7 @@
-//! Okta's user provisioning sequence (IDP.md §2): import with startIndex/count, create with the
-//! pre-check, PUT updates (full replace), deactivate/reactivate by PATCH and by PUT, and the
-//! SPEC test's checks — over real HTTP against each example legacy API.
+//! Okta's user provisioning sequence (`docs/idp/okta.md`, "What Okta sends on the wire"):
+//! import with startIndex/count, create with the pre-check, PUT updates (full replace),
+//! deactivate/reactivate by PATCH and by PUT, and the SPEC test's checks — over real HTTP
+//! against each example legacy API.
 
 mod common;
 

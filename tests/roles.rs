@@ -1,5 +1,6 @@
-//! Roles and licence flags derived from group membership (DESIGN.md §2), over real HTTP with
-//! Acme HR's shipped mapping: its `groups.roles` and `groups.flags`.
+//! Roles and licence flags derived from group membership (`docs/mapping.md`, "Roles and flags";
+//! "Roles and licences from groups" in `docs/idp/*.md`), over real HTTP with Acme HR's shipped
+//! mapping: its `groups.roles` and `groups.flags`.
 
 mod common;
 

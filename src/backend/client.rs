@@ -13,7 +13,7 @@
 //!
 //! What it does not do: decide what to call (the mapping does). [`BackendClient::send`] is one
 //! attempt; [`BackendClient::send_protected`] (in `protect.rs`) adds the protection of
-//! DESIGN.md §7 around it — the concurrency bound, retries, the circuit breaker — with the state
+//! `docs/security.md` ("Backend-facing") around it — the concurrency bound, retries, the circuit breaker — with the state
 //! this client holds for it ([`Guard`]). The one retry in here is at the connection level: a
 //! request that died on a stale pooled connection is sent again on a fresh one (see
 //! [`BackendClient::call`]).

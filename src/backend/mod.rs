@@ -1,6 +1,6 @@
 //! The backend client: calls the legacy product's REST user API over HTTP/1.1, plain or over TLS,
 //! on pingora's own client stack (pooled keep-alive connections, timeouts, a bounded response
-//! size, rustls with the system's or a given CA bundle), and protects it (DESIGN.md §7).
+//! size, rustls with the system's or a given CA bundle), and protects it (`docs/security.md`, "Backend-facing").
 //!
 //! It knows nothing of SCIM or of the mapping: it takes a method, an already-encoded path and a
 //! JSON body, and returns the complete response, whatever its status.

@@ -1,8 +1,8 @@
-//! Protecting the legacy API (DESIGN.md §7) around each call of the backend client: the circuit
-//! breaker first (an open circuit refuses at once), then a slot of the concurrency bound (or a
-//! place in its queue), then the call itself, then — for a call that may be sent twice and a
-//! failure that says so — a jittered wait and the next attempt, through the breaker and the
-//! bound again.
+//! Protecting the legacy API (`docs/security.md`, "Backend-facing") around each call of the
+//! backend client: the circuit breaker first (an open circuit refuses at once), then a slot of
+//! the concurrency bound (or a place in its queue), then the call itself, then — for a call that
+//! may be sent twice and a failure that says so — a jittered wait and the next attempt, through
+//! the breaker and the bound again.
 //!
 //! [`Protection`] is what the mapping's `backend:` section says; [`Guard`] is its running state,
 //! one per backend client. The mechanisms are in their own pure modules (`breaker`, `limiter`,
@@ -130,10 +130,10 @@ fn is_failure(result: &Result<BackendResponse, BackendError>) -> bool {
 }
 
 impl BackendClient {
-    /// Sends `request` under the protection of DESIGN.md §7: refused at once while the circuit
-    /// is open ([`BackendError::CircuitOpen`]) or when the concurrency bound and its queue are
-    /// full or the queue wait times out ([`BackendError::Busy`]); retried after the failures
-    /// and for the methods that [`retry`](super::retry) allows. The result is that of the last
+    /// Sends `request` under the protection of `docs/security.md` ("Backend-facing"): refused
+    /// at once while the circuit is open ([`BackendError::CircuitOpen`]) or when the concurrency
+    /// bound and its queue are full or the queue wait times out ([`BackendError::Busy`]); retried
+    /// after the failures and for the methods that [`retry`](super::retry) allows. The result is that of the last
     /// attempt (also when the circuit opened meanwhile and refuses the next one).
     pub async fn send_protected(
         &self,

@@ -1,6 +1,7 @@
-//! The group-membership cache (DESIGN.md §6): "which groups is this user in" answers, kept for a
-//! bounded time and number of entries, loaded once when several requests miss together
-//! (single-flight), and dropped as soon as the gateway itself changes a membership.
+//! The group-membership cache (`docs/architecture.md`, "Where state lives"): "which groups is
+//! this user in" answers, kept for a bounded time and number of entries, loaded once when
+//! several requests miss together (single-flight), and dropped as soon as the gateway itself
+//! changes a membership.
 //!
 //! Staleness: a change made in the legacy product directly (not through this gateway) is seen
 //! after at most the TTL. Several gateway replicas each hold their own cache, so a write through

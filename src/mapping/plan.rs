@@ -118,7 +118,7 @@ pub struct BackendSpec {
     pub connect_timeout: Duration,
     /// Bound on each wait for the next bytes of an answer; `None`: only `timeout`.
     pub read_timeout: Option<Duration>,
-    /// The concurrency bound and its queue, retries, the circuit breaker (DESIGN.md §7).
+    /// The concurrency bound and its queue, retries, the circuit breaker (`docs/security.md`).
     pub protection: crate::backend::Protection,
     /// How an https:// legacy API is trusted.
     pub tls: BackendTls,

@@ -2,7 +2,7 @@
 //! `attributes` / `excludedAttributes` projection (RFC 7644 §3.9) that every response carrying
 //! resources goes through.
 //!
-//! Lenient where identity providers are sloppy (IDP.md): parameter names match
+//! Lenient where identity providers are sloppy (`docs/idp/*.md`): parameter names match
 //! case-insensitively, unknown parameters (Entra's `aadOptscim062020`…) are ignored, `+` decodes
 //! as a space, out-of-range `startIndex`/`count` are clamped as §3.4.2.4 says. Strict only where a
 //! value cannot be understood (a non-numeric `count`, an unknown `sortOrder`): 400 invalidValue.

@@ -2,8 +2,8 @@
 //! to a SCIM resource held as a JSON object (core attributes at the top level, extension
 //! attributes under their schema URN), interpreted through its [`ResourceSchema`].
 //!
-//! It accepts what Entra ID, Okta and JumpCloud really send (IDP.md §1.4–1.6, §2.4, §2.6) and
-//! keeps RFC semantics for everyone else:
+//! It accepts what Entra ID, Okta and JumpCloud really send (the "on the wire" sections of
+//! `docs/idp/entra.md`, `okta.md` and `jumpcloud.md`) and keeps RFC semantics for everyone else:
 //! - `op` in any case, `schemas` optional;
 //! - booleans and numbers as strings (`"False"`, `"42"`) for boolean and numeric attributes;
 //! - `add` and `replace` alike where the target had no value, including a value-filter path
@@ -1913,7 +1913,7 @@ mod tests {
 
     #[test]
     fn manager_as_a_bare_id_and_its_removal() {
-        // Entra (IDP.md §1.5): reference attributes come in a separate update after the create.
+        // Entra (docs/idp/entra.md): reference attributes come in an update after the create.
         let r = patch_user(json!([{"op": "Add", "path": MANAGER, "value": "26118915-6090"}]));
         assert_eq!(
             r[urn::ENTERPRISE_USER]["manager"],
@@ -2032,7 +2032,7 @@ mod tests {
         assert_eq!(resource, user());
     }
 
-    // --- Entra ID (IDP.md §1.5, §1.6) -----------------------------------------------------
+    // --- Entra ID (docs/idp/entra.md, "PATCH forms") -------------------------------------
 
     #[test]
     fn entra_disable_user_without_and_with_the_flag() {
@@ -2139,7 +2139,7 @@ mod tests {
         assert_eq!(legacy, flagged);
     }
 
-    // --- Okta (IDP.md §2.4, §2.6) ---------------------------------------------------------
+    // --- Okta (docs/idp/okta.md, "What Okta sends on the wire") ---------------------------
 
     #[test]
     fn okta_deactivate_and_reactivate() {

@@ -1,4 +1,4 @@
-//! The `backend:` keys that protect the legacy API (DESIGN.md §7): the timeouts besides
+//! The `backend:` keys that protect the legacy API (`docs/security.md`, "Backend-facing"): the timeouts besides
 //! `timeout_ms` (`connect_timeout_ms`, `read_timeout_ms`), the concurrency bound and its queue
 //! (`max_concurrency`, `queue`, `queue_timeout_ms`), `retry:` and `circuit_breaker:`. Each key is
 //! optional, with the default documented in docs/mapping.md; a value out of range is reported
