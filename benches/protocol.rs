@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the pure SCIM protocol core (`scim::filter`, `scim::patch`,
-//! `scim::list`) on the requests identity providers really send (IDP.md): Entra's `userName eq`
+//! `scim::list`) on the requests identity providers send (docs/idp/): Entra's `userName eq`
 //! match, a complex filter, Entra's 6-operation PATCH, a no-path replace, group member adds, and
 //! response projection. No I/O, no mapping: `benches/mapping.rs` measures the translation and
 //! `benches/load/run` the whole gateway over HTTP.
@@ -21,7 +21,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const EMPLOYEE_NUMBER: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber";
 
-/// Entra's match query (IDP.md §1.3), as the gateway receives it after query decoding.
+/// Entra's match query (docs/idp/entra.md), as the gateway receives it after query decoding.
 const ENTRA_MATCH: &str =
     r#"userName eq "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee@contoso.com""#;
 
@@ -78,7 +78,7 @@ fn full_user() -> Value {
 }
 
 /// Entra's "replace multiple attributes" PATCH without the feature flag: six `Replace` ops
-/// (IDP.md §1.6).
+/// (docs/idp/entra.md, "The `aadOptscim062020` flag").
 fn entra_six_ops() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -215,9 +215,9 @@ fn patches(c: &mut Criterion) {
         )
     });
 
-    // DESIGN.md §8: adding one member to a group of 100,000 must not need the member list.
-    // `member_changes` is that path (its cost does not depend on the group); applying to the
-    // full list is shown for contrast.
+    // docs/performance.md, Targets: adding one member to a group of 100,000 must not need the
+    // member list. `member_changes` is that path (its cost does not depend on the group);
+    // applying to the full list is shown for contrast.
     let add_1 = PatchRequest::parse(&member_add(1)).expect("the member add parses");
     let delta = patch::member_changes(&add_1).expect("a member add is a delta");
     assert_eq!(delta.add, ["new-member-0"]);

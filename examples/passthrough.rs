@@ -1,7 +1,7 @@
 //! A plain pingora reverse proxy that forwards every request, unchanged, to one backend: the
 //! baseline of the load harness (`benches/load/run`). It does no authentication, parsing or
 //! translation, so "gateway vs pass-through" isolates what SCIM translation costs on top of
-//! pingora's own proxying (DESIGN.md §8). Not part of the product.
+//! pingora's own proxying (docs/performance.md, "Targets"). Not part of the product.
 //!
 //! ```text
 //! cargo run --release --example passthrough -- --port 18082 --backend 127.0.0.1:18081

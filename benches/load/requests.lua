@@ -63,7 +63,7 @@ end
 
 local function match(id)
   if target == "gateway" then
-    -- Entra is a .NET client: the filter is form-encoded, spaces as '+' (IDP.md §1.2).
+    -- Entra is a .NET client: the filter is form-encoded, spaces as '+' (docs/idp/entra.md).
     return wrk.format("GET", "/scim/v2/Users?filter=userName+eq+%22seed.user" .. id .. "%22",
                       headers_get)
   end
@@ -74,7 +74,7 @@ local function create()
   counter = counter + 1
   local name = prefix .. "-" .. (tid or 0) .. "-" .. counter
   if target == "gateway" then
-    -- Entra's create body (IDP.md §1.3).
+    -- Entra's create body (docs/idp/entra.md).
     local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'
       .. '"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],'
       .. '"externalId":"' .. name .. '","userName":"' .. name .. '@contoso.com","active":true,'
