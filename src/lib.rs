@@ -11,12 +11,10 @@
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
-//! - [`example_api`]: example legacy APIs used by the demo and the test suite (not the product).
 
 pub mod backend;
 pub mod cache;
 pub mod config;
-pub mod example_api;
 pub mod keys;
 pub mod mapping;
 pub mod metrics;
