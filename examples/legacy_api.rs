@@ -20,8 +20,8 @@ use clap::Parser;
 use http::{header, Method, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use scim_gateway::example_api::AcmeHr;
-use scim_gateway::server::runner::{self, http_service, server_conf};
+use scim_gateway_example_apis::AcmeHr;
+use scim_gateway_hosting::{http_service, server_conf, start_with_signals};
 use serde_json::{json, Map, Value};
 
 #[derive(Parser)]
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
         args.threads,
         WithAdmin { api },
     );
-    match runner::start_with_signals(server_conf(0, 1), vec![service], &[addr]) {
+    match start_with_signals(server_conf(0, 1), vec![service], &[addr]) {
         Ok(server) => {
             println!("acme-hr listening on http://{addr} ({} users)", args.users);
             server.wait();

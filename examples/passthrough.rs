@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use clap::Parser;
 use pingora::upstreams::peer::HttpPeer;
 use pingora_proxy::{http_proxy_service, ProxyHttp, Session};
-use scim_gateway::server::runner::{self, server_conf};
+use scim_gateway_hosting::{server_conf, start_with_signals};
 
 #[derive(Parser)]
 #[command(about = "A plain pingora pass-through proxy to one backend")]
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     );
     service.add_tcp(&addr.to_string());
     service.threads = Some(args.threads.max(1));
-    match runner::start_with_signals(server_conf(0, 1), vec![Box::new(service)], &[addr]) {
+    match start_with_signals(server_conf(0, 1), vec![Box::new(service)], &[addr]) {
         Ok(server) => {
             println!(
                 "pass-through listening on http://{addr} -> {}",

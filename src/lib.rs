@@ -12,7 +12,9 @@
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
-//! - [`example_api`]: example legacy APIs used by the demo and the test suite (not the product).
+//!
+//! Not here: the pingora start/stop helpers (`crates/hosting`, shared with the example APIs)
+//! and the example legacy APIs used by the demo and the tests (`crates/example-apis`).
 //!
 //! The library has no `unsafe` code, and forbids it. The binary's one `unsafe` block (tuning
 //! glibc's malloc arenas before any thread starts) lives in `main.rs`, with its SAFETY note.
@@ -22,7 +24,6 @@
 pub mod backend;
 pub mod cache;
 pub mod config;
-pub mod example_api;
 pub mod keys;
 pub mod mapping;
 pub mod metrics;

@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use scim_gateway::config::{Config, LogFormat};
-use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
 use scim_gateway::mapping;
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
-use scim_gateway::server::runner::{self, free_loopback_addr, http_service, server_conf};
+use scim_gateway::server::runner::gateway_services;
+use scim_gateway_example_apis::AcmeHr;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start_with_signals};
 
 #[derive(Parser)]
 #[command(
@@ -202,9 +203,9 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(format!("cannot watch for SIGHUP: {e}")),
     };
-    let (services, addrs) = runner::gateway_services(&live);
+    let (services, addrs) = gateway_services(&live);
     tracing::info!(%addr, admin = %admin, "scim-gateway listening");
-    match runner::start_with_signals(conf, services, &addrs) {
+    match start_with_signals(conf, services, &addrs) {
         Ok(server) => {
             server.wait();
             ExitCode::SUCCESS
@@ -249,11 +250,10 @@ fn demo(port: u16, token: &str, users: usize) -> ExitCode {
         http_service("acme-hr (example legacy API)", backend_addr, 1, acme),
         http_service("scim", scim_addr, 2, ScimApp::new(gateway)),
     ];
-    let server =
-        match runner::start_with_signals(server_conf(1, 1), services, &[backend_addr, scim_addr]) {
-            Ok(s) => s,
-            Err(e) => return fail(format!("{e} (try --port 0 for any free port)")),
-        };
+    let server = match start_with_signals(server_conf(1, 1), services, &[backend_addr, scim_addr]) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("{e} (try --port 0 for any free port)")),
+    };
     let base = format!("http://{scim_addr}/scim/v2");
     println!(
         "scim-gateway demo\n\

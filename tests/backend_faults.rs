@@ -10,14 +10,12 @@ use std::time::{Duration, Instant};
 
 use common::TOKEN;
 use scim_gateway::config::Config;
-use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
-use scim_gateway::server::runner::{
-    free_loopback_addr, http_service, server_conf, start, RunningServer,
-};
+use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::Value;
 
 /// A gateway (Acme HR mapping) whose backend is `backend_url`, with `secret` as the legacy key.

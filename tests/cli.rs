@@ -5,9 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::server::auth::token_digest_hex;
-use scim_gateway::server::runner::{free_loopback_addr, http_service, server_conf, start};
+use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
 

@@ -16,7 +16,7 @@ use scim_gateway::mapping;
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
-use scim_gateway::server::runner::{free_loopback_addr, http_service, server_conf, start};
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 use serde_json::{json, Value};
 
 /// A member directory: `GET /members?limit=&after=`, `GET|DELETE /members/{handle}`.

@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use common::{Env, Legacy};
-use scim_gateway::example_api::{acme_hr, crewbase, keystone};
 use scim_gateway::mapping::{self, Mapping, Pagination};
+use scim_gateway_example_apis::{acme_hr, crewbase, keystone};
 use serde_json::{json, Map, Value};
 
 /// The example legacy APIs the tests here run against, unless they say otherwise.

@@ -18,9 +18,7 @@ use scim_gateway::mapping::{self, Mapping};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
-use scim_gateway::server::runner::{
-    free_loopback_addr, http_service, server_conf, start, RunningServer,
-};
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::{json, Value};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

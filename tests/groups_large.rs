@@ -5,8 +5,8 @@ mod common;
 
 use common::scim::patch_op;
 use common::{Env, Legacy};
-use scim_gateway::example_api::acme_hr;
 use scim_gateway::mapping::plan::IdFormat;
+use scim_gateway_example_apis::acme_hr;
 use serde_json::json;
 
 #[test]

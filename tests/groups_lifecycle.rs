@@ -5,7 +5,7 @@ mod common;
 
 use common::scim::{create_group, member_ids, patch_op, sorted};
 use common::Env;
-use scim_gateway::example_api::crewbase::PEOPLE;
+use scim_gateway_example_apis::crewbase::PEOPLE;
 use serde_json::json;
 
 fn group_ids_of_user(env: &Env, user: &str) -> Vec<String> {

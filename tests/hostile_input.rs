@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Env, Legacy, TOKEN};
 use scim_gateway::config::ScimConfig;
-use scim_gateway::example_api::RequestCounts;
+use scim_gateway_example_apis::RequestCounts;
 use serde_json::{json, Value};
 
 const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

@@ -9,11 +9,11 @@ mod common;
 
 use common::scim::{member_ids, patch_op};
 use common::{logs, Env, Legacy};
-use scim_gateway::example_api::acme_hr::{TEAM, TEAM_MEMBER, TEAM_MEMBERS, USER};
-use scim_gateway::example_api::crewbase::PERSON;
-use scim_gateway::example_api::keystone;
 use scim_gateway::mapping::plan::IdFormat;
 use scim_gateway::mapping::{Mapping, OnDelete};
+use scim_gateway_example_apis::acme_hr::{TEAM, TEAM_MEMBER, TEAM_MEMBERS, USER};
+use scim_gateway_example_apis::crewbase::PERSON;
+use scim_gateway_example_apis::keystone;
 use serde_json::{json, Value};
 
 fn user_body(name: &str) -> Value {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::scim::{member_ids, patch_op, sorted};
 use common::{Env, Legacy};
-use scim_gateway::example_api::keystone;
+use scim_gateway_example_apis::keystone;
 use serde_json::{json, Value};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

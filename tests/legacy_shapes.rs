@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Env, Legacy};
-use scim_gateway::example_api::{acme_hr, crewbase};
+use scim_gateway_example_apis::{acme_hr, crewbase};
 use serde_json::json;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

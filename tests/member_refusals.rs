@@ -10,9 +10,9 @@ mod common;
 
 use common::scim::{create_group, member_ids, patch_op};
 use common::{logs, Answer, Env, Legacy};
-use scim_gateway::example_api::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS};
 use scim_gateway::mapping::plan::IdFormat;
 use scim_gateway::mapping::{self, Mapping};
+use scim_gateway_example_apis::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS};
 use serde_json::{json, Value};
 
 fn add_members(ids: &[&str]) -> Value {

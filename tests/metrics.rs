@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{Env, Legacy};
-use scim_gateway::example_api::acme_hr;
+use scim_gateway_example_apis::acme_hr;
 use serde_json::{json, Value};
 
 /// One sample of a Prometheus text exposition.

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::scim::{create_group, member_ids, patch_op, sorted};
 use common::{Answer, Env, Legacy};
-use scim_gateway::example_api::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS, USERS};
-use scim_gateway::example_api::crewbase::{DEACTIVATE, PEOPLE};
-use scim_gateway::example_api::keystone;
+use scim_gateway_example_apis::acme_hr::{TEAM_MEMBER, TEAM_MEMBERS, USERS};
+use scim_gateway_example_apis::crewbase::{DEACTIVATE, PEOPLE};
+use scim_gateway_example_apis::keystone;
 use serde_json::{json, Value};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

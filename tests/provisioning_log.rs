@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scim_gateway::example_api::acme_hr::{self, AcmeHr};
 use scim_gateway::server::auth::token_digest_hex;
-use scim_gateway::server::runner::{free_loopback_addr, http_service, server_conf, start};
+use scim_gateway_example_apis::acme_hr::{self, AcmeHr};
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");

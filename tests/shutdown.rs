@@ -7,11 +7,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::server::auth::token_digest_hex;
-use scim_gateway::server::runner::{
-    free_loopback_addr, http_service, server_conf, start, RunningServer,
-};
+use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
 const TOKEN: &str = "shutdown-test-token";

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use common::scim::patch_op;
 use common::{Env, Legacy};
 use scim_gateway::config::TenantConfig;
-use scim_gateway::example_api::acme_hr::AcmeHr;
 use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
 use scim_gateway::server::reload;
-use scim_gateway::server::runner::{free_loopback_addr, http_service, server_conf, start};
+use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

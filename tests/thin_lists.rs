@@ -14,8 +14,8 @@ use std::path::Path;
 
 use common::scim::{create_group, patch_op};
 use common::{Env, Legacy};
-use scim_gateway::example_api::{acme_hr, crewbase, keystone};
 use scim_gateway::mapping::{self, Mapping};
+use scim_gateway_example_apis::{acme_hr, crewbase, keystone};
 use serde_json::{json, Value};
 
 /// The example legacy APIs the `carries:` tests run against.

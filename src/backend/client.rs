@@ -848,7 +848,7 @@ mod tests {
 
     use super::*;
     use crate::scim::ScimError;
-    use crate::server::runner::{
+    use scim_gateway_hosting::{
         free_loopback_addr, http_service, server_conf, start, RunningServer,
     };
 

@@ -201,7 +201,7 @@ mod tests {
 
     use super::*;
     use crate::backend::ClientOptions;
-    use crate::server::runner::{free_loopback_addr, http_service, server_conf, start};
+    use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 
     /// Answers each request with the next status of `script` (then 200), counting requests and
     /// the most in flight at once; waits `delay` before answering.
@@ -274,7 +274,7 @@ mod tests {
     fn serve(
         app: Arc<Scripted>,
         protection: Protection,
-    ) -> (crate::server::runner::RunningServer, BackendClient) {
+    ) -> (scim_gateway_hosting::RunningServer, BackendClient) {
         let addr = free_loopback_addr().unwrap();
         let server = start(
             server_conf(0, 1),

@@ -10,15 +10,16 @@ pub mod scim;
 use std::path::Path;
 
 use scim_gateway::config::Config;
-use scim_gateway::example_api::acme_hr::AcmeHr;
-use scim_gateway::example_api::crewbase::Crewbase;
-use scim_gateway::example_api::keystone::Keystone;
 use scim_gateway::mapping::{self, BackendAuth, Mapping, SecretSource};
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::Live;
-use scim_gateway::server::runner::{
-    free_loopback_addr, gateway_services, http_service, server_conf, start, RunningServer, Stop,
+use scim_gateway::server::runner::gateway_services;
+use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_example_apis::crewbase::Crewbase;
+use scim_gateway_example_apis::keystone::Keystone;
+use scim_gateway_hosting::{
+    free_loopback_addr, http_service, server_conf, start, RunningServer, Stop,
 };
 use serde_json::Value;
 

@@ -600,7 +600,7 @@ mod tests {
     use super::super::tests::{create, error_code, running, Running, KEY};
     use super::super::{AcmeHr, TEAM, TEAMS, TEAM_MEMBER, TEAM_MEMBERS, USER, USERS, USER_TEAMS};
     use super::SeedTeamError;
-    use crate::example_api::common::test_client::{Client, Reply};
+    use crate::common::test_client::{Client, Reply};
 
     fn create_team(client: &Client, body: Value) -> Value {
         let reply = client.send("POST", TEAMS, &body);

@@ -387,7 +387,7 @@ mod tests {
     use super::super::tests::{create, running, uids, Running, TOKEN};
     use super::super::{Crewbase, PEOPLE, PERSON, TEAM, TEAMS, TOTAL_HEADER};
     use super::{slugify, tid_of, tid_seq, SeedTeamError};
-    use crate::example_api::common::test_client::{Client, Reply};
+    use crate::common::test_client::{Client, Reply};
 
     const NO_MEMBERS: &[&str] = &[];
 

@@ -43,7 +43,7 @@ use super::common::{
     decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
     segments_under, version_matches, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
 };
-use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
+use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
 
 mod teams;
 
@@ -874,8 +874,8 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::example_api::common::test_client::{Client, Reply};
-    use crate::server::runner::free_loopback_addr;
+    use crate::common::test_client::{Client, Reply};
+    use scim_gateway_hosting::free_loopback_addr;
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 

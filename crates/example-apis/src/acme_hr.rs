@@ -62,7 +62,7 @@ use super::common::{
     decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
     segments_under, version_matches, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
 };
-use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
+use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
 
 mod teams;
 
@@ -1037,8 +1037,8 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::example_api::common::test_client::{Client, Reply};
-    use crate::server::runner::free_loopback_addr;
+    use crate::common::test_client::{Client, Reply};
+    use scim_gateway_hosting::free_loopback_addr;
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
 
@@ -1565,7 +1565,7 @@ mod tests {
         let t = running();
         let big = format!(
             r#"{{"login": "big", "display_name": "{}"}}"#,
-            "x".repeat(crate::example_api::MAX_BODY_BYTES)
+            "x".repeat(crate::MAX_BODY_BYTES)
         );
         let reply = t.client.call("POST", USERS, Some(&big));
         assert_eq!(reply.status, 413);

@@ -79,7 +79,7 @@ use super::common::{
     segments_under, version_matches, BodyError, RequestCounts, RequestHead, NO_ROUTE,
     REQUEST_IDS_KEPT,
 };
-use crate::server::runner::{http_service, server_conf, start, RunningServer, StartError};
+use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
 
 mod teams;
 
@@ -942,8 +942,8 @@ fn check_if_match(record: &Map<String, Value>, if_match: Option<&str>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::example_api::common::test_client::{Client, Reply};
-    use crate::server::runner::free_loopback_addr;
+    use crate::common::test_client::{Client, Reply};
+    use scim_gateway_hosting::free_loopback_addr;
     use std::time::Duration;
 
     pub(super) const TOKEN: &str = "keystone-test-token";

@@ -350,7 +350,7 @@ mod tests {
     use super::super::tests::{create, ids, running, Running, TOKEN};
     use super::super::{Keystone, MEMBERSHIP, MEMBERSHIPS, TEAM, TEAMS, USERS};
     use super::SeedTeamError;
-    use crate::example_api::common::test_client::{Client, Reply};
+    use crate::common::test_client::{Client, Reply};
 
     fn create_team(client: &Client, team: Value) -> Value {
         let reply = client.send("POST", TEAMS, &json!({ "team": team }));

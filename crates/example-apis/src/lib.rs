@@ -20,6 +20,11 @@
 //! All three are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
 //! teams and read the request counters ([`RequestCounts`]).
+//!
+//! This crate depends on the hosting helpers (`scim-gateway-hosting`) and never on the gateway:
+//! an example that knew the gateway's internals could not stand in for someone else's product.
+
+#![forbid(unsafe_code)]
 
 pub mod acme_hr;
 mod common;

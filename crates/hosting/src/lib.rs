@@ -1,0 +1,209 @@
+//! Hosting pingora servers inside a process: [`start`] runs a `pingora::server::Server` on its
+//! own thread and returns a handle that stops it; [`http_service`] makes an HTTP listener of a
+//! `ServeHttp` app; [`server_conf`] and [`free_loopback_addr`] set up in-process servers. The
+//! gateway (its SCIM and admin listeners), its `demo` command, the example legacy APIs, the
+//! tests and the benchmarks all start their servers through here.
+//!
+//! Not here: what any server serves. This crate knows pingora and nothing of SCIM, the gateway
+//! or the example APIs.
+//!
+//! pingora cannot report the port of a listener bound to port 0 (pingora #374), so callers that
+//! want an ephemeral port reserve one first with [`free_loopback_addr`].
+
+#![forbid(unsafe_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::server::configuration::ServerConf;
+use pingora::server::{
+    RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, UnixShutdownSignalWatch,
+};
+use pingora::services::listening::Service;
+use pingora::services::ServiceWithDependents;
+use tokio::sync::watch;
+
+/// The read buffer of each accepted connection. pingora's default (64 KiB, sized for proxying
+/// large bodies) held 13 MB at 200 idle-or-waiting IdP connections; a SCIM request is a few KB
+/// and a larger body is read straight into the body buffer, so 8 KiB costs no extra reads.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// A pingora HTTP listener serving `app` on `addr`, with `threads` worker threads.
+pub fn http_service<A>(
+    name: &str,
+    addr: SocketAddr,
+    threads: usize,
+    app: A,
+) -> Box<dyn ServiceWithDependents>
+where
+    A: ServeHttp + Send + Sync + 'static,
+{
+    let mut service = Service::new(name.to_string(), HttpServer::new_app(app));
+    service.add_listener(
+        ListenerConfig::tcp(addr.to_string())
+            .l4_buffer(L4BufferSettings::default().read(READ_BUFFER_BYTES)),
+    );
+    service.threads = Some(threads.max(1));
+    Box::new(service)
+}
+
+/// Reserves a free TCP port on 127.0.0.1 and returns its address. The port is released before
+/// this returns, so another process could take it in between; good enough for tests and the
+/// demo, where nothing else races for loopback ports.
+pub fn free_loopback_addr() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.local_addr()
+}
+
+/// How a [`RunningServer`] is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Stop accepting, let in-flight requests finish within the configured grace period.
+    Graceful,
+    /// Stop at once.
+    Fast,
+}
+
+/// A pingora server running on its own thread. Dropping it stops the server fast.
+pub struct RunningServer {
+    stop: watch::Sender<Option<Stop>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct WatchShutdown(watch::Receiver<Option<Stop>>);
+
+#[async_trait]
+impl ShutdownSignalWatch for WatchShutdown {
+    async fn recv(&self) -> ShutdownSignal {
+        let mut rx = self.0.clone();
+        let stop = match rx.wait_for(|s| s.is_some()).await {
+            Ok(s) => (*s).unwrap_or(Stop::Fast),
+            // The handle was dropped without a word: stop fast.
+            Err(_) => Stop::Fast,
+        };
+        match stop {
+            Stop::Graceful => ShutdownSignal::GracefulTerminate,
+            Stop::Fast => ShutdownSignal::FastShutdown,
+        }
+    }
+}
+
+/// Errors of [`start`].
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the server thread could not be started: {0}")]
+    Thread(std::io::Error),
+    #[error(
+        "nothing answered on {addr} within {waited:?} after start-up (is the address in use?)"
+    )]
+    NotListening { addr: SocketAddr, waited: Duration },
+}
+
+/// Starts `services` in one pingora server on a new thread and waits until every address in
+/// `addrs` accepts connections. The server stops when the returned handle says so (or is
+/// dropped).
+pub fn start(
+    conf: ServerConf,
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    addrs: &[SocketAddr],
+) -> Result<RunningServer, StartError> {
+    let (stop_tx, stop_rx) = watch::channel(None);
+    start_inner(conf, services, addrs, stop_tx, Signals::Handle(stop_rx))
+}
+
+/// Like [`start`], but the server stops on the process's signals: SIGTERM stops gracefully
+/// (in-flight requests finish within the grace period), SIGINT stops at once.
+pub fn start_with_signals(
+    conf: ServerConf,
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    addrs: &[SocketAddr],
+) -> Result<RunningServer, StartError> {
+    let (stop_tx, _) = watch::channel(None);
+    start_inner(conf, services, addrs, stop_tx, Signals::Process)
+}
+
+/// What stops a server.
+enum Signals {
+    Handle(watch::Receiver<Option<Stop>>),
+    Process,
+}
+
+fn start_inner(
+    conf: ServerConf,
+    services: Vec<Box<dyn ServiceWithDependents>>,
+    addrs: &[SocketAddr],
+    stop_tx: watch::Sender<Option<Stop>>,
+    signals: Signals,
+) -> Result<RunningServer, StartError> {
+    let thread = std::thread::Builder::new()
+        .name("pingora-server".into())
+        .spawn(move || {
+            let mut server = Server::new_with_opt_and_conf(None, conf);
+            server.add_services(services);
+            server.bootstrap();
+            let shutdown_signal: Box<dyn ShutdownSignalWatch> = match signals {
+                Signals::Handle(rx) => Box::new(WatchShutdown(rx)),
+                Signals::Process => Box::new(UnixShutdownSignalWatch),
+            };
+            server.run(RunArgs { shutdown_signal });
+        })
+        .map_err(StartError::Thread)?;
+    let running = RunningServer {
+        stop: stop_tx,
+        thread: Some(thread),
+    };
+    let waited = Duration::from_secs(10);
+    for addr in addrs {
+        let deadline = Instant::now() + waited;
+        while TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err(StartError::NotListening {
+                    addr: *addr,
+                    waited,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    Ok(running)
+}
+
+/// A server configuration for in-process servers: small thread counts, and the given grace
+/// period (pingora's own default is 300 s).
+pub fn server_conf(grace_period_seconds: u64, shutdown_timeout_seconds: u64) -> ServerConf {
+    ServerConf {
+        grace_period_seconds: Some(grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(shutdown_timeout_seconds),
+        ..ServerConf::default()
+    }
+}
+
+impl RunningServer {
+    /// Asks the server to stop and waits for its thread to end.
+    pub fn stop(mut self, how: Stop) {
+        let _ = self.stop.send(Some(how));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Waits until the server stops by itself (for `serve`, which runs until a signal).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(Some(Stop::Fast));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
