@@ -1,5 +1,5 @@
 //! The SCIM listener: a pingora `ServeHttp` app. Each request goes through the steps of
-//! DESIGN.md §6 in order — read (bounded) → authenticate → the tenant's rate limit → route →
+//! the request path (`docs/architecture.md`) in order — read (bounded) → authenticate → the tenant's rate limit → route →
 //! operation (SCIM protocol + mapping + legacy calls, in `users`) → shape the response — and
 //! every failure leaves as a SCIM error body.
 
@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use http::{header, Method, Response, StatusCode};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use http::{header, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use serde_json::Value;
@@ -19,92 +18,12 @@ use crate::scim::{discovery, ScimError, ScimType};
 use crate::server::auth;
 use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
-use crate::server::observe::{self, RequestRecord};
+use crate::server::observe;
+use crate::server::record::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
+use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
 use crate::server::{groups, rate_limit, users};
-
-/// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
-pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// The SCIM media type (RFC 7644 §3.1).
-pub const SCIM_JSON: &str = "application/scim+json";
-
-/// A request as the gateway needs it, independent of pingora.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    pub query: String,
-    pub authorization: Option<Vec<u8>>,
-    pub host: Option<String>,
-    pub body: Vec<u8>,
-    /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
-    pub request_id: String,
-}
-
-/// A response before it is written: status, optional JSON body, extra headers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Option<Value>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-
-    fn resource(status: u16, body: Value) -> Reply {
-        let mut reply = Reply::json(status, body);
-        if let Some(v) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/version"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("etag", v.to_string()));
-        }
-        reply
-    }
-
-    /// 201 with the new resource, and its `meta.location` as `Location`.
-    fn created(body: Value) -> Reply {
-        let mut reply = Reply::resource(201, body);
-        if let Some(loc) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/location"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("location", loc.to_string()));
-        }
-        reply
-    }
-
-    /// The SCIM error body, with the headers the status calls for.
-    pub fn error(e: &ScimError) -> Reply {
-        let mut reply = Reply::json(e.status, e.to_json());
-        if e.status == 401 {
-            reply
-                .headers
-                .push(("www-authenticate", "Bearer realm=\"scim-gateway\"".into()));
-        }
-        if let Some(s) = e.retry_after {
-            reply.headers.push(("retry-after", s.to_string()));
-        }
-        reply
-    }
-}
 
 /// The pingora app serving SCIM.
 pub struct ScimApp {
@@ -141,11 +60,8 @@ impl ServeHttp for ScimApp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
-        let request_id = observe::request_id(
-            head.headers
-                .get(observe::REQUEST_ID_HEADER)
-                .map(|v| v.as_bytes()),
-        );
+        let request_id =
+            observe::request_id(head.headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
 
         let body = match check_head(&head.headers, gateway.config.scim.max_header_bytes) {
             Ok(()) => read_body(session, gateway.config.scim.max_body_bytes).await,
@@ -265,7 +181,7 @@ pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> 
     match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {
-            let e = observe::with_applied(e, &record.applied_steps());
+            let e = record::with_applied(e, &record.applied_steps());
             if e.status >= 500 {
                 tracing::warn!(status = e.status, detail = %e.detail, request_id = %request.request_id, "request failed");
             }
@@ -317,7 +233,7 @@ async fn handle_checked(
         record,
     };
     // The tenant's rate limit, before any work is done for it.
-    rate_limit::admit(&cx)?;
+    rate_limit::admit(&gw.rate_limits, &gw.metrics, &cx.tenant.name)?;
     // meta.location and Location keep the URL form the client used.
     let base = router::base_url(
         &gw.config.scim,
@@ -412,7 +328,7 @@ async fn route_request(
             Ok(Reply::resource(200, project_group(&group, &query)))
         }
         Route::Patch(Collection::Groups, id) => {
-            // 204 as Entra recommends (IDP.md §1.4), unless the request asks for attributes.
+            // 204 as Entra recommends (`docs/idp/entra.md`), unless the request asks for attributes.
             let query = ListQuery::from_query_string(&request.query, max)?;
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
             let answer = asks.then(|| groups::shows_members(&query));

@@ -38,6 +38,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call, ListCall, Walked};
 use crate::server::observe::{self, MemberChange, MemberOutcome};
+use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select;
 
@@ -141,7 +142,7 @@ fn member_json(m: &Member, base_url: &str) -> Value {
     if let Some(d) = &m.display {
         o.insert("display".into(), Value::String(d.clone()));
     }
-    let encoded = percent_encoding::utf8_percent_encode(&m.id, crate::server::app::SEGMENT);
+    let encoded = percent_encoding::utf8_percent_encode(&m.id, crate::server::wire::SEGMENT);
     o.insert(
         "$ref".into(),
         Value::String(format!("{base_url}/Users/{encoded}")),
@@ -806,9 +807,9 @@ async fn apply_delta(
                     let what = format!(
                         "the role and flags that group {id} gives {} {}",
                         users_word(left.len()),
-                        observe::listed(&left)
+                        record::listed(&left)
                     );
-                    return Err(observe::not_applied(e, &what));
+                    return Err(record::not_applied(e, &what));
                 }
             }
         }
@@ -832,17 +833,17 @@ fn not_applied(e: ScimError, group: &str, adds: &[String], removes: &[String]) -
         left.push(format!(
             "adding {} {} to group {group}",
             users_word(adds.len()),
-            observe::listed(adds)
+            record::listed(adds)
         ));
     }
     if !removes.is_empty() {
         left.push(format!(
             "removing {} {} from group {group}",
             users_word(removes.len()),
-            observe::listed(removes)
+            record::listed(removes)
         ));
     }
-    observe::not_applied(e, &left.join("; "))
+    record::not_applied(e, &left.join("; "))
 }
 
 /// The SCIM status of a refusal that means "no such member" (or "not a member").

@@ -20,7 +20,7 @@ use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::observe::REQUEST_ID_HEADER;
+use crate::server::wire::REQUEST_ID_HEADER;
 
 /// A legacy answer: status, headers, JSON body (`Null` when empty).
 #[derive(Debug)]
@@ -445,6 +445,15 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
     retry::retry_after(headers, SystemTime::now()).map(retry::retry_after_seconds)
 }
 
+/// The `status` metric label of a legacy call that produced no HTTP answer.
+fn backend_error_label(e: &BackendError) -> &'static str {
+    match e {
+        BackendError::Timeout { .. } => "timeout",
+        BackendError::Connect { .. } => "unreachable",
+        _ => "error",
+    }
+}
+
 /// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth and
 /// the circuit's state (labelled with the mapping's name).
 struct Observer<'a, 'c> {
@@ -456,7 +465,7 @@ impl CallObserver for Observer<'_, '_> {
     fn attempt(&self, result: &Result<BackendResponse, BackendError>, elapsed: Duration) {
         let status = match result {
             Ok(r) => metrics::backend_status_label(r.status),
-            Err(e) => metrics::backend_error_label(e).into(),
+            Err(e) => backend_error_label(e).into(),
         };
         self.cx
             .metrics

@@ -8,6 +8,7 @@ use http::Method;
 
 use crate::config::ScimConfig;
 use crate::scim::ScimError;
+use crate::server::wire::SEGMENT;
 
 /// The prefix of tenant URLs: `/t/{tenant}<base_path>/…`.
 pub const TENANT_PREFIX: &str = "/t/";
@@ -119,6 +120,27 @@ pub fn check_id(collection: Collection, id: &str) -> Result<(), ScimError> {
 }
 
 impl Route {
+    /// The `resource` and `operation` metric labels of the route.
+    pub fn labels(&self) -> (&'static str, &'static str) {
+        let collection = |c: &Collection| match c {
+            Collection::Users => "Users",
+            Collection::Groups => "Groups",
+        };
+        match self {
+            Route::List(c) => (collection(c), "list"),
+            Route::Search(c) => (collection(c), "search"),
+            Route::SearchAll => ("Search", "search"),
+            Route::Create(c) => (collection(c), "create"),
+            Route::Get(c, _) => (collection(c), "get"),
+            Route::Replace(c, _) => (collection(c), "replace"),
+            Route::Patch(c, _) => (collection(c), "patch"),
+            Route::Delete(c, _) => (collection(c), "delete"),
+            Route::ServiceProviderConfig => ("ServiceProviderConfig", "discovery"),
+            Route::ResourceTypes(_) => ("ResourceTypes", "discovery"),
+            Route::Schemas(_) => ("Schemas", "discovery"),
+        }
+    }
+
     /// Whether the route changes anything (POST, PUT, PATCH, DELETE of a resource): those need
     /// the `scim.write` scope, the rest (reads, searches, discovery) `scim.read`. A search is
     /// a POST that only reads.
@@ -167,7 +189,7 @@ pub fn route_with_tenant(
 pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>) -> String {
     let prefix = url_tenant
         .map(|t| {
-            let encoded = percent_encoding::utf8_percent_encode(t, crate::server::app::SEGMENT);
+            let encoded = percent_encoding::utf8_percent_encode(t, SEGMENT);
             format!("/t/{encoded}")
         })
         .unwrap_or_default();
@@ -204,6 +226,28 @@ fn not_allowed(method: &Method, path: &str) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_have_the_contract_labels() {
+        let route_labels = Route::labels;
+        assert_eq!(
+            route_labels(&Route::List(Collection::Users)),
+            ("Users", "list")
+        );
+        assert_eq!(
+            route_labels(&Route::Search(Collection::Groups)),
+            ("Groups", "search")
+        );
+        assert_eq!(route_labels(&Route::SearchAll), ("Search", "search"));
+        assert_eq!(
+            route_labels(&Route::Patch(Collection::Groups, "7".into())),
+            ("Groups", "patch")
+        );
+        assert_eq!(
+            route_labels(&Route::Schemas(None)),
+            ("Schemas", "discovery")
+        );
+    }
 
     #[test]
     fn ids_that_name_no_resource_are_404_without_echo() {

@@ -16,7 +16,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
 use crate::server::legacy::{self, Call, LegacyResponse};
-use crate::server::observe;
+use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
 
@@ -249,7 +249,7 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         match set_active_by_endpoint(cx, &id, false).await {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
-                let e = observe::not_applied(e, &format!("deactivating user {id}"));
+                let e = record::not_applied(e, &format!("deactivating user {id}"));
                 return Err(legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await);
             }
         }
@@ -417,7 +417,7 @@ async fn write_user(
                 };
                 let answer = set_active_by_endpoint(cx, id, wanted)
                     .await
-                    .map_err(|e| observe::not_applied(e, &format!("{doing} user {id}")))?;
+                    .map_err(|e| record::not_applied(e, &format!("{doing} user {id}")))?;
                 cx.record.applied(format!("{done} user {id}"));
                 match answer {
                     Some(body) => {
