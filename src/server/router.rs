@@ -59,6 +59,30 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         _ => None,
     };
     let m = method.clone();
+    // A collection first: its name decides, the method then picks the operation.
+    if let Some((c, rest)) = seg
+        .split_first()
+        .and_then(|(c, rest)| Some((collection(c)?, rest)))
+    {
+        let route = match (rest, &m) {
+            ([], &Method::GET) => Route::List(c),
+            ([], &Method::POST) => Route::Create(c),
+            ([], _) => return Err(not_allowed(&m, path)),
+            ([".search"], &Method::POST) => Route::Search(c),
+            ([id], _) => {
+                let id = id.to_string();
+                match m {
+                    Method::GET => Route::Get(c, id),
+                    Method::PUT => Route::Replace(c, id),
+                    Method::PATCH => Route::Patch(c, id),
+                    Method::DELETE => Route::Delete(c, id),
+                    _ => return Err(not_allowed(&m, path)),
+                }
+            }
+            _ => return Err(not_found(path, base_path)),
+        };
+        return Ok(route);
+    }
     let route = match seg.as_slice() {
         ["ServiceProviderConfig"] if m == Method::GET => Route::ServiceProviderConfig,
         // A search at the root (RFC 7644 §3.4.3) covers every resource type.
@@ -67,28 +91,6 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         ["ResourceTypes", id] if m == Method::GET => Route::ResourceTypes(Some(id.to_string())),
         ["Schemas"] if m == Method::GET => Route::Schemas(None),
         ["Schemas", id] if m == Method::GET => Route::Schemas(Some(id.to_string())),
-        [c] if collection(c).is_some() => {
-            let c = collection(c).unwrap_or(Collection::Users);
-            match m {
-                Method::GET => Route::List(c),
-                Method::POST => Route::Create(c),
-                _ => return Err(not_allowed(&m, path)),
-            }
-        }
-        [c, ".search"] if collection(c).is_some() && m == Method::POST => {
-            Route::Search(collection(c).unwrap_or(Collection::Users))
-        }
-        [c, id] if collection(c).is_some() => {
-            let c = collection(c).unwrap_or(Collection::Users);
-            let id = id.to_string();
-            match m {
-                Method::GET => Route::Get(c, id),
-                Method::PUT => Route::Replace(c, id),
-                Method::PATCH => Route::Patch(c, id),
-                Method::DELETE => Route::Delete(c, id),
-                _ => return Err(not_allowed(&m, path)),
-            }
-        }
         ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..] => {
             return Err(not_allowed(&m, path))
         }

@@ -28,9 +28,6 @@ pub use user::{
     with_default_role,
 };
 
-use std::future::Future;
-use std::pin::Pin;
-
 use serde_json::Value;
 
 use crate::mapping::{GroupMapping, ResourceMapping};
@@ -41,9 +38,6 @@ use crate::scim::ScimError;
 use crate::server::context::Ctx;
 use crate::server::legacy;
 use crate::server::router::{self, Collection};
-
-/// A route's future, boxed.
-pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
 
 /// The most members one GET of a group shows. A larger group is shown with its first
 /// `MAX_MEMBERS_SHOWN` members (and a warning in the log); read it with

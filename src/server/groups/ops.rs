@@ -21,7 +21,7 @@ use crate::server::select;
 use super::members::apply_delta;
 use super::user::groups_of_user;
 use super::{
-    check_id, display_name, fetch, mapping, no_group, schema, shows, Boxed, Fetched, Member,
+    check_id, display_name, fetch, mapping, no_group, schema, shows, Fetched, Member,
     MAX_MEMBERS_REPLACED, MAX_MEMBERS_SHOWN,
 };
 
@@ -150,17 +150,7 @@ async fn show(
 }
 
 /// `GET /Groups/{id}`; members are read only when the response shows them.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn get<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    with_members: bool,
-    base_url: &'a str,
-) -> Boxed<'a, Value> {
-    Box::pin(get_now(cx, id, with_members, base_url))
-}
-
-async fn get_now(
+pub async fn get(
     cx: &Ctx<'_>,
     id: &str,
     with_members: bool,
@@ -222,12 +212,7 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
 }
 
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(create_now(cx, body, base_url))
-}
-
-async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
     let Some(name) = display_name(&group) else {
@@ -370,17 +355,7 @@ fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
 
 /// `PUT /Groups/{id}`: replaces the group's attributes, and its members when the body has
 /// `members` (as the delta against the current list).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn replace<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    body: &'a Value,
-    base_url: &'a str,
-) -> Boxed<'a, Value> {
-    Box::pin(replace_now(cx, id, body, base_url))
-}
-
-async fn replace_now(
+pub async fn replace(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
@@ -432,18 +407,7 @@ fn ids_of_members(group: &Value) -> Vec<String> {
 /// the group or its members; anything else is a read-modify-write of the group (and of its
 /// member list only when an operation replaces it). Returns the group when `answer` asks for
 /// it (the caller answers 204 otherwise).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn patch<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    body: &'a Value,
-    answer: Option<bool>,
-    base_url: &'a str,
-) -> Boxed<'a, Option<Value>> {
-    Box::pin(patch_now(cx, id, body, answer, base_url))
-}
-
-async fn patch_now(
+pub async fn patch(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
@@ -492,12 +456,7 @@ async fn patch_now(
 }
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn delete<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, ()> {
-    Box::pin(delete_now(cx, id))
-}
-
-async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let g = mapping(cx)?;
     let r = &g.resource;
     match r.on_delete {
@@ -604,12 +563,7 @@ fn id_term(f: &Filter) -> Option<&str> {
 
 /// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
 /// (`members[value eq "u"]`, alone or with `and`) is answered by [`groups_with_member`].
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(list_now(cx, query, base_url))
-}
-
-async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let Some(g) = &cx.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries
         // /Groups and needs a ListResponse here.
