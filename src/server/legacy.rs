@@ -96,21 +96,78 @@ pub struct CallError {
     pub error: ScimError,
 }
 
+/// What the legacy API answered to a call that failed, decided here once from its own status:
+/// the callers that treat some answers as expected (a record or member that is not there, a
+/// guarded write over a record that changed) match on it rather than on status numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegacyAnswer {
+    /// No usable answer: unreachable, timed out, cut off, or not an HTTP status.
+    None,
+    /// 404: the legacy API has no such record (or member).
+    NotFound,
+    /// 412: the `If-Match` of a guarded write failed; the record changed since it was read.
+    PreconditionFailed,
+    /// Any other client error but 429: the legacy API refused the request itself.
+    Refused,
+    /// 429 or a server error: the legacy API failed.
+    Failed,
+    /// A success status whose answer could not be read: what was asked may have been done.
+    Accepted,
+}
+
 impl CallError {
+    /// The legacy API's answer, as far as the caller needs to tell.
+    pub(crate) fn answer(&self) -> LegacyAnswer {
+        let Some(status) = self
+            .legacy_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        else {
+            return LegacyAnswer::None;
+        };
+        match status {
+            StatusCode::NOT_FOUND => LegacyAnswer::NotFound,
+            StatusCode::PRECONDITION_FAILED => LegacyAnswer::PreconditionFailed,
+            StatusCode::TOO_MANY_REQUESTS => LegacyAnswer::Failed,
+            s if s.is_client_error() => LegacyAnswer::Refused,
+            s if s.is_server_error() => LegacyAnswer::Failed,
+            _ => LegacyAnswer::Accepted,
+        }
+    }
+
     /// Whether the legacy API refused the call (a client error status other than 429): an
     /// answer about the request itself, not a failure of the legacy API.
     pub(crate) fn refused(&self) -> bool {
-        self.legacy_status
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .is_some_and(|s| s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS)
+        matches!(
+            self.answer(),
+            LegacyAnswer::NotFound | LegacyAnswer::PreconditionFailed | LegacyAnswer::Refused
+        )
     }
 
     /// Whether the legacy API accepted the call (a success status) but its answer could not be
     /// read: what the call asked for may have been done.
     pub(crate) fn accepted(&self) -> bool {
-        self.legacy_status
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .is_some_and(|s| !s.is_client_error() && !s.is_server_error())
+        self.answer() == LegacyAnswer::Accepted
+    }
+}
+
+/// What the mapping's `errors` rules made of a legacy refusal (the SCIM error's status), for
+/// the callers that treat some refusals as expected. Decided here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// No such record (SCIM 404).
+    NotFound,
+    /// A conflict with what is stored (SCIM 409): e.g. already a member.
+    Conflict,
+    /// Anything else.
+    Other,
+}
+
+/// What `e` means, as the mapping's rules translated it.
+pub(crate) fn meaning(e: &ScimError) -> Meaning {
+    match StatusCode::from_u16(e.status) {
+        Ok(StatusCode::NOT_FOUND) => Meaning::NotFound,
+        Ok(StatusCode::CONFLICT) => Meaning::Conflict,
+        _ => Meaning::Other,
     }
 }
 
@@ -242,7 +299,7 @@ async fn read_stored(
     }
     let got = match call(cx, resource, &resource.endpoints.get, Some(id), &[], None).await {
         Ok(got) => got,
-        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => return Ok(None),
+        Err(e) if meaning(&e) == Meaning::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     let Some(read) = resource.legacy_id(&got.body) else {
@@ -315,7 +372,7 @@ pub async fn delete_record(
     }
     match call(cx, resource, endpoint, Some(id), &[], None).await {
         Ok(_) => Ok(()),
-        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => Err(gone),
+        Err(e) if meaning(&e) == Meaning::NotFound => Err(gone),
         Err(e) => Err(e),
     }
 }

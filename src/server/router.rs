@@ -37,12 +37,28 @@ pub enum Route {
     Schemas(Option<String>),
 }
 
+/// Why a path and method name no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRoute {
+    /// No SCIM endpoint at that path (404).
+    NotFound,
+    /// The endpoint exists but not with that method (405).
+    NotAllowed,
+}
+
 /// Routes `path` (the full request path, not yet percent-decoded) under `base_path`.
 pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, ScimError> {
+    route_of(method, path, base_path).map_err(|no| match no {
+        NoRoute::NotFound => not_found(path, base_path),
+        NoRoute::NotAllowed => not_allowed(method, path),
+    })
+}
+
+fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRoute> {
     let rest = path
         .strip_prefix(base_path)
         .filter(|r| r.is_empty() || r.starts_with('/'))
-        .ok_or_else(|| not_found(path, base_path))?;
+        .ok_or(NoRoute::NotFound)?;
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let decoded: Vec<String> = segments
         .iter()
@@ -67,7 +83,7 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         let route = match (rest, &m) {
             ([], &Method::GET) => Route::List(c),
             ([], &Method::POST) => Route::Create(c),
-            ([], _) => return Err(not_allowed(&m, path)),
+            ([], _) => return Err(NoRoute::NotAllowed),
             ([".search"], &Method::POST) => Route::Search(c),
             ([id], _) => {
                 let id = id.to_string();
@@ -76,10 +92,10 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
                     Method::PUT => Route::Replace(c, id),
                     Method::PATCH => Route::Patch(c, id),
                     Method::DELETE => Route::Delete(c, id),
-                    _ => return Err(not_allowed(&m, path)),
+                    _ => return Err(NoRoute::NotAllowed),
                 }
             }
-            _ => return Err(not_found(path, base_path)),
+            _ => return Err(NoRoute::NotFound),
         };
         return Ok(route);
     }
@@ -92,9 +108,9 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         ["Schemas"] if m == Method::GET => Route::Schemas(None),
         ["Schemas", id] if m == Method::GET => Route::Schemas(Some(id.to_string())),
         ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..] => {
-            return Err(not_allowed(&m, path))
+            return Err(NoRoute::NotAllowed)
         }
-        _ => return Err(not_found(path, base_path)),
+        _ => return Err(NoRoute::NotFound),
     };
     Ok(route)
 }
@@ -171,12 +187,11 @@ pub fn route_with_tenant(
                 .decode_utf8_lossy()
                 .into_owned();
             if !tenant.is_empty() && !rest.is_empty() {
-                let route = route(method, rest, base_path).map_err(|e| {
-                    if e.status == 404 {
+                let route = route_of(method, rest, base_path).map_err(|no| match no {
+                    NoRoute::NotFound => {
                         not_found(path, &format!("{TENANT_PREFIX}{segment}{base_path}"))
-                    } else {
-                        e
                     }
+                    NoRoute::NotAllowed => not_allowed(method, rest),
                 })?;
                 return Ok((Some(tenant), route));
             }

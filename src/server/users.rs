@@ -12,7 +12,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
-use crate::server::legacy::{self, Call, LegacyResponse};
+use crate::server::legacy::{self, Call, LegacyAnswer, LegacyResponse};
 use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
@@ -380,7 +380,7 @@ async fn write_user(
                 stale = true;
                 old.legacy
             }
-            Err(e) if guarded && e.legacy_status == Some(412) => {
+            Err(e) if guarded && e.answer() == LegacyAnswer::PreconditionFailed => {
                 cx.records.forget(&cx.tenant.name, id).await;
                 return Ok(Written::Stale);
             }

@@ -7,19 +7,17 @@
 
 use std::time::Instant;
 
-use http::StatusCode;
-
 use crate::mapping::{GroupMapping, MemberCall, Membership, UserAttribute};
 use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::legacy::{self, Call};
+use crate::server::legacy::{self, Call, LegacyAnswer, Meaning};
 use crate::server::observe::{self, MemberChange, MemberOutcome};
 use crate::server::record;
 use crate::server::router;
 
 use super::user::sync_user_rules;
-use super::{display_name, fetch};
+use super::{display_name, fetch, find};
 
 // Membership changes
 
@@ -86,7 +84,9 @@ pub(super) async fn apply_delta(
                             .record
                             .applied(format!("removed user {member} from group {id}")),
                         // Not a member (or no such user): nothing to remove.
-                        Err(e) if e.refused() && e.error.status == NOT_FOUND => refused = true,
+                        Err(e) if e.refused() && legacy::meaning(&e.error) == Meaning::NotFound => {
+                            refused = true
+                        }
                         Err(e) => {
                             observe::member_change(
                                 cx,
@@ -170,10 +170,9 @@ pub(super) async fn apply_delta(
         .collect();
     if !g.rules.is_empty() && !changed.is_empty() {
         let named = g.rules.names_group(id, None)
-            || match fetch(cx, id).await {
-                Ok(f) => g.rules.names_group(id, display_name(&f.scim)),
-                Err(e) if e.status == 404 => false,
-                Err(e) => return Err(e),
+            || match find(cx, id).await? {
+                Some(f) => g.rules.names_group(id, display_name(&f.scim)),
+                None => false,
             };
         if named {
             for (i, member) in changed.iter().enumerate() {
@@ -220,9 +219,6 @@ fn not_applied(e: ScimError, group: &str, adds: &[String], removes: &[String]) -
     }
     record::not_applied(e, &left.join("; "))
 }
-
-/// The SCIM status of a refusal that means "no such member" (or "not a member").
-const NOT_FOUND: u16 = StatusCode::NOT_FOUND.as_u16();
 
 /// Whether `id` may name a user: a valid id of the users' `id_format`. Anything else is no
 /// user, and no member call is made for it.
@@ -291,7 +287,7 @@ async fn add_member(
             Err(_) => return Err(refusal),
         }
     }
-    if refusal.status == StatusCode::CONFLICT.as_u16() {
+    if legacy::meaning(&refusal) == Meaning::Conflict {
         Ok(Added::Already)
     } else {
         Err(refusal)
@@ -347,7 +343,7 @@ async fn set_user_group(
         cx.records.forget(&cx.tenant.name, user_id).await;
         match result {
             Ok(_) => return Ok(true),
-            Err(e) if e.legacy_status == Some(412) && attempt < 2 => continue,
+            Err(e) if e.answer() == LegacyAnswer::PreconditionFailed && attempt < 2 => continue,
             Err(e) => return Err(e.error),
         }
     }

@@ -96,14 +96,24 @@ pub(super) fn no_group(id: &str) -> ScimError {
 pub(super) async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     let r = &mapping(cx)?.resource;
     check_id(r, id)?;
-    let got = legacy::read_record(cx, r, id)
-        .await?
-        .ok_or_else(|| no_group(id))?;
+    find(cx, id).await?.ok_or_else(|| no_group(id))
+}
+
+/// Reads group `id`; `None` when there is no such group: an id that names none (see
+/// [`check_id`]) or one the legacy API has no group by.
+pub(super) async fn find(cx: &Ctx<'_>, id: &str) -> Result<Option<Fetched>, ScimError> {
+    let r = &mapping(cx)?.resource;
+    if !router::is_valid_id(id) || !r.accepts_id(id) {
+        return Ok(None);
+    }
+    let Some(got) = legacy::read_record(cx, r, id).await? else {
+        return Ok(None);
+    };
     let scim = r.to_scim(&got.body)?;
-    Ok(Fetched {
+    Ok(Some(Fetched {
         legacy: got.body,
         scim,
-    })
+    }))
 }
 
 pub(super) fn display_name(group: &Value) -> Option<&str> {

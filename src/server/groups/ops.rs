@@ -15,13 +15,13 @@ use crate::scim::path::{AttrPath, PatchPath};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call, ListCall, Walked};
+use crate::server::legacy::{self, Call, ListCall, Meaning, Walked};
 use crate::server::select;
 
 use super::members::apply_delta;
 use super::user::groups_of_user;
 use super::{
-    check_id, display_name, fetch, mapping, no_group, schema, shows, Fetched, Member,
+    check_id, display_name, fetch, find, mapping, no_group, schema, shows, Fetched, Member,
     MAX_MEMBERS_REPLACED, MAX_MEMBERS_SHOWN,
 };
 
@@ -641,20 +641,13 @@ async fn groups_with_member(
              members[value eq \"{member}\"]"
         ))
     };
-    let gone_is_none = |r: Result<Fetched, ScimError>| match r {
-        Ok(found) => Ok(Some(found.scim)),
-        Err(e) if e.status == 404 => Ok(None),
-        Err(e) => Err(e),
-    };
     let candidates: Vec<Value> = match (member_lists, rest.as_ref().and_then(id_term)) {
         (None, _) => {
-            let refs = groups_of_user(cx, member, None).await.or_else(|e| {
-                if e.status == 404 {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
-            })?;
+            let refs = match groups_of_user(cx, member, None).await {
+                Ok(refs) => refs,
+                Err(e) if legacy::meaning(&e) == Meaning::NotFound => Vec::new(),
+                Err(e) => return Err(e),
+            };
             if refs.len() > scan_limit {
                 return Err(too_many_groups());
             }
@@ -662,11 +655,11 @@ async fn groups_with_member(
             let named = rest.as_ref().and_then(id_term);
             let mut out = Vec::with_capacity(refs.len());
             for gref in refs.iter().filter(|r| named.is_none_or(|id| r.id == id)) {
-                out.extend(gone_is_none(fetch(cx, &gref.id).await)?);
+                out.extend(find(cx, &gref.id).await?.map(|f| f.scim));
             }
             out
         }
-        (Some(_), Some(id)) => gone_is_none(fetch(cx, id).await)?.into_iter().collect(),
+        (Some(_), Some(id)) => find(cx, id).await?.map(|f| f.scim).into_iter().collect(),
         (Some(_), None) => {
             let every = ListQuery {
                 filter: None,
@@ -744,7 +737,7 @@ async fn holds_member(
              id eq \"<group id>\" and members[value eq \"{member}\"]"
         ))),
         // The group went away in the meantime.
-        Err(e) if e.status == 404 => Ok(false),
+        Err(e) if legacy::meaning(&e) == Meaning::NotFound => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -12,7 +12,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call};
 
-use super::{display_name, fetch, shows};
+use super::{display_name, find, shows};
 
 /// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
 /// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
@@ -62,10 +62,8 @@ pub async fn apply_user_rules(
     };
     let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
     for group in groups.iter_mut().filter(|g| g.display.is_none()) {
-        match fetch(cx, &group.id).await {
-            Ok(f) => group.display = display_name(&f.scim).map(str::to_owned),
-            Err(e) if e.status == 404 => {}
-            Err(e) => return Err(e),
+        if let Some(f) = find(cx, &group.id).await? {
+            group.display = display_name(&f.scim).map(str::to_owned);
         }
     }
     let refs: Vec<UserGroup<'_>> = groups
