@@ -46,18 +46,9 @@ pub struct Page {
 pub async fn call(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
-    endpoint: &Endpoint,
-    id: Option<&str>,
-    params: &[(String, String)],
-    body: Option<&Value>,
+    call: &Call<'_>,
 ) -> Result<LegacyResponse, ScimError> {
-    let call = Call {
-        id,
-        params,
-        body,
-        ..Call::new(endpoint)
-    };
-    call_with(cx, resource, &call).await.map_err(|e| e.error)
+    call_with(cx, resource, call).await.map_err(|e| e.error)
 }
 
 /// One legacy call with everything a membership change may need: `{member}` in the path and an
@@ -83,6 +74,14 @@ impl<'a> Call<'a> {
             params: &[],
             body: None,
             if_match: None,
+        }
+    }
+
+    /// A call of `endpoint` on record `id`.
+    pub fn on(endpoint: &'a Endpoint, id: &'a str) -> Call<'a> {
+        Call {
+            id: Some(id),
+            ..Call::new(endpoint)
         }
     }
 }
@@ -297,7 +296,7 @@ async fn read_stored(
     if !resource.accepts_id(id) {
         return Ok(None);
     }
-    let got = match call(cx, resource, &resource.endpoints.get, Some(id), &[], None).await {
+    let got = match call(cx, resource, &Call::on(&resource.endpoints.get, id)).await {
         Ok(got) => got,
         Err(e) if meaning(&e) == Meaning::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -370,7 +369,7 @@ pub async fn delete_record(
     {
         return Err(gone);
     }
-    match call(cx, resource, endpoint, Some(id), &[], None).await {
+    match call(cx, resource, &Call::on(endpoint, id)).await {
         Ok(_) => Ok(()),
         Err(e) if meaning(&e) == Meaning::NotFound => Err(gone),
         Err(e) => Err(e),
@@ -390,6 +389,14 @@ pub(crate) enum Retired {
     Deactivated,
 }
 
+/// A record a request created: of `resource`, a `what` ("user", "group"), as `id`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Created<'a> {
+    pub(crate) resource: &'a ResourceMapping,
+    pub(crate) what: &'a str,
+    pub(crate) id: &'a str,
+}
+
 /// Undoes the create of record `id` (a `what`: "user", "group") after a later step of the same
 /// request failed with `e`, or after the create's own answer could not be read, so that the
 /// IdP's retry of the POST starts afresh rather than meet 409: deletes it through the
@@ -398,14 +405,13 @@ pub(crate) enum Retired {
 /// record and what sending the request again does.
 pub(crate) async fn undo_create(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
-    what: &str,
-    id: &str,
+    created: Created<'_>,
     mut e: ScimError,
     retire: impl std::future::Future<Output = Result<Retired, ScimError>>,
 ) -> ScimError {
+    let Created { resource, what, id } = created;
     let undone = match &resource.endpoints.delete {
-        Some(endpoint) => call(cx, resource, endpoint, Some(id), &[], None)
+        Some(endpoint) => call(cx, resource, &Call::on(endpoint, id))
             .await
             .map(|_| None),
         None => retire.await.map(Some),

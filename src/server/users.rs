@@ -12,7 +12,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
-use crate::server::legacy::{self, Call, LegacyAnswer, LegacyResponse};
+use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
 use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
@@ -234,7 +234,17 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
                 let e = record::not_applied(e, &format!("deactivating user {id}"));
-                return Err(legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await);
+                return Err(legacy::undo_create(
+                    cx,
+                    Created {
+                        resource: r,
+                        what: "user",
+                        id: &id,
+                    },
+                    e,
+                    retire(cx, &id),
+                )
+                .await);
             }
         }
     } else if r.endpoints.update_if_match {
@@ -261,7 +271,17 @@ async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimE
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
             cx.record.applied(format!("created user {id}"));
-            legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await
+            legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "user",
+                    id: &id,
+                },
+                e,
+                retire(cx, &id),
+            )
+            .await
         }
         Err(e) => e,
     }
@@ -322,7 +342,7 @@ async fn set_active_by_endpoint(
             "this gateway's mapping cannot change `active` for this legacy API",
         ));
     };
-    let LegacyResponse { body, .. } = legacy::call(cx, r, endpoint, Some(id), &[], None).await?;
+    let LegacyResponse { body, .. } = legacy::call(cx, r, &Call::on(endpoint, id)).await?;
     Ok((r.legacy_id(&body).as_deref() == Some(id)).then_some(body))
 }
 

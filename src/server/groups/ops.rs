@@ -15,7 +15,7 @@ use crate::scim::path::{AttrPath, PatchPath};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call, ListCall, Meaning, Walked};
+use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
 use crate::server::select;
 
 use super::members::apply_delta;
@@ -262,7 +262,17 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     let skipped = match apply_delta(cx, g, &id, &delta).await {
         Ok(skipped) => skipped,
         Err(e) => {
-            return Err(legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await)
+            return Err(legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "group",
+                    id: &id,
+                },
+                e,
+                retire(cx, r, &id),
+            )
+            .await)
         }
     };
     let now: Vec<Member> = wanted
@@ -297,7 +307,17 @@ async fn undo_unreadable_create(
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
             cx.record.applied(format!("created group {id}"));
-            legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await
+            legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "group",
+                    id: &id,
+                },
+                e,
+                retire(cx, r, &id),
+            )
+            .await
         }
         Err(e) => e,
     }
@@ -320,7 +340,15 @@ async fn write_group(
     let new_legacy = r.to_legacy(&without_members, Some(&old.legacy))?;
     if new_legacy != old.legacy {
         let body = r.update_body(&old.legacy, &new_legacy);
-        legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+        legacy::call(
+            cx,
+            r,
+            &Call {
+                body: Some(&body),
+                ..Call::on(&r.endpoints.update, id)
+            },
+        )
+        .await?;
         cx.record.applied(format!("updated group {id}"));
         if display_name(&old.scim) != display_name(&without_members) {
             // Users' `groups` show the group's name.
@@ -486,7 +514,15 @@ async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::R
         ScimError::bad_gateway("the legacy group has no place for the mapping's deleted marker")
     })?;
     let body = r.update_body(&old.legacy, &marked);
-    legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+    legacy::call(
+        cx,
+        r,
+        &Call {
+            body: Some(&body),
+            ..Call::on(&r.endpoints.update, id)
+        },
+    )
+    .await?;
     Ok(legacy::Retired::Marked)
 }
 
