@@ -96,7 +96,7 @@ impl ServeHttp for ScimApp {
 }
 
 /// The longest `Authorization` header accepted: longer is refused with 401 before any hashing.
-pub const MAX_AUTHORIZATION_BYTES: usize = 1024;
+pub(crate) const MAX_AUTHORIZATION_BYTES: usize = 1024;
 
 /// Refuses request headers totalling more than `max` bytes (names, values, `": "` and CRLF)
 /// with 431, and an `Authorization` header longer than [`MAX_AUTHORIZATION_BYTES`] with 401.
@@ -175,7 +175,7 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
 
 /// Handles one request; never fails: errors become SCIM error replies. `record` gathers what
 /// the steps learn, for the request's metrics and logs.
-pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
+pub(crate) async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
     match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {

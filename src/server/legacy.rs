@@ -22,10 +22,9 @@ use crate::scim::ScimError;
 use crate::server::context::Ctx;
 use crate::server::wire::REQUEST_ID_HEADER;
 
-/// A legacy answer: status, headers, JSON body (`Null` when empty).
+/// A legacy answer: headers, JSON body (`Null` when empty).
 #[derive(Debug)]
 pub struct LegacyResponse {
-    pub status: u16,
     pub headers: HeaderMap,
     pub body: Value,
     /// The body as received (shared, not copied), for the record cache.
@@ -255,7 +254,6 @@ pub async fn call_with(
         })?
     };
     Ok(LegacyResponse {
-        status: response.status,
         headers: response.headers,
         body,
         raw: response.body,

@@ -19,22 +19,22 @@
 //! 8. Hosting and background: [`counts`], [`admin`] (`/metrics`, `/healthz`, `/readyz`,
 //!    `/status`), [`runner`].
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod app;
 pub mod auth;
-pub mod context;
-pub mod counts;
+pub(crate) mod context;
+pub(crate) mod counts;
 pub mod gateway;
-pub mod groups;
-pub mod legacy;
-pub mod observe;
-pub mod rate_limit;
-pub mod record;
+pub(crate) mod groups;
+pub(crate) mod legacy;
+pub(crate) mod observe;
+pub(crate) mod rate_limit;
+pub(crate) mod record;
 pub mod reload;
-pub mod router;
+pub(crate) mod router;
 pub mod runner;
-pub mod select;
-pub mod status;
-pub mod tenant;
-pub mod users;
+pub(crate) mod select;
+pub(crate) mod status;
+pub(crate) mod tenant;
+pub(crate) mod users;
 pub mod wire;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::metrics::{self, AuthFailure};
+use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
 use crate::server::gateway::Gateway;
@@ -40,17 +40,6 @@ fn is_valid_request_id(v: &[u8]) -> bool {
     (1..=64).contains(&v.len())
         && v.iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// Why authentication refused a request, as far as the request itself tells.
-pub fn auth_failure_reason(request: &Request) -> AuthFailure {
-    match &request.authorization {
-        None => AuthFailure::Missing,
-        Some(v) if !v.trim_ascii().to_ascii_lowercase().starts_with(b"bearer ") => {
-            AuthFailure::Missing
-        }
-        Some(_) => AuthFailure::UnknownKey,
-    }
 }
 
 /// A change to provisioned data, as the provisioning log names it.
@@ -396,28 +385,6 @@ mod tests {
             "a failure shows the refusal"
         );
         assert_eq!(r.legacy_status_for(false), Some(200));
-    }
-
-    #[test]
-    fn auth_failures_say_missing_or_unknown_key() {
-        let req = |auth: Option<&[u8]>| Request {
-            method: http::Method::GET,
-            path: "/scim/v2/Users".into(),
-            query: String::new(),
-            authorization: auth.map(<[u8]>::to_vec),
-            host: None,
-            body: Vec::new(),
-            request_id: "r".into(),
-        };
-        assert_eq!(auth_failure_reason(&req(None)), AuthFailure::Missing);
-        assert_eq!(
-            auth_failure_reason(&req(Some(b"Basic eA=="))),
-            AuthFailure::Missing
-        );
-        assert_eq!(
-            auth_failure_reason(&req(Some(b"Bearer nope"))),
-            AuthFailure::UnknownKey
-        );
     }
 
     #[test]

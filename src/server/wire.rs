@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::scim::ScimError;
 
 /// The header that carries the request id, both ways and to the legacy API.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
 pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -19,11 +19,11 @@ pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The SCIM media type (RFC 7644 §3.1).
-pub const SCIM_JSON: &str = "application/scim+json";
+pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 /// A request as the gateway needs it, independent of pingora.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: Method,
     pub path: String,
     pub query: String,
@@ -36,7 +36,7 @@ pub struct Request {
 
 /// A response before it is written: status, optional JSON body, extra headers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub body: Option<Value>,
     pub headers: Vec<(&'static str, String)>,
@@ -79,7 +79,7 @@ impl Reply {
     }
 
     /// The SCIM error body, with the headers the status calls for.
-    pub fn error(e: &ScimError) -> Reply {
+    pub(crate) fn error(e: &ScimError) -> Reply {
         let mut reply = Reply::json(e.status, e.to_json());
         if e.status == 401 {
             reply
