@@ -291,17 +291,31 @@ pub enum MemberOutcome<'e> {
     Failed(&'e ScimError),
 }
 
-/// Logs one member change of group `group_id` (`started`: when this member's calls began), as
-/// its `outcome`: `ok` and `skipped` with the 204 the identity provider is answered for it,
-/// `error` with the status and detail of the error it gets.
-pub fn member_change(
-    cx: &Ctx<'_>,
-    change: MemberChange,
-    group_id: &str,
-    member: &str,
-    outcome: MemberOutcome<'_>,
-    started: Instant,
-) {
+/// One member change of a group: which change, of which group and member, and when this
+/// member's calls began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemberEvent<'a> {
+    pub(crate) change: MemberChange,
+    pub(crate) group_id: &'a str,
+    pub(crate) member: &'a str,
+    pub(crate) started: Instant,
+}
+
+impl MemberEvent<'_> {
+    /// Logs the change as its `outcome`: `ok` and `skipped` with the 204 the identity provider
+    /// is answered for it, `error` with the status and detail of the error it gets.
+    pub(crate) fn log(&self, cx: &Ctx<'_>, outcome: MemberOutcome<'_>) {
+        member_change(cx, self, outcome)
+    }
+}
+
+fn member_change(cx: &Ctx<'_>, event: &MemberEvent<'_>, outcome: MemberOutcome<'_>) {
+    let MemberEvent {
+        change,
+        group_id,
+        member,
+        started,
+    } = *event;
     let operation = match change {
         MemberChange::Add => "add_member",
         MemberChange::Remove => "remove_member",

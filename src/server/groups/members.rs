@@ -12,7 +12,7 @@ use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call, LegacyAnswer, Meaning};
-use crate::server::observe::{self, MemberChange, MemberOutcome};
+use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::record;
 use crate::server::router;
 
@@ -39,7 +39,12 @@ pub(super) async fn apply_delta(
             // A refusal may mean the group itself is missing: answer 404 then.
             let mut refused = false;
             for (i, member) in delta.add.iter().enumerate() {
-                let started = Instant::now();
+                let event = MemberEvent {
+                    change: MemberChange::Add,
+                    group_id: id,
+                    member,
+                    started: Instant::now(),
+                };
                 let outcome = match add_member(cx, g, add, id, member).await {
                     Ok(Added::Now) => {
                         cx.record
@@ -54,24 +59,22 @@ pub(super) async fn apply_delta(
                         MemberOutcome::Skipped
                     }
                     Err(e) => {
-                        observe::member_change(
-                            cx,
-                            MemberChange::Add,
-                            id,
-                            member,
-                            MemberOutcome::Failed(&e),
-                            started,
-                        );
+                        event.log(cx, MemberOutcome::Failed(&e));
                         return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
                     }
                 };
-                observe::member_change(cx, MemberChange::Add, id, member, outcome, started);
+                event.log(cx, outcome);
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
             }
             for (i, member) in delta.remove.iter().enumerate() {
-                let started = Instant::now();
+                let event = MemberEvent {
+                    change: MemberChange::Remove,
+                    group_id: id,
+                    member,
+                    started: Instant::now(),
+                };
                 // An id no user can have is in no group: nothing to remove.
                 if may_be_user(cx, member) {
                     let call = Call {
@@ -88,26 +91,12 @@ pub(super) async fn apply_delta(
                             refused = true
                         }
                         Err(e) => {
-                            observe::member_change(
-                                cx,
-                                MemberChange::Remove,
-                                id,
-                                member,
-                                MemberOutcome::Failed(&e.error),
-                                started,
-                            );
+                            event.log(cx, MemberOutcome::Failed(&e.error));
                             return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
                         }
                     }
                 }
-                observe::member_change(
-                    cx,
-                    MemberChange::Remove,
-                    id,
-                    member,
-                    MemberOutcome::Ok,
-                    started,
-                );
+                event.log(cx, MemberOutcome::Ok);
                 cx.membership
                     .invalidate_users(&cx.tenant.name, [member.as_str()])
                     .await;
@@ -125,11 +114,16 @@ pub(super) async fn apply_delta(
                 .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
                 .enumerate()
             {
-                let started = Instant::now();
-                let add = change == MemberChange::Add;
+                let event = MemberEvent {
+                    change,
+                    group_id: id,
+                    member,
+                    started: Instant::now(),
+                };
+                let add = event.change == MemberChange::Add;
                 match set_user_group(cx, ua, member, id, add).await {
                     Ok(true) => {
-                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started);
+                        event.log(cx, MemberOutcome::Ok);
                         cx.record.applied(if add {
                             format!("added user {member} to group {id}")
                         } else {
@@ -139,16 +133,14 @@ pub(super) async fn apply_delta(
                     Ok(false) if add => {
                         tracing::warn!(group = %id, member = %member, "unknown member skipped");
                         let skip = MemberOutcome::Skipped;
-                        observe::member_change(cx, change, id, member, skip, started);
+                        event.log(cx, skip);
                         skipped.push(member.clone());
                     }
                     // No such user: nothing to remove.
-                    Ok(false) => {
-                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started)
-                    }
+                    Ok(false) => event.log(cx, MemberOutcome::Ok),
                     Err(e) => {
                         let failed = MemberOutcome::Failed(&e);
-                        observe::member_change(cx, change, id, member, failed, started);
+                        event.log(cx, failed);
                         let (adds_left, removes_left) = if i < adds {
                             (&delta.add[i..], &delta.remove[..])
                         } else {
