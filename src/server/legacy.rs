@@ -294,10 +294,10 @@ async fn read_stored(
     if !resource.accepts_id(id) {
         return Ok(None);
     }
-    let got = match call(cx, resource, &Call::on(&resource.endpoints.get, id)).await {
+    let got = match call_with(cx, resource, &Call::on(&resource.endpoints.get, id)).await {
         Ok(got) => got,
-        Err(e) if meaning(&e) == Meaning::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) if meaning(&e.error) == Meaning::NotFound => return Ok(None),
+        Err(e) => return Err(e.error),
     };
     let Some(read) = resource.legacy_id(&got.body) else {
         return Err(ScimError::bad_gateway(format!(
