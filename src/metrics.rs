@@ -1,7 +1,8 @@
 //! The gateway's Prometheus metrics: one private registry (every name prefixed
-//! `scim_gateway_`), held by the [`Gateway`](crate::server::gateway::Gateway) and rendered in
-//! the text format by the admin listener's `/metrics`. Names and labels are those of the
-//! operations contract (`notes/ops-contract.md`, "Metrics").
+//! `scim_gateway_`), held by the gateway's shared state (`server::gateway`) and rendered in
+//! the text format by the admin listener's `/metrics`. Names and labels are those documented in
+//! `docs/operator.md` ("Metrics"). Takes plain labels: imports nothing of `server` (the callers
+//! derive the labels of a route or a failed legacy call).
 //!
 //! Labels carry only bounded, non-personal values: tenant names, resource and operation names,
 //! HTTP status codes, the mapping's endpoint names, fixed reasons. Never a user name, an email,
@@ -17,9 +18,7 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::backend::BackendError;
 use crate::cache::CacheStats;
-use crate::server::router::{Collection, Route};
 
 /// The prefix of every metric name (`scim_gateway_scim_requests_total`).
 pub const PREFIX: &str = "scim_gateway";
@@ -67,38 +66,8 @@ impl AuthFailure {
     }
 }
 
-/// The `resource` and `operation` labels of a routed SCIM request.
-pub fn route_labels(route: &Route) -> (&'static str, &'static str) {
-    let collection = |c: &Collection| match c {
-        Collection::Users => "Users",
-        Collection::Groups => "Groups",
-    };
-    match route {
-        Route::List(c) => (collection(c), "list"),
-        Route::Search(c) => (collection(c), "search"),
-        Route::SearchAll => ("Search", "search"),
-        Route::Create(c) => (collection(c), "create"),
-        Route::Get(c, _) => (collection(c), "get"),
-        Route::Replace(c, _) => (collection(c), "replace"),
-        Route::Patch(c, _) => (collection(c), "patch"),
-        Route::Delete(c, _) => (collection(c), "delete"),
-        Route::ServiceProviderConfig => ("ServiceProviderConfig", "discovery"),
-        Route::ResourceTypes(_) => ("ResourceTypes", "discovery"),
-        Route::Schemas(_) => ("Schemas", "discovery"),
-    }
-}
-
 /// The labels of a request that was never routed (an unknown path or method).
 pub const UNROUTED: (&str, &str) = ("none", "none");
-
-/// The `status` label of a legacy call that produced no HTTP answer.
-pub fn backend_error_label(e: &BackendError) -> &'static str {
-    match e {
-        BackendError::Timeout { .. } => "timeout",
-        BackendError::Connect { .. } => "unreachable",
-        _ => "error",
-    }
-}
 
 /// Every metric of the gateway, in one registry.
 pub struct Metrics {
@@ -305,8 +274,8 @@ impl Metrics {
         InFlight(self.in_flight.clone())
     }
 
-    /// Counts one call to the legacy API: `status` is its HTTP status, or a
-    /// [`backend_error_label`].
+    /// Counts one call to the legacy API: `status` is its HTTP status, or a reason for a call
+    /// that produced no HTTP answer (`timeout`, `unreachable`, `error`).
     pub fn record_backend(&self, endpoint: &str, status: &str, elapsed: Duration) {
         self.backend_requests
             .with_label_values(&[endpoint, status])
@@ -625,24 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn routes_have_the_contract_labels() {
-        assert_eq!(
-            route_labels(&Route::List(Collection::Users)),
-            ("Users", "list")
-        );
-        assert_eq!(
-            route_labels(&Route::Search(Collection::Groups)),
-            ("Groups", "search")
-        );
-        assert_eq!(route_labels(&Route::SearchAll), ("Search", "search"));
-        assert_eq!(
-            route_labels(&Route::Patch(Collection::Groups, "7".into())),
-            ("Groups", "patch")
-        );
-        assert_eq!(
-            route_labels(&Route::Schemas(None)),
-            ("Schemas", "discovery")
-        );
+    fn statuses_have_the_contract_labels() {
         assert_eq!(status_label(201), "201");
         assert_eq!(status_label(418), "418");
     }

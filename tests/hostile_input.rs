@@ -197,7 +197,7 @@ fn assert_id_is_one_segment(env: &Env, what: &str, id: &str) {
 
 /// How a client sends a SCIM id in a URL: one percent-encoded segment.
 fn encode(id: &str) -> String {
-    percent_encoding::utf8_percent_encode(id, scim_gateway::server::app::SEGMENT).to_string()
+    percent_encoding::utf8_percent_encode(id, scim_gateway::server::wire::SEGMENT).to_string()
 }
 
 const HOSTILE_IDS: [&str; 6] = [

@@ -1,5 +1,5 @@
 //! The SCIM listener: a pingora `ServeHttp` app. Each request goes through the steps of
-//! DESIGN.md §6 in order — read (bounded) → authenticate → the tenant's rate limit → route →
+//! the request path (`docs/architecture.md`) in order — read (bounded) → authenticate → the tenant's rate limit → route →
 //! operation (SCIM protocol + mapping + legacy calls, in `users`) → shape the response — and
 //! every failure leaves as a SCIM error body.
 
@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use http::{header, Method, Response, StatusCode};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use http::{header, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use serde_json::Value;
@@ -19,92 +18,12 @@ use crate::scim::{discovery, ScimError, ScimType};
 use crate::server::auth;
 use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
-use crate::server::observe::{self, RequestRecord};
+use crate::server::observe;
+use crate::server::record::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
+use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
 use crate::server::{groups, rate_limit, users};
-
-/// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
-pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// The SCIM media type (RFC 7644 §3.1).
-pub const SCIM_JSON: &str = "application/scim+json";
-
-/// A request as the gateway needs it, independent of pingora.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    pub query: String,
-    pub authorization: Option<Vec<u8>>,
-    pub host: Option<String>,
-    pub body: Vec<u8>,
-    /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
-    pub request_id: String,
-}
-
-/// A response before it is written: status, optional JSON body, extra headers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Option<Value>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-
-    fn resource(status: u16, body: Value) -> Reply {
-        let mut reply = Reply::json(status, body);
-        if let Some(v) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/version"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("etag", v.to_string()));
-        }
-        reply
-    }
-
-    /// 201 with the new resource, and its `meta.location` as `Location`.
-    fn created(body: Value) -> Reply {
-        let mut reply = Reply::resource(201, body);
-        if let Some(loc) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/location"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("location", loc.to_string()));
-        }
-        reply
-    }
-
-    /// The SCIM error body, with the headers the status calls for.
-    pub fn error(e: &ScimError) -> Reply {
-        let mut reply = Reply::json(e.status, e.to_json());
-        if e.status == 401 {
-            reply
-                .headers
-                .push(("www-authenticate", "Bearer realm=\"scim-gateway\"".into()));
-        }
-        if let Some(s) = e.retry_after {
-            reply.headers.push(("retry-after", s.to_string()));
-        }
-        reply
-    }
-}
 
 /// The pingora app serving SCIM.
 pub struct ScimApp {
@@ -141,11 +60,8 @@ impl ServeHttp for ScimApp {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
-        let request_id = observe::request_id(
-            head.headers
-                .get(observe::REQUEST_ID_HEADER)
-                .map(|v| v.as_bytes()),
-        );
+        let request_id =
+            observe::request_id(head.headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
 
         let body = match check_head(&head.headers, gateway.config.scim.max_header_bytes) {
             Ok(()) => read_body(session, gateway.config.scim.max_body_bytes).await,
@@ -166,9 +82,7 @@ impl ServeHttp for ScimApp {
             request_id,
         };
         let mut reply = match refused {
-            // On the heap: a request's future (a chain of legacy calls) is large, and the
-            // worker threads' stacks are not.
-            None => Box::pin(handle(&gateway, &request, &record)).await,
+            None => handle(&gateway, &request, &record).await,
             Some(e) => {
                 // The rest of the body is not read: the connection cannot be reused.
                 session.set_keepalive(None);
@@ -182,7 +96,7 @@ impl ServeHttp for ScimApp {
 }
 
 /// The longest `Authorization` header accepted: longer is refused with 401 before any hashing.
-pub const MAX_AUTHORIZATION_BYTES: usize = 1024;
+pub(crate) const MAX_AUTHORIZATION_BYTES: usize = 1024;
 
 /// Refuses request headers totalling more than `max` bytes (names, values, `": "` and CRLF)
 /// with 431, and an `Authorization` header longer than [`MAX_AUTHORIZATION_BYTES`] with 401.
@@ -261,11 +175,11 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
 
 /// Handles one request; never fails: errors become SCIM error replies. `record` gathers what
 /// the steps learn, for the request's metrics and logs.
-pub async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
+pub(crate) async fn handle(gw: &Gateway, request: &Request, record: &RequestRecord) -> Reply {
     match handle_checked(gw, request, record).await {
         Ok(reply) => reply,
         Err(e) => {
-            let e = observe::with_applied(e, &record.applied_steps());
+            let e = record::with_applied(e, &record.applied_steps());
             if e.status >= 500 {
                 tracing::warn!(status = e.status, detail = %e.detail, request_id = %request.request_id, "request failed");
             }
@@ -317,7 +231,7 @@ async fn handle_checked(
         record,
     };
     // The tenant's rate limit, before any work is done for it.
-    rate_limit::admit(&cx)?;
+    rate_limit::admit(&gw.rate_limits, &gw.metrics, &cx.tenant.name)?;
     // meta.location and Location keep the URL form the client used.
     let base = router::base_url(
         &gw.config.scim,
@@ -327,6 +241,36 @@ async fn handle_checked(
     route_request(&cx, request, access.route, base).await
 }
 
+/// Where a route's list query (`attributes`, `excludedAttributes`, and for lists the filter,
+/// sort and page) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueryFrom {
+    /// The URL's query string.
+    Url,
+    /// The JSON body of a `.search` POST.
+    SearchBody,
+    /// Nowhere: the route takes no query (a delete, discovery).
+    Nothing,
+}
+
+/// The route table: what each route reads from the request before its operation runs — where
+/// its query comes from, and whether it takes a JSON body (a resource to create or write, a
+/// PATCH request).
+fn reads(route: &Route) -> (QueryFrom, bool) {
+    match route {
+        Route::List(_) => (QueryFrom::Url, false),
+        Route::Search(_) | Route::SearchAll => (QueryFrom::SearchBody, false),
+        Route::Create(_) | Route::Replace(..) | Route::Patch(..) => (QueryFrom::Url, true),
+        Route::Get(..) => (QueryFrom::Url, false),
+        Route::Delete(..)
+        | Route::ServiceProviderConfig
+        | Route::ResourceTypes(_)
+        | Route::Schemas(_) => (QueryFrom::Nothing, false),
+    }
+}
+
+/// Reads what the route table says `route` needs (the query, then the body), and runs the
+/// route's operation.
 async fn route_request(
     cx: &Ctx<'_>,
     request: &Request,
@@ -336,124 +280,122 @@ async fn route_request(
     cx.record.set_tenant(&cx.tenant.name);
     cx.record.set_route(&route);
     let max = cx.config.scim.max_results;
-    let schema = ResourceSchema::user();
-    let finish = |mut user: Value, query: &ListQuery| -> Value {
-        set_location(&mut user, &base);
-        list::project_owned(user, &query.attributes, &query.excluded_attributes, schema)
+    let (query_from, takes_body) = reads(&route);
+    let query = match query_from {
+        QueryFrom::Url => ListQuery::from_query_string(&request.query, max)?,
+        QueryFrom::SearchBody => ListQuery::from_search_request(&parse_json(&request.body)?, max)?,
+        // Not read: every attribute, the first page.
+        QueryFrom::Nothing => ListQuery {
+            filter: None,
+            start_index: 1,
+            count: max,
+            sort_by: None,
+            descending: false,
+            attributes: Vec::new(),
+            excluded_attributes: Vec::new(),
+        },
     };
-    match route {
-        Route::List(Collection::Users) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::json(200, users::list(cx, &query, &base).await?))
+    let body = if takes_body {
+        parse_json(&request.body)?
+    } else {
+        Value::Null
+    };
+    // Boxed once, here: an operation's future (a chain of legacy calls) is large, and the
+    // worker threads' stacks are not.
+    Box::pin(operate(cx, route, &query, &body, &base)).await
+}
+
+/// Runs the operation of `route` with its `query` and `body`, and shapes the reply.
+async fn operate(
+    cx: &Ctx<'_>,
+    route: Route,
+    query: &ListQuery,
+    body: &Value,
+    base: &str,
+) -> Result<Reply, ScimError> {
+    let user_schema = ResourceSchema::user();
+    let finish = |mut user: Value| -> Value {
+        set_location(&mut user, base);
+        list::project_owned(
+            user,
+            &query.attributes,
+            &query.excluded_attributes,
+            user_schema,
+        )
+    };
+    let no_content = || Reply {
+        status: 204,
+        body: None,
+        headers: Vec::new(),
+    };
+    Ok(match route {
+        Route::List(Collection::Users) | Route::Search(Collection::Users) => {
+            Reply::json(200, users::list(cx, query, base).await?)
         }
-        Route::Search(Collection::Users) => {
-            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, users::list(cx, &query, &base).await?))
-        }
-        Route::Create(Collection::Users) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let user = finish(
-                users::create(cx, &parse_json(&request.body)?).await?,
-                &query,
-            );
-            Ok(Reply::created(user))
-        }
+        Route::Create(Collection::Users) => Reply::created(finish(users::create(cx, body).await?)),
         Route::Get(Collection::Users, id) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::resource(
-                200,
-                finish(users::get(cx, &id).await?, &query),
-            ))
+            Reply::resource(200, finish(users::get(cx, &id).await?))
         }
         Route::Replace(Collection::Users, id) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let user = users::replace(cx, &id, &parse_json(&request.body)?).await?;
-            Ok(Reply::resource(200, finish(user, &query)))
+            Reply::resource(200, finish(users::replace(cx, &id, body).await?))
         }
         Route::Patch(Collection::Users, id) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let user = users::patch(cx, &id, &parse_json(&request.body)?).await?;
-            Ok(Reply::resource(200, finish(user, &query)))
+            Reply::resource(200, finish(users::patch(cx, &id, body).await?))
         }
         Route::Delete(Collection::Users, id) => {
             users::delete(cx, &id).await?;
-            Ok(Reply {
-                status: 204,
-                body: None,
-                headers: Vec::new(),
-            })
+            no_content()
         }
-        Route::SearchAll => {
-            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, search_all(cx, &query, &base).await?))
-        }
-        Route::List(Collection::Groups) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            Ok(Reply::json(200, groups::list(cx, &query, &base).await?))
-        }
-        Route::Search(Collection::Groups) => {
-            let query = ListQuery::from_search_request(&parse_json(&request.body)?, max)?;
-            Ok(Reply::json(200, groups::list(cx, &query, &base).await?))
+        Route::SearchAll => Reply::json(200, search_all(cx, query, base).await?),
+        Route::List(Collection::Groups) | Route::Search(Collection::Groups) => {
+            Reply::json(200, groups::list(cx, query, base).await?)
         }
         Route::Create(Collection::Groups) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::create(cx, &parse_json(&request.body)?, &base).await?;
-            let group = project_group(&group, &query);
-            Ok(Reply::created(group))
+            Reply::created(project_group(&groups::create(cx, body, base).await?, query))
         }
         Route::Get(Collection::Groups, id) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::get(cx, &id, groups::shows_members(&query), &base).await?;
-            Ok(Reply::resource(200, project_group(&group, &query)))
+            let group = groups::get(cx, &id, groups::shows_members(query), base).await?;
+            Reply::resource(200, project_group(&group, query))
         }
         Route::Replace(Collection::Groups, id) => {
-            let query = ListQuery::from_query_string(&request.query, max)?;
-            let group = groups::replace(cx, &id, &parse_json(&request.body)?, &base).await?;
-            Ok(Reply::resource(200, project_group(&group, &query)))
+            let group = groups::replace(cx, &id, body, base).await?;
+            Reply::resource(200, project_group(&group, query))
         }
         Route::Patch(Collection::Groups, id) => {
-            // 204 as Entra recommends (IDP.md §1.4), unless the request asks for attributes.
-            let query = ListQuery::from_query_string(&request.query, max)?;
+            // 204 as Entra recommends (`docs/idp/entra.md`), unless the request asks for
+            // attributes.
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
-            let answer = asks.then(|| groups::shows_members(&query));
-            match groups::patch(cx, &id, &parse_json(&request.body)?, answer, &base).await? {
-                Some(group) => Ok(Reply::resource(200, project_group(&group, &query))),
-                None => Ok(Reply {
-                    status: 204,
-                    body: None,
-                    headers: Vec::new(),
-                }),
+            let answer = asks.then(|| groups::shows_members(query));
+            match groups::patch(cx, &id, body, answer, base).await? {
+                Some(group) => Reply::resource(200, project_group(&group, query)),
+                None => no_content(),
             }
         }
         Route::Delete(Collection::Groups, id) => {
             groups::delete(cx, &id).await?;
-            Ok(Reply {
-                status: 204,
-                body: None,
-                headers: Vec::new(),
-            })
+            no_content()
         }
-        Route::ServiceProviderConfig => Ok(Reply::json(200, service_provider_config(cx, &base))),
+        Route::ServiceProviderConfig => Reply::json(200, service_provider_config(cx, base)),
         Route::ResourceTypes(id) => {
             let types = discovery::resource_types(
-                &base,
+                base,
                 &cx.mapping.users.schema,
                 cx.mapping.groups.as_ref().map(|g| &g.resource.schema),
             );
             one_or_list(types, id, "ResourceType", |t, id| {
                 t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
-            })
+            })?
         }
         Route::Schemas(id) => {
-            let mut schemas = cx.mapping.users.schema.schemas_json(&base);
+            let mut schemas = cx.mapping.users.schema.schemas_json(base);
             if let Some(g) = &cx.mapping.groups {
-                schemas.extend(g.resource.schema.schemas_json(&base));
+                schemas.extend(g.resource.schema.schemas_json(base));
             }
             one_or_list(schemas, id, "Schema", |s, id| {
                 s["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
-            })
+            })?
         }
-    }
+    })
 }
 
 /// A group shaped by `attributes` / `excludedAttributes`.

@@ -1,4 +1,4 @@
-//! Authentication and authorisation of identity providers (DESIGN.md §2 "API keys"): the
+//! Authentication and authorisation of identity providers (`docs/operator.md`, "API keys"): the
 //! `Authorization: Bearer <secret>` header is looked up among the accepted secrets — the API keys
 //! of the keys file and the static tokens of `auth.token_sha256` (tenant "default", both
 //! scopes) — which gives the caller's tenant and scopes; then the request's route must be allowed
@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 use crate::config::TenantConfig;
 use crate::keys::{self, Key, Scopes};
 use crate::scim::ScimError;
-use crate::server::context::{Tenant, DEFAULT_TENANT};
 use crate::server::router::{self, Route};
+use crate::server::tenant::{Tenant, DEFAULT_TENANT};
 
 /// The SHA-256 hex digest of a token, as `auth.token_sha256` expects it.
 pub fn token_digest_hex(token: &str) -> String {
@@ -29,7 +29,7 @@ pub fn token_digest_hex(token: &str) -> String {
 }
 
 /// Why a request was refused before it reached an operation. `label` is the `reason` label of
-/// `auth_failures_total` (ops-contract.md).
+/// `auth_failures_total` (`docs/operator.md`, "Metrics").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No `Authorization` header, or not a bearer.

@@ -19,9 +19,10 @@ use crate::keys::{self, KeysError};
 use crate::mapping::{BackendAuth, Mapping};
 use crate::metrics::Metrics;
 use crate::server::auth::KeyRing;
-use crate::server::context::Tenant;
-use crate::server::counts::StatusBoard;
 use crate::server::rate_limit::TenantRateLimits;
+use crate::server::status::StatusBoard;
+use crate::server::tenant::Tenant;
+use crate::server::wire::SEGMENT;
 
 /// Shared, read-only state of a running gateway: one generation. A reload builds the next one;
 /// requests in flight finish on the generation they started with.
@@ -276,8 +277,7 @@ pub fn set_location(resource: &mut Value, base_url: &str) {
         Some("Group") => "Groups",
         _ => "Users",
     };
-    let encoded =
-        percent_encoding::utf8_percent_encode(&id, crate::server::app::SEGMENT).to_string();
+    let encoded = percent_encoding::utf8_percent_encode(&id, SEGMENT).to_string();
     if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
         meta.insert(
             "location".into(),

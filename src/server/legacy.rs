@@ -20,12 +20,11 @@ use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::observe::REQUEST_ID_HEADER;
+use crate::server::wire::REQUEST_ID_HEADER;
 
-/// A legacy answer: status, headers, JSON body (`Null` when empty).
+/// A legacy answer: headers, JSON body (`Null` when empty).
 #[derive(Debug)]
 pub struct LegacyResponse {
-    pub status: u16,
     pub headers: HeaderMap,
     pub body: Value,
     /// The body as received (shared, not copied), for the record cache.
@@ -46,18 +45,9 @@ pub struct Page {
 pub async fn call(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
-    endpoint: &Endpoint,
-    id: Option<&str>,
-    params: &[(String, String)],
-    body: Option<&Value>,
+    call: &Call<'_>,
 ) -> Result<LegacyResponse, ScimError> {
-    let call = Call {
-        id,
-        params,
-        body,
-        ..Call::new(endpoint)
-    };
-    call_with(cx, resource, &call).await.map_err(|e| e.error)
+    call_with(cx, resource, call).await.map_err(|e| e.error)
 }
 
 /// One legacy call with everything a membership change may need: `{member}` in the path and an
@@ -85,6 +75,14 @@ impl<'a> Call<'a> {
             if_match: None,
         }
     }
+
+    /// A call of `endpoint` on record `id`.
+    pub fn on(endpoint: &'a Endpoint, id: &'a str) -> Call<'a> {
+        Call {
+            id: Some(id),
+            ..Call::new(endpoint)
+        }
+    }
 }
 
 /// A failed legacy call: the SCIM error to answer, and the legacy API's own status when it
@@ -96,21 +94,78 @@ pub struct CallError {
     pub error: ScimError,
 }
 
+/// What the legacy API answered to a call that failed, decided here once from its own status:
+/// the callers that treat some answers as expected (a record or member that is not there, a
+/// guarded write over a record that changed) match on it rather than on status numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegacyAnswer {
+    /// No usable answer: unreachable, timed out, cut off, or not an HTTP status.
+    None,
+    /// 404: the legacy API has no such record (or member).
+    NotFound,
+    /// 412: the `If-Match` of a guarded write failed; the record changed since it was read.
+    PreconditionFailed,
+    /// Any other client error but 429: the legacy API refused the request itself.
+    Refused,
+    /// 429 or a server error: the legacy API failed.
+    Failed,
+    /// A success status whose answer could not be read: what was asked may have been done.
+    Accepted,
+}
+
 impl CallError {
+    /// The legacy API's answer, as far as the caller needs to tell.
+    pub(crate) fn answer(&self) -> LegacyAnswer {
+        let Some(status) = self
+            .legacy_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        else {
+            return LegacyAnswer::None;
+        };
+        match status {
+            StatusCode::NOT_FOUND => LegacyAnswer::NotFound,
+            StatusCode::PRECONDITION_FAILED => LegacyAnswer::PreconditionFailed,
+            StatusCode::TOO_MANY_REQUESTS => LegacyAnswer::Failed,
+            s if s.is_client_error() => LegacyAnswer::Refused,
+            s if s.is_server_error() => LegacyAnswer::Failed,
+            _ => LegacyAnswer::Accepted,
+        }
+    }
+
     /// Whether the legacy API refused the call (a client error status other than 429): an
     /// answer about the request itself, not a failure of the legacy API.
     pub(crate) fn refused(&self) -> bool {
-        self.legacy_status
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .is_some_and(|s| s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS)
+        matches!(
+            self.answer(),
+            LegacyAnswer::NotFound | LegacyAnswer::PreconditionFailed | LegacyAnswer::Refused
+        )
     }
 
     /// Whether the legacy API accepted the call (a success status) but its answer could not be
     /// read: what the call asked for may have been done.
     pub(crate) fn accepted(&self) -> bool {
-        self.legacy_status
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .is_some_and(|s| !s.is_client_error() && !s.is_server_error())
+        self.answer() == LegacyAnswer::Accepted
+    }
+}
+
+/// What the mapping's `errors` rules made of a legacy refusal (the SCIM error's status), for
+/// the callers that treat some refusals as expected. Decided here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// No such record (SCIM 404).
+    NotFound,
+    /// A conflict with what is stored (SCIM 409): e.g. already a member.
+    Conflict,
+    /// Anything else.
+    Other,
+}
+
+/// What `e` means, as the mapping's rules translated it.
+pub(crate) fn meaning(e: &ScimError) -> Meaning {
+    match StatusCode::from_u16(e.status) {
+        Ok(StatusCode::NOT_FOUND) => Meaning::NotFound,
+        Ok(StatusCode::CONFLICT) => Meaning::Conflict,
+        _ => Meaning::Other,
     }
 }
 
@@ -199,7 +254,6 @@ pub async fn call_with(
         })?
     };
     Ok(LegacyResponse {
-        status: response.status,
         headers: response.headers,
         body,
         raw: response.body,
@@ -240,10 +294,10 @@ async fn read_stored(
     if !resource.accepts_id(id) {
         return Ok(None);
     }
-    let got = match call(cx, resource, &resource.endpoints.get, Some(id), &[], None).await {
+    let got = match call_with(cx, resource, &Call::on(&resource.endpoints.get, id)).await {
         Ok(got) => got,
-        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) if meaning(&e.error) == Meaning::NotFound => return Ok(None),
+        Err(e) => return Err(e.error),
     };
     let Some(read) = resource.legacy_id(&got.body) else {
         return Err(ScimError::bad_gateway(format!(
@@ -313,9 +367,9 @@ pub async fn delete_record(
     {
         return Err(gone);
     }
-    match call(cx, resource, endpoint, Some(id), &[], None).await {
+    match call(cx, resource, &Call::on(endpoint, id)).await {
         Ok(_) => Ok(()),
-        Err(e) if e.status == StatusCode::NOT_FOUND.as_u16() => Err(gone),
+        Err(e) if meaning(&e) == Meaning::NotFound => Err(gone),
         Err(e) => Err(e),
     }
 }
@@ -333,6 +387,14 @@ pub(crate) enum Retired {
     Deactivated,
 }
 
+/// A record a request created: of `resource`, a `what` ("user", "group"), as `id`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Created<'a> {
+    pub(crate) resource: &'a ResourceMapping,
+    pub(crate) what: &'a str,
+    pub(crate) id: &'a str,
+}
+
 /// Undoes the create of record `id` (a `what`: "user", "group") after a later step of the same
 /// request failed with `e`, or after the create's own answer could not be read, so that the
 /// IdP's retry of the POST starts afresh rather than meet 409: deletes it through the
@@ -341,14 +403,13 @@ pub(crate) enum Retired {
 /// record and what sending the request again does.
 pub(crate) async fn undo_create(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
-    what: &str,
-    id: &str,
+    created: Created<'_>,
     mut e: ScimError,
     retire: impl std::future::Future<Output = Result<Retired, ScimError>>,
 ) -> ScimError {
+    let Created { resource, what, id } = created;
     let undone = match &resource.endpoints.delete {
-        Some(endpoint) => call(cx, resource, endpoint, Some(id), &[], None)
+        Some(endpoint) => call(cx, resource, &Call::on(endpoint, id))
             .await
             .map(|_| None),
         None => retire.await.map(Some),
@@ -445,6 +506,15 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
     retry::retry_after(headers, SystemTime::now()).map(retry::retry_after_seconds)
 }
 
+/// The `status` metric label of a legacy call that produced no HTTP answer.
+fn backend_error_label(e: &BackendError) -> &'static str {
+    match e {
+        BackendError::Timeout { .. } => "timeout",
+        BackendError::Connect { .. } => "unreachable",
+        _ => "error",
+    }
+}
+
 /// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth and
 /// the circuit's state (labelled with the mapping's name).
 struct Observer<'a, 'c> {
@@ -456,7 +526,7 @@ impl CallObserver for Observer<'_, '_> {
     fn attempt(&self, result: &Result<BackendResponse, BackendError>, elapsed: Duration) {
         let status = match result {
             Ok(r) => metrics::backend_status_label(r.status),
-            Err(e) => metrics::backend_error_label(e).into(),
+            Err(e) => backend_error_label(e).into(),
         };
         self.cx
             .metrics

@@ -1,31 +1,40 @@
 //! The pingora edge of the gateway: listeners, auth, routing, the SCIM operations on top of the
 //! mapping and the backend client, and response shaping.
 //!
-//! Request flow: [`app`] (read, authenticate and authorise with [`auth`], which routes with
-//! [`router`]) →
-//! [`users`] (the operation: SCIM protocol + mapping) → [`legacy`] (calls through the backend
-//! client) → back through [`users`] and [`app`] (response shaping) → [`observe`] (request id,
-//! metrics, access and provisioning logs).
+//! The modules form layers; each imports only from the layers below it (checked by
+//! `tests/architecture.rs`), bottom up:
 //!
-//! Right after authentication, [`rate_limit`] holds each tenant to its `[limits]` rate.
-//!
-//! Beside it, on its own listener: [`admin`] (`/metrics`, `/healthz`, `/readyz`, `/status`, the
-//! latter with the per-tenant [`counts`]).
-//!
-//! [`reload`] swaps the running [`gateway`] state on SIGHUP and when the keys file changes.
+//! 1. HTTP types and the route table: [`wire`] (`Request`, `Reply`, shared constants),
+//!    [`router`] (`Route`, `Collection`, the base URL).
+//! 2. What a request is and who makes it: [`tenant`], [`record`] (what a request's steps
+//!    learn), [`auth`] (keys, tenants, scopes), [`rate_limit`], [`status`] (the `/status`
+//!    board).
+//! 3. State: [`gateway`] (one generation of the shared state), [`context`] (`Ctx`: one request's
+//!    view of it), [`reload`] (the reloadable generation, `Live`).
+//! 4. Legacy calls and list selection: [`legacy`], [`select`].
+//! 5. Observation: [`observe`] (request id, metrics, access and provisioning logs).
+//! 6. The operations: [`users`], [`groups`].
+//! 7. The application: [`app`] (the SCIM `ServeHttp`: read, authenticate, rate limit, route,
+//!    operate, shape the reply).
+//! 8. Hosting and background: [`counts`], [`admin`] (`/metrics`, `/healthz`, `/readyz`,
+//!    `/status`), [`runner`].
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod app;
 pub mod auth;
-pub mod context;
-pub mod counts;
+pub(crate) mod context;
+pub(crate) mod counts;
 pub mod gateway;
-pub mod groups;
-pub mod legacy;
-pub mod observe;
-pub mod rate_limit;
+pub(crate) mod groups;
+pub(crate) mod legacy;
+pub(crate) mod observe;
+pub(crate) mod rate_limit;
+pub(crate) mod record;
 pub mod reload;
-pub mod router;
+pub(crate) mod router;
 pub mod runner;
-pub mod select;
-pub mod users;
+pub(crate) mod select;
+pub(crate) mod status;
+pub(crate) mod tenant;
+pub(crate) mod users;
+pub mod wire;

@@ -1,7 +1,7 @@
 //! What the gateway records about each SCIM request, once it is answered: its request id
 //! (`X-Request-Id`, kept or generated, returned on every answer), its metrics, the access log
 //! line (debug, target `scim_gateway::access`) and, for a change, the provisioning log line
-//! (target `provisioning`, the fields of the operations contract), one per create, replace,
+//! (target `provisioning`, the fields of `docs/operator.md`, "The provisioning log"), one per create, replace,
 //! patch or delete of a user or group and one per member added to or removed from a group. A
 //! change refused before it was routed (authentication, an unreadable body) is logged too, with
 //! the tenant `none`: "users aren't being provisioned" is often a wrong token.
@@ -12,160 +12,20 @@
 //!
 //! Never logged: request or response bodies, headers, tokens, passwords, the legacy API key.
 
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::metrics::{self, AuthFailure};
+use crate::metrics;
 use crate::scim::ScimError;
-use crate::server::app::{Reply, Request};
 use crate::server::context::Ctx;
 use crate::server::gateway::Gateway;
+use crate::server::record::RequestRecord;
 use crate::server::router::{self, Collection, Route};
-
-/// The header that carries the request id, both ways and to the legacy API.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER};
 
 /// The tracing target of the provisioning log.
 pub const PROVISIONING: &str = "provisioning";
-
-/// What the steps of one request learned, for its metrics and log lines.
-#[derive(Debug, Default)]
-pub struct RequestRecord {
-    tenant: OnceLock<String>,
-    route: OnceLock<Route>,
-    /// The legacy API's status of the last call (0: none yet).
-    legacy_status: AtomicU16,
-    /// The legacy API's last error status (≥ 400; 0: none).
-    legacy_error: AtomicU16,
-    user_name: Mutex<Option<String>>,
-    /// What the request has changed in the legacy API so far, in SCIM terms ("created group
-    /// 7", "added user 12 to group 7"): said in the error of a request that fails part way.
-    applied: Mutex<Vec<String>>,
-}
-
-impl RequestRecord {
-    /// The tenant the request acts for (set once authenticated).
-    pub fn set_tenant(&self, name: &str) {
-        let _ = self.tenant.set(name.to_string());
-    }
-
-    /// The tenant's name, or [`metrics::NO_TENANT`] before authentication.
-    pub fn tenant(&self) -> &str {
-        self.tenant
-            .get()
-            .map(String::as_str)
-            .unwrap_or(metrics::NO_TENANT)
-    }
-
-    /// The request's route (set once routed).
-    pub fn set_route(&self, route: &Route) {
-        let _ = self.route.set(route.clone());
-    }
-
-    /// The legacy API's status for the latest call of this request.
-    pub fn set_legacy_status(&self, status: u16) {
-        self.legacy_status.store(status, Ordering::Relaxed);
-        if status >= 400 {
-            self.legacy_error.store(status, Ordering::Relaxed);
-        }
-    }
-
-    /// The status of the legacy API's last answer.
-    pub fn legacy_status(&self) -> Option<u16> {
-        match self.legacy_status.load(Ordering::Relaxed) {
-            0 => None,
-            s => Some(s),
-        }
-    }
-
-    /// The legacy status that explains a request's outcome: for a failed request the last
-    /// refusal of the legacy API (a conflict, even if calls followed), else its last answer.
-    fn legacy_status_for(&self, failed: bool) -> Option<u16> {
-        match self.legacy_error.load(Ordering::Relaxed) {
-            s if failed && s != 0 => Some(s),
-            _ => self.legacy_status(),
-        }
-    }
-
-    /// Notes a change the legacy API accepted: one step of a request that makes several.
-    pub fn applied(&self, step: impl Into<String>) {
-        self.applied
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(step.into());
-    }
-
-    /// The changes noted so far, in order.
-    pub fn applied_steps(&self) -> Vec<String> {
-        self.applied
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// Forgets the changes noted so far: the request undid them.
-    pub fn undone(&self) {
-        self.applied
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
-    }
-
-    /// The userName of the user the request changes, as read from the legacy API.
-    pub fn set_user_name(&self, name: &str) {
-        *self
-            .user_name
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(name.to_string());
-    }
-
-    fn user_name(&self) -> Option<String> {
-        self.user_name
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
-/// How many steps (or ids) an error lists before "and N more".
-pub const STEPS_SHOWN: usize = 10;
-
-/// `items` joined with ", ", at most [`STEPS_SHOWN`] of them, then "and N more".
-pub fn listed<S: AsRef<str>>(items: &[S]) -> String {
-    let mut shown: Vec<&str> = items.iter().take(STEPS_SHOWN).map(AsRef::as_ref).collect();
-    let more = items.len().saturating_sub(STEPS_SHOWN);
-    let more_text;
-    if more > 0 {
-        more_text = format!("and {more} more");
-        shown.push(&more_text);
-    }
-    shown.join(", ")
-}
-
-/// The error of a request that failed after some of its changes were made (`applied`, from
-/// the [`RequestRecord`]): its detail also says what is already done in the legacy API, so
-/// that the IdP's provisioning log shows what was and was not applied. Unchanged when nothing
-/// was.
-pub fn with_applied(mut e: ScimError, applied: &[String]) -> ScimError {
-    if !applied.is_empty() {
-        let detail = e.detail.trim_end().trim_end_matches('.');
-        e.detail = format!("{detail}. Already applied: {}.", listed(applied));
-    }
-    e
-}
-
-/// The error `e` of a step that failed, its detail now also saying what the request did not
-/// do because of it (`what`: the failed step first).
-pub fn not_applied(e: ScimError, what: &str) -> ScimError {
-    let detail = e.detail.trim_end().trim_end_matches('.');
-    ScimError {
-        detail: format!("{detail}. Not applied: {what}."),
-        ..e
-    }
-}
 
 /// The request id of a request: the incoming `X-Request-Id` when it is 1–64 characters of
 /// `[A-Za-z0-9._-]`, else a new random one.
@@ -180,17 +40,6 @@ fn is_valid_request_id(v: &[u8]) -> bool {
     (1..=64).contains(&v.len())
         && v.iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// Why authentication refused a request, as far as the request itself tells.
-pub fn auth_failure_reason(request: &Request) -> AuthFailure {
-    match &request.authorization {
-        None => AuthFailure::Missing,
-        Some(v) if !v.trim_ascii().to_ascii_lowercase().starts_with(b"bearer ") => {
-            AuthFailure::Missing
-        }
-        Some(_) => AuthFailure::UnknownKey,
-    }
 }
 
 /// A change to provisioned data, as the provisioning log names it.
@@ -321,7 +170,7 @@ pub fn finish(
     // Routed by the app; a request refused before (authentication, an unreadable body) is
     // classified here, for its labels only.
     let classified;
-    let route = match record.route.get() {
+    let route = match record.route() {
         Some(r) => Some(r),
         None => {
             classified = router::route_with_tenant(
@@ -332,9 +181,7 @@ pub fn finish(
             classified.as_ref().ok().map(|(_, route)| route)
         }
     };
-    let labels = route
-        .map(metrics::route_labels)
-        .unwrap_or(metrics::UNROUTED);
+    let labels = route.map(Route::labels).unwrap_or(metrics::UNROUTED);
     gw.metrics
         .record_request(tenant, labels, reply.status, elapsed);
     tracing::debug!(
@@ -393,7 +240,7 @@ pub fn finish(
             },
         }
         .emit();
-        if reply.status < 400 && record.tenant.get().is_some() {
+        if reply.status < 400 && record.has_tenant() {
             gw.status.touch(tenant);
         }
     }
@@ -444,17 +291,31 @@ pub enum MemberOutcome<'e> {
     Failed(&'e ScimError),
 }
 
-/// Logs one member change of group `group_id` (`started`: when this member's calls began), as
-/// its `outcome`: `ok` and `skipped` with the 204 the identity provider is answered for it,
-/// `error` with the status and detail of the error it gets.
-pub fn member_change(
-    cx: &Ctx<'_>,
-    change: MemberChange,
-    group_id: &str,
-    member: &str,
-    outcome: MemberOutcome<'_>,
-    started: Instant,
-) {
+/// One member change of a group: which change, of which group and member, and when this
+/// member's calls began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemberEvent<'a> {
+    pub(crate) change: MemberChange,
+    pub(crate) group_id: &'a str,
+    pub(crate) member: &'a str,
+    pub(crate) started: Instant,
+}
+
+impl MemberEvent<'_> {
+    /// Logs the change as its `outcome`: `ok` and `skipped` with the 204 the identity provider
+    /// is answered for it, `error` with the status and detail of the error it gets.
+    pub(crate) fn log(&self, cx: &Ctx<'_>, outcome: MemberOutcome<'_>) {
+        member_change(cx, self, outcome)
+    }
+}
+
+fn member_change(cx: &Ctx<'_>, event: &MemberEvent<'_>, outcome: MemberOutcome<'_>) {
+    let MemberEvent {
+        change,
+        group_id,
+        member,
+        started,
+    } = *event;
     let operation = match change {
         MemberChange::Add => "add_member",
         MemberChange::Remove => "remove_member",
@@ -538,61 +399,6 @@ mod tests {
             "a failure shows the refusal"
         );
         assert_eq!(r.legacy_status_for(false), Some(200));
-    }
-
-    #[test]
-    fn auth_failures_say_missing_or_unknown_key() {
-        let req = |auth: Option<&[u8]>| Request {
-            method: http::Method::GET,
-            path: "/scim/v2/Users".into(),
-            query: String::new(),
-            authorization: auth.map(<[u8]>::to_vec),
-            host: None,
-            body: Vec::new(),
-            request_id: "r".into(),
-        };
-        assert_eq!(auth_failure_reason(&req(None)), AuthFailure::Missing);
-        assert_eq!(
-            auth_failure_reason(&req(Some(b"Basic eA=="))),
-            AuthFailure::Missing
-        );
-        assert_eq!(
-            auth_failure_reason(&req(Some(b"Bearer nope"))),
-            AuthFailure::UnknownKey
-        );
-    }
-
-    #[test]
-    fn long_lists_are_cut_with_a_count_of_the_rest() {
-        assert_eq!(listed::<&str>(&[]), "");
-        assert_eq!(listed(&["1", "2"]), "1, 2");
-        let many: Vec<String> = (1..=13).map(|i| i.to_string()).collect();
-        assert_eq!(listed(&many), "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 3 more");
-    }
-
-    #[test]
-    fn a_failure_says_what_was_applied_and_what_was_not() {
-        let e = ScimError::bad_gateway("legacy API: down.");
-        let e = not_applied(e, "adding users 2, 3 to group 1");
-        let e = with_applied(e, &["added user 1 to group 1".to_string()]);
-        assert_eq!(e.status, 502);
-        assert_eq!(
-            e.detail,
-            "legacy API: down. Not applied: adding users 2, 3 to group 1. \
-             Already applied: added user 1 to group 1."
-        );
-        let untouched = with_applied(ScimError::not_found("no user"), &[]);
-        assert_eq!(untouched.detail, "no user", "nothing applied: nothing said");
-    }
-
-    #[test]
-    fn the_record_forgets_changes_that_were_undone() {
-        let r = RequestRecord::default();
-        r.applied("created group 7");
-        r.applied("added user 1 to group 7");
-        assert_eq!(r.applied_steps().len(), 2);
-        r.undone();
-        assert!(r.applied_steps().is_empty());
     }
 
     #[test]

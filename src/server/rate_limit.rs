@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::retry::retry_after_seconds;
 use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::scim::ScimError;
-use crate::server::context::Ctx;
 
 /// A token bucket: holds up to `burst` tokens, refilled at `rate` tokens per second; each
 /// request takes one.
@@ -121,15 +121,12 @@ pub fn too_many_requests(tenant: &str, wait: Duration) -> ScimError {
     .with_retry_after(seconds)
 }
 
-/// Admits the request of `cx`'s tenant, or refuses it with 429 (counted in the metrics).
-pub fn admit(cx: &Ctx<'_>) -> Result<(), ScimError> {
-    let tenant = &cx.tenant.name;
-    cx.rate_limits
-        .check(tenant, Instant::now())
-        .map_err(|wait| {
-            cx.metrics.record_rate_limited(tenant);
-            too_many_requests(tenant, wait)
-        })
+/// Admits a request of `tenant`, or refuses it with 429 (counted in `metrics`).
+pub fn admit(limits: &TenantRateLimits, metrics: &Metrics, tenant: &str) -> Result<(), ScimError> {
+    limits.check(tenant, Instant::now()).map_err(|wait| {
+        metrics.record_rate_limited(tenant);
+        too_many_requests(tenant, wait)
+    })
 }
 
 #[cfg(test)]

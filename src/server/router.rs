@@ -8,6 +8,7 @@ use http::Method;
 
 use crate::config::ScimConfig;
 use crate::scim::ScimError;
+use crate::server::wire::SEGMENT;
 
 /// The prefix of tenant URLs: `/t/{tenant}<base_path>/…`.
 pub const TENANT_PREFIX: &str = "/t/";
@@ -36,12 +37,28 @@ pub enum Route {
     Schemas(Option<String>),
 }
 
+/// Why a path and method name no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRoute {
+    /// No SCIM endpoint at that path (404).
+    NotFound,
+    /// The endpoint exists but not with that method (405).
+    NotAllowed,
+}
+
 /// Routes `path` (the full request path, not yet percent-decoded) under `base_path`.
 pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, ScimError> {
+    route_of(method, path, base_path).map_err(|no| match no {
+        NoRoute::NotFound => not_found(path, base_path),
+        NoRoute::NotAllowed => not_allowed(method, path),
+    })
+}
+
+fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRoute> {
     let rest = path
         .strip_prefix(base_path)
         .filter(|r| r.is_empty() || r.starts_with('/'))
-        .ok_or_else(|| not_found(path, base_path))?;
+        .ok_or(NoRoute::NotFound)?;
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let decoded: Vec<String> = segments
         .iter()
@@ -58,6 +75,30 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         _ => None,
     };
     let m = method.clone();
+    // A collection first: its name decides, the method then picks the operation.
+    if let Some((c, rest)) = seg
+        .split_first()
+        .and_then(|(c, rest)| Some((collection(c)?, rest)))
+    {
+        let route = match (rest, &m) {
+            ([], &Method::GET) => Route::List(c),
+            ([], &Method::POST) => Route::Create(c),
+            ([], _) => return Err(NoRoute::NotAllowed),
+            ([".search"], &Method::POST) => Route::Search(c),
+            ([id], _) => {
+                let id = id.to_string();
+                match m {
+                    Method::GET => Route::Get(c, id),
+                    Method::PUT => Route::Replace(c, id),
+                    Method::PATCH => Route::Patch(c, id),
+                    Method::DELETE => Route::Delete(c, id),
+                    _ => return Err(NoRoute::NotAllowed),
+                }
+            }
+            _ => return Err(NoRoute::NotFound),
+        };
+        return Ok(route);
+    }
     let route = match seg.as_slice() {
         ["ServiceProviderConfig"] if m == Method::GET => Route::ServiceProviderConfig,
         // A search at the root (RFC 7644 §3.4.3) covers every resource type.
@@ -66,32 +107,10 @@ pub fn route(method: &Method, path: &str, base_path: &str) -> Result<Route, Scim
         ["ResourceTypes", id] if m == Method::GET => Route::ResourceTypes(Some(id.to_string())),
         ["Schemas"] if m == Method::GET => Route::Schemas(None),
         ["Schemas", id] if m == Method::GET => Route::Schemas(Some(id.to_string())),
-        [c] if collection(c).is_some() => {
-            let c = collection(c).unwrap_or(Collection::Users);
-            match m {
-                Method::GET => Route::List(c),
-                Method::POST => Route::Create(c),
-                _ => return Err(not_allowed(&m, path)),
-            }
-        }
-        [c, ".search"] if collection(c).is_some() && m == Method::POST => {
-            Route::Search(collection(c).unwrap_or(Collection::Users))
-        }
-        [c, id] if collection(c).is_some() => {
-            let c = collection(c).unwrap_or(Collection::Users);
-            let id = id.to_string();
-            match m {
-                Method::GET => Route::Get(c, id),
-                Method::PUT => Route::Replace(c, id),
-                Method::PATCH => Route::Patch(c, id),
-                Method::DELETE => Route::Delete(c, id),
-                _ => return Err(not_allowed(&m, path)),
-            }
-        }
         ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..] => {
-            return Err(not_allowed(&m, path))
+            return Err(NoRoute::NotAllowed)
         }
-        _ => return Err(not_found(path, base_path)),
+        _ => return Err(NoRoute::NotFound),
     };
     Ok(route)
 }
@@ -119,6 +138,27 @@ pub fn check_id(collection: Collection, id: &str) -> Result<(), ScimError> {
 }
 
 impl Route {
+    /// The `resource` and `operation` metric labels of the route.
+    pub fn labels(&self) -> (&'static str, &'static str) {
+        let collection = |c: &Collection| match c {
+            Collection::Users => "Users",
+            Collection::Groups => "Groups",
+        };
+        match self {
+            Route::List(c) => (collection(c), "list"),
+            Route::Search(c) => (collection(c), "search"),
+            Route::SearchAll => ("Search", "search"),
+            Route::Create(c) => (collection(c), "create"),
+            Route::Get(c, _) => (collection(c), "get"),
+            Route::Replace(c, _) => (collection(c), "replace"),
+            Route::Patch(c, _) => (collection(c), "patch"),
+            Route::Delete(c, _) => (collection(c), "delete"),
+            Route::ServiceProviderConfig => ("ServiceProviderConfig", "discovery"),
+            Route::ResourceTypes(_) => ("ResourceTypes", "discovery"),
+            Route::Schemas(_) => ("Schemas", "discovery"),
+        }
+    }
+
     /// Whether the route changes anything (POST, PUT, PATCH, DELETE of a resource): those need
     /// the `scim.write` scope, the rest (reads, searches, discovery) `scim.read`. A search is
     /// a POST that only reads.
@@ -147,12 +187,11 @@ pub fn route_with_tenant(
                 .decode_utf8_lossy()
                 .into_owned();
             if !tenant.is_empty() && !rest.is_empty() {
-                let route = route(method, rest, base_path).map_err(|e| {
-                    if e.status == 404 {
+                let route = route_of(method, rest, base_path).map_err(|no| match no {
+                    NoRoute::NotFound => {
                         not_found(path, &format!("{TENANT_PREFIX}{segment}{base_path}"))
-                    } else {
-                        e
                     }
+                    NoRoute::NotAllowed => not_allowed(method, rest),
                 })?;
                 return Ok((Some(tenant), route));
             }
@@ -167,7 +206,7 @@ pub fn route_with_tenant(
 pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>) -> String {
     let prefix = url_tenant
         .map(|t| {
-            let encoded = percent_encoding::utf8_percent_encode(t, crate::server::app::SEGMENT);
+            let encoded = percent_encoding::utf8_percent_encode(t, SEGMENT);
             format!("/t/{encoded}")
         })
         .unwrap_or_default();
@@ -204,6 +243,28 @@ fn not_allowed(method: &Method, path: &str) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_have_the_contract_labels() {
+        let route_labels = Route::labels;
+        assert_eq!(
+            route_labels(&Route::List(Collection::Users)),
+            ("Users", "list")
+        );
+        assert_eq!(
+            route_labels(&Route::Search(Collection::Groups)),
+            ("Groups", "search")
+        );
+        assert_eq!(route_labels(&Route::SearchAll), ("Search", "search"));
+        assert_eq!(
+            route_labels(&Route::Patch(Collection::Groups, "7".into())),
+            ("Groups", "patch")
+        );
+        assert_eq!(
+            route_labels(&Route::Schemas(None)),
+            ("Schemas", "discovery")
+        );
+    }
 
     #[test]
     fn ids_that_name_no_resource_are_404_without_echo() {

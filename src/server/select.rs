@@ -36,7 +36,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceSchema, Returned};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
-use crate::server::legacy::{self, ListCall, Walked};
+use crate::server::legacy::{self, LegacyAnswer, ListCall, Walked};
 
 /// A page of SCIM resources, the legacy record each came from (by SCIM id), and the total.
 pub struct Selection {
@@ -332,7 +332,7 @@ impl Look<'_, '_> {
                 Ok(Some(got.body))
             }
             Ok(_) => Ok(None),
-            Err(e) if e.legacy_status == Some(404) => Ok(None),
+            Err(e) if e.answer() == LegacyAnswer::NotFound => Ok(None),
             Err(e) => Err(e.error),
         }
     }

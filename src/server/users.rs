@@ -2,9 +2,6 @@
 //! create, get, list/query, replace (PUT), patch, delete. The SCIM semantics live in
 //! `crate::scim`, the translation in `crate::mapping`; this module only sequences them.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{OnDelete, ResourceMapping};
@@ -15,13 +12,10 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::groups;
-use crate::server::legacy::{self, Call, LegacyResponse};
-use crate::server::observe;
+use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
+use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
-
-/// A route's future, boxed.
-pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
@@ -146,12 +140,7 @@ async fn modify_user(
 /// `GET /Users/{id}`
 /// With groups mapped, the user's read-only `groups` are filled (through the membership cache,
 /// or from the legacy user itself when membership is held there).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn get<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, Value> {
-    Box::pin(get_now(cx, id))
-}
-
-async fn get_now(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
+pub async fn get(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
     let found = fetch(cx, id).await?;
     let mut user = found.scim;
     groups::fill_user_groups(cx, &mut user, Some(&found.legacy)).await?;
@@ -193,12 +182,7 @@ fn active(user: &Value) -> Option<bool> {
 }
 
 /// `POST /Users`
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(create_now(cx, body))
-}
-
-async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
+pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     let Some(name) = user_name(&user) else {
         return Err(ScimError::invalid_value(
@@ -249,8 +233,18 @@ async fn create_now(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         match set_active_by_endpoint(cx, &id, false).await {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
-                let e = observe::not_applied(e, &format!("deactivating user {id}"));
-                return Err(legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await);
+                let e = record::not_applied(e, &format!("deactivating user {id}"));
+                return Err(legacy::undo_create(
+                    cx,
+                    Created {
+                        resource: r,
+                        what: "user",
+                        id: &id,
+                    },
+                    e,
+                    retire(cx, &id),
+                )
+                .await);
             }
         }
     } else if r.endpoints.update_if_match {
@@ -277,7 +271,17 @@ async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimE
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
             cx.record.applied(format!("created user {id}"));
-            legacy::undo_create(cx, r, "user", &id, e, retire(cx, &id)).await
+            legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "user",
+                    id: &id,
+                },
+                e,
+                retire(cx, &id),
+            )
+            .await
         }
         Err(e) => e,
     }
@@ -338,7 +342,7 @@ async fn set_active_by_endpoint(
             "this gateway's mapping cannot change `active` for this legacy API",
         ));
     };
-    let LegacyResponse { body, .. } = legacy::call(cx, r, endpoint, Some(id), &[], None).await?;
+    let LegacyResponse { body, .. } = legacy::call(cx, r, &Call::on(endpoint, id)).await?;
     Ok((r.legacy_id(&body).as_deref() == Some(id)).then_some(body))
 }
 
@@ -396,7 +400,7 @@ async fn write_user(
                 stale = true;
                 old.legacy
             }
-            Err(e) if guarded && e.legacy_status == Some(412) => {
+            Err(e) if guarded && e.answer() == LegacyAnswer::PreconditionFailed => {
                 cx.records.forget(&cx.tenant.name, id).await;
                 return Ok(Written::Stale);
             }
@@ -417,7 +421,7 @@ async fn write_user(
                 };
                 let answer = set_active_by_endpoint(cx, id, wanted)
                     .await
-                    .map_err(|e| observe::not_applied(e, &format!("{doing} user {id}")))?;
+                    .map_err(|e| record::not_applied(e, &format!("{doing} user {id}")))?;
                 cx.record.applied(format!("{done} user {id}"));
                 match answer {
                     Some(body) => {
@@ -448,12 +452,7 @@ async fn write_user(
 
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
 /// value (a PUT that forgets `active` must not deactivate anybody).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn replace<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(replace_now(cx, id, body))
-}
-
-async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
+pub async fn replace(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
@@ -475,12 +474,7 @@ async fn replace_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
 }
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn patch<'a>(cx: &'a Ctx<'a>, id: &'a str, body: &'a Value) -> Boxed<'a, Value> {
-    Box::pin(patch_now(cx, id, body))
-}
-
-async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
+pub async fn patch(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
     modify_user(cx, id, false, |old| {
         let mut user = old.scim.clone();
@@ -493,12 +487,7 @@ async fn patch_now(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimEr
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
 /// or deletes, as the mapping says.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn delete<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, ()> {
-    Box::pin(delete_now(cx, id))
-}
-
-async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let r = resource(cx);
     match r.on_delete {
         OnDelete::Delete => {
@@ -538,12 +527,7 @@ async fn retire(cx: &Ctx<'_>, id: &str) -> Result<legacy::Retired, ScimError> {
 }
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(list_now(cx, query, base_url))
-}
-
-async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let r = resource(cx);
     let schema = full_schema();
     let filter = select::parse_filter(query, schema)?;

@@ -1,138 +1,33 @@
 //! The SCIM operations on `/Groups`, each a short plan of legacy calls through the mapping's
-//! `groups:` section: create, get, list/query, replace (PUT), patch, delete; and each user's
-//! read-only `groups` attribute.
-//!
-//! Membership is changed as deltas, one legacy call (or one read-modify-write of one legacy
-//! user) per member added or removed; a group's whole member list is read only to show it (GET,
-//! bounded by [`MAX_MEMBERS_SHOWN`]) or to replace it (PUT, or a PATCH that replaces
-//! `members`, bounded by [`MAX_MEMBERS_REPLACED`]). An unknown user in an add is skipped and
-//! logged, the rest applied — unknown as checked by reading the user, never assumed from a
-//! refusal; adding a member twice and removing a non-member are not errors; any other refusal
-//! fails the request, saying what was and was not applied. The SCIM semantics live in
-//! `crate::scim`, the translation in `crate::mapping`.
-//!
-//! Without a call that lists a user's groups (member endpoints without `user_groups`), a user's
-//! `groups` is not served, and `members[value eq "<user>"]` reads the member lists of the
-//! groups the rest of the filter selects, each until the user is found (bounded).
+//! `groups:` section: create, get, list/query (with `members[value eq "<user>"]`), replace
+//! (PUT), patch, delete. Member additions and removals are handed to [`super::members`]; not
+//! here: a user's groups, roles and flags ([`super::user`]).
 
-use std::future::Future;
 use std::ops::ControlFlow;
-use std::pin::Pin;
-use std::time::Instant;
 
-use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::cache::GroupRef;
-use crate::mapping::{
-    GroupMapping, MemberCall, MemberList, Membership, OnDelete, ResourceMapping, UserAttribute,
-    UserGroup,
-};
+use crate::mapping::{GroupMapping, MemberList, Membership, OnDelete, ResourceMapping};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
 use crate::scim::path::{AttrPath, PatchPath};
-use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call, ListCall, Walked};
-use crate::server::observe::{self, MemberChange, MemberOutcome};
-use crate::server::router::{self, Collection};
+use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
 use crate::server::select;
 
-/// A route's future, boxed.
-pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
-
-/// The most members one GET of a group shows. A larger group is shown with its first
-/// `MAX_MEMBERS_SHOWN` members (and a warning in the log); read it with
-/// `excludedAttributes=members` and change it with PATCH, which never reads the member list.
-pub const MAX_MEMBERS_SHOWN: u64 = 10_000;
-
-/// The most members the gateway reads to replace a group's member list (PUT with `members`,
-/// or a PATCH that replaces `members`): the delta against the current list needs all of it.
-/// A larger group is refused with 400 `tooMany`; PATCH its members by adding and removing.
-pub const MAX_MEMBERS_REPLACED: u64 = 100_000;
-
-/// A group as SCIM sees it, plus the legacy record it came from.
-struct Fetched {
-    legacy: Value,
-    scim: Value,
-}
-
-/// One member: the user's id, and its display name when the legacy answer had it.
-#[derive(Debug, Clone, PartialEq)]
-struct Member {
-    id: String,
-    display: Option<String>,
-}
-
-fn schema() -> &'static ResourceSchema {
-    ResourceSchema::group()
-}
-
-/// The mapping's groups, or 501 when it maps none.
-fn mapping<'c>(cx: &'c Ctx<'_>) -> Result<&'c GroupMapping, ScimError> {
-    cx.mapping.groups.as_ref().ok_or_else(|| {
-        ScimError::new(
-            501,
-            None,
-            "this gateway's mapping provisions users only; groups are not mapped",
-        )
-    })
-}
-
-/// Validates a SCIM id from a URL before it goes anywhere near the legacy API: an id that
-/// does not have the mapping's `id_format` names no group.
-fn check_id(r: &ResourceMapping, id: &str) -> Result<(), ScimError> {
-    router::check_id(Collection::Groups, id)?;
-    if !r.accepts_id(id) {
-        return Err(no_group(id));
-    }
-    Ok(())
-}
-
-fn no_group(id: &str) -> ScimError {
-    ScimError::not_found(format!("no group with id {id:?}"))
-}
-
-/// Reads group `id`: 404 when the legacy API has no group by that very id (see
-/// [`legacy::read_record`]).
-async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
-    let r = &mapping(cx)?.resource;
-    check_id(r, id)?;
-    let got = legacy::read_record(cx, r, id)
-        .await?
-        .ok_or_else(|| no_group(id))?;
-    let scim = r.to_scim(&got.body)?;
-    Ok(Fetched {
-        legacy: got.body,
-        scim,
-    })
-}
+use super::members::apply_delta;
+use super::user::groups_of_user;
+use super::{
+    check_id, display_name, fetch, find, mapping, no_group, schema, shows, Fetched, Member,
+    MAX_MEMBERS_REPLACED, MAX_MEMBERS_SHOWN,
+};
 
 /// Whether a response shaped by `query` shows `members`.
 pub fn shows_members(query: &ListQuery) -> bool {
     shows(query, "members", urn::GROUP)
-}
-
-/// Whether a response shaped by `query` shows the core attribute `name` of the schema `urn`:
-/// unless excluded, when all default attributes are shown or `attributes` names it.
-fn shows(query: &ListQuery, name: &str, urn: &str) -> bool {
-    let is_it = |p: &AttrPath| {
-        p.name.eq_ignore_ascii_case(name)
-            && p.schema
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(urn))
-    };
-    if query
-        .excluded_attributes
-        .iter()
-        .any(|p| is_it(p) && p.sub.is_none())
-    {
-        return false;
-    }
-    query.attributes.is_empty() || query.attributes.iter().any(is_it)
 }
 
 fn member_json(m: &Member, base_url: &str) -> Value {
@@ -141,7 +36,7 @@ fn member_json(m: &Member, base_url: &str) -> Value {
     if let Some(d) = &m.display {
         o.insert("display".into(), Value::String(d.clone()));
     }
-    let encoded = percent_encoding::utf8_percent_encode(&m.id, crate::server::app::SEGMENT);
+    let encoded = percent_encoding::utf8_percent_encode(&m.id, crate::server::wire::SEGMENT);
     o.insert(
         "$ref".into(),
         Value::String(format!("{base_url}/Users/{encoded}")),
@@ -255,17 +150,7 @@ async fn show(
 }
 
 /// `GET /Groups/{id}`; members are read only when the response shows them.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn get<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    with_members: bool,
-    base_url: &'a str,
-) -> Boxed<'a, Value> {
-    Box::pin(get_now(cx, id, with_members, base_url))
-}
-
-async fn get_now(
+pub async fn get(
     cx: &Ctx<'_>,
     id: &str,
     with_members: bool,
@@ -326,21 +211,8 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
     Ok(out)
 }
 
-fn display_name(group: &Value) -> Option<&str> {
-    group
-        .get("displayName")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn create<'a>(cx: &'a Ctx<'a>, body: &'a Value, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(create_now(cx, body, base_url))
-}
-
-async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
     let Some(name) = display_name(&group) else {
@@ -390,7 +262,17 @@ async fn create_now(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     let skipped = match apply_delta(cx, g, &id, &delta).await {
         Ok(skipped) => skipped,
         Err(e) => {
-            return Err(legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await)
+            return Err(legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "group",
+                    id: &id,
+                },
+                e,
+                retire(cx, r, &id),
+            )
+            .await)
         }
     };
     let now: Vec<Member> = wanted
@@ -425,7 +307,17 @@ async fn undo_unreadable_create(
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
             cx.record.applied(format!("created group {id}"));
-            legacy::undo_create(cx, r, "group", &id, e, retire(cx, r, &id)).await
+            legacy::undo_create(
+                cx,
+                Created {
+                    resource: r,
+                    what: "group",
+                    id: &id,
+                },
+                e,
+                retire(cx, r, &id),
+            )
+            .await
         }
         Err(e) => e,
     }
@@ -448,7 +340,15 @@ async fn write_group(
     let new_legacy = r.to_legacy(&without_members, Some(&old.legacy))?;
     if new_legacy != old.legacy {
         let body = r.update_body(&old.legacy, &new_legacy);
-        legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+        legacy::call(
+            cx,
+            r,
+            &Call {
+                body: Some(&body),
+                ..Call::on(&r.endpoints.update, id)
+            },
+        )
+        .await?;
         cx.record.applied(format!("updated group {id}"));
         if display_name(&old.scim) != display_name(&without_members) {
             // Users' `groups` show the group's name.
@@ -483,17 +383,7 @@ fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
 
 /// `PUT /Groups/{id}`: replaces the group's attributes, and its members when the body has
 /// `members` (as the delta against the current list).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn replace<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    body: &'a Value,
-    base_url: &'a str,
-) -> Boxed<'a, Value> {
-    Box::pin(replace_now(cx, id, body, base_url))
-}
-
-async fn replace_now(
+pub async fn replace(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
@@ -545,18 +435,7 @@ fn ids_of_members(group: &Value) -> Vec<String> {
 /// the group or its members; anything else is a read-modify-write of the group (and of its
 /// member list only when an operation replaces it). Returns the group when `answer` asks for
 /// it (the caller answers 204 otherwise).
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn patch<'a>(
-    cx: &'a Ctx<'a>,
-    id: &'a str,
-    body: &'a Value,
-    answer: Option<bool>,
-    base_url: &'a str,
-) -> Boxed<'a, Option<Value>> {
-    Box::pin(patch_now(cx, id, body, answer, base_url))
-}
-
-async fn patch_now(
+pub async fn patch(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
@@ -605,12 +484,7 @@ async fn patch_now(
 }
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn delete<'a>(cx: &'a Ctx<'a>, id: &'a str) -> Boxed<'a, ()> {
-    Box::pin(delete_now(cx, id))
-}
-
-async fn delete_now(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let g = mapping(cx)?;
     let r = &g.resource;
     match r.on_delete {
@@ -640,578 +514,19 @@ async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::R
         ScimError::bad_gateway("the legacy group has no place for the mapping's deleted marker")
     })?;
     let body = r.update_body(&old.legacy, &marked);
-    legacy::call(cx, r, &r.endpoints.update, Some(id), &[], Some(&body)).await?;
+    legacy::call(
+        cx,
+        r,
+        &Call {
+            body: Some(&body),
+            ..Call::on(&r.endpoints.update, id)
+        },
+    )
+    .await?;
     Ok(legacy::Retired::Marked)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Membership changes
-
-/// Applies `delta` to group `id`: one call per member (endpoints), or one read-modify-write of
-/// each member (membership on the user). Returns the added ids that were skipped as unknown
-/// users. Adding a member twice and removing a non-member are not errors, so a request that
-/// failed part way (its error says which changes were not made) is completed by sending it
-/// again. Each member change is a line of the provisioning log that says what the identity
-/// provider is told: `ok`, `skipped` (no such user; the rest goes on) or `error`.
-async fn apply_delta(
-    cx: &Ctx<'_>,
-    g: &GroupMapping,
-    id: &str,
-    delta: &MemberDelta,
-) -> Result<Vec<String>, ScimError> {
-    let mut skipped = Vec::new();
-    match &g.membership {
-        Membership::Endpoints { add, remove, .. } => {
-            // A refusal may mean the group itself is missing: answer 404 then.
-            let mut refused = false;
-            for (i, member) in delta.add.iter().enumerate() {
-                let started = Instant::now();
-                let outcome = match add_member(cx, g, add, id, member).await {
-                    Ok(Added::Now) => {
-                        cx.record
-                            .applied(format!("added user {member} to group {id}"));
-                        MemberOutcome::Ok
-                    }
-                    Ok(Added::Already) => MemberOutcome::Ok,
-                    Ok(Added::NoSuchUser) => {
-                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                        skipped.push(member.clone());
-                        refused = true;
-                        MemberOutcome::Skipped
-                    }
-                    Err(e) => {
-                        observe::member_change(
-                            cx,
-                            MemberChange::Add,
-                            id,
-                            member,
-                            MemberOutcome::Failed(&e),
-                            started,
-                        );
-                        return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
-                    }
-                };
-                observe::member_change(cx, MemberChange::Add, id, member, outcome, started);
-                cx.membership
-                    .invalidate_users(&cx.tenant.name, [member.as_str()])
-                    .await;
-            }
-            for (i, member) in delta.remove.iter().enumerate() {
-                let started = Instant::now();
-                // An id no user can have is in no group: nothing to remove.
-                if may_be_user(cx, member) {
-                    let call = Call {
-                        id: Some(id),
-                        member: Some(member),
-                        ..Call::new(remove)
-                    };
-                    match legacy::call_with(cx, &g.resource, &call).await {
-                        Ok(_) => cx
-                            .record
-                            .applied(format!("removed user {member} from group {id}")),
-                        // Not a member (or no such user): nothing to remove.
-                        Err(e) if e.refused() && e.error.status == NOT_FOUND => refused = true,
-                        Err(e) => {
-                            observe::member_change(
-                                cx,
-                                MemberChange::Remove,
-                                id,
-                                member,
-                                MemberOutcome::Failed(&e.error),
-                                started,
-                            );
-                            return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
-                        }
-                    }
-                }
-                observe::member_change(
-                    cx,
-                    MemberChange::Remove,
-                    id,
-                    member,
-                    MemberOutcome::Ok,
-                    started,
-                );
-                cx.membership
-                    .invalidate_users(&cx.tenant.name, [member.as_str()])
-                    .await;
-            }
-            if refused {
-                fetch(cx, id).await?;
-            }
-        }
-        Membership::UserAttribute(ua) => {
-            let adds = delta.add.len();
-            for (i, (change, member)) in delta
-                .add
-                .iter()
-                .map(|m| (MemberChange::Add, m))
-                .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
-                .enumerate()
-            {
-                let started = Instant::now();
-                let add = change == MemberChange::Add;
-                match set_user_group(cx, ua, member, id, add).await {
-                    Ok(true) => {
-                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started);
-                        cx.record.applied(if add {
-                            format!("added user {member} to group {id}")
-                        } else {
-                            format!("removed user {member} from group {id}")
-                        });
-                    }
-                    Ok(false) if add => {
-                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                        let skip = MemberOutcome::Skipped;
-                        observe::member_change(cx, change, id, member, skip, started);
-                        skipped.push(member.clone());
-                    }
-                    // No such user: nothing to remove.
-                    Ok(false) => {
-                        observe::member_change(cx, change, id, member, MemberOutcome::Ok, started)
-                    }
-                    Err(e) => {
-                        let failed = MemberOutcome::Failed(&e);
-                        observe::member_change(cx, change, id, member, failed, started);
-                        let (adds_left, removes_left) = if i < adds {
-                            (&delta.add[i..], &delta.remove[..])
-                        } else {
-                            (&[][..], &delta.remove[i - adds..])
-                        };
-                        return Err(not_applied(e, id, adds_left, removes_left));
-                    }
-                }
-            }
-        }
-    }
-    // The members' roles and flags follow their groups: when a rule names this group (one
-    // read of the group tells, whatever the number of members).
-    let changed: Vec<&String> = delta
-        .add
-        .iter()
-        .chain(&delta.remove)
-        .filter(|m| !skipped.contains(m))
-        .collect();
-    if !g.rules.is_empty() && !changed.is_empty() {
-        let named = g.rules.names_group(id, None)
-            || match fetch(cx, id).await {
-                Ok(f) => g.rules.names_group(id, display_name(&f.scim)),
-                Err(e) if e.status == 404 => false,
-                Err(e) => return Err(e),
-            };
-        if named {
-            for (i, member) in changed.iter().enumerate() {
-                if let Err(e) = Box::pin(sync_user_rules(cx, member)).await {
-                    let left: Vec<&str> = changed[i..].iter().map(|m| m.as_str()).collect();
-                    let what = format!(
-                        "the role and flags that group {id} gives {} {}",
-                        users_word(left.len()),
-                        observe::listed(&left)
-                    );
-                    return Err(observe::not_applied(e, &what));
-                }
-            }
-        }
-    }
-    Ok(skipped)
-}
-
-fn users_word(n: usize) -> &'static str {
-    if n == 1 {
-        "user"
-    } else {
-        "users"
-    }
-}
-
-/// The error `e` of a membership change of group `group` that failed part way, saying which
-/// changes were not made: `adds` and `removes`, the failed one first.
-fn not_applied(e: ScimError, group: &str, adds: &[String], removes: &[String]) -> ScimError {
-    let mut left = Vec::new();
-    if !adds.is_empty() {
-        left.push(format!(
-            "adding {} {} to group {group}",
-            users_word(adds.len()),
-            observe::listed(adds)
-        ));
-    }
-    if !removes.is_empty() {
-        left.push(format!(
-            "removing {} {} from group {group}",
-            users_word(removes.len()),
-            observe::listed(removes)
-        ));
-    }
-    observe::not_applied(e, &left.join("; "))
-}
-
-/// The SCIM status of a refusal that means "no such member" (or "not a member").
-const NOT_FOUND: u16 = StatusCode::NOT_FOUND.as_u16();
-
-/// Whether `id` may name a user: a valid id of the users' `id_format`. Anything else is no
-/// user, and no member call is made for it.
-fn may_be_user(cx: &Ctx<'_>, id: &str) -> bool {
-    router::is_valid_id(id) && cx.mapping.users.accepts_id(id)
-}
-
-/// What an add of one member through the member endpoint came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Added {
-    /// The user is a member now.
-    Now,
-    /// The legacy API refused the add as already made (its SCIM translation is 409).
-    Already,
-    /// No such user: skipped.
-    NoSuchUser,
-}
-
-/// Adds user `member` to group `group` through the member endpoint `add`. A refusal means "no
-/// such user" only when there is none (the user is read, through the identity check, to
-/// tell), and "already a member" only when the user exists and the refusal's SCIM translation
-/// (the group's `errors` rules) is 409; any other refusal is the error the identity provider
-/// sees.
-///
-/// Without a users `id_format`, the user is read before the add: a legacy API that reads the
-/// member `6x` as user 6 (or `007` as 7) would otherwise put user 6 in the group, giving the
-/// group's access to a user the identity provider never named. With one, the form guarantees
-/// that the legacy API resolves exactly that user, and the user is read only to explain a
-/// refusal. (A remove is not read first: at worst it takes the group's access away from a
-/// user, never gives it; declaring the users' `id_format` rules that out too.)
-async fn add_member(
-    cx: &Ctx<'_>,
-    g: &GroupMapping,
-    add: &MemberCall,
-    group: &str,
-    member: &str,
-) -> Result<Added, ScimError> {
-    let users = &cx.mapping.users;
-    if !may_be_user(cx, member) {
-        return Ok(Added::NoSuchUser);
-    }
-    // A member id the add body cannot carry (`x` where the legacy id is an integer) is no user.
-    let Ok(body) = add.add_request_body(member) else {
-        return Ok(Added::NoSuchUser);
-    };
-    let read_first = users.id_format.is_none();
-    if read_first && legacy::read_record(cx, users, member).await?.is_none() {
-        return Ok(Added::NoSuchUser);
-    }
-    let call = Call {
-        id: Some(group),
-        member: Some(member),
-        body: body.as_ref(),
-        ..Call::new(&add.endpoint)
-    };
-    let refusal = match legacy::call_with(cx, &g.resource, &call).await {
-        Ok(_) => return Ok(Added::Now),
-        Err(e) if e.refused() => e.error,
-        Err(e) => return Err(e.error),
-    };
-    if !read_first {
-        match legacy::read_record(cx, users, member).await {
-            Ok(None) => return Ok(Added::NoSuchUser),
-            Ok(Some(_)) => {}
-            // Whether the user exists is not known: the refusal stands.
-            Err(_) => return Err(refusal),
-        }
-    }
-    if refusal.status == StatusCode::CONFLICT.as_u16() {
-        Ok(Added::Already)
-    } else {
-        Err(refusal)
-    }
-}
-
-/// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
-/// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
-/// to do without rules, or for a user the legacy API does not know.
-pub async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimError> {
-    if cx
-        .mapping
-        .groups
-        .as_ref()
-        .is_none_or(|g| g.rules.is_empty())
-    {
-        return Ok(());
-    }
-    let users = &cx.mapping.users;
-    let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
-    let Some(got) = legacy::read_record(cx, users, user_id).await? else {
-        return Ok(());
-    };
-    let user = got.body;
-    let new_user = apply_user_rules(cx, user_id, &user).await?;
-    if new_user != user {
-        let body = users.update_body(&user, &new_user);
-        let call = Call {
-            id: Some(user_id),
-            body: Some(&body),
-            ..Call::new(&users.endpoints.update)
-        };
-        let result = legacy::call_with(cx, users, &call).await;
-        cx.records.forget(&cx.tenant.name, user_id).await;
-        result.map_err(|e| e.error)?;
-        cx.record
-            .applied(format!("updated the role and flags of user {user_id}"));
-    }
-    Ok(())
-}
-
-/// The legacy user `legacy_user` (of SCIM id `user_id`) with the role and flags its groups
-/// call for; unchanged without rules. Groups whose name the membership does not carry are
-/// read for it, so that rules naming groups by displayName match them.
-pub async fn apply_user_rules(
-    cx: &Ctx<'_>,
-    user_id: &str,
-    legacy_user: &Value,
-) -> Result<Value, ScimError> {
-    let Some(g) = cx.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
-        return Ok(legacy_user.clone());
-    };
-    let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
-    for group in groups.iter_mut().filter(|g| g.display.is_none()) {
-        match fetch(cx, &group.id).await {
-            Ok(f) => group.display = display_name(&f.scim).map(str::to_owned),
-            Err(e) if e.status == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let refs: Vec<UserGroup<'_>> = groups
-        .iter()
-        .map(|g| UserGroup {
-            id: &g.id,
-            display: g.display.as_deref(),
-        })
-        .collect();
-    Ok(g.rules.apply(legacy_user, &refs)?)
-}
-
-/// A legacy user about to be created through the gateway: the mapping's default role when the
-/// SCIM user carries none.
-pub fn with_default_role(cx: &Ctx<'_>, legacy_user: &Value) -> Result<Value, ScimError> {
-    match &cx.mapping.groups {
-        Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
-        None => Ok(legacy_user.clone()),
-    }
-}
-
-/// Puts legacy user `user_id` in group `group_id` (or takes it out): reads the user, writes
-/// its group field back with `If-Match` when the mapping has a version, and retries once when
-/// the user changed in between (412). Writes to one user are serialised inside the gateway.
-/// `false` when there is no such user.
-async fn set_user_group(
-    cx: &Ctx<'_>,
-    ua: &UserAttribute,
-    user_id: &str,
-    group_id: &str,
-    member: bool,
-) -> Result<bool, ScimError> {
-    if !may_be_user(cx, user_id) {
-        return Ok(false);
-    }
-    let users = &cx.mapping.users;
-    let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // Through the identity check: only the user asked for is ever written.
-        let Some(got) = legacy::read_record(cx, users, user_id).await? else {
-            return Ok(false);
-        };
-        let user = got.body;
-        let mut groups = ua.groups_of_user(&user);
-        let is_in = groups.iter().any(|g| g == group_id);
-        if is_in == member {
-            return Ok(true);
-        }
-        if member {
-            groups.push(group_id.to_string());
-        } else {
-            groups.retain(|g| g != group_id);
-        }
-        let new_user = ua.with_groups(&user, &groups)?;
-        let body = users.update_body(&user, &new_user);
-        let call = Call {
-            id: Some(user_id),
-            body: Some(&body),
-            if_match: ua.if_match(&user),
-            ..Call::new(&users.endpoints.update)
-        };
-        let result = legacy::call_with(cx, users, &call).await;
-        cx.membership
-            .invalidate_users(&cx.tenant.name, [user_id])
-            .await;
-        cx.records.forget(&cx.tenant.name, user_id).await;
-        match result {
-            Ok(_) => return Ok(true),
-            Err(e) if e.legacy_status == Some(412) && attempt < 2 => continue,
-            Err(e) => return Err(e.error),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A user's groups
-
-/// Whether a user response shaped by `query` shows `groups`.
-pub fn shows_user_groups(query: &ListQuery) -> bool {
-    shows(query, "groups", urn::USER)
-}
-
-/// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
-/// the user they come with it and are shown by default; otherwise each listed user would cost a
-/// look-up, so lists show them only when `attributes` asks for `groups`. Member endpoints
-/// without a user's-groups call cannot tell them: a user's `groups` is then neither advertised
-/// in `/Schemas` nor shown.
-pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
-    match cx.mapping.groups.as_ref().map(|g| &g.membership) {
-        None
-        | Some(Membership::Endpoints {
-            user_groups: None, ..
-        }) => false,
-        Some(Membership::UserAttribute(_)) => shows_user_groups(query),
-        Some(Membership::Endpoints { .. }) => {
-            !query.attributes.is_empty() && shows_user_groups(query)
-        }
-    }
-}
-
-/// Records that a user the gateway just created is in no group, so that reading it back costs
-/// no look-up of its groups.
-pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
-    if matches!(
-        cx.mapping.groups.as_ref().map(|g| &g.membership),
-        Some(Membership::Endpoints { .. })
-    ) {
-        let _ = cx
-            .membership
-            .user_groups(&cx.tenant.name, user_id, async { Ok(Vec::new()) })
-            .await;
-    }
-}
-
-/// The groups of user `user_id`; `legacy_user` is its legacy record when the caller has it
-/// (membership held on the user is read from it, without a call). Endpoint look-ups go through
-/// the membership cache. Empty when the mapping has no way to tell (member endpoints without
-/// `user_groups`: then a user's `groups` is not advertised, and the groups of a user are found
-/// by [`list`] reading the groups' member lists).
-pub async fn groups_of_user(
-    cx: &Ctx<'_>,
-    user_id: &str,
-    legacy_user: Option<&Value>,
-) -> Result<Vec<GroupRef>, ScimError> {
-    let Some(g) = &cx.mapping.groups else {
-        return Ok(Vec::new());
-    };
-    match &g.membership {
-        Membership::Endpoints {
-            user_groups: Some(ug),
-            ..
-        } => {
-            let load = async {
-                let call = Call {
-                    id: Some(user_id),
-                    ..Call::new(&ug.endpoint)
-                };
-                let got = legacy::call_with(cx, &cx.mapping.users, &call).await?;
-                let ids = ug.groups(&got.body)?;
-                // Each group's name, when the items are groups the mapping can read.
-                let mut names: Vec<(String, String)> = Vec::new();
-                for item in ug.items.read_all(&got.body) {
-                    for one in item.as_array().map(Vec::as_slice).unwrap_or_default() {
-                        if let Ok(scim) = g.resource.to_scim(one) {
-                            if let (Some(i), Some(d)) = (
-                                scim.get("id").and_then(Value::as_str),
-                                scim.get("displayName").and_then(Value::as_str),
-                            ) {
-                                names.push((i.to_string(), d.to_string()));
-                            }
-                        }
-                    }
-                }
-                Ok(ids
-                    .into_iter()
-                    .map(|id| GroupRef {
-                        display: names.iter().find(|(i, _)| *i == id).map(|(_, d)| d.clone()),
-                        id,
-                    })
-                    .collect())
-            };
-            Ok(cx
-                .membership
-                .user_groups(&cx.tenant.name, user_id, load)
-                .await?
-                .to_vec())
-        }
-        Membership::Endpoints {
-            user_groups: None, ..
-        } => Ok(Vec::new()),
-        Membership::UserAttribute(ua) => {
-            let ids = match legacy_user {
-                Some(u) => ua.groups_of_user(u),
-                None => {
-                    let users = &cx.mapping.users;
-                    let load =
-                        async {
-                            // Through the identity guard: a legacy API that reads "6x" as user 6
-                            // must not lend user 6's groups to "6x".
-                            let got = legacy::read_record(cx, users, user_id).await?.ok_or_else(
-                                || ScimError::not_found(format!("no user with id {user_id:?}")),
-                            )?;
-                            Ok(ua
-                                .groups_of_user(&got.body)
-                                .into_iter()
-                                .map(|id| GroupRef { id, display: None })
-                                .collect())
-                        };
-                    return Ok(cx
-                        .membership
-                        .user_groups(&cx.tenant.name, user_id, load)
-                        .await?
-                        .to_vec());
-                }
-            };
-            Ok(ids
-                .into_iter()
-                .map(|id| GroupRef { id, display: None })
-                .collect())
-        }
-    }
-}
-
-/// Sets a SCIM user's read-only `groups` (left out when the user is in none).
-pub async fn fill_user_groups(
-    cx: &Ctx<'_>,
-    user: &mut Value,
-    legacy_user: Option<&Value>,
-) -> Result<(), ScimError> {
-    if cx.mapping.groups.is_none() {
-        return Ok(());
-    }
-    let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
-        return Ok(());
-    };
-    let groups = groups_of_user(cx, &id, legacy_user).await?;
-    if groups.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<Value> = groups
-        .iter()
-        .map(|g| {
-            let mut o = Map::new();
-            o.insert("value".into(), Value::String(g.id.clone()));
-            if let Some(d) = &g.display {
-                o.insert("display".into(), Value::String(d.clone()));
-            }
-            o.insert("type".into(), Value::String("direct".into()));
-            Value::Object(o)
-        })
-        .collect();
-    if let Some(obj) = user.as_object_mut() {
-        obj.insert("groups".into(), Value::Array(list));
-    }
-    Ok(())
-}
 
 // ---------------------------------------------------------------------------------------------
 // Lists
@@ -1284,12 +599,7 @@ fn id_term(f: &Filter) -> Option<&str> {
 
 /// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
 /// (`members[value eq "u"]`, alone or with `and`) is answered by [`groups_with_member`].
-/// (Boxed: its state lives on the heap, not in the request handler's stack frame.)
-pub fn list<'a>(cx: &'a Ctx<'a>, query: &'a ListQuery, base_url: &'a str) -> Boxed<'a, Value> {
-    Box::pin(list_now(cx, query, base_url))
-}
-
-async fn list_now(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     let Some(g) = &cx.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries
         // /Groups and needs a ListResponse here.
@@ -1367,20 +677,13 @@ async fn groups_with_member(
              members[value eq \"{member}\"]"
         ))
     };
-    let gone_is_none = |r: Result<Fetched, ScimError>| match r {
-        Ok(found) => Ok(Some(found.scim)),
-        Err(e) if e.status == 404 => Ok(None),
-        Err(e) => Err(e),
-    };
     let candidates: Vec<Value> = match (member_lists, rest.as_ref().and_then(id_term)) {
         (None, _) => {
-            let refs = groups_of_user(cx, member, None).await.or_else(|e| {
-                if e.status == 404 {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
-            })?;
+            let refs = match groups_of_user(cx, member, None).await {
+                Ok(refs) => refs,
+                Err(e) if legacy::meaning(&e) == Meaning::NotFound => Vec::new(),
+                Err(e) => return Err(e),
+            };
             if refs.len() > scan_limit {
                 return Err(too_many_groups());
             }
@@ -1388,11 +691,11 @@ async fn groups_with_member(
             let named = rest.as_ref().and_then(id_term);
             let mut out = Vec::with_capacity(refs.len());
             for gref in refs.iter().filter(|r| named.is_none_or(|id| r.id == id)) {
-                out.extend(gone_is_none(fetch(cx, &gref.id).await)?);
+                out.extend(find(cx, &gref.id).await?.map(|f| f.scim));
             }
             out
         }
-        (Some(_), Some(id)) => gone_is_none(fetch(cx, id).await)?.into_iter().collect(),
+        (Some(_), Some(id)) => find(cx, id).await?.map(|f| f.scim).into_iter().collect(),
         (Some(_), None) => {
             let every = ListQuery {
                 filter: None,
@@ -1470,7 +773,7 @@ async fn holds_member(
              id eq \"<group id>\" and members[value eq \"{member}\"]"
         ))),
         // The group went away in the meantime.
-        Err(e) if e.status == 404 => Ok(false),
+        Err(e) if legacy::meaning(&e) == Meaning::NotFound => Ok(false),
         Err(e) => Err(e),
     }
 }

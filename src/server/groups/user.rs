@@ -1,0 +1,249 @@
+//! A user's side of groups: its read-only `groups` attribute (through the membership cache, or
+//! from the legacy user when membership is held there), and the role and flags the mapping's
+//! `groups.roles` / `groups.flags` derive from its groups. Called by `users` through the
+//! functions `groups` re-exports; not here: changing a group's members (`members`).
+
+use serde_json::{Map, Value};
+
+use crate::cache::GroupRef;
+use crate::mapping::{Membership, UserGroup};
+use crate::scim::list::ListQuery;
+use crate::scim::{urn, ScimError};
+use crate::server::context::Ctx;
+use crate::server::legacy::{self, Call};
+
+use super::{display_name, find, shows};
+
+/// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
+/// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
+/// to do without rules, or for a user the legacy API does not know.
+pub(super) async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimError> {
+    if cx
+        .mapping
+        .groups
+        .as_ref()
+        .is_none_or(|g| g.rules.is_empty())
+    {
+        return Ok(());
+    }
+    let users = &cx.mapping.users;
+    let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
+    let Some(got) = legacy::read_record(cx, users, user_id).await? else {
+        return Ok(());
+    };
+    let user = got.body;
+    let new_user = apply_user_rules(cx, user_id, &user).await?;
+    if new_user != user {
+        let body = users.update_body(&user, &new_user);
+        let call = Call {
+            id: Some(user_id),
+            body: Some(&body),
+            ..Call::new(&users.endpoints.update)
+        };
+        let result = legacy::call_with(cx, users, &call).await;
+        cx.records.forget(&cx.tenant.name, user_id).await;
+        result.map_err(|e| e.error)?;
+        cx.record
+            .applied(format!("updated the role and flags of user {user_id}"));
+    }
+    Ok(())
+}
+
+/// The legacy user `legacy_user` (of SCIM id `user_id`) with the role and flags its groups
+/// call for; unchanged without rules. Groups whose name the membership does not carry are
+/// read for it, so that rules naming groups by displayName match them.
+pub async fn apply_user_rules(
+    cx: &Ctx<'_>,
+    user_id: &str,
+    legacy_user: &Value,
+) -> Result<Value, ScimError> {
+    let Some(g) = cx.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
+        return Ok(legacy_user.clone());
+    };
+    let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
+    for group in groups.iter_mut().filter(|g| g.display.is_none()) {
+        if let Some(f) = find(cx, &group.id).await? {
+            group.display = display_name(&f.scim).map(str::to_owned);
+        }
+    }
+    let refs: Vec<UserGroup<'_>> = groups
+        .iter()
+        .map(|g| UserGroup {
+            id: &g.id,
+            display: g.display.as_deref(),
+        })
+        .collect();
+    Ok(g.rules.apply(legacy_user, &refs)?)
+}
+
+/// A legacy user about to be created through the gateway: the mapping's default role when the
+/// SCIM user carries none.
+pub fn with_default_role(cx: &Ctx<'_>, legacy_user: &Value) -> Result<Value, ScimError> {
+    match &cx.mapping.groups {
+        Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
+        None => Ok(legacy_user.clone()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A user's groups
+
+/// Whether a user response shaped by `query` shows `groups`.
+pub fn shows_user_groups(query: &ListQuery) -> bool {
+    shows(query, "groups", urn::USER)
+}
+
+/// Whether a user list shaped by `query` shows each user's `groups`. When membership is held on
+/// the user they come with it and are shown by default; otherwise each listed user would cost a
+/// look-up, so lists show them only when `attributes` asks for `groups`. Member endpoints
+/// without a user's-groups call cannot tell them: a user's `groups` is then neither advertised
+/// in `/Schemas` nor shown.
+pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
+    match cx.mapping.groups.as_ref().map(|g| &g.membership) {
+        None
+        | Some(Membership::Endpoints {
+            user_groups: None, ..
+        }) => false,
+        Some(Membership::UserAttribute(_)) => shows_user_groups(query),
+        Some(Membership::Endpoints { .. }) => {
+            !query.attributes.is_empty() && shows_user_groups(query)
+        }
+    }
+}
+
+/// Records that a user the gateway just created is in no group, so that reading it back costs
+/// no look-up of its groups.
+pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
+    if matches!(
+        cx.mapping.groups.as_ref().map(|g| &g.membership),
+        Some(Membership::Endpoints { .. })
+    ) {
+        let _ = cx
+            .membership
+            .user_groups(&cx.tenant.name, user_id, async { Ok(Vec::new()) })
+            .await;
+    }
+}
+
+/// The groups of user `user_id`; `legacy_user` is its legacy record when the caller has it
+/// (membership held on the user is read from it, without a call). Endpoint look-ups go through
+/// the membership cache. Empty when the mapping has no way to tell (member endpoints without
+/// `user_groups`: then a user's `groups` is not advertised, and the groups of a user are found
+/// by [`list`] reading the groups' member lists).
+pub(super) async fn groups_of_user(
+    cx: &Ctx<'_>,
+    user_id: &str,
+    legacy_user: Option<&Value>,
+) -> Result<Vec<GroupRef>, ScimError> {
+    let Some(g) = &cx.mapping.groups else {
+        return Ok(Vec::new());
+    };
+    match &g.membership {
+        Membership::Endpoints {
+            user_groups: Some(ug),
+            ..
+        } => {
+            let load = async {
+                let call = Call {
+                    id: Some(user_id),
+                    ..Call::new(&ug.endpoint)
+                };
+                let got = legacy::call_with(cx, &cx.mapping.users, &call).await?;
+                let ids = ug.groups(&got.body)?;
+                // Each group's name, when the items are groups the mapping can read.
+                let mut names: Vec<(String, String)> = Vec::new();
+                for item in ug.items.read_all(&got.body) {
+                    for one in item.as_array().map(Vec::as_slice).unwrap_or_default() {
+                        if let Ok(scim) = g.resource.to_scim(one) {
+                            if let (Some(i), Some(d)) = (
+                                scim.get("id").and_then(Value::as_str),
+                                scim.get("displayName").and_then(Value::as_str),
+                            ) {
+                                names.push((i.to_string(), d.to_string()));
+                            }
+                        }
+                    }
+                }
+                Ok(ids
+                    .into_iter()
+                    .map(|id| GroupRef {
+                        display: names.iter().find(|(i, _)| *i == id).map(|(_, d)| d.clone()),
+                        id,
+                    })
+                    .collect())
+            };
+            Ok(cx
+                .membership
+                .user_groups(&cx.tenant.name, user_id, load)
+                .await?
+                .to_vec())
+        }
+        Membership::Endpoints {
+            user_groups: None, ..
+        } => Ok(Vec::new()),
+        Membership::UserAttribute(ua) => {
+            let ids = match legacy_user {
+                Some(u) => ua.groups_of_user(u),
+                None => {
+                    let users = &cx.mapping.users;
+                    let load =
+                        async {
+                            // Through the identity guard: a legacy API that reads "6x" as user 6
+                            // must not lend user 6's groups to "6x".
+                            let got = legacy::read_record(cx, users, user_id).await?.ok_or_else(
+                                || ScimError::not_found(format!("no user with id {user_id:?}")),
+                            )?;
+                            Ok(ua
+                                .groups_of_user(&got.body)
+                                .into_iter()
+                                .map(|id| GroupRef { id, display: None })
+                                .collect())
+                        };
+                    return Ok(cx
+                        .membership
+                        .user_groups(&cx.tenant.name, user_id, load)
+                        .await?
+                        .to_vec());
+                }
+            };
+            Ok(ids
+                .into_iter()
+                .map(|id| GroupRef { id, display: None })
+                .collect())
+        }
+    }
+}
+
+/// Sets a SCIM user's read-only `groups` (left out when the user is in none).
+pub async fn fill_user_groups(
+    cx: &Ctx<'_>,
+    user: &mut Value,
+    legacy_user: Option<&Value>,
+) -> Result<(), ScimError> {
+    if cx.mapping.groups.is_none() {
+        return Ok(());
+    }
+    let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
+        return Ok(());
+    };
+    let groups = groups_of_user(cx, &id, legacy_user).await?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut o = Map::new();
+            o.insert("value".into(), Value::String(g.id.clone()));
+            if let Some(d) = &g.display {
+                o.insert("display".into(), Value::String(d.clone()));
+            }
+            o.insert("type".into(), Value::String("direct".into()));
+            Value::Object(o)
+        })
+        .collect();
+    if let Some(obj) = user.as_object_mut() {
+        obj.insert("groups".into(), Value::Array(list));
+    }
+    Ok(())
+}

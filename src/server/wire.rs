@@ -1,0 +1,94 @@
+//! The bottom layer of the SCIM listener: a request and its reply as the gateway handles them,
+//! independent of pingora, and the constants every layer above shares (the URL segment escape
+//! set, the SCIM media type, the request-id header). Imports nothing else of `server`.
+
+use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+use crate::scim::ScimError;
+
+/// The header that carries the request id, both ways and to the legacy API.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The SCIM media type (RFC 7644 §3.1).
+pub(crate) const SCIM_JSON: &str = "application/scim+json";
+
+/// A request as the gateway needs it, independent of pingora.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<Vec<u8>>,
+    pub host: Option<String>,
+    pub body: Vec<u8>,
+    /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
+    pub request_id: String,
+}
+
+/// A response before it is written: status, optional JSON body, extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn resource(status: u16, body: Value) -> Reply {
+        let mut reply = Reply::json(status, body);
+        if let Some(v) = reply
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/meta/version"))
+            .and_then(Value::as_str)
+        {
+            reply.headers.push(("etag", v.to_string()));
+        }
+        reply
+    }
+
+    /// 201 with the new resource, and its `meta.location` as `Location`.
+    pub(crate) fn created(body: Value) -> Reply {
+        let mut reply = Reply::resource(201, body);
+        if let Some(loc) = reply
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/meta/location"))
+            .and_then(Value::as_str)
+        {
+            reply.headers.push(("location", loc.to_string()));
+        }
+        reply
+    }
+
+    /// The SCIM error body, with the headers the status calls for.
+    pub(crate) fn error(e: &ScimError) -> Reply {
+        let mut reply = Reply::json(e.status, e.to_json());
+        if e.status == 401 {
+            reply
+                .headers
+                .push(("www-authenticate", "Bearer realm=\"scim-gateway\"".into()));
+        }
+        if let Some(s) = e.retry_after {
+            reply.headers.push(("retry-after", s.to_string()));
+        }
+        reply
+    }
+}
