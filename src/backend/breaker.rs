@@ -14,40 +14,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// When the circuit opens and for how long.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerOptions {
-    /// Consecutive failed calls that open the circuit; 0: never by count.
-    pub failures: u32,
-    /// The share of failed calls in the window that opens the circuit, in `(0, 1]`; 0: never
-    /// by ratio.
-    pub failure_ratio: f64,
-    /// How far back the ratio looks.
-    pub window: Duration,
-    /// The ratio counts only once the window holds at least this many calls.
-    pub min_calls: u32,
-    /// How long the circuit stays open before a probe is let through.
-    pub open_for: Duration,
-}
-
-impl Default for BreakerOptions {
-    fn default() -> Self {
-        BreakerOptions {
-            failures: 5,
-            failure_ratio: 0.5,
-            window: Duration::from_secs(10),
-            min_calls: 20,
-            open_for: Duration::from_secs(10),
-        }
-    }
-}
-
-impl BreakerOptions {
-    /// Whether the circuit can open at all.
-    pub fn enabled(&self) -> bool {
-        self.failures > 0 || self.failure_ratio > 0.0
-    }
-}
+use crate::mapping::protection::BreakerOptions;
 
 /// Where the circuit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

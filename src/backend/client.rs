@@ -39,7 +39,8 @@ use pingora::{Error as PingoraError, ErrorType};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
 use super::limiter::Refusal;
-use super::protect::{Guard, Protection};
+use super::protect::Guard;
+use crate::mapping::protection::Protection;
 
 /// The default bound on a response body: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;

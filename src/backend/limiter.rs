@@ -8,33 +8,10 @@
 //! with `Retry-After`, in `error.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// How many calls may be in flight and how many may wait.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimiterOptions {
-    /// Calls in flight to the legacy API at once (at least 1).
-    pub max_concurrency: usize,
-    /// Calls that may wait for a free slot; 0: none wait, a call finding every slot taken is
-    /// refused.
-    pub queue: usize,
-    /// The longest a call waits for a slot.
-    pub queue_timeout: Duration,
-}
-
-impl Default for LimiterOptions {
-    fn default() -> Self {
-        LimiterOptions {
-            max_concurrency: 32,
-            // More than the connections an IdP, or a load balancer in front, opens at once:
-            // only a real pile-up is refused.
-            queue: 1024,
-            queue_timeout: Duration::from_secs(2),
-        }
-    }
-}
+use crate::mapping::protection::LimiterOptions;
 
 /// Why a call did not get a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +109,7 @@ impl Limiter {
 mod tests {
     use std::sync::atomic::AtomicI64;
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
 

@@ -20,11 +20,10 @@ mod limiter;
 mod protect;
 pub mod retry;
 
-pub use breaker::{Admission, Breaker, BreakerOptions, State as CircuitState};
+pub use breaker::{Admission, Breaker, State as CircuitState};
 pub use client::{
     BackendClient, BackendRequest, BackendResponse, ClientOptions, DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
-pub use limiter::{Limiter, LimiterOptions, Refusal};
-pub use protect::{CallObserver, Guard, Protection};
-pub use retry::RetryPolicy;
+pub use limiter::{Limiter, Refusal};
+pub use protect::{CallObserver, Guard};

@@ -12,20 +12,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::breaker::{Admission, Breaker, BreakerOptions};
+use super::breaker::{Admission, Breaker};
 use super::client::{BackendClient, BackendRequest, BackendResponse};
 use super::error::BackendError;
-use super::limiter::{Limiter, LimiterOptions};
-use super::retry::{self, Attempt, RetryPolicy};
-
-/// How the calls to one legacy API are protected: the concurrency bound and its queue,
-/// retries, the circuit breaker.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Protection {
-    pub limits: LimiterOptions,
-    pub retry: RetryPolicy,
-    pub breaker: BreakerOptions,
-}
+use super::limiter::Limiter;
+use super::retry::{self, Attempt};
+use crate::mapping::protection::{Protection, RetryPolicy};
 
 /// What a protected call reports as it goes, for the caller's metrics. Every method has an
 /// empty default; `()` observes nothing.
@@ -201,6 +193,7 @@ mod tests {
 
     use super::*;
     use crate::backend::ClientOptions;
+    use crate::mapping::protection::{BreakerOptions, LimiterOptions};
     use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 
     /// Answers each request with the next status of `script` (then 200), counting requests and

@@ -16,32 +16,7 @@ use http::{HeaderMap, Method};
 
 use super::client::BackendResponse;
 use super::error::{BackendError, TimeoutPhase};
-
-/// When and how often a failed call is retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first one included: 1 never retries.
-    pub attempts: u32,
-    /// The wait before the second attempt; it doubles before each further one, up to
-    /// `max_backoff`. The wait actually taken is between half of it and all of it (jitter), so
-    /// that calls that failed together do not come back together.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
-    /// A `Retry-After` of the legacy API up to this long is waited for, then the call is sent
-    /// again; a longer one ends the retries (and is passed on to the identity provider).
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            max_retry_after: Duration::from_secs(5),
-        }
-    }
-}
+use crate::mapping::protection::RetryPolicy;
 
 /// Whether a request may be sent twice with the effect of sending it once: GET, HEAD, OPTIONS,
 /// PUT and DELETE; a PATCH only when it carries `If-Match`; never a POST.
