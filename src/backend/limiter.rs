@@ -15,7 +15,7 @@ use crate::mapping::protection::LimiterOptions;
 
 /// Why a call did not get a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Every slot is taken and the queue is full.
     QueueFull,
     /// The call waited `queue_timeout` without a slot freeing up.
@@ -33,7 +33,7 @@ impl std::fmt::Display for Refusal {
 
 /// The slots and the queue of one legacy API.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     slots: Semaphore,
     waiting: AtomicUsize,
     options: LimiterOptions,
@@ -54,7 +54,7 @@ impl Drop for InQueue<'_> {
 }
 
 impl Limiter {
-    pub fn new(options: LimiterOptions) -> Limiter {
+    pub(crate) fn new(options: LimiterOptions) -> Limiter {
         Limiter {
             slots: Semaphore::new(options.max_concurrency.max(1)),
             waiting: AtomicUsize::new(0),
@@ -62,14 +62,10 @@ impl Limiter {
         }
     }
 
-    pub fn options(&self) -> &LimiterOptions {
-        &self.options
-    }
-
     /// A slot, held until the permit is dropped: at once if one is free, else after waiting in
     /// the queue. `on_queue` is told +1 when the call starts waiting and -1 when it stops (for
     /// the queue-depth gauge).
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         &self,
         on_queue: &(dyn Fn(i64) + Sync),
     ) -> Result<SemaphorePermit<'_>, Refusal> {
@@ -95,12 +91,13 @@ impl Limiter {
     }
 
     /// Calls waiting for a slot now.
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
 
     /// Slots free now.
-    pub fn available(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn available(&self) -> usize {
         self.slots.available_permits()
     }
 }

@@ -21,7 +21,7 @@ use crate::mapping::protection::{Protection, RetryPolicy};
 
 /// What a protected call reports as it goes, for the caller's metrics. Every method has an
 /// empty default; `()` observes nothing.
-pub trait CallObserver: Sync {
+pub(crate) trait CallObserver: Sync {
     /// One attempt reached the legacy API (or tried to) and ended with `result` after
     /// `elapsed`. Calls refused by the breaker or the bound never get here.
     fn attempt(&self, _result: &Result<BackendResponse, BackendError>, _elapsed: Duration) {}
@@ -44,7 +44,7 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(protection: &Protection) -> Guard {
+    pub(crate) fn new(protection: &Protection) -> Guard {
         Guard {
             limiter: Limiter::new(protection.limits.clone()),
             breaker: Mutex::new(Breaker::new(protection.breaker.clone(), Instant::now())),
@@ -59,7 +59,7 @@ impl Guard {
     }
 
     /// Whether the circuit is closed now.
-    pub fn circuit_closed(&self) -> bool {
+    pub(crate) fn circuit_closed(&self) -> bool {
         self.breaker().is_closed()
     }
 
@@ -127,7 +127,7 @@ impl BackendClient {
     /// bound and its queue are full or the queue wait times out ([`BackendError::Busy`]); retried
     /// after the failures and for the methods that [`retry`](super::retry) allows. The result is that of the last
     /// attempt (also when the circuit opened meanwhile and refuses the next one).
-    pub async fn send_protected(
+    pub(crate) async fn send_protected(
         &self,
         request: BackendRequest,
         observer: &dyn CallObserver,

@@ -20,7 +20,7 @@ use crate::mapping::protection::RetryPolicy;
 
 /// Whether a request may be sent twice with the effect of sending it once: GET, HEAD, OPTIONS,
 /// PUT and DELETE; a PATCH only when it carries `If-Match`; never a POST.
-pub fn is_idempotent(method: &Method, if_match: bool) -> bool {
+pub(crate) fn is_idempotent(method: &Method, if_match: bool) -> bool {
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE => true,
         Method::PATCH => if_match,
@@ -30,7 +30,7 @@ pub fn is_idempotent(method: &Method, if_match: bool) -> bool {
 
 /// How one attempt ended, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// The legacy API answered with `status`; `retry_after` is its `Retry-After`, if any.
     Answered {
         status: u16,
@@ -46,7 +46,7 @@ pub enum Attempt {
 
 impl Attempt {
     /// How `result` ended; `now` dates a `Retry-After` given as an HTTP date.
-    pub fn of(result: &Result<BackendResponse, BackendError>, now: SystemTime) -> Attempt {
+    pub(crate) fn of(result: &Result<BackendResponse, BackendError>, now: SystemTime) -> Attempt {
         match result {
             Ok(r) => Attempt::Answered {
                 status: r.status,
@@ -69,7 +69,7 @@ impl RetryPolicy {
     /// After attempt number `attempt` (1 for the first) of a call ended as `how`: the wait
     /// before the next attempt, or `None` to stop. `idempotent` is [`is_idempotent`] of the
     /// call; `jitter` is a random number in `[0, 1)`.
-    pub fn next(
+    pub(crate) fn next(
         &self,
         attempt: u32,
         idempotent: bool,
@@ -95,7 +95,7 @@ impl RetryPolicy {
 
     /// The jittered wait after attempt number `attempt`: `backoff × 2^(attempt-1)`, at most
     /// `max_backoff`, of which the upper half is scaled by `jitter` (in `[0, 1)`).
-    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
         let full = self
             .backoff
@@ -108,7 +108,7 @@ impl RetryPolicy {
 
 /// The `Retry-After` of a response: delay-seconds, or an HTTP date (a date in the past is a
 /// wait of zero). `None` when absent or unreadable.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -128,7 +128,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 /// A wait as the whole seconds of a `Retry-After` header: rounded up, at least 1.
-pub fn retry_after_seconds(wait: Duration) -> u64 {
+pub(crate) fn retry_after_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     seconds.max(1)
 }
