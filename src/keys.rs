@@ -23,13 +23,13 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 /// The scope that lets a key read: GET, list, search and the discovery endpoints.
-pub const SCOPE_READ: &str = "scim.read";
+pub(crate) const SCOPE_READ: &str = "scim.read";
 /// The scope that lets a key write: POST, PUT, PATCH and DELETE.
-pub const SCOPE_WRITE: &str = "scim.write";
+pub(crate) const SCOPE_WRITE: &str = "scim.write";
 /// Every scope a key may have.
-pub const SCOPES: [&str; 2] = [SCOPE_READ, SCOPE_WRITE];
+pub(crate) const SCOPES: [&str; 2] = [SCOPE_READ, SCOPE_WRITE];
 /// How every secret starts.
-pub const SECRET_PREFIX: &str = "sgw_";
+pub(crate) const SECRET_PREFIX: &str = "sgw_";
 /// Characters of a generated key id.
 const ID_LEN: usize = 8;
 /// Random characters of a secret after its id: 32 base62 characters, about 190 bits.
@@ -76,7 +76,7 @@ impl Scopes {
     }
 
     /// The scope names, in the order of [`SCOPES`].
-    pub fn names(self) -> Vec<&'static str> {
+    pub(crate) fn names(self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.read {
             out.push(SCOPE_READ);
@@ -101,19 +101,19 @@ pub struct KeyEntry {
     /// The public id: shown by `keys list`, used by `keys revoke`, part of the secret.
     pub id: String,
     #[serde(default)]
-    pub label: String,
-    pub tenant: String,
-    pub scopes: Vec<String>,
+    pub(crate) label: String,
+    pub(crate) tenant: String,
+    pub(crate) scopes: Vec<String>,
     /// SHA-256 (hex) of the whole secret `sgw_<id>_<random>`.
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// RFC 3339.
-    pub created: String,
+    pub(crate) created: String,
     /// RFC 3339; absent: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// RFC 3339: when `keys revoke` revoked it; absent: not revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked: Option<String>,
+    pub(crate) revoked: Option<String>,
 }
 
 /// The whole keys file.
@@ -139,10 +139,10 @@ pub struct Key {
     pub label: String,
     pub tenant: String,
     pub scopes: Scopes,
-    pub digest: [u8; 32],
+    pub(crate) digest: [u8; 32],
     pub created: OffsetDateTime,
     pub expires: Option<OffsetDateTime>,
-    pub revoked: Option<OffsetDateTime>,
+    pub(crate) revoked: Option<OffsetDateTime>,
 }
 
 /// Whether a key is accepted now.
@@ -200,7 +200,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Whether `name` can be a tenant's name: 1–63 characters of `a-z 0-9 . _ -`, starting with a
 /// letter or digit. Tenant names appear in URLs (`/t/{tenant}/…`), metrics and logs.
-pub fn check_tenant_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_tenant_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_TENANT_LEN
         && name
@@ -235,7 +235,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
 
 /// Parses and checks a keys file. `source` names it in messages. Every problem is reported,
 /// each with its line and a fix; no message shows a digest.
-pub fn parse(source: &str, text: &str) -> Result<(KeysFile, Vec<Key>), KeysError> {
+pub(crate) fn parse(source: &str, text: &str) -> Result<(KeysFile, Vec<Key>), KeysError> {
     let spanned: SpannedFile = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
         let message = e.message().trim_end().to_string();
@@ -354,7 +354,7 @@ pub fn read_file(path: &Path) -> Result<(KeysFile, Vec<Key>), KeysError> {
 }
 
 /// The text of a keys file.
-pub fn to_text(file: &KeysFile) -> String {
+pub(crate) fn to_text(file: &KeysFile) -> String {
     let body = toml::to_string(file).unwrap_or_default();
     format!(
         "# scim-gateway API keys, written by `scim-gateway keys` (new, revoke). Only the SHA-256\n\

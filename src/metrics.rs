@@ -21,19 +21,19 @@ use prometheus::{
 use crate::cache::CacheStats;
 
 /// The prefix of every metric name (`scim_gateway_scim_requests_total`).
-pub const PREFIX: &str = "scim_gateway";
+pub(crate) const PREFIX: &str = "scim_gateway";
 
 /// Histogram buckets for latencies from 0.5 ms to 10 s, in seconds.
-pub const LATENCY_BUCKETS: [f64; 15] = [
+pub(crate) const LATENCY_BUCKETS: [f64; 15] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// The tenant label of a request refused before a tenant was known (authentication failed).
-pub const NO_TENANT: &str = "none";
+pub(crate) const NO_TENANT: &str = "none";
 
 /// Why a request was refused by authentication: the `reason` label of `auth_failures_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
+pub(crate) enum AuthFailure {
     /// No credentials, or not `Authorization: Bearer <token>`.
     Missing,
     /// A token or key the gateway does not know (or a revoked key).
@@ -47,7 +47,7 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
-    pub const ALL: [AuthFailure; 5] = [
+    pub(crate) const ALL: [AuthFailure; 5] = [
         AuthFailure::Missing,
         AuthFailure::UnknownKey,
         AuthFailure::Expired,
@@ -55,7 +55,7 @@ impl AuthFailure {
         AuthFailure::Tenant,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AuthFailure::Missing => "missing",
             AuthFailure::UnknownKey => "unknown_key",
@@ -67,7 +67,7 @@ impl AuthFailure {
 }
 
 /// The labels of a request that was never routed (an unknown path or method).
-pub const UNROUTED: (&str, &str) = ("none", "none");
+pub(crate) const UNROUTED: (&str, &str) = ("none", "none");
 
 /// Every metric of the gateway, in one registry.
 pub struct Metrics {
@@ -117,7 +117,7 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let registry =
             Registry::new_custom(Some(PREFIX.into()), None).expect("the prefix is a valid name");
         let r = &registry;
@@ -253,7 +253,7 @@ impl Metrics {
     }
 
     /// Counts one answered SCIM request and its latency.
-    pub fn record_request(
+    pub(crate) fn record_request(
         &self,
         tenant: &str,
         (resource, operation): (&str, &str),
@@ -269,14 +269,14 @@ impl Metrics {
     }
 
     /// Counts the request as in flight until the returned guard is dropped.
-    pub fn in_flight(&self) -> InFlight {
+    pub(crate) fn in_flight(&self) -> InFlight {
         self.in_flight.inc();
         InFlight(self.in_flight.clone())
     }
 
     /// Counts one call to the legacy API: `status` is its HTTP status, or a reason for a call
     /// that produced no HTTP answer (`timeout`, `unreachable`, `error`).
-    pub fn record_backend(&self, endpoint: &str, status: &str, elapsed: Duration) {
+    pub(crate) fn record_backend(&self, endpoint: &str, status: &str, elapsed: Duration) {
         self.backend_requests
             .with_label_values(&[endpoint, status])
             .inc();
@@ -286,42 +286,42 @@ impl Metrics {
     }
 
     /// Sets whether the circuit to the legacy API of the mapping `backend` is open.
-    pub fn set_circuit_open(&self, backend: &str, open: bool) {
+    pub(crate) fn set_circuit_open(&self, backend: &str, open: bool) {
         self.backend_circuit_open
             .with_label_values(&[backend])
             .set(i64::from(open));
     }
 
     /// Counts a request refused by the tenant's rate limit.
-    pub fn record_rate_limited(&self, tenant: &str) {
+    pub(crate) fn record_rate_limited(&self, tenant: &str) {
         self.rate_limited.with_label_values(&[tenant]).inc();
     }
 
     /// Counts a call of `endpoint` sent again after a failure.
-    pub fn record_backend_retry(&self, endpoint: &str) {
+    pub(crate) fn record_backend_retry(&self, endpoint: &str) {
         self.backend_retries.with_label_values(&[endpoint]).inc();
     }
 
     /// A legacy call started (`+1`) or stopped (`-1`) waiting for a free slot.
-    pub fn add_backend_queue_depth(&self, delta: i64) {
+    pub(crate) fn add_backend_queue_depth(&self, delta: i64) {
         self.backend_queue_depth.add(delta);
     }
 
     /// Counts a request refused by authentication.
-    pub fn record_auth_failure(&self, reason: AuthFailure) {
+    pub(crate) fn record_auth_failure(&self, reason: AuthFailure) {
         self.auth_failures
             .with_label_values(&[reason.as_str()])
             .inc();
     }
 
     /// Counts a configuration reload (SIGHUP): `ok` when the new configuration is in use.
-    pub fn record_config_reload(&self, ok: bool) {
+    pub(crate) fn record_config_reload(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "error" };
         self.config_reloads.with_label_values(&[outcome]).inc();
     }
 
     /// Sets a tenant's provisioned users and groups; `None` removes the series (unknown).
-    pub fn set_provisioned(
+    pub(crate) fn set_provisioned(
         &self,
         tenant: &str,
         users_active: Option<u64>,
@@ -396,12 +396,12 @@ fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
 }
 
 /// The `status` label of a legacy answer.
-pub fn backend_status_label(status: u16) -> std::borrow::Cow<'static, str> {
+pub(crate) fn backend_status_label(status: u16) -> std::borrow::Cow<'static, str> {
     status_label(status)
 }
 
 /// A request counted in `scim_requests_in_flight` until dropped.
-pub struct InFlight(IntGauge);
+pub(crate) struct InFlight(IntGauge);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

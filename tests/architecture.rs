@@ -1,7 +1,6 @@
 //! The layering of the crate, checked from its sources: `src/server/` is a directed acyclic
 //! graph of modules (no module imports one that imports it back), `metrics` imports nothing of
-//! `server`, `scim` imports nothing else of the crate and `mapping` only `scim` (and, for now,
-//! the backend's option types). Run it alone with `cargo test --test architecture`.
+//! `server`, `scim` imports nothing else of the crate and `mapping` only `scim`. Run it alone with `cargo test --test architecture`.
 //!
 //! What counts as an import: every `crate::server::<module>` path (in `use` lines, brace lists
 //! and inline paths) outside `//` comments, and `super::<module>` in a file directly under
@@ -201,9 +200,7 @@ fn scim_is_pure_and_mapping_sees_only_scim() {
             file.display()
         );
     }
-    // `backend`: the protection option types (limits, retries, breaker) the mapping's
-    // `backend.protection` compiles into are still defined beside the code that runs them.
-    let allowed = ["mapping", "scim", "backend"];
+    let allowed = ["mapping", "scim"];
     for file in rust_files(&src().join("mapping")) {
         let imports = crate_imports(&file);
         let others: Vec<_> = imports

@@ -14,44 +14,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// When the circuit opens and for how long.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerOptions {
-    /// Consecutive failed calls that open the circuit; 0: never by count.
-    pub failures: u32,
-    /// The share of failed calls in the window that opens the circuit, in `(0, 1]`; 0: never
-    /// by ratio.
-    pub failure_ratio: f64,
-    /// How far back the ratio looks.
-    pub window: Duration,
-    /// The ratio counts only once the window holds at least this many calls.
-    pub min_calls: u32,
-    /// How long the circuit stays open before a probe is let through.
-    pub open_for: Duration,
-}
-
-impl Default for BreakerOptions {
-    fn default() -> Self {
-        BreakerOptions {
-            failures: 5,
-            failure_ratio: 0.5,
-            window: Duration::from_secs(10),
-            min_calls: 20,
-            open_for: Duration::from_secs(10),
-        }
-    }
-}
-
-impl BreakerOptions {
-    /// Whether the circuit can open at all.
-    pub fn enabled(&self) -> bool {
-        self.failures > 0 || self.failure_ratio > 0.0
-    }
-}
+use crate::mapping::protection::BreakerOptions;
 
 /// Where the circuit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Calls go through.
     Closed,
     /// Calls are refused until `until`.
@@ -62,7 +29,7 @@ pub enum State {
 
 /// The breaker's answer to a call that wants to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Go ahead; report the outcome with [`Breaker::record`].
     Allowed,
     /// Go ahead as the trial call of a half-open circuit; report the outcome with
@@ -89,7 +56,7 @@ struct Bucket {
 
 /// The circuit breaker of one legacy API.
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     options: BreakerOptions,
     state: State,
     consecutive: u32,
@@ -99,7 +66,7 @@ pub struct Breaker {
 
 impl Breaker {
     /// A closed breaker; `now` starts its clock.
-    pub fn new(options: BreakerOptions, now: Instant) -> Breaker {
+    pub(crate) fn new(options: BreakerOptions, now: Instant) -> Breaker {
         Breaker {
             options,
             state: State::Closed,
@@ -109,17 +76,18 @@ impl Breaker {
         }
     }
 
-    pub fn state(&self) -> State {
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> State {
         self.state
     }
 
     /// Whether calls go through freely (for the `circuit_open` gauge: 0 when closed).
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
 
     /// Whether a call may go through at `now`.
-    pub fn admit(&mut self, now: Instant) -> Admission {
+    pub(crate) fn admit(&mut self, now: Instant) -> Admission {
         match self.state {
             State::Closed => Admission::Allowed,
             State::Open { until } if now < until => Admission::Refused {
@@ -137,7 +105,7 @@ impl Breaker {
 
     /// The outcome of a call admitted as `admitted`, at `now`. Outcomes of calls admitted while
     /// the circuit was closed but ending after it opened do not change it.
-    pub fn record(&mut self, admitted: Admission, failed: bool, now: Instant) {
+    pub(crate) fn record(&mut self, admitted: Admission, failed: bool, now: Instant) {
         match (admitted, self.state) {
             (Admission::Probe, State::HalfOpen { .. }) => {
                 if failed {
@@ -158,7 +126,7 @@ impl Breaker {
 
     /// The probe was admitted but never sent (refused by the concurrency limit, or its caller
     /// went away): the next call may probe instead.
-    pub fn abandon_probe(&mut self) {
+    pub(crate) fn abandon_probe(&mut self) {
         if self.state == (State::HalfOpen { probing: true }) {
             self.state = State::HalfOpen { probing: false };
         }

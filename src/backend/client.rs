@@ -39,46 +39,47 @@ use pingora::{Error as PingoraError, ErrorType};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
 use super::limiter::Refusal;
-use super::protect::{Guard, Protection};
+use super::protect::Guard;
+use crate::mapping::protection::Protection;
 
 /// The default bound on a response body: 16 MiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How many idle keep-alive connections the pool keeps (pingora's own default).
 const POOL_SIZE: usize = 128;
 
 /// How the client behaves. `Default` gives sensible values and no default headers.
 #[derive(Clone)]
-pub struct ClientOptions {
+pub(crate) struct ClientOptions {
     /// Bound on opening a TCP connection.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// Bound on the whole call: connecting, sending, and reading the complete response,
     /// including the one resend on a fresh connection.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Bound on each wait for the next bytes of the response (a legacy API that went silent
     /// mid-answer); `None`: only `request_timeout` bounds it.
-    pub read_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
     /// How long an idle connection stays in the keep-alive pool. Best kept below the backend's
     /// own keep-alive timeout.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Bound on a response body; a larger one is [`BackendError::TooLarge`].
-    pub max_response_bytes: usize,
+    pub(crate) max_response_bytes: usize,
     /// Headers sent with every request, e.g. the legacy API key. Never logged.
-    pub default_headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) default_headers: Vec<(HeaderName, HeaderValue)>,
     /// The `User-Agent` sent with every request.
-    pub user_agent: String,
+    pub(crate) user_agent: String,
     /// For an `https://` backend: a PEM file of CA certificates to trust *instead of* the
     /// system's root certificates (an internal PKI). To trust both, put the system bundle and
     /// the internal CA in one file. `None`: the system's roots (`SSL_CERT_FILE` and
     /// `SSL_CERT_DIR` are honoured). Ignored for an `http://` backend.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// For an `https://` backend: accept any certificate, for any name. Anyone on the network
     /// path can then impersonate the legacy API and read its credentials; the client logs a
     /// warning when it is built with this set. Never the default; cannot be combined with
     /// `ca_file`. Ignored for an `http://` backend.
-    pub insecure_skip_verify: bool,
+    pub(crate) insecure_skip_verify: bool,
     /// The concurrency bound, retries and circuit breaker of [`BackendClient::send_protected`].
-    pub protection: Protection,
+    pub(crate) protection: Protection,
 }
 
 impl Default for ClientOptions {
@@ -117,20 +118,22 @@ impl fmt::Debug for ClientOptions {
 
 /// One call to the legacy API.
 #[derive(Clone)]
-pub struct BackendRequest {
-    pub method: Method,
+pub(crate) struct BackendRequest {
+    pub(crate) method: Method,
     /// Path and query, already percent-encoded, starting with `/`; appended to the base URL's
     /// path prefix.
-    pub path_and_query: String,
+    pub(crate) path_and_query: String,
     /// Extra headers for this call; they replace default headers of the same name.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// A JSON body, sent with `Content-Type: application/json`.
-    pub body: Option<Vec<u8>>,
+    pub(crate) body: Option<Vec<u8>>,
 }
 
+/// Building a request step by step, for the tests.
+#[cfg(test)]
 impl BackendRequest {
     /// A request without headers or body.
-    pub fn new(method: Method, path_and_query: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, path_and_query: impl Into<String>) -> Self {
         BackendRequest {
             method,
             path_and_query: path_and_query.into(),
@@ -140,13 +143,13 @@ impl BackendRequest {
     }
 
     /// The same request with a JSON body.
-    pub fn with_json(mut self, body: Vec<u8>) -> Self {
+    pub(crate) fn with_json(mut self, body: Vec<u8>) -> Self {
         self.body = Some(body);
         self
     }
 
     /// The same request with one more header.
-    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
     }
@@ -165,10 +168,10 @@ impl fmt::Debug for BackendRequest {
 
 /// A complete response from the legacy API, whatever its status.
 #[derive(Clone)]
-pub struct BackendResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+pub(crate) struct BackendResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl fmt::Debug for BackendResponse {
@@ -266,7 +269,7 @@ impl BackendClient {
     /// reload, never on the request path. When a name resolves to both IPv4 and IPv6 addresses,
     /// the first IPv4 one is used (a backend listening on `0.0.0.0` is common, one listening on
     /// IPv6 only is rare).
-    pub fn new(
+    pub(crate) fn new(
         base_url: &str,
         options: ClientOptions,
     ) -> Result<BackendClient, BackendConfigError> {
@@ -321,7 +324,7 @@ impl BackendClient {
     }
 
     /// The address the backend's host resolved to.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 
@@ -332,7 +335,11 @@ impl BackendClient {
 
     /// Sends `request` once, unprotected, and reads the complete response, within
     /// `request_timeout`.
-    pub async fn send(&self, request: BackendRequest) -> Result<BackendResponse, BackendError> {
+    #[cfg(test)]
+    pub(crate) async fn send(
+        &self,
+        request: BackendRequest,
+    ) -> Result<BackendResponse, BackendError> {
         self.send_one(&request).await
     }
 

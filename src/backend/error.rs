@@ -18,7 +18,7 @@ use crate::scim::ScimError;
 
 /// A backend base URL that cannot be used. Found once, when the client is built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendConfigError {
+pub(crate) enum BackendConfigError {
     #[error("the backend URL {url:?} is not usable: {reason}")]
     InvalidUrl { url: String, reason: &'static str },
     #[error("the backend's CA file {path:?} cannot be used: {reason}")]
@@ -43,7 +43,7 @@ pub enum BackendConfigError {
 
 /// Which part of a call ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeoutPhase {
+pub(crate) enum TimeoutPhase {
     /// Opening the TCP connection (`ClientOptions::connect_timeout`).
     Connect,
     /// The whole call: connect, send, and read the complete response
@@ -65,7 +65,7 @@ impl fmt::Display for TimeoutPhase {
 
 /// Why the legacy API's TLS certificate was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CertificateProblem {
+pub(crate) enum CertificateProblem {
     /// Not signed by a trusted CA: a self-signed certificate, or an internal CA that is not in
     /// the trusted roots (`ClientOptions::ca_file`).
     UnknownIssuer,
@@ -103,7 +103,7 @@ impl fmt::Display for CertificateProblem {
 /// A call to the legacy API that did not produce a complete HTTP response. (A response with any
 /// status, 4xx and 5xx included, is not an error at this layer.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
+pub(crate) enum BackendError {
     /// The connection could not be opened: refused, unreachable, no route.
     #[error("cannot connect to the legacy API at {backend}: {reason}")]
     Connect { backend: String, reason: String },

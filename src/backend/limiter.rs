@@ -8,37 +8,14 @@
 //! with `Retry-After`, in `error.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// How many calls may be in flight and how many may wait.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimiterOptions {
-    /// Calls in flight to the legacy API at once (at least 1).
-    pub max_concurrency: usize,
-    /// Calls that may wait for a free slot; 0: none wait, a call finding every slot taken is
-    /// refused.
-    pub queue: usize,
-    /// The longest a call waits for a slot.
-    pub queue_timeout: Duration,
-}
-
-impl Default for LimiterOptions {
-    fn default() -> Self {
-        LimiterOptions {
-            max_concurrency: 32,
-            // More than the connections an IdP, or a load balancer in front, opens at once:
-            // only a real pile-up is refused.
-            queue: 1024,
-            queue_timeout: Duration::from_secs(2),
-        }
-    }
-}
+use crate::mapping::protection::LimiterOptions;
 
 /// Why a call did not get a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Every slot is taken and the queue is full.
     QueueFull,
     /// The call waited `queue_timeout` without a slot freeing up.
@@ -56,7 +33,7 @@ impl std::fmt::Display for Refusal {
 
 /// The slots and the queue of one legacy API.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     slots: Semaphore,
     waiting: AtomicUsize,
     options: LimiterOptions,
@@ -77,7 +54,7 @@ impl Drop for InQueue<'_> {
 }
 
 impl Limiter {
-    pub fn new(options: LimiterOptions) -> Limiter {
+    pub(crate) fn new(options: LimiterOptions) -> Limiter {
         Limiter {
             slots: Semaphore::new(options.max_concurrency.max(1)),
             waiting: AtomicUsize::new(0),
@@ -85,14 +62,10 @@ impl Limiter {
         }
     }
 
-    pub fn options(&self) -> &LimiterOptions {
-        &self.options
-    }
-
     /// A slot, held until the permit is dropped: at once if one is free, else after waiting in
     /// the queue. `on_queue` is told +1 when the call starts waiting and -1 when it stops (for
     /// the queue-depth gauge).
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         &self,
         on_queue: &(dyn Fn(i64) + Sync),
     ) -> Result<SemaphorePermit<'_>, Refusal> {
@@ -118,12 +91,13 @@ impl Limiter {
     }
 
     /// Calls waiting for a slot now.
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
 
     /// Slots free now.
-    pub fn available(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn available(&self) -> usize {
         self.slots.available_permits()
     }
 }
@@ -132,6 +106,7 @@ impl Limiter {
 mod tests {
     use std::sync::atomic::AtomicI64;
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
 

@@ -18,13 +18,8 @@ mod client;
 mod error;
 mod limiter;
 mod protect;
-pub mod retry;
+pub(crate) mod retry;
 
-pub use breaker::{Admission, Breaker, BreakerOptions, State as CircuitState};
-pub use client::{
-    BackendClient, BackendRequest, BackendResponse, ClientOptions, DEFAULT_MAX_RESPONSE_BYTES,
-};
-pub use error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
-pub use limiter::{Limiter, LimiterOptions, Refusal};
-pub use protect::{CallObserver, Guard, Protection};
-pub use retry::RetryPolicy;
+pub(crate) use client::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
+pub(crate) use error::BackendError;
+pub(crate) use protect::CallObserver;

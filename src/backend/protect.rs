@@ -12,24 +12,16 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::breaker::{Admission, Breaker, BreakerOptions};
+use super::breaker::{Admission, Breaker};
 use super::client::{BackendClient, BackendRequest, BackendResponse};
 use super::error::BackendError;
-use super::limiter::{Limiter, LimiterOptions};
-use super::retry::{self, Attempt, RetryPolicy};
-
-/// How the calls to one legacy API are protected: the concurrency bound and its queue,
-/// retries, the circuit breaker.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Protection {
-    pub limits: LimiterOptions,
-    pub retry: RetryPolicy,
-    pub breaker: BreakerOptions,
-}
+use super::limiter::Limiter;
+use super::retry::{self, Attempt};
+use crate::mapping::protection::{Protection, RetryPolicy};
 
 /// What a protected call reports as it goes, for the caller's metrics. Every method has an
 /// empty default; `()` observes nothing.
-pub trait CallObserver: Sync {
+pub(crate) trait CallObserver: Sync {
     /// One attempt reached the legacy API (or tried to) and ended with `result` after
     /// `elapsed`. Calls refused by the breaker or the bound never get here.
     fn attempt(&self, _result: &Result<BackendResponse, BackendError>, _elapsed: Duration) {}
@@ -52,7 +44,7 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(protection: &Protection) -> Guard {
+    pub(crate) fn new(protection: &Protection) -> Guard {
         Guard {
             limiter: Limiter::new(protection.limits.clone()),
             breaker: Mutex::new(Breaker::new(protection.breaker.clone(), Instant::now())),
@@ -67,7 +59,7 @@ impl Guard {
     }
 
     /// Whether the circuit is closed now.
-    pub fn circuit_closed(&self) -> bool {
+    pub(crate) fn circuit_closed(&self) -> bool {
         self.breaker().is_closed()
     }
 
@@ -135,7 +127,7 @@ impl BackendClient {
     /// bound and its queue are full or the queue wait times out ([`BackendError::Busy`]); retried
     /// after the failures and for the methods that [`retry`](super::retry) allows. The result is that of the last
     /// attempt (also when the circuit opened meanwhile and refuses the next one).
-    pub async fn send_protected(
+    pub(crate) async fn send_protected(
         &self,
         request: BackendRequest,
         observer: &dyn CallObserver,
@@ -201,6 +193,7 @@ mod tests {
 
     use super::*;
     use crate::backend::ClientOptions;
+    use crate::mapping::protection::{BreakerOptions, LimiterOptions};
     use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start};
 
     /// Answers each request with the next status of `script` (then 200), counting requests and

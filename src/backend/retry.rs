@@ -16,36 +16,11 @@ use http::{HeaderMap, Method};
 
 use super::client::BackendResponse;
 use super::error::{BackendError, TimeoutPhase};
-
-/// When and how often a failed call is retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first one included: 1 never retries.
-    pub attempts: u32,
-    /// The wait before the second attempt; it doubles before each further one, up to
-    /// `max_backoff`. The wait actually taken is between half of it and all of it (jitter), so
-    /// that calls that failed together do not come back together.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
-    /// A `Retry-After` of the legacy API up to this long is waited for, then the call is sent
-    /// again; a longer one ends the retries (and is passed on to the identity provider).
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            max_retry_after: Duration::from_secs(5),
-        }
-    }
-}
+use crate::mapping::protection::RetryPolicy;
 
 /// Whether a request may be sent twice with the effect of sending it once: GET, HEAD, OPTIONS,
 /// PUT and DELETE; a PATCH only when it carries `If-Match`; never a POST.
-pub fn is_idempotent(method: &Method, if_match: bool) -> bool {
+pub(crate) fn is_idempotent(method: &Method, if_match: bool) -> bool {
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE => true,
         Method::PATCH => if_match,
@@ -55,7 +30,7 @@ pub fn is_idempotent(method: &Method, if_match: bool) -> bool {
 
 /// How one attempt ended, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// The legacy API answered with `status`; `retry_after` is its `Retry-After`, if any.
     Answered {
         status: u16,
@@ -71,7 +46,7 @@ pub enum Attempt {
 
 impl Attempt {
     /// How `result` ended; `now` dates a `Retry-After` given as an HTTP date.
-    pub fn of(result: &Result<BackendResponse, BackendError>, now: SystemTime) -> Attempt {
+    pub(crate) fn of(result: &Result<BackendResponse, BackendError>, now: SystemTime) -> Attempt {
         match result {
             Ok(r) => Attempt::Answered {
                 status: r.status,
@@ -94,7 +69,7 @@ impl RetryPolicy {
     /// After attempt number `attempt` (1 for the first) of a call ended as `how`: the wait
     /// before the next attempt, or `None` to stop. `idempotent` is [`is_idempotent`] of the
     /// call; `jitter` is a random number in `[0, 1)`.
-    pub fn next(
+    pub(crate) fn next(
         &self,
         attempt: u32,
         idempotent: bool,
@@ -120,7 +95,7 @@ impl RetryPolicy {
 
     /// The jittered wait after attempt number `attempt`: `backoff × 2^(attempt-1)`, at most
     /// `max_backoff`, of which the upper half is scaled by `jitter` (in `[0, 1)`).
-    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
         let full = self
             .backoff
@@ -133,7 +108,7 @@ impl RetryPolicy {
 
 /// The `Retry-After` of a response: delay-seconds, or an HTTP date (a date in the past is a
 /// wait of zero). `None` when absent or unreadable.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -153,7 +128,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 /// A wait as the whole seconds of a `Retry-After` header: rounded up, at least 1.
-pub fn retry_after_seconds(wait: Duration) -> u64 {
+pub(crate) fn retry_after_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     seconds.max(1)
 }

@@ -14,7 +14,7 @@
 //! Not for: member lists of whole groups (a 100,000-member group is paged from the legacy API,
 //! never held here).
 
-pub mod records;
+pub(crate) mod records;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,16 +27,16 @@ use crate::scim::ScimError;
 
 /// A group a user belongs to, as SCIM's `groups` attribute shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRef {
-    pub id: String,
-    pub display: Option<String>,
+pub(crate) struct GroupRef {
+    pub(crate) id: String,
+    pub(crate) display: Option<String>,
 }
 
 /// Cache statistics, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
 }
 
 /// (tenant, user id) → the user's groups.
@@ -48,7 +48,7 @@ pub struct MembershipCache {
 
 impl MembershipCache {
     /// A cache whose entries live at most `ttl` and that holds at most `max_entries` users.
-    pub fn new(ttl: Duration, max_entries: u64) -> MembershipCache {
+    pub(crate) fn new(ttl: Duration, max_entries: u64) -> MembershipCache {
         MembershipCache {
             user_groups: Cache::builder()
                 .time_to_live(ttl)
@@ -61,7 +61,7 @@ impl MembershipCache {
 
     /// The groups of `user_id` of `tenant`, from the cache or from `load`. Concurrent misses
     /// for the same user run `load` once; a failed load is not cached.
-    pub async fn user_groups<F>(
+    pub(crate) async fn user_groups<F>(
         &self,
         tenant: &str,
         user_id: &str,
@@ -88,7 +88,7 @@ impl MembershipCache {
 
     /// Forgets what is known of these users' groups in `tenant` (after the gateway changed
     /// them).
-    pub async fn invalidate_users<'a>(
+    pub(crate) async fn invalidate_users<'a>(
         &self,
         tenant: &str,
         user_ids: impl IntoIterator<Item = &'a str>,
@@ -100,7 +100,7 @@ impl MembershipCache {
 
     /// Forgets everything, every tenant's (a group was renamed or deleted: every user's
     /// `groups` may show it; a reload).
-    pub fn invalidate_all(&self) {
+    pub(crate) fn invalidate_all(&self) {
         self.user_groups.invalidate_all();
     }
 

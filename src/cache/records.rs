@@ -24,7 +24,7 @@ pub struct RecordCache {
 impl RecordCache {
     /// A cache whose entries live at most `ttl` (zero: a cache that keeps nothing) and that
     /// holds at most `max_entries` records.
-    pub fn new(ttl: Duration, max_entries: u64) -> RecordCache {
+    pub(crate) fn new(ttl: Duration, max_entries: u64) -> RecordCache {
         let records = (!ttl.is_zero()).then(|| {
             Cache::builder()
                 .time_to_live(ttl)
@@ -35,14 +35,14 @@ impl RecordCache {
     }
 
     /// The record last seen for `id` of `tenant`, if it is still fresh.
-    pub async fn get(&self, tenant: &str, id: &str) -> Option<Bytes> {
+    pub(crate) async fn get(&self, tenant: &str, id: &str) -> Option<Bytes> {
         let records = self.records.as_ref()?;
         records.get(&(tenant.to_string(), id.to_string())).await
     }
 
     /// Remembers `record` as the current state of `id` of `tenant`. A compact copy is kept: the
     /// bytes handed in may be a slice of a larger read buffer, which must not stay alive.
-    pub async fn put(&self, tenant: &str, id: &str, record: Bytes) {
+    pub(crate) async fn put(&self, tenant: &str, id: &str, record: Bytes) {
         if let Some(records) = &self.records {
             records
                 .insert(
@@ -54,7 +54,7 @@ impl RecordCache {
     }
 
     /// Forgets `id` of `tenant` (the gateway changed it in a way it did not read back).
-    pub async fn forget(&self, tenant: &str, id: &str) {
+    pub(crate) async fn forget(&self, tenant: &str, id: &str) {
         if let Some(records) = &self.records {
             records
                 .invalidate(&(tenant.to_string(), id.to_string()))

@@ -24,6 +24,7 @@ pub mod load;
 mod membership;
 pub mod model;
 pub mod plan;
+pub mod protection;
 mod pushdown;
 pub mod roles;
 mod slot;

@@ -119,7 +119,7 @@ pub struct BackendSpec {
     /// Bound on each wait for the next bytes of an answer; `None`: only `timeout`.
     pub read_timeout: Option<Duration>,
     /// The concurrency bound and its queue, retries, the circuit breaker (`docs/security.md`).
-    pub protection: crate::backend::Protection,
+    pub protection: crate::mapping::protection::Protection,
     /// How an https:// legacy API is trusted.
     pub tls: BackendTls,
     /// How each call tells the legacy API the tenant (`backend.tenant`), besides `{tenant}` in
@@ -710,7 +710,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             read_timeout: None,
-            protection: crate::backend::Protection::default(),
+            protection: crate::mapping::protection::Protection::default(),
             tls: BackendTls::default(),
             tenant: None,
         };

@@ -2,16 +2,17 @@
 //! `timeout_ms` (`connect_timeout_ms`, `read_timeout_ms`), the concurrency bound and its queue
 //! (`max_concurrency`, `queue`, `queue_timeout_ms`), `retry:` and `circuit_breaker:`. Each key is
 //! optional, with the default documented in docs/mapping.md; a value out of range is reported
-//! at its line and column with the range and an example. Not here: the mechanisms themselves
-//! (`backend::limiter`, `backend::retry`, `backend::breaker`).
+//! at its line and column with the range and an example. The options it compiles into are in
+//! `mapping::protection`; not here: the mechanisms themselves (`backend::limiter`,
+//! `backend::retry`, `backend::breaker`).
 
 use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
 use super::{loc, Cx};
-use crate::backend::{BreakerOptions, LimiterOptions, Protection, RetryPolicy};
 use crate::mapping::model::{BackendFile, BreakerFile, RetryFile};
+use crate::mapping::protection::{BreakerOptions, LimiterOptions, Protection, RetryPolicy};
 
 /// The compiled protection keys of `backend:`.
 pub(super) struct Guarded {
