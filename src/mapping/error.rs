@@ -12,14 +12,14 @@ use crate::scim::ScimError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The file name as given to the loader (e.g. `mappings/acme-hr.yaml`).
-    pub source: String,
+    pub(crate) source: String,
     /// 1-based; 0 when unknown.
-    pub line: u32,
-    pub column: u32,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
     /// Where in the document, e.g. `users.attributes[3].legacy`; may be empty.
-    pub at: String,
-    pub message: String,
-    pub fix: Option<String>,
+    pub(crate) at: String,
+    pub(crate) message: String,
+    pub(crate) fix: Option<String>,
 }
 
 impl fmt::Display for Problem {
@@ -60,7 +60,8 @@ fn display_problems(problems: &[Problem]) -> String {
 
 impl MappingError {
     /// The problems of an invalid mapping (empty for the other kinds).
-    pub fn problems(&self) -> &[Problem] {
+    #[cfg(test)]
+    pub(crate) fn problems(&self) -> &[Problem] {
         match self {
             MappingError::Invalid(p) => p,
             _ => &[],

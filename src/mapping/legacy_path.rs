@@ -40,8 +40,8 @@ enum Step {
 
 /// A JSONPath that does not parse: the message says where and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathSyntaxError {
-    pub message: String,
+pub(crate) struct PathSyntaxError {
+    pub(crate) message: String,
 }
 
 impl fmt::Display for PathSyntaxError {
@@ -53,11 +53,11 @@ impl fmt::Display for PathSyntaxError {
 /// A write that the legacy JSON's shape does not allow (`$.address` is a string, so
 /// `$.address.street` cannot be set).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteConflict {
+pub(crate) struct WriteConflict {
     /// The part of the path that has the wrong type, e.g. `$.address`.
-    pub at: String,
+    pub(crate) at: String,
     /// What the writer needed there ("an object" or "an array").
-    pub expected: &'static str,
+    pub(crate) expected: &'static str,
 }
 
 impl fmt::Display for WriteConflict {
@@ -69,7 +69,7 @@ impl fmt::Display for WriteConflict {
 impl LegacyPath {
     /// Parses `source` once. Fails only when it is not a JSONPath at all; a valid JSONPath
     /// outside the writer's grammar compiles as read-only ([`LegacyPath::writable`] says why).
-    pub fn compile(source: &str) -> Result<LegacyPath, PathSyntaxError> {
+    pub(crate) fn compile(source: &str) -> Result<LegacyPath, PathSyntaxError> {
         let read = parse_json_path(source).map_err(|e| syntax_error(source, &e))?;
         let write = write_steps(&read);
         Ok(LegacyPath {
@@ -80,24 +80,24 @@ impl LegacyPath {
     }
 
     /// The path as written in the mapping.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.source
     }
 
     /// `Ok` when the writer can set this path, else why not.
-    pub fn writable(&self) -> Result<(), &str> {
+    pub(crate) fn writable(&self) -> Result<(), &str> {
         self.write.as_ref().map(|_| ()).map_err(String::as_str)
     }
 
     /// The first non-null value the path selects.
-    pub fn read<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
+    pub(crate) fn read<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
         self.read_all(doc).into_iter().find(|v| !v.is_null())
     }
 
     /// Every value the path selects, in document order. Paths in the writer's grammar (nearly
     /// all mappings' paths) are walked directly; the others go through jsonpath-rust. Both give
     /// the same answer (tested); the walk just allocates nothing per step.
-    pub fn read_all<'a>(&self, doc: &'a Value) -> Vec<&'a Value> {
+    pub(crate) fn read_all<'a>(&self, doc: &'a Value) -> Vec<&'a Value> {
         match &self.write {
             Ok(steps) => {
                 let mut out = Vec::new();
@@ -114,7 +114,7 @@ impl LegacyPath {
     /// parents: it sets an existing field to null, or removes the element a filter step selects.
     /// A path that is not writable does nothing (the loader refuses such paths for writable
     /// attributes).
-    pub fn write(&self, doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
+    pub(crate) fn write(&self, doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
         let Ok(steps) = &self.write else {
             return Ok(());
         };
@@ -128,7 +128,7 @@ impl LegacyPath {
 
     /// Whether the path names at most one place: only names and indexes (`$`, `$.data`,
     /// `$.result[0].users`), no wildcard, filter, slice or `..`.
-    pub fn is_singular(&self) -> bool {
+    pub(crate) fn is_singular(&self) -> bool {
         self.read.segments.iter().all(|seg| {
             let sel = match seg {
                 Segment::Selector(s) => s,
@@ -144,7 +144,7 @@ impl LegacyPath {
 
     /// Whether writing `self` and writing `other` touch the same place: equal paths, or one a
     /// prefix of the other (`$.address` and `$.address.street`). Non-writable paths never do.
-    pub fn overlaps(&self, other: &LegacyPath) -> bool {
+    pub(crate) fn overlaps(&self, other: &LegacyPath) -> bool {
         match (&self.write, &other.write) {
             (Ok(a), Ok(b)) => a.iter().zip(b).all(|(x, y)| x == y),
             _ => false,
@@ -153,7 +153,7 @@ impl LegacyPath {
 
     /// Whether `inner` writes inside the place `self` writes (`$.address` holds
     /// `$.address.street`; a path does not hold itself). Non-writable paths hold nothing.
-    pub fn holds(&self, inner: &LegacyPath) -> bool {
+    pub(crate) fn holds(&self, inner: &LegacyPath) -> bool {
         match (&self.write, &inner.write) {
             (Ok(a), Ok(b)) => a.len() < b.len() && b.starts_with(a),
             _ => false,
@@ -162,7 +162,7 @@ impl LegacyPath {
 
     /// Whether both paths write exactly the same place (`$['status']` and `$.status`).
     /// Non-writable paths never do.
-    pub fn same_place(&self, other: &LegacyPath) -> bool {
+    pub(crate) fn same_place(&self, other: &LegacyPath) -> bool {
         match (&self.write, &other.write) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
@@ -171,7 +171,7 @@ impl LegacyPath {
 
     /// The field names of a path made of names only (`$.address.street` → `[address,
     /// street]`); `None` when it has an index or a filter step, or is not writable.
-    pub fn field_names(&self) -> Option<Vec<&str>> {
+    pub(crate) fn field_names(&self) -> Option<Vec<&str>> {
         self.write
             .as_ref()
             .ok()?
@@ -185,7 +185,7 @@ impl LegacyPath {
 
     /// Removes the field a path of names only names (the key, not just its value), leaving its
     /// parents; nothing happens when it is absent or the path has another kind of step.
-    pub fn remove(&self, doc: &mut Value) {
+    pub(crate) fn remove(&self, doc: &mut Value) {
         let Some(names) = self.field_names() else {
             return;
         };

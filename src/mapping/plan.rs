@@ -73,8 +73,8 @@ pub struct MemberCall {
 /// Where the member id goes in an add body, and its legacy type.
 #[derive(Debug, Clone)]
 pub(crate) struct MemberBody {
-    pub member: LegacyPath,
-    pub legacy_type: Option<LegacyType>,
+    pub(crate) member: LegacyPath,
+    pub(crate) legacy_type: Option<LegacyType>,
 }
 
 /// A group's paged member list: the endpoint (its path has `{id}`), items, total and
@@ -117,14 +117,14 @@ pub struct BackendSpec {
     /// Bound on opening a connection (at most `timeout`).
     pub connect_timeout: Duration,
     /// Bound on each wait for the next bytes of an answer; `None`: only `timeout`.
-    pub read_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
     /// The concurrency bound and its queue, retries, the circuit breaker (`docs/security.md`).
     pub protection: crate::mapping::protection::Protection,
     /// How an https:// legacy API is trusted.
-    pub tls: BackendTls,
+    pub(crate) tls: BackendTls,
     /// How each call tells the legacy API the tenant (`backend.tenant`), besides `{tenant}` in
     /// paths. `None`: only through `{tenant}`, if any path has it.
-    pub tenant: Option<TenantParam>,
+    pub(crate) tenant: Option<TenantParam>,
 }
 
 /// How the tenant's legacy id goes with every legacy call (`backend.tenant`).
@@ -170,8 +170,8 @@ impl BackendSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackendTls {
     /// A PEM bundle trusted instead of the system roots.
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 /// A static credential sent with every legacy call.
@@ -185,7 +185,7 @@ pub enum BackendAuth {
 
 impl BackendAuth {
     /// The header this credential is sent in.
-    pub fn header_name(&self) -> &str {
+    pub(crate) fn header_name(&self) -> &str {
         match self {
             BackendAuth::Header { name, .. } => name,
             BackendAuth::Bearer(_) => "Authorization",
@@ -193,7 +193,8 @@ impl BackendAuth {
     }
 
     /// Resolves the secret and returns the header value to send (`Bearer …` for a bearer).
-    pub fn header_value(&self) -> Result<String, MappingError> {
+    #[cfg(test)]
+    pub(crate) fn header_value(&self) -> Result<String, MappingError> {
         match self {
             BackendAuth::Header { secret, .. } => secret.resolve(),
             BackendAuth::Bearer(secret) => Ok(format!("Bearer {}", secret.resolve()?)),
@@ -224,7 +225,7 @@ impl std::fmt::Debug for SecretSource {
 impl SecretSource {
     /// Reads the secret (at start-up). A trailing newline of a file is dropped. Errors name the
     /// variable or the file, never the value.
-    pub fn resolve(&self) -> Result<String, MappingError> {
+    pub(crate) fn resolve(&self) -> Result<String, MappingError> {
         let (what, value) = match self {
             SecretSource::Env(var) => {
                 let what = format!("environment variable {var}");
@@ -297,19 +298,19 @@ pub enum UpdateMode {
 pub struct Endpoint {
     /// The endpoint's stable name in metrics and logs (`users.get`, `groups.add_member`):
     /// see [`endpoint_name`].
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     pub method: http::Method,
-    pub path: PathTemplate,
+    pub(crate) path: PathTemplate,
     /// Static query parameters, always sent.
     pub query: Vec<(String, String)>,
     /// Static headers, always sent (besides the backend's auth header).
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 /// The stable name of the endpoint at mapping key `at` (`users.endpoints.get` → `users.get`,
 /// `groups.membership.endpoints.add` → `groups.add_member`), the `endpoint` label of the
 /// backend metrics. A key that names no known endpoint is `other`.
-pub fn endpoint_name(at: &str) -> &'static str {
+pub(crate) fn endpoint_name(at: &str) -> &'static str {
     match at {
         "users.endpoints.create" => "users.create",
         "users.endpoints.get" => "users.get",
@@ -388,7 +389,7 @@ pub struct Endpoints {
     /// `replaces_whole:` on a partial update: the legacy objects the API replaces as a whole
     /// when one is sent (so a change inside one sends all of it, untouched siblings included);
     /// elsewhere a partial update sends only the fields that changed.
-    pub update_replaces_whole: Vec<LegacyPath>,
+    pub(crate) update_replaces_whole: Vec<LegacyPath>,
     pub delete: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub reactivate: Option<Endpoint>,
@@ -437,7 +438,7 @@ impl ListEndpoint {
     }
 
     /// Whether the list items carry every mapped attribute.
-    pub fn carries_everything(&self) -> bool {
+    pub(crate) fn carries_everything(&self) -> bool {
         self.carries.is_none()
     }
 }
@@ -530,7 +531,7 @@ pub enum IdFormat {
 
 impl IdFormat {
     /// Whether `id` has this form.
-    pub fn accepts(&self, id: &str) -> bool {
+    pub(crate) fn accepts(&self, id: &str) -> bool {
         match self {
             IdFormat::Integer => {
                 !id.is_empty()
@@ -570,19 +571,19 @@ pub struct ResourceMapping {
 /// The compiled attribute map and the rest of the per-request plan.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    pub id: LegacyPath,
-    pub created: Option<LegacyPath>,
-    pub last_modified: Option<LegacyPath>,
-    pub version: Option<LegacyPath>,
+    pub(crate) id: LegacyPath,
+    pub(crate) created: Option<LegacyPath>,
+    pub(crate) last_modified: Option<LegacyPath>,
+    pub(crate) version: Option<LegacyPath>,
     /// The legacy field and value that mark a record deleted through SCIM (`deleted:`).
-    pub deleted: Option<DeletedMarker>,
+    pub(crate) deleted: Option<DeletedMarker>,
     /// The legacy fields a full update leaves out: the timestamps (`created`, `last_modified`)
     /// and the fields only `direction: read` entries name, which nothing writes (paths of
     /// names only, never one that holds or is inside a written field, the id or the version).
-    pub read_only: Vec<LegacyPath>,
-    pub attrs: Vec<Attr>,
-    pub filters: Vec<FilterRule>,
-    pub errors: ErrorPlan,
+    pub(crate) read_only: Vec<LegacyPath>,
+    pub(crate) attrs: Vec<Attr>,
+    pub(crate) filters: Vec<FilterRule>,
+    pub(crate) errors: ErrorPlan,
 }
 
 /// One entry of `attributes:`.
@@ -619,44 +620,44 @@ pub(crate) enum Attr {
 /// `deleted:`: a legacy record whose `legacy` field holds `value` was deleted through SCIM.
 #[derive(Debug, Clone)]
 pub(crate) struct DeletedMarker {
-    pub legacy: LegacyPath,
-    pub value: Value,
+    pub(crate) legacy: LegacyPath,
+    pub(crate) value: Value,
     /// `listed:` (default true): the legacy list endpoint returns records carrying the marker,
     /// so the gateway must leave them out itself (and so count a total itself). `false` when
     /// the list's static `query:` already leaves them out.
-    pub listed: bool,
+    pub(crate) listed: bool,
 }
 
 /// A `filters:` entry: `<scim> eq X` → `?<param>=X`.
 #[derive(Debug, Clone)]
 pub(crate) struct FilterRule {
-    pub slot: ScimSlot,
-    pub param: String,
+    pub(crate) slot: ScimSlot,
+    pub(crate) param: String,
     /// `match: exact` (the default): the legacy API selects exactly what SCIM's `eq` selects,
     /// so its total is SCIM's total. `match: loose`: it selects at least that (a substring or
     /// full-text search, a case-insensitive match of a case-exact attribute): every result is
     /// re-checked and the total is counted by the gateway.
-    pub exact: bool,
+    pub(crate) exact: bool,
     /// The conversion of the attribute with the same SCIM path, when it has a value map or a
     /// legacy type (so `active eq true` becomes `status=enabled`).
-    pub conv: Option<Conversion>,
+    pub(crate) conv: Option<Conversion>,
 }
 
 /// The `errors:` section.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ErrorPlan {
-    pub message: Option<LegacyPath>,
-    pub rules: Vec<ErrorRule>,
+    pub(crate) message: Option<LegacyPath>,
+    pub(crate) rules: Vec<ErrorRule>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorRule {
-    pub status: u16,
-    pub code: Option<(LegacyPath, Value)>,
-    pub body_contains: Option<String>,
-    pub scim_status: u16,
-    pub scim_type: Option<ScimType>,
-    pub detail: Option<String>,
+    pub(crate) status: u16,
+    pub(crate) code: Option<(LegacyPath, Value)>,
+    pub(crate) body_contains: Option<String>,
+    pub(crate) scim_status: u16,
+    pub(crate) scim_type: Option<ScimType>,
+    pub(crate) detail: Option<String>,
 }
 
 #[cfg(test)]

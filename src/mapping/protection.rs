@@ -75,9 +75,9 @@ pub struct BreakerOptions {
     /// by ratio.
     pub failure_ratio: f64,
     /// How far back the ratio looks.
-    pub window: Duration,
+    pub(crate) window: Duration,
     /// The ratio counts only once the window holds at least this many calls.
-    pub min_calls: u32,
+    pub(crate) min_calls: u32,
     /// How long the circuit stays open before a probe is let through.
     pub open_for: Duration,
 }
@@ -96,7 +96,8 @@ impl Default for BreakerOptions {
 
 impl BreakerOptions {
     /// Whether the circuit can open at all.
-    pub fn enabled(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn enabled(&self) -> bool {
         self.failures > 0 || self.failure_ratio > 0.0
     }
 }

@@ -22,7 +22,7 @@ pub struct Pushdown {
     pub complete: bool,
     /// True when every parameter selects exactly what its SCIM comparison does (no `match:
     /// loose` entry was used), so the legacy API's total is SCIM's.
-    pub exact: bool,
+    pub(crate) exact: bool,
 }
 
 impl ResourceMapping {

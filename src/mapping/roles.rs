@@ -11,7 +11,7 @@ use super::legacy_path::LegacyPath;
 /// `groups.roles`: where the legacy role is, the default of new users, the privilege order,
 /// the roles never lowered, and the group → role table.
 #[derive(Debug, Clone)]
-pub struct RoleRules {
+pub(crate) struct RoleRules {
     pub(crate) legacy: LegacyPath,
     pub(crate) default: String,
     /// Highest privilege first.
@@ -23,7 +23,7 @@ pub struct RoleRules {
 /// One row of `from_groups`: a group (display name, case-insensitive, or id), its role, and
 /// the extra legacy fields the role carries.
 #[derive(Debug, Clone)]
-pub struct RoleRule {
+pub(crate) struct RoleRule {
     pub(crate) group: String,
     pub(crate) role: String,
     pub(crate) set: Vec<(LegacyPath, Value)>,
@@ -32,7 +32,7 @@ pub struct RoleRule {
 /// One entry of `groups.flags`: `member` while in the group, `otherwise` when not (left alone
 /// when `otherwise` is absent).
 #[derive(Debug, Clone)]
-pub struct FlagRule {
+pub(crate) struct FlagRule {
     pub(crate) legacy: LegacyPath,
     pub(crate) group: String,
     pub(crate) member: Value,
@@ -42,8 +42,8 @@ pub struct FlagRule {
 /// Everything a mapping derives from groups; empty when it has neither roles nor flags.
 #[derive(Debug, Clone, Default)]
 pub struct GroupRules {
-    pub roles: Option<RoleRules>,
-    pub flags: Vec<FlagRule>,
+    pub(crate) roles: Option<RoleRules>,
+    pub(crate) flags: Vec<FlagRule>,
 }
 
 /// One of the user's groups, as the rules see it.
@@ -81,7 +81,7 @@ impl RoleRules {
 
     /// The role the groups call for, and the rows granting it; `None` when the role stays as
     /// it is: no matching group, or a protected current role that the groups would not raise.
-    pub fn derive<'r>(
+    pub(crate) fn derive<'r>(
         &'r self,
         current: Option<&str>,
         groups: &[UserGroup<'_>],
@@ -115,13 +115,13 @@ fn write(doc: &mut Value, path: &LegacyPath, value: Value) -> Result<(), Transla
 }
 
 impl GroupRules {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.roles.is_none() && self.flags.is_empty()
     }
 
     /// Whether a rule names the group `id` (by id, or by its display name): a membership
     /// change in any other group cannot change a role or a flag.
-    pub fn names_group(&self, id: &str, display: Option<&str>) -> bool {
+    pub(crate) fn names_group(&self, id: &str, display: Option<&str>) -> bool {
         let g = UserGroup { id, display };
         let role_groups = self
             .roles

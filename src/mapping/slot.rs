@@ -12,19 +12,19 @@ use crate::scim::schema::AttrType;
 #[derive(Debug, Clone)]
 pub(crate) struct ScimSlot {
     /// The extension URN whose object holds the attribute; `None` for the core schema.
-    pub container: Option<String>,
-    pub attr: String,
-    pub sub: Option<String>,
+    pub(crate) container: Option<String>,
+    pub(crate) attr: String,
+    pub(crate) sub: Option<String>,
     /// `Some("work")` for `emails[type eq "work"].value` (then `sub` is set).
-    pub element_type: Option<String>,
+    pub(crate) element_type: Option<String>,
     /// The SCIM type of the leaf.
-    pub scim_type: AttrType,
-    pub case_exact: bool,
+    pub(crate) scim_type: AttrType,
+    pub(crate) case_exact: bool,
 }
 
 impl ScimSlot {
     /// The path as a mapping author writes it, for messages.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let mut s = String::new();
         if let Some(urn) = &self.container {
             s.push_str(urn);
@@ -42,13 +42,13 @@ impl ScimSlot {
     }
 
     /// A key that two spellings of the same slot share, for duplicate detection.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         self.label().to_lowercase()
     }
 
     /// The attribute paths this slot reports in a resource (for `/Schemas`): the leaf, plus
     /// `type` for a type-selected element.
-    pub fn attr_paths(&self) -> Vec<AttrPath> {
+    pub(crate) fn attr_paths(&self) -> Vec<AttrPath> {
         let base = AttrPath {
             schema: self.container.clone(),
             name: self.attr.clone(),
@@ -68,7 +68,7 @@ impl ScimSlot {
     }
 
     /// The value in `resource`, if present and not null.
-    pub fn get<'a>(&self, resource: &'a Value) -> Option<&'a Value> {
+    pub(crate) fn get<'a>(&self, resource: &'a Value) -> Option<&'a Value> {
         let holder = match &self.container {
             Some(urn) => get_ci(resource, urn)?,
             None => resource,
@@ -84,7 +84,7 @@ impl ScimSlot {
 
     /// Sets the value in `resource`, creating the extension object, the complex attribute or
     /// the typed element as needed. Values of another shape in the way are replaced.
-    pub fn set(&self, resource: &mut Value, value: Value) {
+    pub(crate) fn set(&self, resource: &mut Value, value: Value) {
         let mut holder = resource;
         if let Some(urn) = &self.container {
             holder = child_object(holder, urn);
@@ -115,7 +115,7 @@ impl ScimSlot {
     /// Whether the element this slot belongs to exists (always true for a slot that is not a
     /// typed element). Constant sub-attributes such as `primary: true` are only added to
     /// elements that exist.
-    pub fn element_exists(&self, resource: &Value) -> bool {
+    pub(crate) fn element_exists(&self, resource: &Value) -> bool {
         let Some(t) = &self.element_type else {
             return true;
         };

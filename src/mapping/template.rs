@@ -21,13 +21,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The placeholder of the resource's legacy id.
-pub const ID_PLACEHOLDER: &str = "{id}";
-/// The placeholder of a member's legacy user id, in group member endpoints.
-pub const MEMBER_PLACEHOLDER: &str = "{member}";
-/// The placeholder of the tenant's legacy id, allowed in every path.
-pub const TENANT_PLACEHOLDER: &str = "{tenant}";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
@@ -125,22 +118,23 @@ impl PathTemplate {
     }
 
     /// The template as written in the mapping.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.source
     }
 
     /// Whether the template has an `{id}` hole.
-    pub fn has_id(&self) -> bool {
+    pub(crate) fn has_id(&self) -> bool {
         self.pieces.contains(&Piece::Id)
     }
 
     /// Whether the template has a `{member}` hole.
-    pub fn has_member(&self) -> bool {
+    pub(crate) fn has_member(&self) -> bool {
         self.pieces.contains(&Piece::Member)
     }
 
     /// Whether the template has a `{tenant}` hole.
-    pub fn has_tenant(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_tenant(&self) -> bool {
         self.pieces.contains(&Piece::Tenant)
     }
 
@@ -148,20 +142,21 @@ impl PathTemplate {
     /// (`.` or `..`) is fully encoded (`%2E%2E`) so that no URL normaliser treats it as a
     /// relative segment. `None` renders the hole empty (a template without `{id}` ignores it);
     /// callers refuse an empty id before calling the legacy API.
-    pub fn render(&self, id: Option<&str>) -> String {
+    #[cfg(test)]
+    pub(crate) fn render(&self, id: Option<&str>) -> String {
         self.render_with(id, None)
     }
 
     /// [`PathTemplate::render`] for member endpoints: `id` (the group) in place of `{id}` and
     /// `member` (the member's legacy user id) in place of `{member}`, each encoded as one path
     /// segment.
-    pub fn render_with(&self, id: Option<&str>, member: Option<&str>) -> String {
+    pub(crate) fn render_with(&self, id: Option<&str>, member: Option<&str>) -> String {
         self.render_all(id, member, None)
     }
 
     /// [`PathTemplate::render_with`] with `tenant` (the tenant's legacy id) in place of
     /// `{tenant}`, encoded as one path segment like the others.
-    pub fn render_all(
+    pub(crate) fn render_all(
         &self,
         id: Option<&str>,
         member: Option<&str>,
@@ -193,7 +188,7 @@ fn check_literal(s: &str) -> Result<(), TemplateProblem> {
 }
 
 /// Percent-encodes `id` as a single path segment (see [`PathTemplate::render`]).
-pub fn encode_segment(id: &str) -> String {
+pub(crate) fn encode_segment(id: &str) -> String {
     if !id.is_empty() && id.chars().all(|c| c == '.') {
         return "%2E".repeat(id.len());
     }

@@ -246,7 +246,7 @@ impl ResourceMapping {
 
     /// Every SCIM attribute this mapping stores (read or written), for `/Schemas`; elements
     /// selected by type also report their `type`.
-    pub fn attribute_paths(&self) -> Vec<AttrPath> {
+    pub(crate) fn attribute_paths(&self) -> Vec<AttrPath> {
         let mut out: Vec<AttrPath> = Vec::new();
         for attr in &self.plan.attrs {
             let slots: Vec<&ScimSlot> = match attr {
@@ -271,7 +271,7 @@ impl ResourceMapping {
 
     /// The `If-Match` value for an update of `legacy` (its version as an entity tag), when the
     /// update endpoint has `if_match: true` and the record has a version.
-    pub fn update_if_match(&self, legacy: &Value) -> Option<String> {
+    pub(crate) fn update_if_match(&self, legacy: &Value) -> Option<String> {
         if !self.endpoints.update_if_match {
             return None;
         }
@@ -316,7 +316,7 @@ impl ResourceMapping {
 
     /// Whether the legacy list returns records carrying the deleted marker (which SCIM must not
     /// show or count). False without a marker, or when the marker says `listed: false`.
-    pub fn lists_deleted(&self) -> bool {
+    pub(crate) fn lists_deleted(&self) -> bool {
         self.plan.deleted.as_ref().is_some_and(|m| m.listed)
     }
 
@@ -324,7 +324,7 @@ impl ResourceMapping {
     /// list holds records marked deleted ([`ResourceMapping::lists_deleted`]) and the item does
     /// not hold the marker's field at all (thin list items). An item that holds it, null
     /// included, tells. The record must then be read on its own before it is shown or counted.
-    pub fn deletion_unknown(&self, item: &Value) -> bool {
+    pub(crate) fn deletion_unknown(&self, item: &Value) -> bool {
         self.lists_deleted()
             && self
                 .plan

@@ -17,9 +17,9 @@ pub enum LegacyType {
 }
 
 impl LegacyType {
-    pub const NAMES: [&'static str; 4] = ["string", "integer", "number", "boolean"];
+    pub(crate) const NAMES: [&'static str; 4] = ["string", "integer", "number", "boolean"];
 
-    pub fn parse(s: &str) -> Option<LegacyType> {
+    pub(crate) fn parse(s: &str) -> Option<LegacyType> {
         Some(match s {
             "string" => LegacyType::String,
             "integer" => LegacyType::Integer,
@@ -33,11 +33,11 @@ impl LegacyType {
 /// How one attribute's values are converted.
 #[derive(Debug, Clone)]
 pub(crate) struct Conversion {
-    pub scim_type: AttrType,
-    pub case_exact: bool,
-    pub legacy_type: Option<LegacyType>,
+    pub(crate) scim_type: AttrType,
+    pub(crate) case_exact: bool,
+    pub(crate) legacy_type: Option<LegacyType>,
     /// `(scim, legacy)` pairs; the SCIM sides are already of the SCIM type.
-    pub values: Vec<(Value, Value)>,
+    pub(crate) values: Vec<(Value, Value)>,
 }
 
 /// Why a value could not be converted (the caller adds attribute and field names).
@@ -48,7 +48,7 @@ pub(crate) enum ConvertError {
 
 impl Conversion {
     /// SCIM value (already present, not null) → legacy value.
-    pub fn to_legacy(&self, scim: &Value) -> Result<Value, ConvertError> {
+    pub(crate) fn to_legacy(&self, scim: &Value) -> Result<Value, ConvertError> {
         let v = to_scim_type(scim, self.scim_type).map_err(ConvertError::Invalid)?;
         if !self.values.is_empty() {
             return self
@@ -69,7 +69,7 @@ impl Conversion {
 
     /// Legacy value (present, not null) → SCIM value; `None` when the value map does not list
     /// it or it does not fit the SCIM type (the attribute is then left out).
-    pub fn to_scim(&self, legacy: &Value) -> Option<Value> {
+    pub(crate) fn to_scim(&self, legacy: &Value) -> Option<Value> {
         if !self.values.is_empty() {
             return self
                 .values

@@ -13,16 +13,16 @@ use super::urn;
 
 /// What the service provider configuration depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscoveryOptions {
+pub(crate) struct DiscoveryOptions {
     /// The SCIM base URL (`https://host/scim/v2`), for `meta.location`.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// The most resources a list/query answers with (`filter.maxResults`).
-    pub max_results: usize,
+    pub(crate) max_results: usize,
     /// Whether responses carry ETags (`etag.supported`): the mapping knows a version or a
     /// last-modified timestamp.
-    pub etag: bool,
+    pub(crate) etag: bool,
     /// An HTML page documenting this service (`documentationUri`), if any.
-    pub documentation_uri: Option<String>,
+    pub(crate) documentation_uri: Option<String>,
 }
 
 fn location(base_url: &str, rest: &str) -> String {
@@ -30,7 +30,7 @@ fn location(base_url: &str, rest: &str) -> String {
 }
 
 /// The `/ServiceProviderConfig` resource (RFC 7643 §5, example in §8.5).
-pub fn service_provider_config(opts: &DiscoveryOptions) -> Value {
+pub(crate) fn service_provider_config(opts: &DiscoveryOptions) -> Value {
     let mut doc = Map::new();
     doc.insert("schemas".into(), json!([urn::SERVICE_PROVIDER_CONFIG]));
     if let Some(uri) = &opts.documentation_uri {
@@ -72,7 +72,7 @@ pub fn service_provider_config(opts: &DiscoveryOptions) -> Value {
 /// The `/ResourceTypes` resources (RFC 7643 §6, example in §8.6): User, and Group when the
 /// mapping has groups. Each extension of a resource type is listed as not required, so clients
 /// may create resources without it.
-pub fn resource_types(
+pub(crate) fn resource_types(
     base_url: &str,
     user_schema: &ResourceSchema,
     group: Option<&ResourceSchema>,

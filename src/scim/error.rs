@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 /// RFC 7644 §3.12 `scimType` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScimType {
+pub(crate) enum ScimType {
     InvalidFilter,
     TooMany,
     Uniqueness,
@@ -20,7 +20,7 @@ pub enum ScimType {
 }
 
 impl ScimType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",
             ScimType::TooMany => "tooMany",
@@ -35,7 +35,7 @@ impl ScimType {
         }
     }
 
-    pub fn parse(s: &str) -> Option<ScimType> {
+    pub(crate) fn parse(s: &str) -> Option<ScimType> {
         Some(match s {
             "invalidFilter" => ScimType::InvalidFilter,
             "tooMany" => ScimType::TooMany,
@@ -58,13 +58,13 @@ impl ScimType {
 #[error("{status} {detail}")]
 pub struct ScimError {
     pub status: u16,
-    pub scim_type: Option<ScimType>,
+    pub(crate) scim_type: Option<ScimType>,
     pub detail: String,
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ScimError {
-    pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         ScimError {
             status,
             scim_type,
@@ -73,61 +73,61 @@ impl ScimError {
         }
     }
     /// 400 with a scimType.
-    pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
         Self::new(400, Some(scim_type), detail)
     }
-    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_filter(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidFilter, detail)
     }
-    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidSyntax, detail)
     }
-    pub fn invalid_path(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_path(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidPath, detail)
     }
-    pub fn invalid_value(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_value(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidValue, detail)
     }
-    pub fn no_target(detail: impl Into<String>) -> Self {
+    pub(crate) fn no_target(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::NoTarget, detail)
     }
-    pub fn mutability(detail: impl Into<String>) -> Self {
+    pub(crate) fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
     }
-    pub fn too_many(detail: impl Into<String>) -> Self {
+    pub(crate) fn too_many(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::TooMany, detail)
     }
-    pub fn uniqueness(detail: impl Into<String>) -> Self {
+    pub(crate) fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)
     }
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, None, detail)
     }
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(401, None, detail)
     }
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(403, None, detail)
     }
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(405, None, detail)
     }
-    pub fn internal(detail: impl Into<String>) -> Self {
+    pub(crate) fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
     }
-    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_gateway(detail: impl Into<String>) -> Self {
         Self::new(502, None, detail)
     }
-    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+    pub(crate) fn gateway_timeout(detail: impl Into<String>) -> Self {
         Self::new(504, None, detail)
     }
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
     }
 
     /// The JSON body (RFC 7644 §3.12). `status` is a string, as the RFC's examples show.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut body = json!({
             "schemas": [super::urn::ERROR],
             "status": self.status.to_string(),

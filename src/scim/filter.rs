@@ -19,9 +19,9 @@ use super::schema::{AttrType, AttributeDef, ResourceSchema};
 use super::ScimError;
 
 /// How deep parentheses, `not` and value paths may nest.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// How many comparisons (`attr op value`, `attr pr`) one filter may hold.
-pub const MAX_COMPARISONS: usize = 1000;
+pub(crate) const MAX_COMPARISONS: usize = 1000;
 
 /// A comparison value: `false / null / true / number / string` (RFC 7644 §3.4.2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl From<FilterError> for ScimError {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 9] = [
+    pub(crate) const ALL: [CompareOp; 9] = [
         CompareOp::Eq,
         CompareOp::Ne,
         CompareOp::Co,
@@ -102,7 +102,7 @@ impl CompareOp {
     ];
 
     /// The operator as written in a filter (lower case).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CompareOp::Eq => "eq",
             CompareOp::Ne => "ne",
@@ -117,14 +117,14 @@ impl CompareOp {
     }
 
     /// Case-insensitive (RFC 7644 §3.4.2.2).
-    pub fn parse(s: &str) -> Option<CompareOp> {
+    pub(crate) fn parse(s: &str) -> Option<CompareOp> {
         CompareOp::ALL
             .into_iter()
             .find(|op| op.as_str().eq_ignore_ascii_case(s))
     }
 
     /// `gt`, `ge`, `lt`, `le`.
-    pub fn is_ordering(self) -> bool {
+    pub(crate) fn is_ordering(self) -> bool {
         matches!(
             self,
             CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
@@ -132,7 +132,7 @@ impl CompareOp {
     }
 
     /// `co`, `sw`, `ew`.
-    pub fn is_substring(self) -> bool {
+    pub(crate) fn is_substring(self) -> bool {
         matches!(self, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
     }
 }
@@ -140,18 +140,6 @@ impl CompareOp {
 impl fmt::Display for CompareOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl CompValue {
-    /// The value as JSON.
-    pub fn to_json(&self) -> Value {
-        match self {
-            CompValue::Null => Value::Null,
-            CompValue::Bool(b) => Value::Bool(*b),
-            CompValue::Number(n) => Value::Number(n.clone()),
-            CompValue::Str(s) => Value::String(s.clone()),
-        }
     }
 }
 
@@ -191,22 +179,23 @@ impl Filter {
     }
 
     /// `a and b`
-    pub fn and(a: Filter, b: Filter) -> Filter {
+    pub(crate) fn and(a: Filter, b: Filter) -> Filter {
         Filter::And(Box::new(a), Box::new(b))
     }
 
     /// `a or b`
-    pub fn or(a: Filter, b: Filter) -> Filter {
+    pub(crate) fn or(a: Filter, b: Filter) -> Filter {
         Filter::Or(Box::new(a), Box::new(b))
     }
 
     /// `not (a)`
-    pub fn negate(a: Filter) -> Filter {
+    pub(crate) fn negate(a: Filter) -> Filter {
         Filter::Not(Box::new(a))
     }
 
     /// `path op value`
-    pub fn compare(path: AttrPath, op: CompareOp, value: CompValue) -> Filter {
+    #[cfg(test)]
+    pub(crate) fn compare(path: AttrPath, op: CompareOp, value: CompValue) -> Filter {
         Filter::Compare { path, op, value }
     }
 

@@ -11,7 +11,6 @@
 //! kept), fetching pages from the legacy API (the mapping engine), HTTP.
 
 use std::cmp::Ordering;
-use std::ops::Range;
 
 use serde_json::{json, Map, Value};
 
@@ -24,22 +23,22 @@ use super::{urn, ScimError};
 pub struct ListQuery {
     /// The raw filter expression (decoded from the query string), parsed by the caller. An
     /// empty `filter=` counts as no filter.
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// 1-based index of the first result; at least 1.
-    pub start_index: usize,
+    pub(crate) start_index: usize,
     /// How many resources to return at most: between 0 and the server's maximum, which is also
     /// the default.
-    pub count: usize,
-    pub sort_by: Option<AttrPath>,
+    pub(crate) count: usize,
+    pub(crate) sort_by: Option<AttrPath>,
     /// `sortOrder=descending`; ascending is the default (RFC 7644 §3.4.2.3).
-    pub descending: bool,
+    pub(crate) descending: bool,
     pub attributes: Vec<AttrPath>,
     pub excluded_attributes: Vec<AttrPath>,
 }
 
 /// Why a query string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     #[error("query parameter {param} must be an integer, got {value:?}")]
     NotAnInteger { param: &'static str, value: String },
     #[error("query parameter sortOrder must be \"ascending\" or \"descending\", got {0:?}")]
@@ -67,7 +66,10 @@ impl ListQuery {
 
     /// From the body of `POST /.search` (RFC 7644 §3.4.3): the same parameters as the query
     /// string, as JSON members (`attributes` and `excludedAttributes` as arrays or strings).
-    pub fn from_search_request(body: &Value, max_count: usize) -> Result<ListQuery, ScimError> {
+    pub(crate) fn from_search_request(
+        body: &Value,
+        max_count: usize,
+    ) -> Result<ListQuery, ScimError> {
         let Some(obj) = body.as_object() else {
             return Err(ScimError::invalid_syntax(
                 "a search request must be a JSON object",
@@ -150,13 +152,15 @@ impl ListQuery {
 
     /// The slice of `items` this query asks for, when the whole result set is at hand (the
     /// gateway evaluated the filter itself): `count` items from the 1-based `start_index`.
-    pub fn page<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+    #[cfg(test)]
+    pub(crate) fn page<'a, T>(&self, items: &'a [T]) -> &'a [T] {
         let r = self.page_range(items.len());
         &items[r]
     }
 
     /// The 0-based range of a result set of `total` items this query asks for.
-    pub fn page_range(&self, total: usize) -> Range<usize> {
+    #[cfg(test)]
+    pub(crate) fn page_range(&self, total: usize) -> std::ops::Range<usize> {
         let start = self.start_index.saturating_sub(1).min(total);
         let end = start.saturating_add(self.count).min(total);
         start..end
@@ -205,7 +209,7 @@ fn paths(param: &'static str, value: &str) -> Result<Vec<AttrPath>, QueryError> 
 /// A ListResponse (RFC 7644 §3.4.2): `totalResults`, `itemsPerPage` (the number of resources
 /// in this page) and `startIndex` are JSON integers, as Okta requires; `Resources` is present
 /// even when empty, as Entra's "Test connection" expects.
-pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) -> Value {
+pub(crate) fn list_response(resources: Vec<Value>, total: usize, start_index: usize) -> Value {
     // Built field by field: `json!` would copy every resource through a serializer.
     let mut body = Map::new();
     body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
@@ -373,7 +377,7 @@ pub fn project(
 /// [`project`] for a resource the caller owns. With no `attributes` and no
 /// `excludedAttributes`, a resource that holds nothing `returned: never` or `request` comes back
 /// as it is instead of being rebuilt — the common case of every GET, PUT and PATCH answer.
-pub fn project_owned(
+pub(crate) fn project_owned(
     resource: Value,
     attributes: &[AttrPath],
     excluded: &[AttrPath],
@@ -548,7 +552,12 @@ fn compare_keys(a: &Option<SortKey>, b: &Option<SortKey>) -> Ordering {
 /// names a sub-attribute). Resources without a value come last in ascending order and first in
 /// descending order. The sort is stable. An attribute unknown to the schema is read as written
 /// and compared as a case-insensitive string.
-pub fn sort(resources: &mut [Value], by: &AttrPath, descending: bool, schema: &ResourceSchema) {
+pub(crate) fn sort(
+    resources: &mut [Value],
+    by: &AttrPath,
+    descending: bool,
+    schema: &ResourceSchema,
+) {
     let resolved = schema.find(by);
     let leaf = resolved.map(|r| r.leaf());
     let case_exact = leaf.is_some_and(|d| d.case_exact);

@@ -4,7 +4,7 @@
 //! Everything here is pure: no I/O, no HTTP, no knowledge of the legacy API or the mapping.
 //! SCIM resources are handled as `serde_json::Value` objects, interpreted through [`schema`].
 
-pub mod discovery;
+pub(crate) mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
@@ -12,19 +12,21 @@ pub mod patch;
 pub mod path;
 pub mod schema;
 
-pub use error::{ScimError, ScimType};
+pub use error::ScimError;
+pub(crate) use error::ScimType;
 
 /// Schema URNs used across the crate.
-pub mod urn {
-    pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-    pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-    pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-    pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-    pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-    pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-    pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-    pub const SERVICE_PROVIDER_CONFIG: &str =
+pub(crate) mod urn {
+    pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    #[cfg(test)]
+    pub(crate) const ENTERPRISE_USER: &str =
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    pub(crate) const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+    pub(crate) const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    pub(crate) const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+    pub(crate) const SERVICE_PROVIDER_CONFIG: &str =
         "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-    pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-    pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+    pub(crate) const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+    pub(crate) const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 }

@@ -40,7 +40,7 @@ use super::{urn, ScimError};
 
 /// What an operation does (RFC 7644 §3.5.2.1–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
+pub(crate) enum OpKind {
     Add,
     Remove,
     Replace,
@@ -58,19 +58,19 @@ impl OpKind {
 
 /// One PATCH operation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PatchOperation {
-    pub op: OpKind,
+pub(crate) struct PatchOperation {
+    pub(crate) op: OpKind,
     /// `None` when the operation has no `path`: the target is the resource itself.
-    pub path: Option<PatchPath>,
+    pub(crate) path: Option<PatchPath>,
     /// `None` when the operation has no `value` member; `Some(Value::Null)` for an explicit
     /// `null`, which for add and replace means "remove" (RFC 7643 §2.5).
-    pub value: Option<Value>,
+    pub(crate) value: Option<Value>,
 }
 
 /// A parsed PatchOp request: its operations, applied in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchRequest {
-    pub operations: Vec<PatchOperation>,
+    pub(crate) operations: Vec<PatchOperation>,
 }
 
 /// Group membership changes read from a PATCH without the member list: the net effect of the

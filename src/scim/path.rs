@@ -18,9 +18,9 @@ use super::ScimError;
 pub struct AttrPath {
     /// The schema URN when the path was qualified (`urn:…:User:userName`), without the
     /// trailing colon.
-    pub schema: Option<String>,
-    pub name: String,
-    pub sub: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) name: String,
+    pub(crate) sub: Option<String>,
 }
 
 /// A PATCH path (RFC 7644 §3.5.2 `PATH = attrPath / valuePath [subAttr]`), also used by the
@@ -43,10 +43,10 @@ pub enum PatchPath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected {expected} at character offset {position}, found {found}")]
 pub struct SyntaxError {
-    pub position: usize,
-    pub expected: String,
+    pub(crate) position: usize,
+    pub(crate) expected: String,
     /// The text found at `position` (quoted, shortened), or `end of input`.
-    pub found: String,
+    pub(crate) found: String,
 }
 
 /// Why a path could not be parsed.
@@ -72,7 +72,7 @@ impl From<PathError> for ScimError {
 
 impl AttrPath {
     /// An unqualified path without sub-attribute: `AttrPath::new("userName")`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         AttrPath {
             schema: None,
             name: name.into(),
@@ -81,13 +81,14 @@ impl AttrPath {
     }
 
     /// The same path qualified with a schema URN.
-    pub fn with_schema(mut self, urn: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_schema(mut self, urn: impl Into<String>) -> Self {
         self.schema = Some(urn.into());
         self
     }
 
     /// The same path with a sub-attribute: `AttrPath::new("name").with_sub("givenName")`.
-    pub fn with_sub(mut self, sub: impl Into<String>) -> Self {
+    pub(crate) fn with_sub(mut self, sub: impl Into<String>) -> Self {
         self.sub = Some(sub.into());
         self
     }
@@ -121,7 +122,7 @@ impl AttrPath {
     /// Whether two paths name the same attribute: names compare case-insensitively (RFC 7643
     /// §2.1); schema URNs are compared only when both paths carry one, since an unqualified
     /// name may stand for a qualified one.
-    pub fn matches(&self, other: &AttrPath) -> bool {
+    pub(crate) fn matches(&self, other: &AttrPath) -> bool {
         let schema_ok = match (&self.schema, &other.schema) {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             _ => true,

@@ -22,7 +22,7 @@ use super::path::AttrPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum AttrType {
+pub(crate) enum AttrType {
     String,
     Boolean,
     Decimal,
@@ -35,7 +35,7 @@ pub enum AttrType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Mutability {
+pub(crate) enum Mutability {
     ReadOnly,
     ReadWrite,
     Immutable,
@@ -44,7 +44,7 @@ pub enum Mutability {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Returned {
+pub(crate) enum Returned {
     Always,
     Never,
     Default,
@@ -53,7 +53,7 @@ pub enum Returned {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Uniqueness {
+pub(crate) enum Uniqueness {
     None,
     Server,
     Global,
@@ -65,22 +65,22 @@ pub enum Uniqueness {
 pub struct AttributeDef {
     pub name: String,
     #[serde(rename = "type")]
-    pub attr_type: AttrType,
-    pub multi_valued: bool,
+    pub(crate) attr_type: AttrType,
+    pub(crate) multi_valued: bool,
     #[serde(default)]
-    pub description: String,
+    pub(crate) description: String,
     #[serde(default)]
     pub required: bool,
     #[serde(default)]
-    pub case_exact: bool,
-    pub mutability: Mutability,
-    pub returned: Returned,
+    pub(crate) case_exact: bool,
+    pub(crate) mutability: Mutability,
+    pub(crate) returned: Returned,
     #[serde(default = "uniqueness_none")]
-    pub uniqueness: Uniqueness,
+    pub(crate) uniqueness: Uniqueness,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canonical_values: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reference_types: Vec<String>,
+    pub(crate) reference_types: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sub_attributes: Vec<AttributeDef>,
 }
@@ -93,40 +93,40 @@ fn uniqueness_none() -> Uniqueness {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaDef {
-    pub id: String,
-    pub name: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: String,
-    pub attributes: Vec<AttributeDef>,
+    pub(crate) description: String,
+    pub(crate) attributes: Vec<AttributeDef>,
 }
 
 /// A resource type's schemas: the core schema and its extensions (User + enterprise, Group).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceSchema {
     /// `User` or `Group`.
-    pub name: String,
+    pub(crate) name: String,
     /// `/Users` or `/Groups`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     pub core: SchemaDef,
-    pub extensions: Vec<SchemaDef>,
+    pub(crate) extensions: Vec<SchemaDef>,
 }
 
 /// An attribute found by [`ResourceSchema::find`]: the schema it belongs to, the attribute, and
 /// the sub-attribute when the path named one.
 #[derive(Debug, Clone, Copy)]
 pub struct Resolved<'a> {
-    pub schema: &'a SchemaDef,
-    pub attr: &'a AttributeDef,
-    pub sub: Option<&'a AttributeDef>,
+    pub(crate) schema: &'a SchemaDef,
+    pub(crate) attr: &'a AttributeDef,
+    pub(crate) sub: Option<&'a AttributeDef>,
 }
 
 impl<'a> Resolved<'a> {
     /// The definition the path points at: the sub-attribute if any, else the attribute.
-    pub fn leaf(&self) -> &'a AttributeDef {
+    pub(crate) fn leaf(&self) -> &'a AttributeDef {
         self.sub.unwrap_or(self.attr)
     }
     /// Whether the schema is an extension (its attributes live under the URN key in a resource).
-    pub fn is_extension(&self, resource: &ResourceSchema) -> bool {
+    pub(crate) fn is_extension(&self, resource: &ResourceSchema) -> bool {
         self.schema.id != resource.core.id
     }
 }
@@ -178,7 +178,7 @@ static COMMON: LazyLock<Vec<AttributeDef>> = LazyLock::new(|| embedded(COMMON_JS
 
 /// The attributes every resource has (RFC 7643 §3.1): `id`, `externalId` and `meta`. They belong
 /// to no schema and are therefore not listed by `/Schemas`.
-pub fn common_attributes() -> &'static [AttributeDef] {
+pub(crate) fn common_attributes() -> &'static [AttributeDef] {
     &COMMON
 }
 
@@ -195,18 +195,18 @@ impl ResourceSchema {
     }
 
     /// Every schema of this resource type, core first.
-    pub fn schemas(&self) -> impl Iterator<Item = &SchemaDef> {
+    pub(crate) fn schemas(&self) -> impl Iterator<Item = &SchemaDef> {
         std::iter::once(&self.core).chain(self.extensions.iter())
     }
 
     /// The schema with this URN (case-insensitive, RFC 7643 §2.1).
-    pub fn schema(&self, urn: &str) -> Option<&SchemaDef> {
+    pub(crate) fn schema(&self, urn: &str) -> Option<&SchemaDef> {
         self.schemas().find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// The extension schema with this URN, if `urn` names one (a resource holds an extension's
     /// attributes in an object under that URN key).
-    pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
+    pub(crate) fn extension(&self, urn: &str) -> Option<&SchemaDef> {
         self.extensions
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(urn))
@@ -244,7 +244,7 @@ impl ResourceSchema {
     /// schema's `emails.type`. Resolved like [`ResourceSchema::find`] but only within the
     /// schemas: the common attributes (`id`, `externalId`, `meta`) are no schema's and are not
     /// found.
-    pub fn attribute_mut(&mut self, path: &AttrPath) -> Option<&mut AttributeDef> {
+    pub(crate) fn attribute_mut(&mut self, path: &AttrPath) -> Option<&mut AttributeDef> {
         // Core first, then the extensions, as `find` looks.
         let attr = std::iter::once(&mut self.core)
             .chain(self.extensions.iter_mut())
@@ -272,7 +272,7 @@ impl ResourceSchema {
     /// sub-attribute (so a complex multi-valued attribute keeps `type`, `primary`, `value`… only
     /// as listed). Paths that resolve to nothing, and the common attributes, are ignored. An
     /// extension with nothing left is dropped; the core schema always stays.
-    pub fn restricted_to(&self, supported: &[AttrPath]) -> ResourceSchema {
+    pub(crate) fn restricted_to(&self, supported: &[AttrPath]) -> ResourceSchema {
         let resolved: Vec<Resolved<'_>> = supported.iter().filter_map(|p| self.find(p)).collect();
         let restrict = |schema: &SchemaDef| -> SchemaDef {
             let attributes = schema

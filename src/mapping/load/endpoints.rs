@@ -28,18 +28,18 @@ pub(super) enum Hole {
 /// names ("user", "group"), `example` a path for fixes (`/users`, `/teams/{id}/members`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Shape<'a> {
-    pub id: Hole,
-    pub member: Hole,
-    pub noun: &'a str,
-    pub example: &'a str,
+    pub(crate) id: Hole,
+    pub(crate) member: Hole,
+    pub(crate) noun: &'a str,
+    pub(crate) example: &'a str,
 }
 
 /// The keys every endpoint has, borrowed from whichever model struct holds them.
 pub(super) struct Fields<'a> {
-    pub method: &'a Option<Spanned<String>>,
-    pub path: &'a Option<Spanned<String>>,
-    pub query: &'a Option<Spanned<Map<String, Value>>>,
-    pub headers: &'a Option<Spanned<Map<String, Value>>>,
+    pub(crate) method: &'a Option<Spanned<String>>,
+    pub(crate) path: &'a Option<Spanned<String>>,
+    pub(crate) query: &'a Option<Spanned<Map<String, Value>>>,
+    pub(crate) headers: &'a Option<Spanned<Map<String, Value>>>,
 }
 
 /// `Fields` of a model struct with `method`, `path`, `query` and `headers`.
@@ -57,10 +57,10 @@ pub(super) use fields;
 
 /// A list endpoint's keys: the endpoint, the items, the total and the pagination.
 pub(super) struct ListFields<'a> {
-    pub fields: Fields<'a>,
-    pub items: &'a Option<Spanned<String>>,
-    pub total: &'a Option<Spanned<TotalFile>>,
-    pub pagination: &'a Option<Spanned<PaginationFile>>,
+    pub(crate) fields: Fields<'a>,
+    pub(crate) items: &'a Option<Spanned<String>>,
+    pub(crate) total: &'a Option<Spanned<TotalFile>>,
+    pub(crate) pagination: &'a Option<Spanned<PaginationFile>>,
 }
 
 pub(super) fn endpoints(

@@ -16,9 +16,9 @@ use crate::mapping::protection::{BreakerOptions, LimiterOptions, Protection, Ret
 
 /// The compiled protection keys of `backend:`.
 pub(super) struct Guarded {
-    pub connect_timeout: Duration,
-    pub read_timeout: Option<Duration>,
-    pub protection: Protection,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) protection: Protection,
 }
 
 /// The default bound on opening a connection (at most `timeout_ms`).
