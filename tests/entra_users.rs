@@ -3,25 +3,9 @@
 
 mod common;
 
+use common::scim::{entra_user, ENTERPRISE};
 use common::{Env, Legacy};
 use serde_json::{json, Value};
-
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-
-fn entra_user(upn: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-        "userName": upn,
-        "active": true,
-        "emails": [{"primary": true, "type": "work", "value": upn}],
-        "meta": {"resourceType": "User"},
-        "name": {"formatted": "Ada Lovelace", "familyName": "Lovelace", "givenName": "Ada"},
-        "roles": [],
-        "addresses": null,
-        "phoneNumbers": null
-    })
-}
 
 fn filter_query(attr: &str, value: &str) -> String {
     // Entra is a .NET client: spaces as '+', quotes and '@' percent-encoded.

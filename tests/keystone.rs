@@ -12,12 +12,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::scim::{member_ids, patch_op, sorted};
+use common::scim::{entra_user, member_ids, patch_op, sorted};
 use common::{Env, Legacy};
 use scim_gateway_example_apis::keystone;
 use serde_json::{json, Value};
-
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// Keystone's record of user `id`, unwrapped.
 fn stored(env: &Env, id: &str) -> Value {
@@ -46,21 +44,6 @@ fn ids_of(answer: &Value) -> Vec<String> {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn entra_user(upn: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-        "userName": upn,
-        "active": true,
-        "emails": [{"primary": true, "type": "work", "value": upn}],
-        "meta": {"resourceType": "User"},
-        "name": {"formatted": "Ada Lovelace", "familyName": "Lovelace", "givenName": "Ada"},
-        "roles": [],
-        "addresses": null,
-        "phoneNumbers": null
-    })
 }
 
 #[test]

@@ -4,6 +4,26 @@ use serde_json::{json, Value};
 
 use super::Env;
 
+/// The enterprise extension's schema URN.
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The body of Entra ID's POST /Users for `upn`, as its documentation shows it: the enterprise
+/// schema listed, `meta` and empty `roles` echoed, unused attributes sent as null.
+pub fn entra_user(upn: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+        "userName": upn,
+        "active": true,
+        "emails": [{"primary": true, "type": "work", "value": upn}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": "Ada Lovelace", "familyName": "Lovelace", "givenName": "Ada"},
+        "roles": [],
+        "addresses": null,
+        "phoneNumbers": null
+    })
+}
+
 /// A PatchOp request body with these `Operations`.
 pub fn patch_op(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
