@@ -108,7 +108,8 @@ pub(super) fn attribute(
             ok = false;
         }
     }
-    let (read, write) = direction(cx, f, &at)?;
+    let dir = direction(cx, f, &at)?;
+    let Direction { read, write } = dir;
     let attr = if let Some(join) = &f.join {
         let legacy = f.legacy.as_ref().or_else(|| {
             cx.report(
@@ -119,9 +120,9 @@ pub(super) fn attribute(
             );
             None
         })?;
-        join_attr(cx, kind, &at, legacy, join, read, write)
+        join_attr(cx, kind, &at, legacy, join, dir)
     } else if let (Some(scim), Some(legacy)) = (&f.scim, &f.legacy) {
-        field_attr(cx, kind, &at, scim, legacy, f, read, write)
+        field_attr(cx, kind, &at, scim, legacy, f, dir)
     } else if let Some(scim) = &f.scim {
         if write {
             cx.report(
@@ -204,18 +205,38 @@ pub(super) fn attribute(
 }
 
 /// `direction:` → (read, write). Defaults: both for mapped attributes and joins.
-fn direction(cx: &mut Cx<'_>, f: &AttributeFile, at: &str) -> Option<(bool, bool)> {
+/// Which ways an entry maps: legacy → SCIM (`read`), SCIM → legacy (`write`).
+#[derive(Debug, Clone, Copy)]
+struct Direction {
+    read: bool,
+    write: bool,
+}
+
+const BOTH: Direction = Direction {
+    read: true,
+    write: true,
+};
+const READ: Direction = Direction {
+    read: true,
+    write: false,
+};
+const WRITE: Direction = Direction {
+    read: false,
+    write: true,
+};
+
+fn direction(cx: &mut Cx<'_>, f: &AttributeFile, at: &str) -> Option<Direction> {
     let Some(d) = &f.direction else {
         return Some(match (&f.scim, &f.legacy, &f.join) {
-            (_, _, Some(_)) | (Some(_), Some(_), _) => (true, true),
-            (Some(_), None, _) => (true, false),
-            _ => (false, true),
+            (_, _, Some(_)) | (Some(_), Some(_), _) => BOTH,
+            (Some(_), None, _) => READ,
+            _ => WRITE,
         });
     };
     match d.value.trim() {
-        "both" => Some((true, true)),
-        "read" => Some((true, false)),
-        "write" => Some((false, true)),
+        "both" => Some(BOTH),
+        "read" => Some(READ),
+        "write" => Some(WRITE),
         other => {
             cx.report(
                 loc(d),
@@ -228,7 +249,6 @@ fn direction(cx: &mut Cx<'_>, f: &AttributeFile, at: &str) -> Option<(bool, bool
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn field_attr(
     cx: &mut Cx<'_>,
     kind: Kind,
@@ -236,9 +256,9 @@ fn field_attr(
     scim: &Spanned<String>,
     legacy_s: &Spanned<String>,
     f: &AttributeFile,
-    read: bool,
-    write: bool,
+    dir: Direction,
 ) -> Option<Attr> {
+    let Direction { read, write } = dir;
     let schema = kind.schema();
     let slot = scim_slot(cx, kind, scim, &format!("{at}.scim"));
     let legacy = if write {
@@ -449,9 +469,9 @@ fn join_attr(
     at: &str,
     legacy_s: &Spanned<String>,
     join: &Spanned<JoinFile>,
-    read: bool,
-    write: bool,
+    dir: Direction,
 ) -> Option<Attr> {
+    let Direction { read, write } = dir;
     let legacy = if write {
         write_path(cx, legacy_s, &format!("{at}.legacy"))
     } else {
