@@ -60,9 +60,10 @@ use serde_json::{json, Map, Value};
 
 use super::common::{
     decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
-    segments_under, version_matches, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
+    segments_under, serve_alone, version_matches, with_allow, BodyError, RequestCounts,
+    RequestHead, NO_ROUTE,
 };
-use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
+use scim_gateway_hosting::{RunningServer, StartError};
 
 mod teams;
 
@@ -243,11 +244,7 @@ impl AcmeHr {
 
     /// Serves this API on `addr` (one worker thread) until the returned handle is dropped.
     pub fn serve(&self, addr: SocketAddr) -> Result<RunningServer, StartError> {
-        start(
-            server_conf(0, 1),
-            vec![http_service("acme-hr", addr, 1, self.clone())],
-            &[addr],
-        )
+        serve_alone("acme-hr", addr, self.clone())
     }
 
     /// Adds `n` enabled users with every field filled (logins `seed.user{id}`), without going

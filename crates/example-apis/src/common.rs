@@ -8,12 +8,15 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -605,4 +608,21 @@ pub(crate) fn version_matches(tags: &str, version: u64) -> bool {
         let tag = tag.strip_prefix("W/").unwrap_or(tag);
         tag == "*" || tag.trim_matches('"') == version.to_string()
     })
+}
+
+/// Serves the example API `app` alone on `addr` (one worker thread) until the returned handle
+/// is dropped: what each example API's `serve` does.
+pub(crate) fn serve_alone<A>(
+    name: &str,
+    addr: SocketAddr,
+    app: A,
+) -> Result<RunningServer, StartError>
+where
+    A: ServeHttp + Send + Sync + 'static,
+{
+    start(
+        server_conf(0, 1),
+        vec![http_service(name, addr, 1, app)],
+        &[addr],
+    )
 }

@@ -76,10 +76,10 @@ use time::OffsetDateTime;
 
 use super::common::{
     decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
-    segments_under, version_matches, BodyError, RequestCounts, RequestHead, NO_ROUTE,
+    segments_under, serve_alone, version_matches, BodyError, RequestCounts, RequestHead, NO_ROUTE,
     REQUEST_IDS_KEPT,
 };
-use scim_gateway_hosting::{http_service, server_conf, start, RunningServer, StartError};
+use scim_gateway_hosting::{RunningServer, StartError};
 
 mod teams;
 
@@ -177,11 +177,7 @@ impl Keystone {
 
     /// Serves this API on `addr` (one worker thread) until the returned handle is dropped.
     pub fn serve(&self, addr: SocketAddr) -> Result<RunningServer, StartError> {
-        start(
-            server_conf(0, 1),
-            vec![http_service("keystone", addr, 1, self.clone())],
-            &[addr],
-        )
+        serve_alone("keystone", addr, self.clone())
     }
 
     /// Adds `n` active users with every field filled (logins `seed.user{id}`), without going
