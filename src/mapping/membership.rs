@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use super::error::TranslateError;
 use super::legacy_path::LegacyPath;
-use super::plan::{MemberCall, MemberList, UserAttribute, UserGroups};
+use super::plan::{GroupAttribute, MemberCall, MemberList, UserAttribute, UserGroups};
+use super::roles::UserGroup;
 use super::values::{scalar_string, to_legacy_type, LegacyType};
 
 impl MemberCall {
@@ -48,6 +49,15 @@ impl MemberList {
 }
 
 impl UserGroups {
+    /// The query parameters that carry the user's legacy id (`?member_id=<id>`), for a call
+    /// listing the groups of user `user_id`.
+    pub fn params(&self, user_id: &str) -> Vec<(String, String)> {
+        self.id_params
+            .iter()
+            .map(|k| (k.clone(), user_id.to_string()))
+            .collect()
+    }
+
     /// The legacy ids of the groups in a user-groups response, in order, without repeats. A
     /// response without the items, or whose items are not a list, is a 502; a `null` there is
     /// no group.
@@ -75,6 +85,127 @@ impl UserGroups {
             }
         }
         Ok(out)
+    }
+}
+
+impl GroupAttribute {
+    /// The member ids on a legacy group record, as strings, in order, without repeats. The
+    /// list is written back whole, so it must have been read whole: a record without the field
+    /// (a thin answer), or whose field is not a list of ids, is a 502; `null` is no member.
+    pub fn members_of(&self, legacy_group: &Value) -> Result<Vec<String>, TranslateError> {
+        let items = match self.legacy.read(legacy_group) {
+            None => {
+                return Err(TranslateError::LegacyResponse(format!(
+                    "the legacy group has no member list at {} (the gateway reads the whole \
+                     list before it writes it back)",
+                    self.legacy.as_str()
+                )))
+            }
+            Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(TranslateError::LegacyResponse(format!(
+                    "the legacy group's {} is not a list of member ids but {}",
+                    self.legacy.as_str(),
+                    kind_of(other)
+                )))
+            }
+        };
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(id) = scalar_string(item) else {
+                return Err(TranslateError::LegacyResponse(format!(
+                    "the legacy group's {} holds {} where a member id was expected",
+                    self.legacy.as_str(),
+                    kind_of(item)
+                )));
+            };
+            if !id.is_empty() && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A copy of the legacy group whose list holds exactly `members` (repeats dropped), each
+    /// converted to the `legacy_type`. An id that does not convert is a 400.
+    pub fn with_members(
+        &self,
+        legacy_group: &Value,
+        members: &[String],
+    ) -> Result<Value, TranslateError> {
+        let mut ids: Vec<Value> = Vec::with_capacity(members.len());
+        let mut seen: Vec<&String> = Vec::with_capacity(members.len());
+        for m in members {
+            if !seen.contains(&m) {
+                seen.push(m);
+                ids.push(convert("members.value", &self.legacy, m, self.legacy_type)?);
+            }
+        }
+        let mut out = legacy_group.clone();
+        write(&self.legacy, &mut out, Value::Array(ids))?;
+        Ok(out)
+    }
+
+    /// Whether `member` (a user id as SCIM shows it) can be written in the list: an id that
+    /// does not convert to the `legacy_type` names no user.
+    pub fn can_hold(&self, member: &str) -> bool {
+        convert("members.value", &self.legacy, member, self.legacy_type).is_ok()
+    }
+
+    /// The `If-Match` header value for a write of this legacy group's list: its version
+    /// (`if_match:`) as an entity tag. `None` without `if_match:` or a version.
+    pub fn if_match(&self, legacy_group: &Value) -> Option<String> {
+        version_at(self.if_match.as_ref(), legacy_group).map(crate::mapping::translate::entity_tag)
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The version at `path` in `record`, as text; `None` without a path or a version.
+fn version_at(path: Option<&LegacyPath>, record: &Value) -> Option<String> {
+    path.and_then(|p| p.read(record))
+        .and_then(scalar_string)
+        .filter(|v| !v.is_empty())
+}
+
+/// Which group a single-valued membership field holds when the identity provider puts the user
+/// in another ([`UserAttribute::prefers`]).
+impl UserAttribute {
+    /// The rank of a group in `ranking:` (0 = highest), by id or display name; groups the
+    /// ranking does not name rank below every named one.
+    fn rank(&self, group: UserGroup<'_>) -> usize {
+        self.ranking
+            .iter()
+            .position(|r| {
+                r == group.id
+                    || group
+                        .display
+                        .is_some_and(|d| d.trim().eq_ignore_ascii_case(r.trim()))
+            })
+            .unwrap_or(self.ranking.len())
+    }
+
+    /// With `single: true`, whether the group `added` replaces the user's group `current`: the
+    /// higher-ranked of the two stays; between two of the same rank (two groups the ranking
+    /// does not name, or no ranking at all) the most recent, `added`, wins.
+    pub fn prefers(&self, added: UserGroup<'_>, current: UserGroup<'_>) -> bool {
+        self.rank(added) <= self.rank(current)
+    }
+
+    /// Whether `ranking:` names groups by display name (then telling a group's rank needs its
+    /// name).
+    pub fn ranks_by_name(&self) -> bool {
+        !self.ranking.is_empty()
     }
 }
 
@@ -144,11 +275,7 @@ impl UserAttribute {
     /// on the write that changes its groups ([`UserAttribute::if_match`] gives the header
     /// value). `None` without `if_match:` or when the user has no version.
     pub fn version_of(&self, legacy_user: &Value) -> Option<String> {
-        self.if_match
-            .as_ref()
-            .and_then(|p| p.read(legacy_user))
-            .and_then(scalar_string)
-            .filter(|v| !v.is_empty())
+        version_at(self.if_match.as_ref(), legacy_user)
     }
 
     /// The `If-Match` header value for a write of this legacy user: its version as an entity

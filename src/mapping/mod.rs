@@ -36,9 +36,9 @@ mod values;
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupMapping, ListEndpoint, Mapping,
-    MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination, ResourceMapping,
-    SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
+    BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupAttribute, GroupMapping,
+    ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination,
+    ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub use roles::{GroupRules, UserGroup};

@@ -118,6 +118,21 @@ pub(crate) struct ResourceFile {
     pub(crate) roles: Option<S<RolesFile>>,
     /// Only in `groups:`: legacy flags set while a user is in a group.
     pub(crate) flags: Option<S<Vec<S<FlagFile>>>>,
+    /// Only in `groups:`: legacy groups the identity provider may see but not change.
+    pub(crate) protected: Option<S<Vec<S<GroupRefFile>>>>,
+    /// Only in `groups:`: legacy groups the identity provider never sees.
+    pub(crate) hidden: Option<S<Vec<S<GroupRefFile>>>>,
+    /// Only in `groups:`: `false`: the identity provider cannot create groups.
+    pub(crate) create: Option<S<bool>>,
+}
+
+/// `{ name: Administrator }` or `{ id: "3" }`: one legacy group, by its display name
+/// (case-insensitive) or its id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupRefFile {
+    pub(crate) name: Option<S<String>>,
+    pub(crate) id: Option<S<Value>>,
 }
 
 /// `groups.roles`: where the legacy role is, the default, the privilege order (highest
@@ -130,6 +145,22 @@ pub(crate) struct RolesFile {
     pub(crate) ranking: Option<S<Vec<S<String>>>>,
     pub(crate) protected: Option<S<Vec<S<String>>>>,
     pub(crate) from_groups: Option<S<Vec<S<RoleRuleFile>>>>,
+    /// The legacy roles by name: the roles above are names, resolved to the legacy ids this
+    /// endpoint lists, at start and on reload.
+    pub(crate) lookup: Option<S<RoleLookupFile>>,
+}
+
+/// `{ method: GET, path: /api/v2/roles, items: $.data, id: $.id, name: $.name }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleLookupFile {
+    pub(crate) method: Option<S<String>>,
+    pub(crate) path: Option<S<String>>,
+    pub(crate) query: Option<S<Map<String, Value>>>,
+    pub(crate) headers: Option<S<Map<String, Value>>>,
+    pub(crate) items: Option<S<String>>,
+    pub(crate) id: Option<S<String>>,
+    pub(crate) name: Option<S<String>>,
 }
 
 /// `{ group: "Eng Leads", role: manager, set: { $.archetype: eng_lead } }`.
@@ -151,13 +182,28 @@ pub(crate) struct FlagFile {
     pub(crate) otherwise: Option<S<Value>>,
 }
 
-/// `groups.membership`: exactly one of `endpoints` (member endpoints on the legacy group) and
-/// `user_attribute` (membership held on the legacy user).
+/// `groups.membership`: exactly one of `endpoints` (member endpoints on the legacy group),
+/// `group_attribute` (the member ids a list on the legacy group) and `user_attribute`
+/// (membership held on the legacy user).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MembershipFile {
     pub(crate) endpoints: Option<S<MemberEndpointsFile>>,
+    pub(crate) group_attribute: Option<S<GroupAttributeFile>>,
     pub(crate) user_attribute: Option<S<UserAttributeFile>>,
+}
+
+/// Membership held on the legacy group: its member ids, a list written whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupAttributeFile {
+    pub(crate) legacy: Option<S<String>>,
+    pub(crate) legacy_type: Option<S<String>>,
+    /// The group's version, sent as `If-Match` on the write of the list.
+    pub(crate) if_match: Option<S<String>>,
+    /// The call that writes the list (default: `groups.endpoints.update`).
+    pub(crate) update: Option<S<EndpointFile>>,
+    pub(crate) user_groups: Option<S<UserGroupsFile>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +271,9 @@ pub(crate) struct UserAttributeFile {
     pub(crate) legacy_type: Option<S<String>>,
     pub(crate) members_query: Option<S<MembersQueryFile>>,
     pub(crate) if_match: Option<S<String>>,
+    /// With `single: true`: group display names or ids, highest first; a user the identity
+    /// provider puts in several groups is written the highest-ranked one.
+    pub(crate) ranking: Option<S<Vec<S<String>>>>,
 }
 
 /// `{ param: team }`: the users list endpoint lists a group's members with `?team=<group id>`.

@@ -38,6 +38,55 @@ pub struct GroupMapping {
     pub membership: Membership,
     /// Roles and flags derived from a user's groups (`groups.roles`, `groups.flags`).
     pub rules: super::roles::GroupRules,
+    /// `groups.protected`: groups the identity provider sees but whose name, members and
+    /// existence it cannot change (see [`GroupMapping::is_protected`]).
+    pub(crate) protected: Vec<GroupSelector>,
+    /// `groups.hidden`: groups the identity provider never sees (see
+    /// [`GroupMapping::is_hidden`]).
+    pub(crate) hidden: Vec<GroupSelector>,
+    /// `groups.create: false`: `POST /Groups` is refused.
+    pub creates: bool,
+}
+
+/// One legacy group named in the mapping: by display name (compared trimmed and
+/// case-insensitively) or by id (compared exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GroupSelector {
+    Name(String),
+    Id(String),
+}
+
+impl GroupSelector {
+    /// Whether the group of legacy id `id` and display name `display` is this one.
+    pub(crate) fn selects(&self, id: &str, display: Option<&str>) -> bool {
+        match self {
+            GroupSelector::Id(i) => i == id,
+            GroupSelector::Name(n) => {
+                display.is_some_and(|d| d.trim().eq_ignore_ascii_case(n.trim()))
+            }
+        }
+    }
+}
+
+impl GroupMapping {
+    /// Whether group `id` (of display name `display`, when known) is protected.
+    pub fn is_protected(&self, id: &str, display: Option<&str>) -> bool {
+        self.protected.iter().any(|s| s.selects(id, display))
+    }
+
+    /// Whether group `id` (of display name `display`, when known) is hidden.
+    pub fn is_hidden(&self, id: &str, display: Option<&str>) -> bool {
+        self.hidden.iter().any(|s| s.selects(id, display))
+    }
+
+    /// Whether a rule protects or hides groups by display name: telling whether a group is
+    /// one of them then needs its name, not only its id.
+    pub fn names_groups(&self) -> bool {
+        self.protected
+            .iter()
+            .chain(&self.hidden)
+            .any(|s| matches!(s, GroupSelector::Name(_)))
+    }
 }
 
 /// Where a group's members are (`groups.membership`).
@@ -57,9 +106,25 @@ pub enum Membership {
         /// A user's groups in one call (`GET /users/{id}/teams`), when the API has it.
         user_groups: Option<UserGroups>,
     },
+    /// The member ids as a list on the legacy group (`member_ids`), written whole through the
+    /// group's update endpoint: every change is a read-modify-write of the list.
+    GroupAttribute(GroupAttribute),
     /// Membership held on the legacy user (`team_ids`, `role`), written through the users'
     /// update endpoint.
     UserAttribute(UserAttribute),
+}
+
+/// Membership as a list of member ids on the legacy group.
+#[derive(Debug, Clone)]
+pub struct GroupAttribute {
+    pub(crate) legacy: LegacyPath,
+    pub(crate) legacy_type: Option<LegacyType>,
+    /// The group's version, sent as `If-Match` on the write of the list.
+    pub(crate) if_match: Option<LegacyPath>,
+    /// The call that writes the list; `None`: the groups' update endpoint.
+    pub update: Option<Endpoint>,
+    /// A user's groups in one call, when the API has it.
+    pub user_groups: Option<UserGroups>,
 }
 
 /// The add-member call: `{member}` in the path, or the member's id written into the body
@@ -93,6 +158,8 @@ pub struct UserGroups {
     pub endpoint: Endpoint,
     pub(crate) items: LegacyPath,
     pub(crate) group: LegacyPath,
+    /// The query parameters whose value is the user's legacy id (`{ member_id: "{id}" }`).
+    pub(crate) id_params: Vec<String>,
 }
 
 /// Membership as a field of the legacy user: a list of group ids, or one id (`single`).
@@ -104,6 +171,9 @@ pub struct UserAttribute {
     pub(crate) legacy_type: Option<LegacyType>,
     pub(crate) members_query: Option<String>,
     pub(crate) if_match: Option<LegacyPath>,
+    /// With `single`: group display names or ids, highest first (see
+    /// [`UserAttribute::single_choice`]).
+    pub(crate) ranking: Vec<String>,
 }
 
 /// Where the legacy API is and how the gateway authenticates to it.
@@ -330,6 +400,8 @@ pub(crate) fn endpoint_name(at: &str) -> &'static str {
         "groups.membership.endpoints.remove" => "groups.remove_member",
         "groups.membership.endpoints.list" => "groups.list_members",
         "groups.membership.endpoints.user_groups" => "groups.user_groups",
+        "groups.membership.group_attribute.update" => "groups.write_members",
+        "groups.membership.group_attribute.user_groups" => "groups.user_groups",
         _ => "other",
     }
 }

@@ -260,6 +260,51 @@ pub async fn call_with(
     })
 }
 
+/// How many times a read-modify-write of one legacy record is tried when the record keeps
+/// changing between the read and the guarded write (see [`until_fresh`]).
+pub(crate) const STALE_TRIES: u32 = 3;
+
+/// What one try of a read-modify-write of a legacy record came to.
+#[derive(Debug)]
+pub(crate) enum Try<T> {
+    /// Written (or nothing to write): the outcome.
+    Done(T),
+    /// The guarded write was refused because the record changed since it was read.
+    Stale,
+}
+
+impl<T> Try<T> {
+    /// The outcome of a guarded write: `Stale` when the legacy API refused the `If-Match`
+    /// (412), else `done` on success and the error otherwise.
+    pub(crate) fn of_write(
+        written: Result<LegacyResponse, CallError>,
+        done: T,
+    ) -> Result<Try<T>, ScimError> {
+        match written {
+            Ok(_) => Ok(Try::Done(done)),
+            Err(e) if e.answer() == LegacyAnswer::PreconditionFailed => Ok(Try::Stale),
+            Err(e) => Err(e.error),
+        }
+    }
+}
+
+/// The error of a read-modify-write of one legacy record (`what`, e.g. "group 5") with
+/// optimistic concurrency — each try reads the record afresh, applies its change and writes it
+/// guarded by the record's version, tried again when the record changed in between
+/// (`Try::Stale`) so that a write never overwrites what it did not see — when the record
+/// changed at each of the [`STALE_TRIES`] tries: 409, to be retried by the client.
+///
+/// The loop itself is the caller's, ten lines over its own try:
+/// `for _ in 0..STALE_TRIES { if let Try::Done(x) = one_try(…).await? { return Ok(x) } }`
+/// then `Err(kept_changing(what))`.
+pub(crate) fn kept_changing(what: &str) -> ScimError {
+    ScimError::new(
+        409,
+        None,
+        format!("{what} kept changing in the legacy API while it was being updated; retry"),
+    )
+}
+
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimError> {
     let n = HeaderName::try_from(name)
         .map_err(|_| ScimError::internal(format!("{name:?} is not a valid header name")))?;

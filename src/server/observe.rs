@@ -287,6 +287,9 @@ pub enum MemberOutcome<'e> {
     /// Not added: no such user in the legacy API. The rest of the request goes on, and the
     /// identity provider is told success.
     Skipped,
+    /// Not applied, for this reason (a user's one group stays, being higher-ranked or
+    /// protected; the group is protected). The identity provider is told success.
+    Kept(&'e str),
     /// Refused: the request fails with this error.
     Failed(&'e ScimError),
 }
@@ -325,6 +328,11 @@ fn member_change(cx: &Ctx<'_>, event: &MemberEvent<'_>, outcome: MemberOutcome<'
         MemberOutcome::Skipped => (
             204,
             format!("member {member}: no such user in the legacy API; skipped"),
+            Outcome::Skipped,
+        ),
+        MemberOutcome::Kept(why) => (
+            204,
+            format!("member {member}: not applied: {why}"),
             Outcome::Skipped,
         ),
         MemberOutcome::Failed(e) => (

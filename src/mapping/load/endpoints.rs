@@ -63,10 +63,13 @@ pub(super) struct ListFields<'a> {
     pub(crate) pagination: &'a Option<Spanned<PaginationFile>>,
 }
 
+/// `creates`: false when the resource says `create: false` (groups only): then the create
+/// endpoint may be left out.
 pub(super) fn endpoints(
     cx: &mut Cx<'_>,
     kind: Kind,
     e: &Spanned<Box<EndpointsFile>>,
+    creates: bool,
 ) -> Option<Endpoints> {
     let f = &e.value;
     let key = kind.key();
@@ -86,15 +89,34 @@ pub(super) fn endpoints(
     };
     let at = format!("{key}.endpoints");
     let at = at.as_str();
-    let create = need(
-        cx,
-        &f.create,
-        loc(e),
-        at,
-        "create",
-        &format!("create: {{ method: POST, path: {base} }}"),
-    )
-    .and_then(|x| one(cx, x, "create", false));
+    let create = match (&f.create, creates) {
+        (Some(x), _) => one(cx, x, "create", false),
+        (None, true) => {
+            need(
+                cx,
+                &f.create,
+                loc(e),
+                at,
+                "create",
+                &format!("create: {{ method: POST, path: {base} }}"),
+            );
+            None
+        }
+        // Groups are not created through SCIM (`create: false`), and the legacy API has no
+        // create call: the endpoint stands for the one a REST API would have (a POST to the
+        // list's path) and is never called, as `GroupMapping::creates` is false.
+        (None, false) => f.list.as_ref().and_then(|l| {
+            let path = l.value.path.as_ref()?;
+            let t = PathTemplate::parse(path.value.trim()).ok()?;
+            Some(Endpoint {
+                name: endpoint_name(&format!("{key}.endpoints.create")),
+                method: http::Method::POST,
+                path: t,
+                query: Vec::new(),
+                headers: Vec::new(),
+            })
+        }),
+    };
     let get = need(
         cx,
         &f.get,

@@ -4,7 +4,7 @@
 //! must not be one the users list already uses (that nothing else writes the field is checked
 //! in `writers`).
 
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
@@ -21,29 +21,43 @@ pub(super) fn membership(
     users: Option<&ResourceMapping>,
 ) -> Option<Membership> {
     let shapes = "write membership: { endpoints: { add: …, remove: …, list: … } } for member \
-                  endpoints on the legacy group, or membership: { user_attribute: { legacy: \
-                  $.team_ids } } for group ids held on the legacy user (see docs/mapping.md)";
-    match (&m.value.endpoints, &m.value.user_attribute) {
-        (Some(e), None) => member_endpoints(cx, e),
-        (None, Some(u)) => user_attribute(cx, u, users).map(Membership::UserAttribute),
-        (Some(_), Some(u)) => {
+                  endpoints on the legacy group, membership: { group_attribute: { legacy: \
+                  $.member_ids } } for member ids held on the legacy group, or membership: { \
+                  user_attribute: { legacy: $.team_ids } } for group ids held on the legacy \
+                  user (see docs/mapping.md)";
+    let f = &m.value;
+    let given: Vec<(&str, &Location)> = [
+        ("endpoints", f.endpoints.as_ref().map(loc)),
+        ("group_attribute", f.group_attribute.as_ref().map(loc)),
+        ("user_attribute", f.user_attribute.as_ref().map(loc)),
+    ]
+    .into_iter()
+    .filter_map(|(k, l)| Some((k, l?)))
+    .collect();
+    match (&f.endpoints, &f.group_attribute, &f.user_attribute) {
+        _ if given.len() > 1 => {
+            let names: Vec<&str> = given.iter().map(|(k, _)| *k).collect();
             cx.report(
-                loc(u),
+                given[1].1,
                 AT,
-                "give either `endpoints` or `user_attribute`, not both".into(),
+                format!("give one of `{}`, not several", names.join("`, `")),
                 Some(
-                    "keep `endpoints` if the legacy group has member endpoints, else \
-                     `user_attribute`; remove the other"
+                    "keep `endpoints` if the legacy group has member endpoints, \
+                     `group_attribute` if the group record holds its member ids, \
+                     `user_attribute` if the user record holds its groups; remove the others"
                         .into(),
                 ),
             );
             None
         }
-        (None, None) => {
+        (Some(e), None, None) => member_endpoints(cx, e),
+        (None, Some(a), None) => group_attribute(cx, a).map(Membership::GroupAttribute),
+        (None, None, Some(u)) => user_attribute(cx, u, users).map(Membership::UserAttribute),
+        _ => {
             cx.report(
                 loc(m),
                 AT,
-                "membership has neither `endpoints` nor `user_attribute`".into(),
+                "membership has none of `endpoints`, `group_attribute` and `user_attribute`".into(),
                 Some(shapes.into()),
             );
             None
@@ -95,7 +109,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
     .and_then(|l| member_list(cx, l));
     let user_groups = match &f.user_groups {
         None => Some(None),
-        Some(u) => user_groups(cx, u).map(Some),
+        Some(u) => user_groups(cx, &format!("{at}.user_groups"), u).map(Some),
     };
     Some(Membership::Endpoints {
         add: add?,
@@ -208,17 +222,63 @@ fn member_list(cx: &mut Cx<'_>, l: &Spanned<MemberListFile>) -> Option<MemberLis
     })
 }
 
-fn user_groups(cx: &mut Cx<'_>, u: &Spanned<UserGroupsFile>) -> Option<UserGroups> {
-    let at = format!("{AT}.endpoints.user_groups");
+/// The call listing a user's groups: the user's legacy id in the path (`/users/{id}/teams`)
+/// or as the whole value of query parameters (`query: { member_id: "{id}" }`).
+fn user_groups(cx: &mut Cx<'_>, at: &str, u: &Spanned<UserGroupsFile>) -> Option<UserGroups> {
     let v = &u.value;
     let shape = Shape {
-        id: Hole::Required,
+        id: Hole::Optional,
         member: Hole::Forbidden,
         noun: "user",
         example: "/users/{id}/teams",
     };
-    let endpoint = endpoints::endpoint(cx, &at, loc(u), fields!(v), shape);
-    let items = endpoints::items(cx, &at, loc(u), &v.items, "the user's groups");
+    let mut endpoint = endpoints::endpoint(cx, at, loc(u), fields!(v), shape);
+    let mut id_params = Vec::new();
+    if let Some(e) = &mut endpoint {
+        let mut ok = true;
+        e.query.retain(|(k, value)| {
+            let value = value.trim();
+            if value == "{id}" {
+                id_params.push(k.clone());
+                return false;
+            }
+            if value.contains('{') {
+                ok = false;
+                let at_q = v.query.as_ref().map_or_else(|| loc(u), loc);
+                cx.report(
+                    at_q,
+                    &format!("{at}.query.{k}"),
+                    format!("{value:?} is not a value this call can fill"),
+                    Some(
+                        "a query value here is a constant, or exactly \"{id}\" (the user's \
+                         legacy id), e.g. query: { member_id: \"{id}\" }"
+                            .into(),
+                    ),
+                );
+            }
+            true
+        });
+        if ok && !e.path.has_id() && id_params.is_empty() {
+            cx.report(
+                loc(u),
+                at,
+                format!(
+                    "{:?} does not say whose groups: no {{id}} in the path or the query",
+                    e.path.as_str()
+                ),
+                Some(
+                    "write {id} where the user's legacy id goes: path: \"/users/{id}/teams\" \
+                     or query: { member_id: \"{id}\" }"
+                        .into(),
+                ),
+            );
+            ok = false;
+        }
+        if !ok {
+            endpoint = None;
+        }
+    }
+    let items = endpoints::items(cx, at, loc(u), &v.items, "the user's groups");
     let group = need(
         cx,
         &v.group,
@@ -232,6 +292,70 @@ fn user_groups(cx: &mut Cx<'_>, u: &Spanned<UserGroupsFile>) -> Option<UserGroup
         endpoint: endpoint?,
         items: items?,
         group: group?,
+        id_params,
+    })
+}
+
+// --- a list on the legacy group --------------------------------------------------------------
+
+fn group_attribute(cx: &mut Cx<'_>, a: &Spanned<GroupAttributeFile>) -> Option<GroupAttribute> {
+    let at = format!("{AT}.group_attribute");
+    let f = &a.value;
+    let legacy = need(
+        cx,
+        &f.legacy,
+        loc(a),
+        &at,
+        "legacy",
+        "legacy: $.member_ids (the legacy group's list of member ids)",
+    )
+    .and_then(|l| {
+        let at = format!("{at}.legacy");
+        let path = writable(cx, l, &at, "$.member_ids")?;
+        if path.field_names().is_some() {
+            return Some(path);
+        }
+        cx.report(
+            loc(l),
+            &at,
+            format!(
+                "{:?} does not name one field: the gateway reads the list there and writes \
+                 it back whole",
+                path.as_str()
+            ),
+            Some("name the field with names only, e.g. legacy: $.member_ids".into()),
+        );
+        None
+    });
+    let legacy_type = id_type(cx, &f.legacy_type, &format!("{at}.legacy_type"));
+    let if_match = match &f.if_match {
+        None => Some(None),
+        Some(p) => one_place(cx, p, &format!("{at}.if_match")).map(Some),
+    };
+    let update = match &f.update {
+        None => Some(None),
+        Some(u) => {
+            let at = format!("{at}.update");
+            endpoints::update_only(cx, u, &at);
+            let shape = Shape {
+                id: Hole::Required,
+                member: Hole::Forbidden,
+                noun: "group",
+                example: "/teams/{id}",
+            };
+            endpoints::endpoint(cx, &at, loc(u), fields!(u.value), shape).map(Some)
+        }
+    };
+    let user_groups = match &f.user_groups {
+        None => Some(None),
+        Some(u) => user_groups(cx, &format!("{at}.user_groups"), u).map(Some),
+    };
+    Some(GroupAttribute {
+        legacy: legacy?,
+        legacy_type: legacy_type?,
+        if_match: if_match?,
+        update: update?,
+        user_groups: user_groups?,
     })
 }
 
@@ -262,13 +386,56 @@ fn user_attribute(
         None => Some(None),
         Some(p) => one_place(cx, p, &format!("{at}.if_match")).map(Some),
     };
+    let single = f.single.as_ref().is_some_and(|s| s.value);
+    let ranking = match &f.ranking {
+        None => Some(Vec::new()),
+        Some(r) if !single => {
+            cx.report(
+                loc(r),
+                &format!("{at}.ranking"),
+                "a ranking chooses the one group of a user, and this field holds a list".into(),
+                Some(
+                    "add single: true if the legacy user has one group (a role), or remove \
+                     ranking"
+                        .into(),
+                ),
+            );
+            None
+        }
+        Some(r) => ranking(cx, &format!("{at}.ranking"), r),
+    };
     Some(UserAttribute {
         legacy: legacy?,
-        single: f.single.as_ref().is_some_and(|s| s.value),
+        ranking: ranking?,
+        single,
         legacy_type: legacy_type?,
         members_query: members_query?,
         if_match: if_match?,
     })
+}
+
+/// The groups of `ranking:`, highest first: each named once.
+fn ranking(cx: &mut Cx<'_>, at: &str, r: &Spanned<Vec<Spanned<String>>>) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    let mut ok = true;
+    for g in &r.value {
+        let name = g.value.trim();
+        if name.is_empty() || out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+            cx.report(
+                loc(g),
+                at,
+                format!("the group {name:?} is empty or ranked twice"),
+                Some(
+                    "list each group once, by display name or legacy id, highest first: \
+                     [Administrator, Editor, Viewer]"
+                        .into(),
+                ),
+            );
+            ok = false;
+        }
+        out.push(name.to_string());
+    }
+    ok.then_some(out)
 }
 
 fn members_query(

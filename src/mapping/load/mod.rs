@@ -9,6 +9,7 @@
 
 mod attributes;
 mod endpoints;
+mod group_access;
 mod membership;
 mod protection;
 mod roles;
@@ -260,10 +261,17 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
         .as_ref()
         .and_then(|g| g.value.membership.as_ref())
         .is_some_and(|m| {
-            m.value
+            let by_endpoints = m
+                .value
                 .endpoints
                 .as_ref()
-                .is_none_or(|e| e.value.user_groups.is_some())
+                .is_none_or(|e| e.value.user_groups.is_some());
+            let by_group = m
+                .value
+                .group_attribute
+                .as_ref()
+                .is_none_or(|a| a.value.user_groups.is_some());
+            by_endpoints && by_group
         });
     let served: Vec<AttrPath> = if tells_user_groups {
         ["value", "$ref", "display"]
@@ -477,6 +485,14 @@ fn check_tenant_query<'m>(
             Membership::Endpoints { list, .. } => {
                 for p in pagination_params(&list.pages.pagination) {
                     taken.push((p, "groups.membership.endpoints.list.pagination".into()));
+                }
+            }
+            Membership::GroupAttribute(a) => {
+                for p in a.user_groups.iter().flat_map(|u| &u.id_params) {
+                    taken.push((
+                        p,
+                        "groups.membership.group_attribute.user_groups.query".into(),
+                    ));
                 }
             }
             Membership::UserAttribute(a) => {
@@ -711,13 +727,17 @@ fn groups(
     let rules = roles::group_rules(cx, &g.value.roles, &g.value.flags);
     writers::check_user_record(cx, &g.value, users, membership.as_ref(), rules.as_ref());
     // Roles and flags are computed from a user's groups: the membership must tell them.
-    if let (
+    let blind = match &membership {
         Some(Membership::Endpoints {
             user_groups: None, ..
-        }),
-        Some(at),
-    ) = (
-        &membership,
+        }) => Some("membership.endpoints.user_groups"),
+        Some(Membership::GroupAttribute(GroupAttribute {
+            user_groups: None, ..
+        })) => Some("membership.group_attribute.user_groups"),
+        _ => None,
+    };
+    if let (Some(key), Some(at)) = (
+        blind,
         g.value
             .roles
             .as_ref()
@@ -732,12 +752,17 @@ fn groups(
             at,
             "groups",
             "roles and flags need a user's groups, and the membership cannot read them".into(),
-            Some(
-                "add membership.endpoints.user_groups (the legacy call listing a user's groups)"
-                    .into(),
-            ),
+            Some(format!(
+                "add {key} (the legacy call listing a user's groups)"
+            )),
         );
     }
+    let protected = group_access::selectors(cx, "protected", &g.value.protected);
+    let hidden = group_access::selectors(cx, "hidden", &g.value.hidden);
+    if let (Some(p), Some(h)) = (&protected, &hidden) {
+        group_access::check_overlap(cx, &g.value.hidden, p, h);
+    }
+    group_access::check_create(cx, g);
     let mut resource = resource?;
     // Groups hold users only: no nested groups.
     if let Some(t) = resource
@@ -750,6 +775,9 @@ fn groups(
         resource,
         membership: membership?,
         rules: rules?,
+        protected: protected?,
+        hidden: hidden?,
+        creates: g.value.create.as_ref().is_none_or(|c| c.value),
     })
 }
 
@@ -793,7 +821,8 @@ fn resource(
         "endpoints",
         "an endpoints: section",
     );
-    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e));
+    let creates = f.create.as_ref().is_none_or(|c| c.value);
+    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e, creates));
     let if_match = endpoints_s
         .and_then(|e| e.value.update.as_ref())
         .and_then(|u| u.value.if_match.as_ref())
@@ -841,13 +870,16 @@ fn resource(
         let misplaced = [
             ("roles", f.roles.as_ref().map(loc)),
             ("flags", f.flags.as_ref().map(loc)),
+            ("protected", f.protected.as_ref().map(loc)),
+            ("hidden", f.hidden.as_ref().map(loc)),
+            ("create", f.create.as_ref().map(loc)),
         ];
         for (key, at) in misplaced.into_iter() {
             if let Some(at) = at {
                 cx.report(
                     at,
                     &format!("users.{key}"),
-                    format!("{key} belongs to the groups: section (they derive from groups)"),
+                    format!("{key} belongs to the groups: section"),
                     Some("move it under groups: (see docs/mapping.md)".into()),
                 );
             }

@@ -1,5 +1,6 @@
 //! Membership changes: a delta of members added and removed, applied one legacy call (or one
-//! read-modify-write of one legacy user, for membership held on the user) per member, each a
+//! read-modify-write of one legacy user, for membership held on the user) per member, or one
+//! read-modify-write of the group's member list (membership held on the group), each member a
 //! line of the provisioning log. An unknown user in an add is skipped and logged, the rest
 //! applied; adding a member twice and removing a non-member are not errors; any other refusal
 //! fails the request, saying what was and was not applied. Not here: which delta a request
@@ -7,11 +8,13 @@
 
 use std::time::Instant;
 
-use crate::mapping::{GroupMapping, MemberCall, Membership, UserAttribute};
+use crate::mapping::{
+    Endpoint, GroupAttribute, GroupMapping, MemberCall, Membership, UserAttribute, UserGroup,
+};
 use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::legacy::{self, Call, LegacyAnswer, Meaning};
+use crate::server::legacy::{self, Call, Meaning, Try};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::record;
 use crate::server::router;
@@ -33,125 +36,13 @@ pub(super) async fn apply_delta(
     id: &str,
     delta: &MemberDelta,
 ) -> Result<Vec<String>, ScimError> {
-    let mut skipped = Vec::new();
-    match &g.membership {
+    let skipped = match &g.membership {
         Membership::Endpoints { add, remove, .. } => {
-            // A refusal may mean the group itself is missing: answer 404 then.
-            let mut refused = false;
-            for (i, member) in delta.add.iter().enumerate() {
-                let event = MemberEvent {
-                    change: MemberChange::Add,
-                    group_id: id,
-                    member,
-                    started: Instant::now(),
-                };
-                let outcome = match add_member(cx, g, add, id, member).await {
-                    Ok(Added::Now) => {
-                        cx.record
-                            .applied(format!("added user {member} to group {id}"));
-                        MemberOutcome::Ok
-                    }
-                    Ok(Added::Already) => MemberOutcome::Ok,
-                    Ok(Added::NoSuchUser) => {
-                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                        skipped.push(member.clone());
-                        refused = true;
-                        MemberOutcome::Skipped
-                    }
-                    Err(e) => {
-                        event.log(cx, MemberOutcome::Failed(&e));
-                        return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
-                    }
-                };
-                event.log(cx, outcome);
-                cx.membership
-                    .invalidate_users(&cx.tenant.name, [member.as_str()])
-                    .await;
-            }
-            for (i, member) in delta.remove.iter().enumerate() {
-                let event = MemberEvent {
-                    change: MemberChange::Remove,
-                    group_id: id,
-                    member,
-                    started: Instant::now(),
-                };
-                // An id no user can have is in no group: nothing to remove.
-                if may_be_user(cx, member) {
-                    let call = Call {
-                        id: Some(id),
-                        member: Some(member),
-                        ..Call::new(remove)
-                    };
-                    match legacy::call_with(cx, &g.resource, &call).await {
-                        Ok(_) => cx
-                            .record
-                            .applied(format!("removed user {member} from group {id}")),
-                        // Not a member (or no such user): nothing to remove.
-                        Err(e) if e.refused() && legacy::meaning(&e.error) == Meaning::NotFound => {
-                            refused = true
-                        }
-                        Err(e) => {
-                            event.log(cx, MemberOutcome::Failed(&e.error));
-                            return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
-                        }
-                    }
-                }
-                event.log(cx, MemberOutcome::Ok);
-                cx.membership
-                    .invalidate_users(&cx.tenant.name, [member.as_str()])
-                    .await;
-            }
-            if refused {
-                fetch(cx, id).await?;
-            }
+            by_member_endpoints(cx, g, add, remove, id, delta).await?
         }
-        Membership::UserAttribute(ua) => {
-            let adds = delta.add.len();
-            for (i, (change, member)) in delta
-                .add
-                .iter()
-                .map(|m| (MemberChange::Add, m))
-                .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
-                .enumerate()
-            {
-                let event = MemberEvent {
-                    change,
-                    group_id: id,
-                    member,
-                    started: Instant::now(),
-                };
-                let add = event.change == MemberChange::Add;
-                match set_user_group(cx, ua, member, id, add).await {
-                    Ok(true) => {
-                        event.log(cx, MemberOutcome::Ok);
-                        cx.record.applied(if add {
-                            format!("added user {member} to group {id}")
-                        } else {
-                            format!("removed user {member} from group {id}")
-                        });
-                    }
-                    Ok(false) if add => {
-                        tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                        let skip = MemberOutcome::Skipped;
-                        event.log(cx, skip);
-                        skipped.push(member.clone());
-                    }
-                    // No such user: nothing to remove.
-                    Ok(false) => event.log(cx, MemberOutcome::Ok),
-                    Err(e) => {
-                        let failed = MemberOutcome::Failed(&e);
-                        event.log(cx, failed);
-                        let (adds_left, removes_left) = if i < adds {
-                            (&delta.add[i..], &delta.remove[..])
-                        } else {
-                            (&[][..], &delta.remove[i - adds..])
-                        };
-                        return Err(not_applied(e, id, adds_left, removes_left));
-                    }
-                }
-            }
-        }
-    }
+        Membership::GroupAttribute(ga) => in_group_list(cx, g, ga, id, delta).await?,
+        Membership::UserAttribute(ua) => on_users(cx, g, ua, id, delta).await?,
+    };
     // The members' roles and flags follow their groups: when a rule names this group (one
     // read of the group tells, whatever the number of members).
     let changed: Vec<&String> = delta
@@ -177,6 +68,147 @@ pub(super) async fn apply_delta(
                     );
                     return Err(record::not_applied(e, &what));
                 }
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+/// A delta through the member endpoints: one call per member.
+async fn by_member_endpoints(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    add: &MemberCall,
+    remove: &Endpoint,
+    id: &str,
+    delta: &MemberDelta,
+) -> Result<Vec<String>, ScimError> {
+    let mut skipped = Vec::new();
+    // A refusal may mean the group itself is missing: answer 404 then.
+    let mut refused = false;
+    for (i, member) in delta.add.iter().enumerate() {
+        let event = MemberEvent {
+            change: MemberChange::Add,
+            group_id: id,
+            member,
+            started: Instant::now(),
+        };
+        let outcome = match add_member(cx, g, add, id, member).await {
+            Ok(Added::Now) => {
+                cx.record
+                    .applied(format!("added user {member} to group {id}"));
+                MemberOutcome::Ok
+            }
+            Ok(Added::Already) => MemberOutcome::Ok,
+            Ok(Added::NoSuchUser) => {
+                tracing::warn!(group = %id, member = %member, "unknown member skipped");
+                skipped.push(member.clone());
+                refused = true;
+                MemberOutcome::Skipped
+            }
+            Err(e) => {
+                event.log(cx, MemberOutcome::Failed(&e));
+                return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
+            }
+        };
+        event.log(cx, outcome);
+        cx.membership
+            .invalidate_users(&cx.tenant.name, [member.as_str()])
+            .await;
+    }
+    for (i, member) in delta.remove.iter().enumerate() {
+        let event = MemberEvent {
+            change: MemberChange::Remove,
+            group_id: id,
+            member,
+            started: Instant::now(),
+        };
+        // An id no user can have is in no group: nothing to remove.
+        if may_be_user(cx, member) {
+            let call = Call {
+                id: Some(id),
+                member: Some(member),
+                ..Call::new(remove)
+            };
+            match legacy::call_with(cx, &g.resource, &call).await {
+                Ok(_) => cx
+                    .record
+                    .applied(format!("removed user {member} from group {id}")),
+                // Not a member (or no such user): nothing to remove.
+                Err(e) if e.refused() && legacy::meaning(&e.error) == Meaning::NotFound => {
+                    refused = true
+                }
+                Err(e) => {
+                    event.log(cx, MemberOutcome::Failed(&e.error));
+                    return Err(not_applied(e.error, id, &[], &delta.remove[i..]));
+                }
+            }
+        }
+        event.log(cx, MemberOutcome::Ok);
+        cx.membership
+            .invalidate_users(&cx.tenant.name, [member.as_str()])
+            .await;
+    }
+    if refused {
+        fetch(cx, id).await?;
+    }
+    Ok(skipped)
+}
+
+/// A delta on users' group fields: one read-modify-write of each member.
+async fn on_users(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ua: &UserAttribute,
+    id: &str,
+    delta: &MemberDelta,
+) -> Result<Vec<String>, ScimError> {
+    let mut skipped = Vec::new();
+    let adds = delta.add.len();
+    for (i, (change, member)) in delta
+        .add
+        .iter()
+        .map(|m| (MemberChange::Add, m))
+        .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
+        .enumerate()
+    {
+        let event = MemberEvent {
+            change,
+            group_id: id,
+            member,
+            started: Instant::now(),
+        };
+        let add = event.change == MemberChange::Add;
+        match set_user_group(cx, g, ua, member, id, add).await {
+            Ok(Set::Done) => {
+                event.log(cx, MemberOutcome::Ok);
+                cx.record.applied(if add {
+                    format!("added user {member} to group {id}")
+                } else {
+                    format!("removed user {member} from group {id}")
+                });
+            }
+            Ok(Set::Kept(why)) => {
+                tracing::info!(group = %id, member = %member, "{why}");
+                event.log(cx, MemberOutcome::Kept(&why));
+            }
+            Ok(Set::NoSuchUser) if add => {
+                tracing::warn!(group = %id, member = %member, "unknown member skipped");
+                let skip = MemberOutcome::Skipped;
+                event.log(cx, skip);
+                skipped.push(member.clone());
+            }
+            // No such user: nothing to remove.
+            Ok(Set::NoSuchUser) => event.log(cx, MemberOutcome::Ok),
+            Err(e) => {
+                let failed = MemberOutcome::Failed(&e);
+                event.log(cx, failed);
+                let (adds_left, removes_left) = if i < adds {
+                    (&delta.add[i..], &delta.remove[..])
+                } else {
+                    (&[][..], &delta.remove[i - adds..])
+                };
+                return Err(not_applied(e, id, adds_left, removes_left));
             }
         }
     }
@@ -286,57 +318,295 @@ async fn add_member(
     }
 }
 
+/// What putting a user in a group (or taking it out) came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Set {
+    /// Done, or nothing to do (already in the group, or not in it).
+    Done,
+    /// No such user.
+    NoSuchUser,
+    /// Not written, and why: the user's one group (`single: true`) stays, being higher-ranked,
+    /// protected or hidden. The identity provider is told success.
+    Kept(String),
+}
+
 /// Puts legacy user `user_id` in group `group_id` (or takes it out): reads the user, writes
-/// its group field back with `If-Match` when the mapping has a version, and retries once when
-/// the user changed in between (412). Writes to one user are serialised inside the gateway.
-/// `false` when there is no such user.
+/// its group field back with `If-Match` when the mapping has a version, and reads and writes
+/// again when the user changed in between (see [`legacy::until_fresh`]). Writes to one user
+/// are serialised inside the gateway.
+///
+/// A field holding one group (`single: true`) keeps the better of the user's group and the
+/// one added ([`UserAttribute::prefers`]: the higher-ranked, else the one added); a current
+/// group that is protected or hidden is never replaced. Taking the user out of its group
+/// leaves the field empty: the gateway keeps no state, so it does not know which other groups
+/// the identity provider has the user in.
 async fn set_user_group(
     cx: &Ctx<'_>,
+    g: &GroupMapping,
     ua: &UserAttribute,
     user_id: &str,
     group_id: &str,
     member: bool,
-) -> Result<bool, ScimError> {
+) -> Result<Set, ScimError> {
     if !may_be_user(cx, user_id) {
-        return Ok(false);
+        return Ok(Set::NoSuchUser);
     }
-    let users = &cx.mapping.users;
     let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // Through the identity check: only the user asked for is ever written.
-        let Some(got) = legacy::read_record(cx, users, user_id).await? else {
-            return Ok(false);
-        };
-        let user = got.body;
-        let mut groups = ua.groups_of_user(&user);
-        let is_in = groups.iter().any(|g| g == group_id);
-        if is_in == member {
-            return Ok(true);
-        }
-        if member {
-            groups.push(group_id.to_string());
-        } else {
-            groups.retain(|g| g != group_id);
-        }
-        let new_user = ua.with_groups(&user, &groups)?;
-        let body = users.update_body(&user, &new_user);
-        let call = Call {
-            id: Some(user_id),
-            body: Some(&body),
-            if_match: ua.if_match(&user),
-            ..Call::new(&users.endpoints.update)
-        };
-        let result = legacy::call_with(cx, users, &call).await;
-        cx.membership
-            .invalidate_users(&cx.tenant.name, [user_id])
-            .await;
-        cx.records.forget(&cx.tenant.name, user_id).await;
-        match result {
-            Ok(_) => return Ok(true),
-            Err(e) if e.answer() == LegacyAnswer::PreconditionFailed && attempt < 2 => continue,
-            Err(e) => return Err(e.error),
+    for _ in 0..legacy::STALE_TRIES {
+        if let Try::Done(set) = set_user_group_once(cx, g, ua, user_id, group_id, member).await? {
+            return Ok(set);
         }
     }
+    Err(legacy::kept_changing(&format!("user {user_id}")))
+}
+
+/// One try of [`set_user_group`]: read the user, change its group field, write it guarded.
+async fn set_user_group_once(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ua: &UserAttribute,
+    user_id: &str,
+    group_id: &str,
+    member: bool,
+) -> Result<Try<Set>, ScimError> {
+    let users = &cx.mapping.users;
+    // Through the identity check: only the user asked for is ever written.
+    let Some(got) = legacy::read_record(cx, users, user_id).await? else {
+        return Ok(Try::Done(Set::NoSuchUser));
+    };
+    let user = got.body;
+    let mut groups = ua.groups_of_user(&user);
+    let is_in = groups.iter().any(|g| g == group_id);
+    if is_in == member {
+        return Ok(Try::Done(Set::Done));
+    }
+    if !member {
+        groups.retain(|g| g != group_id);
+    } else if let (true, Some(current)) = (ua.single, groups.first()) {
+        if let Some(why) = keeps_single(cx, g, ua, current, group_id).await? {
+            return Ok(Try::Done(Set::Kept(why)));
+        }
+        groups = vec![group_id.to_string()];
+    } else {
+        groups.push(group_id.to_string());
+    }
+    let new_user = ua.with_groups(&user, &groups)?;
+    let body = users.update_body(&user, &new_user);
+    let call = Call {
+        id: Some(user_id),
+        body: Some(&body),
+        if_match: ua.if_match(&user),
+        ..Call::new(&users.endpoints.update)
+    };
+    let result = legacy::call_with(cx, users, &call).await;
+    cx.membership
+        .invalidate_users(&cx.tenant.name, [user_id])
+        .await;
+    cx.records.forget(&cx.tenant.name, user_id).await;
+    Try::of_write(result, Set::Done)
+}
+
+/// Why a user whose one group is `current` stays in it rather than move to `added`, or `None`
+/// when it moves: `current` is protected or hidden, or ranks higher.
+async fn keeps_single(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ua: &UserAttribute,
+    current: &str,
+    added: &str,
+) -> Result<Option<String>, ScimError> {
+    let names_needed = g.names_groups() || ua.ranks_by_name();
+    let current_name = if names_needed {
+        group_name(cx, current).await?
+    } else {
+        None
+    };
+    let current_ref = UserGroup {
+        id: current,
+        display: current_name.as_deref(),
+    };
+    if g.is_protected(current, current_ref.display) || g.is_hidden(current, current_ref.display) {
+        return Ok(Some(format!(
+            "the user stays in group {current}, which the identity provider may not change, \
+             and is not moved to group {added}"
+        )));
+    }
+    let added_name = if ua.ranks_by_name() {
+        group_name(cx, added).await?
+    } else {
+        None
+    };
+    let added_ref = UserGroup {
+        id: added,
+        display: added_name.as_deref(),
+    };
+    if ua.prefers(added_ref, current_ref) {
+        Ok(None)
+    } else {
+        Ok(Some(format!(
+            "the user stays in group {current}, which ranks higher than group {added} (a user \
+             has one group here)"
+        )))
+    }
+}
+
+/// What a group read or written as one list of member ids on the group came to: the members
+/// added and removed.
+#[derive(Debug, Default)]
+struct ListChange {
+    added: Vec<String>,
+    removed: Vec<String>,
+}
+
+/// A delta on the member list held on the legacy group (`group_attribute`): one
+/// read-modify-write of the whole list, serialised per group inside the gateway and guarded by
+/// the group's version when the mapping has one (a group changed in between is read again), so
+/// that a member added meanwhile, by the gateway or anyone else, is never lost. Added users are
+/// read first (the legacy API takes any id into the list): an unknown one is skipped.
+async fn in_group_list(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ga: &GroupAttribute,
+    id: &str,
+    delta: &MemberDelta,
+) -> Result<Vec<String>, ScimError> {
+    let users = &cx.mapping.users;
+    let mut skipped = Vec::new();
+    let mut adds: Vec<&String> = Vec::new();
+    for member in &delta.add {
+        let known = may_be_user(cx, member)
+            && ga.can_hold(member)
+            && legacy::read_record(cx, users, member).await?.is_some();
+        if known {
+            adds.push(member);
+        } else {
+            tracing::warn!(group = %id, member = %member, "unknown member skipped");
+            let event = MemberEvent {
+                change: MemberChange::Add,
+                group_id: id,
+                member,
+                started: Instant::now(),
+            };
+            event.log(cx, MemberOutcome::Skipped);
+            skipped.push(member.clone());
+        }
+    }
+    let started = Instant::now();
+    let written = {
+        let _serialised = cx
+            .user_locks
+            .of(&cx.tenant.name, &group_lock(id))
+            .lock()
+            .await;
+        let mut written = Err(legacy::kept_changing(&format!("group {id}")));
+        for _ in 0..legacy::STALE_TRIES {
+            match write_list_once(cx, g, ga, id, &adds, &delta.remove).await {
+                Ok(Try::Stale) => continue,
+                Ok(Try::Done(change)) => written = Ok(change),
+                Err(e) => written = Err(e),
+            }
+            break;
+        }
+        written
+    };
+    let log_all = |outcome: MemberOutcome<'_>| {
+        let adds = adds.iter().map(|m| (MemberChange::Add, m.as_str()));
+        let removes = delta
+            .remove
+            .iter()
+            .map(|m| (MemberChange::Remove, m.as_str()));
+        for (change, member) in adds.chain(removes) {
+            MemberEvent {
+                change,
+                group_id: id,
+                member,
+                started,
+            }
+            .log(cx, outcome);
+        }
+    };
+    match written {
+        Ok(change) => {
+            log_all(MemberOutcome::Ok);
+            for m in &change.added {
+                cx.record.applied(format!("added user {m} to group {id}"));
+            }
+            for m in &change.removed {
+                cx.record
+                    .applied(format!("removed user {m} from group {id}"));
+            }
+            let changed: Vec<&str> = change
+                .added
+                .iter()
+                .chain(&change.removed)
+                .map(String::as_str)
+                .collect();
+            cx.membership
+                .invalidate_users(&cx.tenant.name, changed)
+                .await;
+            Ok(skipped)
+        }
+        Err(e) => {
+            log_all(MemberOutcome::Failed(&e));
+            let adds: Vec<String> = adds.iter().map(|m| m.to_string()).collect();
+            Err(not_applied(e, id, &adds, &delta.remove))
+        }
+    }
+}
+
+/// One try of [`in_group_list`]: read the group, change its list (`adds` appended when not in
+/// it, `removes` taken out), write it guarded by the group's version.
+async fn write_list_once(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ga: &GroupAttribute,
+    id: &str,
+    adds: &[&String],
+    removes: &[String],
+) -> Result<Try<ListChange>, ScimError> {
+    let r = &g.resource;
+    let Some(got) = legacy::read_record(cx, r, id).await? else {
+        return Err(super::no_group(id));
+    };
+    let current = ga.members_of(&got.body)?;
+    let mut next = current.clone();
+    let mut change = ListChange::default();
+    for m in adds {
+        if !next.contains(m) {
+            next.push(m.to_string());
+            change.added.push(m.to_string());
+        }
+    }
+    next.retain(|m| {
+        let gone = removes.contains(m);
+        if gone {
+            change.removed.push(m.clone());
+        }
+        !gone
+    });
+    if change.added.is_empty() && change.removed.is_empty() {
+        return Ok(Try::Done(change));
+    }
+    let new_group = ga.with_members(&got.body, &next)?;
+    let body = r.update_body(&got.body, &new_group);
+    let call = Call {
+        body: Some(&body),
+        if_match: ga.if_match(&got.body),
+        ..Call::on(ga.update.as_ref().unwrap_or(&r.endpoints.update), id)
+    };
+    Try::of_write(legacy::call_with(cx, r, &call).await, change)
+}
+
+/// The key of group `id`'s member list in the membership locks (which also serialise the
+/// writes to each user's groups): one write of the list at a time.
+fn group_lock(id: &str) -> String {
+    format!("group-members/{id}")
+}
+
+/// The display name of group `id`, read as the legacy API stores it (hidden groups too); `None`
+/// when there is no such group or it has none.
+async fn group_name(cx: &Ctx<'_>, id: &str) -> Result<Option<String>, ScimError> {
+    Ok(super::find_stored(cx, id)
+        .await?
+        .and_then(|f| display_name(&f.scim).map(str::to_owned)))
 }

@@ -100,8 +100,17 @@ pub(super) async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> 
 }
 
 /// Reads group `id`; `None` when there is no such group: an id that names none (see
-/// [`check_id`]) or one the legacy API has no group by.
+/// [`check_id`]), one the legacy API has no group by, or a hidden group (`groups.hidden`: the
+/// identity provider never sees it).
 pub(super) async fn find(cx: &Ctx<'_>, id: &str) -> Result<Option<Fetched>, ScimError> {
+    let g = mapping(cx)?;
+    Ok(find_stored(cx, id)
+        .await?
+        .filter(|f| !g.is_hidden(id, display_name(&f.scim))))
+}
+
+/// [`find`], hidden groups included: the group as the legacy API stores it.
+pub(super) async fn find_stored(cx: &Ctx<'_>, id: &str) -> Result<Option<Fetched>, ScimError> {
     let r = &mapping(cx)?.resource;
     if !router::is_valid_id(id) || !r.accepts_id(id) {
         return Ok(None);

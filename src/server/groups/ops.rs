@@ -4,10 +4,13 @@
 //! here: a user's groups, roles and flags ([`super::user`]).
 
 use std::ops::ControlFlow;
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::mapping::{GroupMapping, MemberList, Membership, OnDelete, ResourceMapping};
+use crate::mapping::{
+    GroupAttribute, GroupMapping, MemberList, Membership, OnDelete, ResourceMapping,
+};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -16,6 +19,7 @@ use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
+use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::select;
 
 use super::members::apply_delta;
@@ -60,15 +64,33 @@ fn display_of(user: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The members of group `id`, at most `limit`; `true` when there are more.
+/// The members of group `id`, at most `limit`; `true` when there are more. `legacy` is the
+/// group's record when the caller has read it (a list held on the group is read from it).
 async fn read_members(
     cx: &Ctx<'_>,
     g: &GroupMapping,
     id: &str,
+    legacy: Option<&Value>,
     limit: u64,
 ) -> Result<(Vec<Member>, bool), ScimError> {
     let users = &cx.mapping.users;
     match &g.membership {
+        Membership::GroupAttribute(ga) => {
+            let ids = match legacy {
+                Some(record) => ga.members_of(record)?,
+                None => match legacy::read_record(cx, &g.resource, id).await? {
+                    Some(got) => ga.members_of(&got.body)?,
+                    None => return Err(no_group(id)),
+                },
+            };
+            let more = ids.len() as u64 > limit;
+            let members = ids
+                .into_iter()
+                .take(limit as usize)
+                .map(|id| Member { id, display: None })
+                .collect();
+            Ok((members, more))
+        }
         Membership::Endpoints { list, .. } => {
             let call = ListCall {
                 list: &list.pages,
@@ -130,6 +152,7 @@ async fn show(
     cx: &Ctx<'_>,
     g: &GroupMapping,
     mut group: Value,
+    legacy: Option<&Value>,
     with_members: bool,
     base_url: &str,
 ) -> Result<Value, ScimError> {
@@ -139,7 +162,7 @@ async fn show(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let (members, more) = read_members(cx, g, &id, MAX_MEMBERS_SHOWN).await?;
+        let (members, more) = read_members(cx, g, &id, legacy, MAX_MEMBERS_SHOWN).await?;
         if more {
             tracing::warn!(group = %id, shown = MAX_MEMBERS_SHOWN, "group has more members than one GET shows");
         }
@@ -158,7 +181,15 @@ pub async fn get(
 ) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
     let found = fetch(cx, id).await?;
-    show(cx, g, found.scim, with_members, base_url).await
+    show(
+        cx,
+        g,
+        found.scim,
+        Some(&found.legacy),
+        with_members,
+        base_url,
+    )
+    .await
 }
 
 /// A POST/PUT body as a normalised SCIM group without `members`, and the member ids it lists
@@ -214,12 +245,26 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
 pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
+    if !g.creates {
+        return Err(ScimError::new(
+            403,
+            None,
+            "groups are not created through SCIM here (the mapping says groups.create: false): \
+             create the group in the application, then assign it in the identity provider, which \
+             finds it by its displayName",
+        ));
+    }
     let (group, members) = normalise_body(body)?;
     let Some(name) = display_name(&group) else {
         return Err(ScimError::invalid_value(
             "displayName is required and must be a non-empty string",
         ));
     };
+    if g.is_hidden("", Some(name)) || g.is_protected("", Some(name)) {
+        return Err(ScimError::uniqueness(format!(
+            "displayName {name:?} is reserved by the application; choose another name"
+        )));
+    }
     let r = &g.resource;
     let legacy_group = r.to_legacy(&group, None)?;
     // A POST the IdP sends again because it lost the answer must not create the group twice
@@ -231,6 +276,11 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         let found = legacy::in_full(cx, r, found).await?;
         if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
             let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
+            if g.is_hidden(id, display_name(taken)) {
+                return Err(ScimError::uniqueness(format!(
+                    "displayName {name:?} is reserved by the application; choose another name"
+                )));
+            }
             return Err(ScimError::uniqueness(format!(
                 "displayName {name:?} is already taken by group {id}"
             )));
@@ -364,7 +414,7 @@ async fn all_member_ids(
     g: &GroupMapping,
     id: &str,
 ) -> Result<Vec<String>, ScimError> {
-    let (members, more) = read_members(cx, g, id, MAX_MEMBERS_REPLACED).await?;
+    let (members, more) = read_members(cx, g, id, None, MAX_MEMBERS_REPLACED).await?;
     if more {
         return Err(ScimError::too_many(format!(
             "replacing the members of a group of more than {MAX_MEMBERS_REPLACED} members is \
@@ -397,12 +447,60 @@ pub async fn replace(
         ));
     }
     let old = fetch(cx, id).await?;
+    if is_protected(
+        cx,
+        g,
+        id,
+        &old,
+        members.as_ref().map(|m| (m.as_slice(), &[][..])),
+    ) {
+        return get(cx, id, true, base_url).await;
+    }
     write_group(cx, g, id, &old, &group).await?;
     if let Some(wanted) = members {
         let current = all_member_ids(cx, g, id).await?;
         apply_delta(cx, g, id, &delta_between(&current, &wanted)).await?;
     }
     get(cx, id, true, base_url).await
+}
+
+/// Whether group `id` (read as `found`) is protected (`groups.protected`): then the identity
+/// provider's change is not applied, and it is answered as if it had been (the group as it
+/// is, or 204). A refusal would be retried by the identity provider at every cycle and count
+/// toward putting the whole application in quarantine (Entra) or in error (Okta), for a
+/// change the application's own administrators decided it may not make. The change is logged
+/// (a warning, and each member change in the provisioning log as not applied).
+fn is_protected(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    id: &str,
+    found: &Fetched,
+    members: Option<(&[String], &[String])>,
+) -> bool {
+    if !g.is_protected(id, display_name(&found.scim)) {
+        return false;
+    }
+    tracing::warn!(
+        group = %id,
+        request_id = %cx.request_id,
+        "the group is protected (groups.protected): the identity provider's change is not applied"
+    );
+    let why = "the group is protected (groups.protected)";
+    let (adds, removes) = members.unwrap_or_default();
+    let changes = adds
+        .iter()
+        .map(|m| (MemberChange::Add, m))
+        .chain(removes.iter().map(|m| (MemberChange::Remove, m)));
+    for (change, member) in changes {
+        MemberEvent {
+            change,
+            group_id: id,
+            member,
+            started: Instant::now(),
+        }
+        .log(cx, MemberOutcome::Kept(why));
+    }
+    true
 }
 
 /// Whether an operation reads or writes `members` (other than as a delta).
@@ -448,13 +546,31 @@ pub async fn patch(
     if let Some(delta) = patch::member_changes(&request) {
         // Writing a group id onto users needs the group to exist; member calls on a group
         // whose ids have no declared form need it to be the group asked for (a legacy API may
-        // read another id as this one's: see `legacy::read_record`).
-        if matches!(g.membership, Membership::UserAttribute(_)) || g.resource.id_format.is_none() {
-            fetch(cx, id).await?;
+        // read another id as this one's: see `legacy::read_record`); a protected or hidden
+        // group is told by reading it.
+        let read_first = matches!(g.membership, Membership::UserAttribute(_))
+            || g.resource.id_format.is_none()
+            || !g.protected.is_empty()
+            || !g.hidden.is_empty();
+        if read_first {
+            let old = fetch(cx, id).await?;
+            let changes = (delta.add.as_slice(), delta.remove.as_slice());
+            if is_protected(cx, g, id, &old, Some(changes)) {
+                return match answer {
+                    Some(with_members) => Ok(Some(get(cx, id, with_members, base_url).await?)),
+                    None => Ok(None),
+                };
+            }
         }
         apply_delta(cx, g, id, &delta).await?;
     } else {
         let old = fetch(cx, id).await?;
+        if is_protected(cx, g, id, &old, None) {
+            return match answer {
+                Some(with_members) => Ok(Some(get(cx, id, with_members, base_url).await?)),
+                None => Ok(None),
+            };
+        }
         let mut group = old.scim.clone();
         let current = if touches_members(&request) {
             let ids = all_member_ids(cx, g, id).await?;
@@ -487,6 +603,12 @@ pub async fn patch(
 pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let g = mapping(cx)?;
     let r = &g.resource;
+    if !g.protected.is_empty() || !g.hidden.is_empty() {
+        let old = fetch(cx, id).await?;
+        if is_protected(cx, g, id, &old, None) {
+            return Ok(());
+        }
+    }
     match r.on_delete {
         OnDelete::Delete => {
             check_id(r, id)?;
@@ -627,11 +749,20 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
             ));
         }
         let selection = select::select(cx, r, schema(), filter.as_ref(), query).await?;
-        (selection.resources, selection.total)
+        let mut resources = selection.resources;
+        let listed = resources.len();
+        // Hidden groups are never listed. (A page that had one is one group short; the total
+        // leaves out those found on this page.)
+        resources.retain(|group| {
+            let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
+            !g.is_hidden(id, display_name(group))
+        });
+        let total = selection.total.saturating_sub(listed - resources.len());
+        (resources, total)
     };
     let mut shown = Vec::with_capacity(groups.len());
     for group in groups.drain(..) {
-        let group = show(cx, g, group, with_members, base_url).await?;
+        let group = show(cx, g, group, None, with_members, base_url).await?;
         shown.push(list::project(
             &group,
             &query.attributes,
@@ -667,7 +798,10 @@ async fn groups_with_member(
             user_groups: None,
             list,
             ..
-        } => Some(list),
+        } => Some(MemberLists::Endpoint(list)),
+        Membership::GroupAttribute(ga) if ga.user_groups.is_none() => {
+            Some(MemberLists::OnGroup(ga))
+        }
         _ => None,
     };
     let too_many_groups = || {
@@ -727,15 +861,35 @@ async fn groups_with_member(
         if !selected {
             continue;
         }
-        if let Some(list) = member_lists {
-            let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
-            if !holds_member(cx, g, list, id, member, &mut budget).await? {
-                continue;
+        let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
+        match member_lists {
+            Some(MemberLists::Endpoint(list)) => {
+                if !holds_member(cx, g, list, id, member, &mut budget).await? {
+                    continue;
+                }
             }
+            Some(MemberLists::OnGroup(ga)) => {
+                let Some(f) = find(cx, id).await? else {
+                    continue;
+                };
+                if !ga.members_of(&f.legacy)?.iter().any(|m| m == member) {
+                    continue;
+                }
+            }
+            None => {}
         }
         found.push(group);
     }
     Ok(found)
+}
+
+/// Where the member lists of groups are read, when a user's groups cannot be read at once.
+#[derive(Clone, Copy)]
+enum MemberLists<'m> {
+    /// A member-list endpoint, paged.
+    Endpoint(&'m MemberList),
+    /// A list on the group record.
+    OnGroup(&'m GroupAttribute),
 }
 
 /// Whether group `group`'s member list holds user `member`, read a page at a time until the

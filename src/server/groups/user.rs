@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{Membership, UserGroup};
+use crate::mapping::{GroupAttribute, Membership, UserGroup};
 use crate::scim::list::ListQuery;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
@@ -103,9 +103,12 @@ pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
         None
         | Some(Membership::Endpoints {
             user_groups: None, ..
-        }) => false,
+        })
+        | Some(Membership::GroupAttribute(GroupAttribute {
+            user_groups: None, ..
+        })) => false,
         Some(Membership::UserAttribute(_)) => shows_user_groups(query),
-        Some(Membership::Endpoints { .. }) => {
+        Some(Membership::Endpoints { .. } | Membership::GroupAttribute(_)) => {
             !query.attributes.is_empty() && shows_user_groups(query)
         }
     }
@@ -116,7 +119,7 @@ pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
 pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
     if matches!(
         cx.mapping.groups.as_ref().map(|g| &g.membership),
-        Some(Membership::Endpoints { .. })
+        Some(Membership::Endpoints { .. } | Membership::GroupAttribute(_))
     ) {
         let _ = cx
             .membership
@@ -138,14 +141,21 @@ pub(super) async fn groups_of_user(
     let Some(g) = &cx.mapping.groups else {
         return Ok(Vec::new());
     };
+    let by_call = match &g.membership {
+        Membership::Endpoints { user_groups, .. } => user_groups.as_ref(),
+        Membership::GroupAttribute(ga) => ga.user_groups.as_ref(),
+        Membership::UserAttribute(_) => None,
+    };
     match &g.membership {
-        Membership::Endpoints {
-            user_groups: Some(ug),
-            ..
-        } => {
+        Membership::Endpoints { .. } | Membership::GroupAttribute(_) => {
+            let Some(ug) = by_call else {
+                return Ok(Vec::new());
+            };
             let load = async {
+                let params = ug.params(user_id);
                 let call = Call {
                     id: Some(user_id),
+                    params: &params,
                     ..Call::new(&ug.endpoint)
                 };
                 let got = legacy::call_with(cx, &cx.mapping.users, &call).await?;
@@ -178,9 +188,6 @@ pub(super) async fn groups_of_user(
                 .await?
                 .to_vec())
         }
-        Membership::Endpoints {
-            user_groups: None, ..
-        } => Ok(Vec::new()),
         Membership::UserAttribute(ua) => {
             let ids = match legacy_user {
                 Some(u) => ua.groups_of_user(u),
@@ -226,7 +233,7 @@ pub async fn fill_user_groups(
     let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
         return Ok(());
     };
-    let groups = groups_of_user(cx, &id, legacy_user).await?;
+    let groups = visible(cx, groups_of_user(cx, &id, legacy_user).await?).await?;
     if groups.is_empty() {
         return Ok(());
     }
@@ -246,4 +253,25 @@ pub async fn fill_user_groups(
         obj.insert("groups".into(), Value::Array(list));
     }
     Ok(())
+}
+
+/// `groups` without the hidden ones (`groups.hidden`): a user's groups never show them. A
+/// group hidden by name whose name the membership did not carry is read to tell.
+async fn visible(cx: &Ctx<'_>, groups: Vec<GroupRef>) -> Result<Vec<GroupRef>, ScimError> {
+    let Some(g) = cx.mapping.groups.as_ref().filter(|g| !g.hidden.is_empty()) else {
+        return Ok(groups);
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        let hidden = match (&group.display, g.names_groups()) {
+            (Some(d), _) => g.is_hidden(&group.id, Some(d)),
+            (None, false) => g.is_hidden(&group.id, None),
+            // `find` leaves hidden groups out.
+            (None, true) => find(cx, &group.id).await?.is_none(),
+        };
+        if !hidden {
+            out.push(group);
+        }
+    }
+    Ok(out)
 }
