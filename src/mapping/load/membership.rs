@@ -9,6 +9,7 @@ use serde_saphyr::Spanned;
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
+use crate::mapping::placeholders::Placeholder;
 use crate::mapping::model::*;
 use crate::mapping::plan::*;
 use crate::mapping::values::LegacyType;
@@ -82,7 +83,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
             noun: "group",
             example: "/teams/{id}/members",
         };
-        endpoints::endpoint(cx, &at, loc(r), fields!(r.value), shape)
+        endpoints::endpoint(cx, &at, loc(r), fields!(r.value, body), shape)
     });
     let list = need(
         cx,
@@ -119,7 +120,7 @@ fn add(cx: &mut Cx<'_>, a: &Spanned<MemberAddFile>) -> Option<MemberCall> {
         Some(b) => member_body(cx, &format!("{at}.body"), b).map(Some),
     };
     let (endpoint, body) = (endpoint?, body?);
-    if body.is_none() && !endpoint.path.has_member() {
+    if body.is_none() && !endpoint.places(Placeholder::Member) {
         cx.report(
             loc(a),
             &at,
@@ -187,7 +188,7 @@ fn member_list(cx: &mut Cx<'_>, l: &Spanned<MemberListFile>) -> Option<MemberLis
         example: "/teams/{id}/members",
     };
     let parts = ListFields {
-        fields: fields!(v),
+        fields: fields!(v, body),
         items: &v.items,
         total: &v.total,
         pagination: &v.pagination,
@@ -217,7 +218,7 @@ fn user_groups(cx: &mut Cx<'_>, u: &Spanned<UserGroupsFile>) -> Option<UserGroup
         noun: "user",
         example: "/users/{id}/teams",
     };
-    let endpoint = endpoints::endpoint(cx, &at, loc(u), fields!(v), shape);
+    let endpoint = endpoints::endpoint(cx, &at, loc(u), fields!(v, body), shape);
     let items = endpoints::items(cx, &at, loc(u), &v.items, "the user's groups");
     let group = need(
         cx,
