@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::computed::Computed;
 use super::error::MappingError;
 use super::legacy_path::LegacyPath;
 use super::slot::ScimSlot;
@@ -653,7 +654,12 @@ pub(crate) enum Attr {
         default: Option<Value>,
         /// The legacy API needs a value: a create or update never writes null or nothing.
         required: bool,
+        /// `empty: absent`: an empty or blank legacy string reads as no value, and no value
+        /// is written as `""` rather than null.
+        empty_absent: bool,
     },
+    /// A read-only SCIM string computed from record fields (`template:`).
+    Computed { slot: ScimSlot, template: Computed },
     /// A value always reported in SCIM (`scim` + `constant`).
     ScimConstant { slot: ScimSlot, value: Value },
     /// A value always written to the legacy API (`legacy` + `constant`).

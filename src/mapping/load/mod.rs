@@ -1398,6 +1398,7 @@ fn filter_rule(
         Attr::Join {
             parts, read: true, ..
         } if parts.iter().any(|p| p.key() == slot.key()) => Some(None),
+        Attr::Computed { slot: s, .. } if s.key() == slot.key() => Some(None),
         _ => None,
     });
     let Some(conv) = mapped else {
@@ -1489,7 +1490,8 @@ fn carried(
             let slots: Vec<&crate::mapping::slot::ScimSlot> = match a {
                 Attr::Field {
                     slot, read: true, ..
-                } => vec![slot],
+                }
+                | Attr::Computed { slot, .. } => vec![slot],
                 Attr::Join {
                     parts, read: true, ..
                 } => parts.iter().collect(),
