@@ -261,11 +261,7 @@ fn a_protected_group_is_shown_but_never_changed() {
 
 #[test]
 fn a_hidden_group_is_never_seen() {
-    let (env, t) = start(
-        "  hidden: [ { name: Billing } ]",
-        "",
-        &["Billing", "Staff"],
-    );
+    let (env, t) = start("  hidden: [ { name: Billing } ]", "", &["Billing", "Staff"]);
     let (billing, staff) = (&t[0], &t[1]);
     let users = seed(&env, 2);
     let mut changes = serde_json::Map::new();
@@ -309,15 +305,16 @@ fn a_hidden_group_is_never_seen() {
     // Its name is taken, without saying by what.
     let r = env.post("/Groups", &json!({"displayName": "billing"}));
     assert_eq!(r.status, 409, "{:?}", r.body);
-    assert!(!r.body["detail"].as_str().unwrap().contains(billing.as_str()));
+    assert!(!r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains(billing.as_str()));
 }
 
 #[test]
 fn groups_are_not_created_where_the_mapping_says_so() {
-    let yaml = mapping_yaml("  create: false", "").replace(
-        "    create: { method: POST, path: /v2/teams }\n",
-        "",
-    );
+    let yaml = mapping_yaml("  create: false", "")
+        .replace("    create: { method: POST, path: /v2/teams }\n", "");
     let mine = mapping::load_str("single.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
     let env = Env::start_tweaked(
         Legacy::Crewbase,
@@ -332,7 +329,10 @@ fn groups_are_not_created_where_the_mapping_says_so() {
     let r = env.post("/Groups", &json!({"displayName": "Sales"}));
     assert_eq!(r.status, 403, "{:?}", r.body);
     assert!(
-        r.body["detail"].as_str().unwrap().contains("create the group in the application"),
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("create the group in the application"),
         "{:?}",
         r.body
     );

@@ -117,6 +117,7 @@ mod tests {
                 path: PathTemplate::parse("/users").unwrap(),
                 query: vec![],
                 headers: vec![],
+                body: None,
             },
             pagination,
             items: LegacyPath::compile(items).unwrap(),

@@ -49,15 +49,6 @@ impl MemberList {
 }
 
 impl UserGroups {
-    /// The query parameters that carry the user's legacy id (`?member_id=<id>`), for a call
-    /// listing the groups of user `user_id`.
-    pub fn params(&self, user_id: &str) -> Vec<(String, String)> {
-        self.id_params
-            .iter()
-            .map(|k| (k.clone(), user_id.to_string()))
-            .collect()
-    }
-
     /// The legacy ids of the groups in a user-groups response, in order, without repeats. A
     /// response without the items, or whose items are not a list, is a 502; a `null` there is
     /// no group.

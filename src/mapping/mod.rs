@@ -5,8 +5,9 @@
 //! - [`load`]: parse once, validate (every problem with file:line:column and a fix), compile.
 //! - [`plan`]: the compiled, internal form the server uses per request: endpoints, pagination,
 //!   backend, and the private attribute plan.
-//! - [`legacy_path`], [`template`], `slot`, `values`: the compiled pieces (legacy JSONPaths with
-//!   our own writer, URL templates, SCIM attribute slots, value conversions).
+//! - [`legacy_path`], [`template`], `placeholders`, `computed`, `slot`, `values`: the compiled
+//!   pieces (legacy JSONPaths with our own writer, URL templates, placeholders in query values
+//!   and bodies, computed SCIM values, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
 //!   users and groups alike; `membership`: group members (member endpoints or a user field);
 //!   [`roles`]: roles and flags derived from a user's groups.
@@ -14,6 +15,7 @@
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
+mod computed;
 pub mod error;
 #[cfg(test)]
 mod fixture;
@@ -23,6 +25,7 @@ mod list;
 pub mod load;
 mod membership;
 pub mod model;
+mod placeholders;
 pub mod plan;
 pub mod protection;
 mod pushdown;

@@ -247,6 +247,7 @@ pub(crate) struct MemberListFile {
     pub(crate) member: Option<S<String>>,
     pub(crate) total: Option<S<TotalFile>>,
     pub(crate) pagination: Option<S<PaginationFile>>,
+    pub(crate) body: Option<S<Value>>,
 }
 
 /// A user's groups, in one response.
@@ -260,6 +261,7 @@ pub(crate) struct UserGroupsFile {
     pub(crate) items: Option<S<String>>,
     /// Where the group's legacy id is in an item.
     pub(crate) group: Option<S<String>>,
+    pub(crate) body: Option<S<Value>>,
 }
 
 /// Membership held on the legacy user: a list of group ids (or one, with `single: true`).
@@ -320,6 +322,9 @@ pub(crate) struct EndpointFile {
     pub(crate) if_match: Option<S<bool>>,
     /// Only on a partial `update`: the legacy objects the API replaces whole when one is sent.
     pub(crate) replaces_whole: Option<S<Vec<S<String>>>>,
+    /// The JSON body of a call the gateway sends no record with (deactivate, delete…), with
+    /// `{id}`, `{member}` and `{tenant}` in its string values.
+    pub(crate) body: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +339,8 @@ pub(crate) struct ListFile {
     pub(crate) pagination: Option<S<PaginationFile>>,
     /// The SCIM attributes a list item holds (`[userName, name, emails]`); absent: all.
     pub(crate) carries: Option<S<Vec<S<String>>>>,
+    /// A JSON body sent with every page call (a search API), placeholders allowed.
+    pub(crate) body: Option<S<Value>>,
 }
 
 /// `{body: $.meta.total}` or `{header: X-Total-Count}` (also `Content-Range`).
@@ -382,6 +389,10 @@ pub(crate) struct AttributeFile {
     pub(crate) join: Option<S<JoinFile>>,
     /// The legacy API needs a value: advertised as required, and never written empty.
     pub(crate) required: Option<S<bool>>,
+    /// A read-only SCIM value computed from record fields: `"{first_name} {last_name}"`.
+    pub(crate) template: Option<S<String>>,
+    /// `absent`: an empty (or blank) legacy string is no value, and none is written as "".
+    pub(crate) empty: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::computed::Computed;
 use super::error::MappingError;
 use super::legacy_path::LegacyPath;
+use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
 use super::slot::ScimSlot;
 use super::template::{query_string, PathTemplate};
 use super::values::{Conversion, LegacyType};
@@ -26,6 +28,34 @@ pub struct Mapping {
     pub users: ResourceMapping,
     /// How SCIM Groups map, when the mapping has a `groups:` section.
     pub groups: Option<GroupMapping>,
+}
+
+impl Mapping {
+    /// The body of a call of `endpoint` that has no body of its own: its `body:` template with
+    /// `{id}`, `{member}` and `{tenant}` filled (`None` without a template). A string that is
+    /// exactly `"{id}"` (or `"{member}"`) is a JSON number when the resource that id names has
+    /// `id_format: integer`.
+    pub fn template_body(
+        &self,
+        endpoint: &Endpoint,
+        tenant: &str,
+        id: Option<&str>,
+        member: Option<&str>,
+    ) -> Option<Value> {
+        let body = endpoint.body.as_ref()?;
+        let integer = |r: Option<&ResourceMapping>| {
+            r.is_some_and(|r| matches!(r.id_format, Some(IdFormat::Integer)))
+        };
+        let users = Some(&self.users);
+        let groups = self.groups.as_ref().map(|g| &g.resource);
+        Some(body.render(&Fill {
+            id,
+            member,
+            tenant: Some(tenant),
+            id_integer: integer(if body.id_is_user { users } else { groups }),
+            member_integer: integer(users),
+        }))
+    }
 }
 
 /// How SCIM Groups map to the legacy API: the group's own attributes, compiled like users
@@ -158,8 +188,6 @@ pub struct UserGroups {
     pub endpoint: Endpoint,
     pub(crate) items: LegacyPath,
     pub(crate) group: LegacyPath,
-    /// The query parameters whose value is the user's legacy id (`{ member_id: "{id}" }`).
-    pub(crate) id_params: Vec<String>,
 }
 
 /// Membership as a field of the legacy user: a list of group ids, or one id (`single`).
@@ -371,10 +399,13 @@ pub struct Endpoint {
     pub(crate) name: &'static str,
     pub method: http::Method,
     pub(crate) path: PathTemplate,
-    /// Static query parameters, always sent.
-    pub query: Vec<(String, String)>,
+    /// Query parameters, always sent; their values may hold `{id}`, `{member}`, `{tenant}`.
+    pub query: Vec<(String, Text)>,
     /// Static headers, always sent (besides the backend's auth header).
     pub(crate) headers: Vec<(String, String)>,
+    /// `body:`: the JSON body of a call that has none of its own (see
+    /// [`Mapping::template_body`]).
+    pub(crate) body: Option<BodyTemplate>,
 }
 
 /// The stable name of the endpoint at mapping key `at` (`users.endpoints.get` → `users.get`,
@@ -407,6 +438,24 @@ pub(crate) fn endpoint_name(at: &str) -> &'static str {
 }
 
 impl Endpoint {
+    /// Whether the call places `p` in its path, a query value or its body.
+    pub(crate) fn places(&self, p: Placeholder) -> bool {
+        let in_path = match p {
+            Placeholder::Id => self.path.has_id(),
+            Placeholder::Member => self.path.has_member(),
+            Placeholder::Tenant => self.path.has_tenant(),
+        };
+        in_path
+            || self
+                .query
+                .iter()
+                .any(|(_, v)| v.placeholders().any(|x| x == p))
+            || self
+                .body
+                .as_ref()
+                .is_some_and(|b| b.placeholders().contains(&p))
+    }
+
     /// Path and query for a call: the template with `id` (percent-encoded), then the static
     /// parameters and `extra` (form-encoded), e.g. `/api/v1/users?login=ada&page=1`.
     pub fn target(&self, id: Option<&str>, extra: &[(String, String)]) -> String {
@@ -434,10 +483,16 @@ impl Endpoint {
     ) -> String {
         let mut out = self.path.render_all(id, member, tenant);
         let tenant_param = tenant_param.map(|(k, v)| (k.to_string(), v.to_string()));
+        let fill = Fill {
+            id,
+            member,
+            tenant,
+            ..Fill::default()
+        };
         let params: Vec<(String, String)> = self
             .query
             .iter()
-            .cloned()
+            .map(|(k, v)| (k.clone(), v.render(&fill)))
             .chain(tenant_param)
             .chain(extra.iter().cloned())
             .collect();
@@ -672,7 +727,12 @@ pub(crate) enum Attr {
         default: Option<Value>,
         /// The legacy API needs a value: a create or update never writes null or nothing.
         required: bool,
+        /// `empty: absent`: an empty or blank legacy string reads as no value, and no value
+        /// is written as `""` rather than null.
+        empty_absent: bool,
     },
+    /// A read-only SCIM string computed from record fields (`template:`).
+    Computed { slot: ScimSlot, template: Computed },
     /// A value always reported in SCIM (`scim` + `constant`).
     ScimConstant { slot: ScimSlot, value: Value },
     /// A value always written to the legacy API (`legacy` + `constant`).
@@ -744,6 +804,7 @@ mod tests {
             path: PathTemplate::parse("/api/v1/users/{id}").unwrap(),
             query: vec![("expand".into(), "all".into())],
             headers: vec![],
+            body: None,
         };
         assert_eq!(
             e.target(Some("../admin"), &[("x".into(), "a&role=owner".into())]),
@@ -761,6 +822,7 @@ mod tests {
             path: PathTemplate::parse("/teams/{id}/members/{member}").unwrap(),
             query: vec![("notify".into(), "false".into())],
             headers: vec![],
+            body: None,
         };
         assert_eq!(
             e.target_with(Some("5"), Some("a/b"), &[]),
@@ -776,6 +838,7 @@ mod tests {
             path: PathTemplate::parse("/t/{tenant}/users/{id}").unwrap(),
             query: vec![("expand".into(), "all".into())],
             headers: vec![],
+            body: None,
         };
         let mut b = BackendSpec {
             base_url: "http://x".into(),

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::plan::{FilterRule, ResourceMapping};
+use super::plan::{Attr, FilterRule, ResourceMapping};
 use super::slot::ScimSlot;
 use super::values::scalar_string;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
@@ -61,6 +61,9 @@ impl ResourceMapping {
                     r.slot.element_type.is_none()
                         && slot_is(&r.slot, &self.schema.core.id, path, path.sub.as_deref())
                 })?;
+                if self.blank_is_absent(&rule.slot, value) {
+                    return None;
+                }
                 param(rule, value).map(|(p, v)| (p, v, rule.exact))
             }
             Filter::ValuePath { attr, filter } => {
@@ -81,10 +84,28 @@ impl ResourceMapping {
                         .is_some_and(|t| t.eq_ignore_ascii_case(type_value))
                         && slot_is(&r.slot, &self.schema.core.id, attr, Some(sub))
                 })?;
+                if self.blank_is_absent(&rule.slot, value) {
+                    return None;
+                }
                 param(rule, value).map(|(p, v)| (p, v, rule.exact))
             }
             _ => None,
         }
+    }
+}
+
+impl ResourceMapping {
+    /// Whether `value` is a blank string compared with an attribute read with `empty: absent`:
+    /// the legacy API would select the records that store `""`, which SCIM sees without the
+    /// attribute, so such a comparison is left to the gateway.
+    fn blank_is_absent(&self, slot: &ScimSlot, value: &CompValue) -> bool {
+        let CompValue::Str(s) = value else {
+            return false;
+        };
+        s.trim().is_empty()
+            && self.plan.attrs.iter().any(|a| {
+                matches!(a, Attr::Field { slot: x, empty_absent: true, .. } if x.key() == slot.key())
+            })
     }
 }
 

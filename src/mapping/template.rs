@@ -133,7 +133,6 @@ impl PathTemplate {
     }
 
     /// Whether the template has a `{tenant}` hole.
-    #[cfg(test)]
     pub(crate) fn has_tenant(&self) -> bool {
         self.pieces.contains(&Piece::Tenant)
     }

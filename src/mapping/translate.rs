@@ -48,10 +48,17 @@ impl ResourceMapping {
                     legacy: path,
                     read: true,
                     conv,
+                    empty_absent,
                     ..
                 } => {
-                    if let Some(v) = path.read(legacy).and_then(|v| conv.to_scim(v)) {
+                    let found = path.read(legacy).filter(|v| !(*empty_absent && blank(v)));
+                    if let Some(v) = found.and_then(|v| conv.to_scim(v)) {
                         slot.set(&mut out, v);
+                    }
+                }
+                Attr::Computed { slot, template } => {
+                    if let Some(text) = template.render(legacy) {
+                        slot.set(&mut out, Value::String(text));
                     }
                 }
                 Attr::Join {
@@ -145,6 +152,7 @@ impl ResourceMapping {
                     conv,
                     default,
                     required,
+                    empty_absent,
                 } => {
                     let default = if creating { default.as_ref() } else { None };
                     let value = match slot.get(scim).or(default) {
@@ -162,7 +170,13 @@ impl ResourceMapping {
                         // Nothing to write on create; and a write-only attribute is never
                         // reported, so a client cannot be expected to send it back.
                         None if creating || !read => continue,
+                        // The legacy API stores "" for no value (`empty: absent`).
+                        None if *empty_absent => Value::String(String::new()),
                         None => Value::Null,
+                    };
+                    let value = match value {
+                        Value::Null if *empty_absent => Value::String(String::new()),
+                        v => v,
                     };
                     write(legacy, &mut out, value, &slot.label())?;
                 }
@@ -250,7 +264,9 @@ impl ResourceMapping {
         let mut out: Vec<AttrPath> = Vec::new();
         for attr in &self.plan.attrs {
             let slots: Vec<&ScimSlot> = match attr {
-                Attr::Field { slot, .. } | Attr::ScimConstant { slot, .. } => vec![slot],
+                Attr::Field { slot, .. }
+                | Attr::ScimConstant { slot, .. }
+                | Attr::Computed { slot, .. } => vec![slot],
                 Attr::Join { parts, .. } => parts.iter().collect(),
                 _ => vec![],
             };
@@ -379,9 +395,16 @@ fn changed_fields<'a>(
     out
 }
 
+/// An empty or blank string (`empty: absent` reads it as no value).
+fn blank(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.trim().is_empty())
+}
+
 fn attr_container(attr: &Attr) -> Option<&str> {
     match attr {
-        Attr::Field { slot, .. } | Attr::ScimConstant { slot, .. } => slot.container.as_deref(),
+        Attr::Field { slot, .. }
+        | Attr::ScimConstant { slot, .. }
+        | Attr::Computed { slot, .. } => slot.container.as_deref(),
         Attr::Join { parts, .. } => parts.iter().find_map(|p| p.container.as_deref()),
         _ => None,
     }

@@ -198,7 +198,14 @@ pub async fn call_with(
         .mapping
         .backend
         .target(endpoint, tenant, call.id, call.member, call.params);
-    let body_bytes = match call.body {
+    // A call without a body of its own sends the endpoint's `body:` template, if any.
+    let templated = match call.body {
+        Some(_) => None,
+        None => cx
+            .mapping
+            .template_body(endpoint, tenant, call.id, call.member),
+    };
+    let body_bytes = match call.body.or(templated.as_ref()) {
         Some(b) => Some(serde_json::to_vec(b).map_err(|e| ScimError::internal(e.to_string()))?),
         None => None,
     };

@@ -11,6 +11,7 @@ use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use super::{loc, need, read_path, suggest_word, write_path, Cx, Kind};
+use crate::mapping::computed::{Computed, ComputedProblem};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::Attr;
@@ -35,6 +36,8 @@ fn present_keys(a: &AttributeFile) -> Vec<(&'static str, &Location)> {
         ("legacy_type", a.legacy_type.as_ref().map(loc)),
         ("join", a.join.as_ref().map(loc)),
         ("required", a.required.as_ref().map(loc)),
+        ("template", a.template.as_ref().map(loc)),
+        ("empty", a.empty.as_ref().map(loc)),
     ]
     .into_iter()
     .filter_map(|(k, l)| l.map(|l| (k, l)))
@@ -50,7 +53,12 @@ pub(super) fn attribute(
     let schema = kind.schema();
     let at = format!("{}.attributes[{i}]", kind.key());
     let f = &a.value;
-    let form = if f.join.is_some() {
+    let form = if f.template.is_some() {
+        (
+            "a computed attribute",
+            &["scim", "template", "direction"][..],
+        )
+    } else if f.join.is_some() {
         ("a join", &["legacy", "join", "direction"][..])
     } else if f.scim.is_some() && f.legacy.is_some() {
         (
@@ -63,6 +71,7 @@ pub(super) fn attribute(
                 "values",
                 "legacy_type",
                 "required",
+                "empty",
             ][..],
         )
     } else if f.scim.is_some() {
@@ -90,6 +99,22 @@ pub(super) fn attribute(
                      `scim` to always write a legacy value"
                 }
                 ("a join", "scim") => "a join's SCIM attributes are its `parts`: remove `scim`",
+                ("a computed attribute", "legacy") => {
+                    "a computed value reads the fields its template names: remove `legacy`, \
+                     or remove `template` to map one field"
+                }
+                ("a computed attribute", _) => {
+                    "remove it: a computed value is only read, from the fields its template \
+                     names"
+                }
+                (_, "template") => {
+                    "a template computes a read-only value from record fields: write \
+                     { scim: displayName, template: \"{first_name} {last_name}\" } on its own"
+                }
+                (_, "empty") => {
+                    "remove it: `empty: absent` applies to an attribute mapped to one legacy \
+                     field ({ scim: …, legacy: …, empty: absent })"
+                }
                 (_, "required") => {
                     "remove it: `required` applies to an attribute mapped to one legacy field \
                      ({ scim: …, legacy: …, required: true })"
@@ -110,7 +135,12 @@ pub(super) fn attribute(
     }
     let dir = direction(cx, f, &at)?;
     let Direction { read, write } = dir;
-    let attr = if let Some(join) = &f.join {
+    let attr = if let Some(template) = &f.template {
+        if !ok {
+            return None;
+        }
+        computed_attr(cx, kind, &at, a, template, dir)
+    } else if let Some(join) = &f.join {
         let legacy = f.legacy.as_ref().or_else(|| {
             cx.report(
                 loc(join),
@@ -403,6 +433,10 @@ fn field_attr(
             Some(v)
         }
     };
+    let empty_absent = match &f.empty {
+        None => false,
+        Some(e) => empty_absent(cx, at, e, &slot, &conv)?,
+    };
     Some(Attr::Field {
         slot,
         legacy: legacy?,
@@ -411,7 +445,155 @@ fn field_attr(
         conv,
         default,
         required: f.required.as_ref().is_some_and(|r| r.value),
+        empty_absent,
     })
+}
+
+/// `empty: absent` on a mapped attribute: only `absent`, only for a string attribute, and
+/// not with a value map that gives `""` a meaning of its own.
+fn empty_absent(
+    cx: &mut Cx<'_>,
+    at: &str,
+    e: &Spanned<String>,
+    slot: &ScimSlot,
+    conv: &Conversion,
+) -> Option<bool> {
+    let at = format!("{at}.empty");
+    let word = e.value.trim();
+    if word != "absent" {
+        cx.report(
+            loc(e),
+            &at,
+            format!("{word:?} is not what an empty string can mean here"),
+            Some(
+                "write empty: absent (an empty legacy string is no value), or remove `empty` \
+                 to keep \"\" as a value"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    if matches!(
+        slot.scim_type,
+        AttrType::Boolean | AttrType::Integer | AttrType::Decimal
+    ) {
+        cx.report(
+            loc(e),
+            &at,
+            format!(
+                "{} is a SCIM {:?}, which an empty string never is",
+                slot.label(),
+                slot.scim_type
+            ),
+            Some("remove `empty`; it applies to string attributes".into()),
+        );
+        return None;
+    }
+    if conv
+        .values
+        .iter()
+        .any(|(_, l)| l.as_str().is_some_and(|s| s.trim().is_empty()))
+    {
+        cx.report(
+            loc(e),
+            &at,
+            "the value map gives an empty legacy string a SCIM value".into(),
+            Some("remove `empty`, or the value map's pair for \"\"".into()),
+        );
+        return None;
+    }
+    Some(true)
+}
+
+/// `{ scim: displayName, template: "{first_name} {last_name}" }`: read-only, a SCIM string.
+fn computed_attr(
+    cx: &mut Cx<'_>,
+    kind: Kind,
+    at: &str,
+    a: &Spanned<AttributeFile>,
+    template: &Spanned<String>,
+    dir: Direction,
+) -> Option<Attr> {
+    let f = &a.value;
+    let Some(scim) = &f.scim else {
+        cx.report(
+            loc(template),
+            at,
+            "a template needs `scim:`, the attribute it computes".into(),
+            Some(format!(
+                "write {{ scim: displayName, template: {:?} }}",
+                template.value
+            )),
+        );
+        return None;
+    };
+    if dir.write {
+        cx.report(
+            f.direction.as_ref().map_or(loc(a), loc),
+            &format!("{at}.direction"),
+            "a computed value is only ever read: the gateway cannot split it back into the \
+             fields it comes from"
+                .into(),
+            Some(
+                "remove `direction`; to also write the attribute, map it to one field with \
+                 { scim: …, legacy: … } instead"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    let slot = scim_slot(cx, kind, scim, &format!("{at}.scim"))?;
+    if !matches!(
+        slot.scim_type,
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime
+    ) {
+        cx.report(
+            loc(scim),
+            &format!("{at}.scim"),
+            format!(
+                "{} is a SCIM {:?}; a template computes a string",
+                slot.label(),
+                slot.scim_type
+            ),
+            Some("compute a string attribute, e.g. displayName".into()),
+        );
+        return None;
+    }
+    if slot_write_only(kind.schema(), &slot) {
+        cx.report(
+            loc(scim),
+            &format!("{at}.scim"),
+            format!(
+                "{} is write-only in SCIM: it is never reported",
+                slot.label()
+            ),
+            Some("remove this entry".into()),
+        );
+        return None;
+    }
+    match Computed::parse(&template.value) {
+        Ok(t) => Some(Attr::Computed { slot, template: t }),
+        Err(problem) => {
+            let fix = match &problem {
+                ComputedProblem::NoPart => {
+                    "name record fields in braces, e.g. \"{first_name} {last_name}\"; for a \
+                     fixed value write { scim: …, constant: … }"
+                }
+                ComputedProblem::BadPart(..) => {
+                    "write a field name ({first_name}, {name.first}) or a JSONPath \
+                     ({$.name.first})"
+                }
+                _ => "write parts as {field}, and {{ or }} for a literal brace",
+            };
+            cx.report(
+                loc(template),
+                &format!("{at}.template"),
+                format!("{:?} {problem}", template.value),
+                Some(fix.into()),
+            );
+            None
+        }
+    }
 }
 
 fn type_compatible(scim: AttrType, legacy: LegacyType) -> bool {
@@ -793,7 +975,7 @@ pub(super) fn check_duplicates(cx: &mut Cx<'_>, kind: Kind, attrs: &[(Attr, &Loc
                     writes = Some(legacy);
                 }
             }
-            Attr::ScimConstant { slot, .. } => slots.push(slot),
+            Attr::ScimConstant { slot, .. } | Attr::Computed { slot, .. } => slots.push(slot),
             Attr::LegacyConstant { legacy, .. } | Attr::LegacyDefault { legacy, .. } => {
                 writes = Some(legacy)
             }
@@ -852,7 +1034,9 @@ pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
     let mut types: Vec<(AttrPath, Vec<String>)> = Vec::new();
     for attr in attrs {
         let slot = match attr {
-            Attr::Field { slot, .. } | Attr::ScimConstant { slot, .. } => slot,
+            Attr::Field { slot, .. }
+            | Attr::ScimConstant { slot, .. }
+            | Attr::Computed { slot, .. } => slot,
             _ => continue,
         };
         let Some(t) = &slot.element_type else {
@@ -872,6 +1056,19 @@ pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
     for (path, list) in types {
         if let Some(def) = schema.attribute_mut(&path) {
             def.canonical_values = list;
+        }
+    }
+    // A computed value is never written: advertised read-only.
+    for attr in attrs {
+        if let Attr::Computed { slot, .. } = attr {
+            let path = AttrPath {
+                schema: slot.container.clone(),
+                name: slot.attr.clone(),
+                sub: slot.sub.clone(),
+            };
+            if let Some(def) = schema.attribute_mut(&path) {
+                def.mutability = Mutability::ReadOnly;
+            }
         }
     }
     for attr in attrs {

@@ -9,6 +9,7 @@ use serde_saphyr::{Location, Spanned};
 use super::{loc, need, read_path, suggest_word, Cx, Kind};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
+use crate::mapping::placeholders::{BodyTemplate, Placeholder, PlaceholderProblem, Text};
 use crate::mapping::plan::*;
 use crate::mapping::template::{PathTemplate, TemplateProblem};
 
@@ -40,9 +41,13 @@ pub(super) struct Fields<'a> {
     pub(crate) path: &'a Option<Spanned<String>>,
     pub(crate) query: &'a Option<Spanned<Map<String, Value>>>,
     pub(crate) headers: &'a Option<Spanned<Map<String, Value>>>,
+    /// `body:`, a template, for the calls that send no record of their own (`None`: the
+    /// struct has no such key, or its `body` means something else).
+    pub(crate) body: Option<&'a Option<Spanned<Value>>>,
 }
 
-/// `Fields` of a model struct with `method`, `path`, `query` and `headers`.
+/// `Fields` of a model struct with `method`, `path`, `query` and `headers` (and, with
+/// `fields!(v, body)`, a `body:` template).
 macro_rules! fields {
     ($v:expr) => {
         $crate::mapping::load::endpoints::Fields {
@@ -50,6 +55,16 @@ macro_rules! fields {
             path: &$v.path,
             query: &$v.query,
             headers: &$v.headers,
+            body: None,
+        }
+    };
+    ($v:expr, body) => {
+        $crate::mapping::load::endpoints::Fields {
+            method: &$v.method,
+            path: &$v.path,
+            query: &$v.query,
+            headers: &$v.headers,
+            body: Some(&$v.body),
         }
     };
 }
@@ -85,7 +100,25 @@ pub(super) fn endpoints(
             noun: kind.noun(),
             example: base,
         };
-        endpoint(cx, &at, loc(ep), fields!(ep.value), shape)
+        if name == "create" || name == "update" {
+            if let Some(b) = &ep.value.body {
+                cx.report(
+                    loc(b),
+                    &format!("{at}.body"),
+                    format!(
+                        "the gateway sends the {noun} record as the body of this call",
+                        noun = kind.noun()
+                    ),
+                    Some(
+                        "remove `body`; to send a fixed field with every write, add an \
+                         attribute { legacy: $.field, constant: value }"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
+        }
+        endpoint(cx, &at, loc(ep), fields!(ep.value, body), shape)
     };
     let at = format!("{key}.endpoints");
     let at = at.as_str();
@@ -114,6 +147,7 @@ pub(super) fn endpoints(
                 path: t,
                 query: Vec::new(),
                 headers: Vec::new(),
+                body: None,
             })
         }),
     };
@@ -188,7 +222,7 @@ pub(super) fn endpoints(
             example: base,
         };
         let parts = ListFields {
-            fields: fields!(v),
+            fields: fields!(v, body),
             items: &v.items,
             total: &v.total,
             pagination: &v.pagination,
@@ -322,8 +356,26 @@ pub(super) fn endpoint(
         );
         None
     };
+    let query = params(cx, fields.query, &format!("{at}.query"), false)
+        .and_then(|q| query_values(cx, fields.query, &format!("{at}.query"), q, shape));
+    let body = match fields.body {
+        Some(Some(b)) => body_template(cx, &format!("{at}.body"), b, shape).map(Some),
+        _ => Some(None),
+    };
+    // An `{id}` or `{member}` in a query value or the body names the record or member as well
+    // as one in the path does.
+    let elsewhere = |p: Placeholder| {
+        query
+            .as_ref()
+            .is_some_and(|q| q.iter().any(|(_, v)| v.placeholders().any(|x| x == p)))
+            || body
+                .as_ref()
+                .and_then(Option::as_ref)
+                .is_some_and(|b| b.placeholders().contains(&p))
+    };
+    let placed = (elsewhere(Placeholder::Id), elsewhere(Placeholder::Member));
     let template = match PathTemplate::parse(path.value.trim()) {
-        Ok(t) => check_holes(cx, &format!("{at}.path"), path, t, shape),
+        Ok(t) => check_holes(cx, &format!("{at}.path"), path, t, shape, placed),
         Err(problem) => {
             let text = path.value.trim();
             let fix = match &problem {
@@ -356,7 +408,6 @@ pub(super) fn endpoint(
             None
         }
     };
-    let query = params(cx, fields.query, &format!("{at}.query"), false);
     let headers = params(cx, fields.headers, &format!("{at}.headers"), true);
     Some(Endpoint {
         name: endpoint_name(at),
@@ -364,7 +415,112 @@ pub(super) fn endpoint(
         path: template?,
         query: query?,
         headers: headers?,
+        body: body?,
     })
+}
+
+/// Whether a call shaped `shape` can fill placeholder `p`; else the problem and its fix.
+fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
+    match p {
+        Placeholder::Id if shape.id == Hole::Forbidden => Err((
+            format!(
+                "{{id}} cannot be filled here: this call is not about one {}",
+                shape.noun
+            ),
+            format!(
+                "remove {{id}}; it is filled in the calls about one {} (get, update, delete, \
+                 deactivate, reactivate) and the member calls",
+                shape.noun
+            ),
+        )),
+        Placeholder::Member if shape.member == Hole::Forbidden => Err((
+            "{member} cannot be filled here: only the add and remove member calls have a \
+             member"
+                .to_string(),
+            "remove {member}; write {id} for the id of the record the call is about".to_string(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The query values as templates: `{id}`, `{member}` and `{tenant}` filled per call, each
+/// where the call has it.
+fn query_values(
+    cx: &mut Cx<'_>,
+    map: &Option<Spanned<Map<String, Value>>>,
+    at: &str,
+    pairs: Vec<(String, String)>,
+    shape: Shape<'_>,
+) -> Option<Vec<(String, Text)>> {
+    let mut out = Vec::with_capacity(pairs.len());
+    let mut ok = true;
+    for (k, v) in pairs {
+        let l = map.as_ref().map(loc);
+        let Some(l) = l else { continue };
+        let at = format!("{at}.{k}");
+        match Text::parse(&v) {
+            Err(problem) => {
+                cx.report(
+                    l,
+                    &at,
+                    format!("{v:?} {problem}"),
+                    Some("write {id}, {member} or {tenant}, or remove the braces".into()),
+                );
+                ok = false;
+            }
+            Ok(t) => {
+                for p in t.placeholders() {
+                    if let Err((message, fix)) = fillable(p, shape) {
+                        cx.report(l, &at, message, Some(fix));
+                        ok = false;
+                    }
+                }
+                out.push((k, t));
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// `body:`: a JSON template whose string values may hold the placeholders the call fills.
+fn body_template(
+    cx: &mut Cx<'_>,
+    at: &str,
+    b: &Spanned<Value>,
+    shape: Shape<'_>,
+) -> Option<BodyTemplate> {
+    let mut t = match BodyTemplate::parse(&b.value) {
+        Ok(t) => t,
+        Err((path, problem)) => {
+            let fix = match problem {
+                PlaceholderProblem::Unknown(_) => {
+                    "write {id}, {member} or {tenant}, or remove the braces"
+                }
+                PlaceholderProblem::InKey(_) => "write the key as the legacy API names it",
+            };
+            cx.report(
+                loc(b),
+                at,
+                format!("{path} {problem}"),
+                Some(fix.to_string()),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    let mut seen = Vec::new();
+    for p in t.placeholders() {
+        if seen.contains(&p) {
+            continue;
+        }
+        seen.push(p);
+        if let Err((message, fix)) = fillable(p, shape) {
+            cx.report(loc(b), at, message, Some(fix));
+            ok = false;
+        }
+    }
+    t.id_is_user = shape.noun == Kind::Users.noun();
+    ok.then_some(t)
 }
 
 /// The template's `{id}` and `{member}` against what the endpoint needs.
@@ -374,9 +530,10 @@ fn check_holes(
     path: &Spanned<String>,
     t: PathTemplate,
     shape: Shape<'_>,
+    (id_elsewhere, member_elsewhere): (bool, bool),
 ) -> Option<PathTemplate> {
     let text = t.as_str().trim_end_matches('/');
-    let problem = if shape.id == Hole::Required && !t.has_id() {
+    let problem = if shape.id == Hole::Required && !t.has_id() && !id_elsewhere {
         Some((
             format!(
                 "{:?} has no {{id}}, so it cannot name one {}",
@@ -394,7 +551,7 @@ fn check_holes(
             ),
             "remove {id}".to_string(),
         ))
-    } else if shape.member == Hole::Required && !t.has_member() {
+    } else if shape.member == Hole::Required && !t.has_member() && !member_elsewhere {
         Some((
             format!(
                 "{:?} has no {{member}}, so it cannot name the member",

@@ -10,6 +10,7 @@ use super::endpoints::{self, fields, Hole, ListFields, Shape};
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
+use crate::mapping::placeholders::Placeholder;
 use crate::mapping::plan::*;
 use crate::mapping::values::LegacyType;
 
@@ -96,7 +97,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
             noun: "group",
             example: "/teams/{id}/members",
         };
-        endpoints::endpoint(cx, &at, loc(r), fields!(r.value), shape)
+        endpoints::endpoint(cx, &at, loc(r), fields!(r.value, body), shape)
     });
     let list = need(
         cx,
@@ -133,7 +134,7 @@ fn add(cx: &mut Cx<'_>, a: &Spanned<MemberAddFile>) -> Option<MemberCall> {
         Some(b) => member_body(cx, &format!("{at}.body"), b).map(Some),
     };
     let (endpoint, body) = (endpoint?, body?);
-    if body.is_none() && !endpoint.path.has_member() {
+    if body.is_none() && !endpoint.places(Placeholder::Member) {
         cx.report(
             loc(a),
             &at,
@@ -201,7 +202,7 @@ fn member_list(cx: &mut Cx<'_>, l: &Spanned<MemberListFile>) -> Option<MemberLis
         example: "/teams/{id}/members",
     };
     let parts = ListFields {
-        fields: fields!(v),
+        fields: fields!(v, body),
         items: &v.items,
         total: &v.total,
         pagination: &v.pagination,
@@ -223,61 +224,16 @@ fn member_list(cx: &mut Cx<'_>, l: &Spanned<MemberListFile>) -> Option<MemberLis
 }
 
 /// The call listing a user's groups: the user's legacy id in the path (`/users/{id}/teams`)
-/// or as the whole value of query parameters (`query: { member_id: "{id}" }`).
+/// or in the query (`query: { member_id: "{id}" }`).
 fn user_groups(cx: &mut Cx<'_>, at: &str, u: &Spanned<UserGroupsFile>) -> Option<UserGroups> {
     let v = &u.value;
     let shape = Shape {
-        id: Hole::Optional,
+        id: Hole::Required,
         member: Hole::Forbidden,
         noun: "user",
         example: "/users/{id}/teams",
     };
-    let mut endpoint = endpoints::endpoint(cx, at, loc(u), fields!(v), shape);
-    let mut id_params = Vec::new();
-    if let Some(e) = &mut endpoint {
-        let mut ok = true;
-        e.query.retain(|(k, value)| {
-            let value = value.trim();
-            if value == "{id}" {
-                id_params.push(k.clone());
-                return false;
-            }
-            if value.contains('{') {
-                ok = false;
-                let at_q = v.query.as_ref().map_or_else(|| loc(u), loc);
-                cx.report(
-                    at_q,
-                    &format!("{at}.query.{k}"),
-                    format!("{value:?} is not a value this call can fill"),
-                    Some(
-                        "a query value here is a constant, or exactly \"{id}\" (the user's \
-                         legacy id), e.g. query: { member_id: \"{id}\" }"
-                            .into(),
-                    ),
-                );
-            }
-            true
-        });
-        if ok && !e.path.has_id() && id_params.is_empty() {
-            cx.report(
-                loc(u),
-                at,
-                format!(
-                    "{:?} does not say whose groups: no {{id}} in the path or the query",
-                    e.path.as_str()
-                ),
-                Some(
-                    "write {id} where the user's legacy id goes: path: \"/users/{id}/teams\" \
-                     or query: { member_id: \"{id}\" }"
-                        .into(),
-                ),
-            );
-            ok = false;
-        }
-        if !ok {
-            endpoint = None;
-        }
-    }
+    let endpoint = endpoints::endpoint(cx, at, loc(u), fields!(v, body), shape);
     let items = endpoints::items(cx, at, loc(u), &v.items, "the user's groups");
     let group = need(
         cx,
@@ -292,7 +248,6 @@ fn user_groups(cx: &mut Cx<'_>, at: &str, u: &Spanned<UserGroupsFile>) -> Option
         endpoint: endpoint?,
         items: items?,
         group: group?,
-        id_params,
     })
 }
 

@@ -487,14 +487,7 @@ fn check_tenant_query<'m>(
                     taken.push((p, "groups.membership.endpoints.list.pagination".into()));
                 }
             }
-            Membership::GroupAttribute(a) => {
-                for p in a.user_groups.iter().flat_map(|u| &u.id_params) {
-                    taken.push((
-                        p,
-                        "groups.membership.group_attribute.user_groups.query".into(),
-                    ));
-                }
-            }
+            Membership::GroupAttribute(_) => {}
             Membership::UserAttribute(a) => {
                 if let Some(p) = a.members_query_param() {
                     taken.push((p, "groups.membership.user_attribute.members_query".into()));
@@ -1430,6 +1423,7 @@ fn filter_rule(
         Attr::Join {
             parts, read: true, ..
         } if parts.iter().any(|p| p.key() == slot.key()) => Some(None),
+        Attr::Computed { slot: s, .. } if s.key() == slot.key() => Some(None),
         _ => None,
     });
     let Some(conv) = mapped else {
@@ -1521,7 +1515,8 @@ fn carried(
             let slots: Vec<&crate::mapping::slot::ScimSlot> = match a {
                 Attr::Field {
                     slot, read: true, ..
-                } => vec![slot],
+                }
+                | Attr::Computed { slot, .. } => vec![slot],
                 Attr::Join {
                     parts, read: true, ..
                 } => parts.iter().collect(),

@@ -5,6 +5,7 @@ mod groups;
 mod identity;
 mod lists;
 mod roles;
+mod values;
 mod writes;
 
 use std::path::PathBuf;

@@ -152,10 +152,8 @@ pub(super) async fn groups_of_user(
                 return Ok(Vec::new());
             };
             let load = async {
-                let params = ug.params(user_id);
                 let call = Call {
                     id: Some(user_id),
-                    params: &params,
                     ..Call::new(&ug.endpoint)
                 };
                 let got = legacy::call_with(cx, &cx.mapping.users, &call).await?;
