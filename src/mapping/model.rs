@@ -118,6 +118,32 @@ pub(crate) struct ResourceFile {
     pub(crate) roles: Option<S<RolesFile>>,
     /// Only in `groups:`: legacy flags set while a user is in a group.
     pub(crate) flags: Option<S<Vec<S<FlagFile>>>>,
+    /// Where the record is in single-record answers, request bodies and list items, for every
+    /// endpoint of the section (`{ answer: data, body: user, item: user }`).
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
+}
+
+/// `envelope: { answer: data, body: user, item: user }`: the key of the object that holds the
+/// record in an answer, in a request body and in a list item. Each value is a key name or null
+/// (no envelope, overriding the section's); an absent key keeps the section's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvelopeFile {
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) answer: Option<S<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) body: Option<S<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) item: Option<S<Value>>,
+}
+
+/// A key that is present, null included: `Some(Null)` for `item: null`, `None` only when the
+/// key is absent (serde's `Option` would read null as absent).
+fn present<'de, D>(d: D) -> Result<Option<S<Value>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    S::<Value>::deserialize(d).map(Some)
 }
 
 /// `groups.roles`: where the legacy role is, the default, the privilege order (highest
@@ -271,6 +297,16 @@ pub(crate) struct EndpointFile {
     pub(crate) if_match: Option<S<bool>>,
     /// Only on a partial `update`: the legacy objects the API replaces whole when one is sent.
     pub(crate) replaces_whole: Option<S<Vec<S<String>>>>,
+    /// This endpoint's envelope keys, over the section's `envelope:`.
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
+    /// Error rules tried before the section's `errors.rules`, for this endpoint's answers.
+    pub(crate) errors: Option<S<Vec<S<ErrorRuleFile>>>>,
+    /// `read_first` on update, delete, deactivate, reactivate: the record is read with `get`
+    /// before the call, and an absent record is a SCIM 404 with nothing written.
+    pub(crate) exists: Option<S<String>>,
+    /// Only on `update`: what an answer without the record (204, an empty body) means: `read`
+    /// (read it again with `get`, the default) or `as_written`.
+    pub(crate) after_empty_answer: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,6 +321,10 @@ pub(crate) struct ListFile {
     pub(crate) pagination: Option<S<PaginationFile>>,
     /// The SCIM attributes a list item holds (`[userName, name, emails]`); absent: all.
     pub(crate) carries: Option<S<Vec<S<String>>>>,
+    /// `{ item: user }`: the key that holds the record in each list item, over the section's.
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
+    /// Error rules tried before the section's `errors.rules`, for this endpoint's answers.
+    pub(crate) errors: Option<S<Vec<S<ErrorRuleFile>>>>,
 }
 
 /// `{body: $.meta.total}` or `{header: X-Total-Count}` (also `Content-Range`).

@@ -11,6 +11,7 @@ mod attributes;
 mod endpoints;
 mod membership;
 mod protection;
+mod records;
 mod roles;
 #[cfg(test)]
 mod tests;
@@ -793,7 +794,10 @@ fn resource(
         "endpoints",
         "an endpoints: section",
     );
-    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e));
+    let envelope = records::section_envelope(cx, kind, f.envelope.as_ref());
+    let endpoints = endpoints_s
+        .zip(envelope.as_ref())
+        .and_then(|(e, envelope)| endpoints::endpoints(cx, kind, e, envelope));
     let if_match = endpoints_s
         .and_then(|e| e.value.update.as_ref())
         .and_then(|u| u.value.if_match.as_ref())
@@ -1540,7 +1544,11 @@ fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<Er
     ok.then_some(ErrorPlan { message, rules })
 }
 
-fn error_rule(cx: &mut Cx<'_>, at: &str, r: &Spanned<ErrorRuleFile>) -> Option<ErrorRule> {
+pub(super) fn error_rule(
+    cx: &mut Cx<'_>,
+    at: &str,
+    r: &Spanned<ErrorRuleFile>,
+) -> Option<ErrorRule> {
     let f = &r.value;
     let status = need(
         cx,
