@@ -38,9 +38,9 @@ mod values;
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    AfterEmpty, BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupMapping, ListEndpoint, Mapping,
-    MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination, ResourceMapping,
-    SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
+    AfterEmpty, BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupMapping,
+    ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination,
+    ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;

@@ -268,7 +268,9 @@ pub async fn call_with(
         let raw = if record.is_null() {
             Bytes::new()
         } else {
-            Bytes::from(serde_json::to_vec(&record).map_err(|e| ScimError::internal(e.to_string()))?)
+            Bytes::from(
+                serde_json::to_vec(&record).map_err(|e| ScimError::internal(e.to_string()))?,
+            )
         };
         return Ok(LegacyResponse {
             headers: response.headers,
@@ -388,8 +390,7 @@ pub async fn delete_record(
         ));
     };
     let read_first = resource.id_format.is_none() || endpoint.record.read_first;
-    if !resource.accepts_id(id) || (read_first && read_record(cx, resource, id).await?.is_none())
-    {
+    if !resource.accepts_id(id) || (read_first && read_record(cx, resource, id).await?.is_none()) {
         return Err(gone);
     }
     match call(cx, resource, &Call::on(endpoint, id)).await {
@@ -495,6 +496,16 @@ pub(crate) async fn created_record(
         .and_then(|v| v.to_str().ok())
         .and_then(location_id);
     let Some(id) = location else {
+        if created.body.is_null() {
+            let envelope = resource.endpoints.create.answer_envelope();
+            return Err(ScimError::bad_gateway(match envelope {
+                Some(key) => format!(
+                    "the legacy API's answer holds no record under {key:?} (the mapping's \
+                     envelope) and no Location header"
+                ),
+                None => "the legacy API's answer has no body and no Location header".into(),
+            }));
+        }
         return Err(resource.to_scim(&created.body).err().map_or_else(
             || {
                 ScimError::bad_gateway(
@@ -993,6 +1004,38 @@ users:
             assert_eq!(e.refused(), refused, "{status:?}");
             assert_eq!(e.accepted(), accepted, "{status:?}");
         }
+    }
+
+    #[test]
+    fn no_such_record_is_what_the_mapping_rules_make_a_404() {
+        let with = |status, error| CallError {
+            legacy_status: Some(status),
+            error,
+        };
+        // A get's 403 that a rule makes a 404 (an API that answers 403 for an unknown id).
+        let e = with(403, ScimError::not_found("no user"));
+        assert_eq!(e.answer(), LegacyAnswer::NotFound);
+        assert!(e.refused());
+        assert_eq!(
+            with(404, ScimError::not_found("x")).answer(),
+            LegacyAnswer::NotFound
+        );
+        assert_eq!(
+            with(410, ScimError::not_found("x")).answer(),
+            LegacyAnswer::NotFound
+        );
+        // A 404 a rule makes something else is that, not "no such record".
+        let e = with(404, ScimError::invalid_value("no such team"));
+        assert_eq!(e.answer(), LegacyAnswer::Refused);
+        // A failure of the legacy API never means "no such record".
+        assert_eq!(
+            with(503, ScimError::not_found("x")).answer(),
+            LegacyAnswer::Failed
+        );
+        assert_eq!(
+            with(412, ScimError::bad_gateway("x")).answer(),
+            LegacyAnswer::PreconditionFailed
+        );
     }
 
     fn create() -> NamedCreate<'static> {

@@ -105,10 +105,14 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
 /// record cached a moment ago is no proof that it is still there.
 fn reads_first(r: &ResourceMapping) -> bool {
     let e = &r.endpoints;
-    [Some(&e.update), e.deactivate.as_ref(), e.reactivate.as_ref()]
-        .into_iter()
-        .flatten()
-        .any(|endpoint| endpoint.record.read_first)
+    [
+        Some(&e.update),
+        e.deactivate.as_ref(),
+        e.reactivate.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|endpoint| endpoint.record.read_first)
 }
 
 /// What a write of a user came to.

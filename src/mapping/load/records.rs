@@ -152,7 +152,10 @@ pub(super) fn rules(
                     loc(value),
                     &here,
                     misplaced(role, key, method),
-                    Some(format!("remove {key}:; this endpoint takes {}", example(role))),
+                    Some(format!(
+                        "remove {key}:; this endpoint takes {}",
+                        example(role)
+                    )),
                 );
                 ok = false;
                 continue;
@@ -292,7 +295,10 @@ fn one_key(cx: &mut Cx<'_>, at: &str, v: &Spanned<Value>) -> Option<Option<Strin
         Value::String(s) => {
             let k = s.trim();
             if k.is_empty() {
-                ("an empty key names no place".to_string(), "write the key that holds the record, e.g. data, or null for none".to_string())
+                (
+                    "an empty key names no place".to_string(),
+                    "write the key that holds the record, e.g. data, or null for none".to_string(),
+                )
             } else if k.starts_with('$') || k.contains(['.', '[', ']']) {
                 (
                     format!("{s:?} is a path; an envelope is one key name"),

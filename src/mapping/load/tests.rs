@@ -4,6 +4,7 @@
 mod groups;
 mod identity;
 mod lists;
+mod records;
 mod roles;
 mod writes;
 
