@@ -127,6 +127,15 @@ pub(crate) const GROUPS_USER_ATTRIBUTE: &str = r#"  membership:
       if_match: $.meta.version
 "#;
 
+/// Membership as a list of member ids on the legacy group, guarded by its version.
+pub(crate) const GROUPS_GROUP_ATTRIBUTE: &str = r#"  membership:
+    group_attribute:
+      legacy: $.member_ids
+      legacy_type: integer
+      if_match: $.rev
+      user_groups: { method: GET, path: /teams, query: { member_id: "{id}" }, items: $.data, group: $.id }
+"#;
+
 pub(crate) fn fixture() -> Mapping {
     load("fixture.yaml", FIXTURE)
 }

@@ -1,11 +1,12 @@
-//! Legacy error responses → SCIM errors: the mapping's `errors.rules` first (status, plus an
+//! Legacy error responses → SCIM errors: the endpoint's own `errors:` rules and the mapping's
+//! `errors.rules` first (status, plus an
 //! optional code at a JSONPath or a text in the body), then defaults that keep the IdP's view
 //! honest — the gateway's own credentials being refused is a 502, never a 401 the IdP would
 //! blame on its token. Not here: `Retry-After` (the server copies it from the response).
 
 use serde_json::Value;
 
-use super::plan::{ErrorRule, ResourceMapping};
+use super::plan::{Endpoint, ErrorRule, ResourceMapping};
 use super::values::scalar_string;
 use crate::scim::ScimError;
 
@@ -15,6 +16,17 @@ const MAX_MESSAGE: usize = 300;
 impl ResourceMapping {
     /// The SCIM error for a legacy error response.
     pub fn map_error(&self, status: u16, body: &[u8]) -> ScimError {
+        self.map_error_of(None, status, body)
+    }
+
+    /// The SCIM error for a legacy error response of `endpoint` (when known): its own `errors:`
+    /// rules first, then the section's `errors.rules`, then the defaults.
+    pub(crate) fn map_error_of(
+        &self,
+        endpoint: Option<&Endpoint>,
+        status: u16,
+        body: &[u8],
+    ) -> ScimError {
         let json: Option<Value> = serde_json::from_slice(body).ok();
         let text = String::from_utf8_lossy(body);
         let legacy_message = self
@@ -29,11 +41,10 @@ impl ResourceMapping {
             .map(|m| format!("legacy API: {}", truncate(m.trim(), MAX_MESSAGE)));
         let generic = || format!("the legacy API answered {status}");
 
-        if let Some(rule) = self
-            .plan
-            .errors
-            .rules
+        let own = endpoint.map_or(&[][..], |e| e.record.errors.as_slice());
+        if let Some(rule) = own
             .iter()
+            .chain(&self.plan.errors.rules)
             .find(|r| rule_matches(r, status, json.as_ref(), &text))
         {
             let detail = rule

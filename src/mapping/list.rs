@@ -11,15 +11,30 @@ use super::values::scalar_string;
 
 impl ListEndpoint {
     /// The legacy users of a list response: the elements of the array at the items path
-    /// (`$.data`, or `$` for a body that is itself the array). A null there is an empty page;
-    /// a response without the field, or with something else than a list, cannot be read.
+    /// (`$.data`, or `$` for a body that is itself the array), each the record inside its
+    /// envelope when the mapping gives one (`envelope: { item: user }`). A null there is an
+    /// empty page; a response without the field, or with something else than a list, or an
+    /// item without its envelope, cannot be read.
     pub fn items(&self, body: &Value) -> Result<Vec<Value>, TranslateError> {
         match self.items.read_all(body).first() {
             None => Err(TranslateError::LegacyResponse(format!(
                 "the list response has no items at {}",
                 self.items.as_str()
             ))),
-            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(Value::Array(items)) => match &self.endpoint.record.item {
+                None => Ok(items.clone()),
+                Some(key) => items
+                    .iter()
+                    .map(|item| match item.get(key) {
+                        Some(record) if record.is_object() => Ok(record.clone()),
+                        _ => Err(TranslateError::LegacyResponse(format!(
+                            "an item of the list response at {} has no object under {key:?} \
+                             (the mapping's envelope: {{ item: {key} }})",
+                            self.items.as_str()
+                        ))),
+                    })
+                    .collect(),
+            },
             Some(Value::Null) => Ok(Vec::new()),
             Some(_) => Err(TranslateError::LegacyResponse(format!(
                 "the list response's {} is not a list",
@@ -118,6 +133,7 @@ mod tests {
                 query: vec![],
                 headers: vec![],
                 body: None,
+                record: Default::default(),
             },
             pagination,
             items: LegacyPath::compile(items).unwrap(),

@@ -84,7 +84,7 @@ impl GroupAttribute {
     /// list is written back whole, so it must have been read whole: a record without the field
     /// (a thin answer), or whose field is not a list of ids, is a 502; `null` is no member.
     pub fn members_of(&self, legacy_group: &Value) -> Result<Vec<String>, TranslateError> {
-        let items = match self.legacy.read(legacy_group) {
+        let items = match field(&self.legacy, legacy_group) {
             None => {
                 return Err(TranslateError::LegacyResponse(format!(
                     "the legacy group has no member list at {} (the gateway reads the whole \
@@ -149,6 +149,15 @@ impl GroupAttribute {
     pub fn if_match(&self, legacy_group: &Value) -> Option<String> {
         version_at(self.if_match.as_ref(), legacy_group).map(crate::mapping::translate::entity_tag)
     }
+}
+
+/// The value of the field at `path` (field names only, as the loader checked) in `record`,
+/// `null` included; `None` when the field is absent.
+fn field<'v>(path: &LegacyPath, record: &'v Value) -> Option<&'v Value> {
+    let names = path.field_names()?;
+    names
+        .iter()
+        .try_fold(record, |value, name| value.as_object()?.get(*name))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -318,7 +327,9 @@ fn write(path: &LegacyPath, out: &mut Value, value: Value) -> Result<(), Transla
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::fixture::{with_groups, GROUPS_ENDPOINTS, GROUPS_USER_ATTRIBUTE};
+    use crate::mapping::fixture::{
+        with_groups, GROUPS_ENDPOINTS, GROUPS_GROUP_ATTRIBUTE, GROUPS_USER_ATTRIBUTE,
+    };
     use crate::mapping::Membership;
     use crate::scim::{ScimError, ScimType};
     use serde_json::json;
@@ -519,5 +530,116 @@ mod tests {
         let e: ScimError = a.with_groups(&user, &["admins".into()]).unwrap_err().into();
         assert_eq!(e.status, 400);
         assert!(e.detail.contains("expected an integer"), "{}", e.detail);
+    }
+
+    fn list_on_group() -> GroupAttribute {
+        match with_groups(GROUPS_GROUP_ATTRIBUTE)
+            .groups
+            .unwrap()
+            .membership
+        {
+            Membership::GroupAttribute(a) => a,
+            other => panic!("expected a group attribute, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_groups_member_list_is_read_whole_or_not_at_all() {
+        let a = list_on_group();
+        let team = json!({"id": 5, "member_ids": [17, "18", 17, ""], "rev": 3});
+        assert_eq!(a.members_of(&team).unwrap(), ["17", "18"]);
+        assert!(a
+            .members_of(&json!({"id": 5, "member_ids": null}))
+            .unwrap()
+            .is_empty());
+        assert!(a
+            .members_of(&json!({"id": 5, "member_ids": []}))
+            .unwrap()
+            .is_empty());
+        // A thin record (no list), a list of something else, a field that is not a list: the
+        // list was not read whole, and is never written back.
+        for (record, says) in [
+            (json!({"id": 5}), "has no member list at $.member_ids"),
+            (
+                json!({"id": 5, "member_ids": [{"id": 17}]}),
+                "holds an object where a member id was expected",
+            ),
+            (
+                json!({"id": 5, "member_ids": "17,18"}),
+                "is not a list of member ids but a string",
+            ),
+        ] {
+            let e: ScimError = a.members_of(&record).unwrap_err().into();
+            assert_eq!(e.status, 502, "{record}");
+            assert!(e.detail.contains(says), "{}", e.detail);
+        }
+    }
+
+    #[test]
+    fn a_groups_member_list_is_written_whole_in_its_legacy_type() {
+        let a = list_on_group();
+        let team = json!({"id": 5, "name": "Eng", "member_ids": [17], "rev": 3});
+        let written = a
+            .with_members(&team, &["17".into(), "18".into(), "18".into()])
+            .unwrap();
+        assert_eq!(
+            written,
+            json!({"id": 5, "name": "Eng", "member_ids": [17, 18], "rev": 3})
+        );
+        assert_eq!(a.with_members(&team, &[]).unwrap()["member_ids"], json!([]));
+        assert!(a.can_hold("17"));
+        assert!(!a.can_hold("usr_1"));
+        let e: ScimError = a.with_members(&team, &["x".into()]).unwrap_err().into();
+        assert_eq!(e.status, 400);
+        assert_eq!(a.if_match(&team), Some("\"3\"".into()));
+        assert_eq!(a.if_match(&json!({"id": 5})), None);
+        // Strings stay strings without a legacy_type.
+        let yaml = GROUPS_GROUP_ATTRIBUTE.replace("      legacy_type: integer\n", "");
+        let Membership::GroupAttribute(s) = with_groups(&yaml).groups.unwrap().membership else {
+            panic!("a group attribute");
+        };
+        assert_eq!(
+            s.with_members(&json!({"member_ids": null}), &["usr_1".into()])
+                .unwrap(),
+            json!({"member_ids": ["usr_1"]})
+        );
+    }
+
+    #[test]
+    fn a_single_group_keeps_the_higher_ranked_else_the_most_recent() {
+        let yaml = GROUPS_USER_ATTRIBUTE
+            .replace(
+                "legacy: $.teams.ids",
+                "legacy: $.role_id\n      single: true\n      ranking: [Administrator, Editor, \"9\"]",
+            )
+            .replace("      members_query: { param: team }\n", "");
+        let a = attribute(&yaml);
+        let g = |id, display| UserGroup { id, display };
+        let admin = g("1", Some("administrator"));
+        let editor = g("2", Some("Editor"));
+        let nine = g("9", None);
+        let other = g("5", Some("Viewer"));
+        let another = g("6", None);
+        assert!(a.prefers(admin, editor));
+        assert!(!a.prefers(editor, admin));
+        assert!(a.prefers(editor, nine), "a name ranked above an id");
+        assert!(
+            a.prefers(nine, other),
+            "a ranked id above an unranked group"
+        );
+        assert!(!a.prefers(other, nine));
+        assert!(a.prefers(other, another), "unranked: the most recent wins");
+        assert!(a.prefers(another, other));
+        assert!(a.prefers(editor, editor));
+        assert!(a.ranks_by_name());
+        // No ranking: the most recent always wins.
+        let plain = attribute(
+            &yaml
+                .replace(", ranking: [Administrator, Editor, \"9\"]", "")
+                .replace("\n      ranking: [Administrator, Editor, \"9\"]", ""),
+        );
+        assert!(!plain.ranks_by_name());
+        assert!(plain.prefers(editor, admin));
+        assert!(plain.prefers(admin, editor));
     }
 }

@@ -10,7 +10,8 @@
 //!   and bodies, computed SCIM values, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
 //!   users and groups alike; `membership`: group members (member endpoints or a user field);
-//!   [`roles`]: roles and flags derived from a user's groups.
+//!   [`roles`]: roles and flags derived from a user's groups; `records`: the record inside a
+//!   legacy answer or body (envelopes) and the id a create's `Location` names.
 //!
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
@@ -29,6 +30,7 @@ mod placeholders;
 pub mod plan;
 pub mod protection;
 mod pushdown;
+mod records;
 pub mod roles;
 mod slot;
 mod suggest;
@@ -39,11 +41,13 @@ mod values;
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupAttribute, GroupMapping,
-    ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination,
-    ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
+    AfterEmpty, BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupAttribute,
+    GroupMapping, ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete,
+    Pagination, ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute,
+    UserGroups,
 };
 pub use pushdown::Pushdown;
+pub(crate) use records::location_id;
 pub use roles::{GroupRules, UserGroup};
 pub use template::{query_string, PathTemplate};
 pub use values::LegacyType;

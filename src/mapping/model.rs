@@ -124,6 +124,9 @@ pub(crate) struct ResourceFile {
     pub(crate) hidden: Option<S<Vec<S<GroupRefFile>>>>,
     /// Only in `groups:`: `false`: the identity provider cannot create groups.
     pub(crate) create: Option<S<bool>>,
+    /// Where the record is in single-record answers, request bodies and list items, for every
+    /// endpoint of the section (`{ answer: data, body: user, item: user }`).
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
 }
 
 /// `{ name: Administrator }` or `{ id: "3" }`: one legacy group, by its display name
@@ -133,6 +136,29 @@ pub(crate) struct ResourceFile {
 pub(crate) struct GroupRefFile {
     pub(crate) name: Option<S<String>>,
     pub(crate) id: Option<S<Value>>,
+}
+
+/// `envelope: { answer: data, body: user, item: user }`: the key of the object that holds the
+/// record in an answer, in a request body and in a list item. Each value is a key name or null
+/// (no envelope, overriding the section's); an absent key keeps the section's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvelopeFile {
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) answer: Option<S<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) body: Option<S<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) item: Option<S<Value>>,
+}
+
+/// A key that is present, null included: `Some(Null)` for `item: null`, `None` only when the
+/// key is absent (serde's `Option` would read null as absent).
+fn present<'de, D>(d: D) -> Result<Option<S<Value>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    S::<Value>::deserialize(d).map(Some)
 }
 
 /// `groups.roles`: where the legacy role is, the default, the privilege order (highest
@@ -325,6 +351,16 @@ pub(crate) struct EndpointFile {
     /// The JSON body of a call the gateway sends no record with (deactivate, delete…), with
     /// `{id}`, `{member}` and `{tenant}` in its string values.
     pub(crate) body: Option<S<Value>>,
+    /// This endpoint's envelope keys, over the section's `envelope:`.
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
+    /// Error rules tried before the section's `errors.rules`, for this endpoint's answers.
+    pub(crate) errors: Option<S<Vec<S<ErrorRuleFile>>>>,
+    /// `read_first` on update, delete, deactivate, reactivate: the record is read with `get`
+    /// before the call, and an absent record is a SCIM 404 with nothing written.
+    pub(crate) exists: Option<S<String>>,
+    /// Only on `update`: what an answer without the record (204, an empty body) means: `read`
+    /// (read it again with `get`, the default) or `as_written`.
+    pub(crate) after_empty_answer: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,6 +377,10 @@ pub(crate) struct ListFile {
     pub(crate) carries: Option<S<Vec<S<String>>>>,
     /// A JSON body sent with every page call (a search API), placeholders allowed.
     pub(crate) body: Option<S<Value>>,
+    /// `{ item: user }`: the key that holds the record in each list item, over the section's.
+    pub(crate) envelope: Option<S<EnvelopeFile>>,
+    /// Error rules tried before the section's `errors.rules`, for this endpoint's answers.
+    pub(crate) errors: Option<S<Vec<S<ErrorRuleFile>>>>,
 }
 
 /// `{body: $.meta.total}` or `{header: X-Total-Count}` (also `Content-Range`).

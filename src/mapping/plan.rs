@@ -406,6 +406,38 @@ pub struct Endpoint {
     /// `body:`: the JSON body of a call that has none of its own (see
     /// [`Mapping::template_body`]).
     pub(crate) body: Option<BodyTemplate>,
+    /// Where the record is in this endpoint's answers, bodies and list items, its own error
+    /// rules, and whether the record is read before the call (see [`RecordRules`]).
+    pub(crate) record: RecordRules,
+}
+
+/// How one endpoint holds the record: the envelope keys (`envelope:`, the section's or the
+/// endpoint's own), the error rules tried before the section's (`errors:`), and the existence
+/// check (`exists: read_first`). Empty for the member endpoints.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordRules {
+    /// The key whose value is the record in a single-record answer (`{"data": {…}}`).
+    pub(crate) answer: Option<String>,
+    /// The key the record is wrapped in in a request body (`{"user": {…}}`).
+    pub(crate) body: Option<String>,
+    /// The key whose value is the record in each list item (list endpoints only).
+    pub(crate) item: Option<String>,
+    /// Rules tried before the section's `errors.rules`.
+    pub(crate) errors: Vec<ErrorRule>,
+    /// `exists: read_first`: the record is read with `get` before this call; absent, the call
+    /// is not made and SCIM answers 404.
+    pub(crate) read_first: bool,
+}
+
+/// What an update answered without the record (204, an empty body) stands for
+/// (`after_empty_answer:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AfterEmpty {
+    /// Read the record again with `get` (the default).
+    #[default]
+    Read,
+    /// The record as the gateway wrote it.
+    AsWritten,
 }
 
 /// The stable name of the endpoint at mapping key `at` (`users.endpoints.get` → `users.get`,
@@ -517,6 +549,8 @@ pub struct Endpoints {
     /// when one is sent (so a change inside one sends all of it, untouched siblings included);
     /// elsewhere a partial update sends only the fields that changed.
     pub(crate) update_replaces_whole: Vec<LegacyPath>,
+    /// What an update answered without the record means (`after_empty_answer:`).
+    pub update_after_empty: AfterEmpty,
     pub delete: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub reactivate: Option<Endpoint>,
@@ -805,6 +839,7 @@ mod tests {
             query: vec![("expand".into(), "all".into())],
             headers: vec![],
             body: None,
+            record: RecordRules::default(),
         };
         assert_eq!(
             e.target(Some("../admin"), &[("x".into(), "a&role=owner".into())]),
@@ -823,6 +858,7 @@ mod tests {
             query: vec![("notify".into(), "false".into())],
             headers: vec![],
             body: None,
+            record: RecordRules::default(),
         };
         assert_eq!(
             e.target_with(Some("5"), Some("a/b"), &[]),
@@ -839,6 +875,7 @@ mod tests {
             query: vec![("expand".into(), "all".into())],
             headers: vec![],
             body: None,
+            record: RecordRules::default(),
         };
         let mut b = BackendSpec {
             base_url: "http://x".into(),

@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
-use crate::mapping::{Endpoint, ListEndpoint, Pagination, ResourceMapping};
+use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -101,7 +101,9 @@ pub struct CallError {
 pub(crate) enum LegacyAnswer {
     /// No usable answer: unreachable, timed out, cut off, or not an HTTP status.
     None,
-    /// 404: the legacy API has no such record (or member).
+    /// No such record (or member): a refusal that the mapping's `errors` rules (the endpoint's
+    /// own, then the section's) make a SCIM 404 — a legacy 404 or 410 by default, or e.g. a 403
+    /// of a `get` where the legacy API answers so for an unknown id.
     NotFound,
     /// 412: the `If-Match` of a guarded write failed; the record changed since it was read.
     PreconditionFailed,
@@ -123,7 +125,9 @@ impl CallError {
             return LegacyAnswer::None;
         };
         match status {
-            StatusCode::NOT_FOUND => LegacyAnswer::NotFound,
+            s if s.is_client_error() && meaning(&self.error) == Meaning::NotFound => {
+                LegacyAnswer::NotFound
+            }
             StatusCode::PRECONDITION_FAILED => LegacyAnswer::PreconditionFailed,
             StatusCode::TOO_MANY_REQUESTS => LegacyAnswer::Failed,
             s if s.is_client_error() => LegacyAnswer::Refused,
@@ -198,16 +202,23 @@ pub async fn call_with(
         .mapping
         .backend
         .target(endpoint, tenant, call.id, call.member, call.params);
-    // A call without a body of its own sends the endpoint's `body:` template, if any.
+    // A call without a body of its own sends the endpoint's `body:` template, if any; a record
+    // sent is wrapped in the endpoint's body envelope (`{"user": {…}}`).
     let templated = match call.body {
         Some(_) => None,
         None => cx
             .mapping
             .template_body(endpoint, tenant, call.id, call.member),
     };
-    let body_bytes = match call.body.or(templated.as_ref()) {
-        Some(b) => Some(serde_json::to_vec(b).map_err(|e| ScimError::internal(e.to_string()))?),
-        None => None,
+    let body_bytes = match (call.body, templated) {
+        (Some(b), _) => Some(
+            serde_json::to_vec(&endpoint.body_with(b))
+                .map_err(|e| ScimError::internal(e.to_string()))?,
+        ),
+        (None, Some(t)) => {
+            Some(serde_json::to_vec(&t).map_err(|e| ScimError::internal(e.to_string()))?)
+        }
+        (None, None) => None,
     };
     let mut headers = Vec::new();
     for (name, value) in &endpoint.headers {
@@ -239,7 +250,7 @@ pub async fn call_with(
         .map_err(ScimError::from)?;
     cx.record.set_legacy_status(response.status);
     if response.status >= 400 {
-        let mut err = resource.map_error(response.status, &response.body);
+        let mut err = resource.map_error_of(Some(endpoint), response.status, &response.body);
         if let Some(seconds) = retry_after(&response.headers) {
             err = err.with_retry_after(seconds);
         }
@@ -260,6 +271,23 @@ pub async fn call_with(
             )),
         })?
     };
+    // A record answered is taken out of the endpoint's answer envelope (`{"data": {…}}`): what
+    // the callers and the record cache see is the record itself.
+    if endpoint.answer_envelope().is_some() {
+        let record = endpoint.record_of(body);
+        let raw = if record.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(
+                serde_json::to_vec(&record).map_err(|e| ScimError::internal(e.to_string()))?,
+            )
+        };
+        return Ok(LegacyResponse {
+            headers: response.headers,
+            body: record,
+            raw,
+        });
+    }
     Ok(LegacyResponse {
         headers: response.headers,
         body,
@@ -348,7 +376,7 @@ async fn read_stored(
     }
     let got = match call_with(cx, resource, &Call::on(&resource.endpoints.get, id)).await {
         Ok(got) => got,
-        Err(e) if meaning(&e.error) == Meaning::NotFound => return Ok(None),
+        Err(e) if e.answer() == LegacyAnswer::NotFound => return Ok(None),
         Err(e) => return Err(e.error),
     };
     let Some(read) = resource.legacy_id(&got.body) else {
@@ -402,7 +430,9 @@ pub(crate) async fn in_full(
 /// Deletes the legacy record `id` through the resource's delete endpoint (`on_delete: delete`);
 /// no such record (see [`read_record`]) is `gone`. Without an `id_format`, the record is read
 /// first and deleted only when it is the one asked for (an id the legacy API resolves to
-/// another record must not delete that one); with one, the form guarantees it.
+/// another record must not delete that one); with one, the form guarantees it. With
+/// `exists: read_first` on the delete endpoint (a legacy API that answers success for an id it
+/// does not have), the record is read first whatever the id's form.
 pub async fn delete_record(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
@@ -414,9 +444,8 @@ pub async fn delete_record(
             "the mapping has on_delete: delete but no delete endpoint",
         ));
     };
-    if !resource.accepts_id(id)
-        || (resource.id_format.is_none() && read_record(cx, resource, id).await?.is_none())
-    {
+    let read_first = resource.id_format.is_none() || endpoint.record.read_first;
+    if !resource.accepts_id(id) || (read_first && read_record(cx, resource, id).await?.is_none()) {
         return Err(gone);
     }
     match call(cx, resource, &Call::on(endpoint, id)).await {
@@ -501,6 +530,58 @@ pub(crate) async fn undo_create(
         tracing::info!(id, what, request_id = %cx.request_id, "a create that failed was undone");
     }
     e
+}
+
+/// The record a create made, and its id, from the create's answer: the record answered when it
+/// has an id; else, when the answer names the record in its `Location` header (a 201 or 204
+/// without a body), the record read by that id with `get` (through the identity check of
+/// [`read_record`]). Otherwise the error that says why the answer cannot be used, for the
+/// caller to undo the create ([`created_anyway`]).
+pub(crate) async fn created_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    created: LegacyResponse,
+) -> Result<(String, LegacyResponse), ScimError> {
+    if let Some(id) = resource.legacy_id(&created.body) {
+        return Ok((id, created));
+    }
+    let location = created
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(location_id);
+    let Some(id) = location else {
+        if created.body.is_null() {
+            let envelope = resource.endpoints.create.answer_envelope();
+            return Err(ScimError::bad_gateway(match envelope {
+                Some(key) => format!(
+                    "the legacy API's answer holds no record under {key:?} (the mapping's \
+                     envelope) and no Location header"
+                ),
+                None => "the legacy API's answer has no body and no Location header".into(),
+            }));
+        }
+        return Err(resource.to_scim(&created.body).err().map_or_else(
+            || {
+                ScimError::bad_gateway(
+                    "the legacy API's answer carries no id, in its body or a Location header",
+                )
+            },
+            ScimError::from,
+        ));
+    };
+    match read_record(cx, resource, &id).await {
+        Ok(Some(record)) => Ok((id, record)),
+        Ok(None) => Err(ScimError::bad_gateway(format!(
+            "the legacy API's answer names the record {id:?} in its Location header, and \
+             reading it found no such record"
+        ))),
+        Err(e) => Err(ScimError::bad_gateway(format!(
+            "the legacy API's answer names the record {id:?} in its Location header, and \
+             reading it failed ({})",
+            e.detail.trim_end().trim_end_matches('.')
+        ))),
+    }
 }
 
 /// A create of a record named by a unique attribute: a `what` ("user", "group") whose `attr`
@@ -978,6 +1059,38 @@ users:
             assert_eq!(e.refused(), refused, "{status:?}");
             assert_eq!(e.accepted(), accepted, "{status:?}");
         }
+    }
+
+    #[test]
+    fn no_such_record_is_what_the_mapping_rules_make_a_404() {
+        let with = |status, error| CallError {
+            legacy_status: Some(status),
+            error,
+        };
+        // A get's 403 that a rule makes a 404 (an API that answers 403 for an unknown id).
+        let e = with(403, ScimError::not_found("no user"));
+        assert_eq!(e.answer(), LegacyAnswer::NotFound);
+        assert!(e.refused());
+        assert_eq!(
+            with(404, ScimError::not_found("x")).answer(),
+            LegacyAnswer::NotFound
+        );
+        assert_eq!(
+            with(410, ScimError::not_found("x")).answer(),
+            LegacyAnswer::NotFound
+        );
+        // A 404 a rule makes something else is that, not "no such record".
+        let e = with(404, ScimError::invalid_value("no such team"));
+        assert_eq!(e.answer(), LegacyAnswer::Refused);
+        // A failure of the legacy API never means "no such record".
+        assert_eq!(
+            with(503, ScimError::not_found("x")).answer(),
+            LegacyAnswer::Failed
+        );
+        assert_eq!(
+            with(412, ScimError::bad_gateway("x")).answer(),
+            LegacyAnswer::PreconditionFailed
+        );
     }
 
     fn create() -> NamedCreate<'static> {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::mapping::{OnDelete, ResourceMapping};
+use crate::mapping::{AfterEmpty, OnDelete, ResourceMapping};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::schema::ResourceSchema;
@@ -80,7 +80,7 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
 async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     let r = resource(cx);
     check_id(r, id)?;
-    if r.endpoints.update_if_match {
+    if r.endpoints.update_if_match && !reads_first(r) {
         let cached = cx.records.get(&cx.tenant.name, id).await;
         // A record that no longer parses, or is another one, is simply read again.
         if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
@@ -98,6 +98,21 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         }
     }
     fetch(cx, id).await
+}
+
+/// Whether a write of a user must see the record now (`exists: read_first` on the update or on
+/// the `active` endpoints): the legacy API answers success for an id it does not have, so a
+/// record cached a moment ago is no proof that it is still there.
+fn reads_first(r: &ResourceMapping) -> bool {
+    let e = &r.endpoints;
+    [
+        Some(&e.update),
+        e.deactivate.as_ref(),
+        e.reactivate.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|endpoint| endpoint.record.read_first)
 }
 
 /// What a write of a user came to.
@@ -219,12 +234,10 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, name, e.error).await),
         Err(e) => return Err(e.error),
     };
-    let Some(id) = r.legacy_id(&created.body) else {
-        let e = r.to_scim(&created.body).err().map_or_else(
-            || ScimError::bad_gateway("the legacy API's answer carries no id"),
-            ScimError::from,
-        );
-        return Err(undo_unreadable_create(cx, name, e).await);
+    // The record created: answered (200 or 201), or named by the answer's Location header.
+    let (id, created) = match legacy::created_record(cx, r, created).await {
+        Ok(made) => made,
+        Err(e) => return Err(undo_unreadable_create(cx, name, e).await),
     };
     cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
@@ -395,6 +408,16 @@ async fn write_user(
                 written_raw = Some(answer.raw);
                 answer.body
             }
+            // No record in the answer (204, an empty body): the record as written, when the
+            // mapping says the legacy API stores it so (`after_empty_answer: as_written`).
+            Ok(answer)
+                if answer.body.is_null()
+                    && r.endpoints.update_after_empty == AfterEmpty::AsWritten =>
+            {
+                cx.record.applied(format!("updated user {id}"));
+                new_legacy
+            }
+            // Else it is read again, through the identity check.
             Ok(_) => {
                 cx.record.applied(format!("updated user {id}"));
                 stale = true;

@@ -1,11 +1,13 @@
 //! Validation and compilation of endpoints: `users.endpoints` and `groups.endpoints` (methods,
 //! path templates and their placeholders, static query parameters and headers, the update's
-//! mode and `replaces_whole`, the list endpoint's items, total and pagination), and the pieces
+//! mode and `replaces_whole`, the list endpoint's items, total and pagination; how each holds
+//! the record is compiled by `load/records.rs`), and the pieces
 //! that member endpoints reuse (`load/membership.rs`).
 
 use serde_json::{Map, Value};
 use serde_saphyr::{Location, Spanned};
 
+use super::records::{self, Own, Role, SectionEnvelope};
 use super::{loc, need, read_path, suggest_word, Cx, Kind};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
@@ -85,6 +87,7 @@ pub(super) fn endpoints(
     kind: Kind,
     e: &Spanned<Box<EndpointsFile>>,
     creates: bool,
+    envelope: &SectionEnvelope,
 ) -> Option<Endpoints> {
     let f = &e.value;
     let key = kind.key();
@@ -118,7 +121,17 @@ pub(super) fn endpoints(
                 return None;
             }
         }
-        endpoint(cx, &at, loc(ep), fields!(ep.value, body), shape)
+        let endpoint = endpoint(cx, &at, loc(ep), fields!(ep.value, body), shape);
+        let own = Own {
+            envelope: ep.value.envelope.as_ref(),
+            errors: ep.value.errors.as_ref(),
+            exists: ep.value.exists.as_ref(),
+        };
+        let method = endpoint.as_ref().map(|e| &e.method);
+        let record = records::rules(cx, &at, Role::of(name), method, own, envelope);
+        let mut endpoint = endpoint?;
+        endpoint.record = record?;
+        Some(endpoint)
     };
     let at = format!("{key}.endpoints");
     let at = at.as_str();
@@ -148,6 +161,7 @@ pub(super) fn endpoints(
                 query: Vec::new(),
                 headers: Vec::new(),
                 body: None,
+                record: RecordRules::default(),
             })
         }),
     };
@@ -227,8 +241,23 @@ pub(super) fn endpoints(
             total: &v.total,
             pagination: &v.pagination,
         };
-        list(cx, &format!("{at}.list"), loc(l), parts, shape, key)
+        let at = format!("{at}.list");
+        let list = list(cx, &at, loc(l), parts, shape, key);
+        let own = Own {
+            envelope: v.envelope.as_ref(),
+            errors: v.errors.as_ref(),
+            exists: None,
+        };
+        let method = list.as_ref().map(|l| &l.endpoint.method);
+        let record = records::rules(cx, &at, Role::List, method, own, envelope);
+        let mut list = list?;
+        list.endpoint.record = record?;
+        Some(list)
     });
+    let update_after_empty = match update_s {
+        Some(u) => records::after_empty(cx, &format!("{at}.update"), &u.value),
+        None => Some(AfterEmpty::Read),
+    };
     Some(Endpoints {
         create: create?,
         get: get?,
@@ -238,6 +267,7 @@ pub(super) fn endpoints(
             .and_then(|u| u.value.if_match.as_ref())
             .is_some_and(|b| b.value),
         update_replaces_whole: update_replaces_whole?,
+        update_after_empty: update_after_empty?,
         delete: delete.transpose_opt()?,
         deactivate: deactivate.transpose_opt()?,
         reactivate: reactivate.transpose_opt()?,
@@ -245,13 +275,15 @@ pub(super) fn endpoints(
     })
 }
 
-/// `mode`, `if_match` and `replaces_whole` belong to the update endpoint only.
+/// `mode`, `if_match`, `replaces_whole` and `after_empty_answer` belong to the update endpoint
+/// only.
 pub(super) fn update_only(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str) {
     let v = &ep.value;
     let keys = [
         ("mode", v.mode.as_ref().map(loc)),
         ("if_match", v.if_match.as_ref().map(loc)),
         ("replaces_whole", v.replaces_whole.as_ref().map(loc)),
+        ("after_empty_answer", v.after_empty_answer.as_ref().map(loc)),
     ];
     for (key, l) in keys {
         if let Some(l) = l {
@@ -416,6 +448,7 @@ pub(super) fn endpoint(
         query: query?,
         headers: headers?,
         body: body?,
+        record: RecordRules::default(),
     })
 }
 

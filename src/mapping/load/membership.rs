@@ -7,6 +7,7 @@
 use serde_saphyr::{Location, Spanned};
 
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
+use super::records;
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
@@ -91,6 +92,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
     .and_then(|r| {
         let at = format!("{at}.remove");
         endpoints::update_only(cx, r, &at);
+        records::refuse_on_member_call(cx, &at, &r.value);
         let shape = Shape {
             id: Hole::Required,
             member: Hole::Required,

@@ -12,6 +12,7 @@ mod endpoints;
 mod group_access;
 mod membership;
 mod protection;
+mod records;
 mod roles;
 #[cfg(test)]
 mod tests;
@@ -757,6 +758,17 @@ fn groups(
     }
     group_access::check_create(cx, g);
     let mut resource = resource?;
+    let mut membership = membership;
+    // A list written through its own call is wrapped, and its errors read, like the groups'
+    // update.
+    if let Some(Membership::GroupAttribute(GroupAttribute {
+        update: Some(update),
+        ..
+    })) = &mut membership
+    {
+        update.record = resource.endpoints.update.record.clone();
+        update.record.read_first = false;
+    }
     // Groups hold users only: no nested groups.
     if let Some(t) = resource
         .schema
@@ -815,7 +827,10 @@ fn resource(
         "an endpoints: section",
     );
     let creates = f.create.as_ref().is_none_or(|c| c.value);
-    let endpoints = endpoints_s.and_then(|e| endpoints::endpoints(cx, kind, e, creates));
+    let envelope = records::section_envelope(cx, kind, f.envelope.as_ref());
+    let endpoints = endpoints_s
+        .zip(envelope.as_ref())
+        .and_then(|(e, envelope)| endpoints::endpoints(cx, kind, e, creates, envelope));
     let if_match = endpoints_s
         .and_then(|e| e.value.update.as_ref())
         .and_then(|u| u.value.if_match.as_ref())
@@ -1567,7 +1582,11 @@ fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<Er
     ok.then_some(ErrorPlan { message, rules })
 }
 
-fn error_rule(cx: &mut Cx<'_>, at: &str, r: &Spanned<ErrorRuleFile>) -> Option<ErrorRule> {
+pub(super) fn error_rule(
+    cx: &mut Cx<'_>,
+    at: &str,
+    r: &Spanned<ErrorRuleFile>,
+) -> Option<ErrorRule> {
     let f = &r.value;
     let status = need(
         cx,

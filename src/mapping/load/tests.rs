@@ -1,9 +1,11 @@
 //! Validation tests: each broken mapping must be refused with a problem on the right line, a
 //! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
 
+mod group_lists;
 mod groups;
 mod identity;
 mod lists;
+mod records;
 mod roles;
 mod values;
 mod writes;

@@ -295,12 +295,10 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, r, name, e.error).await),
         Err(e) => return Err(e.error),
     };
-    let Some(id) = r.legacy_id(&created.body) else {
-        let e = r.to_scim(&created.body).err().map_or_else(
-            || ScimError::bad_gateway("the legacy API's answer carries no id"),
-            ScimError::from,
-        );
-        return Err(undo_unreadable_create(cx, r, name, e).await);
+    // The group created: answered (200 or 201), or named by the answer's Location header.
+    let (id, created) = match legacy::created_record(cx, r, created).await {
+        Ok(made) => made,
+        Err(e) => return Err(undo_unreadable_create(cx, r, name, e).await),
     };
     cx.record.applied(format!("created group {id}"));
     let mut scim = r.to_scim(&created.body)?;

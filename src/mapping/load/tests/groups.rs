@@ -412,15 +412,15 @@ fn membership_has_exactly_one_shape() {
     let p = expect(
         &both,
         "      legacy: $.teams.ids",
-        "give either `endpoints` or `user_attribute`, not both",
-        "remove the other",
+        "give one of `endpoints`, `user_attribute`, not several",
+        "remove the others",
     );
     assert_eq!(p.at, "groups.membership");
     let neither = format!("{BASE}{GROUPS}  membership: {{}}\n");
     expect(
         &neither,
         "membership: {}",
-        "membership has neither `endpoints` nor `user_attribute`",
+        "membership has none of `endpoints`, `group_attribute` and `user_attribute`",
         "membership: { user_attribute: { legacy: $.team_ids } }",
     );
     let missing = format!("{BASE}{GROUPS}");

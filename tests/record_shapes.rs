@@ -1,0 +1,582 @@
+//! Records in the shapes real legacy APIs give them, over real sockets: answers and request
+//! bodies wrapped in an envelope (`{"data": {…}}`, `{"user": {…}}`, list items `{"user": {…}}`),
+//! a create answered 200, or 201/204 with no body and the id only in `Location`, an update
+//! answered 204, a `get` answering 403 for an id it does not know, and writes answered success
+//! for ids that do not exist. The legacy API is "Ledger", a small users API written here that
+//! answers each way on demand and records what the gateway sent it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use common::TOKEN;
+use http::{header, HeaderValue, Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use scim_gateway::config::Config;
+use scim_gateway::mapping;
+use scim_gateway::server::app::ScimApp;
+use scim_gateway::server::auth::token_digest_hex;
+use scim_gateway::server::gateway::Gateway;
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
+use serde_json::{json, Value};
+
+/// The mapping of Ledger: records in envelopes both ways, attribute paths relative to them.
+const MAPPING: &str = r#"
+name: ledger
+backend:
+  base_url: http://127.0.0.1:1
+users:
+  envelope: { answer: data, body: user, item: user }
+  id: $.id
+  id_format: { pattern: '^u[0-9]+$' }
+  endpoints:
+    create: { method: POST, path: /api/users }
+    get:
+      method: GET
+      path: "/api/users/{id}"
+      errors:
+        - { status: 403, scim_status: 404 }
+    update:
+      method: PATCH
+      path: "/api/users/{id}"
+      mode: partial
+      exists: read_first
+      errors:
+        - { status: 403, scim_status: 403, detail: "Ledger refuses changes to this user" }
+    delete: { method: DELETE, path: "/api/users/{id}", exists: read_first }
+    list:
+      method: GET
+      path: /api/users
+      items: $.items
+      total: { body: $.total }
+      pagination: { style: page, page_param: page, size_param: per_page }
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.email, required: true }
+    - { scim: name.givenName, legacy: $.first_name }
+    - { scim: name.familyName, legacy: $.last_name }
+    - scim: active
+      legacy: $.status
+      values:
+        - { scim: true, legacy: active }
+        - { scim: false, legacy: suspended }
+  filters:
+    - { scim: userName, op: eq, param: email }
+"#;
+
+/// How Ledger answers a create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CreateAnswer {
+    /// 200 `{"data": {…}}`.
+    Data200,
+    /// 201, no body, `Location: /api/users/<id>`.
+    Location201,
+    /// 204, no body, `Location: http://<host>/api/users/<id>`.
+    Location204,
+    /// 201, no body, no `Location`.
+    Bare201,
+}
+
+#[derive(Debug)]
+struct State {
+    users: BTreeMap<String, Value>,
+    next: u64,
+    create: CreateAnswer,
+    /// Every request: method, path and query, body (Null when none).
+    requests: Vec<(String, String, Value)>,
+}
+
+/// The legacy API: `/api/users` answering `{"data": {…}}`, read by id (403 for an unknown id),
+/// changed with PATCH `{"user": {…}}` answered 204 (also for an unknown id: nothing changes),
+/// deleted with 204 (unknown too), listed as `{"items": [{"user": {…}}…], "total": n}`. A user
+/// whose `locked` is true refuses changes with 403.
+#[derive(Clone)]
+struct Ledger(Arc<Mutex<State>>);
+
+impl Ledger {
+    fn new() -> Ledger {
+        Ledger(Arc::new(Mutex::new(State {
+            users: BTreeMap::new(),
+            next: 1,
+            create: CreateAnswer::Data200,
+            requests: Vec::new(),
+        })))
+    }
+
+    fn answer_creates(&self, how: CreateAnswer) {
+        self.0.lock().unwrap().create = how;
+    }
+
+    fn insert(&self, mut record: Value) -> String {
+        let mut s = self.0.lock().unwrap();
+        let id = format!("u{}", s.next);
+        s.next += 1;
+        record["id"] = json!(id);
+        s.users.insert(id.clone(), record);
+        id
+    }
+
+    fn user(&self, id: &str) -> Option<Value> {
+        self.0.lock().unwrap().users.get(id).cloned()
+    }
+
+    fn user_count(&self) -> usize {
+        self.0.lock().unwrap().users.len()
+    }
+
+    /// The requests received since the last call, as "METHOD target".
+    fn take_requests(&self) -> Vec<(String, String, Value)> {
+        std::mem::take(&mut self.0.lock().unwrap().requests)
+    }
+
+    fn handle(&self, method: &str, target: &str, body: Value) -> Response<Vec<u8>> {
+        let mut s = self.0.lock().unwrap();
+        s.requests
+            .push((method.to_string(), target.to_string(), body.clone()));
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (method, segments.as_slice()) {
+            ("POST", ["api", "users"]) => {
+                let Some(fields) = body.get("user").and_then(Value::as_object).cloned() else {
+                    return json_response(422, &json!({"errors": [{"code": "no_user"}]}));
+                };
+                let id = format!("u{}", s.next);
+                s.next += 1;
+                let mut record = Value::Object(fields);
+                record["id"] = json!(id);
+                if record.get("status").is_none() {
+                    record["status"] = json!("active");
+                }
+                s.users.insert(id.clone(), record.clone());
+                match s.create {
+                    CreateAnswer::Data200 => json_response(200, &json!({"data": record})),
+                    CreateAnswer::Location201 => {
+                        with_location(empty(201), &format!("/api/users/{id}"))
+                    }
+                    CreateAnswer::Location204 => {
+                        with_location(empty(204), &format!("http://ledger.example/api/users/{id}"))
+                    }
+                    CreateAnswer::Bare201 => empty(201),
+                }
+            }
+            ("GET", ["api", "users"]) => {
+                let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect();
+                let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+                let page: usize = param("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let size: usize = param("per_page").and_then(|v| v.parse().ok()).unwrap_or(50);
+                let matching: Vec<&Value> = s
+                    .users
+                    .values()
+                    .filter(|u| param("email").is_none_or(|e| u["email"] == json!(e)))
+                    .collect();
+                let items: Vec<Value> = matching
+                    .iter()
+                    .skip((page.max(1) - 1) * size)
+                    .take(size)
+                    .map(|u| json!({"user": u}))
+                    .collect();
+                json_response(200, &json!({"items": items, "total": matching.len()}))
+            }
+            ("GET", ["api", "users", id]) => match s.users.get(*id) {
+                Some(u) => json_response(200, &json!({"data": u})),
+                None => forbidden(),
+            },
+            ("PATCH", ["api", "users", id]) => {
+                let Some(u) = s.users.get_mut(*id) else {
+                    return empty(204);
+                };
+                if u["locked"] == json!(true) {
+                    return forbidden();
+                }
+                if let Some(fields) = body.get("user").and_then(Value::as_object) {
+                    for (k, v) in fields {
+                        u[k] = v.clone();
+                    }
+                }
+                empty(204)
+            }
+            ("DELETE", ["api", "users", id]) => {
+                s.users.remove(*id);
+                empty(204)
+            }
+            _ => json_response(404, &json!({"errors": [{"code": "no_route"}]})),
+        }
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Vec<u8>> {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let len = bytes.len();
+    let mut resp = Response::new(bytes);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+fn empty(status: u16) -> Response<Vec<u8>> {
+    let mut resp = Response::new(Vec::new());
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    resp
+}
+
+fn with_location(mut resp: Response<Vec<u8>>, location: &str) -> Response<Vec<u8>> {
+    resp.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_str(location).unwrap());
+    resp
+}
+
+fn forbidden() -> Response<Vec<u8>> {
+    json_response(
+        403,
+        &json!({"errors": [{"status": "403", "code": "forbidden", "title": "Forbidden"}]}),
+    )
+}
+
+#[async_trait]
+impl ServeHttp for Ledger {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let head = session.req_header();
+        let method = head.method.to_string();
+        let target = head
+            .uri
+            .path_and_query()
+            .map_or_else(|| head.uri.path().to_string(), |pq| pq.as_str().to_string());
+        let mut bytes = Vec::new();
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            bytes.extend_from_slice(&chunk);
+        }
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        self.handle(&method, &target, body)
+    }
+}
+
+/// A gateway in front of a [`Ledger`], with the mapping [`MAPPING`] changed by `edit`.
+struct Bench {
+    ledger: Ledger,
+    base: String,
+    agent: ureq::Agent,
+    _servers: (RunningServer, RunningServer),
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+impl Bench {
+    fn start(edit: impl FnOnce(String) -> String) -> Bench {
+        let ledger = Ledger::new();
+        let backend_addr = free_loopback_addr().unwrap();
+        let backend = start(
+            server_conf(0, 1),
+            vec![http_service("ledger", backend_addr, 1, ledger.clone())],
+            &[backend_addr],
+        )
+        .unwrap();
+        let mut mapping = mapping::load_str("ledger.yaml", &edit(MAPPING.to_string())).unwrap();
+        mapping.backend.base_url = format!("http://{backend_addr}");
+        let mut config = Config::default();
+        config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+        let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
+        let addr = free_loopback_addr().unwrap();
+        let server = start(
+            server_conf(0, 1),
+            vec![http_service("scim", addr, 2, ScimApp::new(gateway))],
+            &[addr],
+        )
+        .unwrap();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Bench {
+            ledger,
+            base: format!("http://{addr}/scim/v2"),
+            agent,
+            _servers: (backend, server),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {TOKEN}"));
+        let bytes = match body {
+            Some(b) => {
+                request = request.header("Content-Type", "application/scim+json");
+                serde_json::to_vec(b).unwrap()
+            }
+            None => Vec::new(),
+        };
+        let response = self
+            .agent
+            .run(request.body(bytes).unwrap())
+            .expect("the gateway answers");
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The calls Ledger received since the last look, as "METHOD path" (query left out).
+    fn calls(&self) -> Vec<String> {
+        self.ledger
+            .take_requests()
+            .into_iter()
+            .map(|(m, t, _)| format!("{m} {}", t.split('?').next().unwrap_or(&t)))
+            .collect()
+    }
+}
+
+fn user(name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "active": true
+    })
+}
+
+fn rename(family: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "name.familyName", "value": family}]
+    })
+}
+
+#[test]
+fn a_create_answered_200_in_an_envelope_is_a_201_with_the_record_and_sent_wrapped() {
+    let b = Bench::start(|m| m);
+    let created = b.call("POST", "/Users", Some(&user("ada@example.com")));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["userName"], "ada@example.com");
+    assert_eq!(created.body["name"]["familyName"], "Lovelace");
+    assert_eq!(created.body["active"], true);
+    // The body went wrapped in `user`, with the record's own field names inside.
+    let sent = b.ledger.take_requests();
+    let (_, _, body) = sent
+        .iter()
+        .find(|(m, t, _)| m == "POST" && t == "/api/users")
+        .expect("the create was sent");
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(body["user"]["last_name"], "Lovelace");
+    assert!(body.get("email").is_none(), "{body}");
+    assert_eq!(b.ledger.user(&id).unwrap()["first_name"], "Ada");
+
+    // Read back through the envelope of the get, and found in a list of wrapped items.
+    let got = b.call("GET", &format!("/Users/{id}"), None);
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    assert_eq!(got.body["userName"], "ada@example.com");
+    let listed = b.call(
+        "GET",
+        "/Users?filter=userName%20eq%20%22ada@example.com%22",
+        None,
+    );
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["totalResults"], 1);
+    assert_eq!(listed.body["Resources"][0]["id"], json!(id));
+}
+
+#[test]
+fn a_create_answered_without_a_body_is_read_by_the_id_in_its_location() {
+    let b = Bench::start(|m| m);
+    for (how, name) in [
+        (CreateAnswer::Location201, "grace@example.com"),
+        (CreateAnswer::Location204, "edsger@example.com"),
+    ] {
+        b.ledger.answer_creates(how);
+        b.calls();
+        let created = b.call("POST", "/Users", Some(&user(name)));
+        assert_eq!(created.status, 201, "{how:?}: {:?}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        assert_eq!(created.body["userName"], name, "{how:?}");
+        assert_eq!(created.body["name"]["givenName"], "Ada", "{how:?}");
+        assert!(b.ledger.user(&id).is_some(), "{how:?}");
+        // The record was read by the id the Location named.
+        let calls = b.calls();
+        let after_create = calls
+            .iter()
+            .skip_while(|c| c.as_str() != "POST /api/users")
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>();
+        assert_eq!(after_create, [format!("GET /api/users/{id}")], "{how:?}");
+    }
+}
+
+#[test]
+fn a_create_answered_with_neither_record_nor_location_is_undone() {
+    let b = Bench::start(|m| m);
+    b.ledger.answer_creates(CreateAnswer::Bare201);
+    let created = b.call("POST", "/Users", Some(&user("barbara@example.com")));
+    assert_eq!(created.status, 502, "{:?}", created.body);
+    let detail = created.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(
+            "holds no record under \"data\" (the mapping's envelope) and no Location header"
+        ) && detail.contains("was deleted again"),
+        "{detail}"
+    );
+    // Found by its userName and deleted: the IdP's retry creates it afresh.
+    assert_eq!(b.ledger.user_count(), 0);
+    b.ledger.answer_creates(CreateAnswer::Data200);
+    let again = b.call("POST", "/Users", Some(&user("barbara@example.com")));
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(b.ledger.user_count(), 1);
+}
+
+#[test]
+fn an_update_answered_204_is_read_again_by_default() {
+    let b = Bench::start(|m| m);
+    let id = b.ledger.insert(json!({"email": "alan@example.com", "first_name": "Alan", "last_name": "T", "status": "active"}));
+    b.calls();
+    let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&rename("Turing")));
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["name"]["familyName"], "Turing");
+    assert_eq!(b.ledger.user(&id).unwrap()["last_name"], "Turing");
+    let calls = b.calls();
+    assert_eq!(
+        calls,
+        [
+            format!("GET /api/users/{id}"),
+            format!("PATCH /api/users/{id}"),
+            format!("GET /api/users/{id}"),
+        ]
+    );
+}
+
+#[test]
+fn an_update_answered_204_is_taken_as_written_when_the_mapping_says_so() {
+    let b = Bench::start(|m| {
+        m.replace(
+            "      exists: read_first\n",
+            "      after_empty_answer: as_written\n",
+        )
+    });
+    let id = b.ledger.insert(json!({"email": "alan@example.com", "first_name": "Alan", "last_name": "T", "status": "active"}));
+    b.ledger.take_requests();
+    let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&rename("Turing")));
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["name"]["familyName"], "Turing");
+    assert_eq!(patched.body["userName"], "alan@example.com");
+    let sent = b.ledger.take_requests();
+    let methods: Vec<&str> = sent.iter().map(|(m, _, _)| m.as_str()).collect();
+    assert_eq!(methods, ["GET", "PATCH"], "no read after the write");
+    assert_eq!(sent[1].2, json!({"user": {"last_name": "Turing"}}));
+}
+
+#[test]
+fn a_get_answered_403_for_an_unknown_id_is_no_such_user_everywhere() {
+    let b = Bench::start(|m| m);
+    let gone = "u999";
+    let got = b.call("GET", &format!("/Users/{gone}"), None);
+    assert_eq!(got.status, 404, "{:?}", got.body);
+    assert_eq!(
+        got.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    // The writes read first: 404, and nothing is written (Ledger would answer them 204).
+    let patched = b.call("PATCH", &format!("/Users/{gone}"), Some(&rename("X")));
+    assert_eq!(patched.status, 404, "{:?}", patched.body);
+    let put = b.call(
+        "PUT",
+        &format!("/Users/{gone}"),
+        Some(&user("x@example.com")),
+    );
+    assert_eq!(put.status, 404, "{:?}", put.body);
+    let deleted = b.call("DELETE", &format!("/Users/{gone}"), None);
+    assert_eq!(deleted.status, 404, "{:?}", deleted.body);
+    let calls = b.calls();
+    assert!(
+        calls.iter().all(|c| c.starts_with("GET ")),
+        "only reads were sent: {calls:?}"
+    );
+    assert!(!calls.is_empty());
+}
+
+#[test]
+fn an_update_answered_403_stays_a_refusal() {
+    let b = Bench::start(|m| m);
+    let id = b.ledger.insert(
+        json!({"email": "kurt@example.com", "last_name": "G", "status": "active", "locked": true}),
+    );
+    let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&rename("Gödel")));
+    assert_eq!(patched.status, 403, "{:?}", patched.body);
+    assert_eq!(
+        patched.body["detail"],
+        "Ledger refuses changes to this user"
+    );
+    assert_eq!(b.ledger.user(&id).unwrap()["last_name"], "G");
+}
+
+#[test]
+fn without_an_existence_check_a_delete_of_an_unknown_id_is_believed() {
+    // Ledger answers 204 to a DELETE of any id: without `exists: read_first`, the gateway has
+    // only its word (the id has the mapping's form, so it is sent as is).
+    let b = Bench::start(|m| {
+        m.replace(
+            "delete: { method: DELETE, path: \"/api/users/{id}\", exists: read_first }",
+            "delete: { method: DELETE, path: \"/api/users/{id}\" }",
+        )
+    });
+    let deleted = b.call("DELETE", "/Users/u999", None);
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    assert_eq!(b.calls(), ["DELETE /api/users/u999"]);
+
+    // With it, a user that exists is read, then deleted.
+    let b = Bench::start(|m| m);
+    let id = b
+        .ledger
+        .insert(json!({"email": "ada@example.com", "status": "active"}));
+    let deleted = b.call("DELETE", &format!("/Users/{id}"), None);
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    assert_eq!(
+        b.calls(),
+        [
+            format!("GET /api/users/{id}"),
+            format!("DELETE /api/users/{id}")
+        ]
+    );
+    assert_eq!(b.ledger.user_count(), 0);
+}
+
+#[test]
+fn list_items_are_read_inside_their_envelope_and_a_bare_item_is_a_502() {
+    let b = Bench::start(|m| m);
+    for i in 0..3 {
+        b.ledger
+            .insert(json!({"email": format!("user{i}@example.com"), "status": "active"}));
+    }
+    let listed = b.call("GET", "/Users?startIndex=1&count=2", None);
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["totalResults"], 3);
+    assert_eq!(listed.body["Resources"].as_array().unwrap().len(), 2);
+    assert_eq!(listed.body["Resources"][0]["userName"], "user0@example.com");
+
+    // A mapping that says items are wrapped in `account`: Ledger's are not, and the gateway
+    // says so rather than list users without ids.
+    let b = Bench::start(|m| m.replace("item: user }", "item: account }"));
+    b.ledger
+        .insert(json!({"email": "ada@example.com", "status": "active"}));
+    let listed = b.call("GET", "/Users", None);
+    assert_eq!(listed.status, 502, "{:?}", listed.body);
+    let detail = listed.body["detail"].as_str().unwrap();
+    assert!(detail.contains("no object under \"account\""), "{detail}");
+}
