@@ -1,0 +1,428 @@
+//! Membership held as a list on the legacy group (`membership.group_attribute`), over real
+//! sockets against the Orbit example API, whose teams carry `member_ids` and a `version` that a
+//! `PATCH` with a stale `If-Match` is refused for (412): a group's members are read from its
+//! record, a change of members is one read-modify-write of the whole list, guarded by the
+//! version and serialised per group inside the gateway, so that a member added meanwhile — by
+//! another request, another gateway or the product's own screens — is never lost; a list that
+//! was not read whole is never written; a user's groups are found by a query.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::scim::patch_op;
+use common::TOKEN;
+use scim_gateway::config::Config;
+use scim_gateway::mapping::{self, BackendAuth, SecretSource};
+use scim_gateway::server::app::ScimApp;
+use scim_gateway::server::auth::token_digest_hex;
+use scim_gateway::server::gateway::Gateway;
+use scim_gateway_example_apis::orbit::{Orbit, TEAM, TEAMS};
+use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
+use serde_json::{json, Map, Value};
+
+/// Orbit's users and teams; each team's members a list on the team.
+const MAPPING: &str = r#"
+name: orbit-lists
+backend:
+  base_url: http://127.0.0.1:1
+users:
+  envelope: { answer: data, body: user }
+  id: $.id
+  id_format: { pattern: '^usr_[0-9a-f]{16}$' }
+  endpoints:
+    create: { method: POST, path: /api/v2/users }
+    get:
+      method: GET
+      path: "/api/v2/users/{id}"
+      errors: [ { status: 403, scim_status: 404 } ]
+    update: { method: PATCH, path: "/api/v2/users/{id}", mode: partial }
+    delete: { method: DELETE, path: "/api/v2/users/{id}", exists: read_first }
+    list:
+      method: GET
+      path: /api/v2/users
+      items: $.data
+      envelope: { item: null }
+      total: { body: $.meta.total }
+      pagination: { style: page, page_param: "page[number]", size_param: "page[size]", first_page: 1, max_page_size: 50 }
+      carries: [userName, name.givenName, name.familyName]
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.email, required: true }
+    - { scim: name.givenName, legacy: $.first_name }
+    - { scim: name.familyName, legacy: $.last_name }
+  filters:
+    - { scim: userName, op: eq, param: "filter[email]" }
+groups:
+  envelope: { answer: data, body: team }
+  id: $.id
+  id_format: { pattern: '^tm_[0-9a-f]{16}$' }
+  endpoints:
+    create: { method: POST, path: /api/v2/teams }
+    get:
+      method: GET
+      path: "/api/v2/teams/{id}"
+      errors: [ { status: 403, scim_status: 404 } ]
+    update: { method: PATCH, path: "/api/v2/teams/{id}", mode: partial }
+    delete: { method: DELETE, path: "/api/v2/teams/{id}", exists: read_first }
+    list:
+      method: GET
+      path: /api/v2/teams
+      items: $.data
+      envelope: { item: null }
+      pagination: { style: none }
+      carries: [displayName]
+  attributes:
+    - { scim: displayName, legacy: $.name, required: true }
+  membership:
+    group_attribute:
+      legacy: $.member_ids
+      if_match: $.version
+      user_groups: { method: GET, path: /api/v2/teams, query: { member_id: "{id}" }, items: $.data, group: $.id }
+"#;
+
+struct Bench {
+    orbit: Orbit,
+    base: String,
+    agent: ureq::Agent,
+    _servers: Vec<RunningServer>,
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+impl Bench {
+    /// Orbit, and `gateways` gateways in front of it (each with its own locks, as separate
+    /// replicas have). Orbit's token is issued ahead and given as a static bearer.
+    fn start(gateways: usize) -> (Bench, Vec<String>) {
+        Bench::start_with(gateways, MAPPING)
+    }
+
+    fn start_with(gateways: usize, yaml: &str) -> (Bench, Vec<String>) {
+        let orbit = Orbit::new("scim-gateway", "orbit-secret");
+        let backend_addr = free_loopback_addr().unwrap();
+        let mut servers = vec![orbit.serve(backend_addr).unwrap()];
+        let mut bases = Vec::new();
+        for _ in 0..gateways {
+            let mut mapping = mapping::load_str("orbit-lists.yaml", yaml).unwrap();
+            mapping.backend.base_url = format!("http://{backend_addr}");
+            mapping.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(
+                orbit.issue_token(),
+            )));
+            let mut config = Config::default();
+            config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+            let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
+            let addr = free_loopback_addr().unwrap();
+            servers.push(
+                start(
+                    server_conf(0, 1),
+                    vec![http_service("scim", addr, 4, ScimApp::new(gateway))],
+                    &[addr],
+                )
+                .unwrap(),
+            );
+            bases.push(format!("http://{addr}/scim/v2"));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let bench = Bench {
+            orbit,
+            base: bases[0].clone(),
+            agent,
+            _servers: servers,
+        };
+        (bench, bases)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        call(&self.agent, &self.base, method, path, body)
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None)
+    }
+
+    fn members(&self, team: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self.orbit.team(team).unwrap()["member_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn team_writes(&self) -> u64 {
+        self.orbit.requests().get("PATCH", TEAM)
+    }
+}
+
+fn call(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {TOKEN}"));
+    let bytes = match body {
+        Some(b) => {
+            request = request.header("Content-Type", "application/scim+json");
+            serde_json::to_vec(b).unwrap()
+        }
+        None => Vec::new(),
+    };
+    let response = agent
+        .run(request.body(bytes).unwrap())
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    let body = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    Answer { status, body }
+}
+
+fn add(users: &[&str]) -> Value {
+    let values: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
+    patch_op(json!([{"op": "add", "path": "members", "value": values}]))
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn member_values(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|x| x["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
+    let (b, _) = Bench::start(1);
+    let u = b.orbit.seed(3);
+    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
+    let other = b.orbit.seed_team("Design", &[&u[1]]);
+
+    let g = b.get(&format!("/Groups/{team}"));
+    assert_eq!(g.status, 200, "{:?}", g.body);
+    assert_eq!(g.body["displayName"], "Platform");
+    assert_eq!(member_values(&g.body), sorted(&[&u[0], &u[1]]));
+    assert_eq!(
+        g.body["members"][0]["$ref"],
+        json!(format!("{}/Users/{}", b.base, u[0]))
+    );
+    // Without members: the same one read.
+    let reads = b.orbit.requests().get("GET", TEAM);
+    let g = b.get(&format!("/Groups/{team}?excludedAttributes=members"));
+    assert!(g.body.get("members").is_none(), "{:?}", g.body);
+    assert_eq!(b.orbit.requests().get("GET", TEAM), reads + 1);
+    // In a list, each group's members come from its record.
+    let all = b.get("/Groups");
+    assert_eq!(all.body["totalResults"], 2, "{:?}", all.body);
+    let design = all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == json!(other))
+        .unwrap()
+        .clone();
+    assert_eq!(member_values(&design), [u[1].clone()]);
+
+    // A user's groups, found with ?member_id=.
+    let user = b.get(&format!("/Users/{}", u[1]));
+    assert_eq!(user.status, 200, "{:?}", user.body);
+    let mut groups: Vec<&str> = user.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["value"].as_str().unwrap())
+        .collect();
+    groups.sort();
+    let mut expected = vec![team.as_str(), other.as_str()];
+    expected.sort();
+    assert_eq!(groups, expected);
+    assert!(b
+        .orbit
+        .requests()
+        .targets()
+        .iter()
+        .any(|t| t == &format!("GET /api/v2/teams?member_id={}", u[1])));
+    // Entra's membership check.
+    let found = b.get(&format!(
+        "/Groups?filter=id+eq+%22{team}%22+and+members%5Bvalue+eq+%22{}%22%5D&excludedAttributes=members",
+        u[0]
+    ));
+    assert_eq!(found.body["totalResults"], 1, "{:?}", found.body);
+    let none = b.get(&format!(
+        "/Groups?filter=id+eq+%22{other}%22+and+members%5Bvalue+eq+%22{}%22%5D",
+        u[0]
+    ));
+    assert_eq!(none.body["totalResults"], 0, "{:?}", none.body);
+}
+
+#[test]
+fn a_patch_of_several_members_is_one_guarded_write_of_the_list() {
+    let (b, _) = Bench::start(1);
+    let u = b.orbit.seed(4);
+    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
+    let body = patch_op(json!([
+        {"op": "add", "path": "members", "value": [{"value": u[2]}, {"value": u[3]}]},
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
+    ]));
+    let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&body));
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(b.members(&team), sorted(&[&u[1], &u[2], &u[3]]));
+    assert_eq!(b.team_writes(), 1, "one write for the whole request");
+    let sent = b.orbit.bodies("PATCH", TEAM);
+    assert_eq!(
+        sent,
+        [json!({"team": {"member_ids": [u[1], u[2], u[3]]}})],
+        "the whole list, in the group's body envelope"
+    );
+    assert_eq!(b.orbit.team(&team).unwrap()["version"], 2);
+    // Nothing to change: no write.
+    let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&add(&[&u[1]])));
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(b.team_writes(), 1);
+}
+
+#[test]
+fn a_member_added_in_the_product_meanwhile_is_not_lost() {
+    let (b, _) = Bench::start(1);
+    let u = b.orbit.seed(3);
+    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    // The gateway's write waits; meanwhile someone adds a member in Orbit's own screens.
+    b.orbit
+        .requests()
+        .slow("PATCH", TEAM, 1, Duration::from_millis(600));
+    let agent = b.agent.clone();
+    let base = b.base.clone();
+    let (path, patch) = (format!("/Groups/{team}"), add(&[&u[1]]));
+    let scim = thread::spawn(move || call(&agent, &base, "PATCH", &path, Some(&patch)).status);
+    thread::sleep(Duration::from_millis(250));
+    let mut change = Map::new();
+    change.insert("member_ids".into(), json!([u[0], u[2]]));
+    assert!(b.orbit.edit_team(&team, &change));
+    assert_eq!(scim.join().unwrap(), 204);
+    // The stale write was refused (412), the list read again and written with both.
+    assert_eq!(b.members(&team), sorted(&[&u[0], &u[1], &u[2]]));
+    assert_eq!(b.team_writes(), 2);
+}
+
+#[test]
+fn concurrent_changes_through_two_gateways_lose_no_member() {
+    let (b, bases) = Bench::start(2);
+    let u = b.orbit.seed(8);
+    let team = b.orbit.seed_team("Platform", &[] as &[&str]);
+    let handles: Vec<_> = u
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let agent = b.agent.clone();
+            let base = bases[i % 2].clone();
+            let path = format!("/Groups/{team}");
+            let patch = add(&[user]);
+            thread::spawn(move || {
+                // An identity provider retries a 409 ("kept changing").
+                for _ in 0..3 {
+                    let r = call(&agent, &base, "PATCH", &path, Some(&patch));
+                    if r.status != 409 {
+                        return r.status;
+                    }
+                }
+                409
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 204);
+    }
+    let all: Vec<&str> = u.iter().map(String::as_str).collect();
+    assert_eq!(b.members(&team), sorted(&all));
+}
+
+#[test]
+fn unknown_users_are_skipped_and_a_missing_group_is_404() {
+    let (b, _) = Bench::start(1);
+    let u = b.orbit.seed(2);
+    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    // Orbit takes any id into the list: the gateway reads the user first.
+    let r = b.call(
+        "PATCH",
+        &format!("/Groups/{team}"),
+        Some(&add(&["usr_0000000000000000", "not-an-id", &u[1]])),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(b.members(&team), sorted(&[&u[0], &u[1]]));
+
+    // A group that is not there.
+    let r = b.call("PATCH", "/Groups/tm_0000000000000000", Some(&add(&[&u[0]])));
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    assert_eq!(b.team_writes(), 1);
+}
+
+#[test]
+fn a_list_not_read_whole_is_never_written() {
+    // The mapping names a field the team record does not carry: the list the gateway would
+    // write back is not one it read.
+    let yaml = MAPPING.replace("legacy: $.member_ids", "legacy: $.members");
+    let (b, _) = Bench::start_with(1, &yaml);
+    let u = b.orbit.seed(2);
+    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&add(&[&u[1]])));
+    assert_eq!(r.status, 502, "{:?}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("no member list at $.members"), "{detail}");
+    assert!(
+        detail.contains(&u[1]),
+        "says which change was not made: {detail}"
+    );
+    assert_eq!(b.team_writes(), 0);
+    assert_eq!(b.members(&team), [u[0].clone()]);
+    // Shown without members it reads fine; with them, the same 502.
+    let g = b.get(&format!("/Groups/{team}?excludedAttributes=members"));
+    assert_eq!(g.status, 200, "{:?}", g.body);
+    assert_eq!(b.get(&format!("/Groups/{team}")).status, 502);
+}
+
+#[test]
+fn a_put_replaces_the_list_and_a_new_group_starts_with_its_members() {
+    let (b, _) = Bench::start(1);
+    let u = b.orbit.seed(3);
+    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
+    let r = b.call(
+        "PUT",
+        &format!("/Groups/{team}"),
+        Some(&json!({"displayName": "Platform", "members": [{"value": u[1]}, {"value": u[2]}]})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(b.members(&team), sorted(&[&u[1], &u[2]]));
+    assert_eq!(member_values(&r.body), sorted(&[&u[1], &u[2]]));
+
+    let created = b.call(
+        "POST",
+        "/Groups",
+        Some(&json!({"displayName": "Ops", "members": [{"value": u[0]}]})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(b.members(id), [u[0].clone()]);
+    assert_eq!(b.orbit.requests().get("POST", TEAMS), 1);
+}
