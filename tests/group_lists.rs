@@ -426,3 +426,109 @@ fn a_put_replaces_the_list_and_a_new_group_starts_with_its_members() {
     assert_eq!(b.members(id), [u[0].clone()]);
     assert_eq!(b.orbit.requests().get("POST", TEAMS), 1);
 }
+
+/// Roles from teams, named as Orbit's screens name them.
+const ROLES: &str = r#"  roles:
+    legacy: $.role_id
+    lookup: { method: GET, path: /api/v2/roles, items: $.data, id: $.id, name: $.name }
+    default: Member
+    ranking: [Administrator, Editor, Member, Viewer]
+    from_groups:
+      - { group: "Orbit Admins", role: Administrator }
+      - { group: "Editors", role: Editor }
+"#;
+
+/// A gateway over `yaml` in front of Orbit at `addr`, authenticated with `token`.
+fn gateway(addr: std::net::SocketAddr, yaml: &str, token: String) -> Result<Gateway, String> {
+    let mut mapping = mapping::load_str("orbit-lists.yaml", yaml).map_err(|e| e.to_string())?;
+    mapping.backend.base_url = format!("http://{addr}");
+    mapping.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(token)));
+    let mut config = Config::default();
+    config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+    Gateway::new(config, mapping).map_err(|e| e.to_string())
+}
+
+#[test]
+fn roles_named_by_name_are_written_as_the_products_ids() {
+    let (b, _) = Bench::start_with(1, &format!("{MAPPING}{ROLES}"));
+    let u = b.orbit.seed(2);
+    let admins = b.orbit.seed_team("Orbit Admins", &[] as &[&str]);
+    let editors = b.orbit.seed_team("Editors", &[] as &[&str]);
+    let role = |user: &str| b.orbit.user(user).unwrap()["role_id"].clone();
+    assert_eq!(role(&u[0]), json!(b.orbit.role_id("Member")));
+    let r = b.call("PATCH", &format!("/Groups/{admins}"), Some(&add(&[&u[0]])));
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(role(&u[0]), json!(b.orbit.role_id("Administrator")));
+    let r = b.call(
+        "PATCH",
+        &format!("/Groups/{editors}"),
+        Some(&add(&[&u[0], &u[1]])),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(
+        role(&u[0]),
+        json!(b.orbit.role_id("Administrator")),
+        "the highest wins"
+    );
+    assert_eq!(role(&u[1]), json!(b.orbit.role_id("Editor")));
+    // A user created through SCIM gets the default role's id.
+    let created = b.call(
+        "POST",
+        "/Users",
+        Some(&json!({"userName": "new.user@example.com", "name": {"givenName": "New", "familyName": "User"}})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(role(id), json!(b.orbit.role_id("Member")));
+}
+
+#[test]
+fn an_unknown_role_name_or_a_failing_look_up_stops_the_start_saying_why() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let addr = free_loopback_addr().unwrap();
+    let _server = orbit.serve(addr).unwrap();
+    let yaml = format!("{MAPPING}{ROLES}").replace("role: Editor }", "role: Editors }");
+    let yaml = yaml.replace(
+        "ranking: [Administrator, Editor,",
+        "ranking: [Administrator, Editors,",
+    );
+    let e = gateway(addr, &yaml, orbit.issue_token())
+        .err()
+        .expect("refused");
+    let line = yaml
+        .lines()
+        .position(|l| l.contains("role: Editors"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("orbit-lists.yaml:{line}:")),
+        "names where the role is written: {e}"
+    );
+    assert!(
+        e.contains("role \"Editors\": no legacy role has this name"),
+        "{e}"
+    );
+    assert!(
+        e.contains("the legacy API's roles are: Administrator, Editor, Member, Viewer, Billing"),
+        "{e}"
+    );
+    // The look-up refused: said, with the call, and without the token.
+    let token = "not-a-token-of-orbit".to_string();
+    let e = gateway(addr, &format!("{MAPPING}{ROLES}"), token.clone())
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains(&format!(
+            "groups.roles.lookup: GET http://{addr}/api/v2/roles"
+        )),
+        "{e}"
+    );
+    assert!(e.contains("answered 401"), "{e}");
+    assert!(!e.contains(&token), "{e}");
+    // Nothing listening.
+    let nowhere = free_loopback_addr().unwrap();
+    let e = gateway(nowhere, &format!("{MAPPING}{ROLES}"), orbit.issue_token())
+        .err()
+        .expect("refused");
+    assert!(e.contains("the legacy API could not be read"), "{e}");
+}

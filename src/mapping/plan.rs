@@ -464,6 +464,7 @@ pub(crate) fn endpoint_name(at: &str) -> &'static str {
         "groups.membership.endpoints.list" => "groups.list_members",
         "groups.membership.endpoints.user_groups" => "groups.user_groups",
         "groups.membership.group_attribute.update" => "groups.write_members",
+        "groups.roles.lookup" => "groups.roles",
         "groups.membership.group_attribute.user_groups" => "groups.user_groups",
         _ => "other",
     }

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::error::TranslateError;
 use super::legacy_path::LegacyPath;
+use super::plan::Endpoint;
+use super::values::scalar_string;
 
 /// `groups.roles`: where the legacy role is, the default of new users, the privilege order,
 /// the roles never lowered, and the group → role table.
@@ -18,6 +20,55 @@ pub(crate) struct RoleRules {
     pub(crate) ranking: Vec<String>,
     pub(crate) protected: Vec<String>,
     pub(crate) from_groups: Vec<RoleRule>,
+    /// `lookup:`: the roles above are names, to be resolved to the legacy ids this call lists
+    /// ([`GroupRules::with_role_ids`]) before the rules are used; `None` once resolved, or
+    /// when the roles are written as the legacy API stores them.
+    pub(crate) lookup: Option<RoleLookup>,
+    /// Where each role name is written in the mapping (`file:line:column`), for the look-up's
+    /// errors.
+    pub(crate) named_at: Vec<(String, String)>,
+}
+
+/// `roles.lookup`: the call listing the legacy roles, where the roles are in its answer, and
+/// where each role's id and name are.
+#[derive(Debug, Clone)]
+pub struct RoleLookup {
+    pub endpoint: Endpoint,
+    pub(crate) items: LegacyPath,
+    pub(crate) id: LegacyPath,
+    pub(crate) name: LegacyPath,
+}
+
+impl RoleLookup {
+    /// The roles (id, name) of a look-up answer, in order. An answer without the items, or an
+    /// item without an id or a name, is refused, saying where.
+    pub fn roles(&self, body: &Value) -> Result<Vec<(String, String)>, String> {
+        let Some(Value::Array(items)) = self.items.read(body) else {
+            return Err(format!(
+                "the answer has no list of roles at {}",
+                self.items.as_str()
+            ));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let text = |p: &LegacyPath| {
+                p.read(item)
+                    .and_then(scalar_string)
+                    .filter(|s| !s.trim().is_empty())
+            };
+            match (text(&self.id), text(&self.name)) {
+                (Some(id), Some(name)) => out.push((id, name.trim().to_string())),
+                _ => {
+                    return Err(format!(
+                        "role {i} of the answer has no id at {} or no name at {}",
+                        self.id.as_str(),
+                        self.name.as_str()
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// One row of `from_groups`: a group (display name, case-insensitive, or id), its role, and
@@ -115,6 +166,79 @@ fn write(doc: &mut Value, path: &LegacyPath, value: Value) -> Result<(), Transla
 }
 
 impl GroupRules {
+    /// The look-up of the legacy roles by name, when the rules name roles and the names are
+    /// not resolved yet.
+    pub fn role_lookup(&self) -> Option<&RoleLookup> {
+        self.roles.as_ref().and_then(|r| r.lookup.as_ref())
+    }
+
+    /// These rules with every role name (default, ranking, protected, table) replaced by the
+    /// id of the legacy role of that name (`roles`: id and name of each, as the look-up
+    /// answered; names compare case-insensitively). A name no role has, or that two roles
+    /// have, is refused, naming where it is written and the roles there are.
+    pub fn with_role_ids(&self, roles: &[(String, String)]) -> Result<GroupRules, String> {
+        let Some(rules) = &self.roles else {
+            return Ok(self.clone());
+        };
+        let mut problems = Vec::new();
+        let mut id_of = |name: &str| -> String {
+            let matching: Vec<&(String, String)> = roles
+                .iter()
+                .filter(|(_, n)| n.trim().eq_ignore_ascii_case(name.trim()))
+                .collect();
+            match matching.as_slice() {
+                [(id, _)] => id.clone(),
+                found => {
+                    let at: Vec<&str> = rules
+                        .named_at
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, at)| at.as_str())
+                        .collect();
+                    let why = if found.is_empty() {
+                        "no legacy role has this name"
+                    } else {
+                        "several legacy roles have this name"
+                    };
+                    let problem = format!("{}: role {name:?}: {why}", at.join(", "));
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                    name.to_string()
+                }
+            }
+        };
+        let resolved = RoleRules {
+            legacy: rules.legacy.clone(),
+            default: id_of(&rules.default),
+            ranking: rules.ranking.iter().map(|r| id_of(r)).collect(),
+            protected: rules.protected.iter().map(|r| id_of(r)).collect(),
+            from_groups: rules
+                .from_groups
+                .iter()
+                .map(|row| RoleRule {
+                    group: row.group.clone(),
+                    role: id_of(&row.role),
+                    set: row.set.clone(),
+                })
+                .collect(),
+            lookup: None,
+            named_at: Vec::new(),
+        };
+        if !problems.is_empty() {
+            let names: Vec<&str> = roles.iter().map(|(_, n)| n.as_str()).collect();
+            return Err(format!(
+                "{}\n  fix: the legacy API's roles are: {}; write one of these names",
+                problems.join("\n"),
+                names.join(", ")
+            ));
+        }
+        Ok(GroupRules {
+            roles: Some(resolved),
+            flags: self.flags.clone(),
+        })
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.roles.is_none() && self.flags.is_empty()
     }
@@ -213,6 +337,8 @@ mod tests {
                     .to_vec(),
                 protected: vec!["owner".into()],
                 from_groups,
+                lookup: None,
+                named_at: Vec::new(),
             }),
             flags: vec![FlagRule {
                 legacy: p("$.licensed"),
@@ -413,5 +539,112 @@ mod tests {
         let none = GroupRules::default();
         assert!(none.is_empty());
         assert_eq!(none.with_default_role(&json!({})).unwrap(), json!({}));
+    }
+
+    fn with_spots(rules: GroupRules) -> GroupRules {
+        let mut rules = rules;
+        if let Some(r) = rules.roles.as_mut() {
+            r.named_at = vec![
+                ("member".into(), "m.yaml:3:14".into()),
+                ("owner".into(), "m.yaml:4:15".into()),
+                ("owner".into(), "m.yaml:5:16".into()),
+                ("manager".into(), "m.yaml:7:40".into()),
+            ];
+        }
+        rules
+    }
+
+    fn legacy_roles() -> Vec<(String, String)> {
+        [
+            ("r-1", "Owner"),
+            ("r-2", "Manager"),
+            ("r-3", "Adviser"),
+            ("r-4", "Assistant"),
+            ("r-5", "Member"),
+        ]
+        .map(|(i, n)| (i.to_string(), n.to_string()))
+        .to_vec()
+    }
+
+    #[test]
+    fn role_names_are_resolved_to_the_legacy_ids() {
+        let rules = with_spots(rules(vec![rule("Managers", "manager")]));
+        let resolved = rules.with_role_ids(&legacy_roles()).unwrap();
+        let r = resolved.roles.as_ref().unwrap();
+        assert_eq!(r.default, "r-5");
+        assert_eq!(r.ranking, ["r-1", "r-2", "r-3", "r-4", "r-5"]);
+        assert_eq!(r.protected, ["r-1"]);
+        assert_eq!(r.from_groups[0].role, "r-2");
+        assert!(resolved.role_lookup().is_none(), "resolved once");
+        assert_eq!(resolved.flags.len(), 1);
+        // The rules then write ids, and compare the ids they read.
+        let groups = [UserGroup {
+            id: "9",
+            display: Some("Managers"),
+        }];
+        let user = resolved.apply(&json!({"role": "r-5"}), &groups).unwrap();
+        assert_eq!(user["role"], "r-2");
+        let owner = resolved.apply(&json!({"role": "r-1"}), &groups).unwrap();
+        assert_eq!(owner["role"], "r-1", "a protected role is not lowered");
+        assert_eq!(
+            resolved.with_default_role(&json!({})).unwrap()["role"],
+            "r-5"
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_ambiguous_role_name_is_refused_where_it_is_written() {
+        let rules = with_spots(rules(vec![rule("Managers", "manager")]));
+        let mut roles = legacy_roles();
+        roles.retain(|(_, n)| n != "Owner");
+        roles.push(("r-6".into(), "manager".into()));
+        let e = rules.with_role_ids(&roles).unwrap_err();
+        assert!(
+            e.contains("m.yaml:4:15, m.yaml:5:16: role \"owner\": no legacy role has this name"),
+            "{e}"
+        );
+        assert!(
+            e.contains("m.yaml:7:40: role \"manager\": several legacy roles have this name"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "fix: the legacy API's roles are: Manager, Adviser, Assistant, Member, manager"
+            ),
+            "{e}"
+        );
+        // Without roles there is nothing to resolve.
+        let none = GroupRules::default();
+        assert!(none.with_role_ids(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_roles_of_a_look_up_answer_are_read_with_their_ids_and_names() {
+        let lookup = RoleLookup {
+            endpoint: crate::mapping::fixture::fixture()
+                .users
+                .endpoints
+                .get
+                .clone(),
+            items: p("$.data"),
+            id: p("$.id"),
+            name: p("$.name"),
+        };
+        let body = json!({"data": [{"id": "u-1", "name": " Administrator "}, {"id": 7, "name": "Viewer"}]});
+        assert_eq!(
+            lookup.roles(&body).unwrap(),
+            [
+                ("u-1".to_string(), "Administrator".to_string()),
+                ("7".to_string(), "Viewer".to_string())
+            ]
+        );
+        assert_eq!(
+            lookup.roles(&json!({"roles": []})).unwrap_err(),
+            "the answer has no list of roles at $.data"
+        );
+        assert_eq!(
+            lookup.roles(&json!({"data": [{"id": "u-1"}]})).unwrap_err(),
+            "role 0 of the answer has no id at $.id or no name at $.name"
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::{BackendClient, ClientOptions};
+use crate::backend::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
 use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
@@ -131,6 +131,75 @@ fn key_ring(config: &Config) -> Result<KeyRing, KeysError> {
 }
 
 /// The backend client of `mapping`: resolves the credentials and the address once.
+/// The mapping with the legacy role names of `groups.roles` resolved to the legacy API's role
+/// ids, when it says `roles.lookup`: the roles are read at start and at each reload (a
+/// generation keeps the ids it started with), once for every tenant (the call names none),
+/// with a client of its own on a thread of its own, as no server runs yet. A look-up that
+/// fails, or a name no role has, stops the start (or refuses the reload) saying why.
+fn with_role_ids(mut mapping: Mapping) -> Result<Mapping, StartupError> {
+    let Some(groups) = &mapping.groups else {
+        return Ok(mapping);
+    };
+    let Some(lookup) = groups.rules.role_lookup() else {
+        return Ok(mapping);
+    };
+    let what = format!(
+        "groups.roles.lookup: GET {}{}",
+        mapping.backend.base_url,
+        mapping
+            .backend
+            .target(&lookup.endpoint, "", None, None, &[])
+    );
+    let fail = |why: String| StartupError::Mapping(format!("{what}: {why}"));
+    let answer = std::thread::scope(|s| {
+        s.spawn(|| -> Result<BackendResponse, String> {
+            let client = backend_client(&mapping).map_err(|e| e.to_string())?;
+            let mut headers = Vec::new();
+            for (name, value) in &lookup.endpoint.headers {
+                let n = HeaderName::try_from(name.as_str()).map_err(|e| e.to_string())?;
+                let v = HeaderValue::try_from(value.as_str()).map_err(|e| e.to_string())?;
+                headers.push((n, v));
+            }
+            let request = BackendRequest {
+                method: lookup.endpoint.method.clone(),
+                path_and_query: mapping
+                    .backend
+                    .target(&lookup.endpoint, "", None, None, &[]),
+                headers,
+                body: None,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(client.send_protected(request, &()))
+                .map_err(|e| format!("the legacy API could not be read: {e}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the look-up stopped unexpectedly".into()))
+    })
+    .map_err(fail)?;
+    if !(200..300).contains(&answer.status) {
+        return Err(fail(format!(
+            "the legacy API answered {}; the roles are looked up at start, with the backend's \
+             credentials",
+            answer.status
+        )));
+    }
+    let body: Value =
+        serde_json::from_slice(&answer.body).map_err(|_| fail("the answer is not JSON".into()))?;
+    let roles = lookup.roles(&body).map_err(fail)?;
+    let resolved = groups
+        .rules
+        .with_role_ids(&roles)
+        .map_err(|e| StartupError::Mapping(format!("groups.roles: {e}")))?;
+    if let Some(g) = mapping.groups.as_mut() {
+        g.rules = resolved;
+    }
+    Ok(mapping)
+}
+
 fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
     let mut default_headers = Vec::new();
     if let Some(auth) = &mapping.backend.auth {
@@ -183,7 +252,7 @@ impl Gateway {
     /// Builds the gateway from a loaded configuration and mapping: resolves the backend
     /// credentials and address once, and reads the keys file the configuration names.
     pub fn new(config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
-        let mapping = with_backend_url(&config, mapping);
+        let mapping = with_role_ids(with_backend_url(&config, mapping))?;
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
         let rate_limits = Arc::new(TenantRateLimits::new(&config.limits));
@@ -215,7 +284,7 @@ impl Gateway {
     /// caches (the membership one emptied: the mapping may read groups differently now), locks,
     /// metrics and counts.
     pub fn reloaded(&self, config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
-        let mapping = with_backend_url(&config, mapping);
+        let mapping = with_role_ids(with_backend_url(&config, mapping))?;
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
         self.membership.invalidate_all();

@@ -4,9 +4,10 @@
 
 use serde_saphyr::Spanned;
 
-use super::{loc, need, suggest_word, write_path, Cx};
+use super::endpoints::{self, fields, Hole, Shape};
+use super::{loc, need, one_place, suggest_word, write_path, Cx};
 use crate::mapping::model::*;
-use crate::mapping::roles::{FlagRule, GroupRules, RoleRule, RoleRules};
+use crate::mapping::roles::{FlagRule, GroupRules, RoleLookup, RoleRule, RoleRules};
 
 /// Both sections; `None` when either has a problem (already reported).
 pub(super) fn group_rules(
@@ -153,14 +154,109 @@ fn role_rules(cx: &mut Cx<'_>, r: &Spanned<RolesFile>) -> Option<RoleRules> {
             _ => ok = false,
         }
     }
+    let lookup = match &f.lookup {
+        None => Some(None),
+        Some(l) => role_lookup(cx, l).map(Some),
+    };
+    // Where each name is written, for the look-up's errors at start-up.
+    let mut named_at = Vec::new();
+    let spots = f
+        .default
+        .iter()
+        .chain(ranking_s.value.iter())
+        .chain(f.protected.iter().flat_map(|p| p.value.iter()))
+        .chain(
+            rows.iter()
+                .flat_map(|r| r.value.iter())
+                .filter_map(|row| row.value.role.as_ref()),
+        );
+    for s in spots {
+        let at = loc(s);
+        named_at.push((
+            s.value.trim().to_string(),
+            format!("{}:{}:{}", cx.source, at.line(), at.column()),
+        ));
+    }
     let legacy = legacy?;
     let default = default?.value.trim().to_string();
+    let lookup = lookup?;
     ok.then_some(RoleRules {
         legacy,
         default,
         ranking,
         protected,
         from_groups,
+        lookup,
+        named_at,
+    })
+}
+
+/// `roles.lookup`: the call listing the legacy roles (no `{id}`), the items, and each role's
+/// id and name.
+fn role_lookup(cx: &mut Cx<'_>, l: &Spanned<RoleLookupFile>) -> Option<RoleLookup> {
+    const AT: &str = "groups.roles.lookup";
+    let v = &l.value;
+    let shape = Shape {
+        id: Hole::Forbidden,
+        member: Hole::Forbidden,
+        noun: "role",
+        example: "/api/v2/roles",
+    };
+    let endpoint = endpoints::endpoint(cx, AT, loc(l), fields!(v), shape);
+    if let Some(e) = &endpoint {
+        if e.path.has_tenant() {
+            cx.report(
+                loc(l),
+                AT,
+                "the roles are looked up once for every tenant, so the call cannot name one".into(),
+                Some(
+                    "remove {tenant}: the look-up needs roles whose ids are the same for every \
+                     tenant; otherwise write the legacy role ids in the rules and leave out \
+                     lookup"
+                        .into(),
+                ),
+            );
+        }
+    }
+    let items = endpoints::items(cx, AT, loc(l), &v.items, "the roles");
+    let id = need(
+        cx,
+        &v.id,
+        loc(l),
+        AT,
+        "id",
+        "id: $.id (a role's id in an item)",
+    )
+    .and_then(|p| one_place(cx, p, &format!("{AT}.id")));
+    let name = need(
+        cx,
+        &v.name,
+        loc(l),
+        AT,
+        "name",
+        "name: $.name (a role's name in an item)",
+    )
+    .and_then(|p| one_place(cx, p, &format!("{AT}.name")));
+    if endpoint
+        .as_ref()
+        .is_some_and(|e| e.method != http::Method::GET)
+    {
+        cx.report(
+            loc(l),
+            &format!("{AT}.method"),
+            "the look-up reads the roles: it must be a GET".into(),
+            Some("write method: GET".into()),
+        );
+        return None;
+    }
+    if endpoint.as_ref().is_some_and(|e| e.path.has_tenant()) {
+        return None;
+    }
+    Some(RoleLookup {
+        endpoint: endpoint?,
+        items: items?,
+        id: id?,
+        name: name?,
     })
 }
 

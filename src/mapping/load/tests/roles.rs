@@ -148,3 +148,46 @@ fn roles_need_a_way_to_read_a_users_groups() {
         "membership.endpoints.user_groups",
     );
 }
+
+#[test]
+fn roles_by_name_need_a_get_look_up_without_a_tenant() {
+    let with = |lookup: &str| {
+        yaml(RULES).replacen(
+            "  roles:\n",
+            &format!("  roles:\n    lookup: {lookup}\n"),
+            1,
+        )
+    };
+    let ok = with("{ method: GET, path: /roles, items: $.data, id: $.id, name: $.name }");
+    let m = load_str(SOURCE, &ok).unwrap();
+    let rules = &m.groups.unwrap().rules;
+    let lookup = rules.role_lookup().unwrap();
+    assert_eq!(lookup.endpoint.name, "groups.roles");
+    let named = &rules.roles.as_ref().unwrap().named_at;
+    assert!(
+        named
+            .iter()
+            .any(|(n, at)| n == "member" && at.starts_with("mappings/test.yaml:")),
+        "{named:?}"
+    );
+    expect(
+        &with("{ method: POST, path: /roles, items: $.data, id: $.id, name: $.name }"),
+        "lookup:",
+        "the look-up reads the roles: it must be a GET",
+        "method: GET",
+    );
+    expect(
+        &with(
+            "{ method: GET, path: \"/t/{tenant}/roles\", items: $.data, id: $.id, name: $.name }",
+        ),
+        "lookup:",
+        "the roles are looked up once for every tenant",
+        "remove {tenant}",
+    );
+    expect(
+        &with("{ method: GET, path: /roles, items: $.data, id: $.id }"),
+        "lookup:",
+        "name",
+        "name: $.name",
+    );
+}
