@@ -732,7 +732,7 @@ fn documentation_examples_hold() {
                     assert_eq!(err.to_string(), expected, "docs/mapping.md:{line}");
                 }
                 if let Some((line, calls)) = &calls {
-                    check_calls(&m, user.as_ref(), calls, *line);
+                    check_calls(&m, user.as_ref().or(legacy.as_ref()), calls, *line);
                 }
                 if let Some((line, calls)) = &tenant_calls {
                     check_tenant_calls(&m, calls, *line);
@@ -865,7 +865,10 @@ fn check_schema(m: &ResourceMapping, expected: &Value, line: usize) {
 /// With member endpoints: `add M to G`, `remove M from G`, `members of G`, `groups of user U`
 /// (a method and a target, then the body if any). With a user attribute, for the `json user`
 /// before it: `groups of the user` (the ids), `add the user to G` and `remove the user from G`
-/// (the users update: method, target, `If-Match`, body), `members of G` (the users list).
+/// (the users update: method, target, `If-Match`, body), `members of G` (the users list). With
+/// a list on the group, for the `json legacy` group before it: `members of the group` (the
+/// ids), `add M` and `remove M` (the write of the list: method, target, `If-Match`, body),
+/// `groups of user U`.
 fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
     let groups = m
         .groups
@@ -900,6 +903,42 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
                 },
                 ["groups", "of", "user", id],
             ) => call(&u.endpoint, id, None),
+            (Membership::GroupAttribute(a), rest) => {
+                let group = user.unwrap_or_else(|| {
+                    panic!("docs/mapping.md:{line}: no `json legacy` group block")
+                });
+                let mut current = a.members_of(group).unwrap();
+                let r = &groups.resource;
+                let write = |members: &[String]| {
+                    let new = a.with_members(group, members).unwrap();
+                    let update = a.update.as_ref().unwrap_or(&r.endpoints.update);
+                    let id = r.legacy_id(group).unwrap();
+                    let mut out = format!("{} {}", update.method, update.target(Some(&id), &[]));
+                    if let Some(tag) = a.if_match(group) {
+                        out.push_str(&format!(" If-Match: {tag}"));
+                    }
+                    format!("{out} {}", r.update_body(group, &new))
+                };
+                match rest {
+                    ["members", "of", "the", "group"] => current.join(", "),
+                    ["add", member] => {
+                        current.push(member.to_string());
+                        write(&current)
+                    }
+                    ["remove", member] => {
+                        current.retain(|m| m != member);
+                        write(&current)
+                    }
+                    ["groups", "of", "user", id] => {
+                        let u = a
+                            .user_groups
+                            .as_ref()
+                            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no user_groups"));
+                        call(&u.endpoint, id, None)
+                    }
+                    _ => panic!("docs/mapping.md:{line}: unknown call {what:?}"),
+                }
+            }
             (Membership::UserAttribute(a), rest) => {
                 let user =
                     user.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json user` block"));

@@ -3,7 +3,9 @@
 //! read-only `groups` attribute.
 //!
 //! Membership is changed as deltas, one legacy call (or one read-modify-write of one legacy
-//! user) per member added or removed; a group's whole member list is read only to show it (GET,
+//! user) per member added or removed, or, for member ids held as a list on the group, one
+//! read-modify-write of that list per request; a group's whole member list is read only to show
+//! it (GET,
 //! bounded by [`MAX_MEMBERS_SHOWN`]) or to replace it (PUT, or a PATCH that replaces
 //! `members`, bounded by [`MAX_MEMBERS_REPLACED`]). An unknown user in an add is skipped and
 //! logged, the rest applied — unknown as checked by reading the user, never assumed from a
