@@ -156,7 +156,7 @@ fn the_highest_ranked_group_is_written_whatever_the_order() {
     // Then Staff again (the IdP re-sends it): Leads stays, and the IdP is told success.
     add(&env, staff, &users[0]);
     assert_eq!(position(&env, &users[0]), json!(leads));
-    assert_eq!(user_groups(&env, &users[0]), [leads.clone()]);
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(leads));
     // A group the ranking names by id (t_03 = Guests) ranks below Staff.
     add(&env, guests, &users[1]);
     add(&env, staff, &users[1]);

@@ -324,6 +324,17 @@ pub mod to_scim {
                         let _ = ug.groups(&v);
                     }
                 }
+                Membership::GroupAttribute(ga) => {
+                    if let Ok(members) = ga.members_of(&v) {
+                        let _ = ga.with_members(&v, &members);
+                    }
+                    let _ = ga.with_members(&v, std::slice::from_ref(&text));
+                    let _ = ga.can_hold(&text);
+                    let _ = ga.if_match(&v);
+                    if let Some(ug) = &ga.user_groups {
+                        let _ = ug.groups(&v);
+                    }
+                }
                 Membership::UserAttribute(ua) => {
                     let groups = ua.groups_of_user(&v);
                     let _ = ua.with_groups(&v, &groups);

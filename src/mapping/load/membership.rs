@@ -241,7 +241,7 @@ fn user_groups(cx: &mut Cx<'_>, at: &str, u: &Spanned<UserGroupsFile>) -> Option
         cx,
         &v.group,
         loc(u),
-        &at,
+        at,
         "group",
         "group: $.id (where the group's id is in an item)",
     )

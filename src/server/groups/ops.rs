@@ -860,23 +860,19 @@ async fn groups_with_member(
             continue;
         }
         let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
-        match member_lists {
+        let held = match member_lists {
             Some(MemberLists::Endpoint(list)) => {
-                if !holds_member(cx, g, list, id, member, &mut budget).await? {
-                    continue;
-                }
+                holds_member(cx, g, list, id, member, &mut budget).await?
             }
-            Some(MemberLists::OnGroup(ga)) => {
-                let Some(f) = find(cx, id).await? else {
-                    continue;
-                };
-                if !ga.members_of(&f.legacy)?.iter().any(|m| m == member) {
-                    continue;
-                }
-            }
-            None => {}
+            Some(MemberLists::OnGroup(ga)) => match find(cx, id).await? {
+                Some(f) => ga.members_of(&f.legacy)?.iter().any(|m| m == member),
+                None => false,
+            },
+            None => true,
+        };
+        if held {
+            found.push(group);
         }
-        found.push(group);
     }
     Ok(found)
 }
