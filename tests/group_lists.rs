@@ -512,6 +512,19 @@ fn an_unknown_role_name_or_a_failing_look_up_stops_the_start_saying_why() {
         e.contains("the legacy API's roles are: Administrator, Editor, Member, Viewer, Billing"),
         "{e}"
     );
+    // At a reload the roles are looked up again: a generation refused keeps the running one.
+    let good = gateway(addr, &format!("{MAPPING}{ROLES}"), orbit.issue_token()).unwrap();
+    let mut bad = mapping::load_str("orbit-lists.yaml", &yaml).unwrap();
+    bad.backend.base_url = format!("http://{addr}");
+    bad.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(
+        orbit.issue_token(),
+    )));
+    let e = good
+        .reloaded(good.config.clone(), bad)
+        .err()
+        .expect("the reload is refused")
+        .to_string();
+    assert!(e.contains("no legacy role has this name"), "{e}");
     // The look-up refused: said, with the call, and without the token.
     let token = "not-a-token-of-orbit".to_string();
     let e = gateway(addr, &format!("{MAPPING}{ROLES}"), token.clone())

@@ -599,7 +599,7 @@ async fn write_list_once(
 
 /// The key of group `id`'s member list in the membership locks (which also serialise the
 /// writes to each user's groups): one write of the list at a time.
-fn group_lock(id: &str) -> String {
+pub(super) fn group_lock(id: &str) -> String {
     format!("group-members/{id}")
 }
 

@@ -22,7 +22,7 @@ use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::select;
 
-use super::members::apply_delta;
+use super::members::{apply_delta, group_lock};
 use super::user::groups_of_user;
 use super::{
     check_id, display_name, fetch, find, mapping, no_group, schema, shows, Fetched, Member,
@@ -385,14 +385,40 @@ async fn write_group(
     if let Some(obj) = without_members.as_object_mut() {
         obj.remove("members");
     }
-    let new_legacy = r.to_legacy(&without_members, Some(&old.legacy))?;
-    if new_legacy != old.legacy {
-        let body = r.update_body(&old.legacy, &new_legacy);
+    // With the member list on the group, the group is written over its latest record, among
+    // the writes of its list and guarded by its version: a full update sends the list it
+    // holds, which must not be an old one.
+    let list = match &g.membership {
+        Membership::GroupAttribute(ga) => Some(ga),
+        _ => None,
+    };
+    let _serialised = match list {
+        Some(_) => Some(
+            cx.user_locks
+                .of(&cx.tenant.name, &group_lock(id))
+                .lock()
+                .await,
+        ),
+        None => None,
+    };
+    let latest = match list {
+        Some(_) => {
+            legacy::read_record(cx, r, id)
+                .await?
+                .ok_or_else(|| no_group(id))?
+                .body
+        }
+        None => old.legacy.clone(),
+    };
+    let new_legacy = r.to_legacy(&without_members, Some(&latest))?;
+    if new_legacy != latest {
+        let body = r.update_body(&latest, &new_legacy);
         legacy::call(
             cx,
             r,
             &Call {
                 body: Some(&body),
+                if_match: list.and_then(|ga| ga.if_match(&latest)),
                 ..Call::on(&r.endpoints.update, id)
             },
         )
