@@ -39,8 +39,10 @@ use pingora::{Error as PingoraError, ErrorType};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
 use super::limiter::Refusal;
+use super::oauth::TokenSource;
 use super::protect::Guard;
 use crate::mapping::protection::Protection;
+use crate::mapping::{ClientCertFiles, Credential};
 
 /// The default bound on a response body: 16 MiB.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -64,8 +66,11 @@ pub(crate) struct ClientOptions {
     pub(crate) idle_timeout: Duration,
     /// Bound on a response body; a larger one is [`BackendError::TooLarge`].
     pub(crate) max_response_bytes: usize,
-    /// Headers sent with every request, e.g. the legacy API key. Never logged.
+    /// Headers sent with every request. Never logged.
     pub(crate) default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The credential sent with every request (`backend.auth`, resolved): a header, a query
+    /// parameter, or a bearer token from an OAuth 2.0 token endpoint. Never logged.
+    pub(crate) credential: Option<Credential>,
     /// The `User-Agent` sent with every request.
     pub(crate) user_agent: String,
     /// For an `https://` backend: a PEM file of CA certificates to trust *instead of* the
@@ -78,6 +83,9 @@ pub(crate) struct ClientOptions {
     /// warning when it is built with this set. Never the default; cannot be combined with
     /// `ca_file`. Ignored for an `http://` backend.
     pub(crate) insecure_skip_verify: bool,
+    /// For an `https://` backend: the certificate the client presents when the server asks
+    /// for one (mutual TLS), read when the client is built. Ignored for an `http://` backend.
+    pub(crate) client_cert: Option<ClientCertFiles>,
     /// The concurrency bound, retries and circuit breaker of [`BackendClient::send_protected`].
     pub(crate) protection: Protection,
 }
@@ -91,9 +99,11 @@ impl Default for ClientOptions {
             idle_timeout: Duration::from_secs(30),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             default_headers: Vec::new(),
+            credential: None,
             user_agent: concat!("scim-gateway/", env!("CARGO_PKG_VERSION")).to_string(),
             ca_file: None,
             insecure_skip_verify: false,
+            client_cert: None,
             protection: Protection::default(),
         }
     }
@@ -111,6 +121,8 @@ impl fmt::Debug for ClientOptions {
             .field("user_agent", &self.user_agent)
             .field("ca_file", &self.ca_file)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("credential", &self.credential)
+            .field("client_cert", &self.client_cert)
             .field("protection", &self.protection)
             .finish()
     }
@@ -206,6 +218,16 @@ impl fmt::Debug for DefaultHeaders {
     }
 }
 
+/// A credential sent as a query parameter, `name=value` form-encoded. Its `Debug` shows
+/// nothing of it.
+struct QueryCredential(String);
+
+impl fmt::Debug for QueryCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The client of one legacy API. Cheap to share (`Arc`) between all requests of the gateway.
 pub struct BackendClient {
     /// pingora's connection layer and keep-alive pool. `connectors::http::v1::Connector` is
@@ -225,6 +247,13 @@ pub struct BackendClient {
     prefix: String,
     user_agent: HeaderValue,
     default_headers: DefaultHeaders,
+    /// `name=value`, form-encoded: the credential sent as a query parameter
+    /// (`backend.auth.query`), appended to every request target here, below everything that
+    /// logs a legacy path. Never logged.
+    query_credential: Option<QueryCredential>,
+    /// The OAuth 2.0 access tokens of `backend.auth.oauth2`: sent by
+    /// [`BackendClient::send_protected`].
+    tokens: Option<Box<TokenSource>>,
     connect_timeout: Duration,
     request_timeout: Duration,
     read_timeout: Option<Duration>,
@@ -243,6 +272,8 @@ impl fmt::Debug for BackendClient {
             .field("verify_cert", &self.peer.options.verify_cert)
             .field("prefix", &self.prefix)
             .field("default_headers", &self.default_headers)
+            .field("query_credential", &self.query_credential)
+            .field("tokens", &self.tokens)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("read_timeout", &self.read_timeout)
@@ -278,8 +309,33 @@ impl BackendClient {
         let user_agent = HeaderValue::from_str(&options.user_agent)
             .map_err(|_| BackendConfigError::InvalidUserAgent(options.user_agent.clone()))?;
         let connector = connector_options(&base, &options)?;
-        let default_headers = options
-            .default_headers
+        let mut default_headers = options.default_headers.clone();
+        let mut query_credential = None;
+        let mut tokens = None;
+        match &options.credential {
+            None => {}
+            Some(Credential::Header { name, value }) => {
+                let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                    BackendConfigError::Credential(format!("{name:?} is not a valid header name"))
+                })?;
+                let value = HeaderValue::try_from(value.expose()).map_err(|_| {
+                    BackendConfigError::Credential(
+                        "the secret contains characters not allowed in a header".into(),
+                    )
+                })?;
+                default_headers.push((name, value));
+            }
+            Some(Credential::Query { name, value }) => {
+                let pair = form_urlencoded::Serializer::new(String::new())
+                    .append_pair(name, value.expose())
+                    .finish();
+                query_credential = Some(QueryCredential(pair));
+            }
+            Some(Credential::OAuth2(credentials)) => {
+                tokens = Some(Box::new(TokenSource::new(credentials, &options)?));
+            }
+        }
+        let default_headers = default_headers
             .into_iter()
             .map(|(name, mut value)| {
                 value.set_sensitive(true);
@@ -300,6 +356,9 @@ impl BackendClient {
         peer.options.idle_timeout = Some(options.idle_timeout);
         peer.options.verify_cert = !options.insecure_skip_verify;
         peer.options.verify_hostname = !options.insecure_skip_verify;
+        if let (true, Some(files)) = (base.tls, &options.client_cert) {
+            peer.client_cert_key = Some(load_client_cert(files)?);
+        }
         // No per-write timeout: the deadline of the whole call bounds every write already. The
         // per-read timeout (`read_timeout`) is set on each session: pingora's HTTP/1 session
         // does not take it from the peer.
@@ -314,6 +373,8 @@ impl BackendClient {
             prefix: base.prefix,
             user_agent,
             default_headers: DefaultHeaders(default_headers),
+            query_credential,
+            tokens,
             connect_timeout: options.connect_timeout,
             request_timeout: options.request_timeout,
             read_timeout: options.read_timeout,
@@ -321,6 +382,16 @@ impl BackendClient {
             max_response_bytes: options.max_response_bytes,
             guard: Guard::new(&options.protection),
         })
+    }
+
+    /// `host[:port]` of the backend, as written in its URL.
+    pub(crate) fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The OAuth 2.0 token source, when the credential is one.
+    pub(super) fn tokens(&self) -> Option<&TokenSource> {
+        self.tokens.as_deref()
     }
 
     /// The address the backend's host resolved to.
@@ -485,7 +556,11 @@ impl BackendClient {
                 "the path must start with '/'".into(),
             ));
         }
-        let target = format!("{}{}", self.prefix, request.path_and_query);
+        let mut target = format!("{}{}", self.prefix, request.path_and_query);
+        if let Some(QueryCredential(pair)) = &self.query_credential {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(pair);
+        }
         match PathAndQuery::try_from(target.as_str()) {
             Ok(parsed) if parsed.as_str() == target => {}
             _ => {
@@ -689,11 +764,14 @@ fn connector_options(
 ) -> Result<ConnectorOptions, BackendConfigError> {
     let mut connector = ConnectorOptions::new(POOL_SIZE);
     if !base.tls {
-        if options.ca_file.is_some() || options.insecure_skip_verify {
+        if options.ca_file.is_some()
+            || options.insecure_skip_verify
+            || options.client_cert.is_some()
+        {
             tracing::warn!(
                 backend = %base.authority,
                 "the legacy API's URL is http://, so its TLS settings \
-                 (ca_file, insecure_skip_verify) are ignored"
+                 (ca_file, insecure_skip_verify, client_cert) are ignored"
             );
         }
         // The connector loads the system roots even for plain HTTP.
@@ -761,6 +839,81 @@ fn check_system_roots(required: bool) -> Result<(), BackendConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The client certificate and key of `files`, checked here because pingora's connector panics
+/// on a key or certificate it cannot parse: PEM files, the certificate chain leaf first, a
+/// PKCS#8, PKCS#1 or SEC1 private key that belongs to the leaf.
+fn load_client_cert(
+    files: &ClientCertFiles,
+) -> Result<std::sync::Arc<pingora::utils::tls::CertKey>, BackendConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let cert_error = |path: &Path, reason: String| BackendConfigError::ClientCert {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| cert_error(path, format!("it cannot be read: {}", e.kind())))
+    };
+    let cert_pem = read(&files.cert)?;
+    let key_pem = read(&files.key)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| cert_error(&files.cert, "it is not a PEM file of certificates".into()))?;
+    if chain.is_empty() {
+        return Err(cert_error(
+            &files.cert,
+            "it contains no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    for cert in &chain {
+        if x509_parser::parse_x509_certificate(cert.as_ref()).is_err() {
+            return Err(cert_error(
+                &files.cert,
+                "a certificate in it is malformed".into(),
+            ));
+        }
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+        cert_error(
+            &files.key,
+            "it contains no PEM private key (PKCS#8, PKCS#1 or SEC1)".into(),
+        )
+    })?;
+    pingora::tls::install_default_crypto_provider();
+    let Some(provider) = pingora::tls::CryptoProvider::get_default() else {
+        return Err(cert_error(
+            &files.key,
+            "no TLS crypto provider is installed".into(),
+        ));
+    };
+    pingora::tls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), provider).map_err(
+        |e| {
+            cert_error(
+                &files.key,
+                match e {
+                    pingora::tls::RusTlsError::InconsistentKeys(_) => {
+                        format!(
+                            "it is not the key of the certificate in {}",
+                            files.cert.display()
+                        )
+                    }
+                    _ => "the key cannot be used for TLS".into(),
+                },
+            )
+        },
+    )?;
+    let key_der = key.secret_der().to_vec();
+    // What pingora's connector does with the key at every handshake, done once here.
+    PrivateKeyDer::try_from(key_der.clone())
+        .map_err(|_| cert_error(&files.key, "the key cannot be used for TLS".into()))?;
+    Ok(std::sync::Arc::new(pingora::utils::tls::CertKey::new(
+        chain.into_iter().map(|c| c.to_vec()).collect(),
+        key_der,
+    )))
 }
 
 /// The parts of a base URL the client uses.

@@ -17,6 +17,7 @@ mod breaker;
 mod client;
 mod error;
 mod limiter;
+mod oauth;
 mod protect;
 pub(crate) mod retry;
 

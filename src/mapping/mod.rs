@@ -5,6 +5,7 @@
 //! - [`load`]: parse once, validate (every problem with file:line:column and a fix), compile.
 //! - [`plan`]: the compiled, internal form the server uses per request: endpoints, pagination,
 //!   backend, and the private attribute plan.
+//! - [`auth`]: the credential toward the legacy API, and reading its secrets.
 //! - [`legacy_path`], [`template`], `slot`, `values`: the compiled pieces (legacy JSONPaths with
 //!   our own writer, URL templates, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
@@ -14,6 +15,7 @@
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
+pub mod auth;
 pub mod error;
 #[cfg(test)]
 mod fixture;
@@ -33,12 +35,13 @@ pub mod template;
 mod translate;
 mod values;
 
+pub use auth::{ClientAuth, ClientCredentials, Credential, Secret};
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupMapping, ListEndpoint, Mapping,
-    MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination, ResourceMapping,
-    SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
+    BackendAuth, BackendSpec, BackendTls, ClientCertFiles, Endpoint, Endpoints, GroupMapping,
+    ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete, Pagination,
+    ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub use roles::{GroupRules, UserGroup};
