@@ -20,6 +20,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::services::listening::Service;
 use scim_gateway::mapping;
 use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_example_apis::Orbit;
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::{json, Value};
 
@@ -781,4 +782,96 @@ fn a_client_key_that_is_not_the_certificate_s_stops_start_up_naming_the_file() {
         );
         assert!(!error.contains("PRIVATE KEY"), "{error}");
     }
+}
+
+// --- Orbit: OAuth 2.0 client credentials as a SaaS product does it -----------------------------
+
+/// A mapping of Orbit's users that reads them from the list (enough to see every call carry a
+/// token), with `oauth2` and the client secret in `secret_file`.
+fn orbit_mapping(orbit_url: &str, secret_file: &Path) -> mapping::Mapping {
+    let yaml = format!(
+        r#"name: orbit-auth
+backend:
+  base_url: {orbit_url}
+  auth:
+    oauth2:
+      token_url: /oauth/token
+      client_id: scim-gateway
+      client_secret_from_file: {}
+users:
+  id: $.id
+  id_format: {{ pattern: '^usr_[0-9a-f]{{16}}$' }}
+  endpoints:
+    create: {{ method: POST, path: /api/v2/users }}
+    get: {{ method: GET, path: "/api/v2/users/{{id}}" }}
+    update: {{ method: PATCH, path: "/api/v2/users/{{id}}", mode: partial }}
+    delete: {{ method: DELETE, path: "/api/v2/users/{{id}}" }}
+    list:
+      method: GET
+      path: /api/v2/users
+      items: $.data
+      total: {{ body: $.meta.total }}
+      pagination: {{ style: page, page_param: "page[number]", size_param: "page[size]" }}
+  on_delete: delete
+  attributes:
+    - {{ scim: userName, legacy: $.email, required: true }}
+    - {{ scim: name.givenName, legacy: $.first_name }}
+    - {{ scim: name.familyName, legacy: $.last_name }}
+"#,
+        secret_file.display()
+    );
+    mapping::load_str("orbit-auth.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn serve_orbit(secret: &str) -> (Orbit, String, RunningServer) {
+    let orbit = Orbit::new("scim-gateway", secret);
+    let addr = free_loopback_addr().unwrap();
+    let server = orbit.serve(addr).unwrap();
+    (orbit, format!("http://{addr}"), server)
+}
+
+#[test]
+fn orbit_gets_one_token_for_many_calls_and_one_more_after_its_tokens_expire() {
+    logs::capture();
+    let secret = format!("orbit-{}", uuid::Uuid::new_v4().simple());
+    let (_dir, file) = secret_file(&secret);
+    let (orbit, url, _server) = serve_orbit(&secret);
+    orbit.seed(3);
+    let env = gateway(orbit_mapping(&url, &file));
+
+    for _ in 0..5 {
+        let listed = env.get("/Users?count=10");
+        assert_eq!(listed.status, 200, "{:?}", listed.body);
+        assert_eq!(listed.body["totalResults"], 3);
+    }
+    assert_eq!(orbit.tokens_issued(), 1);
+
+    orbit.expire_tokens();
+    let listed = env.get("/Users?count=10");
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(orbit.tokens_issued(), 2, "fetched again once after the 401");
+    assert_eq!(env.get("/Users?count=10").status, 200);
+    assert_eq!(orbit.tokens_issued(), 2);
+
+    assert_nowhere(&env, &[&secret, "orb_at_"]);
+}
+
+#[test]
+fn orbit_refusing_the_client_secret_is_a_502_saying_so() {
+    logs::capture();
+    let (_dir, file) = secret_file("not-orbit-s-secret");
+    let (orbit, url, _server) = serve_orbit("orbit-s-secret");
+    orbit.seed(1);
+    let env = gateway(orbit_mapping(&url, &file));
+
+    let answer = env.get("/Users?count=10");
+
+    assert_eq!(answer.status, 502, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["detail"],
+        "the legacy API's token endpoint refused the gateway's client credentials \
+         (invalid_client)"
+    );
+    assert_eq!(orbit.tokens_issued(), 0);
+    assert_nowhere(&env, &["not-orbit-s-secret"]);
 }
