@@ -18,8 +18,13 @@
 //! request that died on a stale pooled connection is sent again on a fresh one (see
 //! [`BackendClient::call`]).
 //!
-//! Header values (the legacy API key travels in `ClientOptions::default_headers`) never appear in
-//! a `Debug` or `Display` output or a log line of this module.
+//! The credential (`ClientOptions::credential`): a header travels with the default headers; a
+//! query parameter is appended to every request target in [`BackendClient::request_head`], so
+//! that nothing above this module ever holds a URL with the key in it; OAuth 2.0 tokens come
+//! from `oauth.rs` and are set by the protected call. With `ClientOptions::client_cert`, an
+//! `https://` backend that asks for a client certificate is shown that one. Header values,
+//! the query credential and tokens never appear in a `Debug` or `Display` output or a log line
+//! of this module.
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
