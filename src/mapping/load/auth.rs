@@ -169,7 +169,7 @@ fn secret<T>(
                 loc(p),
                 AT,
                 format!("{env_key} and {file_key} cannot both be set"),
-                Some(format!("keep one: the secret comes from one place")),
+                Some("keep one: the secret comes from one place".into()),
             );
             None
         }
