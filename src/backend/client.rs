@@ -1629,6 +1629,92 @@ mod tests {
         }
     }
 
+    fn with_credential(base_url: &str, credential: Credential) -> BackendClient {
+        let options = ClientOptions {
+            credential: Some(credential),
+            ..options()
+        };
+        BackendClient::new(base_url, options).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_query_credential_is_the_last_parameter_form_encoded_and_never_shown() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}/api"),
+            Credential::Query {
+                name: "api key".into(),
+                value: crate::mapping::Secret("k3y a&b=c/d".into()),
+            },
+        );
+
+        let mut targets = Vec::new();
+        for path in ["/users?page=2&per_page=10", "/users/7"] {
+            let response = client
+                .send(BackendRequest::new(Method::GET, path))
+                .await
+                .unwrap();
+            targets.push(echo_of(&response)["target"].as_str().unwrap().to_string());
+        }
+
+        assert_eq!(
+            targets,
+            [
+                "/api/users?page=2&per_page=10&api+key=k3y+a%26b%3Dc%2Fd",
+                "/api/users/7?api+key=k3y+a%26b%3Dc%2Fd",
+            ]
+        );
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("k3y"), "{shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_header_credential_is_sent_with_every_call_and_marked_sensitive() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}"),
+            Credential::Header {
+                name: "authorization".into(),
+                value: crate::mapping::Secret("Basic c3ZjOnB3".into()),
+            },
+        );
+
+        let response = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            echo_of(&response)["headers"]["authorization"],
+            json!(["Basic c3ZjOnB3"])
+        );
+        assert!(client
+            .default_headers
+            .0
+            .iter()
+            .all(|(_, v)| v.is_sensitive()));
+        assert!(!format!("{client:?}").contains("c3ZjOnB3"));
+    }
+
+    #[test]
+    fn a_credential_that_cannot_be_sent_in_a_header_is_a_config_error_without_the_value() {
+        let options = ClientOptions {
+            credential: Some(Credential::Header {
+                name: "x-api-key".into(),
+                value: crate::mapping::Secret("line\nbreak-s3cr3t".into()),
+            }),
+            ..options()
+        };
+
+        let error = BackendClient::new("http://127.0.0.1:8080", options).unwrap_err();
+
+        assert!(
+            matches!(error, BackendConfigError::Credential(_)),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    }
+
     #[test]
     fn debug_output_never_shows_header_values() {
         let options = options();

@@ -74,6 +74,26 @@ impl BackendAuth {
         }
     }
 
+    /// The same credential with its secret taken from `secret` instead: the key of a header,
+    /// bearer or query credential, the password of HTTP Basic, the client secret of OAuth 2.0.
+    /// For a program that embeds the gateway in front of a legacy API whose secret it holds
+    /// (the demo, the tests), keeping everything else the mapping says.
+    pub fn with_secret(self, secret: SecretSource) -> BackendAuth {
+        match self {
+            BackendAuth::Header { name, .. } => BackendAuth::Header { name, secret },
+            BackendAuth::Bearer(_) => BackendAuth::Bearer(secret),
+            BackendAuth::Basic { username, .. } => BackendAuth::Basic {
+                username,
+                password: secret,
+            },
+            BackendAuth::Query { name, .. } => BackendAuth::Query { name, secret },
+            BackendAuth::OAuth2(o) => BackendAuth::OAuth2(OAuth2 {
+                client_secret: secret,
+                ..o
+            }),
+        }
+    }
+
     /// Reads the secrets (at start-up and on reload) and returns what the backend client
     /// sends. `base_url` (without a trailing `/`) is where a token endpoint given as a path is.
     /// Errors name the variable or the file, never a value.
@@ -370,6 +390,41 @@ mod tests {
             scope: Some("users teams".into()),
             client_auth,
         })
+    }
+
+    #[test]
+    fn with_secret_replaces_only_the_secret() {
+        let given = SecretSource::Value("given".into());
+        let auth =
+            oauth2(TokenUrl::Path("/t".into()), ClientAuth::Basic).with_secret(given.clone());
+        let BackendAuth::OAuth2(o) = &auth else {
+            panic!("oauth2 expected");
+        };
+        assert_eq!(o.client_secret, given);
+        assert_eq!(o.client_id, SecretSource::Value("scim gateway".into()));
+        assert_eq!(o.client_auth, ClientAuth::Basic);
+        let basic = BackendAuth::Basic {
+            username: SecretSource::Value("svc".into()),
+            password: SecretSource::Env("P".into()),
+        };
+        assert_eq!(
+            basic.with_secret(given.clone()),
+            BackendAuth::Basic {
+                username: SecretSource::Value("svc".into()),
+                password: given.clone(),
+            }
+        );
+        let query = BackendAuth::Query {
+            name: "api_key".into(),
+            secret: SecretSource::Env("K".into()),
+        };
+        assert_eq!(
+            query.with_secret(given.clone()),
+            BackendAuth::Query {
+                name: "api_key".into(),
+                secret: given,
+            }
+        );
     }
 
     #[test]
