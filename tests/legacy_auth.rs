@@ -622,6 +622,41 @@ fn a_missing_secret_stops_start_up_naming_it_not_its_value() {
     }
 }
 
+#[test]
+fn a_reload_reads_the_secrets_again_and_a_missing_one_keeps_the_running_generation() {
+    let (_dir, file) = secret_file("first");
+    let legacy = serve(Check::Header(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("svc:first")
+    )));
+    let backend = format!(
+        "  base_url: {}\n  auth:\n    basic: {{ username: svc, password_from_file: {} }}\n",
+        legacy.url,
+        file.display()
+    );
+    let env = gateway(acme_mapping(&backend));
+    assert_eq!(env.get("/Users?count=1").status, 200);
+
+    std::fs::remove_file(&file).unwrap();
+    let current = env.live.current();
+    let error = match current.reloaded(current.config.clone(), acme_mapping(&backend)) {
+        Ok(_) => panic!("a reload without its secret file is accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains(&file.display().to_string()), "{error}");
+    assert!(error.contains("cannot be read"), "{error}");
+    assert_eq!(
+        env.get("/Users?count=1").status,
+        200,
+        "the running one goes on"
+    );
+
+    std::fs::write(&file, "second\n").unwrap();
+    assert!(current
+        .reloaded(current.config.clone(), acme_mapping(&backend))
+        .is_ok());
+}
+
 // --- a TLS client certificate -----------------------------------------------------------------
 
 /// A test CA, a server certificate for `localhost` and a client certificate it signed, as PEM
