@@ -223,9 +223,43 @@ impl fmt::Debug for DefaultHeaders {
     }
 }
 
-/// A credential sent as a query parameter, `name=value` form-encoded. Its `Debug` shows
-/// nothing of it.
-struct QueryCredential(String);
+/// A credential sent as a query parameter: `name=value` form-encoded, and the forms the value
+/// may be quoted in (as is, form-encoded, percent-encoded). Its `Debug` shows nothing of it.
+struct QueryCredential {
+    pair: String,
+    quoted: Vec<String>,
+}
+
+impl QueryCredential {
+    fn new(name: &str, value: &str) -> QueryCredential {
+        let pair = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        let mut quoted = vec![
+            value.to_string(),
+            form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        ];
+        // The longest first, so that a form containing another is replaced whole.
+        quoted.sort_by_key(|q| std::cmp::Reverse(q.len()));
+        quoted.dedup();
+        QueryCredential { pair, quoted }
+    }
+
+    /// `body` with every quoted form of the value replaced by `<redacted>`.
+    fn redact(&self, body: Bytes) -> Bytes {
+        let found = |q: &String| body.windows(q.len()).any(|w| w == q.as_bytes());
+        if !self.quoted.iter().any(found) {
+            return body;
+        }
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        for q in &self.quoted {
+            text = text.replace(q.as_str(), "<redacted>");
+        }
+        Bytes::from(text)
+    }
+}
 
 impl fmt::Debug for QueryCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -331,10 +365,7 @@ impl BackendClient {
                 default_headers.push((name, value));
             }
             Some(Credential::Query { name, value }) => {
-                let pair = form_urlencoded::Serializer::new(String::new())
-                    .append_pair(name, value.expose())
-                    .finish();
-                query_credential = Some(QueryCredential(pair));
+                query_credential = Some(QueryCredential::new(name, value.expose()));
             }
             Some(Credential::OAuth2(credentials)) => {
                 tokens = Some(Box::new(TokenSource::new(credentials, &options)?));
@@ -426,14 +457,24 @@ impl BackendClient {
     ) -> Result<BackendResponse, BackendError> {
         let head = self.request_head(request)?;
         let body = request.body.as_deref().unwrap_or_default();
-        match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(BackendError::Timeout {
-                backend: self.authority.clone(),
-                phase: TimeoutPhase::Request,
-                after: self.request_timeout,
-            }),
+        let mut response =
+            match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(BackendError::Timeout {
+                        backend: self.authority.clone(),
+                        phase: TimeoutPhase::Request,
+                        after: self.request_timeout,
+                    })
+                }
+            };
+        // An error answer may quote the request's URL (`GET /users?api_key=… not allowed`), and
+        // its message can reach a SCIM error detail and the logs through the mapping's
+        // `errors:`: the query credential is taken out of it here.
+        if let (Some(credential), true) = (&self.query_credential, response.status >= 400) {
+            response.body = credential.redact(response.body);
         }
+        Ok(response)
     }
 
     /// One call: on a pooled connection if there is one, else on a new one.
@@ -562,9 +603,9 @@ impl BackendClient {
             ));
         }
         let mut target = format!("{}{}", self.prefix, request.path_and_query);
-        if let Some(QueryCredential(pair)) = &self.query_credential {
+        if let Some(credential) = &self.query_credential {
             target.push(if target.contains('?') { '&' } else { '?' });
-            target.push_str(pair);
+            target.push_str(&credential.pair);
         }
         match PathAndQuery::try_from(target.as_str()) {
             Ok(parsed) if parsed.as_str() == target => {}
@@ -1045,7 +1086,7 @@ mod tests {
             }
             let status = target
                 .strip_prefix("/status/")
-                .map_or(200, |code| code.parse().unwrap());
+                .map_or(200, |code| code.split('?').next().unwrap().parse().unwrap());
             let echo = json!({
                 "method": method,
                 "target": target,
@@ -1666,6 +1707,33 @@ mod tests {
         );
         let shown = format!("{client:?}");
         assert!(!shown.contains("k3y"), "{shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_error_answer_quoting_the_url_has_the_query_credential_taken_out() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}"),
+            Credential::Query {
+                name: "api_key".into(),
+                value: crate::mapping::Secret("k3y a&b".into()),
+            },
+        );
+
+        let refused = client
+            .send(BackendRequest::new(Method::GET, "/status/400"))
+            .await
+            .unwrap();
+        let fine = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            echo_of(&refused)["target"],
+            "/status/400?api_key=<redacted>"
+        );
+        assert_eq!(echo_of(&fine)["target"], "/users?api_key=k3y+a%26b");
     }
 
     #[tokio::test(flavor = "multi_thread")]
