@@ -32,6 +32,9 @@ enum Check {
     Header(String),
     /// `?<name>=<value>` (form-decoded) must be in the query.
     Query { name: String, value: String },
+    /// As `Query`, and every create is refused with a message quoting the URL, key included
+    /// (as some frameworks' error pages do).
+    QueryQuotedOnCreate { name: String, value: String },
     /// A bearer token from its own `/oauth/token`.
     OAuth(Arc<Tokens>),
     /// Nothing (the TLS layer checks the client certificate).
@@ -154,7 +157,15 @@ impl ServeHttp for Front {
         let mut forward = target.clone();
         let accepted = match &self.check {
             Check::Header(expected) => authorization.as_deref() == Some(expected),
-            Check::Query { name, value } => {
+            Check::QueryQuotedOnCreate { .. }
+                if session.req_header().method == http::Method::POST =>
+            {
+                return json_response(
+                    422,
+                    json!({"error": {"code": "invalid", "message": format!("POST {target} is not allowed")}}),
+                );
+            }
+            Check::Query { name, value } | Check::QueryQuotedOnCreate { name, value } => {
                 let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
                     .into_owned()
                     .collect();
@@ -408,6 +419,32 @@ fn a_query_key_is_sent_encoded_on_every_call_and_never_logged() {
     assert_eq!(legacy.refused.load(Ordering::SeqCst), 0);
     assert!(!missing.body.to_string().contains(&encoded));
     assert_nowhere(&env, &[&key, &encoded]);
+}
+
+#[test]
+fn a_legacy_error_quoting_the_url_reaches_the_idp_and_the_log_without_the_key() {
+    logs::capture();
+    let key = format!("quoted-{}", uuid::Uuid::new_v4().simple());
+    let (_dir, file) = secret_file(&key);
+    let legacy = serve(Check::QueryQuotedOnCreate {
+        name: "api_key".into(),
+        value: key.clone(),
+    });
+    let env = gateway(acme_mapping(&format!(
+        "  base_url: {}\n  auth:\n    query: api_key\n    from_file: {}\n",
+        legacy.url,
+        file.display()
+    )));
+
+    let refused = env.post("/Users", &new_user("quoted"));
+
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("POST /api/v1/users?api_key=<redacted> is not allowed"),
+        "{detail}"
+    );
+    assert_nowhere(&env, &[&key]);
 }
 
 // --- OAuth 2.0 client credentials -------------------------------------------------------------
