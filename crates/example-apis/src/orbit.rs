@@ -57,7 +57,8 @@
 //! [`Orbit::set_token_lifetime`], [`Orbit::edit_user`], [`Orbit::edit_team`] and the
 //! [`RequestCounts`]' `fail` and `slow`; and what a test reads: the records ([`Orbit::user`],
 //! [`Orbit::team`]…), the role ids ([`Orbit::role_id`]), the tokens issued
-//! ([`Orbit::tokens_issued`]) and the bodies received ([`Orbit::bodies`]). The value is a cheap
+//! ([`Orbit::tokens_issued`], [`Orbit::token_grants`]) and the bodies received
+//! ([`Orbit::bodies`]). The value is a cheap
 //! handle ([`Clone`]) on shared in-memory state, so a test keeps one while pingora owns another.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -84,6 +85,7 @@ mod teams;
 mod tokens;
 
 pub use roles::ROLE_NAMES;
+pub use tokens::{ClientAuth, TokenGrant};
 
 /// Path pattern of the token endpoint.
 pub const TOKEN: &str = "/oauth/token";
