@@ -20,6 +20,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::services::listening::Service;
 use scim_gateway::mapping;
 use scim_gateway_example_apis::acme_hr::AcmeHr;
+use scim_gateway_example_apis::orbit::{ClientAuth, TokenGrant};
 use scim_gateway_example_apis::Orbit;
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::{json, Value};
@@ -861,6 +862,11 @@ fn a_client_key_that_is_not_the_certificate_s_stops_start_up_naming_the_file() {
 /// A mapping of Orbit's users that reads them from the list (enough to see every call carry a
 /// token), with `oauth2` and the client secret in `secret_file`.
 fn orbit_mapping(orbit_url: &str, secret_file: &Path) -> mapping::Mapping {
+    orbit_mapping_with(orbit_url, secret_file, "")
+}
+
+/// [`orbit_mapping`] with more `oauth2` keys (lines indented by 6).
+fn orbit_mapping_with(orbit_url: &str, secret_file: &Path, oauth2: &str) -> mapping::Mapping {
     let yaml = format!(
         r#"name: orbit-auth
 backend:
@@ -870,7 +876,7 @@ backend:
       token_url: /oauth/token
       client_id: scim-gateway
       client_secret_from_file: {}
-users:
+{oauth2}users:
   id: $.id
   id_format: {{ pattern: '^usr_[0-9a-f]{{16}}$' }}
   endpoints:
@@ -946,4 +952,29 @@ fn orbit_refusing_the_client_secret_is_a_502_saying_so() {
     );
     assert_eq!(orbit.tokens_issued(), 0);
     assert_nowhere(&env, &["not-orbit-s-secret"]);
+}
+
+#[test]
+fn orbit_grants_the_scope_asked_to_a_client_authenticated_with_basic() {
+    let secret = format!("orbit-{}", uuid::Uuid::new_v4().simple());
+    let (_dir, file) = secret_file(&secret);
+    let (orbit, url, _server) = serve_orbit(&secret);
+    orbit.seed(2);
+    let env = gateway(orbit_mapping_with(
+        &url,
+        &file,
+        "      scope: \"users teams\"\n      client_auth: basic\n",
+    ));
+
+    let listed = env.get("/Users?count=10");
+
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["totalResults"], 2);
+    assert_eq!(
+        orbit.token_grants(),
+        vec![TokenGrant {
+            client_auth: ClientAuth::Basic,
+            scope: Some("users teams".into()),
+        }]
+    );
 }
