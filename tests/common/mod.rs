@@ -153,18 +153,21 @@ impl Env {
             }
             Legacy::Orbit => {
                 let api = Orbit::new(ORBIT_CLIENT_ID, secret.clone());
-                // TODO(oauth2): once `BackendAuth` has the OAuth 2.0 client-credentials form,
-                // keep the shipped mapping's and give it `SecretSource::Value(secret)` as the
-                // client secret (and the token URL on `backend_addr`), so that every suite
-                // also runs the token flow. Until then: a static bearer token the API issued,
-                // valid for a day.
-                api.set_token_lifetime(std::time::Duration::from_secs(86_400));
-                let token = api.issue_token();
+                // The shipped mapping's OAuth 2.0 client credentials with this API's client
+                // secret (a token_url given as a path follows base_url here), so that every
+                // suite runs the token flow too; a mapping without them gets a static bearer
+                // token the API issued, valid for a day.
+                let auth = match mapping.backend.auth.take() {
+                    Some(oauth2 @ BackendAuth::OAuth2(_)) => {
+                        oauth2.with_secret(SecretSource::Value(secret.clone()))
+                    }
+                    _ => {
+                        api.set_token_lifetime(std::time::Duration::from_secs(86_400));
+                        BackendAuth::Bearer(SecretSource::Value(api.issue_token()))
+                    }
+                };
                 orbit = Some(api.clone());
-                (
-                    http_service("orbit", backend_addr, 1, api),
-                    BackendAuth::Bearer(SecretSource::Value(token)),
-                )
+                (http_service("orbit", backend_addr, 1, api), auth)
             }
         };
         mapping.backend.auth = Some(auth);
