@@ -51,6 +51,8 @@ struct Tokens {
     delay: Duration,
     /// Answer token requests with this status instead.
     failing: Mutex<Option<u16>>,
+    /// Issue tokens that the API then refuses (a client without the API's permission).
+    useless: bool,
     valid: Mutex<HashSet<String>>,
     issued: AtomicU64,
     /// How each token request authenticated the client: `form` or `basic`.
@@ -65,6 +67,7 @@ impl Tokens {
             expires_in: 3600,
             delay: Duration::ZERO,
             failing: Mutex::new(None),
+            useless: false,
             valid: Mutex::new(HashSet::new()),
             issued: AtomicU64::new(0),
             client_auth: Mutex::new(Vec::new()),
@@ -123,7 +126,9 @@ impl Tokens {
             return json_response(401, json!({"error": "invalid_client"}));
         }
         let token = format!("tok-{}", uuid::Uuid::new_v4().simple());
-        self.valid.lock().unwrap().insert(token.clone());
+        if !self.useless {
+            self.valid.lock().unwrap().insert(token.clone());
+        }
         self.issued.fetch_add(1, Ordering::SeqCst);
         json_response(
             200,
@@ -517,6 +522,30 @@ fn one_token_serves_many_concurrent_calls_and_is_fetched_again_once_after_a_401(
     let mut secrets = vec![secret.as_str()];
     secrets.extend(issued.iter().map(String::as_str));
     assert_nowhere(&env, &secrets);
+}
+
+#[test]
+fn a_token_the_api_keeps_refusing_is_fetched_again_once_per_call_not_more() {
+    let (_dir, file) = secret_file("s");
+    let (legacy, tokens) = serve_oauth(Tokens {
+        useless: true,
+        ..Tokens::new("scim-gateway", "s")
+    });
+    let env = gateway(acme_mapping(&oauth_backend(&legacy, &file, "")));
+
+    let answer = env.get("/Users?count=1");
+
+    assert!(answer.status >= 400, "{:?}", answer.body);
+    assert_eq!(
+        tokens.issued(),
+        2,
+        "the first token, and one more after the 401"
+    );
+    assert_eq!(
+        legacy.refused.load(Ordering::SeqCst),
+        2,
+        "the call, and its one repeat"
+    );
 }
 
 #[test]
