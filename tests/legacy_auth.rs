@@ -841,6 +841,10 @@ fn without_its_client_certificate_the_handshake_is_refused() {
     let answer = env.get("/Users?count=1");
 
     assert_eq!(answer.status, 502, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["detail"],
+        "the TLS handshake with the legacy API failed"
+    );
     assert!(legacy.targets().is_empty());
 }
 

@@ -690,6 +690,19 @@ impl BackendClient {
     /// Built from pingora's error type and I/O error kind only: pingora's own context strings
     /// can quote the bytes the backend sent.
     fn protocol_error(&self, e: &PingoraError, while_doing: &str) -> BackendError {
+        // With TLS 1.3 a server that refuses the client's certificate (or its absence) says so
+        // with an alert after the handshake, which the client reads in place of the answer.
+        if let Some(alert) = tls_alert(e).filter(|_| self.tls) {
+            let hint = if CLIENT_CERT_ALERTS.contains(&alert.as_str()) {
+                ": it wants a client certificate it trusts (backend.tls.client_cert)"
+            } else {
+                ""
+            };
+            return BackendError::TlsHandshake {
+                backend: self.authority.clone(),
+                reason: format!("the server refused the connection (TLS alert {alert}){hint}"),
+            };
+        }
         BackendError::Protocol {
             backend: self.authority.clone(),
             reason: format!("{} while {while_doing}", describe(e)),
@@ -786,6 +799,34 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// The TLS alerts a server sends when it refuses the client's certificate or its absence.
+const CLIENT_CERT_ALERTS: [&str; 8] = [
+    "CertificateRequired",
+    "BadCertificate",
+    "UnsupportedCertificate",
+    "CertificateRevoked",
+    "CertificateExpired",
+    "CertificateUnknown",
+    "UnknownCA",
+    "AccessDenied",
+];
+
+/// The name of the TLS alert that ended a read or a write, if one did (rustls reports it as
+/// `received fatal alert: <Name>` inside the I/O error). Only the alert's name is kept.
+fn tls_alert(e: &PingoraError) -> Option<String> {
+    let io = e
+        .cause
+        .as_deref()
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())?;
+    let text = io.get_ref()?.to_string();
+    let (_, alert) = text.split_once("received fatal alert: ")?;
+    let alert: String = alert
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    (!alert.is_empty()).then_some(alert)
 }
 
 /// `ConnectRefused (connection refused)`: pingora's error type and, when there is one, the kind
@@ -1872,6 +1913,158 @@ mod tests {
             _server: server,
             _dir: dir,
         }
+    }
+
+    /// A pingora TLS listener on loopback serving [`Echo`] for `localhost` that requires a
+    /// client certificate signed by its test CA; the CA's PEM file, and a client certificate
+    /// and key that CA signed.
+    struct MutualTlsBackend {
+        addr: SocketAddr,
+        ca: PathBuf,
+        client: ClientCertFiles,
+        _server: RunningServer,
+        _dir: tempfile::TempDir,
+    }
+
+    fn serve_mutual_tls() -> MutualTlsBackend {
+        use pingora::listeners::tls::TlsSettings;
+        use pingora::tls::{CertificateDer, RootCertStore, WebPkiClientVerifier};
+
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client = client_params.signed_by(&client_key, &ca).unwrap();
+        let ca_file = write("ca.pem", ca.pem());
+        let server_cert = write("server.pem", server.pem());
+        let server_key = write("server.key", server_key.serialize_pem());
+        let client = ClientCertFiles {
+            cert: write("client.pem", client.pem()),
+            key: write("client.key", client_key.serialize_pem()),
+        };
+
+        pingora::tls::install_default_crypto_provider();
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(ca.der().to_vec())).unwrap();
+        let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        let mut settings =
+            TlsSettings::intermediate(server_cert.to_str().unwrap(), server_key.to_str().unwrap())
+                .unwrap();
+        settings.set_client_cert_verifier(verifier);
+        let addr = free_loopback_addr().unwrap();
+        let mut service = Service::new("test-mtls-backend".into(), HttpServer::new_app(Echo));
+        service.add_tls_with_settings(&addr.to_string(), None, settings);
+        service.threads = Some(2);
+        let server = start(server_conf(0, 1), vec![Box::new(service)], &[addr]).unwrap();
+        MutualTlsBackend {
+            addr,
+            ca: ca_file,
+            client,
+            _server: server,
+            _dir: dir,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_client_certificate_is_presented_to_a_server_that_requires_one() {
+        let backend = serve_mutual_tls();
+        let url = format!("https://localhost:{}", backend.addr.port());
+        let with_cert = ClientOptions {
+            ca_file: Some(backend.ca.clone()),
+            client_cert: Some(backend.client.clone()),
+            ..options()
+        };
+        let without = ClientOptions {
+            ca_file: Some(backend.ca.clone()),
+            ..options()
+        };
+
+        let response = BackendClient::new(&url, with_cert)
+            .unwrap()
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap();
+        let refused = BackendClient::new(&url, without)
+            .unwrap()
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap_err();
+
+        assert_eq!(echo_of(&response)["target"], "/users/1");
+        assert!(
+            matches!(&refused, BackendError::TlsHandshake { reason, .. }
+                if reason.contains("TLS alert CertificateRequired")
+                    && reason.contains("backend.tls.client_cert")),
+            "{refused}"
+        );
+        assert_eq!(
+            ScimError::from(refused).detail,
+            "the TLS handshake with the legacy API failed"
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_file_that_cannot_be_used_is_a_config_error_naming_it() {
+        let backend = serve_mutual_tls();
+        let missing = backend.client.cert.with_file_name("missing.pem");
+        for (cert, key, expected) in [
+            (&missing, &backend.client.key, "cannot be read"),
+            (
+                &backend.client.key,
+                &backend.client.key,
+                "contains no PEM certificate",
+            ),
+            (
+                &backend.client.cert,
+                &backend.client.cert,
+                "contains no PEM private key",
+            ),
+            (
+                &backend.client.cert,
+                &backend.ca,
+                "contains no PEM private key",
+            ),
+        ] {
+            let options = ClientOptions {
+                client_cert: Some(ClientCertFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                ..options()
+            };
+            let error = BackendClient::new("https://127.0.0.1:8443", options).unwrap_err();
+            assert!(error.to_string().contains(expected), "{error}");
+            assert!(
+                error.to_string().contains("client certificate file"),
+                "{error}"
+            );
+        }
+        // Ignored (with a warning) for an http:// backend.
+        let options = ClientOptions {
+            client_cert: Some(ClientCertFiles {
+                cert: missing.clone(),
+                key: missing,
+            }),
+            ..options()
+        };
+        assert!(BackendClient::new("http://127.0.0.1:8080", options).is_ok());
     }
 
     fn tls_client(base_url: &str, ca_file: Option<&Path>, insecure: bool) -> BackendClient {
