@@ -18,8 +18,13 @@
 //! request that died on a stale pooled connection is sent again on a fresh one (see
 //! [`BackendClient::call`]).
 //!
-//! Header values (the legacy API key travels in `ClientOptions::default_headers`) never appear in
-//! a `Debug` or `Display` output or a log line of this module.
+//! The credential (`ClientOptions::credential`): a header travels with the default headers; a
+//! query parameter is appended to every request target in [`BackendClient::request_head`], so
+//! that nothing above this module ever holds a URL with the key in it; OAuth 2.0 tokens come
+//! from `oauth.rs` and are set by the protected call. With `ClientOptions::client_cert`, an
+//! `https://` backend that asks for a client certificate is shown that one. Header values,
+//! the query credential and tokens never appear in a `Debug` or `Display` output or a log line
+//! of this module.
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -39,8 +44,10 @@ use pingora::{Error as PingoraError, ErrorType};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
 use super::limiter::Refusal;
+use super::oauth::TokenSource;
 use super::protect::Guard;
 use crate::mapping::protection::Protection;
+use crate::mapping::{ClientCertFiles, Credential};
 
 /// The default bound on a response body: 16 MiB.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -64,8 +71,11 @@ pub(crate) struct ClientOptions {
     pub(crate) idle_timeout: Duration,
     /// Bound on a response body; a larger one is [`BackendError::TooLarge`].
     pub(crate) max_response_bytes: usize,
-    /// Headers sent with every request, e.g. the legacy API key. Never logged.
+    /// Headers sent with every request. Never logged.
     pub(crate) default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The credential sent with every request (`backend.auth`, resolved): a header, a query
+    /// parameter, or a bearer token from an OAuth 2.0 token endpoint. Never logged.
+    pub(crate) credential: Option<Credential>,
     /// The `User-Agent` sent with every request.
     pub(crate) user_agent: String,
     /// For an `https://` backend: a PEM file of CA certificates to trust *instead of* the
@@ -78,6 +88,9 @@ pub(crate) struct ClientOptions {
     /// warning when it is built with this set. Never the default; cannot be combined with
     /// `ca_file`. Ignored for an `http://` backend.
     pub(crate) insecure_skip_verify: bool,
+    /// For an `https://` backend: the certificate the client presents when the server asks
+    /// for one (mutual TLS), read when the client is built. Ignored for an `http://` backend.
+    pub(crate) client_cert: Option<ClientCertFiles>,
     /// The concurrency bound, retries and circuit breaker of [`BackendClient::send_protected`].
     pub(crate) protection: Protection,
 }
@@ -91,9 +104,11 @@ impl Default for ClientOptions {
             idle_timeout: Duration::from_secs(30),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             default_headers: Vec::new(),
+            credential: None,
             user_agent: concat!("scim-gateway/", env!("CARGO_PKG_VERSION")).to_string(),
             ca_file: None,
             insecure_skip_verify: false,
+            client_cert: None,
             protection: Protection::default(),
         }
     }
@@ -111,6 +126,8 @@ impl fmt::Debug for ClientOptions {
             .field("user_agent", &self.user_agent)
             .field("ca_file", &self.ca_file)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("credential", &self.credential)
+            .field("client_cert", &self.client_cert)
             .field("protection", &self.protection)
             .finish()
     }
@@ -206,6 +223,50 @@ impl fmt::Debug for DefaultHeaders {
     }
 }
 
+/// A credential sent as a query parameter: `name=value` form-encoded, and the forms the value
+/// may be quoted in (as is, form-encoded, percent-encoded). Its `Debug` shows nothing of it.
+struct QueryCredential {
+    pair: String,
+    quoted: Vec<String>,
+}
+
+impl QueryCredential {
+    fn new(name: &str, value: &str) -> QueryCredential {
+        let pair = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        let mut quoted = vec![
+            value.to_string(),
+            form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        ];
+        // The longest first, so that a form containing another is replaced whole.
+        quoted.sort_by_key(|q| std::cmp::Reverse(q.len()));
+        quoted.dedup();
+        QueryCredential { pair, quoted }
+    }
+
+    /// `body` with every quoted form of the value replaced by `<redacted>`.
+    fn redact(&self, body: Bytes) -> Bytes {
+        let found = |q: &String| body.windows(q.len()).any(|w| w == q.as_bytes());
+        if !self.quoted.iter().any(found) {
+            return body;
+        }
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        for q in &self.quoted {
+            text = text.replace(q.as_str(), "<redacted>");
+        }
+        Bytes::from(text)
+    }
+}
+
+impl fmt::Debug for QueryCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The client of one legacy API. Cheap to share (`Arc`) between all requests of the gateway.
 pub struct BackendClient {
     /// pingora's connection layer and keep-alive pool. `connectors::http::v1::Connector` is
@@ -225,6 +286,13 @@ pub struct BackendClient {
     prefix: String,
     user_agent: HeaderValue,
     default_headers: DefaultHeaders,
+    /// `name=value`, form-encoded: the credential sent as a query parameter
+    /// (`backend.auth.query`), appended to every request target here, below everything that
+    /// logs a legacy path. Never logged.
+    query_credential: Option<QueryCredential>,
+    /// The OAuth 2.0 access tokens of `backend.auth.oauth2`: sent by
+    /// [`BackendClient::send_protected`].
+    tokens: Option<Box<TokenSource>>,
     connect_timeout: Duration,
     request_timeout: Duration,
     read_timeout: Option<Duration>,
@@ -243,6 +311,8 @@ impl fmt::Debug for BackendClient {
             .field("verify_cert", &self.peer.options.verify_cert)
             .field("prefix", &self.prefix)
             .field("default_headers", &self.default_headers)
+            .field("query_credential", &self.query_credential)
+            .field("tokens", &self.tokens)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("read_timeout", &self.read_timeout)
@@ -278,8 +348,30 @@ impl BackendClient {
         let user_agent = HeaderValue::from_str(&options.user_agent)
             .map_err(|_| BackendConfigError::InvalidUserAgent(options.user_agent.clone()))?;
         let connector = connector_options(&base, &options)?;
-        let default_headers = options
-            .default_headers
+        let mut default_headers = options.default_headers.clone();
+        let mut query_credential = None;
+        let mut tokens = None;
+        match &options.credential {
+            None => {}
+            Some(Credential::Header { name, value }) => {
+                let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                    BackendConfigError::Credential(format!("{name:?} is not a valid header name"))
+                })?;
+                let value = HeaderValue::try_from(value.expose()).map_err(|_| {
+                    BackendConfigError::Credential(
+                        "the secret contains characters not allowed in a header".into(),
+                    )
+                })?;
+                default_headers.push((name, value));
+            }
+            Some(Credential::Query { name, value }) => {
+                query_credential = Some(QueryCredential::new(name, value.expose()));
+            }
+            Some(Credential::OAuth2(credentials)) => {
+                tokens = Some(Box::new(TokenSource::new(credentials, &options)?));
+            }
+        }
+        let default_headers = default_headers
             .into_iter()
             .map(|(name, mut value)| {
                 value.set_sensitive(true);
@@ -300,6 +392,9 @@ impl BackendClient {
         peer.options.idle_timeout = Some(options.idle_timeout);
         peer.options.verify_cert = !options.insecure_skip_verify;
         peer.options.verify_hostname = !options.insecure_skip_verify;
+        if let (true, Some(files)) = (base.tls, &options.client_cert) {
+            peer.client_cert_key = Some(load_client_cert(files)?);
+        }
         // No per-write timeout: the deadline of the whole call bounds every write already. The
         // per-read timeout (`read_timeout`) is set on each session: pingora's HTTP/1 session
         // does not take it from the peer.
@@ -314,6 +409,8 @@ impl BackendClient {
             prefix: base.prefix,
             user_agent,
             default_headers: DefaultHeaders(default_headers),
+            query_credential,
+            tokens,
             connect_timeout: options.connect_timeout,
             request_timeout: options.request_timeout,
             read_timeout: options.read_timeout,
@@ -321,6 +418,16 @@ impl BackendClient {
             max_response_bytes: options.max_response_bytes,
             guard: Guard::new(&options.protection),
         })
+    }
+
+    /// `host[:port]` of the backend, as written in its URL.
+    pub(crate) fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The OAuth 2.0 token source, when the credential is one.
+    pub(super) fn tokens(&self) -> Option<&TokenSource> {
+        self.tokens.as_deref()
     }
 
     /// The address the backend's host resolved to.
@@ -350,14 +457,24 @@ impl BackendClient {
     ) -> Result<BackendResponse, BackendError> {
         let head = self.request_head(request)?;
         let body = request.body.as_deref().unwrap_or_default();
-        match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(BackendError::Timeout {
-                backend: self.authority.clone(),
-                phase: TimeoutPhase::Request,
-                after: self.request_timeout,
-            }),
+        let mut response =
+            match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(BackendError::Timeout {
+                        backend: self.authority.clone(),
+                        phase: TimeoutPhase::Request,
+                        after: self.request_timeout,
+                    })
+                }
+            };
+        // An error answer may quote the request's URL (`GET /users?api_key=… not allowed`), and
+        // its message can reach a SCIM error detail and the logs through the mapping's
+        // `errors:`: the query credential is taken out of it here.
+        if let (Some(credential), true) = (&self.query_credential, response.status >= 400) {
+            response.body = credential.redact(response.body);
         }
+        Ok(response)
     }
 
     /// One call: on a pooled connection if there is one, else on a new one.
@@ -485,7 +602,11 @@ impl BackendClient {
                 "the path must start with '/'".into(),
             ));
         }
-        let target = format!("{}{}", self.prefix, request.path_and_query);
+        let mut target = format!("{}{}", self.prefix, request.path_and_query);
+        if let Some(credential) = &self.query_credential {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(&credential.pair);
+        }
         match PathAndQuery::try_from(target.as_str()) {
             Ok(parsed) if parsed.as_str() == target => {}
             _ => {
@@ -569,6 +690,19 @@ impl BackendClient {
     /// Built from pingora's error type and I/O error kind only: pingora's own context strings
     /// can quote the bytes the backend sent.
     fn protocol_error(&self, e: &PingoraError, while_doing: &str) -> BackendError {
+        // With TLS 1.3 a server that refuses the client's certificate (or its absence) says so
+        // with an alert after the handshake, which the client reads in place of the answer.
+        if let Some(alert) = tls_alert(e).filter(|_| self.tls) {
+            let hint = if CLIENT_CERT_ALERTS.contains(&alert.as_str()) {
+                ": it wants a client certificate it trusts (backend.tls.client_cert)"
+            } else {
+                ""
+            };
+            return BackendError::TlsHandshake {
+                backend: self.authority.clone(),
+                reason: format!("the server refused the connection (TLS alert {alert}){hint}"),
+            };
+        }
         BackendError::Protocol {
             backend: self.authority.clone(),
             reason: format!("{} while {while_doing}", describe(e)),
@@ -667,6 +801,34 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The TLS alerts a server sends when it refuses the client's certificate or its absence.
+const CLIENT_CERT_ALERTS: [&str; 8] = [
+    "CertificateRequired",
+    "BadCertificate",
+    "UnsupportedCertificate",
+    "CertificateRevoked",
+    "CertificateExpired",
+    "CertificateUnknown",
+    "UnknownCA",
+    "AccessDenied",
+];
+
+/// The name of the TLS alert that ended a read or a write, if one did (rustls reports it as
+/// `received fatal alert: <Name>` inside the I/O error). Only the alert's name is kept.
+fn tls_alert(e: &PingoraError) -> Option<String> {
+    let io = e
+        .cause
+        .as_deref()
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())?;
+    let text = io.get_ref()?.to_string();
+    let (_, alert) = text.split_once("received fatal alert: ")?;
+    let alert: String = alert
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    (!alert.is_empty()).then_some(alert)
+}
+
 /// `ConnectRefused (connection refused)`: pingora's error type and, when there is one, the kind
 /// of the underlying I/O error.
 fn describe(e: &PingoraError) -> String {
@@ -689,11 +851,14 @@ fn connector_options(
 ) -> Result<ConnectorOptions, BackendConfigError> {
     let mut connector = ConnectorOptions::new(POOL_SIZE);
     if !base.tls {
-        if options.ca_file.is_some() || options.insecure_skip_verify {
+        if options.ca_file.is_some()
+            || options.insecure_skip_verify
+            || options.client_cert.is_some()
+        {
             tracing::warn!(
                 backend = %base.authority,
                 "the legacy API's URL is http://, so its TLS settings \
-                 (ca_file, insecure_skip_verify) are ignored"
+                 (ca_file, insecure_skip_verify, client_cert) are ignored"
             );
         }
         // The connector loads the system roots even for plain HTTP.
@@ -761,6 +926,81 @@ fn check_system_roots(required: bool) -> Result<(), BackendConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The client certificate and key of `files`, checked here because pingora's connector panics
+/// on a key or certificate it cannot parse: PEM files, the certificate chain leaf first, a
+/// PKCS#8, PKCS#1 or SEC1 private key that belongs to the leaf.
+fn load_client_cert(
+    files: &ClientCertFiles,
+) -> Result<std::sync::Arc<pingora::utils::tls::CertKey>, BackendConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let cert_error = |path: &Path, reason: String| BackendConfigError::ClientCert {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| cert_error(path, format!("it cannot be read: {}", e.kind())))
+    };
+    let cert_pem = read(&files.cert)?;
+    let key_pem = read(&files.key)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| cert_error(&files.cert, "it is not a PEM file of certificates".into()))?;
+    if chain.is_empty() {
+        return Err(cert_error(
+            &files.cert,
+            "it contains no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    for cert in &chain {
+        if x509_parser::parse_x509_certificate(cert.as_ref()).is_err() {
+            return Err(cert_error(
+                &files.cert,
+                "a certificate in it is malformed".into(),
+            ));
+        }
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+        cert_error(
+            &files.key,
+            "it contains no PEM private key (PKCS#8, PKCS#1 or SEC1)".into(),
+        )
+    })?;
+    pingora::tls::install_default_crypto_provider();
+    let Some(provider) = pingora::tls::CryptoProvider::get_default() else {
+        return Err(cert_error(
+            &files.key,
+            "no TLS crypto provider is installed".into(),
+        ));
+    };
+    pingora::tls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), provider).map_err(
+        |e| {
+            cert_error(
+                &files.key,
+                match e {
+                    pingora::tls::RusTlsError::InconsistentKeys(_) => {
+                        format!(
+                            "it is not the key of the certificate in {}",
+                            files.cert.display()
+                        )
+                    }
+                    _ => "the key cannot be used for TLS".into(),
+                },
+            )
+        },
+    )?;
+    let key_der = key.secret_der().to_vec();
+    // What pingora's connector does with the key at every handshake, done once here.
+    PrivateKeyDer::try_from(key_der.clone())
+        .map_err(|_| cert_error(&files.key, "the key cannot be used for TLS".into()))?;
+    Ok(std::sync::Arc::new(pingora::utils::tls::CertKey::new(
+        chain.into_iter().map(|c| c.to_vec()).collect(),
+        key_der,
+    )))
 }
 
 /// The parts of a base URL the client uses.
@@ -887,7 +1127,7 @@ mod tests {
             }
             let status = target
                 .strip_prefix("/status/")
-                .map_or(200, |code| code.parse().unwrap());
+                .map_or(200, |code| code.split('?').next().unwrap().parse().unwrap());
             let echo = json!({
                 "method": method,
                 "target": target,
@@ -1471,6 +1711,119 @@ mod tests {
         }
     }
 
+    fn with_credential(base_url: &str, credential: Credential) -> BackendClient {
+        let options = ClientOptions {
+            credential: Some(credential),
+            ..options()
+        };
+        BackendClient::new(base_url, options).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_query_credential_is_the_last_parameter_form_encoded_and_never_shown() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}/api"),
+            Credential::Query {
+                name: "api key".into(),
+                value: crate::mapping::Secret("k3y a&b=c/d".into()),
+            },
+        );
+
+        let mut targets = Vec::new();
+        for path in ["/users?page=2&per_page=10", "/users/7"] {
+            let response = client
+                .send(BackendRequest::new(Method::GET, path))
+                .await
+                .unwrap();
+            targets.push(echo_of(&response)["target"].as_str().unwrap().to_string());
+        }
+
+        assert_eq!(
+            targets,
+            [
+                "/api/users?page=2&per_page=10&api+key=k3y+a%26b%3Dc%2Fd",
+                "/api/users/7?api+key=k3y+a%26b%3Dc%2Fd",
+            ]
+        );
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("k3y"), "{shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_error_answer_quoting_the_url_has_the_query_credential_taken_out() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}"),
+            Credential::Query {
+                name: "api_key".into(),
+                value: crate::mapping::Secret("k3y a&b".into()),
+            },
+        );
+
+        let refused = client
+            .send(BackendRequest::new(Method::GET, "/status/400"))
+            .await
+            .unwrap();
+        let fine = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            echo_of(&refused)["target"],
+            "/status/400?api_key=<redacted>"
+        );
+        assert_eq!(echo_of(&fine)["target"], "/users?api_key=k3y+a%26b");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_header_credential_is_sent_with_every_call_and_marked_sensitive() {
+        let (_server, addr) = serve(Echo);
+        let client = with_credential(
+            &format!("http://{addr}"),
+            Credential::Header {
+                name: "authorization".into(),
+                value: crate::mapping::Secret("Basic c3ZjOnB3".into()),
+            },
+        );
+
+        let response = client
+            .send(BackendRequest::new(Method::GET, "/users"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            echo_of(&response)["headers"]["authorization"],
+            json!(["Basic c3ZjOnB3"])
+        );
+        assert!(client
+            .default_headers
+            .0
+            .iter()
+            .all(|(_, v)| v.is_sensitive()));
+        assert!(!format!("{client:?}").contains("c3ZjOnB3"));
+    }
+
+    #[test]
+    fn a_credential_that_cannot_be_sent_in_a_header_is_a_config_error_without_the_value() {
+        let options = ClientOptions {
+            credential: Some(Credential::Header {
+                name: "x-api-key".into(),
+                value: crate::mapping::Secret("line\nbreak-s3cr3t".into()),
+            }),
+            ..options()
+        };
+
+        let error = BackendClient::new("http://127.0.0.1:8080", options).unwrap_err();
+
+        assert!(
+            matches!(error, BackendConfigError::Credential(_)),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    }
+
     #[test]
     fn debug_output_never_shows_header_values() {
         let options = options();
@@ -1560,6 +1913,158 @@ mod tests {
             _server: server,
             _dir: dir,
         }
+    }
+
+    /// A pingora TLS listener on loopback serving [`Echo`] for `localhost` that requires a
+    /// client certificate signed by its test CA; the CA's PEM file, and a client certificate
+    /// and key that CA signed.
+    struct MutualTlsBackend {
+        addr: SocketAddr,
+        ca: PathBuf,
+        client: ClientCertFiles,
+        _server: RunningServer,
+        _dir: tempfile::TempDir,
+    }
+
+    fn serve_mutual_tls() -> MutualTlsBackend {
+        use pingora::listeners::tls::TlsSettings;
+        use pingora::tls::{CertificateDer, RootCertStore, WebPkiClientVerifier};
+
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client = client_params.signed_by(&client_key, &ca).unwrap();
+        let ca_file = write("ca.pem", ca.pem());
+        let server_cert = write("server.pem", server.pem());
+        let server_key = write("server.key", server_key.serialize_pem());
+        let client = ClientCertFiles {
+            cert: write("client.pem", client.pem()),
+            key: write("client.key", client_key.serialize_pem()),
+        };
+
+        pingora::tls::install_default_crypto_provider();
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(ca.der().to_vec())).unwrap();
+        let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        let mut settings =
+            TlsSettings::intermediate(server_cert.to_str().unwrap(), server_key.to_str().unwrap())
+                .unwrap();
+        settings.set_client_cert_verifier(verifier);
+        let addr = free_loopback_addr().unwrap();
+        let mut service = Service::new("test-mtls-backend".into(), HttpServer::new_app(Echo));
+        service.add_tls_with_settings(&addr.to_string(), None, settings);
+        service.threads = Some(2);
+        let server = start(server_conf(0, 1), vec![Box::new(service)], &[addr]).unwrap();
+        MutualTlsBackend {
+            addr,
+            ca: ca_file,
+            client,
+            _server: server,
+            _dir: dir,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_client_certificate_is_presented_to_a_server_that_requires_one() {
+        let backend = serve_mutual_tls();
+        let url = format!("https://localhost:{}", backend.addr.port());
+        let with_cert = ClientOptions {
+            ca_file: Some(backend.ca.clone()),
+            client_cert: Some(backend.client.clone()),
+            ..options()
+        };
+        let without = ClientOptions {
+            ca_file: Some(backend.ca.clone()),
+            ..options()
+        };
+
+        let response = BackendClient::new(&url, with_cert)
+            .unwrap()
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap();
+        let refused = BackendClient::new(&url, without)
+            .unwrap()
+            .send(BackendRequest::new(Method::GET, "/users/1"))
+            .await
+            .unwrap_err();
+
+        assert_eq!(echo_of(&response)["target"], "/users/1");
+        assert!(
+            matches!(&refused, BackendError::TlsHandshake { reason, .. }
+                if reason.contains("TLS alert CertificateRequired")
+                    && reason.contains("backend.tls.client_cert")),
+            "{refused}"
+        );
+        assert_eq!(
+            ScimError::from(refused).detail,
+            "the TLS handshake with the legacy API failed"
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_file_that_cannot_be_used_is_a_config_error_naming_it() {
+        let backend = serve_mutual_tls();
+        let missing = backend.client.cert.with_file_name("missing.pem");
+        for (cert, key, expected) in [
+            (&missing, &backend.client.key, "cannot be read"),
+            (
+                &backend.client.key,
+                &backend.client.key,
+                "contains no PEM certificate",
+            ),
+            (
+                &backend.client.cert,
+                &backend.client.cert,
+                "contains no PEM private key",
+            ),
+            (
+                &backend.client.cert,
+                &backend.ca,
+                "contains no PEM private key",
+            ),
+        ] {
+            let options = ClientOptions {
+                client_cert: Some(ClientCertFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                ..options()
+            };
+            let error = BackendClient::new("https://127.0.0.1:8443", options).unwrap_err();
+            assert!(error.to_string().contains(expected), "{error}");
+            assert!(
+                error.to_string().contains("client certificate file"),
+                "{error}"
+            );
+        }
+        // Ignored (with a warning) for an http:// backend.
+        let options = ClientOptions {
+            client_cert: Some(ClientCertFiles {
+                cert: missing.clone(),
+                key: missing,
+            }),
+            ..options()
+        };
+        assert!(BackendClient::new("http://127.0.0.1:8080", options).is_ok());
     }
 
     fn tls_client(base_url: &str, ca_file: Option<&Path>, insecure: bool) -> BackendClient {

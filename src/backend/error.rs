@@ -39,6 +39,15 @@ pub(crate) enum BackendConfigError {
     Resolve { host: String, reason: String },
     #[error("the user agent {0:?} is not a valid HTTP header value")]
     InvalidUserAgent(String),
+    /// The credential's header name or value cannot be sent (the value is never shown).
+    #[error("backend.auth: {0}")]
+    Credential(String),
+    /// The OAuth 2.0 token URL cannot be used.
+    #[error("backend.auth.oauth2.token_url: {0}")]
+    TokenUrl(String),
+    /// The client certificate or its key (`tls.client_cert`, `tls.client_key`) cannot be used.
+    #[error("the client certificate file {path:?} cannot be used: {reason}")]
+    ClientCert { path: PathBuf, reason: String },
 }
 
 /// Which part of a call ran out of time.
@@ -148,6 +157,48 @@ pub(crate) enum BackendError {
     /// waited in the queue longer than allowed.
     #[error("the calls to the legacy API at {backend} are at their limit: {reason}")]
     Busy { backend: String, reason: Refusal },
+    /// Not sent: no access token could be fetched from the OAuth 2.0 token endpoint.
+    #[error("no access token from the legacy API's token endpoint at {endpoint}: {problem}")]
+    Token {
+        endpoint: String,
+        problem: TokenProblem,
+    },
+}
+
+/// Why the token endpoint gave no usable access token. Built from statuses, the registered
+/// OAuth error codes and fixed reasons only: never from the token, the client secret, or text
+/// the endpoint sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    /// 400, 401 or 403: the endpoint refused the client credentials or the grant; `error` is
+    /// its RFC 6749 §5.2 error code when it gave a registered one.
+    Refused { status: u16, error: Option<String> },
+    /// Any other error status (5xx, 429…): the endpoint is failing.
+    Failed { status: u16 },
+    /// No answer: the call failed as a legacy call does.
+    Unreachable(Box<BackendError>),
+    /// A success answer without a usable token.
+    Unusable(&'static str),
+}
+
+impl fmt::Display for TokenProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenProblem::Refused { status, error } => {
+                write!(
+                    f,
+                    "it refused the gateway's client credentials (HTTP {status}"
+                )?;
+                if let Some(error) = error {
+                    write!(f, ", {error}")?;
+                }
+                f.write_str("); check backend.auth.oauth2's client_id, its client secret and scope")
+            }
+            TokenProblem::Failed { status } => write!(f, "it answered HTTP {status}"),
+            TokenProblem::Unreachable(e) => write!(f, "{e}"),
+            TokenProblem::Unusable(reason) => write!(f, "its answer is unusable: {reason}"),
+        }
+    }
 }
 
 /// How long the identity provider is asked to wait when the calls are at their limit.
@@ -203,6 +254,21 @@ impl From<BackendError> for ScimError {
                 "the legacy API is at the gateway's limit of concurrent calls; retry later",
             )
             .with_retry_after(BUSY_RETRY_AFTER),
+            BackendError::Token { problem, .. } => match problem {
+                TokenProblem::Refused { error, .. } => ScimError::bad_gateway(format!(
+                    "the legacy API's token endpoint refused the gateway's client credentials{}",
+                    error.map(|e| format!(" ({e})")).unwrap_or_default()
+                )),
+                TokenProblem::Unusable(_) => ScimError::bad_gateway(
+                    "the legacy API's token endpoint answered without a usable access token",
+                ),
+                TokenProblem::Failed { .. } | TokenProblem::Unreachable(_) => ScimError::new(
+                    503,
+                    None,
+                    "the legacy API's token endpoint is unavailable: no access token for the \
+                     legacy API; retry later",
+                ),
+            },
         }
     }
 }
@@ -261,6 +327,28 @@ mod tests {
                 backend: BACKEND.into(),
                 reason: Refusal::QueueFull,
             },
+            BackendError::Token {
+                endpoint: BACKEND.into(),
+                problem: TokenProblem::Refused {
+                    status: 401,
+                    error: Some("invalid_client".into()),
+                },
+            },
+            BackendError::Token {
+                endpoint: BACKEND.into(),
+                problem: TokenProblem::Unreachable(Box::new(BackendError::Connect {
+                    backend: BACKEND.into(),
+                    reason: "ConnectRefused".into(),
+                })),
+            },
+            BackendError::Token {
+                endpoint: BACKEND.into(),
+                problem: TokenProblem::Failed { status: 500 },
+            },
+            BackendError::Token {
+                endpoint: BACKEND.into(),
+                problem: TokenProblem::Unusable("no access_token"),
+            },
         ]
     }
 
@@ -272,7 +360,7 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            vec![502, 504, 504, 502, 502, 500, 502, 502, 504, 503, 503]
+            vec![502, 504, 504, 502, 502, 500, 502, 502, 504, 503, 503, 502, 503, 503, 502]
         );
     }
 
@@ -313,6 +401,26 @@ mod tests {
         };
         assert!(unknown.to_string().contains("unknown issuer"), "{unknown}");
         assert!(unknown.to_string().contains("ca_file"), "{unknown}");
+    }
+
+    #[test]
+    fn a_failing_token_endpoint_says_what_to_check_in_the_log_and_little_to_the_idp() {
+        let refused = all_errors().remove(11);
+        assert_eq!(
+            refused.to_string(),
+            "no access token from the legacy API's token endpoint at legacy.internal:8080: it \
+             refused the gateway's client credentials (HTTP 401, invalid_client); check \
+             backend.auth.oauth2's client_id, its client secret and scope"
+        );
+        assert_eq!(
+            ScimError::from(refused).detail,
+            "the legacy API's token endpoint refused the gateway's client credentials \
+             (invalid_client)"
+        );
+        let down = all_errors().remove(12);
+        assert!(down.to_string().contains("cannot connect"), "{down}");
+        let down = ScimError::from(down);
+        assert!(down.detail.contains("unavailable"), "{}", down.detail);
     }
 
     #[test]

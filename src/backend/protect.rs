@@ -127,9 +127,35 @@ impl BackendClient {
     /// bound and its queue are full or the queue wait times out ([`BackendError::Busy`]); retried
     /// after the failures and for the methods that [`retry`](super::retry) allows. The result is that of the last
     /// attempt (also when the circuit opened meanwhile and refuses the next one).
+    ///
+    /// With an OAuth 2.0 credential, the access token is the outermost layer: taken (or
+    /// fetched, [`BackendError::Token`] when that fails) before the call; when the legacy API
+    /// answers 401, the token is dropped, a new one fetched, and the call made once more —
+    /// whatever its method: a 401 says the legacy API did not act on it.
     pub(crate) async fn send_protected(
         &self,
-        request: BackendRequest,
+        mut request: BackendRequest,
+        observer: &dyn CallObserver,
+    ) -> Result<BackendResponse, BackendError> {
+        let Some(tokens) = self.tokens() else {
+            return self.send_guarded(&request, observer).await;
+        };
+        let token = tokens.token().await?;
+        set_authorization(&mut request, token.header());
+        let response = self.send_guarded(&request, observer).await?;
+        if response.status != http::StatusCode::UNAUTHORIZED.as_u16() {
+            return Ok(response);
+        }
+        tokens.invalidate(&token).await;
+        let token = tokens.token().await?;
+        set_authorization(&mut request, token.header());
+        self.send_guarded(&request, observer).await
+    }
+
+    /// [`BackendClient::send_protected`] without the token layer.
+    async fn send_guarded(
+        &self,
+        request: &BackendRequest,
         observer: &dyn CallObserver,
     ) -> Result<BackendResponse, BackendError> {
         let guard = self.guard();
@@ -158,7 +184,7 @@ impl BackendClient {
                     .await
                     .map_err(|refusal| self.busy(refusal))?;
                 let started = Instant::now();
-                let result = self.send_one(&request).await;
+                let result = self.send_one(request).await;
                 observer.attempt(&result, started.elapsed());
                 result
             };
@@ -179,6 +205,16 @@ impl BackendClient {
             }
         }
     }
+}
+
+/// Sets the request's `Authorization` header to `value`, replacing any other.
+fn set_authorization(request: &mut BackendRequest, value: &http::HeaderValue) {
+    request
+        .headers
+        .retain(|(name, _)| name != http::header::AUTHORIZATION);
+    request
+        .headers
+        .push((http::header::AUTHORIZATION, value.clone()));
 }
 
 #[cfg(test)]

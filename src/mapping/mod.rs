@@ -5,6 +5,7 @@
 //! - [`load`]: parse once, validate (every problem with file:line:column and a fix), compile.
 //! - [`plan`]: the compiled, internal form the server uses per request: endpoints, pagination,
 //!   backend, and the private attribute plan.
+//! - [`auth`]: the credential toward the legacy API, and reading its secrets.
 //! - [`legacy_path`], [`template`], `placeholders`, `computed`, `slot`, `values`: the compiled
 //!   pieces (legacy JSONPaths with our own writer, URL templates, placeholders in query values
 //!   and bodies, computed SCIM values, SCIM attribute slots, value conversions).
@@ -16,6 +17,7 @@
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
+pub mod auth;
 mod computed;
 pub mod error;
 #[cfg(test)]
@@ -38,13 +40,14 @@ pub mod template;
 mod translate;
 mod values;
 
+pub use auth::{ClientAuth, ClientCredentials, Credential, Secret};
 pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
-    AfterEmpty, BackendAuth, BackendSpec, BackendTls, Endpoint, Endpoints, GroupAttribute,
-    GroupMapping, ListEndpoint, Mapping, MemberCall, MemberList, Membership, NextSource, OnDelete,
-    Pagination, ResourceMapping, SecretSource, TenantParam, TotalSource, UpdateMode, UserAttribute,
-    UserGroups,
+    AfterEmpty, BackendAuth, BackendSpec, BackendTls, ClientCertFiles, Endpoint, Endpoints,
+    GroupAttribute, GroupMapping, ListEndpoint, Mapping, MemberCall, MemberList, Membership,
+    NextSource, OnDelete, Pagination, ResourceMapping, SecretSource, TenantParam, TotalSource,
+    UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;

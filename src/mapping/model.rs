@@ -73,24 +73,58 @@ pub(crate) struct BreakerFile {
     pub(crate) open_ms: Option<S<u64>>,
 }
 
-/// `{ca_file: PATH}` or `{insecure_skip_verify: true}`: how an https:// legacy API is trusted.
+/// `{ca_file: PATH}` or `{insecure_skip_verify: true}`: how an https:// legacy API is trusted;
+/// `client_cert` and `client_key`: the certificate the gateway presents to it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TlsFile {
     pub(crate) ca_file: Option<S<String>>,
     pub(crate) insecure_skip_verify: Option<S<bool>>,
+    /// A PEM file: the gateway's certificate, then any intermediates.
+    pub(crate) client_cert: Option<S<String>>,
+    /// A PEM file: the private key of `client_cert`.
+    pub(crate) client_key: Option<S<String>>,
 }
 
 /// `{header: X-Api-Key, from_env: VAR}`, `{header: …, from_file: PATH}`,
-/// `{bearer_from_env: VAR}` or `{bearer_from_file: PATH}`.
+/// `{bearer_from_env: VAR}`, `{bearer_from_file: PATH}`, `{query: api_key, from_env: VAR}`,
+/// `{basic: {…}}` or `{oauth2: {…}}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuthFile {
     pub(crate) header: Option<S<String>>,
+    /// The query parameter the secret of `from_env`/`from_file` is sent in.
+    pub(crate) query: Option<S<String>>,
     pub(crate) from_env: Option<S<String>>,
     pub(crate) from_file: Option<S<String>>,
     pub(crate) bearer_from_env: Option<S<String>>,
     pub(crate) bearer_from_file: Option<S<String>>,
+    pub(crate) basic: Option<S<BasicFile>>,
+    pub(crate) oauth2: Option<S<OAuth2File>>,
+}
+
+/// `{username: svc, password_from_env: VAR}`: HTTP Basic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BasicFile {
+    pub(crate) username: Option<S<String>>,
+    pub(crate) username_from_env: Option<S<String>>,
+    pub(crate) password_from_env: Option<S<String>>,
+    pub(crate) password_from_file: Option<S<String>>,
+}
+
+/// OAuth 2.0 client credentials: where the token is fetched, and the client's credentials.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OAuth2File {
+    pub(crate) token_url: Option<S<String>>,
+    pub(crate) client_id: Option<S<String>>,
+    pub(crate) client_id_from_env: Option<S<String>>,
+    pub(crate) client_secret_from_env: Option<S<String>>,
+    pub(crate) client_secret_from_file: Option<S<String>>,
+    pub(crate) scope: Option<S<String>>,
+    /// `form` (default) or `basic`: how the client authenticates to the token endpoint.
+    pub(crate) client_auth: Option<S<String>>,
 }
 
 /// A resource section: `users:` or `groups:` (the same keys; `membership` only in `groups:`).

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use super::auth::{BackendAuth, SecretSource};
 use super::computed::Computed;
 use super::error::MappingError;
 use super::legacy_path::LegacyPath;
@@ -270,107 +271,16 @@ pub struct BackendTls {
     /// A PEM bundle trusted instead of the system roots.
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) insecure_skip_verify: bool,
+    /// The certificate the gateway presents (mutual TLS), read at start-up and on reload.
+    pub(crate) client_cert: Option<ClientCertFiles>,
 }
 
-/// A static credential sent with every legacy call.
+/// `tls.client_cert` and `tls.client_key`: PEM files, the certificate chain (leaf first) and
+/// its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendAuth {
-    /// `<name>: <secret>` (e.g. `X-Acme-Api-Key`).
-    Header { name: String, secret: SecretSource },
-    /// `Authorization: Bearer <secret>`.
-    Bearer(SecretSource),
-}
-
-impl BackendAuth {
-    /// The header this credential is sent in.
-    pub(crate) fn header_name(&self) -> &str {
-        match self {
-            BackendAuth::Header { name, .. } => name,
-            BackendAuth::Bearer(_) => "Authorization",
-        }
-    }
-
-    /// Resolves the secret and returns the header value to send (`Bearer …` for a bearer).
-    #[cfg(test)]
-    pub(crate) fn header_value(&self) -> Result<String, MappingError> {
-        match self {
-            BackendAuth::Header { secret, .. } => secret.resolve(),
-            BackendAuth::Bearer(secret) => Ok(format!("Bearer {}", secret.resolve()?)),
-        }
-    }
-}
-
-/// Where a secret comes from. Its `Debug` shows the variable or file, never the value.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
-    /// Given directly by the program that embeds the gateway (the demo, the tests); a mapping
-    /// file cannot say this.
-    Value(String),
-}
-
-impl std::fmt::Debug for SecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretSource::Env(var) => write!(f, "Env({var:?})"),
-            SecretSource::File(path) => write!(f, "File({path:?})"),
-            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
-        }
-    }
-}
-
-impl SecretSource {
-    /// Reads the secret (at start-up). A trailing newline of a file is dropped. Errors name the
-    /// variable or the file, never the value.
-    pub(crate) fn resolve(&self) -> Result<String, MappingError> {
-        let (what, value) = match self {
-            SecretSource::Env(var) => {
-                let what = format!("environment variable {var}");
-                match std::env::var(var) {
-                    Ok(v) => (what, v),
-                    Err(std::env::VarError::NotPresent) => {
-                        return Err(MappingError::Secret {
-                            what,
-                            reason: "is not set (the mapping's backend.auth names it)".into(),
-                        })
-                    }
-                    Err(std::env::VarError::NotUnicode(_)) => {
-                        return Err(MappingError::Secret {
-                            what,
-                            reason: "is not valid UTF-8".into(),
-                        })
-                    }
-                }
-            }
-            SecretSource::Value(v) => ("the secret given by the program".to_string(), v.clone()),
-            SecretSource::File(path) => {
-                let what = format!("secret file {}", path.display());
-                match std::fs::read_to_string(path) {
-                    Ok(v) => (what, v.trim_end_matches(['\r', '\n']).to_string()),
-                    Err(e) => {
-                        return Err(MappingError::Secret {
-                            what,
-                            reason: format!("cannot be read: {e}"),
-                        })
-                    }
-                }
-            }
-        };
-        if value.trim().is_empty() {
-            return Err(MappingError::Secret {
-                what,
-                reason: "is empty".into(),
-            });
-        }
-        if value.contains(['\r', '\n', '\0']) {
-            return Err(MappingError::Secret {
-                what,
-                reason: "contains a line break or NUL, which cannot be sent in a header".into(),
-            });
-        }
-        Ok(value)
-    }
+pub struct ClientCertFiles {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// What a SCIM DELETE does.
@@ -939,35 +849,5 @@ mod tests {
             other => panic!("member endpoints expected, got {other:?}"),
         }
         assert_eq!(endpoint_name("users.endpoints.nope"), "other");
-    }
-
-    #[test]
-    fn secret_errors_name_the_source_never_the_value() {
-        let missing = SecretSource::Env("SCIM_GATEWAY_TEST_SURELY_UNSET_VAR".into());
-        let e = missing.resolve().unwrap_err().to_string();
-        assert!(
-            e.starts_with("environment variable SCIM_GATEWAY_TEST_SURELY_UNSET_VAR: is not set")
-        );
-
-        let dir = std::env::temp_dir().join(format!("scim-gw-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("token");
-        std::fs::write(&file, "s3cr3t-value\n").unwrap();
-        let src = SecretSource::File(file.clone());
-        assert_eq!(src.resolve().unwrap(), "s3cr3t-value");
-        let bearer = BackendAuth::Bearer(src);
-        assert_eq!(bearer.header_name(), "Authorization");
-        assert_eq!(bearer.header_value().unwrap(), "Bearer s3cr3t-value");
-        assert!(!format!("{bearer:?}").contains("s3cr3t"));
-
-        std::fs::write(&file, "\n").unwrap();
-        let e = SecretSource::File(file.clone())
-            .resolve()
-            .unwrap_err()
-            .to_string();
-        assert!(e.ends_with("token: is empty"), "{e}");
-        std::fs::remove_file(&file).unwrap();
-        let e = SecretSource::File(file).resolve().unwrap_err().to_string();
-        assert!(e.contains("cannot be read"), "{e}");
     }
 }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
@@ -16,7 +15,7 @@ use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
 use crate::keys::{self, KeysError};
-use crate::mapping::{BackendAuth, Mapping};
+use crate::mapping::Mapping;
 use crate::metrics::Metrics;
 use crate::server::auth::KeyRing;
 use crate::server::rate_limit::TenantRateLimits;
@@ -201,39 +200,22 @@ fn with_role_ids(mut mapping: Mapping) -> Result<Mapping, StartupError> {
 }
 
 fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
-    let mut default_headers = Vec::new();
-    if let Some(auth) = &mapping.backend.auth {
-        let (name, value) = match auth {
-            BackendAuth::Header { name, secret } => {
-                let v = secret
-                    .resolve()
-                    .map_err(|e| StartupError::Mapping(e.to_string()))?;
-                (name.clone(), v)
-            }
-            BackendAuth::Bearer(secret) => {
-                let v = secret
-                    .resolve()
-                    .map_err(|e| StartupError::Mapping(e.to_string()))?;
-                ("authorization".to_string(), format!("Bearer {v}"))
-            }
-        };
-        let name = HeaderName::try_from(name.as_str()).map_err(|_| {
-            StartupError::Mapping(format!("backend.auth: {name:?} is not a valid header name"))
-        })?;
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            StartupError::Mapping("backend.auth: the secret contains characters not allowed in a header (a trailing newline in the file?)".into())
-        })?;
-        value.set_sensitive(true);
-        default_headers.push((name, value));
-    }
+    let credential = match &mapping.backend.auth {
+        Some(auth) => Some(
+            auth.resolve(&mapping.backend.base_url)
+                .map_err(|e| StartupError::Mapping(e.to_string()))?,
+        ),
+        None => None,
+    };
     let options = ClientOptions {
         connect_timeout: mapping.backend.connect_timeout,
         request_timeout: mapping.backend.timeout,
         read_timeout: mapping.backend.read_timeout,
         protection: mapping.backend.protection.clone(),
-        default_headers,
+        credential,
         ca_file: mapping.backend.tls.ca_file.clone(),
         insecure_skip_verify: mapping.backend.tls.insecure_skip_verify,
+        client_cert: mapping.backend.tls.client_cert.clone(),
         ..ClientOptions::default()
     };
     BackendClient::new(&mapping.backend.base_url, options)

@@ -19,10 +19,10 @@
 //! - [`Orbit`] (`orbit.rs`): a JSON:API-style SaaS — OAuth 2.0 client-credentials tokens that
 //!   expire, records in `{"data": …}` answers and `{"user": …}` bodies, a create answered 200,
 //!   updates answered 204 with no body, 403 for an unknown id but 204 for a write to one, ids
-//!   found by prefix, `page[number]`/`page[size]`, an exact `filter[email]` and other filters
-//!   ignored; teams holding their members as a versioned list (`orbit/teams.rs`); roles named
-//!   by UUIDs that differ per instance (`orbit/roles.rs`); described by `mappings/orbit.yaml`
-//!   and `mappings/orbit-roles.yaml`.
+//!   found by prefix, `page[number]`/`page[size]`, exact `filter[email]` and
+//!   `filter[external_id]` and other filters ignored; teams holding their members as a
+//!   versioned list (`orbit/teams.rs`); roles named by UUIDs that differ per instance
+//!   (`orbit/roles.rs`); described by `mappings/orbit.yaml` and `mappings/orbit-roles.yaml`.
 //!
 //! All four are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and

@@ -4,15 +4,16 @@
 //! create answered 200 instead of 201, updates answered 204 with no body, a 403 for an id that
 //! does not exist (an existence leak closed the lazy way) but a 204 for a write or a delete to
 //! one, ids found by their prefix, thin list items, `page[number]`/`page[size]` paging, a
-//! `filter[email]` that is exact and other filters silently ignored, team membership as a list
-//! on the team guarded by its version, and roles named by UUIDs that differ on every instance.
+//! `filter[email]` and `filter[external_id]` that are exact and other filters silently
+//! ignored, team membership as a list on the team guarded by its version, and roles named by
+//! UUIDs that differ on every instance.
 //! It is what `mappings/orbit.yaml` and `mappings/orbit-roles.yaml` describe; it knows nothing
 //! of SCIM.
 //!
 //! | endpoint | answer |
 //! | --- | --- |
 //! | `POST /oauth/token` (form: `grant_type=client_credentials`, client id and secret as form fields or HTTP Basic) | 200 `{"access_token", "token_type": "Bearer", "expires_in"}`; wrong client 401 `{"error": "invalid_client"}` |
-//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=` | 200 `{"data": [{"id", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
+//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=&filter[external_id]=` | 200 `{"data": [{"id", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
 //! | `POST /api/v2/users` `{"user": {…}}` | **200** `{"data": {…}}` |
 //! | `GET /api/v2/users/{id}` | 200 `{"data": {…}}`; unknown **403** |
 //! | `PATCH /api/v2/users/{id}` `{"user": {…}}` | **204**, no body; only the keys sent change; unknown id 204 too |
@@ -24,8 +25,11 @@
 //! | `DELETE /api/v2/teams/{id}` | 204 (unknown id too) |
 //! | `GET /api/v2/roles` | 200 `{"data": [{"id", "name"}…]}`; read-only (405 otherwise) |
 //!
-//! A user is `{"id", "email", "first_name", "last_name", "title", "office_phone", "role_id",
-//! "status", "created_at", "updated_at"}`. The rules, as Orbit's own clients see them:
+//! A user is `{"id", "email", "first_name", "last_name", "title", "office_phone",
+//! "mobile_phone", "department", "employee_number", "external_id", "role_id", "status",
+//! "created_at", "updated_at"}` (`employee_number` is text: HR's numbers keep their leading
+//! zeros; `external_id` is the identity provider's id for the user, kept for it, not unique).
+//! The rules, as Orbit's own clients see them:
 //! - every `/api/v2` request needs `Authorization: Bearer <token>` with a token from
 //!   `/oauth/token` that has not expired ([`DEFAULT_TOKEN_LIFETIME`]); otherwise 401
 //!   `{"errors": [{"status": "401", "code": "unauthorized"}]}` (`orbit/tokens.rs`);
@@ -39,13 +43,17 @@
 //!   {"pointer": "/user/<field>"}, "detail"}…]}`: a text field sent as something else than
 //!   text, a blank e-mail, a `status` not in [`STATUSES`], a `role_id` that names no role.
 //!   E-mails are not unique: two users may share one;
-//! - `office_phone` and `title` are `""` when there is none, never null (null sent is `""`);
-//!   a new user without a `role_id` gets the Member role's; `status` is `active` by default,
-//!   and deactivation is `status: suspended` through PATCH;
+//! - the text fields (all but `role_id` and `status`: `title`, `office_phone`,
+//!   `mobile_phone`, `department`, `employee_number`, `external_id`…) are `""` when there is
+//!   none, never null (null sent is stored as `""`, which a blank `email` refuses); a new user
+//!   without a `role_id` gets the Member role's; `status` is `active` by default, and
+//!   deactivation is `status: suspended` through PATCH;
 //! - the list is in id order; `page[number]` is 1-based, `page[size]` at most
 //!   [`MAX_PAGE_SIZE`] (more is served as that many), [`DEFAULT_PAGE_SIZE`] by default; a page
 //!   parameter that is not a positive integer is 400. `filter[email]` keeps the users whose
-//!   e-mail is exactly that (case included); any other `filter[…]` is ignored;
+//!   e-mail is exactly that (case included), `filter[external_id]` likewise (both given: both
+//!   must match; an empty value matches the users with none); any other `filter[…]` is
+//!   ignored. List items are thin: `id`, `email`, `first_name`, `last_name` only;
 //! - every answer echoes the request's `X-Request-Id` and carries `X-RateLimit-Limit` /
 //!   `X-RateLimit-Remaining` (informational: nothing is ever refused for rate).
 //!
@@ -57,7 +65,8 @@
 //! [`Orbit::set_token_lifetime`], [`Orbit::edit_user`], [`Orbit::edit_team`] and the
 //! [`RequestCounts`]' `fail` and `slow`; and what a test reads: the records ([`Orbit::user`],
 //! [`Orbit::team`]…), the role ids ([`Orbit::role_id`]), the tokens issued
-//! ([`Orbit::tokens_issued`]) and the bodies received ([`Orbit::bodies`]). The value is a cheap
+//! ([`Orbit::tokens_issued`], [`Orbit::token_grants`]) and the bodies received
+//! ([`Orbit::bodies`]). The value is a cheap
 //! handle ([`Clone`]) on shared in-memory state, so a test keeps one while pingora owns another.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -84,6 +93,7 @@ mod teams;
 mod tokens;
 
 pub use roles::ROLE_NAMES;
+pub use tokens::{ClientAuth, TokenGrant};
 
 /// Path pattern of the token endpoint.
 pub const TOKEN: &str = "/oauth/token";
@@ -110,8 +120,20 @@ pub const RATE_LIMIT: u64 = 600;
 
 /// The text attributes of a user a request body may set, in the order a user is rendered
 /// (after `id`); `role_id` and `status` follow.
-const USER_TEXT_ATTRIBUTES: [&str; 5] =
-    ["email", "first_name", "last_name", "title", "office_phone"];
+const USER_TEXT_ATTRIBUTES: [&str; 9] = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "office_phone",
+    "mobile_phone",
+    "department",
+    "employee_number",
+    "external_id",
+];
+
+/// The list filters Orbit answers itself (each exact): `filter[<field>]=value`.
+const USER_FILTERS: [&str; 2] = ["email", "external_id"];
 
 /// The fields of a user in a list item.
 const LISTED_USER_FIELDS: [&str; 4] = ["id", "email", "first_name", "last_name"];
@@ -221,6 +243,10 @@ impl Orbit {
                 ("last_name", format!("User{k}")),
                 ("title", "Engineer".to_string()),
                 ("office_phone", format!("+1 555 01{:02}", k % 100)),
+                ("mobile_phone", format!("+1 555 02{:02}", k % 100)),
+                ("department", "Delivery".to_string()),
+                ("employee_number", format!("E{k:05}")),
+                ("external_id", format!("seed-{k}")),
             ] {
                 record.insert(key.into(), json!(value));
             }
@@ -730,10 +756,17 @@ impl Orbit {
     fn list_users(&self, head: &RequestHead) -> Result<Response<Vec<u8>>, ApiError> {
         let pairs = head.query_pairs();
         let paging = Paging::of(&pairs)?;
-        let email = first_param(&pairs, "filter[email]");
+        let filters: Vec<(&str, &str)> = USER_FILTERS
+            .iter()
+            .filter_map(|field| {
+                first_param(&pairs, &format!("filter[{field}]")).map(|value| (*field, value))
+            })
+            .collect();
         let state = self.read();
         let matches = |user: &&Map<String, Value>| {
-            email.is_none_or(|e| user.get("email").and_then(Value::as_str) == Some(e))
+            filters
+                .iter()
+                .all(|(field, value)| user.get(*field).and_then(Value::as_str) == Some(*value))
         };
         let (users, total) = paging.take(
             state
@@ -873,6 +906,10 @@ mod tests {
                 "last_name",
                 "title",
                 "office_phone",
+                "mobile_phone",
+                "department",
+                "employee_number",
+                "external_id",
                 "role_id",
                 "status",
                 "created_at",
@@ -1136,6 +1173,111 @@ mod tests {
             "an unknown filter is ignored"
         );
         assert_eq!(found("filter[status]=suspended").1, 3);
+    }
+
+    #[test]
+    fn the_identity_fields_are_stored_never_null_and_external_id_is_a_filter() {
+        let t = running();
+        let user = create(
+            &t.client,
+            json!({"email": "ada@example.com", "external_id": "0a21f0f2-8d2a",
+                   "employee_number": "01815", "department": "Mathematics",
+                   "mobile_phone": "+44 20 7946 0018", "office_phone": "+44 1"}),
+        );
+        let id = user["id"].as_str().unwrap();
+        assert_eq!(user["external_id"], "0a21f0f2-8d2a");
+        assert_eq!(user["employee_number"], "01815", "text, leading zero kept");
+        assert_eq!(user["department"], "Mathematics");
+        assert_eq!(user["mobile_phone"], "+44 20 7946 0018");
+        assert_eq!(
+            user["office_phone"], "+44 1",
+            "two phones, each its own field"
+        );
+        let bare = create(&t.client, json!({"email": "bare@example.com"}));
+        for field in [
+            "external_id",
+            "employee_number",
+            "department",
+            "mobile_phone",
+        ] {
+            assert_eq!(bare[field], "", "{field}: empty, never null");
+        }
+
+        // PATCH changes only what it names; null is stored as "".
+        let reply = t.client.send(
+            "PATCH",
+            &format!("{USERS}/{id}"),
+            &json!({"user": {"external_id": "ada-ext-2", "department": null}}),
+        );
+        assert_eq!(reply.status, 204);
+        let after = t.client.get(&format!("{USERS}/{id}")).json["data"].clone();
+        assert_eq!(after["external_id"], "ada-ext-2");
+        assert_eq!(after["department"], "");
+        assert_eq!(after["employee_number"], "01815");
+        assert_eq!(after["mobile_phone"], "+44 20 7946 0018");
+        let invalid = t.client.send(
+            "PATCH",
+            &format!("{USERS}/{id}"),
+            &json!({"user": {"employee_number": 1815}}),
+        );
+        assert_eq!(invalid.status, 422);
+        assert_eq!(
+            invalid.json["errors"][0]["source"]["pointer"],
+            "/user/employee_number"
+        );
+
+        // filter[external_id] is exact, alone or with filter[email]; items stay thin.
+        create(
+            &t.client,
+            json!({"email": "ada2@example.com", "external_id": "ada-ext-20"}),
+        );
+        let found = |query: &str| ids(&t.client.get(&format!("{USERS}?{query}")));
+        assert_eq!(found("filter[external_id]=ada-ext-2"), [id]);
+        assert_eq!(found("filter%5Bexternal_id%5D=ada-ext-2"), [id]);
+        assert!(
+            found("filter[external_id]=ADA-EXT-2").is_empty(),
+            "case-sensitive"
+        );
+        assert!(
+            found("filter[external_id]=ada-ext").is_empty(),
+            "no substring"
+        );
+        assert_eq!(
+            found("filter[external_id]=ada-ext-2&filter[email]=ada@example.com"),
+            [id]
+        );
+        assert!(found("filter[external_id]=ada-ext-2&filter[email]=bare@example.com").is_empty());
+        assert_eq!(
+            found("filter[external_id]=").len(),
+            1,
+            "the users with none"
+        );
+        let list = t
+            .client
+            .get(&format!("{USERS}?filter[external_id]=ada-ext-2"));
+        assert_eq!(list.json["meta"]["total"], 1);
+        assert_eq!(
+            list.json["data"][0]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["id", "email", "first_name", "last_name"],
+            "thin items"
+        );
+
+        // Seeded users have them too, each its own external id.
+        let seeded = t.api.seed(2);
+        let first = t.api.user(&seeded[0]).unwrap();
+        let second = t.api.user(&seeded[1]).unwrap();
+        assert_ne!(first["external_id"], second["external_id"]);
+        assert_eq!(
+            found(&format!(
+                "filter[external_id]={}",
+                first["external_id"].as_str().unwrap()
+            )),
+            [seeded[0].as_str()]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `list`, `pushdown`, `legacy_errors`, `membership`).
 
 mod attributes;
+mod auth;
 mod endpoints;
 mod group_access;
 mod membership;
@@ -18,7 +19,7 @@ mod roles;
 mod tests;
 mod writers;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -296,7 +297,7 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
             .retain(|p| !written.iter().any(|w| w.overlaps(p)));
     }
     if let (Some(b), Some(users), Some(groups)) = (&backend, &users, &groups) {
-        check_tenant_query(cx, f, b, users, groups.as_ref());
+        check_query_params(cx, f, b, users, groups.as_ref());
     }
     Some(Mapping {
         name: name?,
@@ -329,7 +330,7 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
     .and_then(|u| base_url(cx, u));
     let auth = match &b.auth {
         None => Some(None),
-        Some(a) => auth(cx, a).map(Some),
+        Some(a) => auth::auth(cx, a).map(Some),
     };
     let timeout = match &b.timeout_ms {
         None => Some(Duration::from_secs(10)),
@@ -347,7 +348,7 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
     let guarded = protection::compile(cx, b, timeout);
     let tls = match &b.tls {
         None => Some(BackendTls::default()),
-        Some(t) => tls(cx, t),
+        Some(t) => auth::tls(cx, t),
     };
     let tenant = match &b.tenant {
         None => Some(None),
@@ -402,7 +403,9 @@ fn tenant_param(
                 return None;
             }
             let taken = OWN_HEADERS.contains(&lower.as_str())
-                || auth.is_some_and(|a| a.header_name().eq_ignore_ascii_case(name));
+                || auth
+                    .and_then(BackendAuth::header_name)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(name));
             if taken {
                 cx.report(
                     loc(h),
@@ -447,26 +450,30 @@ fn tenant_param(
     }
 }
 
-/// A tenant query parameter must not be one the gateway already fills (pagination, filters,
-/// an endpoint's static query): the legacy API would get it twice.
-fn check_tenant_query<'m>(
+/// A tenant query parameter, or the credential's (`backend.auth.query`), must not be one the
+/// gateway already fills (pagination, filters, an endpoint's static query, each other): the
+/// legacy API would get it twice.
+fn check_query_params<'m>(
     cx: &mut Cx<'_>,
     f: &MappingFile,
     backend: &BackendSpec,
     users: &'m ResourceMapping,
     groups: Option<&'m GroupMapping>,
 ) {
-    let Some(TenantParam::Query(name)) = &backend.tenant else {
-        return;
+    let section = f.backend.as_ref().map(|b| &b.value);
+    let tenant = match (&backend.tenant, section.and_then(|b| b.tenant.as_ref())) {
+        (Some(TenantParam::Query(name)), Some(t)) => t.value.query.as_ref().map(|at| (name, at)),
+        _ => None,
     };
-    let Some(at) = f
-        .backend
-        .as_ref()
-        .and_then(|b| b.value.tenant.as_ref())
-        .and_then(|t| t.value.query.as_ref())
-    else {
-        return;
+    let credential = match (&backend.auth, section.and_then(|b| b.auth.as_ref())) {
+        (Some(BackendAuth::Query { name, .. }), Some(a)) => {
+            a.value.query.as_ref().map(|at| (name, at))
+        }
+        _ => None,
     };
+    if tenant.is_none() && credential.is_none() {
+        return;
+    }
     let mut taken: Vec<(&str, String)> = Vec::new();
     let mut resource = |r: &'m ResourceMapping, key: &str| {
         for (k, _) in &r.endpoints.list.endpoint.query {
@@ -496,13 +503,26 @@ fn check_tenant_query<'m>(
             }
         }
     }
-    if let Some((_, by)) = taken.iter().find(|(p, _)| *p == name.as_str()) {
-        cx.report(
-            loc(at),
-            "backend.tenant.query",
-            format!("the query parameter {name:?} is also used by {by}"),
-            Some("name the legacy API's tenant parameter, e.g. query: tenant".into()),
-        );
+    if let Some((name, at)) = tenant {
+        if let Some((_, by)) = taken.iter().find(|(p, _)| *p == name.as_str()) {
+            cx.report(
+                loc(at),
+                "backend.tenant.query",
+                format!("the query parameter {name:?} is also used by {by}"),
+                Some("name the legacy API's tenant parameter, e.g. query: tenant".into()),
+            );
+        }
+        taken.push((name, "backend.tenant.query".into()));
+    }
+    if let Some((name, at)) = credential {
+        if let Some((_, by)) = taken.iter().find(|(p, _)| *p == name.as_str()) {
+            cx.report(
+                loc(at),
+                "backend.auth.query",
+                format!("the query parameter {name:?} is also used by {by}"),
+                Some("name the legacy API's key parameter, e.g. query: api_key".into()),
+            );
+        }
     }
 }
 
@@ -525,24 +545,6 @@ fn pagination_params(p: &Pagination) -> Vec<&str> {
         } => vec![cursor_param, size_param],
         Pagination::None => vec![],
     }
-}
-
-fn tls(cx: &mut Cx<'_>, spanned: &Spanned<TlsFile>) -> Option<BackendTls> {
-    let t = &spanned.value;
-    let insecure = t.insecure_skip_verify.as_ref().is_some_and(|v| v.value);
-    if insecure && t.ca_file.is_some() {
-        cx.report(
-            loc(spanned),
-            "backend.tls",
-            "ca_file and insecure_skip_verify: true contradict each other".into(),
-            Some("keep ca_file (the CA that signed the legacy API's certificate) and remove insecure_skip_verify".into()),
-        );
-        return None;
-    }
-    Some(BackendTls {
-        ca_file: t.ca_file.as_ref().map(|p| PathBuf::from(p.value.trim())),
-        insecure_skip_verify: insecure,
-    })
 }
 
 fn base_url(cx: &mut Cx<'_>, s: &Spanned<String>) -> Option<String> {
@@ -580,116 +582,6 @@ fn base_url(cx: &mut Cx<'_>, s: &Spanned<String>) -> Option<String> {
         return None;
     }
     Some(text.trim_end_matches('/').to_string())
-}
-
-fn auth(cx: &mut Cx<'_>, a: &Spanned<AuthFile>) -> Option<BackendAuth> {
-    let at = "backend.auth";
-    let f = &a.value;
-    let forms = "write {header: X-Api-Key, from_env: VAR}, {header: …, from_file: PATH}, \
-                 {bearer_from_env: VAR} or {bearer_from_file: PATH}";
-    let secret = |cx: &mut Cx<'_>,
-                  env: &Option<Spanned<String>>,
-                  file: &Option<Spanned<String>>| match (env, file) {
-        (Some(e), None) => env_var(cx, e).map(SecretSource::Env),
-        (None, Some(p)) if !p.value.trim().is_empty() => {
-            Some(SecretSource::File(PathBuf::from(p.value.trim())))
-        }
-        (None, Some(p)) => {
-            cx.report(
-                loc(p),
-                at,
-                "the secret file path is empty".into(),
-                Some(forms.into()),
-            );
-            None
-        }
-        _ => {
-            cx.report(
-                loc(a),
-                at,
-                "give exactly one source for the secret".into(),
-                Some(forms.into()),
-            );
-            None
-        }
-    };
-    match &f.header {
-        Some(h) => {
-            if let Some(b) = f.bearer_from_env.as_ref().or(f.bearer_from_file.as_ref()) {
-                cx.report(
-                    loc(b),
-                    at,
-                    "a header credential and a bearer token cannot both be set".into(),
-                    Some(forms.into()),
-                );
-                return None;
-            }
-            let name = match http::HeaderName::from_bytes(h.value.trim().as_bytes()) {
-                Ok(_) => Some(h.value.trim().to_string()),
-                Err(_) => {
-                    cx.report(
-                        loc(h),
-                        &format!("{at}.header"),
-                        format!("{:?} is not a valid header name", h.value),
-                        Some("write a header name like X-Api-Key".into()),
-                    );
-                    None
-                }
-            };
-            let secret = secret(cx, &f.from_env, &f.from_file);
-            Some(BackendAuth::Header {
-                name: name?,
-                secret: secret?,
-            })
-        }
-        None => {
-            if let Some(x) = f.from_env.as_ref().or(f.from_file.as_ref()) {
-                cx.report(
-                    loc(x),
-                    at,
-                    "from_env/from_file need `header:`, the header to send the secret in".into(),
-                    Some(
-                        "add header: X-Api-Key, or for a bearer token write bearer_from_env: VAR"
-                            .into(),
-                    ),
-                );
-                return None;
-            }
-            if f.bearer_from_env.is_none() && f.bearer_from_file.is_none() {
-                cx.report(
-                    loc(a),
-                    at,
-                    "no credential is given".into(),
-                    Some(forms.into()),
-                );
-                return None;
-            }
-            secret(cx, &f.bearer_from_env, &f.bearer_from_file).map(BackendAuth::Bearer)
-        }
-    }
-}
-
-fn env_var(cx: &mut Cx<'_>, e: &Spanned<String>) -> Option<String> {
-    let v = e.value.trim();
-    let valid = v
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Some(v.to_string())
-    } else {
-        cx.report(
-            loc(e),
-            "backend.auth",
-            format!("{v:?} is not an environment variable name"),
-            Some(
-                "write a name like ACME_API_KEY (the secret itself never goes in the mapping)"
-                    .into(),
-            ),
-        );
-        None
-    }
 }
 
 // --- users and groups ------------------------------------------------------------------------

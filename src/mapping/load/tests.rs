@@ -1,6 +1,7 @@
 //! Validation tests: each broken mapping must be refused with a problem on the right line, a
 //! message naming what is wrong, and a fix. The `groups:` section's are in `tests/groups.rs`.
 
+mod auth;
 mod group_lists;
 mod groups;
 mod identity;
@@ -264,9 +265,9 @@ fn backend_url_and_auth_are_checked() {
     );
     expect(
         &yaml,
-        "header: X-Api-Key",
-        "exactly one source",
-        "bearer_from_env",
+        "from_file: /run/key",
+        "from_env and from_file cannot both be set",
+        "keep one",
     );
     let yaml = with(
         "    header: X-Api-Key\n    from_env: TEST_API_KEY",

@@ -35,6 +35,25 @@ pub(super) struct Tokens {
     lifetime: Option<Duration>,
     /// Tokens issued since start (through the endpoint or [`Orbit::issue_token`]).
     issued: u64,
+    /// The grants made through the endpoint, oldest first.
+    grants: Vec<TokenGrant>,
+}
+
+/// How a client named itself to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` as form fields.
+    Form,
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+}
+
+/// One token granted by `POST /oauth/token`: what a test of the gateway's OAuth client reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub client_auth: ClientAuth,
+    /// The `scope` asked for, if any.
+    pub scope: Option<String>,
 }
 
 impl Tokens {
@@ -122,9 +141,16 @@ impl Orbit {
         self.tokens().valid.clear();
     }
 
-    /// How many tokens were issued since start.
+    /// How many tokens were issued since start (through the endpoint or
+    /// [`issue_token`](Self::issue_token)).
     pub fn tokens_issued(&self) -> u64 {
         self.tokens().issued
+    }
+
+    /// The tokens granted through `POST /oauth/token`, oldest first: how the client
+    /// authenticated and the scope it asked for.
+    pub fn token_grants(&self) -> Vec<TokenGrant> {
+        self.tokens().grants.clone()
     }
 
     /// How long the tokens issued from now on live (and the `expires_in` they are answered
@@ -197,12 +223,24 @@ impl Orbit {
         if !known {
             return Err(TokenError::InvalidClient(basic));
         }
-        let (token, lifetime) = self.tokens().issue();
+        let scope = first_param(form, "scope").map(str::to_string);
+        let (token, lifetime) = {
+            let mut tokens = self.tokens();
+            tokens.grants.push(TokenGrant {
+                client_auth: if basic {
+                    ClientAuth::Basic
+                } else {
+                    ClientAuth::Form
+                },
+                scope: scope.clone(),
+            });
+            tokens.issue()
+        };
         let mut answer = Map::new();
         answer.insert("access_token".into(), json!(token));
         answer.insert("token_type".into(), json!("Bearer"));
         answer.insert("expires_in".into(), json!(lifetime.as_secs()));
-        if let Some(scope) = first_param(form, "scope") {
+        if let Some(scope) = scope {
             answer.insert("scope".into(), json!(scope));
         }
         let mut resp = json_response(StatusCode::OK, &Value::Object(answer));
@@ -221,6 +259,7 @@ mod tests {
 
     use super::super::tests::{running, CLIENT_ID, SECRET};
     use super::super::{TOKEN, USERS};
+    use super::{ClientAuth, TokenGrant};
     use crate::common::test_client::{Client, Reply};
 
     const FORM: &str = "application/x-www-form-urlencoded";
@@ -270,6 +309,20 @@ mod tests {
         assert_ne!(other, token);
         assert_eq!(bearer(&anonymous, other).get(USERS).status, 200);
         assert_eq!(t.api.tokens_issued(), issued_before + 2);
+        assert_eq!(
+            t.api.token_grants(),
+            [
+                TokenGrant {
+                    client_auth: ClientAuth::Form,
+                    scope: None
+                },
+                TokenGrant {
+                    client_auth: ClientAuth::Basic,
+                    scope: Some("users teams".into())
+                }
+            ],
+            "issue_token is no grant"
+        );
     }
 
     #[test]
@@ -334,6 +387,7 @@ mod tests {
             );
         }
         assert_eq!(t.api.tokens_issued(), issued_before);
+        assert!(t.api.token_grants().is_empty());
         assert_eq!(anonymous.get(TOKEN).status, 405);
     }
 
