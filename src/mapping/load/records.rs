@@ -152,10 +152,10 @@ pub(super) fn rules(
                     loc(value),
                     &here,
                     misplaced(role, key, method),
-                    Some(format!(
-                        "remove {key}:; this endpoint takes {}",
-                        example(role)
-                    )),
+                    Some(match role {
+                        Role::Delete => "remove the delete endpoint's envelope".to_string(),
+                        _ => format!("remove `{key}` (this endpoint takes {})", example(role)),
+                    }),
                 );
                 ok = false;
                 continue;
@@ -257,7 +257,6 @@ fn example(role: Role) -> &'static str {
     match role {
         Role::Get => "envelope: { answer: data }",
         Role::List => "envelope: { item: user }",
-        Role::Delete => "no envelope (its answer is not read and it sends no body)",
         _ => "envelope: { answer: data, body: user }",
     }
 }
@@ -270,7 +269,10 @@ fn misplaced(role: Role, key: &str, method: Option<&Method>) -> String {
                 .into()
         }
         (Role::Delete, _) => {
-            format!("the gateway neither sends a record to the delete endpoint nor reads one from its answer, so `{key}` has nothing to wrap")
+            format!(
+                "the gateway neither sends a record to the delete endpoint nor reads one from \
+                 its answer: `{key}` has nothing to unwrap or wrap"
+            )
         }
         (_, "item") => "`item` is the key of the record in a list item: it belongs to the list endpoint or the section's envelope".into(),
         (_, "body") => match method {

@@ -122,7 +122,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "get: {",
         "this endpoint is sent no record, so `body` has nothing to wrap",
-        "remove body:; this endpoint takes envelope: { answer: data }",
+        "remove `body` (this endpoint takes envelope: { answer: data })",
     );
     assert_eq!(p.at, "users.endpoints.get.envelope.body");
     // The delete's answer is not read.
@@ -134,7 +134,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "delete: {",
         "the gateway neither sends a record to the delete endpoint nor reads one",
-        "remove answer:",
+        "remove the delete endpoint's envelope",
     );
     // A list answer holds items.
     let yaml = with(
@@ -156,7 +156,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "create: {",
         "`item` is the key of the record in a list item",
-        "remove item:",
+        "remove `item`",
     );
     // A deactivation by DELETE sends no body.
     let yaml = with(
@@ -167,7 +167,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "deactivate: {",
         "a DELETE call sends no body",
-        "remove body:",
+        "remove `body`",
     );
 }
 
