@@ -121,7 +121,12 @@ pub(super) fn rules(
     // The section's keys, for the endpoints they concern.
     let mut out = RecordRules {
         answer: section.answer.clone().filter(|_| role.answers_record()),
-        body: section.body.clone().filter(|_| role.takes_body()),
+        // A (de)activation body is the endpoint's own template, written as sent: only its own
+        // envelope wraps it.
+        body: section
+            .body
+            .clone()
+            .filter(|_| matches!(role, Role::Create | Role::Update)),
         item: section.item.clone().filter(|_| role == Role::List),
         errors: Vec::new(),
         read_first: false,

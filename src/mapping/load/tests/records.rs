@@ -309,3 +309,22 @@ fn the_shipped_keystone_mapping_reads_its_records_inside_their_envelopes() {
         Some("team")
     );
 }
+
+#[test]
+fn a_deactivation_body_is_wrapped_only_by_its_own_envelope() {
+    let yaml = enveloped("{ answer: data, body: user }").replacen(
+        "delete: { method: DELETE, path: \"/users/{id}\" }",
+        "delete: { method: DELETE, path: \"/users/{id}\" }\n    deactivate: { method: POST, path: \"/users/{id}/suspend\" }\n    reactivate: { method: POST, path: \"/users/{id}/resume\", envelope: { body: account } }",
+        1,
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let e = &m.users.endpoints;
+    let (off, on) = (
+        e.deactivate.as_ref().unwrap(),
+        e.reactivate.as_ref().unwrap(),
+    );
+    assert_eq!(off.record.answer.as_deref(), Some("data"));
+    assert_eq!(off.record.body, None);
+    assert_eq!(on.record.answer.as_deref(), Some("data"));
+    assert_eq!(on.record.body.as_deref(), Some("account"));
+}
