@@ -16,7 +16,7 @@ use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
 use scim_gateway::server::runner::gateway_services;
-use scim_gateway_example_apis::AcmeHr;
+use scim_gateway_example_apis::{AcmeHr, Crewbase, Keystone, Orbit};
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start_with_signals};
 
 #[derive(Parser)]
@@ -37,9 +37,12 @@ enum Command {
         #[arg(long, default_value = "config/gateway.toml")]
         config: PathBuf,
     },
-    /// Run the gateway in front of the example legacy API "Acme HR", both on loopback, and print
-    /// how to call it.
+    /// Run the gateway in front of an example legacy API (Acme HR unless --example says
+    /// another), with its shipped mapping, both on loopback, and print how to call it.
     Demo {
+        /// The example legacy API, described by mappings/<EXAMPLE>.yaml.
+        #[arg(long, value_enum, default_value_t = Example::AcmeHr)]
+        example: Example,
         /// Port of the SCIM listener (0: any free port).
         #[arg(long, default_value_t = 8080)]
         port: u16,
@@ -139,7 +142,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(&config),
-        Command::Demo { port, token, users } => demo(port, &token, users),
+        Command::Demo {
+            example,
+            port,
+            token,
+            users,
+        } => demo(example, port, &token, users),
         Command::Check { mapping } => check(&mapping),
         Command::HashToken => hash_token(),
         Command::Keys { command } => keys_command(command),
@@ -214,20 +222,121 @@ fn serve(config_path: &Path) -> ExitCode {
     }
 }
 
-fn demo(port: u16, token: &str, users: usize) -> ExitCode {
-    let mut config = Config::default();
-    config.auth.token_sha256 = vec![token_digest_hex(token)];
-    init_logging(&config);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mapping_file = root.join("mappings/acme-hr.yaml");
-    let mut mapping = match mapping::load_file(&mapping_file) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let legacy_key = format!("acme-{}", uuid::Uuid::new_v4().simple());
+/// An example legacy API `demo` runs the gateway in front of, with its shipped mapping
+/// `mappings/<name>.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Example {
+    /// Acme HR: numeric ids, an API-key header, teams with member endpoints.
+    AcmeHr,
+    /// Crewbase: string ids, a bearer token, membership as a list on the person.
+    Crewbase,
+    /// Keystone: a Rails-style API with wrapped records and `Token token=` auth.
+    Keystone,
+    /// Orbit: a JSON:API-style SaaS with OAuth 2.0 client credentials.
+    Orbit,
+}
+
+/// What the demo needs of one example legacy API, made ready to serve.
+struct DemoBackend {
+    /// How the example calls itself.
+    title: &'static str,
+    /// The example API as a pingora service (its users already seeded).
+    service: Box<dyn pingora::services::ServiceWithDependents>,
+    /// The environment variable the shipped mapping's `backend.auth` reads the legacy
+    /// credential from, and the value the demo sets it to (the example API's own secret).
+    credential: (&'static str, String),
+    /// The path of the example API's user list.
+    users_path: &'static str,
+    /// The userName of the first sample user (for the printed filter).
+    sample_user_name: &'static str,
+}
+
+impl Example {
+    /// The name on the command line, which also names the mapping file.
+    fn name(self) -> &'static str {
+        match self {
+            Example::AcmeHr => "acme-hr",
+            Example::Crewbase => "crewbase",
+            Example::Keystone => "keystone",
+            Example::Orbit => "orbit",
+        }
+    }
+
+    /// The example API with `users` sample users and a fresh secret, served on `addr`.
+    fn backend(self, addr: std::net::SocketAddr, users: usize) -> DemoBackend {
+        let secret = format!("{}-{}", self.name(), uuid::Uuid::new_v4().simple());
+        let service_name = format!("{} (example legacy API)", self.name());
+        match self {
+            Example::AcmeHr => {
+                let api = AcmeHr::new(secret.clone());
+                api.seed(users);
+                DemoBackend {
+                    title: "Acme HR",
+                    service: http_service(&service_name, addr, 1, api),
+                    credential: ("ACME_API_KEY", secret),
+                    users_path: "/api/v1/users",
+                    sample_user_name: "seed.user1",
+                }
+            }
+            Example::Crewbase => {
+                let api = Crewbase::new(secret.clone());
+                api.seed(users);
+                DemoBackend {
+                    title: "Crewbase",
+                    service: http_service(&service_name, addr, 1, api),
+                    credential: ("CREWBASE_TOKEN", secret),
+                    users_path: "/v2/people",
+                    sample_user_name: "seed.person1",
+                }
+            }
+            Example::Keystone => {
+                let api = Keystone::new(secret.clone());
+                api.seed(users);
+                DemoBackend {
+                    title: "Keystone",
+                    service: http_service(&service_name, addr, 1, api),
+                    // Rails token authentication: the variable holds the whole header value.
+                    credential: ("KEYSTONE_AUTH", format!("Token token=\"{secret}\"")),
+                    users_path: "/api/users",
+                    sample_user_name: "seed.user1",
+                }
+            }
+            Example::Orbit => {
+                // The client id is the one mappings/orbit.yaml names; the secret is the
+                // OAuth client secret the gateway trades for tokens.
+                let api = Orbit::new("scim-gateway", secret.clone());
+                api.seed(users);
+                DemoBackend {
+                    title: "Orbit",
+                    service: http_service(&service_name, addr, 1, api),
+                    credential: ("ORBIT_CLIENT_SECRET", secret),
+                    users_path: "/api/v2/users",
+                    sample_user_name: "seed.user1@example.com",
+                }
+            }
+        }
+    }
+}
+
+fn demo(example: Example, port: u16, token: &str, users: usize) -> ExitCode {
     let backend_addr = match free_loopback_addr() {
         Ok(a) => a,
         Err(e) => return fail(format!("no free loopback port: {e}")),
+    };
+    let backend = example.backend(backend_addr, users);
+    // The shipped mapping reads the legacy credential from the environment, as it would in
+    // production; the demo sets that variable to the example API's secret. Set here, before
+    // any thread is started.
+    let (variable, secret) = &backend.credential;
+    std::env::set_var(variable, secret);
+    let mut config = Config::default();
+    config.auth.token_sha256 = vec![token_digest_hex(token)];
+    init_logging(&config);
+    let mapping_name = format!("mappings/{}.yaml", example.name());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut mapping = match mapping::load_file(&root.join(&mapping_name)) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
     };
     let scim_addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let scim_addr = if port == 0 {
@@ -236,18 +345,12 @@ fn demo(port: u16, token: &str, users: usize) -> ExitCode {
         scim_addr
     };
     mapping.backend.base_url = format!("http://{backend_addr}");
-    mapping.backend.auth = Some(mapping::BackendAuth::Header {
-        name: "X-Acme-Api-Key".into(),
-        secret: mapping::SecretSource::Value(legacy_key.clone()),
-    });
-    let acme = AcmeHr::new(legacy_key);
-    acme.seed(users);
     let gateway = match Gateway::new(config, mapping) {
         Ok(g) => Arc::new(g),
         Err(e) => return fail(e),
     };
     let services = vec![
-        http_service("acme-hr (example legacy API)", backend_addr, 1, acme),
+        backend.service,
         http_service("scim", scim_addr, 2, ScimApp::new(gateway)),
     ];
     let server = match start_with_signals(server_conf(1, 1), services, &[backend_addr, scim_addr]) {
@@ -255,16 +358,20 @@ fn demo(port: u16, token: &str, users: usize) -> ExitCode {
         Err(e) => return fail(format!("{e} (try --port 0 for any free port)")),
     };
     let base = format!("http://{scim_addr}/scim/v2");
+    let title = backend.title;
+    let users_url = format!("http://{backend_addr}{}", backend.users_path);
+    let filter = backend.sample_user_name;
     println!(
-        "scim-gateway demo\n\
-         \n  example legacy API (Acme HR): http://{backend_addr}/api/v1/users  ({users} sample users)\
+        "scim-gateway demo: {title}, described by {mapping_name}\n\
+         \n  example legacy API ({title}): {users_url}  ({users} sample users)\
+         \n  legacy credential:            ${variable}, which the mapping's backend.auth reads (set by the demo)\
          \n  SCIM base URL (Tenant URL):   {base}\
          \n  bearer token (Secret Token):  {token}\
-         \n\nTry:\n  curl -s -H 'Authorization: Bearer {token}' '{base}/Users?filter=userName%20eq%20%22seed.user1%22'\
+         \n\nTry:\n  curl -s -H 'Authorization: Bearer {token}' '{base}/Users?filter=userName%20eq%20%22{filter}%22'\
          \n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' \\\
          \n       -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"grace@example.com\",\"name\":{{\"givenName\":\"Grace\",\"familyName\":\"Hopper\"}},\"emails\":[{{\"type\":\"work\",\"value\":\"grace@example.com\",\"primary\":true}}]}}' \\\
          \n       {base}/Users\
-         \n\nCtrl-C stops it."
+         \n\nOther examples: scim-gateway demo --example acme-hr|crewbase|keystone|orbit. Ctrl-C stops it."
     );
     server.wait();
     ExitCode::SUCCESS

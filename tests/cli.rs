@@ -1,5 +1,6 @@
 //! The `scim-gateway` binary as an operator uses it: `check` on good and broken mappings,
-//! `hash-token`, and `serve` with a config file and environment overrides, stopped by SIGTERM.
+//! `hash-token`, `serve` with a config file and environment overrides, stopped by SIGTERM, and
+//! `demo` in front of each example legacy API, its printed curl lines working as printed.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -25,6 +26,7 @@ fn check_accepts_the_shipped_mappings() {
             "check",
             &format!("{root}/mappings/acme-hr.yaml"),
             &format!("{root}/mappings/crewbase.yaml"),
+            &format!("{root}/mappings/keystone.yaml"),
         ])
         .output()
         .unwrap();
@@ -167,5 +169,105 @@ fn serve_runs_from_a_config_file_with_env_overrides_and_stops_on_sigterm() {
     assert!(
         !logs.contains("operator-token"),
         "the IdP token must never be logged"
+    );
+}
+
+/// A running demo, stopped when dropped (a failed assertion included).
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A demo started with `args`, and its output read up to its last line ("Ctrl-C stops it").
+fn start_demo(args: &[&str]) -> (Demo, Vec<String>) {
+    use std::io::BufRead;
+    let mut demo = Demo(
+        Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = demo.0.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.contains("Ctrl-C stops it");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (demo, lines)
+}
+
+#[test]
+fn demo_runs_each_example_with_its_shipped_mapping_and_its_curl_lines_work() {
+    // TODO(orbit): add ("orbit", "/api/v2/users") once mappings/orbit.yaml is shipped.
+    for (example, users_path) in [
+        ("acme-hr", "/api/v1/users"),
+        ("crewbase", "/v2/people"),
+        ("keystone", "/api/users"),
+    ] {
+        let (_demo, lines) = start_demo(&[
+            "--example",
+            example,
+            "--port",
+            "0",
+            "--token",
+            "demo-test-token",
+            "--users",
+            "2",
+        ]);
+        let text = lines.join("\n");
+        assert!(
+            text.contains(&format!("mappings/{example}.yaml")),
+            "{example}: names its mapping\n{text}"
+        );
+        assert!(text.contains(users_path), "{example}\n{text}");
+        // The first curl line, as a newcomer pastes it: a filter that finds the first sample
+        // user.
+        let filter_url = lines
+            .iter()
+            .find_map(|l| {
+                let start = l.find("'http://")? + 1;
+                let end = start + l[start..].find('\'')?;
+                Some(l[start..end].to_string())
+            })
+            .unwrap_or_else(|| panic!("{example}: no curl URL in\n{text}"));
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut r = agent
+            .get(&filter_url)
+            .header("Authorization", "Bearer demo-test-token")
+            .call()
+            .unwrap();
+        let status = r.status();
+        let body = r.body_mut().read_to_string().unwrap();
+        assert_eq!(status, 200, "{example}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["totalResults"], 1, "{example}: {body}");
+    }
+}
+
+#[test]
+fn demo_refuses_an_unknown_example_and_lists_the_known_ones() {
+    let out = Command::new(BIN)
+        .args(["demo", "--example", "acme", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[possible values: acme-hr, crewbase, keystone, orbit]"),
+        "{err}"
     );
 }

@@ -173,7 +173,7 @@ fn lifecycle(env: &Env) {
     assert_eq!(del.body, Value::Null);
 }
 
-both_mappings!(entra_lifecycle, lifecycle);
+all_mappings!(entra_lifecycle, lifecycle);
 
 fn create_with_string_boolean_and_nulls(env: &Env) {
     // Microsoft's reference test "Post emp1 with string True", with unused attributes as null.
@@ -186,7 +186,7 @@ fn create_with_string_boolean_and_nulls(env: &Env) {
     assert!(r.body.get("title").is_none());
 }
 
-both_mappings!(entra_create_quirks, create_with_string_boolean_and_nulls);
+all_mappings!(entra_create_quirks, create_with_string_boolean_and_nulls);
 
 #[test]
 fn wrong_token_gets_401_with_www_authenticate() {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use common::{Env, Legacy};
 use scim_gateway::mapping::{self, Mapping, Pagination};
-use scim_gateway_example_apis::{acme_hr, crewbase, keystone};
+use scim_gateway_example_apis::{acme_hr, crewbase, keystone, orbit};
 use serde_json::{json, Map, Value};
 
 /// The example legacy APIs the tests here run against, unless they say otherwise.
@@ -112,6 +112,9 @@ fn set_title(env: &Env, id: &str, title: &str) {
             id.parse().unwrap(),
             json!({ "title": title }).as_object().unwrap(),
         ),
+        Legacy::Orbit => env
+            .orbit()
+            .edit_user(id, json!({ "title": title }).as_object().unwrap()),
     };
     assert!(edited);
 }
@@ -122,16 +125,13 @@ fn list_calls(env: &Env) -> u64 {
         Legacy::AcmeHr => env.acme().requests().get("GET", acme_hr::USERS),
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PEOPLE),
         Legacy::Keystone => env.keystone().requests().get("GET", keystone::USERS),
+        Legacy::Orbit => env.orbit().requests().get("GET", orbit::USERS),
     }
 }
 
 /// The shipped mapping of `legacy`, its text changed by `edit` (each `(from, to)` must occur).
 fn edited_mapping(legacy: Legacy, edits: &[(&str, &str)]) -> Mapping {
-    let file = match legacy {
-        Legacy::AcmeHr => "mappings/acme-hr.yaml",
-        Legacy::Crewbase => "mappings/crewbase.yaml",
-        Legacy::Keystone => "mappings/keystone.yaml",
-    };
+    let file = legacy.mapping_file();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut yaml = std::fs::read_to_string(root.join(file)).unwrap();
     for (from, to) in edits {
@@ -155,7 +155,7 @@ fn deleted_users_in_the_legacy_list_are_neither_shown_nor_counted_on_any_page() 
             assert_eq!(r.status, 204, "{legacy:?}: {:?}", r.body);
         }
         let expected = match legacy {
-            Legacy::AcmeHr | Legacy::Keystone => ids.len() - deleted.len(),
+            Legacy::AcmeHr | Legacy::Keystone | Legacy::Orbit => ids.len() - deleted.len(),
             Legacy::Crewbase => ids.len(),
         };
         let seen = same_total_every_way(&env, "", expected);

@@ -1,4 +1,4 @@
-//! SCIM Groups over real HTTP, for both shipped mappings: the life cycles Entra ID, Okta and
+//! SCIM Groups over real HTTP, for every shipped mapping: the life cycles Entra ID, Okta and
 //! JumpCloud drive (the "on the wire" sections of `docs/idp/*.md`), and each user's `groups`.
 
 mod common;
@@ -111,7 +111,7 @@ fn entra_lifecycle(env: &Env) {
     assert_eq!(env.get(&format!("/Groups/{id}")).status, 404);
 }
 
-both_mappings!(entra_group_lifecycle, entra_lifecycle);
+all_mappings!(entra_group_lifecycle, entra_lifecycle);
 
 fn okta_group_push(env: &Env) {
     let users = env.seed_users(4);
@@ -181,7 +181,7 @@ fn okta_group_push(env: &Env) {
     assert_eq!(env.delete(&format!("/Groups/{id}")).status, 204);
 }
 
-both_mappings!(okta_group_push_flow, okta_group_push);
+all_mappings!(okta_group_push_flow, okta_group_push);
 
 fn jumpcloud_repeated_add_and_unknown_members(env: &Env) {
     let users = env.seed_users(2);
@@ -213,7 +213,7 @@ fn jumpcloud_repeated_add_and_unknown_members(env: &Env) {
     assert_eq!(r.status, 404, "{:?}", r.body);
 }
 
-both_mappings!(
+all_mappings!(
     jumpcloud_group_adds,
     jumpcloud_repeated_add_and_unknown_members
 );
@@ -266,7 +266,7 @@ fn user_groups_are_fresh(env: &Env) {
     assert_eq!(found.body["Resources"][0]["id"], a.as_str());
 }
 
-both_mappings!(user_groups_fresh, user_groups_are_fresh);
+all_mappings!(user_groups_fresh, user_groups_are_fresh);
 
 fn discovery_lists_groups(env: &Env) {
     let types = env.get("/ResourceTypes");
@@ -276,7 +276,7 @@ fn discovery_lists_groups(env: &Env) {
     assert_eq!(schema.status, 200, "{:?}", schema.body);
 }
 
-both_mappings!(discovery_has_groups, discovery_lists_groups);
+all_mappings!(discovery_has_groups, discovery_lists_groups);
 
 #[test]
 fn concurrent_adds_of_one_crewbase_person_keep_every_team() {

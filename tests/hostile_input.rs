@@ -148,6 +148,7 @@ fn requests(env: &Env) -> &RequestCounts {
         Legacy::AcmeHr => env.acme().requests(),
         Legacy::Crewbase => env.crewbase().requests(),
         Legacy::Keystone => env.keystone().requests(),
+        Legacy::Orbit => env.orbit().requests(),
     }
 }
 
@@ -157,6 +158,7 @@ fn legacy_collections(env: &Env) -> (&'static str, &'static str) {
         Legacy::AcmeHr => ("/api/v1/users", "/api/v1/teams"),
         Legacy::Crewbase => ("/v2/people", "/v2/teams"),
         Legacy::Keystone => ("/api/users", "/api/teams"),
+        Legacy::Orbit => ("/api/v2/users", "/api/v2/teams"),
     }
 }
 
@@ -290,6 +292,7 @@ fn env_name(env: &Env) -> &'static str {
         Legacy::AcmeHr => "acme-hr",
         Legacy::Crewbase => "crewbase",
         Legacy::Keystone => "keystone",
+        Legacy::Orbit => "orbit",
     }
 }
 
@@ -411,7 +414,7 @@ fn filter_values_reach_the_legacy_query_as_one_value(env: &Env) {
     still_answers(env);
 }
 
-both_mappings!(filters, filter_values_reach_the_legacy_query_as_one_value);
+all_mappings!(filters, filter_values_reach_the_legacy_query_as_one_value);
 
 #[test]
 fn request_bounds_are_refused_with_scim_errors() {

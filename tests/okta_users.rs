@@ -135,7 +135,7 @@ fn lifecycle(env: &Env) {
     assert_eq!(env.put(&format!("/Users/{id}"), &off).body["active"], true);
 }
 
-both_mappings!(okta_lifecycle, lifecycle);
+all_mappings!(okta_lifecycle, lifecycle);
 
 fn errors_are_scim_errors(env: &Env) {
     // Junk JSON → 400 invalidSyntax.
@@ -183,4 +183,4 @@ fn errors_are_scim_errors(env: &Env) {
     assert_eq!(r.status, 404, "{:?}", r.body);
 }
 
-both_mappings!(scim_errors, errors_are_scim_errors);
+all_mappings!(scim_errors, errors_are_scim_errors);

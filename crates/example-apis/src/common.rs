@@ -1,10 +1,11 @@
-//! What the two example APIs share: the head and body of a request read from a pingora session,
+//! What the example APIs share: the head and body of a request read from a pingora session,
 //! JSON responses, the id segment of a path, timestamps, the shared-secret comparison, and the
 //! per-endpoint request counters that tests and benches read (with the `X-Request-Id`s and raw
 //! request targets received, and a delay a test can ask for one request).
 //!
-//! Nothing here knows either API's resources, field names or error shape: those stay in
-//! `acme_hr.rs` and `crewbase.rs`, because the point of the examples is that they differ.
+//! Nothing here knows an API's resources, field names or error shape: those stay in each API's
+//! own module (`acme_hr.rs`, `crewbase.rs`, `keystone.rs`, `orbit.rs`), because the point of the
+//! examples is that they differ.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -21,7 +22,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-/// The largest request body either API accepts.
+/// The largest request body an example API accepts.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The parts of a request an example API routes on, copied out of the pingora session.
@@ -555,6 +556,17 @@ pub(crate) mod test_client {
             body: Option<&str>,
             headers: &[(&str, &str)],
         ) -> Reply {
+            self.call_typed(method, path, body.map(|b| (b, "application/json")), headers)
+        }
+
+        /// Sends `method path` with `body` as (text, content type), if any, and `headers`.
+        pub fn call_typed(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<(&str, &str)>,
+            headers: &[(&str, &str)],
+        ) -> Reply {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let mut req = Request::builder()
                 .method(method)
@@ -566,10 +578,10 @@ pub(crate) mod test_client {
                 req = req.header(*name, *value);
             }
             let resp = match body {
-                Some(b) => self
+                Some((b, content_type)) => self
                     .agent
                     .run(
-                        req.header("content-type", "application/json")
+                        req.header("content-type", content_type)
                             .body(b.to_string())
                             .unwrap(),
                     )

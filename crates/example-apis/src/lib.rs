@@ -16,8 +16,15 @@
 //!   deleted through SCIM kept in the list, `lock_version` and `If-Match`, `Token token=` auth;
 //!   teams listed in one unpaged answer, with membership endpoints whose refusals each have
 //!   their own shape (`keystone/teams.rs`); described by `mappings/keystone.yaml`.
+//! - [`Orbit`] (`orbit.rs`): a JSON:API-style SaaS — OAuth 2.0 client-credentials tokens that
+//!   expire, records in `{"data": …}` answers and `{"user": …}` bodies, a create answered 200,
+//!   updates answered 204 with no body, 403 for an unknown id but 204 for a write to one, ids
+//!   found by prefix, `page[number]`/`page[size]`, exact `filter[email]` and
+//!   `filter[external_id]` and other filters ignored; teams holding their members as a
+//!   versioned list (`orbit/teams.rs`); roles named by UUIDs that differ per instance
+//!   (`orbit/roles.rs`); described by `mappings/orbit.yaml` and `mappings/orbit-roles.yaml`.
 //!
-//! All three are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
+//! All four are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
 //! teams and read the request counters ([`RequestCounts`]).
 //!
@@ -30,8 +37,10 @@ pub mod acme_hr;
 mod common;
 pub mod crewbase;
 pub mod keystone;
+pub mod orbit;
 
 pub use acme_hr::AcmeHr;
 pub use common::{Endpoint, RequestCounts, MAX_BODY_BYTES, NO_ROUTE};
 pub use crewbase::Crewbase;
 pub use keystone::Keystone;
+pub use orbit::Orbit;
