@@ -796,3 +796,52 @@ fn orbit_without_the_get_rule_a_403_is_the_gateways_credentials_refused() {
     let got = b.call("GET", "/Users/usr_0000000000000000", None);
     assert_eq!(got.status, 502, "{:?}", got.body);
 }
+
+// --- Keystone: envelopes on a shipped mapping, and an existence check over the record cache ---
+
+/// Keystone with its shipped mapping, its text changed by `edit` (the harness's backend and
+/// credentials kept).
+fn keystone(edit: impl Fn(&str) -> String) -> common::Env {
+    common::Env::start_tweaked(
+        common::Legacy::Keystone,
+        |m| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(root.join("mappings/keystone.yaml")).unwrap();
+            let mut edited = mapping::load_str("mappings/keystone.yaml", &edit(&text)).unwrap();
+            edited.backend = m.backend.clone();
+            *m = edited;
+        },
+        |_| {},
+    )
+}
+
+#[test]
+fn an_existence_check_on_a_versioned_update_reads_the_user_now_not_from_the_cache() {
+    use scim_gateway_example_apis::keystone::USER;
+    let title = |t: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": t}]
+        })
+    };
+    for (read_first, reads) in [(false, 1), (true, 2)] {
+        let env = keystone(|text| {
+            if read_first {
+                text.replace(
+                    "mode: partial, if_match: true }",
+                    "mode: partial, if_match: true, exists: read_first }",
+                )
+            } else {
+                text.to_string()
+            }
+        });
+        let id = env.seed_users(1).remove(0);
+        let before = env.keystone().requests().get("GET", USER);
+        assert_eq!(env.get(&format!("/Users/{id}")).status, 200);
+        let patched = env.patch(&format!("/Users/{id}"), &title("Analyst"));
+        assert_eq!(patched.status, 200, "{:?}", patched.body);
+        assert_eq!(patched.body["title"], "Analyst");
+        let gets = env.keystone().requests().get("GET", USER) - before;
+        assert_eq!(gets, reads, "exists: read_first = {read_first}");
+    }
+}
