@@ -66,6 +66,27 @@ users:
         - { scim: false, legacy: suspended }
   filters:
     - { scim: userName, op: eq, param: email }
+groups:
+  envelope: { answer: data, body: team, item: team }
+  id: $.id
+  id_format: { pattern: '^t[0-9]+$' }
+  endpoints:
+    create: { method: POST, path: /api/teams }
+    get:
+      method: GET
+      path: "/api/teams/{id}"
+      errors:
+        - { status: 403, scim_status: 404 }
+    update: { method: PATCH, path: "/api/teams/{id}" }
+    delete: { method: DELETE, path: "/api/teams/{id}", exists: read_first }
+    list: { method: GET, path: /api/teams, items: $.items, total: { body: $.total }, pagination: { style: page, page_param: page, size_param: per_page } }
+  attributes:
+    - { scim: displayName, legacy: $.name, required: true }
+  membership:
+    endpoints:
+      add: { method: POST, path: "/api/teams/{id}/members/{member}" }
+      remove: { method: DELETE, path: "/api/teams/{id}/members/{member}" }
+      list: { method: GET, path: "/api/teams/{id}/members", items: $.data, member: $.id, pagination: { style: none } }
 "#;
 
 /// How Ledger answers a create.
@@ -84,6 +105,7 @@ enum CreateAnswer {
 #[derive(Debug)]
 struct State {
     users: BTreeMap<String, Value>,
+    teams: BTreeMap<String, Value>,
     next: u64,
     create: CreateAnswer,
     /// Every request: method, path and query, body (Null when none).
@@ -101,6 +123,7 @@ impl Ledger {
     fn new() -> Ledger {
         Ledger(Arc::new(Mutex::new(State {
             users: BTreeMap::new(),
+            teams: BTreeMap::new(),
             next: 1,
             create: CreateAnswer::Data200,
             requests: Vec::new(),
@@ -203,6 +226,30 @@ impl Ledger {
             }
             ("DELETE", ["api", "users", id]) => {
                 s.users.remove(*id);
+                empty(204)
+            }
+            // Teams: created 201 with the id only in Location, read `{"data": {…}}` (403 for
+            // an unknown id), deleted 204 (unknown too), without members.
+            ("POST", ["api", "teams"]) => {
+                let Some(name) = body.pointer("/team/name").cloned() else {
+                    return json_response(422, &json!({"errors": [{"code": "no_team"}]}));
+                };
+                let id = format!("t{}", s.next);
+                s.next += 1;
+                s.teams.insert(id.clone(), json!({"id": id, "name": name}));
+                with_location(empty(201), &format!("/api/teams/{id}"))
+            }
+            ("GET", ["api", "teams"]) => {
+                let items: Vec<Value> = s.teams.values().map(|t| json!({"team": t})).collect();
+                json_response(200, &json!({"total": items.len(), "items": items}))
+            }
+            ("GET", ["api", "teams", id]) => match s.teams.get(*id) {
+                Some(t) => json_response(200, &json!({"data": t})),
+                None => forbidden(),
+            },
+            ("GET", ["api", "teams", _, "members"]) => json_response(200, &json!({"data": []})),
+            ("DELETE", ["api", "teams", id]) => {
+                s.teams.remove(*id);
                 empty(204)
             }
             _ => json_response(404, &json!({"errors": [{"code": "no_route"}]})),
@@ -597,6 +644,42 @@ fn list_items_are_read_inside_their_envelope_and_a_bare_item_is_a_502() {
     assert_eq!(listed.status, 502, "{:?}", listed.body);
     let detail = listed.body["detail"].as_str().unwrap();
     assert!(detail.contains("no object under \"account\""), "{detail}");
+}
+
+#[test]
+fn a_group_created_201_with_a_location_is_read_and_an_unknown_one_is_never_deleted() {
+    let b = Bench::start(|m| m);
+    let created = b.call(
+        "POST",
+        "/Groups",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops"})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["displayName"], "Ops");
+    let sent = b.ledger.take_requests();
+    let create = sent
+        .iter()
+        .find(|(m, t, _)| m == "POST" && t == "/api/teams")
+        .expect("the create was sent");
+    assert_eq!(create.2, json!({"team": {"name": "Ops"}}));
+    assert!(
+        sent.iter()
+            .any(|(m, t, _)| m == "GET" && *t == format!("/api/teams/{id}")),
+        "read by the Location's id: {sent:?}"
+    );
+    let listed = b.call("GET", "/Groups?excludedAttributes=members", None);
+    assert_eq!(listed.body["totalResults"], 1, "{:?}", listed.body);
+    assert_eq!(listed.body["Resources"][0]["displayName"], "Ops");
+
+    assert_eq!(b.call("GET", "/Groups/t99", None).status, 404);
+    assert_eq!(b.call("DELETE", "/Groups/t99", None).status, 404);
+    assert!(
+        !b.calls().iter().any(|c| c.starts_with("DELETE")),
+        "nothing deleted"
+    );
+    assert_eq!(b.call("DELETE", &format!("/Groups/{id}"), None).status, 204);
+    assert_eq!(b.call("GET", &format!("/Groups/{id}"), None).status, 404);
 }
 
 // --- Orbit ----------------------------------------------------------------------------------
