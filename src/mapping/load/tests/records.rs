@@ -328,3 +328,46 @@ fn a_deactivation_body_is_wrapped_only_by_its_own_envelope() {
     assert_eq!(on.record.answer.as_deref(), Some("data"));
     assert_eq!(on.record.body.as_deref(), Some("account"));
 }
+
+#[test]
+fn member_calls_take_no_envelope_errors_or_existence_check() {
+    use crate::mapping::fixture::{GROUPS, GROUPS_ENDPOINTS};
+    let members = GROUPS_ENDPOINTS.replacen(
+        "remove: { method: DELETE, path: \"/teams/{id}/members/{member}\" }",
+        "remove: { method: DELETE, path: \"/teams/{id}/members/{member}\", exists: read_first, envelope: { answer: data } }",
+        1,
+    );
+    let yaml = format!("{BASE}{GROUPS}{members}");
+    let p = expect(
+        &yaml,
+        "remove: {",
+        "`exists` applies to the users: and groups: endpoints, not member calls",
+        "remove it",
+    );
+    assert_eq!(p.at, "groups.membership.endpoints.remove.exists");
+    expect(
+        &yaml,
+        "remove: {",
+        "`envelope` applies to the users: and groups: endpoints, not member calls",
+        "remove it",
+    );
+    // The groups section's own envelope applies to its endpoints, not to the member calls.
+    let yaml = format!("{BASE}{GROUPS}{GROUPS_ENDPOINTS}").replacen(
+        "groups:\n",
+        "groups:\n  envelope: { answer: team, body: team }\n",
+        1,
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let g = m.groups.unwrap();
+    assert_eq!(
+        g.resource.endpoints.get.record.answer.as_deref(),
+        Some("team")
+    );
+    match g.membership {
+        Membership::Endpoints { add, remove, .. } => {
+            assert_eq!(add.endpoint.record.body, None);
+            assert_eq!(remove.record.answer, None);
+        }
+        other => panic!("member endpoints expected, got {other:?}"),
+    }
+}
