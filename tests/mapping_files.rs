@@ -666,6 +666,9 @@ fn documentation_examples_hold() {
                 let mut sent = None;
                 let mut ids = None;
                 let mut carried = None;
+                let mut answer = None;
+                let mut body = None;
+                let mut listed = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -686,6 +689,9 @@ fn documentation_examples_hold() {
                         "json sent" => sent = Some(value(&next.body)),
                         "text ids" => ids = Some((next.line, next.body.clone())),
                         "text carries" => carried = Some((next.line, next.body.clone())),
+                        "json answer" => answer = Some((next.line, value(&next.body))),
+                        "json body" => body = Some((next.line, value(&next.body))),
+                        "json list" => listed = Some((next.line, value(&next.body))),
                         _ => break,
                     }
                     i += 1;
@@ -746,6 +752,12 @@ fn documentation_examples_hold() {
                 if let Some((line, carried)) = &carried {
                     check_carried(resource, carried, *line);
                 }
+                check_envelopes(
+                    resource,
+                    legacy.as_ref(),
+                    scim.as_ref(),
+                    [answer, body, listed],
+                );
                 checked += 1;
             }
             ["yaml", "broken"] => {
@@ -815,6 +827,48 @@ fn check_update(
         sent,
         "docs/mapping.md:{line}: the update sends"
     );
+}
+
+/// `json answer`, `json body` and `json list` blocks, in that order (each optional): the record
+/// the `get` endpoint's answer holds (inside its envelope) is the example's legacy record; the
+/// create's body for the example's SCIM resource holds at least the body block; the first item
+/// of the list answer is the legacy record.
+fn check_envelopes(
+    m: &ResourceMapping,
+    legacy: Option<&Value>,
+    scim: Option<&Value>,
+    [answer, body, listed]: [Option<(usize, Value)>; 3],
+) {
+    if let Some((line, answer)) = answer {
+        let legacy = legacy.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json legacy`"));
+        assert_eq!(
+            &m.endpoints.get.record_of(answer),
+            legacy,
+            "docs/mapping.md:{line}: the answer holds"
+        );
+    }
+    if let Some((line, body)) = body {
+        let scim = scim.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json scim`"));
+        let record = m.to_legacy(scim, None).unwrap();
+        let sent = m.endpoints.create.body_with(&record);
+        assert!(
+            contains(&sent, &body),
+            "docs/mapping.md:{line}: the create sends\n{sent:#}"
+        );
+    }
+    if let Some((line, list)) = listed {
+        let legacy = legacy.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json legacy`"));
+        let items = m
+            .endpoints
+            .list
+            .items(&list)
+            .unwrap_or_else(|e| panic!("docs/mapping.md:{line}: {e}"));
+        assert_eq!(
+            items.first(),
+            Some(legacy),
+            "docs/mapping.md:{line}: the first list item holds"
+        );
+    }
 }
 
 /// A `text ids` block: each line `<id> → names a user` (or `a group`), or `names no user`.

@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use scim_gateway::config::Config;
-use scim_gateway::mapping;
+use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
@@ -65,6 +66,27 @@ users:
         - { scim: false, legacy: suspended }
   filters:
     - { scim: userName, op: eq, param: email }
+groups:
+  envelope: { answer: data, body: team, item: team }
+  id: $.id
+  id_format: { pattern: '^t[0-9]+$' }
+  endpoints:
+    create: { method: POST, path: /api/teams }
+    get:
+      method: GET
+      path: "/api/teams/{id}"
+      errors:
+        - { status: 403, scim_status: 404 }
+    update: { method: PATCH, path: "/api/teams/{id}" }
+    delete: { method: DELETE, path: "/api/teams/{id}", exists: read_first }
+    list: { method: GET, path: /api/teams, items: $.items, total: { body: $.total }, pagination: { style: page, page_param: page, size_param: per_page } }
+  attributes:
+    - { scim: displayName, legacy: $.name, required: true }
+  membership:
+    endpoints:
+      add: { method: POST, path: "/api/teams/{id}/members/{member}" }
+      remove: { method: DELETE, path: "/api/teams/{id}/members/{member}" }
+      list: { method: GET, path: "/api/teams/{id}/members", items: $.data, member: $.id, pagination: { style: none } }
 "#;
 
 /// How Ledger answers a create.
@@ -83,6 +105,7 @@ enum CreateAnswer {
 #[derive(Debug)]
 struct State {
     users: BTreeMap<String, Value>,
+    teams: BTreeMap<String, Value>,
     next: u64,
     create: CreateAnswer,
     /// Every request: method, path and query, body (Null when none).
@@ -100,6 +123,7 @@ impl Ledger {
     fn new() -> Ledger {
         Ledger(Arc::new(Mutex::new(State {
             users: BTreeMap::new(),
+            teams: BTreeMap::new(),
             next: 1,
             create: CreateAnswer::Data200,
             requests: Vec::new(),
@@ -204,6 +228,30 @@ impl Ledger {
                 s.users.remove(*id);
                 empty(204)
             }
+            // Teams: created 201 with the id only in Location, read `{"data": {…}}` (403 for
+            // an unknown id), deleted 204 (unknown too), without members.
+            ("POST", ["api", "teams"]) => {
+                let Some(name) = body.pointer("/team/name").cloned() else {
+                    return json_response(422, &json!({"errors": [{"code": "no_team"}]}));
+                };
+                let id = format!("t{}", s.next);
+                s.next += 1;
+                s.teams.insert(id.clone(), json!({"id": id, "name": name}));
+                with_location(empty(201), &format!("/api/teams/{id}"))
+            }
+            ("GET", ["api", "teams"]) => {
+                let items: Vec<Value> = s.teams.values().map(|t| json!({"team": t})).collect();
+                json_response(200, &json!({"total": items.len(), "items": items}))
+            }
+            ("GET", ["api", "teams", id]) => match s.teams.get(*id) {
+                Some(t) => json_response(200, &json!({"data": t})),
+                None => forbidden(),
+            },
+            ("GET", ["api", "teams", _, "members"]) => json_response(200, &json!({"data": []})),
+            ("DELETE", ["api", "teams", id]) => {
+                s.teams.remove(*id);
+                empty(204)
+            }
             _ => json_response(404, &json!({"errors": [{"code": "no_route"}]})),
         }
     }
@@ -276,6 +324,56 @@ struct Answer {
     body: Value,
 }
 
+/// A gateway with the mapping `yaml` in front of the legacy API at `backend`, sending `auth`:
+/// its SCIM base URL and its server.
+fn gateway(yaml: &str, backend: SocketAddr, auth: Option<BackendAuth>) -> (String, RunningServer) {
+    let mut mapping = mapping::load_str("mappings/test.yaml", yaml).unwrap();
+    mapping.backend.base_url = format!("http://{backend}");
+    mapping.backend.auth = auth;
+    let mut config = Config::default();
+    config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+    let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
+    let addr = free_loopback_addr().unwrap();
+    let server = start(
+        server_conf(0, 1),
+        vec![http_service("scim", addr, 2, ScimApp::new(gateway))],
+        &[addr],
+    )
+    .unwrap();
+    (format!("http://{addr}/scim/v2"), server)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// A SCIM call over `agent` to the gateway at `base`.
+fn scim(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {TOKEN}"));
+    let bytes = match body {
+        Some(b) => {
+            request = request.header("Content-Type", "application/scim+json");
+            serde_json::to_vec(b).unwrap()
+        }
+        None => Vec::new(),
+    };
+    let response = agent
+        .run(request.body(bytes).unwrap())
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
 impl Bench {
     fn start(edit: impl FnOnce(String) -> String) -> Bench {
         let ledger = Ledger::new();
@@ -286,54 +384,21 @@ impl Bench {
             &[backend_addr],
         )
         .unwrap();
-        let mut mapping = mapping::load_str("ledger.yaml", &edit(MAPPING.to_string())).unwrap();
-        mapping.backend.base_url = format!("http://{backend_addr}");
-        let mut config = Config::default();
-        config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
-        let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
-        let addr = free_loopback_addr().unwrap();
-        let server = start(
-            server_conf(0, 1),
-            vec![http_service("scim", addr, 2, ScimApp::new(gateway))],
-            &[addr],
-        )
-        .unwrap();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let (base, server) = gateway(&edit(MAPPING.to_string()), backend_addr, None);
         Bench {
             ledger,
-            base: format!("http://{addr}/scim/v2"),
-            agent,
+            base,
+            agent: agent(),
             _servers: (backend, server),
         }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {TOKEN}"));
-        let bytes = match body {
-            Some(b) => {
-                request = request.header("Content-Type", "application/scim+json");
-                serde_json::to_vec(b).unwrap()
-            }
-            None => Vec::new(),
-        };
-        let response = self
-            .agent
-            .run(request.body(bytes).unwrap())
-            .expect("the gateway answers");
-        let status = response.status().as_u16();
-        let text = response.into_body().read_to_string().unwrap_or_default();
-        Answer {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
+        scim(&self.agent, &self.base, method, path, body)
     }
+}
 
+impl Bench {
     /// The calls Ledger received since the last look, as "METHOD path" (query left out).
     fn calls(&self) -> Vec<String> {
         self.ledger
@@ -579,4 +644,287 @@ fn list_items_are_read_inside_their_envelope_and_a_bare_item_is_a_502() {
     assert_eq!(listed.status, 502, "{:?}", listed.body);
     let detail = listed.body["detail"].as_str().unwrap();
     assert!(detail.contains("no object under \"account\""), "{detail}");
+}
+
+#[test]
+fn a_group_created_201_with_a_location_is_read_and_an_unknown_one_is_never_deleted() {
+    let b = Bench::start(|m| m);
+    let created = b.call(
+        "POST",
+        "/Groups",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops"})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["displayName"], "Ops");
+    let sent = b.ledger.take_requests();
+    let create = sent
+        .iter()
+        .find(|(m, t, _)| m == "POST" && t == "/api/teams")
+        .expect("the create was sent");
+    assert_eq!(create.2, json!({"team": {"name": "Ops"}}));
+    assert!(
+        sent.iter()
+            .any(|(m, t, _)| m == "GET" && *t == format!("/api/teams/{id}")),
+        "read by the Location's id: {sent:?}"
+    );
+    let listed = b.call("GET", "/Groups?excludedAttributes=members", None);
+    assert_eq!(listed.body["totalResults"], 1, "{:?}", listed.body);
+    assert_eq!(listed.body["Resources"][0]["displayName"], "Ops");
+
+    assert_eq!(b.call("GET", "/Groups/t99", None).status, 404);
+    assert_eq!(b.call("DELETE", "/Groups/t99", None).status, 404);
+    assert!(
+        !b.calls().iter().any(|c| c.starts_with("DELETE")),
+        "nothing deleted"
+    );
+    assert_eq!(b.call("DELETE", &format!("/Groups/{id}"), None).status, 204);
+    assert_eq!(b.call("GET", &format!("/Groups/{id}"), None).status, 404);
+}
+
+// --- Orbit ----------------------------------------------------------------------------------
+
+/// Orbit's users, as a mapping for it says them: records in `{"data"}` answers and `{"user"}`
+/// bodies, a 403 from `get` for an id it does not know, writes it answers 204 checked first.
+const ORBIT: &str = r#"
+name: orbit
+backend:
+  base_url: http://127.0.0.1:1
+users:
+  envelope: { answer: data, body: user }
+  id: $.id
+  id_format: { pattern: '^usr_[0-9a-f]{16}$' }
+  created: $.created_at
+  last_modified: $.updated_at
+  endpoints:
+    create: { method: POST, path: /api/v2/users }
+    get:
+      method: GET
+      path: "/api/v2/users/{id}"
+      errors:
+        - { status: 403, scim_status: 404 }
+    update: { method: PATCH, path: "/api/v2/users/{id}", mode: partial, exists: read_first }
+    delete: { method: DELETE, path: "/api/v2/users/{id}", exists: read_first }
+    list:
+      method: GET
+      path: /api/v2/users
+      items: $.data
+      total: { body: $.meta.total }
+      pagination: { style: page, page_param: "page[number]", size_param: "page[size]", first_page: 1, max_page_size: 50 }
+      carries: [userName, name]
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.email, required: true }
+    - { scim: name.givenName, legacy: $.first_name }
+    - { scim: name.familyName, legacy: $.last_name }
+    - { scim: title, legacy: $.title }
+    - scim: active
+      legacy: $.status
+      values:
+        - { scim: true, legacy: active }
+        - { scim: false, legacy: suspended }
+  filters:
+    - { scim: userName, op: eq, param: "filter[email]" }
+"#;
+
+/// Orbit with a gateway in front of it: a static bearer token Orbit issued stands for its
+/// OAuth 2.0 client-credentials flow.
+struct OrbitBench {
+    orbit: scim_gateway_example_apis::Orbit,
+    base: String,
+    agent: ureq::Agent,
+    _servers: (RunningServer, RunningServer),
+}
+
+impl OrbitBench {
+    fn start(yaml: &str) -> OrbitBench {
+        let orbit = scim_gateway_example_apis::Orbit::new("scim-gateway", "orbit-secret");
+        orbit.set_token_lifetime(std::time::Duration::from_secs(86_400));
+        let token = orbit.issue_token();
+        let backend_addr = free_loopback_addr().unwrap();
+        let backend = orbit.serve(backend_addr).unwrap();
+        let auth = BackendAuth::Bearer(SecretSource::Value(token));
+        let (base, server) = gateway(yaml, backend_addr, Some(auth));
+        OrbitBench {
+            orbit,
+            base,
+            agent: agent(),
+            _servers: (backend, server),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        scim(&self.agent, &self.base, method, path, body)
+    }
+
+    fn count(&self, method: &str, pattern: &str) -> u64 {
+        self.orbit.requests().get(method, pattern)
+    }
+}
+
+#[test]
+fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
+    use scim_gateway_example_apis::orbit::{USER, USERS};
+    let b = OrbitBench::start(ORBIT);
+    let mut ada = user("ada@example.com");
+    ada["title"] = json!("Analyst");
+    let created = b.call("POST", "/Users", Some(&ada));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("usr_"), "{id}");
+    assert_eq!(created.body["userName"], "ada@example.com");
+    assert_eq!(created.body["title"], "Analyst");
+    assert!(
+        created.body["meta"]["created"].is_string(),
+        "{:?}",
+        created.body
+    );
+    let sent = b.orbit.bodies("POST", USERS);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["user"]["email"], "ada@example.com");
+    assert_eq!(sent[0]["user"]["first_name"], "Ada");
+
+    // Orbit answers the PATCH 204: the gateway reads the user again and answers it.
+    let gets = b.count("GET", USER);
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Chief Analyst"}]
+    });
+    let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&patch));
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["title"], "Chief Analyst");
+    assert_eq!(b.orbit.user(&id).unwrap()["title"], "Chief Analyst");
+    assert_eq!(
+        b.count("GET", USER) - gets,
+        2,
+        "read before, and again after, the 204"
+    );
+    assert_eq!(
+        b.orbit.bodies("PATCH", USER).last().unwrap(),
+        &json!({"user": {"title": "Chief Analyst"}})
+    );
+
+    // Deactivated by a field: suspended.
+    let off = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]
+    });
+    let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&off));
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["active"], false);
+    assert_eq!(b.orbit.user(&id).unwrap()["status"], "suspended");
+
+    // Found by its userName among thin list items, read in full.
+    let found = b.call(
+        "GET",
+        "/Users?filter=userName%20eq%20%22ada@example.com%22",
+        None,
+    );
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    assert_eq!(found.body["totalResults"], 1);
+    assert_eq!(found.body["Resources"][0]["title"], "Chief Analyst");
+
+    let deleted = b.call("DELETE", &format!("/Users/{id}"), None);
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    assert!(b.orbit.user(&id).is_none());
+    assert_eq!(b.call("GET", &format!("/Users/{id}"), None).status, 404);
+}
+
+#[test]
+fn orbit_ids_it_does_not_know_are_404_and_never_written() {
+    use scim_gateway_example_apis::orbit::USER;
+    let b = OrbitBench::start(ORBIT);
+    let ids = b.orbit.seed(1);
+    let unknown = "usr_0000000000000000";
+    assert_ne!(ids[0], unknown);
+    let got = b.call("GET", &format!("/Users/{unknown}"), None);
+    assert_eq!(got.status, 404, "{:?}", got.body);
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "X"}]
+    });
+    assert_eq!(
+        b.call("PATCH", &format!("/Users/{unknown}"), Some(&patch))
+            .status,
+        404
+    );
+    assert_eq!(
+        b.call("DELETE", &format!("/Users/{unknown}"), None).status,
+        404
+    );
+    assert_eq!(b.count("PATCH", USER), 0, "nothing written");
+    assert_eq!(b.count("DELETE", USER), 0, "nothing deleted");
+    // A prefix Orbit would resolve to the seeded user is not an id of Orbit's form: never sent.
+    let prefix = &ids[0][..8];
+    let before = b.orbit.request_count();
+    assert_eq!(b.call("GET", &format!("/Users/{prefix}"), None).status, 404);
+    assert_eq!(
+        b.call("DELETE", &format!("/Users/{prefix}"), None).status,
+        404
+    );
+    assert_eq!(b.orbit.request_count(), before);
+    assert_eq!(b.orbit.user_count(), 1);
+}
+
+#[test]
+fn orbit_without_the_get_rule_a_403_is_the_gateways_credentials_refused() {
+    // The same mapping without the get's rule: Orbit's 403 for an unknown id reads as a refusal
+    // of the gateway's credentials (502), as for any other API.
+    let yaml = ORBIT.replace(
+        "      errors:\n        - { status: 403, scim_status: 404 }\n",
+        "",
+    );
+    assert_ne!(yaml, ORBIT);
+    let b = OrbitBench::start(&yaml);
+    let got = b.call("GET", "/Users/usr_0000000000000000", None);
+    assert_eq!(got.status, 502, "{:?}", got.body);
+}
+
+// --- Keystone: envelopes on a shipped mapping, and an existence check over the record cache ---
+
+/// Keystone with its shipped mapping, its text changed by `edit` (the harness's backend and
+/// credentials kept).
+fn keystone(edit: impl Fn(&str) -> String) -> common::Env {
+    common::Env::start_tweaked(
+        common::Legacy::Keystone,
+        |m| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(root.join("mappings/keystone.yaml")).unwrap();
+            let mut edited = mapping::load_str("mappings/keystone.yaml", &edit(&text)).unwrap();
+            edited.backend = m.backend.clone();
+            *m = edited;
+        },
+        |_| {},
+    )
+}
+
+#[test]
+fn an_existence_check_on_a_versioned_update_reads_the_user_now_not_from_the_cache() {
+    use scim_gateway_example_apis::keystone::USER;
+    let title = |t: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": t}]
+        })
+    };
+    for (read_first, reads) in [(false, 1), (true, 2)] {
+        let env = keystone(|text| {
+            if read_first {
+                text.replace(
+                    "mode: partial, if_match: true }",
+                    "mode: partial, if_match: true, exists: read_first }",
+                )
+            } else {
+                text.to_string()
+            }
+        });
+        let id = env.seed_users(1).remove(0);
+        let before = env.keystone().requests().get("GET", USER);
+        assert_eq!(env.get(&format!("/Users/{id}")).status, 200);
+        let patched = env.patch(&format!("/Users/{id}"), &title("Analyst"));
+        assert_eq!(patched.status, 200, "{:?}", patched.body);
+        assert_eq!(patched.body["title"], "Analyst");
+        let gets = env.keystone().requests().get("GET", USER) - before;
+        assert_eq!(gets, reads, "exists: read_first = {read_first}");
+    }
 }

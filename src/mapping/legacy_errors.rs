@@ -1,8 +1,7 @@
-//! Legacy error responses → SCIM errors: the endpoint's own `errors:` rules and the mapping's
-//! `errors.rules` first (status, plus an
-//! optional code at a JSONPath or a text in the body), then defaults that keep the IdP's view
-//! honest — the gateway's own credentials being refused is a 502, never a 401 the IdP would
-//! blame on its token. Not here: `Retry-After` (the server copies it from the response).
+//! Legacy error responses → SCIM errors: the endpoint's own `errors:` rules, then the section's
+//! `errors.rules` (status, plus an optional code at a JSONPath or a text in the body), then
+//! defaults that keep the IdP's view honest — the gateway's own credentials being refused is a
+//! 502, never a 401 the IdP would blame on its token. Not here: `Retry-After` (the server copies it from the response).
 
 use serde_json::Value;
 

@@ -11,7 +11,6 @@ use serde_json::Value;
 
 pub use super::auth::{BackendAuth, SecretSource};
 use super::computed::Computed;
-use super::error::MappingError;
 use super::legacy_path::LegacyPath;
 use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
 use super::slot::ScimSlot;

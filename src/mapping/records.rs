@@ -13,7 +13,7 @@ impl Endpoint {
     /// the answer envelope's key, or the answer itself without one. `Null` when the answer holds
     /// no record: empty (204), or without the envelope's key, or with something else than an
     /// object under it.
-    pub(crate) fn record_of(&self, answer: Value) -> Value {
+    pub fn record_of(&self, answer: Value) -> Value {
         let Some(key) = &self.record.answer else {
             return answer;
         };
@@ -28,7 +28,7 @@ impl Endpoint {
 
     /// The request body that carries `record`: wrapped in the body envelope's key, or the record
     /// itself without one.
-    pub(crate) fn body_with(&self, record: &Value) -> Value {
+    pub fn body_with(&self, record: &Value) -> Value {
         match &self.record.body {
             None => record.clone(),
             Some(key) => {

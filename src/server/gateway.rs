@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::backend::{BackendClient, BackendRequest, BackendResponse, ClientOptions};

@@ -683,11 +683,16 @@ users:
         let keystone = crate::mapping::load_file(&root.join("mappings/keystone.yaml")).unwrap();
         let r = &keystone.users;
         assert!(r.lists_deleted());
-        let item = json!({"user": {"id": 6, "login": "ada", "email": "ada@example.com"}});
-        assert!(r.deletion_unknown(&item));
-        let deleted = json!({"user": {"id": 6, "login": "ada", "state": "deleted"}});
-        assert!(!r.deletion_unknown(&deleted));
-        assert!(r.is_deleted(&deleted));
+        // The items as Keystone lists them, each record in its `user` envelope.
+        let answer = json!({"users": [
+            {"user": {"id": 6, "login": "ada", "email": "ada@example.com"}},
+            {"user": {"id": 7, "login": "bob", "state": "deleted"}}
+        ]});
+        let items = r.endpoints.list.items(&answer).unwrap();
+        let (item, deleted) = (&items[0], &items[1]);
+        assert!(r.deletion_unknown(item));
+        assert!(!r.deletion_unknown(deleted));
+        assert!(r.is_deleted(deleted));
     }
 
     #[test]

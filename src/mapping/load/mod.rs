@@ -719,10 +719,12 @@ fn resource(
         "an endpoints: section",
     );
     let creates = f.create.as_ref().is_none_or(|c| c.value);
+    // A section envelope in error still lets the endpoints be checked (without it).
     let envelope = records::section_envelope(cx, kind, f.envelope.as_ref());
-    let endpoints = endpoints_s
-        .zip(envelope.as_ref())
-        .and_then(|(e, envelope)| endpoints::endpoints(cx, kind, e, creates, envelope));
+    let endpoints = endpoints_s.and_then(|e| {
+        let none = records::SectionEnvelope::default();
+        endpoints::endpoints(cx, kind, e, creates, envelope.as_ref().unwrap_or(&none))
+    });
     let if_match = endpoints_s
         .and_then(|e| e.value.update.as_ref())
         .and_then(|u| u.value.if_match.as_ref())
@@ -861,7 +863,7 @@ fn resource(
     if let (Some(endpoints_s), Some(on_delete)) = (endpoints_s, on_delete) {
         check_lifecycle(cx, kind, u, endpoints_s, on_delete, &attr_list);
     }
-    let (mut endpoints, on_delete) = (endpoints?, on_delete?);
+    let (mut endpoints, on_delete, _) = (endpoints?, on_delete?, envelope?);
     endpoints.list.carries = carries?;
 
     let mut plan = Plan {

@@ -121,7 +121,12 @@ pub(super) fn rules(
     // The section's keys, for the endpoints they concern.
     let mut out = RecordRules {
         answer: section.answer.clone().filter(|_| role.answers_record()),
-        body: section.body.clone().filter(|_| role.takes_body()),
+        // A (de)activation body is the endpoint's own template, written as sent: only its own
+        // envelope wraps it.
+        body: section
+            .body
+            .clone()
+            .filter(|_| matches!(role, Role::Create | Role::Update)),
         item: section.item.clone().filter(|_| role == Role::List),
         errors: Vec::new(),
         read_first: false,
@@ -152,10 +157,10 @@ pub(super) fn rules(
                     loc(value),
                     &here,
                     misplaced(role, key, method),
-                    Some(format!(
-                        "remove {key}:; this endpoint takes {}",
-                        example(role)
-                    )),
+                    Some(match role {
+                        Role::Delete => "remove the delete endpoint's envelope".to_string(),
+                        _ => format!("remove `{key}` (this endpoint takes {})", example(role)),
+                    }),
                 );
                 ok = false;
                 continue;
@@ -257,7 +262,6 @@ fn example(role: Role) -> &'static str {
     match role {
         Role::Get => "envelope: { answer: data }",
         Role::List => "envelope: { item: user }",
-        Role::Delete => "no envelope (its answer is not read and it sends no body)",
         _ => "envelope: { answer: data, body: user }",
     }
 }
@@ -270,7 +274,10 @@ fn misplaced(role: Role, key: &str, method: Option<&Method>) -> String {
                 .into()
         }
         (Role::Delete, _) => {
-            format!("the gateway neither sends a record to the delete endpoint nor reads one from its answer, so `{key}` has nothing to wrap")
+            format!(
+                "the gateway neither sends a record to the delete endpoint nor reads one from \
+                 its answer: `{key}` has nothing to unwrap or wrap"
+            )
         }
         (_, "item") => "`item` is the key of the record in a list item: it belongs to the list endpoint or the section's envelope".into(),
         (_, "body") => match method {

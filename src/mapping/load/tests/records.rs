@@ -122,7 +122,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "get: {",
         "this endpoint is sent no record, so `body` has nothing to wrap",
-        "remove body:; this endpoint takes envelope: { answer: data }",
+        "remove `body` (this endpoint takes envelope: { answer: data })",
     );
     assert_eq!(p.at, "users.endpoints.get.envelope.body");
     // The delete's answer is not read.
@@ -134,7 +134,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "delete: {",
         "the gateway neither sends a record to the delete endpoint nor reads one",
-        "remove answer:",
+        "remove the delete endpoint's envelope",
     );
     // A list answer holds items.
     let yaml = with(
@@ -156,7 +156,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "create: {",
         "`item` is the key of the record in a list item",
-        "remove item:",
+        "remove `item`",
     );
     // A deactivation by DELETE sends no body.
     let yaml = with(
@@ -167,7 +167,7 @@ fn an_envelope_where_the_endpoint_has_nothing_to_wrap_is_refused() {
         &yaml,
         "deactivate: {",
         "a DELETE call sends no body",
-        "remove body:",
+        "remove `body`",
     );
 }
 
@@ -308,4 +308,66 @@ fn the_shipped_keystone_mapping_reads_its_records_inside_their_envelopes() {
         g.endpoints.list.endpoint.record.item.as_deref(),
         Some("team")
     );
+}
+
+#[test]
+fn a_deactivation_body_is_wrapped_only_by_its_own_envelope() {
+    let yaml = enveloped("{ answer: data, body: user }").replacen(
+        "delete: { method: DELETE, path: \"/users/{id}\" }",
+        "delete: { method: DELETE, path: \"/users/{id}\" }\n    deactivate: { method: POST, path: \"/users/{id}/suspend\" }\n    reactivate: { method: POST, path: \"/users/{id}/resume\", envelope: { body: account } }",
+        1,
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let e = &m.users.endpoints;
+    let (off, on) = (
+        e.deactivate.as_ref().unwrap(),
+        e.reactivate.as_ref().unwrap(),
+    );
+    assert_eq!(off.record.answer.as_deref(), Some("data"));
+    assert_eq!(off.record.body, None);
+    assert_eq!(on.record.answer.as_deref(), Some("data"));
+    assert_eq!(on.record.body.as_deref(), Some("account"));
+}
+
+#[test]
+fn member_calls_take_no_envelope_errors_or_existence_check() {
+    use crate::mapping::fixture::{GROUPS, GROUPS_ENDPOINTS};
+    let members = GROUPS_ENDPOINTS.replacen(
+        "remove: { method: DELETE, path: \"/teams/{id}/members/{member}\" }",
+        "remove: { method: DELETE, path: \"/teams/{id}/members/{member}\", exists: read_first, envelope: { answer: data } }",
+        1,
+    );
+    let yaml = format!("{BASE}{GROUPS}{members}");
+    let p = expect(
+        &yaml,
+        "remove: {",
+        "`exists` applies to the users: and groups: endpoints, not member calls",
+        "remove it",
+    );
+    assert_eq!(p.at, "groups.membership.endpoints.remove.exists");
+    expect(
+        &yaml,
+        "remove: {",
+        "`envelope` applies to the users: and groups: endpoints, not member calls",
+        "remove it",
+    );
+    // The groups section's own envelope applies to its endpoints, not to the member calls.
+    let yaml = format!("{BASE}{GROUPS}{GROUPS_ENDPOINTS}").replacen(
+        "groups:\n",
+        "groups:\n  envelope: { answer: team, body: team }\n",
+        1,
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let g = m.groups.unwrap();
+    assert_eq!(
+        g.resource.endpoints.get.record.answer.as_deref(),
+        Some("team")
+    );
+    match g.membership {
+        Membership::Endpoints { add, remove, .. } => {
+            assert_eq!(add.endpoint.record.body, None);
+            assert_eq!(remove.record.answer, None);
+        }
+        other => panic!("member endpoints expected, got {other:?}"),
+    }
 }
