@@ -375,8 +375,13 @@ fn last_list_query(env: &Env) -> Vec<(String, String)> {
 }
 
 fn filter_values_reach_the_legacy_query_as_one_value(env: &Env) {
+    // An attribute the mapping passes down (Orbit can search by externalId only).
+    let attr = match env.legacy {
+        Legacy::Orbit => "externalId",
+        _ => "userName",
+    };
     let query_for = |value: &str| {
-        let filter = format!("userName eq {}", serde_json::to_string(value).unwrap());
+        let filter = format!("{attr} eq {}", serde_json::to_string(value).unwrap());
         format!(
             "/Users?filter={}",
             percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC)

@@ -601,7 +601,7 @@ pub(crate) fn created_anyway(
     resource: &ResourceMapping,
     create: &NamedCreate<'_>,
     e: ScimError,
-    found: Result<Option<Vec<(Value, Value)>>, ScimError>,
+    found: Result<Vec<(Value, Value)>, ScimError>,
 ) -> Result<(String, ScimError), ScimError> {
     let NamedCreate { what, attr, name } = *create;
     let why = e.detail.trim_end().trim_end_matches('.');
@@ -617,11 +617,10 @@ pub(crate) fn created_anyway(
         ))
     };
     let live = match found {
-        Ok(Some(found)) => found
+        Ok(found) => found
             .into_iter()
             .find(|(legacy, _)| !resource.is_deleted(legacy))
             .and_then(|(legacy, _)| resource.legacy_id(&legacy)),
-        Ok(None) => return Err(unknown(&format!("the mapping cannot look it up by {attr}"))),
         Err(lookup) => return Err(unknown(lookup.detail.trim_end().trim_end_matches('.'))),
     };
     match live {
@@ -1101,10 +1100,8 @@ users:
         }
     }
 
-    fn found(records: &[Value]) -> Result<Option<Vec<(Value, Value)>>, ScimError> {
-        Ok(Some(
-            records.iter().map(|r| (r.clone(), Value::Null)).collect(),
-        ))
+    fn found(records: &[Value]) -> Result<Vec<(Value, Value)>, ScimError> {
+        Ok(records.iter().map(|r| (r.clone(), Value::Null)).collect())
     }
 
     #[test]
@@ -1142,15 +1139,6 @@ users:
         let deleted_only = found(&[json!({"id": 3, "login": "a", "state": "gone"})]);
         assert!(created_anyway(&r, &create(), e(), deleted_only).is_err());
 
-        let blind = created_anyway(&r, &create(), e(), Ok(None)).unwrap_err();
-        assert!(
-            blind.detail.contains(
-                "Whether it created the user is not known (the mapping cannot look it up by \
-                 userName)"
-            ),
-            "{}",
-            blind.detail
-        );
         let down = Err(ScimError::bad_gateway("legacy API: down."));
         let unknown = created_anyway(&r, &create(), e(), down).unwrap_err();
         assert!(

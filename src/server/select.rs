@@ -475,16 +475,18 @@ const FIND_WINDOW: u64 = 50;
 
 /// The records of `resource` whose `attr` equals `value` (by `schema`'s case rule), deleted
 /// ones included, as (legacy record, SCIM resource) pairs, asked of the legacy API through the
-/// mapping's filter pushdown; `None` when the mapping cannot ask it that. Creates look their
-/// unique name up with it first. A loose legacy search is walked to its end (at most
-/// `scan_limit` records, else `tooMany`); records whose list items lack `attr` are read in full.
+/// mapping's filter pushdown. Creates look their unique name up with it first: a legacy API
+/// that cannot search by that name (no filter entry, or one that compares by case) may well not
+/// refuse a duplicate either, so the whole list is read instead. A loose legacy search, or the
+/// whole list, is walked to its end (at most `scan_limit` records, else `tooMany`); records
+/// whose list items lack `attr` are read in full.
 pub async fn find_equal(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     schema: &ResourceSchema,
     attr: &str,
     value: &str,
-) -> Result<Option<Vec<(Value, Value)>>, ScimError> {
+) -> Result<Vec<(Value, Value)>, ScimError> {
     let path = AttrPath::new(attr);
     let equal = Filter::Compare {
         path: path.clone(),
@@ -492,12 +494,9 @@ pub async fn find_equal(
         value: CompValue::Str(value.to_string()),
     };
     let pushdown = resource.pushdown(&equal);
-    if pushdown.params.is_empty() {
-        return Ok(None);
-    }
     let list = &resource.endpoints.list;
     let call = ListCall::of(list, &pushdown.params);
-    let items = if pushdown.exact {
+    let items = if pushdown.exact && !pushdown.params.is_empty() {
         legacy::fetch_window(cx, resource, &call, 0, FIND_WINDOW, FIND_WINDOW)
             .await?
             .0
@@ -533,7 +532,7 @@ pub async fn find_equal(
             found.push((item, scim));
         }
     }
-    Ok(Some(found))
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -211,19 +211,18 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     // the creates of one userName wait for each other, and each looks the userName up first.
     let key = format!("Users/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
-    if let Some(found) = select::find_equal(cx, r, full_schema(), "userName", name).await? {
-        let found = legacy::in_full(cx, r, found).await?;
-        if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
-            let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
-            return Err(ScimError::uniqueness(format!(
-                "userName {name:?} is already taken by user {id}"
-            )));
-        }
-        // The userName belongs to a user deleted through SCIM (kept, marked): bring that one
-        // back with the new attributes rather than refuse the IdP.
-        if let Some(restored) = restore_deleted(cx, &user, found).await? {
-            return Ok(restored);
-        }
+    let found = select::find_equal(cx, r, full_schema(), "userName", name).await?;
+    let found = legacy::in_full(cx, r, found).await?;
+    if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
+        let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
+        return Err(ScimError::uniqueness(format!(
+            "userName {name:?} is already taken by user {id}"
+        )));
+    }
+    // The userName belongs to a user deleted through SCIM (kept, marked): bring that one back
+    // with the new attributes rather than refuse the IdP.
+    if let Some(restored) = restore_deleted(cx, &user, found).await? {
+        return Ok(restored);
     }
     let call = Call {
         body: Some(&legacy_user),
@@ -278,8 +277,8 @@ async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimE
         name,
     };
     let found = match select::find_equal(cx, r, full_schema(), create.attr, name).await {
-        Ok(Some(found)) => legacy::in_full(cx, r, found).await.map(Some),
-        other => other,
+        Ok(found) => legacy::in_full(cx, r, found).await,
+        Err(e) => Err(e),
     };
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {

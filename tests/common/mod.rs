@@ -179,9 +179,10 @@ impl Env {
         config.admin.counts_interval_seconds = 0;
         tweak_mapping(&mut mapping);
         tweak(&mut config);
-        let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
+        // The legacy API first: a gateway may read from it at start (roles looked up by name).
         let backend_server = start(server_conf(0, 1), vec![backend_service], &[backend_addr])
             .expect("the legacy API starts");
+        let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (services, addrs) = gateway_services(&live);
         let server = start(server_conf(0, 1), services, &addrs).expect("the gateway starts");
         let agent = ureq::Agent::config_builder()

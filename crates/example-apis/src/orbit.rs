@@ -13,7 +13,7 @@
 //! | endpoint | answer |
 //! | --- | --- |
 //! | `POST /oauth/token` (form: `grant_type=client_credentials`, client id and secret as form fields or HTTP Basic) | 200 `{"access_token", "token_type": "Bearer", "expires_in"}`; wrong client 401 `{"error": "invalid_client"}` |
-//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=&filter[external_id]=` | 200 `{"data": [{"id", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
+//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=&filter[external_id]=` | 200 `{"data": [{"id", "username", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
 //! | `POST /api/v2/users` `{"user": {…}}` | **200** `{"data": {…}}` |
 //! | `GET /api/v2/users/{id}` | 200 `{"data": {…}}`; unknown **403** |
 //! | `PATCH /api/v2/users/{id}` `{"user": {…}}` | **204**, no body; only the keys sent change; unknown id 204 too |
@@ -25,7 +25,7 @@
 //! | `DELETE /api/v2/teams/{id}` | 204 (unknown id too) |
 //! | `GET /api/v2/roles` | 200 `{"data": [{"id", "name"}…]}`; read-only (405 otherwise) |
 //!
-//! A user is `{"id", "email", "first_name", "last_name", "title", "office_phone",
+//! A user is `{"id", "username", "email", "first_name", "last_name", "title", "office_phone",
 //! "mobile_phone", "department", "employee_number", "external_id", "role_id", "status",
 //! "created_at", "updated_at"}` (`employee_number` is text: HR's numbers keep their leading
 //! zeros; `external_id` is the identity provider's id for the user, kept for it, not unique).
@@ -45,7 +45,8 @@
 //!   E-mails are not unique: two users may share one;
 //! - the text fields (all but `role_id` and `status`: `title`, `office_phone`,
 //!   `mobile_phone`, `department`, `employee_number`, `external_id`…) are `""` when there is
-//!   none, never null (null sent is stored as `""`, which a blank `email` refuses); a new user
+//!   none, never null (null sent is stored as `""`, which a blank `email` refuses; a blank
+//!   `username`, the sign-in name, becomes the e-mail); a new user
 //!   without a `role_id` gets the Member role's; `status` is `active` by default, and
 //!   deactivation is `status: suspended` through PATCH;
 //! - the list is in id order; `page[number]` is 1-based, `page[size]` at most
@@ -53,7 +54,7 @@
 //!   parameter that is not a positive integer is 400. `filter[email]` keeps the users whose
 //!   e-mail is exactly that (case included), `filter[external_id]` likewise (both given: both
 //!   must match; an empty value matches the users with none); any other `filter[…]` is
-//!   ignored. List items are thin: `id`, `email`, `first_name`, `last_name` only;
+//!   ignored. List items are thin: `id`, `username`, `email`, `first_name`, `last_name` only;
 //! - every answer echoes the request's `X-Request-Id` and carries `X-RateLimit-Limit` /
 //!   `X-RateLimit-Remaining` (informational: nothing is ever refused for rate).
 //!
@@ -120,7 +121,8 @@ pub const RATE_LIMIT: u64 = 600;
 
 /// The text attributes of a user a request body may set, in the order a user is rendered
 /// (after `id`); `role_id` and `status` follow.
-const USER_TEXT_ATTRIBUTES: [&str; 9] = [
+const USER_TEXT_ATTRIBUTES: [&str; 10] = [
+    "username",
     "email",
     "first_name",
     "last_name",
@@ -136,7 +138,7 @@ const USER_TEXT_ATTRIBUTES: [&str; 9] = [
 const USER_FILTERS: [&str; 2] = ["email", "external_id"];
 
 /// The fields of a user in a list item.
-const LISTED_USER_FIELDS: [&str; 4] = ["id", "email", "first_name", "last_name"];
+const LISTED_USER_FIELDS: [&str; 5] = ["id", "username", "email", "first_name", "last_name"];
 
 /// The example API "Orbit". Cloning gives another handle on the same records and counters.
 #[derive(Clone)]
@@ -374,6 +376,15 @@ fn updated_user(
             }
             Some(_) => errors.add(name, "must be a string"),
         }
+    }
+    // The sign-in name is the e-mail unless one is given.
+    if record
+        .get("username")
+        .and_then(Value::as_str)
+        .is_none_or(|u| u.trim().is_empty())
+    {
+        let email = record.get("email").cloned().unwrap_or(json!(""));
+        record.insert("username".into(), email);
     }
     let text = |key: &str| record.get(key).and_then(Value::as_str).unwrap_or("");
     if text("email").trim().is_empty() {
@@ -901,6 +912,7 @@ mod tests {
             keys,
             [
                 "id",
+                "username",
                 "email",
                 "first_name",
                 "last_name",
@@ -1138,7 +1150,7 @@ mod tests {
         let item = list.json["data"][0].as_object().unwrap();
         assert_eq!(
             item.keys().collect::<Vec<_>>(),
-            ["id", "email", "first_name", "last_name"],
+            ["id", "username", "email", "first_name", "last_name"],
             "thin items"
         );
     }

@@ -272,19 +272,18 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     // looks the name up first.
     let key = format!("Groups/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
-    if let Some(found) = select::find_equal(cx, r, schema(), "displayName", name).await? {
-        let found = legacy::in_full(cx, r, found).await?;
-        if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
-            let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
-            if g.is_hidden(id, display_name(taken)) {
-                return Err(ScimError::uniqueness(format!(
-                    "displayName {name:?} is reserved by the application; choose another name"
-                )));
-            }
+    let found = select::find_equal(cx, r, schema(), "displayName", name).await?;
+    let found = legacy::in_full(cx, r, found).await?;
+    if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
+        let id = taken.get("id").and_then(Value::as_str).unwrap_or_default();
+        if g.is_hidden(id, display_name(taken)) {
             return Err(ScimError::uniqueness(format!(
-                "displayName {name:?} is already taken by group {id}"
+                "displayName {name:?} is reserved by the application; choose another name"
             )));
         }
+        return Err(ScimError::uniqueness(format!(
+            "displayName {name:?} is already taken by group {id}"
+        )));
     }
     let call = Call {
         body: Some(&legacy_group),
@@ -349,8 +348,8 @@ async fn undo_unreadable_create(
         name,
     };
     let found = match select::find_equal(cx, r, schema(), create.attr, name).await {
-        Ok(Some(found)) => legacy::in_full(cx, r, found).await.map(Some),
-        other => other,
+        Ok(found) => legacy::in_full(cx, r, found).await,
+        Err(e) => Err(e),
     };
     match legacy::created_anyway(r, &create, e, found) {
         Ok((id, e)) => {
