@@ -240,6 +240,7 @@ impl Orbit {
             let id = new_id("usr_", &state.users);
             let mut record = new_user(&id, &member, &now);
             for (key, value) in [
+                ("username", format!("seed.user{k}@example.com")),
                 ("email", format!("seed.user{k}@example.com")),
                 ("first_name", "Seed".to_string()),
                 ("last_name", format!("User{k}")),
@@ -1274,7 +1275,7 @@ mod tests {
                 .unwrap()
                 .keys()
                 .collect::<Vec<_>>(),
-            ["id", "email", "first_name", "last_name"],
+            ["id", "username", "email", "first_name", "last_name"],
             "thin items"
         );
 
