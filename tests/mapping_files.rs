@@ -939,7 +939,10 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
         let actual = match (&groups.membership, words.as_slice()) {
             (Membership::Endpoints { add, .. }, ["add", member, "to", group]) => {
                 let mut out = call(&add.endpoint, group, Some(member));
-                if let Some(body) = add.add_request_body(member).unwrap() {
+                let body = add.add_request_body(member).unwrap().or_else(|| {
+                    m.template_body(&add.endpoint, "default", Some(group), Some(member))
+                });
+                if let Some(body) = body {
                     out.push_str(&format!(" {body}"));
                 }
                 out

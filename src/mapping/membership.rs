@@ -396,6 +396,37 @@ mod tests {
     }
 
     #[test]
+    fn an_add_body_template_carries_the_member_and_fixed_fields() {
+        // GitLab-like: POST /groups/{id}/members {"user_id": 17, "access_level": 30}; and a
+        // Zendesk-like call that names the group in the body rather than the path.
+        for (add, expected) in [
+            (
+                r#"add: { method: POST, path: "/teams/{id}/members", body: { user_id: "{member}", access_level: 30 } }"#,
+                json!({"user_id": "17", "access_level": 30}),
+            ),
+            (
+                r#"add: { method: POST, path: /memberships, body: { membership: { user_id: "{member}", group_id: "{id}", note: "by {tenant}" } } }"#,
+                json!({"membership": {"user_id": "17", "group_id": "5", "note": "by acme"}}),
+            ),
+        ] {
+            let yaml = GROUPS_ENDPOINTS.replace(
+                "add: { method: POST, path: \"/teams/{id}/members\", body: { member: $.member.user_id, legacy_type: integer } }",
+                add,
+            );
+            let mapping = with_groups(&yaml);
+            let Membership::Endpoints { add, .. } = &mapping.groups.as_ref().unwrap().membership
+            else {
+                panic!("expected member endpoints");
+            };
+            assert_eq!(add.add_request_body("17").unwrap(), None, "{yaml}");
+            assert_eq!(
+                mapping.template_body(&add.endpoint, "acme", Some("5"), Some("17")),
+                Some(expected)
+            );
+        }
+    }
+
+    #[test]
     fn member_ids_come_from_the_list_items() {
         let (_, _, list, _) = endpoints();
         assert_eq!(

@@ -283,15 +283,9 @@ pub(crate) struct MemberAddFile {
     pub(crate) path: Option<S<String>>,
     pub(crate) query: Option<S<Map<String, Value>>>,
     pub(crate) headers: Option<S<Map<String, Value>>>,
-    pub(crate) body: Option<S<MemberBodyFile>>,
-}
-
-/// `{ member: $.user_id, legacy_type: integer }`: where the member's id goes in the body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MemberBodyFile {
-    pub(crate) member: Option<S<String>>,
-    pub(crate) legacy_type: Option<S<String>>,
+    /// `{ member: $.user_id, legacy_type: integer }` (where the member's id goes in a new
+    /// object), or a template with `{member}` and `{id}` in its string values.
+    pub(crate) body: Option<S<Value>>,
 }
 
 /// A group's paged member list.

@@ -4,6 +4,7 @@
 //! must not be one the users list already uses (that nothing else writes the field is checked
 //! in `writers`).
 
+use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
@@ -130,22 +131,31 @@ fn add(cx: &mut Cx<'_>, a: &Spanned<MemberAddFile>) -> Option<MemberCall> {
         noun: "group",
         example: "/teams/{id}/members",
     };
-    let endpoint = endpoints::endpoint(cx, &at, loc(a), fields!(a.value), shape);
-    let body = match &a.value.body {
-        None => Some(None),
-        Some(b) => member_body(cx, &format!("{at}.body"), b).map(Some),
+    // Two forms of body: `{ member: $.user_id, legacy_type: … }` names where the member's id
+    // goes in a new object; anything else is a template (`{ user_id: "{member}", role: 30 }`).
+    let member_form = a.value.body.as_ref().and_then(member_form);
+    let (endpoint, body) = match member_form {
+        Some((member, legacy_type)) => {
+            let endpoint = endpoints::endpoint(cx, &at, loc(a), fields!(a.value), shape);
+            let whole = a.value.body.as_ref()?;
+            let body = member_body(cx, &format!("{at}.body"), member, legacy_type, whole);
+            (endpoint?, Some(body?))
+        }
+        None => (
+            endpoints::endpoint(cx, &at, loc(a), fields!(a.value, body), shape)?,
+            None,
+        ),
     };
-    let (endpoint, body) = (endpoint?, body?);
     if body.is_none() && !endpoint.places(Placeholder::Member) {
         cx.report(
             loc(a),
             &at,
-            "the add call does not say which member to add: it has no body and its path no \
-             {member}"
+            "the add call does not say which member to add: neither its path, its query nor its \
+             body has {member}"
                 .into(),
             Some(
-                "add body: { member: $.user_id } (where the member's id goes in the body), or \
-                 put {member} in the path"
+                "add body: { member: $.user_id } (where the member's id goes in the body), a \
+                 body template such as body: { user_id: \"{member}\" }, or {member} in the path"
                     .into(),
             ),
         );
@@ -154,11 +164,40 @@ fn add(cx: &mut Cx<'_>, a: &Spanned<MemberAddFile>) -> Option<MemberCall> {
     Some(MemberCall { endpoint, body })
 }
 
-fn member_body(cx: &mut Cx<'_>, at: &str, b: &Spanned<MemberBodyFile>) -> Option<MemberBody> {
+/// A member body (`member`, `legacy_type`), each where it is given.
+type MemberForm = (Option<Spanned<String>>, Option<Spanned<String>>);
+
+/// The `{ member: $.user_id, legacy_type: integer }` form of an add body: an object of those
+/// keys only, whose `member` (when given) is a JSONPath. `None`: the body is a template.
+fn member_form(b: &Spanned<Value>) -> Option<MemberForm> {
+    let object = b.value.as_object()?;
+    let member = object.get("member").map(|m| m.as_str());
+    if object.is_empty()
+        || object.keys().any(|k| k != "member" && k != "legacy_type")
+        || member.is_some_and(|m| !m.is_some_and(|m| m.trim_start().starts_with('$')))
+    {
+        return None;
+    }
+    let spanned = |s: &str| Spanned::new(s.to_string(), b.referenced, b.defined);
+    let text = |key: &str| {
+        object
+            .get(key)
+            .map(|v| spanned(v.as_str().unwrap_or_default()))
+    };
+    Some((text("member"), text("legacy_type")))
+}
+
+fn member_body(
+    cx: &mut Cx<'_>,
+    at: &str,
+    member: Option<Spanned<String>>,
+    legacy_type: Option<Spanned<String>>,
+    whole: &Spanned<Value>,
+) -> Option<MemberBody> {
     let member = need(
         cx,
-        &b.value.member,
-        loc(b),
+        &member,
+        loc(whole),
         at,
         "member",
         "member: $.user_id (where the member's id goes in the body)",
@@ -187,7 +226,7 @@ fn member_body(cx: &mut Cx<'_>, at: &str, b: &Spanned<MemberBodyFile>) -> Option
         );
         None
     });
-    let legacy_type = id_type(cx, &b.value.legacy_type, &format!("{at}.legacy_type"));
+    let legacy_type = id_type(cx, &legacy_type, &format!("{at}.legacy_type"));
     Some(MemberBody {
         member: member?,
         legacy_type: legacy_type?,
