@@ -405,8 +405,8 @@ fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
                 shape.noun
             ),
             format!(
-                "remove {{id}}; it is filled in the calls about one {} (get, update, delete, \
-                 deactivate, reactivate) and the member calls",
+                "remove {{id}}; only the calls about one {} have one (get, update, delete, \
+                 deactivate, reactivate)",
                 shape.noun
             ),
         )),
