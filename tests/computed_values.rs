@@ -77,11 +77,18 @@ fn a_display_name_is_computed_from_the_given_and_family_names() {
     assert!(env
         .acme()
         .edit_user(n, &fields(json!({"first_name": "", "last_name": "Hopper"}))));
-    assert_eq!(env.get(&format!("/Users/{id}")).body["displayName"], "Hopper");
-    assert!(env
-        .acme()
-        .edit_user(n, &fields(json!({"first_name": "Grace", "last_name": null}))));
-    assert_eq!(env.get(&format!("/Users/{id}")).body["displayName"], "Grace");
+    assert_eq!(
+        env.get(&format!("/Users/{id}")).body["displayName"],
+        "Hopper"
+    );
+    assert!(env.acme().edit_user(
+        n,
+        &fields(json!({"first_name": "Grace", "last_name": null}))
+    ));
+    assert_eq!(
+        env.get(&format!("/Users/{id}")).body["displayName"],
+        "Grace"
+    );
     assert!(env
         .acme()
         .edit_user(n, &fields(json!({"first_name": null, "last_name": "  "}))));
@@ -142,7 +149,7 @@ fn filters_over_a_computed_display_name_work_and_schemas_say_read_only() {
 
     let found = filtered(&env, r#"displayName eq "Ada Lovelace""#);
     assert_eq!(found["totalResults"], 1, "{found}");
-    assert_eq!(ids_of(&found), [ada.clone()]);
+    assert_eq!(ids_of(&found), std::slice::from_ref(&ada));
     let found = filtered(&env, r#"displayName sw "ada" and displayName co "love""#);
     assert_eq!(ids_of(&found), [ada]);
     let found = filtered(&env, r#"displayName sw "Seed User""#);
@@ -170,7 +177,8 @@ fn filters_over_a_computed_display_name_work_and_schemas_say_read_only() {
 
 // --- an empty phone number (Acme HR) ---------------------------------------------------------
 
-const WORK_PHONE: &str = r#"- { scim: 'phoneNumbers[type eq "work"].value', legacy: $.work_phone }"#;
+const WORK_PHONE: &str =
+    r#"- { scim: 'phoneNumbers[type eq "work"].value', legacy: $.work_phone }"#;
 const WORK_PHONE_EMPTY_ABSENT: &str =
     r#"- { scim: 'phoneNumbers[type eq "work"].value', legacy: $.work_phone, empty: absent }"#;
 

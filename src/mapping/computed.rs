@@ -239,7 +239,9 @@ mod tests {
             Some("Grace Hopper")
         );
         assert_eq!(
-            c("{$.emails[?(@.type == 'work')].value}").render(&r).as_deref(),
+            c("{$.emails[?(@.type == 'work')].value}")
+                .render(&r)
+                .as_deref(),
             Some("g@navy")
         );
         assert_eq!(c("#{n}: {on}").render(&r).as_deref(), Some("#7: true"));
@@ -311,12 +313,27 @@ mod tests {
 
     #[test]
     fn refuses_malformed_templates() {
-        assert_eq!(Computed::parse("plain").unwrap_err(), ComputedProblem::NoPart);
+        assert_eq!(
+            Computed::parse("plain").unwrap_err(),
+            ComputedProblem::NoPart
+        );
         assert_eq!(Computed::parse("").unwrap_err(), ComputedProblem::NoPart);
-        assert_eq!(Computed::parse("a {} b").unwrap_err(), ComputedProblem::EmptyPart);
-        assert_eq!(Computed::parse("{a").unwrap_err(), ComputedProblem::Unbalanced);
-        assert_eq!(Computed::parse("a}").unwrap_err(), ComputedProblem::Unbalanced);
-        assert_eq!(Computed::parse("{a{b}}").unwrap_err(), ComputedProblem::Unbalanced);
+        assert_eq!(
+            Computed::parse("a {} b").unwrap_err(),
+            ComputedProblem::EmptyPart
+        );
+        assert_eq!(
+            Computed::parse("{a").unwrap_err(),
+            ComputedProblem::Unbalanced
+        );
+        assert_eq!(
+            Computed::parse("a}").unwrap_err(),
+            ComputedProblem::Unbalanced
+        );
+        assert_eq!(
+            Computed::parse("{a{b}}").unwrap_err(),
+            ComputedProblem::Unbalanced
+        );
         assert!(matches!(
             Computed::parse("{a..b}").unwrap_err(),
             ComputedProblem::BadPart(p, _) if p == "a..b"

@@ -15,8 +15,8 @@
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
-pub mod error;
 mod computed;
+pub mod error;
 #[cfg(test)]
 mod fixture;
 mod legacy_errors;

@@ -357,7 +357,10 @@ mod tests {
             Err(PlaceholderProblem::Unknown("ID".into()))
         );
         let msg = PlaceholderProblem::Unknown("tenant_id".into()).to_string();
-        assert!(msg.contains("{tenant_id}") && msg.contains("{tenant}"), "{msg}");
+        assert!(
+            msg.contains("{tenant_id}") && msg.contains("{tenant}"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -407,8 +410,10 @@ mod tests {
 
     #[test]
     fn an_id_alone_keeps_the_integer_type_when_told() {
-        let b = BodyTemplate::parse(&json!({"id": "{id}", "m": "{member}", "s": "#{id}", "t": "{tenant}"}))
-            .unwrap();
+        let b = BodyTemplate::parse(
+            &json!({"id": "{id}", "m": "{member}", "s": "#{id}", "t": "{tenant}"}),
+        )
+        .unwrap();
         let mut f = fill("42", "7", "9");
         f.id_integer = true;
         f.member_integer = true;
@@ -432,14 +437,20 @@ mod tests {
     fn a_body_template_refuses_typos_and_keys_with_placeholders() {
         assert_eq!(
             BodyTemplate::parse(&json!({"a": [1, {"b": "{user}"}]})),
-            Err(("$.a[1].b".into(), PlaceholderProblem::Unknown("user".into())))
+            Err((
+                "$.a[1].b".into(),
+                PlaceholderProblem::Unknown("user".into())
+            ))
         );
         assert_eq!(
             BodyTemplate::parse(&json!({"x": {"{id}": 1}})),
             Err(("$.x.{id}".into(), PlaceholderProblem::InKey("{id}".into())))
         );
         assert!(BodyTemplate::parse(&json!("{id}")).is_ok());
-        assert!(BodyTemplate::parse(&json!(null)).unwrap().placeholders().is_empty());
+        assert!(BodyTemplate::parse(&json!(null))
+            .unwrap()
+            .placeholders()
+            .is_empty());
     }
 
     proptest! {

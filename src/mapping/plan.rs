@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::computed::Computed;
 use super::error::MappingError;
 use super::legacy_path::LegacyPath;
-use super::slot::ScimSlot;
 use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
+use super::slot::ScimSlot;
 use super::template::{query_string, PathTemplate};
 use super::values::{Conversion, LegacyType};
 use crate::scim::path::AttrPath;
@@ -376,7 +376,10 @@ impl Endpoint {
             Placeholder::Tenant => self.path.has_tenant(),
         };
         in_path
-            || self.query.iter().any(|(_, v)| v.placeholders().any(|x| x == p))
+            || self
+                .query
+                .iter()
+                .any(|(_, v)| v.placeholders().any(|x| x == p))
             || self
                 .body
                 .as_ref()

@@ -402,9 +402,9 @@ fn blank(v: &Value) -> bool {
 
 fn attr_container(attr: &Attr) -> Option<&str> {
     match attr {
-        Attr::Field { slot, .. } | Attr::ScimConstant { slot, .. } | Attr::Computed { slot, .. } => {
-            slot.container.as_deref()
-        }
+        Attr::Field { slot, .. }
+        | Attr::ScimConstant { slot, .. }
+        | Attr::Computed { slot, .. } => slot.container.as_deref(),
         Attr::Join { parts, .. } => parts.iter().find_map(|p| p.container.as_deref()),
         _ => None,
     }

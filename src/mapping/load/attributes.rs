@@ -54,7 +54,10 @@ pub(super) fn attribute(
     let at = format!("{}.attributes[{i}]", kind.key());
     let f = &a.value;
     let form = if f.template.is_some() {
-        ("a computed attribute", &["scim", "template", "direction"][..])
+        (
+            "a computed attribute",
+            &["scim", "template", "direction"][..],
+        )
     } else if f.join.is_some() {
         ("a join", &["legacy", "join", "direction"][..])
     } else if f.scim.is_some() && f.legacy.is_some() {

@@ -9,8 +9,8 @@ use serde_saphyr::{Location, Spanned};
 use super::{loc, need, read_path, suggest_word, Cx, Kind};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
-use crate::mapping::plan::*;
 use crate::mapping::placeholders::{BodyTemplate, Placeholder, PlaceholderProblem, Text};
+use crate::mapping::plan::*;
 use crate::mapping::template::{PathTemplate, TemplateProblem};
 
 // --- endpoints -------------------------------------------------------------------------------

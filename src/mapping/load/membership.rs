@@ -9,8 +9,8 @@ use serde_saphyr::Spanned;
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
-use crate::mapping::placeholders::Placeholder;
 use crate::mapping::model::*;
+use crate::mapping::placeholders::Placeholder;
 use crate::mapping::plan::*;
 use crate::mapping::values::LegacyType;
 

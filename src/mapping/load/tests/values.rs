@@ -266,7 +266,11 @@ fn member_calls_fill_the_member_and_the_group() {
         r#"user_groups: { method: GET, path: "/users/{id}/teams","#,
         r#"user_groups: { method: GET, path: /teams, query: { member_id: "{id}" },"#,
     );
-    let yaml = edit(&yaml, "  scan_limit: 300\n", "  scan_limit: 300\n  id_format: integer\n");
+    let yaml = edit(
+        &yaml,
+        "  scan_limit: 300\n",
+        "  scan_limit: 300\n  id_format: integer\n",
+    );
     let m = load(&yaml);
     let Membership::Endpoints {
         remove,
@@ -283,7 +287,8 @@ fn member_calls_fill_the_member_and_the_group() {
     );
     let ug = user_groups.as_ref().unwrap();
     assert_eq!(
-        m.backend.target(&ug.endpoint, "acme", Some("u/1"), None, &[]),
+        m.backend
+            .target(&ug.endpoint, "acme", Some("u/1"), None, &[]),
         "/teams?member_id=u%2F1"
     );
 }
@@ -514,9 +519,16 @@ fn an_empty_string_reads_as_absent() {
             .to_scim(&json!({"id": 1, "login": "ada", "office_phone": stored}))
             .unwrap();
         assert!(scim.get("phoneNumbers").is_none(), "{scim}");
-        assert!(!matches(&Filter::parse("phoneNumbers pr").unwrap(), &scim, &m.users.schema));
-        assert!(!matches(&Filter::parse(r#"phoneNumbers.value eq """#)
-            .unwrap(), &scim, &m.users.schema));
+        assert!(!matches(
+            &Filter::parse("phoneNumbers pr").unwrap(),
+            &scim,
+            &m.users.schema
+        ));
+        assert!(!matches(
+            &Filter::parse(r#"phoneNumbers.value eq """#).unwrap(),
+            &scim,
+            &m.users.schema
+        ));
     }
     let scim = m
         .users
@@ -558,7 +570,10 @@ fn no_value_is_written_as_an_empty_string() {
         .unwrap();
     assert_eq!(new["office_phone"], "");
     // A create without it writes nothing: the legacy API stores its own "" for none.
-    let created = m.users.to_legacy(&json!({"userName": "ada"}), None).unwrap();
+    let created = m
+        .users
+        .to_legacy(&json!({"userName": "ada"}), None)
+        .unwrap();
     assert!(created.get("office_phone").is_none(), "{created}");
     // A value is written as it is.
     let new = m
