@@ -364,3 +364,73 @@ fn a_hostile_tenant_name_stays_one_query_value_and_one_string() {
         env.keystone().requests().targets()
     );
 }
+
+// --- what `check` says -------------------------------------------------------------------------
+
+#[test]
+fn check_refuses_misplaced_placeholders_and_computed_writes_with_file_line_and_fix() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/mappings/acme-hr.yaml")).unwrap();
+    let edits = [
+        (
+            "    list:\n      method: GET\n      path: /api/v1/users\n",
+            "    list:\n      method: GET\n      path: /api/v1/users\n      body: { owner: \"{member}\" }\n",
+        ),
+        (DISPLAY_NAME, r#"- { scim: displayName, template: "{first_name} {last_name}", direction: both }"#),
+        (WORK_PHONE, r#"- { scim: 'phoneNumbers[type eq "work"].value', legacy: $.work_phone, empty: blank }"#),
+    ];
+    let mut broken = text.clone();
+    for (from, to) in edits {
+        assert!(broken.contains(from), "acme-hr.yaml has no {from:?}");
+        broken = broken.replacen(from, to, 1);
+    }
+    let line = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let dir = std::env::temp_dir().join(format!("scim-gw-values-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("acme-hr.yaml");
+    std::fs::write(&file, &broken).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let f = file.display();
+    for (needle, message, fix) in [
+        (
+            "body: { owner:",
+            "users.endpoints.list.body: {member} cannot be filled here",
+            "fix: remove {member}",
+        ),
+        (
+            "template:",
+            "a computed value is only ever read",
+            "fix: remove `direction`",
+        ),
+        (
+            "empty: blank",
+            "\"blank\" is not what an empty string can mean here",
+            "fix: write empty: absent",
+        ),
+    ] {
+        let at = format!("{f}:{}:", line(needle));
+        let problem = err
+            .lines()
+            .position(|l| l.starts_with(&at) && l.contains(message))
+            .unwrap_or_else(|| panic!("no {message:?} at {at} in:\n{err}"));
+        let next = err.lines().nth(problem + 1).unwrap_or_default();
+        assert!(next.contains(fix), "{next:?} lacks {fix:?} in:\n{err}");
+    }
+    // The shipped file itself is fine.
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .args(["check", &format!("{root}/mappings/acme-hr.yaml")])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
