@@ -948,7 +948,11 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
                 out
             }
             (Membership::Endpoints { remove, .. }, ["remove", member, "from", group]) => {
-                call(remove, group, Some(member))
+                let mut out = call(remove, group, Some(member));
+                if let Some(body) = m.template_body(remove, "default", Some(group), Some(member)) {
+                    out.push_str(&format!(" {body}"));
+                }
+                out
             }
             (Membership::Endpoints { list, .. }, ["members", "of", group]) => {
                 call(&list.pages.endpoint, group, None)
@@ -1037,9 +1041,10 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
     }
 }
 
-/// A `text tenant` block: each line `<op> [<id>] for <tenant> → <method> <target>[ <header>: <value>]`
-/// (op: create, get, update, delete or list of users) must be the call the mapping makes for
-/// that tenant's legacy id.
+/// A `text tenant` block: each line `<op> [<id>] for <tenant> → <method> <target>[ <header>:
+/// <value>][ <body>]` (op: create, get, update, delete, deactivate, reactivate or list of users;
+/// the body of a `body:` template, filled) must be the call the mapping makes for that tenant's
+/// legacy id.
 fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
     for text in calls.lines().filter(|l| !l.trim().is_empty()) {
         let (what, expected) = text
@@ -1057,6 +1062,8 @@ fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
             "get" => &e.get,
             "update" => &e.update,
             "delete" => e.delete.as_ref().expect("a delete endpoint"),
+            "deactivate" => e.deactivate.as_ref().expect("a deactivate endpoint"),
+            "reactivate" => e.reactivate.as_ref().expect("a reactivate endpoint"),
             "list" => &e.list.endpoint,
             _ => panic!("docs/mapping.md:{line}: unknown operation {op:?}"),
         };
@@ -1067,6 +1074,10 @@ fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
         );
         if let Some((name, value)) = m.backend.tenant_header(tenant) {
             actual.push_str(&format!(" {name}: {value}"));
+        }
+        // The `body:` template, filled, of a call that sends no record.
+        if let Some(body) = m.template_body(endpoint, tenant, id, None) {
+            actual.push_str(&format!(" {body}"));
         }
         assert_eq!(actual, expected, "docs/mapping.md:{line}: {what}");
     }

@@ -9,10 +9,11 @@
 //!
 //! Rendering: each part is the text of the scalar it reads (a number or boolean as written),
 //! trimmed. A part that is missing, null, not a scalar or empty (or only spaces) is left out,
-//! and so is the text between it and the part before it: the text between two parts separates
-//! two kept parts only, and the separator used is the one right before the later part. The
-//! text before the first part and after the last one is kept whenever any part is. The result
-//! is trimmed; when no part is there, or the result is empty, the attribute is absent.
+//! and so is the text that follows it up to the next part: the text between two parts
+//! separates two kept parts only, and the separator used is the one right after the earlier
+//! part (`"{street}, {zip} {city}"` without a zip is `"1 Main St, Springfield"`). The text
+//! before the first part and after the last one is kept whenever any part is. The result is
+//! trimmed; when no part is there, or the result is empty, the attribute is absent.
 //!
 //! Not here: where the value goes in SCIM (`slot`), checks against the entry's other keys
 //! (`load/attributes.rs`).
@@ -30,8 +31,9 @@ pub(crate) struct Computed {
     source: String,
     /// Text before the first part.
     prefix: String,
-    /// Each part, with the text written before it (empty for the first part).
-    parts: Vec<(String, LegacyPath)>,
+    /// Each part, with the text written after it up to the next part (empty for the last
+    /// part, whose trailing text is `suffix`).
+    parts: Vec<(LegacyPath, String)>,
     /// Text after the last part.
     suffix: String,
 }
@@ -137,20 +139,18 @@ impl Computed {
     /// Splits and compiles a template.
     pub(crate) fn parse(source: &str) -> Result<Computed, ComputedProblem> {
         let mut prefix = None;
-        let mut parts = Vec::new();
+        let mut parts: Vec<(LegacyPath, String)> = Vec::new();
         let mut pending = String::new();
         for token in tokens(source)? {
             match token {
                 Token::Text(t) => pending = t,
                 Token::Part(p) => {
-                    let before = std::mem::take(&mut pending);
-                    let before = if prefix.is_none() {
-                        prefix = Some(before);
-                        String::new()
-                    } else {
-                        before
-                    };
-                    parts.push((before, part_path(&p)?));
+                    let text = std::mem::take(&mut pending);
+                    match parts.last_mut() {
+                        Some((_, after)) => *after = text,
+                        None => prefix = Some(text),
+                    }
+                    parts.push((part_path(&p)?, String::new()));
                 }
             }
         }
@@ -165,17 +165,12 @@ impl Computed {
         })
     }
 
-    /// The template as written in the mapping.
-    #[cfg(test)]
-    pub(crate) fn as_str(&self) -> &str {
-        &self.source
-    }
-
     /// The computed value for `record` (see the module doc); `None` when no part is there.
     pub(crate) fn render(&self, record: &Value) -> Option<String> {
         let mut body = String::new();
-        let mut any = false;
-        for (before, path) in &self.parts {
+        // The text after the last part kept: written only if another part follows.
+        let mut separator: Option<&str> = None;
+        for (path, after) in &self.parts {
             let Some(text) = path.read(record).and_then(scalar_string) else {
                 continue;
             };
@@ -183,15 +178,13 @@ impl Computed {
             if text.is_empty() {
                 continue;
             }
-            if any {
-                body.push_str(before);
+            if let Some(sep) = separator {
+                body.push_str(sep);
             }
             body.push_str(text);
-            any = true;
+            separator = Some(after);
         }
-        if !any {
-            return None;
-        }
+        separator?;
         let out = format!("{}{body}{}", self.prefix, self.suffix);
         let out = out.trim();
         (!out.is_empty()).then(|| out.to_string())
@@ -219,8 +212,8 @@ mod tests {
         let t = c("{first_name} {last_name}");
         let r = json!({"first_name": "Ada", "last_name": "Lovelace"});
         assert_eq!(t.render(&r).as_deref(), Some("Ada Lovelace"));
-        assert_eq!(t.as_str(), "{first_name} {last_name}");
         assert_eq!(t.parts.len(), 2);
+        assert_eq!(t.to_string(), "{first_name} {last_name}");
         assert_eq!(
             c("{last_name}, {first_name}").render(&r).as_deref(),
             Some("Lovelace, Ada")
@@ -268,18 +261,29 @@ mod tests {
             r(json!({"first": " Ada ", "middle": ["x"], "last": {"a": 1}})).as_deref(),
             Some("Ada")
         );
-        // The separator before the later part is used.
-        let t = c("{last}, {first} ({nick})");
+        // The separator after the earlier part is used.
+        let t = c("{street}, {zip} {city}");
+        let r = |v: Value| t.render(&v);
         assert_eq!(
-            t.render(&json!({"first": "Ada", "nick": "Countess"}))
-                .as_deref(),
-            Some("Ada (Countess)")
+            r(json!({"street": "1 Main St", "city": "Springfield"})).as_deref(),
+            Some("1 Main St, Springfield")
         );
         assert_eq!(
-            t.render(&json!({"last": "Lovelace", "nick": "Countess"}))
-                .as_deref(),
-            Some("Lovelace (Countess)")
+            r(json!({"zip": "62701", "city": "Springfield"})).as_deref(),
+            Some("62701 Springfield")
         );
+        assert_eq!(
+            r(json!({"street": "1 Main St", "zip": "62701"})).as_deref(),
+            Some("1 Main St, 62701")
+        );
+        assert_eq!(
+            r(json!({"street": "1 Main St", "zip": "62701", "city": "Springfield"})).as_deref(),
+            Some("1 Main St, 62701 Springfield")
+        );
+        // Text before the first part and after the last is kept whenever a part is there.
+        let t = c("<{a} | {b}>");
+        assert_eq!(t.render(&json!({"b": "B"})).as_deref(), Some("<B>"));
+        assert_eq!(t.render(&json!({"a": "A"})).as_deref(), Some("<A>"));
     }
 
     #[test]

@@ -388,8 +388,11 @@ pub(super) fn endpoint(
         );
         None
     };
-    let query = params(cx, fields.query, &format!("{at}.query"), false)
-        .and_then(|q| query_values(cx, fields.query, &format!("{at}.query"), q, shape));
+    let query = match fields.query {
+        None => Some(Vec::new()),
+        Some(map) => params(cx, fields.query, &format!("{at}.query"), false)
+            .and_then(|q| query_values(cx, map, &format!("{at}.query"), q, shape)),
+    };
     let body = match fields.body {
         Some(Some(b)) => body_template(cx, &format!("{at}.body"), b, shape).map(Some),
         _ => Some(None),
@@ -461,8 +464,8 @@ fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
                 shape.noun
             ),
             format!(
-                "remove {{id}}; it is filled in the calls about one {} (get, update, delete, \
-                 deactivate, reactivate) and the member calls",
+                "remove {{id}}; only the calls about one {} have one (get, update, delete, \
+                 deactivate, reactivate)",
                 shape.noun
             ),
         )),
@@ -480,16 +483,15 @@ fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
 /// where the call has it.
 fn query_values(
     cx: &mut Cx<'_>,
-    map: &Option<Spanned<Map<String, Value>>>,
+    map: &Spanned<Map<String, Value>>,
     at: &str,
     pairs: Vec<(String, String)>,
     shape: Shape<'_>,
 ) -> Option<Vec<(String, Text)>> {
     let mut out = Vec::with_capacity(pairs.len());
     let mut ok = true;
+    let l = loc(map);
     for (k, v) in pairs {
-        let l = map.as_ref().map(loc);
-        let Some(l) = l else { continue };
         let at = format!("{at}.{k}");
         match Text::parse(&v) {
             Err(problem) => {
