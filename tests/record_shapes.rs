@@ -98,6 +98,8 @@ enum CreateAnswer {
     Location201,
     /// 204, no body, `Location: http://<host>/api/users/<id>`.
     Location204,
+    /// 200 `{"data": {"id": <id>, "message": "success"}}`: the id, not the record.
+    IdOnly200,
     /// 201, no body, no `Location`.
     Bare201,
 }
@@ -184,6 +186,9 @@ impl Ledger {
                         with_location(empty(204), &format!("http://ledger.example/api/users/{id}"))
                     }
                     CreateAnswer::Bare201 => empty(201),
+                    CreateAnswer::IdOnly200 => {
+                        json_response(200, &json!({"data": {"id": id, "message": "success"}}))
+                    }
                 }
             }
             ("GET", ["api", "users"]) => {
@@ -460,11 +465,12 @@ fn a_create_answered_200_in_an_envelope_is_a_201_with_the_record_and_sent_wrappe
 }
 
 #[test]
-fn a_create_answered_without_a_body_is_read_by_the_id_in_its_location() {
+fn a_create_answered_without_the_record_is_read_by_the_id_in_its_location_or_body() {
     let b = Bench::start(|m| m);
     for (how, name) in [
         (CreateAnswer::Location201, "grace@example.com"),
         (CreateAnswer::Location204, "edsger@example.com"),
+        (CreateAnswer::IdOnly200, "frances@example.com"),
     ] {
         b.ledger.answer_creates(how);
         b.calls();
@@ -474,7 +480,7 @@ fn a_create_answered_without_a_body_is_read_by_the_id_in_its_location() {
         assert_eq!(created.body["userName"], name, "{how:?}");
         assert_eq!(created.body["name"]["givenName"], "Ada", "{how:?}");
         assert!(b.ledger.user(&id).is_some(), "{how:?}");
-        // The record was read by the id the Location named.
+        // The record was read by the id the Location (or the body) named.
         let calls = b.calls();
         let after_create = calls
             .iter()

@@ -543,7 +543,11 @@ pub(crate) async fn created_record(
     created: LegacyResponse,
 ) -> Result<(String, LegacyResponse), ScimError> {
     if let Some(id) = resource.legacy_id(&created.body) {
-        return Ok((id, created));
+        if holds_the_record(resource, &created.body) {
+            return Ok((id, created));
+        }
+        // The id and nothing else of the record (`{"id": 7, "message": "success"}`): read it.
+        return read_created(cx, resource, id, "its body").await;
     }
     let location = created
         .headers
@@ -570,15 +574,35 @@ pub(crate) async fn created_record(
             ScimError::from,
         ));
     };
+    read_created(cx, resource, id, "its Location header").await
+}
+
+/// Whether a create's answer is the record, not only its id: it holds the attribute no SCIM
+/// resource goes without (a user's userName, a group's displayName).
+fn holds_the_record(resource: &ResourceMapping, body: &Value) -> bool {
+    resource.to_scim(body).is_ok_and(|scim| {
+        ["userName", "displayName"]
+            .iter()
+            .any(|name| scim.get(*name).is_some_and(|v| !v.is_null()))
+    })
+}
+
+/// The record a create answer named by its id only (`where` it did), read with `get`.
+async fn read_created(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: String,
+    place: &str,
+) -> Result<(String, LegacyResponse), ScimError> {
     match read_record(cx, resource, &id).await {
         Ok(Some(record)) => Ok((id, record)),
         Ok(None) => Err(ScimError::bad_gateway(format!(
-            "the legacy API's answer names the record {id:?} in its Location header, and \
-             reading it found no such record"
+            "the legacy API's answer names the record {id:?} in {place}, and reading it found \
+             no such record"
         ))),
         Err(e) => Err(ScimError::bad_gateway(format!(
-            "the legacy API's answer names the record {id:?} in its Location header, and \
-             reading it failed ({})",
+            "the legacy API's answer names the record {id:?} in {place}, and reading it failed \
+             ({})",
             e.detail.trim_end().trim_end_matches('.')
         ))),
     }
