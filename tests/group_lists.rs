@@ -796,7 +796,7 @@ fn while_the_roles_are_pending_what_needs_no_role_id_works() {
 }
 
 #[test]
-fn refused_credentials_or_no_answer_start_the_gateway_not_ready() {
+fn refused_credentials_start_the_gateway_not_ready_and_a_reload_waits_too() {
     let orbit = Orbit::new("scim-gateway", "orbit-secret");
     let addr = free_loopback_addr().unwrap();
     let _server = orbit.serve(addr).unwrap();
