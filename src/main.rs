@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use scim_gateway::config::{Config, LogFormat};
@@ -15,7 +14,7 @@ use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
-use scim_gateway::server::runner::gateway_services;
+use scim_gateway::server::runner::{gateway_services, role_retry_service};
 use scim_gateway_example_apis::{AcmeHr, Crewbase, Keystone, Orbit};
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start_with_signals};
 
@@ -345,18 +344,30 @@ fn demo(example: Example, port: u16, token: &str, users: usize) -> ExitCode {
         scim_addr
     };
     mapping.backend.base_url = format!("http://{backend_addr}");
+    // Built before the example API listens: roles it looks up by name (Orbit's) are pending
+    // until then, and looked up again in the background.
     let gateway = match Gateway::new(config, mapping) {
-        Ok(g) => Arc::new(g),
+        Ok(g) => Live::new(g),
         Err(e) => return fail(e),
     };
     let services = vec![
         backend.service,
-        http_service("scim", scim_addr, 2, ScimApp::new(gateway)),
+        http_service("scim", scim_addr, 2, ScimApp::new(gateway.clone())),
+        role_retry_service(&gateway),
     ];
     let server = match start_with_signals(server_conf(1, 1), services, &[backend_addr, scim_addr]) {
         Ok(s) => s,
         Err(e) => return fail(format!("{e} (try --port 0 for any free port)")),
     };
+    // The roles the mapping names are looked up once the example API listens: the banner
+    // waits for them, so that the first create already has the default role's id.
+    let waiting = std::time::Instant::now();
+    while gateway.roles_pending() && waiting.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if gateway.roles_pending() {
+        tracing::warn!("the legacy roles are not looked up yet; creates answer 503 until they are");
+    }
     let base = format!("http://{scim_addr}/scim/v2");
     let title = backend.title;
     let users_url = format!("http://{backend_addr}{}", backend.users_path);

@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
+use scim_gateway::server::reload::Live;
+use scim_gateway::server::runner::gateway_services;
 use scim_gateway_example_apis::orbit::{Orbit, TEAM, TEAMS};
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::{json, Map, Value};
@@ -483,7 +486,7 @@ fn roles_named_by_name_are_written_as_the_products_ids() {
 }
 
 #[test]
-fn an_unknown_role_name_or_a_failing_look_up_stops_the_start_saying_why() {
+fn an_unknown_role_name_stops_the_start_and_a_reload_keeps_the_running_ids() {
     let orbit = Orbit::new("scim-gateway", "orbit-secret");
     let addr = free_loopback_addr().unwrap();
     let _server = orbit.serve(addr).unwrap();
@@ -525,23 +528,288 @@ fn an_unknown_role_name_or_a_failing_look_up_stops_the_start_saying_why() {
         .expect("the reload is refused")
         .to_string();
     assert!(e.contains("no legacy role has this name"), "{e}");
-    // The look-up refused: said, with the call, and without the token.
-    let token = "not-a-token-of-orbit".to_string();
-    let e = gateway(addr, &format!("{MAPPING}{ROLES}"), token.clone())
+    // A reload whose look-up cannot reach the legacy API keeps the running ids too.
+    let nowhere = free_loopback_addr().unwrap();
+    let mut unreachable =
+        mapping::load_str("orbit-lists.yaml", &format!("{MAPPING}{ROLES}")).unwrap();
+    unreachable.backend.base_url = format!("http://{nowhere}");
+    let e = good
+        .reloaded(good.config.clone(), unreachable)
         .err()
-        .expect("refused");
+        .expect("the reload is refused")
+        .to_string();
     assert!(
-        e.contains(&format!(
-            "groups.roles.lookup: GET http://{addr}/api/v2/roles"
-        )),
+        e.contains("the running configuration keeps its role ids"),
         "{e}"
     );
-    assert!(e.contains("answered 401"), "{e}");
-    assert!(!e.contains(&token), "{e}");
-    // Nothing listening.
-    let nowhere = free_loopback_addr().unwrap();
-    let e = gateway(nowhere, &format!("{MAPPING}{ROLES}"), orbit.issue_token())
-        .err()
-        .expect("refused");
-    assert!(e.contains("the legacy API could not be read"), "{e}");
+    assert!(
+        e.contains(&format!("GET http://{nowhere}/api/v2/roles")),
+        "{e}"
+    );
+}
+
+/// A gateway serving (SCIM, admin and the role look-up task) in front of `addr`, where nothing
+/// may listen yet.
+struct Serving {
+    live: Live,
+    scim: String,
+    admin: String,
+    agent: ureq::Agent,
+    _server: RunningServer,
+}
+
+impl Serving {
+    fn start(addr: std::net::SocketAddr, yaml: &str, token: String) -> Serving {
+        let mut mapping = mapping::load_str("orbit-lists.yaml", yaml).unwrap();
+        mapping.backend.base_url = format!("http://{addr}");
+        mapping.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(token)));
+        let mut config = Config::default();
+        config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
+        config.listen.address = free_loopback_addr().unwrap();
+        let admin = free_loopback_addr().unwrap();
+        config.admin.address = admin.to_string();
+        config.admin.counts_interval_seconds = 0;
+        let scim = config.listen.address;
+        let live = Live::new(Gateway::new(config, mapping).expect("the gateway starts"));
+        let (services, addrs) = gateway_services(&live);
+        let server = start(server_conf(0, 1), services, &addrs).unwrap();
+        Serving {
+            live,
+            scim: format!("http://{scim}/scim/v2"),
+            admin: format!("http://{admin}"),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent(),
+            _server: server,
+        }
+    }
+
+    /// An admin endpoint's status and text.
+    fn admin(&self, path: &str) -> (u16, String) {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.admin))
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.into_body().read_to_string().unwrap())
+    }
+
+    /// A SCIM request's status, `Retry-After` and body.
+    fn scim(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Option<String>, Value) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.scim))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Content-Type", "application/scim+json");
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        let response = self.agent.run(request.body(bytes).unwrap()).unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, retry_after, body)
+    }
+
+    /// Waits (up to `limit`) until `/readyz` answers 200.
+    fn until_ready(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if self.admin("/readyz").0 == 200 {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+#[test]
+fn a_gateway_started_before_orbit_waits_for_the_roles_then_writes_their_ids() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let addr = free_loopback_addr().unwrap();
+    let token = orbit.issue_token();
+    // Nothing listens at Orbit's address yet: the gateway starts all the same.
+    let g = Serving::start(addr, &format!("{MAPPING}{ROLES}"), token.clone());
+    let (status, text) = g.admin("/readyz");
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("the legacy role look-up (groups.roles.lookup) is pending"),
+        "{text}"
+    );
+    assert!(text.contains("cannot connect to the legacy API"), "{text}");
+    assert!(!text.contains(&token), "{text}");
+    assert_eq!(g.admin("/healthz").0, 200, "alive while not ready");
+    // A create needs the default role's id: 503, to be sent again.
+    let new_user = json!({"userName": "early@example.com", "name": {"givenName": "Early", "familyName": "Bird"}});
+    let (status, retry_after, body) = g.scim("POST", "/Users", Some(&new_user));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry_after.as_deref(), Some("5"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("needs the legacy role ids"),
+        "{body}"
+    );
+    // Orbit listens: the roles are looked up in the background, and the gateway is ready.
+    let _orbit = orbit.serve(addr).unwrap();
+    assert!(
+        g.until_ready(Duration::from_secs(10)),
+        "{:?}",
+        g.admin("/readyz")
+    );
+    assert_eq!(
+        g.live.reloads().snapshot(),
+        (1, 0),
+        "installed as a reload is"
+    );
+    let (status, _, body) = g.scim("POST", "/Users", Some(&new_user));
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        orbit.user(id).unwrap()["role_id"],
+        json!(orbit.role_id("Member")),
+        "the default role written as Orbit's id"
+    );
+}
+
+/// A front for Orbit that answers 503 to the role look-up while `failing` (a product still
+/// starting) and passes every other request on, one request per connection.
+fn failing_roles_front(
+    orbit: std::net::SocketAddr,
+    failing: Arc<AtomicBool>,
+) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let failing = failing.clone();
+            thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if !lower.starts_with("connection:") {
+                        head.push_str(&line);
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                if head.contains(" /api/v2/roles") && failing.load(Ordering::SeqCst) {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let mut upstream = std::net::TcpStream::connect(orbit).unwrap();
+                head.push_str("connection: close\r\n\r\n");
+                upstream.write_all(head.as_bytes()).unwrap();
+                upstream.write_all(&body).unwrap();
+                let _ = std::io::copy(&mut upstream, &mut client);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn while_the_roles_are_pending_what_needs_no_role_id_works() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let orbit_addr = free_loopback_addr().unwrap();
+    let _orbit = orbit.serve(orbit_addr).unwrap();
+    let u = orbit.seed(2);
+    let admins = orbit.seed_team("Orbit Admins", &[] as &[&str]);
+    let support = orbit.seed_team("Support", &[] as &[&str]);
+    let failing = Arc::new(AtomicBool::new(true));
+    let front = failing_roles_front(orbit_addr, failing.clone());
+    let g = Serving::start(front, &format!("{MAPPING}{ROLES}"), orbit.issue_token());
+    let (status, text) = g.admin("/readyz");
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("answered 503"), "{text}");
+    // Reads, filters and a membership change that gives no role work.
+    let (status, _, body) = g.scim("GET", &format!("/Users/{}", u[0]), None);
+    assert_eq!(status, 200, "{body}");
+    let email = orbit.user(&u[0]).unwrap()["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let filter = format!("/Users?filter=userName%20eq%20%22{email}%22");
+    let (status, _, body) = g.scim("GET", &filter, None);
+    assert_eq!(
+        (status, body["totalResults"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    let (status, _, body) = g.scim("PATCH", &format!("/Groups/{support}"), Some(&add(&[&u[0]])));
+    assert_eq!(status, 204, "{body}");
+    // One that gives a role: 503 before anything is written.
+    let writes = orbit.requests().get("PATCH", TEAM);
+    let (status, retry_after, body) =
+        g.scim("PATCH", &format!("/Groups/{admins}"), Some(&add(&[&u[1]])));
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after.is_some());
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("gives its members a role"),
+        "{body}"
+    );
+    assert_eq!(
+        orbit.requests().get("PATCH", TEAM),
+        writes,
+        "nothing written"
+    );
+    // The product is up: the roles are looked up, and the same change goes through.
+    failing.store(false, Ordering::SeqCst);
+    assert!(
+        g.until_ready(Duration::from_secs(10)),
+        "{:?}",
+        g.admin("/readyz")
+    );
+    let (status, _, body) = g.scim("PATCH", &format!("/Groups/{admins}"), Some(&add(&[&u[1]])));
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        orbit.user(&u[1]).unwrap()["role_id"],
+        json!(orbit.role_id("Administrator"))
+    );
+}
+
+#[test]
+fn refused_credentials_start_the_gateway_not_ready_and_a_reload_waits_too() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let addr = free_loopback_addr().unwrap();
+    let _server = orbit.serve(addr).unwrap();
+    // The look-up refused (401): started, not ready, saying why, without the token.
+    let token = "not-a-token-of-orbit".to_string();
+    let g = Serving::start(addr, &format!("{MAPPING}{ROLES}"), token.clone());
+    let (status, text) = g.admin("/readyz");
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("answered 401"), "{text}");
+    assert!(text.contains("refused the backend's credentials"), "{text}");
+    assert!(!text.contains(&token), "{text}");
+    // A reload while still waiting installs a generation that waits too (and looks again).
+    let pending = g.live.current();
+    let reloaded = pending.reloaded(pending.config.clone(), (*pending.mapping).clone());
+    assert!(reloaded.is_ok(), "{:?}", reloaded.err());
 }

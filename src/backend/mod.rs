@@ -25,5 +25,5 @@ mod protect;
 pub(crate) mod retry;
 
 pub(crate) use client::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
-pub(crate) use error::BackendError;
+pub(crate) use error::{BackendError, TokenProblem};
 pub(crate) use protect::CallObserver;

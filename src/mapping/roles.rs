@@ -239,6 +239,29 @@ impl GroupRules {
         })
     }
 
+    /// Whether the roles are still named, not yet resolved to the legacy ids (the look-up has
+    /// not succeeded yet): the rules then never write a role.
+    pub fn roles_pending(&self) -> bool {
+        self.role_lookup().is_some()
+    }
+
+    /// Whether a `from_groups` row names the group `id` (by id, or by its display name): a
+    /// membership change in it derives a role.
+    pub(crate) fn derives_role_from(&self, id: &str, display: Option<&str>) -> bool {
+        let g = UserGroup { id, display };
+        self.roles
+            .iter()
+            .flat_map(|r| &r.from_groups)
+            .any(|row| g.is(&row.group))
+    }
+
+    /// Whether a legacy user about to be created gets the default role (it carries none).
+    pub fn needs_default_role(&self, legacy_user: &Value) -> bool {
+        self.roles
+            .as_ref()
+            .is_some_and(|r| r.legacy.read(legacy_user).is_none_or(Value::is_null))
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.roles.is_none() && self.flags.is_empty()
     }
@@ -264,7 +287,8 @@ impl GroupRules {
         groups: &[UserGroup<'_>],
     ) -> Result<Value, TranslateError> {
         let mut user = legacy_user.clone();
-        if let Some(roles) = &self.roles {
+        // Names not resolved yet are never written as ids: the role stays as it is.
+        if let Some(roles) = self.roles.as_ref().filter(|r| r.lookup.is_none()) {
             let current = roles.legacy.read(legacy_user).and_then(Value::as_str);
             if let Some((role, rows)) = roles.derive(current, groups) {
                 if current != Some(role) {
@@ -294,10 +318,11 @@ impl GroupRules {
         Ok(user)
     }
 
-    /// A legacy user about to be created: the default role when it carries none.
+    /// A legacy user about to be created: the default role when it carries none (none while
+    /// the role names are not resolved: the caller refuses such a create first).
     pub fn with_default_role(&self, legacy_user: &Value) -> Result<Value, TranslateError> {
         let mut user = legacy_user.clone();
-        if let Some(roles) = &self.roles {
+        if let Some(roles) = self.roles.as_ref().filter(|r| r.lookup.is_none()) {
             if roles.legacy.read(&user).is_none_or(Value::is_null) {
                 write(
                     &mut user,

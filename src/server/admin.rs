@@ -1,7 +1,8 @@
 //! The admin listener (`[admin] address`, its own pingora service, never the SCIM listener):
 //! `GET /metrics` (Prometheus text format), `/healthz` (200 while the process serves),
-//! `/readyz` (200 when the mapping is loaded and the legacy API accepted a TCP connection in a
-//! check at most [`READY_CHECK_EVERY`] old, else 503 with the reason), `/status` (JSON:
+//! `/readyz` (200 when the mapping is loaded, the legacy roles it names by name are looked up,
+//! and the legacy API accepted a TCP connection in a check at most [`READY_CHECK_EVERY`] old,
+//! else 503 with the reason), `/status` (JSON:
 //! version, start time, per-tenant counts and last sync; counts refreshed first when stale).
 //! Anything else is 404. No authentication: bind it to loopback or a pod-internal address.
 
@@ -15,6 +16,7 @@ use pingora::protocols::http::ServerSession;
 
 use crate::server::counts;
 use crate::server::reload::Live;
+use crate::server::roles;
 
 /// How old the last TCP check of the legacy API may be before `/readyz` checks again.
 pub const READY_CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -87,9 +89,20 @@ impl AdminApp {
     }
 
     /// Whether the gateway can serve: the mapping is loaded (it is, or the gateway would not
-    /// exist) and the legacy API accepts a TCP connection at the address resolved at start-up
+    /// exist), the legacy roles it names by name are looked up, and the legacy API accepts a TCP connection at the address resolved at start-up
     /// (no DNS here).
     async fn readiness(&self) -> Result<(), String> {
+        let gateway = self.gateway.current();
+        if roles::pending(&gateway.mapping) {
+            let why = gateway
+                .role_lookup
+                .last_failure()
+                .unwrap_or_else(|| "not tried yet".into());
+            return Err(format!(
+                "the legacy role look-up (groups.roles.lookup) is pending, retried in the \
+                 background: {why}"
+            ));
+        }
         if let Some(r) = self.cached() {
             return r;
         }

@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
+use crate::backend::{BackendClient, ClientOptions};
 use crate::cache::records::RecordCache;
 use crate::cache::MembershipCache;
 use crate::config::Config;
@@ -20,6 +19,7 @@ use crate::mapping::Mapping;
 use crate::metrics::Metrics;
 use crate::server::auth::KeyRing;
 use crate::server::rate_limit::TenantRateLimits;
+use crate::server::roles::{self, LookupFailure, RoleLookupStatus};
 use crate::server::status::StatusBoard;
 use crate::server::tenant::Tenant;
 use crate::server::wire::SEGMENT;
@@ -55,6 +55,9 @@ pub struct Gateway {
     /// The per-tenant rate limit toward the identity providers (`[limits]`); shared by the
     /// generations while `[limits]` stays the same.
     pub rate_limits: Arc<TenantRateLimits>,
+    /// Why the legacy roles named by name are not resolved yet (`server::roles`), and the
+    /// wake-up of the task that looks them up again; shared by every generation.
+    pub(crate) role_lookup: Arc<RoleLookupStatus>,
 }
 
 /// How many locks a [`LockSet`] has.
@@ -130,76 +133,45 @@ fn key_ring(config: &Config) -> Result<KeyRing, KeysError> {
     ))
 }
 
-/// The backend client of `mapping`: resolves the credentials and the address once.
 /// The mapping with the legacy role names of `groups.roles` resolved to the legacy API's role
 /// ids, when it says `roles.lookup`: the roles are read at start and at each reload (a
 /// generation keeps the ids it started with), once for every tenant (the call names none),
-/// with a client of its own on a thread of its own, as no server runs yet. A look-up that
-/// fails, or a name no role has, stops the start (or refuses the reload) saying why.
-fn with_role_ids(mut mapping: Mapping) -> Result<Mapping, StartupError> {
-    let Some(groups) = &mapping.groups else {
-        return Ok(mapping);
+/// with a client of its own on a thread of its own, as no server runs yet. A configuration
+/// error (a name no role has, or several have; an answer that is not the list the mapping
+/// describes) stops the start (or refuses the reload) saying why. A legacy API that cannot
+/// answer yet, or refuses the credentials, gives the mapping as it is (roles pending) and why.
+fn with_role_ids(mapping: Mapping) -> Result<(Mapping, Option<LookupFailure>), StartupError> {
+    let Some(what) = roles::described(&mapping) else {
+        return Ok((mapping, None));
     };
-    let Some(lookup) = groups.rules.role_lookup() else {
-        return Ok(mapping);
-    };
-    let what = format!(
-        "groups.roles.lookup: GET {}{}",
-        mapping.backend.base_url,
-        mapping
-            .backend
-            .target(&lookup.endpoint, "", None, None, &[])
-    );
-    let fail = |why: String| StartupError::Mapping(format!("{what}: {why}"));
-    let answer = std::thread::scope(|s| {
-        s.spawn(|| -> Result<BackendResponse, String> {
-            let client = backend_client(&mapping).map_err(|e| e.to_string())?;
-            let mut headers = Vec::new();
-            for (name, value) in &lookup.endpoint.headers {
-                let n = HeaderName::try_from(name.as_str()).map_err(|e| e.to_string())?;
-                let v = HeaderValue::try_from(value.as_str()).map_err(|e| e.to_string())?;
-                headers.push((n, v));
-            }
-            let request = BackendRequest {
-                method: lookup.endpoint.method.clone(),
-                path_and_query: mapping
-                    .backend
-                    .target(&lookup.endpoint, "", None, None, &[]),
-                headers,
-                body: None,
-            };
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| -> Result<Mapping, LookupFailure> {
+            let unavailable = |e: String| LookupFailure::Unavailable(e);
+            let client = backend_client(&mapping).map_err(|e| unavailable(e.to_string()))?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(client.send_protected(request, &()))
-                .map_err(|e| format!("the legacy API could not be read: {e}"))
+                .map_err(|e| unavailable(e.to_string()))?;
+            runtime.block_on(roles::resolve(&client, &mapping))
         })
         .join()
-        .unwrap_or_else(|_| Err("the look-up stopped unexpectedly".into()))
-    })
-    .map_err(fail)?;
-    if !(200..300).contains(&answer.status) {
-        return Err(fail(format!(
-            "the legacy API answered {}; the roles are looked up at start, with the backend's \
-             credentials",
-            answer.status
-        )));
+        .unwrap_or_else(|_| {
+            Err(LookupFailure::Unavailable(
+                "the look-up stopped unexpectedly".into(),
+            ))
+        })
+    });
+    match outcome {
+        Ok(resolved) => Ok((resolved, None)),
+        Err(failure) if failure.is_transient() => Ok((mapping, Some(failure))),
+        Err(failure) => Err(StartupError::Mapping(format!(
+            "{what}: {}",
+            failure.reason()
+        ))),
     }
-    let body: Value =
-        serde_json::from_slice(&answer.body).map_err(|_| fail("the answer is not JSON".into()))?;
-    let roles = lookup.roles(&body).map_err(fail)?;
-    let resolved = groups
-        .rules
-        .with_role_ids(&roles)
-        .map_err(|e| StartupError::Mapping(format!("groups.roles: {e}")))?;
-    if let Some(g) = mapping.groups.as_mut() {
-        g.rules = resolved;
-    }
-    Ok(mapping)
 }
 
+/// The backend client of `mapping`: resolves the credentials and the address once.
 fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
     let credential = match &mapping.backend.auth {
         Some(auth) => Some(
@@ -234,10 +206,21 @@ fn with_backend_url(config: &Config, mut mapping: Mapping) -> Mapping {
 impl Gateway {
     /// Builds the gateway from a loaded configuration and mapping: resolves the backend
     /// credentials and address once, and reads the keys file the configuration names.
+    ///
+    /// When the mapping names roles (`groups.roles.lookup`) and the legacy API cannot answer
+    /// the look-up yet, the gateway is built all the same, with the roles pending (see
+    /// `server::roles`): a background task looks them up again.
     pub fn new(config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
-        let mapping = with_role_ids(with_backend_url(&config, mapping))?;
+        let mapping = with_backend_url(&config, mapping);
+        // The client and the keys first: a missing secret or a bad certificate is said as such.
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
+        let (mapping, failure) = with_role_ids(mapping)?;
+        let role_lookup = Arc::new(RoleLookupStatus::default());
+        if let Some(failure) = failure {
+            roles::log_failure(&mapping, &failure, true);
+            role_lookup.failed(failure);
+        }
         let rate_limits = Arc::new(TenantRateLimits::new(&config.limits));
         let membership = MembershipCache::new(
             Duration::from_secs(config.cache.ttl_seconds),
@@ -259,6 +242,7 @@ impl Gateway {
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(StatusBoard::default()),
             rate_limits,
+            role_lookup,
         })
     }
 
@@ -266,10 +250,25 @@ impl Gateway {
     /// client (its address resolved again), the keys file read again, and this generation's
     /// caches (the membership one emptied: the mapping may read groups differently now), locks,
     /// metrics and counts.
+    ///
+    /// When the legacy API cannot answer the role look-up, the reload is refused while this
+    /// generation has its role ids (it keeps them); a generation still waiting for them is
+    /// replaced by one that waits too.
     pub fn reloaded(&self, config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
-        let mapping = with_role_ids(with_backend_url(&config, mapping))?;
+        let mapping = with_backend_url(&config, mapping);
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
+        let (mapping, failure) = with_role_ids(mapping)?;
+        if let Some(failure) = failure {
+            if !roles::pending(&self.mapping) {
+                let what = roles::described(&mapping).unwrap_or_default();
+                return Err(StartupError::Mapping(format!(
+                    "{what}: {}; the running configuration keeps its role ids",
+                    failure.reason()
+                )));
+            }
+            self.role_lookup.failed(failure);
+        }
         self.membership.invalidate_all();
         let rate_limits = TenantRateLimits::carried_over(&self.rate_limits, &config.limits);
         Ok(Gateway {
@@ -284,6 +283,7 @@ impl Gateway {
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             rate_limits,
+            role_lookup: self.role_lookup.clone(),
         })
     }
 
@@ -301,7 +301,27 @@ impl Gateway {
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             rate_limits: self.rate_limits.clone(),
+            role_lookup: self.role_lookup.clone(),
         })
+    }
+
+    /// The next generation with `mapping` (this one's, its role names resolved to the legacy
+    /// ids); everything else is shared.
+    pub(crate) fn with_mapping(&self, mapping: Mapping) -> Gateway {
+        Gateway {
+            config: self.config.clone(),
+            mapping: Arc::new(mapping),
+            backend: self.backend.clone(),
+            keys: self.keys.clone(),
+            membership: self.membership.clone(),
+            records: self.records.clone(),
+            user_locks: self.user_locks.clone(),
+            create_locks: self.create_locks.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
+            rate_limits: self.rate_limits.clone(),
+            role_lookup: self.role_lookup.clone(),
+        }
     }
 
     /// This gateway (just built from a reloaded configuration) with the metrics, counts and

@@ -9,15 +9,16 @@
 //! 2. What a request is and who makes it: [`tenant`], [`record`] (what a request's steps
 //!    learn), [`auth`] (keys, tenants, scopes), [`rate_limit`], [`status`] (the `/status`
 //!    board).
-//! 3. State: [`gateway`] (one generation of the shared state), [`context`] (`Ctx`: one request's
-//!    view of it), [`reload`] (the reloadable generation, `Live`).
+//! 3. State: [`roles`] (the look-up of the legacy roles named by name), [`gateway`] (one
+//!    generation of the shared state), [`context`] (`Ctx`: one request's view of it),
+//!    [`reload`] (the reloadable generation, `Live`).
 //! 4. Legacy calls and list selection: [`legacy`], [`select`].
 //! 5. Observation: [`observe`] (request id, metrics, access and provisioning logs).
 //! 6. The operations: [`users`], [`groups`].
 //! 7. The application: [`app`] (the SCIM `ServeHttp`: read, authenticate, rate limit, route,
 //!    operate, shape the reply).
-//! 8. Hosting and background: [`counts`], [`admin`] (`/metrics`, `/healthz`, `/readyz`,
-//!    `/status`), [`runner`].
+//! 8. Hosting and background: [`counts`], [`role_retry`] (the roles looked up again while
+//!    pending), [`admin`] (`/metrics`, `/healthz`, `/readyz`, `/status`), [`runner`].
 
 pub(crate) mod admin;
 pub mod app;
@@ -31,6 +32,8 @@ pub(crate) mod observe;
 pub(crate) mod rate_limit;
 pub(crate) mod record;
 pub mod reload;
+pub mod role_retry;
+pub(crate) mod roles;
 pub(crate) mod router;
 pub mod runner;
 pub(crate) mod select;

@@ -28,6 +28,7 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::mapping;
 use crate::server::gateway::Gateway;
+use crate::server::roles::{self, LookupFailure};
 
 /// How often the keys file is checked for a change.
 pub const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -145,6 +146,12 @@ impl Live {
         self.inner.current.load_full()
     }
 
+    /// Whether the current generation's legacy roles, named by name, are not looked up yet
+    /// (`groups.roles.lookup`; see `server::roles`).
+    pub fn roles_pending(&self) -> bool {
+        roles::pending(&self.current().mapping)
+    }
+
     /// The reload counters (`config_reloads_total{outcome="ok"|"error"}`).
     pub fn reloads(&self) -> &ReloadCounters {
         &self.inner.reloads
@@ -229,7 +236,12 @@ impl Live {
                     "reloaded; new requests use the new configuration"
                 );
                 next.metrics.record_config_reload(true);
+                let roles_pending = roles::pending(&next.mapping);
+                let role_lookup = next.role_lookup.clone();
                 self.inner.current.store(Arc::new(next));
+                if roles_pending {
+                    role_lookup.wake();
+                }
                 self.inner.reloads.ok.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
@@ -243,6 +255,53 @@ impl Live {
                 self.inner.reloads.error.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }
+        }
+    }
+}
+
+/// What [`Live::resolve_roles`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RolesAttempt {
+    /// The current generation has no role names to resolve.
+    NothingPending,
+    /// The roles were looked up, and the generation with their ids installed.
+    Installed,
+    /// Another generation was installed meanwhile, or a reload is running: look again.
+    Superseded,
+    /// The look-up failed (logged, and kept for `/readyz`).
+    Failed(LookupFailure),
+}
+
+impl Live {
+    /// When the current generation's roles are pending, looks them up with its backend client
+    /// and installs the same generation with the role ids the way a reload installs one
+    /// (logged, counted, requests in flight finishing on the old one).
+    pub(crate) async fn resolve_roles(&self) -> RolesAttempt {
+        let current = self.current();
+        if !roles::pending(&current.mapping) {
+            return RolesAttempt::NothingPending;
+        }
+        let mapping = match roles::resolve(&current.backend, &current.mapping).await {
+            Ok(mapping) => mapping,
+            Err(failure) => {
+                roles::log_failure(&current.mapping, &failure, false);
+                current.role_lookup.failed(failure.clone());
+                return RolesAttempt::Failed(failure);
+            }
+        };
+        // Not waiting for a reload in progress (it may take seconds): it installs a
+        // generation of its own, which the caller looks at next.
+        let Ok(_one) = self.inner.reloading.try_lock() else {
+            return RolesAttempt::Superseded;
+        };
+        let now = self.current();
+        if !Arc::ptr_eq(&now.mapping, &current.mapping) {
+            return RolesAttempt::Superseded;
+        }
+        let next = now.with_mapping(mapping);
+        match self.finish(&now, Ok(next), "the legacy role ids (groups.roles.lookup)") {
+            Ok(()) => RolesAttempt::Installed,
+            Err(_) => RolesAttempt::Superseded,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call, Meaning, Try};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::record;
+use crate::server::roles;
 use crate::server::router;
 
 use super::user::sync_user_rules;
@@ -36,6 +37,20 @@ pub(super) async fn apply_delta(
     id: &str,
     delta: &MemberDelta,
 ) -> Result<Vec<String>, ScimError> {
+    // A change that would derive a role needs the role ids: refused before any write while
+    // they are pending.
+    if g.rules.roles_pending() && !(delta.add.is_empty() && delta.remove.is_empty()) {
+        let derives = g.rules.derives_role_from(id, None)
+            || match find(cx, id).await? {
+                Some(f) => g.rules.derives_role_from(id, display_name(&f.scim)),
+                None => false,
+            };
+        if derives {
+            return Err(roles::pending_error(&format!(
+                "changing the members of group {id} (it gives its members a role)"
+            )));
+        }
+    }
     let skipped = match &g.membership {
         Membership::Endpoints { add, remove, .. } => {
             by_member_endpoints(cx, g, add, remove, id, delta).await?

@@ -20,6 +20,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
 use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
+use crate::server::roles;
 use crate::server::select;
 
 use super::members::{apply_delta, group_lock};
@@ -260,6 +261,16 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
             "displayName is required and must be a non-empty string",
         ));
     };
+    // Members of a group that gives a role need the role ids: refused before anything is
+    // created while they are pending.
+    if g.rules.roles_pending()
+        && members.as_ref().is_some_and(|m| !m.is_empty())
+        && g.rules.derives_role_from("", Some(name))
+    {
+        return Err(roles::pending_error(&format!(
+            "creating group {name:?} with members (it gives its members a role)"
+        )));
+    }
     if g.is_hidden("", Some(name)) || g.is_protected("", Some(name)) {
         return Err(ScimError::uniqueness(format!(
             "displayName {name:?} is reserved by the application; choose another name"

@@ -11,6 +11,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call};
+use crate::server::roles;
 
 use super::{display_name, find, shows};
 
@@ -77,9 +78,12 @@ pub async fn apply_user_rules(
 }
 
 /// A legacy user about to be created through the gateway: the mapping's default role when the
-/// SCIM user carries none.
+/// SCIM user carries none. 503 while that role is named and its id not looked up yet.
 pub fn with_default_role(cx: &Ctx<'_>, legacy_user: &Value) -> Result<Value, ScimError> {
     match &cx.mapping.groups {
+        Some(g) if g.rules.roles_pending() && g.rules.needs_default_role(legacy_user) => Err(
+            roles::pending_error("creating a user (it is given the default role)"),
+        ),
         Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
         None => Ok(legacy_user.clone()),
     }

@@ -170,6 +170,44 @@ fn roles_by_name_need_a_get_look_up_without_a_tenant() {
             .any(|(n, at)| n == "member" && at.starts_with("mappings/test.yaml:")),
         "{named:?}"
     );
+    // Until resolved, the names are never written as ids: no default role, no derived role
+    // (flags, which need no id, still apply).
+    assert!(rules.roles_pending());
+    let new_user = json!({"login": "ada"});
+    assert!(rules.needs_default_role(&new_user));
+    assert_eq!(rules.with_default_role(&new_user).unwrap(), new_user);
+    let manager = UserGroup {
+        id: "9",
+        display: Some("Managers"),
+    };
+    let pro = UserGroup {
+        id: "7",
+        display: Some("Pro"),
+    };
+    assert!(rules.derives_role_from("9", Some("managers")));
+    assert!(!rules.derives_role_from("7", Some("Pro")));
+    assert_eq!(
+        rules
+            .apply(&json!({"role": "r-1"}), &[manager, pro])
+            .unwrap(),
+        json!({"role": "r-1", "licensed": true})
+    );
+    let resolved = rules
+        .with_role_ids(&[
+            ("r-1".into(), "member".into()),
+            ("r-2".into(), "Manager".into()),
+            ("r-3".into(), "owner".into()),
+        ])
+        .unwrap();
+    assert!(!resolved.roles_pending());
+    assert_eq!(
+        resolved.with_default_role(&new_user).unwrap()["role"],
+        "r-1"
+    );
+    assert_eq!(
+        resolved.apply(&json!({"role": "r-1"}), &[manager]).unwrap()["role"],
+        "r-2"
+    );
     expect(
         &with("{ method: POST, path: /roles, items: $.data, id: $.id, name: $.name }"),
         "lookup:",

@@ -1,0 +1,235 @@
+//! The look-up of the legacy roles named by name (`groups.roles.lookup`, docs/mapping.md
+//! "Roles by name"): one call listing the legacy API's roles, and what its outcome means for
+//! the gateway. A wrong mapping (a name no role has, or two roles have; an answer that is not
+//! the list the mapping describes) is a configuration error: it stops the start and refuses a
+//! reload. A legacy API that cannot answer yet (unreachable, too slow, 5xx, its token endpoint
+//! failing) or that refuses the gateway's credentials is not: the gateway starts with the roles
+//! pending, and `server::role_retry` looks them up again in the background. Not here: building
+//! or installing a generation (`gateway`, `reload`).
+
+use std::sync::Mutex;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::backend::{BackendClient, BackendError, BackendRequest, TokenProblem};
+use crate::mapping::Mapping;
+use crate::scim::ScimError;
+
+/// How many seconds an identity provider is told to wait (`Retry-After`) before sending again
+/// a request that needs the role ids while they are pending.
+pub(crate) const PENDING_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Why the look-up gave no role ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LookupFailure {
+    /// The legacy API could not answer: unreachable, too slow, a 5xx or 429, its token endpoint
+    /// failing. Tried again later.
+    Unavailable(String),
+    /// The legacy API (or its token endpoint) refused the gateway's credentials (401, 403).
+    /// Tried again later too (credentials are often provisioned after the gateway starts), and
+    /// logged as an error each time.
+    Refused(String),
+    /// The mapping does not fit the legacy API: a role name unknown or ambiguous, an answer
+    /// without the list the mapping describes, another 4xx. A configuration error.
+    Invalid(String),
+}
+
+impl LookupFailure {
+    /// Whether trying again later may succeed without changing the configuration.
+    pub(crate) fn is_transient(&self) -> bool {
+        !matches!(self, LookupFailure::Invalid(_))
+    }
+
+    /// The reason, for a log line, `/readyz` and a refused start (no secret: built from
+    /// statuses and the backend's own error messages, which carry none).
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            LookupFailure::Unavailable(r)
+            | LookupFailure::Refused(r)
+            | LookupFailure::Invalid(r) => r,
+        }
+    }
+}
+
+/// Shared by every generation: why the last look-up failed, and the wake-up of the task that
+/// looks the roles up again (a reload may install a generation whose roles are pending).
+#[derive(Debug, Default)]
+pub struct RoleLookupStatus {
+    last_failure: Mutex<Option<String>>,
+    wake: tokio::sync::Notify,
+}
+
+impl RoleLookupStatus {
+    /// Records why the last look-up failed.
+    pub(crate) fn failed(&self, failure: LookupFailure) {
+        let why = match failure {
+            LookupFailure::Unavailable(r)
+            | LookupFailure::Refused(r)
+            | LookupFailure::Invalid(r) => r,
+        };
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// Why the last look-up failed (`None` before any failure).
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Wakes the task that looks the roles up (a generation with pending roles was installed).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Until [`RoleLookupStatus::wake`] is called (at once when it was called meanwhile).
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}
+
+/// Logs a failed look-up: a warning while the legacy API cannot answer, an error when it
+/// refuses the credentials or the mapping does not fit it. One line per attempt; the attempts
+/// are at least [`crate::server::role_retry`]'s back-off apart.
+pub(crate) fn log_failure(mapping: &Mapping, failure: &LookupFailure, at_start: bool) {
+    let lookup = described(mapping).unwrap_or_default();
+    let when = if at_start { "at start" } else { "again" };
+    match failure {
+        LookupFailure::Unavailable(why) => tracing::warn!(
+            lookup,
+            error = %why,
+            "the legacy roles could not be looked up {when}; requests that need the role ids \
+             answer 503 and /readyz 503 until they are (retried in the background)"
+        ),
+        LookupFailure::Refused(why) => tracing::error!(
+            lookup,
+            error = %why,
+            "the legacy API refused the gateway's credentials for the role look-up {when}; \
+             requests that need the role ids answer 503 and /readyz 503 until it accepts them \
+             (retried in the background): check backend.auth"
+        ),
+        LookupFailure::Invalid(why) => tracing::error!(
+            lookup,
+            error = %why,
+            "the legacy roles do not fit the mapping; requests that need the role ids answer \
+             503 and /readyz 503: fix groups.roles and reload (retried in the background)"
+        ),
+    }
+}
+
+/// `groups.roles.lookup: GET <url>`: the look-up as messages name it.
+pub(crate) fn described(mapping: &Mapping) -> Option<String> {
+    let lookup = mapping.groups.as_ref()?.rules.role_lookup()?;
+    Some(format!(
+        "groups.roles.lookup: {} {}{}",
+        lookup.endpoint.method,
+        mapping.backend.base_url,
+        mapping
+            .backend
+            .target(&lookup.endpoint, "", None, None, &[])
+    ))
+}
+
+/// Whether `mapping` names roles still to be resolved to the legacy ids.
+pub(crate) fn pending(mapping: &Mapping) -> bool {
+    mapping
+        .groups
+        .as_ref()
+        .is_some_and(|g| g.rules.roles_pending())
+}
+
+/// The SCIM answer to a request that needs the role ids while they are pending: 503 with
+/// `Retry-After`.
+pub(crate) fn pending_error(what: &str) -> ScimError {
+    ScimError::new(
+        503,
+        None,
+        format!(
+            "{what} needs the legacy role ids, and the gateway has not been able to look them \
+             up from the legacy API yet (groups.roles.lookup; it keeps trying): send it again \
+             later"
+        ),
+    )
+    .with_retry_after(PENDING_RETRY_AFTER_SECONDS)
+}
+
+/// `mapping` with its role names resolved to the legacy ids: calls the look-up with `client`,
+/// then replaces every name. `mapping` itself when it names no roles to look up.
+pub(crate) async fn resolve(
+    client: &BackendClient,
+    mapping: &Mapping,
+) -> Result<Mapping, LookupFailure> {
+    let Some(groups) = &mapping.groups else {
+        return Ok(mapping.clone());
+    };
+    let Some(lookup) = groups.rules.role_lookup() else {
+        return Ok(mapping.clone());
+    };
+    let invalid = |why: String| LookupFailure::Invalid(why);
+    let mut headers = Vec::new();
+    for (name, value) in &lookup.endpoint.headers {
+        let n = HeaderName::try_from(name.as_str()).map_err(|e| invalid(e.to_string()))?;
+        let v = HeaderValue::try_from(value.as_str()).map_err(|e| invalid(e.to_string()))?;
+        headers.push((n, v));
+    }
+    let request = BackendRequest {
+        method: lookup.endpoint.method.clone(),
+        path_and_query: mapping
+            .backend
+            .target(&lookup.endpoint, "", None, None, &[]),
+        headers,
+        body: None,
+    };
+    let answer = client
+        .send_protected(request, &())
+        .await
+        .map_err(not_answered)?;
+    match answer.status {
+        200..=299 => {}
+        401 | 403 => {
+            return Err(LookupFailure::Refused(format!(
+                "the legacy API answered {}: it refused the backend's credentials, with which \
+                 the roles are looked up",
+                answer.status
+            )))
+        }
+        408 | 429 | 500..=599 => {
+            return Err(LookupFailure::Unavailable(format!(
+                "the legacy API answered {}",
+                answer.status
+            )))
+        }
+        status => {
+            return Err(invalid(format!(
+                "the legacy API answered {status}; check the look-up's method and path"
+            )))
+        }
+    }
+    let body: Value = serde_json::from_slice(&answer.body)
+        .map_err(|_| invalid("the answer is not JSON".into()))?;
+    let roles = lookup.roles(&body).map_err(invalid)?;
+    let resolved = groups
+        .rules
+        .with_role_ids(&roles)
+        .map_err(|e| invalid(format!("groups.roles: {e}")))?;
+    let mut mapping = mapping.clone();
+    if let Some(g) = mapping.groups.as_mut() {
+        g.rules = resolved;
+    }
+    Ok(mapping)
+}
+
+/// A look-up call that got no answer: the token endpoint refusing the credentials is
+/// [`LookupFailure::Refused`], anything else [`LookupFailure::Unavailable`].
+fn not_answered(e: BackendError) -> LookupFailure {
+    match &e {
+        BackendError::Token {
+            problem: TokenProblem::Refused { .. },
+            ..
+        } => LookupFailure::Refused(e.to_string()),
+        BackendError::InvalidRequest(_) => LookupFailure::Invalid(e.to_string()),
+        _ => LookupFailure::Unavailable(format!("the legacy API could not be read: {e}")),
+    }
+}
