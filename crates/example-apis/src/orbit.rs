@@ -41,12 +41,13 @@
 //!   that are not attributes are ignored, and so are `id`, `created_at`, `updated_at`;
 //! - validation errors are 422 `{"errors": [{"status": "422", "code": "invalid", "source":
 //!   {"pointer": "/user/<field>"}, "detail"}…]}`: a text field sent as something else than
-//!   text, a blank e-mail, a `status` not in [`STATUSES`], a `role_id` that names no role.
-//!   E-mails are not unique: two users may share one;
+//!   text, a blank username (the sign-in name, the e-mail when none is given), a `status` not
+//!   in [`STATUSES`], a `role_id` that names no role. Nothing is unique: two users may share a
+//!   username or an e-mail;
 //! - the text fields (all but `role_id` and `status`: `title`, `office_phone`,
 //!   `mobile_phone`, `department`, `employee_number`, `external_id`…) are `""` when there is
-//!   none, never null (null sent is stored as `""`, which a blank `email` refuses; a blank
-//!   `username`, the sign-in name, becomes the e-mail); a new user
+//!   none, never null (null sent is stored as `""`; a blank `username` becomes the e-mail); a
+//!   new user
 //!   without a `role_id` gets the Member role's; `status` is `active` by default, and
 //!   deactivation is `status: suspended` through PATCH;
 //! - the list is in id order; `page[number]` is 1-based, `page[size]` at most
@@ -388,8 +389,8 @@ fn updated_user(
         record.insert("username".into(), email);
     }
     let text = |key: &str| record.get(key).and_then(Value::as_str).unwrap_or("");
-    if text("email").trim().is_empty() {
-        errors.add("email", "can't be blank");
+    if text("username").trim().is_empty() {
+        errors.add("username", "can't be blank");
     }
     if !STATUSES.contains(&text("status")) {
         errors.add("status", "is not included in the list");
@@ -977,7 +978,7 @@ mod tests {
             pointers,
             [
                 "/user/first_name",
-                "/user/email",
+                "/user/username",
                 "/user/status",
                 "/user/role_id"
             ]

@@ -1,6 +1,6 @@
-//! Orbit's teams, `{"id", "name", "member_ids", "version", "created_at", "updated_at"}`: the
-//! members are a list of user ids on the team, replaced whole by a write, guarded by the team's
-//! `version`.
+//! Orbit's teams, `{"id", "name", "external_id", "member_ids", "version", "created_at",
+//! "updated_at"}`: the members are a list of user ids on the team, replaced whole by a write,
+//! guarded by the team's `version`.
 //!
 //! The rules, as Orbit's own clients see them:
 //! - `GET /api/v2/teams` answers every team in one response, in id order, with no total and
@@ -36,6 +36,7 @@ fn new_team(id: &str, name: &str, now: &str) -> Map<String, Value> {
     let mut record = Map::new();
     record.insert("id".into(), json!(id));
     record.insert("name".into(), json!(name));
+    record.insert("external_id".into(), json!(""));
     record.insert("member_ids".into(), json!([]));
     record.insert("version".into(), json!(1));
     record.insert("created_at".into(), json!(now));
@@ -67,7 +68,8 @@ pub(super) fn remove_member(team: &mut Map<String, Value>, user_id: &str, now: &
     }
 }
 
-/// `team` with `params` applied (`name`, `member_ids`; other keys ignored), validated.
+/// `team` with `params` applied (`name`, `external_id`, `member_ids`; other keys ignored),
+/// validated.
 fn apply(
     team: &Map<String, Value>,
     params: &Map<String, Value>,
@@ -80,6 +82,17 @@ fn apply(
             record.insert("name".into(), json!(name));
         }
         Some(_) => errors.add("name", "can't be blank"),
+    }
+    // The directory's id for the team, kept for it: text, "" when none (null sent is "").
+    match params.get("external_id") {
+        None => {}
+        Some(Value::Null) => {
+            record.insert("external_id".into(), json!(""));
+        }
+        Some(Value::String(external)) => {
+            record.insert("external_id".into(), json!(external));
+        }
+        Some(_) => errors.add("external_id", "must be a string"),
     }
     match params.get("member_ids") {
         None => {}
