@@ -850,7 +850,12 @@ fn check_envelopes(
     if let Some((line, body)) = body {
         let scim = scim.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json scim`"));
         let record = m.to_legacy(scim, None).unwrap();
-        let sent = m.endpoints.create.body_with(&record);
+        let sent = m
+            .endpoints
+            .create
+            .as_ref()
+            .expect("a create endpoint")
+            .body_with(&record);
         assert!(
             contains(&sent, &body),
             "docs/mapping.md:{line}: the create sends\n{sent:#}"

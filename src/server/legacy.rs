@@ -536,10 +536,11 @@ pub(crate) async fn undo_create(
 /// has an id; else, when the answer names the record in its `Location` header (a 201 or 204
 /// without a body), the record read by that id with `get` (through the identity check of
 /// [`read_record`]). Otherwise the error that says why the answer cannot be used, for the
-/// caller to undo the create ([`created_anyway`]).
+/// caller to undo the create ([`created_anyway`]). `create` is the endpoint that answered.
 pub(crate) async fn created_record(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
+    create: &Endpoint,
     created: LegacyResponse,
 ) -> Result<(String, LegacyResponse), ScimError> {
     if let Some(id) = resource.legacy_id(&created.body) {
@@ -552,8 +553,7 @@ pub(crate) async fn created_record(
         .and_then(location_id);
     let Some(id) = location else {
         if created.body.is_null() {
-            let envelope = resource.endpoints.create.answer_envelope();
-            return Err(ScimError::bad_gateway(match envelope {
+            return Err(ScimError::bad_gateway(match create.answer_envelope() {
                 Some(key) => format!(
                     "the legacy API's answer holds no record under {key:?} (the mapping's \
                      envelope) and no Location header"

@@ -81,7 +81,7 @@ pub(super) struct ListFields<'a> {
 }
 
 /// `creates`: false when the resource says `create: false` (groups only): then the create
-/// endpoint may be left out.
+/// endpoint is left out, and `Endpoints::create` is `None`.
 pub(super) fn endpoints(
     cx: &mut Cx<'_>,
     kind: Kind,
@@ -135,8 +135,9 @@ pub(super) fn endpoints(
     };
     let at = format!("{key}.endpoints");
     let at = at.as_str();
+    // `Some(None)`: no create endpoint, as `create: false` allows; `None`: in error.
     let create = match (&f.create, creates) {
-        (Some(x), _) => one(cx, x, "create", false),
+        (Some(x), _) => one(cx, x, "create", false).map(Some),
         (None, true) => {
             need(
                 cx,
@@ -148,22 +149,7 @@ pub(super) fn endpoints(
             );
             None
         }
-        // Groups are not created through SCIM (`create: false`), and the legacy API has no
-        // create call: the endpoint stands for the one a REST API would have (a POST to the
-        // list's path) and is never called, as `GroupMapping::creates` is false.
-        (None, false) => f.list.as_ref().and_then(|l| {
-            let path = l.value.path.as_ref()?;
-            let t = PathTemplate::parse(path.value.trim()).ok()?;
-            Some(Endpoint {
-                name: endpoint_name(&format!("{key}.endpoints.create")),
-                method: http::Method::POST,
-                path: t,
-                query: Vec::new(),
-                headers: Vec::new(),
-                body: None,
-                record: RecordRules::default(),
-            })
-        }),
+        (None, false) => Some(None),
     };
     let get = need(
         cx,
