@@ -15,7 +15,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
+use crate::backend::{
+    retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
+};
 use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
@@ -647,8 +649,8 @@ fn backend_error_label(e: &BackendError) -> &'static str {
     }
 }
 
-/// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth and
-/// the circuit's state (labelled with the mapping's name).
+/// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth, the
+/// circuit's state (labelled with the mapping's name) and the access tokens it fetched.
 struct Observer<'a, 'c> {
     cx: &'a Ctx<'c>,
     endpoint: &'static str,
@@ -683,6 +685,10 @@ impl CallObserver for Observer<'_, '_> {
         self.cx
             .metrics
             .set_circuit_open(&self.cx.mapping.name, open);
+    }
+
+    fn token_fetch(&self, outcome: TokenFetch) {
+        self.cx.metrics.record_token_fetch(outcome.label());
     }
 }
 
