@@ -462,6 +462,30 @@ fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
     }
 }
 
+/// Whether a call shaped `shape` can fill every placeholder of `placeholders` (of a query value
+/// or a body at `l`); reports each one it cannot, once.
+fn all_fillable(
+    cx: &mut Cx<'_>,
+    l: &Location,
+    at: &str,
+    placeholders: impl IntoIterator<Item = Placeholder>,
+    shape: Shape<'_>,
+) -> bool {
+    let mut ok = true;
+    let mut seen = Vec::new();
+    for p in placeholders {
+        if seen.contains(&p) {
+            continue;
+        }
+        seen.push(p);
+        if let Err((message, fix)) = fillable(p, shape) {
+            cx.report(l, at, message, Some(fix));
+            ok = false;
+        }
+    }
+    ok
+}
+
 /// The query values as templates: `{id}`, `{member}` and `{tenant}` filled per call, each
 /// where the call has it.
 fn query_values(
@@ -488,12 +512,7 @@ fn query_values(
                 ok = false;
             }
             Ok(t) => {
-                for p in t.placeholders() {
-                    if let Err((message, fix)) = fillable(p, shape) {
-                        cx.report(l, &at, message, Some(fix));
-                        ok = false;
-                    }
-                }
+                ok &= all_fillable(cx, l, &at, t.placeholders(), shape);
                 out.push((k, t));
             }
         }
@@ -526,18 +545,7 @@ fn body_template(
             return None;
         }
     };
-    let mut ok = true;
-    let mut seen = Vec::new();
-    for p in t.placeholders() {
-        if seen.contains(&p) {
-            continue;
-        }
-        seen.push(p);
-        if let Err((message, fix)) = fillable(p, shape) {
-            cx.report(loc(b), at, message, Some(fix));
-            ok = false;
-        }
-    }
+    let ok = all_fillable(cx, loc(b), at, t.placeholders(), shape);
     t.id_is_user = shape.noun == Kind::Users.noun();
     ok.then_some(t)
 }
