@@ -11,8 +11,9 @@
 //!   and bodies, computed SCIM values, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
 //!   users and groups alike; `membership`: group members (member endpoints, a field of the
-//!   user, or a list on the group); [`roles`]: roles and flags derived from a user's groups; `records`: the record inside a
-//!   legacy answer or body (envelopes) and the id a create's `Location` names.
+//!   user, or a list on the group); [`roles`]: roles and flags derived from a user's groups;
+//!   `records`: the record inside a legacy answer or body (envelopes) and the id a create's
+//!   `Location` names.
 //!
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
