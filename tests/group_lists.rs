@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::scim::patch_op;
+use common::scim::{member_ids, patch_op};
 use common::{Env, Legacy, TOKEN};
 use scim_gateway::config::Config;
 use scim_gateway::mapping::{self, BackendAuth, SecretSource};
@@ -146,19 +146,6 @@ fn sorted(ids: &[&str]) -> Vec<String> {
     v
 }
 
-fn member_values(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|x| x["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
     let b = orbit(MAPPING);
@@ -169,7 +156,7 @@ fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
     let g = b.get(&format!("/Groups/{team}"));
     assert_eq!(g.status, 200, "{:?}", g.body);
     assert_eq!(g.body["displayName"], "Platform");
-    assert_eq!(member_values(&g.body), sorted(&[&u[0], &u[1]]));
+    assert_eq!(member_ids(&g.body), sorted(&[&u[0], &u[1]]));
     assert_eq!(
         g.body["members"][0]["$ref"],
         json!(format!("{}/Users/{}", b.base, u[0]))
@@ -189,7 +176,7 @@ fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
         .find(|g| g["id"] == json!(other))
         .unwrap()
         .clone();
-    assert_eq!(member_values(&design), [u[1].clone()]);
+    assert_eq!(member_ids(&design), [u[1].clone()]);
 
     // A user's groups, found with ?member_id=.
     let user = b.get(&format!("/Users/{}", u[1]));
@@ -363,7 +350,7 @@ fn a_put_replaces_the_list_and_a_new_group_starts_with_its_members() {
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(members(&b, &team), sorted(&[&u[1], &u[2]]));
-    assert_eq!(member_values(&r.body), sorted(&[&u[1], &u[2]]));
+    assert_eq!(member_ids(&r.body), sorted(&[&u[1], &u[2]]));
 
     let created = b.call(
         "POST",

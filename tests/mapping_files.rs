@@ -1055,7 +1055,7 @@ fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
         };
         let e = &m.users.endpoints;
         let endpoint = match op {
-            "create" => &e.create,
+            "create" => e.create.as_ref().expect("a create endpoint"),
             "get" => &e.get,
             "update" => &e.update,
             "delete" => e.delete.as_ref().expect("a delete endpoint"),

@@ -415,12 +415,7 @@ async fn keeps_single(
     current: &str,
     added: &str,
 ) -> Result<Option<String>, ScimError> {
-    let names_needed = g.names_groups() || ua.ranks_by_name();
-    let current_name = if names_needed {
-        group_name(cx, current).await?
-    } else {
-        None
-    };
+    let current_name = group_name_if(cx, current, g.names_groups() || ua.ranks_by_name()).await?;
     let current_ref = UserGroup {
         id: current,
         display: current_name.as_deref(),
@@ -431,11 +426,7 @@ async fn keeps_single(
              and is not moved to group {added}"
         )));
     }
-    let added_name = if ua.ranks_by_name() {
-        group_name(cx, added).await?
-    } else {
-        None
-    };
+    let added_name = group_name_if(cx, added, ua.ranks_by_name()).await?;
     let added_ref = UserGroup {
         id: added,
         display: added_name.as_deref(),
@@ -601,6 +592,15 @@ async fn write_list_once(
 /// writes to each user's groups): one write of the list at a time.
 pub(super) fn group_lock(id: &str) -> String {
     format!("group-members/{id}")
+}
+
+/// [`group_name`] when `needed`, else `None` without a legacy call.
+async fn group_name_if(cx: &Ctx<'_>, id: &str, needed: bool) -> Result<Option<String>, ScimError> {
+    if needed {
+        group_name(cx, id).await
+    } else {
+        Ok(None)
+    }
 }
 
 /// The display name of group `id`, read as the legacy API stores it (hidden groups too); `None`
