@@ -66,6 +66,9 @@ impl AuthFailure {
     }
 }
 
+/// The `outcome` labels of `backend_token_fetches_total` (the backend's `TokenFetch`).
+pub(crate) const TOKEN_FETCH_OUTCOMES: [&str; 3] = ["fetched", "refused", "failed"];
+
 /// The labels of a request that was never routed (an unknown path or method).
 pub(crate) const UNROUTED: (&str, &str) = ("none", "none");
 
@@ -89,6 +92,7 @@ pub struct Metrics {
     rate_limited: IntCounterVec,
     backend_retries: IntCounterVec,
     backend_queue_depth: IntGauge,
+    token_fetches: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -225,6 +229,13 @@ impl Metrics {
                 r,
                 IntGauge::new("backend_queue_depth", "Calls to the legacy API waiting for a free slot (backend.max_concurrency)."),
             ),
+            token_fetches: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("backend_token_fetches_total", "Requests for an OAuth 2.0 access token to the legacy API's token endpoint (backend.auth.oauth2), by outcome: fetched, refused (the client credentials), failed (unreachable, an error status, no token)."),
+                    &["outcome"],
+                ),
+            ),
             registry,
         };
         let build_info = register(
@@ -246,6 +257,9 @@ impl Metrics {
         }
         for outcome in ["ok", "error"] {
             m.config_reloads.with_label_values(&[outcome]);
+        }
+        for outcome in TOKEN_FETCH_OUTCOMES {
+            m.token_fetches.with_label_values(&[outcome]);
         }
         m.cache_hits.with_label_values(&["membership"]);
         m.cache_misses.with_label_values(&["membership"]);
@@ -305,6 +319,12 @@ impl Metrics {
     /// A legacy call started (`+1`) or stopped (`-1`) waiting for a free slot.
     pub(crate) fn add_backend_queue_depth(&self, delta: i64) {
         self.backend_queue_depth.add(delta);
+    }
+
+    /// Counts a request for an access token to the legacy API's token endpoint, by `outcome`
+    /// (one of [`TOKEN_FETCH_OUTCOMES`]).
+    pub(crate) fn record_token_fetch(&self, outcome: &str) {
+        self.token_fetches.with_label_values(&[outcome]).inc();
     }
 
     /// Counts a request refused by authentication.
@@ -446,6 +466,7 @@ mod tests {
             "scim_gateway_rate_limited_total",
             "scim_gateway_backend_retries_total",
             "scim_gateway_backend_queue_depth",
+            "scim_gateway_backend_token_fetches_total",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} ")),
@@ -541,6 +562,24 @@ mod tests {
         let misses = "scim_gateway_cache_misses_total{cache=\"membership\"}";
         assert_eq!(sample(&text, hits), Some(10.0));
         assert_eq!(sample(&text, misses), Some(3.0));
+    }
+
+    #[test]
+    fn token_fetches_start_at_zero_for_every_outcome_and_count_by_outcome() {
+        let m = Metrics::new();
+        m.record_token_fetch("fetched");
+        m.record_token_fetch("fetched");
+        m.record_token_fetch("refused");
+        let text = m.render(CacheStats::default());
+        let at = |outcome: &str| {
+            sample(
+                &text,
+                &format!("scim_gateway_backend_token_fetches_total{{outcome=\"{outcome}\"}}"),
+            )
+        };
+        assert_eq!(at("fetched"), Some(2.0));
+        assert_eq!(at("refused"), Some(1.0));
+        assert_eq!(at("failed"), Some(0.0));
     }
 
     #[test]

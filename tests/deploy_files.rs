@@ -81,6 +81,11 @@ const CONTRACT_METRICS: &[(&str, Kind, &[&str])] = &[
         &["endpoint"],
     ),
     ("scim_gateway_backend_queue_depth", Kind::Gauge, &[]),
+    (
+        "scim_gateway_backend_token_fetches_total",
+        Kind::Counter,
+        &["outcome"],
+    ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Debug)]

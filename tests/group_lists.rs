@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::scim::patch_op;
-use common::TOKEN;
+use common::scim::{member_ids, patch_op};
+use common::{Env, Legacy, TOKEN};
 use scim_gateway::config::Config;
 use scim_gateway::mapping::{self, BackendAuth, SecretSource};
 use scim_gateway::server::app::ScimApp;
@@ -86,110 +86,56 @@ groups:
       user_groups: { method: GET, path: /api/v2/teams, query: { member_id: "{id}" }, items: $.data, group: $.id }
 "#;
 
-struct Bench {
-    orbit: Orbit,
-    base: String,
-    agent: ureq::Agent,
-    _servers: Vec<RunningServer>,
+/// Orbit with a gateway in front of it whose mapping is `yaml` (the harness's backend and OAuth
+/// 2.0 credentials kept).
+fn orbit(yaml: &str) -> Env {
+    let mine = mapping::load_str("orbit-lists.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    Env::start_tweaked(
+        Legacy::Orbit,
+        move |m| {
+            let backend = m.backend.clone();
+            *m = mine;
+            m.backend = backend;
+        },
+        |_| {},
+    )
 }
 
-struct Answer {
-    status: u16,
-    body: Value,
+/// A second gateway in front of `env`'s Orbit, with the same configuration and mapping and locks
+/// of its own, as another replica has: its SCIM base URL, and its server.
+fn replica(env: &Env) -> (String, RunningServer) {
+    let current = env.live.current();
+    let gateway = Gateway::new(current.config.clone(), (*current.mapping).clone()).unwrap();
+    let addr = free_loopback_addr().unwrap();
+    let server = start(
+        server_conf(0, 1),
+        vec![http_service(
+            "scim",
+            addr,
+            4,
+            ScimApp::new(Arc::new(gateway)),
+        )],
+        &[addr],
+    )
+    .unwrap();
+    (format!("http://{addr}/scim/v2"), server)
 }
 
-impl Bench {
-    /// Orbit, and `gateways` gateways in front of it (each with its own locks, as separate
-    /// replicas have). Orbit's token is issued ahead and given as a static bearer.
-    fn start(gateways: usize) -> (Bench, Vec<String>) {
-        Bench::start_with(gateways, MAPPING)
-    }
-
-    fn start_with(gateways: usize, yaml: &str) -> (Bench, Vec<String>) {
-        let orbit = Orbit::new("scim-gateway", "orbit-secret");
-        let backend_addr = free_loopback_addr().unwrap();
-        let mut servers = vec![orbit.serve(backend_addr).unwrap()];
-        let mut bases = Vec::new();
-        for _ in 0..gateways {
-            let mut mapping = mapping::load_str("orbit-lists.yaml", yaml).unwrap();
-            mapping.backend.base_url = format!("http://{backend_addr}");
-            mapping.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(
-                orbit.issue_token(),
-            )));
-            let mut config = Config::default();
-            config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
-            let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
-            let addr = free_loopback_addr().unwrap();
-            servers.push(
-                start(
-                    server_conf(0, 1),
-                    vec![http_service("scim", addr, 4, ScimApp::new(gateway))],
-                    &[addr],
-                )
-                .unwrap(),
-            );
-            bases.push(format!("http://{addr}/scim/v2"));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let bench = Bench {
-            orbit,
-            base: bases[0].clone(),
-            agent,
-            _servers: servers,
-        };
-        (bench, bases)
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        call(&self.agent, &self.base, method, path, body)
-    }
-
-    fn get(&self, path: &str) -> Answer {
-        self.call("GET", path, None)
-    }
-
-    fn members(&self, team: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self.orbit.team(team).unwrap()["member_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    fn team_writes(&self) -> u64 {
-        self.orbit.requests().get("PATCH", TEAM)
-    }
+/// Team `team`'s member ids, sorted.
+fn members(env: &Env, team: &str) -> Vec<String> {
+    let mut ids: Vec<String> = env.orbit().team(team).unwrap()["member_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
 }
 
-fn call(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"))
-        .header("Authorization", format!("Bearer {TOKEN}"));
-    let bytes = match body {
-        Some(b) => {
-            request = request.header("Content-Type", "application/scim+json");
-            serde_json::to_vec(b).unwrap()
-        }
-        None => Vec::new(),
-    };
-    let response = agent
-        .run(request.body(bytes).unwrap())
-        .expect("the gateway answers");
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().unwrap_or_default();
-    let body = if text.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    };
-    Answer { status, body }
+/// The writes of a team Orbit received.
+fn team_writes(env: &Env) -> u64 {
+    env.orbit().requests().get("PATCH", TEAM)
 }
 
 fn add(users: &[&str]) -> Value {
@@ -203,39 +149,26 @@ fn sorted(ids: &[&str]) -> Vec<String> {
     v
 }
 
-fn member_values(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|x| x["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
-    let (b, _) = Bench::start(1);
-    let u = b.orbit.seed(3);
-    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
-    let other = b.orbit.seed_team("Design", &[&u[1]]);
+    let b = orbit(MAPPING);
+    let u = b.orbit().seed(3);
+    let team = b.orbit().seed_team("Platform", &[&u[0], &u[1]]);
+    let other = b.orbit().seed_team("Design", &[&u[1]]);
 
     let g = b.get(&format!("/Groups/{team}"));
     assert_eq!(g.status, 200, "{:?}", g.body);
     assert_eq!(g.body["displayName"], "Platform");
-    assert_eq!(member_values(&g.body), sorted(&[&u[0], &u[1]]));
+    assert_eq!(member_ids(&g.body), sorted(&[&u[0], &u[1]]));
     assert_eq!(
         g.body["members"][0]["$ref"],
         json!(format!("{}/Users/{}", b.base, u[0]))
     );
     // Without members: the same one read.
-    let reads = b.orbit.requests().get("GET", TEAM);
+    let reads = b.orbit().requests().get("GET", TEAM);
     let g = b.get(&format!("/Groups/{team}?excludedAttributes=members"));
     assert!(g.body.get("members").is_none(), "{:?}", g.body);
-    assert_eq!(b.orbit.requests().get("GET", TEAM), reads + 1);
+    assert_eq!(b.orbit().requests().get("GET", TEAM), reads + 1);
     // In a list, each group's members come from its record.
     let all = b.get("/Groups");
     assert_eq!(all.body["totalResults"], 2, "{:?}", all.body);
@@ -246,7 +179,7 @@ fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
         .find(|g| g["id"] == json!(other))
         .unwrap()
         .clone();
-    assert_eq!(member_values(&design), [u[1].clone()]);
+    assert_eq!(member_ids(&design), [u[1].clone()]);
 
     // A user's groups, found with ?member_id=.
     let user = b.get(&format!("/Users/{}", u[1]));
@@ -262,7 +195,7 @@ fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
     expected.sort();
     assert_eq!(groups, expected);
     assert!(b
-        .orbit
+        .orbit()
         .requests()
         .targets()
         .iter()
@@ -282,90 +215,93 @@ fn a_groups_members_are_read_from_its_record_and_a_users_groups_by_a_query() {
 
 #[test]
 fn a_patch_of_several_members_is_one_guarded_write_of_the_list() {
-    let (b, _) = Bench::start(1);
-    let u = b.orbit.seed(4);
-    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
+    let b = orbit(MAPPING);
+    let u = b.orbit().seed(4);
+    let team = b.orbit().seed_team("Platform", &[&u[0], &u[1]]);
     let body = patch_op(json!([
         {"op": "add", "path": "members", "value": [{"value": u[2]}, {"value": u[3]}]},
         {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
     ]));
     let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&body));
     assert_eq!(r.status, 204, "{:?}", r.body);
-    assert_eq!(b.members(&team), sorted(&[&u[1], &u[2], &u[3]]));
-    assert_eq!(b.team_writes(), 1, "one write for the whole request");
-    let sent = b.orbit.bodies("PATCH", TEAM);
+    assert_eq!(members(&b, &team), sorted(&[&u[1], &u[2], &u[3]]));
+    assert_eq!(team_writes(&b), 1, "one write for the whole request");
+    let sent = b.orbit().bodies("PATCH", TEAM);
     assert_eq!(
         sent,
         [json!({"team": {"member_ids": [u[1], u[2], u[3]]}})],
         "the whole list, in the group's body envelope"
     );
-    assert_eq!(b.orbit.team(&team).unwrap()["version"], 2);
+    assert_eq!(b.orbit().team(&team).unwrap()["version"], 2);
     // Nothing to change: no write.
     let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&add(&[&u[1]])));
     assert_eq!(r.status, 204, "{:?}", r.body);
-    assert_eq!(b.team_writes(), 1);
+    assert_eq!(team_writes(&b), 1);
 }
 
 #[test]
 fn a_member_added_in_the_product_meanwhile_is_not_lost() {
-    let (b, _) = Bench::start(1);
-    let u = b.orbit.seed(3);
-    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    let b = orbit(MAPPING);
+    let u = b.orbit().seed(3);
+    let team = b.orbit().seed_team("Platform", &[&u[0]]);
     // The gateway's write waits; meanwhile someone adds a member in Orbit's own screens.
-    b.orbit
+    b.orbit()
         .requests()
         .slow("PATCH", TEAM, 1, Duration::from_millis(600));
-    let agent = b.agent.clone();
-    let base = b.base.clone();
     let (path, patch) = (format!("/Groups/{team}"), add(&[&u[1]]));
-    let scim = thread::spawn(move || call(&agent, &base, "PATCH", &path, Some(&patch)).status);
-    thread::sleep(Duration::from_millis(250));
-    let mut change = Map::new();
-    change.insert("member_ids".into(), json!([u[0], u[2]]));
-    assert!(b.orbit.edit_team(&team, &change));
-    assert_eq!(scim.join().unwrap(), 204);
+    thread::scope(|s| {
+        let scim = s.spawn(|| b.call("PATCH", &path, Some(&patch)).status);
+        thread::sleep(Duration::from_millis(250));
+        let mut change = Map::new();
+        change.insert("member_ids".into(), json!([u[0], u[2]]));
+        assert!(b.orbit().edit_team(&team, &change));
+        assert_eq!(scim.join().unwrap(), 204);
+    });
     // The stale write was refused (412), the list read again and written with both.
-    assert_eq!(b.members(&team), sorted(&[&u[0], &u[1], &u[2]]));
-    assert_eq!(b.team_writes(), 2);
+    assert_eq!(members(&b, &team), sorted(&[&u[0], &u[1], &u[2]]));
+    assert_eq!(team_writes(&b), 2);
 }
 
 #[test]
 fn concurrent_changes_through_two_gateways_lose_no_member() {
-    let (b, bases) = Bench::start(2);
-    let u = b.orbit.seed(8);
-    let team = b.orbit.seed_team("Platform", &[] as &[&str]);
-    let handles: Vec<_> = u
-        .iter()
-        .enumerate()
-        .map(|(i, user)| {
-            let agent = b.agent.clone();
-            let base = bases[i % 2].clone();
-            let path = format!("/Groups/{team}");
-            let patch = add(&[user]);
-            thread::spawn(move || {
-                // An identity provider retries a 409 ("kept changing").
-                for _ in 0..3 {
-                    let r = call(&agent, &base, "PATCH", &path, Some(&patch));
-                    if r.status != 409 {
-                        return r.status;
+    let b = orbit(MAPPING);
+    let (second, _replica) = replica(&b);
+    let bases = [b.base.clone(), second];
+    let u = b.orbit().seed(8);
+    let team = b.orbit().seed_team("Platform", &[] as &[&str]);
+    thread::scope(|s| {
+        let handles: Vec<_> = u
+            .iter()
+            .enumerate()
+            .map(|(i, user)| {
+                let url = format!("{}/Groups/{team}", bases[i % 2]);
+                let patch = add(&[user]);
+                let b = &b;
+                s.spawn(move || {
+                    // An identity provider retries a 409 ("kept changing").
+                    for _ in 0..3 {
+                        let r = b.call("PATCH", &url, Some(&patch));
+                        if r.status != 409 {
+                            return r.status;
+                        }
                     }
-                }
-                409
+                    409
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), 204);
-    }
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 204);
+        }
+    });
     let all: Vec<&str> = u.iter().map(String::as_str).collect();
-    assert_eq!(b.members(&team), sorted(&all));
+    assert_eq!(members(&b, &team), sorted(&all));
 }
 
 #[test]
 fn unknown_users_are_skipped_and_a_missing_group_is_404() {
-    let (b, _) = Bench::start(1);
-    let u = b.orbit.seed(2);
-    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    let b = orbit(MAPPING);
+    let u = b.orbit().seed(2);
+    let team = b.orbit().seed_team("Platform", &[&u[0]]);
     // Orbit takes any id into the list: the gateway reads the user first.
     let r = b.call(
         "PATCH",
@@ -373,12 +309,12 @@ fn unknown_users_are_skipped_and_a_missing_group_is_404() {
         Some(&add(&["usr_0000000000000000", "not-an-id", &u[1]])),
     );
     assert_eq!(r.status, 204, "{:?}", r.body);
-    assert_eq!(b.members(&team), sorted(&[&u[0], &u[1]]));
+    assert_eq!(members(&b, &team), sorted(&[&u[0], &u[1]]));
 
     // A group that is not there.
     let r = b.call("PATCH", "/Groups/tm_0000000000000000", Some(&add(&[&u[0]])));
     assert_eq!(r.status, 404, "{:?}", r.body);
-    assert_eq!(b.team_writes(), 1);
+    assert_eq!(team_writes(&b), 1);
 }
 
 #[test]
@@ -386,9 +322,9 @@ fn a_list_not_read_whole_is_never_written() {
     // The mapping names a field the team record does not carry: the list the gateway would
     // write back is not one it read.
     let yaml = MAPPING.replace("legacy: $.member_ids", "legacy: $.members");
-    let (b, _) = Bench::start_with(1, &yaml);
-    let u = b.orbit.seed(2);
-    let team = b.orbit.seed_team("Platform", &[&u[0]]);
+    let b = orbit(&yaml);
+    let u = b.orbit().seed(2);
+    let team = b.orbit().seed_team("Platform", &[&u[0]]);
     let r = b.call("PATCH", &format!("/Groups/{team}"), Some(&add(&[&u[1]])));
     assert_eq!(r.status, 502, "{:?}", r.body);
     let detail = r.body["detail"].as_str().unwrap();
@@ -397,8 +333,8 @@ fn a_list_not_read_whole_is_never_written() {
         detail.contains(&u[1]),
         "says which change was not made: {detail}"
     );
-    assert_eq!(b.team_writes(), 0);
-    assert_eq!(b.members(&team), [u[0].clone()]);
+    assert_eq!(team_writes(&b), 0);
+    assert_eq!(members(&b, &team), [u[0].clone()]);
     // Shown without members it reads fine; with them, the same 502.
     let g = b.get(&format!("/Groups/{team}?excludedAttributes=members"));
     assert_eq!(g.status, 200, "{:?}", g.body);
@@ -407,17 +343,17 @@ fn a_list_not_read_whole_is_never_written() {
 
 #[test]
 fn a_put_replaces_the_list_and_a_new_group_starts_with_its_members() {
-    let (b, _) = Bench::start(1);
-    let u = b.orbit.seed(3);
-    let team = b.orbit.seed_team("Platform", &[&u[0], &u[1]]);
+    let b = orbit(MAPPING);
+    let u = b.orbit().seed(3);
+    let team = b.orbit().seed_team("Platform", &[&u[0], &u[1]]);
     let r = b.call(
         "PUT",
         &format!("/Groups/{team}"),
         Some(&json!({"displayName": "Platform", "members": [{"value": u[1]}, {"value": u[2]}]})),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(b.members(&team), sorted(&[&u[1], &u[2]]));
-    assert_eq!(member_values(&r.body), sorted(&[&u[1], &u[2]]));
+    assert_eq!(members(&b, &team), sorted(&[&u[1], &u[2]]));
+    assert_eq!(member_ids(&r.body), sorted(&[&u[1], &u[2]]));
 
     let created = b.call(
         "POST",
@@ -426,8 +362,8 @@ fn a_put_replaces_the_list_and_a_new_group_starts_with_its_members() {
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap();
-    assert_eq!(b.members(id), [u[0].clone()]);
-    assert_eq!(b.orbit.requests().get("POST", TEAMS), 1);
+    assert_eq!(members(&b, id), [u[0].clone()]);
+    assert_eq!(b.orbit().requests().get("POST", TEAMS), 1);
 }
 
 /// Roles from teams, named as Orbit's screens name them.
@@ -453,15 +389,15 @@ fn gateway(addr: std::net::SocketAddr, yaml: &str, token: String) -> Result<Gate
 
 #[test]
 fn roles_named_by_name_are_written_as_the_products_ids() {
-    let (b, _) = Bench::start_with(1, &format!("{MAPPING}{ROLES}"));
-    let u = b.orbit.seed(2);
-    let admins = b.orbit.seed_team("Orbit Admins", &[] as &[&str]);
-    let editors = b.orbit.seed_team("Editors", &[] as &[&str]);
-    let role = |user: &str| b.orbit.user(user).unwrap()["role_id"].clone();
-    assert_eq!(role(&u[0]), json!(b.orbit.role_id("Member")));
+    let b = orbit(&format!("{MAPPING}{ROLES}"));
+    let u = b.orbit().seed(2);
+    let admins = b.orbit().seed_team("Orbit Admins", &[] as &[&str]);
+    let editors = b.orbit().seed_team("Editors", &[] as &[&str]);
+    let role = |user: &str| b.orbit().user(user).unwrap()["role_id"].clone();
+    assert_eq!(role(&u[0]), json!(b.orbit().role_id("Member")));
     let r = b.call("PATCH", &format!("/Groups/{admins}"), Some(&add(&[&u[0]])));
     assert_eq!(r.status, 204, "{:?}", r.body);
-    assert_eq!(role(&u[0]), json!(b.orbit.role_id("Administrator")));
+    assert_eq!(role(&u[0]), json!(b.orbit().role_id("Administrator")));
     let r = b.call(
         "PATCH",
         &format!("/Groups/{editors}"),
@@ -470,10 +406,10 @@ fn roles_named_by_name_are_written_as_the_products_ids() {
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(
         role(&u[0]),
-        json!(b.orbit.role_id("Administrator")),
+        json!(b.orbit().role_id("Administrator")),
         "the highest wins"
     );
-    assert_eq!(role(&u[1]), json!(b.orbit.role_id("Editor")));
+    assert_eq!(role(&u[1]), json!(b.orbit().role_id("Editor")));
     // A user created through SCIM gets the default role's id.
     let created = b.call(
         "POST",
@@ -482,7 +418,7 @@ fn roles_named_by_name_are_written_as_the_products_ids() {
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap();
-    assert_eq!(role(id), json!(b.orbit.role_id("Member")));
+    assert_eq!(role(id), json!(b.orbit().role_id("Member")));
 }
 
 #[test]

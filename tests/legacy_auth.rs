@@ -463,6 +463,15 @@ fn oauth_backend(legacy: &Running, secret_file: &Path, extra: &str) -> String {
     )
 }
 
+/// `scim_gateway_backend_token_fetches_total{outcome}` as the admin listener shows it.
+fn token_fetches(env: &Env, outcome: &str) -> f64 {
+    let (_, text) = env.admin_get("/metrics");
+    let series = format!("scim_gateway_backend_token_fetches_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series}in\n{text}"))
+}
+
 fn serve_oauth(tokens: Tokens) -> (Running, Arc<Tokens>) {
     let tokens = Arc::new(tokens);
     (serve(Check::OAuth(tokens.clone())), tokens)
@@ -517,6 +526,12 @@ fn one_token_serves_many_concurrent_calls_and_is_fetched_again_once_after_a_401(
         "one call was refused"
     );
     assert_eq!(*tokens.client_auth.lock().unwrap(), vec!["form", "form"]);
+    assert_eq!(
+        token_fetches(&env, "fetched"),
+        2.0,
+        "the operator sees both"
+    );
+    assert_eq!(token_fetches(&env, "refused"), 0.0);
 
     let issued: Vec<String> = tokens.valid.lock().unwrap().iter().cloned().collect();
     let mut secrets = vec![secret.as_str()];
@@ -609,6 +624,8 @@ fn a_wrong_client_secret_is_a_clear_scim_error_and_the_api_is_not_called() {
         vec!["/oauth/token"],
         "only the token endpoint"
     );
+    assert_eq!(token_fetches(&env, "refused"), 1.0);
+    assert_eq!(token_fetches(&env, "fetched"), 0.0);
     let logged = logs::lines();
     assert!(
         logged.iter().any(|l| l
@@ -638,9 +655,13 @@ fn a_failing_token_endpoint_is_a_503_and_the_next_call_tries_again() {
         answer.body
     );
 
+    assert_eq!(token_fetches(&env, "failed"), 1.0);
+
     *tokens.failing.lock().unwrap() = None;
     assert_eq!(env.get("/Users?count=1").status, 200);
     assert_eq!(tokens.issued(), 1);
+    assert_eq!(token_fetches(&env, "fetched"), 1.0);
+    assert_eq!(token_fetches(&env, "failed"), 1.0);
 }
 
 #[test]

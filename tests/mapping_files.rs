@@ -850,7 +850,12 @@ fn check_envelopes(
     if let Some((line, body)) = body {
         let scim = scim.unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `json scim`"));
         let record = m.to_legacy(scim, None).unwrap();
-        let sent = m.endpoints.create.body_with(&record);
+        let sent = m
+            .endpoints
+            .create
+            .as_ref()
+            .expect("a create endpoint")
+            .body_with(&record);
         assert!(
             contains(&sent, &body),
             "docs/mapping.md:{line}: the create sends\n{sent:#}"
@@ -1058,7 +1063,7 @@ fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
         };
         let e = &m.users.endpoints;
         let endpoint = match op {
-            "create" => &e.create,
+            "create" => e.create.as_ref().expect("a create endpoint"),
             "get" => &e.get,
             "update" => &e.update,
             "delete" => e.delete.as_ref().expect("a delete endpoint"),

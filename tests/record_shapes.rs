@@ -17,7 +17,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use scim_gateway::config::Config;
-use scim_gateway::mapping::{self, BackendAuth, SecretSource};
+use scim_gateway::mapping;
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
@@ -329,12 +329,11 @@ struct Answer {
     body: Value,
 }
 
-/// A gateway with the mapping `yaml` in front of the legacy API at `backend`, sending `auth`:
-/// its SCIM base URL and its server.
-fn gateway(yaml: &str, backend: SocketAddr, auth: Option<BackendAuth>) -> (String, RunningServer) {
+/// A gateway with the mapping `yaml` in front of the legacy API at `backend`: its SCIM base URL
+/// and its server. (The harness of `tests/common` serves the example APIs, not Ledger.)
+fn gateway(yaml: &str, backend: SocketAddr) -> (String, RunningServer) {
     let mut mapping = mapping::load_str("mappings/test.yaml", yaml).unwrap();
     mapping.backend.base_url = format!("http://{backend}");
-    mapping.backend.auth = auth;
     let mut config = Config::default();
     config.auth.token_sha256 = vec![token_digest_hex(TOKEN)];
     let gateway = Arc::new(Gateway::new(config, mapping).unwrap());
@@ -389,7 +388,7 @@ impl Bench {
             &[backend_addr],
         )
         .unwrap();
-        let (base, server) = gateway(&edit(MAPPING.to_string()), backend_addr, None);
+        let (base, server) = gateway(&edit(MAPPING.to_string()), backend_addr);
         Bench {
             ledger,
             base,
@@ -733,45 +732,15 @@ users:
     - { scim: userName, op: eq, param: "filter[email]" }
 "#;
 
-/// Orbit with a gateway in front of it: a static bearer token Orbit issued stands for its
-/// OAuth 2.0 client-credentials flow.
-struct OrbitBench {
-    orbit: scim_gateway_example_apis::Orbit,
-    base: String,
-    agent: ureq::Agent,
-    _servers: (RunningServer, RunningServer),
-}
-
-impl OrbitBench {
-    fn start(yaml: &str) -> OrbitBench {
-        let orbit = scim_gateway_example_apis::Orbit::new("scim-gateway", "orbit-secret");
-        orbit.set_token_lifetime(std::time::Duration::from_secs(86_400));
-        let token = orbit.issue_token();
-        let backend_addr = free_loopback_addr().unwrap();
-        let backend = orbit.serve(backend_addr).unwrap();
-        let auth = BackendAuth::Bearer(SecretSource::Value(token));
-        let (base, server) = gateway(yaml, backend_addr, Some(auth));
-        OrbitBench {
-            orbit,
-            base,
-            agent: agent(),
-            _servers: (backend, server),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        scim(&self.agent, &self.base, method, path, body)
-    }
-
-    fn count(&self, method: &str, pattern: &str) -> u64 {
-        self.orbit.requests().get(method, pattern)
-    }
+/// Orbit with a gateway in front of it, the mapping `yaml` in place of the shipped one.
+fn orbit(yaml: &str) -> common::Env {
+    with_mapping(common::Legacy::Orbit, yaml)
 }
 
 #[test]
 fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
     use scim_gateway_example_apis::orbit::{USER, USERS};
-    let b = OrbitBench::start(ORBIT);
+    let b = orbit(ORBIT);
     let mut ada = user("ada@example.com");
     ada["title"] = json!("Analyst");
     let created = b.call("POST", "/Users", Some(&ada));
@@ -785,13 +754,13 @@ fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
         "{:?}",
         created.body
     );
-    let sent = b.orbit.bodies("POST", USERS);
+    let sent = b.orbit().bodies("POST", USERS);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["user"]["email"], "ada@example.com");
     assert_eq!(sent[0]["user"]["first_name"], "Ada");
 
     // Orbit answers the PATCH 204: the gateway reads the user again and answers it.
-    let gets = b.count("GET", USER);
+    let gets = b.orbit().requests().get("GET", USER);
     let patch = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "title", "value": "Chief Analyst"}]
@@ -799,14 +768,14 @@ fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
     let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&patch));
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["title"], "Chief Analyst");
-    assert_eq!(b.orbit.user(&id).unwrap()["title"], "Chief Analyst");
+    assert_eq!(b.orbit().user(&id).unwrap()["title"], "Chief Analyst");
     assert_eq!(
-        b.count("GET", USER) - gets,
+        b.orbit().requests().get("GET", USER) - gets,
         2,
         "read before, and again after, the 204"
     );
     assert_eq!(
-        b.orbit.bodies("PATCH", USER).last().unwrap(),
+        b.orbit().bodies("PATCH", USER).last().unwrap(),
         &json!({"user": {"title": "Chief Analyst"}})
     );
 
@@ -818,7 +787,7 @@ fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
     let patched = b.call("PATCH", &format!("/Users/{id}"), Some(&off));
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["active"], false);
-    assert_eq!(b.orbit.user(&id).unwrap()["status"], "suspended");
+    assert_eq!(b.orbit().user(&id).unwrap()["status"], "suspended");
 
     // Found by its userName among thin list items, read in full.
     let found = b.call(
@@ -832,15 +801,15 @@ fn orbit_provisions_a_user_through_its_envelopes_200_creates_and_204_updates() {
 
     let deleted = b.call("DELETE", &format!("/Users/{id}"), None);
     assert_eq!(deleted.status, 204, "{:?}", deleted.body);
-    assert!(b.orbit.user(&id).is_none());
+    assert!(b.orbit().user(&id).is_none());
     assert_eq!(b.call("GET", &format!("/Users/{id}"), None).status, 404);
 }
 
 #[test]
 fn orbit_ids_it_does_not_know_are_404_and_never_written() {
     use scim_gateway_example_apis::orbit::USER;
-    let b = OrbitBench::start(ORBIT);
-    let ids = b.orbit.seed(1);
+    let b = orbit(ORBIT);
+    let ids = b.orbit().seed(1);
     let unknown = "usr_0000000000000000";
     assert_ne!(ids[0], unknown);
     let got = b.call("GET", &format!("/Users/{unknown}"), None);
@@ -858,18 +827,26 @@ fn orbit_ids_it_does_not_know_are_404_and_never_written() {
         b.call("DELETE", &format!("/Users/{unknown}"), None).status,
         404
     );
-    assert_eq!(b.count("PATCH", USER), 0, "nothing written");
-    assert_eq!(b.count("DELETE", USER), 0, "nothing deleted");
+    assert_eq!(
+        b.orbit().requests().get("PATCH", USER),
+        0,
+        "nothing written"
+    );
+    assert_eq!(
+        b.orbit().requests().get("DELETE", USER),
+        0,
+        "nothing deleted"
+    );
     // A prefix Orbit would resolve to the seeded user is not an id of Orbit's form: never sent.
     let prefix = &ids[0][..8];
-    let before = b.orbit.request_count();
+    let before = b.orbit().request_count();
     assert_eq!(b.call("GET", &format!("/Users/{prefix}"), None).status, 404);
     assert_eq!(
         b.call("DELETE", &format!("/Users/{prefix}"), None).status,
         404
     );
-    assert_eq!(b.orbit.request_count(), before);
-    assert_eq!(b.orbit.user_count(), 1);
+    assert_eq!(b.orbit().request_count(), before);
+    assert_eq!(b.orbit().user_count(), 1);
 }
 
 #[test]
@@ -881,24 +858,30 @@ fn orbit_without_the_get_rule_a_403_is_the_gateways_credentials_refused() {
         "",
     );
     assert_ne!(yaml, ORBIT);
-    let b = OrbitBench::start(&yaml);
+    let b = orbit(&yaml);
     let got = b.call("GET", "/Users/usr_0000000000000000", None);
     assert_eq!(got.status, 502, "{:?}", got.body);
 }
 
 // --- Keystone: envelopes on a shipped mapping, and an existence check over the record cache ---
 
-/// Keystone with its shipped mapping, its text changed by `edit` (the harness's backend and
-/// credentials kept).
+/// Keystone with its shipped mapping, its text changed by `edit`.
 fn keystone(edit: impl Fn(&str) -> String) -> common::Env {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("mappings/keystone.yaml")).unwrap();
+    with_mapping(common::Legacy::Keystone, &edit(&text))
+}
+
+/// The example API `legacy` with a gateway in front of it whose mapping is `yaml` (the
+/// harness's backend and credentials kept).
+fn with_mapping(legacy: common::Legacy, yaml: &str) -> common::Env {
+    let mine = mapping::load_str("mappings/test.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
     common::Env::start_tweaked(
-        common::Legacy::Keystone,
-        |m| {
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-            let text = std::fs::read_to_string(root.join("mappings/keystone.yaml")).unwrap();
-            let mut edited = mapping::load_str("mappings/keystone.yaml", &edit(&text)).unwrap();
-            edited.backend = m.backend.clone();
-            *m = edited;
+        legacy,
+        move |m| {
+            let backend = m.backend.clone();
+            *m = mine;
+            m.backend = backend;
         },
         |_| {},
     )

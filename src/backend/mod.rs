@@ -26,4 +26,5 @@ pub(crate) mod retry;
 
 pub(crate) use client::{BackendClient, BackendRequest, BackendResponse, ClientOptions};
 pub(crate) use error::{BackendError, TokenProblem};
+pub(crate) use oauth::TokenFetch;
 pub(crate) use protect::CallObserver;

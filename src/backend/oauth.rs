@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::client::{BackendClient, BackendRequest, ClientOptions};
 use super::error::{BackendConfigError, BackendError, TokenProblem};
+use super::protect::CallObserver;
 use crate::mapping::protection::Protection;
 use crate::mapping::ClientCredentials;
 
@@ -34,6 +35,42 @@ const REGISTERED_ERRORS: [&str; 6] = [
     "unsupported_grant_type",
     "invalid_scope",
 ];
+
+/// How one request to the token endpoint ended: the `outcome` label of
+/// `backend_token_fetches_total`, told to the call's [`CallObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenFetch {
+    /// A usable access token.
+    Fetched,
+    /// The endpoint refused the client credentials or the grant (400, 401, 403).
+    Refused,
+    /// No usable answer: unreachable, timed out, another error status, no token in it.
+    Failed,
+}
+
+impl TokenFetch {
+    #[cfg(test)]
+    const ALL: [TokenFetch; 3] = [TokenFetch::Fetched, TokenFetch::Refused, TokenFetch::Failed];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            TokenFetch::Fetched => "fetched",
+            TokenFetch::Refused => "refused",
+            TokenFetch::Failed => "failed",
+        }
+    }
+
+    fn of<T>(fetched: &Result<T, BackendError>) -> TokenFetch {
+        match fetched {
+            Ok(_) => TokenFetch::Fetched,
+            Err(BackendError::Token {
+                problem: TokenProblem::Refused { .. },
+                ..
+            }) => TokenFetch::Refused,
+            Err(_) => TokenFetch::Failed,
+        }
+    }
+}
 
 /// An access token, as sent: `Bearer <token>`.
 #[derive(Clone)]
@@ -148,8 +185,9 @@ impl TokenSource {
     }
 
     /// A token that is not about to expire: the cached one, or a new one fetched now. Callers
-    /// that ask while a fetch is running wait for it and share its token, or its failure.
-    pub(crate) async fn token(&self) -> Result<Token, BackendError> {
+    /// that ask while a fetch is running wait for it and share its token, or its failure; the
+    /// caller that fetched tells `observer` how the fetch ended.
+    pub(crate) async fn token(&self, observer: &dyn CallObserver) -> Result<Token, BackendError> {
         let seen = self.fetches.load(Ordering::Acquire);
         let mut state = self.state.lock().await;
         if let Some(token) = state.token.as_ref().filter(|t| t.fresh(Instant::now())) {
@@ -161,6 +199,7 @@ impl TokenSource {
             }
         }
         let fetched = self.fetch().await;
+        observer.token_fetch(TokenFetch::of(&fetched));
         let serial = self.fetches.fetch_add(1, Ordering::AcqRel) + 1;
         match fetched {
             Ok((header, lifetime)) => {
@@ -281,6 +320,32 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn each_fetch_outcome_is_a_metric_label() {
+        let labels = TokenFetch::ALL.map(TokenFetch::label);
+        assert_eq!(labels, crate::metrics::TOKEN_FETCH_OUTCOMES);
+        let token = |problem| {
+            TokenFetch::of::<()>(&Err(BackendError::Token {
+                endpoint: "login.example.com".into(),
+                problem,
+            }))
+        };
+        assert_eq!(TokenFetch::of(&Ok(())), TokenFetch::Fetched);
+        let refused = TokenProblem::Refused {
+            status: 401,
+            error: Some("invalid_client".into()),
+        };
+        assert_eq!(token(refused), TokenFetch::Refused);
+        assert_eq!(
+            token(TokenProblem::Failed { status: 503 }),
+            TokenFetch::Failed
+        );
+        assert_eq!(
+            token(TokenProblem::Unusable("no token")),
+            TokenFetch::Failed
+        );
+    }
 
     #[test]
     fn a_token_answer_gives_the_header_and_the_lifetime() {

@@ -16,6 +16,7 @@ use super::breaker::{Admission, Breaker};
 use super::client::{BackendClient, BackendRequest, BackendResponse};
 use super::error::BackendError;
 use super::limiter::Limiter;
+use super::oauth::TokenFetch;
 use super::retry::{self, Attempt};
 use crate::mapping::protection::{Protection, RetryPolicy};
 
@@ -31,6 +32,9 @@ pub(crate) trait CallObserver: Sync {
     fn queue(&self, _delta: i64) {}
     /// The circuit's state after an attempt or a refusal: `true` while it is not closed.
     fn circuit(&self, _open: bool) {}
+    /// A request for an OAuth 2.0 access token ended (a fetch shared by waiting calls is told
+    /// to the one that made it).
+    fn token_fetch(&self, _outcome: TokenFetch) {}
 }
 
 impl CallObserver for () {}
@@ -140,14 +144,14 @@ impl BackendClient {
         let Some(tokens) = self.tokens() else {
             return self.send_guarded(&request, observer).await;
         };
-        let token = tokens.token().await?;
+        let token = tokens.token(observer).await?;
         set_authorization(&mut request, token.header());
         let response = self.send_guarded(&request, observer).await?;
         if response.status != http::StatusCode::UNAUTHORIZED.as_u16() {
             return Ok(response);
         }
         tokens.invalidate(&token).await;
-        let token = tokens.token().await?;
+        let token = tokens.token(observer).await?;
         set_authorization(&mut request, token.header());
         self.send_guarded(&request, observer).await
     }

@@ -11,7 +11,7 @@ use super::error::TranslateError;
 use super::legacy_path::LegacyPath;
 use super::plan::{GroupAttribute, MemberCall, MemberList, UserAttribute, UserGroups};
 use super::roles::UserGroup;
-use super::values::{scalar_string, to_legacy_type, LegacyType};
+use super::values::{self, scalar_string, to_legacy_type, LegacyType};
 
 impl MemberCall {
     /// The body of the call that adds `member` (a legacy user id, as SCIM shows it): a new
@@ -98,7 +98,7 @@ impl GroupAttribute {
                 return Err(TranslateError::LegacyResponse(format!(
                     "the legacy group's {} is not a list of member ids but {}",
                     self.legacy.as_str(),
-                    kind_of(other)
+                    values::kind(other)
                 )))
             }
         };
@@ -108,7 +108,7 @@ impl GroupAttribute {
                 return Err(TranslateError::LegacyResponse(format!(
                     "the legacy group's {} holds {} where a member id was expected",
                     self.legacy.as_str(),
-                    kind_of(item)
+                    values::kind(item)
                 )));
             };
             if !id.is_empty() && !out.contains(&id) {
@@ -158,17 +158,6 @@ fn field<'v>(path: &LegacyPath, record: &'v Value) -> Option<&'v Value> {
     names
         .iter()
         .try_fold(record, |value, name| value.as_object()?.get(*name))
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The version at `path` in `record`, as text; `None` without a path or a version.

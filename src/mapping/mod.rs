@@ -10,9 +10,10 @@
 //!   pieces (legacy JSONPaths with our own writer, URL templates, placeholders in query values
 //!   and bodies, computed SCIM values, SCIM attribute slots, value conversions).
 //! - `translate`, `list`, `pushdown`, `legacy_errors`: the pure translations SCIM ↔ legacy, for
-//!   users and groups alike; `membership`: group members (member endpoints or a user field);
-//!   [`roles`]: roles and flags derived from a user's groups; `records`: the record inside a
-//!   legacy answer or body (envelopes) and the id a create's `Location` names.
+//!   users and groups alike; `membership`: group members (member endpoints, a field of the
+//!   user, or a list on the group); [`roles`]: roles and flags derived from a user's groups;
+//!   `records`: the record inside a legacy answer or body (envelopes) and the id a create's
+//!   `Location` names.
 //!
 //! Nothing here does I/O except [`load_file`] (reads the file) and [`SecretSource::resolve`]
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.

@@ -74,8 +74,6 @@ pub struct GroupMapping {
     /// `groups.hidden`: groups the identity provider never sees (see
     /// [`GroupMapping::is_hidden`]).
     pub(crate) hidden: Vec<GroupSelector>,
-    /// `groups.create: false`: `POST /Groups` is refused.
-    pub creates: bool,
 }
 
 /// One legacy group named in the mapping: by display name (compared trimmed and
@@ -449,7 +447,9 @@ impl Endpoint {
 /// The legacy endpoints of a resource.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    pub create: Endpoint,
+    /// `None`: resources of this kind are not created through SCIM (`groups.create: false`);
+    /// `check` refuses a users section without a create endpoint.
+    pub create: Option<Endpoint>,
     pub get: Endpoint,
     pub update: Endpoint,
     pub update_mode: UpdateMode,
@@ -826,7 +826,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let m = crate::mapping::load_file(&root.join("mappings/acme-hr.yaml")).unwrap();
         let e = &m.users.endpoints;
-        assert_eq!(e.create.name, "users.create");
+        assert_eq!(e.create.as_ref().unwrap().name, "users.create");
         assert_eq!(e.get.name, "users.get");
         assert_eq!(e.update.name, "users.update");
         assert_eq!(e.list.endpoint.name, "users.list");

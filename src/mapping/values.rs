@@ -164,7 +164,8 @@ pub(crate) fn same_scalar(a: &Value, b: &Value) -> bool {
     a == b || scalar_string(a).is_some_and(|x| Some(x) == scalar_string(b))
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, for messages ("a string", "a list"…).
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -15,7 +15,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use crate::backend::{retry, BackendError, BackendRequest, BackendResponse, CallObserver};
+use crate::backend::{
+    retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
+};
 use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
@@ -536,10 +538,11 @@ pub(crate) async fn undo_create(
 /// has an id; else, when the answer names the record in its `Location` header (a 201 or 204
 /// without a body), the record read by that id with `get` (through the identity check of
 /// [`read_record`]). Otherwise the error that says why the answer cannot be used, for the
-/// caller to undo the create ([`created_anyway`]).
+/// caller to undo the create ([`created_anyway`]). `create` is the endpoint that answered.
 pub(crate) async fn created_record(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
+    create: &Endpoint,
     created: LegacyResponse,
 ) -> Result<(String, LegacyResponse), ScimError> {
     if let Some(id) = resource.legacy_id(&created.body) {
@@ -556,8 +559,7 @@ pub(crate) async fn created_record(
         .and_then(location_id);
     let Some(id) = location else {
         if created.body.is_null() {
-            let envelope = resource.endpoints.create.answer_envelope();
-            return Err(ScimError::bad_gateway(match envelope {
+            return Err(ScimError::bad_gateway(match create.answer_envelope() {
                 Some(key) => format!(
                     "the legacy API's answer holds no record under {key:?} (the mapping's \
                      envelope) and no Location header"
@@ -671,8 +673,8 @@ fn backend_error_label(e: &BackendError) -> &'static str {
     }
 }
 
-/// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth and
-/// the circuit's state (labelled with the mapping's name).
+/// The metrics of one legacy call of `endpoint`: each attempt, each retry, the queue depth, the
+/// circuit's state (labelled with the mapping's name) and the access tokens it fetched.
 struct Observer<'a, 'c> {
     cx: &'a Ctx<'c>,
     endpoint: &'static str,
@@ -707,6 +709,10 @@ impl CallObserver for Observer<'_, '_> {
         self.cx
             .metrics
             .set_circuit_open(&self.cx.mapping.name, open);
+    }
+
+    fn token_fetch(&self, outcome: TokenFetch) {
+        self.cx.metrics.record_token_fetch(outcome.label());
     }
 }
 

@@ -304,7 +304,37 @@ pub(crate) struct MemberEvent<'a> {
     pub(crate) started: Instant,
 }
 
-impl MemberEvent<'_> {
+impl<'a> MemberEvent<'a> {
+    /// The change `change` of `member` in group `group_id`, its calls beginning now.
+    pub(crate) fn now(change: MemberChange, group_id: &'a str, member: &'a str) -> Self {
+        MemberEvent {
+            change,
+            group_id,
+            member,
+            started: Instant::now(),
+        }
+    }
+
+    /// Notes the change among what the request applied ("added user 7 to group 3").
+    pub(crate) fn applied(&self, cx: &Ctx<'_>) {
+        let MemberEvent {
+            change,
+            group_id,
+            member,
+            ..
+        } = *self;
+        cx.record.applied(match change {
+            MemberChange::Add => format!("added user {member} to group {group_id}"),
+            MemberChange::Remove => format!("removed user {member} from group {group_id}"),
+        });
+    }
+
+    /// Logs an added member that is no user: skipped, while the rest of the request goes on.
+    pub(crate) fn skipped(&self, cx: &Ctx<'_>) {
+        tracing::warn!(group = %self.group_id, member = %self.member, "unknown member skipped");
+        self.log(cx, MemberOutcome::Skipped);
+    }
+
     /// Logs the change as its `outcome`: `ok` and `skipped` with the 204 the identity provider
     /// is answered for it, `error` with the status and detail of the error it gets.
     pub(crate) fn log(&self, cx: &Ctx<'_>, outcome: MemberOutcome<'_>) {

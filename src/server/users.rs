@@ -206,6 +206,15 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     };
     cx.tenant.check_domains(&user, None)?;
     let r = resource(cx);
+    // `check` refuses a users section without a create endpoint.
+    let Some(create) = &r.endpoints.create else {
+        return Err(ScimError::new(
+            403,
+            None,
+            "users are not created through SCIM here: the mapping has no \
+             users.endpoints.create",
+        ));
+    };
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
     // A POST the IdP sends again because it lost the answer must not create the user twice:
     // the creates of one userName wait for each other, and each looks the userName up first.
@@ -226,7 +235,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     }
     let call = Call {
         body: Some(&legacy_user),
-        ..Call::new(&r.endpoints.create)
+        ..Call::new(create)
     };
     let created = match legacy::call_with(cx, r, &call).await {
         Ok(created) => created,
@@ -234,7 +243,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         Err(e) => return Err(e.error),
     };
     // The record created: answered (200 or 201), or named by the answer's Location header.
-    let (id, created) = match legacy::created_record(cx, r, created).await {
+    let (id, created) = match legacy::created_record(cx, r, create, created).await {
         Ok(made) => made,
         Err(e) => return Err(undo_unreadable_create(cx, name, e).await),
     };

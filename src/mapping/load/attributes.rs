@@ -176,16 +176,7 @@ pub(super) fn attribute(
             return None;
         };
         let slot = scim_slot(cx, kind, scim, &format!("{at}.scim"))?;
-        if slot_write_only(schema, &slot) {
-            cx.report(
-                loc(scim),
-                &format!("{at}.scim"),
-                format!(
-                    "{} is write-only in SCIM: it is never reported",
-                    slot.label()
-                ),
-                Some("remove this entry".into()),
-            );
+        if !reportable(cx, schema, scim, &at, &slot) {
             return None;
         }
         let value = typed(cx, &slot, c, &format!("{at}.constant"))?;
@@ -559,16 +550,7 @@ fn computed_attr(
         );
         return None;
     }
-    if slot_write_only(kind.schema(), &slot) {
-        cx.report(
-            loc(scim),
-            &format!("{at}.scim"),
-            format!(
-                "{} is write-only in SCIM: it is never reported",
-                slot.label()
-            ),
-            Some("remove this entry".into()),
-        );
+    if !reportable(cx, kind.schema(), scim, at, &slot) {
         return None;
     }
     match Computed::parse(&template.value) {
@@ -602,6 +584,30 @@ fn type_compatible(scim: AttrType, legacy: LegacyType) -> bool {
         AttrType::Integer | AttrType::Decimal => legacy != LegacyType::Boolean,
         _ => true,
     }
+}
+
+/// Whether a value only ever read (a constant, a computed value) may be attribute `slot`: not a
+/// write-only one, which is never reported. Reports the entry when not.
+fn reportable(
+    cx: &mut Cx<'_>,
+    schema: &ResourceSchema,
+    scim: &Spanned<String>,
+    at: &str,
+    slot: &ScimSlot,
+) -> bool {
+    if !slot_write_only(schema, slot) {
+        return true;
+    }
+    cx.report(
+        loc(scim),
+        &format!("{at}.scim"),
+        format!(
+            "{} is write-only in SCIM: it is never reported",
+            slot.label()
+        ),
+        Some("remove this entry".into()),
+    );
+    false
 }
 
 fn slot_read_only(schema: &ResourceSchema, slot: &ScimSlot) -> bool {

@@ -81,7 +81,7 @@ pub(super) struct ListFields<'a> {
 }
 
 /// `creates`: false when the resource says `create: false` (groups only): then the create
-/// endpoint may be left out.
+/// endpoint is left out, and `Endpoints::create` is `None`.
 pub(super) fn endpoints(
     cx: &mut Cx<'_>,
     kind: Kind,
@@ -135,8 +135,9 @@ pub(super) fn endpoints(
     };
     let at = format!("{key}.endpoints");
     let at = at.as_str();
+    // `Some(None)`: no create endpoint, as `create: false` allows; `None`: in error.
     let create = match (&f.create, creates) {
-        (Some(x), _) => one(cx, x, "create", false),
+        (Some(x), _) => one(cx, x, "create", false).map(Some),
         (None, true) => {
             need(
                 cx,
@@ -148,22 +149,7 @@ pub(super) fn endpoints(
             );
             None
         }
-        // Groups are not created through SCIM (`create: false`), and the legacy API has no
-        // create call: the endpoint stands for the one a REST API would have (a POST to the
-        // list's path) and is never called, as `GroupMapping::creates` is false.
-        (None, false) => f.list.as_ref().and_then(|l| {
-            let path = l.value.path.as_ref()?;
-            let t = PathTemplate::parse(path.value.trim()).ok()?;
-            Some(Endpoint {
-                name: endpoint_name(&format!("{key}.endpoints.create")),
-                method: http::Method::POST,
-                path: t,
-                query: Vec::new(),
-                headers: Vec::new(),
-                body: None,
-                record: RecordRules::default(),
-            })
-        }),
+        (None, false) => Some(None),
     };
     let get = need(
         cx,
@@ -479,6 +465,30 @@ fn fillable(p: Placeholder, shape: Shape<'_>) -> Result<(), (String, String)> {
     }
 }
 
+/// Whether a call shaped `shape` can fill every placeholder of `placeholders` (of a query value
+/// or a body at `l`); reports each one it cannot, once.
+fn all_fillable(
+    cx: &mut Cx<'_>,
+    l: &Location,
+    at: &str,
+    placeholders: impl IntoIterator<Item = Placeholder>,
+    shape: Shape<'_>,
+) -> bool {
+    let mut ok = true;
+    let mut seen = Vec::new();
+    for p in placeholders {
+        if seen.contains(&p) {
+            continue;
+        }
+        seen.push(p);
+        if let Err((message, fix)) = fillable(p, shape) {
+            cx.report(l, at, message, Some(fix));
+            ok = false;
+        }
+    }
+    ok
+}
+
 /// The query values as templates: `{id}`, `{member}` and `{tenant}` filled per call, each
 /// where the call has it.
 fn query_values(
@@ -504,12 +514,7 @@ fn query_values(
                 ok = false;
             }
             Ok(t) => {
-                for p in t.placeholders() {
-                    if let Err((message, fix)) = fillable(p, shape) {
-                        cx.report(l, &at, message, Some(fix));
-                        ok = false;
-                    }
-                }
+                ok &= all_fillable(cx, l, &at, t.placeholders(), shape);
                 out.push((k, t));
             }
         }
@@ -542,18 +547,7 @@ fn body_template(
             return None;
         }
     };
-    let mut ok = true;
-    let mut seen = Vec::new();
-    for p in t.placeholders() {
-        if seen.contains(&p) {
-            continue;
-        }
-        seen.push(p);
-        if let Err((message, fix)) = fillable(p, shape) {
-            cx.report(loc(b), at, message, Some(fix));
-            ok = false;
-        }
-    }
+    let ok = all_fillable(cx, loc(b), at, t.placeholders(), shape);
     t.id_is_user = shape.noun == Kind::Users.noun();
     ok.then_some(t)
 }

@@ -674,7 +674,6 @@ fn groups(
         rules: rules?,
         protected: protected?,
         hidden: hidden?,
-        creates: g.value.create.as_ref().is_none_or(|c| c.value),
     })
 }
 

@@ -102,16 +102,10 @@ async fn by_member_endpoints(
     // A refusal may mean the group itself is missing: answer 404 then.
     let mut refused = false;
     for (i, member) in delta.add.iter().enumerate() {
-        let event = MemberEvent {
-            change: MemberChange::Add,
-            group_id: id,
-            member,
-            started: Instant::now(),
-        };
+        let event = MemberEvent::now(MemberChange::Add, id, member);
         let outcome = match add_member(cx, g, add, id, member).await {
             Ok(Added::Now) => {
-                cx.record
-                    .applied(format!("added user {member} to group {id}"));
+                event.applied(cx);
                 MemberOutcome::Ok
             }
             Ok(Added::Already) => MemberOutcome::Ok,
@@ -132,12 +126,7 @@ async fn by_member_endpoints(
             .await;
     }
     for (i, member) in delta.remove.iter().enumerate() {
-        let event = MemberEvent {
-            change: MemberChange::Remove,
-            group_id: id,
-            member,
-            started: Instant::now(),
-        };
+        let event = MemberEvent::now(MemberChange::Remove, id, member);
         // An id no user can have is in no group: nothing to remove.
         if may_be_user(cx, member) {
             let call = Call {
@@ -146,9 +135,7 @@ async fn by_member_endpoints(
                 ..Call::new(remove)
             };
             match legacy::call_with(cx, &g.resource, &call).await {
-                Ok(_) => cx
-                    .record
-                    .applied(format!("removed user {member} from group {id}")),
+                Ok(_) => event.applied(cx),
                 // Not a member (or no such user): nothing to remove.
                 Err(e) if e.refused() && legacy::meaning(&e.error) == Meaning::NotFound => {
                     refused = true
@@ -187,30 +174,19 @@ async fn on_users(
         .chain(delta.remove.iter().map(|m| (MemberChange::Remove, m)))
         .enumerate()
     {
-        let event = MemberEvent {
-            change,
-            group_id: id,
-            member,
-            started: Instant::now(),
-        };
+        let event = MemberEvent::now(change, id, member);
         let add = event.change == MemberChange::Add;
         match set_user_group(cx, g, ua, member, id, add).await {
             Ok(Set::Done) => {
                 event.log(cx, MemberOutcome::Ok);
-                cx.record.applied(if add {
-                    format!("added user {member} to group {id}")
-                } else {
-                    format!("removed user {member} from group {id}")
-                });
+                event.applied(cx);
             }
             Ok(Set::Kept(why)) => {
                 tracing::info!(group = %id, member = %member, "{why}");
                 event.log(cx, MemberOutcome::Kept(&why));
             }
             Ok(Set::NoSuchUser) if add => {
-                tracing::warn!(group = %id, member = %member, "unknown member skipped");
-                let skip = MemberOutcome::Skipped;
-                event.log(cx, skip);
+                event.skipped(cx);
                 skipped.push(member.clone());
             }
             // No such user: nothing to remove.
@@ -430,12 +406,7 @@ async fn keeps_single(
     current: &str,
     added: &str,
 ) -> Result<Option<String>, ScimError> {
-    let names_needed = g.names_groups() || ua.ranks_by_name();
-    let current_name = if names_needed {
-        group_name(cx, current).await?
-    } else {
-        None
-    };
+    let current_name = group_name_if(cx, current, g.names_groups() || ua.ranks_by_name()).await?;
     let current_ref = UserGroup {
         id: current,
         display: current_name.as_deref(),
@@ -446,11 +417,7 @@ async fn keeps_single(
              and is not moved to group {added}"
         )));
     }
-    let added_name = if ua.ranks_by_name() {
-        group_name(cx, added).await?
-    } else {
-        None
-    };
+    let added_name = group_name_if(cx, added, ua.ranks_by_name()).await?;
     let added_ref = UserGroup {
         id: added,
         display: added_name.as_deref(),
@@ -495,14 +462,7 @@ async fn in_group_list(
         if known {
             adds.push(member);
         } else {
-            tracing::warn!(group = %id, member = %member, "unknown member skipped");
-            let event = MemberEvent {
-                change: MemberChange::Add,
-                group_id: id,
-                member,
-                started: Instant::now(),
-            };
-            event.log(cx, MemberOutcome::Skipped);
+            MemberEvent::now(MemberChange::Add, id, member).skipped(cx);
             skipped.push(member.clone());
         }
     }
@@ -543,12 +503,10 @@ async fn in_group_list(
     match written {
         Ok(change) => {
             log_all(MemberOutcome::Ok);
-            for m in &change.added {
-                cx.record.applied(format!("added user {m} to group {id}"));
-            }
-            for m in &change.removed {
-                cx.record
-                    .applied(format!("removed user {m} from group {id}"));
+            let added = change.added.iter().map(|m| (MemberChange::Add, m));
+            let removed = change.removed.iter().map(|m| (MemberChange::Remove, m));
+            for (what, m) in added.chain(removed) {
+                MemberEvent::now(what, id, m).applied(cx);
             }
             let changed: Vec<&str> = change
                 .added
@@ -616,6 +574,15 @@ async fn write_list_once(
 /// writes to each user's groups): one write of the list at a time.
 pub(super) fn group_lock(id: &str) -> String {
     format!("group-members/{id}")
+}
+
+/// [`group_name`] when `needed`, else `None` without a legacy call.
+async fn group_name_if(cx: &Ctx<'_>, id: &str, needed: bool) -> Result<Option<String>, ScimError> {
+    if needed {
+        group_name(cx, id).await
+    } else {
+        Ok(None)
+    }
 }
 
 /// The display name of group `id`, read as the legacy API stores it (hidden groups too); `None`

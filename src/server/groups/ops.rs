@@ -246,7 +246,7 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
 pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let g = mapping(cx)?;
-    if !g.creates {
+    let Some(create) = &g.resource.endpoints.create else {
         return Err(ScimError::new(
             403,
             None,
@@ -254,7 +254,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
              create the group in the application, then assign it in the identity provider, which \
              finds it by its displayName",
         ));
-    }
+    };
     let (group, members) = normalise_body(body)?;
     let Some(name) = display_name(&group) else {
         return Err(ScimError::invalid_value(
@@ -298,7 +298,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
     }
     let call = Call {
         body: Some(&legacy_group),
-        ..Call::new(&r.endpoints.create)
+        ..Call::new(create)
     };
     let created = match legacy::call_with(cx, r, &call).await {
         Ok(created) => created,
@@ -306,7 +306,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         Err(e) => return Err(e.error),
     };
     // The group created: answered (200 or 201), or named by the answer's Location header.
-    let (id, created) = match legacy::created_record(cx, r, created).await {
+    let (id, created) = match legacy::created_record(cx, r, create, created).await {
         Ok(made) => made,
         Err(e) => return Err(undo_unreadable_create(cx, r, name, e).await),
     };

@@ -193,7 +193,7 @@ fn protected_and_hidden_groups_are_named_by_name_or_id() {
     assert!(g.is_hidden("x", Some("BILLING")));
     assert!(!g.is_hidden("t_90", Some("Billing Ops")));
     assert!(g.names_groups());
-    assert!(g.creates);
+    assert!(g.resource.endpoints.create.is_some());
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn groups_not_created_need_no_create_endpoint() {
         "",
     );
     let g = load_str(SOURCE, &yaml).unwrap().groups.unwrap();
-    assert!(!g.creates);
+    assert!(g.resource.endpoints.create.is_none());
     // With a create endpoint, one of the two is a mistake.
     expect(
         &with_access("  create: false\n"),
