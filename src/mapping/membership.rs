@@ -210,6 +210,12 @@ impl UserAttribute {
 }
 
 impl UserAttribute {
+    /// Whether the legacy user holds the field at all (null counts): an item of a thin list
+    /// may not, and then tells nothing of the user's groups.
+    pub fn holds_field(&self, legacy_user: &Value) -> bool {
+        !self.legacy.read_all(legacy_user).is_empty()
+    }
+
     /// The legacy ids of the groups a legacy user is in, as strings, in order, without repeats:
     /// the elements of the list at the field (a single value counts as one group); none when
     /// the field is absent, null or empty.
