@@ -202,7 +202,7 @@ fn a_user_put_in_editor_then_viewer_stays_an_editor() {
     assert_eq!(role_of(&env, &users[0]), json!(editor));
     add(&env, &viewer, &users[0]);
     assert_eq!(role_of(&env, &users[0]), json!(editor));
-    assert_eq!(user_groups(&env, &users[0]), [editor.clone()]);
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(&editor));
     // The other order ends the same way.
     add(&env, &viewer, &users[1]);
     assert_eq!(role_of(&env, &users[1]), json!(viewer));

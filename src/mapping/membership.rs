@@ -516,6 +516,10 @@ mod tests {
         assert!(a
             .groups_of_user(&json!({"id": 1, "role_id": null}))
             .is_empty());
+        // A user with no group holds the field (null); a thin list item does not hold it.
+        assert!(a.holds_field(&user));
+        assert!(a.holds_field(&json!({"id": 1, "role_id": null})));
+        assert!(!a.holds_field(&json!({"id": 1, "email": "ada@example.com"})));
         assert_eq!(
             a.with_groups(&user, &["7".into()]).unwrap(),
             json!({"id": 1, "role_id": 7})
