@@ -233,6 +233,8 @@ enum Example {
     Keystone,
     /// Orbit: a JSON:API-style SaaS with OAuth 2.0 client credentials.
     Orbit,
+    /// Orbit with SCIM Groups as its roles: one role per user, Administrator protected.
+    OrbitRoles,
 }
 
 /// What the demo needs of one example legacy API, made ready to serve.
@@ -258,6 +260,7 @@ impl Example {
             Example::Crewbase => "crewbase",
             Example::Keystone => "keystone",
             Example::Orbit => "orbit",
+            Example::OrbitRoles => "orbit-roles",
         }
     }
 
@@ -300,8 +303,8 @@ impl Example {
                     sample_user_name: "seed.user1",
                 }
             }
-            Example::Orbit => {
-                // The client id is the one mappings/orbit.yaml names; the secret is the
+            Example::Orbit | Example::OrbitRoles => {
+                // The client id is the one both Orbit mappings name; the secret is the
                 // OAuth client secret the gateway trades for tokens.
                 let api = Orbit::new("scim-gateway", secret.clone());
                 api.seed(users);

@@ -214,6 +214,7 @@ fn demo_runs_each_example_with_its_shipped_mapping_and_its_curl_lines_work() {
         ("acme-hr", "/api/v1/users"),
         ("crewbase", "/v2/people"),
         ("keystone", "/api/users"),
+        ("orbit-roles", "/api/v2/users"),
     ] {
         let (_demo, lines) = start_demo(&[
             "--example",
@@ -259,6 +260,71 @@ fn demo_runs_each_example_with_its_shipped_mapping_and_its_curl_lines_work() {
 }
 
 #[test]
+fn demo_orbit_roles_shows_orbits_roles_as_groups_billing_left_out() {
+    let (_demo, lines) = start_demo(&[
+        "--example",
+        "orbit-roles",
+        "--port",
+        "0",
+        "--token",
+        "demo-test-token",
+        "--users",
+        "2",
+    ]);
+    let text = lines.join("\n");
+    let users_url = lines
+        .iter()
+        .find_map(|l| {
+            let start = l.find("'http://")? + 1;
+            let end = start + l[start..].find("/Users")?;
+            Some(l[start..end].to_string())
+        })
+        .unwrap_or_else(|| panic!("no SCIM URL in\n{text}"));
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .get(&format!("{users_url}/Groups"))
+        .header("Authorization", "Bearer demo-test-token")
+        .call()
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut names: Vec<&str> = json["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["Administrator", "Editor", "Member", "Viewer"],
+        "{body}"
+    );
+    // The sample users are Members, shown as the Member group's members.
+    let member = json["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["displayName"] == "Member")
+        .unwrap();
+    let mut r = agent
+        .get(&format!(
+            "{users_url}/Groups/{}",
+            member["id"].as_str().unwrap()
+        ))
+        .header("Authorization", "Bearer demo-test-token")
+        .call()
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    let group: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(group["members"].as_array().map(Vec::len), Some(2), "{body}");
+}
+
+#[test]
 fn demo_refuses_an_unknown_example_and_lists_the_known_ones() {
     let out = Command::new(BIN)
         .args(["demo", "--example", "acme", "--port", "0"])
@@ -267,7 +333,7 @@ fn demo_refuses_an_unknown_example_and_lists_the_known_ones() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("[possible values: acme-hr, crewbase, keystone, orbit]"),
+        err.contains("[possible values: acme-hr, crewbase, keystone, orbit, orbit-roles]"),
         "{err}"
     );
 }

@@ -112,7 +112,7 @@ fn set_title(env: &Env, id: &str, title: &str) {
             id.parse().unwrap(),
             json!({ "title": title }).as_object().unwrap(),
         ),
-        Legacy::Orbit => env
+        Legacy::Orbit | Legacy::OrbitRoles => env
             .orbit()
             .edit_user(id, json!({ "title": title }).as_object().unwrap()),
     };
@@ -125,7 +125,7 @@ fn list_calls(env: &Env) -> u64 {
         Legacy::AcmeHr => env.acme().requests().get("GET", acme_hr::USERS),
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PEOPLE),
         Legacy::Keystone => env.keystone().requests().get("GET", keystone::USERS),
-        Legacy::Orbit => env.orbit().requests().get("GET", orbit::USERS),
+        Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests().get("GET", orbit::USERS),
     }
 }
 
@@ -155,7 +155,9 @@ fn deleted_users_in_the_legacy_list_are_neither_shown_nor_counted_on_any_page() 
             assert_eq!(r.status, 204, "{legacy:?}: {:?}", r.body);
         }
         let expected = match legacy {
-            Legacy::AcmeHr | Legacy::Keystone | Legacy::Orbit => ids.len() - deleted.len(),
+            Legacy::AcmeHr | Legacy::Keystone | Legacy::Orbit | Legacy::OrbitRoles => {
+                ids.len() - deleted.len()
+            }
             Legacy::Crewbase => ids.len(),
         };
         let seen = same_total_every_way(&env, "", expected);

@@ -148,7 +148,7 @@ fn requests(env: &Env) -> &RequestCounts {
         Legacy::AcmeHr => env.acme().requests(),
         Legacy::Crewbase => env.crewbase().requests(),
         Legacy::Keystone => env.keystone().requests(),
-        Legacy::Orbit => env.orbit().requests(),
+        Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests(),
     }
 }
 
@@ -159,6 +159,7 @@ fn legacy_collections(env: &Env) -> (&'static str, &'static str) {
         Legacy::Crewbase => ("/v2/people", "/v2/teams"),
         Legacy::Keystone => ("/api/users", "/api/teams"),
         Legacy::Orbit => ("/api/v2/users", "/api/v2/teams"),
+        Legacy::OrbitRoles => ("/api/v2/users", "/api/v2/roles"),
     }
 }
 
@@ -292,7 +293,7 @@ fn env_name(env: &Env) -> &'static str {
         Legacy::AcmeHr => "acme-hr",
         Legacy::Crewbase => "crewbase",
         Legacy::Keystone => "keystone",
-        Legacy::Orbit => "orbit",
+        Legacy::Orbit | Legacy::OrbitRoles => "orbit",
     }
 }
 
@@ -377,7 +378,7 @@ fn last_list_query(env: &Env) -> Vec<(String, String)> {
 fn filter_values_reach_the_legacy_query_as_one_value(env: &Env) {
     // An attribute the mapping passes down (Orbit can search by externalId only).
     let attr = match env.legacy {
-        Legacy::Orbit => "externalId",
+        Legacy::Orbit | Legacy::OrbitRoles => "externalId",
         _ => "userName",
     };
     let query_for = |value: &str| {

@@ -216,7 +216,7 @@ fn a_gateway_evaluated_filter_reads_every_page_up_to_the_scan_limit_and_no_furth
             Legacy::AcmeHr => env.acme().requests().get("GET", list),
             Legacy::Crewbase => env.crewbase().requests().get("GET", list),
             Legacy::Keystone => env.keystone().requests().get("GET", list),
-            Legacy::Orbit => env.orbit().requests().get("GET", list),
+            Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests().get("GET", list),
         };
         assert_eq!(calls(&within), pages, "{legacy:?}: every page, once");
 

@@ -41,6 +41,23 @@ fn every_shipped_mapping_loads() {
     assert!(n >= 2, "expected at least two shipped mappings, found {n}");
 }
 
+/// The mapping language has no include: `orbit-roles.yaml` carries a copy of `orbit.yaml`'s
+/// users part, which must not drift from it.
+#[test]
+fn orbit_roles_maps_users_exactly_as_orbit_does() {
+    let users_part = |file: &str| {
+        let text = std::fs::read_to_string(root().join("mappings").join(file)).unwrap();
+        let start = text.find("\nusers:\n").expect("a users: section");
+        let end = text.find("\ngroups:\n").expect("a groups: section");
+        text[start..end].to_string()
+    };
+    assert_eq!(users_part("orbit-roles.yaml"), users_part("orbit.yaml"));
+    let roles = load("orbit-roles.yaml");
+    let orbit = load("orbit.yaml");
+    assert_eq!(roles.backend.base_url, orbit.backend.base_url);
+    assert!(!roles.groups.as_ref().unwrap().creates);
+}
+
 #[test]
 fn acme_hr_translates_both_ways() {
     let m = load("acme-hr.yaml");

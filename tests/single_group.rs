@@ -1,16 +1,19 @@
-//! One group per user, and the groups the identity provider must not touch, over real HTTP: a
-//! mapping written here puts Crewbase teams in front of SCIM with the team held in the person's
-//! one `position` field (`user_attribute` with `single: true`). A user put in two groups gets the
-//! highest-ranked one (or, without a ranking, the most recent); a protected group keeps its
-//! name, its members and its existence whatever the identity provider sends, and is answered
-//! as if the change had been made; a hidden group is never listed, is 404 by id and is in no
-//! user's groups; `create: false` refuses POST /Groups.
+//! One group per user, and the groups the identity provider must not touch, over real HTTP.
+//! Mostly against Orbit behind `mappings/orbit-roles.yaml`: SCIM Groups are Orbit's roles, and
+//! a user's one role is its `role_id`. A user put in two roles keeps the higher-ranked one; the
+//! Administrator role keeps its members whatever the identity provider sends, and is answered
+//! as if the change had been made; Billing is never listed, is 404 by id and is in no user's
+//! groups; POST /Groups is refused. What Orbit cannot show (a group ranked by id, a user taken
+//! out of its group, no ranking at all, a group created with a protected or hidden name) runs
+//! against Crewbase's teams behind a mapping written here, the team held in the person's one
+//! `position` field.
 
 mod common;
 
 use common::scim::patch_op;
 use common::{Env, Legacy};
 use scim_gateway::mapping;
+use scim_gateway_example_apis::orbit;
 use serde_json::{json, Value};
 
 /// Crewbase's users as shipped (without `title`: the group is written in `position`), and its
@@ -139,6 +142,206 @@ fn user_groups(env: &Env, user: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+// Orbit's roles as groups (mappings/orbit-roles.yaml).
+
+/// The SCIM id of Orbit's role `name`: its legacy id.
+fn role(env: &Env, name: &str) -> String {
+    env.orbit().role_id(name)
+}
+
+/// The role id Orbit holds for `user`.
+fn role_of(env: &Env, user: &str) -> Value {
+    env.orbit().user(user).unwrap()["role_id"].clone()
+}
+
+fn set_role(env: &Env, user: &str, name: &str) {
+    let mut changes = serde_json::Map::new();
+    changes.insert("role_id".into(), json!(role(env, name)));
+    assert!(env.orbit().edit_user(user, &changes));
+}
+
+fn members(env: &Env, group: &str) -> Vec<String> {
+    let g = env.get(&format!("/Groups/{group}"));
+    assert_eq!(g.status, 200, "{:?}", g.body);
+    common::scim::member_ids(&g.body)
+}
+
+#[test]
+fn a_users_groups_show_its_orbit_role() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(2);
+    set_role(&env, &users[1], "Viewer");
+    let r = env.get(&format!("/Users/{}", users[0]));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let groups = r.body["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["value"], json!(role(&env, "Member")));
+    assert_eq!(user_groups(&env, &users[1]), [role(&env, "Viewer")]);
+    // And each role lists its members (Orbit's list items do not carry `role_id`).
+    let mut sorted = users[..1].to_vec();
+    sorted.sort();
+    assert_eq!(members(&env, &role(&env, "Member")), sorted);
+    assert_eq!(members(&env, &role(&env, "Viewer")), [users[1].clone()]);
+    assert!(members(&env, &role(&env, "Editor")).is_empty());
+    // Found by a members filter too, as Entra ID asks.
+    let by_member = env.get(&format!(
+        "/Groups?filter=members%5Bvalue+eq+%22{}%22%5D",
+        users[1]
+    ));
+    assert_eq!(by_member.body["totalResults"], 1, "{:?}", by_member.body);
+    assert_eq!(by_member.body["Resources"][0]["displayName"], "Viewer");
+}
+
+#[test]
+fn a_user_put_in_editor_then_viewer_stays_an_editor() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(2);
+    let (editor, viewer) = (role(&env, "Editor"), role(&env, "Viewer"));
+    // Entra ID's two assignments, one after the other: Editor ranks higher and stays.
+    add(&env, &editor, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(editor));
+    add(&env, &viewer, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(editor));
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(&editor));
+    // The other order ends the same way.
+    add(&env, &viewer, &users[1]);
+    assert_eq!(role_of(&env, &users[1]), json!(viewer));
+    add(&env, &editor, &users[1]);
+    assert_eq!(role_of(&env, &users[1]), json!(editor));
+    let mut both = users.clone();
+    both.sort();
+    assert_eq!(members(&env, &editor), both);
+    assert!(members(&env, &viewer).is_empty());
+    // Every write went to the user (`role_id` alone); Orbit's roles were only read.
+    let written = env.orbit().bodies("PATCH", orbit::USER);
+    assert!(!written.is_empty());
+    for body in &written {
+        assert_eq!(
+            body["user"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["role_id"]
+        );
+    }
+    assert!(env.orbit().bodies("PATCH", orbit::ROLE).is_empty());
+}
+
+#[test]
+fn the_administrator_role_keeps_its_members() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(2);
+    let admin = role(&env, "Administrator");
+    set_role(&env, &users[0], "Administrator");
+    assert_eq!(members(&env, &admin), [users[0].clone()]);
+
+    // A member added or removed: answered as done, nothing changes.
+    assert_eq!(add(&env, &admin, &users[1]), 204);
+    assert_eq!(role_of(&env, &users[1]), json!(role(&env, "Member")));
+    remove(&env, &admin, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(admin));
+    // A PUT or a DELETE: answered with the role as it is.
+    let r = env.put(
+        &format!("/Groups/{admin}"),
+        &json!({"displayName": "Admins", "members": [{"value": users[1]}]}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["displayName"], "Administrator");
+    assert_eq!(common::scim::member_ids(&r.body), [users[0].clone()]);
+    assert_eq!(env.delete(&format!("/Groups/{admin}")).status, 204);
+    assert_eq!(members(&env, &admin), [users[0].clone()]);
+    // An administrator put in another role stays an administrator.
+    add(&env, &role(&env, "Editor"), &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(admin));
+    assert_eq!(user_groups(&env, &users[0]), [admin]);
+}
+
+#[test]
+fn billing_is_never_seen() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(2);
+    let billing = role(&env, "Billing");
+    set_role(&env, &users[0], "Billing");
+
+    let all = env.get("/Groups");
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    let mut names: Vec<&str> = all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Administrator", "Editor", "Member", "Viewer"]);
+    assert_eq!(all.body["totalResults"], 4);
+    let by_name = env.get("/Groups?filter=displayName+eq+%22Billing%22");
+    assert_eq!(by_name.body["totalResults"], 0, "{:?}", by_name.body);
+    for r in [
+        env.get(&format!("/Groups/{billing}")),
+        env.patch(
+            &format!("/Groups/{billing}"),
+            &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": users[1]}]}])),
+        ),
+        env.put(
+            &format!("/Groups/{billing}"),
+            &json!({"displayName": "Billing"}),
+        ),
+        env.delete(&format!("/Groups/{billing}")),
+    ] {
+        assert_eq!(r.status, 404, "{:?}", r.body);
+    }
+    assert_eq!(role_of(&env, &users[1]), json!(role(&env, "Member")));
+    // Not among the user's groups, and the user stays in it when put in another role.
+    assert!(user_groups(&env, &users[0]).is_empty());
+    let by_member = env.get(&format!(
+        "/Groups?filter=members%5Bvalue+eq+%22{}%22%5D",
+        users[0]
+    ));
+    assert_eq!(by_member.body["totalResults"], 0, "{:?}", by_member.body);
+    add(&env, &role(&env, "Editor"), &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(billing));
+}
+
+#[test]
+fn roles_are_neither_created_nor_changed_through_scim() {
+    let env = Env::start(Legacy::OrbitRoles);
+    // Orbit's roles are read-only (405): a rename or a delete is refused with the mapping's
+    // words.
+    let editor = role(&env, "Editor");
+    for r in [
+        env.patch(
+            &format!("/Groups/{editor}"),
+            &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Editors"}])),
+        ),
+        env.delete(&format!("/Groups/{editor}")),
+    ] {
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        assert_eq!(r.body["detail"], "Orbit's roles cannot be changed");
+    }
+    assert_eq!(
+        env.get(&format!("/Groups/{editor}")).body["displayName"],
+        "Editor"
+    );
+    let before = env.orbit().request_count();
+    for name in ["Sales", "Editor"] {
+        let r = env.post("/Groups", &json!({"displayName": name}));
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("create the group in the application"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(env.orbit().roles().len(), 5);
+    assert_eq!(
+        env.orbit().request_count(),
+        before,
+        "nothing asked of Orbit"
+    );
+}
+
+// Crewbase's teams, one per person (a mapping written here).
+
 #[test]
 fn the_highest_ranked_group_is_written_whatever_the_order() {
     let (env, t) = start(
@@ -207,134 +410,24 @@ fn without_a_ranking_the_most_recent_group_wins() {
 }
 
 #[test]
-fn a_protected_group_is_shown_but_never_changed() {
+fn protected_and_hidden_names_cannot_be_taken_by_a_new_group() {
     let (env, t) = start(
-        "  protected: [ { name: administrators } ]",
-        "      ranking: [Staff]",
-        &["Administrators", "Staff"],
-    );
-    let (admins, staff) = (&t[0], &t[1]);
-    let users = seed(&env, 2);
-    // An administrator made in the application.
-    let mut changes = serde_json::Map::new();
-    changes.insert("position".into(), json!(admins));
-    assert!(env.crewbase().edit_person(&users[0], &changes));
-
-    // Listed and readable, with its member.
-    let listed = env.get("/Groups?filter=displayName+eq+%22Administrators%22");
-    assert_eq!(listed.body["totalResults"], 1, "{:?}", listed.body);
-    let g = env.get(&format!("/Groups/{admins}"));
-    assert_eq!(g.status, 200);
-    assert_eq!(g.body["members"][0]["value"], json!(users[0]));
-
-    // Members added or removed, a rename, a PUT, a DELETE: answered as done, nothing changes.
-    assert_eq!(add(&env, admins, &users[1]), 204);
-    assert_eq!(position(&env, &users[1]), Value::Null);
-    remove(&env, admins, &users[0]);
-    assert_eq!(position(&env, &users[0]), json!(admins));
-    let r = env.patch(
-        &format!("/Groups/{admins}"),
-        &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Admins2"}])),
-    );
-    assert!(matches!(r.status, 200 | 204), "{:?}", r.body);
-    let r = env.put(
-        &format!("/Groups/{admins}"),
-        &json!({"displayName": "Admins3", "members": []}),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["displayName"], "Administrators");
-    assert_eq!(r.body["members"][0]["value"], json!(users[0]));
-    assert_eq!(env.delete(&format!("/Groups/{admins}")).status, 204);
-    assert_eq!(env.get(&format!("/Groups/{admins}")).status, 200);
-    assert_eq!(
-        env.crewbase().team(admins).unwrap()["title"],
-        "Administrators"
-    );
-
-    // An administrator is not moved to another group by the identity provider.
-    add(&env, staff, &users[0]);
-    assert_eq!(position(&env, &users[0]), json!(admins));
-    // A group of the protected name cannot be created.
-    let r = env.post("/Groups", &json!({"displayName": "ADMINISTRATORS"}));
-    assert_eq!(r.status, 409, "{:?}", r.body);
-}
-
-#[test]
-fn a_hidden_group_is_never_seen() {
-    let (env, t) = start("  hidden: [ { name: Billing } ]", "", &["Billing", "Staff"]);
-    let (billing, staff) = (&t[0], &t[1]);
-    let users = seed(&env, 2);
-    let mut changes = serde_json::Map::new();
-    changes.insert("position".into(), json!(billing));
-    assert!(env.crewbase().edit_person(&users[0], &changes));
-
-    let all = env.get("/Groups");
-    assert_eq!(all.status, 200);
-    let ids: Vec<&str> = all.body["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [staff.as_str()]);
-    assert_eq!(all.body["totalResults"], 1);
-    let by_name = env.get("/Groups?filter=displayName+eq+%22Billing%22");
-    assert_eq!(by_name.body["totalResults"], 0, "{:?}", by_name.body);
-    for r in [
-        env.get(&format!("/Groups/{billing}")),
-        env.patch(
-            &format!("/Groups/{billing}"),
-            &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": users[1]}]}])),
-        ),
-        env.put(&format!("/Groups/{billing}"), &json!({"displayName": "x"})),
-        env.delete(&format!("/Groups/{billing}")),
-    ] {
-        assert_eq!(r.status, 404, "{:?}", r.body);
-    }
-    assert!(env.crewbase().team(billing).is_some());
-    assert_eq!(position(&env, &users[1]), Value::Null);
-    // Not among the user's groups, and the user stays in it when the IdP adds another group.
-    assert!(user_groups(&env, &users[0]).is_empty());
-    let by_member = env.get(&format!(
-        "/Groups?filter=members%5Bvalue+eq+%22{}%22%5D",
-        users[0]
-    ));
-    assert_eq!(by_member.body["totalResults"], 0, "{:?}", by_member.body);
-    add(&env, staff, &users[0]);
-    assert_eq!(position(&env, &users[0]), json!(billing));
-    // Its name is taken, without saying by what.
-    let r = env.post("/Groups", &json!({"displayName": "billing"}));
-    assert_eq!(r.status, 409, "{:?}", r.body);
-    assert!(!r.body["detail"]
-        .as_str()
-        .unwrap()
-        .contains(billing.as_str()));
-}
-
-#[test]
-fn groups_are_not_created_where_the_mapping_says_so() {
-    let yaml = mapping_yaml("  create: false", "")
-        .replace("    create: { method: POST, path: /v2/teams }\n", "");
-    let mine = mapping::load_str("single.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
-    let env = Env::start_tweaked(
-        Legacy::Crewbase,
-        move |m| {
-            let backend = m.backend.clone();
-            *m = mine;
-            m.backend = backend;
-        },
-        |_| {},
+        "  protected: [ { name: administrators } ]\n  hidden: [ { name: Billing } ]",
+        "",
+        &["Administrators", "Billing"],
     );
     let before = env.crewbase().team_count();
-    let r = env.post("/Groups", &json!({"displayName": "Sales"}));
-    assert_eq!(r.status, 403, "{:?}", r.body);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("create the group in the application"),
-        "{:?}",
-        r.body
-    );
+    for name in ["ADMINISTRATORS", "billing"] {
+        let r = env.post("/Groups", &json!({"displayName": name}));
+        assert_eq!(r.status, 409, "{name}: {:?}", r.body);
+        assert_eq!(r.body["scimType"], "uniqueness");
+        // Without saying by what: the hidden group's id is not given away.
+        assert!(!r.body["detail"].as_str().unwrap().contains(t[1].as_str()));
+    }
     assert_eq!(env.crewbase().team_count(), before);
+    // Another name is created.
+    assert_eq!(
+        env.post("/Groups", &json!({"displayName": "Staff"})).status,
+        201
+    );
 }

@@ -199,6 +199,12 @@ impl UserAttribute {
 }
 
 impl UserAttribute {
+    /// Whether the legacy user holds the field at all (null counts): an item of a thin list
+    /// may not, and then tells nothing of the user's groups.
+    pub fn holds_field(&self, legacy_user: &Value) -> bool {
+        !self.legacy.read_all(legacy_user).is_empty()
+    }
+
     /// The legacy ids of the groups a legacy user is in, as strings, in order, without repeats:
     /// the elements of the list at the field (a single value counts as one group); none when
     /// the field is absent, null or empty.
@@ -530,6 +536,10 @@ mod tests {
         assert!(a
             .groups_of_user(&json!({"id": 1, "role_id": null}))
             .is_empty());
+        // A user with no group holds the field (null); a thin list item does not hold it.
+        assert!(a.holds_field(&user));
+        assert!(a.holds_field(&json!({"id": 1, "role_id": null})));
+        assert!(!a.holds_field(&json!({"id": 1, "email": "ada@example.com"})));
         assert_eq!(
             a.with_groups(&user, &["7".into()]).unwrap(),
             json!({"id": 1, "role_id": 7})

@@ -33,6 +33,8 @@ pub enum Legacy {
     Crewbase,
     Keystone,
     Orbit,
+    /// Orbit with SCIM Groups as its roles (`mappings/orbit-roles.yaml`).
+    OrbitRoles,
 }
 
 impl Legacy {
@@ -43,12 +45,13 @@ impl Legacy {
             Legacy::Crewbase => "mappings/crewbase.yaml",
             Legacy::Keystone => "mappings/keystone.yaml",
             Legacy::Orbit => "mappings/orbit.yaml",
+            Legacy::OrbitRoles => "mappings/orbit-roles.yaml",
         }
     }
 }
 
 /// The client id the Orbit environment's OAuth client is registered with (the one
-/// `mappings/orbit.yaml` names).
+/// `mappings/orbit.yaml` and `mappings/orbit-roles.yaml` name).
 pub const ORBIT_CLIENT_ID: &str = "scim-gateway";
 
 /// A running gateway + legacy API.
@@ -151,7 +154,7 @@ impl Env {
                     },
                 )
             }
-            Legacy::Orbit => {
+            Legacy::Orbit | Legacy::OrbitRoles => {
                 let api = Orbit::new(ORBIT_CLIENT_ID, secret.clone());
                 // The shipped mapping's OAuth 2.0 client credentials with this API's client
                 // secret (a token_url given as a path follows base_url here), so that every
@@ -228,7 +231,7 @@ impl Env {
             Legacy::AcmeHr => self.acme().request_count(),
             Legacy::Crewbase => self.crewbase().request_count(),
             Legacy::Keystone => self.keystone().request_count(),
-            Legacy::Orbit => self.orbit().request_count(),
+            Legacy::Orbit | Legacy::OrbitRoles => self.orbit().request_count(),
         }
     }
 
@@ -238,7 +241,7 @@ impl Env {
             Legacy::AcmeHr => self.acme().seed(n).iter().map(u64::to_string).collect(),
             Legacy::Crewbase => self.crewbase().seed(n),
             Legacy::Keystone => self.keystone().seed(n).iter().map(u64::to_string).collect(),
-            Legacy::Orbit => self.orbit().seed(n),
+            Legacy::Orbit | Legacy::OrbitRoles => self.orbit().seed(n),
         }
     }
 

@@ -13,7 +13,7 @@
 //! | endpoint | answer |
 //! | --- | --- |
 //! | `POST /oauth/token` (form: `grant_type=client_credentials`, client id and secret as form fields or HTTP Basic) | 200 `{"access_token", "token_type": "Bearer", "expires_in"}`; wrong client 401 `{"error": "invalid_client"}` |
-//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=&filter[external_id]=` | 200 `{"data": [{"id", "username", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
+//! | `GET /api/v2/users?page[number]=&page[size]=&filter[email]=&filter[external_id]=&filter[role_id]=` | 200 `{"data": [{"id", "username", "email", "first_name", "last_name"}…], "meta": {"total"}}` |
 //! | `POST /api/v2/users` `{"user": {…}}` | **200** `{"data": {…}}` |
 //! | `GET /api/v2/users/{id}` | 200 `{"data": {…}}`; unknown **403** |
 //! | `PATCH /api/v2/users/{id}` `{"user": {…}}` | **204**, no body; only the keys sent change; unknown id 204 too |
@@ -24,6 +24,7 @@
 //! | `PATCH /api/v2/teams/{id}` `{"team": {…}}`, optional `If-Match` | 204; stale version 412 |
 //! | `DELETE /api/v2/teams/{id}` | 204 (unknown id too) |
 //! | `GET /api/v2/roles` | 200 `{"data": [{"id", "name"}…]}`; read-only (405 otherwise) |
+//! | `GET /api/v2/roles/{id}` | 200 `{"data": {"id", "name", "user_count"}}`; unknown 403; read-only (405 otherwise) |
 //!
 //! A user is `{"id", "username", "email", "first_name", "last_name", "title", "office_phone",
 //! "mobile_phone", "department", "employee_number", "external_id", "role_id", "status",
@@ -53,8 +54,9 @@
 //! - the list is in id order; `page[number]` is 1-based, `page[size]` at most
 //!   [`MAX_PAGE_SIZE`] (more is served as that many), [`DEFAULT_PAGE_SIZE`] by default; a page
 //!   parameter that is not a positive integer is 400. `filter[email]` keeps the users whose
-//!   e-mail is exactly that (case included), `filter[external_id]` likewise (both given: both
-//!   must match; an empty value matches the users with none); any other `filter[…]` is
+//!   e-mail is exactly that (case included), `filter[external_id]` and `filter[role_id]`
+//!   likewise (several given: all must match; an empty value matches the users with none; a
+//!   role id is matched whole, not by prefix); any other `filter[…]` is
 //!   ignored. List items are thin: `id`, `username`, `email`, `first_name`, `last_name` only;
 //! - every answer echoes the request's `X-Request-Id` and carries `X-RateLimit-Limit` /
 //!   `X-RateLimit-Remaining` (informational: nothing is ever refused for rate).
@@ -109,6 +111,8 @@ pub const TEAMS: &str = "/api/v2/teams";
 pub const TEAM: &str = "/api/v2/teams/{id}";
 /// Path pattern of the roles collection.
 pub const ROLES: &str = "/api/v2/roles";
+/// Path pattern of one role.
+pub const ROLE: &str = "/api/v2/roles/{id}";
 /// Page size when `page[size]` is not given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest page served; a larger `page[size]` is lowered to it.
@@ -136,7 +140,7 @@ const USER_TEXT_ATTRIBUTES: [&str; 10] = [
 ];
 
 /// The list filters Orbit answers itself (each exact): `filter[<field>]=value`.
-const USER_FILTERS: [&str; 2] = ["email", "external_id"];
+const USER_FILTERS: [&str; 3] = ["email", "external_id", "role_id"];
 
 /// The fields of a user in a list item.
 const LISTED_USER_FIELDS: [&str; 5] = ["id", "username", "email", "first_name", "last_name"];
@@ -534,6 +538,7 @@ enum Route<'a> {
     Teams,
     Team(&'a str),
     Roles,
+    Role(&'a str),
     None,
 }
 
@@ -546,8 +551,11 @@ impl<'a> Route<'a> {
         if path == TOKEN {
             return Route::Token;
         }
-        if path == ROLES {
-            return Route::Roles;
+        match segments_under(path, ROLES).as_deref() {
+            Some([]) => return Route::Roles,
+            Some([id]) => return Route::Role(id),
+            Some(_) => return Route::None,
+            None => {}
         }
         match segments_under(path, USERS).as_deref() {
             Some([]) => return Route::Users,
@@ -570,6 +578,7 @@ impl<'a> Route<'a> {
             Route::Teams => TEAMS,
             Route::Team(_) => TEAM,
             Route::Roles => ROLES,
+            Route::Role(_) => ROLE,
             Route::None => NO_ROUTE,
         }
     }
@@ -725,6 +734,8 @@ impl Orbit {
             (Route::User(_), _) => Err(ApiError::MethodNotAllowed("GET, PATCH, DELETE")),
             (Route::Roles, &Method::GET) => Ok(self.list_roles()),
             (Route::Roles, _) => Err(ApiError::MethodNotAllowed("GET")),
+            (Route::Role(id), &Method::GET) => self.get_role(id),
+            (Route::Role(_), _) => Err(ApiError::MethodNotAllowed("GET")),
             (route @ (Route::Teams | Route::Team(_)), _) => {
                 self.handle_teams(head, route, session).await
             }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{
-    GroupAttribute, GroupMapping, MemberList, Membership, OnDelete, ResourceMapping,
+    GroupAttribute, GroupMapping, MemberList, Membership, OnDelete, ResourceMapping, UserAttribute,
 };
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
@@ -129,16 +129,21 @@ async fn read_members(
                         legacy::fetch_window(cx, users, &call, 0, limit.saturating_add(1), limit)
                             .await?;
                     let more = items.len() as u64 > limit || total.is_some_and(|t| t > limit);
+                    let items = holding_field(cx, ua, items).await?;
                     (items.iter().filter_map(member_of).collect::<Vec<_>>(), more)
                 }
                 None => {
-                    // Every user is read, a legacy page at a time; only the members are kept.
+                    // Every user is read, a legacy page at a time; only the members are kept
+                    // (and the items that cannot tell, to be read in full).
                     let list = &users.endpoints.list;
                     let scan_limit = users.scan_limit as u64;
-                    let found =
-                        legacy::fetch_all(cx, users, list, &[], scan_limit, |i| Ok(member_of(&i)))
-                            .await?;
-                    let members: Vec<Member> = found.into_iter().flatten().collect();
+                    let found = legacy::fetch_all(cx, users, list, &[], scan_limit, |i| {
+                        Ok((!ua.holds_field(&i) || member_of(&i).is_some()).then_some(i))
+                    })
+                    .await?;
+                    let items =
+                        holding_field(cx, ua, found.into_iter().flatten().collect()).await?;
+                    let members: Vec<Member> = items.iter().filter_map(member_of).collect();
                     let more = members.len() as u64 > limit;
                     (members, more)
                 }
@@ -146,6 +151,33 @@ async fn read_members(
             Ok((members.into_iter().take(limit as usize).collect(), more))
         }
     }
+}
+
+/// `items` (legacy users from the users list) as the membership check needs them: an item
+/// that does not hold the membership field at all — a thin list item (`carries:`) — tells
+/// nothing of its groups, and is replaced by the user read through the `get` endpoint (left
+/// out when the user is gone meanwhile). The list's filter is not trusted alone: an API that
+/// ignores an unknown query parameter lists everyone.
+async fn holding_field(
+    cx: &Ctx<'_>,
+    ua: &UserAttribute,
+    items: Vec<Value>,
+) -> Result<Vec<Value>, ScimError> {
+    let users = &cx.mapping.users;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if ua.holds_field(&item) {
+            out.push(item);
+            continue;
+        }
+        let Some(id) = users.legacy_id(&item) else {
+            continue;
+        };
+        if let Some(got) = legacy::read_record(cx, users, &id).await? {
+            out.push(got.body);
+        }
+    }
+    Ok(out)
 }
 
 /// The group with its members when `with_members`.
