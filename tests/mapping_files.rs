@@ -55,7 +55,7 @@ fn orbit_roles_maps_users_exactly_as_orbit_does() {
     let roles = load("orbit-roles.yaml");
     let orbit = load("orbit.yaml");
     assert_eq!(roles.backend.base_url, orbit.backend.base_url);
-    assert!(!roles.groups.as_ref().unwrap().creates);
+    assert!(roles.groups.as_ref().unwrap().resource.endpoints.create.is_none());
 }
 
 #[test]
