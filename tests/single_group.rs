@@ -5,7 +5,8 @@
 //! as if the change had been made; Billing is never listed, is 404 by id and is in no user's
 //! groups; a user taken out of its role gets Member (the mapping's `otherwise`), which any
 //! role replaces; roles are read-only (no rename, create or delete), their members not. What Orbit cannot show (a group ranked by id, a user taken
-//! out of its group, no ranking at all, a group created with a protected or hidden name) runs
+//! out of its group, no ranking at all, a group created with a protected or hidden name, a
+//! protected `otherwise` group) runs
 //! against Crewbase's teams behind a mapping written here, the team held in the person's one
 //! `position` field.
 
@@ -511,6 +512,30 @@ fn without_a_ranking_the_most_recent_group_wins() {
     assert_eq!(position(&env, &users[0]), json!(t[0]));
     add(&env, &t[1], &users[0]);
     assert_eq!(position(&env, &users[0]), json!(t[1]));
+}
+
+#[test]
+fn a_protected_otherwise_group_is_still_where_users_land_and_leave() {
+    // Staff is the team of everyone in no other team, and only the product puts people in it
+    // directly.
+    let (env, t) = start(
+        "  protected: [ { name: Staff } ]",
+        "      otherwise: { name: Staff }",
+        &["Staff", "Leads"],
+    );
+    let users = seed(&env, 2);
+    add(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[1]));
+    // Taken out of Leads: into Staff, though it is protected.
+    remove(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[0]));
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(&t[0]));
+    // In Staff, put in Leads: moved, though Staff is protected (it counts as no team).
+    add(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[1]));
+    // Staff's own members are not the identity provider's to change: answered as done.
+    add(&env, &t[0], &users[1]);
+    assert_eq!(position(&env, &users[1]), Value::Null);
 }
 
 #[test]
