@@ -55,7 +55,14 @@ fn orbit_roles_maps_users_exactly_as_orbit_does() {
     let roles = load("orbit-roles.yaml");
     let orbit = load("orbit.yaml");
     assert_eq!(roles.backend.base_url, orbit.backend.base_url);
-    assert!(roles.groups.as_ref().unwrap().resource.endpoints.create.is_none());
+    assert!(roles
+        .groups
+        .as_ref()
+        .unwrap()
+        .resource
+        .endpoints
+        .create
+        .is_none());
 }
 
 #[test]
@@ -994,7 +1001,11 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
                 let r = &groups.resource;
                 let write = |members: &[String]| {
                     let new = a.with_members(group, members).unwrap();
-                    let update = a.update.as_ref().unwrap_or(&r.endpoints.update);
+                    let update = a
+                        .update
+                        .as_ref()
+                        .or(r.endpoints.update.as_ref())
+                        .expect("an update endpoint");
                     let id = r.legacy_id(group).unwrap();
                     let mut out = format!("{} {}", update.method, update.target(Some(&id), &[]));
                     if let Some(tag) = a.if_match(group) {
@@ -1028,7 +1039,12 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
                 let mut current = a.groups_of_user(user);
                 let write = |groups: &[String]| {
                     let new = a.with_groups(user, groups).unwrap();
-                    let update = &m.users.endpoints.update;
+                    let update = m
+                        .users
+                        .endpoints
+                        .update
+                        .as_ref()
+                        .expect("an update endpoint");
                     let id = m.users.legacy_id(user).unwrap();
                     let mut out = format!("{} {}", update.method, update.target(Some(&id), &[]));
                     if let Some(tag) = a.if_match(user) {
@@ -1082,7 +1098,7 @@ fn check_tenant_calls(m: &Mapping, calls: &str, line: usize) {
         let endpoint = match op {
             "create" => e.create.as_ref().expect("a create endpoint"),
             "get" => &e.get,
-            "update" => &e.update,
+            "update" => e.update.as_ref().expect("an update endpoint"),
             "delete" => e.delete.as_ref().expect("a delete endpoint"),
             "deactivate" => e.deactivate.as_ref().expect("a deactivate endpoint"),
             "reactivate" => e.reactivate.as_ref().expect("a reactivate endpoint"),

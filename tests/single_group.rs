@@ -3,8 +3,10 @@
 //! a user's one role is its `role_id`. A user put in two roles keeps the higher-ranked one; the
 //! Administrator role keeps its members whatever the identity provider sends, and is answered
 //! as if the change had been made; Billing is never listed, is 404 by id and is in no user's
-//! groups; POST /Groups is refused. What Orbit cannot show (a group ranked by id, a user taken
-//! out of its group, no ranking at all, a group created with a protected or hidden name) runs
+//! groups; a user taken out of its role gets Member (the mapping's `otherwise`), which any
+//! role replaces; roles are read-only (no rename, create or delete), their members not. What Orbit cannot show (a group ranked by id, a user taken
+//! out of its group, no ranking at all, a group created with a protected or hidden name, a
+//! protected `otherwise` group) runs
 //! against Crewbase's teams behind a mapping written here, the team held in the person's one
 //! `position` field.
 
@@ -302,24 +304,53 @@ fn billing_is_never_seen() {
 #[test]
 fn roles_are_neither_created_nor_changed_through_scim() {
     let env = Env::start(Legacy::OrbitRoles);
-    // Orbit's roles are read-only (405): a rename or a delete is refused with the mapping's
-    // words.
+    let users = env.seed_users(1);
+    // Orbit's roles are read-only (the mapping has no update or delete endpoint for them): a
+    // rename or a delete is refused without a call to Orbit…
     let editor = role(&env, "Editor");
-    for r in [
-        env.patch(
-            &format!("/Groups/{editor}"),
-            &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Editors"}])),
+    let before = env.orbit().request_count();
+    for (r, says) in [
+        (
+            env.patch(
+                &format!("/Groups/{editor}"),
+                &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Editors"}])),
+            ),
+            "groups are not renamed or changed through SCIM here",
         ),
-        env.delete(&format!("/Groups/{editor}")),
+        (
+            env.put(
+                &format!("/Groups/{editor}"),
+                &json!({"displayName": "Editors"}),
+            ),
+            "groups are not renamed or changed through SCIM here",
+        ),
+        (
+            env.delete(&format!("/Groups/{editor}")),
+            "groups are not deleted through SCIM here",
+        ),
     ] {
         assert_eq!(r.status, 403, "{:?}", r.body);
-        assert_eq!(r.body["detail"], "Orbit's roles cannot be changed");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{detail}");
     }
+    assert!(env.orbit().bodies("PATCH", orbit::ROLE).is_empty());
+    assert!(env.orbit().bodies("DELETE", orbit::ROLE).is_empty());
     assert_eq!(
         env.get(&format!("/Groups/{editor}")).body["displayName"],
         "Editor"
     );
-    let before = env.orbit().request_count();
+    // …while its members still change (they are users' role_id), by PATCH or by a PUT that
+    // keeps the name.
+    add(&env, &editor, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(editor));
+    let r = env.put(
+        &format!("/Groups/{editor}"),
+        &json!({"displayName": "Editor", "members": []}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(role_of(&env, &users[0]), json!(role(&env, "Member")));
+    let before_create = env.orbit().request_count();
+    assert!(before_create > before);
     for name in ["Sales", "Editor"] {
         let r = env.post("/Groups", &json!({"displayName": name}));
         assert_eq!(r.status, 403, "{:?}", r.body);
@@ -335,9 +366,83 @@ fn roles_are_neither_created_nor_changed_through_scim() {
     assert_eq!(env.orbit().roles().len(), 5);
     assert_eq!(
         env.orbit().request_count(),
-        before,
+        before_create,
         "nothing asked of Orbit"
     );
+}
+
+#[test]
+fn a_user_taken_out_of_its_role_becomes_a_member_again() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(2);
+    let (editor, member) = (role(&env, "Editor"), role(&env, "Member"));
+    add(&env, &editor, &users[0]);
+    // Entra ID's unassignment: Orbit refuses a user without a role (422), so the user gets
+    // Member, the mapping's `otherwise`, and the identity provider is told success.
+    remove(&env, &editor, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(member));
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(&member));
+    for body in env.orbit().bodies("PATCH", orbit::USER) {
+        assert_ne!(body["user"]["role_id"], Value::Null, "{body}");
+    }
+    // Taken out of Member itself: a user is always in one role, and stays a member.
+    remove(&env, &member, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(member));
+    // Taken out of a role it is not in: nothing changes.
+    remove(&env, &editor, &users[1]);
+    assert_eq!(role_of(&env, &users[1]), json!(member));
+}
+
+#[test]
+fn a_member_can_be_made_a_viewer() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(1);
+    let (member, viewer) = (role(&env, "Member"), role(&env, "Viewer"));
+    // Member ranks above Viewer, but a user in Member is in no role: any role replaces it.
+    assert_eq!(role_of(&env, &users[0]), json!(member));
+    add(&env, &viewer, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(viewer));
+    assert_eq!(members(&env, &viewer), [users[0].clone()]);
+    assert!(members(&env, &member).is_empty());
+    // Assigned Member as well, the user is written the higher-ranked of the two.
+    add(&env, &member, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(member));
+}
+
+#[test]
+fn a_users_groups_are_shown_as_rfc_7643_describes_them() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(1);
+    let member = role(&env, "Member");
+    let r = env.get(&format!("/Users/{}", users[0]));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let group = &r.body["groups"][0];
+    assert_eq!(group["value"], json!(member));
+    assert_eq!(group["type"], "direct");
+    let uri = group["$ref"].as_str().expect("$ref");
+    assert!(uri.ends_with(&format!("/scim/v2/Groups/{member}")), "{uri}");
+    // The same in a list.
+    let listed = env.get("/Users");
+    assert_eq!(listed.body["Resources"][0]["groups"][0]["$ref"], uri);
+    // And /Schemas lists exactly what the answers carry.
+    let schema = env.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User");
+    assert_eq!(schema.status, 200, "{:?}", schema.body);
+    let groups = schema.body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "groups")
+        .expect("groups");
+    let subs: Vec<&str> = groups["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["value", "$ref", "display", "type"]);
+    for s in groups["subAttributes"].as_array().unwrap() {
+        assert_eq!(s["mutability"], "readOnly", "{s}");
+    }
 }
 
 // Crewbase's teams, one per person (a mapping written here).
@@ -407,6 +512,30 @@ fn without_a_ranking_the_most_recent_group_wins() {
     assert_eq!(position(&env, &users[0]), json!(t[0]));
     add(&env, &t[1], &users[0]);
     assert_eq!(position(&env, &users[0]), json!(t[1]));
+}
+
+#[test]
+fn a_protected_otherwise_group_is_still_where_users_land_and_leave() {
+    // Staff is the team of everyone in no other team, and only the product puts people in it
+    // directly.
+    let (env, t) = start(
+        "  protected: [ { name: Staff } ]",
+        "      otherwise: { name: Staff }",
+        &["Staff", "Leads"],
+    );
+    let users = seed(&env, 2);
+    add(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[1]));
+    // Taken out of Leads: into Staff, though it is protected.
+    remove(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[0]));
+    assert_eq!(user_groups(&env, &users[0]), std::slice::from_ref(&t[0]));
+    // In Staff, put in Leads: moved, though Staff is protected (it counts as no team).
+    add(&env, &t[1], &users[0]);
+    assert_eq!(position(&env, &users[0]), json!(t[1]));
+    // Staff's own members are not the identity provider's to change: answered as done.
+    add(&env, &t[0], &users[1]);
+    assert_eq!(position(&env, &users[1]), Value::Null);
 }
 
 #[test]

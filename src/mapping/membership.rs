@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::error::TranslateError;
 use super::legacy_path::LegacyPath;
-use super::plan::{GroupAttribute, MemberCall, MemberList, UserAttribute, UserGroups};
+use super::plan::{
+    GroupAttribute, GroupSelector, MemberCall, MemberList, UserAttribute, UserGroups,
+};
 use super::roles::UserGroup;
 use super::values::{self, scalar_string, to_legacy_type, LegacyType};
 
@@ -189,6 +191,12 @@ impl UserAttribute {
     /// does not name, or no ranking at all) the most recent, `added`, wins.
     pub fn prefers(&self, added: UserGroup<'_>, current: UserGroup<'_>) -> bool {
         self.rank(added) <= self.rank(current)
+    }
+
+    /// With `otherwise:`, the group written when the user leaves the one its field holds, and
+    /// that counts as no group.
+    pub(crate) fn otherwise(&self) -> Option<&GroupSelector> {
+        self.otherwise.as_ref()
     }
 
     /// Whether `ranking:` names groups by display name (then telling a group's rank needs its

@@ -330,6 +330,9 @@ pub(crate) struct UserAttributeFile {
     /// With `single: true`: group display names or ids, highest first; a user the identity
     /// provider puts in several groups is written the highest-ranked one.
     pub(crate) ranking: Option<S<Vec<S<String>>>>,
+    /// With `single: true`: the group written when the user leaves the one the field holds,
+    /// and that counts as "in no group" (`{ name: Member }` or `{ id: … }`).
+    pub(crate) otherwise: Option<S<GroupRefFile>>,
 }
 
 /// `{ param: team }`: the users list endpoint lists a group's members with `?team=<group id>`.

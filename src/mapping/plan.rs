@@ -200,6 +200,10 @@ pub struct UserAttribute {
     /// With `single`: group display names or ids, highest first (see
     /// [`UserAttribute::single_choice`]).
     pub(crate) ranking: Vec<String>,
+    /// With `single`: the group written when the user leaves the group the field holds (the
+    /// legacy field cannot be empty), and that counts as no group: a user in it moves to any
+    /// group it is added to, whatever the ranking. `None`: leaving writes null.
+    pub(crate) otherwise: Option<GroupSelector>,
 }
 
 /// Where the legacy API is and how the gateway authenticates to it.
@@ -451,7 +455,10 @@ pub struct Endpoints {
     /// `check` refuses a users section without a create endpoint.
     pub create: Option<Endpoint>,
     pub get: Endpoint,
-    pub update: Endpoint,
+    /// `None`: resources of this kind are not changed through SCIM (groups only: read-only
+    /// groups, their members still changed through the membership); `check` refuses a users
+    /// section without an update endpoint.
+    pub update: Option<Endpoint>,
     pub update_mode: UpdateMode,
     /// The update sends the record's version as `If-Match` (`if_match: true`).
     pub update_if_match: bool,
@@ -828,10 +835,13 @@ mod tests {
         let e = &m.users.endpoints;
         assert_eq!(e.create.as_ref().unwrap().name, "users.create");
         assert_eq!(e.get.name, "users.get");
-        assert_eq!(e.update.name, "users.update");
+        assert_eq!(e.update.as_ref().unwrap().name, "users.update");
         assert_eq!(e.list.endpoint.name, "users.list");
         let g = m.groups.unwrap();
-        assert_eq!(g.resource.endpoints.update.name, "groups.update");
+        assert_eq!(
+            g.resource.endpoints.update.as_ref().unwrap().name,
+            "groups.update"
+        );
         assert_eq!(g.resource.endpoints.list.endpoint.name, "groups.list");
         match g.membership {
             Membership::Endpoints {

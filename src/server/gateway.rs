@@ -333,8 +333,20 @@ impl Gateway {
     }
 }
 
-/// Sets `meta.location` of a resource from its `id` and `meta.resourceType`.
+/// Sets `meta.location` of a resource from its `id` and `meta.resourceType`, and the `$ref` of
+/// each of a user's `groups` (RFC 7643 §4.1.2: the group's URI) from its `value`.
 pub fn set_location(resource: &mut Value, base_url: &str) {
+    if let Some(groups) = resource.get_mut("groups").and_then(Value::as_array_mut) {
+        for group in groups.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(id) = group.get("value").and_then(Value::as_str) {
+                let encoded = percent_encoding::utf8_percent_encode(id, SEGMENT).to_string();
+                group.insert(
+                    "$ref".into(),
+                    Value::String(format!("{base_url}/Groups/{encoded}")),
+                );
+            }
+        }
+    }
     let Some(id) = resource
         .get("id")
         .and_then(Value::as_str)

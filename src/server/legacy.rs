@@ -433,6 +433,21 @@ pub(crate) async fn in_full(
 /// no such record (see [`read_record`]) is `gone`. Without an `id_format`, the record is read
 /// first and deleted only when it is the one asked for (an id the legacy API resolves to
 /// another record must not delete that one); with one, the form guarantees it. With
+/// The update endpoint of `resource`. A users section always has one (`check` refuses one
+/// without); a groups section without one holds read-only groups, and a change of a group's own
+/// attributes is refused with 403, as a create is with `groups.create: false`.
+pub fn update_endpoint(resource: &ResourceMapping) -> Result<&Endpoint, ScimError> {
+    resource.endpoints.update.as_ref().ok_or_else(|| {
+        ScimError::new(
+            403,
+            None,
+            "groups are not renamed or changed through SCIM here (the mapping has no \
+             groups.endpoints.update): change the group in the application; its members are \
+             still assigned through SCIM",
+        )
+    })
+}
+
 /// `exists: read_first` on the delete endpoint (a legacy API that answers success for an id it
 /// does not have), the record is read first whatever the id's form.
 pub async fn delete_record(

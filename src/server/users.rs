@@ -106,7 +106,7 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
 fn reads_first(r: &ResourceMapping) -> bool {
     let e = &r.endpoints;
     [
-        Some(&e.update),
+        e.update.as_ref(),
         e.deactivate.as_ref(),
         e.reactivate.as_ref(),
     ]
@@ -405,7 +405,7 @@ async fn write_user(
             id: Some(id),
             body: Some(&body),
             if_match: r.update_if_match(&old.legacy),
-            ..Call::new(&r.endpoints.update)
+            ..Call::new(legacy::update_endpoint(r)?)
         };
         let guarded = call.if_match.is_some();
         match legacy::call_with(cx, r, &call).await {

@@ -160,15 +160,25 @@ pub(super) fn endpoints(
         &format!("get: {{ method: GET, path: \"{base}/{{id}}\" }}"),
     )
     .and_then(|x| one(cx, x, "get", true));
-    let update_s = need(
-        cx,
-        &f.update,
-        loc(e),
-        at,
-        "update",
-        &format!("update: {{ method: PUT, path: \"{base}/{{id}}\", mode: full }}"),
-    );
-    let update = update_s.and_then(|x| one(cx, x, "update", true));
+    // Users are always written; groups may be read-only (no update endpoint: a rename or a
+    // change of their attributes is refused, their members still change where membership is
+    // not the group's own record).
+    let update_s = match (&f.update, kind) {
+        (None, Kind::Groups) => None,
+        _ => need(
+            cx,
+            &f.update,
+            loc(e),
+            at,
+            "update",
+            &format!("update: {{ method: PUT, path: \"{base}/{{id}}\", mode: full }}"),
+        ),
+    };
+    // `Some(None)`: no update endpoint (groups only); `None`: in error.
+    let update = match (&f.update, kind) {
+        (None, Kind::Groups) => Some(None),
+        _ => update_s.and_then(|x| one(cx, x, "update", true)).map(Some),
+    };
     let delete = f.delete.as_ref().map(|x| one(cx, x, "delete", true));
     let deactivate = f
         .deactivate

@@ -24,45 +24,7 @@ pub(super) fn selectors(
             "write {{ name: Administrator }} (the group's display name) or {{ id: \"42\" }} \
              (its legacy id), one per entry of {key}:"
         );
-        let one = match (&g.value.name, &g.value.id) {
-            (Some(n), None) => {
-                let name = n.value.trim();
-                if name.is_empty() {
-                    cx.report(loc(n), &at, "the name is empty".into(), Some(fix));
-                    None
-                } else {
-                    Some(GroupSelector::Name(name.to_string()))
-                }
-            }
-            (None, Some(id)) => match &id.value {
-                Value::String(s) if !s.trim().is_empty() => {
-                    Some(GroupSelector::Id(s.trim().to_string()))
-                }
-                Value::Number(n) => Some(GroupSelector::Id(n.to_string())),
-                _ => {
-                    cx.report(
-                        loc(id),
-                        &at,
-                        "the id must be a non-empty string or a number".into(),
-                        Some(fix),
-                    );
-                    None
-                }
-            },
-            (Some(_), Some(_)) => {
-                cx.report(
-                    loc(g),
-                    &at,
-                    "give the group's name or its id, not both".into(),
-                    Some(fix),
-                );
-                None
-            }
-            (None, None) => {
-                cx.report(loc(g), &at, "the entry names no group".into(), Some(fix));
-                None
-            }
-        };
+        let one = selector(cx, &at, &fix, g);
         match one {
             Some(s) if out.contains(&s) => {
                 cx.report(
@@ -78,6 +40,57 @@ pub(super) fn selectors(
         }
     }
     ok.then_some(out)
+}
+
+/// One `{ name: … }` or `{ id: … }` at `at`; `None` when it has a problem (reported, with
+/// `fix`).
+pub(super) fn selector(
+    cx: &mut Cx<'_>,
+    at: &str,
+    fix: &str,
+    g: &Spanned<GroupRefFile>,
+) -> Option<GroupSelector> {
+    let fix = fix.to_string();
+    let at = at.to_string();
+    match (&g.value.name, &g.value.id) {
+        (Some(n), None) => {
+            let name = n.value.trim();
+            if name.is_empty() {
+                cx.report(loc(n), &at, "the name is empty".into(), Some(fix));
+                None
+            } else {
+                Some(GroupSelector::Name(name.to_string()))
+            }
+        }
+        (None, Some(id)) => match &id.value {
+            Value::String(s) if !s.trim().is_empty() => {
+                Some(GroupSelector::Id(s.trim().to_string()))
+            }
+            Value::Number(n) => Some(GroupSelector::Id(n.to_string())),
+            _ => {
+                cx.report(
+                    loc(id),
+                    &at,
+                    "the id must be a non-empty string or a number".into(),
+                    Some(fix),
+                );
+                None
+            }
+        },
+        (Some(_), Some(_)) => {
+            cx.report(
+                loc(g),
+                &at,
+                "give the group's name or its id, not both".into(),
+                Some(fix),
+            );
+            None
+        }
+        (None, None) => {
+            cx.report(loc(g), &at, "the entry names no group".into(), Some(fix));
+            None
+        }
+    }
 }
 
 /// A group both protected and hidden is refused: hidden already keeps it from the identity

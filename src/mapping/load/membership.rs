@@ -8,6 +8,7 @@ use serde_json::Value;
 use serde_saphyr::{Location, Spanned};
 
 use super::endpoints::{self, fields, Hole, ListFields, Shape};
+use super::group_access;
 use super::records;
 use super::{loc, need, one_place, read_path, suggest_word, Cx};
 use crate::mapping::legacy_path::LegacyPath;
@@ -400,9 +401,36 @@ fn user_attribute(
         }
         Some(r) => ranking(cx, &format!("{at}.ranking"), r),
     };
+    let otherwise = match &f.otherwise {
+        None => Some(None),
+        Some(o) if !single => {
+            cx.report(
+                loc(o),
+                &format!("{at}.otherwise"),
+                "otherwise names the group a user's one group falls back to, and this field \
+                 holds a list (leaving a group takes it out of the list)"
+                    .into(),
+                Some(
+                    "add single: true if the legacy user has one group (a role), or remove \
+                     otherwise"
+                        .into(),
+                ),
+            );
+            None
+        }
+        Some(o) => group_access::selector(
+            cx,
+            &format!("{at}.otherwise"),
+            "write otherwise: { name: Member } (the group's display name) or \
+             otherwise: { id: \"3\" } (its legacy id)",
+            o,
+        )
+        .map(Some),
+    };
     Some(UserAttribute {
         legacy: legacy?,
         ranking: ranking?,
+        otherwise: otherwise?,
         single,
         legacy_type: legacy_type?,
         members_query: members_query?,

@@ -276,7 +276,7 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
             by_endpoints && by_group
         });
     let served: Vec<AttrPath> = if tells_user_groups {
-        ["value", "$ref", "display"]
+        ["value", "$ref", "display", "type"]
             .into_iter()
             .map(|sub| attr_path("groups", Some(sub)))
             .collect()
@@ -594,10 +594,12 @@ fn groups(
     users: Option<&ResourceMapping>,
 ) -> Option<GroupMapping> {
     // The server fills `members` from the membership (RFC 7643 §4.2): each member's id, its
-    // URI and its type; legacy member lists carry no display name.
+    // URI and its type, and its display name when the legacy answer has it (a member list
+    // read from the users list does).
     let served = [
         attr_path("members", Some("value")),
         attr_path("members", Some("$ref")),
+        attr_path("members", Some("display")),
         attr_path("members", Some("type")),
     ];
     let resource = resource(cx, Kind::Groups, g, &served);
@@ -653,13 +655,40 @@ fn groups(
     let mut membership = membership;
     // A list written through its own call is wrapped, and its errors read, like the groups'
     // update.
-    if let Some(Membership::GroupAttribute(GroupAttribute {
-        update: Some(update),
-        ..
-    })) = &mut membership
-    {
-        update.record = resource.endpoints.update.record.clone();
-        update.record.read_first = false;
+    match &mut membership {
+        Some(Membership::GroupAttribute(GroupAttribute {
+            update: Some(update),
+            ..
+        })) => {
+            if let Some(group_update) = &resource.endpoints.update {
+                update.record = group_update.record.clone();
+            }
+            update.record.read_first = false;
+        }
+        // The list is written with the groups' update: there must be one.
+        Some(Membership::GroupAttribute(GroupAttribute { update: None, .. }))
+            if resource.endpoints.update.is_none() =>
+        {
+            let at = g
+                .value
+                .membership
+                .as_ref()
+                .map(loc)
+                .unwrap_or_else(|| loc(g));
+            cx.report(
+                at,
+                "groups.membership.group_attribute",
+                "the member list is written with the groups' update endpoint, and there is none"
+                    .into(),
+                Some(
+                    "add update: { method: PATCH, path: \"/teams/{id}\" } under \
+                     group_attribute (or groups.endpoints)"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        _ => {}
     }
     // Groups hold users only: no nested groups.
     if let Some(t) = resource
@@ -667,6 +696,13 @@ fn groups(
         .attribute_mut(&attr_path("members", Some("type")))
     {
         t.canonical_values = vec!["User".into()];
+    }
+    // A member's display name is the user's, shown when known, never written.
+    if let Some(d) = resource
+        .schema
+        .attribute_mut(&attr_path("members", Some("display")))
+    {
+        d.mutability = crate::scim::schema::Mutability::ReadOnly;
     }
     Some(GroupMapping {
         resource,
@@ -1070,6 +1106,8 @@ fn check_lifecycle(
         }
     }
     match (kind, on_delete) {
+        // Groups without a delete endpoint (and no on_delete written) are never deleted.
+        (Kind::Groups, OnDelete::Delete) if e.delete.is_none() && u.value.on_delete.is_none() => {}
         (_, OnDelete::Delete) if e.delete.is_none() => cx.report(
             at_on_delete,
             &format!("{key}.on_delete"),

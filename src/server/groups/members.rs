@@ -8,9 +8,12 @@
 
 use std::time::Instant;
 
+use crate::mapping::plan::GroupSelector;
 use crate::mapping::{
     Endpoint, GroupAttribute, GroupMapping, MemberCall, Membership, UserAttribute, UserGroup,
 };
+use crate::scim::filter::Filter;
+use crate::scim::list::ListQuery;
 use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -19,6 +22,7 @@ use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::record;
 use crate::server::roles;
 use crate::server::router;
+use crate::server::select;
 
 use super::user::sync_user_rules;
 use super::{display_name, fetch, find};
@@ -329,8 +333,9 @@ enum Set {
 /// A field holding one group (`single: true`) keeps the better of the user's group and the
 /// one added ([`UserAttribute::prefers`]: the higher-ranked, else the one added); a current
 /// group that is protected or hidden is never replaced. Taking the user out of its group
-/// leaves the field empty: the gateway keeps no state, so it does not know which other groups
-/// the identity provider has the user in.
+/// leaves the field empty, or writes the `otherwise:` group (which counts as no group: a user
+/// in it moves to any group added, and stays in it when taken out of it): the gateway keeps no
+/// state, so it does not know which other groups the identity provider has the user in.
 async fn set_user_group(
     cx: &Ctx<'_>,
     g: &GroupMapping,
@@ -373,9 +378,24 @@ async fn set_user_group_once(
     }
     if !member {
         groups.retain(|g| g != group_id);
+        if let (true, Some(otherwise)) = (groups.is_empty(), otherwise_id(cx, g, ua).await?) {
+            if otherwise == group_id {
+                return Ok(Try::Done(Set::Kept(format!(
+                    "the user stays in group {group_id}, which holds the users in no other \
+                     group (a user has one group here)"
+                ))));
+            }
+            groups = vec![otherwise];
+        }
     } else if let (true, Some(current)) = (ua.single, groups.first()) {
-        if let Some(why) = keeps_single(cx, g, ua, current, group_id).await? {
-            return Ok(Try::Done(Set::Kept(why)));
+        let in_no_group = match ua.otherwise() {
+            Some(_) => otherwise_id(cx, g, ua).await?.as_deref() == Some(current.as_str()),
+            None => false,
+        };
+        if !in_no_group {
+            if let Some(why) = keeps_single(cx, g, ua, current, group_id).await? {
+                return Ok(Try::Done(Set::Kept(why)));
+            }
         }
         groups = vec![group_id.to_string()];
     } else {
@@ -387,7 +407,7 @@ async fn set_user_group_once(
         id: Some(user_id),
         body: Some(&body),
         if_match: ua.if_match(&user),
-        ..Call::new(&users.endpoints.update)
+        ..Call::new(legacy::update_endpoint(users)?)
     };
     let result = legacy::call_with(cx, users, &call).await;
     cx.membership
@@ -395,6 +415,37 @@ async fn set_user_group_once(
         .await;
     cx.records.forget(&cx.tenant.name, user_id).await;
     Try::of_write(result, Set::Done)
+}
+
+/// The legacy id of the `otherwise:` group of a single field; `None` without one. A group named
+/// by its display name is found in the groups list (hidden and protected groups included); none
+/// by that name is a 502.
+async fn otherwise_id(
+    cx: &Ctx<'_>,
+    g: &GroupMapping,
+    ua: &UserAttribute,
+) -> Result<Option<String>, ScimError> {
+    let name = match ua.otherwise() {
+        None => return Ok(None),
+        Some(GroupSelector::Id(id)) => return Ok(Some(id.clone())),
+        Some(GroupSelector::Name(name)) => name,
+    };
+    let quoted = serde_json::Value::String(name.clone()).to_string();
+    let filter = Filter::parse(&format!("displayName eq {quoted}"))?;
+    let query = ListQuery::from_query_string("", 10)?;
+    let found = select::select(cx, &g.resource, super::schema(), Some(&filter), &query).await?;
+    found
+        .resources
+        .iter()
+        .filter(|group| display_name(group).is_some_and(|d| d.eq_ignore_ascii_case(name.trim())))
+        .find_map(|group| group.get("id").and_then(serde_json::Value::as_str))
+        .map(|id| Some(id.to_string()))
+        .ok_or_else(|| {
+            ScimError::bad_gateway(format!(
+                "the legacy API has no group named {name:?}, which the mapping writes for a \
+                 user in no other group (groups.membership.user_attribute.otherwise)"
+            ))
+        })
 }
 
 /// Why a user whose one group is `current` stays in it rather than move to `added`, or `None`
@@ -565,7 +616,13 @@ async fn write_list_once(
     let call = Call {
         body: Some(&body),
         if_match: ga.if_match(&got.body),
-        ..Call::on(ga.update.as_ref().unwrap_or(&r.endpoints.update), id)
+        ..Call::on(
+            match &ga.update {
+                Some(own) => own,
+                None => legacy::update_endpoint(r)?,
+            },
+            id,
+        )
     };
     Try::of_write(legacy::call_with(cx, r, &call).await, change)
 }

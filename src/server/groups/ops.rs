@@ -461,7 +461,7 @@ async fn write_group(
             &Call {
                 body: Some(&body),
                 if_match: list.and_then(|ga| ga.if_match(&latest)),
-                ..Call::on(&r.endpoints.update, id)
+                ..Call::on(legacy::update_endpoint(r)?, id)
             },
         )
         .await?;
@@ -669,10 +669,21 @@ pub async fn patch(
 pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     let g = mapping(cx)?;
     let r = &g.resource;
-    if !g.protected.is_empty() || !g.hidden.is_empty() {
+    let read_only = r.on_delete == OnDelete::Delete && r.endpoints.delete.is_none();
+    if read_only || !g.protected.is_empty() || !g.hidden.is_empty() {
+        // A hidden group is 404 and a protected one answered as deleted, as with any mapping;
+        // any other group of a mapping that deletes none is refused.
         let old = fetch(cx, id).await?;
         if is_protected(cx, g, id, &old, None) {
             return Ok(());
+        }
+        if read_only {
+            return Err(ScimError::new(
+                403,
+                None,
+                "groups are not deleted through SCIM here (the mapping has no \
+                 groups.endpoints.delete): delete the group in the application",
+            ));
         }
     }
     match r.on_delete {
@@ -707,7 +718,7 @@ async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::R
         r,
         &Call {
             body: Some(&body),
-            ..Call::on(&r.endpoints.update, id)
+            ..Call::on(legacy::update_endpoint(r)?, id)
         },
     )
     .await?;

@@ -39,7 +39,7 @@ pub(super) async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), S
         let call = Call {
             id: Some(user_id),
             body: Some(&body),
-            ..Call::new(&users.endpoints.update)
+            ..Call::new(legacy::update_endpoint(users)?)
         };
         let result = legacy::call_with(cx, users, &call).await;
         cx.records.forget(&cx.tenant.name, user_id).await;

@@ -2,7 +2,10 @@
 //! Group schema) and both membership shapes.
 
 use super::*;
-use crate::mapping::fixture::{GROUPS, GROUPS_ENDPOINTS, GROUPS_USER_ATTRIBUTE};
+use crate::mapping::fixture::{
+    GROUPS, GROUPS_ENDPOINTS, GROUPS_GROUP_ATTRIBUTE, GROUPS_USER_ATTRIBUTE,
+};
+use crate::mapping::plan::GroupSelector;
 use crate::scim::urn;
 
 /// The test users, then a groups section with member endpoints.
@@ -60,10 +63,11 @@ fn a_groups_section_loads_with_its_own_schema_and_on_delete() {
         .iter()
         .map(|a| a.name.as_str())
         .collect();
+    assert_eq!(subs, ["value", "$ref", "display", "type"]);
+    // A member's display name is the user's: shown when known, never written.
     assert_eq!(
-        subs,
-        ["value", "$ref", "type"],
-        "no display: legacy member lists have none"
+        members.sub_attribute("display").unwrap().mutability,
+        crate::scim::schema::Mutability::ReadOnly
     );
     assert_eq!(
         members.sub_attribute("type").unwrap().canonical_values,
@@ -76,7 +80,8 @@ fn a_groups_section_loads_with_its_own_schema_and_on_delete() {
         .iter()
         .map(|s| s.name.as_str())
         .collect();
-    assert_eq!(subs, ["value", "$ref", "display"]);
+    // RFC 7643 §4.1.2: what a user's answers carry (`type` is always "direct").
+    assert_eq!(subs, ["value", "$ref", "display", "type"]);
     // Without, nothing changes for users.
     let plain = load_str(SOURCE, BASE).unwrap();
     assert!(plain.groups.is_none());
@@ -167,16 +172,24 @@ fn group_endpoints_and_lifecycle_are_checked() {
         "/teams/{id}",
     );
     assert_eq!(p.at, "groups.endpoints.get.path");
-    // Without a delete endpoint, the default on_delete (delete) is refused.
+    // Without a delete endpoint groups are not deleted; `on_delete: delete` written then is a
+    // mistake.
     let yaml = edit(
         &endpoints_yaml(),
         "    delete: { method: DELETE, path: \"/teams/{id}\" }\n",
         "",
     );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    assert!(m.groups.unwrap().resource.endpoints.delete.is_none());
+    let yaml = edit(
+        &yaml,
+        "  scan_limit: 300\n",
+        "  scan_limit: 300\n  on_delete: delete\n",
+    );
     let p = expect_line(
         &yaml,
-        line_of(&yaml, "create: { method: POST, path: /teams }"),
-        "on_delete: delete (the default for groups) needs a delete endpoint",
+        line_after(&yaml, "groups:", "on_delete: delete"),
+        "on_delete: delete needs a delete endpoint",
         "path: \"/groups/{id}\"",
     );
     assert_eq!(p.at, "groups.on_delete");
@@ -511,5 +524,96 @@ fn a_user_attribute_must_be_writable_and_free() {
         "members_query",
         "`legacy` is missing",
         "legacy: $.team_ids",
+    );
+}
+
+#[test]
+fn read_only_groups_have_no_update_or_delete_endpoint() {
+    // Members on the users: the groups themselves are never written.
+    let yaml = edit(
+        &edit(
+            &attribute_yaml(),
+            "    update: { method: PATCH, path: \"/teams/{id}\" }\n",
+            "",
+        ),
+        "    delete: { method: DELETE, path: \"/teams/{id}\" }\n",
+        "",
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let e = &m.groups.unwrap().resource.endpoints;
+    assert!(e.update.is_none() && e.delete.is_none());
+    // Users are always written.
+    let users = edit(
+        &attribute_yaml(),
+        "    update: { method: PUT, path: \"/users/{id}\", mode: full }\n",
+        "",
+    );
+    let p = expect_line(
+        &users,
+        line_of(&users, "endpoints:") + 1,
+        "`update` is missing",
+        "update: { method: PUT",
+    );
+    assert_eq!(p.at, "users.endpoints");
+    // A member list on the group is written with the groups' update, when it has no own call.
+    let yaml = edit(
+        &format!("{BASE}{GROUPS}{GROUPS_GROUP_ATTRIBUTE}"),
+        "    update: { method: PATCH, path: \"/teams/{id}\" }\n",
+        "",
+    );
+    let p = expect(
+        &yaml,
+        "group_attribute:",
+        "the member list is written with the groups' update endpoint, and there is none",
+        "add update: { method: PATCH",
+    );
+    assert_eq!(p.at, "groups.membership.group_attribute");
+}
+
+#[test]
+fn otherwise_names_one_group_of_a_single_field() {
+    let single = edit(
+        &attribute_yaml(),
+        "      legacy: $.teams.ids\n",
+        "      legacy: $.role_id\n      single: true\n      otherwise: { name: Member }\n",
+    );
+    let m = load_str(SOURCE, &single).unwrap();
+    let Membership::UserAttribute(a) = m.groups.unwrap().membership else {
+        panic!("a user attribute");
+    };
+    assert_eq!(a.otherwise(), Some(&GroupSelector::Name("Member".into())));
+    let by_id = edit(
+        &single,
+        "otherwise: { name: Member }",
+        "otherwise: { id: 7 }",
+    );
+    let Membership::UserAttribute(a) = load_str(SOURCE, &by_id).unwrap().groups.unwrap().membership
+    else {
+        panic!("a user attribute");
+    };
+    assert_eq!(a.otherwise(), Some(&GroupSelector::Id("7".into())));
+    // A list of groups has no "no group" value: leaving one takes it out of the list.
+    let list = edit(
+        &attribute_yaml(),
+        "      legacy: $.teams.ids\n",
+        "      legacy: $.teams.ids\n      otherwise: { name: Member }\n",
+    );
+    let p = expect(
+        &list,
+        "otherwise:",
+        "this field holds a list",
+        "add single: true",
+    );
+    assert_eq!(p.at, "groups.membership.user_attribute.otherwise");
+    let both = edit(
+        &single,
+        "otherwise: { name: Member }",
+        "otherwise: { name: Member, id: 7 }",
+    );
+    expect(
+        &both,
+        "otherwise:",
+        "not both",
+        "otherwise: { name: Member }",
     );
 }

@@ -19,7 +19,7 @@ fn the_section_envelope_applies_to_the_endpoints_it_concerns() {
     .unwrap();
     let e = &m.users.endpoints;
     let create = e.create.as_ref().unwrap();
-    for (name, endpoint) in [("create", create), ("update", &e.update)] {
+    for (name, endpoint) in [("create", create), ("update", e.update.as_ref().unwrap())] {
         assert_eq!(endpoint.record.answer.as_deref(), Some("data"), "{name}");
         assert_eq!(endpoint.record.body.as_deref(), Some("user"), "{name}");
         assert_eq!(endpoint.record.item, None, "{name}");
@@ -34,7 +34,7 @@ fn the_section_envelope_applies_to_the_endpoints_it_concerns() {
         (&list.answer, &list.body, list.item.as_deref()),
         (&None, &None, Some("user"))
     );
-    assert!(!e.update.record.read_first);
+    assert!(!e.update.as_ref().unwrap().record.read_first);
     assert_eq!(e.update_after_empty, AfterEmpty::Read);
 }
 
@@ -61,8 +61,11 @@ fn an_endpoint_envelope_overrides_the_section_key_by_key_and_null_removes_one() 
     let create = e.create.as_ref().unwrap();
     assert_eq!(create.record.answer.as_deref(), Some("created"));
     assert_eq!(create.record.body.as_deref(), Some("user"));
-    assert_eq!(e.update.record.answer, None);
-    assert_eq!(e.update.record.body.as_deref(), Some("record"));
+    assert_eq!(e.update.as_ref().unwrap().record.answer, None);
+    assert_eq!(
+        e.update.as_ref().unwrap().record.body.as_deref(),
+        Some("record")
+    );
     assert_eq!(e.list.endpoint.record.item, None);
     assert_eq!(e.get.record.answer.as_deref(), Some("data"));
 }
@@ -72,7 +75,7 @@ fn without_an_envelope_nothing_is_wrapped() {
     let m = load_str(SOURCE, BASE).unwrap();
     let e = &m.users.endpoints;
     let create = e.create.as_ref().unwrap();
-    for endpoint in [create, &e.get, &e.update, &e.list.endpoint] {
+    for endpoint in [create, &e.get, e.update.as_ref().unwrap(), &e.list.endpoint] {
         let r = &endpoint.record;
         assert_eq!((&r.answer, &r.body, &r.item), (&None, &None, &None));
         assert!(r.errors.is_empty() && !r.read_first);
@@ -193,7 +196,7 @@ fn endpoint_error_rules_are_compiled_and_checked() {
     assert_eq!(get.status, 404);
     let update = m
         .users
-        .map_error_of(Some(&m.users.endpoints.update), 403, b"{}");
+        .map_error_of(m.users.endpoints.update.as_ref(), 403, b"{}");
     assert_eq!(update.status, 502);
 
     let yaml = with(
@@ -217,7 +220,7 @@ fn endpoint_rules_are_tried_before_the_section_rules() {
     );
     let m = load_str(SOURCE, &yaml).unwrap();
     let u = &m.users;
-    let e = u.map_error_of(Some(&u.endpoints.update), 422, b"{}");
+    let e = u.map_error_of(u.endpoints.update.as_ref(), 422, b"{}");
     assert_eq!(e.status, 409);
     let e = u.map_error_of(u.endpoints.create.as_ref(), 422, b"{}");
     assert_eq!(e.status, 400);
@@ -239,7 +242,7 @@ fn exists_read_first_is_for_the_calls_that_change_a_record() {
         1,
     );
     let m = load_str(SOURCE, &yaml).unwrap();
-    assert!(m.users.endpoints.update.record.read_first);
+    assert!(m.users.endpoints.update.as_ref().unwrap().record.read_first);
     assert!(m.users.endpoints.delete.as_ref().unwrap().record.read_first);
     assert!(!m.users.endpoints.get.record.read_first);
 
@@ -309,7 +312,10 @@ fn the_shipped_keystone_mapping_reads_its_records_inside_their_envelopes() {
     );
     assert_eq!(e.list.endpoint.record.item.as_deref(), Some("user"));
     let g = m.groups.unwrap().resource;
-    assert_eq!(g.endpoints.update.record.body.as_deref(), Some("team"));
+    assert_eq!(
+        g.endpoints.update.as_ref().unwrap().record.body.as_deref(),
+        Some("team")
+    );
     assert_eq!(
         g.endpoints.list.endpoint.record.item.as_deref(),
         Some("team")
