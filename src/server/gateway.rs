@@ -25,7 +25,8 @@ use crate::server::tenant::Tenant;
 use crate::server::wire::SEGMENT;
 
 /// Shared, read-only state of a running gateway: one generation. A reload builds the next one;
-/// requests in flight finish on the generation they started with.
+/// requests in flight finish on the generation they started with. A clone shares all of it.
+#[derive(Clone)]
 pub struct Gateway {
     pub config: Config,
     pub mapping: Arc<Mapping>,
@@ -290,18 +291,8 @@ impl Gateway {
     /// The next generation with the keys file read again; everything else is shared.
     pub fn with_keys_reloaded(&self) -> Result<Gateway, KeysError> {
         Ok(Gateway {
-            config: self.config.clone(),
-            mapping: self.mapping.clone(),
-            backend: self.backend.clone(),
             keys: key_ring(&self.config)?,
-            membership: self.membership.clone(),
-            records: self.records.clone(),
-            user_locks: self.user_locks.clone(),
-            create_locks: self.create_locks.clone(),
-            metrics: self.metrics.clone(),
-            status: self.status.clone(),
-            rate_limits: self.rate_limits.clone(),
-            role_lookup: self.role_lookup.clone(),
+            ..self.clone()
         })
     }
 
@@ -309,18 +300,8 @@ impl Gateway {
     /// ids); everything else is shared.
     pub(crate) fn with_mapping(&self, mapping: Mapping) -> Gateway {
         Gateway {
-            config: self.config.clone(),
             mapping: Arc::new(mapping),
-            backend: self.backend.clone(),
-            keys: self.keys.clone(),
-            membership: self.membership.clone(),
-            records: self.records.clone(),
-            user_locks: self.user_locks.clone(),
-            create_locks: self.create_locks.clone(),
-            metrics: self.metrics.clone(),
-            status: self.status.clone(),
-            rate_limits: self.rate_limits.clone(),
-            role_lookup: self.role_lookup.clone(),
+            ..self.clone()
         }
     }
 
