@@ -693,6 +693,10 @@ fn documentation_examples_hold() {
                 let mut answer = None;
                 let mut body = None;
                 let mut listed = None;
+                let mut pages = Vec::new();
+                let mut nexts = Vec::new();
+                let mut errors = Vec::new();
+                let mut details = Vec::new();
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -716,6 +720,10 @@ fn documentation_examples_hold() {
                         "json answer" => answer = Some((next.line, value(&next.body))),
                         "json body" => body = Some((next.line, value(&next.body))),
                         "json list" => listed = Some((next.line, value(&next.body))),
+                        "json page" => pages.push((next.line, value(&next.body))),
+                        "text next" => nexts.push(next.body.trim_end().to_string()),
+                        "json error" => errors.push((next.line, next.body.clone())),
+                        "text detail" => details.push(next.body.trim_end().to_string()),
                         _ => break,
                     }
                     i += 1;
@@ -776,6 +784,8 @@ fn documentation_examples_hold() {
                 if let Some((line, carried)) = &carried {
                     check_carried(resource, carried, *line);
                 }
+                check_next_cursors(resource, &pages, &nexts);
+                check_error_details(resource, &errors, &details);
                 check_envelopes(
                     resource,
                     legacy.as_ref(),
@@ -808,6 +818,34 @@ fn documentation_examples_hold() {
         i += 1;
     }
     assert!(checked >= 20, "only {checked} documentation examples found");
+}
+
+/// `json page` blocks, each followed by a `text next` block: the cursor of the next page the
+/// list endpoint reads from that response, or "the end of the list".
+fn check_next_cursors(m: &ResourceMapping, pages: &[(usize, Value)], nexts: &[String]) {
+    for (i, (line, page)) in pages.iter().enumerate() {
+        let expected = nexts
+            .get(i)
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `text next` block"));
+        let next = m
+            .endpoints
+            .list
+            .next_cursor(page, &HeaderMap::new())
+            .unwrap_or_else(|| "the end of the list".to_string());
+        assert_eq!(&next, expected, "docs/mapping.md:{line}");
+    }
+}
+
+/// `json error` blocks (a legacy error body answered with 400), each followed by a
+/// `text detail` block: the SCIM error's detail.
+fn check_error_details(m: &ResourceMapping, errors: &[(usize, String)], details: &[String]) {
+    for (i, (line, body)) in errors.iter().enumerate() {
+        let expected = details
+            .get(i)
+            .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no `text detail` block"));
+        let e = m.map_error(400, body.as_bytes());
+        assert_eq!(&e.detail, expected, "docs/mapping.md:{line}");
+    }
 }
 
 /// A `json deleted` block: that legacy user carries the marker, the example's legacy user does

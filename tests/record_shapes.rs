@@ -169,6 +169,18 @@ impl Ledger {
                 let Some(fields) = body.get("user").and_then(Value::as_object).cloned() else {
                     return json_response(422, &json!({"errors": [{"code": "no_user"}]}));
                 };
+                // GitLab-style refusals: a message that is an object of field errors, or an
+                // `error` string.
+                match fields.get("email").and_then(Value::as_str) {
+                    Some(e) if e.starts_with("taken@") => {
+                        let message = json!({"email": ["has already been taken"]});
+                        return json_response(422, &json!({ "message": message }));
+                    }
+                    Some(e) if e.starts_with("blocked@") => {
+                        return json_response(400, &json!({"error": "blocked address"}));
+                    }
+                    _ => {}
+                }
                 let id = format!("u{}", s.next);
                 s.next += 1;
                 let mut record = Value::Object(fields);
@@ -203,6 +215,25 @@ impl Ledger {
                     .values()
                     .filter(|u| param("email").is_none_or(|e| u["email"] == json!(e)))
                     .collect();
+                if let Some(limit) = param("limit").and_then(|v| v.parse::<usize>().ok()) {
+                    // Zendesk-style cursor pages: a cursor on every page, the last one too,
+                    // and `has_more` saying whether another follows.
+                    let after = param("after");
+                    let rest: Vec<&&Value> = matching
+                        .iter()
+                        .filter(|u| after.is_none_or(|a| u["id"].as_str() > Some(a.as_str())))
+                        .collect();
+                    let page: Vec<Value> = rest
+                        .iter()
+                        .take(limit)
+                        .map(|u| json!({"user": u}))
+                        .collect();
+                    let cursor = page
+                        .last()
+                        .map_or(json!(after), |u| u["user"]["id"].clone());
+                    let meta = json!({"after_cursor": cursor, "has_more": rest.len() > limit});
+                    return json_response(200, &json!({"items": page, "meta": meta}));
+                }
                 let items: Vec<Value> = matching
                     .iter()
                     .skip((page.max(1) - 1) * size)
@@ -649,6 +680,86 @@ fn list_items_are_read_inside_their_envelope_and_a_bare_item_is_a_502() {
     assert_eq!(listed.status, 502, "{:?}", listed.body);
     let detail = listed.body["detail"].as_str().unwrap();
     assert!(detail.contains("no object under \"account\""), "{detail}");
+}
+
+/// The list of [`MAPPING`] paged by cursor, ending where `has_more` is false.
+fn cursor_paged(mapping: String, more: &str) -> String {
+    mapping.replace(
+        "      pagination: { style: page, page_param: page, size_param: per_page }\n  on_delete",
+        &format!(
+            "      pagination:\n        style: cursor\n        cursor_param: after\n        \
+             size_param: limit\n        max_page_size: 2\n        \
+             next: {{ cursor: $.meta.after_cursor{more} }}\n  on_delete"
+        ),
+    )
+}
+
+#[test]
+fn a_cursor_list_ends_where_its_more_flag_says_although_a_cursor_is_given() {
+    let b = Bench::start(|m| cursor_paged(m, ", more: $.meta.has_more"));
+    for i in 1..=5 {
+        b.ledger
+            .insert(json!({"email": format!("user{i}@example.com"), "status": "active"}));
+    }
+    b.calls();
+    let listed = b.call("GET", "/Users", None);
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["totalResults"], 5);
+    let names: Vec<&str> = listed.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names[4], "user5@example.com");
+    // Pages of 2, 2 and 1 (walked once to count, once to cut SCIM's page): the third says
+    // has_more: false and is the last one asked for, its cursor u5 never sent.
+    let lists = b.ledger.take_requests();
+    let targets: Vec<&str> = lists.iter().map(|(_, t, _)| t.as_str()).collect();
+    let walk = [
+        "/api/users?limit=2",
+        "/api/users?limit=2&after=u2",
+        "/api/users?limit=2&after=u4",
+    ];
+    assert!(targets.chunks(3).all(|w| w == walk), "{targets:?}");
+
+    // Without the flag the gateway follows the last page's cursor too, to an empty page.
+    let b = Bench::start(|m| cursor_paged(m, ""));
+    for i in 1..=5 {
+        b.ledger
+            .insert(json!({"email": format!("user{i}@example.com"), "status": "active"}));
+    }
+    b.calls();
+    let listed = b.call("GET", "/Users", None);
+    assert_eq!(listed.body["totalResults"], 5);
+    let lists = b.ledger.take_requests();
+    assert!(
+        lists
+            .iter()
+            .any(|(_, t, _)| t == "/api/users?limit=2&after=u5"),
+        "{lists:?}"
+    );
+}
+
+#[test]
+fn an_error_message_is_read_from_the_first_path_that_has_one() {
+    let b = Bench::start(|m| {
+        m.replace(
+            "  filters:\n",
+            "  errors: { message: [$.message, $.error] }\n  filters:\n",
+        )
+    });
+    let refused = b.call("POST", "/Users", Some(&user("taken@example.com")));
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["scimType"], "invalidValue");
+    assert_eq!(
+        refused.body["detail"],
+        "legacy API: email: has already been taken"
+    );
+    let refused = b.call("POST", "/Users", Some(&user("blocked@example.com")));
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["detail"], "legacy API: blocked address");
 }
 
 #[test]

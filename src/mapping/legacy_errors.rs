@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::legacy_path::LegacyPath;
 use super::plan::{Endpoint, ErrorRule, ResourceMapping};
 use super::values::scalar_string;
 use crate::scim::ScimError;
@@ -28,16 +29,10 @@ impl ResourceMapping {
     ) -> ScimError {
         let json: Option<Value> = serde_json::from_slice(body).ok();
         let text = String::from_utf8_lossy(body);
-        let legacy_message = self
-            .plan
-            .errors
-            .message
+        let legacy_message = json
             .as_ref()
-            .zip(json.as_ref())
-            .and_then(|(p, j)| p.read(j))
-            .and_then(scalar_string)
-            .filter(|m| !m.trim().is_empty())
-            .map(|m| format!("legacy API: {}", truncate(m.trim(), MAX_MESSAGE)));
+            .and_then(|j| message(&self.plan.errors.message, j))
+            .map(|m| format!("legacy API: {}", truncate(&m, MAX_MESSAGE)));
         let generic = || format!("the legacy API answered {status}");
 
         let own = endpoint.map_or(&[][..], |e| e.record.errors.as_slice());
@@ -65,6 +60,39 @@ impl ResourceMapping {
             429 => ScimError::new(429, None, detail),
             _ => ScimError::bad_gateway(detail),
         }
+    }
+}
+
+/// The message of a legacy error body: the first of `paths` that reads one. A string (or
+/// number) is the message as it is; an object or a list of them, as validation errors often
+/// are (`{"email": ["has already been taken"]}`), is written compactly
+/// (`email: has already been taken`).
+fn message(paths: &[LegacyPath], body: &Value) -> Option<String> {
+    paths
+        .iter()
+        .filter_map(|p| p.read(body))
+        .map(compact)
+        .map(|m| m.trim().to_string())
+        .find(|m| !m.is_empty())
+}
+
+/// A JSON value as one line of text: `key: value; key: a, b`.
+fn compact(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| (k, compact(v)))
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Array(items) => items
+            .iter()
+            .map(compact)
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => scalar_string(other).unwrap_or_default(),
     }
 }
 
@@ -100,6 +128,39 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_path_that_reads_a_message_gives_it() {
+        let paths = [
+            LegacyPath::compile("$.message").unwrap(),
+            LegacyPath::compile("$.error").unwrap(),
+        ];
+        let read = |body: Value| message(&paths, &body);
+        assert_eq!(
+            read(json!({"message": "404 Not found"})).as_deref(),
+            Some("404 Not found")
+        );
+        assert_eq!(
+            read(json!({"error": "invalid_token"})).as_deref(),
+            Some("invalid_token")
+        );
+        assert_eq!(
+            read(json!({"message": "", "error": "the second"})).as_deref(),
+            Some("the second")
+        );
+        assert_eq!(
+            read(json!({"message": {"email": ["has already been taken"]}})).as_deref(),
+            Some("email: has already been taken")
+        );
+        assert_eq!(
+            read(json!({"message": {"email": ["is invalid"], "username": ["is too short", "is taken"]}}))
+                .as_deref(),
+            Some("email: is invalid; username: is too short, is taken")
+        );
+        assert_eq!(read(json!({"message": null, "other": "x"})), None);
+        assert_eq!(read(json!({"message": {}})), None);
+    }
 
     #[test]
     fn truncates_long_messages_on_char_boundaries() {

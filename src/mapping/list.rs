@@ -6,7 +6,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::error::TranslateError;
-use super::plan::{ListEndpoint, NextSource, Pagination, TotalSource};
+use super::plan::{ListEndpoint, MoreFlag, NextSource, Pagination, TotalSource};
 use super::values::scalar_string;
 
 impl ListEndpoint {
@@ -66,13 +66,21 @@ impl ListEndpoint {
     /// The cursor of the next page for cursor pagination; `None` on the last page and for the
     /// other styles. For a next link (body URL or `Link` header), the cursor is the value of
     /// `cursor_param` in the link's query: the gateway never follows a URL the legacy API chose.
+    /// When the mapping names a `more` flag and it reads false, this is the last page whatever
+    /// cursor the response also gives.
     pub fn next_cursor(&self, body: &Value, headers: &HeaderMap) -> Option<String> {
         let Pagination::Cursor {
-            cursor_param, next, ..
+            cursor_param,
+            next,
+            more,
+            ..
         } = &self.pagination
         else {
             return None;
         };
+        if more.as_ref().is_some_and(|m| m.says_last(body)) {
+            return None;
+        }
         let cursor = match next {
             NextSource::Cursor(path) => path.read(body).and_then(scalar_string),
             NextSource::Url(path) => path
@@ -87,6 +95,19 @@ impl ListEndpoint {
                 .and_then(|url| query_param(&url, cursor_param)),
         };
         cursor.filter(|c| !c.is_empty())
+    }
+}
+
+impl MoreFlag {
+    /// Whether the flag reads false: `false`, `"false"` or `0`. A missing flag (or anything
+    /// else) leaves the decision to the cursor.
+    fn says_last(&self, body: &Value) -> bool {
+        match self.0.read(body) {
+            Some(Value::Bool(b)) => !b,
+            Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
+            Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+            _ => false,
+        }
     }
 }
 
@@ -155,6 +176,7 @@ mod tests {
             cursor_param: "cursor".into(),
             size_param: "limit".into(),
             next,
+            more: None,
             max_page_size: 50,
         }
     }
@@ -237,6 +259,39 @@ mod tests {
         assert_eq!(range.total(&json!({}), &h), Some(319));
         h.insert("content-range", HeaderValue::from_static("items 0-24/*"));
         assert_eq!(range.total(&json!({}), &h), None);
+    }
+
+    #[test]
+    fn a_more_flag_reading_false_ends_the_list_whatever_the_cursor() {
+        let empty = HeaderMap::new();
+        let mut pagination = cursor(NextSource::Cursor(
+            LegacyPath::compile("$.meta.after_cursor").unwrap(),
+        ));
+        if let Pagination::Cursor { more, .. } = &mut pagination {
+            *more = Some(MoreFlag(LegacyPath::compile("$.meta.has_more").unwrap()));
+        }
+        let c = list("$.users", None, pagination);
+        let page = |more: Value| json!({"meta": {"after_cursor": "xyz", "has_more": more}});
+        assert_eq!(
+            c.next_cursor(&page(json!(true)), &empty),
+            Some("xyz".into())
+        );
+        assert_eq!(c.next_cursor(&page(json!(false)), &empty), None);
+        assert_eq!(c.next_cursor(&page(json!("false")), &empty), None);
+        assert_eq!(c.next_cursor(&page(json!(0)), &empty), None);
+        // Without the flag the cursor decides.
+        assert_eq!(
+            c.next_cursor(&json!({"meta": {"after_cursor": "xyz"}}), &empty),
+            Some("xyz".into())
+        );
+        // A flag saying more, but no cursor to ask for it with: the end.
+        assert_eq!(
+            c.next_cursor(
+                &json!({"meta": {"after_cursor": null, "has_more": true}}),
+                &empty
+            ),
+            None
+        );
     }
 
     #[test]

@@ -438,13 +438,15 @@ pub(crate) struct PaginationFile {
 }
 
 /// Where a cursor-paginated response says what comes next: `{cursor: $.next_cursor}`,
-/// `{url: $.links.next}` or `{link_header: true}`.
+/// `{url: $.links.next}` or `{link_header: true}`, and optionally `more: $.meta.has_more`, a
+/// flag that ends the list when it reads false (whatever cursor the response also gives).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NextFile {
     pub(crate) cursor: Option<S<String>>,
     pub(crate) url: Option<S<String>>,
     pub(crate) link_header: Option<S<bool>>,
+    pub(crate) more: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -494,8 +496,9 @@ pub(crate) struct FilterFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ErrorsFile {
-    /// JSONPath of the human-readable message in a legacy error body.
-    pub(crate) message: Option<S<String>>,
+    /// JSONPath of the human-readable message in a legacy error body, or a list of them tried
+    /// in order (a YAML string or list, checked by the loader).
+    pub(crate) message: Option<S<Value>>,
     #[serde(default)]
     pub(crate) rules: Vec<S<ErrorRuleFile>>,
 }

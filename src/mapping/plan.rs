@@ -552,6 +552,9 @@ pub enum Pagination {
         cursor_param: String,
         size_param: String,
         next: NextSource,
+        /// `next.more`: a flag in the body; when it reads false the list ends there, even if
+        /// the response also gives a cursor.
+        more: Option<MoreFlag>,
         max_page_size: u64,
     },
     /// `pagination: none`: the legacy API answers the whole list in one response.
@@ -593,6 +596,18 @@ impl PartialEq for NextSource {
     }
 }
 impl Eq for NextSource {}
+
+/// `next.more: $.meta.has_more`: where a cursor-paginated response says whether another page
+/// follows.
+#[derive(Debug, Clone)]
+pub struct MoreFlag(pub(crate) LegacyPath);
+
+impl PartialEq for MoreFlag {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for MoreFlag {}
 
 /// `id_format:`: the form every legacy id of a resource has. A SCIM id of another form names
 /// no record (404 without a legacy call): a legacy API that reads `/users/8dded348` as user 8
@@ -729,7 +744,8 @@ pub(crate) struct FilterRule {
 /// The `errors:` section.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ErrorPlan {
-    pub(crate) message: Option<LegacyPath>,
+    /// Where a legacy error body has its message, tried in order: the first that reads one.
+    pub(crate) message: Vec<LegacyPath>,
     pub(crate) rules: Vec<ErrorRule>,
 }
 

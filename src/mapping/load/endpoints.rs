@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use serde_saphyr::{Location, Spanned};
 
 use super::records::{self, Own, Role, SectionEnvelope};
-use super::{loc, need, read_path, suggest_word, Cx, Kind};
+use super::{loc, need, one_place, read_path, suggest_word, Cx, Kind};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::placeholders::{BodyTemplate, Placeholder, PlaceholderProblem, Text};
@@ -887,6 +887,10 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
         _ => {
             let cursor_param = required(cx, &f.cursor_param, "cursor_param", "cursor");
             let size_param = required(cx, &f.size_param, "size_param", "limit");
+            let more = match f.next.as_ref().and_then(|n| n.value.more.as_ref()) {
+                None => Some(None),
+                Some(m) => one_place(cx, m, &format!("{at}.next.more")).map(|p| Some(MoreFlag(p))),
+            };
             let next = match &f.next {
                 Some(n) => next_source(cx, &format!("{at}.next"), n),
                 None => {
@@ -908,6 +912,7 @@ fn pagination(cx: &mut Cx<'_>, at: &str, p: &Spanned<PaginationFile>) -> Option<
                 cursor_param: cursor_param?,
                 size_param: size_param?,
                 next: next?,
+                more: more?,
                 max_page_size: max_page_size?,
             }
         }
@@ -920,6 +925,19 @@ fn next_source(cx: &mut Cx<'_>, at: &str, n: &Spanned<NextFile>) -> Option<NextS
         (Some(c), None, None) => read_path(cx, c, &format!("{at}.cursor")).map(NextSource::Cursor),
         (None, Some(u), None) => read_path(cx, u, &format!("{at}.url")).map(NextSource::Url),
         (None, None, Some(l)) if l.value => Some(NextSource::LinkHeader),
+        (None, None, None) if n.value.more.is_some() => {
+            cx.report(
+                loc(n),
+                at,
+                "`more` says whether another page follows, but not how to ask for it".into(),
+                Some(
+                    "add where the next cursor is beside it, e.g. next: { cursor: \
+                     $.meta.after_cursor, more: $.meta.has_more }"
+                        .into(),
+                ),
+            );
+            None
+        }
         _ => {
             cx.report(
                 loc(n),

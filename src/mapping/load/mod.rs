@@ -1187,17 +1187,6 @@ pub(super) fn read_path(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Optio
     }
 }
 
-pub(super) fn opt_read_path(
-    cx: &mut Cx<'_>,
-    s: &Option<Spanned<String>>,
-    at: &str,
-) -> Option<Option<LegacyPath>> {
-    match s {
-        None => Some(None),
-        Some(s) => read_path(cx, s, at).map(Some),
-    }
-}
-
 /// A path that must name one place in a record (its id, version or a timestamp; a member's
 /// id in a list item): names and indexes only. `$..id` could read another record's id.
 pub(super) fn one_place(cx: &mut Cx<'_>, s: &Spanned<String>, at: &str) -> Option<LegacyPath> {
@@ -1500,7 +1489,10 @@ fn carried(
 
 fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<ErrorPlan> {
     let at = format!("{}.errors", kind.key());
-    let message = opt_read_path(cx, &e.value.message, &format!("{at}.message"));
+    let message = match &e.value.message {
+        None => Some(Vec::new()),
+        Some(m) => error_messages(cx, m, &format!("{at}.message")),
+    };
     let mut rules = Vec::new();
     let mut ok = true;
     for (i, r) in e.value.rules.iter().enumerate() {
@@ -1511,6 +1503,52 @@ fn error_plan(cx: &mut Cx<'_>, kind: Kind, e: &Spanned<ErrorsFile>) -> Option<Er
     }
     let message = message?;
     ok.then_some(ErrorPlan { message, rules })
+}
+
+/// `message: $.error.message`, or a list of paths tried in order
+/// (`message: [$.message, $.error]`).
+fn error_messages(cx: &mut Cx<'_>, m: &Spanned<Value>, at: &str) -> Option<Vec<LegacyPath>> {
+    let fix = "write message: $.error.message, or a list tried in order: \
+               message: [$.message, $.error]";
+    let texts: Vec<&str> = match &m.value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) if !items.is_empty() => {
+            let texts: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+            let Some(texts) = texts else {
+                cx.report(
+                    loc(m),
+                    at,
+                    "every entry of the list must be a JSONPath".into(),
+                    Some(fix.into()),
+                );
+                return None;
+            };
+            texts
+        }
+        Value::Array(_) => {
+            cx.report(loc(m), at, "the list is empty".into(), Some(fix.into()));
+            return None;
+        }
+        other => {
+            cx.report(
+                loc(m),
+                at,
+                format!("{other} is not a JSONPath or a list of them"),
+                Some(fix.into()),
+            );
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    for text in texts {
+        let s = Spanned {
+            value: text.to_string(),
+            referenced: m.referenced,
+            defined: m.defined,
+        };
+        out.push(read_path(cx, &s, at)?);
+    }
+    Some(out)
 }
 
 pub(super) fn error_rule(

@@ -538,6 +538,26 @@ fn list_items_total_and_pagination_are_checked() {
         "next: { cursor",
     );
     let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: cursor, cursor_param: c, size_param: n, next: { more: $.has_more }",
+    );
+    expect(
+        &yaml,
+        "more: $.has_more",
+        "`more` says whether another page follows",
+        "next: { cursor: $.meta.after_cursor, more: $.meta.has_more }",
+    );
+    let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: cursor, cursor_param: c, size_param: n, next: { cursor: $.c, more: $..more }",
+    );
+    expect(
+        &yaml,
+        "more: $..more",
+        "can match more than one value",
+        "$.id",
+    );
+    let yaml = with(
         "size_param: per_page }",
         "size_param: per_page, first_page: 2 }",
     );
@@ -583,6 +603,64 @@ fn every_pagination_style_compiles() {
         };
         assert_eq!(kind, expected);
     }
+    let yaml = with(
+        "style: page, page_param: page, size_param: per_page",
+        "style: cursor, cursor_param: after, size_param: limit, \
+         next: { cursor: $.meta.after_cursor, more: $.meta.has_more }",
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let Pagination::Cursor { more, .. } = &m.users.endpoints.list.pagination else {
+        panic!("not a cursor pagination");
+    };
+    assert_eq!(more.as_ref().map(|m| m.0.as_str()), Some("$.meta.has_more"));
+}
+
+// --- errors --------------------------------------------------------------------------------
+
+#[test]
+fn an_error_message_is_a_path_or_a_list_of_paths() {
+    let m = load_str(
+        SOURCE,
+        &with("message: $.error", "message: [$.message, $.error]"),
+    )
+    .unwrap();
+    let paths: Vec<&str> = m
+        .users
+        .plan
+        .errors
+        .message
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(paths, ["$.message", "$.error"]);
+    let m = load_str(SOURCE, BASE).unwrap();
+    assert_eq!(m.users.plan.errors.message.len(), 1);
+
+    let fix = "message: [$.message, $.error]";
+    expect(
+        &with("message: $.error", "message: []"),
+        "message: []",
+        "the list is empty",
+        fix,
+    );
+    expect(
+        &with("message: $.error", "message: [$.message, 3]"),
+        "message: [",
+        "every entry of the list must be a JSONPath",
+        fix,
+    );
+    expect(
+        &with("message: $.error", "message: { path: $.error }"),
+        "message: {",
+        "is not a JSONPath or a list of them",
+        fix,
+    );
+    expect(
+        &with("message: $.error", "message: [$.message, error]"),
+        "message: [",
+        "is not a valid JSONPath",
+        "write $.error",
+    );
 }
 
 // --- lifecycle -------------------------------------------------------------------------------
