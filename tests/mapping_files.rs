@@ -697,6 +697,7 @@ fn documentation_examples_hold() {
                 let mut nexts = Vec::new();
                 let mut errors = Vec::new();
                 let mut details = Vec::new();
+                let mut headers = None;
                 while let Some(next) = all.get(i + 1) {
                     let value = |b: &str| -> Value {
                         serde_json::from_str(b).unwrap_or_else(|e| {
@@ -724,6 +725,7 @@ fn documentation_examples_hold() {
                         "text next" => nexts.push(next.body.trim_end().to_string()),
                         "json error" => errors.push((next.line, next.body.clone())),
                         "text detail" => details.push(next.body.trim_end().to_string()),
+                        "text headers" => headers = Some((next.line, next.body.clone())),
                         _ => break,
                     }
                     i += 1;
@@ -784,6 +786,9 @@ fn documentation_examples_hold() {
                 if let Some((line, carried)) = &carried {
                     check_carried(resource, carried, *line);
                 }
+                if let Some((line, headers)) = &headers {
+                    check_headers(&m, headers, *line);
+                }
                 check_next_cursors(resource, &pages, &nexts);
                 check_error_details(resource, &errors, &details);
                 check_envelopes(
@@ -818,6 +823,17 @@ fn documentation_examples_hold() {
         i += 1;
     }
     assert!(checked >= 20, "only {checked} documentation examples found");
+}
+
+/// A `text headers` block: the static headers of a `GET /Users/{id}`, one `Name: value` a line.
+fn check_headers(m: &Mapping, expected: &str, line: usize) {
+    let sent: Vec<String> = m
+        .backend
+        .headers_of(&m.users.endpoints.get)
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    let expected: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(sent, expected, "docs/mapping.md:{line}");
 }
 
 /// `json page` blocks, each followed by a `text next` block: the cursor of the next page the

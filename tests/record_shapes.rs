@@ -112,6 +112,8 @@ struct State {
     create: CreateAnswer,
     /// Every request: method, path and query, body (Null when none).
     requests: Vec<(String, String, Value)>,
+    /// The `X-App-Id` and `Accept` headers of every request, with its method and target.
+    headers: Vec<(String, String, Option<String>, Option<String>)>,
 }
 
 /// The legacy API: `/api/users` answering `{"data": {…}}`, read by id (403 for an unknown id),
@@ -129,6 +131,7 @@ impl Ledger {
             next: 1,
             create: CreateAnswer::Data200,
             requests: Vec::new(),
+            headers: Vec::new(),
         })))
     }
 
@@ -342,6 +345,19 @@ impl ServeHttp for Ledger {
             bytes.extend_from_slice(&chunk);
         }
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let seen = |name: &str| {
+            let head = session.req_header();
+            head.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (app, accept) = (seen("x-app-id"), seen("accept"));
+        self.0
+            .lock()
+            .unwrap()
+            .headers
+            .push((method.clone(), target.clone(), app, accept));
         self.handle(&method, &target, body)
     }
 }
@@ -680,6 +696,41 @@ fn list_items_are_read_inside_their_envelope_and_a_bare_item_is_a_502() {
     assert_eq!(listed.status, 502, "{:?}", listed.body);
     let detail = listed.body["detail"].as_str().unwrap();
     assert!(detail.contains("no object under \"account\""), "{detail}");
+}
+
+#[test]
+fn static_headers_go_with_every_legacy_call_and_an_endpoints_own_win() {
+    let b = Bench::start(|m| {
+        m.replace(
+            "  base_url: http://127.0.0.1:1\n",
+            "  base_url: http://127.0.0.1:1\n  headers: { X-App-Id: scim-7, Accept: application/vnd.ledger+json }\n",
+        )
+        .replace(
+            "      path: \"/api/users/{id}\"\n      errors:",
+            "      path: \"/api/users/{id}\"\n      headers: { accept: application/json }\n      errors:",
+        )
+    });
+    let created = b.call("POST", "/Users", Some(&user("ada@example.com")));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(b.call("GET", &format!("/Users/{id}"), None).status, 200);
+    assert_eq!(b.call("GET", "/Users", None).status, 200);
+    let seen = std::mem::take(&mut b.ledger.0.lock().unwrap().headers);
+    let app = Some("scim-7".to_string());
+    let vendor = Some("application/vnd.ledger+json".to_string());
+    let json = Some("application/json".to_string());
+    let create = seen.iter().find(|(m, _, _, _)| m == "POST").unwrap();
+    assert_eq!((&create.2, &create.3), (&app, &vendor), "{seen:?}");
+    let get = seen
+        .iter()
+        .find(|(m, t, _, _)| m == "GET" && *t == format!("/api/users/{id}"))
+        .unwrap();
+    assert_eq!((&get.2, &get.3), (&app, &json), "{seen:?}");
+    let list = seen
+        .iter()
+        .find(|(m, t, _, _)| m == "GET" && t.starts_with("/api/users?"))
+        .unwrap();
+    assert_eq!((&list.2, &list.3), (&app, &vendor), "{seen:?}");
 }
 
 /// The list of [`MAPPING`] paged by cursor, ending where `has_more` is false.

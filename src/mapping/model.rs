@@ -40,6 +40,8 @@ pub(crate) struct BackendFile {
     pub(crate) tls: Option<S<TlsFile>>,
     /// How the legacy API is told which tenant a call is for (besides `{tenant}` in paths).
     pub(crate) tenant: Option<S<TenantFile>>,
+    /// Static headers sent with every legacy call (`X-App-Id: …`); not secrets.
+    pub(crate) headers: Option<S<Map<String, Value>>>,
 }
 
 /// `{header: X-Acme-Tenant}` or `{query: tenant}`: the tenant's legacy id is sent in this

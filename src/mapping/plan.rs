@@ -225,6 +225,9 @@ pub struct BackendSpec {
     /// How each call tells the legacy API the tenant (`backend.tenant`), besides `{tenant}` in
     /// paths. `None`: only through `{tenant}`, if any path has it.
     pub(crate) tenant: Option<TenantParam>,
+    /// `backend.headers`: static headers sent with every call, unless the endpoint sets the
+    /// same name. Not secrets (a secret goes in `auth`).
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 /// How the tenant's legacy id goes with every legacy call (`backend.tenant`).
@@ -257,6 +260,25 @@ impl BackendSpec {
     }
 
     /// The header that names the tenant on every call, when `backend.tenant` says `header`.
+    /// The static headers of a call of `endpoint`: `backend.headers` except the names the
+    /// endpoint sets (case-insensitively), then the endpoint's own `headers:`.
+    pub fn headers_of<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let own = |name: &str| {
+            endpoint
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        self.headers
+            .iter()
+            .filter(move |(n, _)| !own(n))
+            .chain(&endpoint.headers)
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     pub fn tenant_header<'a>(&'a self, tenant: &'a str) -> Option<(&'a str, &'a str)> {
         match &self.tenant {
             Some(TenantParam::Header(name)) => Some((name.as_str(), tenant)),
@@ -819,6 +841,7 @@ mod tests {
             protection: crate::mapping::protection::Protection::default(),
             tls: BackendTls::default(),
             tenant: None,
+            headers: vec![],
         };
         assert_eq!(
             b.target(&e, "a/b", Some("7"), None, &[("q".into(), "1".into())]),

@@ -223,7 +223,7 @@ pub async fn call_with(
         (None, None) => None,
     };
     let mut headers = Vec::new();
-    for (name, value) in &endpoint.headers {
+    for (name, value) in cx.mapping.backend.headers_of(endpoint) {
         headers.push(header(name, value)?);
     }
     if let Some(tag) = &call.if_match {

@@ -619,7 +619,7 @@ fn check_holes(
 }
 
 /// A YAML map of static query parameters or headers, as ordered string pairs.
-fn params(
+pub(super) fn params(
     cx: &mut Cx<'_>,
     map: &Option<Spanned<Map<String, Value>>>,
     at: &str,

@@ -354,6 +354,12 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
         None => Some(None),
         Some(t) => tenant_param(cx, t, auth.as_ref().and_then(Option::as_ref)).map(Some),
     };
+    let headers = static_headers(
+        cx,
+        &b.headers,
+        auth.as_ref().and_then(Option::as_ref),
+        tenant.as_ref().and_then(Option::as_ref),
+    );
     let guarded = guarded?;
     Some(BackendSpec {
         base_url: base_url?,
@@ -364,7 +370,48 @@ fn backend(cx: &mut Cx<'_>, spanned: &Spanned<Box<BackendFile>>) -> Option<Backe
         protection: guarded.protection,
         tls: tls?,
         tenant: tenant?,
+        headers: headers?,
     })
+}
+
+/// `backend.headers`: static headers on every call. None may be one the gateway sets itself,
+/// the credential's, or the tenant's.
+fn static_headers(
+    cx: &mut Cx<'_>,
+    map: &Option<Spanned<serde_json::Map<String, Value>>>,
+    auth: Option<&BackendAuth>,
+    tenant: Option<&TenantParam>,
+) -> Option<Vec<(String, String)>> {
+    let at = "backend.headers";
+    let headers = endpoints::params(cx, map, at, true)?;
+    let mut ok = true;
+    for (name, _) in &headers {
+        let lower = name.to_ascii_lowercase();
+        let why = if OWN_HEADERS.contains(&lower.as_str()) || lower == "transfer-encoding" {
+            Some("the gateway sets it itself on every call")
+        } else if auth
+            .and_then(BackendAuth::header_name)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name))
+        {
+            Some("the credential of backend.auth is sent in it")
+        } else if matches!(tenant, Some(TenantParam::Header(t)) if t.eq_ignore_ascii_case(name)) {
+            Some("backend.tenant sends the tenant in it")
+        } else {
+            None
+        };
+        if let (Some(why), Some(map)) = (why, map) {
+            cx.report(
+                loc(map),
+                &format!("{at}.{name}"),
+                format!("{name} cannot be a static header: {why}"),
+                Some(format!(
+                    "remove {name} from backend.headers (a secret goes in backend.auth)"
+                )),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(headers)
 }
 
 /// Headers the gateway sets itself on legacy calls: the tenant cannot be sent in one.

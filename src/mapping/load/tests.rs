@@ -615,6 +615,96 @@ fn every_pagination_style_compiles() {
     assert_eq!(more.as_ref().map(|m| m.0.as_str()), Some("$.meta.has_more"));
 }
 
+// --- backend.headers -----------------------------------------------------------------------
+
+#[test]
+fn static_headers_go_with_every_call_and_the_endpoints_own_win() {
+    let yaml = with(
+        "  timeout_ms: 5000\n",
+        "  timeout_ms: 5000\n  headers: { X-App-Id: scim-7, Accept: application/vnd.v2+json }\n",
+    )
+    .replacen(
+        "query: { expand: all, v: 2 } }",
+        "query: { expand: all, v: 2 }, headers: { x-app-id: reader } }",
+        1,
+    );
+    let m = load_str(SOURCE, &yaml).unwrap();
+    let sent = |e: &Endpoint| -> Vec<(String, String)> {
+        m.backend
+            .headers_of(e)
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+    assert_eq!(
+        sent(m.users.endpoints.create.as_ref().unwrap()),
+        [
+            pair("X-App-Id", "scim-7"),
+            pair("Accept", "application/vnd.v2+json")
+        ]
+    );
+    assert_eq!(
+        sent(&m.users.endpoints.get),
+        [
+            pair("Accept", "application/vnd.v2+json"),
+            pair("x-app-id", "reader")
+        ]
+    );
+}
+
+#[test]
+fn static_headers_cannot_be_the_gateways_own_the_credentials_or_the_tenants() {
+    let at = |headers: &str, tenant: &str| {
+        with(
+            "  timeout_ms: 5000\n",
+            &format!("  timeout_ms: 5000\n  headers: {headers}\n{tenant}"),
+        )
+    };
+    let fix = "(a secret goes in backend.auth)";
+    for (headers, tenant, why) in [
+        (
+            "{ Content-Type: text/plain }",
+            "",
+            "the gateway sets it itself",
+        ),
+        (
+            "{ Authorization: Bearer x }",
+            "",
+            "the gateway sets it itself",
+        ),
+        ("{ x-request-id: 1 }", "", "the gateway sets it itself"),
+        (
+            "{ x-api-key: k }",
+            "",
+            "the credential of backend.auth is sent in it",
+        ),
+        (
+            "{ X-Tenant: acme }",
+            "  tenant: { header: X-Tenant }\n",
+            "backend.tenant sends the tenant in it",
+        ),
+    ] {
+        let p = expect(&at(headers, tenant), "headers:", why, fix);
+        assert!(
+            p.message.contains("cannot be a static header"),
+            "{}",
+            p.message
+        );
+    }
+    expect(
+        &at("{ X-App-Id: [a, b] }", ""),
+        "headers:",
+        "must be a single value",
+        "X-App-Id: \"value\"",
+    );
+    expect(
+        &at("{ \"X App\": a }", ""),
+        "headers:",
+        "is not a valid HTTP header",
+        "X-Client",
+    );
+}
+
 // --- errors --------------------------------------------------------------------------------
 
 #[test]
