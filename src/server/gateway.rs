@@ -134,26 +134,31 @@ fn key_ring(config: &Config) -> Result<KeyRing, KeysError> {
     ))
 }
 
-/// The mapping with the legacy role names of `groups.roles` resolved to the legacy API's role
-/// ids, when it says `roles.lookup`: the roles are read at start and at each reload (a
-/// generation keeps the ids it started with), once for every tenant (the call names none),
-/// with a client of its own on a thread of its own, as no server runs yet. A configuration
-/// error (a name no role has, or several have; an answer that is not the list the mapping
-/// describes) stops the start (or refuses the reload) saying why. A legacy API that cannot
-/// answer yet, or refuses the credentials, gives the mapping as it is (roles pending) and why.
-fn with_role_ids(mapping: Mapping) -> Result<(Mapping, Option<LookupFailure>), StartupError> {
-    let Some(what) = roles::described(&mapping) else {
-        return Ok((mapping, None));
+/// `gw` with the legacy role names of `groups.roles` (when it says `roles.lookup`) and the
+/// `otherwise:` group named by name resolved to the legacy API's ids (`server::roles`): looked
+/// up at start and at each reload (a generation keeps the ids it started with), once for every
+/// tenant, with a client of its own on a thread of its own, as no server runs yet. A
+/// configuration error (a name no role or group has, or several have; an answer that is not the
+/// list the mapping describes) stops the start (or refuses the reload) saying why. A legacy API
+/// that cannot answer yet, or refuses the credentials, gives `gw` as it is (the ids pending)
+/// and why.
+fn with_legacy_ids(gw: Gateway) -> Result<(Gateway, Option<LookupFailure>), StartupError> {
+    let Some(what) = roles::described(&gw.mapping) else {
+        return Ok((gw, None));
     };
     let outcome = std::thread::scope(|s| {
         s.spawn(|| -> Result<Mapping, LookupFailure> {
             let unavailable = |e: String| LookupFailure::Unavailable(e);
-            let client = backend_client(&mapping).map_err(|e| unavailable(e.to_string()))?;
+            let client = backend_client(&gw.mapping).map_err(|e| unavailable(e.to_string()))?;
+            let probe = Gateway {
+                backend: Arc::new(client),
+                ..gw.clone()
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| unavailable(e.to_string()))?;
-            runtime.block_on(roles::resolve(&client, &mapping))
+            runtime.block_on(roles::resolve(&probe))
         })
         .join()
         .unwrap_or_else(|_| {
@@ -163,8 +168,8 @@ fn with_role_ids(mapping: Mapping) -> Result<(Mapping, Option<LookupFailure>), S
         })
     });
     match outcome {
-        Ok(resolved) => Ok((resolved, None)),
-        Err(failure) if failure.is_transient() => Ok((mapping, Some(failure))),
+        Ok(resolved) => Ok((gw.with_mapping(resolved), None)),
+        Err(failure) if failure.is_transient() => Ok((gw, Some(failure))),
         Err(failure) => Err(StartupError::Mapping(format!(
             "{what}: {}",
             failure.reason()
@@ -216,12 +221,7 @@ impl Gateway {
         // The client and the keys first: a missing secret or a bad certificate is said as such.
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
-        let (mapping, failure) = with_role_ids(mapping)?;
         let role_lookup = Arc::new(RoleLookupStatus::default());
-        if let Some(failure) = failure {
-            roles::log_failure(&mapping, &failure, true);
-            role_lookup.failed(failure);
-        }
         let rate_limits = Arc::new(TenantRateLimits::new(&config.limits));
         let membership = MembershipCache::new(
             Duration::from_secs(config.cache.ttl_seconds),
@@ -231,7 +231,7 @@ impl Gateway {
             Duration::from_secs(config.cache.record_ttl_seconds),
             config.cache.max_entries,
         );
-        Ok(Gateway {
+        let gw = Gateway {
             config,
             mapping: Arc::new(mapping),
             backend: Arc::new(backend),
@@ -244,7 +244,13 @@ impl Gateway {
             status: Arc::new(StatusBoard::default()),
             rate_limits,
             role_lookup,
-        })
+        };
+        let (gw, failure) = with_legacy_ids(gw)?;
+        if let Some(failure) = failure {
+            roles::log_failure(&gw.mapping, &failure, true);
+            gw.role_lookup.failed(failure);
+        }
+        Ok(gw)
     }
 
     /// The next generation with a new configuration and mapping (a reload): a new backend
@@ -259,20 +265,8 @@ impl Gateway {
         let mapping = with_backend_url(&config, mapping);
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
-        let (mapping, failure) = with_role_ids(mapping)?;
-        if let Some(failure) = failure {
-            if !roles::pending(&self.mapping) {
-                let what = roles::described(&mapping).unwrap_or_default();
-                return Err(StartupError::Mapping(format!(
-                    "{what}: {}; the running configuration keeps its role ids",
-                    failure.reason()
-                )));
-            }
-            self.role_lookup.failed(failure);
-        }
-        self.membership.invalidate_all();
         let rate_limits = TenantRateLimits::carried_over(&self.rate_limits, &config.limits);
-        Ok(Gateway {
+        let next = Gateway {
             config,
             mapping: Arc::new(mapping),
             backend: Arc::new(backend),
@@ -285,7 +279,20 @@ impl Gateway {
             status: self.status.clone(),
             rate_limits,
             role_lookup: self.role_lookup.clone(),
-        })
+        };
+        let (next, failure) = with_legacy_ids(next)?;
+        if let Some(failure) = failure {
+            if !roles::pending(&self.mapping) {
+                let what = roles::described(&next.mapping).unwrap_or_default();
+                return Err(StartupError::Mapping(format!(
+                    "{what}: {}; the running configuration keeps its legacy ids",
+                    failure.reason()
+                )));
+            }
+            self.role_lookup.failed(failure);
+        }
+        self.membership.invalidate_all();
+        Ok(next)
     }
 
     /// The next generation with the keys file read again; everything else is shared.

@@ -281,7 +281,7 @@ impl Live {
         if !roles::pending(&current.mapping) {
             return RolesAttempt::NothingPending;
         }
-        let mapping = match roles::resolve(&current.backend, &current.mapping).await {
+        let mapping = match roles::resolve(&current).await {
             Ok(mapping) => mapping,
             Err(failure) => {
                 roles::log_failure(&current.mapping, &failure, false);
