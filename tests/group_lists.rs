@@ -860,7 +860,7 @@ fn the_otherwise_group_is_looked_up_at_start_and_waited_for_when_orbit_cannot_an
 }
 
 #[test]
-fn an_otherwise_group_no_group_is_named_stops_the_start() {
+fn an_otherwise_name_no_group_has_or_a_per_tenant_groups_list_stops_the_start() {
     let orbit = Orbit::new("scim-gateway", "orbit-secret");
     let addr = free_loopback_addr().unwrap();
     let _server = orbit.serve(addr).unwrap();
@@ -880,4 +880,14 @@ fn an_otherwise_group_no_group_is_named_stops_the_start() {
         "{e}"
     );
     assert!(e.contains("otherwise: { id: … }"), "{e}");
+    // Looked up once for every tenant: a groups list that names the tenant cannot answer it.
+    let per_tenant =
+        orbit_roles_yaml().replacen("backend:\n", "backend:\n  tenant: { query: org }\n", 1);
+    let e = gateway(addr, &per_tenant, orbit.issue_token())
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("the groups list names the tenant") && e.contains("otherwise: { id: … }"),
+        "{e}"
+    );
 }

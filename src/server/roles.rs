@@ -221,6 +221,13 @@ async fn otherwise_id(gw: &Gateway, name: &str) -> Result<String, LookupFailure>
         return Err(LookupFailure::Invalid("the mapping has no groups".into()));
     };
     let invalid = |why: String| LookupFailure::Invalid(why);
+    if lists_per_tenant(&gw.mapping) {
+        return Err(invalid(format!(
+            "the groups list names the tenant, and the group is looked up once for every \
+             tenant\n  fix: write the legacy id of {name:?} (otherwise: {{ id: … }}), the same \
+             for every tenant"
+        )));
+    }
     let quoted = Value::String(name.to_string()).to_string();
     let filter =
         Filter::parse(&format!("displayName eq {quoted}")).map_err(|e| invalid(e.to_string()))?;
@@ -267,6 +274,17 @@ async fn otherwise_id(gw: &Gateway, name: &str) -> Result<String, LookupFailure>
             ids.join(", ")
         ))),
     }
+}
+
+/// Whether the legacy groups list differs per tenant: the tenant in its path or query, or sent
+/// with every call (`backend.tenant`).
+fn lists_per_tenant(mapping: &Mapping) -> bool {
+    let Some(groups) = &mapping.groups else {
+        return false;
+    };
+    let list = &groups.resource.endpoints.list.endpoint;
+    let target = |tenant: &str| mapping.backend.target(list, tenant, None, None, &[]);
+    mapping.backend.tenant_header("t").is_some() || target("t1") != target("t2")
 }
 
 /// Counts the look-ups' own access-token fetches (`backend_token_fetches_total`).
