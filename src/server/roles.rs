@@ -3,7 +3,8 @@
 //! API's roles, and the group a user in no other group is in
 //! (`groups.membership.user_attribute.otherwise: { name: … }`, "One group per user"), found
 //! in the groups list; and what their outcome means for the gateway. Both are done once, at
-//! start and at each reload, for every tenant (neither names one). A wrong mapping (a name no role has, or two roles have; an answer that is not
+//! start and at each reload, for every tenant (neither names one), by `server::lookups`; the
+//! role call itself is here. A wrong mapping (a name no role has, or two roles have; an answer that is not
 //! the list the mapping describes) is a configuration error: it stops the start and refuses a
 //! reload. A legacy API that cannot answer yet (unreachable, too slow, 5xx, its token endpoint
 //! failing) or that refuses the gateway's credentials is not: the gateway starts with the roles
@@ -15,17 +16,12 @@ use std::sync::Mutex;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::{BackendError, BackendRequest, CallObserver, TokenFetch, TokenProblem};
+use crate::backend::{
+    BackendClient, BackendError, BackendRequest, CallObserver, TokenFetch, TokenProblem,
+};
 use crate::mapping::Mapping;
 use crate::metrics::Metrics;
-use crate::scim::filter::Filter;
-use crate::scim::list::ListQuery;
 use crate::scim::ScimError;
-use crate::server::context::Ctx;
-use crate::server::gateway::Gateway;
-use crate::server::record::RequestRecord;
-use crate::server::select;
-use crate::server::tenant::Tenant;
 
 /// How many seconds an identity provider is told to wait (`Retry-After`) before sending again
 /// a request that needs the role ids while they are pending.
@@ -193,102 +189,8 @@ fn pending_ids_error(what: &str, ids: &str, key: &str) -> ScimError {
     .with_retry_after(PENDING_RETRY_AFTER_SECONDS)
 }
 
-/// The mapping of `gw` with its role names and its `otherwise:` group name resolved to the
-/// legacy ids, each looked up with `gw`'s backend client (the roles first). The mapping as it
-/// is when it names nothing to look up.
-pub(crate) async fn resolve(gw: &Gateway) -> Result<Mapping, LookupFailure> {
-    let mapping = with_role_ids(gw).await?;
-    let Some(groups) = &mapping.groups else {
-        return Ok(mapping);
-    };
-    let Some(name) = groups.membership.otherwise_name() else {
-        return Ok(mapping);
-    };
-    let id = otherwise_id(gw, name).await?;
-    let mut resolved = mapping.clone();
-    if let Some(g) = resolved.groups.as_mut() {
-        g.membership = g.membership.with_otherwise_id(&id);
-    }
-    Ok(resolved)
-}
-
-/// The legacy id of the group named `name` (trimmed, case-insensitively): read from the groups
-/// list the way `GET /Groups?filter=displayName eq "<name>"` reads it (hidden and protected
-/// groups included), for the default tenant. None by that name, or several, is a configuration
-/// error.
-async fn otherwise_id(gw: &Gateway, name: &str) -> Result<String, LookupFailure> {
-    let Some(groups) = &gw.mapping.groups else {
-        return Err(LookupFailure::Invalid("the mapping has no groups".into()));
-    };
-    let invalid = |why: String| LookupFailure::Invalid(why);
-    if lists_per_tenant(&gw.mapping) {
-        return Err(invalid(format!(
-            "the groups list names the tenant, and the group is looked up once for every \
-             tenant\n  fix: write the legacy id of {name:?} (otherwise: {{ id: … }}), the same \
-             for every tenant"
-        )));
-    }
-    let quoted = Value::String(name.to_string()).to_string();
-    let filter =
-        Filter::parse(&format!("displayName eq {quoted}")).map_err(|e| invalid(e.to_string()))?;
-    let query = ListQuery::from_query_string("", 10).map_err(|e| invalid(e.detail.clone()))?;
-    let tenant = Tenant::default_tenant();
-    let record = RequestRecord::default();
-    let cx = Ctx {
-        gw,
-        tenant: &tenant,
-        request_id: "otherwise-lookup",
-        record: &record,
-    };
-    let schema = crate::server::groups::schema();
-    let found = select::select(&cx, &groups.resource, schema, Some(&filter), &query)
-        .await
-        .map_err(|e| {
-            let why = format!("the groups list could not be read: {}", e.detail);
-            match e.status {
-                401 | 403 => LookupFailure::Refused(why),
-                500..=599 | 408 | 429 => LookupFailure::Unavailable(why),
-                _ => LookupFailure::Invalid(why),
-            }
-        })?;
-    let ids: Vec<&str> = found
-        .resources
-        .iter()
-        .filter(|group| {
-            group
-                .get("displayName")
-                .and_then(Value::as_str)
-                .is_some_and(|d| d.trim().eq_ignore_ascii_case(name.trim()))
-        })
-        .filter_map(|group| group.get("id").and_then(Value::as_str))
-        .collect();
-    match ids.as_slice() {
-        [id] => Ok((*id).to_string()),
-        [] => Err(invalid(format!(
-            "the legacy API has no group named {name:?}\n  fix: name a group of GET /Groups, or \
-             write the group's legacy id (otherwise: {{ id: … }})"
-        ))),
-        _ => Err(invalid(format!(
-            "several legacy groups are named {name:?} (ids {})\n  fix: write the group's legacy \
-             id (otherwise: {{ id: … }})",
-            ids.join(", ")
-        ))),
-    }
-}
-
-/// Whether the legacy groups list differs per tenant: the tenant in its path or query, or sent
-/// with every call (`backend.tenant`).
-fn lists_per_tenant(mapping: &Mapping) -> bool {
-    let Some(groups) = &mapping.groups else {
-        return false;
-    };
-    let list = &groups.resource.endpoints.list.endpoint;
-    let target = |tenant: &str| mapping.backend.target(list, tenant, None, None, &[]);
-    mapping.backend.tenant_header("t").is_some() || target("t1") != target("t2")
-}
-
 /// Counts the look-ups' own access-token fetches (`backend_token_fetches_total`).
-struct TokenFetches<'m>(&'m Metrics);
+pub(crate) struct TokenFetches<'m>(&'m Metrics);
 
 impl CallObserver for TokenFetches<'_> {
     fn token_fetch(&self, outcome: TokenFetch) {
@@ -296,11 +198,14 @@ impl CallObserver for TokenFetches<'_> {
     }
 }
 
-/// The mapping of `gw` with its role names resolved to the legacy ids: calls the look-up, then
-/// replaces every name. The mapping as it is when it names no roles to look up.
-async fn with_role_ids(gw: &Gateway) -> Result<Mapping, LookupFailure> {
-    let mapping: &Mapping = &gw.mapping;
-    let client = &gw.backend;
+/// `mapping` with its role names resolved to the legacy ids: calls the look-up with `client`
+/// (its token fetches counted in `metrics`), then replaces every name. `mapping` itself when it
+/// names no roles to look up.
+pub(crate) async fn with_role_ids(
+    client: &BackendClient,
+    mapping: &Mapping,
+    metrics: &Metrics,
+) -> Result<Mapping, LookupFailure> {
     let Some(groups) = &mapping.groups else {
         return Ok(mapping.clone());
     };
@@ -323,7 +228,7 @@ async fn with_role_ids(gw: &Gateway) -> Result<Mapping, LookupFailure> {
         body: None,
     };
     let answer = client
-        .send_protected(request, &TokenFetches(&gw.metrics))
+        .send_protected(request, &TokenFetches(metrics))
         .await
         .map_err(not_answered)?;
     match answer.status {
