@@ -23,7 +23,7 @@ use crate::server::select;
 use crate::server::tenant::Tenant;
 
 impl Gateway {
-    /// Builds the gateway from a loaded configuration and mapping ([`Gateway::build`]), then
+    /// Builds the gateway from a loaded configuration and mapping (`Gateway::build`), then
     /// looks up the legacy ids of what the mapping names by name.
     ///
     /// When the legacy API cannot answer the look-up yet, the gateway is built all the same,
@@ -38,7 +38,7 @@ impl Gateway {
     }
 
     /// The next generation with a new configuration and mapping (a reload,
-    /// [`Gateway::rebuilt`]), the names its mapping gives looked up again; the membership cache
+    /// `Gateway::rebuilt`), the names its mapping gives looked up again; the membership cache
     /// emptied (the mapping may read groups differently now).
     ///
     /// When the legacy API cannot answer the look-up, the reload is refused while this
