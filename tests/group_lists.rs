@@ -22,7 +22,7 @@ use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::Live;
 use scim_gateway::server::runner::gateway_services;
-use scim_gateway_example_apis::orbit::{Orbit, TEAM, TEAMS};
+use scim_gateway_example_apis::orbit::{self, Orbit, TEAM, TEAMS, USER};
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start, RunningServer};
 use serde_json::{json, Map, Value};
 
@@ -475,7 +475,7 @@ fn an_unknown_role_name_stops_the_start_and_a_reload_keeps_the_running_ids() {
         .expect("the reload is refused")
         .to_string();
     assert!(
-        e.contains("the running configuration keeps its role ids"),
+        e.contains("the running configuration keeps its legacy ids"),
         "{e}"
     );
     assert!(
@@ -616,7 +616,7 @@ fn a_gateway_started_before_orbit_waits_for_the_roles_then_writes_their_ids() {
     );
 }
 
-/// A front for Orbit that answers 503 to the role look-up while `failing` (a product still
+/// A front for Orbit that answers 503 to the list of its roles while `failing` (a product still
 /// starting) and passes every other request on, one request per connection.
 fn failing_roles_front(
     orbit: std::net::SocketAddr,
@@ -651,7 +651,10 @@ fn failing_roles_front(
                 }
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).unwrap();
-                if head.contains(" /api/v2/roles") && failing.load(Ordering::SeqCst) {
+                // The list only: a role read by id passes.
+                let lists_roles =
+                    head.contains(" /api/v2/roles ") || head.contains(" /api/v2/roles?");
+                if lists_roles && failing.load(Ordering::SeqCst) {
                     let _ = client.write_all(
                         b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                     );
@@ -748,4 +751,143 @@ fn refused_credentials_start_the_gateway_not_ready_and_a_reload_waits_too() {
     let pending = g.live.current();
     let reloaded = pending.reloaded(pending.config.clone(), (*pending.mapping).clone());
     assert!(reloaded.is_ok(), "{:?}", reloaded.err());
+}
+
+/// `scim_gateway_backend_token_fetches_total{outcome}` as `env`'s admin listener shows it.
+fn token_fetches(env: &Env, outcome: &str) -> f64 {
+    let (_, text) = env.admin_get("/metrics");
+    let series = format!("scim_gateway_backend_token_fetches_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series}in\n{text}"))
+}
+
+#[test]
+fn the_role_look_ups_own_access_token_is_counted() {
+    // mappings/orbit.yaml looks Orbit's roles up at start, with an OAuth 2.0 token of its own.
+    let env = Env::start(Legacy::Orbit);
+    assert_eq!(env.orbit().tokens_issued(), 1, "the look-up's token");
+    assert_eq!(token_fetches(&env, "fetched"), 1.0);
+    assert_eq!(token_fetches(&env, "refused"), 0.0);
+}
+
+/// mappings/orbit-roles.yaml: Orbit's roles as groups, a user taken out of its role put in
+/// `otherwise: { name: Member }`.
+fn orbit_roles_yaml() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("mappings/orbit-roles.yaml")).unwrap()
+}
+
+/// A user's one role in Orbit, by id.
+fn role_of(orbit: &Orbit, user: &str) -> Value {
+    orbit.user(user).unwrap()["role_id"].clone()
+}
+
+/// A SCIM PATCH taking `user` out of a group.
+fn remove(user: &str) -> Value {
+    patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{user}\"]")}]))
+}
+
+#[test]
+fn the_otherwise_group_is_looked_up_at_start_and_waited_for_when_orbit_cannot_answer() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let orbit_addr = free_loopback_addr().unwrap();
+    let _orbit = orbit.serve(orbit_addr).unwrap();
+    let u = orbit.seed(2);
+    let (editor, viewer) = (orbit.role_id("Editor"), orbit.role_id("Viewer"));
+    for user in &u {
+        let mut changes = Map::new();
+        changes.insert("role_id".into(), json!(editor));
+        assert!(orbit.edit_user(user, &changes));
+    }
+    // Orbit lists no roles yet: the gateway starts, not ready, saying what it waits for.
+    let failing = Arc::new(AtomicBool::new(true));
+    let front = failing_roles_front(orbit_addr, failing.clone());
+    let g = Serving::start(front, &orbit_roles_yaml(), orbit.issue_token());
+    let (status, text) = g.admin("/readyz");
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("groups.membership.user_attribute.otherwise")
+            && text.contains("answered 503"),
+        "{text}"
+    );
+    // What needs no Member id works: reads, and a user's groups.
+    let (status, _, body) = g.scim("GET", &format!("/Users/{}", u[0]), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["groups"][0]["value"], json!(editor));
+    // Taking a user out of Editor writes Member: 503, to be sent again, nothing written.
+    let writes = orbit.requests().get("PATCH", USER);
+    let (status, retry_after, body) =
+        g.scim("PATCH", &format!("/Groups/{editor}"), Some(&remove(&u[0])));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry_after.as_deref(), Some("5"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("groups.membership.user_attribute.otherwise"),
+        "{body}"
+    );
+    assert_eq!(
+        orbit.requests().get("PATCH", USER),
+        writes,
+        "nothing written"
+    );
+    // Orbit lists its roles: Member is looked up once, and the unassignment goes through
+    // without listing them again.
+    failing.store(false, Ordering::SeqCst);
+    assert!(
+        g.until_ready(Duration::from_secs(10)),
+        "{:?}",
+        g.admin("/readyz")
+    );
+    for user in &u {
+        orbit.requests().reset();
+        let (status, _, body) = g.scim("PATCH", &format!("/Groups/{editor}"), Some(&remove(user)));
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(role_of(&orbit, user), json!(orbit.role_id("Member")));
+        assert_eq!(
+            orbit.requests().get("GET", orbit::ROLES),
+            0,
+            "the roles list read again"
+        );
+    }
+    // In Member, a user counts as in no role: Viewer replaces it.
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": u[0]}]}]));
+    let (status, _, body) = g.scim("PATCH", &format!("/Groups/{viewer}"), Some(&add));
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(role_of(&orbit, &u[0]), json!(viewer));
+}
+
+#[test]
+fn an_otherwise_name_no_group_has_or_a_per_tenant_groups_list_stops_the_start() {
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let addr = free_loopback_addr().unwrap();
+    let _server = orbit.serve(addr).unwrap();
+    let yaml = orbit_roles_yaml().replace(
+        "otherwise: { name: Member }",
+        "otherwise: { name: Members }",
+    );
+    let e = gateway(addr, &yaml, orbit.issue_token())
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("groups.membership.user_attribute.otherwise: group \"Members\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("the legacy API has no group named \"Members\""),
+        "{e}"
+    );
+    assert!(e.contains("otherwise: { id: … }"), "{e}");
+    // Looked up once for every tenant: a groups list that names the tenant cannot answer it.
+    let per_tenant =
+        orbit_roles_yaml().replacen("backend:\n", "backend:\n  tenant: { query: org }\n", 1);
+    let e = gateway(addr, &per_tenant, orbit.issue_token())
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("the groups list names the tenant") && e.contains("otherwise: { id: … }"),
+        "{e}"
+    );
 }

@@ -82,7 +82,9 @@ groups:
 fn start(groups_extra: &str, attribute_extra: &str, teams: &[&str]) -> (Env, Vec<String>) {
     let yaml = mapping_yaml(groups_extra, attribute_extra);
     let mine = mapping::load_str("single.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
-    let env = Env::start_tweaked(
+    // The teams first: the gateway looks a team the mapping names by name up at start.
+    let mut tids = Vec::new();
+    let env = Env::start_prepared(
         Legacy::Crewbase,
         move |m| {
             let backend = m.backend.clone();
@@ -90,12 +92,15 @@ fn start(groups_extra: &str, attribute_extra: &str, teams: &[&str]) -> (Env, Vec
             m.backend = backend;
         },
         |_| {},
+        |apis| {
+            let crewbase = apis.crewbase.expect("Crewbase");
+            let none: [&str; 0] = [];
+            tids = teams
+                .iter()
+                .map(|t| crewbase.seed_team(t, &none).unwrap())
+                .collect();
+        },
     );
-    let none: [&str; 0] = [];
-    let tids = teams
-        .iter()
-        .map(|t| env.crewbase().seed_team(t, &none).unwrap())
-        .collect();
     (env, tids)
 }
 
@@ -391,6 +396,34 @@ fn a_user_taken_out_of_its_role_becomes_a_member_again() {
     // Taken out of a role it is not in: nothing changes.
     remove(&env, &editor, &users[1]);
     assert_eq!(role_of(&env, &users[1]), json!(member));
+}
+
+#[test]
+fn an_unassignment_reads_the_group_and_the_user_and_writes_the_user() {
+    let env = Env::start(Legacy::OrbitRoles);
+    let users = env.seed_users(1);
+    let editor = role(&env, "Editor");
+    add(&env, &editor, &users[0]);
+    env.orbit().requests().reset();
+    // Member, the mapping's `otherwise` by name, was looked up at start: taking the user out
+    // of Editor reads Editor, reads the user and writes it, without listing Orbit's roles
+    // again (it did on every unassignment: four calls).
+    remove(&env, &editor, &users[0]);
+    assert_eq!(role_of(&env, &users[0]), json!(role(&env, "Member")));
+    let targets = env.orbit().requests().targets();
+    let path = |t: &str| t.split(['?', ' ']).nth(1).unwrap_or_default().to_string();
+    assert!(
+        !targets.iter().any(|t| path(t) == orbit::ROLES),
+        "{targets:?}"
+    );
+    assert_eq!(
+        targets
+            .iter()
+            .map(|t| t.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["GET", "GET", "PATCH"],
+        "{targets:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::error::TranslateError;
 use super::legacy_path::LegacyPath;
 use super::plan::{
-    GroupAttribute, GroupSelector, MemberCall, MemberList, UserAttribute, UserGroups,
+    GroupAttribute, GroupSelector, MemberCall, MemberList, Membership, UserAttribute, UserGroups,
 };
 use super::roles::UserGroup;
 use super::values::{self, scalar_string, to_legacy_type, LegacyType};
@@ -203,6 +203,32 @@ impl UserAttribute {
     /// name).
     pub fn ranks_by_name(&self) -> bool {
         !self.ranking.is_empty()
+    }
+}
+
+impl Membership {
+    /// The display name of the `otherwise:` group while it is still to be resolved to the
+    /// legacy id (`otherwise: { name: … }`, looked up at start and at each reload with the
+    /// roles); `None` once resolved, for `{ id: … }`, or without `otherwise:`.
+    pub(crate) fn otherwise_name(&self) -> Option<&str> {
+        match self {
+            Membership::UserAttribute(UserAttribute {
+                otherwise: Some(GroupSelector::Name(name)),
+                ..
+            }) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// This membership with the `otherwise:` group named by its legacy id `id`.
+    pub(crate) fn with_otherwise_id(&self, id: &str) -> Membership {
+        let mut out = self.clone();
+        if let Membership::UserAttribute(ua) = &mut out {
+            if ua.otherwise.is_some() {
+                ua.otherwise = Some(GroupSelector::Id(id.to_string()));
+            }
+        }
+        out
     }
 }
 

@@ -89,8 +89,9 @@ impl AdminApp {
     }
 
     /// Whether the gateway can serve: the mapping is loaded (it is, or the gateway would not
-    /// exist), the legacy roles it names by name are looked up, and the legacy API accepts a TCP connection at the address resolved at start-up
-    /// (no DNS here).
+    /// exist), the legacy roles and the `otherwise:` group it names by name are looked up, and
+    /// the legacy API accepts a TCP connection at the address resolved at start-up (no DNS
+    /// here).
     async fn readiness(&self) -> Result<(), String> {
         let gateway = self.gateway.current();
         if roles::pending(&gateway.mapping) {
@@ -98,9 +99,18 @@ impl AdminApp {
                 .role_lookup
                 .last_failure()
                 .unwrap_or_else(|| "not tried yet".into());
+            let roles_pending = gateway
+                .mapping
+                .groups
+                .as_ref()
+                .is_some_and(|g| g.rules.roles_pending());
+            let what = if roles_pending {
+                "the legacy role look-up (groups.roles.lookup)"
+            } else {
+                "the look-up of the otherwise group (groups.membership.user_attribute.otherwise)"
+            };
             return Err(format!(
-                "the legacy role look-up (groups.roles.lookup) is pending, retried in the \
-                 background: {why}"
+                "{what} is pending, retried in the background: {why}"
             ));
         }
         if let Some(r) = self.cached() {

@@ -19,7 +19,7 @@ use crate::mapping::Mapping;
 use crate::metrics::Metrics;
 use crate::server::auth::KeyRing;
 use crate::server::rate_limit::TenantRateLimits;
-use crate::server::roles::{self, LookupFailure, RoleLookupStatus};
+use crate::server::roles::RoleLookupStatus;
 use crate::server::status::StatusBoard;
 use crate::server::tenant::Tenant;
 use crate::server::wire::SEGMENT;
@@ -134,46 +134,8 @@ fn key_ring(config: &Config) -> Result<KeyRing, KeysError> {
     ))
 }
 
-/// The mapping with the legacy role names of `groups.roles` resolved to the legacy API's role
-/// ids, when it says `roles.lookup`: the roles are read at start and at each reload (a
-/// generation keeps the ids it started with), once for every tenant (the call names none),
-/// with a client of its own on a thread of its own, as no server runs yet. A configuration
-/// error (a name no role has, or several have; an answer that is not the list the mapping
-/// describes) stops the start (or refuses the reload) saying why. A legacy API that cannot
-/// answer yet, or refuses the credentials, gives the mapping as it is (roles pending) and why.
-fn with_role_ids(mapping: Mapping) -> Result<(Mapping, Option<LookupFailure>), StartupError> {
-    let Some(what) = roles::described(&mapping) else {
-        return Ok((mapping, None));
-    };
-    let outcome = std::thread::scope(|s| {
-        s.spawn(|| -> Result<Mapping, LookupFailure> {
-            let unavailable = |e: String| LookupFailure::Unavailable(e);
-            let client = backend_client(&mapping).map_err(|e| unavailable(e.to_string()))?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| unavailable(e.to_string()))?;
-            runtime.block_on(roles::resolve(&client, &mapping))
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(LookupFailure::Unavailable(
-                "the look-up stopped unexpectedly".into(),
-            ))
-        })
-    });
-    match outcome {
-        Ok(resolved) => Ok((resolved, None)),
-        Err(failure) if failure.is_transient() => Ok((mapping, Some(failure))),
-        Err(failure) => Err(StartupError::Mapping(format!(
-            "{what}: {}",
-            failure.reason()
-        ))),
-    }
-}
-
 /// The backend client of `mapping`: resolves the credentials and the address once.
-fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
+pub(crate) fn backend_client(mapping: &Mapping) -> Result<BackendClient, StartupError> {
     let credential = match &mapping.backend.auth {
         Some(auth) => Some(
             auth.resolve(&mapping.backend.base_url)
@@ -206,22 +168,15 @@ fn with_backend_url(config: &Config, mut mapping: Mapping) -> Mapping {
 
 impl Gateway {
     /// Builds the gateway from a loaded configuration and mapping: resolves the backend
-    /// credentials and address once, and reads the keys file the configuration names.
-    ///
-    /// When the mapping names roles (`groups.roles.lookup`) and the legacy API cannot answer
-    /// the look-up yet, the gateway is built all the same, with the roles pending (see
-    /// `server::roles`): a background task looks them up again.
-    pub fn new(config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
+    /// credentials and address once, and reads the keys file the configuration names. The
+    /// names the mapping gives are not looked up yet: [`Gateway::new`] (`server::lookups`)
+    /// does, with the gateway built here.
+    pub(crate) fn build(config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
         let mapping = with_backend_url(&config, mapping);
         // The client and the keys first: a missing secret or a bad certificate is said as such.
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
-        let (mapping, failure) = with_role_ids(mapping)?;
         let role_lookup = Arc::new(RoleLookupStatus::default());
-        if let Some(failure) = failure {
-            roles::log_failure(&mapping, &failure, true);
-            role_lookup.failed(failure);
-        }
         let rate_limits = Arc::new(TenantRateLimits::new(&config.limits));
         let membership = MembershipCache::new(
             Duration::from_secs(config.cache.ttl_seconds),
@@ -249,28 +204,17 @@ impl Gateway {
 
     /// The next generation with a new configuration and mapping (a reload): a new backend
     /// client (its address resolved again), the keys file read again, and this generation's
-    /// caches (the membership one emptied: the mapping may read groups differently now), locks,
-    /// metrics and counts.
-    ///
-    /// When the legacy API cannot answer the role look-up, the reload is refused while this
-    /// generation has its role ids (it keeps them); a generation still waiting for them is
-    /// replaced by one that waits too.
-    pub fn reloaded(&self, config: Config, mapping: Mapping) -> Result<Gateway, StartupError> {
+    /// caches, locks, metrics and counts. The names the mapping gives are not looked up yet:
+    /// [`Gateway::reloaded`] (`server::lookups`) does, and empties the membership cache once
+    /// the generation is accepted.
+    pub(crate) fn rebuilt(
+        &self,
+        config: Config,
+        mapping: Mapping,
+    ) -> Result<Gateway, StartupError> {
         let mapping = with_backend_url(&config, mapping);
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
-        let (mapping, failure) = with_role_ids(mapping)?;
-        if let Some(failure) = failure {
-            if !roles::pending(&self.mapping) {
-                let what = roles::described(&mapping).unwrap_or_default();
-                return Err(StartupError::Mapping(format!(
-                    "{what}: {}; the running configuration keeps its role ids",
-                    failure.reason()
-                )));
-            }
-            self.role_lookup.failed(failure);
-        }
-        self.membership.invalidate_all();
         let rate_limits = TenantRateLimits::carried_over(&self.rate_limits, &config.limits);
         Ok(Gateway {
             config,

@@ -28,6 +28,7 @@ pub(crate) mod counts;
 pub mod gateway;
 pub(crate) mod groups;
 pub(crate) mod legacy;
+pub(crate) mod lookups;
 pub(crate) mod observe;
 pub(crate) mod rate_limit;
 pub(crate) mod record;

@@ -28,6 +28,7 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::mapping;
 use crate::server::gateway::Gateway;
+use crate::server::lookups;
 use crate::server::roles::{self, LookupFailure};
 
 /// How often the keys file is checked for a change.
@@ -281,7 +282,7 @@ impl Live {
         if !roles::pending(&current.mapping) {
             return RolesAttempt::NothingPending;
         }
-        let mapping = match roles::resolve(&current.backend, &current.mapping).await {
+        let mapping = match lookups::resolve(&current).await {
             Ok(mapping) => mapping,
             Err(failure) => {
                 roles::log_failure(&current.mapping, &failure, false);

@@ -1,6 +1,10 @@
-//! The look-up of the legacy roles named by name (`groups.roles.lookup`, docs/mapping.md
-//! "Roles by name"): one call listing the legacy API's roles, and what its outcome means for
-//! the gateway. A wrong mapping (a name no role has, or two roles have; an answer that is not
+//! The look-ups of what the mapping names by name and the legacy API stores by id: the legacy
+//! roles (`groups.roles.lookup`, docs/mapping.md "Roles by name"), one call listing the legacy
+//! API's roles, and the group a user in no other group is in
+//! (`groups.membership.user_attribute.otherwise: { name: … }`, "One group per user"), found
+//! in the groups list; and what their outcome means for the gateway. Both are done once, at
+//! start and at each reload, for every tenant (neither names one), by `server::lookups`; the
+//! role call itself is here. A wrong mapping (a name no role has, or two roles have; an answer that is not
 //! the list the mapping describes) is a configuration error: it stops the start and refuses a
 //! reload. A legacy API that cannot answer yet (unreachable, too slow, 5xx, its token endpoint
 //! failing) or that refuses the gateway's credentials is not: the gateway starts with the roles
@@ -12,8 +16,11 @@ use std::sync::Mutex;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::backend::{BackendClient, BackendError, BackendRequest, TokenProblem};
+use crate::backend::{
+    BackendClient, BackendError, BackendRequest, CallObserver, TokenFetch, TokenProblem,
+};
 use crate::mapping::Mapping;
+use crate::metrics::Metrics;
 use crate::scim::ScimError;
 
 /// How many seconds an identity provider is told to wait (`Retry-After`) before sending again
@@ -100,66 +107,104 @@ pub(crate) fn log_failure(mapping: &Mapping, failure: &LookupFailure, at_start: 
         LookupFailure::Unavailable(why) => tracing::warn!(
             lookup,
             error = %why,
-            "the legacy roles could not be looked up {when}; requests that need the role ids \
-             answer 503 and /readyz 503 until they are (retried in the background)"
+            "the legacy ids the mapping names by name could not be looked up {when}; requests \
+             that need them answer 503 and /readyz 503 until they are (retried in the \
+             background)"
         ),
         LookupFailure::Refused(why) => tracing::error!(
             lookup,
             error = %why,
-            "the legacy API refused the gateway's credentials for the role look-up {when}; \
-             requests that need the role ids answer 503 and /readyz 503 until it accepts them \
-             (retried in the background): check backend.auth"
+            "the legacy API refused the gateway's credentials for the look-up {when}; \
+             requests that need the legacy ids answer 503 and /readyz 503 until it accepts \
+             them (retried in the background): check backend.auth"
         ),
         LookupFailure::Invalid(why) => tracing::error!(
             lookup,
             error = %why,
-            "the legacy roles do not fit the mapping; requests that need the role ids answer \
-             503 and /readyz 503: fix groups.roles and reload (retried in the background)"
+            "the legacy roles or groups do not fit the names of the mapping; requests that \
+             need their ids answer 503 and /readyz 503: fix the mapping and reload (retried in \
+             the background)"
         ),
     }
 }
 
-/// `groups.roles.lookup: GET <url>`: the look-up as messages name it.
+/// What is looked up, as messages name it: `groups.roles.lookup: GET <url>`, and/or
+/// `groups.membership.user_attribute.otherwise: group "<name>"`. `None` when nothing is.
 pub(crate) fn described(mapping: &Mapping) -> Option<String> {
-    let lookup = mapping.groups.as_ref()?.rules.role_lookup()?;
-    Some(format!(
-        "groups.roles.lookup: {} {}{}",
-        lookup.endpoint.method,
-        mapping.backend.base_url,
-        mapping
-            .backend
-            .target(&lookup.endpoint, "", None, None, &[])
-    ))
+    let groups = mapping.groups.as_ref()?;
+    let roles = groups.rules.role_lookup().map(|lookup| {
+        format!(
+            "groups.roles.lookup: {} {}{}",
+            lookup.endpoint.method,
+            mapping.backend.base_url,
+            mapping
+                .backend
+                .target(&lookup.endpoint, "", None, None, &[])
+        )
+    });
+    let otherwise = groups
+        .membership
+        .otherwise_name()
+        .map(|name| format!("groups.membership.user_attribute.otherwise: group {name:?}"));
+    match (roles, otherwise) {
+        (Some(r), Some(o)) => Some(format!("{r}; {o}")),
+        (r, o) => r.or(o),
+    }
 }
 
-/// Whether `mapping` names roles still to be resolved to the legacy ids.
+/// Whether `mapping` names roles, or the `otherwise:` group, still to be resolved to the
+/// legacy ids.
 pub(crate) fn pending(mapping: &Mapping) -> bool {
     mapping
         .groups
         .as_ref()
-        .is_some_and(|g| g.rules.roles_pending())
+        .is_some_and(|g| g.rules.roles_pending() || g.membership.otherwise_name().is_some())
 }
 
 /// The SCIM answer to a request that needs the role ids while they are pending: 503 with
 /// `Retry-After`.
 pub(crate) fn pending_error(what: &str) -> ScimError {
+    pending_ids_error(what, "the legacy role ids", "groups.roles.lookup")
+}
+
+/// The SCIM answer to a request that needs the legacy id of the `otherwise:` group while it is
+/// pending: 503 with `Retry-After`.
+pub(crate) fn otherwise_pending_error(what: &str) -> ScimError {
+    pending_ids_error(
+        what,
+        "the legacy id of the group a user in no other group is in",
+        "groups.membership.user_attribute.otherwise",
+    )
+}
+
+fn pending_ids_error(what: &str, ids: &str, key: &str) -> ScimError {
     ScimError::new(
         503,
         None,
         format!(
-            "{what} needs the legacy role ids, and the gateway has not been able to look them \
-             up from the legacy API yet (groups.roles.lookup; it keeps trying): send it again \
-             later"
+            "{what} needs {ids}, and the gateway has not been able to look it up from the \
+             legacy API yet ({key}; it keeps trying): send it again later"
         ),
     )
     .with_retry_after(PENDING_RETRY_AFTER_SECONDS)
 }
 
-/// `mapping` with its role names resolved to the legacy ids: calls the look-up with `client`,
-/// then replaces every name. `mapping` itself when it names no roles to look up.
-pub(crate) async fn resolve(
+/// Counts the look-ups' own access-token fetches (`backend_token_fetches_total`).
+pub(crate) struct TokenFetches<'m>(&'m Metrics);
+
+impl CallObserver for TokenFetches<'_> {
+    fn token_fetch(&self, outcome: TokenFetch) {
+        self.0.record_token_fetch(outcome.label());
+    }
+}
+
+/// `mapping` with its role names resolved to the legacy ids: calls the look-up with `client`
+/// (its token fetches counted in `metrics`), then replaces every name. `mapping` itself when it
+/// names no roles to look up.
+pub(crate) async fn with_role_ids(
     client: &BackendClient,
     mapping: &Mapping,
+    metrics: &Metrics,
 ) -> Result<Mapping, LookupFailure> {
     let Some(groups) = &mapping.groups else {
         return Ok(mapping.clone());
@@ -183,7 +228,7 @@ pub(crate) async fn resolve(
         body: None,
     };
     let answer = client
-        .send_protected(request, &())
+        .send_protected(request, &TokenFetches(metrics))
         .await
         .map_err(not_answered)?;
     match answer.status {

@@ -54,6 +54,14 @@ impl Legacy {
 /// `mappings/orbit.yaml` and `mappings/orbit-roles.yaml` name).
 pub const ORBIT_CLIENT_ID: &str = "scim-gateway";
 
+/// The legacy API of an environment (the one its `Legacy` names is `Some`).
+pub struct Apis<'a> {
+    pub acme: Option<&'a AcmeHr>,
+    pub crewbase: Option<&'a Crewbase>,
+    pub keystone: Option<&'a Keystone>,
+    pub orbit: Option<&'a Orbit>,
+}
+
 /// A running gateway + legacy API.
 pub struct Env {
     pub legacy: Legacy,
@@ -110,6 +118,17 @@ impl Env {
         legacy: Legacy,
         tweak_mapping: impl FnOnce(&mut Mapping),
         tweak: impl FnOnce(&mut Config),
+    ) -> Env {
+        Self::start_prepared(legacy, tweak_mapping, tweak, |_| {})
+    }
+
+    /// [`Env::start_tweaked`], with `prepare` given the legacy API before the gateway starts:
+    /// to seed what the gateway reads at start (a group the mapping names by name).
+    pub fn start_prepared(
+        legacy: Legacy,
+        tweak_mapping: impl FnOnce(&mut Mapping),
+        tweak: impl FnOnce(&mut Config),
+        prepare: impl FnOnce(&Apis<'_>),
     ) -> Env {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut mapping =
@@ -185,6 +204,12 @@ impl Env {
         // The legacy API first: a gateway may read from it at start (roles looked up by name).
         let backend_server = start(server_conf(0, 1), vec![backend_service], &[backend_addr])
             .expect("the legacy API starts");
+        prepare(&Apis {
+            acme: acme.as_ref(),
+            crewbase: crewbase.as_ref(),
+            keystone: keystone.as_ref(),
+            orbit: orbit.as_ref(),
+        });
         let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (services, addrs) = gateway_services(&live);
         let server = start(server_conf(0, 1), services, &addrs).expect("the gateway starts");

@@ -12,8 +12,6 @@ use crate::mapping::plan::GroupSelector;
 use crate::mapping::{
     Endpoint, GroupAttribute, GroupMapping, MemberCall, Membership, UserAttribute, UserGroup,
 };
-use crate::scim::filter::Filter;
-use crate::scim::list::ListQuery;
 use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -22,7 +20,6 @@ use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::record;
 use crate::server::roles;
 use crate::server::router;
-use crate::server::select;
 
 use super::user::sync_user_rules;
 use super::{display_name, fetch, find};
@@ -378,7 +375,7 @@ async fn set_user_group_once(
     }
     if !member {
         groups.retain(|g| g != group_id);
-        if let (true, Some(otherwise)) = (groups.is_empty(), otherwise_id(cx, g, ua).await?) {
+        if let (true, Some(otherwise)) = (groups.is_empty(), otherwise_id(ua, user_id)?) {
             if otherwise == group_id {
                 return Ok(Try::Done(Set::Kept(format!(
                     "the user stays in group {group_id}, which holds the users in no other \
@@ -389,7 +386,7 @@ async fn set_user_group_once(
         }
     } else if let (true, Some(current)) = (ua.single, groups.first()) {
         let in_no_group = match ua.otherwise() {
-            Some(_) => otherwise_id(cx, g, ua).await?.as_deref() == Some(current.as_str()),
+            Some(_) => otherwise_id(ua, user_id)?.as_deref() == Some(current.as_str()),
             None => false,
         };
         if !in_no_group {
@@ -418,34 +415,16 @@ async fn set_user_group_once(
 }
 
 /// The legacy id of the `otherwise:` group of a single field; `None` without one. A group named
-/// by its display name is found in the groups list (hidden and protected groups included); none
-/// by that name is a 502.
-async fn otherwise_id(
-    cx: &Ctx<'_>,
-    g: &GroupMapping,
-    ua: &UserAttribute,
-) -> Result<Option<String>, ScimError> {
-    let name = match ua.otherwise() {
-        None => return Ok(None),
-        Some(GroupSelector::Id(id)) => return Ok(Some(id.clone())),
-        Some(GroupSelector::Name(name)) => name,
-    };
-    let quoted = serde_json::Value::String(name.clone()).to_string();
-    let filter = Filter::parse(&format!("displayName eq {quoted}"))?;
-    let query = ListQuery::from_query_string("", 10)?;
-    let found = select::select(cx, &g.resource, super::schema(), Some(&filter), &query).await?;
-    found
-        .resources
-        .iter()
-        .filter(|group| display_name(group).is_some_and(|d| d.eq_ignore_ascii_case(name.trim())))
-        .find_map(|group| group.get("id").and_then(serde_json::Value::as_str))
-        .map(|id| Some(id.to_string()))
-        .ok_or_else(|| {
-            ScimError::bad_gateway(format!(
-                "the legacy API has no group named {name:?}, which the mapping writes for a \
-                 user in no other group (groups.membership.user_attribute.otherwise)"
-            ))
-        })
+/// by its display name is looked up at start and at each reload (`server::roles`): until it is,
+/// a 503 with `Retry-After`.
+fn otherwise_id(ua: &UserAttribute, user_id: &str) -> Result<Option<String>, ScimError> {
+    match ua.otherwise() {
+        None => Ok(None),
+        Some(GroupSelector::Id(id)) => Ok(Some(id.clone())),
+        Some(GroupSelector::Name(_)) => Err(roles::otherwise_pending_error(&format!(
+            "changing the group of user {user_id}"
+        ))),
+    }
 }
 
 /// Why a user whose one group is `current` stays in it rather than move to `added`, or `None`

@@ -64,7 +64,7 @@ pub(super) struct Member {
     pub(super) display: Option<String>,
 }
 
-pub(super) fn schema() -> &'static ResourceSchema {
+pub(crate) fn schema() -> &'static ResourceSchema {
     ResourceSchema::group()
 }
 

@@ -578,7 +578,16 @@ fn otherwise_names_one_group_of_a_single_field() {
         "      legacy: $.role_id\n      single: true\n      otherwise: { name: Member }\n",
     );
     let m = load_str(SOURCE, &single).unwrap();
-    let Membership::UserAttribute(a) = m.groups.unwrap().membership else {
+    let membership = m.groups.unwrap().membership;
+    // A name is looked up at start: pending until replaced by the legacy id.
+    assert_eq!(membership.otherwise_name(), Some("Member"));
+    let resolved = membership.with_otherwise_id("3");
+    assert_eq!(resolved.otherwise_name(), None);
+    let Membership::UserAttribute(r) = resolved else {
+        panic!("a user attribute");
+    };
+    assert_eq!(r.otherwise(), Some(&GroupSelector::Id("3".into())));
+    let Membership::UserAttribute(a) = membership else {
         panic!("a user attribute");
     };
     assert_eq!(a.otherwise(), Some(&GroupSelector::Name("Member".into())));
