@@ -214,9 +214,10 @@ pub(crate) async fn with_role_ids(
     };
     let invalid = |why: String| LookupFailure::Invalid(why);
     let mut headers = Vec::new();
-    for (name, value) in &lookup.endpoint.headers {
-        let n = HeaderName::try_from(name.as_str()).map_err(|e| invalid(e.to_string()))?;
-        let v = HeaderValue::try_from(value.as_str()).map_err(|e| invalid(e.to_string()))?;
+    // The backend's headers, the look-up's own winning a clash, as on every legacy call.
+    for (name, value) in mapping.backend.headers_of(&lookup.endpoint) {
+        let n = HeaderName::try_from(name).map_err(|e| invalid(e.to_string()))?;
+        let v = HeaderValue::try_from(value).map_err(|e| invalid(e.to_string()))?;
         headers.push((n, v));
     }
     let request = BackendRequest {
