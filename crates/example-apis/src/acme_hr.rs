@@ -482,7 +482,7 @@ impl From<BodyError> for ApiError {
                 "payload_too_large",
                 e.to_string(),
             ),
-            BodyError::Read(_) => Self::bad_request(e.to_string()),
+            _ => Self::bad_request(e.to_string()),
         }
     }
 }

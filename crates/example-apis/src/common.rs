@@ -68,6 +68,49 @@ pub(crate) enum BodyError {
     TooLarge,
     #[error("request body could not be read: {0}")]
     Read(String),
+    #[error("the request body must be a JSON object")]
+    NotAnObject,
+    #[error("the request body is not valid JSON: {0}")]
+    NotJson(String),
+}
+
+/// Reads the whole request body as a JSON object.
+pub(crate) async fn read_json_object(
+    session: &mut ServerSession,
+) -> Result<serde_json::Map<String, Value>, BodyError> {
+    let bytes = read_body(session).await?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(BodyError::NotAnObject),
+        Err(e) => Err(BodyError::NotJson(e.to_string())),
+    }
+}
+
+/// The JSON bodies an example API received, each with its method and endpoint pattern (the
+/// latest [`REQUEST_IDS_KEPT`] of any endpoint), for tests that look at what a client sent.
+#[derive(Default)]
+pub(crate) struct BodyLog(Mutex<VecDeque<(Method, &'static str, Value)>>);
+
+impl BodyLog {
+    /// Keeps `body`, received by `method` on `pattern`.
+    pub(crate) fn keep(&self, method: &Method, pattern: &'static str, body: Value) {
+        let mut bodies = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if bodies.len() == REQUEST_IDS_KEPT {
+            bodies.pop_front();
+        }
+        bodies.push_back((method.clone(), pattern, body));
+    }
+
+    /// The bodies received by `method` (any case) on `pattern`, oldest first.
+    pub(crate) fn of(&self, method: &str, pattern: &str) -> Vec<Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(m, p, _)| m.as_str().eq_ignore_ascii_case(method) && *p == pattern)
+            .map(|(_, _, body)| body.clone())
+            .collect()
+    }
 }
 
 /// Reads the whole request body, up to [`MAX_BODY_BYTES`].

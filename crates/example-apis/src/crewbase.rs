@@ -339,7 +339,7 @@ impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-            BodyError::Read(_) => Self::bad_request(e.to_string()),
+            _ => Self::bad_request(e.to_string()),
         }
     }
 }

@@ -62,9 +62,9 @@
 //! ([`Keystone::bodies`]). The value is a cheap handle ([`Clone`]) on shared in-memory state,
 //! so a test keeps one while pingora owns another.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use http::{header, HeaderValue, Method, Response, StatusCode};
@@ -75,9 +75,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::common::{
-    decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
-    segments_under, serve_alone, version_matches, BodyError, RequestCounts, RequestHead, NO_ROUTE,
-    REQUEST_IDS_KEPT,
+    decode_segment, empty_response, json_response, now_rfc3339, read_json_object, secret_matches,
+    segments_under, serve_alone, version_matches, BodyError, BodyLog, RequestCounts, RequestHead,
+    NO_ROUTE,
 };
 use scim_gateway_hosting::{RunningServer, StartError};
 
@@ -133,8 +133,8 @@ struct Inner {
     token: String,
     state: RwLock<State>,
     counts: RequestCounts,
-    /// The JSON bodies received, with their endpoint (the latest [`REQUEST_IDS_KEPT`]).
-    bodies: Mutex<VecDeque<(Method, &'static str, Value)>>,
+    /// The JSON bodies received, with their endpoint (the latest [`REQUEST_IDS_KEPT`](crate::common::REQUEST_IDS_KEPT)).
+    bodies: BodyLog,
 }
 
 #[derive(Default)]
@@ -170,7 +170,7 @@ impl Keystone {
                 token: token.into(),
                 state: RwLock::new(State::default()),
                 counts: RequestCounts::default(),
-                bodies: Mutex::default(),
+                bodies: BodyLog::default(),
             }),
         }
     }
@@ -231,18 +231,11 @@ impl Keystone {
     }
 
     /// The JSON bodies received by `method` `pattern` (e.g. `("PATCH", USER)`), whatever
-    /// their outcome, oldest first (of the latest [`REQUEST_IDS_KEPT`] bodies of any
+    /// their outcome, oldest first (of the latest [`REQUEST_IDS_KEPT`](crate::common::REQUEST_IDS_KEPT) bodies of any
     /// endpoint): what a client sent, where the records cannot tell (a value sent again as it
     /// was).
     pub fn bodies(&self, method: &str, pattern: &str) -> Vec<Value> {
-        self.inner
-            .bodies
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .filter(|(m, p, _)| m.as_str().eq_ignore_ascii_case(method) && *p == pattern)
-            .map(|(_, _, body)| body.clone())
-            .collect()
+        self.inner.bodies.of(method, pattern)
     }
 
     /// How many users exist (in any state).
@@ -545,7 +538,7 @@ impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge => ApiError::TooLarge,
-            BodyError::Read(_) => ApiError::BadRequest(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
         }
     }
 }
@@ -765,30 +758,11 @@ impl Keystone {
         head: &RequestHead,
         session: &mut ServerSession,
     ) -> Result<Map<String, Value>, ApiError> {
-        let bytes = read_body(session).await?;
-        let body = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(ApiError::BadRequest(
-                    "the request body must be a JSON object".into(),
-                ))
-            }
-            Err(e) => {
-                return Err(ApiError::BadRequest(format!(
-                    "the request body is not valid JSON: {e}"
-                )))
-            }
-        };
-        let mut bodies = self
-            .inner
-            .bodies
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if bodies.len() == REQUEST_IDS_KEPT {
-            bodies.pop_front();
-        }
+        let body = read_json_object(session).await?;
         let pattern = Route::of(&head.path).pattern();
-        bodies.push_back((head.method.clone(), pattern, Value::Object(body.clone())));
+        self.inner
+            .bodies
+            .keep(&head.method, pattern, Value::Object(body.clone()));
         Ok(body)
     }
 

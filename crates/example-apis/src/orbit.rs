@@ -73,7 +73,7 @@
 //! ([`Orbit::bodies`]). The value is a cheap
 //! handle ([`Clone`]) on shared in-memory state, so a test keeps one while pingora owns another.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -86,9 +86,9 @@ use pingora::protocols::http::ServerSession;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    decode_segment, empty_response, json_response, now_rfc3339, read_body, secret_matches,
-    segments_under, serve_alone, with_allow, BodyError, RequestCounts, RequestHead, NO_ROUTE,
-    REQUEST_IDS_KEPT,
+    decode_segment, empty_response, json_response, now_rfc3339, read_body, read_json_object,
+    secret_matches, segments_under, serve_alone, with_allow, BodyError, BodyLog, RequestCounts,
+    RequestHead, NO_ROUTE,
 };
 use scim_gateway_hosting::{RunningServer, StartError};
 
@@ -159,8 +159,8 @@ struct Inner {
     tokens: Mutex<tokens::Tokens>,
     state: RwLock<State>,
     counts: RequestCounts,
-    /// The JSON bodies received, with their endpoint (the latest [`REQUEST_IDS_KEPT`]).
-    bodies: Mutex<VecDeque<(Method, &'static str, Value)>>,
+    /// The JSON bodies received, with their endpoint (the latest [`REQUEST_IDS_KEPT`](crate::common::REQUEST_IDS_KEPT)).
+    bodies: BodyLog,
     /// The minute of the rate-limit window and the requests counted in it.
     rate_window: Mutex<(u64, u64)>,
     /// Seeded users so far (names the next one).
@@ -220,7 +220,7 @@ impl Orbit {
                 tokens: Mutex::new(tokens::Tokens::default()),
                 state: RwLock::new(State::default()),
                 counts: RequestCounts::default(),
-                bodies: Mutex::default(),
+                bodies: BodyLog::default(),
                 rate_window: Mutex::default(),
                 seeded: AtomicU64::new(0),
             }),
@@ -276,17 +276,10 @@ impl Orbit {
     }
 
     /// The JSON bodies received by `method` `pattern` (e.g. `("PATCH", USER)`), whatever their
-    /// outcome, oldest first (of the latest [`REQUEST_IDS_KEPT`] bodies of any endpoint).
+    /// outcome, oldest first (of the latest [`REQUEST_IDS_KEPT`](crate::common::REQUEST_IDS_KEPT) bodies of any endpoint).
     /// Token requests are form-encoded and not kept.
     pub fn bodies(&self, method: &str, pattern: &str) -> Vec<Value> {
-        self.inner
-            .bodies
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .filter(|(m, p, _)| m.as_str().eq_ignore_ascii_case(method) && *p == pattern)
-            .map(|(_, _, body)| body.clone())
-            .collect()
+        self.inner.bodies.of(method, pattern)
     }
 
     /// How many users exist (in any status).
@@ -524,7 +517,7 @@ impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge => ApiError::TooLarge,
-            BodyError::Read(_) => ApiError::BadRequest(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
         }
     }
 }
@@ -750,30 +743,11 @@ impl Orbit {
         head: &RequestHead,
         session: &mut ServerSession,
     ) -> Result<Map<String, Value>, ApiError> {
-        let bytes = read_body(session).await?;
-        let body = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(ApiError::BadRequest(
-                    "the request body must be a JSON object".into(),
-                ))
-            }
-            Err(e) => {
-                return Err(ApiError::BadRequest(format!(
-                    "the request body is not valid JSON: {e}"
-                )))
-            }
-        };
-        let mut bodies = self
-            .inner
-            .bodies
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if bodies.len() == REQUEST_IDS_KEPT {
-            bodies.pop_front();
-        }
+        let body = read_json_object(session).await?;
         let pattern = Route::of(&head.path).pattern();
-        bodies.push_back((head.method.clone(), pattern, Value::Object(body.clone())));
+        self.inner
+            .bodies
+            .keep(&head.method, pattern, Value::Object(body.clone()));
         Ok(body)
     }
 
