@@ -12,6 +12,8 @@
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
+//! - [`onboard`]: the onboarding commands `probe` and `explain` (SCIM requests made in process,
+//!   their legacy calls recorded).
 //!
 //! Not here: the pingora start/stop helpers (`crates/hosting`, shared with the example APIs)
 //! and the example legacy APIs used by the demo and the tests (`crates/example-apis`).
@@ -27,5 +29,6 @@ pub mod config;
 pub mod keys;
 pub mod mapping;
 pub mod metrics;
+pub mod onboard;
 pub mod scim;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The `scim-gateway` command: `serve` (production), `demo` (the gateway in front of the example
-//! legacy API, ready for curl), `check` (validate a mapping), `hash-token`, and `keys new|list|
-//! revoke` (the API keys file).
+//! legacy API, ready for curl), `check` (validate a mapping), `probe` and `explain` (try a
+//! mapping against its legacy API), `hash-token`, and `keys new|list|revoke` (the API keys
+//! file).
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 use scim_gateway::config::{Config, LogFormat};
 use scim_gateway::keys::{self, KeysFile, NewKey, Scopes};
 use scim_gateway::mapping;
+use scim_gateway::onboard::{self, driver::Driver};
 use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
@@ -54,6 +56,43 @@ enum Command {
     },
     /// Validate a mapping file; prints each problem as file:line:column with a fix.
     Check { mapping: Vec<PathBuf> },
+    /// Take a throw-away user (and group) through what identity providers do, against the real
+    /// legacy API, and say for each step what the legacy API answered and what to fix in the
+    /// mapping. Cleans up what it created. Exit status 0 when every step passed.
+    Probe {
+        /// The mapping to try.
+        mapping: PathBuf,
+        #[command(flatten)]
+        target: OnboardTarget,
+        /// Run even when the tenant already has users (the probe only ever changes or deletes
+        /// what it created itself).
+        #[arg(long)]
+        allow_existing_users: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the legacy calls a SCIM request would make, in order, with their bodies, without
+    /// sending any write.
+    Explain {
+        /// The mapping to use.
+        mapping: PathBuf,
+        /// The SCIM method: GET, POST, PUT, PATCH or DELETE.
+        method: String,
+        /// The SCIM path and query, e.g. '/Users?filter=userName eq "ada@example.com"'.
+        path: String,
+        /// The SCIM request body (JSON), `@FILE` to read it from a file, or `-` for standard input.
+        body: Option<String>,
+        #[command(flatten)]
+        target: OnboardTarget,
+        /// Send the reads to the legacy API (so that a PATCH is shown against the real record);
+        /// writes are never sent.
+        #[arg(long)]
+        live: bool,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read a token on standard input and print the SHA-256 digest that auth.token_sha256 expects.
     HashToken,
     /// Manage the API keys identity providers authenticate with (the keys file).
@@ -61,6 +100,19 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+/// Which legacy API `probe` and `explain` talk to, and as which tenant.
+#[derive(clap::Args)]
+struct OnboardTarget {
+    /// A gateway configuration to read as `serve` does (tenants, mapping.backend_url); without
+    /// it, the defaults and SCIM_GATEWAY_… environment variables. The mapping argument wins
+    /// over its mapping.file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The tenant to act for (its [tenants.<name>] table applies).
+    #[arg(long, default_value = "default")]
+    tenant: String,
 }
 
 /// Where the keys file is: `--file`, else `auth.keys_file` of `--config`.
@@ -148,6 +200,29 @@ fn main() -> ExitCode {
             users,
         } => demo(example, port, &token, users),
         Command::Check { mapping } => check(&mapping),
+        Command::Probe {
+            mapping,
+            target,
+            allow_existing_users,
+            json,
+        } => probe(&mapping, &target, allow_existing_users, json),
+        Command::Explain {
+            mapping,
+            method,
+            path,
+            body,
+            target,
+            live,
+            json,
+        } => explain(
+            &mapping,
+            &target,
+            &method,
+            &path,
+            body.as_deref(),
+            live,
+            json,
+        ),
         Command::HashToken => hash_token(),
         Command::Keys { command } => keys_command(command),
     }
@@ -412,6 +487,124 @@ fn check(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The in-process gateway `probe` and `explain` use: the configuration read as `serve` reads
+/// it (or the defaults and environment), the mapping given on the command line.
+fn onboarding_driver(mapping_file: &Path, target: &OnboardTarget) -> Result<Driver, String> {
+    let mut config = match &target.config {
+        Some(path) => Config::load(path),
+        None => Config::from_env(),
+    }
+    .map_err(|e| e.to_string())?;
+    config.log.level = "warn".into();
+    init_logging(&config);
+    config.mapping.file = mapping_file.to_path_buf();
+    let mapping = mapping::load_file(mapping_file).map_err(|e| e.to_string())?;
+    Driver::new(config, mapping, &target.tenant).map_err(|e| e.to_string())
+}
+
+/// A runtime for the onboarding commands' requests.
+fn onboarding_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+fn probe(
+    mapping_file: &Path,
+    target: &OnboardTarget,
+    allow_existing_users: bool,
+    json: bool,
+) -> ExitCode {
+    let (driver, runtime) = match onboarding_driver(mapping_file, target)
+        .and_then(|d| Ok((d, onboarding_runtime()?)))
+    {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let options = onboard::probe::ProbeOptions {
+        allow_existing_users,
+    };
+    let report = runtime.block_on(onboard::probe::probe(&driver, &options));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The body argument of `explain`: JSON text, `@FILE`, or `-` (standard input).
+fn explain_body(arg: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    let text = match arg {
+        None => return Ok(None),
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("could not read the body from standard input: {e}"))?;
+            s
+        }
+        Some(a) => match a.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| format!("could not read the body from {file}: {e}"))?,
+            None => a.to_string(),
+        },
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("the body is not JSON: {e}"))
+}
+
+fn explain(
+    mapping_file: &Path,
+    target: &OnboardTarget,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    live: bool,
+    json: bool,
+) -> ExitCode {
+    let method = match method.to_ascii_uppercase().parse::<http::Method>() {
+        Ok(m) => m,
+        Err(_) => return fail(format!("{method:?} is not an HTTP method")),
+    };
+    let body = match explain_body(body) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let (driver, runtime) = match onboarding_driver(mapping_file, target)
+        .and_then(|d| Ok((d, onboarding_runtime()?)))
+    {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let request = onboard::explain::ExplainRequest {
+        method,
+        path: path.to_string(),
+        body,
+        live,
+    };
+    let explanation = runtime.block_on(onboard::explain::explain(driver, &request));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&explanation).unwrap_or_default()
+        );
+    } else {
+        print!("{}", explanation.text());
+    }
+    ExitCode::SUCCESS
 }
 
 fn hash_token() -> ExitCode {

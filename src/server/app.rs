@@ -22,6 +22,7 @@ use crate::server::observe;
 use crate::server::record::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
+use crate::server::tenant::Tenant;
 use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
 use crate::server::{groups, rate_limit, users};
 
@@ -239,6 +240,30 @@ async fn handle_checked(
         access.url_tenant.as_deref(),
     );
     route_request(&cx, request, access.route, base).await
+}
+
+/// Handles one request made by the gateway's own onboarding commands for `tenant`: routed
+/// like any request (the path is under the base path) but neither authenticated nor rate
+/// limited, since no identity provider makes it. Errors become SCIM error replies.
+pub(crate) async fn handle_as(
+    gw: &Gateway,
+    tenant: &Tenant,
+    request: &Request,
+    record: &RequestRecord,
+) -> Reply {
+    let cx = Ctx {
+        gw,
+        tenant,
+        request_id: &request.request_id,
+        record,
+    };
+    let routed = router::route(&request.method, &request.path, &gw.config.scim.base_path);
+    let base = router::base_url(&gw.config.scim, request.host.as_deref(), None);
+    let outcome = match routed {
+        Ok(route) => route_request(&cx, request, route, base).await,
+        Err(e) => Err(e),
+    };
+    outcome.unwrap_or_else(|e| Reply::error(&record::with_applied(e, &record.applied_steps())))
 }
 
 /// Where a route's list query (`attributes`, `excludedAttributes`, and for lists the filter,

@@ -22,6 +22,7 @@ use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMa
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
+use crate::server::tap::{Section, TapOutcome, TappedCall};
 use crate::server::wire::REQUEST_ID_HEADER;
 
 /// A legacy answer: headers, JSON body (`Null` when empty).
@@ -245,9 +246,7 @@ pub async fn call_with(
         cx,
         endpoint: endpoint.name,
     };
-    let response = cx
-        .backend
-        .send_protected(request, &observer)
+    let response = send(cx, resource, endpoint, request, &observer)
         .await
         .map_err(ScimError::from)?;
     cx.record.set_legacy_status(response.status);
@@ -295,6 +294,45 @@ pub async fn call_with(
         body,
         raw: response.body,
     })
+}
+
+/// Sends `request` through the backend client's protection, or lets the request's tap answer
+/// it; the tap sees what it came to.
+async fn send(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    endpoint: &Endpoint,
+    request: BackendRequest,
+    observer: &Observer<'_, '_>,
+) -> Result<BackendResponse, BackendError> {
+    let Some(tap) = cx.record.tap() else {
+        return cx.backend.send_protected(request, observer).await;
+    };
+    let section = if std::ptr::eq(resource, &cx.mapping.users) {
+        Section::Users
+    } else {
+        Section::Groups
+    };
+    let seen = TappedCall {
+        section,
+        endpoint,
+        request: &request,
+    };
+    if let Some(answer) = tap.answer(&seen) {
+        tap.seen(&seen, TapOutcome::Simulated(&answer));
+        return Ok(answer);
+    }
+    let outcome = cx.backend.send_protected(request.clone(), observer).await;
+    let seen = TappedCall {
+        section,
+        endpoint,
+        request: &request,
+    };
+    match &outcome {
+        Ok(answer) => tap.seen(&seen, TapOutcome::Answered(answer)),
+        Err(e) => tap.seen(&seen, TapOutcome::Failed(e)),
+    }
+    outcome
 }
 
 /// How many times a read-modify-write of one legacy record is tried when the record keeps

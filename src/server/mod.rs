@@ -6,9 +6,9 @@
 //!
 //! 1. HTTP types and the route table: [`wire`] (`Request`, `Reply`, shared constants),
 //!    [`router`] (`Route`, `Collection`, the base URL).
-//! 2. What a request is and who makes it: [`tenant`], [`record`] (what a request's steps
-//!    learn), [`auth`] (keys, tenants, scopes), [`rate_limit`], [`status`] (the `/status`
-//!    board).
+//! 2. What a request is and who makes it: [`tenant`], [`tap`] (what may watch and answer its
+//!    legacy calls), [`record`] (what a request's steps learn), [`auth`] (keys, tenants,
+//!    scopes), [`rate_limit`], [`status`] (the `/status` board).
 //! 3. State: [`roles`] (the look-up of the legacy roles named by name), [`gateway`] (one
 //!    generation of the shared state), [`context`] (`Ctx`: one request's view of it),
 //!    [`reload`] (the reloadable generation, `Live`).
@@ -39,6 +39,7 @@ pub(crate) mod router;
 pub mod runner;
 pub(crate) mod select;
 pub(crate) mod status;
+pub(crate) mod tap;
 pub(crate) mod tenant;
 pub(crate) mod users;
 pub mod wire;

@@ -5,15 +5,19 @@
 //! `observe`).
 
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::router::Route;
+use crate::server::tap::Tap;
 
 /// What the steps of one request learned, for its metrics and log lines.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RequestRecord {
+    /// What watches (and may answer) the request's legacy calls: only the onboarding
+    /// commands' requests have one.
+    tap: Option<Arc<dyn Tap>>,
     tenant: OnceLock<String>,
     route: OnceLock<Route>,
     /// The legacy API's status of the last call (0: none yet).
@@ -26,7 +30,29 @@ pub struct RequestRecord {
     applied: Mutex<Vec<String>>,
 }
 
+impl std::fmt::Debug for RequestRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestRecord")
+            .field("tenant", &self.tenant)
+            .field("route", &self.route)
+            .field("tapped", &self.tap.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl RequestRecord {
+    /// The record of a request whose legacy calls `tap` watches.
+    pub(crate) fn tapped(tap: Arc<dyn Tap>) -> RequestRecord {
+        RequestRecord {
+            tap: Some(tap),
+            ..RequestRecord::default()
+        }
+    }
+
+    /// What watches the request's legacy calls, if anything does.
+    pub(crate) fn tap(&self) -> Option<&dyn Tap> {
+        self.tap.as_deref()
+    }
     /// The tenant the request acts for (set once authenticated).
     pub fn set_tenant(&self, name: &str) {
         let _ = self.tenant.set(name.to_string());
