@@ -279,6 +279,50 @@ impl ResourceMapping {
         out
     }
 
+    /// The SCIM attributes of `attributes:` that map to a legacy field, with that field's path
+    /// (relative to the record) and the directions the entry goes: what the onboarding
+    /// commands compare an answer against. Constants and computed values are left out.
+    pub(crate) fn mapped_fields(&self) -> Vec<MappedField> {
+        let mut out = Vec::new();
+        for attr in &self.plan.attrs {
+            match attr {
+                Attr::Field {
+                    slot,
+                    legacy,
+                    read,
+                    write,
+                    ..
+                } => out.push(MappedField {
+                    scim: slot.label(),
+                    legacy: legacy.as_str().to_string(),
+                    read: *read,
+                    write: *write,
+                    joined: false,
+                }),
+                Attr::Join {
+                    legacy,
+                    parts,
+                    read,
+                    write,
+                    ..
+                } => out.extend(parts.iter().map(|slot| MappedField {
+                    scim: slot.label(),
+                    legacy: legacy.as_str().to_string(),
+                    read: *read,
+                    write: *write,
+                    joined: true,
+                })),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The legacy path of the record's id, relative to the record (`$.id`).
+    pub(crate) fn id_path(&self) -> &str {
+        self.plan.id.as_str()
+    }
+
     /// Whether `version:` is mapped, so that users carry `meta.version` and ETags are
     /// supported (the `etag` flag of `/ServiceProviderConfig`).
     pub fn has_version(&self) -> bool {
@@ -452,6 +496,19 @@ fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> Trans
 
 /// A version as an HTTP entity tag: `4` → `"4"`; one that already is a tag (`"4"`,
 /// `W/"4"`) as it is.
+/// One SCIM attribute mapped to a legacy field (see [`ResourceMapping::mapped_fields`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MappedField {
+    /// The SCIM path as a mapping writes it (`name.givenName`, `emails[type eq "work"].value`).
+    pub(crate) scim: String,
+    /// The legacy path, relative to the record (`$.first_name`).
+    pub(crate) legacy: String,
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+    /// One of several SCIM attributes joined in that one legacy field.
+    pub(crate) joined: bool,
+}
+
 pub(crate) fn entity_tag(version: String) -> String {
     let tagged =
         version.ends_with('"') && (version.starts_with('"') || version.starts_with("W/\""));
