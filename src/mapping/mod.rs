@@ -52,7 +52,7 @@ pub use plan::{
 };
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;
-pub(crate) use translate::MappedField;
 pub use roles::{GroupRules, UserGroup};
 pub use template::{query_string, PathTemplate};
+pub(crate) use translate::MappedField;
 pub use values::LegacyType;

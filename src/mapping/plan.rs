@@ -509,6 +509,15 @@ pub struct ListEndpoint {
 }
 
 impl ListEndpoint {
+    /// How many items a list answer holds where `items:` says they are (0 when none or not a
+    /// list).
+    pub(crate) fn item_count(&self, answer: &Value) -> usize {
+        self.items
+            .read(answer)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+
     /// Whether the list items carry SCIM attribute `path` (then a filter on it can be checked on
     /// the item; else the record must be read on its own).
     /// The record's `id` is always carried; a path qualified with a schema URN matches a listed

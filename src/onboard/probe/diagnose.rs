@@ -98,9 +98,18 @@ pub(crate) fn common_wrapping_key<'a>(
 /// its value is never printed.
 fn secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace(['-', '_'], "");
-    ["token", "secret", "password", "passwd", "apikey", "accesskey", "privatekey", "credential"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "credential",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 /// `doc` with the values of members that look like secrets replaced by `"[hidden]"`.
@@ -185,7 +194,8 @@ mod tests {
 
     #[test]
     fn a_value_is_found_wherever_it_is_ignoring_case() {
-        let doc = json!({"data": {"first_name": "Ada", "emails": [{"value": "ADA@x.com"}]}, "n": 42});
+        let doc =
+            json!({"data": {"first_name": "Ada", "emails": [{"value": "ADA@x.com"}]}, "n": 42});
         assert_eq!(paths_of(&doc, "ada"), vec!["$.data.first_name"]);
         assert_eq!(paths_of(&doc, "ada@x.com"), vec!["$.data.emails[0].value"]);
         assert_eq!(paths_of(&doc, "42"), vec!["$.n"]);
@@ -195,18 +205,39 @@ mod tests {
     #[test]
     fn keys_are_found_at_any_depth_shallowest_first() {
         let doc = json!({"data": {"id": "u1", "team": {"id": 7}}, "meta": {}});
-        assert_eq!(paths_of_key(&doc, "id"), vec!["$.data.id", "$.data.team.id"]);
+        assert_eq!(
+            paths_of_key(&doc, "id"),
+            vec!["$.data.id", "$.data.team.id"]
+        );
         let odd = json!({"a b": {"id": 1}});
         assert_eq!(paths_of_key(&odd, "id"), vec!["$['a b'].id"]);
     }
 
     #[test]
     fn a_record_under_one_key_is_an_envelope() {
-        assert_eq!(wrapping_key("$.data.first_name", "$.first_name").as_deref(), Some("data"));
-        assert_eq!(wrapping_key("$.user.name.first", "$.name.first").as_deref(), Some("user"));
-        assert_eq!(wrapping_key("$.first_name", "$.first_name"), None, "no envelope");
-        assert_eq!(wrapping_key("$.data.attrs.x", "$.x"), None, "two keys: not one envelope");
-        assert_eq!(wrapping_key("$.data.surname", "$.first_name"), None, "another field");
+        assert_eq!(
+            wrapping_key("$.data.first_name", "$.first_name").as_deref(),
+            Some("data")
+        );
+        assert_eq!(
+            wrapping_key("$.user.name.first", "$.name.first").as_deref(),
+            Some("user")
+        );
+        assert_eq!(
+            wrapping_key("$.first_name", "$.first_name"),
+            None,
+            "no envelope"
+        );
+        assert_eq!(
+            wrapping_key("$.data.attrs.x", "$.x"),
+            None,
+            "two keys: not one envelope"
+        );
+        assert_eq!(
+            wrapping_key("$.data.surname", "$.first_name"),
+            None,
+            "another field"
+        );
         let pairs = [
             ("$.data.a", "$.a"),
             ("$.data.b", "$.b"),
@@ -219,9 +250,18 @@ mod tests {
     fn secrets_are_hidden_and_long_answers_cut() {
         let doc = json!({"user": {"login": "ada", "api_key": "s3cr3t", "Access-Token": "t", "password": null}});
         let shown = excerpt(&doc, 500);
-        assert!(!shown.contains("s3cr3t") && !shown.contains("\"t\""), "{shown}");
-        assert!(shown.contains("ada") && shown.contains("[hidden]"), "{shown}");
-        assert!(shown.contains("\"password\":null"), "an absent secret stays visible as null: {shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("\"t\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ada") && shown.contains("[hidden]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\"password\":null"),
+            "an absent secret stays visible as null: {shown}"
+        );
         let long = json!({"x": "y".repeat(100)});
         assert_eq!(excerpt(&long, 20).chars().count(), 21);
         assert_eq!(excerpt(&Value::Null, 20), "(no body)");
@@ -235,7 +275,10 @@ mod tests {
         let other = other_id_like(uuid);
         assert_ne!(other, uuid);
         assert_eq!(other.len(), uuid.len());
-        assert!(other.chars().zip(uuid.chars()).all(|(a, b)| a.is_ascii_hexdigit() == b.is_ascii_hexdigit()));
+        assert!(other
+            .chars()
+            .zip(uuid.chars())
+            .all(|(a, b)| a.is_ascii_hexdigit() == b.is_ascii_hexdigit()));
         assert_eq!(swap_case("Probe.X@a.com"), "pROBE.x@A.COM");
     }
 }
