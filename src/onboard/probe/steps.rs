@@ -1324,7 +1324,17 @@ async fn delete_user(p: &mut Probe<'_>, uid: &str, baseline: u64) {
     } else {
         Verdict::Fail
     };
-    if out.status != 404 {
+    let refused = out
+        .calls
+        .iter()
+        .rev()
+        .find(|c| c.endpoint == "get" && c.status.is_some_and(|s| s >= 400));
+    if out.status != 404 && out.status != 200 {
+        let legacy = refused.map_or(String::new(), |c| {
+            format!(" (`{}` answered {})", c.line(), c.status.unwrap_or_default())
+        });
+        p.find(at, finding("unknown-id-status", Verdict::Fail, format!("after DELETE the read answered {}{legacy} where identity providers need 404", out.status), Some("map what the legacy API answers for a record it no longer has to 404 with an `errors:` rule on users.endpoints.get (see users.read-unknown)".into())));
+    } else if out.status != 404 {
         let fix = if kept_by_choice {
             "on_delete: deactivate keeps the user, inactive; add a `deleted:` marker (the legacy field and value a SCIM delete leaves) so that it reads as gone, or use on_delete: delete; see \"The deleted marker\" in docs/mapping.md"
         } else {
