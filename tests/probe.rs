@@ -414,3 +414,44 @@ fn the_command_prints_the_steps_and_fixes_and_its_exit_status_says_whether_all_p
         "the credential is never printed"
     );
 }
+
+#[test]
+fn an_id_format_the_legacy_ids_do_not_have_is_named_at_the_create() {
+    let env = Env::start(Legacy::AcmeHr);
+    let text = mapping_text(
+        Legacy::AcmeHr,
+        &[("  id_format: integer\n", "  id_format: uuid\n")],
+    );
+    let report = run_probe(mapping_for(&env, &text), ProbeOptions::default());
+    let f = finding(&report, "users.create", "id-format");
+    assert!(f.message.contains("the id `1`"), "{}", report.text());
+    assert!(
+        f.fix.as_deref().unwrap().contains("users.id_format"),
+        "{}",
+        report.text()
+    );
+    // The user it made is still removed: the clean-up says what it could not reach.
+    assert_eq!(report.cleanup.len(), 1, "{}", report.text());
+}
+
+#[test]
+fn refused_credentials_stop_the_probe_naming_backend_auth() {
+    let env = Env::start(Legacy::AcmeHr);
+    let mut m = mapping_for(&env, &mapping_text(Legacy::AcmeHr, &[]));
+    m.backend.auth = Some(scim_gateway::mapping::BackendAuth::Header {
+        name: "X-Acme-Api-Key".into(),
+        secret: scim_gateway::mapping::SecretSource::Value("not-the-key".into()),
+    });
+    let report = run_probe(m, ProbeOptions::default());
+    let f = finding(&report, "users.empty-tenant", "credentials-refused");
+    assert!(
+        f.fix.as_deref().unwrap().contains("backend.auth"),
+        "{}",
+        report.text()
+    );
+    assert!(
+        !report.text().contains("not-the-key"),
+        "the credential is never printed"
+    );
+    assert_eq!(env.acme().user_count(), 0);
+}
