@@ -77,6 +77,15 @@ fn crewbase_keystone_and_orbit_with_their_shipped_mappings_pass() {
             _ => &[],
         };
         assert_eq!(warned, expected, "{legacy:?}:\n{text}");
+        // Keystone answers each user's api_key: never shown, in the text or the JSON.
+        let json = serde_json::to_string(&report).unwrap();
+        let keys = json.matches("\"api_key\":").count();
+        let hidden = json.matches("\"api_key\":\"[hidden]\"").count()
+            + json.matches("\"api_key\":null").count();
+        assert_eq!(keys, hidden, "{legacy:?}: an api_key is shown");
+        if legacy == Legacy::Keystone {
+            assert!(hidden > 0, "Keystone's answers hold api_key");
+        }
     }
 }
 

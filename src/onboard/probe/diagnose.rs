@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::onboard::driver::Exchange;
+
 /// The JSONPaths (`$.data.first_name`, `$.emails[0].value`) of every string in `doc` equal to
 /// `needle`, ignoring case; numbers are compared by their text too (an id `42` is found for
 /// `"42"`). At most 8, shallowest first.
@@ -130,6 +132,18 @@ pub(crate) fn without_secrets(doc: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(without_secrets).collect()),
         other => other.clone(),
     }
+}
+
+/// `calls` as a report shows them: bodies and answers with their secrets hidden.
+pub(crate) fn shown(calls: &[Exchange]) -> Vec<Exchange> {
+    calls
+        .iter()
+        .map(|c| Exchange {
+            body: c.body.as_ref().map(without_secrets),
+            answer: without_secrets(&c.answer),
+            ..c.clone()
+        })
+        .collect()
 }
 
 /// `doc` on one line, secrets hidden, cut to about `max` characters.

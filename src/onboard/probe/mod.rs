@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::onboard::driver::{Driver, Exchange, Outcome};
+use diagnose::shown;
 
 /// How the probe runs.
 #[derive(Debug, Clone, Default)]
@@ -215,11 +216,16 @@ impl<'d> Probe<'d> {
             request: format!("{method} {path}"),
             status: Some(outcome.status),
             gateway: summary(&outcome),
-            calls: outcome.calls.clone(),
+            calls: shown(&outcome.calls),
             verdict: Verdict::Pass,
             findings: Vec::new(),
         });
         (self.steps.len() - 1, outcome)
+    }
+
+    /// Adds the calls of a further request of step `at` (a read-back) to the step.
+    fn also(&mut self, at: usize, calls: &[Exchange]) {
+        self.steps[at].calls.extend(shown(calls));
     }
 
     /// Records step `id` as skipped, saying why.

@@ -8,7 +8,8 @@ use http::Method;
 use serde_json::{json, Map, Value};
 
 use super::diagnose::{
-    common_wrapping_key, excerpt, other_id_like, paths_of, paths_of_key, swap_case, wrapping_key,
+    common_wrapping_key, excerpt, other_id_like, paths_of, paths_of_key, shown, swap_case,
+    wrapping_key,
 };
 use super::{finding, segment, Finding, Probe, ProbeOptions, Verdict};
 use crate::mapping::MappedField;
@@ -835,7 +836,7 @@ async fn delete_extras(p: &mut Probe<'_>, ids: &[String]) {
 async fn list_pages(p: &mut Probe<'_>, at: usize, first: &Outcome, uid: &str, expected: u64) {
     let total = total_of(first).unwrap_or_default();
     let counted = p.driver.send(Method::GET, "/Users?count=0", None).await;
-    p.steps[at].calls.extend(counted.calls.clone());
+    p.also(at, &counted.calls);
     let zero_total = total_of(&counted).unwrap_or_default();
     if zero_total != total {
         p.find(
@@ -868,7 +869,7 @@ async fn list_pages(p: &mut Probe<'_>, at: usize, first: &Outcome, uid: &str, ex
     for start in 1..=total {
         let path = format!("/Users?startIndex={start}&count=1");
         let out = p.driver.send(Method::GET, &path, None).await;
-        p.steps[at].calls.extend(out.calls.clone());
+        p.also(at, &out.calls);
         let page: Vec<String> = resources(&out)
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
@@ -973,7 +974,7 @@ async fn read_back(
         return;
     }
     let out = p.driver.send(Method::GET, path, None).await;
-    p.steps[at].calls.extend(out.calls.clone());
+    p.also(at, &out.calls);
     let section = if path.starts_with("/Groups") {
         "groups"
     } else {
@@ -1033,7 +1034,7 @@ async fn update_put(p: &mut Probe<'_>, uid: &str) {
     let (at, out) = p
         .step("users.update-put", Method::PUT, &path, Some(&body))
         .await;
-    p.steps[at].calls.splice(0..0, current.calls);
+    p.steps[at].calls.splice(0..0, shown(&current.calls));
     read_back(p, at, &out, &path, &[(label.to_string(), value)], "update").await;
 }
 
@@ -1061,7 +1062,7 @@ async fn activity(p: &mut Probe<'_>, uid: &str) {
             continue;
         }
         let read = p.driver.send(Method::GET, &path, None).await;
-        p.steps[at].calls.extend(read.calls.clone());
+        p.also(at, &read.calls);
         let got = read.body.get("active").cloned().unwrap_or(Value::Null);
         if got != json!(want) {
             p.find(
@@ -1301,7 +1302,7 @@ async fn groups(p: &mut Probe<'_>, uid: &str) {
         );
     } else {
         let read = p.driver.send(Method::GET, &gpath, None).await;
-        p.steps[at].calls.extend(read.calls.clone());
+        p.also(at, &read.calls);
         if members_of(&read.body).iter().any(|m| m == uid) {
             p.find(
                 at,
@@ -1446,7 +1447,7 @@ async fn delete_user(p: &mut Probe<'_>, uid: &str, baseline: u64) {
         p.find(at, finding("deleted-listed", severity, "the deleted user is still found by its userName".into(), Some("the `deleted:` marker must match what the legacy API's deleted records hold (see \"The deleted marker\" in docs/mapping.md)".into())));
     }
     let counted = p.driver.send(Method::GET, "/Users?count=0", None).await;
-    p.steps[at].calls.extend(counted.calls.clone());
+    p.also(at, &counted.calls);
     let total = total_of(&counted).unwrap_or_default();
     if total != baseline {
         let fix = if kept_by_choice {
