@@ -486,6 +486,49 @@ fn a_create_on_orbit_shows_its_look_up_and_the_enveloped_body() {
 }
 
 #[test]
+fn a_member_added_on_orbit_is_a_read_modify_write_of_the_list_that_runs_to_its_end() {
+    let api = orbit();
+    let (team, user) = ("tm_0123456789abcdef", "usr_0123456789abcdef");
+    let e = run(
+        orbit_mapping(&api),
+        Method::PATCH,
+        &format!("/Groups/{team}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]
+        })),
+        false,
+    );
+    // The team's member list is read (a sample with an empty `member_ids`), then written back
+    // whole with the user in it, in the team envelope.
+    let write = e
+        .calls
+        .iter()
+        .find(|c| c.section == "groups" && c.endpoint == "update")
+        .unwrap_or_else(|| panic!("no write of the list: {}", e.text()));
+    assert_eq!(write.target, format!("/api/v2/teams/{team}"));
+    assert_eq!(
+        write.body.as_ref().unwrap(),
+        &json!({"team": {"member_ids": [user]}}),
+        "{}",
+        e.text()
+    );
+    let read = e
+        .calls
+        .iter()
+        .position(|c| c.line() == format!("GET /api/v2/teams/{team}"))
+        .expect("the team read");
+    let written = e.calls.iter().position(|c| c.endpoint == "update").unwrap();
+    assert!(read < written, "{}", e.text());
+    assert_eq!(e.calls[read].answer["data"]["member_ids"], json!([]));
+    // The member is checked to exist before it is added.
+    assert!(lines(&e).contains(&format!("GET /api/v2/users/{user}")));
+    assert!(e.calls.iter().all(|c| c.simulated));
+    assert_eq!(e.answer.as_ref().unwrap().status, 204, "{}", e.text());
+    assert!(api.api.bodies("PATCH", "/api/v2/teams/{id}").is_empty());
+}
+
+#[test]
 fn bad_input_is_one_clear_line() {
     let api = acme();
     for (method, path, body, says) in [

@@ -119,6 +119,9 @@ impl Explanation {
         if let Some(body) = &self.request.body {
             push_json(&mut out, "  ", body);
         }
+        for note in &self.notes {
+            let _ = writeln!(out, "\nNote: {note}");
+        }
         out.push('\n');
         for plan in &self.filters {
             out.push_str(&plan.text());
@@ -180,9 +183,6 @@ impl Explanation {
                     push_json(&mut out, "  ", &answer.body);
                 }
             }
-        }
-        for note in &self.notes {
-            let _ = writeln!(out, "\nNote: {note}");
         }
         out
     }

@@ -12,14 +12,13 @@ use std::sync::Mutex;
 use http::Method;
 use serde_json::{json, Map, Value};
 
-use crate::mapping::plan::IdFormat;
+use crate::mapping::plan::{Attr, IdFormat};
 use crate::mapping::{
     AfterEmpty, Endpoint, ListEndpoint, Mapping, Membership, Pagination, ResourceMapping,
     TotalSource,
 };
 use crate::onboard::driver::{SimulatedAnswer, SimulatedCall, Simulator};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
-use crate::scim::path::AttrPath;
 use crate::scim::urn;
 
 /// The `explain` simulator (see the module documentation).
@@ -108,11 +107,38 @@ impl SampleApi {
         let Some(resource) = self.resource(section) else {
             return json!({});
         };
-        let record = sample_record(resource, section, id, wanted);
+        let mut record = sample_record(resource, section, id, wanted);
+        self.membership_fields(section, &mut record);
         self.state()
             .records
             .insert((section, id.to_string()), record.clone());
         record
+    }
+
+    /// The fields of a sample record that hold membership, where the mapping keeps it on the
+    /// record (`member_ids` on the group, `team_ids` or `role` on the user): empty, with the
+    /// version the write of the list is guarded by.
+    fn membership_fields(&self, section: &str, record: &mut Value) {
+        let Some(groups) = &self.mapping.groups else {
+            return;
+        };
+        let (legacy, empty, if_match) = match (&groups.membership, section) {
+            (Membership::GroupAttribute(g), "groups") => (&g.legacy, json!([]), &g.if_match),
+            (Membership::UserAttribute(u), "users") => (
+                &u.legacy,
+                if u.single { Value::Null } else { json!([]) },
+                &u.if_match,
+            ),
+            _ => return,
+        };
+        if legacy.read_all(record).is_empty() {
+            let _ = legacy.write(record, empty);
+        }
+        if let Some(version) = if_match {
+            if version.read(record).is_none() {
+                let _ = version.write(record, json!(1));
+            }
+        }
     }
 
     fn new_id(&self, section: &'static str) -> String {
@@ -207,7 +233,7 @@ impl SampleApi {
         let item = match &list.carries {
             None => {
                 // A list that carries everything holds the deleted marker's field too.
-                let mut item = full;
+                let mut item = full.clone();
                 if let Some(m) = &resource.plan.deleted {
                     if m.legacy.read_all(&item).is_empty() {
                         let _ = m.legacy.write(&mut item, Value::Null);
@@ -215,7 +241,7 @@ impl SampleApi {
                 }
                 item
             }
-            Some(_) => thin_item(resource, section, &id, list, &wanted),
+            Some(_) => thin_item(resource, &full, list),
         };
         Self::page(list, vec![item])
     }
@@ -730,74 +756,28 @@ fn sample_record(resource: &ResourceMapping, section: &str, id: &str, wanted: &[
     record
 }
 
-/// A list item holding only what the list's `carries:` says its items carry (and the id).
-fn thin_item(
-    resource: &ResourceMapping,
-    section: &str,
-    id: &str,
-    list: &ListEndpoint,
-    wanted: &[Wanted],
-) -> Value {
-    let mut record = (0..3)
-        .find_map(|level| {
-            let scim = carried_only(&wanted_scim(section, level, wanted), list);
-            resource.to_legacy(&scim, None).ok()
-        })
-        .unwrap_or_else(|| json!({}));
-    let _ = resource.plan.id.write(&mut record, id_value(resource, id));
-    record
-}
-
-/// `scim` without the attributes the list items do not carry.
-fn carried_only(scim: &Value, list: &ListEndpoint) -> Value {
-    let Some(obj) = scim.as_object() else {
-        return scim.clone();
-    };
-    let mut out = Map::new();
-    for (k, v) in obj {
-        if k == "schemas" {
-            out.insert(k.clone(), v.clone());
-            continue;
-        }
-        if k.starts_with("urn:") {
-            if let Some(inner) = v.as_object() {
-                let kept: Map<String, Value> = inner
-                    .iter()
-                    .filter(|(name, _)| {
-                        list.carries(&AttrPath {
-                            schema: Some(k.clone()),
-                            name: name.to_string(),
-                            sub: None,
-                        })
-                    })
-                    .map(|(a, b)| (a.clone(), b.clone()))
-                    .collect();
-                if !kept.is_empty() {
-                    out.insert(k.clone(), Value::Object(kept));
-                }
+/// A list item holding only the legacy fields of the attributes the list's `carries:` names
+/// (and the id), taken from the full sample record.
+fn thin_item(resource: &ResourceMapping, full: &Value, list: &ListEndpoint) -> Value {
+    let mut item = json!({});
+    for attr in &resource.plan.attrs {
+        let (paths, legacy) = match attr {
+            Attr::Field { slot, legacy, .. } => (slot.attr_paths(), legacy),
+            Attr::Join { parts, legacy, .. } => {
+                (parts.iter().flat_map(|p| p.attr_paths()).collect(), legacy)
             }
-            continue;
-        }
-        match v {
-            Value::Object(inner) if !list.carries(&AttrPath::new(k.as_str())) => {
-                let kept: Map<String, Value> = inner
-                    .iter()
-                    .filter(|(sub, _)| {
-                        list.carries(&AttrPath::new(k.as_str()).with_sub(sub.as_str()))
-                    })
-                    .map(|(a, b)| (a.clone(), b.clone()))
-                    .collect();
-                if !kept.is_empty() {
-                    out.insert(k.clone(), Value::Object(kept));
-                }
+            _ => continue,
+        };
+        if paths.iter().any(|p| list.carries(p)) {
+            if let Some(v) = legacy.read(full) {
+                let _ = legacy.write(&mut item, v.clone());
             }
-            _ if list.carries(&AttrPath::new(k.as_str())) => {
-                out.insert(k.clone(), v.clone());
-            }
-            _ => {}
         }
     }
-    Value::Object(out)
+    if let Some(id) = resource.plan.id.read(full) {
+        let _ = resource.plan.id.write(&mut item, id.clone());
+    }
+    item
 }
 
 /// The equalities of a filter's top-level `and` chain.
