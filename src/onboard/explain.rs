@@ -467,16 +467,22 @@ pub async fn explain(driver: Driver, request: &ExplainRequest) -> Explanation {
         .await;
 
     let mut filters = Vec::new();
+    let listed = |section: &str| {
+        outcome
+            .calls
+            .iter()
+            .any(|c| c.section == section && c.endpoint == "list")
+    };
+    // A list the gateway refused before reading anything (a filter on a user's groups) has
+    // no cost to tell.
     if let (Some(section), Some(q)) = (target.section, &query) {
-        filters.extend(filter_plan::list_plan(&mapping, section, q));
+        if listed(section) {
+            filters.extend(filter_plan::list_plan(&mapping, section, q));
+        }
     }
     if matches!(target.shape, Shape::Create | Shape::One) {
         for section in ["users", "groups"] {
-            let looked_up = outcome
-                .calls
-                .iter()
-                .any(|c| c.section == section && c.endpoint == "list");
-            if looked_up && target.section == Some(section) {
+            if listed(section) && target.section == Some(section) {
                 let (attr, value) = looked_up_name(section, request.body.as_ref());
                 filters.extend(filter_plan::lookup_plan(&mapping, section, attr, &value));
             }
