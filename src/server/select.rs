@@ -411,7 +411,7 @@ fn collect_paths(f: &Filter, within: Option<&AttrPath>, out: &mut Vec<AttrPath>)
 /// `path` as the mapping names attributes: unqualified in the core schema, qualified with its
 /// URN in an extension, with the schema's spelling of the names. A path the schema does not
 /// know is kept as written.
-fn canonical(path: &AttrPath, schema: &ResourceSchema) -> AttrPath {
+pub(crate) fn canonical(path: &AttrPath, schema: &ResourceSchema) -> AttrPath {
     let Some(found) = schema.find(path) else {
         return path.clone();
     };
@@ -471,7 +471,7 @@ pub(crate) fn shows(query: &ListQuery, path: &AttrPath, schema: &ResourceSchema)
 
 /// How many legacy records [`find_equal`] reads when the pass-down is exact: an exact legacy
 /// search selects only equal records, and a name is held by few.
-const FIND_WINDOW: u64 = 50;
+pub(crate) const FIND_WINDOW: u64 = 50;
 
 /// The records of `resource` whose `attr` equals `value` (by `schema`'s case rule), deleted
 /// ones included, as (legacy record, SCIM resource) pairs, asked of the legacy API through the
