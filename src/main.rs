@@ -604,7 +604,11 @@ fn explain(
     } else {
         print!("{}", explanation.text());
     }
-    ExitCode::SUCCESS
+    if explanation.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn hash_token() -> ExitCode {

@@ -654,4 +654,5 @@ fn the_command_explains_in_text_and_json() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");
     assert!(text.contains("unknown SCIM path"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "bad input is a failure for a script");
 }

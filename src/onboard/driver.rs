@@ -234,6 +234,11 @@ impl Driver {
         &self.gw.config.scim.base_path
     }
 
+    /// The most resources one SCIM page holds (`scim.max_results`).
+    pub fn max_results(&self) -> usize {
+        self.gw.config.scim.max_results
+    }
+
     /// Makes the SCIM request `method path_and_query` (relative to the base path: `/Users?…`)
     /// with `body`, and records its legacy calls.
     pub async fn send(

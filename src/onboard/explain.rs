@@ -435,9 +435,8 @@ pub async fn explain(driver: Driver, request: &ExplainRequest) -> Explanation {
     if let Err(e) = check_body(request, &target) {
         return Explanation::refused(request, &mapping, e);
     }
-    // The query as the gateway reads it (its own maximum count: the default configuration's,
-    // which `explain` cannot see past the driver).
-    let max = crate::config::Config::default().scim.max_results;
+    // The query as the gateway reads it.
+    let max = driver.max_results();
     let query = match target.shape {
         Shape::List => ListQuery::from_query_string(&target.query, max).ok(),
         Shape::Search => request
