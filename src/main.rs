@@ -491,7 +491,11 @@ fn check(files: &[PathBuf]) -> ExitCode {
 
 /// The in-process gateway `probe` and `explain` use: the configuration read as `serve` reads
 /// it (or the defaults and environment), the mapping given on the command line.
-fn onboarding_driver(mapping_file: &Path, target: &OnboardTarget) -> Result<Driver, String> {
+fn onboarding_driver(
+    mapping_file: &Path,
+    target: &OnboardTarget,
+    explain_live: Option<bool>,
+) -> Result<Driver, String> {
     let mut config = match &target.config {
         Some(path) => Config::load(path),
         None => Config::from_env(),
@@ -501,7 +505,11 @@ fn onboarding_driver(mapping_file: &Path, target: &OnboardTarget) -> Result<Driv
     init_logging(&config);
     config.mapping.file = mapping_file.to_path_buf();
     let mapping = mapping::load_file(mapping_file).map_err(|e| e.to_string())?;
-    Driver::new(config, mapping, &target.tenant).map_err(|e| e.to_string())
+    match explain_live {
+        Some(live) => Driver::for_explain(config, mapping, &target.tenant, live),
+        None => Driver::new(config, mapping, &target.tenant),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// A runtime for the onboarding commands' requests.
@@ -519,7 +527,7 @@ fn probe(
     allow_existing_users: bool,
     json: bool,
 ) -> ExitCode {
-    let (driver, runtime) = match onboarding_driver(mapping_file, target)
+    let (driver, runtime) = match onboarding_driver(mapping_file, target, None)
         .and_then(|d| Ok((d, onboarding_runtime()?)))
     {
         Ok(x) => x,
@@ -583,7 +591,7 @@ fn explain(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let (driver, runtime) = match onboarding_driver(mapping_file, target)
+    let (driver, runtime) = match onboarding_driver(mapping_file, target, Some(live))
         .and_then(|d| Ok((d, onboarding_runtime()?)))
     {
         Ok(x) => x,

@@ -654,5 +654,32 @@ fn the_command_explains_in_text_and_json() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");
     assert!(text.contains("unknown SCIM path"), "{text}");
-    assert_eq!(out.status.code(), Some(1), "bad input is a failure for a script");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bad input is a failure for a script"
+    );
+}
+
+#[test]
+fn without_live_no_credential_is_needed_and_with_live_its_absence_is_named() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |live: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_scim-gateway"));
+        c.current_dir(root)
+            .args(["explain", "mappings/acme-hr.yaml", "GET", "/Users/7"])
+            .env_remove("ACME_API_KEY");
+        if live {
+            c.arg("--live");
+        }
+        c.output().unwrap()
+    };
+    let offline = run(false);
+    let text = String::from_utf8_lossy(&offline.stdout);
+    assert!(offline.status.success(), "{text}{}", String::from_utf8_lossy(&offline.stderr));
+    assert!(text.contains("GET /api/v1/users/7") && text.contains("not sent"), "{text}");
+    let live = run(true);
+    let err = String::from_utf8_lossy(&live.stderr);
+    assert_eq!(live.status.code(), Some(2), "{err}");
+    assert!(err.contains("ACME_API_KEY"), "names what is missing: {err}");
 }

@@ -213,6 +213,21 @@ impl Driver {
         })
     }
 
+    /// A driver for `explain`: as [`Driver::new`], except that without `live` (nothing is sent)
+    /// the legacy credential is not needed and not read — unless the mapping looks names up
+    /// in the legacy API at start (roles by name), which needs it either way.
+    pub fn for_explain(
+        config: Config,
+        mut mapping: Mapping,
+        tenant: &str,
+        live: bool,
+    ) -> Result<Driver, StartupError> {
+        if !live && crate::server::roles::described(&mapping).is_none() {
+            mapping.backend.auth = None;
+        }
+        Driver::new(config, mapping, tenant)
+    }
+
     /// The same driver, its legacy calls answered by `simulator` where it answers them.
     pub fn simulated(mut self, simulator: Arc<dyn Simulator>) -> Driver {
         self.simulator = Some(simulator);
