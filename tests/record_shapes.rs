@@ -114,6 +114,9 @@ struct State {
     requests: Vec<(String, String, Value)>,
     /// The `X-App-Id` and `Accept` headers of every request, with its method and target.
     headers: Vec<(String, String, Option<String>, Option<String>)>,
+    /// A user's DELETE keeps the record with `status: removed` (a soft delete), which still
+    /// reads and lists, and refuses changes with 409.
+    soft_delete: bool,
 }
 
 /// The legacy API: `/api/users` answering `{"data": {…}}`, read by id (403 for an unknown id),
@@ -132,11 +135,16 @@ impl Ledger {
             create: CreateAnswer::Data200,
             requests: Vec::new(),
             headers: Vec::new(),
+            soft_delete: false,
         })))
     }
 
     fn answer_creates(&self, how: CreateAnswer) {
         self.0.lock().unwrap().create = how;
+    }
+
+    fn soft_deletes(&self) {
+        self.0.lock().unwrap().soft_delete = true;
     }
 
     fn insert(&self, mut record: Value) -> String {
@@ -264,7 +272,13 @@ impl Ledger {
                 empty(204)
             }
             ("DELETE", ["api", "users", id]) => {
-                s.users.remove(*id);
+                if s.soft_delete {
+                    if let Some(u) = s.users.get_mut(*id) {
+                        u["status"] = json!("removed");
+                    }
+                } else {
+                    s.users.remove(*id);
+                }
                 empty(204)
             }
             // Teams: created 201 with the id only in Location, read `{"data": {…}}` (403 for
@@ -1078,4 +1092,32 @@ fn an_existence_check_on_a_versioned_update_reads_the_user_now_not_from_the_cach
         let gets = env.keystone().requests().get("GET", USER) - before;
         assert_eq!(gets, reads, "exists: read_first = {read_first}");
     }
+}
+
+#[test]
+fn a_soft_delete_by_the_legacy_api_reads_as_gone_with_a_deleted_marker_and_is_never_restored() {
+    let b = Bench::start(|m| {
+        m.replacen(
+            "  on_delete: delete\n",
+            "  on_delete: delete\n  deleted: { legacy: $.status, value: removed }\n",
+            1,
+        )
+    });
+    b.ledger.soft_deletes();
+    let created = b.call("POST", "/Users", Some(&user("ada@example.com")));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(b.call("DELETE", &format!("/Users/{id}"), None).status, 204);
+    assert_eq!(b.ledger.user(&id).unwrap()["status"], "removed", "Ledger keeps it");
+    // From then on it is gone for SCIM: read, listed, counted, deleted again.
+    assert_eq!(b.call("GET", &format!("/Users/{id}"), None).status, 404);
+    let list = b.call("GET", "/Users?filter=userName%20eq%20%22ada@example.com%22", None);
+    assert_eq!(list.body["totalResults"], 0, "{:?}", list.body);
+    assert_eq!(b.call("GET", "/Users?count=0", None).body["totalResults"], 0);
+    assert_eq!(b.call("DELETE", &format!("/Users/{id}"), None).status, 404);
+    // The same userName again is a new user; the removed record is left as Ledger keeps it.
+    let again = b.call("POST", "/Users", Some(&user("ada@example.com")));
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_ne!(again.body["id"], json!(id));
+    assert_eq!(b.ledger.user(&id).unwrap()["status"], "removed");
 }

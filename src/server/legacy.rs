@@ -305,6 +305,22 @@ async fn send(
     request: BackendRequest,
     observer: &Observer<'_, '_>,
 ) -> Result<BackendResponse, BackendError> {
+    if cx.record.tap().is_none() {
+        return cx.backend.send_protected(request, observer).await;
+    }
+    // Boxed: the tapped path (the onboarding commands' only) adds nothing to the size of the
+    // future every request's legacy calls are part of.
+    Box::pin(send_tapped(cx, resource, endpoint, request, observer)).await
+}
+
+/// [`send`] for a request whose tap watches (and may answer) its legacy calls.
+async fn send_tapped(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    endpoint: &Endpoint,
+    request: BackendRequest,
+    observer: &Observer<'_, '_>,
+) -> Result<BackendResponse, BackendError> {
     let Some(tap) = cx.record.tap() else {
         return cx.backend.send_protected(request, observer).await;
     };

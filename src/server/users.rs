@@ -228,10 +228,13 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
             "userName {name:?} is already taken by user {id}"
         )));
     }
-    // The userName belongs to a user deleted through SCIM (kept, marked): bring that one back
-    // with the new attributes rather than refuse the IdP.
-    if let Some(restored) = restore_deleted(cx, &user, found).await? {
-        return Ok(restored);
+    // The userName belongs to a user the gateway deactivated and marked deleted: bring that one
+    // back with the new attributes rather than refuse the IdP. One the legacy API deleted itself
+    // (on_delete: delete, a soft delete) stays deleted: a new user is created.
+    if matches!(r.on_delete, OnDelete::Deactivate) {
+        if let Some(restored) = restore_deleted(cx, &user, found).await? {
+            return Ok(restored);
+        }
     }
     let call = Call {
         body: Some(&legacy_user),

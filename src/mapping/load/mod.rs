@@ -892,8 +892,8 @@ fn resource(
         .filter_map(|(i, a)| attributes::attribute(cx, kind, i, a).map(|x| (x, loc(a))))
         .collect();
     attributes::check_duplicates(cx, kind, &attrs);
-    if let (Some(d), Some(Some(marker)), Some(on_delete)) = (&f.deleted, &deleted, on_delete) {
-        check_deleted(cx, kind, d, marker, on_delete, &attrs);
+    if let (Some(d), Some(Some(marker))) = (&f.deleted, &deleted) {
+        check_deleted(cx, kind, d, marker, &attrs);
     }
     let attr_list: Vec<Attr> = attrs.iter().map(|(a, _)| a.clone()).collect();
     let marker = deleted.as_ref().and_then(Option::as_ref);
@@ -1007,31 +1007,19 @@ fn deleted_marker(cx: &mut Cx<'_>, kind: Kind, d: &Spanned<DeletedFile>) -> Opti
     })
 }
 
-/// The deleted marker needs a kept legacy record (`on_delete: deactivate`), and no attribute
-/// may write its field freely: a SCIM client could then delete a record, or bring one back, by
-/// accident. A value map on that field may share it as long as it never writes the marker.
+/// No attribute may write the deleted marker's field freely: a SCIM client could then delete a
+/// record, or bring one back, by accident. A value map on that field may share it as long as it
+/// never writes the marker. (With `on_delete: deactivate` the gateway writes the marker; with
+/// `on_delete: delete` it is what the legacy API's own delete leaves, a soft delete.)
 fn check_deleted(
     cx: &mut Cx<'_>,
     kind: Kind,
     d: &Spanned<DeletedFile>,
     marker: &DeletedMarker,
-    on_delete: OnDelete,
     attrs: &[(Attr, &Location)],
 ) {
     let key = kind.key();
     let noun = kind.noun();
-    if on_delete == OnDelete::Delete {
-        cx.report(
-            loc(d),
-            &format!("{key}.deleted"),
-            format!(
-                "a deleted marker is for on_delete: deactivate, which keeps the legacy {noun}; \
-                 on_delete: delete removes it"
-            ),
-            Some("remove `deleted`, or write on_delete: deactivate".into()),
-        );
-        return;
-    }
     let at = d.value.legacy.as_ref().map_or(loc(d), loc);
     let path = marker.legacy.as_str();
     let shown = &marker.value;

@@ -1163,13 +1163,10 @@ fn a_deleted_marker_is_checked() {
         "on_delete: delete",
         1,
     );
-    let p = expect(
-        &yaml,
-        "deleted:",
-        "a deleted marker is for on_delete: deactivate",
-        "remove `deleted`, or write on_delete: deactivate",
-    );
-    assert_eq!(p.at, "users.deleted");
+    // With on_delete: delete the marker is what the legacy API's own delete leaves.
+    let m = load_str(SOURCE, &yaml).expect("a soft delete by the legacy API");
+    assert!(m.users.has_deleted_marker());
+    assert!(m.users.is_deleted(&serde_json::json!({"status": "archived"})));
     let yaml = with_marker("{ legacy: $.status }");
     expect(&yaml, "deleted:", "`value` is missing", "value: archived");
     let yaml = with_marker("{ value: archived }");
