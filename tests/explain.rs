@@ -676,8 +676,15 @@ fn without_live_no_credential_is_needed_and_with_live_its_absence_is_named() {
     };
     let offline = run(false);
     let text = String::from_utf8_lossy(&offline.stdout);
-    assert!(offline.status.success(), "{text}{}", String::from_utf8_lossy(&offline.stderr));
-    assert!(text.contains("GET /api/v1/users/7") && text.contains("not sent"), "{text}");
+    assert!(
+        offline.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert!(
+        text.contains("GET /api/v1/users/7") && text.contains("not sent"),
+        "{text}"
+    );
     let live = run(true);
     let err = String::from_utf8_lossy(&live.stderr);
     assert_eq!(live.status.code(), Some(2), "{err}");

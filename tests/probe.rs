@@ -291,10 +291,11 @@ fn a_total_that_still_counts_deleted_users_is_caught_after_the_delete() {
 fn a_legacy_api_failing_mid_probe_still_gets_everything_cleaned_up() {
     let env = Env::start(Legacy::AcmeHr);
     // The team delete fails every try of the probe's step (the gateway retries it), then
-    // works again for the clean-up.
+    // works again for the clean-up. (The first team delete is of the second team
+    // `groups.create` makes to check that names differ.)
     env.acme()
         .requests()
-        .fail("DELETE", scim_gateway_example_apis::acme_hr::TEAM, 0, 3);
+        .fail("DELETE", scim_gateway_example_apis::acme_hr::TEAM, 1, 3);
     let report = run_probe(
         mapping_for(&env, &mapping_text(Legacy::AcmeHr, &[])),
         ProbeOptions::default(),
@@ -463,4 +464,27 @@ fn refused_credentials_stop_the_probe_naming_backend_auth() {
         "the credential is never printed"
     );
     assert_eq!(env.acme().user_count(), 0);
+}
+
+#[test]
+fn a_constant_in_a_field_the_api_keeps_unique_is_caught_by_a_second_create() {
+    let env = Env::start(Legacy::AcmeHr);
+    // Every team gets the same name, which Acme HR keeps unique: the first create works, every
+    // later one is refused.
+    let text = mapping_text(
+        Legacy::AcmeHr,
+        &[(
+            "    - { scim: displayName, legacy: $.name, required: true }\n",
+            "    - { scim: displayName, legacy: $.name, direction: read }\n    - { legacy: $.name, constant: \"Everyone\" }\n",
+        )],
+    );
+    let report = run_probe(mapping_for(&env, &text), ProbeOptions::default());
+    let f = finding(&report, "groups.create", "second-create-refused");
+    assert_eq!(f.severity, Verdict::Fail);
+    assert!(
+        f.fix.as_deref().unwrap().contains("`constant:`"),
+        "{}",
+        report.text()
+    );
+    assert!(report.cleanup.iter().all(|c| c.done), "{}", report.text());
 }

@@ -1108,12 +1108,23 @@ fn a_soft_delete_by_the_legacy_api_reads_as_gone_with_a_deleted_marker_and_is_ne
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(b.call("DELETE", &format!("/Users/{id}"), None).status, 204);
-    assert_eq!(b.ledger.user(&id).unwrap()["status"], "removed", "Ledger keeps it");
+    assert_eq!(
+        b.ledger.user(&id).unwrap()["status"],
+        "removed",
+        "Ledger keeps it"
+    );
     // From then on it is gone for SCIM: read, listed, counted, deleted again.
     assert_eq!(b.call("GET", &format!("/Users/{id}"), None).status, 404);
-    let list = b.call("GET", "/Users?filter=userName%20eq%20%22ada@example.com%22", None);
+    let list = b.call(
+        "GET",
+        "/Users?filter=userName%20eq%20%22ada@example.com%22",
+        None,
+    );
     assert_eq!(list.body["totalResults"], 0, "{:?}", list.body);
-    assert_eq!(b.call("GET", "/Users?count=0", None).body["totalResults"], 0);
+    assert_eq!(
+        b.call("GET", "/Users?count=0", None).body["totalResults"],
+        0
+    );
     assert_eq!(b.call("DELETE", &format!("/Users/{id}"), None).status, 404);
     // The same userName again is a new user; the removed record is left as Ledger keeps it.
     let again = b.call("POST", "/Users", Some(&user("ada@example.com")));

@@ -1618,6 +1618,18 @@ pub(super) fn error_rule(
             Some("write the legacy API's status, e.g. status: 422".into()),
         );
         ok = false;
+    } else if status.value < 400 {
+        // Only refusals are translated: a rule on a success could never apply.
+        cx.report(
+            loc(status),
+            &format!("{at}.status"),
+            format!(
+                "{} is not an error: error rules translate the legacy API's refusals (400-599)",
+                status.value
+            ),
+            Some("write the status of a refusal, e.g. status: 422; a record the legacy API still answers after its delete is a `deleted:` marker".into()),
+        );
+        ok = false;
     }
     if !(400..=599).contains(&scim_status.value) {
         cx.report(

@@ -1166,7 +1166,9 @@ fn a_deleted_marker_is_checked() {
     // With on_delete: delete the marker is what the legacy API's own delete leaves.
     let m = load_str(SOURCE, &yaml).expect("a soft delete by the legacy API");
     assert!(m.users.has_deleted_marker());
-    assert!(m.users.is_deleted(&serde_json::json!({"status": "archived"})));
+    assert!(m
+        .users
+        .is_deleted(&serde_json::json!({"status": "archived"})));
     let yaml = with_marker("{ legacy: $.status }");
     expect(&yaml, "deleted:", "`value` is missing", "value: archived");
     let yaml = with_marker("{ value: archived }");
@@ -1330,6 +1332,17 @@ fn error_rules_are_checked() {
         "scim_status: 200",
         "is not an error status",
         "scim_status: 409",
+    );
+    // A rule on a success could never apply: only refusals are translated.
+    let yaml = with(
+        "{ status: 422, scim_status: 400",
+        "{ status: 200, scim_status: 404",
+    );
+    expect(
+        &yaml,
+        "status: 200",
+        "200 is not an error: error rules translate the legacy API's refusals",
+        "status: 422",
     );
     let yaml = with("message: $.error", "message: error");
     expect(

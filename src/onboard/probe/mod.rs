@@ -279,6 +279,17 @@ impl<'d> Probe<'d> {
             self.driver.mapping().users.on_delete,
             crate::mapping::OnDelete::Deactivate
         );
+        // Users deleted in the steps that the mapping only deactivates are still in the
+        // legacy API: said, so that nothing is left there unsaid.
+        if deactivates {
+            for (id, _) in self.users.iter().filter(|(_, gone)| *gone) {
+                self.cleanup.push(Cleanup {
+                    what: format!("user {id}"),
+                    done: true,
+                    detail: DEACTIVATED.into(),
+                });
+            }
+        }
         let mut gone_missing = Vec::new();
         for id in users {
             let path = format!("/Users/{}", segment(&id));
@@ -321,10 +332,13 @@ impl<'d> Probe<'d> {
     }
 }
 
+/// What the clean-up says of a user the mapping deletes by deactivating it.
+const DEACTIVATED: &str = "deactivated (the mapping's on_delete: deactivate keeps the record in the legacy API; remove it there if you need it gone)";
+
 fn cleanup_line(what: String, out: &Outcome, deactivates: bool) -> Cleanup {
     let done = out.status == 204 || out.status == 404;
     let detail = match (out.status, deactivates) {
-        (204, true) => "deactivated (the mapping's on_delete: deactivate keeps the record in the legacy API; remove it there if you need it gone)".to_string(),
+        (204, true) => DEACTIVATED.to_string(),
         (204, false) => "deleted".to_string(),
         (404, _) => "already gone".to_string(),
         _ => format!(

@@ -615,29 +615,48 @@ async fn user_filters(p: &mut Probe<'_>, uid: &str) {
             "the mapping does not write externalId",
         );
     }
-    let email = user_values(p)
+    // The e-mail the user has: the one sent, or, where the mapping only reads e-mails (one
+    // field holding the login and the e-mail), the one it reads back with.
+    let sent = user_values(p)
         .into_iter()
-        .find(|(l, _)| l.starts_with("emails["));
+        .find(|(l, _)| l.starts_with("emails["))
+        .map(|(label, _)| (label, p.user.email.clone()));
+    let email = match sent {
+        Some(e) => Some(e),
+        None => read_email(p, &fields, uid).await,
+    };
     match email {
-        Some((label, _)) => {
+        Some((label, value)) => {
             let ty = label.split('"').nth(1).unwrap_or("work").to_string();
             let f = format!(
                 "emails[type eq {}].value eq {}",
                 quoted(&ty),
-                quoted(&swap_case(&p.user.email.clone()))
+                quoted(&swap_case(&value))
             );
-            filter_step(
-                p,
-                "users.filter-email",
-                "/Users",
-                &f,
-                uid,
-                Case::OtherOptional,
-            )
-            .await;
+            let case = Case::OtherOptional;
+            filter_step(p, "users.filter-email", "/Users", &f, uid, case).await;
         }
-        None => p.skip("users.filter-email", "the mapping writes no e-mail"),
+        None => p.skip("users.filter-email", "the mapping has no e-mail of a type"),
     }
+}
+
+/// The label and value of the e-mail the user reads back with, when the mapping reads one.
+async fn read_email(
+    p: &mut Probe<'_>,
+    fields: &[MappedField],
+    uid: &str,
+) -> Option<(String, String)> {
+    let label = fields
+        .iter()
+        .find(|f| f.read && f.scim.starts_with("emails[type eq ") && f.scim.ends_with("].value"))?
+        .scim
+        .clone();
+    let read = p
+        .driver
+        .send(Method::GET, &format!("/Users/{}", segment(uid)), None)
+        .await;
+    let value = value_at(&read.body, &label)?.as_str()?.to_string();
+    Some((label, value))
 }
 
 /// What a filter step's value is, against the value stored.
@@ -765,7 +784,7 @@ fn only_paging(target: &str) -> bool {
 const LIST_EXTRAS: u64 = 2;
 
 async fn list(p: &mut Probe<'_>, uid: &str, baseline: u64) {
-    let extras = create_extras(p).await;
+    let (extras, refused) = create_extras(p).await;
     let (at, first) = p
         .step(
             "users.list",
@@ -774,6 +793,18 @@ async fn list(p: &mut Probe<'_>, uid: &str, baseline: u64) {
             None,
         )
         .await;
+    if let Some(out) = refused {
+        p.also(at, &out.calls);
+        p.find(
+            at,
+            finding(
+                "second-create-refused",
+                Verdict::Fail,
+                format!("a second user with other names could not be created: {} {}", out.status, out.detail().unwrap_or("")),
+                Some("every create sends the same value to a field the legacy API keeps unique: look in the create body for a value that is not from the SCIM resource (a `default:` or `constant:` in users.attributes) and map that field from an attribute that differs per user, or leave it to the API".into()),
+            ),
+        );
+    }
     if first.status == 200 {
         let expected = baseline + 1 + extras.len() as u64;
         list_pages(p, at, &first, uid, expected).await;
@@ -787,8 +818,9 @@ async fn list(p: &mut Probe<'_>, uid: &str, baseline: u64) {
 /// Creates the extra users of `users.list`: the test user's values under other names. One that
 /// cannot be made is left out (`users.create` speaks for creates): the list is checked with
 /// fewer.
-async fn create_extras(p: &mut Probe<'_>) -> Vec<String> {
+async fn create_extras(p: &mut Probe<'_>) -> (Vec<String>, Option<Outcome>) {
     let mut ids = Vec::new();
+    let mut refused = None;
     for n in 2..2 + LIST_EXTRAS {
         let values: Vec<(String, Value)> = user_values(p)
             .into_iter()
@@ -808,12 +840,97 @@ async fn create_extras(p: &mut Probe<'_>) -> Vec<String> {
         let id = (out.status == 201)
             .then(|| out.body.get("id").and_then(Value::as_str))
             .flatten();
-        if let Some(id) = id {
-            p.users.push((id.to_string(), false));
-            ids.push(id.to_string());
+        match id {
+            Some(id) => {
+                p.users.push((id.to_string(), false));
+                ids.push(id.to_string());
+            }
+            None => refused = refused.or(Some(out)),
         }
     }
-    ids
+    (ids, refused)
+}
+
+/// Creates a second record like `values` under other names, as step `at`'s, and deletes it:
+/// one create proves little when the mapping writes the same value to a field the legacy API
+/// keeps unique (a `default:` or `constant:`), which makes every later create fail.
+async fn second_create(
+    p: &mut Probe<'_>,
+    at: usize,
+    section: &str,
+    collection: &str,
+    values: &[(String, Value)],
+) {
+    let renamed: Vec<(String, Value)> = values
+        .iter()
+        .map(|(label, value)| match value {
+            Value::String(s) if is_unique(label) || label == "displayName" => {
+                (label.clone(), Value::String(format!("{s} 2")))
+            }
+            other => (label.clone(), other.clone()),
+        })
+        .collect();
+    let urn = if section == "groups" {
+        GROUP_URN
+    } else {
+        USER_URN
+    };
+    let body = resource_of(urn, &renamed);
+    let out = p.driver.send(Method::POST, collection, Some(&body)).await;
+    p.also(at, &out.calls);
+    let created = out
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|_| out.status == 201);
+    let Some(id) = created.map(str::to_owned) else {
+        let refused = out
+            .calls
+            .iter()
+            .rev()
+            .find(|c| c.endpoint == "create" && c.status.is_some_and(|s| s >= 400))
+            .map(|c| {
+                format!(
+                    " (the legacy API answered {} {})",
+                    c.status.unwrap_or_default(),
+                    excerpt(&c.answer, 200)
+                )
+            })
+            .unwrap_or_default();
+        p.find(
+            at,
+            finding(
+                "second-create-refused",
+                Verdict::Fail,
+                format!("a second record with other names could not be created: {} {}{refused}", out.status, out.detail().unwrap_or("")),
+                Some(format!("every create sends the same value to a field the legacy API keeps unique: look in the bodies above for a value that is not from the SCIM resource (a `default:` or `constant:` in {section}.attributes) and map that field from an attribute that differs per record, or leave it to the API")),
+            ),
+        );
+        return;
+    };
+    let owned = if section == "groups" {
+        &mut p.groups
+    } else {
+        &mut p.users
+    };
+    owned.push((id.clone(), false));
+    let gone = p
+        .driver
+        .send(
+            Method::DELETE,
+            &format!("{collection}/{}", segment(&id)),
+            None,
+        )
+        .await;
+    p.also(at, &gone.calls);
+    if gone.status == 204 {
+        let owned = if section == "groups" {
+            &mut p.groups
+        } else {
+            &mut p.users
+        };
+        mark_deleted(owned, &id);
+    }
 }
 
 /// Whether a SCIM attribute identifies a user (two users must not share its value).
@@ -1192,6 +1309,7 @@ async fn groups(p: &mut Probe<'_>, uid: &str) {
         return;
     };
     p.groups.push((gid.clone(), false));
+    second_create(p, at, "groups", "/Groups", &values).await;
     if let Some(f) = id_form(&groups.resource, "groups", &gid) {
         p.find(at, f);
         for id in GROUP_STEPS {
@@ -1393,6 +1511,16 @@ async fn delete_user(p: &mut Probe<'_>, uid: &str, baseline: u64) {
                 Some("check users.on_delete and the delete or deactivate call it needs".into()),
             ),
         );
+        // What follows would only restate it.
+        p.skip(
+            "users.read-deleted",
+            "follows from users.delete, which failed",
+        );
+        p.skip(
+            "users.list-after-delete",
+            "follows from users.delete, which failed",
+        );
+        return;
     }
     let deactivates = matches!(p.driver.mapping().users.on_delete, OnDelete::Deactivate);
     let marker = p.driver.mapping().users.has_deleted_marker();
@@ -1422,8 +1550,10 @@ async fn delete_user(p: &mut Probe<'_>, uid: &str, baseline: u64) {
     } else if out.status != 404 {
         let fix = if kept_by_choice {
             "on_delete: deactivate keeps the user, inactive; add a `deleted:` marker (the legacy field and value a SCIM delete leaves) so that it reads as gone, or use on_delete: delete; see \"The deleted marker\" in docs/mapping.md"
+        } else if marker {
+            "the record still reads after the delete: the `deleted:` marker does not match what a deleted record holds (compare its field and value with the record read above); see \"The deleted marker\" in docs/mapping.md"
         } else {
-            "the legacy API still answers the deleted record (a soft delete): the `deleted:` marker must say what a deleted record looks like; see \"The deleted marker\" in docs/mapping.md"
+            "the legacy API keeps the record after its delete (a soft delete): add a `deleted:` marker saying what such a record holds (the field and value, e.g. `{ legacy: $.status, value: removed }`); see \"A delete the legacy API keeps as a record\" in docs/mapping.md"
         };
         p.find(
             at,
