@@ -22,7 +22,7 @@ use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMa
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::tap::{Section, TapOutcome, TappedCall};
+use crate::server::tap::{Section, Tap, TapOutcome, TappedCall};
 use crate::server::wire::REQUEST_ID_HEADER;
 
 /// A legacy answer: headers, JSON body (`Null` when empty).
@@ -305,25 +305,23 @@ async fn send(
     request: BackendRequest,
     observer: &Observer<'_, '_>,
 ) -> Result<BackendResponse, BackendError> {
-    if cx.record.tap().is_none() {
+    let Some(tap) = cx.record.tap() else {
         return cx.backend.send_protected(request, observer).await;
-    }
+    };
     // Boxed: the tapped path (the onboarding commands' only) adds nothing to the size of the
     // future every request's legacy calls are part of.
-    Box::pin(send_tapped(cx, resource, endpoint, request, observer)).await
+    Box::pin(send_tapped(cx, tap, resource, endpoint, request, observer)).await
 }
 
-/// [`send`] for a request whose tap watches (and may answer) its legacy calls.
+/// [`send`] for a request whose `tap` watches (and may answer) its legacy calls.
 async fn send_tapped(
     cx: &Ctx<'_>,
+    tap: &dyn Tap,
     resource: &ResourceMapping,
     endpoint: &Endpoint,
     request: BackendRequest,
     observer: &Observer<'_, '_>,
 ) -> Result<BackendResponse, BackendError> {
-    let Some(tap) = cx.record.tap() else {
-        return cx.backend.send_protected(request, observer).await;
-    };
     let section = if std::ptr::eq(resource, &cx.mapping.users) {
         Section::Users
     } else {
@@ -339,11 +337,6 @@ async fn send_tapped(
         return Ok(answer);
     }
     let outcome = cx.backend.send_protected(request.clone(), observer).await;
-    let seen = TappedCall {
-        section,
-        endpoint,
-        request: &request,
-    };
     match &outcome {
         Ok(answer) => tap.seen(&seen, TapOutcome::Answered(answer)),
         Err(e) => tap.seen(&seen, TapOutcome::Failed(e)),

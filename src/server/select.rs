@@ -29,7 +29,7 @@ use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::mapping::{ListEndpoint, Membership, Pagination, Pushdown, ResourceMapping};
+use crate::mapping::{ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::path::AttrPath;
@@ -91,48 +91,90 @@ pub async fn select(
     if let Some(f) = filter {
         refuse_server_filled(f, schema)?;
     }
-    let pushdown = match filter {
-        Some(f) => resource.pushdown(f),
-        None => Pushdown {
-            params: Vec::new(),
-            complete: true,
-            exact: true,
-        },
-    };
-    let list = &resource.endpoints.list;
-    // Every item has its id; the rest is as `carries:` says.
-    let carried = |p: &AttrPath| {
-        let p = canonical(p, schema);
-        (p.schema.is_none() && p.name == "id") || list.carries(&p)
-    };
-    let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(carried));
-    let sort_carried = query.sort_by.as_ref().is_none_or(carried);
-    let shown_carried = list.carries_everything()
-        || record_paths(cx, resource)
-            .iter()
-            .all(|p| list.carries(p) || !shows(query, p, schema));
+    let shown = || record_paths(&cx.mapping, resource);
+    let plan = ListPlan::of(resource, schema, filter, query, shown);
     let look = Look {
         cx,
         resource,
         schema,
         filter,
     };
-    let from_legacy_pages = if legacy_total_is_exact(resource, &pushdown, query, filter_carried) {
-        look.legacy_page(&pushdown.params, query).await?
+    let from_legacy_pages = if plan.exact {
+        look.legacy_page(&plan.pushdown.params, query).await?
     } else {
         None
     };
     let (mut selection, in_full) = match from_legacy_pages {
         Some(selection) => (selection, false),
         None => {
-            let each_in_full = !(filter_carried && sort_carried);
-            look.walk(&pushdown, query, each_in_full).await?
+            let each_in_full = !(plan.filter_carried && plan.sort_carried);
+            look.walk(&plan.pushdown, query, each_in_full).await?
         }
     };
-    if !in_full && !shown_carried {
+    if !in_full && !plan.shown_carried {
         look.page_in_full(&mut selection).await?;
     }
     Ok(selection)
+}
+
+/// How [`select`] reads a list, decided from the mapping and the query before any legacy call
+/// (also what `explain` reports).
+pub(crate) struct ListPlan {
+    /// The filter's part passed down as query parameters.
+    pub(crate) pushdown: Pushdown,
+    /// The list items carry every attribute the filter names (else each candidate is read).
+    pub(crate) filter_carried: bool,
+    /// The list items carry the attribute sorted by.
+    pub(crate) sort_carried: bool,
+    /// The list items carry every attribute the answer shows (else the page is read in full).
+    pub(crate) shown_carried: bool,
+    /// The legacy API's own page and total answer the list exactly.
+    pub(crate) exact: bool,
+}
+
+impl ListPlan {
+    /// The plan of a list of `resource` selected by `filter` and shaped by `query`; `shown`
+    /// gives the attributes a record of it has ([`record_paths`]), asked only when the list
+    /// items do not carry everything.
+    pub(crate) fn of(
+        resource: &ResourceMapping,
+        schema: &ResourceSchema,
+        filter: Option<&Filter>,
+        query: &ListQuery,
+        shown: impl FnOnce() -> Vec<AttrPath>,
+    ) -> ListPlan {
+        let pushdown = match filter {
+            Some(f) => resource.pushdown(f),
+            None => Pushdown {
+                params: Vec::new(),
+                complete: true,
+                exact: true,
+            },
+        };
+        let list = &resource.endpoints.list;
+        // Every item has its id; the rest is as `carries:` says.
+        let carried = |p: &AttrPath| carries(list, schema, p);
+        let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(carried));
+        let sort_carried = query.sort_by.as_ref().is_none_or(carried);
+        let shown_carried = list.carries_everything()
+            || shown()
+                .iter()
+                .all(|p| list.carries(p) || !shows(query, p, schema));
+        let exact = legacy_total_is_exact(resource, &pushdown, query, filter_carried);
+        ListPlan {
+            pushdown,
+            filter_carried,
+            sort_carried,
+            shown_carried,
+            exact,
+        }
+    }
+}
+
+/// Whether the items of `list` carry `path` (every item has its id).
+pub(crate) fn carries(list: &ListEndpoint, schema: &ResourceSchema, path: &AttrPath) -> bool {
+    let p = canonical(path, schema);
+    (p.schema.is_none() && p.name == "id") || list.carries(&p)
 }
 
 /// Whether the legacy API's own paging and total answer a list exactly (see the module
@@ -424,12 +466,11 @@ pub(crate) fn canonical(path: &AttrPath, schema: &ResourceSchema) -> AttrPath {
 
 /// The SCIM attributes a resource takes from its legacy record: the mapped ones, and a user's
 /// `groups` when membership is a field of the legacy user.
-fn record_paths(cx: &Ctx<'_>, resource: &ResourceMapping) -> Vec<AttrPath> {
+pub(crate) fn record_paths(mapping: &Mapping, resource: &ResourceMapping) -> Vec<AttrPath> {
     let mut paths = resource.attribute_paths();
-    let is_users = std::ptr::eq(resource, &cx.mapping.users);
+    let is_users = std::ptr::eq(resource, &mapping.users);
     if is_users
-        && cx
-            .mapping
+        && mapping
             .groups
             .as_ref()
             .is_some_and(|g| matches!(g.membership, Membership::UserAttribute(_)))

@@ -1064,17 +1064,40 @@ pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
             def.canonical_values = list;
         }
     }
-    // A computed value is never written: advertised read-only.
-    for attr in attrs {
-        if let Attr::Computed { slot, .. } = attr {
-            let path = AttrPath {
-                schema: slot.container.clone(),
-                name: slot.attr.clone(),
-                sub: slot.sub.clone(),
-            };
-            if let Some(def) = schema.attribute_mut(&path) {
-                def.mutability = Mutability::ReadOnly;
-            }
+    // What no entry writes is advertised read-only: a computed value, and a field read only
+    // (`direction: read`) where no other entry writes the same attribute (an e-mail of
+    // another type, say). A client then knows a change of it is not kept. (`active` read only
+    // is still written, through the deactivate and reactivate endpoints.)
+    let path_of = |slot: &ScimSlot| AttrPath {
+        schema: slot.container.clone(),
+        name: slot.attr.clone(),
+        sub: slot.sub.clone(),
+    };
+    let slots = |attr: &Attr| -> Vec<(ScimSlot, bool)> {
+        match attr {
+            Attr::Computed { slot, .. } => vec![(slot.clone(), false)],
+            Attr::Field { slot, write, .. } => vec![(slot.clone(), *write)],
+            Attr::Join { parts, write, .. } => parts.iter().map(|p| (p.clone(), *write)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let all: Vec<(AttrPath, bool)> = attrs
+        .iter()
+        .flat_map(slots)
+        .map(|(slot, write)| (path_of(&slot), write))
+        .collect();
+    for (path, _) in all.iter().filter(|(_, write)| !write) {
+        if path.schema.is_none() && path.sub.is_none() && path.name == "active" {
+            continue;
+        }
+        let written = all
+            .iter()
+            .any(|(p, w)| *w && p.matches(path) && p.schema == path.schema);
+        if written {
+            continue;
+        }
+        if let Some(def) = schema.attribute_mut(path) {
+            def.mutability = Mutability::ReadOnly;
         }
     }
     for attr in attrs {

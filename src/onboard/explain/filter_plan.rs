@@ -1,13 +1,12 @@
 //! What a SCIM list, search or look-up costs the legacy API: whether its filter is passed down
 //! whole (the legacy API's page and total are used), passed down and re-checked, or scanned
-//! (the gateway walks the list), and how many calls that may take. Decided with the gateway's
-//! own functions (`ResourceMapping::pushdown`, `select::legacy_total_is_exact`,
-//! `select::canonical`, `select::shows`) so that `explain` cannot disagree with what the
-//! gateway does.
+//! (the gateway walks the list), and how many calls that may take. Decided by the gateway's own
+//! plan of a list (`select::ListPlan`), so that `explain` cannot disagree with what the gateway
+//! does.
 
 use serde::Serialize;
 
-use crate::mapping::{Mapping, Membership, Pagination, Pushdown, ResourceMapping};
+use crate::mapping::{Mapping, Pagination, Pushdown, ResourceMapping};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::list::ListQuery;
 use crate::scim::path::AttrPath;
@@ -145,45 +144,26 @@ pub(crate) fn list_plan(
 ) -> Option<FilterPlan> {
     let (resource, schema) = resource_of(mapping, section)?;
     let filter = select::parse_filter(query, schema).ok()?;
-    let pushdown = match &filter {
-        Some(f) => resource.pushdown(f),
-        None => Pushdown {
-            params: Vec::new(),
-            complete: true,
-            exact: true,
-        },
-    };
+    let shown = || select::record_paths(mapping, resource);
+    let plan = select::ListPlan::of(resource, schema, filter.as_ref(), query, shown);
     let list = &resource.endpoints.list;
-    let carried = |p: &AttrPath| {
-        let p = select::canonical(p, schema);
-        (p.schema.is_none() && p.name == "id") || list.carries(&p)
-    };
     let uncarried: Vec<String> = filter
         .as_ref()
         .map(|f| {
             select::named_paths(f)
                 .iter()
-                .filter(|p| !carried(p))
+                .filter(|p| !select::carries(list, schema, p))
                 .map(path_text)
                 .collect()
         })
         .unwrap_or_default();
-    let filter_carried = uncarried.is_empty();
-    let sort_carried = query.sort_by.as_ref().is_none_or(carried);
-    let mut shown = resource.attribute_paths();
-    if section == "users"
-        && mapping
-            .groups
-            .as_ref()
-            .is_some_and(|g| matches!(g.membership, Membership::UserAttribute(_)))
-    {
-        shown.push(AttrPath::new("groups"));
-    }
-    let shown_carried = list.carries_everything()
-        || shown
-            .iter()
-            .all(|p| list.carries(p) || !select::shows(query, p, schema));
-    let exact = select::legacy_total_is_exact(resource, &pushdown, query, filter_carried);
+    let select::ListPlan {
+        pushdown,
+        filter_carried,
+        sort_carried,
+        shown_carried,
+        exact,
+    } = plan;
     let params = params_of(&pushdown);
     let mut reasons = Vec::new();
     if filter.is_some() {

@@ -183,13 +183,11 @@ async fn test_connection(p: &mut Probe<'_>) {
         .step("users.test-connection", Method::GET, &path, None)
         .await;
     if out.status != 200 {
-        let detail = out.detail().unwrap_or("no detail").to_string();
         p.find(
             at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("Entra's \"Test connection\" (this request) must answer 200 with no user; it answered {}: {detail}", out.status),
+            answered(
+                "Entra's \"Test connection\" (this request) must answer 200 with no user; it",
+                &out,
                 None,
             ),
         );
@@ -434,16 +432,7 @@ async fn read_user(p: &mut Probe<'_>, uid: &str) {
         p.find(at, f);
     }
     if out.status != 200 {
-        let detail = out.detail().unwrap_or("no detail").to_string();
-        p.find(
-            at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the read answered {}: {detail}", out.status),
-                None,
-            ),
-        );
+        p.find(at, answered("the read", &out, None));
     }
 }
 
@@ -700,16 +689,7 @@ async fn filter_step(
         return;
     }
     if out.status != 200 {
-        let detail = out.detail().unwrap_or("no detail").to_string();
-        p.find(
-            at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the filter answered {}: {detail}", out.status),
-                None,
-            ),
-        );
+        p.find(at, answered("the filter", &out, None));
         return;
     }
     let list = out.calls.iter().find(|c| c.endpoint == "list");
@@ -750,6 +730,21 @@ async fn filter_step(
         )
     };
     p.find(at, f);
+}
+
+/// The finding of a step whose SCIM request (`what`) did not answer what identity providers
+/// need: its status and the gateway's detail, with the place to look.
+fn answered(what: &str, out: &Outcome, fix: Option<&str>) -> Finding {
+    finding(
+        "step-failed",
+        Verdict::Fail,
+        format!(
+            "{what} answered {}: {}",
+            out.status,
+            out.detail().unwrap_or("no detail")
+        ),
+        fix.map(str::to_owned),
+    )
 }
 
 /// Whether a legacy list target's query holds only paging parameters (nothing passed down).
@@ -1344,14 +1339,12 @@ async fn groups(p: &mut Probe<'_>, uid: &str) {
         .step("groups.add-member", Method::PATCH, &gpath, Some(&add))
         .await;
     if !(200..300).contains(&out.status) {
-        let detail = out.detail().unwrap_or("no detail").to_string();
         p.find(
             at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the member add answered {}: {detail}", out.status),
-                Some("check groups.membership (see \"membership\" in docs/mapping.md)".into()),
+            answered(
+                "the member add",
+                &out,
+                Some("check groups.membership (see \"membership\" in docs/mapping.md)"),
             ),
         );
     }
@@ -1408,14 +1401,12 @@ async fn groups(p: &mut Probe<'_>, uid: &str) {
         .step("groups.remove-member", Method::PATCH, &gpath, Some(&remove))
         .await;
     if !(200..300).contains(&out.status) {
-        let detail = out.detail().unwrap_or("no detail").to_string();
         p.find(
             at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the member removal answered {}: {detail}", out.status),
-                Some("check groups.membership's remove call".into()),
+            answered(
+                "the member removal",
+                &out,
+                Some("check groups.membership's remove call"),
             ),
         );
     } else {
@@ -1437,15 +1428,9 @@ async fn groups(p: &mut Probe<'_>, uid: &str) {
     if out.status == 204 {
         mark_deleted(&mut p.groups, &gid);
     } else {
-        let detail = out.detail().unwrap_or("no detail").to_string();
         p.find(
             at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the delete answered {}: {detail}", out.status),
-                Some("check groups.endpoints.delete".into()),
-            ),
+            answered("the delete", &out, Some("check groups.endpoints.delete")),
         );
     }
     let (at, out) = p
@@ -1501,14 +1486,12 @@ async fn delete_user(p: &mut Probe<'_>, uid: &str, baseline: u64) {
     if out.status == 204 {
         mark_deleted(&mut p.users, uid);
     } else {
-        let detail = out.detail().unwrap_or("no detail").to_string();
         p.find(
             at,
-            finding(
-                "step-failed",
-                Verdict::Fail,
-                format!("the delete answered {}: {detail}", out.status),
-                Some("check users.on_delete and the delete or deactivate call it needs".into()),
+            answered(
+                "the delete",
+                &out,
+                Some("check users.on_delete and the delete or deactivate call it needs"),
             ),
         );
         // What follows would only restate it.

@@ -360,6 +360,31 @@ fn a_computed_value_is_read_from_several_fields() {
 }
 
 #[test]
+fn an_attribute_only_read_is_advertised_read_only_unless_another_entry_writes_it() {
+    let read_only = with(
+        "    - { scim: 'emails[type eq \"work\"].value', legacy: $.email }\n",
+        "    - { scim: 'emails[type eq \"work\"].value', legacy: $.email, direction: read }\n",
+    );
+    let m = load(&read_only);
+    let emails = m.users.schema.core.attribute("emails").unwrap();
+    assert_eq!(
+        emails.sub_attribute("value").unwrap().mutability,
+        Mutability::ReadOnly
+    );
+    // Another type of e-mail is written: the attribute stays writable.
+    let both = read_only.replace(
+        "direction: read }\n",
+        "direction: read }\n    - { scim: 'emails[type eq \"home\"].value', legacy: $.home_email }\n",
+    );
+    let m = load(&both);
+    let emails = m.users.schema.core.attribute("emails").unwrap();
+    assert_ne!(
+        emails.sub_attribute("value").unwrap().mutability,
+        Mutability::ReadOnly
+    );
+}
+
+#[test]
 fn a_computed_value_is_never_written() {
     let m = load(&with_computed(COMPUTED));
     let old = json!({"id": 1, "login": "ada", "first_name": "Ada", "last_name": "Lovelace"});
