@@ -1,6 +1,6 @@
 //! A test mapping that uses every construct of the language once, shared by the unit tests of
 //! the translation modules (test builds only), and a `groups:` section to append to it with
-//! either membership shape.
+//! either membership shape, or one of groups held by the gateway.
 
 use super::{load_str, Mapping};
 
@@ -136,6 +136,22 @@ pub(crate) const GROUPS_GROUP_ATTRIBUTE: &str = r#"  membership:
       user_groups: { method: GET, path: /teams, query: { member_id: "{id}" }, items: $.data, group: $.id }
 "#;
 
+/// Groups held by the gateway, with roles and a flag written to the legacy user.
+pub(crate) const HELD_GROUPS: &str = r#"groups:
+  held_by: gateway
+  remove_deleted_users: true
+  roles:
+    legacy: $.access.role
+    default: member
+    ranking: [owner, manager, member]
+    protected: [owner]
+    from_groups:
+      - { group: "Managers", role: manager }
+      - { group: "Eng Leads", role: manager, set: { $.archetype: eng_lead } }
+  flags:
+    - { legacy: $.licensed, group: "Pro", member: true, otherwise: false }
+"#;
+
 pub(crate) fn fixture() -> Mapping {
     load("fixture.yaml", FIXTURE)
 }
@@ -143,6 +159,11 @@ pub(crate) fn fixture() -> Mapping {
 /// The fixture with [`GROUPS`] and `membership` (e.g. [`GROUPS_ENDPOINTS`]).
 pub(crate) fn with_groups(membership: &str) -> Mapping {
     load("groups.yaml", &format!("{FIXTURE}{GROUPS}{membership}"))
+}
+
+/// The fixture with [`HELD_GROUPS`].
+pub(crate) fn with_held_groups() -> Mapping {
+    load("held.yaml", &format!("{FIXTURE}{HELD_GROUPS}"))
 }
 
 fn load(name: &str, yaml: &str) -> Mapping {

@@ -46,9 +46,9 @@ pub use error::{MappingError, Problem, TranslateError};
 pub use load::{load_file, load_str};
 pub use plan::{
     AfterEmpty, BackendAuth, BackendSpec, BackendTls, ClientCertFiles, Endpoint, Endpoints,
-    GroupAttribute, GroupMapping, ListEndpoint, Mapping, MemberCall, MemberList, Membership,
-    NextSource, OnDelete, Pagination, ResourceMapping, SecretSource, TenantParam, TotalSource,
-    UpdateMode, UserAttribute, UserGroups,
+    GroupAttribute, GroupMapping, HeldGroups, ListEndpoint, Mapping, MemberCall, MemberList,
+    Membership, NextSource, OnDelete, Pagination, ResourceMapping, SecretSource, TenantParam,
+    TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;

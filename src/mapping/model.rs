@@ -20,7 +20,8 @@ pub(crate) struct MappingFile {
     /// next ones, and the `backend:` section is large.
     pub(crate) backend: Option<S<Box<BackendFile>>>,
     pub(crate) users: Option<S<ResourceFile>>,
-    /// Optional: how SCIM Groups map to legacy groups (teams, roles…).
+    /// Optional: how SCIM Groups map to legacy groups (teams, roles…), or that the gateway
+    /// holds them (`held_by: gateway`).
     pub(crate) groups: Option<S<ResourceFile>>,
 }
 
@@ -129,7 +130,9 @@ pub(crate) struct OAuth2File {
     pub(crate) client_auth: Option<S<String>>,
 }
 
-/// A resource section: `users:` or `groups:` (the same keys; `membership` only in `groups:`).
+/// A resource section: `users:` or `groups:` (the same keys; `membership` and the others
+/// marked below only in `groups:`). `groups:` with `held_by: gateway` is compiled apart (see
+/// `load::held`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResourceFile {
@@ -163,6 +166,13 @@ pub(crate) struct ResourceFile {
     /// Where the record is in single-record answers, request bodies and list items, for every
     /// endpoint of the section (`{ answer: data, body: user, item: user }`).
     pub(crate) envelope: Option<S<EnvelopeFile>>,
+    /// Only in `groups:`: `gateway`: SCIM Groups are kept in the gateway's store, not in the
+    /// legacy API (then only `roles`, `flags` and `remove_deleted_users` may be written).
+    pub(crate) held_by: Option<S<String>>,
+    /// Only in `groups:` with `held_by: gateway`: a user deleted or deactivated through SCIM
+    /// leaves the groups the gateway holds (default false: the identity provider re-sends
+    /// memberships).
+    pub(crate) remove_deleted_users: Option<S<bool>>,
 }
 
 /// `{ name: Administrator }` or `{ id: "3" }`: one legacy group, by its display name

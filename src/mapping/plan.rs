@@ -26,11 +26,45 @@ pub struct Mapping {
     pub name: String,
     pub backend: BackendSpec,
     pub users: ResourceMapping,
-    /// How SCIM Groups map, when the mapping has a `groups:` section.
+    /// How SCIM Groups map, when the mapping has a `groups:` section over the legacy API.
     pub groups: Option<GroupMapping>,
+    /// SCIM Groups the gateway keeps in its own store (`groups: { held_by: gateway }`). Never
+    /// set together with `groups`.
+    pub held_groups: Option<HeldGroups>,
+}
+
+/// `groups: { held_by: gateway }`: SCIM Groups kept in the gateway's store, not the legacy
+/// API; the legacy user receives only what the roles and flags derive from them.
+#[derive(Debug, Clone)]
+pub struct HeldGroups {
+    /// Roles and flags derived from a user's held groups (`groups.roles`, `groups.flags`),
+    /// exactly as for legacy groups.
+    pub rules: super::roles::GroupRules,
+    /// `groups.remove_deleted_users`: a user deleted or deactivated through SCIM leaves the
+    /// held groups (default false).
+    pub remove_deleted_users: bool,
 }
 
 impl Mapping {
+    /// The roles and flags derived from a user's groups, legacy or held by the gateway (`None`
+    /// without a `groups:` section).
+    pub fn group_rules(&self) -> Option<&super::roles::GroupRules> {
+        match (&self.groups, &self.held_groups) {
+            (Some(g), _) => Some(&g.rules),
+            (None, Some(h)) => Some(&h.rules),
+            (None, None) => None,
+        }
+    }
+
+    /// [`Mapping::group_rules`], to change (the role names resolved to the legacy ids).
+    pub fn group_rules_mut(&mut self) -> Option<&mut super::roles::GroupRules> {
+        match (&mut self.groups, &mut self.held_groups) {
+            (Some(g), _) => Some(&mut g.rules),
+            (None, Some(h)) => Some(&mut h.rules),
+            (None, None) => None,
+        }
+    }
+
     /// The body of a call of `endpoint` that has no body of its own: its `body:` template with
     /// `{id}`, `{member}` and `{tenant}` filled (`None` without a template). A string that is
     /// exactly `"{id}"` (or `"{member}"`) is a JSON number when the resource that id names has

@@ -101,9 +101,8 @@ impl AdminApp {
                 .unwrap_or_else(|| "not tried yet".into());
             let roles_pending = gateway
                 .mapping
-                .groups
-                .as_ref()
-                .is_some_and(|g| g.rules.roles_pending());
+                .group_rules()
+                .is_some_and(|r| r.roles_pending());
             let what = if roles_pending {
                 "the legacy role look-up (groups.roles.lookup)"
             } else {

@@ -61,7 +61,8 @@ impl Gateway {
     }
 }
 
-/// `gw` with the legacy role names of `groups.roles` (when it says `roles.lookup`) and the
+/// `gw` with the legacy role names of `groups.roles` (when it says `roles.lookup`; legacy groups
+/// or groups held by the gateway, [`Mapping::group_rules`]) and the
 /// `otherwise:` group named by name resolved to the legacy API's ids (`server::roles`): looked
 /// up at start and at each reload (a generation keeps the ids it started with), once for every
 /// tenant, with a client of its own on a thread of its own, as no server runs yet. A

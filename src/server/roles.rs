@@ -1,5 +1,6 @@
 //! The look-ups of what the mapping names by name and the legacy API stores by id: the legacy
-//! roles (`groups.roles.lookup`, docs/mapping.md "Roles by name"), one call listing the legacy
+//! roles (`groups.roles.lookup`, docs/mapping.md "Roles by name", for legacy groups and for
+//! groups held by the gateway alike), one call listing the legacy
 //! API's roles, and the group a user in no other group is in
 //! (`groups.membership.user_attribute.otherwise: { name: … }`, "One group per user"), found
 //! in the groups list; and what their outcome means for the gateway. Both are done once, at
@@ -131,8 +132,7 @@ pub(crate) fn log_failure(mapping: &Mapping, failure: &LookupFailure, at_start: 
 /// What is looked up, as messages name it: `groups.roles.lookup: GET <url>`, and/or
 /// `groups.membership.user_attribute.otherwise: group "<name>"`. `None` when nothing is.
 pub(crate) fn described(mapping: &Mapping) -> Option<String> {
-    let groups = mapping.groups.as_ref()?;
-    let roles = groups.rules.role_lookup().map(|lookup| {
+    let roles = mapping.group_rules()?.role_lookup().map(|lookup| {
         format!(
             "groups.roles.lookup: {} {}{}",
             lookup.endpoint.method,
@@ -142,9 +142,10 @@ pub(crate) fn described(mapping: &Mapping) -> Option<String> {
                 .target(&lookup.endpoint, "", None, None, &[])
         )
     });
-    let otherwise = groups
-        .membership
-        .otherwise_name()
+    let otherwise = mapping
+        .groups
+        .as_ref()
+        .and_then(|g| g.membership.otherwise_name())
         .map(|name| format!("groups.membership.user_attribute.otherwise: group {name:?}"));
     match (roles, otherwise) {
         (Some(r), Some(o)) => Some(format!("{r}; {o}")),
@@ -152,13 +153,14 @@ pub(crate) fn described(mapping: &Mapping) -> Option<String> {
     }
 }
 
-/// Whether `mapping` names roles, or the `otherwise:` group, still to be resolved to the
-/// legacy ids.
+/// Whether `mapping` names roles (of legacy groups or of groups held by the gateway), or the
+/// `otherwise:` group, still to be resolved to the legacy ids.
 pub(crate) fn pending(mapping: &Mapping) -> bool {
-    mapping
-        .groups
-        .as_ref()
-        .is_some_and(|g| g.rules.roles_pending() || g.membership.otherwise_name().is_some())
+    mapping.group_rules().is_some_and(|r| r.roles_pending())
+        || mapping
+            .groups
+            .as_ref()
+            .is_some_and(|g| g.membership.otherwise_name().is_some())
 }
 
 /// The SCIM answer to a request that needs the role ids while they are pending: 503 with
@@ -206,10 +208,10 @@ pub(crate) async fn with_role_ids(
     mapping: &Mapping,
     metrics: &Metrics,
 ) -> Result<Mapping, LookupFailure> {
-    let Some(groups) = &mapping.groups else {
+    let Some(rules) = mapping.group_rules() else {
         return Ok(mapping.clone());
     };
-    let Some(lookup) = groups.rules.role_lookup() else {
+    let Some(lookup) = rules.role_lookup() else {
         return Ok(mapping.clone());
     };
     let invalid = |why: String| LookupFailure::Invalid(why);
@@ -256,13 +258,12 @@ pub(crate) async fn with_role_ids(
     let body: Value = serde_json::from_slice(&answer.body)
         .map_err(|_| invalid("the answer is not JSON".into()))?;
     let roles = lookup.roles(&body).map_err(invalid)?;
-    let resolved = groups
-        .rules
+    let resolved = rules
         .with_role_ids(&roles)
         .map_err(|e| invalid(format!("groups.roles: {e}")))?;
     let mut mapping = mapping.clone();
-    if let Some(g) = mapping.groups.as_mut() {
-        g.rules = resolved;
+    if let Some(rules) = mapping.group_rules_mut() {
+        *rules = resolved;
     }
     Ok(mapping)
 }

@@ -11,6 +11,7 @@ mod attributes;
 mod auth;
 mod endpoints;
 mod group_access;
+mod held;
 mod membership;
 mod protection;
 mod records;
@@ -258,23 +259,25 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
     .and_then(|b| backend(cx, b));
     // With groups, the server reports each user's groups (RFC 7643 §4.1.2), read-only, when the
     // membership can tell them: member endpoints without `user_groups` cannot.
-    let tells_user_groups = f
-        .groups
-        .as_ref()
-        .and_then(|g| g.value.membership.as_ref())
-        .is_some_and(|m| {
-            let by_endpoints = m
-                .value
-                .endpoints
-                .as_ref()
-                .is_none_or(|e| e.value.user_groups.is_some());
-            let by_group = m
-                .value
-                .group_attribute
-                .as_ref()
-                .is_none_or(|a| a.value.user_groups.is_some());
-            by_endpoints && by_group
-        });
+    // Groups held by the gateway always can.
+    let held = f.groups.as_ref().filter(|g| g.value.held_by.is_some());
+    let tells_user_groups = held.is_some()
+        || f.groups
+            .as_ref()
+            .and_then(|g| g.value.membership.as_ref())
+            .is_some_and(|m| {
+                let by_endpoints = m
+                    .value
+                    .endpoints
+                    .as_ref()
+                    .is_none_or(|e| e.value.user_groups.is_some());
+                let by_group = m
+                    .value
+                    .group_attribute
+                    .as_ref()
+                    .is_none_or(|a| a.value.user_groups.is_some());
+                by_endpoints && by_group
+            });
     let served: Vec<AttrPath> = if tells_user_groups {
         ["value", "$ref", "display", "type"]
             .into_iter()
@@ -285,13 +288,21 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
     };
     let mut users = need(cx, &f.users, top, "", "users", "a users: section")
         .and_then(|u| resource(cx, Kind::Users, u, &served));
-    let groups = match &f.groups {
-        None => Some(None),
-        Some(g) => groups(cx, g, users.as_ref()).map(Some),
+    let (groups, held_groups) = match (&f.groups, held) {
+        (None, _) => (Some(None), Some(None)),
+        (Some(_), Some(h)) => (
+            Some(None),
+            held::held_groups(cx, h, users.as_ref()).map(Some),
+        ),
+        (Some(g), None) => (groups(cx, g, users.as_ref()).map(Some), Some(None)),
     };
     // A full update of a user sends what the groups section writes.
-    if let (Some(u), Some(Some(g))) = (&mut users, &groups) {
-        let written = writers::group_written(g);
+    if let Some(u) = &mut users {
+        let written = match (&groups, &held_groups) {
+            (Some(Some(g)), _) => writers::group_written(g),
+            (_, Some(Some(h))) => writers::held_written(h),
+            _ => Vec::new(),
+        };
         u.plan
             .read_only
             .retain(|p| !written.iter().any(|w| w.overlaps(p)));
@@ -304,6 +315,7 @@ fn compile(cx: &mut Cx<'_>, file: &Spanned<MappingFile>) -> Option<Mapping> {
         backend: backend?,
         users: users?,
         groups: groups?,
+        held_groups: held_groups?,
     })
 }
 
@@ -650,6 +662,7 @@ fn groups(
         attr_path("members", Some("type")),
     ];
     let resource = resource(cx, Kind::Groups, g, &served);
+    held::refuse_outside(cx, &g.value);
     let membership = need(
         cx,
         &g.value.membership,
@@ -857,6 +870,11 @@ fn resource(
             ("protected", f.protected.as_ref().map(loc)),
             ("hidden", f.hidden.as_ref().map(loc)),
             ("create", f.create.as_ref().map(loc)),
+            ("held_by", f.held_by.as_ref().map(loc)),
+            (
+                "remove_deleted_users",
+                f.remove_deleted_users.as_ref().map(loc),
+            ),
         ];
         for (key, at) in misplaced.into_iter() {
             if let Some(at) = at {

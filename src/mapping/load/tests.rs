@@ -4,6 +4,7 @@
 mod auth;
 mod group_lists;
 mod groups;
+mod held;
 mod identity;
 mod lists;
 mod records;

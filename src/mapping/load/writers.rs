@@ -184,6 +184,15 @@ pub(super) fn group_written(group: &GroupMapping) -> Vec<&LegacyPath> {
         .collect()
 }
 
+/// The legacy user's fields the roles and flags of groups held by the gateway write (for
+/// [`Plan::read_only`]).
+pub(super) fn held_written(held: &HeldGroups) -> Vec<&LegacyPath> {
+    group_writers(None, Some(&held.rules))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// Where `by` is in the `groups:` section of the file.
 fn location(g: &ResourceFile, by: By) -> Option<&Location> {
     let roles = g.roles.as_ref().map(|r| &r.value);

@@ -6,7 +6,7 @@ use super::*;
 use crate::mapping::fixture::{GROUPS, GROUPS_ENDPOINTS};
 use crate::mapping::roles::UserGroup;
 
-const RULES: &str = r#"  roles:
+pub(super) const RULES: &str = r#"  roles:
     legacy: $.role
     default: member
     ranking: [owner, manager, member]
