@@ -635,7 +635,11 @@ fn example_mapping(fragment: &str, line: usize) -> Mapping {
     let fragment: Value = serde_saphyr::from_str(fragment)
         .unwrap_or_else(|e| panic!("docs/mapping.md:{line}: the example is not YAML: {e}"));
     let mut doc: Value = serde_saphyr::from_str(SKELETON).unwrap();
-    if fragment.get("groups").is_some() {
+    // Groups held by the gateway have no legacy keys to complete.
+    let held = fragment
+        .get("groups")
+        .is_some_and(|g| g.get("held_by").is_some());
+    if fragment.get("groups").is_some() && !held {
         doc["groups"] = serde_saphyr::from_str(GROUPS_SKELETON).unwrap();
     }
     let top_level = ["name", "backend", "users", "groups"];
@@ -665,9 +669,11 @@ fn documentation_examples_hold() {
         match words.as_slice() {
             ["yaml", "example", rest @ ..] => {
                 let m = example_mapping(&f.body, f.line);
-                // A `groups:` example is about the group resource, else about users.
+                // A `groups:` example is about the group resource, else about users (groups
+                // held by the gateway have no legacy resource: theirs are about users).
                 let about_groups = f.body.lines().any(|l| l.starts_with("groups:"))
-                    && !f.body.lines().any(|l| l.starts_with("users:"));
+                    && !f.body.lines().any(|l| l.starts_with("users:"))
+                    && m.held_groups.is_none();
                 let resource = if about_groups {
                     &m.groups
                         .as_ref()

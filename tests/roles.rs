@@ -1,6 +1,7 @@
 //! Roles and licence flags derived from group membership (`docs/mapping.md`, "Roles and flags";
 //! "Roles and licences from groups" in `docs/idp/*.md`), over real HTTP with Acme HR's shipped
-//! mapping: its `groups.roles` and `groups.flags`.
+//! mapping: its `groups.roles` and `groups.flags`; and Orbit's roles looked up by name for
+//! groups held by the gateway.
 
 mod common;
 
@@ -141,4 +142,75 @@ fn each_write_of_a_user_is_a_sync_of_its_role_and_flags() {
     assert_eq!(env.put(&format!("/Users/{cy}"), &put).status, 200);
     assert_eq!(legacy_user(&env, &cy)["version"], version);
     env.stop();
+}
+
+/// Orbit's users (its shipped mapping up to `groups:`), then groups held by the gateway whose
+/// rules name Orbit's roles as its screens do.
+fn orbit_held(ranking: &str) -> String {
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/orbit.yaml"),
+    )
+    .unwrap();
+    let users = &shipped[..shipped.find("\ngroups:\n").unwrap() + 1];
+    format!(
+        "{users}groups:
+  held_by: gateway
+  roles:
+    legacy: $.role_id
+    lookup: {{ method: GET, path: /api/v2/roles, items: $.data, id: $.id, name: $.name }}
+    default: Member
+    ranking: [{ranking}]
+    from_groups:
+      - {{ group: \"Orbit Editors\", role: Editor }}
+"
+    )
+}
+
+#[test]
+fn roles_of_groups_held_by_the_gateway_are_looked_up_by_name() {
+    use scim_gateway::config::Config;
+    use scim_gateway::mapping::{self, BackendAuth, SecretSource, UserGroup};
+    use scim_gateway::server::gateway::Gateway;
+    use scim_gateway_example_apis::orbit::Orbit;
+    use scim_gateway_hosting::free_loopback_addr;
+
+    let orbit = Orbit::new("scim-gateway", "orbit-secret");
+    let addr = free_loopback_addr().unwrap();
+    let _server = orbit.serve(addr).unwrap();
+    let gateway = |yaml: &str| {
+        let mut m = mapping::load_str("orbit-held.yaml", yaml).unwrap();
+        m.backend.base_url = format!("http://{addr}");
+        m.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(
+            orbit.issue_token(),
+        )));
+        Gateway::new(Config::default(), m)
+    };
+    let gw = gateway(&orbit_held("Administrator, Editor, Member, Viewer")).unwrap();
+    let rules = &gw.mapping.held_groups.as_ref().unwrap().rules;
+    assert!(!rules.roles_pending(), "looked up at start");
+    assert_eq!(
+        rules.with_default_role(&json!({})).unwrap()["role_id"],
+        json!(orbit.role_id("Member"))
+    );
+    let editors = UserGroup {
+        id: "0b7c6a52-5d1e-4c36-9d55-0e6f3f0b2a11",
+        display: Some("orbit editors"),
+    };
+    let member = json!({ "role_id": orbit.role_id("Member") });
+    assert_eq!(
+        rules.apply(&member, &[editors]).unwrap()["role_id"],
+        json!(orbit.role_id("Editor"))
+    );
+    // A name Orbit has no role for stops the start, as for legacy groups.
+    let e = gateway(
+        &orbit_held("Administrator, Editors, Member, Viewer")
+            .replace("role: Editor }", "role: Editors }"),
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        e.contains("role \"Editors\": no legacy role has this name"),
+        "{e}"
+    );
 }

@@ -107,7 +107,7 @@ pub(super) fn held_groups(
             cx.report(
                 &at,
                 &format!("groups.{key}"),
-                format!("{key} describes legacy groups: {why} (held_by: gateway)"),
+                format!("`{key}` describes legacy groups: {why} (held_by: gateway)"),
                 Some(format!(
                     "remove {key}: (with held_by: gateway only roles, flags and \
                      remove_deleted_users are written), or remove held_by: gateway to map the \

@@ -84,7 +84,7 @@ fn each_key_of_legacy_groups_is_refused_where_it_is_written() {
         let p = expect_line(
             &held(line),
             first_line(),
-            &format!("{key} describes legacy groups: "),
+            &format!("`{key}` describes legacy groups: "),
             &format!("remove {key}: (with held_by: gateway only roles, flags and"),
         );
         assert_eq!(p.at, format!("groups.{key}"));
@@ -100,12 +100,12 @@ fn each_key_of_legacy_groups_is_refused_where_it_is_written() {
     let p = expect_line(
         &held("  membership: { user_attribute: { legacy: $.teams } }\n"),
         first_line(),
-        "membership describes",
+        "`membership` describes",
         "remove membership:",
     );
     assert_eq!(
         p.message,
-        "membership describes legacy groups: the gateway keeps a held group's members \
+        "`membership` describes legacy groups: the gateway keeps a held group's members \
          (held_by: gateway)"
     );
     assert_eq!(
