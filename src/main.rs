@@ -17,7 +17,7 @@ use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
 use scim_gateway::server::runner::{gateway_services, role_retry_service};
-use scim_gateway_example_apis::{AcmeHr, Crewbase, Keystone, Orbit};
+use scim_gateway_example_apis::{AcmeHr, Crewbase, Keystone, Orbit, Tallybook};
 use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start_with_signals};
 
 #[derive(Parser)]
@@ -310,6 +310,8 @@ enum Example {
     Orbit,
     /// Orbit with SCIM Groups as its roles: one role per user, Administrator protected.
     OrbitRoles,
+    /// Tallybook: users only, one role and a licence each, following groups the gateway holds.
+    Tallybook,
 }
 
 /// What the demo needs of one example legacy API, made ready to serve.
@@ -336,6 +338,7 @@ impl Example {
             Example::Keystone => "keystone",
             Example::Orbit => "orbit",
             Example::OrbitRoles => "orbit-roles",
+            Example::Tallybook => "tallybook",
         }
     }
 
@@ -388,6 +391,19 @@ impl Example {
                     service: http_service(&service_name, addr, 1, api),
                     credential: ("ORBIT_CLIENT_SECRET", secret),
                     users_path: "/api/v2/users",
+                    sample_user_name: "seed.user1@example.com",
+                }
+            }
+            Example::Tallybook => {
+                let api = Tallybook::new(secret.clone());
+                // Every account has the Owner who signed it up.
+                api.seed_owner("owner@example.com");
+                api.seed(users);
+                DemoBackend {
+                    title: "Tallybook",
+                    service: http_service(&service_name, addr, 1, api),
+                    credential: ("TALLYBOOK_TOKEN", secret),
+                    users_path: "/api/users",
                     sample_user_name: "seed.user1@example.com",
                 }
             }

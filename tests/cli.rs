@@ -333,7 +333,9 @@ fn demo_refuses_an_unknown_example_and_lists_the_known_ones() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("[possible values: acme-hr, crewbase, keystone, orbit, orbit-roles]"),
+        err.contains(
+            "[possible values: acme-hr, crewbase, keystone, orbit, orbit-roles, tallybook]"
+        ),
         "{err}"
     );
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use common::{Env, Legacy};
 use scim_gateway::mapping::{self, Mapping, Pagination};
-use scim_gateway_example_apis::{acme_hr, crewbase, keystone, orbit};
+use scim_gateway_example_apis::{acme_hr, crewbase, keystone, orbit, tallybook};
 use serde_json::{json, Map, Value};
 
 /// The example legacy APIs the tests here run against, unless they say otherwise.
@@ -115,6 +115,7 @@ fn set_title(env: &Env, id: &str, title: &str) {
         Legacy::Orbit | Legacy::OrbitRoles => env
             .orbit()
             .edit_user(id, json!({ "title": title }).as_object().unwrap()),
+        Legacy::Tallybook => unreachable!("Tallybook users have no title"),
     };
     assert!(edited);
 }
@@ -126,6 +127,7 @@ fn list_calls(env: &Env) -> u64 {
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PEOPLE),
         Legacy::Keystone => env.keystone().requests().get("GET", keystone::USERS),
         Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests().get("GET", orbit::USERS),
+        Legacy::Tallybook => env.tallybook().requests().get("GET", tallybook::USERS),
     }
 }
 
@@ -155,9 +157,11 @@ fn deleted_users_in_the_legacy_list_are_neither_shown_nor_counted_on_any_page() 
             assert_eq!(r.status, 204, "{legacy:?}: {:?}", r.body);
         }
         let expected = match legacy {
-            Legacy::AcmeHr | Legacy::Keystone | Legacy::Orbit | Legacy::OrbitRoles => {
-                ids.len() - deleted.len()
-            }
+            Legacy::AcmeHr
+            | Legacy::Keystone
+            | Legacy::Orbit
+            | Legacy::OrbitRoles
+            | Legacy::Tallybook => ids.len() - deleted.len(),
             Legacy::Crewbase => ids.len(),
         };
         let seen = same_total_every_way(&env, "", expected);

@@ -149,6 +149,7 @@ fn requests(env: &Env) -> &RequestCounts {
         Legacy::Crewbase => env.crewbase().requests(),
         Legacy::Keystone => env.keystone().requests(),
         Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests(),
+        Legacy::Tallybook => env.tallybook().requests(),
     }
 }
 
@@ -160,6 +161,8 @@ fn legacy_collections(env: &Env) -> (&'static str, &'static str) {
         Legacy::Keystone => ("/api/users", "/api/teams"),
         Legacy::Orbit => ("/api/v2/users", "/api/v2/teams"),
         Legacy::OrbitRoles => ("/api/v2/users", "/api/v2/roles"),
+        // Its groups are the gateway's: the roles are all it reads besides users.
+        Legacy::Tallybook => ("/api/users", "/api/roles"),
     }
 }
 
@@ -294,6 +297,7 @@ fn env_name(env: &Env) -> &'static str {
         Legacy::Crewbase => "crewbase",
         Legacy::Keystone => "keystone",
         Legacy::Orbit | Legacy::OrbitRoles => "orbit",
+        Legacy::Tallybook => "tallybook",
     }
 }
 

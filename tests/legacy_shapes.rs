@@ -217,6 +217,7 @@ fn a_gateway_evaluated_filter_reads_every_page_up_to_the_scan_limit_and_no_furth
             Legacy::Crewbase => env.crewbase().requests().get("GET", list),
             Legacy::Keystone => env.keystone().requests().get("GET", list),
             Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests().get("GET", list),
+            Legacy::Tallybook => env.tallybook().requests().get("GET", list),
         };
         assert_eq!(calls(&within), pages, "{legacy:?}: every page, once");
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use common::scim::{create_group, patch_op};
 use common::{Env, Legacy};
 use scim_gateway::mapping::{self, Mapping};
-use scim_gateway_example_apis::{acme_hr, crewbase, keystone, orbit};
+use scim_gateway_example_apis::{acme_hr, crewbase, keystone, orbit, tallybook};
 use serde_json::{json, Value};
 
 /// The example legacy APIs the `carries:` tests run against.
@@ -29,7 +29,7 @@ fn thin_users(legacy: Legacy) -> Mapping {
     let items = match legacy {
         Legacy::AcmeHr | Legacy::Orbit | Legacy::OrbitRoles => "      items: $.data\n",
         Legacy::Crewbase => "      items: $.people\n",
-        Legacy::Keystone => "      items: $.users\n",
+        Legacy::Keystone | Legacy::Tallybook => "      items: $.users\n",
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let yaml = std::fs::read_to_string(root.join(file)).unwrap();
@@ -65,6 +65,7 @@ fn user_reads(env: &Env) -> u64 {
         Legacy::Crewbase => env.crewbase().requests().get("GET", crewbase::PERSON),
         Legacy::Keystone => env.keystone().requests().get("GET", keystone::USER),
         Legacy::Orbit | Legacy::OrbitRoles => env.orbit().requests().get("GET", orbit::USER),
+        Legacy::Tallybook => env.tallybook().requests().get("GET", tallybook::USER),
     }
 }
 
@@ -84,6 +85,7 @@ fn set_title(env: &Env, id: &str, title: &str) {
         Legacy::Orbit | Legacy::OrbitRoles => env
             .orbit()
             .edit_user(id, json!({ "title": title }).as_object().unwrap()),
+        Legacy::Tallybook => unreachable!("Tallybook users have no title"),
     };
     assert!(edited);
 }
@@ -133,6 +135,7 @@ fn a_filter_on_an_attribute_list_items_lack_is_checked_on_each_full_record() {
             Legacy::Crewbase => ("seed.person3", 1),
             Legacy::Keystone => ("seed.user3", 11),
             Legacy::Orbit | Legacy::OrbitRoles => unreachable!("Orbit is not among LEGACIES yet"),
+            Legacy::Tallybook => unreachable!("Tallybook is not among LEGACIES"),
         };
         let r = env.get(&format!(
             "/Users?filter=userName+eq+%22{name}%22+and+title+eq+%22Lead%22&attributes=title"
@@ -160,6 +163,7 @@ fn the_resources_shown_are_read_in_full_when_the_response_shows_what_items_lack(
         let (page_reads, names_reads) = match legacy {
             Legacy::Keystone => (12, 12),
             Legacy::Orbit | Legacy::OrbitRoles => unreachable!("Orbit is not among LEGACIES yet"),
+            Legacy::Tallybook => unreachable!("Tallybook is not among LEGACIES"),
             Legacy::AcmeHr | Legacy::Crewbase => (5, 0),
         };
         let before = user_reads(&env);

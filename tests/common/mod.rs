@@ -19,6 +19,7 @@ use scim_gateway_example_apis::acme_hr::AcmeHr;
 use scim_gateway_example_apis::crewbase::Crewbase;
 use scim_gateway_example_apis::keystone::Keystone;
 use scim_gateway_example_apis::orbit::Orbit;
+use scim_gateway_example_apis::tallybook::{self, Tallybook};
 use scim_gateway_hosting::{
     free_loopback_addr, http_service, server_conf, start, RunningServer, Stop,
 };
@@ -35,6 +36,8 @@ pub enum Legacy {
     Orbit,
     /// Orbit with SCIM Groups as its roles (`mappings/orbit-roles.yaml`).
     OrbitRoles,
+    /// Tallybook: users only, its SCIM Groups held by the gateway (`mappings/tallybook.yaml`).
+    Tallybook,
 }
 
 impl Legacy {
@@ -46,6 +49,7 @@ impl Legacy {
             Legacy::Keystone => "mappings/keystone.yaml",
             Legacy::Orbit => "mappings/orbit.yaml",
             Legacy::OrbitRoles => "mappings/orbit-roles.yaml",
+            Legacy::Tallybook => "mappings/tallybook.yaml",
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct Apis<'a> {
     pub crewbase: Option<&'a Crewbase>,
     pub keystone: Option<&'a Keystone>,
     pub orbit: Option<&'a Orbit>,
+    pub tallybook: Option<&'a Tallybook>,
 }
 
 /// A running gateway + legacy API.
@@ -79,6 +84,7 @@ pub struct Env {
     crewbase: Option<Crewbase>,
     keystone: Option<Keystone>,
     orbit: Option<Orbit>,
+    tallybook: Option<Tallybook>,
     server: Option<RunningServer>,
     backend_server: Option<RunningServer>,
 }
@@ -138,7 +144,8 @@ impl Env {
         let admin_addr = free_loopback_addr().unwrap();
         let secret = format!("legacy-secret-{}", uuid::Uuid::new_v4().simple());
         mapping.backend.base_url = format!("http://{backend_addr}");
-        let (mut acme, mut crewbase, mut keystone, mut orbit) = (None, None, None, None);
+        let (mut acme, mut crewbase, mut keystone, mut orbit, mut tallybook) =
+            (None, None, None, None, None);
         // The example API, and the credential the gateway sends it in place of the one the
         // shipped mapping reads from the environment.
         let (backend_service, auth) = match legacy {
@@ -191,6 +198,17 @@ impl Env {
                 orbit = Some(api.clone());
                 (http_service("orbit", backend_addr, 1, api), auth)
             }
+            Legacy::Tallybook => {
+                let api = Tallybook::new(secret.clone());
+                tallybook = Some(api.clone());
+                (
+                    http_service("tallybook", backend_addr, 1, api),
+                    BackendAuth::Header {
+                        name: tallybook::TOKEN_HEADER.into(),
+                        secret: SecretSource::Value(secret.clone()),
+                    },
+                )
+            }
         };
         mapping.backend.auth = Some(auth);
         let mut config = Config::default();
@@ -209,6 +227,7 @@ impl Env {
             crewbase: crewbase.as_ref(),
             keystone: keystone.as_ref(),
             orbit: orbit.as_ref(),
+            tallybook: tallybook.as_ref(),
         });
         let live = Live::new(Gateway::new(config, mapping).expect("gateway builds"));
         let (services, addrs) = gateway_services(&live);
@@ -229,6 +248,7 @@ impl Env {
             crewbase,
             keystone,
             orbit,
+            tallybook,
             server: Some(server),
             backend_server: Some(backend_server),
         }
@@ -250,6 +270,10 @@ impl Env {
         self.orbit.as_ref().expect("an Orbit environment")
     }
 
+    pub fn tallybook(&self) -> &Tallybook {
+        self.tallybook.as_ref().expect("a Tallybook environment")
+    }
+
     /// How many requests the legacy API has received so far.
     pub fn backend_requests(&self) -> u64 {
         match self.legacy {
@@ -257,6 +281,7 @@ impl Env {
             Legacy::Crewbase => self.crewbase().request_count(),
             Legacy::Keystone => self.keystone().request_count(),
             Legacy::Orbit | Legacy::OrbitRoles => self.orbit().request_count(),
+            Legacy::Tallybook => self.tallybook().request_count(),
         }
     }
 
@@ -267,6 +292,12 @@ impl Env {
             Legacy::Crewbase => self.crewbase().seed(n),
             Legacy::Keystone => self.keystone().seed(n).iter().map(u64::to_string).collect(),
             Legacy::Orbit | Legacy::OrbitRoles => self.orbit().seed(n),
+            Legacy::Tallybook => self
+                .tallybook()
+                .seed(n)
+                .iter()
+                .map(u64::to_string)
+                .collect(),
         }
     }
 

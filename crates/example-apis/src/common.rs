@@ -4,7 +4,7 @@
 //! request targets received, and a delay a test can ask for one request).
 //!
 //! Nothing here knows an API's resources, field names or error shape: those stay in each API's
-//! own module (`acme_hr.rs`, `crewbase.rs`, `keystone.rs`, `orbit.rs`), because the point of the
+//! own module (`acme_hr.rs`, `crewbase.rs`, `keystone.rs`, `orbit.rs`, `tallybook.rs`), because the point of the
 //! examples is that they differ.
 
 use std::collections::{BTreeMap, VecDeque};

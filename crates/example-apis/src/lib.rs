@@ -23,8 +23,14 @@
 //!   `filter[external_id]` and other filters ignored; teams holding their members as a
 //!   versioned list (`orbit/teams.rs`); roles named by UUIDs that differ per instance
 //!   (`orbit/roles.rs`); described by `mappings/orbit.yaml` and `mappings/orbit-roles.yaml`.
+//! - [`Tallybook`] (`tallybook.rs`): a bookkeeping SaaS with users only — no groups, no teams:
+//!   one role per user as a `role_id` (UUIDs per instance, listed by `GET /api/roles`), a
+//!   `licensed` flag, an `invitation_status`; `{"user": …}` records, `page`/`page_size` with a
+//!   `pagination` object, a partial `PUT`, 404 for an unknown id, 422 with errors by field, an
+//!   `X-Tallybook-Token` header, and a last Owner the API will not demote; described by
+//!   `mappings/tallybook.yaml` (its SCIM Groups held by the gateway).
 //!
-//! All four are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
+//! All five are pingora `ServeHttp` apps whose value is a cheap handle on shared in-memory state:
 //! clone one, hand the clone to pingora (or call `serve`), and keep the other to seed users and
 //! teams and read the request counters ([`RequestCounts`]).
 //!
@@ -38,9 +44,11 @@ mod common;
 pub mod crewbase;
 pub mod keystone;
 pub mod orbit;
+pub mod tallybook;
 
 pub use acme_hr::AcmeHr;
 pub use common::{Endpoint, RequestCounts, MAX_BODY_BYTES, NO_ROUTE};
 pub use crewbase::Crewbase;
 pub use keystone::Keystone;
 pub use orbit::Orbit;
+pub use tallybook::Tallybook;
