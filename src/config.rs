@@ -24,6 +24,7 @@ pub struct Config {
     pub shutdown: Shutdown,
     pub log: Log,
     pub admin: Admin,
+    pub store: StoreConfig,
     /// `[tenants.<name>]`: what differs per customer tenant. A tenant named by a key but without
     /// a table here has the defaults.
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -149,6 +150,25 @@ impl Default for Admin {
         Admin {
             address: "127.0.0.1:9090".into(),
             counts_interval_seconds: 300,
+        }
+    }
+}
+
+/// `[store]`: where the groups held by the gateway (a mapping's `groups: held_by: gateway`) are
+/// kept. Unused by other mappings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` (relative to the working directory; created when missing) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (several replicas). A password in it is
+    /// never logged.
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite:scim-gateway-groups.db".into(),
         }
     }
 }
@@ -321,12 +341,43 @@ impl Config {
             )),
             _ => {}
         }
+        if let Some(p) = store_url_problem(&self.store.url) {
+            problems.push(p);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems.join("\n")))
         }
     }
+}
+
+/// What is wrong with `store.url`, if anything (the URL shown with its password hidden).
+fn store_url_problem(url: &str) -> Option<String> {
+    let shown = crate::store::redact_url(url);
+    let fix = "fix: \"sqlite:PATH\" (e.g. \"sqlite:scim-gateway-groups.db\") or \
+               \"postgres://USER:PASSWORD@HOST:5432/DATABASE\"";
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let file = path
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        return file
+            .is_empty()
+            .then(|| format!("store.url {shown:?} names no file; {fix}"));
+    }
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        return rest
+            .is_empty()
+            .then(|| format!("store.url {shown:?} names no server; {fix}"));
+    }
+    Some(format!(
+        "store.url {shown:?} is neither a sqlite: nor a postgres:// URL; {fix}"
+    ))
 }
 
 /// The problems of one `[tenants.<name>]` table, each with its fix.
@@ -505,6 +556,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("rate"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_a_sqlite_file_by_default_and_a_bad_url_is_refused_without_its_password() {
+        assert_eq!(Config::default().store.url, "sqlite:scim-gateway-groups.db");
+        let d = temp_dir("store");
+        let c = Config::load(&write(
+            &d,
+            "[store]\nurl = \"postgres://gw:pw@db:5432/scim\"\n",
+        ))
+        .unwrap();
+        assert_eq!(c.store.url, "postgres://gw:pw@db:5432/scim");
+        for (text, expected) in [
+            ("[store]\nurl = \"mysql://gw:hunter2@db/scim\"\n", "neither"),
+            ("[store]\nurl = \"sqlite:\"\n", "names no file"),
+            ("[store]\nurl = \"groups.db\"\n", "sqlite:PATH"),
+        ] {
+            let err = Config::load(&write(&d, text)).unwrap_err().to_string();
+            assert!(err.contains("store.url"), "{text}: {err}");
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(!err.contains("hunter2"), "the password is shown: {err}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
+    fn the_store_url_comes_from_the_environment_too() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", "")?;
+            jail.set_env("SCIM_GATEWAY_STORE__URL", "postgres://gw@db/scim");
+            let c = Config::load(Path::new("gateway.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.url, "postgres://gw@db/scim");
+            Ok(())
+        });
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`cache`]: the group-membership cache (moka).
 //! - [`metrics`]: the Prometheus metrics (one private registry).
 //! - [`server`]: the pingora service: auth, routing, the SCIM operations, response shaping.
+//! - [`store`]: the group store: SCIM Groups held by the gateway (SQLite or PostgreSQL, sqlx).
 //! - [`config`]: the gateway's own configuration (figment: TOML file, then env vars).
 //! - [`keys`]: API keys: the keys file, generating a key, the checks a key passes.
 //! - [`onboard`]: the onboarding commands `probe` and `explain` (SCIM requests made in process,
@@ -32,3 +33,4 @@ pub mod metrics;
 pub mod onboard;
 pub mod scim;
 pub mod server;
+pub mod store;

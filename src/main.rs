@@ -1,7 +1,7 @@
 //! The `scim-gateway` command: `serve` (production), `demo` (the gateway in front of the example
 //! legacy API, ready for curl), `check` (validate a mapping), `probe` and `explain` (try a
-//! mapping against its legacy API), `hash-token`, and `keys new|list|revoke` (the API keys
-//! file).
+//! mapping against its legacy API), `hash-token`, `keys new|list|revoke` (the API keys file),
+//! and `store export|import` (the groups held by the gateway, as JSON).
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -99,6 +99,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Back up or move the groups held by the gateway ([store] url): export or import JSON.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
 }
 
@@ -225,6 +230,7 @@ fn main() -> ExitCode {
         ),
         Command::HashToken => hash_token(),
         Command::Keys { command } => keys_command(command),
+        Command::Store { command } => store_command(command),
     }
 }
 
@@ -780,4 +786,58 @@ fn keys_revoke(args: &KeysFileArgs, id: &str, now: time::OffsetDateTime) -> Resu
         println!("API key {id} was already revoked.");
     }
     Ok(())
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Print every group of every tenant, with its members, as JSON on standard output.
+    Export {
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Write the groups of an export into the store (a group of the same tenant and id is
+    /// overwritten), in one transaction.
+    Import {
+        /// The file written by `store export`.
+        file: PathBuf,
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+}
+
+fn store_command(command: StoreCommand) -> ExitCode {
+    use scim_gateway::store::GroupStore;
+    let (StoreCommand::Export { config } | StoreCommand::Import { config, .. }) = &command;
+    let run = async {
+        let config = Config::load(config).map_err(|e| e.to_string())?;
+        let metrics = std::sync::Arc::new(scim_gateway::metrics::Metrics::default());
+        let store = GroupStore::open(&config.store.url, metrics)
+            .await
+            .map_err(|e| e.to_string())?;
+        match &command {
+            StoreCommand::Export { .. } => {
+                let doc = store.export().await.map_err(|e| e.to_string())?;
+                let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+                println!("{text}");
+            }
+            StoreCommand::Import { file, .. } => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let doc = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+                let n = store.import(&doc).await.map_err(|e| e.to_string())?;
+                eprintln!(
+                    "imported {} groups with {} memberships into {}",
+                    n.groups,
+                    n.members,
+                    store.redacted_url()
+                );
+            }
+        }
+        Ok::<(), String>(())
+    };
+    match onboarding_runtime().and_then(|rt| rt.block_on(run)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }

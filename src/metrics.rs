@@ -93,6 +93,8 @@ pub struct Metrics {
     backend_retries: IntCounterVec,
     backend_queue_depth: IntGauge,
     token_fetches: IntCounterVec,
+    store_operations: IntCounterVec,
+    store_duration: HistogramVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -236,6 +238,20 @@ impl Metrics {
                     &["outcome"],
                 ),
             ),
+            store_operations: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("store_operations_total", "Operations on the group store (src/store), by operation (create, get, list, members, add_members, ...) and outcome: ok, unavailable, conflict, stale, not_found, corrupt."),
+                    &["operation", "outcome"],
+                ),
+            ),
+            store_duration: register(
+                r,
+                HistogramVec::new(
+                    latency("store_operation_seconds", "Latency of the group store's operations, by operation, whatever their outcome."),
+                    &["operation"],
+                ),
+            ),
             registry,
         };
         let build_info = register(
@@ -325,6 +341,17 @@ impl Metrics {
     /// (one of [`TOKEN_FETCH_OUTCOMES`]).
     pub(crate) fn record_token_fetch(&self, outcome: &str) {
         self.token_fetches.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts one operation of the group store (`crate::store`) and its latency; `outcome` is
+    /// `ok` or the kind of its error.
+    pub(crate) fn record_store(&self, operation: &str, outcome: &str, elapsed: Duration) {
+        self.store_operations
+            .with_label_values(&[operation, outcome])
+            .inc();
+        self.store_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts a request refused by authentication.

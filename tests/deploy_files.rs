@@ -86,6 +86,16 @@ const CONTRACT_METRICS: &[(&str, Kind, &[&str])] = &[
         Kind::Counter,
         &["outcome"],
     ),
+    (
+        "scim_gateway_store_operations_total",
+        Kind::Counter,
+        &["operation", "outcome"],
+    ),
+    (
+        "scim_gateway_store_operation_seconds",
+        Kind::Histogram,
+        &["operation"],
+    ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Debug)]

@@ -5,6 +5,7 @@
 
 pub mod faulty;
 pub mod logs;
+pub mod postgres;
 pub mod scim;
 
 use std::path::Path;
