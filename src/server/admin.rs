@@ -112,6 +112,24 @@ impl AdminApp {
                 "{what} is pending, retried in the background: {why}"
             ));
         }
+        if let Some(store) = &gateway.store {
+            let timeout = Duration::from_secs(2);
+            match tokio::time::timeout(timeout, store.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(format!(
+                        "the group store ({}) cannot answer: {e}",
+                        store.kind()
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "the group store ({}) did not answer within {timeout:?}",
+                        store.kind()
+                    ))
+                }
+            }
+        }
         if let Some(r) = self.cached() {
             return r;
         }

@@ -23,6 +23,7 @@ use crate::server::roles::RoleLookupStatus;
 use crate::server::status::StatusBoard;
 use crate::server::tenant::Tenant;
 use crate::server::wire::SEGMENT;
+use crate::store::GroupStore;
 
 /// Shared, read-only state of a running gateway: one generation. A reload builds the next one;
 /// requests in flight finish on the generation they started with. A clone shares all of it.
@@ -59,6 +60,9 @@ pub struct Gateway {
     /// Why the legacy roles named by name are not resolved yet (`server::roles`), and the
     /// wake-up of the task that looks them up again; shared by every generation.
     pub(crate) role_lookup: Arc<RoleLookupStatus>,
+    /// The group store, open when the mapping holds its groups in the gateway
+    /// (`groups: held_by: gateway`); shared by the generations while `[store]` stays the same.
+    pub(crate) store: Option<GroupStore>,
 }
 
 /// How many locks a [`LockSet`] has.
@@ -106,6 +110,8 @@ pub enum StartupError {
     Backend(String),
     #[error("{0}")]
     Keys(#[from] KeysError),
+    #[error("{0}")]
+    Store(String),
 }
 
 impl StartupError {
@@ -158,6 +164,44 @@ pub(crate) fn backend_client(mapping: &Mapping) -> Result<BackendClient, Startup
         .map_err(|e| StartupError::Backend(e.to_string()))
 }
 
+/// The group store of a mapping that holds its groups in the gateway (`None` otherwise):
+/// `running` when the configuration names the same store, else opened (its migrations
+/// applied) on a thread of its own, as no server runs yet. A store that cannot be opened
+/// stops the start, naming it.
+fn open_store(
+    config: &Config,
+    mapping: &Mapping,
+    running: Option<&GroupStore>,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<GroupStore>, StartupError> {
+    if mapping.held_groups.is_none() {
+        return Ok(None);
+    }
+    if let Some(store) = running {
+        return Ok(Some(store.clone()));
+    }
+    let url = config.store.url.clone();
+    let metrics = metrics.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StartupError::Store(format!("the group store: no runtime: {e}")))?;
+            runtime
+                .block_on(GroupStore::open(&url, metrics))
+                .map(Some)
+                .map_err(|e| StartupError::Store(format!("the group store: {e}")))
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(StartupError::Store(
+                "the group store: its opening failed".into(),
+            ))
+        })
+    })
+}
+
 /// `mapping.backend_url` of the configuration, over the mapping's own `backend.base_url`.
 fn with_backend_url(config: &Config, mut mapping: Mapping) -> Mapping {
     if let Some(url) = &config.mapping.backend_url {
@@ -186,6 +230,8 @@ impl Gateway {
             Duration::from_secs(config.cache.record_ttl_seconds),
             config.cache.max_entries,
         );
+        let metrics = Arc::new(Metrics::new());
+        let store = open_store(&config, &mapping, None, &metrics)?;
         Ok(Gateway {
             config,
             mapping: Arc::new(mapping),
@@ -195,10 +241,11 @@ impl Gateway {
             records: Arc::new(records),
             user_locks: Arc::new(LockSet::new()),
             create_locks: Arc::new(LockSet::new()),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             status: Arc::new(StatusBoard::default()),
             rate_limits,
             role_lookup,
+            store,
         })
     }
 
@@ -216,6 +263,10 @@ impl Gateway {
         let backend = backend_client(&mapping)?;
         let keys = key_ring(&config)?;
         let rate_limits = TenantRateLimits::carried_over(&self.rate_limits, &config.limits);
+        let same_store = (self.config.store == config.store)
+            .then_some(self.store.as_ref())
+            .flatten();
+        let store = open_store(&config, &mapping, same_store, &self.metrics)?;
         Ok(Gateway {
             config,
             mapping: Arc::new(mapping),
@@ -229,6 +280,7 @@ impl Gateway {
             status: self.status.clone(),
             rate_limits,
             role_lookup: self.role_lookup.clone(),
+            store,
         })
     }
 

@@ -220,6 +220,11 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     // the creates of one userName wait for each other, and each looks the userName up first.
     let key = format!("Users/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
+    // And across replicas, through the group store when there is one (PostgreSQL).
+    let _everywhere = match &cx.store {
+        Some(store) => Some(store.lock(&cx.tenant.name, &key).await?),
+        None => None,
+    };
     let found = select::find_equal(cx, r, full_schema(), "userName", name).await?;
     let found = legacy::in_full(cx, r, found).await?;
     if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
@@ -533,7 +538,7 @@ pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
             retire(cx, id).await?;
         }
     }
-    Ok(())
+    groups::user_deleted(cx, id).await
 }
 
 /// Deactivates user `id`, and marks it deleted when the mapping has a marker: the record and

@@ -436,33 +436,45 @@ impl GroupStore {
                  SCIM_GATEWAY_STORE__URL)"
             ))
         };
-        let mut options = AnyPoolOptions::new()
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .max_connections(match kind {
-                Kind::Sqlite => 4,
-                Kind::Postgres => 10,
-            });
-        if kind == Kind::Sqlite {
-            // WAL: readers do not wait for the writer. sqlx already sets foreign_keys and a
-            // busy timeout of 5 s on each SQLite connection.
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    Ok(())
+        let options = || {
+            let options = AnyPoolOptions::new()
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .max_connections(match kind {
+                    Kind::Sqlite => 4,
+                    Kind::Postgres => 10,
                 })
-            });
-        }
-        let pool = options
+                // No maintenance task: the pool spawns none on the runtime that opens it.
+                .idle_timeout(None)
+                .max_lifetime(None);
+            match kind {
+                // WAL: readers do not wait for the writer. sqlx already sets foreign_keys and a
+                // busy timeout of 5 s on each SQLite connection.
+                Kind::Sqlite => options.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        Ok(())
+                    })
+                }),
+                Kind::Postgres => options,
+            }
+        };
+        // The schema is migrated through a pool of its own, closed after: the gateway opens the
+        // store on a runtime of its own before its servers start, and a connection belongs to
+        // the runtime it was made on. The store's pool connects lazily, on the runtime of the
+        // request that first needs a connection.
+        let migrating = options()
             .connect(&connect_url)
             .await
             .map_err(|e| failed("open", &e))?;
         let migrator = Migrator::new(Migrations)
             .await
             .map_err(|e| failed("read the migrations of", &e))?;
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| failed("migrate", &e))?;
+        let migrated = migrator.run(&migrating).await;
+        migrating.close().await;
+        migrated.map_err(|e| failed("migrate", &e))?;
+        let pool = options()
+            .connect_lazy(&connect_url)
+            .map_err(|e| failed("open", &e))?;
         Ok(GroupStore {
             inner: Arc::new(Inner {
                 pool,

@@ -109,6 +109,15 @@ impl Answer {
     }
 }
 
+/// A fresh SQLite file for a group store, in the temporary directory.
+pub fn temp_store_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "scim-gw-store-{}-{}.db",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
 impl Env {
     pub fn start(legacy: Legacy) -> Env {
         Self::start_with(legacy, |_| {})
@@ -218,6 +227,8 @@ impl Env {
         config.admin.address = admin_addr.to_string();
         // Counts only when /status asks: no background calls under the tests' request counts.
         config.admin.counts_interval_seconds = 0;
+        // Groups held by the gateway: a store of this environment's own.
+        config.store.url = format!("sqlite:{}", temp_store_file().display());
         tweak_mapping(&mut mapping);
         tweak(&mut config);
         // The legacy API first: a gateway may read from it at start (roles looked up by name).

@@ -18,12 +18,16 @@
 //! groups the rest of the filter selects, each until the user is found (bounded).
 //!
 //! Split by concern: [`ops`] (the group operations), [`members`] (membership changes),
-//! [`user`] (a user's groups, roles and flags); here, what they share (reading a group).
+//! [`user`] (a user's groups, roles and flags), [`held`] (groups held by the gateway's store,
+//! `groups: held_by: gateway`, to which `ops` hands every operation); here, what they share
+//! (reading a group).
 
+mod held;
 mod members;
 mod ops;
 mod user;
 
+pub(crate) use held::user_deleted;
 pub use ops::{create, delete, get, list, patch, replace, shows_members};
 pub use user::{
     apply_user_rules, fill_user_groups, lists_user_groups, new_user_has_no_groups,

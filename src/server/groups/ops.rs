@@ -26,7 +26,7 @@ use crate::server::select;
 use super::members::{apply_delta, group_lock};
 use super::user::groups_of_user;
 use super::{
-    check_id, display_name, fetch, find, mapping, no_group, schema, shows, Fetched, Member,
+    check_id, display_name, fetch, find, held, mapping, no_group, schema, shows, Fetched, Member,
     MAX_MEMBERS_REPLACED, MAX_MEMBERS_SHOWN,
 };
 
@@ -212,6 +212,9 @@ pub async fn get(
     with_members: bool,
     base_url: &str,
 ) -> Result<Value, ScimError> {
+    if held::holds_groups(cx) {
+        return held::get(cx, id, with_members, base_url).await;
+    }
     let g = mapping(cx)?;
     let found = fetch(cx, id).await?;
     show(
@@ -277,6 +280,9 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
 
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
 pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
+    if held::holds_groups(cx) {
+        return held::create(cx, body, base_url).await;
+    }
     let g = mapping(cx)?;
     let Some(create) = &g.resource.endpoints.create else {
         return Err(ScimError::new(
@@ -505,6 +511,9 @@ pub async fn replace(
     body: &Value,
     base_url: &str,
 ) -> Result<Value, ScimError> {
+    if held::holds_groups(cx) {
+        return held::replace(cx, id, body, base_url).await;
+    }
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
     if display_name(&group).is_none() {
@@ -606,6 +615,9 @@ pub async fn patch(
     answer: Option<bool>,
     base_url: &str,
 ) -> Result<Option<Value>, ScimError> {
+    if held::holds_groups(cx) {
+        return held::patch(cx, id, body, answer, base_url).await;
+    }
     let g = mapping(cx)?;
     check_id(&g.resource, id)?;
     let request = PatchRequest::parse(body)?;
@@ -667,6 +679,9 @@ pub async fn patch(
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
 pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+    if held::holds_groups(cx) {
+        return held::delete(cx, id).await;
+    }
     let g = mapping(cx)?;
     let r = &g.resource;
     let read_only = r.on_delete == OnDelete::Delete && r.endpoints.delete.is_none();
@@ -799,6 +814,9 @@ fn id_term(f: &Filter) -> Option<&str> {
 /// `GET /Groups` and `POST /Groups/.search`: filter, sort, page, project. A filter on members
 /// (`members[value eq "u"]`, alone or with `and`) is answered by [`groups_with_member`].
 pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+    if held::holds_groups(cx) {
+        return held::list(cx, query, base_url).await;
+    }
     let Some(g) = &cx.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries
         // /Groups and needs a ListResponse here.

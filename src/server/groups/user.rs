@@ -6,32 +6,46 @@
 use serde_json::{Map, Value};
 
 use crate::cache::GroupRef;
-use crate::mapping::{GroupAttribute, Membership, UserGroup};
+use crate::mapping::{GroupAttribute, GroupRules, Membership, UserGroup};
 use crate::scim::list::ListQuery;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call};
 use crate::server::roles;
 
-use super::{display_name, find, shows};
+use super::{display_name, find, held, shows};
 
 /// Recomputes user `user_id`'s role and flags from its groups (the mapping's `groups.roles`
 /// and `groups.flags`) and writes them, in one legacy update, only when they changed. Nothing
 /// to do without rules, or for a user the legacy API does not know.
 pub(super) async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), ScimError> {
-    if cx
-        .mapping
-        .groups
-        .as_ref()
-        .is_none_or(|g| g.rules.is_empty())
-    {
+    if cx.mapping.group_rules().is_none_or(GroupRules::is_empty) {
         return Ok(());
     }
+    sync_user_rules_after(cx, user_id, || async { Ok(()) })
+        .await
+        .map(|_| ())
+}
+
+/// Under user `user_id`'s lock: reads the user (`None` when the legacy API has no such user:
+/// nothing else is done), makes `change` (a change of its groups), then writes the role and
+/// flags its groups now call for, when they changed. One read and at most one update of the
+/// legacy user, whatever the change.
+pub(super) async fn sync_user_rules_after<T, F, Fut>(
+    cx: &Ctx<'_>,
+    user_id: &str,
+    change: F,
+) -> Result<Option<T>, ScimError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ScimError>>,
+{
     let users = &cx.mapping.users;
     let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
     let Some(got) = legacy::read_record(cx, users, user_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
+    let changed = change().await?;
     let user = got.body;
     let new_user = apply_user_rules(cx, user_id, &user).await?;
     if new_user != user {
@@ -47,7 +61,7 @@ pub(super) async fn sync_user_rules(cx: &Ctx<'_>, user_id: &str) -> Result<(), S
         cx.record
             .applied(format!("updated the role and flags of user {user_id}"));
     }
-    Ok(())
+    Ok(Some(changed))
 }
 
 /// The legacy user `legacy_user` (of SCIM id `user_id`) with the role and flags its groups
@@ -58,7 +72,7 @@ pub async fn apply_user_rules(
     user_id: &str,
     legacy_user: &Value,
 ) -> Result<Value, ScimError> {
-    let Some(g) = cx.mapping.groups.as_ref().filter(|g| !g.rules.is_empty()) else {
+    let Some(rules) = cx.mapping.group_rules().filter(|r| !r.is_empty()) else {
         return Ok(legacy_user.clone());
     };
     let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
@@ -74,17 +88,17 @@ pub async fn apply_user_rules(
             display: g.display.as_deref(),
         })
         .collect();
-    Ok(g.rules.apply(legacy_user, &refs)?)
+    Ok(rules.apply(legacy_user, &refs)?)
 }
 
 /// A legacy user about to be created through the gateway: the mapping's default role when the
 /// SCIM user carries none. 503 while that role is named and its id not looked up yet.
 pub fn with_default_role(cx: &Ctx<'_>, legacy_user: &Value) -> Result<Value, ScimError> {
-    match &cx.mapping.groups {
-        Some(g) if g.rules.roles_pending() && g.rules.needs_default_role(legacy_user) => Err(
+    match cx.mapping.group_rules() {
+        Some(r) if r.roles_pending() && r.needs_default_role(legacy_user) => Err(
             roles::pending_error("creating a user (it is given the default role)"),
         ),
-        Some(g) => Ok(g.rules.with_default_role(legacy_user)?),
+        Some(r) => Ok(r.with_default_role(legacy_user)?),
         None => Ok(legacy_user.clone()),
     }
 }
@@ -103,6 +117,10 @@ pub fn shows_user_groups(query: &ListQuery) -> bool {
 /// without a user's-groups call cannot tell them: a user's `groups` is then neither advertised
 /// in `/Schemas` nor shown.
 pub fn lists_user_groups(cx: &Ctx<'_>, query: &ListQuery) -> bool {
+    if held::holds_groups(cx) {
+        // One store query per listed user: shown when `attributes` asks for them.
+        return !query.attributes.is_empty() && shows_user_groups(query);
+    }
     match cx.mapping.groups.as_ref().map(|g| &g.membership) {
         None
         | Some(Membership::Endpoints {
@@ -142,6 +160,16 @@ pub(super) async fn groups_of_user(
     user_id: &str,
     legacy_user: Option<&Value>,
 ) -> Result<Vec<GroupRef>, ScimError> {
+    if held::holds_groups(cx) {
+        return Ok(held::groups_of_user(cx, user_id)
+            .await?
+            .into_iter()
+            .map(|(id, name)| GroupRef {
+                id,
+                display: Some(name),
+            })
+            .collect());
+    }
     let Some(g) = &cx.mapping.groups else {
         return Ok(Vec::new());
     };
@@ -229,7 +257,7 @@ pub async fn fill_user_groups(
     user: &mut Value,
     legacy_user: Option<&Value>,
 ) -> Result<(), ScimError> {
-    if cx.mapping.groups.is_none() {
+    if cx.mapping.groups.is_none() && !held::holds_groups(cx) {
         return Ok(());
     }
     let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
