@@ -255,9 +255,12 @@ fn classify(e: sqlx::Error) -> StoreError {
         E::Database(db) => {
             let code = db.code().unwrap_or_default();
             // PostgreSQL: connection exceptions (08), insufficient resources (53), operator
-            // intervention such as a shutdown (57), serialization failure and deadlock (40).
+            // intervention such as a shutdown (57), serialization failure and deadlock (40),
+            // credentials refused (28), the database gone (3D000: dropped, or never made).
             // SQLite: busy (5) and locked (6), with their extended codes.
-            let transient = ["08", "53", "57", "40"].iter().any(|p| code.starts_with(p))
+            let transient = ["08", "53", "57", "40", "28", "3D000"]
+                .iter()
+                .any(|p| code.starts_with(p))
                 || code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
             if transient {
                 StoreError::Unavailable(e.to_string())

@@ -45,23 +45,7 @@ pub fn database() -> Database {
         std::process::id(),
         NEXT_DB.fetch_add(1, Ordering::Relaxed)
     );
-    let out = cluster.run(
-        "psql",
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            path_str(&cluster.dir),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ],
-    );
+    let out = cluster.psql(&format!("CREATE DATABASE {name}"));
     assert!(
         out.status.success(),
         "CREATE DATABASE {name}: {}",
@@ -76,6 +60,21 @@ pub fn database() -> Database {
     }
 }
 
+/// Takes `db` away while clients use it: its connections ended, the database dropped (a
+/// store lost, as a test sees it).
+pub fn drop_database(db: &Database) {
+    let Some(Ok(cluster)) = CLUSTER.get() else {
+        panic!("no cluster: the database was never made");
+    };
+    let out = cluster.psql(&format!("DROP DATABASE {} WITH (FORCE)", db.name));
+    assert!(
+        out.status.success(),
+        "DROP DATABASE {}: {}",
+        db.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A URL of this cluster's server for a database that does not exist.
 pub fn missing_database_url() -> String {
     let cluster = match CLUSTER.get_or_init(start) {
@@ -86,6 +85,29 @@ pub fn missing_database_url() -> String {
         "postgres://postgres:hunter2@localhost/no_such_database?host={}",
         cluster.dir.display()
     )
+}
+
+impl Cluster {
+    /// Runs one SQL command as the `postgres` user in its maintenance database.
+    fn psql(&self, sql: &str) -> Output {
+        self.run(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                path_str(&self.dir),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ],
+        )
+    }
 }
 
 fn path_str(p: &Path) -> &str {

@@ -40,12 +40,10 @@ const SCAN_LIMIT: u64 = 10_000;
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> ScimError {
         match e {
-            StoreError::Unavailable(why) => ScimError::new(
-                503,
-                None,
-                format!("the gateway's group store cannot answer ({why}); try again later"),
-            )
-            .with_retry_after(STORE_RETRY_AFTER_SECONDS),
+            StoreError::Unavailable(why) => {
+                ScimError::new(503, None, format!("{STORE_DOWN} ({why}); try again later"))
+                    .with_retry_after(STORE_RETRY_AFTER_SECONDS)
+            }
             StoreError::Conflict(why) => ScimError::uniqueness(why),
             StoreError::Stale => ScimError::new(
                 412,
@@ -59,6 +57,15 @@ impl From<StoreError> for ScimError {
         }
     }
 }
+
+/// Whether `e` says that the group store cannot answer (a user operation then goes on
+/// without the user's groups).
+pub(super) fn is_store_down(e: &ScimError) -> bool {
+    e.status == 503 && e.detail.starts_with(STORE_DOWN)
+}
+
+/// How the SCIM error of a store that cannot answer begins.
+const STORE_DOWN: &str = "the gateway's group store cannot answer";
 
 /// The store, when the mapping holds groups; 500 when none was opened (a set-up error that
 /// `Gateway::new` refuses, so only reachable by a bug).

@@ -75,7 +75,16 @@ pub async fn apply_user_rules(
     let Some(rules) = cx.mapping.group_rules().filter(|r| !r.is_empty()) else {
         return Ok(legacy_user.clone());
     };
-    let mut groups = groups_of_user(cx, user_id, Some(legacy_user)).await?;
+    let mut groups = match groups_of_user(cx, user_id, Some(legacy_user)).await {
+        Ok(groups) => groups,
+        // The group store cannot answer: the user is written with the role and flags it has
+        // (the next change of its groups, or its next sync, puts them right).
+        Err(e) if held::is_store_down(&e) => {
+            tracing::warn!(user = %user_id, "the group store cannot answer: the role and flags are left as they are");
+            return Ok(legacy_user.clone());
+        }
+        Err(e) => return Err(e),
+    };
     for group in groups.iter_mut().filter(|g| g.display.is_none()) {
         if let Some(f) = find(cx, &group.id).await? {
             group.display = display_name(&f.scim).map(str::to_owned);
@@ -263,7 +272,16 @@ pub async fn fill_user_groups(
     let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
         return Ok(());
     };
-    let groups = visible(cx, groups_of_user(cx, &id, legacy_user).await?).await?;
+    let groups = match groups_of_user(cx, &id, legacy_user).await {
+        Ok(groups) => visible(cx, groups).await?,
+        // The group store cannot answer: the user is shown without them, never with made-up
+        // ones.
+        Err(e) if held::is_store_down(&e) => {
+            tracing::warn!(user = %id, "the group store cannot answer: the user's groups left out");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     if groups.is_empty() {
         return Ok(());
     }
