@@ -280,3 +280,67 @@ fn not_answered(e: BackendError) -> LookupFailure {
         _ => LookupFailure::Unavailable(format!("the legacy API could not be read: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Users, then groups held by the gateway whose roles are named by name.
+    const HELD: &str = r#"name: held
+backend: { base_url: "http://127.0.0.1:9/" }
+users:
+  id: $.id
+  endpoints:
+    create: { method: POST, path: /users }
+    get: { method: GET, path: "/users/{id}" }
+    update: { method: PUT, path: "/users/{id}" }
+    delete: { method: DELETE, path: "/users/{id}" }
+    list: { method: GET, path: /users, items: $.data, pagination: { style: page, page_param: page, size_param: per_page } }
+  on_delete: delete
+  attributes:
+    - { scim: userName, legacy: $.login }
+groups:
+  held_by: gateway
+  roles:
+    legacy: $.role_id
+    lookup: { method: GET, path: /roles, items: $.data, id: $.id, name: $.name }
+    default: Member
+    ranking: [Manager, Member]
+    from_groups:
+      - { group: Managers, role: Manager }
+"#;
+
+    #[test]
+    fn roles_of_groups_held_by_the_gateway_are_looked_up_and_pending_until_then() {
+        let m = crate::mapping::load_str("held.yaml", HELD).unwrap();
+        assert!(pending(&m), "the names wait for their ids");
+        assert_eq!(
+            described(&m).as_deref(),
+            Some("groups.roles.lookup: GET http://127.0.0.1:9/roles")
+        );
+        let mut resolved = m.clone();
+        let ids = m
+            .group_rules()
+            .unwrap()
+            .with_role_ids(&[
+                ("r-1".into(), "member".into()),
+                ("r-2".into(), "manager".into()),
+            ])
+            .unwrap();
+        if let Some(rules) = resolved.group_rules_mut() {
+            *rules = ids;
+        }
+        assert!(!pending(&resolved));
+        // Without roles by name there is nothing to look up.
+        let plain = crate::mapping::load_str(
+            "held.yaml",
+            &HELD.replace(
+                "    lookup: { method: GET, path: /roles, items: $.data, id: $.id, name: $.name }\n",
+                "",
+            ),
+        )
+        .unwrap();
+        assert!(!pending(&plain));
+        assert_eq!(described(&plain), None);
+    }
+}
