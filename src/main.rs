@@ -430,6 +430,12 @@ fn demo(example: Example, port: u16, token: &str, users: usize) -> ExitCode {
     std::env::set_var(variable, secret);
     let mut config = Config::default();
     config.auth.token_sha256 = vec![token_digest_hex(token)];
+    // Groups held by the gateway (Tallybook's): a store of this demo's own, gone with it.
+    let store_file = std::env::temp_dir().join(format!(
+        "scim-gateway-demo-{}-groups.db",
+        std::process::id()
+    ));
+    config.store.url = format!("sqlite:{}", store_file.display());
     init_logging(&config);
     let mapping_name = format!("mappings/{}.yaml", example.name());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -482,9 +488,14 @@ fn demo(example: Example, port: u16, token: &str, users: usize) -> ExitCode {
          \n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' \\\
          \n       -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"grace@example.com\",\"name\":{{\"givenName\":\"Grace\",\"familyName\":\"Hopper\"}},\"emails\":[{{\"type\":\"work\",\"value\":\"grace@example.com\",\"primary\":true}}]}}' \\\
          \n       {base}/Users\
-         \n\nOther examples: scim-gateway demo --example acme-hr|crewbase|keystone|orbit. Ctrl-C stops it."
+         \n\nOther examples: scim-gateway demo --example acme-hr|crewbase|keystone|orbit|orbit-roles|tallybook. Ctrl-C stops it."
     );
     server.wait();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = store_file.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
     ExitCode::SUCCESS
 }
 

@@ -1,14 +1,49 @@
 //! Groups held by the gateway, end to end over real sockets: Tallybook (users only, one
 //! `role_id` each and a `licensed` flag, `mappings/tallybook.yaml`) provisioned with the group
 //! traffic of Entra, Okta and JumpCloud; each user's role and licence follow its groups held in
-//! the gateway's store (SQLite here, PostgreSQL in `held_groups_postgres`), with one read and at
+//! the gateway's store (each test on SQLite and on PostgreSQL), with one read and at
 //! most one update of the legacy user per member change.
 
 mod common;
 
 use common::scim::patch_op;
-use common::{Env, Legacy};
+use common::{postgres, Env, Legacy};
 use serde_json::{json, Value};
+
+/// Where a test's groups are held.
+#[derive(Clone, Copy)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// Tallybook and a gateway whose groups are held in `store` (a fresh SQLite file, or a fresh
+/// database on the tests' PostgreSQL server).
+fn start(store: Store) -> Env {
+    match store {
+        Store::Sqlite => Env::start(Legacy::Tallybook),
+        Store::Postgres => {
+            let db = postgres::database();
+            Env::start_with(Legacy::Tallybook, |c| c.store.url = db.url.clone())
+        }
+    }
+}
+
+/// `#[test]`s of `body` on both stores.
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Store::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Store::Postgres)
+            }
+        }
+    };
+}
 
 fn role(env: &Env, user: &str) -> &'static str {
     env.tallybook()
@@ -60,9 +95,10 @@ fn member_values(group: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn entra_group_traffic_sets_roles_and_the_licence_with_one_read_and_one_update_per_change() {
-    let env = Env::start(Legacy::Tallybook);
+fn entra_group_traffic_sets_roles_and_the_licence_with_one_read_and_one_update_per_change(
+    store: Store,
+) {
+    let env = start(store);
     let u = env.seed_users(2);
     assert_eq!(role(&env, &u[0]), "Assistant");
     // Entra's test connection and its look-up before a create.
@@ -132,9 +168,10 @@ fn entra_group_traffic_sets_roles_and_the_licence_with_one_read_and_one_update_p
     );
 }
 
-#[test]
-fn a_duplicate_display_name_is_409_and_unknown_members_are_skipped_while_the_rest_apply() {
-    let env = Env::start(Legacy::Tallybook);
+fn a_duplicate_display_name_is_409_and_unknown_members_are_skipped_while_the_rest_apply(
+    store: Store,
+) {
+    let env = start(store);
     let u = env.seed_users(1);
     let g = create_group(&env, "Tallybook Pro", &[]);
     let dup = env.post(
@@ -152,9 +189,8 @@ fn a_duplicate_display_name_is_409_and_unknown_members_are_skipped_while_the_res
     assert!(licensed(&env, &u[0]));
 }
 
-#[test]
-fn okta_replaces_members_with_put_and_jumpcloud_removes_them_by_value() {
-    let env = Env::start(Legacy::Tallybook);
+fn okta_replaces_members_with_put_and_jumpcloud_removes_them_by_value(store: Store) {
+    let env = start(store);
     let u = env.seed_users(3);
     let g = create_group(&env, "Tallybook Managers", &[&u[0], &u[1]]);
     // Okta: the whole group, members and all.
@@ -190,9 +226,8 @@ fn okta_replaces_members_with_put_and_jumpcloud_removes_them_by_value() {
     assert_eq!(member_values(&renamed), [u[1].clone()]);
 }
 
-#[test]
-fn an_owner_is_never_lowered_by_a_group() {
-    let env = Env::start(Legacy::Tallybook);
+fn an_owner_is_never_lowered_by_a_group(store: Store) {
+    let env = start(store);
     let owner = env
         .tallybook()
         .seed_owner("boss@example.com")
@@ -218,3 +253,12 @@ fn groups_are_kept_per_tenant_and_survive_a_restart() {
     assert_eq!(r.status, 200, "the group is in the store file: {}", r.body);
     assert_eq!(r.body["displayName"], "Tallybook Pro");
 }
+
+on_both_stores!(
+    entra_group_traffic_sets_roles_and_the_licence_with_one_read_and_one_update_per_change
+);
+on_both_stores!(
+    a_duplicate_display_name_is_409_and_unknown_members_are_skipped_while_the_rest_apply
+);
+on_both_stores!(okta_replaces_members_with_put_and_jumpcloud_removes_them_by_value);
+on_both_stores!(an_owner_is_never_lowered_by_a_group);

@@ -183,7 +183,9 @@ fn roles_of_groups_held_by_the_gateway_are_looked_up_by_name() {
         m.backend.auth = Some(BackendAuth::Bearer(SecretSource::Value(
             orbit.issue_token(),
         )));
-        Gateway::new(Config::default(), m)
+        let mut config = Config::default();
+        config.store.url = format!("sqlite:{}", common::temp_store_file().display());
+        Gateway::new(config, m)
     };
     let gw = gateway(&orbit_held("Administrator, Editor, Member, Viewer")).unwrap();
     let rules = &gw.mapping.held_groups.as_ref().unwrap().rules;
