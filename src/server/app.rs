@@ -402,25 +402,32 @@ async fn operate(
         }
         Route::ServiceProviderConfig => Reply::json(200, service_provider_config(cx, base)),
         Route::ResourceTypes(id) => {
-            let types = discovery::resource_types(
-                base,
-                &cx.mapping.users.schema,
-                cx.mapping.groups.as_ref().map(|g| &g.resource.schema),
-            );
+            let types =
+                discovery::resource_types(base, &cx.mapping.users.schema, group_schema(cx));
             one_or_list(types, id, "ResourceType", |t, id| {
                 t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
             })?
         }
         Route::Schemas(id) => {
             let mut schemas = cx.mapping.users.schema.schemas_json(base);
-            if let Some(g) = &cx.mapping.groups {
-                schemas.extend(g.resource.schema.schemas_json(base));
+            if let Some(g) = group_schema(cx) {
+                schemas.extend(g.schemas_json(base));
             }
             one_or_list(schemas, id, "Schema", |s, id| {
                 s["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
             })?
         }
     })
+}
+
+/// The Group schema this gateway serves: the legacy groups' as their mapping restricts it,
+/// the whole of it for groups held by the gateway, none without groups.
+fn group_schema<'c>(cx: &'c Ctx<'_>) -> Option<&'c ResourceSchema> {
+    match (&cx.mapping.groups, &cx.mapping.held_groups) {
+        (Some(g), _) => Some(&g.resource.schema),
+        (None, Some(_)) => Some(ResourceSchema::group()),
+        (None, None) => None,
+    }
 }
 
 /// A group shaped by `attributes` / `excludedAttributes`.
