@@ -31,3 +31,23 @@ ensure_promtool() {
     echo "scim-gateway: promtool not found; the alert rule checks will be skipped (apt-get install prometheus)" >&2
   fi
 }
+
+# PostgreSQL's server binaries (initdb, pg_ctl; Debian's postgresql package): the group store's
+# tests start a throw-away cluster of their own (tests/common/postgres.rs). The package's own
+# default cluster is not created, so no server is left running.
+ensure_postgres() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  command -v initdb >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "scim-gateway: installing PostgreSQL (Debian package postgresql) for the group store tests..." >&2
+    mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }; then
+      echo "scim-gateway: could not install postgresql; install it yourself: apt-get install postgresql" >&2
+      exit 1
+    fi
+  else
+    echo "scim-gateway: PostgreSQL (initdb) missing; install with: sudo apt-get install postgresql  (the group store tests start their own server)" >&2
+    exit 1
+  fi
+}
