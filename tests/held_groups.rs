@@ -262,3 +262,27 @@ on_both_stores!(
 );
 on_both_stores!(okta_replaces_members_with_put_and_jumpcloud_removes_them_by_value);
 on_both_stores!(an_owner_is_never_lowered_by_a_group);
+
+#[test]
+fn a_user_deleted_leaves_its_groups_only_when_the_mapping_says_so() {
+    for remove in [false, true] {
+        let env = Env::start_tweaked(
+            Legacy::Tallybook,
+            |m| {
+                if let Some(h) = m.held_groups.as_mut() {
+                    h.remove_deleted_users = remove;
+                }
+            },
+            |_| {},
+        );
+        let u = env.seed_users(1);
+        let g = create_group(&env, "Tallybook Pro", &[&u[0]]);
+        assert_eq!(env.delete(&format!("/Users/{}", u[0])).status, 204);
+        let members = member_values(&env.get(&format!("/Groups/{g}")).body);
+        if remove {
+            assert!(members.is_empty(), "remove_deleted_users: it left");
+        } else {
+            assert_eq!(members, [u[0].clone()], "Entra re-sends memberships: kept");
+        }
+    }
+}

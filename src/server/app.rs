@@ -402,8 +402,7 @@ async fn operate(
         }
         Route::ServiceProviderConfig => Reply::json(200, service_provider_config(cx, base)),
         Route::ResourceTypes(id) => {
-            let types =
-                discovery::resource_types(base, &cx.mapping.users.schema, group_schema(cx));
+            let types = discovery::resource_types(base, &cx.mapping.users.schema, group_schema(cx));
             one_or_list(types, id, "ResourceType", |t, id| {
                 t["id"].as_str() == Some(id) || t["name"].as_str() == Some(id)
             })?
