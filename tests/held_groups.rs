@@ -286,3 +286,25 @@ fn a_user_deleted_leaves_its_groups_only_when_the_mapping_says_so() {
         }
     }
 }
+
+#[test]
+fn oktas_rename_with_the_id_in_the_value_keeps_the_members() {
+    let env = Env::start(Legacy::Tallybook);
+    let u = env.seed_users(2);
+    let g = create_group(&env, "Tallybook Advisers", &[&u[0], &u[1]]);
+    let rename = patch_op(
+        json!([{"op": "replace", "value": {"id": g, "displayName": "Tallybook Managers"}}]),
+    );
+    let r = env.patch(&format!("/Groups/{g}"), &rename);
+    assert!(r.status == 200 || r.status == 204, "{}", r.body);
+    let group = env.get(&format!("/Groups/{g}")).body;
+    assert_eq!(group["displayName"], "Tallybook Managers");
+    assert_eq!(member_values(&group).len(), 2);
+    // Okta's full push replaces the set.
+    let push = patch_op(json!([{"op": "replace", "path": "members", "value": [{"value": u[1]}]}]));
+    assert_eq!(env.patch(&format!("/Groups/{g}"), &push).status, 204);
+    assert_eq!(
+        member_values(&env.get(&format!("/Groups/{g}")).body),
+        [u[1].clone()]
+    );
+}

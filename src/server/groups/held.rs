@@ -547,12 +547,7 @@ pub(super) async fn patch(
         remove_members(cx, id, &delta.remove).await?;
         add_members(cx, id, &delta.add).await?;
     } else {
-        let touches_members = request.operations.iter().any(|op| {
-            op.path
-                .as_ref()
-                .is_none_or(|p| p.attr().name.eq_ignore_ascii_case("members"))
-        });
-        let current = if touches_members {
+        let current = if super::ops::touches_members(&request) {
             Some(all_members(cx, id).await?)
         } else {
             None

@@ -579,7 +579,7 @@ fn is_protected(
 }
 
 /// Whether an operation reads or writes `members` (other than as a delta).
-fn touches_members(request: &PatchRequest) -> bool {
+pub(super) fn touches_members(request: &PatchRequest) -> bool {
     let is_members = |p: &AttrPath| p.name.eq_ignore_ascii_case("members");
     request.operations.iter().any(|op| match &op.path {
         Some(PatchPath::Attr(p)) => is_members(p),
