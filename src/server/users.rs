@@ -220,9 +220,10 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     // the creates of one userName wait for each other, and each looks the userName up first.
     let key = format!("Users/{}", name.to_lowercase());
     let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
-    // And across replicas, through the group store when there is one (PostgreSQL).
+    // And across replicas, through the group store when there is one (PostgreSQL). Boxed: the
+    // store's future adds nothing to a create's for the mappings without a store.
     let _everywhere = match &cx.store {
-        Some(store) => Some(store.lock(&cx.tenant.name, &key).await?),
+        Some(store) => Some(Box::pin(store.lock(&cx.tenant.name, &key)).await?),
         None => None,
     };
     let found = select::find_equal(cx, r, full_schema(), "userName", name).await?;
@@ -538,7 +539,7 @@ pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
             retire(cx, id).await?;
         }
     }
-    groups::user_deleted(cx, id).await
+    Box::pin(groups::user_deleted(cx, id)).await
 }
 
 /// Deactivates user `id`, and marks it deleted when the mapping has a marker: the record and

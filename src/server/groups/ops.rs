@@ -213,7 +213,7 @@ pub async fn get(
     base_url: &str,
 ) -> Result<Value, ScimError> {
     if held::holds_groups(cx) {
-        return held::get(cx, id, with_members, base_url).await;
+        return Box::pin(held::get(cx, id, with_members, base_url)).await;
     }
     let g = mapping(cx)?;
     let found = fetch(cx, id).await?;
@@ -281,7 +281,7 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
 /// `POST /Groups`: creates the group, then adds its members (unknown users skipped).
 pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     if held::holds_groups(cx) {
-        return held::create(cx, body, base_url).await;
+        return Box::pin(held::create(cx, body, base_url)).await;
     }
     let g = mapping(cx)?;
     let Some(create) = &g.resource.endpoints.create else {
@@ -512,7 +512,7 @@ pub async fn replace(
     base_url: &str,
 ) -> Result<Value, ScimError> {
     if held::holds_groups(cx) {
-        return held::replace(cx, id, body, base_url).await;
+        return Box::pin(held::replace(cx, id, body, base_url)).await;
     }
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
@@ -616,7 +616,7 @@ pub async fn patch(
     base_url: &str,
 ) -> Result<Option<Value>, ScimError> {
     if held::holds_groups(cx) {
-        return held::patch(cx, id, body, answer, base_url).await;
+        return Box::pin(held::patch(cx, id, body, answer, base_url)).await;
     }
     let g = mapping(cx)?;
     check_id(&g.resource, id)?;
@@ -680,7 +680,7 @@ pub async fn patch(
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
 pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
     if held::holds_groups(cx) {
-        return held::delete(cx, id).await;
+        return Box::pin(held::delete(cx, id)).await;
     }
     let g = mapping(cx)?;
     let r = &g.resource;
@@ -815,7 +815,7 @@ fn id_term(f: &Filter) -> Option<&str> {
 /// (`members[value eq "u"]`, alone or with `and`) is answered by [`groups_with_member`].
 pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
     if held::holds_groups(cx) {
-        return held::list(cx, query, base_url).await;
+        return Box::pin(held::list(cx, query, base_url)).await;
     }
     let Some(g) = &cx.mapping.groups else {
         // No groups mapped: there are none to find. Entra's "Test connection" also queries

@@ -170,7 +170,9 @@ pub(super) async fn groups_of_user(
     legacy_user: Option<&Value>,
 ) -> Result<Vec<GroupRef>, ScimError> {
     if held::holds_groups(cx) {
-        return Ok(held::groups_of_user(cx, user_id)
+        // Boxed, as every held-groups step on a path other mappings share: it adds nothing to
+        // their requests' futures (whose depth the worker threads' stacks bound).
+        return Ok(Box::pin(held::groups_of_user(cx, user_id))
             .await?
             .into_iter()
             .map(|(id, name)| GroupRef {
