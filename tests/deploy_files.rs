@@ -4,7 +4,9 @@
 //! non-root user; the Kubernetes manifests and the Helm chart probe the admin port on the
 //! contract's paths, run non-root with resources set, and carry a gateway configuration that the gateway's own loader
 //! accepts with ports that match; alerts and the dashboard name only the gateway's metrics
-//! with their labels; the systemd unit reloads with SIGHUP and outlasts the shutdown grace.
+//! with their labels; the systemd unit reloads with SIGHUP and outlasts the shutdown grace;
+//! the group store is an SQLite file on a writable volume where store.url points (one replica;
+//! the chart refuses more) or PostgreSQL, its URL from a Secret, with no password in any file.
 //! External checkers run when they are on PATH and say so when they are not: `promtool`
 //! (rules, rule unit tests, scrape config, the dashboard's queries), `helm` (lint, template),
 //! `kubectl kustomize`, `systemd-analyze verify`.
@@ -1010,6 +1012,431 @@ fn helm_chart_matches_the_contract_and_its_templates_name_existing_values() {
             "helm",
         ),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The group store (groups held by the gateway): SQLite on a volume, one replica; PostgreSQL,
+// its URL from a Secret, several
+
+/// Where the artefacts keep the SQLite file, and its directory (a volume, writable).
+const STORE_DIR: &str = "/var/lib/scim-gateway";
+const STORE_URL: &str = "sqlite:/var/lib/scim-gateway/groups.db";
+const STORE_ENV: &str = "SCIM_GATEWAY_STORE__URL";
+
+/// The directory an `sqlite:` store URL's file is in.
+fn sqlite_dir(what: &str, url: &str) -> String {
+    let path = url
+        .strip_prefix("sqlite:")
+        .unwrap_or_else(|| panic!("{what}: {url:?} is not an sqlite: URL"));
+    assert!(
+        path.starts_with('/'),
+        "{what}: {url:?}: an absolute path, on the volume"
+    );
+    let (dir, file) = path.rsplit_once('/').unwrap();
+    assert!(!file.is_empty(), "{what}: {url:?} names no file");
+    dir.to_string()
+}
+
+/// The gateway container's environment variable `name`.
+fn env_var<'a>(c: &'a Value, name: &str) -> Option<&'a Value> {
+    c["env"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["name"] == name))
+}
+
+/// The store's URL comes from a Secret, never as a literal value.
+fn check_store_url_from_secret(what: &str, c: &Value) -> String {
+    let env = env_var(c, STORE_ENV).unwrap_or_else(|| panic!("{what}: no {STORE_ENV}"));
+    assert!(
+        env.get("value").is_none(),
+        "{what}: {STORE_ENV} must come from a Secret, not a value"
+    );
+    str_at(env, "valueFrom.secretKeyRef.name", what).to_string()
+}
+
+/// The writable volume mounted at `dir` in the gateway container, and the pod's volume behind
+/// it.
+fn store_volume<'a>(what: &str, spec: &'a Value, c: &Value, dir: &str) -> &'a Value {
+    let mount = c["volumeMounts"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["mountPath"] == dir))
+        .unwrap_or_else(|| {
+            panic!("{what}: nothing mounted at {dir}, where the store's SQLite file is")
+        });
+    assert_ne!(
+        mount["readOnly"], true,
+        "{what}: {dir} must be writable (the file and its -wal, -shm files)"
+    );
+    spec["volumes"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["name"] == mount["name"]))
+        .unwrap_or_else(|| panic!("{what}: no volume {}", mount["name"]))
+}
+
+/// No gateway container mounts a volume at the SQLite directory (PostgreSQL keeps the groups).
+fn check_no_store_volume(what: &str, spec: &Value, c: &Value) {
+    assert!(
+        !c["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["mountPath"] == STORE_DIR),
+        "{what}: with PostgreSQL nothing is mounted at {STORE_DIR}"
+    );
+    assert!(
+        !spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|v| v.get("persistentVolumeClaim").is_some()),
+        "{what}: with PostgreSQL the pod needs no PersistentVolumeClaim"
+    );
+}
+
+#[test]
+fn no_deploy_file_holds_a_postgres_password() {
+    // Only placeholders where a URL is shown: the password comes from a Secret or a file of
+    // mode 0640 that is not in git.
+    let placeholders = ["PASSWORD", "$PASSWORD", "${PASSWORD}"];
+    let mut files = Vec::new();
+    files_under(&root().join("deploy"), &mut files);
+    let mut urls = 0;
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for (i, _) in text.match_indices("postgres://") {
+            urls += 1;
+            let rest = &text[i + "postgres://".len()..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                .unwrap_or(rest.len());
+            let url = &rest[..end];
+            if let Some((userinfo, _)) = url.split_once('@') {
+                if let Some((_, password)) = userinfo.split_once(':') {
+                    assert!(
+                        placeholders.contains(&password),
+                        "{}: postgres://{url} holds a password; take it from a Secret",
+                        f.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(urls > 0, "the deploy files show no PostgreSQL URL at all");
+}
+
+#[test]
+fn docker_image_and_systemd_unit_keep_the_sqlite_store_in_a_writable_directory() {
+    // The image: the shipped gateway.toml's store is in the image's VOLUME, owned by uid 10001.
+    let cfg = toml_value(
+        "deploy/docker/gateway.toml",
+        &read("deploy/docker/gateway.toml"),
+    );
+    let url = str_at(&cfg, "store.url", "deploy/docker/gateway.toml");
+    let dir = sqlite_dir("deploy/docker/gateway.toml", url);
+    let ins = dockerfile_instructions(&read("deploy/docker/Dockerfile"));
+    let volumes: Vec<&str> = ins
+        .iter()
+        .filter(|(op, _)| op == "VOLUME")
+        .map(|(_, a)| a.as_str())
+        .collect();
+    assert!(
+        volumes.iter().any(|v| v
+            .split_whitespace()
+            .any(|p| p.trim_matches(['[', ']', '"', ',']) == dir)),
+        "the Dockerfile must declare VOLUME {dir}, where store.url {url} is (got {volumes:?})"
+    );
+    assert!(
+        ins.iter().any(|(op, a)| op == "RUN"
+            && a.contains(&format!("-o {IMAGE_UID}"))
+            && a.contains(&dir)),
+        "the image must create {dir} owned by uid {IMAGE_UID}, or the gateway cannot write it"
+    );
+
+    // The unit: systemd creates the state directory the install steps point store.url at.
+    let unit = read("deploy/systemd/scim-gateway.service");
+    let directive = |key: &str| -> Vec<&str> {
+        unit.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim())
+            .collect()
+    };
+    assert_eq!(directive("StateDirectory"), ["scim-gateway"]);
+    assert!(
+        unit.contains(STORE_URL),
+        "the unit's install steps must set store.url to {STORE_URL}, in its StateDirectory"
+    );
+    assert_eq!(sqlite_dir("systemd", STORE_URL), "/var/lib/scim-gateway");
+}
+
+#[test]
+fn kubernetes_keeps_sqlite_on_a_claim_for_one_replica_and_postgres_from_a_secret_for_several() {
+    let dir = "deploy/kubernetes";
+    let kustomization = yaml(&format!("{dir}/kustomization.yaml"));
+    let mut objects = Vec::new();
+    for r in kustomization["resources"].as_array().expect("resources") {
+        let rel = format!("{dir}/{}", r.as_str().unwrap());
+        objects.extend(yaml_docs(&rel, &read(&rel)));
+    }
+    let deployment = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .expect("a Deployment");
+    let spec = &deployment["spec"]["template"]["spec"];
+    let gw = container(spec, "scim-gateway");
+
+    // SQLite: the file of gateway.toml's store.url is on the claim, one replica, Recreate.
+    let cm = objects
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap")
+        .expect("a ConfigMap");
+    let cfg = toml_value(
+        "configmap gateway.toml",
+        cm["data"]["gateway.toml"].as_str().unwrap(),
+    );
+    let url = str_at(&cfg, "store.url", "configmap gateway.toml");
+    assert!(
+        env_var(gw, STORE_ENV).is_none(),
+        "the base uses gateway.toml's store.url"
+    );
+    let store_dir = sqlite_dir("configmap gateway.toml", url);
+    let vol = store_volume("deployment.yaml", spec, gw, &store_dir);
+    let claim = str_at(vol, "persistentVolumeClaim.claimName", "deployment.yaml");
+    let pvc = objects
+        .iter()
+        .find(|o| o["kind"] == "PersistentVolumeClaim" && o["metadata"]["name"] == claim)
+        .unwrap_or_else(|| panic!("no PersistentVolumeClaim {claim} in {dir}"));
+    assert!(at(pvc, "spec.resources.requests.storage").is_string());
+    assert_eq!(
+        deployment["spec"]["replicas"], 1,
+        "one replica with the SQLite store"
+    );
+    assert_eq!(
+        deployment["spec"]["strategy"]["type"], "Recreate",
+        "two pods must never write one SQLite file"
+    );
+    assert_eq!(
+        spec["securityContext"]["fsGroup"], IMAGE_UID,
+        "the claim writable by the gateway"
+    );
+
+    // PostgreSQL: the component postgres/, off by default.
+    let component = yaml(&format!("{dir}/postgres/kustomization.yaml"));
+    assert_eq!(component["kind"], "Component");
+    assert!(
+        read(&format!("{dir}/kustomization.yaml")).contains("#   - postgres"),
+        "kustomization.yaml must show how to turn the postgres component on"
+    );
+    let patch = yaml(&format!("{dir}/postgres/deployment-postgres.yaml"));
+    assert!(
+        patch["spec"]["replicas"].as_u64().is_some_and(|n| n > 1),
+        "the postgres component runs several replicas"
+    );
+    check_store_url_from_secret(
+        "postgres/deployment-postgres.yaml",
+        container(&patch["spec"]["template"]["spec"], "scim-gateway"),
+    );
+
+    match tool("kubectl") {
+        Some(kubectl) => {
+            // The example with the component turned on, as a user would.
+            let tmp = tempfile::tempdir().unwrap();
+            let mut files = Vec::new();
+            files_under(&root().join(dir), &mut files);
+            for f in files {
+                let rel = f.strip_prefix(root().join(dir)).unwrap();
+                let to = tmp.path().join(rel);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&f, &to).unwrap();
+            }
+            let k = tmp.path().join("kustomization.yaml");
+            let text = std::fs::read_to_string(&k)
+                .unwrap()
+                .replace("# components:", "components:")
+                .replace("#   - postgres", "  - postgres");
+            std::fs::write(&k, text).unwrap();
+            let out = run(&kubectl, &["kustomize", "."], tmp.path());
+            assert!(
+                out.status.success(),
+                "kubectl kustomize with the postgres component: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rendered = yaml_docs("kustomize output", &String::from_utf8_lossy(&out.stdout));
+            assert!(
+                !rendered
+                    .iter()
+                    .any(|o| o["kind"] == "PersistentVolumeClaim"),
+                "with PostgreSQL no PersistentVolumeClaim"
+            );
+            let dep = rendered
+                .iter()
+                .find(|o| o["kind"] == "Deployment")
+                .expect("a Deployment");
+            assert!(dep["spec"]["replicas"].as_u64().is_some_and(|n| n > 1));
+            assert_eq!(dep["spec"]["strategy"]["type"], "RollingUpdate");
+            let spec = &dep["spec"]["template"]["spec"];
+            let gw = container(spec, "scim-gateway");
+            check_gateway_container("postgres component", gw);
+            check_store_url_from_secret("postgres component", gw);
+            check_no_store_volume("postgres component", spec, gw);
+            println!("kubectl kustomize {dir} with components: [postgres]: ok");
+        }
+        None => skipped(
+            "kubectl kustomize deploy/kubernetes with the postgres component",
+            "kubectl",
+        ),
+    }
+}
+
+#[test]
+fn helm_chart_keeps_sqlite_on_a_claim_for_one_replica_and_refuses_more() {
+    let chart_dir = "deploy/helm/scim-gateway";
+    let values = yaml(&format!("{chart_dir}/values.yaml"));
+    // The defaults: SQLite on a claim, one replica: `helm install` just works.
+    assert_eq!(values["store"]["kind"], "sqlite");
+    assert_eq!(
+        values["replicaCount"], 1,
+        "one replica with the default SQLite store"
+    );
+    let path = str_at(&values, "store.sqlite.path", "values.yaml");
+    assert_eq!(format!("sqlite:{path}"), STORE_URL);
+    assert!(values["store"]["sqlite"]["size"].is_string());
+    assert!(values["store"]["sqlite"]["storageClass"].is_string());
+    // PostgreSQL: a Secret's name and key, never the URL or a password as a value.
+    let pg = values["store"]["postgres"]
+        .as_object()
+        .expect("store.postgres");
+    let keys: BTreeSet<&str> = pg.keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["existingSecret", "key"]));
+
+    let template = |name: &str| read(&format!("{chart_dir}/templates/{name}"));
+    let helpers = template("_helpers.tpl");
+    let deployment = template("deployment.yaml");
+    let pvc = template("pvc.yaml");
+    // Textual checks (helm renders them below when it is installed).
+    assert!(
+        deployment.starts_with("{{- include \"scim-gateway.validateStore\" . }}"),
+        "templates/deployment.yaml must check the store settings first"
+    );
+    let validate = helpers
+        .split("define \"scim-gateway.validateStore\"")
+        .nth(1)
+        .expect("_helpers.tpl defines scim-gateway.validateStore");
+    let refusal = validate
+        .lines()
+        .position(|l| {
+            l.contains("eq $kind \"sqlite\"") && l.contains("gt (int .Values.replicaCount) 1")
+        })
+        .expect("a refusal of replicaCount > 1 with store.kind sqlite");
+    let fail = validate.lines().nth(refusal + 1).unwrap();
+    assert!(
+        fail.contains("fail") && fail.contains("store.kind=postgres"),
+        "the refusal must fail with the fix (store.kind=postgres): {fail}"
+    );
+    for must in [
+        "mountPath: {{ dir .Values.store.sqlite.path }}",
+        "value: {{ printf \"sqlite:%s\" .Values.store.sqlite.path | quote }}",
+        "name: {{ .Values.store.postgres.existingSecret }}",
+        "key: {{ .Values.store.postgres.key }}",
+        "claimName: {{ include \"scim-gateway.storeClaim\" . }}",
+        "type: Recreate",
+    ] {
+        assert!(
+            deployment.contains(must),
+            "templates/deployment.yaml must contain {must:?}"
+        );
+    }
+    assert!(
+        pvc.contains("kind: PersistentVolumeClaim")
+            && pvc.contains("{{- if eq .Values.store.kind \"sqlite\" }}")
+    );
+
+    let Some(helm) = tool("helm") else {
+        skipped(
+            "helm template with store.kind sqlite and postgres (textual checks only)",
+            "helm",
+        );
+        return;
+    };
+    let render = |extra: &[&str]| {
+        let mut args = vec!["template", "scim", chart_dir];
+        args.extend_from_slice(extra);
+        run(&helm, &args, &root())
+    };
+    // SQLite: the claim mounted at the file's directory, the URL pointing there.
+    let out = render(&[]);
+    assert!(
+        out.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = yaml_docs("helm template", &String::from_utf8_lossy(&out.stdout));
+    let dep = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let spec = &dep["spec"]["template"]["spec"];
+    let gw = container(spec, "scim-gateway");
+    let url = str_at(
+        env_var(gw, STORE_ENV).expect("SCIM_GATEWAY_STORE__URL"),
+        "value",
+        "helm",
+    );
+    let vol = store_volume("helm sqlite", spec, gw, &sqlite_dir("helm sqlite", url));
+    let claim = str_at(vol, "persistentVolumeClaim.claimName", "helm sqlite");
+    assert!(docs
+        .iter()
+        .any(|d| d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == claim));
+    assert_eq!(dep["spec"]["strategy"]["type"], "Recreate");
+    check_gateway_container("helm sqlite", gw);
+
+    // PostgreSQL: three replicas, the URL from the Secret, no claim.
+    let out = render(&[
+        "--set",
+        "store.kind=postgres",
+        "--set",
+        "store.postgres.existingSecret=scim-gateway-store",
+        "--set",
+        "replicaCount=3",
+    ]);
+    assert!(
+        out.status.success(),
+        "helm template postgres: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = yaml_docs("helm template", &String::from_utf8_lossy(&out.stdout));
+    assert!(!docs.iter().any(|d| d["kind"] == "PersistentVolumeClaim"));
+    let dep = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(dep["spec"]["replicas"], 3);
+    let spec = &dep["spec"]["template"]["spec"];
+    let gw = container(spec, "scim-gateway");
+    assert_eq!(
+        check_store_url_from_secret("helm postgres", gw),
+        "scim-gateway-store"
+    );
+    check_no_store_volume("helm postgres", spec, gw);
+    check_gateway_container("helm postgres", gw);
+
+    // Refused, with the fix: several replicas on one SQLite file; PostgreSQL without its Secret.
+    for (extra, fix) in [
+        (&["--set", "replicaCount=2"][..], "store.kind=postgres"),
+        (
+            &["--set", "store.kind=postgres"][..],
+            "store.postgres.existingSecret",
+        ),
+    ] {
+        let out = render(extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "helm template {extra:?} must be refused"
+        );
+        assert!(
+            stderr.contains(fix),
+            "helm template {extra:?}: the message names {fix}: {stderr}"
+        );
+    }
+    println!("helm template with the SQLite and the PostgreSQL store: ok");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,3 +51,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "scim-gateway.mapping" -}}
 {{- default (.Files.Get "files/acme-hr.yaml") .Values.mapping.content }}
 {{- end }}
+
+{{/* The group store's settings, checked: an unknown kind, several replicas on one SQLite file, or
+PostgreSQL without the Secret holding its URL stop the rendering with the fix. */}}
+{{- define "scim-gateway.validateStore" -}}
+{{- $kind := .Values.store.kind }}
+{{- if not (has $kind (list "sqlite" "postgres")) }}
+{{- fail (printf "store.kind must be sqlite or postgres, not %q" $kind) }}
+{{- end }}
+{{- if and (eq $kind "sqlite") (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "replicaCount is %d but store.kind is sqlite: each replica would have its own SQLite file, and the groups would differ between them. Use replicaCount=1, or store.kind=postgres with store.postgres.existingSecret (a PostgreSQL database shared by every replica)." (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and (eq $kind "sqlite") (not (isAbs .Values.store.sqlite.path)) }}
+{{- fail (printf "store.sqlite.path must be an absolute path (its directory is the volume's mount point), not %q" .Values.store.sqlite.path) }}
+{{- end }}
+{{- if and (eq $kind "postgres") (not .Values.store.postgres.existingSecret) }}
+{{- fail "store.kind is postgres but store.postgres.existingSecret is empty: create a Secret holding the URL (kubectl create secret generic scim-gateway-store --from-literal=url=postgres://USER:PASSWORD@HOST:5432/DATABASE) and name it in store.postgres.existingSecret" }}
+{{- end }}
+{{- end }}
+
+{{/* The PersistentVolumeClaim of the SQLite store. */}}
+{{- define "scim-gateway.storeClaim" -}}
+{{- printf "%s-store" (include "scim-gateway.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
