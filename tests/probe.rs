@@ -42,7 +42,9 @@ fn run_probe(mapping: Mapping, options: ProbeOptions) -> ProbeReport {
         .enable_all()
         .build()
         .unwrap();
-    let driver = Driver::new(Config::default(), mapping, "default").expect("the gateway builds");
+    let mut config = Config::default();
+    config.store.url = format!("sqlite:{}", common::temp_store_file().display());
+    let driver = Driver::new(config, mapping, "default").expect("the gateway builds");
     runtime.block_on(probe(&driver, &options))
 }
 
@@ -59,8 +61,13 @@ fn acme_hr_with_its_shipped_mapping_passes_every_step_and_is_left_as_it_was() {
 }
 
 #[test]
-fn crewbase_keystone_and_orbit_with_their_shipped_mappings_pass() {
-    for legacy in [Legacy::Crewbase, Legacy::Keystone, Legacy::Orbit] {
+fn crewbase_keystone_orbit_and_tallybook_with_their_shipped_mappings_pass() {
+    for legacy in [
+        Legacy::Crewbase,
+        Legacy::Keystone,
+        Legacy::Orbit,
+        Legacy::Tallybook,
+    ] {
         let env = Env::start(legacy);
         let report = run_probe(
             mapping_for(&env, &mapping_text(legacy, &[])),
