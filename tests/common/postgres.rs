@@ -1,9 +1,10 @@
-//! A real, throw-away PostgreSQL server for the tests: one cluster per test process (Debian's
-//! `postgresql` package: `initdb` and `pg_ctl` from `pg_config --bindir` or
-//! /usr/lib/postgresql/*/bin), its data directory and Unix socket in a fresh temporary
-//! directory, no TCP listener, and a database of its own for each test ([`database`]), so that
-//! tests run in parallel. The cluster is stopped (`pg_ctl stop -m immediate`) and its directory
-//! removed when the process exits (a `libc::atexit` handler: statics are never dropped).
+//! A real, throw-away PostgreSQL server for the tests (and for `benches/store.rs`, which
+//! includes this file): one cluster per test process (Debian's `postgresql` package: `initdb`
+//! and `pg_ctl` from `pg_config --bindir` or /usr/lib/postgresql/*/bin), its data directory and
+//! Unix socket in a fresh temporary directory, no TCP listener, and a database of its own for
+//! each test ([`database`]), so that tests run in parallel. The cluster is stopped (`pg_ctl
+//! stop -m immediate`) and its directory removed when the process exits (a `libc::atexit`
+//! handler: statics are never dropped).
 //!
 //! As root (initdb refuses root), the server runs as the package's `postgres` user through
 //! `runuser`, in a directory owned by it. `scripts/test` installs the package when missing.
@@ -30,6 +31,12 @@ static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 pub struct Database {
     pub url: String,
     pub name: String,
+}
+
+/// Whether PostgreSQL's server (`initdb`) is installed, so that [`database`] can start a
+/// cluster (the benchmarks skip PostgreSQL when it is not).
+pub fn installed() -> bool {
+    bindir().is_some()
 }
 
 /// A fresh, empty database on this process's cluster (started on first use).
