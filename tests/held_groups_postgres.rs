@@ -20,6 +20,8 @@ const TOKEN: &str = "replica-token";
 struct Replica {
     child: Child,
     base: String,
+    /// The admin listener's base URL (`/readyz`).
+    admin: String,
     agent: ureq::Agent,
 }
 
@@ -36,14 +38,12 @@ impl Replica {
         )
         .unwrap();
         let scim = free_loopback_addr().unwrap();
+        let admin = free_loopback_addr().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
             .args(["serve", "--config"])
             .arg(&config)
             .env("SCIM_GATEWAY_LISTEN__ADDRESS", scim.to_string())
-            .env(
-                "SCIM_GATEWAY_ADMIN__ADDRESS",
-                free_loopback_addr().unwrap().to_string(),
-            )
+            .env("SCIM_GATEWAY_ADMIN__ADDRESS", admin.to_string())
             .env("SCIM_GATEWAY_MAPPING__BACKEND_URL", &env.backend_url)
             .env("SCIM_GATEWAY_STORE__URL", store_url)
             .env("TALLYBOOK_TOKEN", &env.backend_secret)
@@ -54,6 +54,7 @@ impl Replica {
         let replica = Replica {
             child,
             base: format!("http://{scim}/scim/v2"),
+            admin: format!("http://{admin}"),
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
@@ -101,6 +102,20 @@ impl Replica {
             serde_json::from_str(&text).unwrap_or(Value::Null),
             retry,
         ))
+    }
+
+    /// `GET /readyz`: its status and text.
+    fn readyz(&self) -> (u16, String) {
+        let response = self
+            .agent
+            .get(format!("{}/readyz", self.admin))
+            .call()
+            .expect("the admin listener answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.into_body().read_to_string().unwrap_or_default(),
+        )
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value, Option<String>) {
@@ -195,8 +210,13 @@ fn two_replicas_on_one_postgres_share_groups_lose_no_member_and_create_a_name_on
     );
     assert_eq!(list["totalResults"], 1);
 
-    // The store taken away: group operations answer 503 with Retry-After, users still work.
+    assert_eq!(a.readyz().0, 200, "{}", a.readyz().1);
+    // The store taken away: group operations answer 503 with Retry-After, users still work,
+    // and /readyz says why.
     postgres::drop_database(&db);
+    let (status, why) = a.readyz();
+    assert_eq!(status, 503, "{why}");
+    assert!(why.contains("group store"), "{why}");
     let (status, body, retry) = a.call("GET", &format!("/Groups/{id}"), None);
     assert_eq!(status, 503, "{body}");
     assert!(retry.is_some(), "Retry-After is set");
