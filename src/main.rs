@@ -545,13 +545,36 @@ fn onboarding_driver(
     .map_err(|e| e.to_string())
 }
 
-/// A runtime for the onboarding commands' requests.
-fn onboarding_runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The in-process gateway of `probe` or `explain` ([`onboarding_driver`]) and a runtime for
+/// its requests.
+fn onboarding(
+    mapping_file: &Path,
+    target: &OnboardTarget,
+    explain_live: Option<bool>,
+) -> Result<(Driver, tokio::runtime::Runtime), String> {
+    let driver = onboarding_driver(mapping_file, target, explain_live)?;
+    Ok((driver, command_runtime()?))
+}
+
+/// A runtime for a command's requests (`probe`, `explain`, `store`).
+fn command_runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+/// An onboarding command's report on standard output: `text`, or the report as JSON.
+fn print_report(report: &impl serde::Serialize, text: String, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    } else {
+        print!("{text}");
+    }
 }
 
 fn probe(
@@ -560,9 +583,7 @@ fn probe(
     allow_existing_users: bool,
     json: bool,
 ) -> ExitCode {
-    let (driver, runtime) = match onboarding_driver(mapping_file, target, None)
-        .and_then(|d| Ok((d, onboarding_runtime()?)))
-    {
+    let (driver, runtime) = match onboarding(mapping_file, target, None) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
@@ -570,14 +591,7 @@ fn probe(
         allow_existing_users,
     };
     let report = runtime.block_on(onboard::probe::probe(&driver, &options));
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", report.text());
-    }
+    print_report(&report, report.text(), json);
     if report.passed() {
         ExitCode::SUCCESS
     } else {
@@ -624,9 +638,7 @@ fn explain(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let (driver, runtime) = match onboarding_driver(mapping_file, target, Some(live))
-        .and_then(|d| Ok((d, onboarding_runtime()?)))
-    {
+    let (driver, runtime) = match onboarding(mapping_file, target, Some(live)) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
@@ -637,14 +649,7 @@ fn explain(
         live,
     };
     let explanation = runtime.block_on(onboard::explain::explain(driver, &request));
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&explanation).unwrap_or_default()
-        );
-    } else {
-        print!("{}", explanation.text());
-    }
+    print_report(&explanation, explanation.text(), json);
     if explanation.failed() {
         ExitCode::FAILURE
     } else {
@@ -847,7 +852,7 @@ fn store_command(command: StoreCommand) -> ExitCode {
         }
         Ok::<(), String>(())
     };
-    match onboarding_runtime().and_then(|rt| rt.block_on(run)) {
+    match command_runtime().and_then(|rt| rt.block_on(run)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
