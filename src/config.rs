@@ -559,7 +559,17 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
     fn the_store_is_a_sqlite_file_by_default_and_a_bad_url_is_refused_without_its_password() {
+        // In a figment jail: the environment test beside it sets SCIM_GATEWAY_STORE__URL, and
+        // jails run one at a time.
+        figment::Jail::expect_with(|_| {
+            store_from_files();
+            Ok(())
+        });
+    }
+
+    fn store_from_files() {
         assert_eq!(Config::default().store.url, "sqlite:scim-gateway-groups.db");
         let d = temp_dir("store");
         let c = Config::load(&write(
