@@ -49,7 +49,26 @@ pub struct Listen {
     pub address: SocketAddr,
     /// Worker threads of the SCIM listener.
     pub threads: usize,
+    /// The longest a client may take to send a whole request head (request line and headers),
+    /// from its connection's start or, on a kept-alive connection, from the first byte of the
+    /// request; then the connection is closed. Also the admin listener's.
+    pub header_timeout_seconds: u64,
+    /// The longest a client may take to send a whole request body, from the end of its head;
+    /// then the request is answered 400 and the connection closed. Also the admin listener's.
+    pub body_timeout_seconds: u64,
+    /// How long a kept-alive connection may wait for its next request before it is closed.
+    /// Above the 60 s after which .NET's HTTP client (Entra ID's) drops idle connections
+    /// itself, so that the client, not the gateway, closes first. Also the admin listener's.
+    pub idle_timeout_seconds: u64,
+    /// The most connections open at once on the SCIM listener; one more is answered 503 with
+    /// `Retry-After: 1` and closed. (The admin listener has its own fixed cap,
+    /// [`ADMIN_MAX_CONNECTIONS`].)
+    pub max_connections: usize,
 }
+
+/// The most connections open at once on the admin listener (Prometheus, probes, an operator's
+/// curl need a few).
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -207,6 +226,10 @@ impl Default for Listen {
         Listen {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             threads: 2,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 75,
+            max_connections: 1024,
         }
     }
 }
@@ -324,6 +347,34 @@ impl Config {
         }
         if self.scim.max_results == 0 {
             problems.push("scim.max_results must be at least 1".into());
+        }
+        let listen = Listen::default();
+        for (key, value, default) in [
+            (
+                "header_timeout_seconds",
+                self.listen.header_timeout_seconds,
+                listen.header_timeout_seconds,
+            ),
+            (
+                "body_timeout_seconds",
+                self.listen.body_timeout_seconds,
+                listen.body_timeout_seconds,
+            ),
+            (
+                "idle_timeout_seconds",
+                self.listen.idle_timeout_seconds,
+                listen.idle_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!(
+                    "listen.{key} is 0; fix: a number of seconds, at least 1 (the default is {default})"
+                ));
+            }
+        }
+        if self.listen.max_connections == 0 {
+            problems
+                .push("listen.max_connections is 0; fix: at least 1 (the default is 1024)".into());
         }
         if matches!(self.mapping.backend_url.as_deref(), Some(u) if !u.starts_with("http://")) {
             problems.push(

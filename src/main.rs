@@ -16,9 +16,12 @@ use scim_gateway::server::app::ScimApp;
 use scim_gateway::server::auth::token_digest_hex;
 use scim_gateway::server::gateway::Gateway;
 use scim_gateway::server::reload::{self, Live};
-use scim_gateway::server::runner::{gateway_services, role_retry_service};
+use scim_gateway::server::runner::{gateway_services_counted, role_retry_service};
 use scim_gateway_example_apis::{AcmeHr, Crewbase, Keystone, Orbit, Tallybook};
-use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start_with_signals};
+use scim_gateway_hosting::{
+    free_loopback_addr, http_service, server_conf, start_with_signals, InFlight, RunningServer,
+    Stop,
+};
 
 #[derive(Parser)]
 #[command(
@@ -269,6 +272,7 @@ fn serve(config_path: &Path) -> ExitCode {
         Err(e) => return fail(e),
     };
     let addr = config.listen.address;
+    let grace = std::time::Duration::from_secs(config.shutdown.grace_period_seconds);
     let conf = server_conf(
         config.shutdown.grace_period_seconds,
         config.shutdown.timeout_seconds,
@@ -291,14 +295,51 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(format!("cannot watch for SIGHUP: {e}")),
     };
-    let (services, addrs) = gateway_services(&live);
+    let in_flight = InFlight::new();
+    let (services, addrs) = gateway_services_counted(&live, &in_flight);
     tracing::info!(%addr, admin = %admin, "scim-gateway listening");
     match start_with_signals(conf, services, &addrs) {
         Ok(server) => {
-            server.wait();
+            drain(server, &in_flight, grace);
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+/// Runs until a signal. On SIGTERM the listeners stop accepting and the requests in flight
+/// have up to `grace` to be answered; `serve` returns as soon as none is left (at once when
+/// idle), logging the start and the end of the draining. On SIGINT it stops at once.
+fn drain(server: RunningServer, in_flight: &InFlight, grace: std::time::Duration) {
+    match server.wait_for_signal() {
+        Some(Stop::Graceful) => {
+            let started = std::time::Instant::now();
+            tracing::info!(
+                in_flight = in_flight.count(),
+                grace_period_seconds = grace.as_secs(),
+                "shutdown: draining, no new connections accepted"
+            );
+            let left = in_flight.wait_idle(grace);
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if left == 0 {
+                tracing::info!(
+                    elapsed_ms,
+                    "shutdown: drained, every request answered; exiting"
+                );
+            } else {
+                tracing::warn!(
+                    in_flight = left,
+                    elapsed_ms,
+                    "shutdown: grace period over, cutting the requests still in flight; exiting"
+                );
+            }
+            server.detach();
+        }
+        Some(Stop::Fast) => {
+            tracing::info!("shutdown: interrupted, exiting at once");
+            server.wait();
+        }
+        None => server.wait(),
     }
 }
 

@@ -69,6 +69,17 @@ impl AuthFailure {
 /// The `outcome` labels of `backend_token_fetches_total` (the backend's `TokenFetch`).
 pub(crate) const TOKEN_FETCH_OUTCOMES: [&str; 3] = ["fetched", "refused", "failed"];
 
+/// The `listener` labels of the connection metrics.
+pub(crate) const LISTENERS: [&str; 2] = ["scim", "admin"];
+
+/// The `reason` labels of `connections_refused_total` (the hosting crate's refusals).
+pub(crate) const CONNECTION_REFUSALS: [&str; 4] = [
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_connections",
+];
+
 /// The labels of a request that was never routed (an unknown path or method).
 pub(crate) const UNROUTED: (&str, &str) = ("none", "none");
 
@@ -95,6 +106,8 @@ pub struct Metrics {
     token_fetches: IntCounterVec,
     store_operations: IntCounterVec,
     store_duration: HistogramVec,
+    connections_refused: IntCounterVec,
+    connections_open: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -252,6 +265,20 @@ impl Metrics {
                     &["operation"],
                 ),
             ),
+            connections_refused: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("connections_refused_total", "Connections a listener (scim, admin) closed on its own, by reason: header_timeout, body_timeout (a client too slow to send its request), idle_timeout (a kept-alive connection without a new request), max_connections (answered 503: the listener was full)."),
+                    &["listener", "reason"],
+                ),
+            ),
+            connections_open: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("connections_open", "Connections open now, per listener (scim, admin)."),
+                    &["listener"],
+                ),
+            ),
             registry,
         };
         let build_info = register(
@@ -279,7 +306,28 @@ impl Metrics {
         }
         m.cache_hits.with_label_values(&["membership"]);
         m.cache_misses.with_label_values(&["membership"]);
+        for listener in LISTENERS {
+            for reason in CONNECTION_REFUSALS {
+                m.connections_refused.with_label_values(&[listener, reason]);
+            }
+            m.connections_open.with_label_values(&[listener]);
+        }
         m
+    }
+
+    /// Counts a connection the listener `listener` closed on its own for `reason` (one of
+    /// [`CONNECTION_REFUSALS`]).
+    pub(crate) fn record_connection_refused(&self, listener: &str, reason: &str) {
+        self.connections_refused
+            .with_label_values(&[listener, reason])
+            .inc();
+    }
+
+    /// Sets the number of connections open on the listener `listener`.
+    pub(crate) fn set_connections_open(&self, listener: &str, open: usize) {
+        self.connections_open
+            .with_label_values(&[listener])
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
     /// Counts one answered SCIM request and its latency.

@@ -1,9 +1,11 @@
 //! Graceful shutdown of `scim-gateway serve` on SIGTERM (a Kubernetes pod being replaced): a
 //! request in flight finishes, new connections are refused at once, and the process is gone
 //! within `shutdown.grace_period_seconds` + `timeout_seconds`, even when a request would take
-//! longer.
+//! longer; an idle gateway exits at once. The log says when draining starts (with the number of
+//! requests in flight) and when it ends.
 
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,7 @@ use scim_gateway_hosting::{free_loopback_addr, http_service, server_conf, start,
 const BIN: &str = env!("CARGO_BIN_EXE_scim-gateway");
 const TOKEN: &str = "shutdown-test-token";
 
-/// A legacy API (one user) and the gateway binary in front of it.
+/// A legacy API (one user) and the gateway binary in front of it (its log in [`log_file`]).
 fn setup(name: &str, grace: u64, timeout: u64) -> (AcmeHr, RunningServer, Child, SocketAddr) {
     let api = AcmeHr::new("shutdown-legacy-key");
     api.seed(1);
@@ -25,7 +27,7 @@ fn setup(name: &str, grace: u64, timeout: u64) -> (AcmeHr, RunningServer, Child,
         &[backend],
     )
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("scim-gw-shutdown-{name}-{}", std::process::id()));
+    let dir = dir(name);
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("gateway.toml");
     let scim = free_loopback_addr().unwrap();
@@ -45,7 +47,7 @@ fn setup(name: &str, grace: u64, timeout: u64) -> (AcmeHr, RunningServer, Child,
         .arg(&config)
         .env("ACME_API_KEY", "shutdown-legacy-key")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(log_file(name)).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -54,6 +56,24 @@ fn setup(name: &str, grace: u64, timeout: u64) -> (AcmeHr, RunningServer, Child,
         std::thread::sleep(Duration::from_millis(50));
     }
     (api, legacy, child, scim)
+}
+
+fn dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("scim-gw-shutdown-{name}-{}", std::process::id()))
+}
+
+/// Where the gateway of [`setup`]`(name, …)` logs.
+fn log_file(name: &str) -> PathBuf {
+    dir(name).join("gateway.log")
+}
+
+/// The log line about draining that contains `what`.
+fn drain_line(name: &str, what: &str) -> Option<String> {
+    std::fs::read_to_string(log_file(name))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("shutdown:") && l.contains(what))
+        .map(str::to_owned)
 }
 
 /// `GET /Users/1` on its own connection, on a thread: its status, or `None` if the connection
@@ -128,6 +148,57 @@ fn an_in_flight_request_finishes_while_new_connections_are_refused() {
     );
     let took = wait_exit(&mut child, term, Duration::from_secs(3 + 1 + 3));
     assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "it exited once the request was answered, not at the end of the grace period: {took:?}"
+    );
+    let start = drain_line("finish", "draining").expect("the start of draining is logged");
+    assert!(start.contains("in_flight=1"), "{start}");
+    assert!(
+        drain_line("finish", "drained").is_some(),
+        "the end of draining is logged"
+    );
+}
+
+#[test]
+fn an_idle_gateway_exits_at_once_on_sigterm_and_says_so() {
+    let (_api, _legacy, mut child, scim) = setup("idle", 10, 5);
+    // A request answered, its connection closed: nothing in flight.
+    assert_eq!(slow_get(scim).join().unwrap(), Some(200));
+    let term = Instant::now();
+    sigterm(&child);
+    let took = wait_exit(&mut child, term, Duration::from_secs(10 + 5 + 3));
+    assert!(
+        took < Duration::from_millis(1500),
+        "an idle gateway waited {took:?} (grace period 10 s)"
+    );
+    let start = drain_line("idle", "draining").expect("the start of draining is logged");
+    assert!(start.contains("in_flight=0"), "{start}");
+    assert!(
+        drain_line("idle", "drained").is_some(),
+        "the end of draining is logged"
+    );
+}
+
+#[test]
+fn an_idle_kept_alive_connection_does_not_hold_the_exit() {
+    let (_api, _legacy, mut child, scim) = setup("kept", 10, 5);
+    // A client that keeps its connection open after its answer (as identity providers do).
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let answer = agent
+        .get(&format!("http://{scim}/scim/v2/Users/1"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let term = Instant::now();
+    sigterm(&child);
+    let took = wait_exit(&mut child, term, Duration::from_secs(10 + 5 + 3));
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    drop(agent);
 }
 
 #[test]
@@ -147,6 +218,8 @@ fn a_request_longer_than_the_grace_period_does_not_hold_the_process() {
     sigterm(&child);
     let took = wait_exit(&mut child, term, Duration::from_secs(1 + 1 + 3));
     assert!(took < Duration::from_secs(5), "{took:?}");
+    let end = drain_line("bounded", "grace period over").expect("the cut is logged");
+    assert!(end.contains("in_flight=1"), "{end}");
     assert_eq!(
         slow.join().unwrap(),
         None,

@@ -1,8 +1,9 @@
 //! Hosting pingora servers inside a process: [`start`] runs a `pingora::server::Server` on its
-//! own thread and returns a handle that stops it; [`http_service`] makes an HTTP listener of a
-//! `ServeHttp` app; [`server_conf`] and [`free_loopback_addr`] set up in-process servers. The
-//! gateway (its SCIM and admin listeners), its `demo` command, the example legacy APIs, the
-//! tests and the benchmarks all start their servers through here.
+//! own thread and returns a handle that stops it; [`http_service`] and [`http_service_with`]
+//! make an HTTP listener of a `ServeHttp` app (our own [`HttpListener`], with deadlines for slow
+//! clients and a cap on connections); [`server_conf`] and [`free_loopback_addr`] set up
+//! in-process servers. The gateway (its SCIM and admin listeners), its `demo` command, the
+//! example legacy APIs, the tests and the benchmarks all start their servers through here.
 //!
 //! Not here: what any server serves. This crate knows pingora and nothing of SCIM, the gateway
 //! or the example APIs.
@@ -12,12 +13,16 @@
 
 #![forbid(unsafe_code)]
 
+mod deadline;
+mod listener;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::apps::http_app::ServeHttp;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{
@@ -27,12 +32,17 @@ use pingora::services::listening::Service;
 use pingora::services::ServiceWithDependents;
 use tokio::sync::watch;
 
+pub use listener::{
+    BusyAnswer, HttpListener, InFlight, Limits, ListenerEvents, ListenerOptions, Refusal,
+};
+
 /// The read buffer of each accepted connection. pingora's default (64 KiB, sized for proxying
 /// large bodies) held 13 MB at 200 idle-or-waiting IdP connections; a SCIM request is a few KB
 /// and a larger body is read straight into the body buffer, so 8 KiB costs no extra reads.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// A pingora HTTP listener serving `app` on `addr`, with `threads` worker threads.
+/// An HTTP listener serving `app` on `addr`, with `threads` worker threads and the
+/// [`Limits::GENEROUS`] limits (for the example APIs and tests).
 pub fn http_service<A>(
     name: &str,
     addr: SocketAddr,
@@ -42,7 +52,23 @@ pub fn http_service<A>(
 where
     A: ServeHttp + Send + Sync + 'static,
 {
-    let mut service = Service::new(name.to_string(), HttpServer::new_app(app));
+    http_service_with(name, addr, threads, app, ListenerOptions::default())
+}
+
+/// An HTTP listener named `name` serving `app` on `addr`, with `threads` worker threads, under
+/// `options` (its limits, who hears of its refusals, what counts its requests in flight).
+pub fn http_service_with<A>(
+    name: &str,
+    addr: SocketAddr,
+    threads: usize,
+    app: A,
+    options: ListenerOptions,
+) -> Box<dyn ServiceWithDependents>
+where
+    A: ServeHttp + Send + Sync + 'static,
+{
+    let listener = HttpListener::new(name, app, options);
+    let mut service = Service::new(name.to_string(), listener);
     service.add_listener(
         ListenerConfig::tcp(addr.to_string())
             .l4_buffer(L4BufferSettings::default().read(READ_BUFFER_BYTES)),
@@ -72,6 +98,8 @@ pub enum Stop {
 pub struct RunningServer {
     stop: watch::Sender<Option<Stop>>,
     thread: Option<JoinHandle<()>>,
+    /// For a server stopped by the process's signals: hears of the signal.
+    signalled: Option<mpsc::Receiver<Stop>>,
 }
 
 struct WatchShutdown(watch::Receiver<Option<Stop>>);
@@ -115,21 +143,44 @@ pub fn start(
     start_inner(conf, services, addrs, stop_tx, Signals::Handle(stop_rx))
 }
 
-/// Like [`start`], but the server stops on the process's signals: SIGTERM stops gracefully
-/// (in-flight requests finish within the grace period), SIGINT stops at once.
+/// Like [`start`], but the server stops on the process's signals: SIGTERM (or SIGQUIT) stops
+/// gracefully (the listeners stop accepting; pingora then waits the whole grace period), SIGINT
+/// stops at once. [`RunningServer::wait_for_signal`] tells the caller of the signal, so that it
+/// can wait for the requests in flight only ([`InFlight::wait_idle`]) and exit.
 pub fn start_with_signals(
     conf: ServerConf,
     services: Vec<Box<dyn ServiceWithDependents>>,
     addrs: &[SocketAddr],
 ) -> Result<RunningServer, StartError> {
     let (stop_tx, _) = watch::channel(None);
-    start_inner(conf, services, addrs, stop_tx, Signals::Process)
+    let (signal_tx, signal_rx) = mpsc::channel();
+    let mut running = start_inner(conf, services, addrs, stop_tx, Signals::Process(signal_tx))?;
+    running.signalled = Some(signal_rx);
+    Ok(running)
 }
 
 /// What stops a server.
 enum Signals {
     Handle(watch::Receiver<Option<Stop>>),
-    Process,
+    /// The process's signals, each also sent here.
+    Process(mpsc::Sender<Stop>),
+}
+
+/// The process's signals, as pingora reads them, also told to the server's owner.
+struct TellingSignals(mpsc::Sender<Stop>);
+
+#[async_trait]
+impl ShutdownSignalWatch for TellingSignals {
+    async fn recv(&self) -> ShutdownSignal {
+        let signal = UnixShutdownSignalWatch.recv().await;
+        let stop = match signal {
+            ShutdownSignal::FastShutdown => Stop::Fast,
+            ShutdownSignal::GracefulTerminate | ShutdownSignal::GracefulUpgrade => Stop::Graceful,
+        };
+        // Nobody listening (the owner only waits for the thread): nothing to tell.
+        let _ = self.0.send(stop);
+        signal
+    }
 }
 
 fn start_inner(
@@ -147,7 +198,7 @@ fn start_inner(
             server.bootstrap();
             let shutdown_signal: Box<dyn ShutdownSignalWatch> = match signals {
                 Signals::Handle(rx) => Box::new(WatchShutdown(rx)),
-                Signals::Process => Box::new(UnixShutdownSignalWatch),
+                Signals::Process(tell) => Box::new(TellingSignals(tell)),
             };
             server.run(RunArgs { shutdown_signal });
         })
@@ -155,6 +206,7 @@ fn start_inner(
     let running = RunningServer {
         stop: stop_tx,
         thread: Some(thread),
+        signalled: None,
     };
     let waited = Duration::from_secs(10);
     for addr in addrs {
@@ -196,6 +248,19 @@ impl RunningServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// For a server started by [`start_with_signals`]: waits for the signal that stops it and
+    /// says which. `None` when the server ended without one (or was started otherwise).
+    pub fn wait_for_signal(&self) -> Option<Stop> {
+        self.signalled.as_ref()?.recv().ok()
+    }
+
+    /// Leaves the server's thread to the end of the process, without waiting for it: for a
+    /// caller that has seen the requests in flight answered and is about to exit (pingora
+    /// itself would still sleep out its grace period).
+    pub fn detach(mut self) {
+        drop(self.thread.take());
     }
 }
 
