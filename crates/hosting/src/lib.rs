@@ -17,7 +17,7 @@ mod deadline;
 mod listener;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ pub struct RunningServer {
     stop: watch::Sender<Option<Stop>>,
     thread: Option<JoinHandle<()>>,
     /// For a server stopped by the process's signals: hears of the signal.
-    signalled: Option<mpsc::Receiver<Stop>>,
+    signalled: Option<Mutex<mpsc::Receiver<Stop>>>,
 }
 
 struct WatchShutdown(watch::Receiver<Option<Stop>>);
@@ -155,7 +155,7 @@ pub fn start_with_signals(
     let (stop_tx, _) = watch::channel(None);
     let (signal_tx, signal_rx) = mpsc::channel();
     let mut running = start_inner(conf, services, addrs, stop_tx, Signals::Process(signal_tx))?;
-    running.signalled = Some(signal_rx);
+    running.signalled = Some(Mutex::new(signal_rx));
     Ok(running)
 }
 
@@ -253,7 +253,9 @@ impl RunningServer {
     /// For a server started by [`start_with_signals`]: waits for the signal that stops it and
     /// says which. `None` when the server ended without one (or was started otherwise).
     pub fn wait_for_signal(&self) -> Option<Stop> {
-        self.signalled.as_ref()?.recv().ok()
+        let signalled = self.signalled.as_ref()?;
+        let rx = signalled.lock().unwrap_or_else(|e| e.into_inner());
+        rx.recv().ok()
     }
 
     /// Leaves the server's thread to the end of the process, without waiting for it: for a
