@@ -520,6 +520,30 @@ mod tests {
     }
 
     #[test]
+    fn listener_bounds_default_and_zero_is_refused_with_the_fix() {
+        let d = temp_dir("listen-bounds");
+        let p = write(&d, "");
+        let listen = Config::load(&p).unwrap().listen;
+        assert_eq!(
+            (
+                listen.header_timeout_seconds,
+                listen.body_timeout_seconds,
+                listen.idle_timeout_seconds,
+                listen.max_connections
+            ),
+            (10, 30, 75, 1024)
+        );
+        let p = write(
+            &d,
+            "[listen]\nheader_timeout_seconds = 0\nmax_connections = 0\n",
+        );
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.contains("listen.header_timeout_seconds is 0"), "{err}");
+        assert!(err.contains("the default is 10"), "{err}");
+        assert!(err.contains("listen.max_connections is 0"), "{err}");
+    }
+
+    #[test]
     fn a_plain_token_instead_of_its_hash_is_refused() {
         let d = temp_dir("token");
         let p = write(&d, "[auth]\ntoken_sha256 = [\"my-secret-token\"]\n");
