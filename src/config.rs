@@ -57,8 +57,8 @@ pub struct Listen {
     /// then the request is answered 400 and the connection closed. Also the admin listener's.
     pub body_timeout_seconds: u64,
     /// How long a kept-alive connection may wait for its next request before it is closed.
-    /// Above the 60 s after which .NET's HTTP client (Entra ID's) drops idle connections
-    /// itself, so that the client, not the gateway, closes first. Also the admin listener's.
+    /// Above the 60 s after which .NET's HTTP client (.NET 6 and later) drops idle connections
+    /// itself, so that such a client, not the gateway, closes first. Also the admin listener's.
     pub idle_timeout_seconds: u64,
     /// The most connections open at once on the SCIM listener; one more is answered 503 with
     /// `Retry-After: 1` and closed. (The admin listener has its own fixed cap,
