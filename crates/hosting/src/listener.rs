@@ -334,6 +334,9 @@ where
             // What the app left of the body is drained before the connection is reused: under
             // the body deadline again.
             clock.enter(Phase::Body, Some(limits.body_timeout));
+            // A client that stops reading its answer holds the connection no longer than a
+            // slow body would: each write of the response waits at most `body_timeout`.
+            session.set_write_timeout(Some(limits.body_timeout));
             write_response(&mut session, response).await;
             let persistent = HttpPersistentSettings::for_session(&session);
             let finished = session.finish().await;
