@@ -95,6 +95,7 @@ pub struct Metrics {
     token_fetches: IntCounterVec,
     store_operations: IntCounterVec,
     store_duration: HistogramVec,
+    requests_bounded: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -252,6 +253,13 @@ impl Metrics {
                     &["operation"],
                 ),
             ),
+            requests_bounded: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("scim_requests_bounded_total", "SCIM requests ended by a bound of one request, by tenant and bound: member_changes ([scim] max_member_changes, 400 tooMany), legacy_calls ([scim] request_max_legacy_calls, 503), time ([scim] request_timeout_seconds, 503)."),
+                    &["tenant", "bound"],
+                ),
+            ),
             registry,
         };
         let build_info = register(
@@ -280,6 +288,14 @@ impl Metrics {
         m.cache_hits.with_label_values(&["membership"]);
         m.cache_misses.with_label_values(&["membership"]);
         m
+    }
+
+    /// Counts a SCIM request of `tenant` ended by one of the bounds of one request (`bound`:
+    /// `member_changes`, `legacy_calls`, `time`).
+    pub(crate) fn record_request_bounded(&self, tenant: &str, bound: &str) {
+        self.requests_bounded
+            .with_label_values(&[tenant, bound])
+            .inc();
     }
 
     /// Counts one answered SCIM request and its latency.
