@@ -654,4 +654,30 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
+    fn the_bounds_of_one_request_have_defaults_and_refuse_zero() {
+        let d = Config::default();
+        assert_eq!(d.scim.max_member_changes, 1000);
+        assert_eq!(d.scim.request_max_legacy_calls, 10_000);
+        assert_eq!(d.scim.request_timeout_seconds, 60);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "[scim]\nmax_member_changes = 0\nrequest_timeout_seconds = 5\n",
+            )?;
+            jail.set_env("SCIM_GATEWAY_SCIM__REQUEST_MAX_LEGACY_CALLS", "250");
+            let e = Config::load(Path::new("gateway.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("scim.max_member_changes is 0"), "{e}");
+            assert!(e.contains("fix: at least 1"), "{e}");
+            jail.create_file("gateway.toml", "[scim]\nrequest_timeout_seconds = 5\n")?;
+            let c = Config::load(Path::new("gateway.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.scim.request_timeout_seconds, 5);
+            assert_eq!(c.scim.request_max_legacy_calls, 250, "from the environment");
+            Ok(())
+        });
+    }
 }

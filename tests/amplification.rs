@@ -198,8 +198,10 @@ fn a_spent_time_budget_is_503_with_retry_after_saying_what_was_applied() {
     assert!(detail.contains("Already applied: added user"), "{detail}");
     assert!(detail.contains("Not applied: adding user"), "{detail}");
     assert!(took < Duration::from_secs(3), "{took:?}");
+    // The member calls made before the time ran out (two, unless the machine is very slow),
+    // not the rest.
     let now = env.acme().member_ids(team_id).unwrap();
-    assert_eq!(now.len(), 2, "the two calls made before the time ran out");
+    assert!((1..4).contains(&now.len()), "{now:?}");
     assert_eq!(
         metric(
             &env,
