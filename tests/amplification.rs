@@ -96,6 +96,31 @@ fn a_42_kb_patch_of_2000_unknown_members_is_refused_without_a_legacy_call() {
 }
 
 #[test]
+fn with_the_member_bound_raised_the_call_budget_bounds_unknown_members_and_a_retry_goes_further() {
+    let env = Env::start_with(Legacy::AcmeHr, |c| {
+        c.scim.max_member_changes = 2000;
+        c.scim.request_max_legacy_calls = 500;
+    });
+    let (_, path) = team(&env, "Engineering", &[]);
+    let body = unknown_members_patch(2000);
+    // Each unknown id costs its member call and a read of the user: 250 ids fit in 500 calls.
+    for reached in ["90000250", "90000500"] {
+        let before = env.backend_requests();
+        let r = env.patch(&path, &body);
+        assert_eq!(r.status, 503, "{:?}", r.body);
+        assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+        assert_eq!(env.backend_requests() - before, 500, "the budget, no more");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("Not applied: adding users {reached}, ")),
+            "the ids found unknown before cost nothing the second time: {detail}"
+        );
+        assert!(!detail.contains("Already applied"), "{detail}");
+    }
+    env.stop();
+}
+
+#[test]
 fn past_the_member_bound_nothing_is_applied() {
     let env = Env::start_with(Legacy::AcmeHr, |c| c.scim.max_member_changes = 3);
     let users = strings(&env.acme().seed(5));

@@ -124,16 +124,13 @@ impl MembershipCache {
 
     /// Remembers that the legacy API of `tenant` has no user `user_id`.
     pub(crate) async fn unknown_user(&self, tenant: &str, user_id: &str) {
-        self.unknown_users
-            .insert(entry_key(tenant, user_id), ())
-            .await;
+        // Boxed, like every cache future on a request path: moka's futures are large.
+        Box::pin(self.unknown_users.insert(entry_key(tenant, user_id), ())).await;
     }
 
     /// Forgets that user `user_id` of `tenant` was unknown: the gateway created or read it.
     pub(crate) async fn known_user(&self, tenant: &str, user_id: &str) {
-        self.unknown_users
-            .invalidate(&entry_key(tenant, user_id))
-            .await;
+        Box::pin(self.unknown_users.invalidate(&entry_key(tenant, user_id))).await;
     }
 
     pub fn stats(&self) -> CacheStats {
