@@ -4,7 +4,8 @@
 //! most `[scim] request_max_legacy_calls` legacy calls and spends at most `[scim]
 //! request_timeout_seconds` on them (503 with `Retry-After`, saying what was applied), and
 //! member ids no user has are cheap: refused by form without a call, counted once, and
-//! remembered for a while when the legacy API said it does not have them.
+//! remembered for a while when the legacy API said it does not have them. The onboarding
+//! commands' requests (`probe`, `explain`) have the same budget.
 
 mod common;
 
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::scim::{entra_user, member_ids, patch_op};
 use common::{Env, Legacy};
+use http::Method;
+use scim_gateway::config::Config;
+use scim_gateway::onboard::driver::Driver;
 use scim_gateway_example_apis::acme_hr;
 use serde_json::{json, Value};
 
@@ -331,6 +335,28 @@ fn a_full_push_of_a_large_group_whose_delta_is_small_is_applied() {
     assert_eq!(now, wanted);
     assert_eq!(env.acme().requests().get("POST", acme_hr::TEAM_MEMBERS), 2);
     assert_eq!(env.acme().requests().get("DELETE", acme_hr::TEAM_MEMBER), 2);
+    env.stop();
+}
+
+#[test]
+fn the_onboarding_commands_requests_have_the_same_budget() {
+    let env = Env::start(Legacy::AcmeHr);
+    let users = strings(&env.acme().seed(3));
+    let (team_id, path) = team(&env, "Probe", &[]);
+    let mapping = (*env.live.current().mapping).clone();
+    let mut config = Config::default();
+    config.store.url = format!("sqlite:{}", common::temp_store_file().display());
+    config.scim.request_max_legacy_calls = 2;
+    let driver = Driver::new(config, mapping, "default").expect("the gateway builds");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = runtime.block_on(driver.send(Method::PATCH, &path, Some(&add_members(&users))));
+    assert_eq!(out.status, 503, "{:?}", out.body);
+    assert_eq!(out.calls.len(), 2, "the budget, no more");
+    assert_eq!(env.acme().member_ids(team_id).unwrap().len(), 2);
     env.stop();
 }
 
