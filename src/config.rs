@@ -105,6 +105,26 @@ pub struct ScimConfig {
     pub max_body_bytes: usize,
     /// The largest total size of the request headers accepted, in bytes (larger → 431).
     pub max_header_bytes: usize,
+    /// The most group members one request may change (400 `tooMany` past it, before anything
+    /// is applied): the distinct ids a PATCH adds or removes, a POST's members, and for a PUT
+    /// (or a PATCH that replaces `members`) the difference between the members sent and the
+    /// current ones — so an identity provider's full push of a large group passes when few of
+    /// its members change. At least 1.
+    pub max_member_changes: usize,
+    /// The most legacy calls one SCIM request may make (503 with `Retry-After` once spent,
+    /// saying what was already applied). The default, 10,000, covers the costliest legitimate
+    /// requests with room to spare: a PUT of a group whose 100,000 current members are read a
+    /// page of 100 at a time (1,000 calls) and whose 1,000 changed members cost up to 4 calls
+    /// each (the member call, a read of the user to explain a refusal, a read and an update of
+    /// its role and flags: 4,000), or a filter the gateway checks itself over a `scan_limit` of
+    /// 1,000 records (at most 1,000 pages and 1,000 full reads). Raise it with a mapping's
+    /// `scan_limit` above a few thousand. At least 1.
+    pub request_max_legacy_calls: u64,
+    /// The most wall time one SCIM request may spend on legacy calls, in seconds (503 with
+    /// `Retry-After` once spent, saying what was already applied): checked before each legacy
+    /// call and between member changes, so a request ends at most one legacy call (its
+    /// `backend.timeout`) after it. At least 1.
+    pub request_timeout_seconds: u64,
 }
 
 /// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
@@ -242,6 +262,9 @@ impl Default for ScimConfig {
             max_results: 200,
             max_body_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
+            max_member_changes: 1000,
+            request_max_legacy_calls: 10_000,
+            request_timeout_seconds: 60,
         }
     }
 }
@@ -375,6 +398,21 @@ impl Config {
         if self.listen.max_connections == 0 {
             problems
                 .push("listen.max_connections is 0; fix: at least 1 (the default is 1024)".into());
+        }
+        for (key, value) in [
+            ("max_member_changes", self.scim.max_member_changes as u64),
+            (
+                "request_max_legacy_calls",
+                self.scim.request_max_legacy_calls,
+            ),
+            ("request_timeout_seconds", self.scim.request_timeout_seconds),
+        ] {
+            if value == 0 {
+                problems.push(format!(
+                    "scim.{key} is 0, which would refuse every request it bounds; fix: at least 1, \
+                     or leave it out for the default"
+                ));
+            }
         }
         if matches!(self.mapping.backend_url.as_deref(), Some(u) if !u.starts_with("http://")) {
             problems.push(
@@ -688,6 +726,32 @@ mod tests {
             let c = Config::load(Path::new("gateway.toml")).map_err(|e| e.to_string())?;
             assert_eq!(c.scim.max_results, 75);
             assert_eq!(c.listen.address.port(), 9999);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test helper's error type
+    fn the_bounds_of_one_request_have_defaults_and_refuse_zero() {
+        let d = Config::default();
+        assert_eq!(d.scim.max_member_changes, 1000);
+        assert_eq!(d.scim.request_max_legacy_calls, 10_000);
+        assert_eq!(d.scim.request_timeout_seconds, 60);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "[scim]\nmax_member_changes = 0\nrequest_timeout_seconds = 5\n",
+            )?;
+            jail.set_env("SCIM_GATEWAY_SCIM__REQUEST_MAX_LEGACY_CALLS", "250");
+            let e = Config::load(Path::new("gateway.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("scim.max_member_changes is 0"), "{e}");
+            assert!(e.contains("fix: at least 1"), "{e}");
+            jail.create_file("gateway.toml", "[scim]\nrequest_timeout_seconds = 5\n")?;
+            let c = Config::load(Path::new("gateway.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.scim.request_timeout_seconds, 5);
+            assert_eq!(c.scim.request_max_legacy_calls, 250, "from the environment");
             Ok(())
         });
     }

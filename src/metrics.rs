@@ -108,6 +108,7 @@ pub struct Metrics {
     store_duration: HistogramVec,
     connections_refused: IntCounterVec,
     connections_open: IntGaugeVec,
+    requests_bounded: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -279,6 +280,13 @@ impl Metrics {
                     &["listener"],
                 ),
             ),
+            requests_bounded: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("scim_requests_bounded_total", "SCIM requests ended by a bound of one request, by tenant and bound: member_changes ([scim] max_member_changes, 400 tooMany), legacy_calls ([scim] request_max_legacy_calls, 503), time ([scim] request_timeout_seconds, 503)."),
+                    &["tenant", "bound"],
+                ),
+            ),
             registry,
         };
         let build_info = register(
@@ -328,6 +336,14 @@ impl Metrics {
         self.connections_open
             .with_label_values(&[listener])
             .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a SCIM request of `tenant` ended by one of the bounds of one request (`bound`:
+    /// `member_changes`, `legacy_calls`, `time`).
+    pub(crate) fn record_request_bounded(&self, tenant: &str, bound: &str) {
+        self.requests_bounded
+            .with_label_values(&[tenant, bound])
+            .inc();
     }
 
     /// Counts one answered SCIM request and its latency.

@@ -11,6 +11,12 @@
 //! tenant, so one tenant's cached groups are never answered to another, even where two tenants'
 //! legacy user ids are the same.
 //!
+//! It also remembers, for the same TTL, the user ids a legacy API said it does not have when a
+//! member add asked: an identity provider that sends the same unknown ids again (a retry, a
+//! request of thousands of them) costs the legacy API no call for them. An id is forgotten as
+//! soon as the gateway creates or reads that user; a user created in the legacy product
+//! directly can be added as a member after at most the TTL.
+//!
 //! Not for: member lists of whole groups (a 100,000-member group is paged from the legacy API,
 //! never held here).
 
@@ -42,6 +48,8 @@ pub struct CacheStats {
 /// (tenant, user id) → the user's groups.
 pub struct MembershipCache {
     user_groups: Cache<String, Arc<Vec<GroupRef>>>,
+    /// (tenant, user id) the legacy API said it does not have, when a member add asked.
+    unknown_users: Cache<String, ()>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -51,6 +59,10 @@ impl MembershipCache {
     pub(crate) fn new(ttl: Duration, max_entries: u64) -> MembershipCache {
         MembershipCache {
             user_groups: Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(max_entries)
+                .build(),
+            unknown_users: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(max_entries)
                 .build(),
@@ -102,6 +114,23 @@ impl MembershipCache {
     /// `groups` may show it; a reload).
     pub(crate) fn invalidate_all(&self) {
         self.user_groups.invalidate_all();
+        self.unknown_users.invalidate_all();
+    }
+
+    /// Whether the legacy API of `tenant` said lately that it has no user `user_id`.
+    pub(crate) fn is_unknown_user(&self, tenant: &str, user_id: &str) -> bool {
+        self.unknown_users.contains_key(&entry_key(tenant, user_id))
+    }
+
+    /// Remembers that the legacy API of `tenant` has no user `user_id`.
+    pub(crate) async fn unknown_user(&self, tenant: &str, user_id: &str) {
+        // Boxed, like every cache future on a request path: moka's futures are large.
+        Box::pin(self.unknown_users.insert(entry_key(tenant, user_id), ())).await;
+    }
+
+    /// Forgets that user `user_id` of `tenant` was unknown: the gateway created or read it.
+    pub(crate) async fn known_user(&self, tenant: &str, user_id: &str) {
+        Box::pin(self.unknown_users.invalidate(&entry_key(tenant, user_id))).await;
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -132,6 +161,20 @@ mod tests {
             id: id.into(),
             display: Some(format!("Group {id}")),
         }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_remembered_per_tenant_until_known() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        cache.unknown_user("t", "u1").await;
+        assert!(cache.is_unknown_user("t", "u1"));
+        assert!(!cache.is_unknown_user("other", "u1"), "per tenant");
+        assert!(!cache.is_unknown_user("t", "u2"));
+        cache.known_user("t", "u1").await;
+        assert!(!cache.is_unknown_user("t", "u1"), "forgotten once known");
+        cache.unknown_user("t", "u1").await;
+        cache.invalidate_all();
+        assert!(!cache.is_unknown_user("t", "u1"), "forgotten on a reload");
     }
 
     #[tokio::test]

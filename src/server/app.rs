@@ -304,6 +304,12 @@ async fn route_request(
 ) -> Result<Reply, ScimError> {
     cx.record.set_tenant(&cx.tenant.name);
     cx.record.set_route(&route);
+    // What the request may spend on the legacy API, from here (`[scim]` bounds).
+    let scim = &cx.config.scim;
+    cx.record.start_budget(
+        scim.request_max_legacy_calls,
+        std::time::Duration::from_secs(scim.request_timeout_seconds),
+    );
     let max = cx.config.scim.max_results;
     let (query_from, takes_body) = reads(&route);
     let query = match query_from {

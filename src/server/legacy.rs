@@ -197,6 +197,9 @@ pub async fn call_with(
     resource: &ResourceMapping,
     call: &Call<'_>,
 ) -> Result<LegacyResponse, CallError> {
+    // The request's budget (`[scim] request_max_legacy_calls`, `request_timeout_seconds`):
+    // spent, the call is not made and the request ends with a 503.
+    cx.record.spend_call(&cx.metrics)?;
     let endpoint = call.endpoint;
     // The tenant goes where the mapping says: `{tenant}` in the path, a query parameter or a
     // header (`backend.tenant`).
@@ -445,7 +448,18 @@ async fn read_stored(
         );
         return Ok(None);
     }
+    forget_unknown(cx, resource, id).await;
     Ok(Some(got))
+}
+
+/// Forgets that user `id` was unknown (`cache::MembershipCache::unknown_user`): the legacy API
+/// has it now. Nothing for another resource.
+async fn forget_unknown(cx: &Ctx<'_>, resource: &ResourceMapping, id: &str) {
+    if std::ptr::eq(resource, &cx.mapping.users)
+        && cx.membership.is_unknown_user(&cx.tenant.name, id)
+    {
+        cx.membership.known_user(&cx.tenant.name, id).await;
+    }
 }
 
 /// The records of `found` (list items, with the SCIM resource of each) as the `get` endpoint
@@ -553,6 +567,8 @@ pub(crate) async fn undo_create(
     retire: impl std::future::Future<Output = Result<Retired, ScimError>>,
 ) -> ScimError {
     let Created { resource, what, id } = created;
+    // The undo is made even when the request's budget ended it.
+    cx.record.undoing();
     let undone = match &resource.endpoints.delete {
         Some(endpoint) => call(cx, resource, &Call::on(endpoint, id))
             .await
@@ -602,6 +618,19 @@ pub(crate) async fn undo_create(
 /// [`read_record`]). Otherwise the error that says why the answer cannot be used, for the
 /// caller to undo the create ([`created_anyway`]). `create` is the endpoint that answered.
 pub(crate) async fn created_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    create: &Endpoint,
+    created: LegacyResponse,
+) -> Result<(String, LegacyResponse), ScimError> {
+    let made = Box::pin(created_record_of(cx, resource, create, created)).await?;
+    // A user the gateway just created is no longer unknown to a member add.
+    forget_unknown(cx, resource, &made.0).await;
+    Ok(made)
+}
+
+/// [`created_record`], without what the gateway learns from it.
+async fn created_record_of(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     create: &Endpoint,

@@ -4,10 +4,11 @@
 //! `observe::finish` reads it once the request is answered. Not the logging itself (that is
 //! `observe`).
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use crate::metrics;
+use crate::metrics::{self, Metrics};
 use crate::scim::ScimError;
 use crate::server::router::Route;
 use crate::server::tap::Tap;
@@ -28,7 +29,65 @@ pub struct RequestRecord {
     /// What the request has changed in the legacy API so far, in SCIM terms ("created group
     /// 7", "added user 12 to group 7"): said in the error of a request that fails part way.
     applied: Mutex<Vec<String>>,
+    /// What the request may still spend on the legacy API; none until the request is routed.
+    budget: OnceLock<Budget>,
 }
+
+/// What one SCIM request may spend on the legacy API (`[scim] request_max_legacy_calls`,
+/// `[scim] request_timeout_seconds`): a number of calls and a deadline.
+#[derive(Debug)]
+struct Budget {
+    max_calls: u64,
+    calls: AtomicU64,
+    timeout: Duration,
+    deadline: Instant,
+    /// Set once the budget is spent: the request's remaining steps stop, and a step that would
+    /// otherwise keep an earlier error knows to pass this one on.
+    spent: AtomicBool,
+    /// Set while the request undoes a create of its own (`legacy::undo_create`): its calls
+    /// are made whatever the time, up to [`UNDO_CALLS`] past the bound, so that a request
+    /// ended by its budget does not leave half a create behind.
+    undoing: AtomicBool,
+}
+
+/// The legacy calls a request may make past its budget to undo a create of its own.
+pub const UNDO_CALLS: u64 = 8;
+
+impl Budget {
+    /// Marks the budget spent, counting the request of `tenant` once under `bound`.
+    fn spend(&self, metrics: &Metrics, tenant: &str, bound: Bound) {
+        if !self.spent.swap(true, Ordering::Relaxed) {
+            metrics.record_request_bounded(tenant, bound.label());
+        }
+    }
+}
+
+/// Which bound of a request's budget was reached, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// `[scim] max_member_changes`.
+    MemberChanges,
+    /// `[scim] request_max_legacy_calls`.
+    LegacyCalls,
+    /// `[scim] request_timeout_seconds`.
+    Time,
+}
+
+impl Bound {
+    /// The `bound` label of `scim_requests_bounded_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Bound::MemberChanges => "member_changes",
+            Bound::LegacyCalls => "legacy_calls",
+            Bound::Time => "time",
+        }
+    }
+}
+
+/// How long an identity provider is asked to wait before sending again a request that spent
+/// its budget (a legacy API that was slow may have recovered; what was applied is not redone
+/// at a cost where the legacy API says "already a member").
+pub const BUDGET_RETRY_AFTER_SECONDS: u64 = 30;
 
 impl std::fmt::Debug for RequestRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,6 +189,96 @@ impl RequestRecord {
             .clear();
     }
 
+    /// Starts the request's budget: at most `max_calls` legacy calls, and no legacy call
+    /// after `timeout` from now. Only the first call counts (a request is routed once).
+    pub fn start_budget(&self, max_calls: u64, timeout: Duration) {
+        let _ = self.budget.set(Budget {
+            max_calls,
+            calls: AtomicU64::new(0),
+            timeout,
+            deadline: Instant::now() + timeout,
+            spent: AtomicBool::new(false),
+            undoing: AtomicBool::new(false),
+        });
+    }
+
+    /// Spends one legacy call of the request's budget: the 503 that ends the request when
+    /// its calls or its time are spent (see [`RequestRecord::check_time`]).
+    pub fn spend_call(&self, metrics: &Metrics) -> Result<(), ScimError> {
+        let Some(b) = self.budget.get() else {
+            return Ok(());
+        };
+        if b.undoing.load(Ordering::Relaxed) {
+            let made = b.calls.fetch_add(1, Ordering::Relaxed);
+            if made < b.max_calls.saturating_add(UNDO_CALLS) {
+                return Ok(());
+            }
+        }
+        self.check_time(metrics)?;
+        let made = b.calls.fetch_add(1, Ordering::Relaxed);
+        if made >= b.max_calls {
+            b.spend(metrics, self.tenant(), Bound::LegacyCalls);
+            return Err(budget_error(format!(
+                "this request needs more than the {} legacy calls one request may make \
+                     ([scim] request_max_legacy_calls); send fewer changes per request, or try \
+                     again later",
+                b.max_calls
+            )));
+        }
+        Ok(())
+    }
+
+    /// The 503 that ends the request when its time is spent; nothing is counted. Checked
+    /// before each legacy call and between member changes.
+    pub fn check_time(&self, metrics: &Metrics) -> Result<(), ScimError> {
+        let Some(b) = self.budget.get() else {
+            return Ok(());
+        };
+        if Instant::now() >= b.deadline {
+            b.spend(metrics, self.tenant(), Bound::Time);
+            return Err(budget_error(format!(
+                "this request took longer than the {} seconds one request may spend on the \
+                     legacy API ([scim] request_timeout_seconds); send fewer changes per request, \
+                     or try again later",
+                b.timeout.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a request that would change `changes` group members, past `max` (`[scim]
+    /// max_member_changes`): 400 `tooMany`, counted once. Checked before anything is applied.
+    pub fn check_member_changes(
+        &self,
+        metrics: &Metrics,
+        changes: usize,
+        max: usize,
+    ) -> Result<(), ScimError> {
+        if changes <= max {
+            return Ok(());
+        }
+        metrics.record_request_bounded(self.tenant(), Bound::MemberChanges.label());
+        Err(ScimError::too_many(format!(
+            "this request would change {changes} group members, more than the {max} one request \
+             may change ([scim] max_member_changes); send the changes in several requests"
+        )))
+    }
+
+    /// Lets the request undo a create of its own past its budget (see [`UNDO_CALLS`]).
+    pub fn undoing(&self) {
+        if let Some(b) = self.budget.get() {
+            b.undoing.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the request's budget is spent: an error it met since is not the request's
+    /// outcome, the budget's 503 is.
+    pub fn budget_spent(&self) -> bool {
+        self.budget
+            .get()
+            .is_some_and(|b| b.spent.load(Ordering::Relaxed))
+    }
+
     /// The userName of the user the request changes, as read from the legacy API.
     pub fn set_user_name(&self, name: &str) {
         *self
@@ -144,6 +293,11 @@ impl RequestRecord {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
+}
+
+/// The 503 of a request whose budget is spent, with `Retry-After`.
+fn budget_error(detail: String) -> ScimError {
+    ScimError::new(503, None, detail).with_retry_after(BUDGET_RETRY_AFTER_SECONDS)
 }
 
 /// How many steps (or ids) an error lists before "and N more".
@@ -208,6 +362,76 @@ mod tests {
         );
         let untouched = with_applied(ScimError::not_found("no user"), &[]);
         assert_eq!(untouched.detail, "no user", "nothing applied: nothing said");
+    }
+
+    fn bounded(m: &Metrics, bound: &str) -> usize {
+        let text = m.render(crate::cache::CacheStats::default());
+        let series =
+            format!("scim_gateway_scim_requests_bounded_total{{bound=\"{bound}\",tenant=\"t\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_request_makes_at_most_its_budget_of_legacy_calls() {
+        let m = Metrics::new();
+        let r = RequestRecord::default();
+        r.set_tenant("t");
+        assert!(
+            r.spend_call(&m).is_ok(),
+            "no budget before routing: no bound"
+        );
+        r.start_budget(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            assert!(r.spend_call(&m).is_ok());
+        }
+        assert!(!r.budget_spent());
+        let e = r.spend_call(&m).unwrap_err();
+        assert_eq!(e.status, 503);
+        assert_eq!(e.retry_after, Some(BUDGET_RETRY_AFTER_SECONDS));
+        assert!(e.detail.contains("3 legacy calls"), "{}", e.detail);
+        assert!(
+            e.detail.contains("request_max_legacy_calls"),
+            "{}",
+            e.detail
+        );
+        assert!(r.budget_spent());
+        assert!(r.spend_call(&m).is_err(), "stays spent");
+        assert_eq!(bounded(&m, "legacy_calls"), 1, "counted once per request");
+        // An undo of the request's own create still goes through, a few calls at most.
+        r.undoing();
+        for _ in 0..UNDO_CALLS - 2 {
+            assert!(r.spend_call(&m).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_request_past_its_time_makes_no_more_legacy_calls() {
+        let m = Metrics::new();
+        let r = RequestRecord::default();
+        r.set_tenant("t");
+        r.start_budget(100, Duration::ZERO);
+        let e = r.check_time(&m).unwrap_err();
+        assert_eq!((e.status, e.retry_after.is_some()), (503, true));
+        assert!(e.detail.contains("request_timeout_seconds"), "{}", e.detail);
+        assert!(r.spend_call(&m).is_err());
+        assert_eq!(bounded(&m, "time"), 1);
+        assert_eq!(bounded(&m, "legacy_calls"), 0);
+    }
+
+    #[test]
+    fn member_changes_past_the_bound_are_too_many() {
+        let m = Metrics::new();
+        let r = RequestRecord::default();
+        r.set_tenant("t");
+        assert!(r.check_member_changes(&m, 1000, 1000).is_ok());
+        let e = r.check_member_changes(&m, 1001, 1000).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.scim_type, Some(crate::scim::ScimType::TooMany));
+        assert!(e.detail.contains("1000") && e.detail.contains("max_member_changes"));
+        assert_eq!(bounded(&m, "member_changes"), 1);
     }
 
     #[test]

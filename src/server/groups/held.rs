@@ -11,6 +11,12 @@
 //! read of the user (and one update when its role or a flag changes). A store that cannot
 //! answer is 503 with `Retry-After` for group operations; user operations never wait for it,
 //! except a user's `groups`, which it holds.
+//!
+//! A request changes at most `[scim] max_member_changes` members (a PUT counts the members it
+//! changes, not those it lists), checked before anything is written; an added id that cannot
+//! name a user, or that the legacy API said lately it does not have, costs no legacy call.
+
+use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
@@ -26,6 +32,7 @@ use crate::server::router::{self, Collection};
 use crate::server::select;
 use crate::store::{GroupQuery, GroupStore, StoreError, StoredGroup};
 
+use super::members::check_member_changes;
 use super::user::{sync_user_rules, sync_user_rules_after};
 use super::{no_group, schema, MAX_MEMBERS_REPLACED, MAX_MEMBERS_SHOWN};
 
@@ -165,6 +172,7 @@ fn member_ids(body: &Value) -> Result<Vec<String>, ScimError> {
         ));
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(list.len());
     for m in list {
         let id = m.get("value").and_then(Value::as_str).ok_or_else(|| {
             ScimError::new(
@@ -173,7 +181,7 @@ fn member_ids(body: &Value) -> Result<Vec<String>, ScimError> {
                 "each member needs a value: the user's id",
             )
         })?;
-        if !out.iter().any(|x| x == id) {
+        if seen.insert(id) {
             out.push(id.to_string());
         }
     }
@@ -194,8 +202,12 @@ async fn add_members(
     let users = &cx.mapping.users;
     let mut added = Vec::new();
     for member in candidates {
+        cx.record.check_time(&cx.metrics)?;
         let event = MemberEvent::now(MemberChange::Add, id, member);
-        if !(router::is_valid_id(member) && users.accepts_id(member)) {
+        // An id no user can have, or one the legacy API said lately it does not have: no call.
+        if !(router::is_valid_id(member) && users.accepts_id(member))
+            || cx.membership.is_unknown_user(tenant, member)
+        {
             event.skipped(cx);
             continue;
         }
@@ -205,7 +217,10 @@ async fn add_members(
         })
         .await?;
         match outcome {
-            None => event.skipped(cx),
+            None => {
+                cx.membership.unknown_user(tenant, member).await;
+                event.skipped(cx);
+            }
             Some(new) if !new.is_empty() => {
                 event.applied(cx);
                 added.push(member.clone());
@@ -236,20 +251,43 @@ async fn remove_members(
     Ok(removed)
 }
 
-/// Makes group `id`'s members `wanted`: the members missing added, the others removed (a delta:
-/// nothing is written for a member that stays).
-async fn set_members(cx: &Ctx<'_>, id: &str, wanted: &[String]) -> Result<(), ScimError> {
+/// What makes group `id`'s members `wanted`: the members missing (to add) and the others (to
+/// remove), refused past `[scim] max_member_changes` before anything is written. A member
+/// that stays is not a change: a full list sent again costs only its difference.
+async fn members_delta(
+    cx: &Ctx<'_>,
+    id: &str,
+    wanted: &[String],
+) -> Result<(Vec<String>, Vec<String>), ScimError> {
     let current = all_members(cx, id).await?;
-    let adds: Vec<String> = wanted
+    let (adds, removes) = difference(&current, wanted);
+    check_member_changes(cx, adds.len() + removes.len())?;
+    Ok((adds, removes))
+}
+
+/// The members of `wanted` not in `current`, and those of `current` not in `wanted`.
+fn difference(current: &[String], wanted: &[String]) -> (Vec<String>, Vec<String>) {
+    let now: HashSet<&str> = current.iter().map(String::as_str).collect();
+    let then: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+    let adds = wanted
         .iter()
-        .filter(|m| !current.contains(m))
+        .filter(|m| !now.contains(m.as_str()))
         .cloned()
         .collect();
-    let removes: Vec<String> = current
+    let removes = current
         .iter()
-        .filter(|m| !wanted.contains(m))
+        .filter(|m| !then.contains(m.as_str()))
         .cloned()
         .collect();
+    (adds, removes)
+}
+
+/// Applies a [`members_delta`] of group `id`.
+async fn set_members(
+    cx: &Ctx<'_>,
+    id: &str,
+    (adds, removes): (Vec<String>, Vec<String>),
+) -> Result<(), ScimError> {
     remove_members(cx, id, &removes).await?;
     add_members(cx, id, &adds).await?;
     Ok(())
@@ -260,6 +298,7 @@ async fn set_members(cx: &Ctx<'_>, id: &str, wanted: &[String]) -> Result<(), Sc
 pub(super) async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value, ScimError> {
     let (name, external) = names(body)?;
     let wanted = member_ids(body)?;
+    check_member_changes(cx, wanted.len())?;
     let store = store(cx)?;
     // One create of a name at a time, in this process and (on PostgreSQL) across replicas: an
     // identity provider's retry that lands on another replica waits, then gets 409.
@@ -497,6 +536,7 @@ pub(super) async fn replace(
     let tenant = &cx.tenant.name;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
     let (name, external) = names(body)?;
+    let delta = members_delta(cx, id, &member_ids(body)?).await?;
     let updated = if name != old.display_name || external != old.external_id {
         store
             .update(tenant, id, &name, external.as_deref(), None)
@@ -504,7 +544,7 @@ pub(super) async fn replace(
     } else {
         old
     };
-    set_members(cx, id, &member_ids(body)?).await?;
+    set_members(cx, id, delta).await?;
     get_or(cx, id, updated, true, base_url).await
 }
 
@@ -544,6 +584,7 @@ pub(super) async fn patch(
     let request = PatchRequest::parse(body)?;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
     if let Some(delta) = patch::member_changes(&request) {
+        check_member_changes(cx, delta.add.len() + delta.remove.len())?;
         remove_members(cx, id, &delta.remove).await?;
         add_members(cx, id, &delta.add).await?;
     } else {
@@ -555,13 +596,21 @@ pub(super) async fn patch(
         let mut group = to_scim(&old, current.as_deref(), base_url);
         patch::apply(&mut group, &request, schema())?;
         let (name, external) = names(&group)?;
+        let delta = match &current {
+            Some(current) => {
+                let (adds, removes) = difference(current, &member_ids(&group)?);
+                check_member_changes(cx, adds.len() + removes.len())?;
+                Some((adds, removes))
+            }
+            None => None,
+        };
         if name != old.display_name || external != old.external_id {
             store
                 .update(tenant, id, &name, external.as_deref(), None)
                 .await?;
         }
-        if current.is_some() {
-            set_members(cx, id, &member_ids(&group)?).await?;
+        if let Some(delta) = delta {
+            set_members(cx, id, delta).await?;
         }
     }
     match answer {

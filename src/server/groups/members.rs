@@ -5,6 +5,13 @@
 //! applied; adding a member twice and removing a non-member are not errors; any other refusal
 //! fails the request, saying what was and was not applied. Not here: which delta a request
 //! makes (`ops`), the user's role and flags that follow its groups (`user`).
+//!
+//! What a delta may cost (`docs/security.md`, "Request amplification"): at most `[scim]
+//! max_member_changes` members (400 `tooMany` before anything is applied); an id that cannot
+//! name a user (the users' `id_format`) or that the legacy API said lately it does not have
+//! (`cache::MembershipCache::unknown_user`) is skipped without a legacy call; and the request's
+//! budget of legacy calls and time (`record::RequestRecord::spend_call`) is checked before each
+//! call and between members.
 
 use std::time::Instant;
 
@@ -38,6 +45,7 @@ pub(super) async fn apply_delta(
     id: &str,
     delta: &MemberDelta,
 ) -> Result<Vec<String>, ScimError> {
+    check_member_changes(cx, delta.add.len() + delta.remove.len())?;
     // A change that would derive a role needs the role ids: refused before any write while
     // they are pending.
     if g.rules.roles_pending() && !(delta.add.is_empty() && delta.remove.is_empty()) {
@@ -103,6 +111,9 @@ async fn by_member_endpoints(
     // A refusal may mean the group itself is missing: answer 404 then.
     let mut refused = false;
     for (i, member) in delta.add.iter().enumerate() {
+        if let Err(e) = cx.record.check_time(&cx.metrics) {
+            return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
+        }
         let event = MemberEvent::now(MemberChange::Add, id, member);
         let outcome = match add_member(cx, g, add, id, member).await {
             Ok(Added::Now) => {
@@ -127,6 +138,9 @@ async fn by_member_endpoints(
             .await;
     }
     for (i, member) in delta.remove.iter().enumerate() {
+        if let Err(e) = cx.record.check_time(&cx.metrics) {
+            return Err(not_applied(e, id, &[], &delta.remove[i..]));
+        }
         let event = MemberEvent::now(MemberChange::Remove, id, member);
         // An id no user can have is in no group: nothing to remove.
         if may_be_user(cx, member) {
@@ -177,7 +191,11 @@ async fn on_users(
     {
         let event = MemberEvent::now(change, id, member);
         let add = event.change == MemberChange::Add;
-        match set_user_group(cx, g, ua, member, id, add).await {
+        let set = match cx.record.check_time(&cx.metrics) {
+            Ok(()) => set_user_group(cx, g, ua, member, id, add).await,
+            Err(e) => Err(e),
+        };
+        match set {
             Ok(Set::Done) => {
                 event.log(cx, MemberOutcome::Ok);
                 event.applied(cx);
@@ -242,6 +260,25 @@ fn may_be_user(cx: &Ctx<'_>, id: &str) -> bool {
     router::is_valid_id(id) && cx.mapping.users.accepts_id(id)
 }
 
+/// Whether user `id` may be added to a group: [`may_be_user`], and not a user the legacy API
+/// said lately it does not have (no call is made for it then).
+fn may_be_added(cx: &Ctx<'_>, id: &str) -> bool {
+    may_be_user(cx, id) && !cx.membership.is_unknown_user(&cx.tenant.name, id)
+}
+
+/// Refuses a request that would change more than `[scim] max_member_changes` members: 400
+/// `tooMany`, before anything is applied.
+pub(crate) fn check_member_changes(cx: &Ctx<'_>, changes: usize) -> Result<(), ScimError> {
+    cx.record
+        .check_member_changes(&cx.metrics, changes, cx.config.scim.max_member_changes)
+}
+
+/// Remembers that the legacy API has no user `user_id`: the next member change naming it
+/// within the membership cache's TTL makes no legacy call.
+async fn note_unknown(cx: &Ctx<'_>, user_id: &str) {
+    cx.membership.unknown_user(&cx.tenant.name, user_id).await;
+}
+
 /// What an add of one member through the member endpoint came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Added {
@@ -273,7 +310,7 @@ async fn add_member(
     member: &str,
 ) -> Result<Added, ScimError> {
     let users = &cx.mapping.users;
-    if !may_be_user(cx, member) {
+    if !may_be_added(cx, member) {
         return Ok(Added::NoSuchUser);
     }
     // A member id the add body cannot carry (`x` where the legacy id is an integer) is no user.
@@ -282,6 +319,7 @@ async fn add_member(
     };
     let read_first = users.id_format.is_none();
     if read_first && legacy::read_record(cx, users, member).await?.is_none() {
+        note_unknown(cx, member).await;
         return Ok(Added::NoSuchUser);
     }
     let call = Call {
@@ -297,8 +335,13 @@ async fn add_member(
     };
     if !read_first {
         match legacy::read_record(cx, users, member).await {
-            Ok(None) => return Ok(Added::NoSuchUser),
+            Ok(None) => {
+                note_unknown(cx, member).await;
+                return Ok(Added::NoSuchUser);
+            }
             Ok(Some(_)) => {}
+            // The request's budget is spent: that ends it.
+            Err(e) if cx.record.budget_spent() => return Err(e),
             // Whether the user exists is not known: the refusal stands.
             Err(_) => return Err(refusal),
         }
@@ -341,12 +384,20 @@ async fn set_user_group(
     group_id: &str,
     member: bool,
 ) -> Result<Set, ScimError> {
-    if !may_be_user(cx, user_id) {
+    let possible = if member {
+        may_be_added(cx, user_id)
+    } else {
+        may_be_user(cx, user_id)
+    };
+    if !possible {
         return Ok(Set::NoSuchUser);
     }
     let _serialised = cx.user_locks.of(&cx.tenant.name, user_id).lock().await;
     for _ in 0..legacy::STALE_TRIES {
         if let Try::Done(set) = set_user_group_once(cx, g, ua, user_id, group_id, member).await? {
+            if set == Set::NoSuchUser {
+                note_unknown(cx, user_id).await;
+            }
             return Ok(set);
         }
     }
@@ -485,10 +536,20 @@ async fn in_group_list(
     let users = &cx.mapping.users;
     let mut skipped = Vec::new();
     let mut adds: Vec<&String> = Vec::new();
-    for member in &delta.add {
-        let known = may_be_user(cx, member)
+    for (i, member) in delta.add.iter().enumerate() {
+        if let Err(e) = cx.record.check_time(&cx.metrics) {
+            return Err(not_applied(e, id, &delta.add[i..], &delta.remove));
+        }
+        let known = may_be_added(cx, member)
             && ga.can_hold(member)
-            && legacy::read_record(cx, users, member).await?.is_some();
+            && match legacy::read_record(cx, users, member).await {
+                Ok(Some(_)) => true,
+                Ok(None) => {
+                    note_unknown(cx, member).await;
+                    false
+                }
+                Err(e) => return Err(not_applied(e, id, &delta.add[i..], &delta.remove)),
+            };
         if known {
             adds.push(member);
         } else {

@@ -23,7 +23,7 @@ use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::roles;
 use crate::server::select;
 
-use super::members::{apply_delta, group_lock};
+use super::members::{apply_delta, check_member_changes, group_lock};
 use super::user::groups_of_user;
 use super::{
     check_id, display_name, fetch, find, held, mapping, no_group, schema, shows, Fetched, Member,
@@ -262,6 +262,7 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
         _ => return Err(ScimError::invalid_value("members must be a list")),
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for item in items {
         let id = item
             .as_object()
@@ -271,7 +272,7 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
             .ok_or_else(|| {
                 ScimError::invalid_value("each member needs a non-empty string \"value\"")
             })?;
-        if !out.iter().any(|o| o == id) {
+        if seen.insert(id) {
             out.push(id.to_string());
         }
     }
@@ -299,6 +300,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
             "displayName is required and must be a non-empty string",
         ));
     };
+    check_member_changes(cx, members.as_ref().map_or(0, Vec::len))?;
     // Members of a group that gives a role need the role ids: refused before anything is
     // created while they are pending.
     if g.rules.roles_pending()
@@ -497,9 +499,12 @@ async fn all_member_ids(
 }
 
 fn delta_between(old: &[String], new: &[String]) -> MemberDelta {
+    use std::collections::HashSet;
+    let (was, will): (HashSet<&String>, HashSet<&String>) =
+        (old.iter().collect(), new.iter().collect());
     MemberDelta {
-        add: new.iter().filter(|m| !old.contains(m)).cloned().collect(),
-        remove: old.iter().filter(|m| !new.contains(m)).cloned().collect(),
+        add: new.iter().filter(|m| !was.contains(m)).cloned().collect(),
+        remove: old.iter().filter(|m| !will.contains(m)).cloned().collect(),
     }
 }
 
@@ -531,10 +536,18 @@ pub async fn replace(
     ) {
         return get(cx, id, true, base_url).await;
     }
+    // The members' delta first: past `[scim] max_member_changes`, nothing is written.
+    let delta = match members {
+        Some(wanted) => {
+            let delta = delta_between(&all_member_ids(cx, g, id).await?, &wanted);
+            check_member_changes(cx, delta.add.len() + delta.remove.len())?;
+            Some(delta)
+        }
+        None => None,
+    };
     write_group(cx, g, id, &old, &group).await?;
-    if let Some(wanted) = members {
-        let current = all_member_ids(cx, g, id).await?;
-        apply_delta(cx, g, id, &delta_between(&current, &wanted)).await?;
+    if let Some(delta) = delta {
+        apply_delta(cx, g, id, &delta).await?;
     }
     get(cx, id, true, base_url).await
 }
@@ -622,6 +635,7 @@ pub async fn patch(
     check_id(&g.resource, id)?;
     let request = PatchRequest::parse(body)?;
     if let Some(delta) = patch::member_changes(&request) {
+        check_member_changes(cx, delta.add.len() + delta.remove.len())?;
         // Writing a group id onto users needs the group to exist; member calls on a group
         // whose ids have no declared form need it to be the group asked for (a legacy API may
         // read another id as this one's: see `legacy::read_record`); a protected or hidden
@@ -665,10 +679,13 @@ pub async fn patch(
             None
         };
         patch::apply(&mut group, &request, schema())?;
+        let delta = current.map(|current| delta_between(&current, &ids_of_members(&group)));
+        if let Some(d) = &delta {
+            check_member_changes(cx, d.add.len() + d.remove.len())?;
+        }
         write_group(cx, g, id, &old, &group).await?;
-        if let Some(current) = current {
-            let wanted = ids_of_members(&group);
-            apply_delta(cx, g, id, &delta_between(&current, &wanted)).await?;
+        if let Some(delta) = delta {
+            apply_delta(cx, g, id, &delta).await?;
         }
     }
     match answer {
