@@ -716,6 +716,7 @@ fn serve(config: &Path, scim: std::net::SocketAddr, backend: std::net::SocketAdd
         .args(["serve", "--config"])
         .arg(config)
         .env("SCIM_GATEWAY_LISTEN__ADDRESS", scim.to_string())
+        .env("SCIM_GATEWAY_SCIM__ALLOWED_HOSTS", "[\"127.0.0.1\"]")
         .env(
             "SCIM_GATEWAY_MAPPING__BACKEND_URL",
             format!("http://{backend}"),
