@@ -81,12 +81,18 @@ impl fmt::Display for AddressError {
 
 impl std::error::Error for AddressError {}
 
-/// RFC 5322 `atext`, plus any non-ASCII character that is not a control (RFC 6531's
-/// internationalised local parts).
+/// RFC 5322 `atext`, plus the non-ASCII characters of RFC 6531's internationalised local
+/// parts — but no control, no white space and no invisible formatting character (zero-width
+/// and bidirectional controls, soft hyphen, byte-order mark), which would make one login look
+/// like another.
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || "!#$%&'*+-/=?^_`{|}~".contains(c)
-        || (!c.is_ascii() && !c.is_control())
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    }
+    let invisible = matches!(c,
+        '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{feff}');
+    !c.is_control() && !c.is_whitespace() && !invisible
 }
 
 /// Parses `text` as an addr-spec. Surrounding spaces are not trimmed: they make it fail.
@@ -262,6 +268,14 @@ mod tests {
         assert_eq!(domain_of("x#y?z@acme.com"), "acme.com");
         assert_eq!(domain_of("ops@localhost"), "localhost");
         assert_eq!(domain_of("josé@acme.com"), "acme.com");
+        // Invisible characters and Unicode spaces are not letters.
+        for hidden in [
+            "jo\u{200b}e@acme.com",
+            "jo\u{202e}e@acme.com",
+            "jo\u{a0}e@acme.com",
+        ] {
+            assert!(parse(hidden).is_err(), "{hidden:?}");
+        }
         let a = parse("a@acme.com").unwrap();
         assert_eq!(a.local, "a");
         assert!(!a.quoted_local);
