@@ -692,4 +692,51 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn allowed_hosts_are_host_names_and_serve_needs_them_or_a_public_url() {
+        let d = temp_dir("hosts");
+        let p = write(
+            &d,
+            "[tenants.acme]\nallowed_domains = [\"bücher.example\"]\n",
+        );
+        let c = Config::load(&p).unwrap();
+        let err = serve_problem(&c, &p).unwrap();
+        for part in [
+            p.display().to_string().as_str(),
+            "public_url",
+            "allowed_hosts",
+            "fix:",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        let p = write(
+            &d,
+            "[scim]\nallowed_hosts = [\"Scim.Example.com\", \"gw:8080\", \"[::1]:8080\"]\n",
+        );
+        let c = Config::load(&p).unwrap();
+        assert_eq!(serve_problem(&c, &p), None);
+        let p = write(
+            &d,
+            "[scim]\npublic_url = \"https://scim.example.com/scim/v2\"\n",
+        );
+        assert_eq!(serve_problem(&Config::load(&p).unwrap(), &p), None);
+        for bad in [
+            "https://scim.example.com",
+            "scim.example.com/scim",
+            "gw:http",
+            "a b",
+            "",
+        ] {
+            let p = write(&d, &format!("[scim]\nallowed_hosts = [{bad:?}]\n"));
+            let err = Config::load(&p).unwrap_err().to_string();
+            assert!(err.contains("scim.allowed_hosts[0]"), "{bad}: {err}");
+        }
+        assert_eq!(
+            parse_host("GW.example.:8080"),
+            Some(("gw.example".into(), Some(8080)))
+        );
+        assert_eq!(parse_host("[::1]"), Some(("[::1]".into(), None)));
+        assert_eq!(parse_host("[::1]x"), None);
+    }
 }
