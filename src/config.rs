@@ -125,6 +125,11 @@ pub struct ScimConfig {
     /// call and between member changes, so a request ends at most one legacy call (its
     /// `backend.timeout`) after it. At least 1.
     pub request_timeout_seconds: u64,
+    /// The host names (each with an optional `:port`) requests may be addressed to, matched
+    /// without case against the `Host` header (or an absolute request URI's authority); a name
+    /// without a port matches it on any port. A request to another host is refused with 421
+    /// before any work. Empty: no check. `serve` needs this or `public_url`.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
@@ -265,6 +270,7 @@ impl Default for ScimConfig {
             max_member_changes: 1000,
             request_max_legacy_calls: 10_000,
             request_timeout_seconds: 60,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -430,6 +436,14 @@ impl Config {
             )),
             _ => {}
         }
+        for (i, h) in self.scim.allowed_hosts.iter().enumerate() {
+            if parse_host(h).is_none() {
+                problems.push(format!(
+                    "scim.allowed_hosts[{i}] {h:?} is not a host name with an optional port; \
+                     fix: e.g. \"scim.example.com\" or \"gateway.internal:8080\", no scheme or path"
+                ));
+            }
+        }
         if let Some(p) = store_url_problem(&self.store.url) {
             problems.push(p);
         }
@@ -439,6 +453,72 @@ impl Config {
             Err(ConfigError::Invalid(problems.join("\n")))
         }
     }
+}
+
+/// A `Host` value or an `allowed_hosts` entry: its host in lower case (an IPv6 address with
+/// its brackets, a trailing dot dropped) and its port, if any; `None` when it is not a host
+/// name, an IPv4 address or a bracketed IPv6 address, with an optional `:port`.
+pub fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        let ok = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !ok {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            after => Some(after.strip_prefix(':')?),
+        };
+        (format!("[{inner}]"), port)
+    } else {
+        let (host, port) = match text.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        };
+        let name = host.strip_suffix('.').unwrap_or(host);
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !ok {
+            return None;
+        }
+        (name.to_string(), port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(p.parse::<u16>().ok()?)
+        }
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
+/// Why `serve` cannot run with this configuration read from `file`: with neither
+/// `scim.public_url` nor `scim.allowed_hosts`, the URLs the gateway writes (`Location`,
+/// `meta.location`) would be built from whatever `Host` a client sends.
+pub fn serve_problem(config: &Config, file: &Path) -> Option<String> {
+    if !config.scim.public_url.trim().is_empty() || !config.scim.allowed_hosts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: [scim] sets neither public_url nor allowed_hosts, so the URLs in Location and \
+         meta.location would come from whatever Host header a client sends; fix: set \
+         public_url = \"https://scim.example.com/scim/v2\" (the URL your identity providers \
+         use), or allowed_hosts = [\"scim.example.com\"] (the host names clients may use), \
+         in that file or as SCIM_GATEWAY_SCIM__PUBLIC_URL",
+        file.display()
+    ))
 }
 
 /// What is wrong with `store.url`, if anything (the URL shown with its password hidden).
@@ -503,17 +583,13 @@ fn check_domain(d: &str) -> Result<(), String> {
     if d.contains('@') {
         return Err("a domain, not an address; fix: write the part after the @".into());
     }
-    let labels_ok = d.split('.').all(|l| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    if d.len() > 253 || !labels_ok {
-        return Err("is not a domain name; fix: write e.g. \"acme.com\"".into());
+    // A Unicode name (bücher.example) is allowed: it is compared by its A-label.
+    match crate::scim::address::domain_to_ascii(d) {
+        Ok(_) => Ok(()),
+        Err(why) => Err(format!(
+            "is not a domain name (it {why}); fix: write e.g. \"acme.com\""
+        )),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -754,5 +830,49 @@ mod tests {
             assert_eq!(c.scim.request_max_legacy_calls, 250, "from the environment");
             Ok(())
         });
+    fn allowed_hosts_are_host_names_and_serve_needs_them_or_a_public_url() {
+        let d = temp_dir("hosts");
+        let p = write(
+            &d,
+            "[tenants.acme]\nallowed_domains = [\"bücher.example\"]\n",
+        );
+        let c = Config::load(&p).unwrap();
+        let err = serve_problem(&c, &p).unwrap();
+        for part in [
+            p.display().to_string().as_str(),
+            "public_url",
+            "allowed_hosts",
+            "fix:",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        let p = write(
+            &d,
+            "[scim]\nallowed_hosts = [\"Scim.Example.com\", \"gw:8080\", \"[::1]:8080\"]\n",
+        );
+        let c = Config::load(&p).unwrap();
+        assert_eq!(serve_problem(&c, &p), None);
+        let p = write(
+            &d,
+            "[scim]\npublic_url = \"https://scim.example.com/scim/v2\"\n",
+        );
+        assert_eq!(serve_problem(&Config::load(&p).unwrap(), &p), None);
+        for bad in [
+            "https://scim.example.com",
+            "scim.example.com/scim",
+            "gw:http",
+            "a b",
+            "",
+        ] {
+            let p = write(&d, &format!("[scim]\nallowed_hosts = [{bad:?}]\n"));
+            let err = Config::load(&p).unwrap_err().to_string();
+            assert!(err.contains("scim.allowed_hosts[0]"), "{bad}: {err}");
+        }
+        assert_eq!(
+            parse_host("GW.example.:8080"),
+            Some(("gw.example".into(), Some(8080)))
+        );
+        assert_eq!(parse_host("[::1]"), Some(("[::1]".into(), None)));
+        assert_eq!(parse_host("[::1]x"), None);
     }
 }

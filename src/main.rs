@@ -266,6 +266,9 @@ fn serve(config_path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if let Some(problem) = scim_gateway::config::serve_problem(&config, config_path) {
+        return fail(problem);
+    }
     init_logging(&config);
     let mapping = match mapping::load_file(&config.mapping.file) {
         Ok(m) => m,
@@ -491,6 +494,9 @@ fn demo(example: Example, port: u16, token: &str, users: usize) -> ExitCode {
         scim_addr
     };
     mapping.backend.base_url = format!("http://{backend_addr}");
+    // The URLs the gateway writes name the address the banner prints, whatever Host a client
+    // sends (localhost or 127.0.0.1 both reach it: the demo listens on loopback only).
+    config.scim.public_url = format!("http://{scim_addr}{}", config.scim.base_path);
     // Built before the example API listens: roles it looks up by name (Orbit's) are pending
     // until then, and looked up again in the background.
     let gateway = match Gateway::new(config, mapping) {

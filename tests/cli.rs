@@ -103,6 +103,11 @@ fn serve_runs_from_a_config_file_with_env_overrides_and_stops_on_sigterm() {
         .args(["serve", "--config"])
         .arg(&config)
         .env("SCIM_GATEWAY_LISTEN__ADDRESS", scim.to_string())
+        // serve needs public_url or allowed_hosts; any key can come from the environment.
+        .env(
+            "SCIM_GATEWAY_SCIM__PUBLIC_URL",
+            format!("http://{scim}/scim/v2"),
+        )
         // Not the default 9090: other processes on this machine may hold it.
         .env(
             "SCIM_GATEWAY_ADMIN__ADDRESS",

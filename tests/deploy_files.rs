@@ -253,7 +253,12 @@ fn check_gateway_config(what: &str, text: &str) -> Value {
     let mut left_out = Vec::new();
     loop {
         match load_config_text(&checked) {
-            Ok(_) => break,
+            Ok(config) => {
+                // `serve` needs scim.public_url or scim.allowed_hosts to start.
+                let problem = scim_gateway::config::serve_problem(&config, Path::new(what));
+                assert!(problem.is_none(), "serve refuses {what}: {problem:?}");
+                break;
+            }
             Err(e) => {
                 let unknown = NEW_KEYS.iter().find(|k| {
                     e.contains("unknown field")
@@ -1731,6 +1736,11 @@ fn systemd_unit_reloads_with_sighup_and_outlasts_the_shutdown_grace() {
     }
     // The defaults of config/gateway.toml, which the unit's install steps start from.
     let cfg = Config::load(&root().join("config/gateway.toml")).unwrap();
+    assert_eq!(
+        scim_gateway::config::serve_problem(&cfg, Path::new("config/gateway.toml")),
+        None,
+        "serve starts with config/gateway.toml"
+    );
     let stop: u64 = one("TimeoutStopSec").parse().unwrap();
     assert!(
         stop > cfg.shutdown.grace_period_seconds + cfg.shutdown.timeout_seconds,

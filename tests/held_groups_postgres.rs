@@ -32,7 +32,7 @@ impl Replica {
         std::fs::write(
             &config,
             format!(
-                "[mapping]\nfile = \"{root}/mappings/tallybook.yaml\"\n[auth]\ntoken_sha256 = [\"{}\"]\n[shutdown]\ngrace_period_seconds = 0\ntimeout_seconds = 1\n[admin]\ncounts_interval_seconds = 0\n",
+                "[mapping]\nfile = \"{root}/mappings/tallybook.yaml\"\n[auth]\ntoken_sha256 = [\"{}\"]\n[shutdown]\ngrace_period_seconds = 0\ntimeout_seconds = 1\n[admin]\ncounts_interval_seconds = 0\n[scim]\nallowed_hosts = [\"127.0.0.1\"]\n",
                 token_digest_hex(TOKEN)
             ),
         )

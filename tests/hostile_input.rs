@@ -597,3 +597,210 @@ fn a_user_name_with_crlf_is_data_never_a_header() {
     }
     still_answers(&env);
 }
+
+/// Sends `head` (a request head without its final blank line, every header as given: no Host
+/// is added) with `body`, and reads the answer.
+fn raw_head(env: &Env, head: &str, body: &[u8]) -> Raw {
+    let addr = env
+        .base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!(
+        "{head}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/scim+json\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    stream.write_all(&request).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = serde_json::from_str(rest).unwrap_or(Value::Null);
+    Raw {
+        status,
+        head: head.to_string(),
+        body,
+        text: rest.to_string(),
+    }
+}
+
+#[test]
+fn a_host_outside_allowed_hosts_is_refused_before_any_work_and_never_echoed() {
+    let env = Env::start_with(Legacy::AcmeHr, |c| {
+        c.scim.allowed_hosts = vec!["127.0.0.1".into(), "LocalHost".into()];
+    });
+    let addr = env
+        .base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let user =
+        serde_json::to_vec(&json!({"schemas": [USER_URN], "userName": "eve@example.com"})).unwrap();
+    let auth = format!("Authorization: {}", bearer());
+    let before = env.backend_requests();
+    for (what, head) in [
+        (
+            "Host: evil.example",
+            format!("POST /scim/v2/Users HTTP/1.1\r\nHost: evil.example\r\n{auth}"),
+        ),
+        (
+            "an absolute URI naming evil.example",
+            format!(
+                "POST http://evil.example/scim/v2/Users HTTP/1.1\r\nHost: evil.example\r\n{auth}"
+            ),
+        ),
+        (
+            "Host: evil.example on the allowed port",
+            format!(
+                "POST /scim/v2/Users HTTP/1.1\r\nHost: evil.example:{}\r\n{auth}",
+                addr.rsplit(':').next().unwrap()
+            ),
+        ),
+    ] {
+        let a = raw_head(&env, &head, &user);
+        assert_eq!(a.status, 421, "{what}: {}", a.text);
+        assert_scim_error(&env, what, 421, None, &a.body);
+        assert!(!a.text.contains("evil"), "{what} echoed: {}", a.text);
+        assert!(
+            !a.head.to_ascii_lowercase().contains("evil"),
+            "{what}: {}",
+            a.head
+        );
+    }
+    // Ambiguous ones: refused by the HTTP layer (a 400 or a closed connection), or by the
+    // gateway with 400; never served.
+    for (what, head) in [
+        (
+            "an absolute URI naming evil.example, Host the gateway",
+            format!("POST http://evil.example/scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\n{auth}"),
+        ),
+        (
+            "two Host headers",
+            format!("POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\n{auth}"),
+        ),
+        (
+            "no Host header",
+            format!("POST /scim/v2/Users HTTP/1.1\r\n{auth}"),
+        ),
+    ] {
+        let a = raw_head(&env, &head, &user);
+        assert!(
+            a.status == 0 || a.status == 400,
+            "{what}: {} {}",
+            a.status,
+            a.text
+        );
+        assert!(!a.text.contains("evil"), "{what} echoed: {}", a.text);
+    }
+    assert_eq!(
+        env.backend_requests(),
+        before,
+        "no legacy call for a refused host"
+    );
+    assert_eq!(env.acme().user_count(), 0);
+
+    // An allowed host, in any case and on any port: served, its URLs named after it.
+    let port = addr.rsplit(':').next().unwrap();
+    let a = raw_head(
+        &env,
+        &format!("POST /scim/v2/Users HTTP/1.1\r\nHost: LOCALHOST:{port}\r\n{auth}"),
+        &user,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(
+        a.body["meta"]["location"],
+        format!(
+            "http://LOCALHOST:{port}/scim/v2/Users/{}",
+            a.body["id"].as_str().unwrap()
+        )
+    );
+}
+
+#[test]
+fn with_public_url_the_host_header_never_reaches_the_urls() {
+    let env = Env::start_with(Legacy::AcmeHr, |c| {
+        c.scim.public_url = "https://scim.example.com/scim/v2".into();
+    });
+    let user =
+        serde_json::to_vec(&json!({"schemas": [USER_URN], "userName": "eve@example.com"})).unwrap();
+    let a = raw_head(
+        &env,
+        &format!(
+            "POST /scim/v2/Users HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {}",
+            bearer()
+        ),
+        &user,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    let id = a.body["id"].as_str().unwrap();
+    let expected = format!("https://scim.example.com/scim/v2/Users/{id}");
+    assert_eq!(a.body["meta"]["location"], expected);
+    assert!(
+        a.head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case(&format!("location: {expected}"))),
+        "{}",
+        a.head
+    );
+    assert!(
+        !a.text.contains("evil") && !a.head.contains("evil"),
+        "{}",
+        a.text
+    );
+    let a = raw_head(
+        &env,
+        &format!(
+            "GET /scim/v2/Users?count=5 HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {}",
+            bearer()
+        ),
+        b"",
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(!a.text.contains("evil"), "{}", a.text);
+}
+
+#[test]
+fn serve_without_public_url_or_allowed_hosts_refuses_to_start_and_says_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.toml");
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen]\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"\"\n[mapping]\nfile = \"{root}/mappings/acme-hr.yaml\"\n[scim]\npublic_url = \"\"\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("SCIM_GATEWAY_SCIM__PUBLIC_URL")
+        .env_remove("SCIM_GATEWAY_SCIM__ALLOWED_HOSTS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        config.display().to_string().as_str(),
+        "public_url",
+        "allowed_hosts",
+        "fix:",
+        "Host",
+    ] {
+        assert!(err.contains(part), "{part:?} missing from: {err}");
+    }
+}

@@ -93,6 +93,7 @@ fn serve(api_key: &str, backend: std::net::SocketAddr) -> Served {
         format!(
             "[listen]\naddress = \"{scim}\"\n[mapping]\nfile = \"{root}/mappings/acme-hr.yaml\"\nbackend_url = \"http://{backend}\"\n\
              [auth]\ntoken_sha256 = [\"{}\"]\n[admin]\naddress = \"\"\n[shutdown]\ngrace_period_seconds = 0\ntimeout_seconds = 1\n\
+             [scim]\nallowed_hosts = [\"127.0.0.1\"]\n\
              [log]\nformat = \"json\"\nlevel = \"info,scim_gateway::access=debug\"\n",
             token_digest_hex(TOKEN)
         ),

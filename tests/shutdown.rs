@@ -36,7 +36,7 @@ fn setup(name: &str, grace: u64, timeout: u64) -> (AcmeHr, RunningServer, Child,
         &config,
         format!(
             "[listen]\naddress = \"{scim}\"\n[mapping]\nfile = \"{root}/mappings/acme-hr.yaml\"\nbackend_url = \"http://{backend}\"\n\
-             [auth]\ntoken_sha256 = [\"{}\"]\n[admin]\naddress = \"\"\n\
+             [auth]\ntoken_sha256 = [\"{}\"]\n[admin]\naddress = \"\"\n[scim]\nallowed_hosts = [\"127.0.0.1\"]\n\
              [shutdown]\ngrace_period_seconds = {grace}\ntimeout_seconds = {timeout}\n",
             token_digest_hex(TOKEN)
         ),

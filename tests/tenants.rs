@@ -716,6 +716,7 @@ fn serve(config: &Path, scim: std::net::SocketAddr, backend: std::net::SocketAdd
         .args(["serve", "--config"])
         .arg(config)
         .env("SCIM_GATEWAY_LISTEN__ADDRESS", scim.to_string())
+        .env("SCIM_GATEWAY_SCIM__ALLOWED_HOSTS", "[\"127.0.0.1\"]")
         .env(
             "SCIM_GATEWAY_MAPPING__BACKEND_URL",
             format!("http://{backend}"),
@@ -848,4 +849,122 @@ fn serve_reloads_on_sighup_and_refuses_a_broken_keys_file() {
         !logs.contains(&first) && !logs.contains(&second),
         "no secret is logged"
     );
+}
+
+#[test]
+fn addresses_that_do_not_parse_are_refused_and_nothing_is_created() {
+    let mut keys = Keys::new();
+    let (_, a) = keys.add("acme", Scopes::ALL);
+    let env = start_env(&keys);
+    let a = bearer(&a);
+    let before = env.backend_requests();
+    for hostile in [
+        "x@gmail.com\u{0}@acme.com",
+        "x@gmail.com#@acme.com",
+        "x@gmail.com?@acme.com",
+        "x@gmail.com@acme.com",
+        "x@acme.com\r\nBcc: y@gmail.com",
+        "x@acme.com#",
+        "\"x@gmail.com\"@acme.com",
+        "x@[192.0.2.1]",
+    ] {
+        // As the userName, and as an email of a user whose userName has no '@'.
+        let mut as_email = user("x");
+        as_email["emails"] = json!([{"type": "work", "value": hostile}]);
+        for (attr, body) in [("userName", user(hostile)), ("emails", as_email)] {
+            let r = env.call_with("POST", "/Users", Some(&body), Some(&a));
+            assert_eq!(r.status, 400, "{hostile:?} as {attr}: {:?}", r.body);
+            assert_eq!(r.body["scimType"], "invalidValue", "{:?}", r.body);
+            let detail = r.body["detail"].as_str().unwrap();
+            assert!(detail.starts_with(&format!("{attr} ")), "{detail}");
+            assert!(
+                !detail.chars().any(char::is_control),
+                "a control character echoed raw: {detail:?}"
+            );
+        }
+    }
+    assert_eq!(
+        env.backend_requests(),
+        before,
+        "nothing reached the legacy API"
+    );
+    assert_eq!(acme_store(&env, "acme").user_count(), 0);
+}
+
+#[test]
+fn unicode_domains_are_compared_by_their_a_label() {
+    let mut keys = Keys::new();
+    let (_, a) = keys.add("acme", Scopes::ALL);
+    let path = keys.path();
+    let env = Env::start_with(Legacy::AcmeHr, move |c| {
+        c.auth.keys_file = path;
+        c.tenants.insert(
+            "acme".into(),
+            TenantConfig {
+                // One written in Unicode, one as its A-label (café.example).
+                allowed_domains: vec!["bücher.example".into(), "xn--caf-dma.example".into()],
+                legacy_id: None,
+            },
+        );
+    });
+    env.acme().add_tenant("acme");
+    let a = bearer(&a);
+    for ok in [
+        "jo@xn--bcher-kva.example",
+        "ann@BÜCHER.example",
+        "eve@eu.bücher.example",
+        "max@café.example",
+    ] {
+        let r = env.call_with("POST", "/Users", Some(&user(ok)), Some(&a));
+        assert_eq!(r.status, 201, "{ok}: {:?}", r.body);
+    }
+    for bad in ["jo@bucher.example", "jo@xn--bcher-kva.example.evil.io"] {
+        let r = env.call_with("POST", "/Users", Some(&user(bad)), Some(&a));
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+    assert_eq!(acme_store(&env, "acme").user_count(), 4);
+}
+
+#[test]
+fn a_disallowed_secondary_email_cannot_become_the_user_name() {
+    let mut keys = Keys::new();
+    let (_, a) = keys.add("acme", Scopes::ALL);
+    let env = start_env(&keys);
+    let a = bearer(&a);
+    let r = env.call_with("POST", "/Users", Some(&user("ada@acme.com")), Some(&a));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // A home e-mail outside the allowed domains, set in the product itself.
+    let store = acme_store(&env, "acme");
+    let mut changes = serde_json::Map::new();
+    changes.insert("personal_email".into(), json!("ada@gmail.com"));
+    assert!(store.edit_user(1, &changes));
+
+    // It may stay an e-mail: a change that keeps it is accepted.
+    let off = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    let r = env.call_with("PATCH", &format!("/Users/{id}"), Some(&off), Some(&a));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // It may not become the userName, by PATCH or by PUT.
+    let promote =
+        patch_op(json!([{"op": "replace", "path": "userName", "value": "ada@gmail.com"}]));
+    let r = env.call_with("PATCH", &format!("/Users/{id}"), Some(&promote), Some(&a));
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("userName \"ada@gmail.com\""),
+        "{:?}",
+        r.body
+    );
+    let mut replaced = user("ada@gmail.com");
+    replaced["emails"] = json!([
+        {"type": "work", "value": "ada@acme.com", "primary": true},
+        {"type": "home", "value": "ada@gmail.com"}
+    ]);
+    let r = env.call_with("PUT", &format!("/Users/{id}"), Some(&replaced), Some(&a));
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let stored = store.user(1).unwrap();
+    assert_eq!(stored["login"], "ada@acme.com");
+    assert_eq!(stored["personal_email"], "ada@gmail.com");
 }

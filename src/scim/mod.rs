@@ -4,6 +4,7 @@
 //! Everything here is pure: no I/O, no HTTP, no knowledge of the legacy API or the mapping.
 //! SCIM resources are handled as `serde_json::Value` objects, interpreted through [`schema`].
 
+pub mod address;
 pub(crate) mod discovery;
 pub mod error;
 pub mod filter;

@@ -55,16 +55,21 @@ impl ServeHttp for ScimApp {
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        let host = head
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| head.uri.authority().map(|a| a.to_string()));
+        // An absolute request URI's authority wins over Host (RFC 9112 §3.2.2); two Host
+        // headers name no host.
+        let host = head.uri.authority().map(|a| a.to_string()).or_else(|| {
+            let mut hosts = head.headers.get_all(header::HOST).iter();
+            match (hosts.next(), hosts.next()) {
+                (Some(h), None) => h.to_str().ok().map(str::to_owned),
+                _ => None,
+            }
+        });
         let request_id =
             observe::request_id(head.headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
 
-        let body = match check_head(&head.headers, gateway.config.scim.max_header_bytes) {
+        let head_ok = check_head(&head.headers, gateway.config.scim.max_header_bytes)
+            .and_then(|()| router::check_host(&gateway.config.scim, host.as_deref()));
+        let body = match head_ok {
             Ok(()) => read_body(session, gateway.config.scim.max_body_bytes).await,
             Err(e) => Err(e),
         };

@@ -313,6 +313,13 @@ fn rebuild_all(current: &Gateway, config_file: &Path) -> Result<Gateway, ReloadE
         file: config_file.to_path_buf(),
         message: e.to_string(),
     })?;
+    // What `serve` refuses to start with, a reload refuses too.
+    if let Some(message) = crate::config::serve_problem(&config, config_file) {
+        return Err(ReloadError {
+            file: config_file.to_path_buf(),
+            message,
+        });
+    }
     let mapping = mapping::load_file(&config.mapping.file).map_err(|e| ReloadError {
         file: config.mapping.file.clone(),
         message: e.to_string(),
@@ -492,7 +499,7 @@ users:
             std::fs::write(
                 &config_path,
                 format!(
-                    "[mapping]\nfile = {:?}\n[auth]\nkeys_file = {:?}\n{extra}",
+                    "[mapping]\nfile = {:?}\n[auth]\nkeys_file = {:?}\n[scim]\nallowed_hosts = [\"localhost\"]\n{extra}",
                     mapping_path.display().to_string(),
                     keys_path.display().to_string()
                 ),

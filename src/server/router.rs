@@ -202,7 +202,9 @@ pub fn route_with_tenant(
 
 /// The base URL of this SCIM service for `meta.location` and `Location`, in the form the client
 /// used: `public_url` when configured (with `/t/{tenant}` put before its base path for a tenant
-/// URL, when it ends with the base path), else `http://<Host><base path>`.
+/// URL, when it ends with the base path; the `Host` is then never used), else
+/// `http://<Host><base path>` — which `serve` allows only with `allowed_hosts`, whose
+/// [`check_host`] has refused any other host before the request got here.
 pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>) -> String {
     let prefix = url_tenant
         .map(|t| {
@@ -226,6 +228,40 @@ pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>)
         host.unwrap_or("localhost"),
         scim.base_path
     )
+}
+
+/// Whether a request addressed to `host` (its `Host` header, or its absolute URI's authority)
+/// may be served: always without `allowed_hosts`; else only when `host` is one of them
+/// (without case; an entry without a port matches any port). A request that names no host, or
+/// not a well-formed one, is 400 (RFC 9112 §3.2); one addressed to a host not listed is 421
+/// Misdirected Request (RFC 9110 §15.5.20: this server will not answer for that authority).
+/// The host sent is never echoed.
+pub fn check_host(scim: &ScimConfig, host: Option<&str>) -> Result<(), ScimError> {
+    if scim.allowed_hosts.is_empty() {
+        return Ok(());
+    }
+    let Some((name, port)) = host.and_then(crate::config::parse_host) else {
+        return Err(ScimError::new(
+            400,
+            None,
+            "the request names no host, or not a well-formed one: send one Host header with \
+             the gateway's host name",
+        ));
+    };
+    let allowed = scim.allowed_hosts.iter().any(|entry| {
+        crate::config::parse_host(entry)
+            .is_some_and(|(n, p)| n == name && (p.is_none() || p == port))
+    });
+    if allowed {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            421,
+            None,
+            "this gateway does not serve the host this request is addressed to (the Host \
+             header); send it to the gateway's configured address",
+        ))
+    }
 }
 
 fn not_found(path: &str, base_path: &str) -> ScimError {
@@ -440,6 +476,48 @@ mod tests {
             base_url(&scim, None, Some("acme")),
             "https://scim.example.com/t/acme/scim/v2"
         );
+    }
+
+    #[test]
+    fn only_the_allowed_hosts_are_served_when_there_are_some() {
+        let mut scim = ScimConfig::default();
+        // No list: every host (serve refuses to start without it or public_url).
+        assert!(check_host(&scim, Some("evil.example")).is_ok());
+        assert!(check_host(&scim, None).is_ok());
+        scim.allowed_hosts = vec![
+            "SCIM.example.com".into(),
+            "gw.internal:8080".into(),
+            "[::1]:8080".into(),
+        ];
+        for ok in [
+            "scim.example.com",
+            "Scim.Example.Com:443",
+            "scim.example.com.",
+            "gw.internal:8080",
+            "GW.internal:8080",
+            "[::1]:8080",
+        ] {
+            assert!(check_host(&scim, Some(ok)).is_ok(), "{ok}");
+        }
+        for (bad, status) in [
+            ("evil.example", 421),
+            ("gw.internal", 421),
+            ("gw.internal:8081", 421),
+            ("scim.example.com.evil.example", 421),
+            ("[::1]", 421),
+            ("[::2]:8080", 421),
+            ("scim.example.com:", 400),
+            ("scim.example.com:99999", 400),
+            ("scim.example.com/x", 400),
+            ("user@scim.example.com", 400),
+            ("scim.example.com scim.example.com", 400),
+            ("", 400),
+        ] {
+            let e = check_host(&scim, Some(bad)).unwrap_err();
+            assert_eq!(e.status, status, "{bad}");
+            assert!(bad.is_empty() || !e.detail.contains(bad), "{}", e.detail);
+        }
+        assert_eq!(check_host(&scim, None).unwrap_err().status, 400);
     }
 
     #[test]
