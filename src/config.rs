@@ -830,6 +830,9 @@ mod tests {
             assert_eq!(c.scim.request_max_legacy_calls, 250, "from the environment");
             Ok(())
         });
+    }
+
+    #[test]
     fn allowed_hosts_are_host_names_and_serve_needs_them_or_a_public_url() {
         let d = temp_dir("hosts");
         let p = write(
