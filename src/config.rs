@@ -86,6 +86,21 @@ pub struct ScimConfig {
     pub max_body_bytes: usize,
     /// The largest total size of the request headers accepted, in bytes (larger → 431).
     pub max_header_bytes: usize,
+    /// What `PATCH /Groups/{id}` answers: `no_content` (204, as Entra recommends) or `group`
+    /// (200 with the group, its members only when `attributes` names them). A request with
+    /// `attributes` or `excludedAttributes` is answered 200 with the group either way.
+    pub group_patch_answer: GroupPatchAnswer,
+}
+
+/// `[scim] group_patch_answer`: what a successful `PATCH /Groups/{id}` answers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupPatchAnswer {
+    /// 204 No Content.
+    #[default]
+    NoContent,
+    /// 200 with the group.
+    Group,
 }
 
 /// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
@@ -219,6 +234,7 @@ impl Default for ScimConfig {
             max_results: 200,
             max_body_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
+            group_patch_answer: GroupPatchAnswer::NoContent,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod discovery;
 pub mod error;
+pub(crate) mod etag;
 pub mod filter;
 pub mod list;
 pub mod patch;
