@@ -257,8 +257,14 @@ fn held_groups_answer_etags_and_refuse_stale_if_match() {
     assert_eq!(member_ids(&still.body), vec![users[0].clone()]);
     assert_eq!(etag(&still), first, "the version did not move");
 
-    // The current version: applied (204 by default), and the version moved.
+    // A request refused for what it asks leaves the version as it was.
     let current = [("If-Match", first.as_str())];
+    let empty_name = patch_op(json!([{"op": "replace", "path": "displayName", "value": ""}]));
+    let invalid = call(&env, "PATCH", &path, Some(&empty_name), &current);
+    assert_eq!(invalid.status, 400, "{:?}", invalid.body);
+    assert_eq!(etag(&env.get(&path)), first);
+
+    // The current version: applied (204 by default), and the version moved.
     let patched = call(&env, "PATCH", &path, Some(&add), &current);
     assert_eq!(patched.status, 204, "{:?}", patched.body);
     let after = env.get(&path);

@@ -512,15 +512,7 @@ async fn operate(
             let configured = cx.config.scim.group_patch_answer == GroupPatchAnswer::Group;
             let answer = (asks || configured).then(|| groups::patch_answer_members(query));
             match groups::patch(cx, &id, body, answer, base, if_match).await? {
-                Some(group) => {
-                    let mut group = group;
-                    if answer == Some(false) {
-                        if let Some(o) = group.as_object_mut() {
-                            o.remove("members");
-                        }
-                    }
-                    group_reply(200, &group)
-                }
+                Some(group) => group_reply(200, &group),
                 None => no_content(),
             }
         }
@@ -604,6 +596,11 @@ async fn search_all(cx: &Ctx<'_>, query: &ListQuery, base: &str) -> Result<Value
     ))
 }
 
+/// `/ServiceProviderConfig`. `etag.supported` is one flag for the whole service: true exactly
+/// when the users have a version (the resource every identity provider writes), so that a
+/// client told "supported" is never silently ignored on users; groups with a version of their
+/// own (held by the gateway, or a legacy `version:`) answer ETags and honour `If-Match`
+/// whatever it says (`docs/security.md`, "Lost updates: ETags and preconditions").
 fn service_provider_config(gw: &Gateway, base: &str) -> Value {
     let options = discovery::DiscoveryOptions {
         base_url: base.to_string(),

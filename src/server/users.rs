@@ -569,11 +569,11 @@ pub async fn delete(cx: &Ctx<'_>, id: &str, if_match: Option<&Condition>) -> Res
     match r.on_delete {
         OnDelete::Delete => {
             check_id(r, id)?;
-            cx.records.forget(&cx.tenant.name, id).await;
             if if_match.is_some() {
                 let now = Box::pin(fetch(cx, id)).await?;
                 etag::check_if_match(if_match, &now.scim, "user")?;
             }
+            cx.records.forget(&cx.tenant.name, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {

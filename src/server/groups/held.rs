@@ -490,22 +490,29 @@ fn version_tag(g: &StoredGroup) -> String {
     format!("W/\"{}\"", g.version)
 }
 
-/// Checks `If-Match` against the group as read (`old`), and, when it lists entity tags, takes
-/// the group at that version for the change ([`GroupStore::claim`]): of two writers that read
-/// the same version, the second is refused (412) however their store writes interleave.
-async fn take_if_match(
+/// Checks `If-Match` against the group as read (`old`): 412 when no tag it lists is its
+/// version.
+fn check_if_match(old: &StoredGroup, if_match: Option<&Condition>) -> Result<(), ScimError> {
+    let current = version_tag(old);
+    match if_match {
+        Some(condition) if !condition.matches(Some(&current)) => {
+            Err(etag::precondition_failed("group", Some(&current)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Before the first write of a change guarded by `If-Match` (checked by [`check_if_match`]):
+/// when it lists entity tags, takes the group at the version read ([`GroupStore::claim`]), so
+/// that of two writers that read the same version the second is refused (412) however their
+/// store writes interleave. The version moves by one more, even for a change that then writes
+/// nothing.
+async fn claim(
     cx: &Ctx<'_>,
     old: &StoredGroup,
     if_match: Option<&Condition>,
 ) -> Result<(), ScimError> {
-    let Some(condition) = if_match else {
-        return Ok(());
-    };
-    let current = version_tag(old);
-    if !condition.matches(Some(&current)) {
-        return Err(etag::precondition_failed("group", Some(&current)));
-    }
-    if matches!(condition, Condition::Tags(_)) {
+    if matches!(if_match, Some(Condition::Tags(_))) {
         store(cx)?
             .claim(&cx.tenant.name, &old.id, old.version)
             .await?;
@@ -528,7 +535,9 @@ pub(super) async fn replace(
     let tenant = &cx.tenant.name;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
     let (name, external) = names(body)?;
-    Box::pin(take_if_match(cx, &old, if_match)).await?;
+    let wanted = member_ids(body)?;
+    check_if_match(&old, if_match)?;
+    Box::pin(claim(cx, &old, if_match)).await?;
     let updated = if name != old.display_name || external != old.external_id {
         store
             .update(tenant, id, &name, external.as_deref(), None)
@@ -536,7 +545,7 @@ pub(super) async fn replace(
     } else {
         old
     };
-    set_members(cx, id, &member_ids(body)?).await?;
+    set_members(cx, id, &wanted).await?;
     get_or(cx, id, updated, true, base_url).await
 }
 
@@ -577,8 +586,9 @@ pub(super) async fn patch(
     let tenant = &cx.tenant.name;
     let request = PatchRequest::parse(body)?;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
-    Box::pin(take_if_match(cx, &old, if_match)).await?;
+    check_if_match(&old, if_match)?;
     if let Some(delta) = patch::member_changes(&request) {
+        Box::pin(claim(cx, &old, if_match)).await?;
         remove_members(cx, id, &delta.remove).await?;
         add_members(cx, id, &delta.add).await?;
     } else {
@@ -590,13 +600,18 @@ pub(super) async fn patch(
         let mut group = to_scim(&old, current.as_deref(), base_url);
         patch::apply(&mut group, &request, schema())?;
         let (name, external) = names(&group)?;
+        let wanted = match current {
+            Some(_) => Some(member_ids(&group)?),
+            None => None,
+        };
+        Box::pin(claim(cx, &old, if_match)).await?;
         if name != old.display_name || external != old.external_id {
             store
                 .update(tenant, id, &name, external.as_deref(), None)
                 .await?;
         }
-        if current.is_some() {
-            set_members(cx, id, &member_ids(&group)?).await?;
+        if let Some(wanted) = wanted {
+            set_members(cx, id, &wanted).await?;
         }
     }
     match answer {
@@ -621,10 +636,7 @@ pub(super) async fn delete(
                 .get(&cx.tenant.name, id)
                 .await?
                 .ok_or_else(|| no_group(id))?;
-            let current = version_tag(&old);
-            if !condition.matches(Some(&current)) {
-                return Err(etag::precondition_failed("group", Some(&current)));
-            }
+            check_if_match(&old, Some(condition))?;
             store.delete_at(&cx.tenant.name, id, old.version).await
         }
         // `*`: any group there is; none is 404 as without it.
