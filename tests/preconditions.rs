@@ -372,3 +372,34 @@ fn a_group_patch_answers_the_group_when_configured() {
     assert_eq!(member_ids(&asked.body), vec![users[0].clone()]);
     // The default answer is 204 (shown in held_groups_answer_etags_and_refuse_stale_if_match).
 }
+
+#[test]
+fn a_guarded_patch_after_a_read_costs_keystone_one_call() {
+    let env = Env::start(Legacy::Keystone);
+    let id = env.seed_users(1).remove(0);
+    let path = format!("/Users/{id}");
+    let got = env.get(&path);
+    let tag = etag(&got);
+    let before = env.backend_requests();
+    let patched = call(
+        &env,
+        "PATCH",
+        &path,
+        Some(&title_patch("Lead")),
+        &[("If-Match", tag.as_str())],
+    );
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    // The record read a moment ago is the read half; Keystone gets the update alone.
+    assert_eq!(env.backend_requests() - before, 1);
+    let before = env.backend_requests();
+    let stale = call(
+        &env,
+        "PATCH",
+        &path,
+        Some(&title_patch("Late")),
+        &[("If-Match", tag.as_str())],
+    );
+    assert_eq!(stale.status, 412);
+    // A tag that is not the cached record's is checked on a fresh read before the refusal.
+    assert_eq!(env.backend_requests() - before, 1);
+}
