@@ -588,7 +588,8 @@ pub async fn delete(cx: &Ctx<'_>, id: &str, if_match: Option<&Condition>) -> Res
 /// DELETE does with `on_delete: deactivate`, and how a create is undone without a delete
 /// endpoint.
 async fn retire(cx: &Ctx<'_>, id: &str) -> Result<legacy::Retired, ScimError> {
-    retire_if(cx, id, None).await
+    // Boxed: this future is carried by value through a create's undoing.
+    Box::pin(retire_if(cx, id, None)).await
 }
 
 /// [`retire`], guarded by the client's `If-Match` (see [`modify_user`]).
