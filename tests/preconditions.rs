@@ -403,3 +403,74 @@ fn a_guarded_patch_after_a_read_costs_keystone_one_call() {
     // A tag that is not the cached record's is checked on a fresh read before the refusal.
     assert_eq!(env.backend_requests() - before, 1);
 }
+
+#[test]
+fn orbit_teams_have_a_version_that_covers_their_members() {
+    let env = Env::start(Legacy::Orbit);
+    let users = env.seed_users(2);
+    let created = env.post(
+        "/Groups",
+        &json!({"schemas": [GROUP], "displayName": "Platform", "members": [{"value": users[0]}]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/Groups/{id}");
+    let got = env.get(&path);
+    let first = etag(&got);
+    assert_eq!(member_ids(&got.body), vec![users[0].clone()]);
+
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": users[1]}]}]));
+    let stale = call(
+        &env,
+        "PATCH",
+        &path,
+        Some(&add),
+        &[("If-Match", "W/\"999\"")],
+    );
+    assert_eq!(stale.status, 412, "{:?}", stale.body);
+    assert_eq!(
+        call(&env, "DELETE", &path, None, &[("If-Match", "W/\"999\"")]).status,
+        412
+    );
+    assert_eq!(member_ids(&env.get(&path).body), vec![users[0].clone()]);
+
+    // The members are a list on the team: with them shown, 304 while the version holds, and
+    // a member added moves the version.
+    let cached = call(
+        &env,
+        "GET",
+        &path,
+        None,
+        &[("If-None-Match", first.as_str())],
+    );
+    assert_eq!(cached.status, 304);
+    let patched = call(
+        &env,
+        "PATCH",
+        &path,
+        Some(&add),
+        &[("If-Match", first.as_str())],
+    );
+    assert_eq!(patched.status, 204, "{:?}", patched.body);
+    let changed = call(
+        &env,
+        "GET",
+        &path,
+        None,
+        &[("If-None-Match", first.as_str())],
+    );
+    assert_eq!(changed.status, 200);
+    assert_eq!(member_ids(&changed.body).len(), 2);
+    let second = etag(&changed);
+    assert_eq!(
+        call(
+            &env,
+            "DELETE",
+            &path,
+            None,
+            &[("If-Match", second.as_str())]
+        )
+        .status,
+        204
+    );
+}
