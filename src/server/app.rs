@@ -387,8 +387,8 @@ fn version_of(resource: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A single resource answered with `status`: `shown` is `full` as `attributes` shapes it; the
-/// `ETag` header is `full`'s version.
+/// A single resource answered with `status`: `shown` is the resource as `attributes` shapes
+/// it, and the `ETag` header is `full_version`, its version taken before that shaping.
 fn tagged(status: u16, full_version: Option<String>, shown: Value) -> Reply {
     let mut reply = Reply::json(status, shown);
     if let Some(v) = full_version {
