@@ -130,6 +130,21 @@ pub struct ScimConfig {
     /// without a port matches it on any port. A request to another host is refused with 421
     /// before any work. Empty: no check. `serve` needs this or `public_url`.
     pub allowed_hosts: Vec<String>,
+    /// What `PATCH /Groups/{id}` answers: `no_content` (204, as Entra recommends) or `group`
+    /// (200 with the group, its members only when `attributes` names them). A request with
+    /// `attributes` or `excludedAttributes` is answered 200 with the group either way.
+    pub group_patch_answer: GroupPatchAnswer,
+}
+
+/// `[scim] group_patch_answer`: what a successful `PATCH /Groups/{id}` answers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupPatchAnswer {
+    /// 204 No Content.
+    #[default]
+    NoContent,
+    /// 200 with the group.
+    Group,
 }
 
 /// `[limits]`: how fast each tenant's identity provider may send requests. A token bucket per
@@ -271,6 +286,7 @@ impl Default for ScimConfig {
             request_max_legacy_calls: 10_000,
             request_timeout_seconds: 60,
             allowed_hosts: Vec::new(),
+            group_patch_answer: GroupPatchAnswer::NoContent,
         }
     }
 }

@@ -280,6 +280,8 @@ impl Driver {
                 .map(|b| serde_json::to_vec(b).unwrap_or_default())
                 .unwrap_or_default(),
             request_id: format!("onboard-{}", uuid::Uuid::new_v4().simple()),
+            if_match: None,
+            if_none_match: None,
         };
         let reply = handle_as(&self.gw, &self.tenant, &request, &record).await;
         drop(record);

@@ -18,8 +18,9 @@ pub(crate) struct DiscoveryOptions {
     pub(crate) base_url: String,
     /// The most resources a list/query answers with (`filter.maxResults`).
     pub(crate) max_results: usize,
-    /// Whether responses carry ETags (`etag.supported`): the mapping knows a version or a
-    /// last-modified timestamp.
+    /// Whether ETags are supported (`etag.supported`): single-resource answers carry an `ETag`
+    /// and `If-Match` / `If-None-Match` are honoured. The gateway sets it when the users'
+    /// mapping has a version.
     pub(crate) etag: bool,
     /// An HTML page documenting this service (`documentationUri`), if any.
     pub(crate) documentation_uri: Option<String>,

@@ -7,6 +7,7 @@
 pub mod address;
 pub(crate) mod discovery;
 pub mod error;
+pub(crate) mod etag;
 pub mod filter;
 pub mod list;
 pub mod patch;

@@ -12,6 +12,8 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use serde_json::Value;
 
+use crate::config::GroupPatchAnswer;
+use crate::scim::etag::{Condition, Preconditions};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{discovery, ScimError, ScimType};
@@ -66,6 +68,8 @@ impl ServeHttp for ScimApp {
         });
         let request_id =
             observe::request_id(head.headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
+        let if_match = joined(&head.headers, header::IF_MATCH);
+        let if_none_match = joined(&head.headers, header::IF_NONE_MATCH);
 
         let head_ok = check_head(&head.headers, gateway.config.scim.max_header_bytes)
             .and_then(|()| router::check_host(&gateway.config.scim, host.as_deref()));
@@ -86,6 +90,8 @@ impl ServeHttp for ScimApp {
             host,
             body,
             request_id,
+            if_match,
+            if_none_match,
         };
         let mut reply = match refused {
             None => handle(&gateway, &request, &record).await,
@@ -99,6 +105,17 @@ impl ServeHttp for ScimApp {
         observe::finish(&gateway, &request, &record, &mut reply, started);
         to_http(reply)
     }
+}
+
+/// Every value of header `name`, joined with `, ` as RFC 7230 §3.2.2 allows for a list;
+/// `None` when the request has none.
+fn joined(headers: &http::HeaderMap, name: header::HeaderName) -> Option<String> {
+    let values: Vec<String> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// The longest `Authorization` header accepted: longer is refused with 401 before any hashing.
@@ -336,9 +353,78 @@ async fn route_request(
     } else {
         Value::Null
     };
+    let pre = preconditions(request, &route)?;
     // Boxed once, here: an operation's future (a chain of legacy calls) is large, and the
     // worker threads' stacks are not.
-    Box::pin(operate(cx, route, &query, &body, &base)).await
+    Box::pin(operate(cx, route, &query, &body, &base, &pre)).await
+}
+
+/// The conditional headers `route` honours (RFC 7644 §3.14): `If-Match` on PUT, PATCH and
+/// DELETE of one resource, `If-None-Match` on GET of one. An `If-Match` that is neither `*`
+/// nor a list of entity tags is refused with 400 `invalidSyntax`: a write the client meant to
+/// guard is never made unguarded. A malformed `If-None-Match` is ignored: the full answer
+/// (200) is what a client without it gets, and nothing is written. Other routes ignore both.
+fn preconditions(request: &Request, route: &Route) -> Result<Preconditions, ScimError> {
+    let mut pre = Preconditions::default();
+    match route {
+        Route::Replace(..) | Route::Patch(..) | Route::Delete(..) => {
+            if let Some(v) = &request.if_match {
+                let c = Condition::parse(v).map_err(|_| {
+                    ScimError::invalid_syntax(
+                        "the If-Match header is neither * nor a list of entity tags \
+                         (such as W/\"3\")",
+                    )
+                })?;
+                pre.if_match = Some(c);
+            }
+        }
+        Route::Get(..) => {
+            pre.if_none_match = request
+                .if_none_match
+                .as_deref()
+                .and_then(|v| Condition::parse(v).ok());
+        }
+        _ => {}
+    }
+    Ok(pre)
+}
+
+/// The version (`meta.version`) of a resource about to be answered, before `attributes` may
+/// leave `meta` out: the `ETag` header carries it all the same.
+fn version_of(resource: &Value) -> Option<String> {
+    resource
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// A single resource answered with `status`: `shown` is the resource as `attributes` shapes
+/// it, and the `ETag` header is `full_version`, its version taken before that shaping.
+fn tagged(status: u16, full_version: Option<String>, shown: Value) -> Reply {
+    let mut reply = Reply::json(status, shown);
+    if let Some(v) = full_version {
+        reply.headers.push(("etag", v));
+    }
+    reply
+}
+
+/// 201 with the new resource as `attributes` shapes it (`shown`), `full`'s version as `ETag`
+/// and its `meta.location` as `Location`.
+fn created(full: &Value, shown: Value) -> Reply {
+    let mut reply = tagged(201, version_of(full), shown);
+    if let Some(loc) = full.pointer("/meta/location").and_then(Value::as_str) {
+        reply.headers.push(("location", loc.to_string()));
+    }
+    reply
+}
+
+/// 304 Not Modified (RFC 7232 §4.1): no body, the `ETag` of the version the client holds.
+fn not_modified(version: String) -> Reply {
+    Reply {
+        status: 304,
+        body: None,
+        headers: vec![("etag", version)],
+    }
 }
 
 /// Runs the operation of `route` with its `query` and `body`, and shapes the reply.
@@ -348,6 +434,7 @@ async fn operate(
     query: &ListQuery,
     body: &Value,
     base: &str,
+    pre: &Preconditions,
 ) -> Result<Reply, ScimError> {
     let user_schema = ResourceSchema::user();
     let finish = |mut user: Value| -> Value {
@@ -359,6 +446,15 @@ async fn operate(
             user_schema,
         )
     };
+    // A user answered with `status`, its ETag taken before projection.
+    let user_reply = |status: u16, user: Value| -> Reply {
+        let version = version_of(&user);
+        tagged(status, version, finish(user))
+    };
+    let group_reply = |status: u16, group: &Value| -> Reply {
+        tagged(status, version_of(group), project_group(group, query))
+    };
+    let if_match = pre.if_match.as_ref();
     let no_content = || Reply {
         status: 204,
         body: None,
@@ -368,18 +464,30 @@ async fn operate(
         Route::List(Collection::Users) | Route::Search(Collection::Users) => {
             Reply::json(200, users::list(cx, query, base).await?)
         }
-        Route::Create(Collection::Users) => Reply::created(finish(users::create(cx, body).await?)),
+        Route::Create(Collection::Users) => {
+            let mut user = users::create(cx, body).await?;
+            set_location(&mut user, base);
+            created(&user, finish(user.clone()))
+        }
         Route::Get(Collection::Users, id) => {
-            Reply::resource(200, finish(users::get(cx, &id).await?))
+            let user = users::get(cx, &id).await?;
+            match (&pre.if_none_match, version_of(&user)) {
+                (Some(c), Some(v))
+                    if groups::user_version_covers(cx, query) && c.matches(Some(&v)) =>
+                {
+                    not_modified(v)
+                }
+                _ => user_reply(200, user),
+            }
         }
         Route::Replace(Collection::Users, id) => {
-            Reply::resource(200, finish(users::replace(cx, &id, body).await?))
+            user_reply(200, users::replace(cx, &id, body, if_match).await?)
         }
         Route::Patch(Collection::Users, id) => {
-            Reply::resource(200, finish(users::patch(cx, &id, body).await?))
+            user_reply(200, users::patch(cx, &id, body, if_match).await?)
         }
         Route::Delete(Collection::Users, id) => {
-            users::delete(cx, &id).await?;
+            users::delete(cx, &id, if_match).await?;
             no_content()
         }
         Route::SearchAll => Reply::json(200, search_all(cx, query, base).await?),
@@ -387,28 +495,40 @@ async fn operate(
             Reply::json(200, groups::list(cx, query, base).await?)
         }
         Route::Create(Collection::Groups) => {
-            Reply::created(project_group(&groups::create(cx, body, base).await?, query))
+            let group = groups::create(cx, body, base).await?;
+            created(&group, project_group(&group, query))
         }
         Route::Get(Collection::Groups, id) => {
-            let group = groups::get(cx, &id, groups::shows_members(query), base).await?;
-            Reply::resource(200, project_group(&group, query))
+            let shows_members = groups::shows_members(query);
+            let group = groups::get(cx, &id, shows_members, base).await?;
+            match (&pre.if_none_match, version_of(&group)) {
+                (Some(c), Some(v))
+                    if groups::group_version_covers(cx, shows_members) && c.matches(Some(&v)) =>
+                {
+                    not_modified(v)
+                }
+                _ => group_reply(200, &group),
+            }
         }
         Route::Replace(Collection::Groups, id) => {
-            let group = groups::replace(cx, &id, body, base).await?;
-            Reply::resource(200, project_group(&group, query))
+            let group = groups::replace(cx, &id, body, base, if_match).await?;
+            group_reply(200, &group)
         }
         Route::Patch(Collection::Groups, id) => {
             // 204 as Entra recommends (`docs/idp/entra.md`), unless the request asks for
-            // attributes.
+            // attributes or the configuration asks for the group
+            // (`scim.group_patch_answer = "group"`); its members then only when `attributes`
+            // names them (`groups::patch_answer_members`).
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
-            let answer = asks.then(|| groups::shows_members(query));
-            match groups::patch(cx, &id, body, answer, base).await? {
-                Some(group) => Reply::resource(200, project_group(&group, query)),
+            let configured = cx.config.scim.group_patch_answer == GroupPatchAnswer::Group;
+            let answer = (asks || configured).then(|| groups::patch_answer_members(query));
+            match groups::patch(cx, &id, body, answer, base, if_match).await? {
+                Some(group) => group_reply(200, &group),
                 None => no_content(),
             }
         }
         Route::Delete(Collection::Groups, id) => {
-            groups::delete(cx, &id).await?;
+            groups::delete(cx, &id, if_match).await?;
             no_content()
         }
         Route::ServiceProviderConfig => Reply::json(200, service_provider_config(cx, base)),
@@ -487,6 +607,11 @@ async fn search_all(cx: &Ctx<'_>, query: &ListQuery, base: &str) -> Result<Value
     ))
 }
 
+/// `/ServiceProviderConfig`. `etag.supported` is one flag for the whole service: true exactly
+/// when the users have a version (the resource every identity provider writes), so that a
+/// client told "supported" is never silently ignored on users; groups with a version of their
+/// own (held by the gateway, or a legacy `version:`) answer ETags and honour `If-Match`
+/// whatever it says (`docs/security.md`, "Lost updates: ETags and preconditions").
 fn service_provider_config(gw: &Gateway, base: &str) -> Value {
     let options = discovery::DiscoveryOptions {
         base_url: base.to_string(),

@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{AfterEmpty, OnDelete, ResourceMapping};
+use crate::scim::etag::{self, Condition};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::schema::ResourceSchema;
@@ -129,14 +130,29 @@ enum Written {
 /// nothing to write), and writes it; when the legacy record changed in the meantime, reads it
 /// afresh and applies `change` again (up to three tries in all, for writers racing on one
 /// user), so that the write never overwrites what it did not see.
+///
+/// With the client's `If-Match` (`if_match`), each try first checks it against the record the
+/// write is based on: 412 when no tag it lists is that record's version. A record from the
+/// record cache is read again before a refusal (it may be older than the client's tag), and a
+/// write the legacy API refuses for its own `If-Match` is retried only while the client's
+/// condition still holds on the record read again — a specific tag then no longer does, so
+/// the legacy API's 412 becomes the client's.
 async fn modify_user(
     cx: &Ctx<'_>,
     id: &str,
     mark_deleted: bool,
+    if_match: Option<&Condition>,
     change: impl Fn(&Fetched) -> Result<Option<Value>, ScimError>,
 ) -> Result<Value, ScimError> {
     let mut old = fetch_for_write(cx, id).await?;
     for _ in 0..3 {
+        if let Err(refused) = etag::check_if_match(if_match, &old.scim, "user") {
+            if !old.cached {
+                return Err(refused);
+            }
+            old = Box::pin(fetch(cx, id)).await?;
+            etag::check_if_match(if_match, &old.scim, "user")?;
+        }
         let Some(new_user) = change(&old)? else {
             return Ok(old.scim);
         };
@@ -490,9 +506,21 @@ async fn write_user(
     Ok(Written::User(r.to_scim(&legacy_now)?))
 }
 
+/// `If-Match` as the users' writes honour it: ignored when the mapping has no `version:` (there
+/// is nothing to compare it with, and `/ServiceProviderConfig` says ETags are not supported).
+fn versioned<'a>(cx: &Ctx<'_>, if_match: Option<&'a Condition>) -> Option<&'a Condition> {
+    if_match.filter(|_| resource(cx).has_version())
+}
+
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
-/// value (a PUT that forgets `active` must not deactivate anybody).
-pub async fn replace(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
+/// value (a PUT that forgets `active` must not deactivate anybody). With `If-Match`, only over
+/// a version it lists (else 412).
+pub async fn replace(
+    cx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&Condition>,
+) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     if user_name(&user).is_none() {
         return Err(ScimError::invalid_value(
@@ -500,7 +528,7 @@ pub async fn replace(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
         ));
     }
     let keeps_active = active(&user).is_none();
-    modify_user(cx, id, false, |old| {
+    modify_user(cx, id, false, versioned(cx, if_match), |old| {
         cx.tenant.check_domains(&user, Some(&old.scim))?;
         let mut user = user.clone();
         if keeps_active {
@@ -513,10 +541,16 @@ pub async fn replace(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Scim
     .await
 }
 
-/// `PATCH /Users/{id}`: read, apply the operations, write back what changed.
-pub async fn patch(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimError> {
+/// `PATCH /Users/{id}`: read, apply the operations, write back what changed. With `If-Match`,
+/// only over a version it lists (else 412).
+pub async fn patch(
+    cx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&Condition>,
+) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
-    modify_user(cx, id, false, |old| {
+    modify_user(cx, id, false, versioned(cx, if_match), |old| {
         let mut user = old.scim.clone();
         patch::apply(&mut user, &request, full_schema())?;
         cx.tenant.check_domains(&user, Some(&old.scim))?;
@@ -526,17 +560,24 @@ pub async fn patch(cx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, ScimEr
 }
 
 /// `DELETE /Users/{id}`: deactivates (the default: the legacy record and its history are kept)
-/// or deletes, as the mapping says.
-pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+/// or deletes, as the mapping says. With `If-Match`, only while the user is at a version it
+/// lists (else 412): a deactivation is a guarded write like any other; before a delete the
+/// user is read and checked.
+pub async fn delete(cx: &Ctx<'_>, id: &str, if_match: Option<&Condition>) -> Result<(), ScimError> {
     let r = resource(cx);
+    let if_match = versioned(cx, if_match);
     match r.on_delete {
         OnDelete::Delete => {
             check_id(r, id)?;
+            if if_match.is_some() {
+                let now = Box::pin(fetch(cx, id)).await?;
+                etag::check_if_match(if_match, &now.scim, "user")?;
+            }
             cx.records.forget(&cx.tenant.name, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {
-            retire(cx, id).await?;
+            Box::pin(retire_if(cx, id, if_match)).await?;
         }
     }
     Box::pin(groups::user_deleted(cx, id)).await
@@ -547,8 +588,18 @@ pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
 /// DELETE does with `on_delete: deactivate`, and how a create is undone without a delete
 /// endpoint.
 async fn retire(cx: &Ctx<'_>, id: &str) -> Result<legacy::Retired, ScimError> {
+    // Boxed: this future is carried by value through a create's undoing.
+    Box::pin(retire_if(cx, id, None)).await
+}
+
+/// [`retire`], guarded by the client's `If-Match` (see [`modify_user`]).
+async fn retire_if(
+    cx: &Ctx<'_>,
+    id: &str,
+    if_match: Option<&Condition>,
+) -> Result<legacy::Retired, ScimError> {
     let marker = resource(cx).has_deleted_marker();
-    modify_user(cx, id, marker, |old| {
+    modify_user(cx, id, marker, if_match, |old| {
         if !marker && active(&old.scim) == Some(false) {
             return Ok(None);
         }

@@ -32,6 +32,11 @@ pub(crate) struct Request {
     pub body: Vec<u8>,
     /// The request id (`X-Request-Id`, kept or generated; see `observe::request_id`).
     pub request_id: String,
+    /// The raw `If-Match` header (several headers joined with `, `), read by the operations
+    /// that write one resource (`crate::scim::etag`).
+    pub if_match: Option<String>,
+    /// The raw `If-None-Match` header (several joined with `, `), read by GET of one resource.
+    pub if_none_match: Option<String>,
 }
 
 /// A response before it is written: status, optional JSON body, extra headers.
@@ -49,33 +54,6 @@ impl Reply {
             body: Some(body),
             headers: Vec::new(),
         }
-    }
-
-    pub(crate) fn resource(status: u16, body: Value) -> Reply {
-        let mut reply = Reply::json(status, body);
-        if let Some(v) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/version"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("etag", v.to_string()));
-        }
-        reply
-    }
-
-    /// 201 with the new resource, and its `meta.location` as `Location`.
-    pub(crate) fn created(body: Value) -> Reply {
-        let mut reply = Reply::resource(201, body);
-        if let Some(loc) = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.pointer("/meta/location"))
-            .and_then(Value::as_str)
-        {
-            reply.headers.push(("location", loc.to_string()));
-        }
-        reply
     }
 
     /// The SCIM error body, with the headers the status calls for.

@@ -390,6 +390,33 @@ async fn bump(tx: &mut Tx, tenant: &str, id: &str, now: &str) -> Result<(), Stor
     Ok(())
 }
 
+/// Deletes the group and its members in `tx`, and commits; returns its former members.
+/// `NotFound` when the tenant has no such group.
+async fn delete_in(mut tx: Tx, tenant: &str, id: &str) -> Result<Vec<String>, StoreError> {
+    let mut members: Vec<String> = sqlx::query(sql::DELETE_ALL_MEMBERS)
+        .bind(tenant)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(first_string)
+        .collect::<Result<_, _>>()?;
+    let done = sqlx::query(sql::DELETE_GROUP)
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    if done.rows_affected() == 0 {
+        tx.rollback().await.map_err(classify)?;
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await.map_err(classify)?;
+    members.sort();
+    Ok(members)
+}
+
 fn str_field<'a>(v: &'a Value, key: &str, at: usize) -> Result<&'a str, StoreError> {
     v.get(key).and_then(Value::as_str).ok_or_else(|| {
         StoreError::Corrupt(format!(
@@ -822,29 +849,63 @@ impl GroupStore {
     /// group.
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<Vec<String>, StoreError> {
         self.observe("delete", async {
-            let mut tx = self.begin().await?;
-            let mut members: Vec<String> = sqlx::query(sql::DELETE_ALL_MEMBERS)
+            let tx = self.begin().await?;
+            delete_in(tx, tenant, id).await
+        })
+        .await
+    }
+
+    /// Takes the group at `version` for a change guarded by `If-Match`: its version grows by
+    /// one in a statement that holds only while the group is at `version` (else `Stale`;
+    /// `NotFound` when the tenant has no such group), so that of two writers that read the
+    /// same version only the first goes on.
+    pub async fn claim(&self, tenant: &str, id: &str, version: i64) -> Result<(), StoreError> {
+        self.observe("claim", async {
+            let done = sqlx::query(sql::BUMP_VERSION_IF)
                 .bind(tenant)
                 .bind(id)
-                .fetch_all(&mut *tx)
+                .bind(now())
+                .bind(version)
+                .execute(&self.inner.pool)
                 .await
-                .map_err(classify)?
-                .iter()
-                .map(first_string)
-                .collect::<Result<_, _>>()?;
-            let done = sqlx::query(sql::DELETE_GROUP)
+                .map_err(classify)?;
+            if done.rows_affected() > 0 {
+                return Ok(());
+            }
+            match self.get_inner(tenant, id).await? {
+                Some(_) => Err(StoreError::Stale),
+                None => Err(StoreError::NotFound),
+            }
+        })
+        .await
+    }
+
+    /// [`GroupStore::delete`] only while the group is at `version`, checked in the delete's
+    /// transaction (else `Stale`).
+    pub async fn delete_at(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.observe("delete", async {
+            let mut tx = self.begin().await?;
+            let held = sqlx::query(sql::BUMP_VERSION_IF)
                 .bind(tenant)
                 .bind(id)
+                .bind(now())
+                .bind(version)
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-            if done.rows_affected() == 0 {
+            if held.rows_affected() == 0 {
                 tx.rollback().await.map_err(classify)?;
-                return Err(StoreError::NotFound);
+                return match self.get_inner(tenant, id).await? {
+                    Some(_) => Err(StoreError::Stale),
+                    None => Err(StoreError::NotFound),
+                };
             }
-            tx.commit().await.map_err(classify)?;
-            members.sort();
-            Ok(members)
+            delete_in(tx, tenant, id).await
         })
         .await
     }

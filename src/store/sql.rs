@@ -75,6 +75,11 @@ pub(super) fn update_group_if_version() -> String {
 pub(super) const BUMP_VERSION: &str = "UPDATE scim_groups SET version = version + 1, \
     last_modified = $3 WHERE tenant = $1 AND id = $2";
 
+/// $1 tenant, $2 id, $3 now, $4 the version expected: [`BUMP_VERSION`] only while the group
+/// is at that version (a change guarded by `If-Match`).
+pub(super) const BUMP_VERSION_IF: &str = "UPDATE scim_groups SET version = version + 1, \
+    last_modified = $3 WHERE tenant = $1 AND id = $2 AND version = $4";
+
 /// $1 tenant, $2 id.
 pub(super) const DELETE_GROUP: &str = "DELETE FROM scim_groups WHERE tenant = $1 AND id = $2";
 

@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+use crate::scim::etag::{self, Condition};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
@@ -118,7 +119,7 @@ fn to_scim(g: &StoredGroup, members: Option<&[String]>, base_url: &str) -> Value
             "resourceType": "Group",
             "created": g.created,
             "lastModified": g.last_modified,
-            "version": format!("W/\"{}\"", g.version),
+            "version": version_tag(g),
         }),
     );
     let mut group = Value::Object(o);
@@ -523,20 +524,59 @@ fn add_term(f: &Filter, q: &mut GroupQuery) -> Option<()> {
     }
 }
 
+/// The version of a stored group as SCIM shows it (`meta.version`, the `ETag`).
+fn version_tag(g: &StoredGroup) -> String {
+    format!("W/\"{}\"", g.version)
+}
+
+/// Checks `If-Match` against the group as read (`old`): 412 when no tag it lists is its
+/// version.
+fn check_if_match(old: &StoredGroup, if_match: Option<&Condition>) -> Result<(), ScimError> {
+    let current = version_tag(old);
+    match if_match {
+        Some(condition) if !condition.matches(Some(&current)) => {
+            Err(etag::precondition_failed("group", Some(&current)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Before the first write of a change guarded by `If-Match` (checked by [`check_if_match`]):
+/// when it lists entity tags, takes the group at the version read ([`GroupStore::claim`]), so
+/// that of two writers that read the same version the second is refused (412) however their
+/// store writes interleave. The version moves by one more, even for a change that then writes
+/// nothing.
+async fn claim(
+    cx: &Ctx<'_>,
+    old: &StoredGroup,
+    if_match: Option<&Condition>,
+) -> Result<(), ScimError> {
+    if matches!(if_match, Some(Condition::Tags(_))) {
+        store(cx)?
+            .claim(&cx.tenant.name, &old.id, old.version)
+            .await?;
+    }
+    Ok(())
+}
+
 /// `PUT /Groups/{id}`: the group's displayName and externalId as sent, and its members the
-/// ones sent (a delta against the store: only the changes are written).
+/// ones sent (a delta against the store: only the changes are written). With `If-Match`, only
+/// while the group is at a version it lists.
 pub(super) async fn replace(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
     base_url: &str,
+    if_match: Option<&Condition>,
 ) -> Result<Value, ScimError> {
     check_id(id)?;
     let store = store(cx)?;
     let tenant = &cx.tenant.name;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
     let (name, external) = names(body)?;
+    check_if_match(&old, if_match)?;
     let delta = members_delta(cx, id, &member_ids(body)?).await?;
+    Box::pin(claim(cx, &old, if_match)).await?;
     let updated = if name != old.display_name || external != old.external_id {
         store
             .update(tenant, id, &name, external.as_deref(), None)
@@ -570,21 +610,25 @@ async fn get_or(
 
 /// `PATCH /Groups/{id}`: member additions and removals as deltas in the store (Entra's and
 /// Okta's forms included), any other change applied to the group as read (its members read
-/// only when an operation replaces them). Returns the group when `answer` asks for it.
+/// only when an operation replaces them). Returns the group when `answer` asks for it. With
+/// `If-Match`, only while the group is at a version it lists.
 pub(super) async fn patch(
     cx: &Ctx<'_>,
     id: &str,
     body: &Value,
     answer: Option<bool>,
     base_url: &str,
+    if_match: Option<&Condition>,
 ) -> Result<Option<Value>, ScimError> {
     check_id(id)?;
     let store = store(cx)?;
     let tenant = &cx.tenant.name;
     let request = PatchRequest::parse(body)?;
     let old = store.get(tenant, id).await?.ok_or_else(|| no_group(id))?;
+    check_if_match(&old, if_match)?;
     if let Some(delta) = patch::member_changes(&request) {
         check_member_changes(cx, delta.add.len() + delta.remove.len())?;
+        Box::pin(claim(cx, &old, if_match)).await?;
         remove_members(cx, id, &delta.remove).await?;
         add_members(cx, id, &delta.add).await?;
     } else {
@@ -604,6 +648,7 @@ pub(super) async fn patch(
             }
             None => None,
         };
+        Box::pin(claim(cx, &old, if_match)).await?;
         if name != old.display_name || external != old.external_id {
             store
                 .update(tenant, id, &name, external.as_deref(), None)
@@ -620,10 +665,28 @@ pub(super) async fn patch(
 }
 
 /// `DELETE /Groups/{id}`: the group leaves the store; the roles and flags of its former members
-/// are recomputed.
-pub(super) async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+/// are recomputed. With `If-Match` listing entity tags, only while the group is at one of
+/// them, checked in the delete's own transaction.
+pub(super) async fn delete(
+    cx: &Ctx<'_>,
+    id: &str,
+    if_match: Option<&Condition>,
+) -> Result<(), ScimError> {
     check_id(id)?;
-    let former = match store(cx)?.delete(&cx.tenant.name, id).await {
+    let store = store(cx)?;
+    let deleted = match if_match {
+        Some(condition @ Condition::Tags(_)) => {
+            let old = store
+                .get(&cx.tenant.name, id)
+                .await?
+                .ok_or_else(|| no_group(id))?;
+            check_if_match(&old, Some(condition))?;
+            store.delete_at(&cx.tenant.name, id, old.version).await
+        }
+        // `*`: any group there is; none is 404 as without it.
+        _ => store.delete(&cx.tenant.name, id).await,
+    };
+    let former = match deleted {
         Ok(former) => former,
         Err(StoreError::NotFound) => return Err(no_group(id)),
         Err(e) => return Err(e.into()),

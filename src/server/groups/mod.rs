@@ -28,7 +28,10 @@ mod ops;
 mod user;
 
 pub(crate) use held::user_deleted;
-pub use ops::{create, delete, get, list, patch, replace, shows_members};
+pub use ops::{
+    create, delete, get, group_version_covers, list, patch, patch_answer_members, replace,
+    shows_members, user_version_covers,
+};
 pub use user::{
     apply_user_rules, fill_user_groups, lists_user_groups, new_user_has_no_groups,
     with_default_role,

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::mapping::{
     GroupAttribute, GroupMapping, MemberList, Membership, OnDelete, ResourceMapping, UserAttribute,
 };
+use crate::scim::etag::{self, Condition};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, MemberDelta, PatchRequest};
@@ -33,6 +34,55 @@ use super::{
 /// Whether a response shaped by `query` shows `members`.
 pub fn shows_members(query: &ListQuery) -> bool {
     shows(query, "members", urn::GROUP)
+}
+
+/// Whether the group a PATCH answers with (200) shows its members: only when `attributes`
+/// names them. Reading them is what the PATCH itself avoids — a paged read of the whole list
+/// with member endpoints, a search of the users with membership on the user, one store query
+/// for groups held by the gateway, and nothing more only for a list on the group — so a client
+/// gets them by asking (`?attributes=members`), never by default.
+pub fn patch_answer_members(query: &ListQuery) -> bool {
+    !query.attributes.is_empty() && shows_members(query)
+}
+
+/// Whether a group's version (its `ETag`) covers the answer of a GET that shows members or
+/// not: for groups held by the gateway every member change moves the version, and a member
+/// list on the legacy group is part of the record; member endpoints and membership on the
+/// users change no version of the group, so an answer with members may differ under the same
+/// tag and is never answered 304.
+pub fn group_version_covers(cx: &Ctx<'_>, with_members: bool) -> bool {
+    if held::holds_groups(cx) {
+        return true;
+    }
+    !with_members
+        || matches!(
+            cx.mapping.groups.as_ref().map(|g| &g.membership),
+            Some(Membership::GroupAttribute(_))
+        )
+}
+
+/// Whether a user's version (its `ETag`) covers the answer of a GET shaped by `query`: not
+/// when the answer shows the user's `groups` and the gateway serves them, since a change of
+/// membership or a group's name moves no version of the user.
+pub fn user_version_covers(cx: &Ctx<'_>, query: &ListQuery) -> bool {
+    let served = held::holds_groups(cx)
+        || !matches!(
+            cx.mapping.groups.as_ref().map(|g| &g.membership),
+            None | Some(Membership::Endpoints {
+                user_groups: None,
+                ..
+            }) | Some(Membership::GroupAttribute(GroupAttribute {
+                user_groups: None,
+                ..
+            }))
+        );
+    !served || !super::user::shows_user_groups(query)
+}
+
+/// `If-Match` as a legacy group's write honours it: ignored when the groups' mapping has no
+/// `version:` (nothing to compare it with).
+fn versioned<'a>(g: &GroupMapping, if_match: Option<&'a Condition>) -> Option<&'a Condition> {
+    if_match.filter(|_| g.resource.has_version())
 }
 
 fn member_json(m: &Member, base_url: &str) -> Value {
@@ -515,9 +565,10 @@ pub async fn replace(
     id: &str,
     body: &Value,
     base_url: &str,
+    if_match: Option<&Condition>,
 ) -> Result<Value, ScimError> {
     if held::holds_groups(cx) {
-        return Box::pin(held::replace(cx, id, body, base_url)).await;
+        return Box::pin(held::replace(cx, id, body, base_url, if_match)).await;
     }
     let g = mapping(cx)?;
     let (group, members) = normalise_body(body)?;
@@ -527,6 +578,7 @@ pub async fn replace(
         ));
     }
     let old = fetch(cx, id).await?;
+    etag::check_if_match(versioned(g, if_match), &old.scim, "group")?;
     if is_protected(
         cx,
         g,
@@ -627,13 +679,23 @@ pub async fn patch(
     body: &Value,
     answer: Option<bool>,
     base_url: &str,
+    if_match: Option<&Condition>,
 ) -> Result<Option<Value>, ScimError> {
     if held::holds_groups(cx) {
-        return Box::pin(held::patch(cx, id, body, answer, base_url)).await;
+        return Box::pin(held::patch(cx, id, body, answer, base_url, if_match)).await;
     }
     let g = mapping(cx)?;
     check_id(&g.resource, id)?;
     let request = PatchRequest::parse(body)?;
+    // With `If-Match`, the group is read first and the condition checked on it.
+    let mut checked = match versioned(g, if_match) {
+        Some(condition) => {
+            let old = Box::pin(fetch(cx, id)).await?;
+            etag::check_if_match(Some(condition), &old.scim, "group")?;
+            Some(old)
+        }
+        None => None,
+    };
     if let Some(delta) = patch::member_changes(&request) {
         check_member_changes(cx, delta.add.len() + delta.remove.len())?;
         // Writing a group id onto users needs the group to exist; member calls on a group
@@ -645,7 +707,10 @@ pub async fn patch(
             || !g.protected.is_empty()
             || !g.hidden.is_empty();
         if read_first {
-            let old = fetch(cx, id).await?;
+            let old = match checked.take() {
+                Some(old) => old,
+                None => fetch(cx, id).await?,
+            };
             let changes = (delta.add.as_slice(), delta.remove.as_slice());
             if is_protected(cx, g, id, &old, Some(changes)) {
                 return match answer {
@@ -656,7 +721,10 @@ pub async fn patch(
         }
         apply_delta(cx, g, id, &delta).await?;
     } else {
-        let old = fetch(cx, id).await?;
+        let old = match checked.take() {
+            Some(old) => old,
+            None => fetch(cx, id).await?,
+        };
         if is_protected(cx, g, id, &old, None) {
             return match answer {
                 Some(with_members) => Ok(Some(get(cx, id, with_members, base_url).await?)),
@@ -695,12 +763,16 @@ pub async fn patch(
 }
 
 /// `DELETE /Groups/{id}`: deletes the legacy group, or marks it deleted, as the mapping says.
-pub async fn delete(cx: &Ctx<'_>, id: &str) -> Result<(), ScimError> {
+pub async fn delete(cx: &Ctx<'_>, id: &str, if_match: Option<&Condition>) -> Result<(), ScimError> {
     if held::holds_groups(cx) {
-        return Box::pin(held::delete(cx, id)).await;
+        return Box::pin(held::delete(cx, id, if_match)).await;
     }
     let g = mapping(cx)?;
     let r = &g.resource;
+    if let Some(condition) = versioned(g, if_match) {
+        let old = Box::pin(fetch(cx, id)).await?;
+        etag::check_if_match(Some(condition), &old.scim, "group")?;
+    }
     let read_only = r.on_delete == OnDelete::Delete && r.endpoints.delete.is_none();
     if read_only || !g.protected.is_empty() || !g.hidden.is_empty() {
         // A hidden group is 404 and a protected one answered as deleted, as with any mapping;
