@@ -231,14 +231,21 @@ fn a_user_post_sent_again_after_a_lost_answer_finds_the_user_instead_of_creating
     assert_eq!(users_named(&env, name).len(), 1);
     assert_eq!(
         env.acme().requests().get("POST", USERS),
-        1,
-        "the second POST never reached the legacy API's create"
+        2,
+        "the second POST's create was refused by Acme HR (its mapping says `unique: userName`), \
+         then the user looked up to be named"
     );
 }
 
 #[test]
 fn concurrent_posts_of_one_user_name_create_it_once() {
-    let env = Env::start(Legacy::AcmeHr);
+    // The gateway's own look-up first (Acme HR's refusal of a taken login is what stops them
+    // with the shipped mapping's `unique: userName`: tests/unique_creates.rs).
+    let env = Env::start_tweaked(
+        Legacy::AcmeHr,
+        |m| m.users.endpoints.create_unique = false,
+        |_| {},
+    );
     let name = "twice@example.com";
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let env = &env;
@@ -299,7 +306,9 @@ fn an_inactive_user_whose_deactivation_fails_is_reported_and_repaired_by_the_idp
     // userName finds the user, and its update leaves it inactive.
     let again = env.post("/Users", &new_user(name, false));
     assert_scim_error(&again, 409);
-    assert_eq!(env.crewbase().requests().get("POST", PEOPLE), 1);
+    // Crewbase refuses the second person itself (`unique: userName`).
+    assert_eq!(env.crewbase().requests().get("POST", PEOPLE), 2);
+    assert_eq!(users_named(&env, name).len(), 1);
     let r = env.patch(
         &format!("/Users/{id}"),
         &patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}])),
@@ -365,5 +374,6 @@ fn without_a_delete_endpoint_an_unreadable_create_is_marked_deleted_and_the_retr
     assert_eq!(again.status, 201, "{:?}", again.body);
     assert_eq!(again.body["id"], id.as_str(), "the same record, restored");
     assert_eq!(again.body["active"], true);
-    assert_eq!(env.keystone().requests().get("POST", keystone::USERS), 1);
+    // The retry's create refused by Keystone (`unique: userName`), then the record restored.
+    assert_eq!(env.keystone().requests().get("POST", keystone::USERS), 2);
 }

@@ -280,8 +280,9 @@ fn each_change_is_one_provisioning_line_with_the_request_id_the_legacy_api_saw()
     let dup = with_id(&changes[1].0);
     assert_eq!(
         field(dup[0], "legacy_status"),
-        200,
-        "the legacy API's answer to the look-up by userName"
+        422,
+        "the legacy API's refusal of the taken login (the mapping says `unique: userName`: the \
+         create goes first, the look-up by userName after it)"
     );
     assert!(
         field(dup[0], "detail")

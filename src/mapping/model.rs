@@ -404,6 +404,10 @@ pub(crate) struct EndpointFile {
     /// Only on `update`: what an answer without the record (204, an empty body) means: `read`
     /// (read it again with `get`, the default) or `as_written`.
     pub(crate) after_empty_answer: Option<S<String>>,
+    /// Only on `users.endpoints.create`: `userName` when the legacy API itself refuses a
+    /// create whose userName is taken (the gateway then creates first and looks the userName
+    /// up only on that refusal).
+    pub(crate) unique: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

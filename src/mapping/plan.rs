@@ -524,6 +524,11 @@ pub struct Endpoints {
     pub(crate) update_replaces_whole: Vec<LegacyPath>,
     /// What an update answered without the record means (`after_empty_answer:`).
     pub update_after_empty: AfterEmpty,
+    /// `unique: userName` on the users' create endpoint: the legacy API refuses a create whose
+    /// userName is taken (an error rule turns that refusal into 409 `uniqueness`, which `check`
+    /// requires), so a create is sent first, without looking the userName up or holding a
+    /// lock, and the userName is looked up only when it is refused.
+    pub create_unique: bool,
     pub delete: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub reactivate: Option<Endpoint>,

@@ -47,7 +47,8 @@ pub struct Gateway {
     pub user_locks: Arc<LockSet>,
     /// Serialises the creates of one userName or group displayName (keyed by (tenant, the
     /// collection and the lower-cased name)): a POST the IdP sends again while the first is
-    /// still running waits for it, then finds what it created.
+    /// still running waits for it, then finds what it created. Users take the lock of their
+    /// userName alone ([`LockSet::lock`]), groups one of the hashed set ([`LockSet::of`]).
     pub create_locks: Arc<LockSet>,
     /// The Prometheus metrics (served by the admin listener). Shared: a gateway rebuilt on a
     /// configuration reload takes over the previous one's (see [`Gateway::carry_over`]).
@@ -71,11 +72,57 @@ const LOCKS: usize = 64;
 /// A fixed set of async locks, one picked by hashing a key: serialises the work on one key
 /// inside the gateway without a lock per key (two keys may share a lock, which only makes one
 /// wait for the other).
-pub struct LockSet(Box<[tokio::sync::Mutex<()>]>);
+///
+/// [`LockSet::lock`] takes a lock of that very key instead: two keys never wait for each other.
+/// The creates of users use it, because they hold it across legacy calls.
+pub struct LockSet {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    /// The locks of single keys in use: an entry's lock lives as long as a guard holds it, and
+    /// entries whose lock is gone are swept out when the map has doubled since the last sweep.
+    keys: std::sync::Mutex<KeyLocks>,
+}
+
+/// The per-key locks of a [`LockSet`].
+#[derive(Default)]
+struct KeyLocks {
+    locks: std::collections::HashMap<(String, String), std::sync::Weak<tokio::sync::Mutex<()>>>,
+    /// The map's size after the last sweep.
+    live: usize,
+}
 
 impl LockSet {
     fn new() -> LockSet {
-        LockSet((0..LOCKS).map(|_| tokio::sync::Mutex::new(())).collect())
+        LockSet {
+            stripes: (0..LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            keys: std::sync::Mutex::new(KeyLocks::default()),
+        }
+    }
+
+    /// Waits for, and takes, the lock of `key` of `tenant` alone: held until the guard is
+    /// dropped; another key is never kept waiting by it.
+    pub async fn lock(&self, tenant: &str, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            // A poisoned map only means a panic elsewhere while it was held: its entries are
+            // still sound (weak references).
+            let mut keys = self
+                .keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = (tenant.to_string(), key.to_string());
+            match keys.locks.get(&entry).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    if keys.locks.len() >= (2 * keys.live).max(LOCKS) {
+                        keys.locks.retain(|_, lock| lock.strong_count() > 0);
+                        keys.live = keys.locks.len();
+                    }
+                    let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                    keys.locks.insert(entry, std::sync::Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
     }
 
     /// The lock of `key` of `tenant`.
@@ -83,7 +130,7 @@ impl LockSet {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (tenant, key).hash(&mut h);
-        &self.0[(h.finish() as usize) % self.0.len()]
+        &self.stripes[(h.finish() as usize) % self.stripes.len()]
     }
 }
 

@@ -213,6 +213,12 @@ fn active(user: &Value) -> Option<bool> {
 }
 
 /// `POST /Users`
+///
+/// When the mapping says the legacy API refuses a taken userName itself
+/// (`users.endpoints.create.unique: userName`), the create is sent at once, with no look-up and
+/// no lock: one legacy call for a new user; the userName is looked up only when the legacy API
+/// refuses it ([`taken`]). Otherwise the userName is looked up first, under the lock of that
+/// userName alone.
 pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
     let Some(name) = user_name(&user) else {
@@ -232,16 +238,58 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         ));
     };
     let legacy_user = groups::with_default_role(cx, &r.to_legacy(&user, None)?)?;
+    let new = NewUser {
+        user: &user,
+        name,
+        legacy: &legacy_user,
+        create,
+    };
+    let key = format!("Users/{}", name.to_lowercase());
+    if r.endpoints.create_unique {
+        return match Box::pin(send_create(cx, &new)).await? {
+            Sent::Made(made) => Ok(made),
+            Sent::Taken(refusal) => Box::pin(taken(cx, &new, &key, refusal)).await,
+        };
+    }
     // A POST the IdP sends again because it lost the answer must not create the user twice:
     // the creates of one userName wait for each other, and each looks the userName up first.
-    let key = format!("Users/{}", name.to_lowercase());
-    let _one_at_a_time = cx.create_locks.of(&cx.tenant.name, &key).lock().await;
+    let _one_at_a_time = cx.create_locks.lock(&cx.tenant.name, &key).await;
     // And across replicas, through the group store when there is one (PostgreSQL). Boxed: the
     // store's future adds nothing to a create's for the mappings without a store.
     let _everywhere = match &cx.store {
         Some(store) => Some(Box::pin(store.lock(&cx.tenant.name, &key)).await?),
         None => None,
     };
+    if let Some(restored) = Box::pin(holder_of(cx, &user, name)).await? {
+        return Ok(restored);
+    }
+    match Box::pin(send_create(cx, &new)).await? {
+        Sent::Made(made) => Ok(made),
+        Sent::Taken(refusal) => Err(refusal),
+    }
+}
+
+/// A user to create: the SCIM user, its userName, the legacy record and the create endpoint.
+struct NewUser<'a> {
+    user: &'a Value,
+    name: &'a str,
+    legacy: &'a Value,
+    create: &'a crate::mapping::Endpoint,
+}
+
+/// What the create call came to.
+enum Sent {
+    /// The user created, as SCIM sees it.
+    Made(Value),
+    /// The legacy API refused the create as a taken name (the mapping's error rules made its
+    /// answer a 409 `uniqueness`): that SCIM error.
+    Taken(ScimError),
+}
+
+/// Looks userName `name` up: 409 naming the live user that holds it; the user restored, when
+/// it is one the gateway marked deleted (`on_delete: deactivate`); `None` when nobody holds it.
+async fn holder_of(cx: &Ctx<'_>, user: &Value, name: &str) -> Result<Option<Value>, ScimError> {
+    let r = resource(cx);
     let found = select::find_equal(cx, r, full_schema(), "userName", name).await?;
     let found = legacy::in_full(cx, r, found).await?;
     if let Some((_, taken)) = found.iter().find(|(legacy, _)| !r.is_deleted(legacy)) {
@@ -254,17 +302,51 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     // back with the new attributes rather than refuse the IdP. One the legacy API deleted itself
     // (on_delete: delete, a soft delete) stays deleted: a new user is created.
     if matches!(r.on_delete, OnDelete::Deactivate) {
-        if let Some(restored) = restore_deleted(cx, &user, found).await? {
-            return Ok(restored);
-        }
+        return restore_deleted(cx, user, found).await;
     }
+    Ok(None)
+}
+
+/// The legacy API refused the create of `new` as a taken userName (`refusal`): the user that
+/// holds it is looked up, to name it in the 409, or to restore it when the gateway marked it
+/// deleted. Under the lock of that userName (and the store's, across replicas), so that two
+/// creates refused at once do not both restore it. When nobody holds the userName (the
+/// refusal was about another unique field, or the holder is gone since), the refusal stands.
+async fn taken(
+    cx: &Ctx<'_>,
+    new: &NewUser<'_>,
+    key: &str,
+    refusal: ScimError,
+) -> Result<Value, ScimError> {
+    let _one_at_a_time = cx.create_locks.lock(&cx.tenant.name, key).await;
+    let _everywhere = match &cx.store {
+        Some(store) => Some(Box::pin(store.lock(&cx.tenant.name, key)).await?),
+        None => None,
+    };
+    match holder_of(cx, new.user, new.name).await? {
+        Some(restored) => Ok(restored),
+        None => Err(refusal),
+    }
+}
+
+/// Sends the create call of `new`, then (`active: false` through a dedicated endpoint) its
+/// deactivation, and fills the caches.
+async fn send_create(cx: &Ctx<'_>, new: &NewUser<'_>) -> Result<Sent, ScimError> {
+    let r = resource(cx);
+    let NewUser {
+        user,
+        name,
+        legacy: legacy_user,
+        create,
+    } = *new;
     let call = Call {
-        body: Some(&legacy_user),
+        body: Some(legacy_user),
         ..Call::new(create)
     };
     let created = match legacy::call_with(cx, r, &call).await {
         Ok(created) => created,
         Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, name, e.error).await),
+        Err(e) if is_taken(&e.error) => return Ok(Sent::Taken(e.error)),
         Err(e) => return Err(e.error),
     };
     // The record created: answered (200 or 201), or named by the answer's Location header.
@@ -275,7 +357,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
     let mut legacy_now = created.body;
-    if !r.writes_active() && active(&user) == Some(false) {
+    if !r.writes_active() && active(user) == Some(false) {
         match set_active_by_endpoint(cx, &id, false).await {
             Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
             Err(e) => {
@@ -296,13 +378,20 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     } else if r.endpoints.update_if_match {
         cx.records.put(&cx.tenant.name, &id, created.raw).await;
     }
-    Ok(r.to_scim(&legacy_now)?)
+    Ok(Sent::Made(r.to_scim(&legacy_now)?))
+}
+
+/// Whether the mapping's error rules made a refused create a taken name (409 `uniqueness`).
+fn is_taken(e: &ScimError) -> bool {
+    e.status == 409 && e.scim_type == Some(crate::scim::ScimType::Uniqueness)
 }
 
 /// The legacy API accepted the create of user `name` but its answer cannot be used (`e` says
 /// why): the user may have been created all the same. It is looked up by its userName (the
-/// create lock is held, and no live user had that name a moment ago) and undone, so that the
-/// IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says so.
+/// create lock is held, and no live user had that name a moment ago; or the legacy API refuses
+/// a taken userName itself, so a live user of that name is the one it just created) and undone,
+/// so that the IdP's retry of the POST creates it afresh, or finds it. Returns the 502 that says
+/// so.
 async fn undo_unreadable_create(cx: &Ctx<'_>, name: &str, e: ScimError) -> ScimError {
     let r = resource(cx);
     let create = legacy::NamedCreate {

@@ -97,6 +97,9 @@ pub(super) fn endpoints(
         if name != "update" {
             update_only(cx, ep, &at);
         }
+        if name != "create" || kind != Kind::Users {
+            unique_only_on_users_create(cx, ep, &at);
+        }
         let shape = Shape {
             id: if id { Hole::Required } else { Hole::Forbidden },
             member: Hole::Forbidden,
@@ -250,6 +253,11 @@ pub(super) fn endpoints(
         list.endpoint.record = record?;
         Some(list)
     });
+    // `unique:` on the users' create endpoint (refused elsewhere, above).
+    let create_unique = match f.create.as_ref().and_then(|c| c.value.unique.as_ref()) {
+        Some(u) if kind == Kind::Users => create_unique(cx, &format!("{at}.create.unique"), u),
+        _ => Some(false),
+    };
     let update_after_empty = match update_s {
         Some(u) => records::after_empty(cx, &format!("{at}.update"), &u.value),
         None => Some(AfterEmpty::Read),
@@ -264,6 +272,7 @@ pub(super) fn endpoints(
             .is_some_and(|b| b.value),
         update_replaces_whole: update_replaces_whole?,
         update_after_empty: update_after_empty?,
+        create_unique: create_unique?,
         delete: delete.transpose_opt()?,
         deactivate: deactivate.transpose_opt()?,
         reactivate: reactivate.transpose_opt()?,
@@ -291,6 +300,44 @@ pub(super) fn update_only(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str)
             );
         }
     }
+}
+
+/// `unique:` belongs to `users.endpoints.create` only.
+pub(super) fn unique_only_on_users_create(cx: &mut Cx<'_>, ep: &Spanned<EndpointFile>, at: &str) {
+    if let Some(u) = &ep.value.unique {
+        cx.report(
+            loc(u),
+            &format!("{at}.unique"),
+            "`unique` only applies to users.endpoints.create (a legacy API that refuses a \
+             taken userName itself)"
+                .into(),
+            Some("remove it".into()),
+        );
+    }
+}
+
+/// `unique: userName` on the users' create endpoint: the legacy API refuses a create whose
+/// userName is taken. That an error rule recognises the refusal is checked with the section's
+/// `errors:` ([`check_create_unique`](super::check_create_unique)).
+fn create_unique(cx: &mut Cx<'_>, at: &str, u: &Spanned<String>) -> Option<bool> {
+    if u.value.trim() == "userName" {
+        return Some(true);
+    }
+    cx.report(
+        loc(u),
+        at,
+        format!(
+            "{:?} is not an attribute the gateway can leave to the legacy API's own uniqueness \
+             check",
+            u.value
+        ),
+        Some(
+            "write unique: userName (the legacy API refuses a create whose userName is taken), \
+             or remove it"
+                .into(),
+        ),
+    );
+    None
 }
 
 /// `replaces_whole:` of a partial update: objects named by field names (`$.address`). That

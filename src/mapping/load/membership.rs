@@ -94,6 +94,7 @@ fn member_endpoints(cx: &mut Cx<'_>, e: &Spanned<MemberEndpointsFile>) -> Option
     .and_then(|r| {
         let at = format!("{at}.remove");
         endpoints::update_only(cx, r, &at);
+        endpoints::unique_only_on_users_create(cx, r, &at);
         records::refuse_on_member_call(cx, &at, &r.value);
         let shape = Shape {
             id: Hole::Required,
@@ -334,6 +335,7 @@ fn group_attribute(cx: &mut Cx<'_>, a: &Spanned<GroupAttributeFile>) -> Option<G
         Some(u) => {
             let at = format!("{at}.update");
             endpoints::update_only(cx, u, &at);
+            endpoints::unique_only_on_users_create(cx, u, &at);
             let shape = Shape {
                 id: Hole::Required,
                 member: Hole::Forbidden,

@@ -960,6 +960,9 @@ fn resource(
         Some(e) => error_plan(cx, kind, e),
     };
 
+    if let (Some(e), Some(errors), Some(endpoints_s)) = (&endpoints, &errors, endpoints_s) {
+        check_create_unique(cx, endpoints_s, e, errors);
+    }
     if let (Some(endpoints_s), Some(on_delete)) = (endpoints_s, on_delete) {
         check_lifecycle(cx, kind, u, endpoints_s, on_delete, &attr_list);
     }
@@ -992,6 +995,53 @@ fn resource(
     attributes::advertise(&mut restricted, &mapping.plan.attrs);
     mapping.schema = restricted;
     Some(mapping)
+}
+
+/// `unique: userName` on the users' create endpoint leaves the check to the legacy API, so the
+/// gateway must recognise its refusal: an error rule of the create endpoint, or of the section,
+/// that makes a legacy answer a 409 `uniqueness`. Without one, a taken userName would reach the
+/// identity provider as whatever the default translation makes of it (often a 400), and the
+/// taken user would never be looked up, named or restored.
+pub(super) fn check_create_unique(
+    cx: &mut Cx<'_>,
+    endpoints_s: &Spanned<Box<EndpointsFile>>,
+    endpoints: &Endpoints,
+    errors: &ErrorPlan,
+) {
+    let (true, Some(create)) = (endpoints.create_unique, &endpoints.create) else {
+        return;
+    };
+    let recognised = create
+        .record
+        .errors
+        .iter()
+        .chain(&errors.rules)
+        .any(|r| r.scim_status == 409 && r.scim_type == Some(ScimType::Uniqueness));
+    if recognised {
+        return;
+    }
+    let Some(unique) = endpoints_s
+        .value
+        .create
+        .as_ref()
+        .and_then(|c| c.value.unique.as_ref())
+    else {
+        return;
+    };
+    cx.report(
+        loc(unique),
+        "users.endpoints.create.unique",
+        "unique: userName leaves the userName check to the legacy API, and no error rule \
+         recognises its answer to a taken userName"
+            .into(),
+        Some(
+            "add to users.errors.rules (or to the create endpoint's errors:) the rule for that \
+             answer, e.g. { status: 409, scim_status: 409, scim_type: uniqueness } or { status: \
+             422, code_path: $.error.code, equals: login_taken, scim_status: 409, scim_type: \
+             uniqueness }; or remove unique: to have the gateway look the userName up first"
+                .into(),
+        ),
+    );
 }
 
 /// `deleted: { legacy: $.status, value: archived }`: a writable legacy path and a scalar.
