@@ -82,7 +82,11 @@ fn keystone_users_answer_etags_and_refuse_stale_if_match() {
     let refused = call(&env, "PATCH", &path, Some(&title_patch("Boss")), &stale);
     assert_eq!(refused.status, 412, "{:?}", refused.body);
     assert_eq!(refused.body["status"], "412");
-    assert!(refused.body.get("scimType").is_none(), "{:?}", refused.body);
+    assert_eq!(
+        refused.body["scimType"], "preconditionFailed",
+        "{:?}",
+        refused.body
+    );
     let mut replaced = entra_user("ada@example.com");
     replaced["title"] = json!("Boss");
     assert_eq!(

@@ -17,6 +17,9 @@ pub(crate) enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// Not one of RFC 7644's keywords (its table has none for 412): sent with 412 so that a
+    /// client can tell a stale `If-Match` from other refusals by keyword as well as by status.
+    PreconditionFailed,
 }
 
 impl ScimType {
@@ -32,6 +35,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::PreconditionFailed => "preconditionFailed",
         }
     }
 
@@ -47,6 +51,7 @@ impl ScimType {
             "invalidValue" => ScimType::InvalidValue,
             "invalidVers" => ScimType::InvalidVers,
             "sensitive" => ScimType::Sensitive,
+            "preconditionFailed" => ScimType::PreconditionFailed,
             _ => return None,
         })
     }

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::scim::ScimError;
+use crate::scim::{ScimError, ScimType};
 
 /// One entity tag: `W/"abc"` (weak) or `"abc"` (strong).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +140,9 @@ pub(crate) struct Preconditions {
     pub(crate) if_none_match: Option<Condition>,
 }
 
-/// 412 Precondition Failed (RFC 7644 §3.12 lists 412 for a resource changed on the server, with
-/// no `scimType`: its keywords are all for 400). `current` is the resource's version now.
+/// 412 Precondition Failed (RFC 7644 §3.12 lists 412 for a resource changed on the server; its
+/// `scimType` keywords are all for 400, so the gateway's `preconditionFailed` is its own, named
+/// after the status). `current` is the resource's version now.
 pub(crate) fn precondition_failed(what: &str, current: Option<&str>) -> ScimError {
     let now = match current {
         Some(v) => format!("is at version {v}"),
@@ -149,7 +150,7 @@ pub(crate) fn precondition_failed(what: &str, current: Option<&str>) -> ScimErro
     };
     ScimError::new(
         412,
-        None,
+        Some(ScimType::PreconditionFailed),
         format!(
             "precondition failed: the {what} {now}, which no entity tag of If-Match matches; \
              read it again and retry with its ETag"
@@ -236,7 +237,10 @@ mod tests {
         let user = serde_json::json!({"meta": {"version": "W/\"4\""}});
         let stale = Condition::parse(r#"W/"3""#).unwrap();
         let e = check_if_match(Some(&stale), &user, "user").unwrap_err();
-        assert_eq!((e.status, e.scim_type), (412, None));
+        assert_eq!(
+            (e.status, e.scim_type),
+            (412, Some(ScimType::PreconditionFailed))
+        );
         assert!(e.detail.contains("W/\"4\""), "{}", e.detail);
         let current = Condition::parse(r#"W/"3", W/"4""#).unwrap();
         assert!(check_if_match(Some(&current), &user, "user").is_ok());

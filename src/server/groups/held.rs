@@ -55,7 +55,7 @@ impl From<StoreError> for ScimError {
             StoreError::Conflict(why) => ScimError::uniqueness(why),
             StoreError::Stale => ScimError::new(
                 412,
-                None,
+                Some(ScimType::PreconditionFailed),
                 "the group changed since the version given in If-Match",
             ),
             StoreError::NotFound => ScimError::not_found("no such group"),
