@@ -276,8 +276,11 @@ fn serve(config_path: &Path) -> ExitCode {
     };
     let addr = config.listen.address;
     let grace = std::time::Duration::from_secs(config.shutdown.grace_period_seconds);
+    // `drain` ends the process once the requests in flight are answered or the grace period is
+    // over; pingora's own grace period (a fixed sleep) is only the backstop behind it, one
+    // `timeout_seconds` longer, so that pingora never cuts a request before `drain` decides.
     let conf = server_conf(
-        config.shutdown.grace_period_seconds,
+        config.shutdown.grace_period_seconds + config.shutdown.timeout_seconds.max(1),
         config.shutdown.timeout_seconds,
     );
     let gateway = match Gateway::new(config, mapping) {
