@@ -804,3 +804,62 @@ fn serve_without_public_url_or_allowed_hosts_refuses_to_start_and_says_how_to_fi
         assert!(err.contains(part), "{part:?} missing from: {err}");
     }
 }
+
+/// A PATCH is applied operation by operation to the user's lists, so its cost grows with its
+/// operations times the values it carries: a 500 KB PATCH of 1,000 operations of 18 e-mails
+/// each took about a minute of CPU before both were bounded. Past either bound the answer is
+/// 400 tooMany at once, before any legacy call; at the bounds the PATCH is applied.
+#[test]
+fn a_patch_with_too_many_operations_or_values_is_refused_before_any_legacy_call() {
+    let env = Env::start(Legacy::AcmeHr);
+    let id = env.seed_users(1).remove(0);
+    let path = format!("/Users/{id}");
+    let email = |i: usize| json!({"value": format!("u{i}@example.com"), "type": "other"});
+    let patch = |ops: Vec<Value>| json!({"schemas": [PATCH_OP], "Operations": ops});
+    let refused = [
+        (
+            "1,001 operations",
+            patch(vec![json!({"op": "replace", "path": "title", "value": "t"}); 1001]),
+            "at most 1000",
+        ),
+        (
+            "1,001 values in one operation",
+            patch(vec![json!({"op": "add", "path": "emails",
+                              "value": (0..1001).map(email).collect::<Vec<_>>()})]),
+            "at most 1000",
+        ),
+        (
+            "1,000 operations of 18 values",
+            patch(
+                (0..1000)
+                    .map(|i| json!({"op": "add", "path": "emails",
+                                    "value": (0..18).map(|j| email(i * 18 + j)).collect::<Vec<_>>()}))
+                    .collect(),
+            ),
+            "at most 1000",
+        ),
+    ];
+    for (what, body, says) in refused {
+        let before = env.backend_requests();
+        let answer = env.patch(&path, &body);
+        assert_eq!(answer.status, 400, "{what}: {:?}", answer.body);
+        assert_scim_error(&env, what, 400, Some("tooMany"), &answer.body);
+        assert!(
+            answer.body["detail"].as_str().unwrap().contains(says),
+            "{what}: {:?}",
+            answer.body
+        );
+        assert_eq!(env.backend_requests(), before, "{what}: no legacy call");
+    }
+    // At the bounds: 1,000 values in one operation, and 1,000 small operations.
+    let at_bound = patch(vec![json!({"op": "add", "path": "emails",
+                                      "value": (0..1000).map(email).collect::<Vec<_>>()})]);
+    assert_eq!(env.patch(&path, &at_bound).status, 200);
+    let many_ops = patch(vec![
+        json!({"op": "replace", "path": "title", "value": "Lead"});
+        1000
+    ]);
+    let answer = env.patch(&path, &many_ops);
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["title"], "Lead");
+}

@@ -99,7 +99,16 @@ pub enum PatchError {
     /// A change to a readOnly attribute, or to an immutable attribute that already has a value.
     #[error("{0}")]
     Mutability(String),
+    /// More operations than one PATCH may carry ([`MAX_OPERATIONS`]).
+    #[error("{0}")]
+    TooMany(String),
 }
+
+/// The most operations one PATCH request may carry. Each operation is applied to the whole
+/// resource, so the cost of a request grows with operations × values: identity providers send
+/// a few dozen at most (one per changed attribute; member changes come as lists in a few
+/// operations, and are bounded by themselves), while a 1 MiB body holds about 25,000.
+pub const MAX_OPERATIONS: usize = 1000;
 
 impl PatchError {
     /// The same error, its detail prefixed with the (1-based) operation it came from.
@@ -111,6 +120,7 @@ impl PatchError {
             PatchError::NoTarget(d) => PatchError::NoTarget(at(d)),
             PatchError::InvalidValue(d) => PatchError::InvalidValue(at(d)),
             PatchError::Mutability(d) => PatchError::Mutability(at(d)),
+            PatchError::TooMany(d) => PatchError::TooMany(d),
         }
     }
 }
@@ -123,6 +133,7 @@ impl From<PatchError> for ScimError {
             PatchError::NoTarget(d) => ScimError::no_target(d),
             PatchError::InvalidValue(d) => ScimError::invalid_value(d),
             PatchError::Mutability(d) => ScimError::mutability(d),
+            PatchError::TooMany(d) => ScimError::too_many(d),
         }
     }
 }
@@ -174,12 +185,36 @@ impl PatchRequest {
                 ))
             }
         };
+        if operations.len() > MAX_OPERATIONS {
+            return Err(PatchError::TooMany(format!(
+                "the PATCH carries {} operations; one request may carry at most {MAX_OPERATIONS} \
+                 (send the changes in several requests)",
+                operations.len()
+            )));
+        }
         let operations = operations
             .iter()
             .enumerate()
             .map(|(i, op)| parse_operation(op).map_err(|e| e.in_operation(i + 1)))
             .collect::<Result<Vec<_>>>()?;
         Ok(PatchRequest { operations })
+    }
+
+    /// The elements of multi-valued attributes the operations carry: each array in a `value`,
+    /// and each array one level inside a `value` object (`{"emails": [...]}` without a path).
+    /// What merging them may cost grows with this times the operations, so a caller that has
+    /// no bound of its own on them (users; group members have theirs) bounds it.
+    pub fn carried_values(&self) -> usize {
+        let in_value = |v: &Value| match v {
+            Value::Array(items) => items.len(),
+            Value::Object(o) => o.values().map(|v| v.as_array().map_or(0, Vec::len)).sum(),
+            _ => 0,
+        };
+        self.operations
+            .iter()
+            .filter_map(|op| op.value.as_ref())
+            .map(in_value)
+            .sum()
     }
 }
 
@@ -956,8 +991,45 @@ fn describe(v: &Value) -> String {
 /// (RFC 7644 §3.5.2).
 fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
     let mut written = Vec::new();
+    // The elements by the text of their `value` (the only part [`same_item`] can match on for
+    // complex elements, lower-cased unless caseExact), so that merging n new elements into k
+    // costs O(n + k), not O(n·k): one request may carry tens of thousands.
+    let case_exact = match def.attr_type {
+        AttrType::Complex => def.sub_attribute("value").map(|v| v.case_exact),
+        _ => Some(def.case_exact),
+    };
+    let key_of = |item: &Value| -> Option<String> {
+        let value = match def.attr_type {
+            AttrType::Complex => item.as_object().and_then(|o| get_ci(o, "value"))?,
+            _ => item,
+        };
+        let text = value.as_str()?;
+        Some(if case_exact == Some(true) {
+            text.to_string()
+        } else {
+            // Char by char, as `same_text_ignoring_case` compares.
+            text.chars().flat_map(char::to_lowercase).collect()
+        })
+    };
+    let mut by_key: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, e) in base.iter().enumerate() {
+        if let Some(k) = key_of(e) {
+            by_key.entry(k).or_default().push(i);
+        }
+    }
     for item in new {
-        match base.iter().position(|e| same_item(def, e, &item)) {
+        // Elements with a textual value can only be the same as those with the same key;
+        // anything else is compared with every element, as before.
+        let found = match key_of(&item) {
+            Some(k) => by_key.get(&k).and_then(|at| {
+                at.iter()
+                    .copied()
+                    .find(|&i| same_item(def, &base[i], &item))
+            }),
+            None => base.iter().position(|e| same_item(def, e, &item)),
+        };
+        match found {
             Some(i) => {
                 if let Some(existing) = base.get_mut(i) {
                     match (existing, item) {
@@ -968,6 +1040,9 @@ fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec
                 written.push(i);
             }
             None => {
+                if let Some(k) = key_of(&item) {
+                    by_key.entry(k).or_default().push(base.len());
+                }
                 base.push(item);
                 written.push(base.len() - 1);
             }
@@ -1002,9 +1077,19 @@ fn same_item(def: &AttributeDef, a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Whether two strings are equal once lower-cased, without allocating.
+fn same_text_ignoring_case(x: &str, y: &str) -> bool {
+    if x.is_ascii() && y.is_ascii() {
+        return x.eq_ignore_ascii_case(y);
+    }
+    x.chars()
+        .flat_map(char::to_lowercase)
+        .eq(y.chars().flat_map(char::to_lowercase))
+}
+
 fn scalar_eq(a: &Value, b: &Value, case_exact: bool) -> bool {
     match (a, b) {
-        (Value::String(x), Value::String(y)) if !case_exact => x.to_lowercase() == y.to_lowercase(),
+        (Value::String(x), Value::String(y)) if !case_exact => same_text_ignoring_case(x, y),
         _ => a == b,
     }
 }
@@ -1549,6 +1634,61 @@ mod tests {
         let again = patch_user(json!([{"op": "add", "path": "emails",
                                        "value": [{"value": "BJensen@Example.com", "type": "work"}]}]));
         assert_eq!(again["emails"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_large_add_merges_by_value_ignoring_case_and_keeps_type_clashes_apart() {
+        // 5,000 new addresses, one of them the user's work address in another case, and one
+        // the same address as another type: merged by value in one pass.
+        let mut values: Vec<Value> = (0..5000)
+            .map(|i| json!({"value": format!("u{i}@example.com"), "type": "other"}))
+            .collect();
+        values.push(json!({"value": "BJENSEN@example.com", "type": "work", "display": "B"}));
+        values.push(json!({"value": "bjensen@EXAMPLE.com", "type": "home"}));
+        values.push(json!({"value": "u7@EXAMPLE.com", "type": "other"}));
+        let r = patch_user(json!([{"op": "add", "path": "emails", "value": values}]));
+        let emails = r["emails"].as_array().unwrap();
+        // The user's two addresses, 5,000 new ones, and the home address (a type clash).
+        assert_eq!(emails.len(), 2 + 5000 + 1);
+        let work: Vec<_> = emails.iter().filter(|e| e["type"] == "work").collect();
+        assert_eq!(work.len(), 1);
+        assert_eq!(work[0]["display"], "B", "merged into the existing element");
+    }
+
+    #[test]
+    fn more_operations_than_the_bound_are_refused_with_too_many() {
+        let op = json!({"op": "add", "path": "nickName", "value": "x"});
+        let at_bound = Value::Array(vec![op.clone(); MAX_OPERATIONS]);
+        assert!(PatchRequest::parse(&request(at_bound)).is_ok());
+        let past = Value::Array(vec![op; MAX_OPERATIONS + 1]);
+        let e = PatchRequest::parse(&request(past)).unwrap_err();
+        assert!(matches!(e, PatchError::TooMany(_)), "{e:?}");
+        let e = ScimError::from(e);
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::TooMany)));
+        assert!(e.detail.contains("at most 1000"), "{}", e.detail);
+    }
+
+    #[test]
+    fn the_values_an_operation_carries_are_counted_with_or_without_a_path() {
+        let req = PatchRequest::parse(&request(json!([
+            {"op": "add", "path": "emails", "value": [{"value": "a@x"}, {"value": "b@x"}]},
+            {"op": "add", "value": {"phoneNumbers": [{"value": "1"}], "nickName": "n"}},
+            {"op": "replace", "path": "title", "value": "t"},
+            {"op": "remove", "path": "ims"}
+        ])))
+        .unwrap();
+        assert_eq!(req.carried_values(), 3);
+    }
+
+    #[test]
+    fn case_is_ignored_without_allocating_also_beyond_ascii() {
+        assert!(same_text_ignoring_case(
+            "Ada@Example.COM",
+            "ada@example.com"
+        ));
+        assert!(same_text_ignoring_case("ÆSIR@x", "æsir@X"));
+        assert!(!same_text_ignoring_case("ada", "adam"));
+        assert!(!same_text_ignoring_case("ÆSIR", "AESIR"));
     }
 
     #[test]

@@ -630,6 +630,11 @@ pub async fn replace(
     .await
 }
 
+/// The most elements of multi-valued attributes (emails, phone numbers, addresses, roles…) one
+/// PATCH of a user may carry. A legacy user holds a handful of each; each operation is merged
+/// into the user's lists, so what a PATCH costs grows with its operations times its values.
+const MAX_PATCH_VALUES: usize = 1000;
+
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed. With `If-Match`,
 /// only over a version it lists (else 412).
 pub async fn patch(
@@ -639,6 +644,13 @@ pub async fn patch(
     if_match: Option<&Condition>,
 ) -> Result<Value, ScimError> {
     let request = PatchRequest::parse(body)?;
+    let carried = request.carried_values();
+    if carried > MAX_PATCH_VALUES {
+        return Err(ScimError::too_many(format!(
+            "the PATCH carries {carried} values of multi-valued attributes; a user's PATCH may \
+             carry at most {MAX_PATCH_VALUES}"
+        )));
+    }
     modify_user(cx, id, false, versioned(cx, if_match), |old| {
         let mut user = old.scim.clone();
         patch::apply(&mut user, &request, full_schema())?;
