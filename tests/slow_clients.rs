@@ -101,6 +101,26 @@ fn refused(env: &Env, reason: &str) -> f64 {
         .unwrap_or_else(|| panic!("{series} missing"))
 }
 
+/// Waits until the SCIM listener holds no connection: the start-up check that the listener
+/// accepts (a connection opened and dropped at once) takes a slot until the listener sees it
+/// closed, which on a busy machine can be after the test's first connections.
+fn wait_until_no_connection(env: &Env) {
+    let series = "scim_gateway_connections_open{listener=\"scim\"} ";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, text) = env.admin_get("/metrics");
+        let open: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.parse().ok())
+            .unwrap_or(0.0);
+        if open == 0.0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{open} connections still open");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_request_head_trickled_in_is_cut_at_the_header_timeout() {
     let env = Env::start_with(Legacy::AcmeHr, |c| c.listen.header_timeout_seconds = 1);
@@ -191,6 +211,7 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[test]
 fn a_connection_past_the_cap_is_answered_503_and_counted() {
     let env = Env::start_with(Legacy::AcmeHr, |c| c.listen.max_connections = 2);
+    wait_until_no_connection(&env);
     let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&env)).collect();
     // Both held connections are served (and stay open, kept alive).
     for s in &mut held {
