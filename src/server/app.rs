@@ -174,9 +174,19 @@ async fn read_body(session: &mut ServerSession, max: usize) -> Result<Vec<u8>, S
     }
 }
 
+/// The first capacity of a response body: a user answered (about 1 KB) fits without growing.
+const RESPONSE_BUFFER: usize = 2048;
+
 fn to_http(reply: Reply) -> Response<Vec<u8>> {
     let body = match &reply.body {
-        Some(v) => serde_json::to_vec(v).unwrap_or_default(),
+        // Written once into a buffer the size of a usual answer, not grown from 128 bytes.
+        Some(v) => {
+            let mut body = Vec::with_capacity(RESPONSE_BUFFER);
+            match serde_json::to_writer(&mut body, v) {
+                Ok(()) => body,
+                Err(_) => Vec::new(),
+            }
+        }
         None => Vec::new(),
     };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -395,7 +405,8 @@ fn preconditions(request: &Request, route: &Route) -> Result<Preconditions, Scim
 /// leave `meta` out: the `ETag` header carries it all the same.
 fn version_of(resource: &Value) -> Option<String> {
     resource
-        .pointer("/meta/version")
+        .get("meta")
+        .and_then(|m| m.get("version"))
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
@@ -414,7 +425,11 @@ fn tagged(status: u16, full_version: Option<String>, shown: Value) -> Reply {
 /// and its `meta.location` as `Location`.
 fn created(full: &Value, shown: Value) -> Reply {
     let mut reply = tagged(201, version_of(full), shown);
-    if let Some(loc) = full.pointer("/meta/location").and_then(Value::as_str) {
+    if let Some(loc) = full
+        .get("meta")
+        .and_then(|m| m.get("location"))
+        .and_then(Value::as_str)
+    {
         reply.headers.push(("location", loc.to_string()));
     }
     reply
