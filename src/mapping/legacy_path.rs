@@ -98,6 +98,16 @@ impl LegacyPath {
         }
     }
 
+    /// The first value the path selects (null included: the first of [`LegacyPath::read_all`]),
+    /// taken out of `doc` (left null there) rather than cloned; a path outside the writer's
+    /// grammar gives a clone and leaves `doc` as it was.
+    pub(crate) fn take_first(&self, doc: &mut Value) -> Option<Value> {
+        match &self.write {
+            Ok(steps) => take_first(steps, doc),
+            Err(_) => self.read_all(doc).first().map(|v| (*v).clone()),
+        }
+    }
+
     /// Every value the path selects, in document order. Paths in the writer's grammar (nearly
     /// all mappings' paths) are walked directly; the others go through jsonpath-rust. Both give
     /// the same answer (tested); the walk just allocates nothing per step.
@@ -405,6 +415,20 @@ fn first<'a>(steps: &[Step], doc: &'a Value) -> Option<&'a Value> {
     }
 }
 
+/// The first value [`walk`] would collect, taken out of `doc`.
+fn take_first(steps: &[Step], doc: &mut Value) -> Option<Value> {
+    match steps.split_first() {
+        None => Some(std::mem::take(doc)),
+        Some((Step::Field(name), rest)) => take_first(rest, doc.as_object_mut()?.get_mut(name)?),
+        Some((Step::Index(i), rest)) => take_first(rest, doc.as_array_mut()?.get_mut(*i)?),
+        Some((Step::Match { key, value }, rest)) => doc
+            .as_array_mut()?
+            .iter_mut()
+            .filter(|element| element.get(key.as_str()) == Some(value))
+            .find_map(|element| take_first(rest, element)),
+    }
+}
+
 fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
     let mut cur = doc;
     let last = steps.len().saturating_sub(1);
@@ -552,8 +576,12 @@ mod tests {
                     .unwrap_or_default();
                 assert_eq!(direct, via_jsonpath, "{path} on {doc}");
                 // One value read: the first that is not null, found without collecting.
+                let taken = via_jsonpath.first().map(|v| (*v).clone());
                 let first = via_jsonpath.into_iter().find(|v| !v.is_null());
                 assert_eq!(p.read(doc), first, "{path} on {doc}");
+                // The first value, null included, taken out.
+                let mut owned = doc.clone();
+                assert_eq!(p.take_first(&mut owned), taken, "{path} on {doc}");
             }
         }
     }
