@@ -71,15 +71,17 @@ impl MembershipCache {
         }
     }
 
-    /// The groups of `user_id` of `tenant`, from the cache or from `load`. Concurrent misses
-    /// for the same user run `load` once; a failed load is not cached.
-    pub(crate) async fn user_groups<F>(
+    /// The groups of `user_id` of `tenant`, from the cache or from the future `load` makes.
+    /// Concurrent misses for the same user run it once; a failed load is not cached. The
+    /// loader is only called on a miss: a hit neither builds nor moves its future.
+    pub(crate) async fn user_groups<L, F>(
         &self,
         tenant: &str,
         user_id: &str,
-        load: F,
+        load: L,
     ) -> Result<Arc<Vec<GroupRef>>, ScimError>
     where
+        L: FnOnce() -> F,
         F: Future<Output = Result<Vec<GroupRef>, ScimError>>,
     {
         let key = entry_key(tenant, user_id);
@@ -91,7 +93,7 @@ impl MembershipCache {
         // The loader (a chain of legacy calls) is a large future; moka moves it several times
         // by value. Boxed, it moves as a pointer — unboxed, a debug build overflowed the stack of
         // the server's worker threads.
-        let load = Box::pin(load);
+        let load = Box::pin(load());
         self.user_groups
             .try_get_with(key, async { load.await.map(Arc::new) })
             .await
@@ -182,8 +184,9 @@ mod tests {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         let loads = AtomicUsize::new(0);
         for _ in 0..3 {
+            let loads = &loads;
             let got = cache
-                .user_groups("t", "u1", async {
+                .user_groups("t", "u1", move || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     Ok(vec![g("a")])
                 })
@@ -204,7 +207,7 @@ mod tests {
             let (cache, loads) = (cache.clone(), loads.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .user_groups("t", "u1", async {
+                    .user_groups("t", "u1", || async move {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok(vec![g("a")])
@@ -227,18 +230,18 @@ mod tests {
     async fn a_write_through_the_gateway_is_seen_on_the_next_read() {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         cache
-            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", || async { Ok(vec![g("a")]) })
             .await
             .unwrap();
         cache.invalidate_users("t", ["u1"]).await;
         let got = cache
-            .user_groups("t", "u1", async { Ok(vec![g("a"), g("b")]) })
+            .user_groups("t", "u1", || async { Ok(vec![g("a"), g("b")]) })
             .await
             .unwrap();
         assert_eq!(got.len(), 2, "no stale read after the gateway's own write");
         cache.invalidate_all();
         let got = cache
-            .user_groups("t", "u1", async { Ok(vec![]) })
+            .user_groups("t", "u1", || async { Ok(vec![]) })
             .await
             .unwrap();
         assert!(got.is_empty());
@@ -248,12 +251,12 @@ mod tests {
     async fn a_failed_load_is_not_cached() {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         let err = cache
-            .user_groups("t", "u1", async { Err(ScimError::bad_gateway("down")) })
+            .user_groups("t", "u1", || async { Err(ScimError::bad_gateway("down")) })
             .await
             .unwrap_err();
         assert_eq!(err.status, 502);
         let got = cache
-            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", || async { Ok(vec![g("a")]) })
             .await
             .unwrap();
         assert_eq!(got.len(), 1);
@@ -263,19 +266,19 @@ mod tests {
     async fn tenants_never_see_each_others_entries() {
         let cache = MembershipCache::new(Duration::from_secs(60), 100);
         cache
-            .user_groups("acme", "17", async { Ok(vec![g("acme-admins")]) })
+            .user_groups("acme", "17", || async { Ok(vec![g("acme-admins")]) })
             .await
             .unwrap();
         // The same legacy user id in another tenant is another user.
         let other = cache
-            .user_groups("globex", "17", async { Ok(vec![g("globex-sales")]) })
+            .user_groups("globex", "17", || async { Ok(vec![g("globex-sales")]) })
             .await
             .unwrap();
         assert_eq!(other.as_slice(), &[g("globex-sales")]);
         // An invalidation in one tenant leaves the other's entry alone.
         cache.invalidate_users("globex", ["17"]).await;
         let acme = cache
-            .user_groups("acme", "17", async { Ok(vec![]) })
+            .user_groups("acme", "17", || async { Ok(vec![]) })
             .await
             .unwrap();
         assert_eq!(acme.as_slice(), &[g("acme-admins")]);
@@ -285,12 +288,12 @@ mod tests {
     async fn entries_expire_after_the_ttl() {
         let cache = MembershipCache::new(Duration::from_millis(50), 100);
         cache
-            .user_groups("t", "u1", async { Ok(vec![g("a")]) })
+            .user_groups("t", "u1", || async { Ok(vec![g("a")]) })
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(120)).await;
         let got = cache
-            .user_groups("t", "u1", async { Ok(vec![]) })
+            .user_groups("t", "u1", || async { Ok(vec![]) })
             .await
             .unwrap();
         assert!(

@@ -91,7 +91,21 @@ impl LegacyPath {
 
     /// The first non-null value the path selects.
     pub(crate) fn read<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
-        self.read_all(doc).into_iter().find(|v| !v.is_null())
+        match &self.write {
+            // Walked without collecting: a translation reads every attribute this way.
+            Ok(steps) => first(steps, doc),
+            Err(_) => self.read_all(doc).into_iter().find(|v| !v.is_null()),
+        }
+    }
+
+    /// The first value the path selects (null included: the first of [`LegacyPath::read_all`]),
+    /// taken out of `doc` (left null there) rather than cloned; a path outside the writer's
+    /// grammar gives a clone and leaves `doc` as it was.
+    pub(crate) fn take_first(&self, doc: &mut Value) -> Option<Value> {
+        match &self.write {
+            Ok(steps) => take_first(steps, doc),
+            Err(_) => self.read_all(doc).first().map(|v| (*v).clone()),
+        }
     }
 
     /// Every value the path selects, in document order. Paths in the writer's grammar (nearly
@@ -387,6 +401,34 @@ fn walk<'a>(steps: &[Step], doc: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
+/// The first value that is not null of those [`walk`] would collect, in the same order.
+fn first<'a>(steps: &[Step], doc: &'a Value) -> Option<&'a Value> {
+    match steps.split_first() {
+        None => (!doc.is_null()).then_some(doc),
+        Some((Step::Field(name), rest)) => first(rest, doc.as_object()?.get(name)?),
+        Some((Step::Index(i), rest)) => first(rest, doc.as_array()?.get(*i)?),
+        Some((Step::Match { key, value }, rest)) => doc
+            .as_array()?
+            .iter()
+            .filter(|element| element.get(key.as_str()) == Some(value))
+            .find_map(|element| first(rest, element)),
+    }
+}
+
+/// The first value [`walk`] would collect, taken out of `doc`.
+fn take_first(steps: &[Step], doc: &mut Value) -> Option<Value> {
+    match steps.split_first() {
+        None => Some(std::mem::take(doc)),
+        Some((Step::Field(name), rest)) => take_first(rest, doc.as_object_mut()?.get_mut(name)?),
+        Some((Step::Index(i), rest)) => take_first(rest, doc.as_array_mut()?.get_mut(*i)?),
+        Some((Step::Match { key, value }, rest)) => doc
+            .as_array_mut()?
+            .iter_mut()
+            .filter(|element| element.get(key.as_str()) == Some(value))
+            .find_map(|element| take_first(rest, element)),
+    }
+}
+
 fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
     let mut cur = doc;
     let last = steps.len().saturating_sub(1);
@@ -511,6 +553,7 @@ mod tests {
             json!({"a": {"b": [10, 20]}, "phones": [{"kind": 1, "n": "x"}, {"n": "y"}, 7]}),
             json!([{"a": 1}]),
             json!(null),
+            json!({"phones": [{"kind": "cell", "n": null}, {"kind": "cell", "n": "4"}]}),
         ];
         let paths = [
             "$.a",
@@ -532,6 +575,13 @@ mod tests {
                     .map(|r| r.into_iter().map(|r| r.val).collect())
                     .unwrap_or_default();
                 assert_eq!(direct, via_jsonpath, "{path} on {doc}");
+                // One value read: the first that is not null, found without collecting.
+                let taken = via_jsonpath.first().map(|v| (*v).clone());
+                let first = via_jsonpath.into_iter().find(|v| !v.is_null());
+                assert_eq!(p.read(doc), first, "{path} on {doc}");
+                // The first value, null included, taken out.
+                let mut owned = doc.clone();
+                assert_eq!(p.take_first(&mut owned), taken, "{path} on {doc}");
             }
         }
     }

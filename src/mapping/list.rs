@@ -16,17 +16,23 @@ impl ListEndpoint {
     /// empty page; a response without the field, or with something else than a list, or an
     /// item without its envelope, cannot be read.
     pub fn items(&self, body: &Value) -> Result<Vec<Value>, TranslateError> {
-        match self.items.read_all(body).first() {
+        self.take_items(body.clone())
+    }
+
+    /// [`ListEndpoint::items`], moved out of the response rather than cloned. Read the total and
+    /// the cursor first.
+    pub fn take_items(&self, mut body: Value) -> Result<Vec<Value>, TranslateError> {
+        match self.items.take_first(&mut body) {
             None => Err(TranslateError::LegacyResponse(format!(
                 "the list response has no items at {}",
                 self.items.as_str()
             ))),
             Some(Value::Array(items)) => match &self.endpoint.record.item {
-                None => Ok(items.clone()),
+                None => Ok(items),
                 Some(key) => items
-                    .iter()
-                    .map(|item| match item.get(key) {
-                        Some(record) if record.is_object() => Ok(record.clone()),
+                    .into_iter()
+                    .map(|mut item| match item.get_mut(key).map(std::mem::take) {
+                        Some(record) if record.is_object() => Ok(record),
                         _ => Err(TranslateError::LegacyResponse(format!(
                             "an item of the list response at {} has no object under {key:?} \
                              (the mapping's envelope: {{ item: {key} }})",

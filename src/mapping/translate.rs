@@ -53,12 +53,12 @@ impl ResourceMapping {
                 } => {
                     let found = path.read(legacy).filter(|v| !(*empty_absent && blank(v)));
                     if let Some(v) = found.and_then(|v| conv.to_scim(v)) {
-                        slot.set(&mut out, v);
+                        slot.set_built(&mut out, v);
                     }
                 }
                 Attr::Computed { slot, template } => {
                     if let Some(text) = template.render(legacy) {
-                        slot.set(&mut out, Value::String(text));
+                        slot.set_built(&mut out, Value::String(text));
                     }
                 }
                 Attr::Join {
@@ -73,7 +73,7 @@ impl ResourceMapping {
                             parts.iter().zip(split_join(&text, separator, parts.len()))
                         {
                             if !piece.is_empty() {
-                                slot.set(&mut out, Value::String(piece));
+                                slot.set_built(&mut out, Value::String(piece));
                             }
                         }
                     }
@@ -86,23 +86,22 @@ impl ResourceMapping {
         for attr in &self.plan.attrs {
             if let Attr::ScimConstant { slot, value } = attr {
                 if slot.element_exists(&out) {
-                    slot.set(&mut out, value.clone());
+                    slot.set_built(&mut out, value.clone());
                 }
             }
         }
         if let Some(obj) = out.as_object_mut() {
-            let extensions: Vec<String> = self
+            let extensions: Vec<&str> = self
                 .plan
                 .attrs
                 .iter()
                 .filter_map(attr_container)
                 .filter(|urn| obj.contains_key(*urn))
-                .map(str::to_string)
                 .collect();
             if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
                 for urn in extensions {
-                    if !schemas.iter().any(|s| s.as_str() == Some(urn.as_str())) {
-                        schemas.push(Value::String(urn));
+                    if !schemas.iter().any(|s| s.as_str() == Some(urn)) {
+                        schemas.push(Value::String(urn.to_string()));
                     }
                 }
             }

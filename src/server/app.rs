@@ -174,9 +174,19 @@ async fn read_body(session: &mut ServerSession, max: usize) -> Result<Vec<u8>, S
     }
 }
 
+/// The first capacity of a response body: a user answered (about 1 KB) fits without growing.
+const RESPONSE_BUFFER: usize = 2048;
+
 fn to_http(reply: Reply) -> Response<Vec<u8>> {
     let body = match &reply.body {
-        Some(v) => serde_json::to_vec(v).unwrap_or_default(),
+        // Written once into a buffer the size of a usual answer, not grown from 128 bytes.
+        Some(v) => {
+            let mut body = Vec::with_capacity(RESPONSE_BUFFER);
+            match serde_json::to_writer(&mut body, v) {
+                Ok(()) => body,
+                Err(_) => Vec::new(),
+            }
+        }
         None => Vec::new(),
     };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -354,9 +364,11 @@ async fn route_request(
         Value::Null
     };
     let pre = preconditions(request, &route)?;
-    // Boxed once, here: an operation's future (a chain of legacy calls) is large, and the
-    // worker threads' stacks are not.
-    Box::pin(operate(cx, route, &query, &body, &base, &pre)).await
+    // Each operation's future (a chain of legacy calls) is large, and the worker threads'
+    // stacks are not: `operate` boxes the one it runs, so that only that operation's future is
+    // built and moved (a box around `operate` itself would copy the largest of them all, a
+    // PATCH's, on every request).
+    operate(cx, route, &query, &body, &base, &pre).await
 }
 
 /// The conditional headers `route` honours (RFC 7644 §3.14): `If-Match` on PUT, PATCH and
@@ -393,7 +405,8 @@ fn preconditions(request: &Request, route: &Route) -> Result<Preconditions, Scim
 /// leave `meta` out: the `ETag` header carries it all the same.
 fn version_of(resource: &Value) -> Option<String> {
     resource
-        .pointer("/meta/version")
+        .get("meta")
+        .and_then(|m| m.get("version"))
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
@@ -412,7 +425,11 @@ fn tagged(status: u16, full_version: Option<String>, shown: Value) -> Reply {
 /// and its `meta.location` as `Location`.
 fn created(full: &Value, shown: Value) -> Reply {
     let mut reply = tagged(201, version_of(full), shown);
-    if let Some(loc) = full.pointer("/meta/location").and_then(Value::as_str) {
+    if let Some(loc) = full
+        .get("meta")
+        .and_then(|m| m.get("location"))
+        .and_then(Value::as_str)
+    {
         reply.headers.push(("location", loc.to_string()));
     }
     reply
@@ -462,15 +479,15 @@ async fn operate(
     };
     Ok(match route {
         Route::List(Collection::Users) | Route::Search(Collection::Users) => {
-            Reply::json(200, users::list(cx, query, base).await?)
+            Reply::json(200, Box::pin(users::list(cx, query, base)).await?)
         }
         Route::Create(Collection::Users) => {
-            let mut user = users::create(cx, body).await?;
+            let mut user = Box::pin(users::create(cx, body)).await?;
             set_location(&mut user, base);
             created(&user, finish(user.clone()))
         }
         Route::Get(Collection::Users, id) => {
-            let user = users::get(cx, &id).await?;
+            let user = Box::pin(users::get(cx, &id)).await?;
             match (&pre.if_none_match, version_of(&user)) {
                 (Some(c), Some(v))
                     if groups::user_version_covers(cx, query) && c.matches(Some(&v)) =>
@@ -480,27 +497,28 @@ async fn operate(
                 _ => user_reply(200, user),
             }
         }
-        Route::Replace(Collection::Users, id) => {
-            user_reply(200, users::replace(cx, &id, body, if_match).await?)
-        }
+        Route::Replace(Collection::Users, id) => user_reply(
+            200,
+            Box::pin(users::replace(cx, &id, body, if_match)).await?,
+        ),
         Route::Patch(Collection::Users, id) => {
-            user_reply(200, users::patch(cx, &id, body, if_match).await?)
+            user_reply(200, Box::pin(users::patch(cx, &id, body, if_match)).await?)
         }
         Route::Delete(Collection::Users, id) => {
-            users::delete(cx, &id, if_match).await?;
+            Box::pin(users::delete(cx, &id, if_match)).await?;
             no_content()
         }
-        Route::SearchAll => Reply::json(200, search_all(cx, query, base).await?),
+        Route::SearchAll => Reply::json(200, Box::pin(search_all(cx, query, base)).await?),
         Route::List(Collection::Groups) | Route::Search(Collection::Groups) => {
-            Reply::json(200, groups::list(cx, query, base).await?)
+            Reply::json(200, Box::pin(groups::list(cx, query, base)).await?)
         }
         Route::Create(Collection::Groups) => {
-            let group = groups::create(cx, body, base).await?;
+            let group = Box::pin(groups::create(cx, body, base)).await?;
             created(&group, project_group(&group, query))
         }
         Route::Get(Collection::Groups, id) => {
             let shows_members = groups::shows_members(query);
-            let group = groups::get(cx, &id, shows_members, base).await?;
+            let group = Box::pin(groups::get(cx, &id, shows_members, base)).await?;
             match (&pre.if_none_match, version_of(&group)) {
                 (Some(c), Some(v))
                     if groups::group_version_covers(cx, shows_members) && c.matches(Some(&v)) =>
@@ -511,7 +529,7 @@ async fn operate(
             }
         }
         Route::Replace(Collection::Groups, id) => {
-            let group = groups::replace(cx, &id, body, base, if_match).await?;
+            let group = Box::pin(groups::replace(cx, &id, body, base, if_match)).await?;
             group_reply(200, &group)
         }
         Route::Patch(Collection::Groups, id) => {
@@ -522,13 +540,13 @@ async fn operate(
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
             let configured = cx.config.scim.group_patch_answer == GroupPatchAnswer::Group;
             let answer = (asks || configured).then(|| groups::patch_answer_members(query));
-            match groups::patch(cx, &id, body, answer, base, if_match).await? {
+            match Box::pin(groups::patch(cx, &id, body, answer, base, if_match)).await? {
                 Some(group) => group_reply(200, &group),
                 None => no_content(),
             }
         }
         Route::Delete(Collection::Groups, id) => {
-            groups::delete(cx, &id, if_match).await?;
+            Box::pin(groups::delete(cx, &id, if_match)).await?;
             no_content()
         }
         Route::ServiceProviderConfig => Reply::json(200, service_provider_config(cx, base)),

@@ -371,25 +371,25 @@ pub fn set_location(resource: &mut Value, base_url: &str) {
             }
         }
     }
-    let Some(id) = resource
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
+    let Some(Value::String(id)) = resource.get("id") else {
         return;
     };
     let collection = match resource
-        .pointer("/meta/resourceType")
+        .get("meta")
+        .and_then(|m| m.get("resourceType"))
         .and_then(Value::as_str)
     {
         Some("Group") => "Groups",
         _ => "Users",
     };
-    let encoded = percent_encoding::utf8_percent_encode(&id, SEGMENT).to_string();
+    // One String, written in place: this runs on every answer.
+    let mut location = String::with_capacity(base_url.len() + collection.len() + id.len() + 8);
+    location.push_str(base_url);
+    location.push('/');
+    location.push_str(collection);
+    location.push('/');
+    location.extend(percent_encoding::utf8_percent_encode(id, SEGMENT));
     if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.insert(
-            "location".into(),
-            Value::String(format!("{base_url}/{collection}/{encoded}")),
-        );
+        meta.insert("location".into(), Value::String(location));
     }
 }

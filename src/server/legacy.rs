@@ -881,11 +881,12 @@ pub(crate) async fn fetch_page(
         },
     )
     .await?;
-    let items = list.items(&r.body)?;
+    let total = list.total(&r.body, &r.headers);
+    let next = list.next_cursor(&r.body, &r.headers);
     Ok(Page {
-        total: list.total(&r.body, &r.headers),
-        next: list.next_cursor(&r.body, &r.headers),
-        items,
+        total,
+        next,
+        items: list.take_items(r.body)?,
     })
 }
 

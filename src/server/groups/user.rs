@@ -154,7 +154,7 @@ pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
     ) {
         let _ = cx
             .membership
-            .user_groups(&cx.tenant.name, user_id, async { Ok(Vec::new()) })
+            .user_groups(&cx.tenant.name, user_id, || async { Ok(Vec::new()) })
             .await;
     }
 }
@@ -194,7 +194,7 @@ pub(super) async fn groups_of_user(
             let Some(ug) = by_call else {
                 return Ok(Vec::new());
             };
-            let load = async {
+            let load = move || async move {
                 let call = Call {
                     id: Some(user_id),
                     ..Call::new(&ug.endpoint)
@@ -235,7 +235,7 @@ pub(super) async fn groups_of_user(
                 None => {
                     let users = &cx.mapping.users;
                     let load =
-                        async {
+                        move || async move {
                             // Through the identity guard: a legacy API that reads "6x" as user 6
                             // must not lend user 6's groups to "6x".
                             let got = legacy::read_record(cx, users, user_id).await?.ok_or_else(
