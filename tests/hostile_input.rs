@@ -29,13 +29,7 @@ struct Raw {
 /// Sends one request exactly as given (the request target is not normalised or encoded) and
 /// reads the answer until the server closes the connection.
 fn raw(env: &Env, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Raw {
-    let addr = env
-        .base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let addr = env.scim_addr();
     let mut stream = TcpStream::connect(&addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -601,13 +595,8 @@ fn a_user_name_with_crlf_is_data_never_a_header() {
 /// Sends `head` (a request head without its final blank line, every header as given: no Host
 /// is added) with `body`, and reads the answer.
 fn raw_head(env: &Env, head: &str, body: &[u8]) -> Raw {
-    let addr = env
-        .base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let addr = env.scim_addr();
+    let mut stream = TcpStream::connect(&addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -641,13 +630,7 @@ fn a_host_outside_allowed_hosts_is_refused_before_any_work_and_never_echoed() {
     let env = Env::start_with(Legacy::AcmeHr, |c| {
         c.scim.allowed_hosts = vec!["127.0.0.1".into(), "LocalHost".into()];
     });
-    let addr = env
-        .base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let addr = env.scim_addr();
     let user =
         serde_json::to_vec(&json!({"schemas": [USER_URN], "userName": "eve@example.com"})).unwrap();
     let auth = format!("Authorization: {}", bearer());

@@ -15,8 +15,7 @@ use common::{Env, Legacy, TOKEN};
 
 /// The SCIM listener's address of `env`.
 fn scim_addr(env: &Env) -> SocketAddr {
-    let rest = env.base.trim_start_matches("http://");
-    rest[..rest.find('/').unwrap()].parse().unwrap()
+    env.scim_addr().parse().unwrap()
 }
 
 fn connect(env: &Env) -> TcpStream {

@@ -317,6 +317,25 @@ fn to_i64(n: u64) -> i64 {
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// Runs `statement` with the tenant and one more value in `tx`, and returns the first column
+/// of every row it answers (member or group ids).
+async fn strings(
+    tx: &mut Tx,
+    statement: &str,
+    tenant: &str,
+    key: &str,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query(statement)
+        .bind(tenant)
+        .bind(key)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(first_string)
+        .collect()
+}
+
 /// Inserts `users` (distinct) as members; returns those that were not members yet.
 async fn insert_members(
     tx: &mut Tx,
@@ -393,15 +412,7 @@ async fn bump(tx: &mut Tx, tenant: &str, id: &str, now: &str) -> Result<(), Stor
 /// Deletes the group and its members in `tx`, and commits; returns its former members.
 /// `NotFound` when the tenant has no such group.
 async fn delete_in(mut tx: Tx, tenant: &str, id: &str) -> Result<Vec<String>, StoreError> {
-    let mut members: Vec<String> = sqlx::query(sql::DELETE_ALL_MEMBERS)
-        .bind(tenant)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(classify)?
-        .iter()
-        .map(first_string)
-        .collect::<Result<_, _>>()?;
+    let mut members = strings(&mut tx, sql::DELETE_ALL_MEMBERS, tenant, id).await?;
     let done = sqlx::query(sql::DELETE_GROUP)
         .bind(tenant)
         .bind(id)
@@ -819,15 +830,7 @@ impl GroupStore {
             bump(&mut tx, tenant, id, &now()).await?;
             let wanted = distinct(users);
             let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
-            let current: Vec<String> = sqlx::query(sql::ALL_MEMBERS)
-                .bind(tenant)
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(classify)?
-                .iter()
-                .map(first_string)
-                .collect::<Result<_, _>>()?;
+            let current = strings(&mut tx, sql::ALL_MEMBERS, tenant, id).await?;
             let gone: Vec<&str> = current
                 .iter()
                 .map(String::as_str)
@@ -935,15 +938,7 @@ impl GroupStore {
     pub async fn remove_user(&self, tenant: &str, user: &str) -> Result<Vec<String>, StoreError> {
         self.observe("remove_user", async {
             let mut tx = self.begin().await?;
-            let mut left: Vec<String> = sqlx::query(sql::REMOVE_USER)
-                .bind(tenant)
-                .bind(user)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(classify)?
-                .iter()
-                .map(first_string)
-                .collect::<Result<_, _>>()?;
+            let mut left = strings(&mut tx, sql::REMOVE_USER, tenant, user).await?;
             left.sort();
             let now = now();
             for id in &left {

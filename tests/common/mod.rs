@@ -286,6 +286,12 @@ impl Env {
         self.tallybook.as_ref().expect("a Tallybook environment")
     }
 
+    /// The SCIM listener's `host:port`, for clients that open their own connections.
+    pub fn scim_addr(&self) -> String {
+        let rest = self.base.trim_start_matches("http://");
+        rest.split('/').next().unwrap_or(rest).to_string()
+    }
+
     /// How many requests the legacy API has received so far.
     pub fn backend_requests(&self) -> u64 {
         match self.legacy {
