@@ -20,9 +20,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
-
-use super::legacy_path::LegacyPath;
+use super::legacy_path::{LegacyPath, LegacyRecord};
 use super::values::scalar_string;
 
 /// A compiled `template:`.
@@ -165,13 +163,18 @@ impl Computed {
         })
     }
 
+    /// The record fields the template reads, for the compiled reader.
+    pub(crate) fn paths_mut(&mut self) -> impl Iterator<Item = &mut LegacyPath> {
+        self.parts.iter_mut().map(|(path, _)| path)
+    }
+
     /// The computed value for `record` (see the module doc); `None` when no part is there.
-    pub(crate) fn render(&self, record: &Value) -> Option<String> {
+    pub(crate) fn render(&self, record: &impl LegacyRecord) -> Option<String> {
         let mut body = String::new();
         // The text after the last part kept: written only if another part follows.
         let mut separator: Option<&str> = None;
         for (path, after) in &self.parts {
-            let Some(text) = path.read(record).and_then(scalar_string) else {
+            let Some(text) = record.read(path).and_then(scalar_string) else {
                 continue;
             };
             let text = text.trim();
@@ -202,6 +205,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+    use serde_json::Value;
 
     fn c(s: &str) -> Computed {
         Computed::parse(s).unwrap()

@@ -24,6 +24,49 @@ pub struct LegacyPath {
     source: String,
     read: JpQuery,
     write: Result<Vec<Step>, String>,
+    /// Where a record read by the mapping's compiled reader keeps this path's value (see
+    /// `capture`): set once the plan is compiled, for the paths the translation reads.
+    capture: Option<CaptureAt>,
+}
+
+/// The capture point holding a path's value in a [`Captured`] record, and the steps of the
+/// path still to walk inside that value (none for a plain field path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CaptureAt {
+    pub(crate) point: usize,
+    /// How many leading field steps the capture point stands for.
+    pub(crate) depth: usize,
+}
+
+/// A legacy record as the translation reads it: a whole JSON document, or only the values the
+/// mapping's compiled reader kept of it ([`Captured`]).
+pub(crate) trait LegacyRecord {
+    /// The first non-null value `path` selects (as [`LegacyPath::read`]).
+    fn read(&self, path: &LegacyPath) -> Option<&Value>;
+}
+
+impl LegacyRecord for Value {
+    fn read(&self, path: &LegacyPath) -> Option<&Value> {
+        path.read(self)
+    }
+}
+
+/// The values of one legacy record that the translation reads, by capture point, as the
+/// mapping's compiled reader took them out of the record's bytes (`capture::RecordReader`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Captured {
+    pub(crate) values: Vec<Option<Value>>,
+}
+
+impl LegacyRecord for Captured {
+    fn read(&self, path: &LegacyPath) -> Option<&Value> {
+        let at = path.capture?;
+        let doc = self.values.get(at.point)?.as_ref()?;
+        match &path.write {
+            Ok(steps) => first(steps.get(at.depth..)?, doc),
+            Err(_) => None,
+        }
+    }
 }
 
 /// One step of a writable path.
@@ -76,7 +119,28 @@ impl LegacyPath {
             source: source.to_string(),
             read,
             write,
+            capture: None,
         })
+    }
+
+    /// The names of the leading field steps (`$.address.city[0]` → `address`, `city`), or
+    /// `None` for a path outside the writer's grammar, which a compiled reader cannot capture.
+    pub(crate) fn field_prefix(&self) -> Option<Vec<&str>> {
+        let steps = self.write.as_ref().ok()?;
+        Some(
+            steps
+                .iter()
+                .map_while(|s| match s {
+                    Step::Field(name) => Some(name.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// Records where a compiled reader keeps this path's value.
+    pub(crate) fn set_capture(&mut self, at: CaptureAt) {
+        self.capture = Some(at);
     }
 
     /// The path as written in the mapping.

@@ -19,7 +19,9 @@
 //! (reads a secret at start-up); nothing here knows HTTP servers or pingora.
 
 pub mod auth;
+mod capture;
 mod computed;
+mod draft;
 pub mod error;
 #[cfg(test)]
 mod fixture;

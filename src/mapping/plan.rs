@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use super::auth::{BackendAuth, SecretSource};
+use super::capture::RecordReader;
 use super::computed::Computed;
 use super::legacy_path::LegacyPath;
 use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
@@ -747,6 +748,54 @@ pub(crate) struct Plan {
     pub(crate) attrs: Vec<Attr>,
     pub(crate) filters: Vec<FilterRule>,
     pub(crate) errors: ErrorPlan,
+    /// The compiled reader of this resource's records (`capture`): `None` when a path the
+    /// translation reads cannot be captured, and then records are read whole.
+    pub(crate) reader: Option<RecordReader>,
+    /// Whether the translation of a record can show an attribute that the default projection
+    /// removes (`returned: never` or `request` in the full schema).
+    pub(crate) shows_hidden: bool,
+}
+
+impl Plan {
+    /// Compiles [`Plan::reader`] over every path the translation of a record reads, for
+    /// records answered bare or under one of `envelopes`.
+    pub(crate) fn compile_reader(&mut self, envelopes: &[&str]) {
+        let mut paths: Vec<&mut LegacyPath> = vec![&mut self.id];
+        paths.extend(self.created.as_mut());
+        paths.extend(self.last_modified.as_mut());
+        paths.extend(self.version.as_mut());
+        paths.extend(self.deleted.as_mut().map(|m| &mut m.legacy));
+        for attr in &mut self.attrs {
+            match attr {
+                Attr::Field {
+                    legacy, read: true, ..
+                }
+                | Attr::Join {
+                    legacy, read: true, ..
+                } => paths.push(legacy),
+                Attr::Computed { template, .. } => paths.extend(template.paths_mut()),
+                _ => {}
+            }
+        }
+        self.reader = RecordReader::compile(&mut paths, envelopes);
+    }
+
+    /// The slots a record's translation may write.
+    pub(crate) fn read_slots(&self) -> impl Iterator<Item = &ScimSlot> {
+        self.attrs.iter().flat_map(|attr| -> Vec<&ScimSlot> {
+            match attr {
+                Attr::Field {
+                    slot, read: true, ..
+                }
+                | Attr::Computed { slot, .. }
+                | Attr::ScimConstant { slot, .. } => vec![slot],
+                Attr::Join {
+                    parts, read: true, ..
+                } => parts.iter().collect(),
+                _ => Vec::new(),
+            }
+        })
+    }
 }
 
 /// One entry of `attributes:`.

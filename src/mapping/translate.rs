@@ -7,10 +7,11 @@
 //! PATCH (the server applies SCIM PATCH to the SCIM resource first, then translates the
 //! result).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::draft::Draft;
 use super::error::TranslateError;
-use super::legacy_path::{LegacyPath, WriteConflict};
+use super::legacy_path::{LegacyPath, LegacyRecord, WriteConflict};
 use super::load::writes_active;
 use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
@@ -20,9 +21,13 @@ use crate::scim::path::AttrPath;
 impl ResourceMapping {
     /// The legacy id of a legacy user or group, as a string (`42` → `"42"`).
     pub fn legacy_id(&self, legacy: &Value) -> Option<String> {
-        self.plan
-            .id
-            .read(legacy)
+        self.read_id(legacy)
+    }
+
+    /// [`ResourceMapping::legacy_id`] of a record however it is held.
+    pub(crate) fn read_id(&self, legacy: &impl LegacyRecord) -> Option<String> {
+        legacy
+            .read(&self.plan.id)
             .and_then(scalar_string)
             .filter(|s| !s.is_empty())
     }
@@ -33,14 +38,26 @@ impl ResourceMapping {
     /// A legacy value that a value map does not list, or that does not fit the SCIM type, is
     /// left out. Fails only when the record has no id.
     pub fn to_scim(&self, legacy: &Value) -> Result<Value, TranslateError> {
-        let id = self.legacy_id(legacy).ok_or_else(|| {
+        Ok(self.draft(legacy)?.into_value())
+    }
+
+    /// [`ResourceMapping::to_scim`] of a record however it is held, as a [`Draft`]: the one
+    /// translation of a legacy record, whether its result becomes a JSON value or is written
+    /// out as text.
+    pub(crate) fn draft(&self, legacy: &impl LegacyRecord) -> Result<Draft<'_>, TranslateError> {
+        let id = self.read_id(legacy).ok_or_else(|| {
             TranslateError::LegacyResponse(format!(
                 "a {} has no id at {}",
                 self.schema.name.to_lowercase(),
                 self.plan.id.as_str()
             ))
         })?;
-        let mut out = json!({ "schemas": [self.schema.core.id], "id": id });
+        let mut out = Draft::default();
+        out.insert(
+            "schemas",
+            Value::Array(vec![Value::String(self.schema.core.id.to_string())]),
+        );
+        out.insert("id", Value::String(id));
         for attr in &self.plan.attrs {
             match attr {
                 Attr::Field {
@@ -51,14 +68,14 @@ impl ResourceMapping {
                     empty_absent,
                     ..
                 } => {
-                    let found = path.read(legacy).filter(|v| !(*empty_absent && blank(v)));
+                    let found = legacy.read(path).filter(|v| !(*empty_absent && blank(v)));
                     if let Some(v) = found.and_then(|v| conv.to_scim(v)) {
-                        slot.set_built(&mut out, v);
+                        out.set(slot, v);
                     }
                 }
                 Attr::Computed { slot, template } => {
                     if let Some(text) = template.render(legacy) {
-                        slot.set_built(&mut out, Value::String(text));
+                        out.set(slot, Value::String(text));
                     }
                 }
                 Attr::Join {
@@ -68,12 +85,12 @@ impl ResourceMapping {
                     read: true,
                     ..
                 } => {
-                    if let Some(text) = path.read(legacy).and_then(scalar_string) {
+                    if let Some(text) = legacy.read(path).and_then(scalar_string) {
                         for (slot, piece) in
                             parts.iter().zip(split_join(&text, separator, parts.len()))
                         {
                             if !piece.is_empty() {
-                                slot.set_built(&mut out, Value::String(piece));
+                                out.set(slot, Value::String(piece));
                             }
                         }
                     }
@@ -85,46 +102,35 @@ impl ResourceMapping {
         // have a mapped value.
         for attr in &self.plan.attrs {
             if let Attr::ScimConstant { slot, value } = attr {
-                if slot.element_exists(&out) {
-                    slot.set_built(&mut out, value.clone());
+                if out.element_exists(slot) {
+                    out.set(slot, value.clone());
                 }
             }
         }
-        if let Some(obj) = out.as_object_mut() {
-            let extensions: Vec<&str> = self
-                .plan
-                .attrs
-                .iter()
-                .filter_map(attr_container)
-                .filter(|urn| obj.contains_key(*urn))
-                .collect();
-            if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
-                for urn in extensions {
-                    if !schemas.iter().any(|s| s.as_str() == Some(urn)) {
-                        schemas.push(Value::String(urn.to_string()));
-                    }
-                }
+        let mut schemas = vec![Value::String(self.schema.core.id.to_string())];
+        for urn in self.plan.attrs.iter().filter_map(attr_container) {
+            if out.contains(urn) && !schemas.iter().any(|s| s.as_str() == Some(urn)) {
+                schemas.push(Value::String(urn.to_string()));
             }
-            let mut meta = Map::new();
-            meta.insert(
-                "resourceType".into(),
-                Value::String(self.schema.name.clone()),
-            );
-            let text = |p: &Option<LegacyPath>| {
-                p.as_ref()
-                    .and_then(|p| p.read(legacy))
-                    .and_then(scalar_string)
-            };
-            if let Some(c) = text(&self.plan.created) {
-                meta.insert("created".into(), Value::String(c));
-            }
-            if let Some(m) = text(&self.plan.last_modified) {
-                meta.insert("lastModified".into(), Value::String(m));
-            }
-            if let Some(v) = text(&self.plan.version) {
-                meta.insert("version".into(), Value::String(format!("W/\"{v}\"")));
-            }
-            obj.insert("meta".into(), Value::Object(meta));
+        }
+        if schemas.len() > 1 {
+            out.insert("schemas", Value::Array(schemas));
+        }
+        let meta = out.object("meta");
+        meta.insert("resourceType", Value::String(self.schema.name.clone()));
+        let text = |p: &Option<LegacyPath>| {
+            p.as_ref()
+                .and_then(|p| legacy.read(p))
+                .and_then(scalar_string)
+        };
+        if let Some(c) = text(&self.plan.created) {
+            meta.insert("created", Value::String(c));
+        }
+        if let Some(m) = text(&self.plan.last_modified) {
+            meta.insert("lastModified", Value::String(m));
+        }
+        if let Some(v) = text(&self.plan.version) {
+            meta.insert("version", Value::String(format!("W/\"{v}\"")));
         }
         Ok(out)
     }
@@ -347,10 +353,10 @@ impl ResourceMapping {
     /// Whether this legacy user carries the `deleted:` marker, i.e. was deleted through SCIM
     /// and must answer 404 (RFC 7644 §3.6) although the legacy API keeps the record. The value
     /// is compared as a scalar (`1` is `"1"`), case-sensitively. False without a marker.
-    pub fn is_deleted(&self, legacy: &Value) -> bool {
+    pub(crate) fn is_deleted(&self, legacy: &impl LegacyRecord) -> bool {
         self.plan.deleted.as_ref().is_some_and(|m| {
-            m.legacy
-                .read(legacy)
+            legacy
+                .read(&m.legacy)
                 .is_some_and(|v| same_scalar(v, &m.value))
         })
     }

@@ -17,7 +17,7 @@ use crate::server::gateway::{Gateway, StartupError};
 use crate::server::record::RequestRecord;
 use crate::server::tap::{Section, Tap, TapOutcome, TappedCall};
 use crate::server::tenant::Tenant;
-use crate::server::wire::Request;
+use crate::server::wire::{Body, Request};
 
 /// One legacy call a SCIM request caused, and what came back.
 #[derive(Debug, Clone, Serialize)]
@@ -293,7 +293,7 @@ impl Driver {
         );
         Outcome {
             status: reply.status,
-            body: reply.body.unwrap_or(Value::Null),
+            body: reply.body.map_or(Value::Null, Body::into_json),
             calls,
         }
     }

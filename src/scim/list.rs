@@ -397,17 +397,20 @@ fn holds_hidden(resource: &Value, schema: &ResourceSchema) -> bool {
     };
     // Looked up by name in the schema's own lists: this runs on every response, and the common
     // attributes (`id`, `meta`…) are never hidden.
-    let hidden = |d: &AttributeDef| matches!(d.returned, Returned::Never | Returned::Request);
-    let hidden_in = |schema: &SchemaDef, key: &str| {
-        schema
-            .attribute(key)
-            .is_some_and(|d| hidden(d) || d.sub_attributes.iter().any(hidden))
-    };
     obj.iter()
         .any(|(key, value)| match (schema.extension(key), value) {
             (Some(ext), Value::Object(inner)) => inner.keys().any(|k| hidden_in(ext, k)),
             _ => hidden_in(&schema.core, key),
         })
+}
+
+/// Whether the default projection removes attribute `name` of `schema` (or one of its
+/// sub-attributes): `returned: never` or `request`.
+pub(crate) fn hidden_in(schema: &SchemaDef, name: &str) -> bool {
+    let hidden = |d: &AttributeDef| matches!(d.returned, Returned::Never | Returned::Request);
+    schema
+        .attribute(name)
+        .is_some_and(|d| hidden(d) || d.sub_attributes.iter().any(hidden))
 }
 
 impl Projection<'_> {

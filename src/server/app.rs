@@ -25,7 +25,7 @@ use crate::server::record::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
 use crate::server::tenant::Tenant;
-use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
+use crate::server::wire::{Body, Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
 use crate::server::{groups, rate_limit, users};
 
 /// The pingora app serving SCIM.
@@ -178,22 +178,24 @@ async fn read_body(session: &mut ServerSession, max: usize) -> Result<Vec<u8>, S
 const RESPONSE_BUFFER: usize = 2048;
 
 fn to_http(reply: Reply) -> Response<Vec<u8>> {
-    let body = match &reply.body {
+    let has_body = reply.body.is_some();
+    let body = match reply.body {
         // Written once into a buffer the size of a usual answer, not grown from 128 bytes.
-        Some(v) => {
+        Some(Body::Json(v)) => {
             let mut body = Vec::with_capacity(RESPONSE_BUFFER);
-            match serde_json::to_writer(&mut body, v) {
+            match serde_json::to_writer(&mut body, &v) {
                 Ok(()) => body,
                 Err(_) => Vec::new(),
             }
         }
+        Some(Body::Text(text)) => text,
         None => Vec::new(),
     };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_LENGTH, body.len());
-    if reply.body.is_some() {
+    if has_body {
         builder = builder.header(header::CONTENT_TYPE, SCIM_JSON);
     }
     for (name, value) in &reply.headers {
@@ -414,7 +416,16 @@ fn version_of(resource: &Value) -> Option<String> {
 /// A single resource answered with `status`: `shown` is the resource as `attributes` shapes
 /// it, and the `ETag` header is `full_version`, its version taken before that shaping.
 fn tagged(status: u16, full_version: Option<String>, shown: Value) -> Reply {
-    let mut reply = Reply::json(status, shown);
+    tagged_body(status, full_version, Body::Json(shown))
+}
+
+/// [`tagged`] for a body however it is held.
+fn tagged_body(status: u16, full_version: Option<String>, shown: Body) -> Reply {
+    let mut reply = Reply {
+        status,
+        body: Some(shown),
+        headers: Vec::new(),
+    };
     if let Some(v) = full_version {
         reply.headers.push(("etag", v));
     }
@@ -487,14 +498,22 @@ async fn operate(
             created(&user, finish(user.clone()))
         }
         Route::Get(Collection::Users, id) => {
-            let user = Box::pin(users::get(cx, &id)).await?;
-            match (&pre.if_none_match, version_of(&user)) {
+            // Written straight from the legacy record's bytes where it can be, else built as a
+            // value and shaped.
+            let (version, shown) = match Box::pin(users::get_text(cx, &id, query, base)).await? {
+                Some(text) => (text.version, Body::Text(text.body)),
+                None => {
+                    let user = Box::pin(users::get(cx, &id)).await?;
+                    (version_of(&user), Body::Json(finish(user)))
+                }
+            };
+            match (&pre.if_none_match, version) {
                 (Some(c), Some(v))
                     if groups::user_version_covers(cx, query) && c.matches(Some(&v)) =>
                 {
                     not_modified(v)
                 }
-                _ => user_reply(200, user),
+                (_, version) => tagged_body(200, version, shown),
             }
         }
         Route::Replace(Collection::Users, id) => user_reply(

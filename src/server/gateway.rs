@@ -361,15 +361,7 @@ impl Gateway {
 /// each of a user's `groups` (RFC 7643 §4.1.2: the group's URI) from its `value`.
 pub fn set_location(resource: &mut Value, base_url: &str) {
     if let Some(groups) = resource.get_mut("groups").and_then(Value::as_array_mut) {
-        for group in groups.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(id) = group.get("value").and_then(Value::as_str) {
-                let encoded = percent_encoding::utf8_percent_encode(id, SEGMENT).to_string();
-                group.insert(
-                    "$ref".into(),
-                    Value::String(format!("{base_url}/Groups/{encoded}")),
-                );
-            }
-        }
+        set_group_refs(groups, base_url);
     }
     let Some(Value::String(id)) = resource.get("id") else {
         return;
@@ -382,6 +374,27 @@ pub fn set_location(resource: &mut Value, base_url: &str) {
         Some("Group") => "Groups",
         _ => "Users",
     };
+    let location = location_of(base_url, collection, id);
+    if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("location".into(), Value::String(location));
+    }
+}
+
+/// The `$ref` of each of a user's `groups`, from its `value`.
+pub(crate) fn set_group_refs(groups: &mut [Value], base_url: &str) {
+    for group in groups.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(id) = group.get("value").and_then(Value::as_str) {
+            let encoded = percent_encoding::utf8_percent_encode(id, SEGMENT).to_string();
+            group.insert(
+                "$ref".into(),
+                Value::String(format!("{base_url}/Groups/{encoded}")),
+            );
+        }
+    }
+}
+
+/// The URI of resource `id` of `collection` (`Users`, `Groups`): its `meta.location`.
+pub(crate) fn location_of(base_url: &str, collection: &str, id: &str) -> String {
     // One String, written in place: this runs on every answer.
     let mut location = String::with_capacity(base_url.len() + collection.len() + id.len() + 8);
     location.push_str(base_url);
@@ -389,7 +402,5 @@ pub fn set_location(resource: &mut Value, base_url: &str) {
     location.push_str(collection);
     location.push('/');
     location.extend(percent_encoding::utf8_percent_encode(id, SEGMENT));
-    if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.insert("location".into(), Value::String(location));
-    }
+    location
 }

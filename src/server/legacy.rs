@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::backend::{
     retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
 };
+use crate::mapping::legacy_path::Captured;
 use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
@@ -191,12 +192,13 @@ impl From<ScimError> for CallError {
     }
 }
 
-/// Makes `call` to the legacy API of `resource`; see [`call`].
-pub async fn call_with(
+/// Makes `call` to the legacy API of `resource` and gives its successful answer as received,
+/// unread: a refusal is already the SCIM error the mapping's rules make of it.
+async fn call_raw(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     call: &Call<'_>,
-) -> Result<LegacyResponse, CallError> {
+) -> Result<BackendResponse, CallError> {
     // The request's budget (`[scim] request_max_legacy_calls`, `request_timeout_seconds`):
     // spent, the call is not made and the request ends with a 503.
     cx.record.spend_call(&cx.metrics)?;
@@ -263,17 +265,21 @@ pub async fn call_with(
             error: err,
         });
     }
+    Ok(response)
+}
+
+/// Makes `call` to the legacy API of `resource`; see [`call`].
+pub async fn call_with(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    call: &Call<'_>,
+) -> Result<LegacyResponse, CallError> {
+    let response = call_raw(cx, resource, call).await?;
+    let endpoint = call.endpoint;
     let body = if response.body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&response.body).map_err(|_| CallError {
-            legacy_status: Some(response.status),
-            error: ScimError::bad_gateway(format!(
-                "the legacy API answered {} {} with a body that is not JSON",
-                endpoint.method,
-                endpoint.path.render_with(call.id, call.member)
-            )),
-        })?
+        serde_json::from_slice(&response.body).map_err(|_| not_json(call, response.status))?
     };
     // A record answered is taken out of the endpoint's answer envelope (`{"data": {…}}`): what
     // the callers and the record cache see is the record itself.
@@ -297,6 +303,19 @@ pub async fn call_with(
         body,
         raw: response.body,
     })
+}
+
+/// The error for a successful legacy answer whose body is not JSON.
+fn not_json(call: &Call<'_>, status: u16) -> CallError {
+    let endpoint = call.endpoint;
+    CallError {
+        legacy_status: Some(status),
+        error: ScimError::bad_gateway(format!(
+            "the legacy API answered {} {} with a body that is not JSON",
+            endpoint.method,
+            endpoint.path.render_with(call.id, call.member)
+        )),
+    }
 }
 
 /// Sends `request` through the backend client's protection, or lets the request's tap answer
@@ -431,7 +450,69 @@ async fn read_stored(
         Err(e) if e.answer() == LegacyAnswer::NotFound => return Ok(None),
         Err(e) => return Err(e.error),
     };
-    let Some(read) = resource.legacy_id(&got.body) else {
+    Ok(is_the_record(cx, resource, id, resource.read_id(&got.body))
+        .await?
+        .then_some(got))
+}
+
+/// A record read by the mapping's compiled reader straight from the legacy answer's bytes
+/// ([`read_captured`]).
+pub(crate) struct CapturedRecord {
+    pub(crate) record: Captured,
+    /// The answer as received, for the record cache (a bare record: see [`read_captured`]).
+    pub(crate) raw: Bytes,
+}
+
+/// [`read_record`] with the record read by the mapping's compiled reader: only the values the
+/// translation reads are taken out of the answer, and no JSON tree is built. `Ok(None)` as
+/// [`read_record`]; `Err(None)` when this resource's records cannot be read so (no compiled
+/// reader, or an answer envelope while the record cache needs the bare record): read them
+/// whole.
+pub(crate) async fn read_captured(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+) -> Result<Option<CapturedRecord>, Option<ScimError>> {
+    let endpoint = &resource.endpoints.get;
+    let envelope = endpoint.answer_envelope();
+    if envelope.is_some() && resource.endpoints.update_if_match {
+        return Err(None);
+    }
+    let reader = resource.plan.reader.as_ref().ok_or(None)?;
+    if !resource.accepts_id(id) {
+        return Ok(None);
+    }
+    let call = Call::on(endpoint, id);
+    let got = match call_raw(cx, resource, &call).await {
+        Ok(got) => got,
+        Err(e) if e.answer() == LegacyAnswer::NotFound => return Ok(None),
+        Err(e) => return Err(Some(e.error)),
+    };
+    let record = match reader.read(&got.body, envelope) {
+        Some(Ok(record)) => record,
+        Some(Err(_)) => return Err(Some(not_json(&call, got.status).error)),
+        None => return Err(None),
+    };
+    if !is_the_record(cx, resource, id, resource.read_id(&record)).await?
+        || resource.is_deleted(&record)
+    {
+        return Ok(None);
+    }
+    Ok(Some(CapturedRecord {
+        record,
+        raw: got.body,
+    }))
+}
+
+/// Whether the record the legacy API answered for `id`, whose id reads `read`, is that record:
+/// an answer without an id is a 502; one with another id is taken as not found (and logged).
+async fn is_the_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    id: &str,
+    read: Option<String>,
+) -> Result<bool, ScimError> {
+    let Some(read) = read else {
         return Err(ScimError::bad_gateway(format!(
             "the legacy API answered a {} without an id at {}",
             resource.schema.name.to_lowercase(),
@@ -446,10 +527,10 @@ async fn read_stored(
             request_id = %cx.request_id,
             "the legacy API answered another record than the id asked for: treated as not found"
         );
-        return Ok(None);
+        return Ok(false);
     }
     forget_unknown(cx, resource, id).await;
-    Ok(Some(got))
+    Ok(true)
 }
 
 /// Forgets that user `id` was unknown (`cache::MembershipCache::unknown_user`): the legacy API

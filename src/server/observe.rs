@@ -22,7 +22,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::Gateway;
 use crate::server::record::RequestRecord;
 use crate::server::router::{self, Collection, Route};
-use crate::server::wire::{Reply, Request, REQUEST_ID_HEADER};
+use crate::server::wire::{Body, Reply, Request, REQUEST_ID_HEADER};
 
 /// The tracing target of the provisioning log.
 pub const PROVISIONING: &str = "provisioning";
@@ -202,6 +202,7 @@ pub fn finish(
                 created_id = reply
                     .body
                     .as_ref()
+                    .and_then(Body::json)
                     .and_then(|b| b.get("id"))
                     .and_then(Value::as_str)
                     .map(str::to_owned);
@@ -216,6 +217,7 @@ pub fn finish(
             reply
                 .body
                 .as_ref()
+                .and_then(Body::json)
                 .and_then(|b| b.get("detail"))
                 .and_then(Value::as_str)
                 .unwrap_or("")
@@ -262,6 +264,7 @@ fn user_name_of(request: &Request, record: &RequestRecord, reply: &Reply) -> Opt
     reply
         .body
         .as_ref()
+        .and_then(Body::json)
         .and_then(from)
         .or_else(|| record.user_name())
         .or_else(|| {

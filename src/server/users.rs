@@ -11,7 +11,7 @@ use crate::scim::patch::{self, PatchRequest};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
-use crate::server::gateway::set_location;
+use crate::server::gateway::{location_of, set_group_refs, set_location};
 use crate::server::groups;
 use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
 use crate::server::record;
@@ -61,7 +61,7 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         .await?
         .ok_or_else(|| no_user(id))?;
     let scim = r.to_scim(&got.body)?;
-    if let Some(name) = user_name(&scim) {
+    if let Some(name) = user_name(scim.get("userName")) {
         cx.record.set_user_name(name);
     }
     if r.endpoints.update_if_match {
@@ -87,7 +87,7 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
             if !r.is_deleted(&legacy) && r.legacy_id(&legacy).as_deref() == Some(id) {
                 let scim = r.to_scim(&legacy)?;
-                if let Some(name) = user_name(&scim) {
+                if let Some(name) = user_name(scim.get("userName")) {
                     cx.record.set_user_name(name);
                 }
                 return Ok(Fetched {
@@ -178,6 +178,67 @@ pub async fn get(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
     Ok(user)
 }
 
+/// A user answered as JSON text written straight from the legacy record's bytes, and its
+/// version (the `ETag`).
+pub struct UserText {
+    pub body: Vec<u8>,
+    pub version: Option<String>,
+}
+
+/// The first capacity of a user written out: a usual one (about 1 KB) fits without growing.
+const USER_TEXT_BUFFER: usize = 2048;
+
+/// `GET /Users/{id}` as [`get`] and the default shaping of its answer (`meta.location`, the
+/// groups' `$ref`), with the legacy record read by the mapping's compiled reader and the user
+/// written out as text: no JSON tree is built on either side. `None` when this request cannot
+/// be answered so, and [`get`] answers it: `attributes` or `excludedAttributes` asked, a
+/// mapping that can show an attribute the default projection removes, groups read from the
+/// legacy user, or records that cannot be read so ([`legacy::read_captured`]).
+pub async fn get_text(
+    cx: &Ctx<'_>,
+    id: &str,
+    query: &ListQuery,
+    base: &str,
+) -> Result<Option<UserText>, ScimError> {
+    let r = resource(cx);
+    if !query.attributes.is_empty()
+        || !query.excluded_attributes.is_empty()
+        || r.plan.shows_hidden
+        || groups::groups_read_from_user(cx)
+    {
+        return Ok(None);
+    }
+    check_id(r, id)?;
+    let got = match legacy::read_captured(cx, r, id).await {
+        Ok(Some(got)) => got,
+        Ok(None) => return Err(no_user(id)),
+        Err(None) => return Ok(None),
+        Err(Some(e)) => return Err(e),
+    };
+    let user = r.draft(&got.record)?;
+    if let Some(name) = user_name(user.get("userName")) {
+        cx.record.set_user_name(name);
+    }
+    if r.endpoints.update_if_match {
+        cx.records.put(&cx.tenant.name, id, got.raw).await;
+    }
+    let mut groups = groups::user_groups(cx, id, None).await?;
+    if let Some(Value::Array(list)) = &mut groups {
+        set_group_refs(list, base);
+    }
+    let extra: Vec<(&str, &Value)> = groups.iter().map(|g| ("groups", g)).collect();
+    let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
+    user.write_json(&mut body, &extra, Some(&location_of(base, "Users", id)))
+        .map_err(|e| ScimError::internal(e.to_string()))?;
+    Ok(Some(UserText {
+        body,
+        version: user
+            .get_in("meta", "version")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }))
+}
+
 /// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
 /// dotted and URN-qualified keys resolved, string booleans converted — the same rules as a
 /// PATCH `replace` without a path, applied to an empty user. Read-only attributes the client
@@ -201,8 +262,8 @@ fn normalise_body(body: &Value) -> Result<Value, ScimError> {
     Ok(user)
 }
 
-fn user_name(user: &Value) -> Option<&str> {
-    user.get("userName")
+fn user_name(user_name: Option<&Value>) -> Option<&str> {
+    user_name
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -221,7 +282,7 @@ fn active(user: &Value) -> Option<bool> {
 /// userName alone.
 pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
-    let Some(name) = user_name(&user) else {
+    let Some(name) = user_name(user.get("userName")) else {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));
@@ -611,7 +672,7 @@ pub async fn replace(
     if_match: Option<&Condition>,
 ) -> Result<Value, ScimError> {
     let user = normalise_body(body)?;
-    if user_name(&user).is_none() {
+    if user_name(user.get("userName")).is_none() {
         return Err(ScimError::invalid_value(
             "userName is required and must be a non-empty string",
         ));

@@ -43,15 +43,42 @@ pub(crate) struct Request {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<Body>,
     pub headers: Vec<(&'static str, String)>,
+}
+
+/// A response's JSON body: a value, or already written out as text (a user translated
+/// straight from the legacy record's bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Body {
+    Json(Value),
+    Text(Vec<u8>),
+}
+
+impl Body {
+    /// The body as a value, when it is one (errors and the resources the provisioning log
+    /// reads are).
+    pub(crate) fn json(&self) -> Option<&Value> {
+        match self {
+            Body::Json(v) => Some(v),
+            Body::Text(_) => None,
+        }
+    }
+
+    /// The body as a value, written-out text read back.
+    pub(crate) fn into_json(self) -> Value {
+        match self {
+            Body::Json(v) => v,
+            Body::Text(t) => serde_json::from_slice(&t).unwrap_or(Value::Null),
+        }
+    }
 }
 
 impl Reply {
     pub(crate) fn json(status: u16, body: Value) -> Reply {
         Reply {
             status,
-            body: Some(body),
+            body: Some(Body::Json(body)),
             headers: Vec::new(),
         }
     }

@@ -979,8 +979,25 @@ fn resource(
         attrs: attr_list,
         filters,
         errors: errors?,
+        reader: None,
+        shows_hidden: false,
     };
     plan.read_only = writers::read_only(&plan);
+    plan.compile_reader(
+        &endpoints
+            .get
+            .answer_envelope()
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
+    let shows_hidden = plan.read_slots().any(|slot| {
+        let def = match &slot.container {
+            Some(urn) => schema.extension(urn),
+            None => Some(&schema.core),
+        };
+        def.is_some_and(|def| crate::scim::list::hidden_in(def, &slot.attr))
+    });
+    plan.shows_hidden = shows_hidden;
     let mut mapping = ResourceMapping {
         id_format: id_format?,
         endpoints,

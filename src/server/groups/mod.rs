@@ -36,6 +36,7 @@ pub use user::{
     apply_user_rules, fill_user_groups, lists_user_groups, new_user_has_no_groups,
     with_default_role,
 };
+pub(crate) use user::{groups_read_from_user, user_groups};
 
 use serde_json::Value;
 

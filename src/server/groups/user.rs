@@ -268,24 +268,50 @@ pub async fn fill_user_groups(
     user: &mut Value,
     legacy_user: Option<&Value>,
 ) -> Result<(), ScimError> {
-    if cx.mapping.groups.is_none() && !held::holds_groups(cx) {
-        return Ok(());
-    }
-    let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(id) = user.get("id").and_then(Value::as_str) else {
         return Ok(());
     };
-    let groups = match groups_of_user(cx, &id, legacy_user).await {
+    if let Some(groups) = user_groups(cx, id, legacy_user).await? {
+        if let Some(obj) = user.as_object_mut() {
+            obj.insert("groups".into(), groups);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a user's `groups` are read from the legacy user itself (membership held as a field
+/// of the user): then [`user_groups`] needs the legacy record.
+pub(crate) fn groups_read_from_user(cx: &Ctx<'_>) -> bool {
+    !held::holds_groups(cx)
+        && cx
+            .mapping
+            .groups
+            .as_ref()
+            .is_some_and(|g| matches!(g.membership, Membership::UserAttribute(_)))
+}
+
+/// The read-only `groups` of user `id` (`legacy_user`: its legacy record, needed when
+/// [`groups_read_from_user`]); `None` when it is in none, when the mapping has no groups, or
+/// when the group store cannot answer (the user is then shown without them, never with
+/// made-up ones).
+pub(crate) async fn user_groups(
+    cx: &Ctx<'_>,
+    id: &str,
+    legacy_user: Option<&Value>,
+) -> Result<Option<Value>, ScimError> {
+    if cx.mapping.groups.is_none() && !held::holds_groups(cx) {
+        return Ok(None);
+    }
+    let groups = match groups_of_user(cx, id, legacy_user).await {
         Ok(groups) => visible(cx, groups).await?,
-        // The group store cannot answer: the user is shown without them, never with made-up
-        // ones.
         Err(e) if held::is_store_down(&e) => {
             tracing::warn!(user = %id, "the group store cannot answer: the user's groups left out");
-            return Ok(());
+            return Ok(None);
         }
         Err(e) => return Err(e),
     };
     if groups.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let list: Vec<Value> = groups
         .iter()
@@ -299,10 +325,7 @@ pub async fn fill_user_groups(
             Value::Object(o)
         })
         .collect();
-    if let Some(obj) = user.as_object_mut() {
-        obj.insert("groups".into(), Value::Array(list));
-    }
-    Ok(())
+    Ok(Some(Value::Array(list)))
 }
 
 /// `groups` without the hidden ones (`groups.hidden`): a user's groups never show them. A

@@ -1,0 +1,557 @@
+//! The compiled reader of a legacy record: it takes out of the record's bytes only the values
+//! the translation reads, and skips the rest without building it. What it keeps is a
+//! [`Captured`] record, read by the same translation as a whole JSON document
+//! ([`super::legacy_path::LegacyRecord`]): one translation, two ways of holding its input.
+//!
+//! Every path the translation reads (the id, the attributes, computed templates, the
+//! timestamps, the version, the deleted marker) starts with field steps (`$.address.city`); the
+//! reader is a tree of those field names, and each path's *capture point* is the shortest
+//! prefix of it that is also a whole path's prefix. The value at a capture point is kept whole
+//! (a `serde_json::Value`); the steps of a path after it (`[0]`, `[?(@.kind == 'work')]`, or
+//! fields under a point another path captures whole) are walked in that value as usual.
+//! A mapping with a path outside the writer's grammar, or a path that is the whole record
+//! (`$`), gets no reader: its records are read whole, as before.
+//!
+//! Equivalent to reading the whole document, also in the corners: a key that appears twice
+//! counts with its last value (as `serde_json` keeps it), a field on the way that is not an
+//! object leaves the values under it out, and a body that is not JSON is refused with the same
+//! error. One difference, towards leniency only: text in the skipped parts of a record is not
+//! checked for valid UTF-8.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::legacy_path::{CaptureAt, Captured, LegacyPath};
+
+/// The compiled reader of one resource's legacy records.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordReader {
+    root: Node,
+    /// For each answer envelope of the resource's endpoints (`data` for `{"data": {…}}`): the
+    /// answer read as an object whose key holds the record.
+    enveloped: Vec<(String, Node)>,
+    points: usize,
+}
+
+/// The field names under one object of the record, sorted for a binary search.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    children: Vec<(String, Child)>,
+    /// The capture points under this node: `first..end` (numbered depth first).
+    first: usize,
+    end: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Child {
+    /// The value here is kept whole, as capture point N.
+    Point(usize),
+    Node(Node),
+}
+
+impl RecordReader {
+    /// Compiles the reader for `paths` (every path the translation reads) and records in each
+    /// path where its value will be. `None` (and the paths left as they were) when one of them
+    /// cannot be captured: then records are read whole.
+    pub(crate) fn compile(
+        paths: &mut [&mut LegacyPath],
+        envelopes: &[&str],
+    ) -> Option<RecordReader> {
+        let prefixes: Vec<Vec<String>> = paths
+            .iter()
+            .map(|p| {
+                p.field_prefix()
+                    .map(|f| f.into_iter().map(str::to_owned).collect())
+            })
+            .collect::<Option<_>>()?;
+        if prefixes.iter().any(Vec::is_empty) {
+            return None;
+        }
+        // The capture points: the prefixes no other prefix is a strict prefix of.
+        let mut points: Vec<&Vec<String>> = prefixes
+            .iter()
+            .filter(|p| {
+                !prefixes
+                    .iter()
+                    .any(|q| q.len() < p.len() && p.starts_with(q))
+            })
+            .collect();
+        points.sort();
+        points.dedup();
+        let mut root = Node::default();
+        for point in &points {
+            root.insert(point);
+        }
+        let mut next = 0;
+        root.number(&mut next);
+        for (path, prefix) in paths.iter_mut().zip(&prefixes) {
+            let (point, depth) = root.point_of(prefix)?;
+            path.set_capture(CaptureAt { point, depth });
+        }
+        let enveloped = envelopes
+            .iter()
+            .map(|key| {
+                let wrapper = Node {
+                    children: vec![((*key).to_owned(), Child::Node(root.clone()))],
+                    first: 0,
+                    end: next,
+                };
+                ((*key).to_owned(), wrapper)
+            })
+            .collect();
+        Some(RecordReader {
+            root,
+            enveloped,
+            points: next,
+        })
+    }
+
+    /// Reads the record in `bytes`: the whole answer, or the record under the answer envelope
+    /// `envelope` (`{"data": {…}}`, one of those the reader was compiled for). Blank bytes are
+    /// no record (nothing captured), as are an answer or an envelope that does not hold an
+    /// object. `None` for an envelope the reader does not know; an error when the bytes are
+    /// not JSON.
+    pub(crate) fn read(
+        &self,
+        bytes: &[u8],
+        envelope: Option<&str>,
+    ) -> Option<Result<Captured, serde_json::Error>> {
+        let node = match envelope {
+            None => &self.root,
+            Some(key) => &self.enveloped.iter().find(|(k, _)| k == key)?.1,
+        };
+        let mut values = vec![None; self.points];
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Some(Ok(Captured { values }));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let read = NodeSeed {
+            node,
+            out: &mut values,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        Some(read.map(|()| Captured { values }))
+    }
+}
+
+impl Node {
+    fn insert(&mut self, names: &[String]) {
+        let Some((name, rest)) = names.split_first() else {
+            return;
+        };
+        let at = match self
+            .children
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+        {
+            Ok(at) => at,
+            Err(at) => {
+                let child = if rest.is_empty() {
+                    Child::Point(0)
+                } else {
+                    Child::Node(Node::default())
+                };
+                self.children.insert(at, (name.clone(), child));
+                at
+            }
+        };
+        if let Some((_, Child::Node(node))) = self.children.get_mut(at) {
+            node.insert(rest);
+        }
+    }
+
+    /// Numbers the capture points depth first, so that a node's points are a range.
+    fn number(&mut self, next: &mut usize) {
+        self.first = *next;
+        for (_, child) in &mut self.children {
+            match child {
+                Child::Point(n) => {
+                    *n = *next;
+                    *next += 1;
+                }
+                Child::Node(node) => node.number(next),
+            }
+        }
+        self.end = *next;
+    }
+
+    /// The capture point a path with field prefix `names` reads from, and how many of its
+    /// field steps the point stands for.
+    fn point_of(&self, names: &[String]) -> Option<(usize, usize)> {
+        let mut node = self;
+        for (depth, name) in names.iter().enumerate() {
+            match node.child(name)? {
+                Child::Point(n) => return Some((*n, depth + 1)),
+                Child::Node(inner) => node = inner,
+            }
+        }
+        None
+    }
+
+    fn child(&self, name: &str) -> Option<&Child> {
+        self.children
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()
+            .and_then(|at| self.children.get(at))
+            .map(|(_, c)| c)
+    }
+}
+
+/// Reads one object of the record against `node`, into `out`.
+struct NodeSeed<'r> {
+    node: &'r Node,
+    out: &'r mut [Option<Value>],
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(child) = map.next_key_seed(KeySeed { node: self.node })? {
+            match child {
+                Some(Child::Point(n)) => {
+                    let value: Value = map.next_value()?;
+                    if let Some(slot) = self.out.get_mut(*n) {
+                        *slot = (!value.is_null()).then_some(value);
+                    }
+                }
+                Some(Child::Node(node)) => {
+                    // A key seen again counts with its last value: what the first one left
+                    // under it goes.
+                    if let Some(range) = self.out.get_mut(node.first..node.end) {
+                        range.fill(None);
+                    }
+                    map.next_value_seed(NodeSeed {
+                        node,
+                        out: &mut *self.out,
+                    })?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // Anything but an object holds no field: skipped.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// A key of an object read against `node`: the child it names, if any (looked up without
+/// making a `String` of the key).
+struct KeySeed<'r> {
+    node: &'r Node,
+}
+
+impl<'de, 'r> DeserializeSeed<'de> for KeySeed<'r> {
+    type Value = Option<&'r Child>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, 'r> Visitor<'de> for KeySeed<'r> {
+    type Value = Option<&'r Child>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.node.child(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::fixture::{FIXTURE, GROUPS, GROUPS_USER_ATTRIBUTE};
+    use crate::mapping::{load_file, load_str, ResourceMapping};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Every resource mapping to compare the two readings on: the fixture's (every construct
+    /// of the language) and those of every shipped mapping.
+    fn resources() -> Vec<(String, ResourceMapping)> {
+        let mut out = Vec::new();
+        let fixture = load_str(
+            "fixture.yaml",
+            &format!("{FIXTURE}{GROUPS}{GROUPS_USER_ATTRIBUTE}"),
+        )
+        .expect("the fixture loads");
+        out.push(("fixture users".to_string(), fixture.users));
+        out.extend(
+            fixture
+                .groups
+                .map(|g| ("fixture groups".to_string(), g.resource)),
+        );
+        let mut files: Vec<_> = std::fs::read_dir("mappings")
+            .expect("mappings/ is there")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let m = load_file(&path).expect("a shipped mapping loads");
+            let name = path.display().to_string();
+            out.push((format!("{name} users"), m.users));
+            out.extend(m.groups.map(|g| (format!("{name} groups"), g.resource)));
+        }
+        out
+    }
+
+    /// The names and literals the mapping's paths mention: the keys and values records are
+    /// made of, so that generated records hit the mapped fields, filters and markers.
+    fn words(r: &ResourceMapping) -> Vec<String> {
+        use crate::mapping::plan::Attr;
+        let p = &r.plan;
+        let mut sources: Vec<String> = vec![p.id.as_str().to_owned()];
+        sources.extend(
+            [&p.created, &p.last_modified, &p.version]
+                .into_iter()
+                .flatten()
+                .map(|l| l.as_str().to_owned()),
+        );
+        sources.extend(p.deleted.iter().map(|m| m.legacy.as_str().to_owned()));
+        for attr in &p.attrs {
+            match attr {
+                Attr::Field { legacy, .. } | Attr::Join { legacy, .. } => {
+                    sources.push(legacy.as_str().to_owned())
+                }
+                Attr::Computed { template, .. } => sources.push(template.to_string()),
+                _ => {}
+            }
+        }
+        let mut words: Vec<String> = sources
+            .iter()
+            .flat_map(|s| s.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    /// A JSON text, keys possibly repeated (as some legacy APIs send them).
+    #[derive(Debug, Clone)]
+    enum Json {
+        Scalar(Value),
+        List(Vec<Json>),
+        Object(Vec<(String, Json)>),
+    }
+
+    impl Json {
+        fn text(&self) -> String {
+            match self {
+                Json::Scalar(v) => v.to_string(),
+                Json::List(items) => {
+                    format!(
+                        "[{}]",
+                        items.iter().map(Json::text).collect::<Vec<_>>().join(",")
+                    )
+                }
+                Json::Object(entries) => format!(
+                    "{{{}}}",
+                    entries
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), v.text()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            }
+        }
+    }
+
+    fn json(words: Vec<String>) -> impl Strategy<Value = Json> {
+        let word = proptest::sample::select(words);
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            Just(json!(2.5)),
+            Just(json!("")),
+            Just(json!("  ")),
+            Just(json!("True")),
+            word.clone().prop_map(Value::String),
+            "[ a-zA-Z0-9@.]{0,8}".prop_map(Value::String),
+        ]
+        .prop_map(Json::Scalar);
+        scalar.prop_recursive(4, 48, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::List),
+                proptest::collection::vec(
+                    (prop_oneof![word.clone(), Just("other".to_string())], inner),
+                    0..8
+                )
+                .prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// The two readings of `text` agree: the translation, the id and the deleted marker.
+    fn agree(r: &ResourceMapping, text: &str, envelope: Option<&str>) -> Result<(), TestCaseError> {
+        let reader = r.plan.reader.as_ref().expect("a reader");
+        // Blank is no record (as the legacy client reads it).
+        let whole: Result<Value, _> = if text.bytes().all(|b| b.is_ascii_whitespace()) {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_str(text)
+        };
+        let captured = reader
+            .read(text.as_bytes(), envelope)
+            .expect("a known envelope");
+        let (whole, captured) = match (whole, captured) {
+            (Ok(w), Ok(c)) => (w, c),
+            (Err(_), Err(_)) => return Ok(()),
+            (w, c) => {
+                return Err(TestCaseError::fail(format!(
+                    "{text}: whole {w:?}, captured {c:?}"
+                )))
+            }
+        };
+        let whole = match envelope {
+            Some(key) => match whole {
+                Value::Object(mut o) => match o.remove(key) {
+                    Some(v @ Value::Object(_)) => v,
+                    _ => Value::Null,
+                },
+                _ => Value::Null,
+            },
+            None => whole,
+        };
+        let by_value = r
+            .to_scim(&whole)
+            .map(|v| v.to_string())
+            .map_err(|e| e.to_string());
+        let by_capture = r
+            .draft(&captured)
+            .map(|d| {
+                let mut text = Vec::new();
+                d.write_json(&mut text, &[], None).expect("written");
+                String::from_utf8(text).expect("UTF-8")
+            })
+            .map_err(|e| e.to_string());
+        prop_assert_eq!(by_value, by_capture, "record {}", text);
+        prop_assert_eq!(r.is_deleted(&whole), r.is_deleted(&captured));
+        prop_assert_eq!(r.legacy_id(&whole), r.read_id(&captured));
+        Ok(())
+    }
+
+    #[test]
+    fn every_mapping_here_gets_a_reader() {
+        for (name, r) in resources() {
+            assert!(r.plan.reader.is_some(), "{name} has no compiled reader");
+        }
+    }
+
+    #[test]
+    fn corners_read_as_the_whole_document_reads_them() {
+        let fixture = load_str("fixture.yaml", FIXTURE).unwrap().users;
+        for text in [
+            r#"{"id": 7, "login": "a", "login": "b"}"#,
+            r#"{"id": 7, "address": {"city": "Oslo"}, "address": "flat"}"#,
+            r#"{"id": 7, "address": "flat", "address": {"zip": "0150"}}"#,
+            r#"{"id": 7, "phones": [{"kind": "desk", "number": "1"}, {"kind": "cell", "number": "2"}]}"#,
+            r#"{"id": 7, "status": "archived", "hr": {"badge": "12"}}"#,
+            r#"{"id": null, "login": "a"}"#,
+            r#"[{"id": 7}]"#,
+            r#"  "#,
+            r#"{"id": 7, "login": "a"} trailing"#,
+            r#"{"id": 7, "login": "caf\u00e9", "other": {"deep": [1, {"x": "\ud83d\ude00"}]}}"#,
+            r#"{"id": "7", "login": 12, "full_name": "Mary Ann Smith", "manager_id": "x"}"#,
+        ] {
+            agree(&fixture, text, None).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_envelope_holds_the_record_only_when_it_holds_an_object() {
+        let mut fixture = load_str("fixture.yaml", FIXTURE).unwrap().users;
+        fixture.plan.compile_reader(&["data"]);
+        for text in [
+            r#"{"data": {"id": 7, "login": "a"}, "meta": {}}"#,
+            r#"{"data": "7"}"#,
+            r#"{"data": {"id": 7}, "data": {"id": 8, "login": "b"}}"#,
+            r#"{"id": 7}"#,
+        ] {
+            agree(&fixture, text, Some("data")).unwrap();
+        }
+        assert!(fixture
+            .plan
+            .reader
+            .as_ref()
+            .unwrap()
+            .read(b"{}", Some("user"))
+            .is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        // On every mapping here, a record read from its bytes by the compiled reader translates
+        // to the very bytes the whole document gives.
+        #[test]
+        fn the_compiled_reader_translates_as_the_whole_document(seed in any::<u64>()) {
+            use proptest::strategy::ValueTree;
+            use proptest::test_runner::{Config, TestRunner};
+            for (_, r) in resources() {
+                let mut runner = TestRunner::new_with_rng(
+                    Config::default(),
+                    proptest::test_runner::TestRng::from_seed(
+                        proptest::test_runner::RngAlgorithm::ChaCha,
+                        &[seed.to_le_bytes(), seed.to_be_bytes(), [1; 8], [2; 8]].concat(),
+                    ),
+                );
+                let words = words(&r);
+                let fields = (proptest::sample::select(words.clone()), json(words));
+                let record = proptest::collection::vec(fields, 0..12).prop_map(|fields| {
+                    let mut entries = vec![("id".to_string(), Json::Scalar(json!(7)))];
+                    entries.extend(fields);
+                    Json::Object(entries)
+                });
+                for _ in 0..8 {
+                    let tree = record.new_tree(&mut runner).expect("a record");
+                    agree(&r, &tree.current().text(), None)?;
+                }
+            }
+        }
+    }
+}
