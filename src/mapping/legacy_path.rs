@@ -33,9 +33,9 @@ pub struct LegacyPath {
 /// path still to walk inside that value (none for a plain field path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CaptureAt {
-    pub(crate) point: usize,
+    pub(crate) point: u16,
     /// How many leading field steps the capture point stands for.
-    pub(crate) depth: usize,
+    pub(crate) depth: u16,
 }
 
 /// A legacy record as the translation reads it: a whole JSON document, or only the values the
@@ -61,9 +61,9 @@ pub(crate) struct Captured {
 impl LegacyRecord for Captured {
     fn read(&self, path: &LegacyPath) -> Option<&Value> {
         let at = path.capture?;
-        let doc = self.values.get(at.point)?.as_ref()?;
+        let doc = self.values.get(usize::from(at.point))?.as_ref()?;
         match &path.write {
-            Ok(steps) => first(steps.get(at.depth..)?, doc),
+            Ok(steps) => first(steps.get(usize::from(at.depth)..)?, doc),
             Err(_) => None,
         }
     }

@@ -353,7 +353,12 @@ impl ResourceMapping {
     /// Whether this legacy user carries the `deleted:` marker, i.e. was deleted through SCIM
     /// and must answer 404 (RFC 7644 §3.6) although the legacy API keeps the record. The value
     /// is compared as a scalar (`1` is `"1"`), case-sensitively. False without a marker.
-    pub(crate) fn is_deleted(&self, legacy: &impl LegacyRecord) -> bool {
+    pub fn is_deleted(&self, legacy: &Value) -> bool {
+        self.record_deleted(legacy)
+    }
+
+    /// [`ResourceMapping::is_deleted`] of a record however it is held.
+    pub(crate) fn record_deleted(&self, legacy: &impl LegacyRecord) -> bool {
         self.plan.deleted.as_ref().is_some_and(|m| {
             legacy
                 .read(&m.legacy)

@@ -494,7 +494,7 @@ pub(crate) async fn read_captured(
         None => return Err(None),
     };
     if !is_the_record(cx, resource, id, resource.read_id(&record)).await?
-        || resource.is_deleted(&record)
+        || resource.record_deleted(&record)
     {
         return Ok(None);
     }
