@@ -35,7 +35,8 @@ pub(crate) struct RecordReader {
     points: usize,
 }
 
-/// The field names under one object of the record, sorted for a binary search.
+/// The field names under one object of the record, sorted by length and then bytes for a
+/// binary search that mostly compares lengths.
 #[derive(Debug, Clone, Default)]
 struct Node {
     children: Vec<(String, Child)>,
@@ -199,11 +200,18 @@ impl Node {
 
     fn child(&self, name: &str) -> Option<&Child> {
         self.children
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .binary_search_by(|(k, _)| by_length(k, name))
             .ok()
             .and_then(|at| self.children.get(at))
             .map(|(_, c)| c)
     }
+}
+
+/// The order of a node's field names: by length, then by bytes.
+fn by_length(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// Reads one object of the record against `node`, into `out`.
