@@ -150,10 +150,7 @@ impl Node {
         let Some((name, rest)) = names.split_first() else {
             return;
         };
-        let at = match self
-            .children
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-        {
+        let at = match self.children.binary_search_by(|(k, _)| by_length(k, name)) {
             Ok(at) => at,
             Err(at) => {
                 let child = if rest.is_empty() {
