@@ -219,21 +219,10 @@ fn write_key(out: &mut Vec<u8>, name: &str) -> serde_json::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::AttrType;
+    use crate::mapping::slot::tests::slot;
     use serde_json::json;
 
     const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-
-    fn slot(container: Option<&str>, attr: &str, t: Option<&str>, sub: Option<&str>) -> ScimSlot {
-        ScimSlot {
-            container: container.map(String::from),
-            attr: attr.into(),
-            sub: sub.map(String::from),
-            element_type: t.map(String::from),
-            scim_type: AttrType::String,
-            case_exact: false,
-        }
-    }
 
     #[test]
     fn every_kind_of_slot_is_built_where_the_schema_puts_it() {

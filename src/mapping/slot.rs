@@ -105,11 +105,17 @@ fn find_element<'a>(items: &'a [Value], t: &str) -> Option<&'a Value> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn slot(container: Option<&str>, attr: &str, t: Option<&str>, sub: Option<&str>) -> ScimSlot {
+    /// A string slot: `container` (an extension URN), `attr`, the element type `t` and `sub`.
+    pub(crate) fn slot(
+        container: Option<&str>,
+        attr: &str,
+        t: Option<&str>,
+        sub: Option<&str>,
+    ) -> ScimSlot {
         ScimSlot {
             container: container.map(String::from),
             attr: attr.into(),
