@@ -17,6 +17,7 @@ mod deadline;
 mod listener;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -77,12 +78,40 @@ where
     Box::new(service)
 }
 
-/// Reserves a free TCP port on 127.0.0.1 and returns its address. The port is released before
-/// this returns, so another process could take it in between; good enough for tests and the
-/// demo, where nothing else races for loopback ports.
+/// Finds a free TCP port on 127.0.0.1 and returns its address, for a listener that pingora
+/// binds later (it takes an address, not a bound socket). The port is released before this
+/// returns, so it is chosen where nothing else of this process will be given it in between:
+/// below the kernel's ephemeral range (which `bind(…:0)` and outgoing connections draw from,
+/// so a legacy API started beside on port 0, or a connection to it, never lands on it), and
+/// never twice by this process until the range is used up (a process-wide counter, from an
+/// offset of its own, so that test binaries or demos running side by side do not start on
+/// the same port).
 pub fn free_loopback_addr() -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    listener.local_addr()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let below = ephemeral_low().max(LOWEST + 1_000);
+    let span = below - LOWEST;
+    let offset = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LOWEST + (offset + n) % span;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr();
+        }
+    }
+    TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// The first port of the kernel's ephemeral range (Linux: `ip_local_port_range`; else the
+/// Linux default).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// How a [`RunningServer`] is asked to stop.
