@@ -2,6 +2,7 @@
 //! create, get, list/query, replace (PUT), patch, delete. The SCIM semantics live in
 //! `crate::scim`, the translation in `crate::mapping`; this module only sequences them.
 
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{AfterEmpty, OnDelete, ResourceMapping};
@@ -61,17 +62,24 @@ async fn fetch(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
         .await?
         .ok_or_else(|| no_user(id))?;
     let scim = r.to_scim(&got.body)?;
-    if let Some(name) = user_name(scim.get("userName")) {
-        cx.record.set_user_name(name);
-    }
-    if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, id, got.raw).await;
-    }
+    remember_read(cx, id, scim.get("userName"), got.raw).await;
     Ok(Fetched {
         legacy: got.body,
         scim,
         cached: false,
     })
+}
+
+/// What a read of user `id` leaves behind: its userName for the request's log line, and its
+/// record's bytes (`raw`) in the record cache when the mapping's updates are guarded by
+/// `If-Match`.
+async fn remember_read(cx: &Ctx<'_>, id: &str, user_name_value: Option<&Value>, raw: Bytes) {
+    if let Some(name) = user_name(user_name_value) {
+        cx.record.set_user_name(name);
+    }
+    if resource(cx).endpoints.update_if_match {
+        cx.records.put(&cx.tenant.name, id, raw).await;
+    }
 }
 
 /// The user as the read half of a write: the record the gateway read or wrote a moment ago when
@@ -216,20 +224,19 @@ pub async fn get_text(
         Err(Some(e)) => return Err(e),
     };
     let user = r.draft(&got.record)?;
-    if let Some(name) = user_name(user.get("userName")) {
-        cx.record.set_user_name(name);
-    }
-    if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, id, got.raw).await;
-    }
+    remember_read(cx, id, user.get("userName"), got.raw).await;
     let mut groups = groups::user_groups(cx, id, None).await?;
     if let Some(Value::Array(list)) = &mut groups {
         set_group_refs(list, base);
     }
-    let extra: Vec<(&str, &Value)> = groups.iter().map(|g| ("groups", g)).collect();
+    let extra = groups.as_ref().map(|g| ("groups", g));
     let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
-    user.write_json(&mut body, &extra, Some(&location_of(base, "Users", id)))
-        .map_err(|e| ScimError::internal(e.to_string()))?;
+    user.write_json(
+        &mut body,
+        extra.as_slice(),
+        Some(&location_of(base, "Users", id)),
+    )
+    .map_err(|e| ScimError::internal(e.to_string()))?;
     Ok(Some(UserText {
         body,
         version: user
