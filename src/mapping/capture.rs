@@ -318,6 +318,9 @@ mod tests {
     use crate::mapping::{load_file, load_str, ResourceMapping};
     use proptest::prelude::*;
     use serde_json::json;
+    use crate::mapping::draft::{Draft, DraftNode};
+    use crate::scim::filter::{self, Filter};
+    use crate::scim::schema::ResourceSchema;
 
     /// Every resource mapping to compare the two readings on: the fixture's (every construct
     /// of the language) and those of every shipped mapping.
@@ -482,9 +485,87 @@ mod tests {
             })
             .map_err(|e| e.to_string());
         prop_assert_eq!(by_value, by_capture, "record {}", text);
+        if let (Ok(value), Ok(draft)) = (r.to_scim(&whole), r.draft(&captured)) {
+            filters_agree(&value, &draft)?;
+        }
         prop_assert_eq!(r.is_deleted(&whole), r.record_deleted(&captured));
         prop_assert_eq!(r.legacy_id(&whole), r.read_id(&captured));
         Ok(())
+    }
+
+    /// A filter reads a translation's draft as it reads the value the draft becomes: filters
+    /// over every kind of attribute, and equality with each of the resource's own values.
+    fn filters_agree(value: &Value, draft: &Draft) -> Result<(), TestCaseError> {
+        let mut filters: Vec<String> = [
+            "userName pr",
+            "USERNAME sw \"a\"",
+            "name pr",
+            "name.givenName co \"a\" or name.familyName ew \"e\"",
+            "emails pr",
+            "emails co \"@\"",
+            "emails[type eq \"work\" and value co \"@\"]",
+            "emails.type eq \"work\"",
+            "phoneNumbers[not (value pr)]",
+            "addresses[type eq \"work\"].locality pr",
+            "active eq true",
+            "active eq \"false\"",
+            "title eq null",
+            "displayName ne null",
+            "not (title pr)",
+            "meta.version pr",
+            "meta.lastModified gt \"2000-01-01T00:00:00Z\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager pr",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq \"7\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department ne \"x\"",
+            "x-unknown pr",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut leaves = Vec::new();
+        collect_leaves(value, String::new(), &mut leaves);
+        for (path, leaf) in leaves {
+            filters.push(format!("{path} eq {leaf}"));
+            filters.push(format!("{path} pr"));
+        }
+        let schema = ResourceSchema::user();
+        for text in filters {
+            let Ok(f) = Filter::parse(&text) else {
+                continue;
+            };
+            prop_assert_eq!(
+                filter::matches(&f, value, schema),
+                filter::matches_in(&f, DraftNode::of(draft), schema),
+                "{} on {}",
+                text,
+                value
+            );
+        }
+        Ok(())
+    }
+
+    /// The attribute paths of `value` (`a`, `a.b`, extension attributes by URN) with each scalar
+    /// at them as filter text.
+    fn collect_leaves(value: &Value, at: String, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(members) => {
+                for (k, v) in members {
+                    let path = match at.as_str() {
+                        "" => k.clone(),
+                        p if p.starts_with("urn:") => format!("{p}:{k}"),
+                        p => format!("{p}.{k}"),
+                    };
+                    collect_leaves(v, path, out);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    collect_leaves(item, at.clone(), out);
+                }
+            }
+            Value::Null => {}
+            scalar if !at.is_empty() => out.push((at, scalar.to_string())),
+            _ => {}
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::io::Write;
 use serde_json::{Map, Value};
 
 use super::slot::ScimSlot;
+use crate::scim::filter::{self, Node as _};
 
 /// One JSON object under construction.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -207,6 +208,91 @@ impl Part<'_> {
                 out.push(b']');
                 Ok(())
             }
+        }
+    }
+}
+
+/// A node of a draft as the filter reads it ([`filter::Node`]): the same answers as the JSON
+/// value the draft becomes would give, without making it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DraftNode<'a, 'p> {
+    Object(&'a Draft<'p>),
+    List(&'a [Draft<'p>]),
+    Value(&'a Value),
+}
+
+impl<'a, 'p> DraftNode<'a, 'p> {
+    /// The node of a whole resource.
+    pub(crate) fn of(draft: &'a Draft<'p>) -> Self {
+        DraftNode::Object(draft)
+    }
+
+    fn of_part(part: &'a Part<'p>) -> Self {
+        match part {
+            Part::Value(v) => DraftNode::Value(v),
+            Part::Object(d) => DraftNode::Object(d),
+            Part::List(items) => DraftNode::List(items),
+        }
+    }
+}
+
+impl<'a> filter::Node<'a> for DraftNode<'a, '_> {
+    fn member(self, key: &str) -> Option<Self> {
+        match self {
+            DraftNode::Object(d) => d
+                .find(key)
+                .or_else(|| {
+                    d.entries
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                        .map(|(_, p)| p)
+                })
+                .map(DraftNode::of_part),
+            DraftNode::Value(v) => v.member(key).map(DraftNode::Value),
+            DraftNode::List(_) => None,
+        }
+    }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        let (items, value, object): (&[Draft], _, _) = match self {
+            DraftNode::List(items) => (items, None, None),
+            DraftNode::Value(v) => (&[], Some(v), None),
+            DraftNode::Object(_) => (&[], None, Some(self)),
+        };
+        items
+            .iter()
+            .map(DraftNode::Object)
+            .chain(value.into_iter().flat_map(|v| v.elements().map(DraftNode::Value)))
+            .chain(object)
+    }
+
+    fn is_object(self) -> bool {
+        match self {
+            DraftNode::Object(_) => true,
+            DraftNode::Value(v) => v.is_object(),
+            DraftNode::List(_) => false,
+        }
+    }
+
+    fn is_null(self) -> bool {
+        matches!(self, DraftNode::Value(Value::Null))
+    }
+
+    fn value(self) -> Option<&'a Value> {
+        match self {
+            DraftNode::Value(v) => Some(v),
+            DraftNode::Object(_) | DraftNode::List(_) => None,
+        }
+    }
+
+    fn is_present(self) -> bool {
+        match self {
+            DraftNode::Object(d) => d
+                .entries
+                .iter()
+                .any(|(_, p)| DraftNode::of_part(p).is_present()),
+            DraftNode::List(items) => items.iter().any(|d| DraftNode::Object(d).is_present()),
+            DraftNode::Value(v) => v.is_present(),
         }
     }
 }

@@ -666,62 +666,125 @@ fn type_name(t: AttrType) -> &'static str {
 /// attributes the schema does not know are still read from the resource, as strings compared
 /// without case. Run [`validate`] first to reject such filters instead.
 pub fn matches(filter: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
+    matches_in(filter, resource, schema)
+}
+
+/// [`matches`] over a resource however it is held: a JSON value, or another holding of the
+/// same JSON ([`Node`]), with the same verdict.
+pub fn matches_in<'v, N: Node<'v>>(filter: &Filter, resource: N, schema: &ResourceSchema) -> bool {
     Evaluator { resource, schema }.eval(filter, Scope::Root)
+}
+
+/// A node of a SCIM resource as the filter reads it. Implemented by `&Value`, and by anything
+/// else that holds the same JSON (the translation's draft of a resource), so that a resource
+/// need not become a `Value` to be filtered. Each method answers what it would for the JSON
+/// the node stands for.
+pub trait Node<'v>: Copy {
+    /// The member `key` of an object, by exact name first, then ignoring ASCII case (RFC 7643
+    /// §2.1); `None` for a node that is not an object.
+    fn member(self, key: &str) -> Option<Self>;
+    /// The elements of an array, or the node itself (nulls included).
+    fn elements(self) -> impl Iterator<Item = Self>;
+    fn is_object(self) -> bool;
+    fn is_null(self) -> bool;
+    /// The node as a JSON value, when it is held as one (a scalar at least; a container a
+    /// comparison never matches may answer `None`).
+    fn value(self) -> Option<&'v Value>;
+    /// RFC 7644 `pr`: a non-empty value, or a complex value with a non-empty member.
+    fn is_present(self) -> bool;
+}
+
+impl<'v> Node<'v> for &'v Value {
+    fn member(self, key: &str) -> Option<Self> {
+        let object = self.as_object()?;
+        object.get(key).or_else(|| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+    }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        match self {
+            Value::Array(items) => items.iter(),
+            other => std::slice::from_ref(other).iter(),
+        }
+    }
+
+    fn is_object(self) -> bool {
+        Value::is_object(self)
+    }
+
+    fn is_null(self) -> bool {
+        Value::is_null(self)
+    }
+
+    fn value(self) -> Option<&'v Value> {
+        Some(self)
+    }
+
+    fn is_present(self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(items) => items.iter().any(Node::is_present),
+            Value::Object(members) => members.values().any(Node::is_present),
+            Value::Bool(_) | Value::Number(_) => true,
+        }
+    }
 }
 
 /// Where the paths of a filter are looked up: the resource, or one element of a multi-valued
 /// attribute inside a value path.
 #[derive(Clone, Copy)]
-enum Scope<'v> {
+enum Scope<'f, N> {
     Root,
-    Element {
-        node: &'v Value,
-        parent: &'v AttrPath,
-    },
+    Element { node: N, parent: &'f AttrPath },
 }
 
-struct Evaluator<'v> {
-    resource: &'v Value,
-    schema: &'v ResourceSchema,
+struct Evaluator<'f, N> {
+    resource: N,
+    schema: &'f ResourceSchema,
 }
 
 /// The non-null values a path designates, and the definition that governs them.
-struct Selected<'v> {
-    values: Vec<&'v Value>,
-    def: Option<&'v AttributeDef>,
+struct Selected<'f, N> {
+    values: Vec<N>,
+    def: Option<&'f AttributeDef>,
 }
 
-impl<'v> Evaluator<'v> {
-    fn eval(&self, filter: &'v Filter, scope: Scope<'v>) -> bool {
+impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
+    fn eval(&self, filter: &'f Filter, scope: Scope<'f, N>) -> bool {
         match filter {
             Filter::Compare { path, op, value } => {
                 let selected = self.select(path, scope, true);
                 match (op, value) {
                     (CompareOp::Eq, CompValue::Null) => {
-                        !selected.values.iter().any(|v| is_present(v))
+                        !selected.values.iter().any(|v| v.is_present())
                     }
                     (CompareOp::Ne, CompValue::Null) => {
-                        selected.values.iter().any(|v| is_present(v))
+                        selected.values.iter().any(|v| v.is_present())
                     }
                     (CompareOp::Ne, _) if selected.values.is_empty() => true,
-                    _ => selected
-                        .values
-                        .iter()
-                        .any(|v| compare(v, *op, value, selected.def)),
+                    _ => selected.values.iter().any(|v| match v.value() {
+                        Some(actual) => compare(actual, *op, value, selected.def),
+                        None => *op == CompareOp::Ne,
+                    }),
                 }
             }
             Filter::Present(path) => self
                 .select(path, scope, false)
                 .values
                 .iter()
-                .any(|v| is_present(v)),
+                .any(|v| v.is_present()),
             Filter::And(a, b) => self.eval(a, scope) && self.eval(b, scope),
             Filter::Or(a, b) => self.eval(a, scope) || self.eval(b, scope),
             Filter::Not(a) => !self.eval(a, scope),
             Filter::ValuePath { attr, filter } => {
                 let node = match scope {
                     Scope::Root => self.locate(attr),
-                    Scope::Element { node, .. } => get_ci(node, &attr.name),
+                    Scope::Element { node, .. } => node.member(&attr.name),
                 };
                 elements(node).any(|element| {
                     element.is_object()
@@ -737,32 +800,34 @@ impl<'v> Evaluator<'v> {
         }
     }
 
-    /// The JSON node of a top-level attribute: core attributes at the top of the resource,
+    /// The node of a top-level attribute: core attributes at the top of the resource,
     /// extension attributes under their schema URN.
-    fn locate(&self, path: &AttrPath) -> Option<&'v Value> {
+    fn locate(&self, path: &AttrPath) -> Option<N> {
+        let resource = self.resource;
         match self.schema.find(path) {
             Some(r) if r.is_extension(self.schema) => {
-                get_ci(get_ci(self.resource, &r.schema.id)?, &path.name)
+                resource.member(&r.schema.id)?.member(&path.name)
             }
-            Some(_) => get_ci(self.resource, &path.name),
+            Some(_) => resource.member(&path.name),
             None => match &path.schema {
-                Some(urn) => get_ci(self.resource, urn)
-                    .and_then(|ext| get_ci(ext, &path.name))
+                Some(urn) => resource
+                    .member(urn)
+                    .and_then(|ext| ext.member(&path.name))
                     .or_else(|| {
                         if urn.eq_ignore_ascii_case(&self.schema.core.id) {
-                            get_ci(self.resource, &path.name)
+                            resource.member(&path.name)
                         } else {
                             None
                         }
                     }),
-                None => get_ci(self.resource, &path.name),
+                None => resource.member(&path.name),
             },
         }
     }
 
     /// The values `path` designates in `scope`. With `compare`, a complex value without
     /// sub-attribute stands for its `value` sub-attribute.
-    fn select(&self, path: &AttrPath, scope: Scope<'v>, compare: bool) -> Selected<'v> {
+    fn select(&self, path: &AttrPath, scope: Scope<'f, N>, compare: bool) -> Selected<'f, N> {
         let (node, attr_def, sub_def) = match scope {
             Scope::Root => {
                 let resolved = self.schema.find(path);
@@ -780,21 +845,21 @@ impl<'v> Evaluator<'v> {
                 } else {
                     None
                 };
-                (get_ci(node, &path.name), def, None)
+                (node.member(&path.name), def, None)
             }
         };
         let mut values = Vec::new();
         let def = match &path.sub {
             Some(sub) => {
                 for element in elements(node) {
-                    values.extend(elements(get_ci(element, sub)));
+                    values.extend(elements(element.member(sub)));
                 }
                 sub_def
             }
             None => {
                 for element in elements(node) {
                     if compare && element.is_object() {
-                        values.extend(get_ci(element, "value").filter(|v| !v.is_null()));
+                        values.extend(element.member("value").filter(|v| !v.is_null()));
                     } else {
                         values.push(element);
                     }
@@ -812,36 +877,11 @@ impl<'v> Evaluator<'v> {
     }
 }
 
-/// A JSON object member, by exact name first, then ignoring ASCII case (RFC 7643 §2.1).
-fn get_ci<'v>(node: &'v Value, key: &str) -> Option<&'v Value> {
-    let object = node.as_object()?;
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
 /// The non-null values of a node: the elements of an array, or the node itself.
-fn elements<'v>(node: Option<&'v Value>) -> impl Iterator<Item = &'v Value> {
-    let items: &'v [Value] = match node {
-        Some(Value::Array(items)) => items,
-        Some(other) => std::slice::from_ref(other),
-        None => &[],
-    };
-    items.iter().filter(|v| !v.is_null())
-}
-
-/// RFC 7644 `pr`: a non-empty value, or a complex value with a non-empty member.
-fn is_present(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(items) => items.iter().any(is_present),
-        Value::Object(members) => members.values().any(is_present),
-        Value::Bool(_) | Value::Number(_) => true,
-    }
+fn elements<'v, N: Node<'v>>(node: Option<N>) -> impl Iterator<Item = N> + use<'v, N> {
+    node.into_iter()
+        .flat_map(Node::elements)
+        .filter(|v| !v.is_null())
 }
 
 /// One attribute value against the filter's value.
