@@ -320,6 +320,8 @@ mod tests {
     use serde_json::json;
     use crate::mapping::draft::{Draft, DraftNode};
     use crate::scim::filter::{self, Filter};
+    use crate::scim::list::SortBy;
+    use crate::scim::path::AttrPath;
     use crate::scim::schema::ResourceSchema;
 
     /// Every resource mapping to compare the two readings on: the fixture's (every construct
@@ -493,8 +495,9 @@ mod tests {
         Ok(())
     }
 
-    /// A filter reads a translation's draft as it reads the value the draft becomes: filters
-    /// over every kind of attribute, and equality with each of the resource's own values.
+    /// A filter reads a translation's draft as it reads the value the draft becomes (filters
+    /// over every kind of attribute, and equality with each of the resource's own values), and
+    /// so does a sort (by each attribute path of the resource).
     fn filters_agree(value: &Value, draft: &Draft) -> Result<(), TestCaseError> {
         let mut filters: Vec<String> = [
             "userName pr",
@@ -521,13 +524,23 @@ mod tests {
         ]
         .map(str::to_owned)
         .to_vec();
+        let schema = ResourceSchema::user();
         let mut leaves = Vec::new();
         collect_leaves(value, String::new(), &mut leaves);
         for (path, leaf) in leaves {
+            if let Ok(by) = AttrPath::parse(&path) {
+                let by = SortBy::of(&by, schema);
+                prop_assert_eq!(
+                    by.key(value),
+                    by.key(DraftNode::of(draft)),
+                    "sort by {} on {}",
+                    path,
+                    value
+                );
+            }
             filters.push(format!("{path} eq {leaf}"));
             filters.push(format!("{path} pr"));
         }
-        let schema = ResourceSchema::user();
         for text in filters {
             let Ok(f) = Filter::parse(&text) else {
                 continue;

@@ -9,7 +9,7 @@ use std::io::Write;
 use serde_json::{Map, Value};
 
 use super::slot::ScimSlot;
-use crate::scim::filter::{self, Node as _};
+use crate::scim::filter;
 
 /// One JSON object under construction.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -53,6 +53,7 @@ pub use plan::{
     TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
+pub(crate) use draft::{Draft, DraftNode};
 pub(crate) use records::location_id;
 pub use roles::{GroupRules, UserGroup};
 pub use template::{query_string, PathTemplate};

@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 
 use serde_json::{json, Map, Value};
 
+use super::filter::Node;
 use super::path::AttrPath;
 use super::schema::{AttrType, AttributeDef, ResourceSchema, Returned, SchemaDef};
 use super::{urn, ScimError};
@@ -218,6 +219,33 @@ pub(crate) fn list_response(resources: Vec<Value>, total: usize, start_index: us
     body.insert("startIndex".into(), json!(start_index));
     body.insert("Resources".into(), Value::Array(resources));
     Value::Object(body)
+}
+
+/// [`list_response`] written out as JSON text into `out`, the same keys in the same order;
+/// `write(out, n)` writes the n-th of the page's `items` resources.
+pub(crate) fn write_list_response<E>(
+    out: &mut Vec<u8>,
+    total: usize,
+    items: usize,
+    start_index: usize,
+    mut write: impl FnMut(&mut Vec<u8>, usize) -> Result<(), E>,
+) -> Result<(), E> {
+    out.extend_from_slice(b"{\"schemas\":[\"");
+    out.extend_from_slice(urn::LIST_RESPONSE.as_bytes());
+    out.extend_from_slice(
+        format!(
+            "\"],\"totalResults\":{total},\"itemsPerPage\":{items},\"startIndex\":{start_index},\"Resources\":["
+        )
+        .as_bytes(),
+    );
+    for at in 0..items {
+        if at > 0 {
+            out.push(b',');
+        }
+        write(out, at)?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,7 +559,7 @@ impl SubFilter<'_> {
 
 /// A sort key. Variants are ordered: values of different types sort by type first.
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum SortKey {
+pub(crate) enum SortKey {
     Bool(bool),
     Number(f64),
     Time(i128),
@@ -555,37 +583,17 @@ fn compare_keys(a: &Option<SortKey>, b: &Option<SortKey>) -> Ordering {
 /// names a sub-attribute). Resources without a value come last in ascending order and first in
 /// descending order. The sort is stable. An attribute unknown to the schema is read as written
 /// and compared as a case-insensitive string.
-pub(crate) fn sort(
-    resources: &mut [Value],
+pub(crate) fn sort<T: Sorted>(
+    resources: &mut Vec<T>,
     by: &AttrPath,
     descending: bool,
     schema: &ResourceSchema,
 ) {
-    let resolved = schema.find(by);
-    let leaf = resolved.map(|r| r.leaf());
-    let case_exact = leaf.is_some_and(|d| d.case_exact);
-    let date_time = leaf.is_some_and(|d| d.attr_type == AttrType::DateTime);
-    let (container, name, sub) = match resolved {
-        Some(r) => (
-            r.is_extension(schema).then(|| r.schema.id.clone()),
-            r.attr.name.clone(),
-            r.sub.map(|s| s.name.clone()),
-        ),
-        None => (
-            by.schema
-                .clone()
-                .filter(|u| !u.eq_ignore_ascii_case(&schema.core.id)),
-            by.name.clone(),
-            by.sub.clone(),
-        ),
-    };
-    let mut keyed: Vec<(Option<SortKey>, Value)> = resources
-        .iter_mut()
-        .map(|r| {
-            let key = sort_value(r, container.as_deref(), &name, sub.as_deref())
-                .and_then(|v| sort_key(v, case_exact, date_time));
-            (key, std::mem::take(r))
-        })
+    let by = SortBy::of(by, schema);
+    let mut keyed: Vec<(Option<SortKey>, usize)> = resources
+        .iter()
+        .enumerate()
+        .map(|(at, r)| (r.sort_key(&by), at))
         .collect();
     keyed.sort_by(|(a, _), (b, _)| {
         let o = compare_keys(a, b);
@@ -595,40 +603,86 @@ pub(crate) fn sort(
             o
         }
     });
-    for (slot, (_, value)) in resources.iter_mut().zip(keyed) {
-        *slot = value;
+    let mut taken: Vec<Option<T>> = std::mem::take(resources).into_iter().map(Some).collect();
+    resources.extend(
+        keyed
+            .into_iter()
+            .filter_map(|(_, at)| taken.get_mut(at).and_then(Option::take)),
+    );
+}
+
+/// A resource a list sorts: a JSON value, or another holding of one read through
+/// [`filter::Node`] (the key is the same).
+pub(crate) trait Sorted {
+    fn sort_key(&self, by: &SortBy) -> Option<SortKey>;
+}
+
+impl Sorted for Value {
+    fn sort_key(&self, by: &SortBy) -> Option<SortKey> {
+        by.key(self)
     }
 }
 
-fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
-    obj.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
+/// Where a resource's sort value is, and how it compares (see [`sort`]).
+pub(crate) struct SortBy {
+    container: Option<String>,
+    name: String,
+    sub: Option<String>,
+    case_exact: bool,
+    date_time: bool,
 }
 
-fn sort_value<'a>(
-    resource: &'a Value,
-    container: Option<&str>,
-    name: &str,
-    sub: Option<&str>,
-) -> Option<&'a Value> {
-    let holder = match container {
-        Some(urn) => get_ci(resource, urn)?,
-        None => resource,
-    };
-    let mut value = get_ci(holder, name)?;
-    if let Value::Array(items) = value {
-        value = items
-            .iter()
-            .find(|i| get_ci(i, "primary").is_some_and(|p| p == &Value::Bool(true)))
-            .or_else(|| items.first())?;
+impl SortBy {
+    pub(crate) fn of(by: &AttrPath, schema: &ResourceSchema) -> SortBy {
+        let resolved = schema.find(by);
+        let leaf = resolved.map(|r| r.leaf());
+        let (container, name, sub) = match resolved {
+            Some(r) => (
+                r.is_extension(schema).then(|| r.schema.id.clone()),
+                r.attr.name.clone(),
+                r.sub.map(|s| s.name.clone()),
+            ),
+            None => (
+                by.schema
+                    .clone()
+                    .filter(|u| !u.eq_ignore_ascii_case(&schema.core.id)),
+                by.name.clone(),
+                by.sub.clone(),
+            ),
+        };
+        SortBy {
+            container,
+            name,
+            sub,
+            case_exact: leaf.is_some_and(|d| d.case_exact),
+            date_time: leaf.is_some_and(|d| d.attr_type == AttrType::DateTime),
+        }
     }
-    match (value, sub) {
-        (Value::Object(_), Some(sub)) => get_ci(value, sub),
-        (Value::Object(_), None) => get_ci(value, "value"),
-        (_, Some(_)) => None,
-        (v, None) => Some(v),
+
+    /// The sort key of `resource`.
+    pub(crate) fn key<'v, N: Node<'v>>(&self, resource: N) -> Option<SortKey> {
+        let holder = match &self.container {
+            Some(urn) => resource.member(urn)?,
+            None => resource,
+        };
+        // A multi-valued attribute: its primary value, else its first (an empty one: none).
+        let mut values = holder.member(&self.name)?.elements();
+        let first = values.next()?;
+        let is_primary = |v: &N| {
+            v.member("primary").and_then(Node::value) == Some(&Value::Bool(true))
+        };
+        let value = if is_primary(&first) {
+            first
+        } else {
+            values.find(is_primary).unwrap_or(first)
+        };
+        let value = match (value.is_object(), &self.sub) {
+            (true, Some(sub)) => value.member(sub)?,
+            (true, None) => value.member("value")?,
+            (false, Some(_)) => return None,
+            (false, None) => value,
+        };
+        sort_key(value.value()?, self.case_exact, self.date_time)
     }
 }
 
@@ -785,6 +839,26 @@ mod tests {
     }
 
     // -- ListResponse -----------------------------------------------------------------------
+
+    #[test]
+    fn a_list_response_written_out_is_the_value_as_text() {
+        let resources = vec![json!({"id": "1", "userName": "a\"b"}), json!({"id": "2"})];
+        let mut out = Vec::new();
+        write_list_response(&mut out, 57, 2, 11, |out, at| {
+            serde_json::to_writer(out, &resources[at])
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            list_response(resources.clone(), 57, 11).to_string()
+        );
+        let mut empty = Vec::new();
+        write_list_response(&mut empty, 0, 0, 1, |_, _| Ok::<_, ()>(())).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&empty).unwrap(),
+            list_response(Vec::new(), 0, 1)
+        );
+    }
 
     #[test]
     fn list_response_has_integer_counts_and_resources() {
@@ -1142,9 +1216,10 @@ mod tests {
             sort(&mut rs, &p("userName"), desc, user());
             let mut seen: Vec<usize> = rs.iter().map(|r| r["id"].as_str().unwrap().parse().unwrap()).collect();
             // Stable: equal keys keep their original order.
+            let by = SortBy::of(&p("userName"), user());
             for w in rs.windows(2) {
-                let ka = sort_value(&w[0], None, "userName", None).and_then(|v| sort_key(v, false, false));
-                let kb = sort_value(&w[1], None, "userName", None).and_then(|v| sort_key(v, false, false));
+                let ka = w[0].sort_key(&by);
+                let kb = w[1].sort_key(&by);
                 let mut o = compare_keys(&ka, &kb);
                 if desc { o = o.reverse(); }
                 prop_assert!(o != Ordering::Greater);

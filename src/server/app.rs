@@ -490,7 +490,7 @@ async fn operate(
     };
     Ok(match route {
         Route::List(Collection::Users) | Route::Search(Collection::Users) => {
-            Reply::json(200, Box::pin(users::list(cx, query, base)).await?)
+            tagged_body(200, None, Box::pin(users::list(cx, query, base)).await?)
         }
         Route::Create(Collection::Users) => {
             let mut user = Box::pin(users::create(cx, body)).await?;
@@ -616,7 +616,10 @@ async fn search_all(cx: &Ctx<'_>, query: &ListQuery, base: &str) -> Result<Value
         }
         other => other,
     };
-    let users = unless_not_theirs(users::list(cx, query, base).await, query.start_index)?;
+    let users = unless_not_theirs(
+        users::list(cx, query, base).await.map(Body::into_json),
+        query.start_index,
+    )?;
     let total = |v: &Value| v["totalResults"].as_u64().unwrap_or(0) as usize;
     let resources = |v: Value| match v {
         Value::Object(mut o) => match o.remove("Resources") {

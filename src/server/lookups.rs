@@ -162,9 +162,9 @@ async fn otherwise_id(gw: &Gateway, name: &str) -> Result<String, LookupFailure>
                 500..=599 | 408 | 429 => LookupFailure::Unavailable(why),
                 _ => LookupFailure::Invalid(why),
             }
-        })?;
+        })?
+        .into_resources();
     let ids: Vec<&str> = found
-        .resources
         .iter()
         .filter(|group| {
             group

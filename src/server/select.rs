@@ -24,43 +24,45 @@
 //! marker's field at all cannot tell whether it was deleted: its record is read in full in the
 //! walk before it is shown or counted (at most `scan_limit`, like the reads above).
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::mapping::{ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping};
+use crate::mapping::{Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
-use crate::scim::list::{self, ListQuery};
+use crate::scim::list::{self, ListQuery, SortBy, SortKey, Sorted};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceSchema, Returned};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, LegacyAnswer, ListCall, Walked};
 
-/// A page of SCIM resources, the legacy record each came from (by SCIM id), and the total.
-pub struct Selection {
-    pub resources: Vec<Value>,
-    pub legacy_by_id: HashMap<String, Value>,
-    pub total: usize,
+/// A page of SCIM resources, each beside the legacy record it came from, and the total.
+pub(crate) struct Selection<'p> {
+    pub(crate) page: Vec<Selected<'p>>,
+    pub(crate) total: usize,
 }
 
-impl Selection {
-    /// The selection of these (legacy record, SCIM resource) pairs, out of `total`.
-    fn of(kept: Vec<(Value, Value)>, total: usize) -> Selection {
-        let mut resources = Vec::with_capacity(kept.len());
-        let mut legacy_by_id = HashMap::with_capacity(kept.len());
-        for (item, scim) in kept {
-            if let Some(id) = scim.get("id").and_then(Value::as_str) {
-                legacy_by_id.insert(id.to_string(), item);
-            }
-            resources.push(scim);
-        }
-        Selection {
-            resources,
-            legacy_by_id,
-            total,
-        }
+/// One resource of a [`Selection`]: as the translation drafted it (written out or made a value
+/// by the caller), and its legacy record.
+pub(crate) struct Selected<'p> {
+    pub(crate) resource: Draft<'p>,
+    pub(crate) legacy: Value,
+}
+
+impl Selection<'_> {
+    /// The page's resources as values.
+    pub(crate) fn into_resources(self) -> Vec<Value> {
+        self.page
+            .into_iter()
+            .map(|s| s.resource.into_value())
+            .collect()
+    }
+}
+
+impl Sorted for Selected<'_> {
+    fn sort_key(&self, by: &SortBy) -> Option<SortKey> {
+        by.key(DraftNode::of(&self.resource))
     }
 }
 
@@ -81,13 +83,13 @@ pub fn parse_filter(
 
 /// The page `query` asks for of `resource`'s records that `filter` selects (see the module
 /// documentation). `schema` is the full SCIM schema of the resource type.
-pub async fn select(
+pub(crate) async fn select<'p>(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
+    resource: &'p ResourceMapping,
     schema: &ResourceSchema,
     filter: Option<&Filter>,
     query: &ListQuery,
-) -> Result<Selection, ScimError> {
+) -> Result<Selection<'p>, ScimError> {
     if let Some(f) = filter {
         refuse_server_filled(f, schema)?;
     }
@@ -196,27 +198,30 @@ pub(crate) fn legacy_total_is_exact(
 }
 
 /// What one selection looks at: the resource, its full SCIM schema and the filter.
-struct Look<'a, 'c> {
+struct Look<'a, 'c, 'p> {
     cx: &'a Ctx<'c>,
-    resource: &'a ResourceMapping,
+    resource: &'p ResourceMapping,
     schema: &'a ResourceSchema,
     filter: Option<&'a Filter>,
 }
 
-impl Look<'_, '_> {
+impl<'p> Look<'_, '_, 'p> {
     /// The record and its SCIM resource when SCIM shows it and the filter selects it.
-    fn keep(&self, item: Value) -> Result<Option<(Value, Value)>, ScimError> {
+    fn keep(&self, item: Value) -> Result<Option<Selected<'p>>, ScimError> {
         if self.resource.is_deleted(&item) {
             return Ok(None);
         }
-        let scim = self.resource.to_scim(&item)?;
+        let resource = self.resource.draft(&item)?;
         if self
             .filter
-            .is_some_and(|f| !filter::matches(f, &scim, self.schema))
+            .is_some_and(|f| !filter::matches_in(f, DraftNode::of(&resource), self.schema))
         {
             return Ok(None);
         }
-        Ok(Some((item, scim)))
+        Ok(Some(Selected {
+            resource,
+            legacy: item,
+        }))
     }
 
     /// The page as the legacy API pages it, with its total; `None` when that answer cannot
@@ -226,7 +231,7 @@ impl Look<'_, '_> {
         &self,
         params: &[(String, String)],
         query: &ListQuery,
-    ) -> Result<Option<Selection>, ScimError> {
+    ) -> Result<Option<Selection<'p>>, ScimError> {
         let offset = (query.start_index.max(1) - 1) as u64;
         let count = query.count as u64;
         let list = &self.resource.endpoints.list;
@@ -263,7 +268,7 @@ impl Look<'_, '_> {
             return Ok(None);
         };
         kept.truncate(query.count);
-        Ok(Some(Selection::of(kept, total)))
+        Ok(Some(Selection { page: kept, total }))
     }
 
     /// The page of the list walked by the gateway (see the module documentation), and whether
@@ -275,12 +280,12 @@ impl Look<'_, '_> {
         pushdown: &Pushdown,
         query: &ListQuery,
         each_in_full: bool,
-    ) -> Result<(Selection, bool), ScimError> {
+    ) -> Result<(Selection<'p>, bool), ScimError> {
         let resource = self.resource;
         let list = &resource.endpoints.list;
         let limit = resource.scan_limit as u64;
         // In list order: the records decided on their item, and the items to read first.
-        let mut seen: Vec<Seen> = Vec::new();
+        let mut seen: Vec<Seen<'p>> = Vec::new();
         let walked = legacy::walk(
             self.cx,
             resource,
@@ -302,12 +307,12 @@ impl Look<'_, '_> {
             return Err(too_many(list, limit, each_in_full));
         }
         let mut all_in_full = true;
-        let mut kept: Vec<(Value, Value)> = Vec::with_capacity(seen.len());
+        let mut kept: Vec<Selected<'p>> = Vec::with_capacity(seen.len());
         for one in seen {
             match one {
-                Seen::Kept(pair) => {
+                Seen::Kept(selected) => {
                     all_in_full = false;
-                    kept.push(pair);
+                    kept.push(selected);
                 }
                 Seen::ToRead(item) => {
                     if let Some(full) = self.in_full(&item).await? {
@@ -317,44 +322,32 @@ impl Look<'_, '_> {
             }
         }
         let total = kept.len();
-        let mut all = Selection::of(kept, total);
         if let Some(by) = &query.sort_by {
-            list::sort(&mut all.resources, by, query.descending, self.schema);
+            list::sort(&mut kept, by, query.descending, self.schema);
         }
-        let page: Vec<Value> = all
-            .resources
+        let page = kept
             .into_iter()
             .skip(query.start_index.max(1) - 1)
             .take(query.count)
             .collect();
-        let ids: Vec<&str> = page.iter().filter_map(|r| r.get("id")?.as_str()).collect();
-        all.legacy_by_id.retain(|id, _| ids.contains(&id.as_str()));
-        let selection = Selection {
-            resources: page,
-            legacy_by_id: all.legacy_by_id,
-            total,
-        };
-        Ok((selection, all_in_full))
+        Ok((Selection { page, total }, all_in_full))
     }
 
     /// Replaces each resource of the page by the one its full record makes (read through the
     /// `get` endpoint); a record gone in the meantime leaves the page.
-    async fn page_in_full(&self, selection: &mut Selection) -> Result<(), ScimError> {
-        let mut page = Vec::with_capacity(selection.resources.len());
-        for scim in std::mem::take(&mut selection.resources) {
-            let id = scim.get("id").and_then(Value::as_str).unwrap_or_default();
-            let Some(item) = selection.legacy_by_id.remove(id) else {
-                continue;
-            };
-            if let Some(full) = self.in_full(&item).await? {
+    async fn page_in_full(&self, selection: &mut Selection<'p>) -> Result<(), ScimError> {
+        let mut page = Vec::with_capacity(selection.page.len());
+        for listed in std::mem::take(&mut selection.page) {
+            if let Some(full) = self.in_full(&listed.legacy).await? {
                 if !self.resource.is_deleted(&full) {
-                    let scim = self.resource.to_scim(&full)?;
-                    page.push((full, scim));
+                    page.push(Selected {
+                        resource: self.resource.draft(&full)?,
+                        legacy: full,
+                    });
                 }
             }
         }
-        let total = selection.total;
-        *selection = Selection::of(page, total);
+        selection.page = page;
         Ok(())
     }
 
@@ -382,8 +375,8 @@ impl Look<'_, '_> {
 
 /// A list item met by [`Look::walk`]: its record decided on the item (the legacy record and
 /// its SCIM resource), or to be read in full before it is decided.
-enum Seen {
-    Kept((Value, Value)),
+enum Seen<'p> {
+    Kept(Selected<'p>),
     ToRead(Value),
 }
 

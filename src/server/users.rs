@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::mapping::{AfterEmpty, OnDelete, ResourceMapping};
+use crate::mapping::{AfterEmpty, Draft, OnDelete, ResourceMapping};
 use crate::scim::etag::{self, Condition};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
@@ -18,6 +18,7 @@ use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
 use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
+use crate::server::wire::Body;
 
 /// A user as SCIM sees it, plus the legacy record it came from.
 struct Fetched {
@@ -225,18 +226,9 @@ pub async fn get_text(
     };
     let user = r.draft(&got.record)?;
     remember_read(cx, id, user.get("userName"), got.raw).await;
-    let mut groups = groups::user_groups(cx, id, None).await?;
-    if let Some(Value::Array(list)) = &mut groups {
-        set_group_refs(list, base);
-    }
-    let extra = groups.as_ref().map(|g| ("groups", g));
+    let groups = groups::user_groups(cx, id, None).await?;
     let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
-    user.write_json(
-        &mut body,
-        extra.as_slice(),
-        Some(&location_of(base, "Users", id)),
-    )
-    .map_err(|e| ScimError::internal(e.to_string()))?;
+    write_answer(&mut body, &user, groups, base)?;
     Ok(Some(UserText {
         body,
         version: user
@@ -244,6 +236,26 @@ pub async fn get_text(
             .and_then(Value::as_str)
             .map(str::to_owned),
     }))
+}
+
+/// Writes `user` as an answer shows it by default: its `groups` (with their `$ref`s) after its
+/// own attributes, and its `meta.location`.
+fn write_answer(
+    out: &mut Vec<u8>,
+    user: &Draft,
+    mut groups: Option<Value>,
+    base: &str,
+) -> Result<(), ScimError> {
+    if let Some(Value::Array(list)) = &mut groups {
+        set_group_refs(list, base);
+    }
+    let extra = groups.as_ref().map(|g| ("groups", g));
+    let location = user
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| location_of(base, "Users", id));
+    user.write_json(out, extra.as_slice(), location.as_deref())
+        .map_err(|e| ScimError::internal(e.to_string()))
 }
 
 /// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
@@ -787,28 +799,49 @@ async fn retire_if(
 }
 
 /// `GET /Users` and `POST /Users/.search`: filter, sort, page, project.
-pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Value, ScimError> {
+pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Body, ScimError> {
     let r = resource(cx);
     let schema = full_schema();
     let filter = select::parse_filter(query, schema)?;
-    let Selection {
-        resources: mut users,
-        legacy_by_id: legacy_of,
-        total,
-    } = select::select(cx, r, schema, filter.as_ref(), query).await?;
+    let Selection { page, total } =
+        select::select(cx, r, schema, filter.as_ref(), query).await?;
     let with_groups = groups::lists_user_groups(cx, query);
-    for u in users.iter_mut() {
-        if with_groups {
-            let legacy = legacy_of.get(u.get("id").and_then(Value::as_str).unwrap_or_default());
-            groups::fill_user_groups(cx, u, legacy).await?;
+    let start_index = query.start_index.max(1);
+    let mut users_groups = Vec::with_capacity(page.len());
+    for user in &page {
+        let id = user.resource.get("id").and_then(Value::as_str);
+        users_groups.push(match id {
+            Some(id) if with_groups => groups::user_groups(cx, id, Some(&user.legacy)).await?,
+            _ => None,
+        });
+    }
+    // As the translation drafted them, written out, where the answer shows them so.
+    if query.attributes.is_empty() && query.excluded_attributes.is_empty() && !r.plan.shows_hidden
+    {
+        let mut body = Vec::with_capacity(USER_TEXT_BUFFER * page.len().max(1));
+        list::write_list_response(&mut body, total, page.len(), start_index, |out, at| {
+            match (page.get(at), users_groups.get_mut(at)) {
+                (Some(user), Some(groups)) => {
+                    write_answer(out, &user.resource, groups.take(), base_url)
+                }
+                _ => Ok(()),
+            }
+        })?;
+        return Ok(Body::Text(body));
+    }
+    let mut users = Vec::with_capacity(page.len());
+    for (user, groups) in page.into_iter().zip(users_groups) {
+        let mut user = user.resource.into_value();
+        if let (Some(groups), Some(obj)) = (groups, user.as_object_mut()) {
+            obj.insert("groups".into(), groups);
         }
-        set_location(u, base_url);
-        *u = list::project_owned(
-            std::mem::take(u),
+        set_location(&mut user, base_url);
+        users.push(list::project_owned(
+            user,
             &query.attributes,
             &query.excluded_attributes,
             schema,
-        );
+        ));
     }
-    Ok(list::list_response(users, total, query.start_index.max(1)))
+    Ok(Body::Json(list::list_response(users, total, start_index)))
 }

@@ -933,7 +933,8 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
             ));
         }
         let selection = select::select(cx, r, schema(), filter.as_ref(), query).await?;
-        let mut resources = selection.resources;
+        let total = selection.total;
+        let mut resources = selection.into_resources();
         let listed = resources.len();
         // Hidden groups are never listed. (A page that had one is one group short; the total
         // leaves out those found on this page.)
@@ -941,7 +942,7 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
             let id = group.get("id").and_then(Value::as_str).unwrap_or_default();
             !g.is_hidden(id, display_name(group))
         });
-        let total = selection.total.saturating_sub(listed - resources.len());
+        let total = total.saturating_sub(listed - resources.len());
         (resources, total)
     };
     let mut shown = Vec::with_capacity(groups.len());
@@ -1028,7 +1029,7 @@ async fn groups_with_member(
             if selected.total > scan_limit {
                 return Err(too_many_groups());
             }
-            selected.resources
+            selected.into_resources()
         }
     };
     let mut found = Vec::new();
