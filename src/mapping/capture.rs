@@ -145,6 +145,235 @@ impl RecordReader {
     }
 }
 
+/// The compiled reader of a list answer: its items, each read by the resource's
+/// [`RecordReader`] as one record is, and the answer's top-level members the total and the
+/// next page's cursor are read from, kept whole. Everything else is skipped unbuilt. Compiled
+/// only where the items path is field steps (`$.data`, or `$` for an answer that is the list)
+/// and each other path starts with a top-level member of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct ListReader {
+    /// The field names down to the items (none: the answer is the list).
+    items: Vec<String>,
+    /// The top-level members kept whole.
+    kept: Vec<String>,
+}
+
+/// What a list answer held at its items path.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ListItems {
+    /// Nothing there (or no object on the way).
+    Missing,
+    /// Something other than a list or null.
+    NotList,
+    /// The items (none for a null).
+    Items(Vec<Captured>),
+}
+
+/// A list answer as the [`ListReader`] reads it.
+#[derive(Debug)]
+pub(crate) struct ListRead {
+    pub(crate) items: ListItems,
+    /// The answer with only its kept top-level members (null when it is not an object): the
+    /// total and the cursor read in it as in the whole answer.
+    pub(crate) rest: Value,
+}
+
+impl ListReader {
+    /// The reader of a list whose items are at `items`, with `others` (the total's, the
+    /// cursor's) read from the rest; `None` when they cannot be read so.
+    pub(crate) fn compile(items: &LegacyPath, others: &[&LegacyPath]) -> Option<ListReader> {
+        let items: Vec<String> = items.fields()?.into_iter().map(str::to_owned).collect();
+        let mut kept: Vec<String> = Vec::new();
+        for path in others {
+            let first = (*path.field_prefix()?.first()?).to_owned();
+            if items.first() == Some(&first) || items.is_empty() {
+                return None;
+            }
+            if !kept.contains(&first) {
+                kept.push(first);
+            }
+        }
+        Some(ListReader { items, kept })
+    }
+
+    /// Reads a list answer, each item by `record`. A blank answer holds no items (none at
+    /// `$`); an error when the bytes are not JSON.
+    pub(crate) fn read(
+        &self,
+        record: &RecordReader,
+        bytes: &[u8],
+    ) -> Result<ListRead, serde_json::Error> {
+        let mut read = ListRead {
+            items: ListItems::Missing,
+            rest: Value::Null,
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            if self.items.is_empty() {
+                read.items = ListItems::Items(Vec::new());
+            }
+            return Ok(read);
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        if self.items.is_empty() {
+            read.items = ItemsSeed { record }.deserialize(&mut de)?;
+        } else {
+            let mut rest = serde_json::Map::new();
+            let is_object = ListSeed {
+                at: &self.items,
+                kept: &self.kept,
+                record,
+                items: &mut read.items,
+                rest: &mut rest,
+            }
+            .deserialize(&mut de)?;
+            if is_object {
+                read.rest = Value::Object(rest);
+            }
+        }
+        de.end()?;
+        Ok(read)
+    }
+}
+
+/// One object on the way to a list's items (`at`: the names left), keeping the `kept` members
+/// whole into `rest`. Answers whether the value was an object.
+struct ListSeed<'r> {
+    at: &'r [String],
+    kept: &'r [String],
+    record: &'r RecordReader,
+    items: &'r mut ListItems,
+    rest: &'r mut serde_json::Map<String, Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Some((name, rest_of_path)) = self.at.split_first() else {
+            return Ok(true);
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if key == *name {
+                // A key seen again counts with its last value.
+                *self.items = ListItems::Missing;
+                if rest_of_path.is_empty() {
+                    *self.items = map.next_value_seed(ItemsSeed {
+                        record: self.record,
+                    })?;
+                } else {
+                    map.next_value_seed(ListSeed {
+                        at: rest_of_path,
+                        kept: &[],
+                        record: self.record,
+                        items: &mut *self.items,
+                        rest: &mut serde_json::Map::new(),
+                    })?;
+                }
+            } else if self.kept.contains(&key) {
+                let value: Value = map.next_value()?;
+                self.rest.insert(key, value);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// The value at a list's items path: each element read as one record.
+struct ItemsSeed<'r> {
+    record: &'r RecordReader,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = ListItems;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ListItems, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_> {
+    type Value = ListItems;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListItems, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            let mut values = vec![None; self.record.points];
+            let seed = NodeSeed {
+                node: &self.record.root,
+                out: &mut values,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                break;
+            }
+            items.push(Captured { values });
+        }
+        Ok(ListItems::Items(items))
+    }
+    fn visit_unit<E>(self) -> Result<ListItems, E> {
+        Ok(ListItems::Items(Vec::new()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListItems, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(ListItems::NotList)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<ListItems, E> {
+        Ok(ListItems::NotList)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<ListItems, E> {
+        Ok(ListItems::NotList)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<ListItems, E> {
+        Ok(ListItems::NotList)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<ListItems, E> {
+        Ok(ListItems::NotList)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<ListItems, E> {
+        Ok(ListItems::NotList)
+    }
+}
+
 impl Node {
     fn insert(&mut self, names: &[String]) {
         let Some((name, rest)) = names.split_first() else {
@@ -314,15 +543,17 @@ impl<'de, 'r> Visitor<'de> for KeySeed<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::fixture::{FIXTURE, GROUPS, GROUPS_USER_ATTRIBUTE};
-    use crate::mapping::{load_file, load_str, ResourceMapping};
-    use proptest::prelude::*;
-    use serde_json::json;
     use crate::mapping::draft::{Draft, DraftNode};
+    use crate::mapping::fixture::{FIXTURE, GROUPS, GROUPS_USER_ATTRIBUTE};
+    use crate::mapping::plan::{ListEndpoint, NextSource, Pagination, TotalSource};
+    use crate::mapping::PageError;
+    use crate::mapping::{load_file, load_str, ResourceMapping};
     use crate::scim::filter::{self, Filter};
     use crate::scim::list::SortBy;
     use crate::scim::path::AttrPath;
     use crate::scim::schema::ResourceSchema;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     /// Every resource mapping to compare the two readings on: the fixture's (every construct
     /// of the language) and those of every shipped mapping.
@@ -415,6 +646,16 @@ mod tests {
                 ),
             }
         }
+    }
+
+    /// A record: an id, then fields named by `words` (the mapping's own) or not.
+    fn record_of(words: Vec<String>) -> impl Strategy<Value = Json> {
+        let fields = (proptest::sample::select(words.clone()), json(words));
+        proptest::collection::vec(fields, 0..12).prop_map(|fields| {
+            let mut entries = vec![("id".to_string(), Json::Scalar(json!(7)))];
+            entries.extend(fields);
+            Json::Object(entries)
+        })
     }
 
     fn json(words: Vec<String>) -> impl Strategy<Value = Json> {
@@ -581,6 +822,179 @@ mod tests {
         }
     }
 
+    /// The two readings of list answer `text` of `r` agree: each item's translation, id and
+    /// deleted marker, the total, the next cursor, and the errors.
+    fn list_agrees(r: &ResourceMapping, text: &str) -> Result<(), TestCaseError> {
+        let list = &r.endpoints.list;
+        let record = r.plan.reader.as_ref().expect("a reader");
+        let headers = http::HeaderMap::new();
+        let captured = list
+            .read_page(record, text.as_bytes(), &headers)
+            .expect("a list reader");
+        let whole: Result<Value, _> = if text.bytes().all(|b| b.is_ascii_whitespace()) {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_str(text)
+        };
+        let body = match (whole, &captured) {
+            (Err(_), Err(PageError::NotJson)) => return Ok(()),
+            (Ok(body), _) => body,
+            (w, c) => {
+                return Err(TestCaseError::fail(format!(
+                    "{text}: whole {w:?}, captured {c:?}"
+                )))
+            }
+        };
+        let total = list.total(&body, &headers);
+        let next = list.next_cursor(&body, &headers);
+        match (list.take_items(body), captured) {
+            (Ok(items), Ok(page)) => {
+                prop_assert_eq!(total, page.total, "total of {}", text);
+                prop_assert_eq!(next, page.next, "cursor of {}", text);
+                prop_assert_eq!(items.len(), page.items.len(), "items of {}", text);
+                for (whole, captured) in items.iter().zip(&page.items) {
+                    let by_value = r.to_scim(whole).map(|v| v.to_string()).ok();
+                    let by_capture = r.draft(captured).ok().map(|d| {
+                        let mut out = Vec::new();
+                        d.write_json(&mut out, &[], None).expect("written");
+                        String::from_utf8(out).expect("UTF-8")
+                    });
+                    prop_assert_eq!(by_value, by_capture, "an item of {}", text);
+                    prop_assert_eq!(r.is_deleted(whole), r.record_deleted(captured));
+                    prop_assert_eq!(r.legacy_id(whole), r.read_id(captured));
+                }
+            }
+            (Err(a), Err(PageError::Translate(b))) => {
+                prop_assert_eq!(a.to_string(), b.to_string(), "{}", text)
+            }
+            (a, b) => {
+                return Err(TestCaseError::fail(format!(
+                    "{text}: whole {a:?}, captured {b:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// `value` put at the field steps `fields` of an object (made of nested objects).
+    fn at_fields(fields: &[&str], value: Json) -> Json {
+        fields.iter().rev().fold(value, |inner, name| {
+            Json::Object(vec![((*name).to_owned(), inner)])
+        })
+    }
+
+    /// A list answer of `list` in one of its shapes: `records` at the items path, a total and
+    /// a cursor where the mapping reads them, `junk` members; or the corners (items null,
+    /// missing, not a list, given twice, the answer itself a list).
+    fn list_answer(
+        list: &ListEndpoint,
+        records: Vec<Json>,
+        junk: Vec<(String, Json)>,
+        shape: u8,
+        total: u32,
+    ) -> Json {
+        let items: Vec<&str> = list.items.fields().expect("field steps");
+        let mut entries = junk;
+        let mut put = |path: &LegacyPath, value: Json| {
+            if let Some(fields) = path.fields() {
+                if let Json::Object(mut e) = at_fields(&fields, value) {
+                    entries.append(&mut e);
+                }
+            }
+        };
+        if let Some(TotalSource::Body(path)) = &list.total {
+            put(path, Json::Scalar(json!(total)));
+        }
+        if let Pagination::Cursor {
+            next: NextSource::Cursor(path) | NextSource::Url(path),
+            ..
+        } = &list.pagination
+        {
+            put(path, Json::Scalar(json!(format!("c{total}"))));
+        }
+        let records = Json::List(records);
+        if items.is_empty() {
+            return match shape {
+                0 => Json::Scalar(Value::Null),
+                1 => Json::Object(entries),
+                _ => records,
+            };
+        }
+        let (first, _) = items.split_first().expect("a field");
+        match shape {
+            0 => entries.push(((*first).to_owned(), Json::Scalar(Value::Null))),
+            1 => {}
+            2 => entries.push(((*first).to_owned(), Json::Scalar(json!("x")))),
+            3 => {
+                entries.push(((*first).to_owned(), Json::Scalar(json!(1))));
+                if let Json::Object(mut e) = at_fields(&items, records) {
+                    entries.append(&mut e);
+                }
+            }
+            4 => {
+                if let Json::Object(mut e) = at_fields(&items, records) {
+                    entries.append(&mut e);
+                }
+                entries.push(((*first).to_owned(), Json::List(Vec::new())));
+            }
+            5 => return records,
+            _ => {
+                if let Json::Object(mut e) = at_fields(&items, records) {
+                    entries.insert(0, e.remove(0));
+                }
+            }
+        }
+        Json::Object(entries)
+    }
+
+    #[test]
+    fn every_shipped_list_gets_a_reader_unless_its_items_are_enveloped() {
+        for (name, r) in resources() {
+            let list = &r.endpoints.list;
+            assert_eq!(
+                list.reader.is_some(),
+                list.endpoint.record.item.is_none() && list.endpoint.answer_envelope().is_none(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_corners_read_as_the_whole_answer_reads_them() {
+        let fixture = load_str("fixture.yaml", FIXTURE).unwrap().users;
+        for text in [
+            "",
+            "  ",
+            "{}",
+            "[]",
+            "null",
+            "not json",
+            r#"{"data": [{"id": 7}]} trailing"#,
+            r#"{"data": null, "meta": {"total": 3}}"#,
+            r#"{"data": [{"id": 7, "login": "a"}, null, 3, {"id": 8}], "meta": {"total": "2"}}"#,
+            r#"{"data": {"id": 7}}"#,
+            r#"{"meta": {"total": 1}, "data": [{"id": 7}], "data": [{"id": 8}]}"#,
+        ] {
+            list_agrees(&fixture, text).unwrap();
+        }
+        // Items deeper down: a member on the way given twice counts with its last value.
+        let mut nested = fixture.clone();
+        nested.endpoints.list.items = LegacyPath::compile("$.result.items").unwrap();
+        nested
+            .endpoints
+            .list
+            .compile_reader(nested.plan.reader.as_ref());
+        for text in [
+            r#"{"result": {"items": [{"id": 7}]}}"#,
+            r#"{"result": {"items": [{"id": 7}]}, "result": {"other": 1}}"#,
+            r#"{"result": {"other": 1}, "result": {"items": [{"id": 8}]}}"#,
+            r#"{"result": [{"items": []}]}"#,
+            r#"{"result": "items"}"#,
+        ] {
+            list_agrees(&nested, text).unwrap();
+        }
+    }
+
     #[test]
     fn every_mapping_here_gets_a_reader() {
         for (name, r) in resources() {
@@ -647,15 +1061,26 @@ mod tests {
                     ),
                 );
                 let words = words(&r);
-                let fields = (proptest::sample::select(words.clone()), json(words));
-                let record = proptest::collection::vec(fields, 0..12).prop_map(|fields| {
-                    let mut entries = vec![("id".to_string(), Json::Scalar(json!(7)))];
-                    entries.extend(fields);
-                    Json::Object(entries)
-                });
+                let record = record_of(words.clone());
                 for _ in 0..8 {
                     let tree = record.new_tree(&mut runner).expect("a record");
                     agree(&r, &tree.current().text(), None)?;
+                }
+                let list = &r.endpoints.list;
+                if list.reader.is_none() {
+                    continue;
+                }
+                let word = proptest::sample::select(words.clone());
+                let answers = (
+                    proptest::collection::vec(record_of(words.clone()), 0..4),
+                    proptest::collection::vec((word, json(words.clone())), 0..3),
+                    0u8..8,
+                    any::<u32>(),
+                );
+                for _ in 0..8 {
+                    let (records, junk, shape, total) =
+                        answers.new_tree(&mut runner).expect("an answer").current();
+                    list_agrees(&r, &list_answer(list, records, junk, shape, total).text())?;
                 }
             }
         }

@@ -262,7 +262,11 @@ impl<'a> filter::Node<'a> for DraftNode<'a, '_> {
         items
             .iter()
             .map(DraftNode::Object)
-            .chain(value.into_iter().flat_map(|v| v.elements().map(DraftNode::Value)))
+            .chain(
+                value
+                    .into_iter()
+                    .flat_map(|v| v.elements().map(DraftNode::Value)),
+            )
             .chain(object)
     }
 

@@ -138,6 +138,19 @@ impl LegacyPath {
         )
     }
 
+    /// The path's field names when it is nothing but field steps (`$.result.items`; `$` is
+    /// none), else `None`.
+    pub(crate) fn fields(&self) -> Option<Vec<&str>> {
+        let steps = self.write.as_ref().ok()?;
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Field(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Records where a compiled reader keeps this path's value.
     pub(crate) fn set_capture(&mut self, at: CaptureAt) {
         self.capture = Some(at);

@@ -5,8 +5,27 @@
 use http::HeaderMap;
 use serde_json::Value;
 
+use super::capture::{ListItems, ListReader, RecordReader};
 use super::error::TranslateError;
+use super::legacy_path::Captured;
 use super::plan::{ListEndpoint, MoreFlag, NextSource, Pagination, TotalSource};
+
+/// A list answer as [`ListEndpoint::read_page`] reads it.
+#[derive(Debug)]
+pub(crate) struct CapturedPage {
+    pub(crate) items: Vec<Captured>,
+    pub(crate) total: Option<u64>,
+    pub(crate) next: Option<String>,
+}
+
+/// Why a list answer could not be read by [`ListEndpoint::read_page`].
+#[derive(Debug)]
+pub(crate) enum PageError {
+    /// The bytes are not JSON.
+    NotJson,
+    /// The answer holds no list of items where the mapping says.
+    Translate(TranslateError),
+}
 use super::values::scalar_string;
 
 impl ListEndpoint {
@@ -23,10 +42,7 @@ impl ListEndpoint {
     /// the cursor first.
     pub fn take_items(&self, mut body: Value) -> Result<Vec<Value>, TranslateError> {
         match self.items.take_first(&mut body) {
-            None => Err(TranslateError::LegacyResponse(format!(
-                "the list response has no items at {}",
-                self.items.as_str()
-            ))),
+            None => Err(self.no_items()),
             Some(Value::Array(items)) => match &self.endpoint.record.item {
                 None => Ok(items),
                 Some(key) => items
@@ -42,16 +58,78 @@ impl ListEndpoint {
                     .collect(),
             },
             Some(Value::Null) => Ok(Vec::new()),
-            Some(_) => Err(TranslateError::LegacyResponse(format!(
-                "the list response's {} is not a list",
-                self.items.as_str()
-            ))),
+            Some(_) => Err(self.not_a_list()),
         }
     }
 
     /// The total number of matching users, when the response says it: a number (or numeric
     /// string) at the body path, or a header holding a plain integer (`X-Total-Count: 319`) or
     /// a `Content-Range` (`items 0-24/319`; `*` means unknown).
+    fn no_items(&self) -> TranslateError {
+        TranslateError::LegacyResponse(format!(
+            "the list response has no items at {}",
+            self.items.as_str()
+        ))
+    }
+
+    fn not_a_list(&self) -> TranslateError {
+        TranslateError::LegacyResponse(format!(
+            "the list response's {} is not a list",
+            self.items.as_str()
+        ))
+    }
+
+    /// Compiles the reader of this list's answers ([`ListReader`]) where they can be read so:
+    /// no answer envelope and no item envelope, the items at field steps, the total and the
+    /// cursor under top-level members of their own. Records are read by the resource's
+    /// [`RecordReader`], so there is none without it.
+    pub(crate) fn compile_reader(&mut self, record: Option<&RecordReader>) {
+        self.reader = None;
+        if record.is_none()
+            || self.endpoint.answer_envelope().is_some()
+            || self.endpoint.record.item.is_some()
+        {
+            return;
+        }
+        let mut others = Vec::new();
+        if let Some(TotalSource::Body(path)) = &self.total {
+            others.push(path);
+        }
+        if let Pagination::Cursor { next, more, .. } = &self.pagination {
+            if let NextSource::Cursor(path) | NextSource::Url(path) = next {
+                others.push(path);
+            }
+            others.extend(more.as_ref().map(|m| &m.0));
+        }
+        self.reader = ListReader::compile(&self.items, &others);
+    }
+
+    /// A list answer's items (each read by `record`, the resource's reader), total and next
+    /// cursor, read by the compiled list reader straight from the answer's bytes: the same as
+    /// [`ListEndpoint::take_items`], [`ListEndpoint::total`] and
+    /// [`ListEndpoint::next_cursor`] on the whole answer. `None` without a compiled reader.
+    pub(crate) fn read_page(
+        &self,
+        record: &RecordReader,
+        bytes: &[u8],
+        headers: &HeaderMap,
+    ) -> Option<Result<CapturedPage, PageError>> {
+        let read = match self.reader.as_ref()?.read(record, bytes) {
+            Ok(read) => read,
+            Err(_) => return Some(Err(PageError::NotJson)),
+        };
+        let items = match read.items {
+            ListItems::Items(items) => items,
+            ListItems::Missing => return Some(Err(PageError::Translate(self.no_items()))),
+            ListItems::NotList => return Some(Err(PageError::Translate(self.not_a_list()))),
+        };
+        Some(Ok(CapturedPage {
+            total: self.total(&read.rest, headers),
+            next: self.next_cursor(&read.rest, headers),
+            items,
+        }))
+    }
+
     pub fn total(&self, body: &Value, headers: &HeaderMap) -> Option<u64> {
         match self.total.as_ref()? {
             TotalSource::Body(path) => match path.read(body)? {
@@ -153,6 +231,7 @@ mod tests {
     fn list(items: &str, total: Option<TotalSource>, pagination: Pagination) -> ListEndpoint {
         ListEndpoint {
             carries: None,
+            reader: None,
             endpoint: Endpoint {
                 name: "users.list",
                 method: http::Method::GET,

@@ -44,7 +44,9 @@ mod translate;
 mod values;
 
 pub use auth::{ClientAuth, ClientCredentials, Credential, Secret};
+pub(crate) use draft::{Draft, DraftNode};
 pub use error::{MappingError, Problem, TranslateError};
+pub(crate) use list::PageError;
 pub use load::{load_file, load_str};
 pub use plan::{
     AfterEmpty, BackendAuth, BackendSpec, BackendTls, ClientCertFiles, Endpoint, Endpoints,
@@ -53,7 +55,6 @@ pub use plan::{
     TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
-pub(crate) use draft::{Draft, DraftNode};
 pub(crate) use records::location_id;
 pub use roles::{GroupRules, UserGroup};
 pub use template::{query_string, PathTemplate};

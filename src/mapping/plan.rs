@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use super::auth::{BackendAuth, SecretSource};
-use super::capture::RecordReader;
+use super::capture::{ListReader, RecordReader};
 use super::computed::Computed;
 use super::legacy_path::LegacyPath;
 use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
@@ -546,6 +546,9 @@ pub struct ListEndpoint {
     /// `carries:`: the SCIM attributes a list item holds (`None`: every mapped attribute, as
     /// in a single-record read). See [`ListEndpoint::carries`].
     pub(crate) carries: Option<Vec<AttrPath>>,
+    /// The compiled reader of its answers, where they can be read so
+    /// ([`ListEndpoint::compile_reader`]).
+    pub(crate) reader: Option<ListReader>,
 }
 
 impl ListEndpoint {

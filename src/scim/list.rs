@@ -668,9 +668,8 @@ impl SortBy {
         // A multi-valued attribute: its primary value, else its first (an empty one: none).
         let mut values = holder.member(&self.name)?.elements();
         let first = values.next()?;
-        let is_primary = |v: &N| {
-            v.member("primary").and_then(Node::value) == Some(&Value::Bool(true))
-        };
+        let is_primary =
+            |v: &N| v.member("primary").and_then(Node::value) == Some(&Value::Bool(true));
         let value = if is_primary(&first) {
             first
         } else {

@@ -165,7 +165,9 @@ async fn total(
 ) -> Result<Option<u64>, ScimError> {
     let list = &r.endpoints.list;
     let call = legacy::ListCall::of(list, params);
-    Ok(legacy::fetch_page(cx, r, &call, 0, 1, None).await?.total)
+    Ok(legacy::fetch_page::<Value>(cx, r, &call, 0, 1, None)
+        .await?
+        .total)
 }
 
 /// Every record of `r` that is not marked deleted, each reduced by `read` as its legacy page

@@ -19,7 +19,7 @@ use crate::backend::{
     retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
 };
 use crate::mapping::legacy_path::Captured;
-use crate::mapping::{location_id, Endpoint, ListEndpoint, Pagination, ResourceMapping};
+use crate::mapping::{location_id, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -35,10 +35,11 @@ pub struct LegacyResponse {
     pub raw: Bytes,
 }
 
-/// One page of a legacy list.
+/// One page of a legacy list, its items whole JSON values or records captured by the mapping's
+/// compiled readers ([`PageItem`]).
 #[derive(Debug)]
-pub struct Page {
-    pub items: Vec<Value>,
+pub struct Page<T = Value> {
+    pub items: Vec<T>,
     pub total: Option<u64>,
     /// The cursor for the next page (cursor pagination), if any.
     pub next: Option<String>,
@@ -275,6 +276,12 @@ pub async fn call_with(
     call: &Call<'_>,
 ) -> Result<LegacyResponse, CallError> {
     let response = call_raw(cx, resource, call).await?;
+    parse_reply(call, response)
+}
+
+/// The answer to `call` read whole: the JSON body (taken out of its answer envelope), the
+/// headers and the bytes.
+fn parse_reply(call: &Call<'_>, response: BackendResponse) -> Result<LegacyResponse, CallError> {
     let endpoint = call.endpoint;
     let body = if response.body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
@@ -911,14 +918,14 @@ impl<'a> ListCall<'a> {
 /// Fetches one page of at most `size` items that starts at the 0-based `offset` (page style:
 /// `offset` must be a multiple of `size`). `cursor` continues a cursor-paginated walk. An
 /// unpaged list (`pagination: none`) answers the whole list whatever is asked.
-pub(crate) async fn fetch_page(
+pub(crate) async fn fetch_page<T: PageItem>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     call: &ListCall<'_>,
     offset: u64,
     size: u64,
     cursor: Option<&str>,
-) -> Result<Page, ScimError> {
+) -> Result<Page<T>, ScimError> {
     let list = call.list;
     let mut q: Vec<(String, String)> = call.params.to_vec();
     match &list.pagination {
@@ -952,23 +959,77 @@ pub(crate) async fn fetch_page(
         }
         Pagination::None => {}
     }
-    let r = call_with(
-        cx,
-        resource,
-        &Call {
-            id: call.id,
-            params: &q,
-            ..Call::new(&list.endpoint)
-        },
-    )
-    .await?;
-    let total = list.total(&r.body, &r.headers);
-    let next = list.next_cursor(&r.body, &r.headers);
-    Ok(Page {
-        total,
-        next,
-        items: list.take_items(r.body)?,
-    })
+    let page_call = Call {
+        id: call.id,
+        params: &q,
+        ..Call::new(&list.endpoint)
+    };
+    let response = call_raw(cx, resource, &page_call).await?;
+    T::read_page(resource, list, &page_call, response)
+}
+
+/// How the items of a list page are held: whole JSON values, or records captured by the
+/// mapping's compiled readers (only where the resource has them: [`reads_pages_captured`]).
+pub(crate) trait PageItem: Sized {
+    /// The page `list` answered to `call`.
+    fn read_page(
+        resource: &ResourceMapping,
+        list: &ListEndpoint,
+        call: &Call<'_>,
+        response: BackendResponse,
+    ) -> Result<Page<Self>, ScimError>;
+}
+
+impl PageItem for Value {
+    fn read_page(
+        _: &ResourceMapping,
+        list: &ListEndpoint,
+        call: &Call<'_>,
+        response: BackendResponse,
+    ) -> Result<Page<Value>, ScimError> {
+        let r = parse_reply(call, response)?;
+        let total = list.total(&r.body, &r.headers);
+        let next = list.next_cursor(&r.body, &r.headers);
+        Ok(Page {
+            total,
+            next,
+            items: list.take_items(r.body)?,
+        })
+    }
+}
+
+impl PageItem for Captured {
+    fn read_page(
+        resource: &ResourceMapping,
+        list: &ListEndpoint,
+        call: &Call<'_>,
+        response: BackendResponse,
+    ) -> Result<Page<Captured>, ScimError> {
+        let read = resource
+            .plan
+            .reader
+            .as_ref()
+            .and_then(|record| list.read_page(record, &response.body, &response.headers));
+        match read {
+            Some(Ok(page)) => Ok(Page {
+                items: page.items,
+                total: page.total,
+                next: page.next,
+            }),
+            Some(Err(PageError::NotJson)) => Err(not_json(call, response.status).error),
+            Some(Err(PageError::Translate(e))) => Err(e.into()),
+            None => Err(ScimError::internal(format!(
+                "the {} list has no compiled reader",
+                section(list)
+            ))),
+        }
+    }
+}
+
+/// Whether `resource`'s list pages can be read as captured records ([`PageItem`]): it has a
+/// compiled record reader and its list one.
+pub(crate) fn reads_pages_captured(resource: &ResourceMapping) -> bool {
+    resource.plan.reader.is_some() && resource.endpoints.list.reader.is_some()
 }
 
 /// The largest page the legacy API serves.
@@ -979,7 +1040,7 @@ pub fn max_page_size(list: &ListEndpoint) -> u64 {
 /// Whether `page`, asked for at most `size` items from position `start`, is in fact the whole
 /// list: the list is unpaged, or the answer is longer than asked or reaches past the total the
 /// legacy API reports (it ignores the paging parameters).
-fn is_whole_list(list: &ListEndpoint, page: &Page, start: u64, size: u64) -> bool {
+fn is_whole_list<T>(list: &ListEndpoint, page: &Page<T>, start: u64, size: u64) -> bool {
     let n = page.items.len() as u64;
     matches!(list.pagination, Pagination::None)
         || n > size
@@ -992,21 +1053,21 @@ fn is_whole_list(list: &ListEndpoint, page: &Page, start: u64, size: u64) -> boo
 /// startIndex = 1, 101, 201… and count 100). `walk_limit` bounds how many items a cursor walk
 /// may skip through. A legacy API that ignores the paging parameters is read as the whole list
 /// it answers: no item twice, none skipped.
-pub(crate) async fn fetch_window(
+pub(crate) async fn fetch_window<T: PageItem>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     call: &ListCall<'_>,
     offset: u64,
     count: u64,
     walk_limit: u64,
-) -> Result<(Vec<Value>, Option<u64>), ScimError> {
+) -> Result<(Vec<T>, Option<u64>), ScimError> {
     let list = call.list;
     let max = max_page_size(list);
     let want = count.max(1);
-    let mut out: Vec<Value> = Vec::new();
+    let mut out: Vec<T> = Vec::new();
     let mut total = None;
     // The whole list in one answer: the window is cut out of it.
-    let whole = |page: Page| -> (Vec<Value>, Option<u64>) {
+    let whole = |page: Page<T>| -> (Vec<T>, Option<u64>) {
         let total = page.total.or(Some(page.items.len() as u64));
         let window = page
             .items

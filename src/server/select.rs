@@ -28,13 +28,17 @@ use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::mapping::{Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping};
+use crate::mapping::legacy_path::{Captured, LegacyPath, LegacyRecord};
+use crate::mapping::{
+    Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping,
+};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery, SortBy, SortKey, Sorted};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceSchema, Returned};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
+use crate::server::groups;
 use crate::server::legacy::{self, LegacyAnswer, ListCall, Walked};
 
 /// A page of SCIM resources, each beside the legacy record it came from, and the total.
@@ -47,7 +51,45 @@ pub(crate) struct Selection<'p> {
 /// by the caller), and its legacy record.
 pub(crate) struct Selected<'p> {
     pub(crate) resource: Draft<'p>,
-    pub(crate) legacy: Value,
+    pub(crate) legacy: LegacyItem,
+}
+
+/// The legacy record of a selected resource: whole, or captured by the mapping's compiled
+/// readers (where the legacy API's own page is the answer: [`Look::legacy_page`]).
+pub(crate) enum LegacyItem {
+    Whole(Value),
+    Captured(Captured),
+}
+
+impl LegacyItem {
+    /// The record as a whole JSON value, when it was read so.
+    pub(crate) fn whole(&self) -> Option<&Value> {
+        match self {
+            LegacyItem::Whole(v) => Some(v),
+            LegacyItem::Captured(_) => None,
+        }
+    }
+}
+
+impl LegacyRecord for LegacyItem {
+    fn read(&self, path: &LegacyPath) -> Option<&Value> {
+        match self {
+            LegacyItem::Whole(v) => v.read(path),
+            LegacyItem::Captured(c) => c.read(path),
+        }
+    }
+}
+
+impl From<Value> for LegacyItem {
+    fn from(v: Value) -> Self {
+        LegacyItem::Whole(v)
+    }
+}
+
+impl From<Captured> for LegacyItem {
+    fn from(c: Captured) -> Self {
+        LegacyItem::Captured(c)
+    }
 }
 
 impl Selection<'_> {
@@ -207,8 +249,11 @@ struct Look<'a, 'c, 'p> {
 
 impl<'p> Look<'_, '_, 'p> {
     /// The record and its SCIM resource when SCIM shows it and the filter selects it.
-    fn keep(&self, item: Value) -> Result<Option<Selected<'p>>, ScimError> {
-        if self.resource.is_deleted(&item) {
+    fn keep<R>(&self, item: R) -> Result<Option<Selected<'p>>, ScimError>
+    where
+        R: LegacyRecord + Into<LegacyItem>,
+    {
+        if self.resource.record_deleted(&item) {
             return Ok(None);
         }
         let resource = self.resource.draft(&item)?;
@@ -220,8 +265,17 @@ impl<'p> Look<'_, '_, 'p> {
         }
         Ok(Some(Selected {
             resource,
-            legacy: item,
+            legacy: item.into(),
         }))
+    }
+
+    /// Whether the records of a legacy page can be read as captured ones: the resource has
+    /// the compiled readers, and nothing after the selection needs the whole record (a user's
+    /// groups read from the legacy user).
+    fn reads_captured(&self) -> bool {
+        legacy::reads_pages_captured(self.resource)
+            && !(std::ptr::eq(self.resource, &self.cx.mapping.users)
+                && groups::groups_read_from_user(self.cx))
     }
 
     /// The page as the legacy API pages it, with its total; `None` when that answer cannot
@@ -241,15 +295,33 @@ impl<'p> Look<'_, '_, 'p> {
         } else {
             count
         };
-        let (items, total) = legacy::fetch_window(
-            self.cx,
-            self.resource,
-            &ListCall::of(list, params),
-            offset,
-            window,
-            self.resource.scan_limit as u64,
-        )
-        .await?;
+        let call = ListCall::of(list, params);
+        let limit = self.resource.scan_limit as u64;
+        let (cx, resource) = (self.cx, self.resource);
+        if self.reads_captured() {
+            let (items, total) =
+                legacy::fetch_window::<Captured>(cx, resource, &call, offset, window, limit)
+                    .await?;
+            self.legacy_page_of(items, total, offset, query)
+        } else {
+            let (items, total) =
+                legacy::fetch_window::<Value>(cx, resource, &call, offset, window, limit).await?;
+            self.legacy_page_of(items, total, offset, query)
+        }
+    }
+
+    /// [`Look::legacy_page`] of the `items` the legacy API answered from `offset`, and the
+    /// `total` it reported.
+    fn legacy_page_of<R>(
+        &self,
+        items: Vec<R>,
+        total: Option<u64>,
+        offset: u64,
+        query: &ListQuery,
+    ) -> Result<Option<Selection<'p>>, ScimError>
+    where
+        R: LegacyRecord + Into<LegacyItem>,
+    {
         // Without a total in the answer, none is invented: the gateway counts.
         let Some(total) = total else {
             return Ok(None);
@@ -342,7 +414,7 @@ impl<'p> Look<'_, '_, 'p> {
                 if !self.resource.is_deleted(&full) {
                     page.push(Selected {
                         resource: self.resource.draft(&full)?,
-                        legacy: full,
+                        legacy: LegacyItem::Whole(full),
                     });
                 }
             }
@@ -353,9 +425,9 @@ impl<'p> Look<'_, '_, 'p> {
 
     /// The full record of list item `item`, read through the `get` endpoint; `None` when it is
     /// gone (or the legacy API answers another record for its id).
-    async fn in_full(&self, item: &Value) -> Result<Option<Value>, ScimError> {
+    async fn in_full(&self, item: &impl LegacyRecord) -> Result<Option<Value>, ScimError> {
         let resource = self.resource;
-        let Some(id) = resource.legacy_id(item) else {
+        let Some(id) = resource.read_id(item) else {
             return Ok(None);
         };
         let call = legacy::Call {

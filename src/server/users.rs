@@ -803,29 +803,28 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Bod
     let r = resource(cx);
     let schema = full_schema();
     let filter = select::parse_filter(query, schema)?;
-    let Selection { page, total } =
-        select::select(cx, r, schema, filter.as_ref(), query).await?;
+    let Selection { page, total } = select::select(cx, r, schema, filter.as_ref(), query).await?;
     let with_groups = groups::lists_user_groups(cx, query);
     let start_index = query.start_index.max(1);
     let mut users_groups = Vec::with_capacity(page.len());
     for user in &page {
         let id = user.resource.get("id").and_then(Value::as_str);
         users_groups.push(match id {
-            Some(id) if with_groups => groups::user_groups(cx, id, Some(&user.legacy)).await?,
+            Some(id) if with_groups => groups::user_groups(cx, id, user.legacy.whole()).await?,
             _ => None,
         });
     }
     // As the translation drafted them, written out, where the answer shows them so.
-    if query.attributes.is_empty() && query.excluded_attributes.is_empty() && !r.plan.shows_hidden
-    {
+    if query.attributes.is_empty() && query.excluded_attributes.is_empty() && !r.plan.shows_hidden {
         let mut body = Vec::with_capacity(USER_TEXT_BUFFER * page.len().max(1));
-        list::write_list_response(&mut body, total, page.len(), start_index, |out, at| {
-            match (page.get(at), users_groups.get_mut(at)) {
-                (Some(user), Some(groups)) => {
-                    write_answer(out, &user.resource, groups.take(), base_url)
-                }
-                _ => Ok(()),
+        list::write_list_response(&mut body, total, page.len(), start_index, |out, at| match (
+            page.get(at),
+            users_groups.get_mut(at),
+        ) {
+            (Some(user), Some(groups)) => {
+                write_answer(out, &user.resource, groups.take(), base_url)
             }
+            _ => Ok(()),
         })?;
         return Ok(Body::Text(body));
     }

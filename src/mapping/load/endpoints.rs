@@ -748,6 +748,7 @@ pub(super) fn list(
         items: items?,
         total: total?,
         carries: None,
+        reader: None,
     })
 }
 

@@ -998,6 +998,7 @@ fn resource(
         def.is_some_and(|def| crate::scim::list::hidden_in(def, &slot.attr))
     });
     plan.shows_hidden = shows_hidden;
+    endpoints.list.compile_reader(plan.reader.as_ref());
     let mut mapping = ResourceMapping {
         id_format: id_format?,
         endpoints,
