@@ -153,7 +153,7 @@ async fn otherwise_id(gw: &Gateway, name: &str) -> Result<String, LookupFailure>
         record: &record,
     };
     let schema = groups::schema();
-    let found = select::select(&cx, &groups.resource, schema, Some(&filter), &query)
+    let found = select::select(&cx, &groups.resource, schema, Some(&filter), &query, false)
         .await
         .map_err(|e| {
             let why = format!("the groups list could not be read: {}", e.detail);

@@ -38,7 +38,6 @@ use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceSchema, Returned};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
-use crate::server::groups;
 use crate::server::legacy::{self, LegacyAnswer, ListCall, Walked};
 
 /// A page of SCIM resources, each beside the legacy record it came from, and the total.
@@ -124,13 +123,16 @@ pub fn parse_filter(
 }
 
 /// The page `query` asks for of `resource`'s records that `filter` selects (see the module
-/// documentation). `schema` is the full SCIM schema of the resource type.
+/// documentation). `schema` is the full SCIM schema of the resource type. With `whole_records`
+/// each legacy record is kept whole ([`LegacyItem::Whole`]: the caller reads more from it than
+/// the translation does), else as the mapping's readers allow.
 pub(crate) async fn select<'p>(
     cx: &Ctx<'_>,
     resource: &'p ResourceMapping,
     schema: &ResourceSchema,
     filter: Option<&Filter>,
     query: &ListQuery,
+    whole_records: bool,
 ) -> Result<Selection<'p>, ScimError> {
     if let Some(f) = filter {
         refuse_server_filled(f, schema)?;
@@ -142,6 +144,7 @@ pub(crate) async fn select<'p>(
         resource,
         schema,
         filter,
+        whole_records,
     };
     let from_legacy_pages = if plan.exact {
         look.legacy_page(&plan.pushdown.params, query).await?
@@ -245,6 +248,8 @@ struct Look<'a, 'c, 'p> {
     resource: &'p ResourceMapping,
     schema: &'a ResourceSchema,
     filter: Option<&'a Filter>,
+    /// Legacy records are kept whole (see [`select`]).
+    whole_records: bool,
 }
 
 impl<'p> Look<'_, '_, 'p> {
@@ -270,12 +275,9 @@ impl<'p> Look<'_, '_, 'p> {
     }
 
     /// Whether the records of a legacy page can be read as captured ones: the resource has
-    /// the compiled readers, and nothing after the selection needs the whole record (a user's
-    /// groups read from the legacy user).
+    /// the compiled readers, and the caller does not need the whole records.
     fn reads_captured(&self) -> bool {
-        legacy::reads_pages_captured(self.resource)
-            && !(std::ptr::eq(self.resource, &self.cx.mapping.users)
-                && groups::groups_read_from_user(self.cx))
+        !self.whole_records && legacy::reads_pages_captured(self.resource)
     }
 
     /// The page as the legacy API pages it, with its total; `None` when that answer cannot
@@ -622,6 +624,7 @@ pub async fn find_equal(
         resource,
         schema,
         filter: Some(&equal),
+        whole_records: true,
     };
     let thin = !list.carries(&canonical(&path, schema));
     let mut found = Vec::new();

@@ -803,8 +803,11 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Bod
     let r = resource(cx);
     let schema = full_schema();
     let filter = select::parse_filter(query, schema)?;
-    let Selection { page, total } = select::select(cx, r, schema, filter.as_ref(), query).await?;
     let with_groups = groups::lists_user_groups(cx, query);
+    // Groups read from the legacy user need its whole record.
+    let whole_records = with_groups && groups::groups_read_from_user(cx);
+    let Selection { page, total } =
+        select::select(cx, r, schema, filter.as_ref(), query, whole_records).await?;
     let start_index = query.start_index.max(1);
     let mut users_groups = Vec::with_capacity(page.len());
     for user in &page {

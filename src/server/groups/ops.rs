@@ -932,7 +932,7 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Val
                  alone or joined with and",
             ));
         }
-        let selection = select::select(cx, r, schema(), filter.as_ref(), query).await?;
+        let selection = select::select(cx, r, schema(), filter.as_ref(), query, false).await?;
         let total = selection.total;
         let mut resources = selection.into_resources();
         let listed = resources.len();
@@ -1025,7 +1025,8 @@ async fn groups_with_member(
                 attributes: Vec::new(),
                 excluded_attributes: Vec::new(),
             };
-            let selected = select::select(cx, &g.resource, schema(), rest.as_ref(), &every).await?;
+            let selected =
+                select::select(cx, &g.resource, schema(), rest.as_ref(), &every, false).await?;
             if selected.total > scan_limit {
                 return Err(too_many_groups());
             }
