@@ -15,8 +15,11 @@
 //! Equivalent to reading the whole document, also in the corners: a key that appears twice
 //! counts with its last value (as `serde_json` keeps it), a field on the way that is not an
 //! object leaves the values under it out, and a body that is not JSON is refused with the same
-//! error. One difference, towards leniency only: text in the skipped parts of a record is not
-//! checked for valid UTF-8.
+//! error. One difference, towards leniency only: keys, and text in the skipped parts of a
+//! record, are not checked for valid UTF-8.
+//!
+//! A list answer is read the same way by a [`ListReader`]: each item as one record, and only
+//! the members the total and the next cursor are read from kept whole.
 
 use std::fmt;
 
@@ -379,7 +382,10 @@ impl Node {
         let Some((name, rest)) = names.split_first() else {
             return;
         };
-        let at = match self.children.binary_search_by(|(k, _)| by_length(k, name)) {
+        let at = match self
+            .children
+            .binary_search_by(|(k, _)| by_length(k, name.as_bytes()))
+        {
             Ok(at) => at,
             Err(at) => {
                 let child = if rest.is_empty() {
@@ -416,7 +422,7 @@ impl Node {
     fn point_of(&self, names: &[String]) -> Option<(usize, usize)> {
         let mut node = self;
         for (depth, name) in names.iter().enumerate() {
-            match node.child(name)? {
+            match node.child(name.as_bytes())? {
                 Child::Point(n) => return Some((*n, depth + 1)),
                 Child::Node(inner) => node = inner,
             }
@@ -424,7 +430,7 @@ impl Node {
         None
     }
 
-    fn child(&self, name: &str) -> Option<&Child> {
+    fn child(&self, name: &[u8]) -> Option<&Child> {
         self.children
             .binary_search_by(|(k, _)| by_length(k, name))
             .ok()
@@ -434,10 +440,8 @@ impl Node {
 }
 
 /// The order of a node's field names: by length, then by bytes.
-fn by_length(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len()
-        .cmp(&b.len())
-        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+fn by_length(a: &str, b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b))
 }
 
 /// Reads one object of the record against `node`, into `out`.
@@ -514,8 +518,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 }
 
-/// A key of an object read against `node`: the child it names, if any (looked up without
-/// making a `String` of the key).
+/// A key of an object read against `node`: the child it names, if any (looked up as the key's
+/// bytes, escapes decoded: no `String` made, and no UTF-8 check, as a key that is not UTF-8
+/// names no field the mapping reads).
 struct KeySeed<'r> {
     node: &'r Node,
 }
@@ -524,7 +529,7 @@ impl<'de, 'r> DeserializeSeed<'de> for KeySeed<'r> {
     type Value = Option<&'r Child>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
+        deserializer.deserialize_bytes(self)
     }
 }
 
@@ -535,7 +540,7 @@ impl<'de, 'r> Visitor<'de> for KeySeed<'r> {
         f.write_str("a key")
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+    fn visit_bytes<E>(self, key: &[u8]) -> Result<Self::Value, E> {
         Ok(self.node.child(key))
     }
 }
