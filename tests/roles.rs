@@ -200,7 +200,7 @@ fn roles_of_groups_held_by_the_gateway_are_looked_up_by_name() {
     };
     let member = json!({ "role_id": orbit.role_id("Member") });
     assert_eq!(
-        rules.apply(&member, &[editors]).unwrap()["role_id"],
+        rules.apply(member.clone(), &[editors]).unwrap()["role_id"],
         json!(orbit.role_id("Editor"))
     );
     // A name Orbit has no role for stops the start, as for legacy groups.

@@ -39,6 +39,16 @@ impl Endpoint {
         }
     }
 
+    /// [`Endpoint::body_with`] as the bytes sent, written without copying the record.
+    pub(crate) fn body_bytes(&self, record: &Value) -> serde_json::Result<Vec<u8>> {
+        match &self.record.body {
+            None => serde_json::to_vec(record),
+            Some(key) => {
+                serde_json::to_vec(&std::collections::BTreeMap::from([(key.as_str(), record)]))
+            }
+        }
+    }
+
     /// Whether this endpoint's answers hold the record under a key (`envelope: { answer: … }`).
     pub(crate) fn answer_envelope(&self) -> Option<&str> {
         self.record.answer.as_deref()
@@ -133,6 +143,10 @@ mod tests {
             json!({"user": {"login": "ada"}})
         );
         assert_eq!(endpoint(Some("data"), None).body_with(&record), record);
+        for e in [endpoint(None, Some("user")), endpoint(Some("data"), None)] {
+            let sent: Value = serde_json::from_slice(&e.body_bytes(&record).unwrap()).unwrap();
+            assert_eq!(sent, e.body_with(&record));
+        }
     }
 
     #[test]

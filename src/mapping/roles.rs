@@ -279,17 +279,21 @@ impl GroupRules {
         role_groups.chain(flag_groups).any(|name| g.is(name))
     }
 
-    /// The legacy user with its role and flags recomputed from `groups`. Equal to `legacy_user`
+    /// The legacy user with its role and flags recomputed from `groups`. Equal to what it was
     /// when nothing changes (the caller then writes nothing).
     pub fn apply(
         &self,
-        legacy_user: &Value,
+        mut user: Value,
         groups: &[UserGroup<'_>],
     ) -> Result<Value, TranslateError> {
-        let mut user = legacy_user.clone();
         // Names not resolved yet are never written as ids: the role stays as it is.
         if let Some(roles) = self.roles.as_ref().filter(|r| r.lookup.is_none()) {
-            let current = roles.legacy.read(legacy_user).and_then(Value::as_str);
+            let current = roles
+                .legacy
+                .read(&user)
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let current = current.as_deref();
             if let Some((role, rows)) = roles.derive(current, groups) {
                 if current != Some(role) {
                     write(&mut user, &roles.legacy, Value::String(role.to_string()))?;
@@ -393,7 +397,7 @@ mod tests {
     }
 
     fn role_of(r: &GroupRules, user: Value, groups: &[UserGroup<'_>]) -> Value {
-        r.apply(&user, groups).unwrap()["role"].clone()
+        r.apply(user.clone(), groups).unwrap()["role"].clone()
     }
 
     #[test]
@@ -433,8 +437,8 @@ mod tests {
     fn a_user_without_a_matching_group_keeps_its_role() {
         let t = table();
         let u = json!({"role": "manager", "licensed": false});
-        assert_eq!(t.apply(&u, &[named("Sales")]).unwrap(), u);
-        assert_eq!(t.apply(&u, &[]).unwrap(), u);
+        assert_eq!(t.apply(u.clone(), &[named("Sales")]).unwrap(), u);
+        assert_eq!(t.apply(u.clone(), &[]).unwrap(), u);
     }
 
     #[test]
@@ -484,18 +488,18 @@ mod tests {
     fn a_role_writes_the_fields_it_carries() {
         let t = table();
         let out = t
-            .apply(&json!({"role": "member"}), &[named("eng leads")])
+            .apply(json!({"role": "member"}), &[named("eng leads")])
             .unwrap();
         assert_eq!(out["role"], "manager");
         assert_eq!(out["archetype"], "eng_lead");
         // The same role from another group carries nothing.
         let out = t
-            .apply(&json!({"role": "member"}), &[named("Managers")])
+            .apply(json!({"role": "member"}), &[named("Managers")])
             .unwrap();
         assert!(out.get("archetype").is_none());
         // A protected role keeps its fields too.
         let out = t
-            .apply(&json!({"role": "owner"}), &[named("Eng Leads")])
+            .apply(json!({"role": "owner"}), &[named("Eng Leads")])
             .unwrap();
         assert!(out.get("archetype").is_none());
     }
@@ -504,10 +508,10 @@ mod tests {
     fn a_flag_follows_membership_on_and_off() {
         let t = table();
         let on = t
-            .apply(&json!({"licensed": false}), &[named("pro")])
+            .apply(json!({"licensed": false}), &[named("pro")])
             .unwrap();
         assert_eq!(on["licensed"], true);
-        let off = t.apply(&on, &[named("Managers")]).unwrap();
+        let off = t.apply(on.clone(), &[named("Managers")]).unwrap();
         assert_eq!(off["licensed"], false);
     }
 
@@ -516,14 +520,14 @@ mod tests {
         let mut t = table();
         t.flags[0].otherwise = None;
         let u = json!({"licensed": true});
-        assert_eq!(t.apply(&u, &[]).unwrap(), u);
+        assert_eq!(t.apply(u.clone(), &[]).unwrap(), u);
     }
 
     #[test]
     fn nothing_changes_when_the_user_already_matches() {
         let t = table();
         let u = json!({"role": "manager", "licensed": true, "name": "Ann"});
-        assert_eq!(t.apply(&u, &[named("Managers"), named("Pro")]).unwrap(), u);
+        assert_eq!(t.apply(u.clone(), &[named("Managers"), named("Pro")]).unwrap(), u);
     }
 
     #[test]
@@ -531,11 +535,14 @@ mod tests {
         let before = table();
         let u = json!({"role": "member", "licensed": false});
         let groups = [named("Advisers")];
-        let synced = before.apply(&u, &groups).unwrap();
+        let synced = before.apply(u.clone(), &groups).unwrap();
         assert_eq!(synced["role"], "adviser");
         // The table now makes Advisers managers: the next sync of the same user applies it.
         let after = rules(vec![rule("Advisers", "manager")]);
-        assert_eq!(after.apply(&synced, &groups).unwrap()["role"], "manager");
+        assert_eq!(
+            after.apply(synced.clone(), &groups).unwrap()["role"],
+            "manager"
+        );
     }
 
     #[test]
@@ -607,9 +614,9 @@ mod tests {
             id: "9",
             display: Some("Managers"),
         }];
-        let user = resolved.apply(&json!({"role": "r-5"}), &groups).unwrap();
+        let user = resolved.apply(json!({"role": "r-5"}), &groups).unwrap();
         assert_eq!(user["role"], "r-2");
-        let owner = resolved.apply(&json!({"role": "r-1"}), &groups).unwrap();
+        let owner = resolved.apply(json!({"role": "r-1"}), &groups).unwrap();
         assert_eq!(owner["role"], "r-1", "a protected role is not lowered");
         assert_eq!(
             resolved.with_default_role(&json!({})).unwrap()["role"],

@@ -288,15 +288,24 @@ fn check_shape(op: &PatchOperation) -> Result<()> {
 /// Applies the operations in order to `resource`, all or nothing: on error `resource` is left
 /// as it was.
 pub fn apply(resource: &mut Value, request: &PatchRequest, schema: &ResourceSchema) -> Result<()> {
+    *resource = applied(resource.clone(), request, schema)?;
+    Ok(())
+}
+
+/// [`apply`] to a resource the caller gives up (it keeps the original where it needs one): the
+/// patched resource, or the error, the resource then dropped.
+pub fn applied(resource: Value, request: &PatchRequest, schema: &ResourceSchema) -> Result<Value> {
     let mut engine = Engine {
         schema,
-        res: resource.as_object().cloned().unwrap_or_default(),
+        res: match resource {
+            Value::Object(members) => members,
+            _ => Map::new(),
+        },
     };
     for (i, op) in request.operations.iter().enumerate() {
         engine.operation(op).map_err(|e| e.in_operation(i + 1))?;
     }
-    *resource = Value::Object(engine.res);
-    Ok(())
+    Ok(Value::Object(engine.res))
 }
 
 /// Reads the attributes of a POST or PUT body into `resource` with the rules of a no-path

@@ -221,7 +221,8 @@ async fn call_raw(
     };
     let body_bytes = match (call.body, templated) {
         (Some(b), _) => Some(
-            serde_json::to_vec(&endpoint.body_with(b))
+            endpoint
+                .body_bytes(b)
                 .map_err(|e| ScimError::internal(e.to_string()))?,
         ),
         (None, Some(t)) => {

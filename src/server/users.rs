@@ -577,7 +577,7 @@ async fn write_user(
     if !mark_deleted {
         // Each write of the user is its sync: role and flags follow its groups, so a changed
         // table applies now.
-        new_legacy = Box::pin(groups::apply_user_rules(cx, id, &new_legacy)).await?;
+        new_legacy = Box::pin(groups::apply_user_rules(cx, id, new_legacy)).await?;
     }
     if mark_deleted {
         new_legacy = r.mark_deleted(&new_legacy).ok_or_else(|| {
@@ -732,8 +732,7 @@ pub async fn patch(
         )));
     }
     modify_user(cx, id, false, versioned(cx, if_match), |old| {
-        let mut user = old.scim.clone();
-        patch::apply(&mut user, &request, full_schema())?;
+        let user = patch::applied(old.scim.clone(), &request, full_schema())?;
         cx.tenant.check_domains(&user, Some(&old.scim))?;
         Ok(Some(user))
     })

@@ -637,8 +637,11 @@ pub(super) async fn patch(
         } else {
             None
         };
-        let mut group = to_scim(&old, current.as_deref(), base_url);
-        patch::apply(&mut group, &request, schema())?;
+        let group = patch::applied(
+            to_scim(&old, current.as_deref(), base_url),
+            &request,
+            schema(),
+        )?;
         let (name, external) = names(&group)?;
         let delta = match &current {
             Some(current) => {

@@ -746,7 +746,7 @@ pub async fn patch(
         } else {
             None
         };
-        patch::apply(&mut group, &request, schema())?;
+        let group = patch::applied(group, &request, schema())?;
         let delta = current.map(|current| delta_between(&current, &ids_of_members(&group)));
         if let Some(d) = &delta {
             check_member_changes(cx, d.add.len() + d.remove.len())?;

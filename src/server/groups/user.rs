@@ -47,7 +47,7 @@ where
     };
     let changed = change().await?;
     let user = got.body;
-    let new_user = apply_user_rules(cx, user_id, &user).await?;
+    let new_user = apply_user_rules(cx, user_id, user.clone()).await?;
     if new_user != user {
         let body = users.update_body(&user, &new_user);
         let call = Call {
@@ -70,18 +70,18 @@ where
 pub async fn apply_user_rules(
     cx: &Ctx<'_>,
     user_id: &str,
-    legacy_user: &Value,
+    legacy_user: Value,
 ) -> Result<Value, ScimError> {
     let Some(rules) = cx.mapping.group_rules().filter(|r| !r.is_empty()) else {
-        return Ok(legacy_user.clone());
+        return Ok(legacy_user);
     };
-    let mut groups = match groups_of_user(cx, user_id, Some(legacy_user)).await {
+    let mut groups = match groups_of_user(cx, user_id, Some(&legacy_user)).await {
         Ok(groups) => groups,
         // The group store cannot answer: the user is written with the role and flags it has
         // (the next change of its groups, or its next sync, puts them right).
         Err(e) if held::is_store_down(&e) => {
             tracing::warn!(user = %user_id, "the group store cannot answer: the role and flags are left as they are");
-            return Ok(legacy_user.clone());
+            return Ok(legacy_user);
         }
         Err(e) => return Err(e),
     };
