@@ -28,6 +28,34 @@ use serde_json::Value;
 
 use super::legacy_path::{CaptureAt, Captured, LegacyPath};
 
+/// The visit methods of the JSON scalars (and of null, with `unit`), each answering `$value`:
+/// a scalar holds no field.
+macro_rules! scalars_answer {
+    ($ty:ty, $value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($value)
+        }
+    };
+    ($ty:ty, $value:expr, unit) => {
+        scalars_answer!($ty, $value);
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// The compiled reader of one resource's legacy records.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordReader {
@@ -298,24 +326,7 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(false)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars_answer!(bool, false, unit);
 }
 
 /// The value at a list's items path: each element read as one record.
@@ -360,21 +371,7 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(ListItems::NotList)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<ListItems, E> {
-        Ok(ListItems::NotList)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<ListItems, E> {
-        Ok(ListItems::NotList)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<ListItems, E> {
-        Ok(ListItems::NotList)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<ListItems, E> {
-        Ok(ListItems::NotList)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<ListItems, E> {
-        Ok(ListItems::NotList)
-    }
+    scalars_answer!(ListItems, ListItems::NotList);
 }
 
 impl Node {
@@ -498,24 +495,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
+    scalars_answer!((), (), unit);
 }
 
 /// A key of an object read against `node`: the child it names, if any (looked up as the key's

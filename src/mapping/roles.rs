@@ -527,7 +527,11 @@ mod tests {
     fn nothing_changes_when_the_user_already_matches() {
         let t = table();
         let u = json!({"role": "manager", "licensed": true, "name": "Ann"});
-        assert_eq!(t.apply(u.clone(), &[named("Managers"), named("Pro")]).unwrap(), u);
+        assert_eq!(
+            t.apply(u.clone(), &[named("Managers"), named("Pro")])
+                .unwrap(),
+            u
+        );
     }
 
     #[test]
