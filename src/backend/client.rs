@@ -213,13 +213,38 @@ impl fmt::Debug for HeaderNames<'_> {
     }
 }
 
-/// The headers the client adds to every request. Holds secrets: its `Debug` shows names only,
-/// and the values are marked sensitive for `http`'s own `Debug`.
-struct DefaultHeaders(Vec<(HeaderName, HeaderValue)>);
+/// The head every request starts from, built once: `Host`, `User-Agent`, `Accept`, then the
+/// default headers (the credential among them) replacing the names they set. Each request
+/// clones it and sets its own line and headers, rather than building and parsing them again.
+/// Holds secrets: its `Debug` shows header names only, and the default headers' values are
+/// marked sensitive for `http`'s own `Debug`.
+struct HeadTemplate(RequestHeader);
 
-impl fmt::Debug for DefaultHeaders {
+impl HeadTemplate {
+    fn new(
+        authority: &str,
+        user_agent: HeaderValue,
+        defaults: &[(HeaderName, HeaderValue)],
+    ) -> pingora::Result<HeadTemplate> {
+        let mut head = RequestHeader::build(Method::GET, b"/", None)?;
+        head.insert_header("Host", authority)?;
+        head.insert_header("User-Agent", user_agent)?;
+        head.insert_header("Accept", "application/json")?;
+        replace_headers(&mut head, defaults)?;
+        Ok(HeadTemplate(head))
+    }
+}
+
+impl fmt::Debug for HeadTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        HeaderNames(&self.0).fmt(f)
+        f.debug_list()
+            .entries(
+                self.0
+                    .headers
+                    .keys()
+                    .map(|name| format!("{name}: <redacted>")),
+            )
+            .finish()
     }
 }
 
@@ -284,8 +309,7 @@ pub struct BackendClient {
     tls: bool,
     /// The base URL's path without its trailing `/` (`""` for none).
     prefix: String,
-    user_agent: HeaderValue,
-    default_headers: DefaultHeaders,
+    head: HeadTemplate,
     /// `name=value`, form-encoded: the credential sent as a query parameter
     /// (`backend.auth.query`), appended to every request target here, below everything that
     /// logs a legacy path. Never logged.
@@ -310,7 +334,7 @@ impl fmt::Debug for BackendClient {
             .field("tls", &self.tls)
             .field("verify_cert", &self.peer.options.verify_cert)
             .field("prefix", &self.prefix)
-            .field("default_headers", &self.default_headers)
+            .field("headers", &self.head)
             .field("query_credential", &self.query_credential)
             .field("tokens", &self.tokens)
             .field("connect_timeout", &self.connect_timeout)
@@ -371,13 +395,11 @@ impl BackendClient {
                 tokens = Some(Box::new(TokenSource::new(credentials, &options)?));
             }
         }
-        let default_headers = default_headers
-            .into_iter()
-            .map(|(name, mut value)| {
-                value.set_sensitive(true);
-                (name, value)
-            })
-            .collect();
+        for (_, value) in &mut default_headers {
+            value.set_sensitive(true);
+        }
+        let head = HeadTemplate::new(&base.authority, user_agent, &default_headers)
+            .map_err(|e| BackendConfigError::InvalidHeaders(e.etype().as_str().to_string()))?;
 
         // The SNI is also the name the certificate is checked against; pingora skips all
         // verification when it is empty, which a parsed base URL never is.
@@ -407,8 +429,7 @@ impl BackendClient {
             host: base.host,
             tls: base.tls,
             prefix: base.prefix,
-            user_agent,
-            default_headers: DefaultHeaders(default_headers),
+            head,
             query_credential,
             tokens,
             connect_timeout: options.connect_timeout,
@@ -455,10 +476,8 @@ impl BackendClient {
         &self,
         request: &BackendRequest,
     ) -> Result<BackendResponse, BackendError> {
-        let head = self.request_head(request)?;
-        let body = request.body.as_deref().unwrap_or_default();
         let mut response =
-            match tokio::time::timeout(self.request_timeout, self.call(&head, body)).await {
+            match tokio::time::timeout(self.request_timeout, self.call(request)).await {
                 Ok(result) => result?,
                 Err(_) => {
                     return Err(BackendError::Timeout {
@@ -478,16 +497,17 @@ impl BackendClient {
     }
 
     /// One call: on a pooled connection if there is one, else on a new one.
-    async fn call(
-        &self,
-        head: &RequestHeader,
-        body: &[u8],
-    ) -> Result<BackendResponse, BackendError> {
-        let (stream, reused) = self
-            .transport
-            .get_stream(&self.peer)
-            .await
-            .map_err(|e| self.connect_error(&e))?;
+    async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, BackendError> {
+        let head = self.request_head(request)?;
+        let body = request.body.as_deref().unwrap_or_default();
+        // What `TransportConnector::get_stream` does, with the connect boxed: its future is
+        // about 8 KB (TLS included), and held inline it made every future of a legacy call,
+        // up to the request's own, that large, and copied at each level (a pooled connection is
+        // the common case).
+        let (stream, reused) = match self.transport.reused_stream(&self.peer).await {
+            Some(stream) => (stream, true),
+            None => (self.connect().await?, false),
+        };
         match self.exchange(stream, head, body).await {
             // A keep-alive server may close an idle connection at any moment. pingora checks a
             // pooled socket before handing it out, but the server's close can cross our request
@@ -506,11 +526,9 @@ impl BackendClient {
                     "pooled connection to the legacy API was closed by the server; \
                      sending the request again on a new connection"
                 );
-                let stream = self
-                    .transport
-                    .new_stream(&self.peer)
-                    .await
-                    .map_err(|e| self.connect_error(&e))?;
+                let stream = self.connect().await?;
+                // The head went with the first attempt: built again for this rare one.
+                let head = self.request_head(request)?;
                 self.exchange(stream, head, body)
                     .await
                     .map_err(|f| self.failure(f))
@@ -519,19 +537,26 @@ impl BackendClient {
         }
     }
 
+    /// A new connection to the legacy API.
+    async fn connect(&self) -> Result<Stream, BackendError> {
+        Box::pin(self.transport.new_stream(&self.peer))
+            .await
+            .map_err(|e| self.connect_error(&e))
+    }
+
     /// Sends the request on `stream` and reads the whole response. On success the connection
     /// goes back to the keep-alive pool (when HTTP allows it); on failure it is dropped.
     async fn exchange(
         &self,
         stream: Stream,
-        head: &RequestHeader,
+        head: RequestHeader,
         body: &[u8],
     ) -> Result<BackendResponse, Failure> {
         let mut session = HttpSession::new_with_options(stream, &self.peer);
         session.read_timeout = self.read_timeout;
 
         let sent = async {
-            session.write_request_header(Box::new(head.clone())).await?;
+            session.write_request_header(Box::new(head)).await?;
             if !body.is_empty() {
                 session.write_body(body).await?;
             }
@@ -607,24 +632,22 @@ impl BackendClient {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(&credential.pair);
         }
-        match PathAndQuery::try_from(target.as_str()) {
-            Ok(parsed) if parsed.as_str() == target => {}
+        let uri = match PathAndQuery::try_from(target.as_str()) {
+            Ok(parsed) if parsed.as_str() == target => Uri::from(parsed),
             _ => {
                 return Err(BackendError::InvalidRequest(
                     "the path is not a valid percent-encoded request target".into(),
                 ))
             }
-        }
-
+        };
+        let mut head = self.head.0.clone();
+        head.set_method(request.method.clone());
+        head.set_uri(uri);
         let build = || -> pingora::Result<RequestHeader> {
-            let mut head = RequestHeader::build(request.method.clone(), target.as_bytes(), None)?;
-            head.insert_header("Host", self.authority.as_str())?;
-            head.insert_header("User-Agent", self.user_agent.clone())?;
-            head.insert_header("Accept", "application/json")?;
-            if request.body.is_some() {
+            // The default headers may set the content type; the request's headers replace both.
+            if request.body.is_some() && !head.headers.contains_key(http::header::CONTENT_TYPE) {
                 head.insert_header("Content-Type", "application/json")?;
             }
-            replace_headers(&mut head, &self.default_headers.0)?;
             replace_headers(&mut head, &request.headers)?;
             head.remove_header(&http::header::TRANSFER_ENCODING);
             match &request.body {
@@ -1797,11 +1820,7 @@ mod tests {
             echo_of(&response)["headers"]["authorization"],
             json!(["Basic c3ZjOnB3"])
         );
-        assert!(client
-            .default_headers
-            .0
-            .iter()
-            .all(|(_, v)| v.is_sensitive()));
+        assert!(client.head.0.headers["authorization"].is_sensitive());
         assert!(!format!("{client:?}").contains("c3ZjOnB3"));
     }
 

@@ -39,6 +39,10 @@ pub(crate) enum BackendConfigError {
     Resolve { host: String, reason: String },
     #[error("the user agent {0:?} is not a valid HTTP header value")]
     InvalidUserAgent(String),
+    /// The request head made of the host, the user agent and the default headers is refused
+    /// by the HTTP library (the values are never shown).
+    #[error("the backend's default headers cannot be sent: {0}")]
+    InvalidHeaders(String),
     /// The credential's header name or value cannot be sent (the value is never shown).
     #[error("backend.auth: {0}")]
     Credential(String),
