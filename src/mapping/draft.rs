@@ -4,12 +4,10 @@
 //! is written straight out as JSON text ([`Draft::write_json`]); both give the resource the
 //! slots wrote, with the keys in the order they were first set.
 
-use std::io::Write;
-
 use serde_json::{Map, Value};
 
 use super::slot::ScimSlot;
-use crate::scim::filter;
+use crate::scim::{filter, json_text};
 
 /// One JSON object under construction.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -26,6 +24,13 @@ enum Part<'p> {
 }
 
 impl<'p> Draft<'p> {
+    /// An empty object with room for `entries` names.
+    pub(crate) fn with_capacity(entries: usize) -> Self {
+        Draft {
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
     /// Sets `name` to `value` (an existing name keeps its place).
     pub(crate) fn insert(&mut self, name: &'p str, value: Value) {
         *self.slot(name) = Part::Value(value);
@@ -129,7 +134,7 @@ impl<'p> Draft<'p> {
         out: &mut Vec<u8>,
         extra: &[(&str, &Value)],
         meta_location: Option<&str>,
-    ) -> serde_json::Result<()> {
+    ) {
         out.push(b'{');
         let mut comma = false;
         for (name, part) in &self.entries {
@@ -137,13 +142,13 @@ impl<'p> Draft<'p> {
                 out.push(b',');
             }
             comma = true;
-            write_key(out, name)?;
+            write_key(out, name);
             match (part, meta_location) {
                 (Part::Object(meta), Some(location)) if *name == "meta" => {
                     let location = Value::String(location.to_owned());
-                    meta.write_json(out, &[("location", &location)], None)?;
+                    meta.write_json(out, &[("location", &location)], None);
                 }
-                _ => part.write_json(out)?,
+                _ => part.write_json(out),
             }
         }
         for (name, value) in extra {
@@ -151,11 +156,10 @@ impl<'p> Draft<'p> {
                 out.push(b',');
             }
             comma = true;
-            write_key(out, name)?;
-            serde_json::to_writer(&mut *out, value)?;
+            write_key(out, name);
+            json_text::write_value(out, value);
         }
         out.push(b'}');
-        Ok(())
     }
 
     fn find(&self, name: &str) -> Option<&Part<'p>> {
@@ -193,9 +197,9 @@ impl Part<'_> {
         }
     }
 
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Part::Value(v) => serde_json::to_writer(&mut *out, v),
+            Part::Value(v) => json_text::write_value(out, v),
             Part::Object(d) => d.write_json(out, &[], None),
             Part::List(items) => {
                 out.push(b'[');
@@ -203,10 +207,9 @@ impl Part<'_> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    item.write_json(out, &[], None)?;
+                    item.write_json(out, &[], None);
                 }
                 out.push(b']');
-                Ok(())
             }
         }
     }
@@ -301,9 +304,9 @@ impl<'a> filter::Node<'a> for DraftNode<'a, '_> {
     }
 }
 
-fn write_key(out: &mut Vec<u8>, name: &str) -> serde_json::Result<()> {
-    serde_json::to_writer(&mut *out, name)?;
-    out.write_all(b":").map_err(serde_json::Error::io)
+fn write_key(out: &mut Vec<u8>, name: &str) {
+    json_text::write_str(out, name);
+    out.push(b':');
 }
 
 #[cfg(test)]
@@ -401,7 +404,7 @@ mod tests {
             ENTERPRISE: {"manager": {"value": "7"}, "department": "R&D"}
         });
         let mut text = Vec::new();
-        d.write_json(&mut text, &[], None).unwrap();
+        d.write_json(&mut text, &[], None);
         // The same keys in the same order, so the same bytes, written out or made a value.
         assert_eq!(String::from_utf8(text).unwrap(), expected.to_string());
         assert_eq!(d.into_value().to_string(), expected.to_string());
@@ -415,8 +418,7 @@ mod tests {
         d.insert("title", json!("a \"quoted\" title"));
         let groups = json!([{"value": "g1"}]);
         let mut text = Vec::new();
-        d.write_json(&mut text, &[("groups", &groups)], Some("https://x/Users/7"))
-            .unwrap();
+        d.write_json(&mut text, &[("groups", &groups)], Some("https://x/Users/7"));
         let expected = json!({
             "id": "7",
             "meta": {"resourceType": "User", "location": "https://x/Users/7"},

@@ -52,7 +52,8 @@ impl ResourceMapping {
                 self.plan.id.as_str()
             ))
         })?;
-        let mut out = Draft::default();
+        // Room for every attribute at the top level, and `schemas`, `id` and `meta`.
+        let mut out = Draft::with_capacity(self.plan.attrs.len() + 3);
         out.insert(
             "schemas",
             Value::Array(vec![Value::String(self.schema.core.id.to_string())]),

@@ -1,5 +1,5 @@
 //! The SCIM 2.0 protocol core (RFC 7643, RFC 7644): resource schemas, attribute paths, the
-//! filter language, the PATCH engine, list/query handling and the error type.
+//! filter language, the PATCH engine, list/query handling, the error type, and JSON text.
 //!
 //! Everything here is pure: no I/O, no HTTP, no knowledge of the legacy API or the mapping.
 //! SCIM resources are handled as `serde_json::Value` objects, interpreted through [`schema`].
@@ -9,6 +9,7 @@ pub(crate) mod discovery;
 pub mod error;
 pub(crate) mod etag;
 pub mod filter;
+pub(crate) mod json_text;
 pub mod list;
 pub mod patch;
 pub mod path;

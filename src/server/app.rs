@@ -16,7 +16,7 @@ use crate::config::GroupPatchAnswer;
 use crate::scim::etag::{Condition, Preconditions};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::schema::ResourceSchema;
-use crate::scim::{discovery, ScimError, ScimType};
+use crate::scim::{discovery, json_text, ScimError, ScimType};
 use crate::server::auth;
 use crate::server::context::Ctx;
 use crate::server::gateway::{set_location, Gateway};
@@ -183,10 +183,8 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
         // Written once into a buffer the size of a usual answer, not grown from 128 bytes.
         Some(Body::Json(v)) => {
             let mut body = Vec::with_capacity(RESPONSE_BUFFER);
-            match serde_json::to_writer(&mut body, &v) {
-                Ok(()) => body,
-                Err(_) => Vec::new(),
-            }
+            json_text::write_value(&mut body, &v);
+            body
         }
         Some(Body::Text(text)) => text,
         None => Vec::new(),

@@ -228,7 +228,7 @@ pub async fn get_text(
     remember_read(cx, id, user.get("userName"), got.raw).await;
     let groups = groups::user_groups(cx, id, None).await?;
     let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
-    write_answer(&mut body, &user, groups, base)?;
+    write_answer(&mut body, &user, groups, base);
     Ok(Some(UserText {
         body,
         version: user
@@ -240,12 +240,7 @@ pub async fn get_text(
 
 /// Writes `user` as an answer shows it by default: its `groups` (with their `$ref`s) after its
 /// own attributes, and its `meta.location`.
-fn write_answer(
-    out: &mut Vec<u8>,
-    user: &Draft,
-    mut groups: Option<Value>,
-    base: &str,
-) -> Result<(), ScimError> {
+fn write_answer(out: &mut Vec<u8>, user: &Draft, mut groups: Option<Value>, base: &str) {
     if let Some(Value::Array(list)) = &mut groups {
         set_group_refs(list, base);
     }
@@ -254,8 +249,7 @@ fn write_answer(
         .get("id")
         .and_then(Value::as_str)
         .map(|id| location_of(base, "Users", id));
-    user.write_json(out, extra.as_slice(), location.as_deref())
-        .map_err(|e| ScimError::internal(e.to_string()))
+    user.write_json(out, extra.as_slice(), location.as_deref());
 }
 
 /// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
@@ -826,8 +820,8 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Bod
             (Some(user), Some(groups)) => {
                 write_answer(out, &user.resource, groups.take(), base_url)
             }
-            _ => Ok(()),
-        })?;
+            _ => {}
+        });
         return Ok(Body::Text(body));
     }
     let mut users = Vec::with_capacity(page.len());
