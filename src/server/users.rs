@@ -813,14 +813,10 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Bod
     // As the translation drafted them, written out, where the answer shows them so.
     if query.attributes.is_empty() && query.excluded_attributes.is_empty() && !r.plan.shows_hidden {
         let mut body = Vec::with_capacity(USER_TEXT_BUFFER * page.len().max(1));
-        list::write_list_response(&mut body, total, page.len(), start_index, |out, at| match (
-            page.get(at),
-            users_groups.get_mut(at),
-        ) {
-            (Some(user), Some(groups)) => {
-                write_answer(out, &user.resource, groups.take(), base_url)
+        list::write_list_response(&mut body, total, page.len(), start_index, |out, at| {
+            if let (Some(user), Some(groups)) = (page.get(at), users_groups.get_mut(at)) {
+                write_answer(out, &user.resource, groups.take(), base_url);
             }
-            _ => {}
         });
         return Ok(Body::Text(body));
     }
