@@ -171,6 +171,8 @@ pub struct CacheConfig {
     /// How long a legacy user record just read or written is kept for the read half of the
     /// next write of the same user (only where the mapping's update sends `If-Match`); 0: off.
     pub record_ttl_seconds: u64,
+    /// How many legacy user records are kept at most, the least recently used going first.
+    pub record_max_entries: u64,
 }
 
 impl Default for CacheConfig {
@@ -179,6 +181,7 @@ impl Default for CacheConfig {
             ttl_seconds: 30,
             max_entries: 10_000,
             record_ttl_seconds: 10,
+            record_max_entries: 1_000,
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use moka::future::Cache;
+use moka::policy::EvictionPolicy;
 
 /// (tenant, legacy id) → the legacy record.
 pub struct RecordCache {
@@ -23,12 +24,16 @@ pub struct RecordCache {
 
 impl RecordCache {
     /// A cache whose entries live at most `ttl` (zero: a cache that keeps nothing) and that
-    /// holds at most `max_entries` records.
+    /// holds at most `max_entries` records, the least recently used going first. A record is
+    /// wanted by the write that follows its read within moments, so a few hundred are enough
+    /// whatever the number of users; and every record is admitted (moka's default policy
+    /// keeps out a new key when the cache is full, which here is every key).
     pub(crate) fn new(ttl: Duration, max_entries: u64) -> RecordCache {
-        let records = (!ttl.is_zero()).then(|| {
+        let records = (!ttl.is_zero() && max_entries > 0).then(|| {
             Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(max_entries)
+                .eviction_policy(EvictionPolicy::lru())
                 .build()
         });
         RecordCache { records }
@@ -91,6 +96,29 @@ mod tests {
         let cache = RecordCache::new(Duration::from_millis(50), 100);
         cache.put("a", "1", Bytes::from_static(b"{}")).await;
         tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(cache.get("a", "1").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn when_full_the_newest_record_is_kept_and_the_least_recently_used_goes() {
+        let cache = RecordCache::new(Duration::from_secs(60), 3);
+        for id in 0..200 {
+            let id = id.to_string();
+            cache.put("a", &id, Bytes::from(id.clone())).await;
+            if let Some(records) = &cache.records {
+                records.run_pending_tasks().await;
+            }
+            // The record just read is there for the write that follows, however many were
+            // read before it.
+            assert_eq!(cache.get("a", &id).await.as_deref(), Some(id.as_bytes()));
+        }
+        assert!(cache.get("a", "0").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn no_room_keeps_nothing() {
+        let cache = RecordCache::new(Duration::from_secs(60), 0);
+        cache.put("a", "1", Bytes::from_static(b"{}")).await;
         assert!(cache.get("a", "1").await.is_none());
     }
 }

@@ -66,11 +66,13 @@ pub(crate) struct RecordReader {
     points: usize,
 }
 
-/// The field names under one object of the record, sorted by length and then bytes for a
-/// binary search that mostly compares lengths.
+/// The field names under one object of the record, sorted by length and then bytes, and
+/// indexed by length: a key is compared only with the names of its own length.
 #[derive(Debug, Clone, Default)]
 struct Node {
     children: Vec<(String, Child)>,
+    /// For each key length, the range of `children` with names of that length.
+    by_length: Vec<(usize, usize)>,
     /// The capture points under this node: `first..end` (numbered depth first).
     first: usize,
     end: usize,
@@ -132,11 +134,11 @@ impl RecordReader {
         let enveloped = envelopes
             .iter()
             .map(|key| {
-                let wrapper = Node {
+                let mut wrapper = Node {
                     children: vec![((*key).to_owned(), Child::Node(root.clone()))],
-                    first: 0,
-                    end: next,
+                    ..Node::default()
                 };
+                wrapper.number(&mut 0);
                 ((*key).to_owned(), wrapper)
             })
             .collect();
@@ -399,8 +401,17 @@ impl Node {
         }
     }
 
-    /// Numbers the capture points depth first, so that a node's points are a range.
+    /// Numbers the capture points depth first, so that a node's points are a range, and
+    /// indexes each node's names by length.
     fn number(&mut self, next: &mut usize) {
+        let longest = self.children.last().map_or(0, |(k, _)| k.len());
+        self.by_length = (0..=longest)
+            .map(|len| {
+                let start = self.children.partition_point(|(k, _)| k.len() < len);
+                let end = self.children.partition_point(|(k, _)| k.len() <= len);
+                (start, end)
+            })
+            .collect();
         self.first = *next;
         for (_, child) in &mut self.children {
             match child {
@@ -428,10 +439,11 @@ impl Node {
     }
 
     fn child(&self, name: &[u8]) -> Option<&Child> {
+        let &(start, end) = self.by_length.get(name.len())?;
         self.children
-            .binary_search_by(|(k, _)| by_length(k, name))
-            .ok()
-            .and_then(|at| self.children.get(at))
+            .get(start..end)?
+            .iter()
+            .find(|(k, _)| k.as_bytes() == name)
             .map(|(_, c)| c)
     }
 }

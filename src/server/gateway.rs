@@ -275,7 +275,7 @@ impl Gateway {
         );
         let records = RecordCache::new(
             Duration::from_secs(config.cache.record_ttl_seconds),
-            config.cache.max_entries,
+            config.cache.record_max_entries,
         );
         let metrics = Arc::new(Metrics::new());
         let store = open_store(&config, &mapping, None, &metrics)?;
