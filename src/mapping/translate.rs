@@ -184,7 +184,7 @@ impl ResourceMapping {
                         Value::Null if *empty_absent => Value::String(String::new()),
                         v => v,
                     };
-                    write(legacy, &mut out, value, &slot.label())?;
+                    write(legacy, &mut out, value, || slot.label())?;
                 }
                 Attr::Join {
                     legacy,
@@ -214,18 +214,20 @@ impl ResourceMapping {
                     } else {
                         Value::Null
                     };
-                    let label = parts
-                        .iter()
-                        .map(ScimSlot::label)
-                        .collect::<Vec<_>>()
-                        .join(" + ");
-                    write(legacy, &mut out, value, &label)?;
+                    let label = || {
+                        parts
+                            .iter()
+                            .map(ScimSlot::label)
+                            .collect::<Vec<_>>()
+                            .join(" + ")
+                    };
+                    write(legacy, &mut out, value, label)?;
                 }
                 Attr::LegacyConstant { legacy, value } => {
-                    write(legacy, &mut out, value.clone(), "(constant)")?;
+                    write(legacy, &mut out, value.clone(), || "(constant)".into())?;
                 }
                 Attr::LegacyDefault { legacy, value } if creating => {
-                    write(legacy, &mut out, value.clone(), "(default)")?;
+                    write(legacy, &mut out, value.clone(), || "(default)".into())?;
                 }
                 _ => {}
             }
@@ -478,14 +480,20 @@ fn split_join(text: &str, separator: &str, n: usize) -> Vec<String> {
     pieces
 }
 
+/// Writes `value` at `legacy`; `attr` names what is written, made only for the message of a
+/// conflict (made for every attribute, the names were a tenth of a PATCH's instructions).
 fn write(
     legacy: &LegacyPath,
     out: &mut Value,
     value: Value,
-    attr: &str,
+    attr: impl FnOnce() -> String,
 ) -> Result<(), TranslateError> {
     legacy.write(out, value).map_err(|c: WriteConflict| {
-        TranslateError::LegacyResponse(format!("cannot write {attr} to {}: {c}", legacy.as_str()))
+        TranslateError::LegacyResponse(format!(
+            "cannot write {} to {}: {c}",
+            attr(),
+            legacy.as_str()
+        ))
     })
 }
 
