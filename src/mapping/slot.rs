@@ -86,12 +86,7 @@ impl ScimSlot {
 
 /// `obj[key]`, trying the exact key first, then any key equal ignoring ASCII case.
 pub(crate) fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
-    let map = obj.as_object()?;
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    crate::scim::member(obj.as_object()?, key)
 }
 
 fn type_is(element: &Value, t: &str) -> bool {

@@ -696,13 +696,7 @@ pub trait Node<'v>: Copy {
 
 impl<'v> Node<'v> for &'v Value {
     fn member(self, key: &str) -> Option<Self> {
-        let object = self.as_object()?;
-        object.get(key).or_else(|| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })
+        super::member(self.as_object()?, key)
     }
 
     fn elements(self) -> impl Iterator<Item = Self> {

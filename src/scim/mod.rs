@@ -18,6 +18,25 @@ pub mod schema;
 pub use error::ScimError;
 pub(crate) use error::ScimType;
 
+use serde_json::{Map, Value};
+
+/// The member `name` of a SCIM object: the key spelled so if there is one, else the first key
+/// equal to it ignoring ASCII case (attribute names are case-insensitive, RFC 7643 §2.1). One
+/// pass, hashing nothing: most look-ups are of attributes a resource does not have, which
+/// cost a hash and then this pass anyway.
+pub(crate) fn member<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    let mut folded = None;
+    for (key, value) in map {
+        if key == name {
+            return Some(value);
+        }
+        if folded.is_none() && key.eq_ignore_ascii_case(name) {
+            folded = Some(value);
+        }
+    }
+    folded
+}
+
 /// Schema URNs used across the crate.
 pub(crate) mod urn {
     pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -32,4 +51,20 @@ pub(crate) mod urn {
         "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
     pub(crate) const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
     pub(crate) const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_member_is_the_key_spelled_so_else_the_first_equal_ignoring_case() {
+        let object = json!({"USERNAME": "a", "userName": "b", "Title": "c", "TITLE": "d"});
+        let map = object.as_object().unwrap();
+        assert_eq!(member(map, "userName"), Some(&json!("b")));
+        assert_eq!(member(map, "username"), Some(&json!("a")));
+        assert_eq!(member(map, "title"), Some(&json!("c")));
+        assert_eq!(member(map, "displayName"), None);
+    }
 }

@@ -36,7 +36,7 @@ use serde_json::{Map, Number, Value};
 use super::filter::{self, CompValue, CompareOp, Filter};
 use super::path::{AttrPath, PatchPath};
 use super::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
-use super::{urn, ScimError};
+use super::{member, urn, ScimError};
 
 /// What an operation does (RFC 7644 §3.5.2.1–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,7 @@ impl PatchRequest {
                 "a PATCH body must be a JSON object with \"Operations\"".into(),
             )
         })?;
-        if let Some(schemas) = get_ci(obj, "schemas").filter(|s| !s.is_null()) {
+        if let Some(schemas) = member(obj, "schemas").filter(|s| !s.is_null()) {
             let names_patch_op = schemas.as_array().is_some_and(|list| {
                 list.iter().any(|s| {
                     s.as_str()
@@ -167,7 +167,7 @@ impl PatchRequest {
                 )));
             }
         }
-        let operations = match get_ci(obj, "Operations") {
+        let operations = match member(obj, "Operations") {
             Some(Value::Array(ops)) if !ops.is_empty() => ops,
             Some(Value::Array(_)) => {
                 return Err(PatchError::InvalidSyntax(
@@ -222,7 +222,7 @@ fn parse_operation(op: &Value) -> Result<PatchOperation> {
     let obj = op.as_object().ok_or_else(|| {
         PatchError::InvalidSyntax("an operation must be an object with \"op\"".into())
     })?;
-    let kind = match get_ci(obj, "op") {
+    let kind = match member(obj, "op") {
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "add" => OpKind::Add,
             "remove" => OpKind::Remove,
@@ -240,7 +240,7 @@ fn parse_operation(op: &Value) -> Result<PatchOperation> {
             ))
         }
     };
-    let path = match get_ci(obj, "path") {
+    let path = match member(obj, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(parse_path(s.trim())?),
@@ -253,7 +253,7 @@ fn parse_operation(op: &Value) -> Result<PatchOperation> {
     let operation = PatchOperation {
         op: kind,
         path,
-        value: get_ci(obj, "value").cloned(),
+        value: member(obj, "value").cloned(),
     };
     check_shape(&operation)?;
     Ok(operation)
@@ -476,9 +476,9 @@ impl<'s> Engine<'s> {
     }
 
     fn drop_extension(&mut self, ext: &'s SchemaDef) -> Result<()> {
-        if let Some(stored) = get_ci(&self.res, &ext.id).and_then(Value::as_object) {
+        if let Some(stored) = member(&self.res, &ext.id).and_then(Value::as_object) {
             for attr in &ext.attributes {
-                if get_ci(stored, &attr.name).is_some_and(|v| !is_empty(v)) {
+                if member(stored, &attr.name).is_some_and(|v| !is_empty(v)) {
                     let t = Target {
                         ext: Some(ext),
                         attr,
@@ -543,10 +543,10 @@ impl<'s> Engine<'s> {
     ) -> Result<()> {
         let container = match t.ext {
             None => Some(&self.res),
-            Some(ext) => get_ci(&self.res, &ext.id).and_then(Value::as_object),
+            Some(ext) => member(&self.res, &ext.id).and_then(Value::as_object),
         };
         let before = container
-            .and_then(|c| get_ci(c, &t.attr.name))
+            .and_then(|c| member(c, &t.attr.name))
             .filter(|v| !is_empty(v))
             .cloned();
         let after = f(before.as_ref())?.filter(|v| !is_empty(v));
@@ -558,7 +558,7 @@ impl<'s> Engine<'s> {
             (None, Some(v)) => set_ci(&mut self.res, &t.attr.name, v),
             (None, None) => remove_ci(&mut self.res, &t.attr.name),
             (Some(ext), Some(v)) => {
-                if !get_ci(&self.res, &ext.id).is_some_and(Value::is_object) {
+                if !member(&self.res, &ext.id).is_some_and(Value::is_object) {
                     set_ci(&mut self.res, &ext.id, Value::Object(Map::new()));
                 }
                 if let Some(stored) =
@@ -920,8 +920,8 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
                     continue;
                 };
                 // A sub-attribute given twice in different cases (`value`, `valUe`) is read
-                // as everywhere else here (`get_ci`: the canonical spelling, else the first).
-                if !get_ci(given, &sub.name).is_some_and(|read| std::ptr::eq(read, x)) {
+                // as everywhere else here (`member`: the canonical spelling, else the first).
+                if !member(given, &sub.name).is_some_and(|read| std::ptr::eq(read, x)) {
                     continue;
                 }
                 if let Some(c) = coerce(sub, x, &format!("{label}.{}", sub.name))? {
@@ -1009,7 +1009,7 @@ fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec
     };
     let key_of = |item: &Value| -> Option<String> {
         let value = match def.attr_type {
-            AttrType::Complex => item.as_object().and_then(|o| get_ci(o, "value"))?,
+            AttrType::Complex => item.as_object().and_then(|o| member(o, "value"))?,
             _ => item,
         };
         let text = value.as_str()?;
@@ -1074,9 +1074,9 @@ fn same_item(def: &AttributeDef, a: &Value, b: &Value) -> bool {
     let Some(value_def) = def.sub_attribute("value") else {
         return a == b;
     };
-    match (get_ci(a, "value"), get_ci(b, "value")) {
+    match (member(a, "value"), member(b, "value")) {
         (Some(x), Some(y)) => {
-            let type_clash = match (get_ci(a, "type"), get_ci(b, "type")) {
+            let type_clash = match (member(a, "type"), member(b, "type")) {
                 (Some(x), Some(y)) => !scalar_eq(x, y, false),
                 _ => false,
             };
@@ -1107,7 +1107,7 @@ fn scalar_eq(a: &Value, b: &Value, case_exact: bool) -> bool {
 fn demote_other_primaries(items: &mut [Value], written: &[usize]) {
     let is_primary = |e: &Value| {
         e.as_object()
-            .and_then(|o| get_ci(o, "primary"))
+            .and_then(|o| member(o, "primary"))
             .is_some_and(|p| p == &Value::Bool(true))
     };
     let Some(&winner) = written
@@ -1183,14 +1183,6 @@ fn is_empty(v: &Value) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // Names: attribute names are case-insensitive (RFC 7643 §2.1); stored keys are canonical.
-
-fn get_ci<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    map.get(name).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
 
 fn get_ci_mut<'v>(map: &'v mut Map<String, Value>, name: &str) -> Option<&'v mut Value> {
     let key = if map.contains_key(name) {
@@ -1281,7 +1273,7 @@ fn member_ids(value: &Value) -> Option<Vec<String>> {
         .iter()
         .map(|item| {
             let id = match item {
-                Value::Object(o) => get_ci(o, "value")?.as_str()?,
+                Value::Object(o) => member(o, "value")?.as_str()?,
                 Value::String(s) => s.as_str(),
                 _ => return None,
             };
