@@ -171,7 +171,8 @@ pub struct CacheConfig {
     /// How long a legacy user record just read or written is kept for the read half of the
     /// next write of the same user (only where the mapping's update sends `If-Match`); 0: off.
     pub record_ttl_seconds: u64,
-    /// How many legacy user records are kept at most, the least recently used going first.
+    /// How many legacy user records are kept at most, the least recently used going first; 0:
+    /// off.
     pub record_max_entries: u64,
 }
 
