@@ -475,10 +475,11 @@ impl Config {
     }
 }
 
-/// A `Host` value or an `allowed_hosts` entry: its host in lower case (an IPv6 address with
-/// its brackets, a trailing dot dropped) and its port, if any; `None` when it is not a host
-/// name, an IPv4 address or a bracketed IPv6 address, with an optional `:port`.
-pub fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
+/// A `Host` value or an `allowed_hosts` entry: its host as written (an IPv6 address with its
+/// brackets, a trailing dot dropped; host names compare ignoring ASCII case) and its port, if
+/// any; `None` when it is not a host name, an IPv4 address or a bracketed IPv6 address, with an
+/// optional `:port`. Borrowed from `text`: it is checked on every request.
+pub fn parse_host(text: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (inner, after) = rest.split_once(']')?;
         let ok = !inner.is_empty()
@@ -492,7 +493,7 @@ pub fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
             "" => None,
             after => Some(after.strip_prefix(':')?),
         };
-        (format!("[{inner}]"), port)
+        (&text[..inner.len() + 2], port)
     } else {
         let (host, port) = match text.split_once(':') {
             Some((h, p)) => (h, Some(p)),
@@ -510,7 +511,7 @@ pub fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
         if !ok {
             return None;
         }
-        (name.to_string(), port)
+        (name, port)
     };
     let port = match port {
         None => None,
@@ -521,7 +522,7 @@ pub fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
             Some(p.parse::<u16>().ok()?)
         }
     };
-    Some((host.to_ascii_lowercase(), port))
+    Some((host, port))
 }
 
 /// Why `serve` cannot run with this configuration read from `file`: with neither
@@ -893,9 +894,10 @@ mod tests {
         }
         assert_eq!(
             parse_host("GW.example.:8080"),
-            Some(("gw.example".into(), Some(8080)))
+            Some(("GW.example", Some(8080)))
         );
-        assert_eq!(parse_host("[::1]"), Some(("[::1]".into(), None)));
+        assert_eq!(parse_host("[::1]"), Some(("[::1]", None)));
+        assert_eq!(parse_host("[::1]:8443"), Some(("[::1]", Some(8443))));
         assert_eq!(parse_host("[::1]x"), None);
     }
 }

@@ -69,6 +69,44 @@ impl LegacyRecord for Captured {
     }
 }
 
+/// A legacy record however it was read: whole, or captured by the mapping's compiled reader
+/// (a page the legacy API answered, the answer to a write).
+pub(crate) enum LegacyItem {
+    Whole(Value),
+    Captured(Captured),
+}
+
+impl LegacyItem {
+    /// The record as a whole JSON value, when it was read so.
+    pub(crate) fn whole(&self) -> Option<&Value> {
+        match self {
+            LegacyItem::Whole(v) => Some(v),
+            LegacyItem::Captured(_) => None,
+        }
+    }
+}
+
+impl LegacyRecord for LegacyItem {
+    fn read(&self, path: &LegacyPath) -> Option<&Value> {
+        match self {
+            LegacyItem::Whole(v) => v.read(path),
+            LegacyItem::Captured(c) => c.read(path),
+        }
+    }
+}
+
+impl From<Value> for LegacyItem {
+    fn from(v: Value) -> Self {
+        LegacyItem::Whole(v)
+    }
+}
+
+impl From<Captured> for LegacyItem {
+    fn from(c: Captured) -> Self {
+        LegacyItem::Captured(c)
+    }
+}
+
 /// One step of a writable path.
 #[derive(Debug, Clone, PartialEq)]
 enum Step {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::backend::{
     retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
 };
-use crate::mapping::legacy_path::Captured;
+use crate::mapping::legacy_path::{Captured, LegacyItem};
 use crate::mapping::{location_id, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping};
 use crate::metrics;
 use crate::scim::ScimError;
@@ -278,6 +278,47 @@ pub async fn call_with(
 ) -> Result<LegacyResponse, CallError> {
     let response = call_raw(cx, resource, call).await?;
     parse_reply(call, response)
+}
+
+/// The answer to a write that answers the record written: read by the mapping's compiled
+/// reader (only the values the translation reads, no JSON tree), or whole where the resource has
+/// no reader or the endpoint an answer envelope (the record cache keeps the bare record).
+pub(crate) struct RecordAnswer {
+    pub(crate) record: LegacyItem,
+    /// The answer as received, for the record cache.
+    pub(crate) raw: Bytes,
+    /// The answer holds nothing: an empty body (a 204), or `null`.
+    pub(crate) empty: bool,
+}
+
+/// Makes `call`, a write of one record of `resource`, and reads its answer ([`RecordAnswer`]).
+pub(crate) async fn call_for_record(
+    cx: &Ctx<'_>,
+    resource: &ResourceMapping,
+    call: &Call<'_>,
+) -> Result<RecordAnswer, CallError> {
+    let response = call_raw(cx, resource, call).await?;
+    let reader = resource
+        .plan
+        .reader
+        .as_ref()
+        .filter(|_| call.endpoint.answer_envelope().is_none());
+    match reader.and_then(|reader| reader.read(&response.body, None)) {
+        Some(Ok(record)) => Ok(RecordAnswer {
+            empty: matches!(response.body.trim_ascii(), b"" | b"null"),
+            record: LegacyItem::Captured(record),
+            raw: response.body,
+        }),
+        Some(Err(_)) => Err(not_json(call, response.status)),
+        None => {
+            let answer = parse_reply(call, response)?;
+            Ok(RecordAnswer {
+                empty: answer.body.is_null(),
+                record: LegacyItem::Whole(answer.body),
+                raw: answer.raw,
+            })
+        }
+    }
 }
 
 /// The answer to `call` read whole: the JSON body (taken out of its answer envelope), the

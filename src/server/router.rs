@@ -250,7 +250,7 @@ pub fn check_host(scim: &ScimConfig, host: Option<&str>) -> Result<(), ScimError
     };
     let allowed = scim.allowed_hosts.iter().any(|entry| {
         crate::config::parse_host(entry)
-            .is_some_and(|(n, p)| n == name && (p.is_none() || p == port))
+            .is_some_and(|(n, p)| n.eq_ignore_ascii_case(name) && (p.is_none() || p == port))
     });
     if allowed {
         Ok(())

@@ -28,7 +28,7 @@ use std::ops::ControlFlow;
 
 use serde_json::Value;
 
-use crate::mapping::legacy_path::{Captured, LegacyPath, LegacyRecord};
+use crate::mapping::legacy_path::{Captured, LegacyItem, LegacyRecord};
 use crate::mapping::{
     Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping,
 };
@@ -51,44 +51,6 @@ pub(crate) struct Selection<'p> {
 pub(crate) struct Selected<'p> {
     pub(crate) resource: Draft<'p>,
     pub(crate) legacy: LegacyItem,
-}
-
-/// The legacy record of a selected resource: whole, or captured by the mapping's compiled
-/// readers (where the legacy API's own page is the answer: [`Look::legacy_page`]).
-pub(crate) enum LegacyItem {
-    Whole(Value),
-    Captured(Captured),
-}
-
-impl LegacyItem {
-    /// The record as a whole JSON value, when it was read so.
-    pub(crate) fn whole(&self) -> Option<&Value> {
-        match self {
-            LegacyItem::Whole(v) => Some(v),
-            LegacyItem::Captured(_) => None,
-        }
-    }
-}
-
-impl LegacyRecord for LegacyItem {
-    fn read(&self, path: &LegacyPath) -> Option<&Value> {
-        match self {
-            LegacyItem::Whole(v) => v.read(path),
-            LegacyItem::Captured(c) => c.read(path),
-        }
-    }
-}
-
-impl From<Value> for LegacyItem {
-    fn from(v: Value) -> Self {
-        LegacyItem::Whole(v)
-    }
-}
-
-impl From<Captured> for LegacyItem {
-    fn from(c: Captured) -> Self {
-        LegacyItem::Captured(c)
-    }
 }
 
 impl Selection<'_> {

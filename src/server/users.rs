@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use crate::mapping::legacy_path::LegacyItem;
 use crate::mapping::{AfterEmpty, Draft, OnDelete, ResourceMapping};
 use crate::scim::etag::{self, Condition};
 use crate::scim::list::{self, ListQuery};
@@ -586,7 +587,7 @@ async fn write_user(
         if old.cached {
             return Ok(Written::Stale);
         }
-        old.legacy
+        LegacyItem::Whole(old.legacy)
     } else {
         let body = r.update_body(&old.legacy, &new_legacy);
         let call = Call {
@@ -596,28 +597,27 @@ async fn write_user(
             ..Call::new(legacy::update_endpoint(r)?)
         };
         let guarded = call.if_match.is_some();
-        match legacy::call_with(cx, r, &call).await {
+        match legacy::call_for_record(cx, r, &call).await {
             // The record written, as the legacy API answers it (another record is no answer:
             // the user is read again, through the identity check).
-            Ok(answer) if r.legacy_id(&answer.body).as_deref() == Some(id) => {
+            Ok(answer) if r.read_id(&answer.record).as_deref() == Some(id) => {
                 cx.record.applied(format!("updated user {id}"));
                 written_raw = Some(answer.raw);
-                answer.body
+                answer.record
             }
             // No record in the answer (204, an empty body): the record as written, when the
             // mapping says the legacy API stores it so (`after_empty_answer: as_written`).
             Ok(answer)
-                if answer.body.is_null()
-                    && r.endpoints.update_after_empty == AfterEmpty::AsWritten =>
+                if answer.empty && r.endpoints.update_after_empty == AfterEmpty::AsWritten =>
             {
                 cx.record.applied(format!("updated user {id}"));
-                new_legacy
+                LegacyItem::Whole(new_legacy)
             }
             // Else it is read again, through the identity check.
             Ok(_) => {
                 cx.record.applied(format!("updated user {id}"));
                 stale = true;
-                old.legacy
+                LegacyItem::Whole(old.legacy)
             }
             Err(e) if guarded && e.answer() == LegacyAnswer::PreconditionFailed => {
                 cx.records.forget(&cx.tenant.name, id).await;
@@ -644,7 +644,7 @@ async fn write_user(
                 cx.record.applied(format!("{done} user {id}"));
                 match answer {
                     Some(body) => {
-                        legacy_now = body;
+                        legacy_now = LegacyItem::Whole(body);
                         stale = false;
                     }
                     None => stale = true,
@@ -666,7 +666,7 @@ async fn write_user(
     if stale {
         return get(cx, id).await.map(Written::User);
     }
-    Ok(Written::User(r.to_scim(&legacy_now)?))
+    Ok(Written::User(r.draft(&legacy_now)?.into_value()))
 }
 
 /// `If-Match` as the users' writes honour it: ignored when the mapping has no `version:` (there
