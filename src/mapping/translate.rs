@@ -425,7 +425,7 @@ fn changed_fields<'a>(
     let mut out = Map::new();
     for (key, value) in new {
         match (old.get(key), value) {
-            (Some(before), _) if before == value => {}
+            (Some(before), _) if crate::scim::same_json(before, value) => {}
             (Some(Value::Object(before)), Value::Object(after)) => {
                 at.push(key);
                 let replaced = whole

@@ -37,6 +37,34 @@ pub(crate) fn member<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v 
     folded
 }
 
+/// Whether two JSON values are equal (as `==`: objects equal whatever their keys' order),
+/// comparing objects whose keys come in the same order pair by pair, hashing nothing — a record
+/// and its copy with a few fields written, the usual case — and only objects in another order
+/// as maps.
+pub(crate) fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            for ((kx, vx), (ky, vy)) in x.iter().zip(y) {
+                if kx != ky {
+                    return x == y;
+                }
+                // Keys are unique: `y`'s value for this key is `vy`.
+                if !same_json(vx, vy) {
+                    return false;
+                }
+            }
+            true
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+        }
+        _ => a == b,
+    }
+}
+
 /// Schema URNs used across the crate.
 pub(crate) mod urn {
     pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -66,5 +94,34 @@ mod tests {
         assert_eq!(member(map, "username"), Some(&json!("a")));
         assert_eq!(member(map, "title"), Some(&json!("c")));
         assert_eq!(member(map, "displayName"), None);
+    }
+
+    #[test]
+    fn same_json_is_equality_whatever_the_order_of_keys() {
+        let cases = [
+            (
+                json!({"a": 1, "b": {"c": [1, 2]}}),
+                json!({"a": 1, "b": {"c": [1, 2]}}),
+                true,
+            ),
+            (json!({"a": 1, "b": 2}), json!({"b": 2, "a": 1}), true),
+            (
+                json!({"a": {"x": 1, "y": 2}}),
+                json!({"a": {"y": 2, "x": 1}}),
+                true,
+            ),
+            (json!({"a": 1, "b": 2}), json!({"a": 1, "b": 3}), false),
+            (json!({"a": 1, "b": 2}), json!({"b": 3, "a": 1}), false),
+            (json!({"a": 1}), json!({"a": 1, "b": null}), false),
+            (json!({"a": 1, "b": 2}), json!({"a": 1, "c": 2}), false),
+            (json!([1, {"k": "v"}]), json!([1, {"k": "v"}]), true),
+            (json!([1, 2]), json!([2, 1]), false),
+            (json!(1), json!(1.0), json!(1) == json!(1.0)),
+            (json!("x"), json!(null), false),
+        ];
+        for (a, b, equal) in cases {
+            assert_eq!(same_json(&a, &b), equal, "{a} vs {b}");
+            assert_eq!(same_json(&a, &b), a == b, "{a} vs {b}: as ==");
+        }
     }
 }

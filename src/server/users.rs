@@ -582,7 +582,7 @@ async fn write_user(
     let mut stale = false;
     // The record as the legacy API sent it after the write, for the record cache.
     let mut written_raw = None;
-    let unchanged = new_legacy == old.legacy;
+    let unchanged = crate::scim::same_json(&new_legacy, &old.legacy);
     let mut legacy_now = if unchanged {
         if old.cached {
             return Ok(Written::Stale);
