@@ -464,3 +464,78 @@ fn a_user_reads_the_same_by_id_as_created_and_as_listed_on_every_api() {
         assert_eq!(missing.status, 404, "{legacy:?}: {:?}", missing.body);
     }
 }
+
+#[test]
+fn a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
+    for legacy in [
+        Legacy::AcmeHr,
+        Legacy::Crewbase,
+        Legacy::Keystone,
+        Legacy::Orbit,
+        Legacy::OrbitRoles,
+        Legacy::Tallybook,
+    ] {
+        let env = Env::start(legacy);
+        let created = env.post("/Users", &full_user());
+        assert_eq!(created.status, 201, "{legacy:?}: {:?}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let path = format!("/Users/{id}");
+        let same_as_get = |written: &common::Answer, what: &str| {
+            assert_eq!(written.status, 200, "{legacy:?} {what}: {:?}", written.body);
+            let got = env.get(&path);
+            // A write's answer may leave the user's groups out.
+            let without_groups = |user: &serde_json::Value| {
+                let mut user = user.clone();
+                user.as_object_mut().unwrap().remove("groups");
+                user
+            };
+            assert_eq!(
+                without_groups(&written.body),
+                without_groups(&got.body),
+                "{legacy:?}: {what} and GET"
+            );
+            assert_eq!(
+                written.header("etag"),
+                got.header("etag"),
+                "{legacy:?} {what}"
+            );
+            assert_eq!(
+                written.content_type.as_deref(),
+                Some("application/scim+json"),
+                "{legacy:?} {what}"
+            );
+        };
+        let renamed = json!({"Operations": [
+            {"op": "replace", "path": "name.familyName", "value": "O\"Brien-Ünal"}
+        ]});
+        let patched = env.patch(&path, &renamed);
+        assert_eq!(
+            patched.body["name"]["familyName"], "O\"Brien-Ünal",
+            "{legacy:?}"
+        );
+        assert!(
+            patched.body["meta"]["location"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(&path)),
+            "{legacy:?}: {:?}",
+            patched.body["meta"]
+        );
+        same_as_get(&patched, "PATCH");
+        let mut replaced = full_user();
+        replaced["name"]["familyName"] = json!("Smith-Jones");
+        same_as_get(&env.put(&path, &replaced), "PUT");
+        // Shaped by `attributes`: only what was asked, and what is always returned.
+        let shaped = env.patch(&format!("{path}?attributes=userName"), &renamed);
+        assert_eq!(shaped.status, 200, "{legacy:?}: {:?}", shaped.body);
+        assert_eq!(
+            shaped.body["userName"], "mary.smith@example.com",
+            "{legacy:?}"
+        );
+        assert!(
+            shaped.body.get("name").is_none(),
+            "{legacy:?}: {:?}",
+            shaped.body
+        );
+        assert_eq!(shaped.body["id"], id.as_str(), "{legacy:?}");
+    }
+}

@@ -477,6 +477,16 @@ async fn operate(
         let version = version_of(&user);
         tagged(status, version, finish(user))
     };
+    // A user a write answers: written from its draft where the default shaping keeps it so.
+    let written_user_reply = |answer: users::UserAnswer<'_>| -> Reply {
+        match answer {
+            users::UserAnswer::Drafted(user) if users::shown_as_drafted(cx, query) => {
+                let text = users::answer_text(&user, None, base);
+                tagged_body(200, text.version, Body::Text(text.body))
+            }
+            other => user_reply(200, other.into_value()),
+        }
+    };
     let group_reply = |status: u16, group: &Value| -> Reply {
         tagged(status, version_of(group), project_group(group, query))
     };
@@ -514,12 +524,13 @@ async fn operate(
                 (_, version) => tagged_body(200, version, shown),
             }
         }
-        Route::Replace(Collection::Users, id) => user_reply(
-            200,
-            Box::pin(users::replace(cx, &id, body, if_match)).await?,
-        ),
+        Route::Replace(Collection::Users, id) => {
+            let answer = Box::pin(users::replace(cx, &id, body, if_match)).await?;
+            written_user_reply(answer)
+        }
         Route::Patch(Collection::Users, id) => {
-            user_reply(200, Box::pin(users::patch(cx, &id, body, if_match)).await?)
+            let answer = Box::pin(users::patch(cx, &id, body, if_match)).await?;
+            written_user_reply(answer)
         }
         Route::Delete(Collection::Users, id) => {
             Box::pin(users::delete(cx, &id, if_match)).await?;

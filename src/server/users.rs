@@ -126,10 +126,29 @@ fn reads_first(r: &ResourceMapping) -> bool {
     .any(|endpoint| endpoint.record.read_first)
 }
 
+/// A user as a write answers it.
+pub enum UserAnswer<'c> {
+    /// The translation of the record the legacy API answered (or was sent), not yet a value:
+    /// it can be written out as text.
+    Drafted(Draft<'c>),
+    /// The user as a value: as it was, when nothing was written; as read again after a write.
+    Whole(Value),
+}
+
+impl UserAnswer<'_> {
+    /// The user as a JSON value.
+    pub fn into_value(self) -> Value {
+        match self {
+            UserAnswer::Drafted(draft) => draft.into_value(),
+            UserAnswer::Whole(value) => value,
+        }
+    }
+}
+
 /// What a write of a user came to.
-enum Written {
+enum Written<'c> {
     /// The user as stored afterwards (`Null` after a delete).
-    User(Value),
+    User(UserAnswer<'c>),
     /// Nothing was written because the record the write was based on is out of date (the
     /// legacy API answered 412 to the `If-Match` of a guarded update), or may be (a cached
     /// record that the write would leave as it is: the legacy one may differ): read it again.
@@ -147,13 +166,13 @@ enum Written {
 /// write the legacy API refuses for its own `If-Match` is retried only while the client's
 /// condition still holds on the record read again — a specific tag then no longer does, so
 /// the legacy API's 412 becomes the client's.
-async fn modify_user(
-    cx: &Ctx<'_>,
+async fn modify_user<'c>(
+    cx: &'c Ctx<'_>,
     id: &str,
     mark_deleted: bool,
     if_match: Option<&Condition>,
     change: impl Fn(&Fetched) -> Result<Option<Value>, ScimError>,
-) -> Result<Value, ScimError> {
+) -> Result<UserAnswer<'c>, ScimError> {
     let mut old = fetch_for_write(cx, id).await?;
     for _ in 0..3 {
         if let Err(refused) = etag::check_if_match(if_match, &old.scim, "user") {
@@ -164,7 +183,7 @@ async fn modify_user(
             etag::check_if_match(if_match, &old.scim, "user")?;
         }
         let Some(new_user) = change(&old)? else {
-            return Ok(old.scim);
+            return Ok(UserAnswer::Whole(old.scim));
         };
         match write_user(cx, id, old, &new_user, mark_deleted).await? {
             Written::User(user) => return Ok(user),
@@ -211,11 +230,7 @@ pub async fn get_text(
     base: &str,
 ) -> Result<Option<UserText>, ScimError> {
     let r = resource(cx);
-    if !query.attributes.is_empty()
-        || !query.excluded_attributes.is_empty()
-        || r.plan.shows_hidden
-        || groups::groups_read_from_user(cx)
-    {
+    if !shown_as_drafted(cx, query) || groups::groups_read_from_user(cx) {
         return Ok(None);
     }
     check_id(r, id)?;
@@ -228,15 +243,30 @@ pub async fn get_text(
     let user = r.draft(&got.record)?;
     remember_read(cx, id, user.get("userName"), got.raw).await;
     let groups = groups::user_groups(cx, id, None).await?;
+    Ok(Some(answer_text(&user, groups, base)))
+}
+
+/// Whether a user answered for `query` is the user as the translation drafts it, with only
+/// what [`write_answer`] adds: neither `attributes` nor `excludedAttributes` asked, and no
+/// attribute the mapping can show that the default projection would remove.
+pub fn shown_as_drafted(cx: &Ctx<'_>, query: &ListQuery) -> bool {
+    query.attributes.is_empty()
+        && query.excluded_attributes.is_empty()
+        && !resource(cx).plan.shows_hidden
+}
+
+/// A drafted user written out as answered by default, with its `groups` (a write's answer
+/// carries none), for a `query` that [`shown_as_drafted`] accepts; and its version.
+pub fn answer_text(user: &Draft<'_>, groups: Option<Value>, base: &str) -> UserText {
     let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
-    write_answer(&mut body, &user, groups, base);
-    Ok(Some(UserText {
+    write_answer(&mut body, user, groups, base);
+    UserText {
         body,
         version: user
             .get_in("meta", "version")
             .and_then(Value::as_str)
             .map(str::to_owned),
-    }))
+    }
 }
 
 /// Writes `user` as an answer shows it by default: its `groups` (with their `$ref`s) after its
@@ -523,7 +553,7 @@ async fn restore_deleted(
         };
         tracing::info!(id = %id, "a user deleted through SCIM is provisioned again: restored");
         return match write_user(cx, &id, old, user, false).await? {
-            Written::User(restored) => Ok(Some(restored)),
+            Written::User(restored) => Ok(Some(restored.into_value())),
             Written::Stale => Err(ScimError::new(
                 409,
                 None,
@@ -560,13 +590,13 @@ async fn set_active_by_endpoint(
 /// call when nothing the mapping stores changed, and `active` through its dedicated endpoints
 /// when the mapping says so; with `mark_deleted`, the mapping's deleted marker is written in the
 /// same update. A guarded update (`if_match: true`) sends `old`'s version as `If-Match`.
-async fn write_user(
-    cx: &Ctx<'_>,
+async fn write_user<'c>(
+    cx: &'c Ctx<'_>,
     id: &str,
     old: Fetched,
     new_user: &Value,
     mark_deleted: bool,
-) -> Result<Written, ScimError> {
+) -> Result<Written<'c>, ScimError> {
     let r = resource(cx);
     let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
     if !mark_deleted {
@@ -661,12 +691,12 @@ async fn write_user(
         _ => cx.records.forget(&cx.tenant.name, id).await,
     }
     if mark_deleted {
-        return Ok(Written::User(Value::Null));
+        return Ok(Written::User(UserAnswer::Whole(Value::Null)));
     }
     if stale {
-        return get(cx, id).await.map(Written::User);
+        return Ok(Written::User(UserAnswer::Whole(get(cx, id).await?)));
     }
-    Ok(Written::User(r.draft(&legacy_now)?.into_value()))
+    Ok(Written::User(UserAnswer::Drafted(r.draft(&legacy_now)?)))
 }
 
 /// `If-Match` as the users' writes honour it: ignored when the mapping has no `version:` (there
@@ -678,12 +708,12 @@ fn versioned<'a>(cx: &Ctx<'_>, if_match: Option<&'a Condition>) -> Option<&'a Co
 /// `PUT /Users/{id}`: replaces the user's attributes. `active` absent from the body keeps its
 /// value (a PUT that forgets `active` must not deactivate anybody). With `If-Match`, only over
 /// a version it lists (else 412).
-pub async fn replace(
-    cx: &Ctx<'_>,
+pub async fn replace<'c>(
+    cx: &'c Ctx<'_>,
     id: &str,
     body: &Value,
     if_match: Option<&Condition>,
-) -> Result<Value, ScimError> {
+) -> Result<UserAnswer<'c>, ScimError> {
     let user = normalise_body(body)?;
     if user_name(user.get("userName")).is_none() {
         return Err(ScimError::invalid_value(
@@ -711,12 +741,12 @@ const MAX_PATCH_VALUES: usize = 1000;
 
 /// `PATCH /Users/{id}`: read, apply the operations, write back what changed. With `If-Match`,
 /// only over a version it lists (else 412).
-pub async fn patch(
-    cx: &Ctx<'_>,
+pub async fn patch<'c>(
+    cx: &'c Ctx<'_>,
     id: &str,
     body: &Value,
     if_match: Option<&Condition>,
-) -> Result<Value, ScimError> {
+) -> Result<UserAnswer<'c>, ScimError> {
     let request = PatchRequest::parse(body)?;
     let carried = request.carried_values();
     if carried > MAX_PATCH_VALUES {
