@@ -121,12 +121,19 @@ impl RecordReader {
         let mut next = 0;
         root.number(&mut next);
         let mut at = Vec::with_capacity(paths.len());
-        for prefix in &prefixes {
+        for (path, prefix) in paths.iter().zip(&prefixes) {
             let (point, depth) = root.point_of(prefix)?;
             at.push(CaptureAt {
                 point: u16::try_from(point).ok()?,
                 depth: u16::try_from(depth).ok()?,
+                // Sole until another path is found at the same point.
+                sole: path.fields().is_some_and(|f| f.len() == depth),
             });
+        }
+        for i in 0..at.len() {
+            if at.iter().filter(|a| a.point == at[i].point).count() > 1 {
+                at[i].sole = false;
+            }
         }
         for (path, at) in paths.iter_mut().zip(at) {
             path.set_capture(at);
@@ -542,6 +549,7 @@ mod tests {
     use super::*;
     use crate::mapping::draft::{Draft, DraftNode};
     use crate::mapping::fixture::{FIXTURE, GROUPS, GROUPS_USER_ATTRIBUTE};
+    use crate::mapping::legacy_path::LegacyRecord;
     use crate::mapping::plan::{ListEndpoint, NextSource, Pagination, TotalSource};
     use crate::mapping::PageError;
     use crate::mapping::{load_file, load_str, ResourceMapping};
@@ -580,6 +588,38 @@ mod tests {
             out.extend(m.groups.map(|g| (format!("{name} groups"), g.resource)));
         }
         out
+    }
+
+    #[test]
+    fn a_taking_draft_moves_the_values_one_attribute_reads_and_keeps_the_rest() {
+        let m = load_file(std::path::Path::new("mappings/acme-hr.yaml")).expect("loads");
+        let r = m.users;
+        let reader = r
+            .plan
+            .reader
+            .as_ref()
+            .expect("acme-hr has a compiled reader");
+        let record = json!({
+            "id": 7, "login": "ann", "first_name": "Ann", "status": "enabled",
+            "address": {"city": "Springfield", "zip": "62701"},
+            "created_at": "2026-01-01T00:00:00Z", "version": 3
+        });
+        let mut captured = reader
+            .read(record.to_string().as_bytes(), None)
+            .expect("no envelope")
+            .expect("JSON");
+        let before = captured.values.iter().filter(|v| v.is_some()).count();
+        let draft = r.draft_taking(&mut captured).expect("translates");
+        assert_eq!(draft.into_value(), r.to_scim(&record).expect("translates"));
+        let after = captured.values.iter().filter(|v| v.is_some()).count();
+        // login, first_name and the timestamps are each read by one path, whole: moved. The
+        // id stays, and so do `status` (read by `active` and by the deleted marker) and
+        // `address` (kept whole for the paths under it).
+        assert!(after < before - 3, "{before} values before, {after} after");
+        assert_eq!(r.read_id(&captured).as_deref(), Some("7"));
+        assert!(!r.record_deleted(&captured));
+        let status = r.plan.deleted.as_ref().expect("a marker").legacy.clone();
+        assert_eq!(captured.read(&status), Some(&json!("enabled")));
     }
 
     /// The names and literals the mapping's paths mention: the keys and values records are
@@ -724,12 +764,26 @@ mod tests {
                 String::from_utf8(text).expect("UTF-8")
             })
             .map_err(|e| e.to_string());
+        // The same when the draft takes the values only one attribute reads out of the
+        // record; what is read after a draft (its id, its deleted marker) still reads so.
+        let mut taken = captured.clone();
+        let by_taking = r
+            .draft_taking(&mut taken)
+            .map(|d| {
+                let mut text = Vec::new();
+                d.write_json(&mut text, &[], None);
+                String::from_utf8(text).expect("UTF-8")
+            })
+            .map_err(|e| e.to_string());
+        prop_assert_eq!(&by_value, &by_taking, "record {} (taken)", text);
         prop_assert_eq!(by_value, by_capture, "record {}", text);
         if let (Ok(value), Ok(draft)) = (r.to_scim(&whole), r.draft(&captured)) {
             filters_agree(&value, &draft)?;
         }
         prop_assert_eq!(r.is_deleted(&whole), r.record_deleted(&captured));
         prop_assert_eq!(r.legacy_id(&whole), r.read_id(&captured));
+        prop_assert_eq!(r.is_deleted(&whole), r.record_deleted(&taken));
+        prop_assert_eq!(r.legacy_id(&whole), r.read_id(&taken));
         Ok(())
     }
 

@@ -36,6 +36,9 @@ pub(crate) struct CaptureAt {
     pub(crate) point: u16,
     /// How many leading field steps the capture point stands for.
     pub(crate) depth: u16,
+    /// The path is the capture point's only reader and its value the point's whole value: the
+    /// translation may take it out of the record ([`LegacyRecord::read_owned`]).
+    pub(crate) sole: bool,
 }
 
 /// A legacy record as the translation reads it: a whole JSON document, or only the values the
@@ -43,11 +46,25 @@ pub(crate) struct CaptureAt {
 pub(crate) trait LegacyRecord {
     /// The first non-null value `path` selects (as [`LegacyPath::read`]).
     fn read(&self, path: &LegacyPath) -> Option<&Value>;
+
+    /// [`LegacyRecord::read`], as a value of its own: moved out of a captured record where
+    /// `path` is the only path that reads it (no other read of the record sees it after), else
+    /// copied.
+    fn read_owned(&mut self, path: &LegacyPath) -> Option<Value> {
+        self.read(path).cloned()
+    }
 }
 
 impl LegacyRecord for Value {
     fn read(&self, path: &LegacyPath) -> Option<&Value> {
         path.read(self)
+    }
+}
+
+/// A record lent: read, and copied from, never taken from.
+impl<R: LegacyRecord + ?Sized> LegacyRecord for &R {
+    fn read(&self, path: &LegacyPath) -> Option<&Value> {
+        (**self).read(path)
     }
 }
 
@@ -65,6 +82,13 @@ impl LegacyRecord for Captured {
         match &path.write {
             Ok(steps) => first(steps.get(usize::from(at.depth)..)?, doc),
             Err(_) => None,
+        }
+    }
+
+    fn read_owned(&mut self, path: &LegacyPath) -> Option<Value> {
+        match path.capture {
+            Some(at) if at.sole => self.values.get_mut(usize::from(at.point))?.take(),
+            _ => self.read(path).cloned(),
         }
     }
 }
@@ -91,6 +115,13 @@ impl LegacyRecord for LegacyItem {
         match self {
             LegacyItem::Whole(v) => v.read(path),
             LegacyItem::Captured(c) => c.read(path),
+        }
+    }
+
+    fn read_owned(&mut self, path: &LegacyPath) -> Option<Value> {
+        match self {
+            LegacyItem::Whole(v) => v.read_owned(path),
+            LegacyItem::Captured(c) => c.read_owned(path),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::legacy_path::{LegacyPath, LegacyRecord, WriteConflict};
 use super::load::writes_active;
 use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
-use super::values::{same_scalar, scalar_string, ConvertError};
+use super::values::{into_scalar_string, same_scalar, scalar_string, ConvertError};
 use crate::scim::path::AttrPath;
 
 impl ResourceMapping {
@@ -45,7 +45,17 @@ impl ResourceMapping {
     /// translation of a legacy record, whether its result becomes a JSON value or is written
     /// out as text.
     pub(crate) fn draft(&self, legacy: &impl LegacyRecord) -> Result<Draft<'_>, TranslateError> {
-        let id = self.read_id(legacy).ok_or_else(|| {
+        self.draft_taking(&mut &*legacy)
+    }
+
+    /// [`ResourceMapping::draft`] of a record the caller gives up the values of: each value
+    /// only one attribute reads is moved into the draft instead of copied. What stays readable
+    /// afterwards: the id, the deleted marker and every value more than one path reads.
+    pub(crate) fn draft_taking(
+        &self,
+        legacy: &mut impl LegacyRecord,
+    ) -> Result<Draft<'_>, TranslateError> {
+        let id = self.read_id(&*legacy).ok_or_else(|| {
             TranslateError::LegacyResponse(format!(
                 "a {} has no id at {}",
                 self.schema.name.to_lowercase(),
@@ -69,13 +79,15 @@ impl ResourceMapping {
                     empty_absent,
                     ..
                 } => {
-                    let found = legacy.read(path).filter(|v| !(*empty_absent && blank(v)));
-                    if let Some(v) = found.and_then(|v| conv.to_scim(v)) {
+                    let found = legacy
+                        .read_owned(path)
+                        .filter(|v| !(*empty_absent && blank(v)));
+                    if let Some(v) = found.and_then(|v| conv.to_scim_owned(v)) {
                         out.set(slot, v);
                     }
                 }
                 Attr::Computed { slot, template } => {
-                    if let Some(text) = template.render(legacy) {
+                    if let Some(text) = template.render(&*legacy) {
                         out.set(slot, Value::String(text));
                     }
                 }
@@ -119,10 +131,10 @@ impl ResourceMapping {
         }
         let meta = out.object("meta");
         meta.insert("resourceType", Value::String(self.schema.name.clone()));
-        let text = |p: &Option<LegacyPath>| {
+        let mut text = |p: &Option<LegacyPath>| {
             p.as_ref()
-                .and_then(|p| legacy.read(p))
-                .and_then(scalar_string)
+                .and_then(|p| legacy.read_owned(p))
+                .and_then(into_scalar_string)
         };
         if let Some(c) = text(&self.plan.created) {
             meta.insert("created", Value::String(c));

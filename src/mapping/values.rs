@@ -79,6 +79,18 @@ impl Conversion {
         }
         to_scim_type(legacy, self.scim_type).ok()
     }
+
+    /// [`Conversion::to_scim`] of a value of its own: a string for a string attribute without
+    /// a value map is the SCIM value as it is, not copied.
+    pub(crate) fn to_scim_owned(&self, legacy: Value) -> Option<Value> {
+        match (&legacy, self.scim_type) {
+            (
+                Value::String(_),
+                AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary,
+            ) if self.values.is_empty() => Some(legacy),
+            _ => self.to_scim(&legacy),
+        }
+    }
 }
 
 /// Coerces a value to a SCIM type, accepting what identity providers actually send: booleans
@@ -155,6 +167,14 @@ pub(crate) fn scalar_string(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// [`scalar_string`] of a value of its own: a string is moved, not copied.
+pub(crate) fn into_scalar_string(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        other => scalar_string(&other),
     }
 }
 

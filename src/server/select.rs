@@ -216,14 +216,16 @@ struct Look<'a, 'c, 'p> {
 
 impl<'p> Look<'_, '_, 'p> {
     /// The record and its SCIM resource when SCIM shows it and the filter selects it.
-    fn keep<R>(&self, item: R) -> Result<Option<Selected<'p>>, ScimError>
+    fn keep<R>(&self, mut item: R) -> Result<Option<Selected<'p>>, ScimError>
     where
         R: LegacyRecord + Into<LegacyItem>,
     {
         if self.resource.record_deleted(&item) {
             return Ok(None);
         }
-        let resource = self.resource.draft(&item)?;
+        // Kept beside its resource only for its id (read again in full) and, whole, for
+        // groups read from the legacy user: its values may move into the draft.
+        let resource = self.resource.draft_taking(&mut item)?;
         if self
             .filter
             .is_some_and(|f| !filter::matches_in(f, DraftNode::of(&resource), self.schema))

@@ -240,7 +240,8 @@ pub async fn get_text(
         Err(None) => return Ok(None),
         Err(Some(e)) => return Err(e),
     };
-    let user = r.draft(&got.record)?;
+    let mut record = got.record;
+    let user = r.draft_taking(&mut record)?;
     remember_read(cx, id, user.get("userName"), got.raw).await;
     let groups = groups::user_groups(cx, id, None).await?;
     Ok(Some(answer_text(&user, groups, base)))
@@ -696,7 +697,9 @@ async fn write_user<'c>(
     if stale {
         return Ok(Written::User(UserAnswer::Whole(get(cx, id).await?)));
     }
-    Ok(Written::User(UserAnswer::Drafted(r.draft(&legacy_now)?)))
+    Ok(Written::User(UserAnswer::Drafted(
+        r.draft_taking(&mut legacy_now)?,
+    )))
 }
 
 /// `If-Match` as the users' writes honour it: ignored when the mapping has no `version:` (there
