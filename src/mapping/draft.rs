@@ -33,7 +33,10 @@ impl<'p> Draft<'p> {
 
     /// Sets `name` to `value` (an existing name keeps its place).
     pub(crate) fn insert(&mut self, name: &'p str, value: Value) {
-        *self.slot(name) = Part::Value(value);
+        match self.position(name) {
+            Some(at) => self.entries[at].1 = Part::Value(value),
+            None => self.entries.push((name, Part::Value(value))),
+        }
     }
 
     /// The value of `name`, when it was set as a value.
@@ -163,21 +166,22 @@ impl<'p> Draft<'p> {
     }
 
     fn find(&self, name: &str) -> Option<&Part<'p>> {
-        self.entries
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, p)| p)
+        self.position(name).map(|at| &self.entries[at].1)
+    }
+
+    /// Where `name` is. Searched from the last entry: the attributes of one object (`name`,
+    /// an extension, a typed list) are set one after the other, so the object they go into
+    /// is usually the last one made.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries.iter().rposition(|(k, _)| *k == name)
     }
 
     /// The part at `name`, added (as null) when missing.
     fn slot(&mut self, name: &'p str) -> &mut Part<'p> {
-        let at = match self.entries.iter().position(|(k, _)| *k == name) {
-            Some(at) => at,
-            None => {
-                self.entries.push((name, Part::Value(Value::Null)));
-                self.entries.len() - 1
-            }
-        };
+        let at = self.position(name).unwrap_or_else(|| {
+            self.entries.push((name, Part::Value(Value::Null)));
+            self.entries.len() - 1
+        });
         &mut self.entries[at].1
     }
 
