@@ -10,6 +10,16 @@ use serde_json::json;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
+/// Every example legacy API, each with its shipped mapping.
+const EVERY_API: [Legacy; 6] = [
+    Legacy::AcmeHr,
+    Legacy::Crewbase,
+    Legacy::Keystone,
+    Legacy::Orbit,
+    Legacy::OrbitRoles,
+    Legacy::Tallybook,
+];
+
 fn full_user() -> serde_json::Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
@@ -428,14 +438,7 @@ fn a_change_made_in_the_legacy_product_between_read_and_patch_is_kept() {
 /// leaves out `groups`: Orbit's roles give a new user its default role's group at once.)
 #[test]
 fn a_user_reads_the_same_by_id_as_created_and_as_listed_on_every_api() {
-    for legacy in [
-        Legacy::AcmeHr,
-        Legacy::Crewbase,
-        Legacy::Keystone,
-        Legacy::Orbit,
-        Legacy::OrbitRoles,
-        Legacy::Tallybook,
-    ] {
+    for legacy in EVERY_API {
         let env = Env::start(legacy);
         let created = env.post("/Users", &full_user());
         assert_eq!(created.status, 201, "{legacy:?}: {:?}", created.body);
@@ -467,14 +470,7 @@ fn a_user_reads_the_same_by_id_as_created_and_as_listed_on_every_api() {
 
 #[test]
 fn a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
-    for legacy in [
-        Legacy::AcmeHr,
-        Legacy::Crewbase,
-        Legacy::Keystone,
-        Legacy::Orbit,
-        Legacy::OrbitRoles,
-        Legacy::Tallybook,
-    ] {
+    for legacy in EVERY_API {
         let env = Env::start(legacy);
         let created = env.post("/Users", &full_user());
         assert_eq!(created.status, 201, "{legacy:?}: {:?}", created.body);
