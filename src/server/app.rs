@@ -430,18 +430,33 @@ fn tagged_body(status: u16, full_version: Option<String>, shown: Body) -> Reply 
     reply
 }
 
-/// 201 with the new resource as `attributes` shapes it (`shown`), `full`'s version as `ETag`
-/// and its `meta.location` as `Location`.
-fn created(full: &Value, shown: Value) -> Reply {
-    let mut reply = tagged(201, version_of(full), shown);
-    if let Some(loc) = full
-        .get("meta")
-        .and_then(|m| m.get("location"))
-        .and_then(Value::as_str)
-    {
-        reply.headers.push(("location", loc.to_string()));
+/// 201 with the new resource as `attributes` shapes it (`shown`), and the `ETag` and
+/// `Location` of the whole resource ([`CreatedHeaders::of`]), taken before that shaping.
+fn created(full: CreatedHeaders, shown: Value) -> Reply {
+    let mut reply = tagged(201, full.version, shown);
+    if let Some(location) = full.location {
+        reply.headers.push(("location", location));
     }
     reply
+}
+
+/// A new resource's version and `meta.location`, for the headers of its 201.
+struct CreatedHeaders {
+    version: Option<String>,
+    location: Option<String>,
+}
+
+impl CreatedHeaders {
+    fn of(resource: &Value) -> CreatedHeaders {
+        CreatedHeaders {
+            version: version_of(resource),
+            location: resource
+                .get("meta")
+                .and_then(|m| m.get("location"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
 }
 
 /// 304 Not Modified (RFC 7232 §4.1): no body, the `ETag` of the version the client holds.
@@ -503,7 +518,8 @@ async fn operate(
         Route::Create(Collection::Users) => {
             let mut user = Box::pin(users::create(cx, body)).await?;
             set_location(&mut user, base);
-            created(&user, finish(user.clone()))
+            // The headers taken first, the user then shaped without a copy.
+            created(CreatedHeaders::of(&user), finish(user))
         }
         Route::Get(Collection::Users, id) => {
             // Written straight from the legacy record's bytes where it can be, else built as a
@@ -542,7 +558,7 @@ async fn operate(
         }
         Route::Create(Collection::Groups) => {
             let group = Box::pin(groups::create(cx, body, base)).await?;
-            created(&group, project_group(&group, query))
+            created(CreatedHeaders::of(&group), project_group(&group, query))
         }
         Route::Get(Collection::Groups, id) => {
             let shows_members = groups::shows_members(query);
