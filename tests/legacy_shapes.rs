@@ -469,16 +469,22 @@ fn a_user_reads_the_same_by_id_as_created_and_as_listed_on_every_api() {
 }
 
 #[test]
-fn a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
+fn a_create_or_a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
     for legacy in EVERY_API {
         let env = Env::start(legacy);
-        let created = env.post("/Users", &full_user());
+        let mut user = full_user();
+        user["name"]["familyName"] = json!("D\"Angelo-Ünal");
+        let created = env.post("/Users", &user);
         assert_eq!(created.status, 201, "{legacy:?}: {:?}", created.body);
         let id = created.body["id"].as_str().unwrap().to_string();
         let path = format!("/Users/{id}");
-        let same_as_get = |written: &common::Answer, what: &str| {
-            assert_eq!(written.status, 200, "{legacy:?} {what}: {:?}", written.body);
-            let got = env.get(&path);
+        let same_as_get = |written: &common::Answer, status: u16, what: &str| {
+            assert_eq!(
+                written.status, status,
+                "{legacy:?} {what}: {:?}",
+                written.body
+            );
+            let got = env.get(&format!("/Users/{}", written.body["id"].as_str().unwrap()));
             // A write's answer may leave the user's groups out.
             let without_groups = |user: &serde_json::Value| {
                 let mut user = user.clone();
@@ -501,6 +507,42 @@ fn a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
                 "{legacy:?} {what}"
             );
         };
+        same_as_get(&created, 201, "POST");
+        assert_eq!(
+            created.header("location"),
+            created.body["meta"]["location"].as_str(),
+            "{legacy:?}: the Location of a create is its meta.location"
+        );
+        assert!(
+            created
+                .header("location")
+                .is_some_and(|l| l.ends_with(&path)),
+            "{legacy:?}: {:?}",
+            created.header("location")
+        );
+        // Created inactive: on the APIs with a deactivation endpoint, answered after it.
+        let mut inactive = full_user();
+        inactive["userName"] = json!("off.user@example.com");
+        inactive["emails"][0]["value"] = json!("off.user@example.com");
+        inactive["externalId"] = json!("ext-78");
+        inactive["active"] = json!(false);
+        let off = env.post("/Users", &inactive);
+        assert_eq!(off.body["active"], false, "{legacy:?}: {:?}", off.body);
+        same_as_get(&off, 201, "POST inactive");
+        // Shaped by `attributes`: only what was asked, and what is always returned.
+        let mut shaped_user = full_user();
+        shaped_user["userName"] = json!("shaped.user@example.com");
+        shaped_user["emails"][0]["value"] = json!("shaped.user@example.com");
+        shaped_user["externalId"] = json!("ext-79");
+        let shaped = env.post("/Users?attributes=userName", &shaped_user);
+        assert_eq!(shaped.status, 201, "{legacy:?}: {:?}", shaped.body);
+        assert!(
+            shaped.body.get("name").is_none(),
+            "{legacy:?}: {:?}",
+            shaped.body
+        );
+        assert_eq!(shaped.body["userName"], "shaped.user@example.com");
+        assert!(shaped.header("location").is_some(), "{legacy:?}");
         let renamed = json!({"Operations": [
             {"op": "replace", "path": "name.familyName", "value": "O\"Brien-Ünal"}
         ]});
@@ -516,10 +558,10 @@ fn a_write_answers_the_user_as_a_get_then_shows_it_on_every_api() {
             "{legacy:?}: {:?}",
             patched.body["meta"]
         );
-        same_as_get(&patched, "PATCH");
+        same_as_get(&patched, 200, "PATCH");
         let mut replaced = full_user();
         replaced["name"]["familyName"] = json!("Smith-Jones");
-        same_as_get(&env.put(&path, &replaced), "PUT");
+        same_as_get(&env.put(&path, &replaced), 200, "PUT");
         // Shaped by `attributes`: only what was asked, and what is always returned.
         let shaped = env.patch(&format!("{path}?attributes=userName"), &renamed);
         assert_eq!(shaped.status, 200, "{legacy:?}: {:?}", shaped.body);

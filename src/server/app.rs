@@ -432,8 +432,8 @@ fn tagged_body(status: u16, full_version: Option<String>, shown: Body) -> Reply 
 
 /// 201 with the new resource as `attributes` shapes it (`shown`), and the `ETag` and
 /// `Location` of the whole resource ([`CreatedHeaders::of`]), taken before that shaping.
-fn created(full: CreatedHeaders, shown: Value) -> Reply {
-    let mut reply = tagged(201, full.version, shown);
+fn created(full: CreatedHeaders, shown: Body) -> Reply {
+    let mut reply = tagged_body(201, full.version, shown);
     if let Some(location) = full.location {
         reply.headers.push(("location", location));
     }
@@ -515,12 +515,23 @@ async fn operate(
         Route::List(Collection::Users) | Route::Search(Collection::Users) => {
             tagged_body(200, None, Box::pin(users::list(cx, query, base)).await?)
         }
-        Route::Create(Collection::Users) => {
-            let mut user = Box::pin(users::create(cx, body)).await?;
-            set_location(&mut user, base);
-            // The headers taken first, the user then shaped without a copy.
-            created(CreatedHeaders::of(&user), finish(user))
-        }
+        Route::Create(Collection::Users) => match Box::pin(users::create(cx, body)).await? {
+            // Written from its draft where the default shaping keeps it so.
+            users::UserAnswer::Drafted(user) if users::shown_as_drafted(cx, query) => {
+                let text = users::answer_text(&user, None, base);
+                let headers = CreatedHeaders {
+                    version: text.version,
+                    location: text.location,
+                };
+                created(headers, Body::Text(text.body))
+            }
+            other => {
+                let mut user = other.into_value();
+                set_location(&mut user, base);
+                // The headers taken first, the user then shaped without a copy.
+                created(CreatedHeaders::of(&user), Body::Json(finish(user)))
+            }
+        },
         Route::Get(Collection::Users, id) => {
             // Written straight from the legacy record's bytes where it can be, else built as a
             // value and shaped.
@@ -558,7 +569,10 @@ async fn operate(
         }
         Route::Create(Collection::Groups) => {
             let group = Box::pin(groups::create(cx, body, base)).await?;
-            created(CreatedHeaders::of(&group), project_group(&group, query))
+            created(
+                CreatedHeaders::of(&group),
+                Body::Json(project_group(&group, query)),
+            )
         }
         Route::Get(Collection::Groups, id) => {
             let shows_members = groups::shows_members(query);

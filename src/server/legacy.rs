@@ -19,7 +19,9 @@ use crate::backend::{
     retry, BackendError, BackendRequest, BackendResponse, CallObserver, TokenFetch,
 };
 use crate::mapping::legacy_path::{Captured, LegacyItem};
-use crate::mapping::{location_id, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping};
+use crate::mapping::{
+    location_id, Draft, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping,
+};
 use crate::metrics;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
@@ -289,6 +291,8 @@ pub(crate) struct RecordAnswer {
     pub(crate) raw: Bytes,
     /// The answer holds nothing: an empty body (a 204), or `null`.
     pub(crate) empty: bool,
+    /// The answer's headers (a create's `Location`).
+    pub(crate) headers: HeaderMap,
 }
 
 /// Makes `call`, a write of one record of `resource`, and reads its answer ([`RecordAnswer`]).
@@ -308,6 +312,7 @@ pub(crate) async fn call_for_record(
             empty: matches!(response.body.trim_ascii(), b"" | b"null"),
             record: LegacyItem::Captured(record),
             raw: response.body,
+            headers: response.headers,
         }),
         Some(Err(_)) => Err(not_json(call, response.status)),
         None => {
@@ -316,6 +321,7 @@ pub(crate) async fn call_for_record(
                 empty: answer.body.is_null(),
                 record: LegacyItem::Whole(answer.body),
                 raw: answer.raw,
+                headers: answer.headers,
             })
         }
     }
@@ -742,33 +748,48 @@ pub(crate) async fn undo_create(
     e
 }
 
-/// The record a create made, and its id, from the create's answer: the record answered when it
+/// A record a create made: its id, its translation, and the record as the legacy API sent it
+/// (for the record cache).
+pub(crate) struct MadeRecord<'m> {
+    pub(crate) id: String,
+    pub(crate) scim: Draft<'m>,
+    pub(crate) raw: Bytes,
+}
+
+/// The record a create made, from the create's answer (`created`): the record answered when it
 /// has an id; else, when the answer names the record in its `Location` header (a 201 or 204
 /// without a body), the record read by that id with `get` (through the identity check of
-/// [`read_record`]). Otherwise the error that says why the answer cannot be used, for the
-/// caller to undo the create ([`created_anyway`]). `create` is the endpoint that answered.
-pub(crate) async fn created_record(
+/// [`read_record`]). Translated once, here. Otherwise the error that says why the answer cannot
+/// be used, for the caller to undo the create ([`created_anyway`]). `create` is the endpoint
+/// that answered.
+pub(crate) async fn created_record<'m>(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
+    resource: &'m ResourceMapping,
     create: &Endpoint,
-    created: LegacyResponse,
-) -> Result<(String, LegacyResponse), ScimError> {
+    created: RecordAnswer,
+) -> Result<MadeRecord<'m>, ScimError> {
     let made = Box::pin(created_record_of(cx, resource, create, created)).await?;
     // A user the gateway just created is no longer unknown to a member add.
-    forget_unknown(cx, resource, &made.0).await;
+    forget_unknown(cx, resource, &made.id).await;
     Ok(made)
 }
 
 /// [`created_record`], without what the gateway learns from it.
-async fn created_record_of(
+async fn created_record_of<'m>(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
+    resource: &'m ResourceMapping,
     create: &Endpoint,
-    created: LegacyResponse,
-) -> Result<(String, LegacyResponse), ScimError> {
-    if let Some(id) = resource.legacy_id(&created.body) {
-        if holds_the_record(resource, &created.body) {
-            return Ok((id, created));
+    mut created: RecordAnswer,
+) -> Result<MadeRecord<'m>, ScimError> {
+    if let Some(id) = resource.read_id(&created.record) {
+        if let Ok(scim) = resource.draft_taking(&mut created.record) {
+            if holds_the_record(&scim) {
+                return Ok(MadeRecord {
+                    id,
+                    scim,
+                    raw: created.raw,
+                });
+            }
         }
         // The id and nothing else of the record (`{"id": 7, "message": "success"}`): read it.
         return read_created(cx, resource, id, "its body").await;
@@ -779,7 +800,7 @@ async fn created_record_of(
         .and_then(|v| v.to_str().ok())
         .and_then(location_id);
     let Some(id) = location else {
-        if created.body.is_null() {
+        if created.empty {
             return Err(ScimError::bad_gateway(match create.answer_envelope() {
                 Some(key) => format!(
                     "the legacy API's answer holds no record under {key:?} (the mapping's \
@@ -788,7 +809,7 @@ async fn created_record_of(
                 None => "the legacy API's answer has no body and no Location header".into(),
             }));
         }
-        return Err(resource.to_scim(&created.body).err().map_or_else(
+        return Err(resource.draft(&created.record).err().map_or_else(
             || {
                 ScimError::bad_gateway(
                     "the legacy API's answer carries no id, in its body or a Location header",
@@ -800,25 +821,27 @@ async fn created_record_of(
     read_created(cx, resource, id, "its Location header").await
 }
 
-/// Whether a create's answer is the record, not only its id: it holds the attribute no SCIM
-/// resource goes without (a user's userName, a group's displayName).
-fn holds_the_record(resource: &ResourceMapping, body: &Value) -> bool {
-    resource.to_scim(body).is_ok_and(|scim| {
-        ["userName", "displayName"]
-            .iter()
-            .any(|name| scim.get(*name).is_some_and(|v| !v.is_null()))
-    })
+/// Whether a create's answer, translated, is the record, not only its id: it holds the
+/// attribute no SCIM resource goes without (a user's userName, a group's displayName).
+fn holds_the_record(scim: &Draft<'_>) -> bool {
+    ["userName", "displayName"]
+        .iter()
+        .any(|name| scim.get(name).is_some_and(|v| !v.is_null()))
 }
 
 /// The record a create answer named by its id only (`where` it did), read with `get`.
-async fn read_created(
+async fn read_created<'m>(
     cx: &Ctx<'_>,
-    resource: &ResourceMapping,
+    resource: &'m ResourceMapping,
     id: String,
     place: &str,
-) -> Result<(String, LegacyResponse), ScimError> {
+) -> Result<MadeRecord<'m>, ScimError> {
     match read_record(cx, resource, &id).await {
-        Ok(Some(record)) => Ok((id, record)),
+        Ok(Some(record)) => Ok(MadeRecord {
+            scim: resource.draft_taking(&mut LegacyItem::Whole(record.body))?,
+            id,
+            raw: record.raw,
+        }),
         Ok(None) => Err(ScimError::bad_gateway(format!(
             "the legacy API's answer names the record {id:?} in {place}, and reading it found \
              no such record"

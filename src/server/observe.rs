@@ -195,20 +195,15 @@ pub fn finish(
         "scim request"
     );
     if let Some((change, collection, id)) = route.and_then(Change::of) {
-        let created_id;
-        let resource_id = match id {
-            Some(id) => Some(id),
-            None => {
-                created_id = reply
-                    .body
-                    .as_ref()
-                    .and_then(Body::json)
-                    .and_then(|b| b.get("id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                created_id.as_deref()
-            }
-        };
+        // A create's: the id it made, or the id of the resource it answered (a user restored).
+        let resource_id = id.or_else(|| record.created_id()).or_else(|| {
+            reply
+                .body
+                .as_ref()
+                .and_then(Body::json)
+                .and_then(|b| b.get("id"))
+                .and_then(Value::as_str)
+        });
         let user_name = match collection {
             Collection::Users => user_name_of(request, record, reply),
             Collection::Groups => None,

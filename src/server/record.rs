@@ -26,6 +26,8 @@ pub struct RequestRecord {
     /// The legacy API's last error status (≥ 400; 0: none).
     legacy_error: AtomicU16,
     user_name: Mutex<Option<String>>,
+    /// The id of the resource the request created (a POST's), for its provisioning line.
+    created_id: OnceLock<String>,
     /// What the request has changed in the legacy API so far, in SCIM terms ("created group
     /// 7", "added user 12 to group 7"): said in the error of a request that fails part way.
     applied: Mutex<Vec<String>>,
@@ -285,6 +287,16 @@ impl RequestRecord {
             .user_name
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(name.to_string());
+    }
+
+    /// The resource the request created is `id`.
+    pub(crate) fn set_created_id(&self, id: &str) {
+        let _ = self.created_id.set(id.to_owned());
+    }
+
+    /// The id of the resource the request created, if it created one.
+    pub(crate) fn created_id(&self) -> Option<&str> {
+        self.created_id.get().map(String::as_str)
     }
 
     pub(crate) fn user_name(&self) -> Option<String> {

@@ -212,6 +212,8 @@ pub async fn get(cx: &Ctx<'_>, id: &str) -> Result<Value, ScimError> {
 pub struct UserText {
     pub body: Vec<u8>,
     pub version: Option<String>,
+    /// Its `meta.location` (a create's `Location` header).
+    pub location: Option<String>,
 }
 
 /// The first capacity of a user written out: a usual one (about 1 KB) fits without growing.
@@ -260,9 +262,10 @@ pub fn shown_as_drafted(cx: &Ctx<'_>, query: &ListQuery) -> bool {
 /// carries none), for a `query` that [`shown_as_drafted`] accepts; and its version.
 pub fn answer_text(user: &Draft<'_>, groups: Option<Value>, base: &str) -> UserText {
     let mut body = Vec::with_capacity(USER_TEXT_BUFFER);
-    write_answer(&mut body, user, groups, base);
+    let location = write_answer(&mut body, user, groups, base);
     UserText {
         body,
+        location,
         version: user
             .get_in("meta", "version")
             .and_then(Value::as_str)
@@ -271,8 +274,13 @@ pub fn answer_text(user: &Draft<'_>, groups: Option<Value>, base: &str) -> UserT
 }
 
 /// Writes `user` as an answer shows it by default: its `groups` (with their `$ref`s) after its
-/// own attributes, and its `meta.location`.
-fn write_answer(out: &mut Vec<u8>, user: &Draft, mut groups: Option<Value>, base: &str) {
+/// own attributes, and its `meta.location` (returned).
+fn write_answer(
+    out: &mut Vec<u8>,
+    user: &Draft,
+    mut groups: Option<Value>,
+    base: &str,
+) -> Option<String> {
     if let Some(Value::Array(list)) = &mut groups {
         set_group_refs(list, base);
     }
@@ -282,6 +290,7 @@ fn write_answer(out: &mut Vec<u8>, user: &Draft, mut groups: Option<Value>, base
         .and_then(Value::as_str)
         .map(|id| location_of(base, "Users", id));
     user.write_json(out, extra.as_slice(), location.as_deref());
+    location
 }
 
 /// Turns a POST/PUT body into a normalised SCIM user: attribute names in their canonical case,
@@ -325,7 +334,7 @@ fn active(user: &Value) -> Option<bool> {
 /// no lock: one legacy call for a new user; the userName is looked up only when the legacy API
 /// refuses it ([`taken`]). Otherwise the userName is looked up first, under the lock of that
 /// userName alone.
-pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
+pub async fn create<'c>(cx: &'c Ctx<'_>, body: &Value) -> Result<UserAnswer<'c>, ScimError> {
     let user = normalise_body(body)?;
     let Some(name) = user_name(user.get("userName")) else {
         return Err(ScimError::invalid_value(
@@ -367,7 +376,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value) -> Result<Value, ScimError> {
         None => None,
     };
     if let Some(restored) = Box::pin(holder_of(cx, &user, name)).await? {
-        return Ok(restored);
+        return Ok(UserAnswer::Whole(restored));
     }
     match Box::pin(send_create(cx, &new)).await? {
         Sent::Made(made) => Ok(made),
@@ -384,9 +393,9 @@ struct NewUser<'a> {
 }
 
 /// What the create call came to.
-enum Sent {
+enum Sent<'c> {
     /// The user created, as SCIM sees it.
-    Made(Value),
+    Made(UserAnswer<'c>),
     /// The legacy API refused the create as a taken name (the mapping's error rules made its
     /// answer a 409 `uniqueness`): that SCIM error.
     Taken(ScimError),
@@ -418,26 +427,26 @@ async fn holder_of(cx: &Ctx<'_>, user: &Value, name: &str) -> Result<Option<Valu
 /// deleted. Under the lock of that userName (and the store's, across replicas), so that two
 /// creates refused at once do not both restore it. When nobody holds the userName (the
 /// refusal was about another unique field, or the holder is gone since), the refusal stands.
-async fn taken(
-    cx: &Ctx<'_>,
+async fn taken<'c>(
+    cx: &'c Ctx<'_>,
     new: &NewUser<'_>,
     key: &str,
     refusal: ScimError,
-) -> Result<Value, ScimError> {
+) -> Result<UserAnswer<'c>, ScimError> {
     let _one_at_a_time = cx.create_locks.lock(&cx.tenant.name, key).await;
     let _everywhere = match &cx.store {
         Some(store) => Some(Box::pin(store.lock(&cx.tenant.name, key)).await?),
         None => None,
     };
     match holder_of(cx, new.user, new.name).await? {
-        Some(restored) => Ok(restored),
+        Some(restored) => Ok(UserAnswer::Whole(restored)),
         None => Err(refusal),
     }
 }
 
 /// Sends the create call of `new`, then (`active: false` through a dedicated endpoint) its
 /// deactivation, and fills the caches.
-async fn send_create(cx: &Ctx<'_>, new: &NewUser<'_>) -> Result<Sent, ScimError> {
+async fn send_create<'c>(cx: &'c Ctx<'_>, new: &NewUser<'_>) -> Result<Sent<'c>, ScimError> {
     let r = resource(cx);
     let NewUser {
         user,
@@ -449,23 +458,32 @@ async fn send_create(cx: &Ctx<'_>, new: &NewUser<'_>) -> Result<Sent, ScimError>
         body: Some(legacy_user),
         ..Call::new(create)
     };
-    let created = match legacy::call_with(cx, r, &call).await {
+    let created = match legacy::call_for_record(cx, r, &call).await {
         Ok(created) => created,
         Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, name, e.error).await),
         Err(e) if is_taken(&e.error) => return Ok(Sent::Taken(e.error)),
         Err(e) => return Err(e.error),
     };
     // The record created: answered (200 or 201), or named by the answer's Location header.
-    let (id, created) = match legacy::created_record(cx, r, create, created).await {
+    let made = match legacy::created_record(cx, r, create, created).await {
         Ok(made) => made,
         Err(e) => return Err(undo_unreadable_create(cx, name, e).await),
     };
+    let id = made.id;
+    cx.record.set_created_id(&id);
+    if let Some(answered) = made.scim.get("userName").and_then(Value::as_str) {
+        cx.record.set_user_name(answered);
+    }
     cx.record.applied(format!("created user {id}"));
     groups::new_user_has_no_groups(cx, &id).await;
-    let mut legacy_now = created.body;
+    let mut scim = made.scim;
     if !r.writes_active() && active(user) == Some(false) {
         match set_active_by_endpoint(cx, &id, false).await {
-            Ok(answer) => legacy_now = answer.unwrap_or(legacy_now),
+            Ok(answer) => {
+                if let Some(record) = answer {
+                    scim = r.draft_taking(&mut LegacyItem::Whole(record))?;
+                }
+            }
             Err(e) => {
                 let e = record::not_applied(e, &format!("deactivating user {id}"));
                 return Err(legacy::undo_create(
@@ -482,9 +500,9 @@ async fn send_create(cx: &Ctx<'_>, new: &NewUser<'_>) -> Result<Sent, ScimError>
             }
         }
     } else if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, &id, created.raw).await;
+        cx.records.put(&cx.tenant.name, &id, made.raw).await;
     }
-    Ok(Sent::Made(r.to_scim(&legacy_now)?))
+    Ok(Sent::Made(UserAnswer::Drafted(scim)))
 }
 
 /// Whether the mapping's error rules made a refused create a taken name (409 `uniqueness`).
@@ -848,7 +866,7 @@ pub async fn list(cx: &Ctx<'_>, query: &ListQuery, base_url: &str) -> Result<Bod
         let mut body = Vec::with_capacity(USER_TEXT_BUFFER * page.len().max(1));
         list::write_list_response(&mut body, total, page.len(), start_index, |out, at| {
             if let (Some(user), Some(groups)) = (page.get(at), users_groups.get_mut(at)) {
-                write_answer(out, &user.resource, groups.take(), base_url);
+                let _location = write_answer(out, &user.resource, groups.take(), base_url);
             }
         });
         return Ok(Body::Text(body));

@@ -390,18 +390,20 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         body: Some(&legacy_group),
         ..Call::new(create)
     };
-    let created = match legacy::call_with(cx, r, &call).await {
+    let created = match legacy::call_for_record(cx, r, &call).await {
         Ok(created) => created,
         Err(e) if e.accepted() => return Err(undo_unreadable_create(cx, r, name, e.error).await),
         Err(e) => return Err(e.error),
     };
     // The group created: answered (200 or 201), or named by the answer's Location header.
-    let (id, created) = match legacy::created_record(cx, r, create, created).await {
+    let made = match legacy::created_record(cx, r, create, created).await {
         Ok(made) => made,
         Err(e) => return Err(undo_unreadable_create(cx, r, name, e).await),
     };
+    let id = made.id;
+    cx.record.set_created_id(&id);
     cx.record.applied(format!("created group {id}"));
-    let mut scim = r.to_scim(&created.body)?;
+    let mut scim = made.scim.into_value();
     let wanted = members.unwrap_or_default();
     let delta = MemberDelta {
         add: wanted.clone(),
