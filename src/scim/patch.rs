@@ -341,10 +341,34 @@ struct Target<'s> {
     sub: Option<&'s AttributeDef>,
 }
 
+/// The name of a value being changed (`emails`, `name.givenName`), for an error message: written
+/// only when one is made, not for every value.
+#[derive(Clone, Copy)]
+enum Label<'a> {
+    Attr(&'a str),
+    Sub(&'a Label<'a>, &'a str),
+}
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Attr(name) => f.write_str(name),
+            Label::Sub(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+impl<'a> Label<'a> {
+    /// The label of `sub`, a sub-attribute of the value this label names.
+    fn sub(&'a self, sub: &'a str) -> Label<'a> {
+        Label::Sub(self, sub)
+    }
+}
+
 impl Target<'_> {
     fn label(&self) -> String {
         match self.sub {
-            Some(sub) => format!("{}.{}", self.attr.name, sub.name),
+            Some(sub) => Label::Attr(&self.attr.name).sub(&sub.name).to_string(),
             None => self.attr.name.clone(),
         }
     }
@@ -658,7 +682,11 @@ fn attr_op(
     value: Option<&Value>,
 ) -> Result<Option<Value>> {
     let new = value.filter(|v| kind != OpKind::Remove && !v.is_null());
-    let label = t.label();
+    let attr_label = Label::Attr(&t.attr.name);
+    let label = match t.sub {
+        Some(sub) => attr_label.sub(&sub.name),
+        None => attr_label,
+    };
     match (t.sub, new) {
         (None, None) => {
             // Entra's member removal: `remove` of `members` with a list removes those only.
@@ -782,7 +810,11 @@ fn value_path_op(
         items.push(element);
         hits.push(items.len() - 1);
     }
-    let label = t.label();
+    let attr_label = Label::Attr(&t.attr.name);
+    let label = match t.sub {
+        Some(sub) => attr_label.sub(&sub.name),
+        None => attr_label,
+    };
     for &i in &hits {
         let Some(element) = items.get_mut(i) else {
             continue;
@@ -840,7 +872,7 @@ fn element_from_terms(attr: &AttributeDef, filter: &Filter) -> Result<Option<Val
             CompValue::Number(n) => Value::Number(n.clone()),
             CompValue::Str(s) => Value::String(s.clone()),
         };
-        match coerce_one(sub, &json, &format!("{}.{}", attr.name, sub.name))? {
+        match coerce_one(sub, &json, &Label::Attr(&attr.name).sub(&sub.name))? {
             Some(c) => set_ci(&mut element, &sub.name, c),
             None => return Ok(None),
         }
@@ -867,7 +899,7 @@ fn equality_terms<'f>(filter: &'f Filter, out: &mut Vec<(&'f AttrPath, &'f CompV
 // Values: type checks and the lenient conversions, multi-valued merging
 
 /// A value for `def` as a whole: an array when it is multi-valued. `None` for null or empty.
-fn coerce(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value>> {
+fn coerce(def: &AttributeDef, v: &Value, label: &Label<'_>) -> Result<Option<Value>> {
     if def.multi_valued {
         let items = coerce_list(def, v, label)?;
         Ok((!items.is_empty()).then_some(Value::Array(items)))
@@ -877,7 +909,7 @@ fn coerce(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value>> {
 }
 
 /// The elements of a multi-valued attribute; a single value stands for a list of one.
-fn coerce_list(def: &AttributeDef, v: &Value, label: &str) -> Result<Vec<Value>> {
+fn coerce_list(def: &AttributeDef, v: &Value, label: &Label<'_>) -> Result<Vec<Value>> {
     let raw = match v {
         Value::Array(items) => items.as_slice(),
         single => std::slice::from_ref(single),
@@ -891,7 +923,7 @@ fn coerce_list(def: &AttributeDef, v: &Value, label: &str) -> Result<Vec<Value>>
 /// One value (or element) of `def`, in its schema type. Strings stand for booleans and numbers;
 /// a bare scalar stands for a complex value's `value` sub-attribute (Entra's manager id).
 /// Sub-attributes the schema does not define, and null ones (`"$ref": null`), are dropped.
-fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value>> {
+fn coerce_one(def: &AttributeDef, v: &Value, label: &Label<'_>) -> Result<Option<Value>> {
     let wrong = || {
         PatchError::InvalidValue(format!(
             "\"{label}\" takes {}, not {}",
@@ -924,7 +956,7 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
                 if !member(given, &sub.name).is_some_and(|read| std::ptr::eq(read, x)) {
                     continue;
                 }
-                if let Some(c) = coerce(sub, x, &format!("{label}.{}", sub.name))? {
+                if let Some(c) = coerce(sub, x, &label.sub(&sub.name))? {
                     set_ci(&mut out, &sub.name, c);
                 }
             }
@@ -934,7 +966,7 @@ fn coerce_one(def: &AttributeDef, v: &Value, label: &str) -> Result<Option<Value
             let Some(value_def) = def.sub_attribute("value") else {
                 return Err(wrong());
             };
-            let Some(c) = coerce_one(value_def, v, &format!("{label}.{}", value_def.name))? else {
+            let Some(c) = coerce_one(value_def, v, &label.sub(&value_def.name))? else {
                 return Ok(None);
             };
             let mut out = Map::new();
@@ -1513,6 +1545,40 @@ mod tests {
 
     fn strings(ids: &[&str]) -> Vec<String> {
         ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused_naming_the_attribute_it_was_for() {
+        let refused = |ops: Value| match try_patch(&user(), &user_schema(), ops) {
+            Err(PatchError::InvalidValue(detail)) => detail,
+            other => panic!("not an invalid value: {other:?}"),
+        };
+        let cases = [
+            (
+                json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+                "\"active\" takes a boolean (true or false), not",
+            ),
+            (
+                json!([{"op": "replace", "path": "name.givenName", "value": 5}]),
+                "\"name.givenName\" takes a string, not",
+            ),
+            (
+                json!([{"op": "replace", "value": {"name": {"familyName": true}}}]),
+                "\"name.familyName\" takes a string, not",
+            ),
+            (
+                json!([{"op": "add", "path": "emails", "value": [{"value": "b@x.example", "primary": "yes"}]}]),
+                "\"emails.primary\" takes a boolean (true or false), not",
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].primary", "value": 3}]),
+                "\"emails.primary\" takes a boolean (true or false), not",
+            ),
+        ];
+        for (ops, said) in cases {
+            let detail = refused(ops.clone());
+            assert!(detail.contains(said), "{ops}: {detail}");
+        }
     }
 
     // --- parsing ---------------------------------------------------------------------------
