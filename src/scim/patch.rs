@@ -346,6 +346,9 @@ struct Target<'s> {
 #[derive(Clone, Copy)]
 enum Label<'a> {
     Attr(&'a str),
+    /// An attribute's sub-attribute, both named.
+    AttrSub(&'a str, &'a str),
+    /// A sub-attribute of the value another label names.
     Sub(&'a Label<'a>, &'a str),
 }
 
@@ -353,6 +356,7 @@ impl std::fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Label::Attr(name) => f.write_str(name),
+            Label::AttrSub(attr, sub) => write!(f, "{attr}.{sub}"),
             Label::Sub(parent, name) => write!(f, "{parent}.{name}"),
         }
     }
@@ -365,11 +369,11 @@ impl<'a> Label<'a> {
     }
 }
 
-impl Target<'_> {
-    fn label(&self) -> String {
+impl<'s> Target<'s> {
+    fn label(&self) -> Label<'s> {
         match self.sub {
-            Some(sub) => Label::Attr(&self.attr.name).sub(&sub.name).to_string(),
-            None => self.attr.name.clone(),
+            Some(sub) => Label::AttrSub(&self.attr.name, &sub.name),
+            None => Label::Attr(&self.attr.name),
         }
     }
 
@@ -682,11 +686,7 @@ fn attr_op(
     value: Option<&Value>,
 ) -> Result<Option<Value>> {
     let new = value.filter(|v| kind != OpKind::Remove && !v.is_null());
-    let attr_label = Label::Attr(&t.attr.name);
-    let label = match t.sub {
-        Some(sub) => attr_label.sub(&sub.name),
-        None => attr_label,
-    };
+    let label = t.label();
     match (t.sub, new) {
         (None, None) => {
             // Entra's member removal: `remove` of `members` with a list removes those only.
@@ -810,11 +810,7 @@ fn value_path_op(
         items.push(element);
         hits.push(items.len() - 1);
     }
-    let attr_label = Label::Attr(&t.attr.name);
-    let label = match t.sub {
-        Some(sub) => attr_label.sub(&sub.name),
-        None => attr_label,
-    };
+    let label = t.label();
     for &i in &hits {
         let Some(element) = items.get_mut(i) else {
             continue;
@@ -872,7 +868,7 @@ fn element_from_terms(attr: &AttributeDef, filter: &Filter) -> Result<Option<Val
             CompValue::Number(n) => Value::Number(n.clone()),
             CompValue::Str(s) => Value::String(s.clone()),
         };
-        match coerce_one(sub, &json, &Label::Attr(&attr.name).sub(&sub.name))? {
+        match coerce_one(sub, &json, &Label::AttrSub(&attr.name, &sub.name))? {
             Some(c) => set_ci(&mut element, &sub.name, c),
             None => return Ok(None),
         }
