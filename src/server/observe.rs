@@ -196,26 +196,15 @@ pub fn finish(
     );
     if let Some((change, collection, id)) = route.and_then(Change::of) {
         // A create's: the id it made, or the id of the resource it answered (a user restored).
-        let resource_id = id.or_else(|| record.created_id()).or_else(|| {
-            reply
-                .body
-                .as_ref()
-                .and_then(Body::json)
-                .and_then(|b| b.get("id"))
-                .and_then(Value::as_str)
-        });
+        let resource_id = id
+            .or_else(|| record.created_id())
+            .or_else(|| answered_str(reply, "id"));
         let user_name = match collection {
             Collection::Users => user_name_of(request, record, reply),
             Collection::Groups => None,
         };
         let detail = if reply.status >= 400 {
-            reply
-                .body
-                .as_ref()
-                .and_then(Body::json)
-                .and_then(|b| b.get("detail"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
+            answered_str(reply, "detail").unwrap_or("")
         } else {
             ""
         };
@@ -248,6 +237,16 @@ pub fn finish(
 
 /// The userName of the user a request changed: from the answer, else as read from the legacy
 /// API, else from the request body.
+/// The string member `key` of a reply's JSON body (a text body is not read).
+fn answered_str<'r>(reply: &'r Reply, key: &str) -> Option<&'r str> {
+    reply
+        .body
+        .as_ref()
+        .and_then(Body::json)
+        .and_then(|b| b.get(key))
+        .and_then(Value::as_str)
+}
+
 fn user_name_of(request: &Request, record: &RequestRecord, reply: &Reply) -> Option<String> {
     let from = |v: &Value| {
         v.as_object()?
