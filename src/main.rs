@@ -23,10 +23,12 @@ use scim_gateway_hosting::{
     Stop,
 };
 
+mod allocator;
+
 /// The binary's allocator: mimalloc, whose malloc and free cost a fraction of glibc's on the
 /// request path (measured in docs/performance.md, with the memory it keeps).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
 #[derive(Parser)]
 #[command(
