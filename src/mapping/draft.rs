@@ -145,7 +145,7 @@ impl<'p> Draft<'p> {
                 out.push(b',');
             }
             comma = true;
-            write_key(out, name);
+            json_text::write_plain_key(out, name);
             match (part, meta_location) {
                 (Part::Object(meta), Some(location)) if *name == "meta" => {
                     let location = Value::String(location.to_owned());
@@ -159,7 +159,7 @@ impl<'p> Draft<'p> {
                 out.push(b',');
             }
             comma = true;
-            write_key(out, name);
+            json_text::write_plain_key(out, name);
             json_text::write_value(out, value);
         }
         out.push(b'}');
@@ -306,11 +306,6 @@ impl<'a> filter::Node<'a> for DraftNode<'a, '_> {
             DraftNode::Value(v) => v.is_present(),
         }
     }
-}
-
-fn write_key(out: &mut Vec<u8>, name: &str) {
-    json_text::write_str(out, name);
-    out.push(b':');
 }
 
 #[cfg(test)]

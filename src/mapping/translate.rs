@@ -64,10 +64,8 @@ impl ResourceMapping {
         })?;
         // Room for every attribute at the top level, and `schemas`, `id` and `meta`.
         let mut out = Draft::with_capacity(self.plan.attrs.len() + 3);
-        out.insert(
-            "schemas",
-            Value::Array(vec![Value::String(self.schema.core.id.to_string())]),
-        );
+        // `schemas` first; its value, once the extensions the user has are known.
+        out.insert("schemas", Value::Null);
         out.insert("id", Value::String(id));
         for attr in &self.plan.attrs {
             match attr {
@@ -126,9 +124,7 @@ impl ResourceMapping {
                 schemas.push(Value::String(urn.to_string()));
             }
         }
-        if schemas.len() > 1 {
-            out.insert("schemas", Value::Array(schemas));
-        }
+        out.insert("schemas", Value::Array(schemas));
         let meta = out.object("meta");
         meta.insert("resourceType", Value::String(self.schema.name.clone()));
         let mut text = |p: &Option<LegacyPath>| {
@@ -143,7 +139,11 @@ impl ResourceMapping {
             meta.insert("lastModified", Value::String(m));
         }
         if let Some(v) = text(&self.plan.version) {
-            meta.insert("version", Value::String(format!("W/\"{v}\"")));
+            let mut tag = String::with_capacity(v.len() + 4);
+            tag.push_str("W/\"");
+            tag.push_str(&v);
+            tag.push('"');
+            meta.insert("version", Value::String(tag));
         }
         Ok(out)
     }

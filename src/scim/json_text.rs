@@ -53,6 +53,16 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Writes `name` as an object key, `"name":`, without looking for characters to escape: for
+/// names known to have none (the schema's attribute names and URNs; checked in debug builds).
+pub fn write_plain_key(out: &mut Vec<u8>, name: &str) {
+    debug_assert!(is_plain(name.as_bytes()), "{name:?} needs escaping");
+    out.reserve(name.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 

@@ -243,7 +243,8 @@ async fn call_raw(
         headers.push(header(name, value)?);
     }
     if !cx.request_id.is_empty() {
-        headers.push(header(REQUEST_ID_HEADER, cx.request_id)?);
+        let name = HeaderName::from_static(REQUEST_ID_HEADER);
+        headers.push((name, value_of(REQUEST_ID_HEADER, cx.request_id)?));
     }
     let request = BackendRequest {
         method: endpoint.method.clone(),
@@ -469,9 +470,13 @@ pub(crate) fn kept_changing(what: &str) -> ScimError {
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ScimError> {
     let n = HeaderName::try_from(name)
         .map_err(|_| ScimError::internal(format!("{name:?} is not a valid header name")))?;
-    let v = HeaderValue::try_from(value)
-        .map_err(|_| ScimError::bad_gateway(format!("the value of {name} cannot be sent")))?;
-    Ok((n, v))
+    Ok((n, value_of(name, value)?))
+}
+
+/// `value` as the value of header `name`.
+fn value_of(name: &str, value: &str) -> Result<HeaderValue, ScimError> {
+    HeaderValue::try_from(value)
+        .map_err(|_| ScimError::bad_gateway(format!("the value of {name} cannot be sent")))
 }
 
 /// Reads record `id` of `resource` through its `get` endpoint, and makes sure it is that

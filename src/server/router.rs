@@ -4,6 +4,8 @@
 //! must be the key's: `auth` checks it). Also the base URL of `meta.location`, which keeps the
 //! form the client used.
 
+use std::borrow::Cow;
+
 use http::Method;
 
 use crate::config::ScimConfig;
@@ -59,16 +61,13 @@ fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRou
         .strip_prefix(base_path)
         .filter(|r| r.is_empty() || r.starts_with('/'))
         .ok_or(NoRoute::NotFound)?;
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let decoded: Vec<String> = segments
-        .iter()
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+    // Segments borrowed from the path unless they hold a percent-escape.
+    let decoded: Vec<Cow<str>> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy())
         .collect();
-    let seg: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let seg: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
     let collection = |name: &str| match name {
         n if n.eq_ignore_ascii_case("Users") => Some(Collection::Users),
         n if n.eq_ignore_ascii_case("Groups") => Some(Collection::Groups),
@@ -219,15 +218,17 @@ pub fn base_url(scim: &ScimConfig, host: Option<&str>, url_tenant: Option<&str>)
             _ => public.to_string(),
         };
     }
-    let host = host.filter(|h| {
-        h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    });
-    format!(
-        "http://{}{prefix}{}",
-        host.unwrap_or("localhost"),
-        scim.base_path
-    )
+    let host = host
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let mut url = String::with_capacity(7 + host.len() + prefix.len() + scim.base_path.len());
+    for part in ["http://", host, &prefix, &scim.base_path] {
+        url.push_str(part);
+    }
+    url
 }
 
 /// Whether a request addressed to `host` (its `Host` header, or its absolute URI's authority)
