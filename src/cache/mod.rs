@@ -23,7 +23,7 @@
 pub(crate) mod records;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,9 @@ pub struct MembershipCache {
     user_groups: Cache<String, Arc<Vec<GroupRef>>>,
     /// (tenant, user id) the legacy API said it does not have, when a member add asked.
     unknown_users: Cache<String, ()>,
+    /// Whether any user was ever remembered as unknown: until one is, every read of a user
+    /// knows at once that it was not, without building a key and looking it up.
+    any_unknown: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -66,6 +69,7 @@ impl MembershipCache {
                 .time_to_live(ttl)
                 .max_capacity(max_entries)
                 .build(),
+            any_unknown: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -121,11 +125,13 @@ impl MembershipCache {
 
     /// Whether the legacy API of `tenant` said lately that it has no user `user_id`.
     pub(crate) fn is_unknown_user(&self, tenant: &str, user_id: &str) -> bool {
-        self.unknown_users.contains_key(&entry_key(tenant, user_id))
+        self.any_unknown.load(Ordering::Acquire)
+            && self.unknown_users.contains_key(&entry_key(tenant, user_id))
     }
 
     /// Remembers that the legacy API of `tenant` has no user `user_id`.
     pub(crate) async fn unknown_user(&self, tenant: &str, user_id: &str) {
+        self.any_unknown.store(true, Ordering::Release);
         // Boxed, like every cache future on a request path: moka's futures are large.
         Box::pin(self.unknown_users.insert(entry_key(tenant, user_id), ())).await;
     }

@@ -9,6 +9,11 @@ use serde_json::{Map, Value};
 use super::slot::ScimSlot;
 use crate::scim::{filter, json_text};
 
+/// The first room of a complex attribute, an extension or a list element: enough for the
+/// sub-attributes of any of the schema's (an address has seven, `meta` five), so that setting
+/// them one by one never grows it.
+const OBJECT_ROOM: usize = 8;
+
 /// One JSON object under construction.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Draft<'p> {
@@ -64,7 +69,7 @@ impl<'p> Draft<'p> {
     pub(crate) fn object(&mut self, name: &'p str) -> &mut Draft<'p> {
         let part = self.slot(name);
         if !matches!(part, Part::Object(_)) {
-            *part = Part::Object(Draft::default());
+            *part = Part::Object(Draft::with_capacity(OBJECT_ROOM));
         }
         match part {
             Part::Object(d) => d,
@@ -90,7 +95,7 @@ impl<'p> Draft<'p> {
                 }
                 if let Part::List(items) = list {
                     let at = items.iter().position(|e| e.has_type(t)).unwrap_or_else(|| {
-                        let mut element = Draft::default();
+                        let mut element = Draft::with_capacity(OBJECT_ROOM);
                         element.insert("type", Value::String(t.clone()));
                         items.push(element);
                         items.len() - 1
@@ -138,29 +143,42 @@ impl<'p> Draft<'p> {
         extra: &[(&str, &Value)],
         meta_location: Option<&str>,
     ) {
+        self.write_object(out, extra, meta_location, None);
+    }
+
+    /// [`Draft::write_json`], with `location` as this object's last entry (this is `meta`).
+    fn write_object(
+        &self,
+        out: &mut Vec<u8>,
+        extra: &[(&str, &Value)],
+        meta_location: Option<&str>,
+        location: Option<&str>,
+    ) {
         out.push(b'{');
         let mut comma = false;
-        for (name, part) in &self.entries {
+        let mut key = |out: &mut Vec<u8>, name: &str| {
             if comma {
                 out.push(b',');
             }
             comma = true;
             json_text::write_plain_key(out, name);
+        };
+        for (name, part) in &self.entries {
+            key(out, name);
             match (part, meta_location) {
-                (Part::Object(meta), Some(location)) if *name == "meta" => {
-                    let location = Value::String(location.to_owned());
-                    meta.write_json(out, &[("location", &location)], None);
+                (Part::Object(meta), Some(_)) if *name == "meta" => {
+                    meta.write_object(out, &[], None, meta_location);
                 }
                 _ => part.write_json(out),
             }
         }
         for (name, value) in extra {
-            if comma {
-                out.push(b',');
-            }
-            comma = true;
-            json_text::write_plain_key(out, name);
+            key(out, name);
             json_text::write_value(out, value);
+        }
+        if let Some(location) = location {
+            key(out, "location");
+            json_text::write_str(out, location);
         }
         out.push(b'}');
     }
@@ -204,14 +222,14 @@ impl Part<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Part::Value(v) => json_text::write_value(out, v),
-            Part::Object(d) => d.write_json(out, &[], None),
+            Part::Object(d) => d.write_object(out, &[], None, None),
             Part::List(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
-                    item.write_json(out, &[], None);
+                    item.write_object(out, &[], None, None);
                 }
                 out.push(b']');
             }

@@ -116,7 +116,7 @@ impl RequestRecord {
     }
     /// The tenant the request acts for (set once authenticated).
     pub fn set_tenant(&self, name: &str) {
-        let _ = self.tenant.set(name.to_string());
+        self.tenant.get_or_init(|| name.to_string());
     }
 
     /// The tenant's name, or [`metrics::NO_TENANT`] before authentication.
