@@ -218,7 +218,11 @@ impl fmt::Debug for HeaderNames<'_> {
 /// clones it and sets its own line and headers, rather than building and parsing them again.
 /// Holds secrets: its `Debug` shows header names only, and the default headers' values are
 /// marked sensitive for `http`'s own `Debug`.
-struct HeadTemplate(RequestHeader);
+struct HeadTemplate {
+    head: RequestHeader,
+    /// Whether the default headers set `Content-Length` or `Transfer-Encoding`.
+    sets_framing: bool,
+}
 
 impl HeadTemplate {
     fn new(
@@ -231,7 +235,10 @@ impl HeadTemplate {
         head.insert_header("User-Agent", user_agent)?;
         head.insert_header("Accept", "application/json")?;
         replace_headers(&mut head, defaults)?;
-        Ok(HeadTemplate(head))
+        let sets_framing = defaults.iter().any(|(name, _)| {
+            name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING
+        });
+        Ok(HeadTemplate { head, sets_framing })
     }
 }
 
@@ -239,7 +246,7 @@ impl fmt::Debug for HeadTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(
-                self.0
+                self.head
                     .headers
                     .keys()
                     .map(|name| format!("{name}: <redacted>")),
@@ -640,7 +647,7 @@ impl BackendClient {
                 ))
             }
         };
-        let mut head = self.head.0.clone();
+        let mut head = self.head.head.clone();
         head.set_method(request.method.clone());
         head.set_uri(uri);
         let build = || -> pingora::Result<RequestHeader> {
@@ -649,16 +656,24 @@ impl BackendClient {
                 head.insert_header("Content-Type", "application/json")?;
             }
             replace_headers(&mut head, &request.headers)?;
-            head.remove_header(&http::header::TRANSFER_ENCODING);
+            // Framing is the client's: whatever a layer set of it goes (the map is looked up
+            // only when one may have).
+            let framed = |name: &HeaderName| {
+                self.head.sets_framing || request.headers.iter().any(|(n, _)| n == name)
+            };
+            if framed(&http::header::TRANSFER_ENCODING) {
+                head.remove_header(&http::header::TRANSFER_ENCODING);
+            }
             match &request.body {
                 Some(body) => head.insert_header("Content-Length", body.len())?,
                 // Some servers answer 411 to a body-less POST without a length.
                 None if [Method::POST, Method::PUT, Method::PATCH].contains(&request.method) => {
                     head.insert_header("Content-Length", 0)?
                 }
-                None => {
+                None if framed(&http::header::CONTENT_LENGTH) => {
                     head.remove_header(&http::header::CONTENT_LENGTH);
                 }
+                None => {}
             }
             Ok(head)
         };
@@ -805,7 +820,9 @@ fn replace_headers(
     layer: &[(HeaderName, HeaderValue)],
 ) -> pingora::Result<()> {
     for (name, _) in layer {
-        head.remove_header(name);
+        if head.headers.contains_key(name) {
+            head.remove_header(name);
+        }
     }
     for (name, value) in layer {
         head.append_header(name.clone(), value.clone())?;
@@ -1820,7 +1837,7 @@ mod tests {
             echo_of(&response)["headers"]["authorization"],
             json!(["Basic c3ZjOnB3"])
         );
-        assert!(client.head.0.headers["authorization"].is_sensitive());
+        assert!(client.head.head.headers["authorization"].is_sensitive());
         assert!(!format!("{client:?}").contains("c3ZjOnB3"));
     }
 

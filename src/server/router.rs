@@ -61,13 +61,16 @@ fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRou
         .strip_prefix(base_path)
         .filter(|r| r.is_empty() || r.starts_with('/'))
         .ok_or(NoRoute::NotFound)?;
-    // Segments borrowed from the path unless they hold a percent-escape.
-    let decoded: Vec<Cow<str>> = rest
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy())
-        .collect();
-    let seg: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
+    // Segments borrowed from the path unless they hold a percent-escape. A route has at most
+    // two; a third only tells that there are too many, so no more are read.
+    let mut decoded: [Cow<str>; 3] = Default::default();
+    let mut count = 0;
+    for (at, s) in rest.split('/').filter(|s| !s.is_empty()).take(3).enumerate() {
+        decoded[at] = percent_encoding::percent_decode_str(s).decode_utf8_lossy();
+        count = at + 1;
+    }
+    let all: [&str; 3] = [&decoded[0], &decoded[1], &decoded[2]];
+    let seg = &all[..count];
     let collection = |name: &str| match name {
         n if n.eq_ignore_ascii_case("Users") => Some(Collection::Users),
         n if n.eq_ignore_ascii_case("Groups") => Some(Collection::Groups),
@@ -98,7 +101,7 @@ fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRou
         };
         return Ok(route);
     }
-    let route = match seg.as_slice() {
+    let route = match seg {
         ["ServiceProviderConfig"] if m == Method::GET => Route::ServiceProviderConfig,
         // A search at the root (RFC 7644 §3.4.3) covers every resource type.
         [".search"] if m == Method::POST => Route::SearchAll,
@@ -387,6 +390,21 @@ mod tests {
             route(&Method::GET, "/scim/v2/ResourceTypes/User", B).unwrap(),
             Route::ResourceTypes(Some("User".into()))
         );
+    }
+
+    #[test]
+    fn a_path_longer_than_any_route_names_none() {
+        for (method, path, status) in [
+            (Method::GET, "/scim/v2/Users/17/x", 404),
+            (Method::GET, "/scim/v2/Users/17/x/y/z", 404),
+            (Method::POST, "/scim/v2/Groups/.search/x", 404),
+            (Method::GET, "/scim/v2/Nope/a/b/c", 404),
+            (Method::GET, "/scim/v2/Schemas/a/b", 405),
+            (Method::GET, "/scim/v2/ResourceTypes/User/x/y", 405),
+        ] {
+            let e = route(&method, path, B).unwrap_err();
+            assert_eq!(e.status, status, "{method} {path}");
+        }
     }
 
     #[test]
