@@ -65,7 +65,12 @@ fn route_of(method: &Method, path: &str, base_path: &str) -> Result<Route, NoRou
     // two; a third only tells that there are too many, so no more are read.
     let mut decoded: [Cow<str>; 3] = Default::default();
     let mut count = 0;
-    for (at, s) in rest.split('/').filter(|s| !s.is_empty()).take(3).enumerate() {
+    for (at, s) in rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .take(3)
+        .enumerate()
+    {
         decoded[at] = percent_encoding::percent_decode_str(s).decode_utf8_lossy();
         count = at + 1;
     }
