@@ -29,6 +29,7 @@
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -140,7 +141,12 @@ pub(crate) struct BackendRequest {
     /// Path and query, already percent-encoded, starting with `/`; appended to the base URL's
     /// path prefix.
     pub(crate) path_and_query: String,
-    /// Extra headers for this call; they replace default headers of the same name.
+    /// Headers that many calls send alike (an endpoint's static headers, the tenant's); they
+    /// replace default headers of the same name. The client keeps a head with each such set
+    /// already in it ([`SharedHeads`]), so that a call only clones it.
+    pub(crate) shared_headers: Vec<(HeaderName, HeaderValue)>,
+    /// This call's own headers (`If-Match`, the request id); they replace default and shared
+    /// headers of the same name.
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// A JSON body, sent with `Content-Type: application/json`.
     pub(crate) body: Option<Vec<u8>>,
@@ -154,6 +160,7 @@ impl BackendRequest {
         BackendRequest {
             method,
             path_and_query: path_and_query.into(),
+            shared_headers: Vec::new(),
             headers: Vec::new(),
             body: None,
         }
@@ -177,6 +184,7 @@ impl fmt::Debug for BackendRequest {
         f.debug_struct("BackendRequest")
             .field("method", &self.method)
             .field("path_and_query", &self.path_and_query)
+            .field("shared_headers", &HeaderNames(&self.shared_headers))
             .field("headers", &HeaderNames(&self.headers))
             .field("body_bytes", &self.body.as_ref().map(Vec::len))
             .finish()
@@ -255,6 +263,46 @@ impl fmt::Debug for HeadTemplate {
     }
 }
 
+/// How many sets of shared headers get a head of their own (one per tenant and endpoint
+/// headers, in practice); calls with any other set build theirs each time.
+const MAX_SHARED_HEADS: usize = 64;
+
+/// The request head with each set of shared headers ([`BackendRequest::shared_headers`])
+/// already set on the [`HeadTemplate`]: setting a header on a pingora head parses its name
+/// again and records its case in a second map, about 1,700 instructions each, paid once per
+/// set instead of on every call.
+#[derive(Default)]
+struct SharedHeads(RwLock<Vec<(Vec<(HeaderName, HeaderValue)>, RequestHeader)>>);
+
+impl SharedHeads {
+    /// `template` with `shared` set on it, as [`replace_headers`] sets a layer.
+    fn head(
+        &self,
+        template: &RequestHeader,
+        shared: &[(HeaderName, HeaderValue)],
+    ) -> pingora::Result<RequestHeader> {
+        if shared.is_empty() {
+            return Ok(template.clone());
+        }
+        let made = |heads: &[(Vec<(HeaderName, HeaderValue)>, RequestHeader)]| {
+            heads
+                .iter()
+                .find(|(set, _)| set.as_slice() == shared)
+                .map(|(_, head)| head.clone())
+        };
+        if let Some(head) = made(&self.0.read().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(head);
+        }
+        let mut head = template.clone();
+        replace_headers(&mut head, shared)?;
+        let mut heads = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if heads.len() < MAX_SHARED_HEADS && made(&heads).is_none() {
+            heads.push((shared.to_vec(), head.clone()));
+        }
+        Ok(head)
+    }
+}
+
 /// A credential sent as a query parameter: `name=value` form-encoded, and the forms the value
 /// may be quoted in (as is, form-encoded, percent-encoded). Its `Debug` shows nothing of it.
 struct QueryCredential {
@@ -317,6 +365,8 @@ pub struct BackendClient {
     /// The base URL's path without its trailing `/` (`""` for none).
     prefix: String,
     head: HeadTemplate,
+    /// The head with each set of shared headers calls have sent, made from `head`.
+    shared_heads: SharedHeads,
     /// `name=value`, form-encoded: the credential sent as a query parameter
     /// (`backend.auth.query`), appended to every request target here, below everything that
     /// logs a legacy path. Never logged.
@@ -437,6 +487,7 @@ impl BackendClient {
             tls: base.tls,
             prefix: base.prefix,
             head,
+            shared_heads: SharedHeads::default(),
             query_credential,
             tokens,
             connect_timeout: options.connect_timeout,
@@ -626,8 +677,8 @@ impl BackendClient {
 
     /// The request head: request line, then headers in layers where a later layer replaces
     /// the names it sets: the client's own (`Host`, `User-Agent`, `Accept`, `Content-Type`),
-    /// then `default_headers`, then the request's headers. Body framing (`Content-Length`) is
-    /// the client's alone.
+    /// then `default_headers`, then the request's shared headers, then its own. Body framing
+    /// (`Content-Length`) is the client's alone.
     fn request_head(&self, request: &BackendRequest) -> Result<RequestHeader, BackendError> {
         if !request.path_and_query.starts_with('/') {
             return Err(BackendError::InvalidRequest(
@@ -647,11 +698,13 @@ impl BackendClient {
                 ))
             }
         };
-        let mut head = self.head.head.clone();
-        head.set_method(request.method.clone());
-        head.set_uri(uri);
         let build = || -> pingora::Result<RequestHeader> {
-            // The default headers may set the content type; the request's headers replace both.
+            let mut head = self
+                .shared_heads
+                .head(&self.head.head, &request.shared_headers)?;
+            head.set_method(request.method.clone());
+            head.set_uri(uri);
+            // The default or shared headers may set the content type; the call's replace it.
             if request.body.is_some() && !head.headers.contains_key(http::header::CONTENT_TYPE) {
                 head.insert_header("Content-Type", "application/json")?;
             }
@@ -659,7 +712,10 @@ impl BackendClient {
             // Framing is the client's: whatever a layer set of it goes (the map is looked up
             // only when one may have).
             let framed = |name: &HeaderName| {
-                self.head.sets_framing || request.headers.iter().any(|(n, _)| n == name)
+                self.head.sets_framing
+                    || [&request.shared_headers, &request.headers]
+                        .iter()
+                        .any(|layer| layer.iter().any(|(n, _)| n == name))
             };
             if framed(&http::header::TRANSFER_ENCODING) {
                 head.remove_header(&http::header::TRANSFER_ENCODING);
@@ -1343,6 +1399,55 @@ mod tests {
         assert_eq!(headers["content-type"], json!(["application/json"]));
         assert_eq!(headers["content-length"], json!([body.len().to_string()]));
         assert_eq!(headers["x-api-key"], json!(["tenant-specific"]));
+    }
+
+    /// Each set of shared headers is sent as it is, call after call (the second call of a set
+    /// uses the head kept for it): over the default headers, under the call's own.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn shared_headers_are_sent_per_set_between_the_defaults_and_the_calls_own() {
+        let (_server, addr) = serve(Echo);
+        let client = client(&format!("http://{addr}"));
+        let tenant = HeaderName::from_static("x-tenant");
+        let call = |shared: &[(&'static str, &'static str)], own: Option<&'static str>| {
+            let mut request = BackendRequest::new(Method::GET, "/users");
+            request.shared_headers = shared
+                .iter()
+                .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+                .collect();
+            match own {
+                Some(v) => request.with_header(tenant.clone(), HeaderValue::from_static(v)),
+                None => request,
+            }
+        };
+        let endpoint_key = ("x-api-key", "endpoint-key");
+        for (shared, own, sent_tenant, sent_key) in [
+            (vec![("x-tenant", "a")], None, json!(["a"]), json!([SECRET])),
+            (
+                vec![("x-tenant", "b"), endpoint_key],
+                None,
+                json!(["b"]),
+                json!(["endpoint-key"]),
+            ),
+            (vec![("x-tenant", "a")], None, json!(["a"]), json!([SECRET])),
+            (
+                vec![("x-tenant", "b"), endpoint_key],
+                Some("own"),
+                json!(["own"]),
+                json!(["endpoint-key"]),
+            ),
+            (
+                vec![("x-tenant", "b"), endpoint_key],
+                None,
+                json!(["b"]),
+                json!(["endpoint-key"]),
+            ),
+            (vec![], None, Value::Null, json!([SECRET])),
+        ] {
+            let echo = echo_of(&client.send(call(&shared, own)).await.unwrap());
+            let headers = &echo["headers"];
+            assert_eq!(headers["x-tenant"], sent_tenant, "{shared:?} {own:?}");
+            assert_eq!(headers["x-api-key"], sent_key, "{shared:?} {own:?}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]

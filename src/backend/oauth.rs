@@ -250,6 +250,7 @@ impl TokenSource {
         let request = BackendRequest {
             method: Method::POST,
             path_and_query: self.path.clone(),
+            shared_headers: Vec::new(),
             headers,
             body: Some(self.form.clone()),
         };

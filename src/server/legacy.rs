@@ -232,15 +232,17 @@ async fn call_raw(
         }
         (None, None) => None,
     };
-    let mut headers = Vec::new();
+    // The endpoint's static headers and the tenant's, alike on many calls; then this call's.
+    let mut shared_headers = Vec::new();
     for (name, value) in cx.mapping.backend.headers_of(endpoint) {
-        headers.push(header(name, value)?);
-    }
-    if let Some(tag) = &call.if_match {
-        headers.push(header("if-match", tag)?);
+        shared_headers.push(header(name, value)?);
     }
     if let Some((name, value)) = cx.mapping.backend.tenant_header(tenant) {
-        headers.push(header(name, value)?);
+        shared_headers.push(header(name, value)?);
+    }
+    let mut headers = Vec::new();
+    if let Some(tag) = &call.if_match {
+        headers.push(header("if-match", tag)?);
     }
     if !cx.request_id.is_empty() {
         let name = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -249,6 +251,7 @@ async fn call_raw(
     let request = BackendRequest {
         method: endpoint.method.clone(),
         path_and_query: path,
+        shared_headers,
         headers,
         body: body_bytes,
     };

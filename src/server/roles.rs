@@ -227,7 +227,8 @@ pub(crate) async fn with_role_ids(
         path_and_query: mapping
             .backend
             .target(&lookup.endpoint, "", None, None, &[]),
-        headers,
+        shared_headers: headers,
+        headers: Vec::new(),
         body: None,
     };
     let answer = client
