@@ -272,7 +272,10 @@ const MAX_SHARED_HEADS: usize = 64;
 /// again and records its case in a second map, about 1,700 instructions each, paid once per
 /// set instead of on every call.
 #[derive(Default)]
-struct SharedHeads(RwLock<Vec<(Vec<(HeaderName, HeaderValue)>, RequestHeader)>>);
+struct SharedHeads(RwLock<Vec<(HeaderLayer, RequestHeader)>>);
+
+/// Headers set together, in order.
+type HeaderLayer = Vec<(HeaderName, HeaderValue)>;
 
 impl SharedHeads {
     /// `template` with `shared` set on it, as [`replace_headers`] sets a layer.
@@ -284,7 +287,7 @@ impl SharedHeads {
         if shared.is_empty() {
             return Ok(template.clone());
         }
-        let made = |heads: &[(Vec<(HeaderName, HeaderValue)>, RequestHeader)]| {
+        let made = |heads: &[(HeaderLayer, RequestHeader)]| {
             heads
                 .iter()
                 .find(|(set, _)| set.as_slice() == shared)
