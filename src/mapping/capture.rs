@@ -93,51 +93,7 @@ impl RecordReader {
         paths: &mut [&mut LegacyPath],
         envelopes: &[&str],
     ) -> Option<RecordReader> {
-        let prefixes: Vec<Vec<String>> = paths
-            .iter()
-            .map(|p| {
-                p.field_prefix()
-                    .map(|f| f.into_iter().map(str::to_owned).collect())
-            })
-            .collect::<Option<_>>()?;
-        if prefixes.iter().any(Vec::is_empty) {
-            return None;
-        }
-        // The capture points: the prefixes no other prefix is a strict prefix of.
-        let mut points: Vec<&Vec<String>> = prefixes
-            .iter()
-            .filter(|p| {
-                !prefixes
-                    .iter()
-                    .any(|q| q.len() < p.len() && p.starts_with(q))
-            })
-            .collect();
-        points.sort();
-        points.dedup();
-        let mut root = Node::default();
-        for point in &points {
-            root.insert(point);
-        }
-        let mut next = 0;
-        root.number(&mut next);
-        let mut at = Vec::with_capacity(paths.len());
-        for (path, prefix) in paths.iter().zip(&prefixes) {
-            let (point, depth) = root.point_of(prefix)?;
-            at.push(CaptureAt {
-                point: u16::try_from(point).ok()?,
-                depth: u16::try_from(depth).ok()?,
-                // Sole until another path is found at the same point.
-                sole: path.fields().is_some_and(|f| f.len() == depth),
-            });
-        }
-        for i in 0..at.len() {
-            if at.iter().filter(|a| a.point == at[i].point).count() > 1 {
-                at[i].sole = false;
-            }
-        }
-        for (path, at) in paths.iter_mut().zip(at) {
-            path.set_capture(at);
-        }
+        let (root, points) = Node::compile(paths)?;
         let enveloped = envelopes
             .iter()
             .map(|key| {
@@ -152,7 +108,7 @@ impl RecordReader {
         Some(RecordReader {
             root,
             enveloped,
-            points: next,
+            points,
         })
     }
 
@@ -186,16 +142,19 @@ impl RecordReader {
 }
 
 /// The compiled reader of a list answer: its items, each read by the resource's
-/// [`RecordReader`] as one record is, and the answer's top-level members the total and the
-/// next page's cursor are read from, kept whole. Everything else is skipped unbuilt. Compiled
-/// only where the items path is field steps (`$.data`, or `$` for an answer that is the list)
-/// and each other path starts with a top-level member of its own.
+/// [`RecordReader`] as one record is, and the values the total and the next page's cursor are
+/// read from, captured as a record's are (under top-level members other than the items').
+/// Everything else is skipped unbuilt. Compiled only where the items path is field steps
+/// (`$.data`, or `$` for an answer that is the list) and each other path starts with field
+/// steps under a top-level member of its own.
 #[derive(Debug, Clone)]
 pub(crate) struct ListReader {
     /// The field names down to the items (none: the answer is the list).
     items: Vec<String>,
-    /// The top-level members kept whole.
-    kept: Vec<String>,
+    /// The objects the other paths read, from the answer's top level.
+    rest: Node,
+    /// The number of capture points under `rest`.
+    points: usize,
 }
 
 /// What a list answer held at its items path.
@@ -213,27 +172,40 @@ pub(crate) enum ListItems {
 #[derive(Debug)]
 pub(crate) struct ListRead {
     pub(crate) items: ListItems,
-    /// The answer with only its kept top-level members (null when it is not an object): the
-    /// total and the cursor read in it as in the whole answer.
-    pub(crate) rest: Value,
+    /// The values the other paths (the total's, the cursor's) read, by their capture points:
+    /// read in it as in the whole answer.
+    pub(crate) rest: Captured,
 }
 
 impl ListReader {
     /// The reader of a list whose items are at `items`, with `others` (the total's, the
-    /// cursor's) read from the rest; `None` when they cannot be read so.
-    pub(crate) fn compile(items: &LegacyPath, others: &[&LegacyPath]) -> Option<ListReader> {
+    /// cursor's) read from the rest, each given its capture point; `None` (and `others` left
+    /// as they were) when they cannot be read so.
+    pub(crate) fn compile(
+        items: &LegacyPath,
+        others: &mut [&mut LegacyPath],
+    ) -> Option<ListReader> {
         let items: Vec<String> = items.fields()?.into_iter().map(str::to_owned).collect();
-        let mut kept: Vec<String> = Vec::new();
-        for path in others {
-            let first = (*path.field_prefix()?.first()?).to_owned();
-            if items.first() == Some(&first) || items.is_empty() {
-                return None;
-            }
-            if !kept.contains(&first) {
-                kept.push(first);
-            }
+        if others.is_empty() {
+            return Some(ListReader {
+                items,
+                rest: Node::default(),
+                points: 0,
+            });
         }
-        Some(ListReader { items, kept })
+        let first = items.first()?;
+        if others
+            .iter()
+            .any(|p| p.field_prefix().and_then(|f| f.first().copied()) == Some(first.as_str()))
+        {
+            return None;
+        }
+        let (rest, points) = Node::compile(others)?;
+        Some(ListReader {
+            items,
+            rest,
+            points,
+        })
     }
 
     /// Reads a list answer, each item by `record`. A blank answer holds no items (none at
@@ -245,7 +217,9 @@ impl ListReader {
     ) -> Result<ListRead, serde_json::Error> {
         let mut read = ListRead {
             items: ListItems::Missing,
-            rest: Value::Null,
+            rest: Captured {
+                values: vec![None; self.points],
+            },
         };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             if self.items.is_empty() {
@@ -257,85 +231,132 @@ impl ListReader {
         if self.items.is_empty() {
             read.items = ItemsSeed { record }.deserialize(&mut de)?;
         } else {
-            let mut rest = serde_json::Map::new();
-            let is_object = ListSeed {
+            ListSeed {
                 at: &self.items,
-                kept: &self.kept,
+                rest: Some(&self.rest),
                 record,
                 items: &mut read.items,
-                rest: &mut rest,
+                out: &mut read.rest.values,
             }
             .deserialize(&mut de)?;
-            if is_object {
-                read.rest = Value::Object(rest);
-            }
         }
         de.end()?;
         Ok(read)
     }
 }
 
-/// One object on the way to a list's items (`at`: the names left), keeping the `kept` members
-/// whole into `rest`. Answers whether the value was an object.
+/// One object on the way to a list's items (`at`: the names left), capturing what `rest` reads
+/// (at the answer's top level only) into `out`.
 struct ListSeed<'r> {
     at: &'r [String],
-    kept: &'r [String],
+    rest: Option<&'r Node>,
     record: &'r RecordReader,
     items: &'r mut ListItems,
-    rest: &'r mut serde_json::Map<String, Value>,
+    out: &'r mut [Option<Value>],
 }
 
 impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = bool;
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ListSeed<'_> {
-    type Value = bool;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let Some((name, rest_of_path)) = self.at.split_first() else {
-            return Ok(true);
+            return Ok(());
         };
-        while let Some(key) = map.next_key::<String>()? {
-            if key == *name {
-                // A key seen again counts with its last value.
-                *self.items = ListItems::Missing;
-                if rest_of_path.is_empty() {
-                    *self.items = map.next_value_seed(ItemsSeed {
-                        record: self.record,
-                    })?;
-                } else {
-                    map.next_value_seed(ListSeed {
-                        at: rest_of_path,
-                        kept: &[],
-                        record: self.record,
-                        items: &mut *self.items,
-                        rest: &mut serde_json::Map::new(),
-                    })?;
+        let key = ListKeySeed {
+            items: name,
+            rest: self.rest,
+        };
+        while let Some(found) = map.next_key_seed(key)? {
+            match found {
+                ListKey::Items => {
+                    // A key seen again counts with its last value.
+                    *self.items = ListItems::Missing;
+                    if rest_of_path.is_empty() {
+                        *self.items = map.next_value_seed(ItemsSeed {
+                            record: self.record,
+                        })?;
+                    } else {
+                        map.next_value_seed(ListSeed {
+                            at: rest_of_path,
+                            rest: None,
+                            record: self.record,
+                            items: &mut *self.items,
+                            out: &mut [],
+                        })?;
+                    }
                 }
-            } else if self.kept.contains(&key) {
-                let value: Value = map.next_value()?;
-                self.rest.insert(key, value);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+                ListKey::Rest(child) => NodeSeed::child_value(&mut map, child, self.out)?,
+                ListKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(true)
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(false)
+        Ok(())
     }
-    scalars_answer!(bool, false, unit);
+    scalars_answer!((), (), unit);
+}
+
+/// What a key of a list answer's object names.
+enum ListKey<'r> {
+    /// The next step to the items.
+    Items,
+    /// A member the other paths read.
+    Rest(&'r Child),
+    Other,
+}
+
+/// A key of a list answer's object. Read as a string (checked UTF-8, as reading the whole
+/// answer would): the few keys of an answer's top level do not need [`KeySeed`]'s raw bytes,
+/// and a second reader of raw keys would cost the record's reader its inlined one.
+#[derive(Clone, Copy)]
+struct ListKeySeed<'r> {
+    items: &'r str,
+    rest: Option<&'r Node>,
+}
+
+impl<'de, 'r> DeserializeSeed<'de> for ListKeySeed<'r> {
+    type Value = ListKey<'r>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, 'r> Visitor<'de> for ListKeySeed<'r> {
+    type Value = ListKey<'r>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        if key == self.items {
+            return Ok(ListKey::Items);
+        }
+        Ok(
+            match self.rest.and_then(|node| node.child(key.as_bytes())) {
+                Some(child) => ListKey::Rest(child),
+                None => ListKey::Other,
+            },
+        )
+    }
 }
 
 /// The value at a list's items path: each element read as one record.
@@ -384,6 +405,58 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 }
 
 impl Node {
+    /// The tree of the objects `paths` read (each starting with field steps), with every
+    /// path's capture point recorded in it, and the number of points. `None` (and the paths
+    /// left as they were) when one of them cannot be captured.
+    fn compile(paths: &mut [&mut LegacyPath]) -> Option<(Node, usize)> {
+        let prefixes: Vec<Vec<String>> = paths
+            .iter()
+            .map(|p| {
+                p.field_prefix()
+                    .map(|f| f.into_iter().map(str::to_owned).collect())
+            })
+            .collect::<Option<_>>()?;
+        if prefixes.iter().any(Vec::is_empty) {
+            return None;
+        }
+        // The capture points: the prefixes no other prefix is a strict prefix of.
+        let mut points: Vec<&Vec<String>> = prefixes
+            .iter()
+            .filter(|p| {
+                !prefixes
+                    .iter()
+                    .any(|q| q.len() < p.len() && p.starts_with(q))
+            })
+            .collect();
+        points.sort();
+        points.dedup();
+        let mut root = Node::default();
+        for point in &points {
+            root.insert(point);
+        }
+        let mut next = 0;
+        root.number(&mut next);
+        let mut at = Vec::with_capacity(paths.len());
+        for (path, prefix) in paths.iter().zip(&prefixes) {
+            let (point, depth) = root.point_of(prefix)?;
+            at.push(CaptureAt {
+                point: u16::try_from(point).ok()?,
+                depth: u16::try_from(depth).ok()?,
+                // Sole until another path is found at the same point.
+                sole: path.fields().is_some_and(|f| f.len() == depth),
+            });
+        }
+        for i in 0..at.len() {
+            if at.iter().filter(|a| a.point == at[i].point).count() > 1 {
+                at[i].sole = false;
+            }
+        }
+        for (path, at) in paths.iter_mut().zip(at) {
+            path.set_capture(at);
+        }
+        Some((root, next))
+    }
+
     fn insert(&mut self, names: &[String]) {
         let Some((name, rest)) = names.split_first() else {
             return;
@@ -466,6 +539,36 @@ struct NodeSeed<'r> {
     out: &'r mut [Option<Value>],
 }
 
+impl NodeSeed<'_> {
+    /// Reads the value of the member `child` names into `out`: kept whole at a capture point,
+    /// or read against the child's node. (Inlined: in the loop over a record's members, which
+    /// is what a read costs.)
+    #[inline(always)]
+    fn child_value<'de, A: MapAccess<'de>>(
+        map: &mut A,
+        child: &Child,
+        out: &mut [Option<Value>],
+    ) -> Result<(), A::Error> {
+        match child {
+            Child::Point(n) => {
+                let value: Value = map.next_value()?;
+                if let Some(slot) = out.get_mut(*n) {
+                    *slot = (!value.is_null()).then_some(value);
+                }
+            }
+            Child::Node(node) => {
+                // A key seen again counts with its last value: what the first one left under
+                // it goes.
+                if let Some(range) = out.get_mut(node.first..node.end) {
+                    range.fill(None);
+                }
+                map.next_value_seed(NodeSeed { node, out })?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     type Value = ();
 
@@ -484,23 +587,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(child) = map.next_key_seed(KeySeed { node: self.node })? {
             match child {
-                Some(Child::Point(n)) => {
-                    let value: Value = map.next_value()?;
-                    if let Some(slot) = self.out.get_mut(*n) {
-                        *slot = (!value.is_null()).then_some(value);
-                    }
-                }
-                Some(Child::Node(node)) => {
-                    // A key seen again counts with its last value: what the first one left
-                    // under it goes.
-                    if let Some(range) = self.out.get_mut(node.first..node.end) {
-                        range.fill(None);
-                    }
-                    map.next_value_seed(NodeSeed {
-                        node,
-                        out: &mut *self.out,
-                    })?;
-                }
+                Some(child) => NodeSeed::child_value(&mut map, child, self.out)?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -1025,8 +1112,42 @@ mod tests {
             r#"{"data": [{"id": 7, "login": "a"}, null, 3, {"id": 8}], "meta": {"total": "2"}}"#,
             r#"{"data": {"id": 7}}"#,
             r#"{"meta": {"total": 1}, "data": [{"id": 7}], "data": [{"id": 8}]}"#,
+            r#"{"data": [], "meta": {"total": 3}, "meta": {"page": 1}}"#,
+            r#"{"data": [], "meta": {"page": 1}, "meta": {"total": 4}}"#,
+            r#"{"data": [], "meta": "flat"}"#,
+            r#"{"data": [], "meta": {"total": null}}"#,
+            r#"{"data": [], "meta": {"total": {"value": 2}}}"#,
         ] {
             list_agrees(&fixture, text).unwrap();
+        }
+        // A cursor list whose total, cursor and `more` flag share a member: each read from
+        // what is captured under it as from the whole answer.
+        let mut paged = fixture.clone();
+        paged.endpoints.list.pagination = Pagination::Cursor {
+            cursor_param: "cursor".into(),
+            size_param: "limit".into(),
+            next: NextSource::Cursor(LegacyPath::compile("$.paging.next").unwrap()),
+            more: Some(crate::mapping::plan::MoreFlag(
+                LegacyPath::compile("$.paging.more").unwrap(),
+            )),
+            max_page_size: 50,
+        };
+        paged.endpoints.list.total = Some(TotalSource::Body(
+            LegacyPath::compile("$.paging.total").unwrap(),
+        ));
+        paged
+            .endpoints
+            .list
+            .compile_reader(paged.plan.reader.as_ref());
+        assert!(paged.endpoints.list.reader.is_some());
+        for text in [
+            r#"{"data": [{"id": 7}], "paging": {"next": "c2", "more": true, "total": 9}}"#,
+            r#"{"data": [{"id": 7}], "paging": {"next": "c2", "more": false, "total": "9"}}"#,
+            r#"{"data": [], "paging": {"next": 5, "total": 1}, "paging": {"more": true}}"#,
+            r#"{"paging": {"next": ""}, "data": null}"#,
+            r#"{"data": [], "paging": [{"next": "c2"}]}"#,
+        ] {
+            list_agrees(&paged, text).unwrap();
         }
         // Items deeper down: a member on the way given twice counts with its last value.
         let mut nested = fixture.clone();

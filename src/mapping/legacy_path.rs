@@ -43,7 +43,7 @@ pub(crate) struct CaptureAt {
 
 /// A legacy record as the translation reads it: a whole JSON document, or only the values the
 /// mapping's compiled reader kept of it ([`Captured`]).
-pub(crate) trait LegacyRecord {
+pub trait LegacyRecord {
     /// The first non-null value `path` selects (as [`LegacyPath::read`]).
     fn read(&self, path: &LegacyPath) -> Option<&Value>;
 

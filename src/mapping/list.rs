@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::capture::{ListItems, ListReader, RecordReader};
 use super::error::TranslateError;
-use super::legacy_path::Captured;
+use super::legacy_path::{Captured, LegacyPath, LegacyRecord};
 use super::plan::{ListEndpoint, MoreFlag, NextSource, Pagination, TotalSource};
 
 /// A list answer as [`ListEndpoint::read_page`] reads it.
@@ -62,9 +62,6 @@ impl ListEndpoint {
         }
     }
 
-    /// The total number of matching users, when the response says it: a number (or numeric
-    /// string) at the body path, or a header holding a plain integer (`X-Total-Count: 319`) or
-    /// a `Content-Range` (`items 0-24/319`; `*` means unknown).
     fn no_items(&self) -> TranslateError {
         TranslateError::LegacyResponse(format!(
             "the list response has no items at {}",
@@ -91,17 +88,17 @@ impl ListEndpoint {
         {
             return;
         }
-        let mut others = Vec::new();
-        if let Some(TotalSource::Body(path)) = &self.total {
+        let mut others: Vec<&mut LegacyPath> = Vec::new();
+        if let Some(TotalSource::Body(path)) = &mut self.total {
             others.push(path);
         }
-        if let Pagination::Cursor { next, more, .. } = &self.pagination {
+        if let Pagination::Cursor { next, more, .. } = &mut self.pagination {
             if let NextSource::Cursor(path) | NextSource::Url(path) = next {
                 others.push(path);
             }
-            others.extend(more.as_ref().map(|m| &m.0));
+            others.extend(more.as_mut().map(|m| &mut m.0));
         }
-        self.reader = ListReader::compile(&self.items, &others);
+        self.reader = ListReader::compile(&self.items, &mut others);
     }
 
     /// A list answer's items (each read by `record`, the resource's reader), total and next
@@ -130,9 +127,12 @@ impl ListEndpoint {
         }))
     }
 
-    pub fn total(&self, body: &Value, headers: &HeaderMap) -> Option<u64> {
+    /// The total number of matching users, when the response says it: a number (or numeric
+    /// string) at the body path, or a header holding a plain integer (`X-Total-Count: 319`) or
+    /// a `Content-Range` (`items 0-24/319`; `*` means unknown).
+    pub fn total(&self, body: &(impl LegacyRecord + ?Sized), headers: &HeaderMap) -> Option<u64> {
         match self.total.as_ref()? {
-            TotalSource::Body(path) => match path.read(body)? {
+            TotalSource::Body(path) => match body.read(path)? {
                 Value::Number(n) => n.as_u64(),
                 Value::String(s) => s.trim().parse().ok(),
                 _ => None,
@@ -152,7 +152,11 @@ impl ListEndpoint {
     /// `cursor_param` in the link's query: the gateway never follows a URL the legacy API chose.
     /// When the mapping names a `more` flag and it reads false, this is the last page whatever
     /// cursor the response also gives.
-    pub fn next_cursor(&self, body: &Value, headers: &HeaderMap) -> Option<String> {
+    pub fn next_cursor(
+        &self,
+        body: &(impl LegacyRecord + ?Sized),
+        headers: &HeaderMap,
+    ) -> Option<String> {
         let Pagination::Cursor {
             cursor_param,
             next,
@@ -166,9 +170,9 @@ impl ListEndpoint {
             return None;
         }
         let cursor = match next {
-            NextSource::Cursor(path) => path.read(body).and_then(scalar_string),
-            NextSource::Url(path) => path
-                .read(body)
+            NextSource::Cursor(path) => body.read(path).and_then(scalar_string),
+            NextSource::Url(path) => body
+                .read(path)
                 .and_then(Value::as_str)
                 .and_then(|url| query_param(url, cursor_param)),
             NextSource::LinkHeader => headers
@@ -185,8 +189,8 @@ impl ListEndpoint {
 impl MoreFlag {
     /// Whether the flag reads false: `false`, `"false"` or `0`. A missing flag (or anything
     /// else) leaves the decision to the cursor.
-    fn says_last(&self, body: &Value) -> bool {
-        match self.0.read(body) {
+    fn says_last(&self, body: &(impl LegacyRecord + ?Sized)) -> bool {
+        match body.read(&self.0) {
             Some(Value::Bool(b)) => !b,
             Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
             Some(Value::Number(n)) => n.as_f64() == Some(0.0),

@@ -57,6 +57,6 @@ pub use plan::{
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;
 pub use roles::{GroupRules, UserGroup};
-pub use template::{query_string, PathTemplate};
+pub use template::{append_query, PathTemplate};
 pub(crate) use translate::MappedField;
 pub use values::LegacyType;

@@ -4,7 +4,7 @@
 //!
 //! A value or body is split once, at load time, into literal pieces and holes; a call only
 //! fills the holes. A filled value is always data: in a query it is one form-encoded value
-//! (`query_string`), in a body one JSON string (or number), never JSON structure, so no id can
+//! (`append_query`), in a body one JSON string (or number), never JSON structure, so no id can
 //! add a parameter, a field or a nested object. Which call may hold which placeholder is the
 //! loader's check (`load/endpoints.rs`). Not here: paths (`template`), and the body the gateway
 //! writes itself on create and update (`translate`).
@@ -179,7 +179,7 @@ impl Text {
     }
 
     /// The value with its placeholders filled, as text (encoding is the caller's: a query
-    /// value is form-encoded by `query_string`, a body value serialized as a JSON string).
+    /// value is form-encoded by `append_query`, a body value serialized as a JSON string).
     pub(crate) fn render(&self, fill: &Fill<'_>) -> String {
         let mut out = String::new();
         for piece in &self.pieces {

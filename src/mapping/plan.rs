@@ -15,7 +15,7 @@ use super::computed::Computed;
 use super::legacy_path::LegacyPath;
 use super::placeholders::{BodyTemplate, Fill, Placeholder, Text};
 use super::slot::ScimSlot;
-use super::template::{query_string, PathTemplate};
+use super::template::{append_query, PathTemplate};
 use super::values::{Conversion, LegacyType};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::ResourceSchema;
@@ -483,25 +483,25 @@ impl Endpoint {
         extra: &[(String, String)],
     ) -> String {
         let mut out = self.path.render_all(id, member, tenant);
-        let tenant_param = tenant_param.map(|(k, v)| (k.to_string(), v.to_string()));
+        if self.query.is_empty() && tenant_param.is_none() && extra.is_empty() {
+            return out;
+        }
         let fill = Fill {
             id,
             member,
             tenant,
             ..Fill::default()
         };
-        let params: Vec<(String, String)> = self
+        let rendered: Vec<String> = self.query.iter().map(|(_, v)| v.render(&fill)).collect();
+        let params = self
             .query
             .iter()
-            .map(|(k, v)| (k.clone(), v.render(&fill)))
+            .zip(&rendered)
+            .map(|((k, _), v)| (k.as_str(), v.as_str()))
             .chain(tenant_param)
-            .chain(extra.iter().cloned())
-            .collect();
-        if !params.is_empty() {
-            out.push('?');
-            out.push_str(&query_string(&params));
-        }
-        out
+            .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        out.push('?');
+        append_query(out, params)
     }
 }
 

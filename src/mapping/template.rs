@@ -194,14 +194,18 @@ pub(crate) fn encode_segment(id: &str) -> String {
     utf8_percent_encode(id, SEGMENT).to_string()
 }
 
-/// `a=1&b=x%26role%3Downer`: form-encodes names and values (without the leading '?'); empty
-/// for no parameters.
-pub fn query_string(params: &[(String, String)]) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
+/// `out` with `params` appended as a query string (`k=v&k2=v2` after what is there),
+/// form-encoded: a value stays one value, whatever it holds (`x&role=owner`).
+pub fn append_query<'a>(
+    out: String,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let start = out.len();
+    let mut query = form_urlencoded::Serializer::for_suffix(out, start);
     for (k, v) in params {
-        ser.append_pair(k, v);
+        query.append_pair(k, v);
     }
-    ser.finish()
+    query.finish()
 }
 
 #[cfg(test)]
@@ -287,15 +291,13 @@ mod tests {
 
     #[test]
     fn query_values_stay_one_value() {
-        let q = query_string(&[
-            ("login".into(), "x&role=owner".into()),
-            ("page".into(), "1".into()),
-        ]);
+        let q = append_query(String::new(), [("login", "x&role=owner"), ("page", "1")]);
         assert_eq!(q, "login=x%26role%3Downer&page=1");
         let parsed: Vec<(String, String)> =
             form_urlencoded::parse(q.as_bytes()).into_owned().collect();
         assert_eq!(parsed[0], ("login".into(), "x&role=owner".into()));
-        assert_eq!(query_string(&[]), "");
+        assert_eq!(append_query(String::new(), []), "");
+        assert_eq!(append_query("/u?".into(), [("a", "1")]), "/u?a=1");
     }
 
     #[test]
@@ -365,7 +367,7 @@ mod tests {
 
         #[test]
         fn no_value_adds_a_query_parameter(v in any::<String>()) {
-            let q = query_string(&[("login".into(), v.clone()), ("x".into(), "1".into())]);
+            let q = append_query(String::new(), [("login", v.as_str()), ("x", "1")]);
             let parsed: Vec<(String, String)> =
                 form_urlencoded::parse(q.as_bytes()).into_owned().collect();
             prop_assert_eq!(parsed.len(), 2);

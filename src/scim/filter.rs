@@ -451,8 +451,16 @@ impl<'c, 'a> Parser<'c, 'a> {
                 let end = string_end(rest)
                     .ok_or_else(|| self.syntax(start, "a string closed by '\"'"))?;
                 let text = &rest[..end];
-                let s: String = serde_json::from_str(text)
-                    .map_err(|e| self.syntax(start, &format!("a valid JSON string ({e})")))?;
+                // Without escapes or control characters, the text between the quotes is the
+                // string; else JSON's rules decode or refuse it.
+                let plain = text
+                    .get(1..end - 1)
+                    .filter(|inner| !inner.bytes().any(|b| b == b'\\' || b < 0x20));
+                let s: String = match plain {
+                    Some(inner) => inner.to_owned(),
+                    None => serde_json::from_str(text)
+                        .map_err(|e| self.syntax(start, &format!("a valid JSON string ({e})")))?,
+                };
                 self.cur.set_pos(start + end);
                 Ok(CompValue::Str(s))
             }
@@ -923,16 +931,37 @@ fn compare_bools(a: bool, b: bool, op: CompareOp) -> bool {
 }
 
 fn compare_strings(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
-    let (a, b) = if case_exact {
-        (a.to_string(), b.to_string())
-    } else {
-        (a.to_lowercase(), b.to_lowercase())
-    };
+    if case_exact {
+        return compare_str(a, b, op);
+    }
+    if a.is_ascii() && b.is_ascii() {
+        // ASCII lowercases as Unicode does, one byte for one byte: compared as they stand.
+        return match op {
+            CompareOp::Sw => a
+                .get(..b.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(b)),
+            CompareOp::Ew => a
+                .len()
+                .checked_sub(b.len())
+                .and_then(|at| a.get(at..))
+                .is_some_and(|end| end.eq_ignore_ascii_case(b)),
+            CompareOp::Co => compare_str(&a.to_ascii_lowercase(), &b.to_ascii_lowercase(), op),
+            _ => ordered(op, ascii_lower(a).cmp(ascii_lower(b))),
+        };
+    }
+    compare_str(&a.to_lowercase(), &b.to_lowercase(), op)
+}
+
+fn ascii_lower(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().map(|c| c.to_ascii_lowercase())
+}
+
+fn compare_str(a: &str, b: &str, op: CompareOp) -> bool {
     match op {
-        CompareOp::Co => a.contains(&b),
-        CompareOp::Sw => a.starts_with(&b),
-        CompareOp::Ew => a.ends_with(&b),
-        _ => ordered(op, a.cmp(&b)),
+        CompareOp::Co => a.contains(b),
+        CompareOp::Sw => a.starts_with(b),
+        CompareOp::Ew => a.ends_with(b),
+        _ => ordered(op, a.cmp(b)),
     }
 }
 
@@ -1284,6 +1313,13 @@ pub(crate) mod tests {
 
         let e = syntax_error(r#"userName eq "bad \q escape""#);
         assert_eq!(e.position, 12);
+        assert!(e.expected.contains("JSON string"));
+
+        // A control character must be escaped in a JSON string, as in one without escapes.
+        let e = syntax_error("userName eq \"tab\there\"");
+        assert_eq!(e.position, 12);
+        assert!(e.expected.contains("JSON string"));
+        let e = syntax_error("userName eq \"a\\\"b\u{1}\"");
         assert!(e.expected.contains("JSON string"));
 
         let e = syntax_error("a eq 1.2.3");
@@ -2020,6 +2056,26 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        // Case-insensitive comparison is that of the Unicode lowercase forms, whatever path it
+        // takes (ASCII strings are compared without making them).
+        #[test]
+        fn strings_compare_as_their_lowercase_forms(
+            a in "[a-cA-C@._]{0,6}|\\PC{0,6}",
+            b in "[a-cA-C@._]{0,4}|\\PC{0,4}",
+        ) {
+            for op in CompareOp::ALL {
+                let (la, lb) = (a.to_lowercase(), b.to_lowercase());
+                let expected = match op {
+                    CompareOp::Co => la.contains(&lb),
+                    CompareOp::Sw => la.starts_with(&lb),
+                    CompareOp::Ew => la.ends_with(&lb),
+                    _ => ordered(op, la.cmp(&lb)),
+                };
+                prop_assert_eq!(compare_strings(&a, &b, op, false), expected, "{} {} {}", a, op.as_str(), b);
+                prop_assert_eq!(compare_strings(&a, &b, op, true), compare_str(&a, &b, op));
+            }
+        }
+
         #[test]
         fn display_parses_back_to_the_same_filter(filter in arb_filter()) {
             let text = filter.to_string();

@@ -105,10 +105,21 @@ impl ListQuery {
         };
         let q = q.strip_prefix('?').unwrap_or(q);
         // A repeated parameter: the last one wins.
-        for (name, value) in form_urlencoded::parse(q.as_bytes()) {
-            let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "filter" => query.filter = (!value.is_empty()).then(|| value.to_string()),
+        let mut lower = [0u8; PARAM_ROOM];
+        for (name, raw) in form_urlencoded::parse(q.as_bytes()) {
+            let value = raw.trim();
+            // A name longer than every parameter's is none of them.
+            let name = lowercase_in(&name, &mut lower).unwrap_or_default();
+            match name {
+                "filter" => {
+                    query.filter = if value.is_empty() {
+                        None
+                    } else if value.len() == raw.len() {
+                        Some(raw.into_owned())
+                    } else {
+                        Some(value.to_owned())
+                    }
+                }
                 "startindex" => {
                     if let Some(n) = integer("startIndex", value)? {
                         // RFC 7644 §3.4.2.4: "A value less than 1 SHALL be interpreted as 1."
@@ -166,6 +177,17 @@ impl ListQuery {
         let end = start.saturating_add(self.count).min(total);
         start..end
     }
+}
+
+/// Room for the longest parameter name, `excludedAttributes`.
+const PARAM_ROOM: usize = 18;
+
+/// `name` in ASCII lower case, written in `buf`; `None` when it does not fit.
+fn lowercase_in<'b>(name: &str, buf: &'b mut [u8; PARAM_ROOM]) -> Option<&'b str> {
+    let out = buf.get_mut(..name.len())?;
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok()
 }
 
 /// An integer parameter: `None` when empty, saturated when out of `i64` range.

@@ -229,14 +229,14 @@ impl ResourceSchema {
                 return Resolved::new(&self.core, attr, path.sub.as_deref());
             }
         }
-        let candidates: Vec<&SchemaDef> = match &path.schema {
-            Some(urn) => vec![self.schema(urn)?],
-            None => self.schemas().collect(),
-        };
-        candidates.into_iter().find_map(|schema| {
-            let attr = schema.attribute(&path.name)?;
+        let in_schema = |schema| {
+            let attr = SchemaDef::attribute(schema, &path.name)?;
             Some(Resolved::new(schema, attr, path.sub.as_deref()))
-        })?
+        };
+        match &path.schema {
+            Some(urn) => in_schema(self.schema(urn)?)?,
+            None => self.schemas().find_map(in_schema)?,
+        }
     }
 
     /// The definition a path points at (the sub-attribute if the path names one), for changing

@@ -442,11 +442,12 @@ fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimE
     if !schema.core.id.eq_ignore_ascii_case(urn::USER) {
         return Ok(());
     }
-    let groups = AttrPath::new("groups");
-    if named_paths(f)
-        .iter()
-        .any(|p| canonical(p, schema).parent() == groups)
-    {
+    // The core schema's `groups` (or a sub-attribute of it), however it is spelt.
+    let names_groups = |p: &AttrPath| match schema.find(p) {
+        Some(found) => !found.is_extension(schema) && found.attr.name == "groups",
+        None => p.schema.is_none() && p.name == "groups",
+    };
+    if named_paths(f).iter().any(names_groups) {
         return Err(ScimError::invalid_filter(
             "users cannot be filtered on their groups; list the groups of a user with \
              GET /Groups?filter=members[value eq \"<user id>\"]",
@@ -840,6 +841,19 @@ users:
         assert!(e.detail.contains("members[value eq"), "{}", e.detail);
         let f = Filter::parse(r#"userName eq "x" and groups.display eq "Sales""#).unwrap();
         assert!(refuse_server_filled(&f, ResourceSchema::user()).is_err());
+        // However it is spelt.
+        for text in [
+            r#"GROUPS.value eq "5""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:groups.value eq "5""#,
+        ] {
+            let f = Filter::parse(text).unwrap();
+            assert!(
+                refuse_server_filled(&f, ResourceSchema::user()).is_err(),
+                "{text}"
+            );
+        }
+        let f = Filter::parse(r#"userName eq "groups""#).unwrap();
+        assert!(refuse_server_filled(&f, ResourceSchema::user()).is_ok());
         let f = Filter::parse(r#"displayName eq "x""#).unwrap();
         assert!(refuse_server_filled(&f, ResourceSchema::group()).is_ok());
     }
