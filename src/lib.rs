@@ -19,8 +19,9 @@
 //! Not here: the pingora start/stop helpers (`crates/hosting`, shared with the example APIs)
 //! and the example legacy APIs used by the demo and the tests (`crates/example-apis`).
 //!
-//! The library has no `unsafe` code, and forbids it. The binary's one `unsafe` block (tuning
-//! glibc's malloc arenas before any thread starts) lives in `main.rs`, with its SAFETY note.
+//! The library has no `unsafe` code, and forbids it. The binary's `unsafe` code lives beside
+//! `main.rs`, each block with its SAFETY note: the allocator (`allocator.rs`), giving back the
+//! start-up code's pages (`resident.rs`), tuning glibc's malloc arenas (`main.rs`).
 
 #![forbid(unsafe_code)]
 

@@ -24,6 +24,7 @@ use scim_gateway_hosting::{
 };
 
 mod allocator;
+mod resident;
 
 /// The binary's allocator: mimalloc, whose malloc and free cost a fraction of glibc's on the
 /// request path (measured in docs/performance.md, with the memory it keeps).
@@ -313,6 +314,9 @@ fn serve(config_path: &Path) -> ExitCode {
     tracing::info!(%addr, admin = %admin, "scim-gateway listening");
     match start_with_signals(conf, services, &addrs) {
         Ok(server) => {
+            // Serving: the code only start-up ran leaves the resident set.
+            let released_kb = resident::release_startup_code();
+            tracing::debug!(released_kb, "start-up code released");
             drain(server, &in_flight, grace);
             ExitCode::SUCCESS
         }
