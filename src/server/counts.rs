@@ -81,7 +81,7 @@ pub async fn refresh(gw: &Gateway, force: bool) {
 /// Counts `tenant`'s users and groups through the mapping.
 pub async fn count_tenant(gw: &Gateway, tenant: &Tenant) -> Result<Counts, ScimError> {
     let record = RequestRecord::default();
-    let request_id = format!("counts-{}", uuid::Uuid::new_v4().simple());
+    let request_id = format!("counts-{}", crate::server::observe::random_id().simple());
     let cx = Ctx {
         gw,
         tenant,
