@@ -475,6 +475,31 @@ impl Config {
     }
 }
 
+/// A host name or an IPv4 address: at most 253 characters, in dot-separated labels of 1 to 63
+/// letters, digits, `-` or `_`. One pass over the bytes: it is checked on every request.
+fn is_host_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let mut label = 0;
+    for b in name.bytes() {
+        if b == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
+}
+
 /// A `Host` value or an `allowed_hosts` entry: its host as written (an IPv6 address with its
 /// brackets, a trailing dot dropped; host names compare ignoring ASCII case) and its port, if
 /// any; `None` when it is not a host name, an IPv4 address or a bracketed IPv6 address, with an
@@ -500,15 +525,7 @@ pub fn parse_host(text: &str) -> Option<(&str, Option<u16>)> {
             None => (text, None),
         };
         let name = host.strip_suffix('.').unwrap_or(host);
-        let ok = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if !ok {
+        if !is_host_name(name) {
             return None;
         }
         (name, port)
@@ -899,5 +916,22 @@ mod tests {
         assert_eq!(parse_host("[::1]"), Some(("[::1]", None)));
         assert_eq!(parse_host("[::1]:8443"), Some(("[::1]", Some(8443))));
         assert_eq!(parse_host("[::1]x"), None);
+    }
+
+    proptest::proptest! {
+        // The one-pass check says what checking each dot-separated label says.
+        #[test]
+        fn host_names_are_checked_label_by_label(
+            name in "[a-z0-9._ -]{0,8}|[a.]{60,70}|a{60,70}(\\.a{1,3})?"
+        ) {
+            let by_labels = !name.is_empty()
+                && name.len() <= 253
+                && name.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
+            proptest::prop_assert_eq!(is_host_name(&name), by_labels, "{:?}", name);
+        }
     }
 }
