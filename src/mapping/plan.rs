@@ -268,8 +268,8 @@ pub struct BackendSpec {
 /// How the tenant's legacy id goes with every legacy call (`backend.tenant`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantParam {
-    /// In this header (`X-Acme-Tenant: <legacy id>`).
-    Header(String),
+    /// In this header (`X-Acme-Tenant: <legacy id>`), its name parsed once, at load.
+    Header(http::HeaderName),
     /// In this query parameter (`?tenant=<legacy id>`), before the call's own parameters.
     Query(String),
 }
@@ -314,9 +314,9 @@ impl BackendSpec {
             .map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
-    pub fn tenant_header<'a>(&'a self, tenant: &'a str) -> Option<(&'a str, &'a str)> {
+    pub fn tenant_header<'a>(&'a self, tenant: &'a str) -> Option<(&'a http::HeaderName, &'a str)> {
         match &self.tenant {
-            Some(TenantParam::Header(name)) => Some((name.as_str(), tenant)),
+            Some(TenantParam::Header(name)) => Some((name, tenant)),
             _ => None,
         }
     }
@@ -959,8 +959,11 @@ mod tests {
             ),
             "/t/x%26role%3Downer/users/7?expand=all&tenant=x%26role%3Downer&q=1"
         );
-        b.tenant = Some(TenantParam::Header("X-Tenant".into()));
-        assert_eq!(b.tenant_header("acme"), Some(("X-Tenant", "acme")));
+        b.tenant = Some(TenantParam::Header(http::HeaderName::from_static(
+            "x-tenant",
+        )));
+        let (name, value) = b.tenant_header("acme").expect("a tenant header");
+        assert_eq!((name.as_str(), value), ("x-tenant", "acme"));
         assert_eq!(
             b.target(&e, "acme", Some("7"), None, &[]),
             "/t/acme/users/7?expand=all"

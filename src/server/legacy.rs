@@ -238,7 +238,7 @@ async fn call_raw(
         shared_headers.push(header(name, value)?);
     }
     if let Some((name, value)) = cx.mapping.backend.tenant_header(tenant) {
-        shared_headers.push(header(name, value)?);
+        shared_headers.push((name.clone(), value_of(name.as_str(), value)?));
     }
     let mut headers = Vec::new();
     if let Some(tag) = &call.if_match {

@@ -406,7 +406,8 @@ fn static_headers(
             .is_some_and(|a| a.eq_ignore_ascii_case(name))
         {
             Some("the credential of backend.auth is sent in it")
-        } else if matches!(tenant, Some(TenantParam::Header(t)) if t.eq_ignore_ascii_case(name)) {
+        } else if matches!(tenant, Some(TenantParam::Header(t)) if t.as_str().eq_ignore_ascii_case(name))
+        {
             Some("backend.tenant sends the tenant in it")
         } else {
             None
@@ -452,7 +453,7 @@ fn tenant_param(
         (Some(h), None) => {
             let name = h.value.trim();
             let lower = name.to_ascii_lowercase();
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            let Ok(parsed) = http::HeaderName::from_bytes(name.as_bytes()) else {
                 cx.report(
                     loc(h),
                     &format!("{at}.header"),
@@ -460,7 +461,7 @@ fn tenant_param(
                     Some("write a header name like X-Tenant".into()),
                 );
                 return None;
-            }
+            };
             let taken = OWN_HEADERS.contains(&lower.as_str())
                 || auth
                     .and_then(BackendAuth::header_name)
@@ -474,7 +475,7 @@ fn tenant_param(
                 );
                 return None;
             }
-            Some(TenantParam::Header(name.to_string()))
+            Some(TenantParam::Header(parsed))
         }
         (None, Some(q)) if !q.value.trim().is_empty() => {
             Some(TenantParam::Query(q.value.trim().to_string()))

@@ -306,7 +306,9 @@ fn the_tenant_is_read_from_backend_tenant_and_paths() {
     .unwrap();
     assert_eq!(
         m.backend.tenant,
-        Some(TenantParam::Header("X-Tenant".into()))
+        Some(TenantParam::Header(http::HeaderName::from_static(
+            "x-tenant"
+        )))
     );
     let m = load_str(
         SOURCE,
