@@ -99,7 +99,7 @@ impl MembershipCache {
         // the server's worker threads.
         let load = Box::pin(load());
         self.user_groups
-            .try_get_with(key, async { load.await.map(Arc::new) })
+            .try_get_with(key, async { load.await.map(shared_list) })
             .await
             .map_err(|e| (*e).clone())
     }
@@ -151,6 +151,18 @@ impl MembershipCache {
 
 /// The cache key of a tenant's user. Tenant names never contain '/' (`keys::check_tenant_name`),
 /// so the first '/' separates the two and no two (tenant, user) pairs share a key.
+/// `groups` as a cache entry: one list shared by every user in no group (most users, in most
+/// products), rather than an allocation of its own per entry.
+fn shared_list(groups: Vec<GroupRef>) -> Arc<Vec<GroupRef>> {
+    static NONE: std::sync::LazyLock<Arc<Vec<GroupRef>>> =
+        std::sync::LazyLock::new(|| Arc::new(Vec::new()));
+    if groups.is_empty() {
+        Arc::clone(&NONE)
+    } else {
+        Arc::new(groups)
+    }
+}
+
 fn entry_key(tenant: &str, user_id: &str) -> String {
     let mut key = String::with_capacity(tenant.len() + 1 + user_id.len());
     key.push_str(tenant);
@@ -202,6 +214,21 @@ mod tests {
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 1 });
+    }
+
+    #[tokio::test]
+    async fn users_in_no_group_share_one_list_and_the_others_keep_their_own() {
+        let cache = MembershipCache::new(Duration::from_secs(60), 100);
+        let mut lists = Vec::new();
+        for (user, groups) in [("u1", vec![]), ("u2", vec![]), ("u3", vec![g("a")])] {
+            let got = cache
+                .user_groups("t", user, move || async move { Ok(groups) })
+                .await
+                .unwrap();
+            lists.push(got);
+        }
+        assert!(lists[0].is_empty() && Arc::ptr_eq(&lists[0], &lists[1]));
+        assert_eq!(lists[2].as_slice(), &[g("a")]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
