@@ -7,9 +7,7 @@
 //! [`release_startup_code`] tells the kernel (`madvise(MADV_DONTNEED)`) that the process no
 //! longer needs the pages of its executable mappings: they leave its resident set, and the
 //! code that runs again is mapped back from the page cache on its first use (a minor fault,
-//! no disk read while the file stays cached). The mappings are also marked for random access
-//! (`MADV_RANDOM`): a fault then maps the one page it needs, where the kernel would otherwise
-//! map up to 64 KB around it, so what stays resident is the code requests run.
+//! no disk read while the file stays cached). What stays resident is the code requests run.
 //!
 //! Only read-only, executable mappings of a file, that hold no page of their own (no
 //! copy-on-write page: `Anonymous: 0 kB`), are released: their content is the file's, so
@@ -33,15 +31,15 @@ pub fn release_startup_code() -> u64 {
     };
     let mut released = 0;
     for region in code_regions(&smaps) {
-        let (start, len) = (region.start as *mut libc::c_void, region.end - region.start);
         // SAFETY: the range is a whole mapping of the process, read-only and backed by a file
-        // with no page of its own (checked by `code_regions`). MADV_RANDOM is a hint (no
-        // read-ahead: a fault maps the page it needs, not its neighbours too); MADV_DONTNEED
-        // only unmaps the pages, which fault back in from the file, unchanged, when the code
-        // runs again.
+        // with no page of its own (checked by `code_regions`): MADV_DONTNEED only unmaps its
+        // pages, which fault back in from the file, unchanged, when the code runs again.
         let done = unsafe {
-            libc::madvise(start, len, libc::MADV_RANDOM);
-            libc::madvise(start, len, libc::MADV_DONTNEED)
+            libc::madvise(
+                region.start as *mut libc::c_void,
+                region.end - region.start,
+                libc::MADV_DONTNEED,
+            )
         };
         if done == 0 {
             released += region.resident_kb;
