@@ -14,9 +14,9 @@
 //!
 //! Equivalent to reading the whole document, also in the corners: a key that appears twice
 //! counts with its last value (as `serde_json` keeps it), a field on the way that is not an
-//! object leaves the values under it out, and a body that is not JSON is refused with the same
-//! error. One difference, towards leniency only: keys, and text in the skipped parts of a
-//! record, are not checked for valid UTF-8.
+//! object leaves the values under it out, and a body that is not JSON (or not UTF-8, in the
+//! skipped parts too) is refused with the same error. The body's UTF-8 is checked once, whole
+//! ([`json_text::utf8_text`]), and its strings are then read as text.
 //!
 //! A list answer is read the same way by a [`ListReader`]: each item as one record, and only
 //! the members the total and the next cursor are read from kept whole.
@@ -27,6 +27,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::Value;
 
 use super::legacy_path::{CaptureAt, Captured, LegacyPath};
+use crate::scim::json_text;
 
 /// The visit methods of the JSON scalars (and of null, with `unit`), each answering `$value`:
 /// a scalar holds no field.
@@ -130,7 +131,11 @@ impl RecordReader {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Some(Ok(Captured { values }));
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let text = match json_text::utf8_text(bytes) {
+            Ok(text) => text,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
         let read = NodeSeed {
             node,
             out: &mut values,
@@ -227,7 +232,7 @@ impl ListReader {
             }
             return Ok(read);
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut de = serde_json::Deserializer::from_str(json_text::utf8_text(bytes)?);
         if self.items.is_empty() {
             read.items = ItemsSeed { record }.deserialize(&mut de)?;
         } else {
@@ -322,8 +327,7 @@ enum ListKey<'r> {
     Other,
 }
 
-/// A key of a list answer's object. Read as a string (checked UTF-8, as reading the whole
-/// answer would): the few keys of an answer's top level do not need [`KeySeed`]'s raw bytes,
+/// A key of a list answer's object. Read as a string: the few keys of an answer's top level do not need [`KeySeed`]'s raw bytes,
 /// and a second reader of raw keys would cost the record's reader its inlined one.
 #[derive(Clone, Copy)]
 struct ListKeySeed<'r> {
@@ -605,8 +609,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 }
 
 /// A key of an object read against `node`: the child it names, if any (looked up as the key's
-/// bytes, escapes decoded: no `String` made, and no UTF-8 check, as a key that is not UTF-8
-/// names no field the mapping reads).
+/// bytes, escapes decoded: no `String` made).
 struct KeySeed<'r> {
     node: &'r Node,
 }
@@ -1191,6 +1194,25 @@ mod tests {
             r#"{"id": "7", "login": 12, "full_name": "Mary Ann Smith", "manager_id": "x"}"#,
         ] {
             agree(&fixture, text, None).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_answer_that_is_not_utf8_is_refused_as_the_whole_document_refuses_it() {
+        let fixture = load_str("fixture.yaml", FIXTURE).unwrap().users;
+        let reader = fixture.plan.reader.as_ref().unwrap();
+        let list = fixture.endpoints.list.reader.as_ref().unwrap();
+        for bytes in [
+            // In a value the translation reads, in one it skips, in a key.
+            &b"{\"id\": 7, \"login\": \"caf\xe9\"}"[..],
+            b"{\"id\": 7, \"unread\": \"\xc3\x28\"}",
+            b"{\"id\": 7, \"\xff\": 1}",
+        ] {
+            let whole = serde_json::from_slice::<Value>(bytes).unwrap_err();
+            let captured = reader.read(bytes, None).unwrap().unwrap_err();
+            assert_eq!(captured.to_string(), whole.to_string());
+            let page = [&b"{\"data\": ["[..], bytes, b"]}"].concat();
+            assert!(list.read(reader, &page).is_err());
         }
     }
 

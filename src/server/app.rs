@@ -225,7 +225,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request needs a JSON body"));
     }
-    serde_json::from_slice(body)
+    json_text::parse_value(body)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 

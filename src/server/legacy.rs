@@ -23,7 +23,7 @@ use crate::mapping::{
     location_id, Draft, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping,
 };
 use crate::metrics;
-use crate::scim::ScimError;
+use crate::scim::{json_text, ScimError};
 use crate::server::context::Ctx;
 use crate::server::tap::{Section, Tap, TapOutcome, TappedCall};
 use crate::server::wire::REQUEST_ID_HEADER;
@@ -338,7 +338,7 @@ fn parse_reply(call: &Call<'_>, response: BackendResponse) -> Result<LegacyRespo
     let body = if response.body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&response.body).map_err(|_| not_json(call, response.status))?
+        json_text::parse_value(&response.body).map_err(|_| not_json(call, response.status))?
     };
     // A record answered is taken out of the endpoint's answer envelope (`{"data": {…}}`): what
     // the callers and the record cache see is the record itself.

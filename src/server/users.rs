@@ -11,7 +11,7 @@ use crate::scim::etag::{self, Condition};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::schema::ResourceSchema;
-use crate::scim::{urn, ScimError};
+use crate::scim::{json_text, urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::{location_of, set_group_refs, set_location};
 use crate::server::groups;
@@ -94,7 +94,7 @@ async fn fetch_for_write(cx: &Ctx<'_>, id: &str) -> Result<Fetched, ScimError> {
     if r.endpoints.update_if_match && !reads_first(r) {
         let cached = cx.records.get(&cx.tenant.name, id).await;
         // A record that no longer parses, or is another one, is simply read again.
-        if let Some(legacy) = cached.and_then(|raw| serde_json::from_slice::<Value>(&raw).ok()) {
+        if let Some(legacy) = cached.and_then(|raw| json_text::parse_value(&raw).ok()) {
             if !r.is_deleted(&legacy) && r.legacy_id(&legacy).as_deref() == Some(id) {
                 let scim = r.to_scim(&legacy)?;
                 if let Some(name) = user_name(scim.get("userName")) {
