@@ -9,6 +9,7 @@
 //! loader's check (`load/endpoints.rs`). Not here: paths (`template`), and the body the gateway
 //! writes itself on create and update (`translate`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Number, Value};
@@ -180,15 +181,23 @@ impl Text {
 
     /// The value with its placeholders filled, as text (encoding is the caller's: a query
     /// value is form-encoded by `append_query`, a body value serialized as a JSON string).
-    pub(crate) fn render(&self, fill: &Fill<'_>) -> String {
-        let mut out = String::new();
-        for piece in &self.pieces {
-            match piece {
-                Piece::Literal(s) => out.push_str(s),
-                Piece::Hole(p) => out.push_str(fill.value(*p)),
+    /// A value of one piece (a constant, or one placeholder) is lent, not copied.
+    pub(crate) fn render<'t>(&'t self, fill: &Fill<'t>) -> Cow<'t, str> {
+        match self.pieces.as_slice() {
+            [] => Cow::Borrowed(""),
+            [Piece::Literal(s)] => Cow::Borrowed(s),
+            [Piece::Hole(p)] => Cow::Borrowed(fill.value(*p)),
+            pieces => {
+                let mut out = String::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Literal(s) => out.push_str(s),
+                        Piece::Hole(p) => out.push_str(fill.value(*p)),
+                    }
+                }
+                Cow::Owned(out)
             }
         }
-        out
     }
 }
 
@@ -293,7 +302,7 @@ fn render(n: &Node, fill: &Fill<'_>) -> Value {
                     _ => Value::String(text.to_string()),
                 }
             }
-            _ => Value::String(t.render(fill)),
+            _ => Value::String(t.render(fill).into_owned()),
         },
         Node::Array(items) => Value::Array(items.iter().map(|i| render(i, fill)).collect()),
         Node::Object(fields) => {

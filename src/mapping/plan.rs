@@ -4,6 +4,7 @@
 //! group membership); the attribute plan stays private to the mapping module and is used
 //! through the methods in `translate`, `list`, `pushdown`, `legacy_errors` and `membership`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -492,14 +493,17 @@ impl Endpoint {
             tenant,
             ..Fill::default()
         };
-        let rendered: Vec<String> = self.query.iter().map(|(_, v)| v.render(&fill)).collect();
+        let rendered: Vec<Cow<str>> = self.query.iter().map(|(_, v)| v.render(&fill)).collect();
         let params = self
             .query
             .iter()
             .zip(&rendered)
-            .map(|((k, _), v)| (k.as_str(), v.as_str()))
+            .map(|((k, _), v)| (k.as_str(), v.as_ref()))
             .chain(tenant_param)
             .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // Room for the query as written (form-encoding may still lengthen a value).
+        let room: usize = params.clone().map(|(k, v)| k.len() + v.len() + 2).sum();
+        out.reserve(room);
         out.push('?');
         append_query(out, params)
     }
