@@ -4,6 +4,10 @@
 //! legacy API sent (one shared buffer, about 1–2 KB) and parsed again when used: a parsed JSON
 //! tree is several times larger, and thousands of them cost memory and CPU on every read.
 //!
+//! Records are put here, and taken out when a write makes them stale, once the request's answer
+//! is written (the answer does not wait on the cache's bookkeeping; the same connection's next
+//! request sees the result, and a removal is also made at once): see `server::users`.
+//!
 //! It is only used where a stale record cannot do harm: the gateway reads from it only for a
 //! write whose update endpoint sends the record's version as `If-Match` (`if_match: true` in the
 //! mapping), so a record that changed in the legacy product since is refused there (412) and

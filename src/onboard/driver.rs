@@ -284,6 +284,10 @@ impl Driver {
             if_none_match: None,
         };
         let reply = handle_as(&self.gw, &self.tenant, &request, &record).await;
+        // What the listener would run once the answer is out, before the next request.
+        if let Some(work) = record.take_after_answer() {
+            work.await;
+        }
         drop(record);
         let calls = std::mem::take(
             &mut *recorder

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use http::{header, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use scim_gateway_hosting::AfterAnswer;
 use serde_json::Value;
 
 use crate::config::GroupPatchAnswer;
@@ -103,7 +104,11 @@ impl ServeHttp for ScimApp {
             }
         };
         observe::finish(&gateway, &request, &record, &mut reply, started);
-        to_http(reply)
+        let mut response = to_http(reply);
+        if let Some(work) = record.take_after_answer() {
+            response.extensions_mut().insert(AfterAnswer::new(work));
+        }
+        response
     }
 }
 

@@ -12,7 +12,8 @@
 //! 3. State: [`roles`] (the look-up of the legacy roles named by name), [`gateway`] (one
 //!    generation of the shared state), [`context`] (`Ctx`: one request's view of it),
 //!    [`reload`] (the reloadable generation, `Live`).
-//! 4. Legacy calls and list selection: [`legacy`], [`select`].
+//! 4. Legacy calls and list selection: [`legacy`], [`select`]; [`recent`] (the record cache as
+//!    a request fills it, after its answer).
 //! 5. Observation: [`observe`] (request id, metrics, access and provisioning logs).
 //! 6. The operations: [`users`], [`groups`].
 //! 7. The application: [`app`] (the SCIM `ServeHttp`: read, authenticate, rate limit, route,
@@ -31,6 +32,7 @@ pub(crate) mod legacy;
 pub(crate) mod lookups;
 pub(crate) mod observe;
 pub(crate) mod rate_limit;
+pub(crate) mod recent;
 pub(crate) mod record;
 pub mod reload;
 pub mod role_retry;

@@ -16,6 +16,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::{location_of, set_group_refs, set_location};
 use crate::server::groups;
 use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
+use crate::server::recent;
 use crate::server::record;
 use crate::server::router::{self, Collection};
 use crate::server::select::{self, Selection};
@@ -80,7 +81,7 @@ async fn remember_read(cx: &Ctx<'_>, id: &str, user_name_value: Option<&Value>, 
         cx.record.set_user_name(name);
     }
     if resource(cx).endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, id, raw).await;
+        recent::remember(cx, id, raw);
     }
 }
 
@@ -500,7 +501,7 @@ async fn send_create<'c>(cx: &'c Ctx<'_>, new: &NewUser<'_>) -> Result<Sent<'c>,
             }
         }
     } else if r.endpoints.update_if_match {
-        cx.records.put(&cx.tenant.name, &id, made.raw).await;
+        recent::remember(cx, &id, made.raw);
     }
     Ok(Sent::Made(UserAnswer::Drafted(scim)))
 }
@@ -669,7 +670,7 @@ async fn write_user<'c>(
                 LegacyItem::Whole(old.legacy)
             }
             Err(e) if guarded && e.answer() == LegacyAnswer::PreconditionFailed => {
-                cx.records.forget(&cx.tenant.name, id).await;
+                recent::forget(cx, id).await;
                 return Ok(Written::Stale);
             }
             Err(e) => return Err(e.error),
@@ -703,11 +704,11 @@ async fn write_user<'c>(
     }
     match written_raw {
         Some(raw) if !mark_deleted && !stale && r.endpoints.update_if_match => {
-            cx.records.put(&cx.tenant.name, id, raw).await
+            recent::remember(cx, id, raw)
         }
         // Nothing was written: the cache holds what was read.
         None if unchanged && !changed_active => {}
-        _ => cx.records.forget(&cx.tenant.name, id).await,
+        _ => recent::forget(cx, id).await,
     }
     if mark_deleted {
         return Ok(Written::User(UserAnswer::Whole(Value::Null)));
@@ -798,7 +799,7 @@ pub async fn delete(cx: &Ctx<'_>, id: &str, if_match: Option<&Condition>) -> Res
                 let now = Box::pin(fetch(cx, id)).await?;
                 etag::check_if_match(if_match, &now.scim, "user")?;
             }
-            cx.records.forget(&cx.tenant.name, id).await;
+            recent::forget(cx, id).await;
             legacy::delete_record(cx, r, id, no_user(id)).await?;
         }
         OnDelete::Deactivate => {

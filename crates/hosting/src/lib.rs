@@ -34,7 +34,8 @@ use pingora::services::ServiceWithDependents;
 use tokio::sync::watch;
 
 pub use listener::{
-    BusyAnswer, HttpListener, InFlight, Limits, ListenerEvents, ListenerOptions, Refusal,
+    AfterAnswer, BusyAnswer, HttpListener, InFlight, Limits, ListenerEvents, ListenerOptions,
+    Refusal,
 };
 
 /// The read buffer of each accepted connection. pingora's default (64 KiB, sized for proxying

@@ -15,10 +15,17 @@
 //! Each of these is reported to the listener's [`ListenerEvents`] (the gateway counts them), and
 //! every request from its head read to its response written is counted in an [`InFlight`]
 //! (what a draining server waits for). HTTP/2 is not served.
+//!
+//! An app may leave work for after its answer is out ([`AfterAnswer`], in the response's
+//! extensions: a cache insert the answer does not depend on): it runs on the connection's task
+//! once the response is written, before the connection's next request is read, still counted
+//! in flight.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +38,35 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::deadline::{Clock, DeadlineStream, Phase};
+
+/// Work a `ServeHttp` app leaves for after its answer is written: put in the response's
+/// extensions, taken out by the listener, run once the response is out (before the connection's
+/// next request is read). For what the answer does not wait on (a cache insert whose
+/// bookkeeping would otherwise sit in the answer's latency). Cloned as extensions must be; only
+/// one clone runs it.
+#[derive(Clone)]
+pub struct AfterAnswer(Arc<Mutex<Option<Work>>>);
+
+type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl AfterAnswer {
+    pub fn new(work: impl Future<Output = ()> + Send + 'static) -> AfterAnswer {
+        AfterAnswer(Arc::new(Mutex::new(Some(Box::pin(work)))))
+    }
+
+    async fn run(self) {
+        let work = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(work) = work {
+            work.await;
+        }
+    }
+}
+
+impl fmt::Debug for AfterAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AfterAnswer")
+    }
+}
 
 /// The limits of one listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,7 +366,8 @@ where
             if *shutdown.borrow() {
                 session.set_keepalive(None);
             }
-            let response = self.app.response(&mut session).await;
+            let mut response = self.app.response(&mut session).await;
+            let after = response.extensions_mut().remove::<AfterAnswer>();
             // What the app left of the body is drained before the connection is reused: under
             // the body deadline again.
             clock.enter(Phase::Body, Some(limits.body_timeout));
@@ -340,6 +377,9 @@ where
             write_response(&mut session, response).await;
             let persistent = HttpPersistentSettings::for_session(&session);
             let finished = session.finish().await;
+            if let Some(after) = after {
+                after.run().await;
+            }
             drop(request);
             if let Some(phase) = clock.expired() {
                 self.refused(Refusal::of(phase));

@@ -24,6 +24,7 @@ use crate::scim::ScimError;
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call, Meaning, Try};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
+use crate::server::recent;
 use crate::server::record;
 use crate::server::roles;
 use crate::server::router;
@@ -461,7 +462,7 @@ async fn set_user_group_once(
     cx.membership
         .invalidate_users(&cx.tenant.name, [user_id])
         .await;
-    cx.records.forget(&cx.tenant.name, user_id).await;
+    recent::forget(cx, user_id).await;
     Try::of_write(result, Set::Done)
 }
 

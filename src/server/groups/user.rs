@@ -11,6 +11,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::legacy::{self, Call};
+use crate::server::recent;
 use crate::server::roles;
 
 use super::{display_name, find, held, shows};
@@ -56,7 +57,7 @@ where
             ..Call::new(legacy::update_endpoint(users)?)
         };
         let result = legacy::call_with(cx, users, &call).await;
-        cx.records.forget(&cx.tenant.name, user_id).await;
+        recent::forget(cx, user_id).await;
         result.map_err(|e| e.error)?;
         cx.record
             .applied(format!("updated the role and flags of user {user_id}"));
