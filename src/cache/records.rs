@@ -6,7 +6,7 @@
 //!
 //! Records are put here, and taken out when a write makes them stale, once the request's answer
 //! is written (the answer does not wait on the cache's bookkeeping; the same connection's next
-//! request sees the result, and a removal is also made at once): see `server::users`.
+//! request sees the result, and a removal is also made at once): see `server::recent`.
 //!
 //! It is only used where a stale record cannot do harm: the gateway reads from it only for a
 //! write whose update endpoint sends the record's version as `If-Match` (`if_match: true` in the
@@ -20,6 +20,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
+
+/// A change of the cache left for later (until a request's answer is written), done by
+/// [`RecordCache::apply`]: `record` becomes the current state of user `id` of `tenant`, or
+/// that user is forgotten.
+#[derive(Debug)]
+pub(crate) enum RecordWork {
+    Put {
+        tenant: String,
+        id: String,
+        record: Bytes,
+    },
+    Forget {
+        tenant: String,
+        id: String,
+    },
+}
 
 /// (tenant, legacy id) → the legacy record.
 pub struct RecordCache {
@@ -49,16 +65,19 @@ impl RecordCache {
         records.get(&(tenant.to_string(), id.to_string())).await
     }
 
-    /// Remembers `record` as the current state of `id` of `tenant`. A compact copy is kept: the
-    /// bytes handed in may be a slice of a larger read buffer, which must not stay alive.
-    pub(crate) async fn put(&self, tenant: &str, id: &str, record: Bytes) {
-        if let Some(records) = &self.records {
-            records
-                .insert(
-                    (tenant.to_string(), id.to_string()),
-                    Bytes::copy_from_slice(&record),
-                )
-                .await;
+    /// Does `work`, left for later ([`RecordWork`]). A record put is kept as a compact copy:
+    /// the bytes handed in may be a slice of a larger read buffer, which must not stay alive.
+    pub(crate) async fn apply(&self, work: RecordWork) {
+        let Some(records) = &self.records else {
+            return;
+        };
+        match work {
+            RecordWork::Put { tenant, id, record } => {
+                records
+                    .insert((tenant, id), Bytes::copy_from_slice(&record))
+                    .await;
+            }
+            RecordWork::Forget { tenant, id } => records.invalidate(&(tenant, id)).await,
         }
     }
 
@@ -75,6 +94,17 @@ impl RecordCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl RecordCache {
+        async fn put(&self, tenant: &str, id: &str, record: Bytes) {
+            self.apply(RecordWork::Put {
+                tenant: tenant.into(),
+                id: id.into(),
+                record,
+            })
+            .await;
+        }
+    }
 
     #[tokio::test]
     async fn records_are_kept_per_tenant_and_forgotten_on_demand() {

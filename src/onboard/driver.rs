@@ -285,7 +285,7 @@ impl Driver {
         };
         let reply = handle_as(&self.gw, &self.tenant, &request, &record).await;
         // What the listener would run once the answer is out, before the next request.
-        if let Some(work) = record.take_after_answer() {
+        if let Some(work) = record.take_after_answer(&self.gw.records) {
             work.await;
         }
         drop(record);

@@ -105,7 +105,7 @@ impl ServeHttp for ScimApp {
         };
         observe::finish(&gateway, &request, &record, &mut reply, started);
         let mut response = to_http(reply);
-        if let Some(work) = record.take_after_answer() {
+        if let Some(work) = record.take_after_answer(&gateway.records) {
             response.extensions_mut().insert(AfterAnswer::new(work));
         }
         response

@@ -7,13 +7,16 @@
 
 use bytes::Bytes;
 
+use crate::cache::records::RecordWork;
 use crate::server::context::Ctx;
 
 /// Puts `raw` in the record cache as user `id`'s record, once the answer is written.
 pub(crate) fn remember(cx: &Ctx<'_>, id: &str, raw: Bytes) {
-    let (records, tenant, id) = (cx.records.clone(), cx.tenant.name.clone(), id.to_owned());
-    cx.record
-        .after_answer(async move { records.put(&tenant, &id, raw).await });
+    cx.record.after_answer(RecordWork::Put {
+        tenant: cx.tenant.name.clone(),
+        id: id.to_owned(),
+        record: raw,
+    });
 }
 
 /// Takes user `id` out of the record cache: at once, so that no request takes the stale
@@ -22,8 +25,9 @@ pub(crate) fn remember(cx: &Ctx<'_>, id: &str, raw: Bytes) {
 pub(crate) async fn forget(cx: &Ctx<'_>, id: &str) {
     cx.records.forget(&cx.tenant.name, id).await;
     if cx.record.has_after_answer() {
-        let (records, tenant, id) = (cx.records.clone(), cx.tenant.name.clone(), id.to_owned());
-        cx.record
-            .after_answer(async move { records.forget(&tenant, &id).await });
+        cx.record.after_answer(RecordWork::Forget {
+            tenant: cx.tenant.name.clone(),
+            id: id.to_owned(),
+        });
     }
 }

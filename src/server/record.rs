@@ -1,16 +1,16 @@
 //! What the steps of one request learn as it goes ([`RequestRecord`]: its tenant, its route,
 //! the legacy API's statuses, the user's userName, the changes already applied), and how an
 //! error says what was and was not applied. The record travels with the request in `Ctx`;
-//! `observe::finish` reads it once the request is answered. It also holds what the request
-//! leaves for after its answer is written ([`RequestRecord::after_answer`]). Not the logging
-//! itself (that is `observe`).
+//! `observe::finish` reads it once the request is answered. It also holds the record cache's
+//! work the request leaves for after its answer is written ([`RequestRecord::after_answer`]).
+//! Not the logging itself (that is `observe`).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::cache::records::{RecordCache, RecordWork};
 use crate::metrics::{self, Metrics};
 use crate::scim::ScimError;
 use crate::server::router::Route;
@@ -36,11 +36,9 @@ pub struct RequestRecord {
     applied: Mutex<Vec<String>>,
     /// What the request may still spend on the legacy API; none until the request is routed.
     budget: OnceLock<Budget>,
-    /// What the request left for after its answer is written, in the order it was left.
-    after_answer: Mutex<Vec<Deferred>>,
+    /// The record cache's work the request left for after its answer, in the order it was left.
+    after_answer: Mutex<Vec<RecordWork>>,
 }
-
-type Deferred = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What one SCIM request may spend on the legacy API (`[scim] request_max_legacy_calls`,
 /// `[scim] request_timeout_seconds`): a number of calls and a deadline.
@@ -192,13 +190,13 @@ impl RequestRecord {
 
     /// Leaves `work` for after the request's answer is written: the record cache's inserts and
     /// removals, which the answer does not wait on (the listener runs them before it reads the
-    /// connection's next request: `scim_gateway_hosting::AfterAnswer`). They run in the order
-    /// they were left.
-    pub(crate) fn after_answer(&self, work: impl Future<Output = ()> + Send + 'static) {
+    /// connection's next request: `scim_gateway_hosting::AfterAnswer`). They are done in the
+    /// order they were left.
+    pub(crate) fn after_answer(&self, work: RecordWork) {
         self.after_answer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(Box::pin(work));
+            .push(work);
     }
 
     /// Whether the request has left work for after its answer.
@@ -210,18 +208,22 @@ impl RequestRecord {
             .is_empty()
     }
 
-    /// The work left for after the answer, as one piece of work run in order; `None` when
-    /// there is none.
-    pub(crate) fn take_after_answer(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
+    /// The work left for after the answer, done on `records` in order; `None` when there is
+    /// none.
+    pub(crate) fn take_after_answer(
+        &self,
+        records: &Arc<RecordCache>,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
         let works = std::mem::take(
             &mut *self
                 .after_answer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        let records = records.clone();
         (!works.is_empty()).then_some(async move {
             for work in works {
-                work.await;
+                records.apply(work).await;
             }
         })
     }
@@ -397,24 +399,33 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_left_for_after_the_answer_runs_once_in_the_order_it_was_left() {
+    async fn cache_work_left_for_after_the_answer_is_done_once_in_the_order_it_was_left() {
+        let records = Arc::new(RecordCache::new(Duration::from_secs(60), 100));
         let record = RequestRecord::default();
         assert!(!record.has_after_answer());
-        assert!(record.take_after_answer().is_none());
-        let done = Arc::new(Mutex::new(Vec::new()));
-        for step in ["put 7", "forget 7", "put 8"] {
-            let done = done.clone();
-            record.after_answer(async move { done.lock().unwrap().push(step) });
-        }
+        assert!(record.take_after_answer(&records).is_none());
+        let put = |id: &str, text: &'static str| RecordWork::Put {
+            tenant: "acme".into(),
+            id: id.into(),
+            record: bytes::Bytes::from_static(text.as_bytes()),
+        };
+        record.after_answer(put("7", "seven"));
+        record.after_answer(RecordWork::Forget {
+            tenant: "acme".into(),
+            id: "7".into(),
+        });
+        record.after_answer(put("8", "eight"));
         assert!(record.has_after_answer());
-        let work = record.take_after_answer().expect("work was left");
+        let work = record.take_after_answer(&records).expect("work was left");
         assert!(!record.has_after_answer(), "taken once");
-        assert!(
-            done.lock().unwrap().is_empty(),
-            "nothing runs before it is run"
+        assert_eq!(
+            records.get("acme", "8").await,
+            None,
+            "nothing done before it runs"
         );
         work.await;
-        assert_eq!(*done.lock().unwrap(), ["put 7", "forget 7", "put 8"]);
+        assert_eq!(records.get("acme", "7").await, None, "put, then forgotten");
+        assert_eq!(records.get("acme", "8").await.unwrap(), "eight");
     }
 
     #[test]
