@@ -220,8 +220,11 @@ impl RequestRecord {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        if works.is_empty() {
+            return None;
+        }
         let records = records.clone();
-        (!works.is_empty()).then_some(async move {
+        Some(async move {
             for work in works {
                 records.apply(work).await;
             }
