@@ -527,7 +527,7 @@ impl Node {
         self.children
             .get(start..end)?
             .iter()
-            .find(|(k, _)| k.as_bytes() == name)
+            .find(|(k, _)| json_text::same_key(k.as_bytes(), name))
             .map(|(_, c)| c)
     }
 }
