@@ -4,6 +4,8 @@
 //! is written straight out as JSON text ([`Draft::write_json`]); both give the resource the
 //! slots wrote, with the keys in the order they were first set.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::slot::ScimSlot;
@@ -22,7 +24,9 @@ pub(crate) struct Draft<'p> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Part<'p> {
-    Value(Value),
+    /// A value made for this resource, or one the plan holds (a constant, an element's type,
+    /// the resource type), lent.
+    Value(Cow<'p, Value>),
     Object(Draft<'p>),
     /// A multi-valued attribute's elements (the typed elements slots write).
     List(Vec<Draft<'p>>),
@@ -38,6 +42,15 @@ impl<'p> Draft<'p> {
 
     /// Sets `name` to `value` (an existing name keeps its place).
     pub(crate) fn insert(&mut self, name: &'p str, value: Value) {
+        self.put(name, Cow::Owned(value));
+    }
+
+    /// Sets `name` to a value the plan holds, lent rather than copied.
+    pub(crate) fn insert_lent(&mut self, name: &'p str, value: &'p Value) {
+        self.put(name, Cow::Borrowed(value));
+    }
+
+    fn put(&mut self, name: &'p str, value: Cow<'p, Value>) {
         match self.position(name) {
             Some(at) => self.entries[at].1 = Part::Value(value),
             None => self.entries.push((name, Part::Value(value))),
@@ -83,6 +96,15 @@ impl<'p> Draft<'p> {
     /// the schema spells them (the slot's), so they are compared as spelled; an element's type
     /// ignoring ASCII case.
     pub(crate) fn set(&mut self, slot: &'p ScimSlot, value: Value) {
+        self.set_part(slot, Cow::Owned(value));
+    }
+
+    /// [`Draft::set`] to a value the plan holds, lent rather than copied.
+    pub(crate) fn set_lent(&mut self, slot: &'p ScimSlot, value: &'p Value) {
+        self.set_part(slot, Cow::Borrowed(value));
+    }
+
+    fn set_part(&mut self, slot: &'p ScimSlot, value: Cow<'p, Value>) {
         let holder = match &slot.container {
             Some(urn) => self.object(urn),
             None => self,
@@ -96,17 +118,17 @@ impl<'p> Draft<'p> {
                 if let Part::List(items) = list {
                     let at = items.iter().position(|e| e.has_type(t)).unwrap_or_else(|| {
                         let mut element = Draft::with_capacity(OBJECT_ROOM);
-                        element.insert("type", Value::String(t.clone()));
+                        element.insert_lent("type", t.value());
                         items.push(element);
                         items.len() - 1
                     });
                     if let Some(element) = items.get_mut(at) {
-                        element.insert(sub, value);
+                        element.put(sub, value);
                     }
                 }
             }
-            (None, Some(sub)) => holder.object(&slot.attr).insert(sub, value),
-            _ => holder.insert(&slot.attr, value),
+            (None, Some(sub)) => holder.object(&slot.attr).put(sub, value),
+            _ => holder.put(&slot.attr, value),
         }
     }
 
@@ -197,7 +219,8 @@ impl<'p> Draft<'p> {
     /// The part at `name`, added (as null) when missing.
     fn slot(&mut self, name: &'p str) -> &mut Part<'p> {
         let at = self.position(name).unwrap_or_else(|| {
-            self.entries.push((name, Part::Value(Value::Null)));
+            self.entries
+                .push((name, Part::Value(Cow::Owned(Value::Null))));
             self.entries.len() - 1
         });
         &mut self.entries[at].1
@@ -213,7 +236,7 @@ impl<'p> Draft<'p> {
 impl Part<'_> {
     fn into_value(self) -> Value {
         match self {
-            Part::Value(v) => v,
+            Part::Value(v) => v.into_owned(),
             Part::Object(d) => d.into_value(),
             Part::List(items) => Value::Array(items.into_iter().map(Draft::into_value).collect()),
         }

@@ -761,6 +761,46 @@ pub(crate) struct Plan {
     /// Whether the translation of a record can show an attribute that the default projection
     /// removes (`returned: never` or `request` in the full schema).
     pub(crate) shows_hidden: bool,
+    /// The values every translated record carries, made once and lent to each draft.
+    pub(crate) lent: LentValues,
+}
+
+/// What a record's translation writes the same for every record: `meta.resourceType`, and the
+/// `schemas` of a record with no extension attribute and of one with an attribute of every
+/// extension the plan writes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LentValues {
+    pub(crate) resource_type: Value,
+    pub(crate) core_schemas: Value,
+    pub(crate) every_schemas: Value,
+    /// The extensions the plan writes, in the order of the attributes.
+    pub(crate) extensions: Vec<String>,
+}
+
+impl LentValues {
+    /// The values of a resource type `name` of core schema `core` whose attributes are `attrs`.
+    pub(crate) fn of(name: &str, core: &str, attrs: &[Attr]) -> LentValues {
+        let mut extensions: Vec<String> = Vec::new();
+        for urn in attrs.iter().filter_map(Attr::container) {
+            if urn != core && !extensions.iter().any(|u| u == urn) {
+                extensions.push(urn.to_owned());
+            }
+        }
+        let schemas = |extensions: &[String]| {
+            Value::Array(
+                std::iter::once(core)
+                    .chain(extensions.iter().map(String::as_str))
+                    .map(|urn| Value::String(urn.to_owned()))
+                    .collect(),
+            )
+        };
+        LentValues {
+            resource_type: Value::String(name.to_owned()),
+            core_schemas: schemas(&[]),
+            every_schemas: schemas(&extensions),
+            extensions,
+        }
+    }
 }
 
 impl Plan {
@@ -839,6 +879,19 @@ pub(crate) enum Attr {
         read: bool,
         write: bool,
     },
+}
+
+impl Attr {
+    /// The extension URN whose object the attribute's SCIM side lives in (`None`: core).
+    pub(crate) fn container(&self) -> Option<&str> {
+        match self {
+            Attr::Field { slot, .. }
+            | Attr::ScimConstant { slot, .. }
+            | Attr::Computed { slot, .. } => slot.container.as_deref(),
+            Attr::Join { parts, .. } => parts.iter().find_map(|p| p.container.as_deref()),
+            _ => None,
+        }
+    }
 }
 
 /// `deleted:`: a legacy record whose `legacy` field holds `value` was deleted through SCIM.

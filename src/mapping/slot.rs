@@ -17,10 +17,40 @@ pub(crate) struct ScimSlot {
     pub(crate) attr: String,
     pub(crate) sub: Option<String>,
     /// `Some("work")` for `emails[type eq "work"].value` (then `sub` is set).
-    pub(crate) element_type: Option<String>,
+    pub(crate) element_type: Option<ElementType>,
     /// The SCIM type of the leaf.
     pub(crate) scim_type: AttrType,
     pub(crate) case_exact: bool,
+}
+
+/// The type of a typed element (`work`), read as text; also held as the JSON string a
+/// draft lends to each element it makes, so that making one copies nothing.
+#[derive(Clone, PartialEq)]
+pub(crate) struct ElementType(Value);
+
+impl ElementType {
+    pub(crate) fn new(t: String) -> Self {
+        ElementType(Value::String(t))
+    }
+
+    /// The type as the JSON string value of an element's `type`.
+    pub(crate) fn value(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ElementType {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ElementType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
 }
 
 impl ScimSlot {
@@ -115,7 +145,7 @@ pub(crate) mod tests {
             container: container.map(String::from),
             attr: attr.into(),
             sub: sub.map(String::from),
-            element_type: t.map(String::from),
+            element_type: t.map(|t| ElementType::new(t.into())),
             scim_type: AttrType::String,
             case_exact: false,
         }

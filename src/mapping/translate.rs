@@ -114,19 +114,25 @@ impl ResourceMapping {
         for attr in &self.plan.attrs {
             if let Attr::ScimConstant { slot, value } = attr {
                 if out.element_exists(slot) {
-                    out.set(slot, value.clone());
+                    out.set_lent(slot, value);
                 }
             }
         }
-        let mut schemas = vec![Value::String(self.schema.core.id.to_string())];
-        for urn in self.plan.attrs.iter().filter_map(attr_container) {
-            if out.contains(urn) && !schemas.iter().any(|s| s.as_str() == Some(urn)) {
-                schemas.push(Value::String(urn.to_string()));
+        let lent = &self.plan.lent;
+        let present = lent.extensions.iter().filter(|urn| out.contains(urn));
+        match present.clone().count() {
+            0 => out.insert_lent("schemas", &lent.core_schemas),
+            n if n == lent.extensions.len() => out.insert_lent("schemas", &lent.every_schemas),
+            _ => {
+                let core = Value::String(self.schema.core.id.to_string());
+                let schemas = std::iter::once(core)
+                    .chain(present.map(|urn| Value::String(urn.clone())))
+                    .collect();
+                out.insert("schemas", Value::Array(schemas));
             }
         }
-        out.insert("schemas", Value::Array(schemas));
         let meta = out.object("meta");
-        meta.insert("resourceType", Value::String(self.schema.name.clone()));
+        meta.insert_lent("resourceType", &lent.resource_type);
         let mut text = |p: &Option<LegacyPath>| {
             p.as_ref()
                 .and_then(|p| legacy.read_owned(p))
@@ -467,16 +473,6 @@ fn changed_fields<'a>(
 /// An empty or blank string (`empty: absent` reads it as no value).
 fn blank(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.trim().is_empty())
-}
-
-fn attr_container(attr: &Attr) -> Option<&str> {
-    match attr {
-        Attr::Field { slot, .. }
-        | Attr::ScimConstant { slot, .. }
-        | Attr::Computed { slot, .. } => slot.container.as_deref(),
-        Attr::Join { parts, .. } => parts.iter().find_map(|p| p.container.as_deref()),
-        _ => None,
-    }
 }
 
 /// Splits a joined legacy value into `n` pieces at the LAST separators, so the first part takes

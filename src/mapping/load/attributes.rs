@@ -15,7 +15,7 @@ use crate::mapping::computed::{Computed, ComputedProblem};
 use crate::mapping::legacy_path::LegacyPath;
 use crate::mapping::model::*;
 use crate::mapping::plan::Attr;
-use crate::mapping::slot::ScimSlot;
+use crate::mapping::slot::{ElementType, ScimSlot};
 use crate::mapping::suggest::closest;
 use crate::mapping::values::{to_scim_type, Conversion, ConvertError, LegacyType};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
@@ -924,7 +924,7 @@ pub(super) fn scim_slot(
             .then(|| resolved.schema.id.clone()),
         attr: attr.name.clone(),
         sub: resolved.sub.map(|x| x.name.clone()),
-        element_type,
+        element_type: element_type.map(ElementType::new),
         scim_type: leaf.attr_type,
         case_exact: leaf.case_exact,
     })
@@ -1055,8 +1055,8 @@ pub(super) fn advertise(schema: &mut ResourceSchema, attrs: &[Attr]) {
         };
         match types.iter_mut().find(|(p, _)| p.matches(&type_path)) {
             Some((_, list)) if list.iter().any(|x| x.eq_ignore_ascii_case(t)) => {}
-            Some((_, list)) => list.push(t.clone()),
-            None => types.push((type_path, vec![t.clone()])),
+            Some((_, list)) => list.push(t.to_string()),
+            None => types.push((type_path, vec![t.to_string()])),
         }
     }
     for (path, list) in types {

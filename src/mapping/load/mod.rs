@@ -982,7 +982,9 @@ fn resource(
         errors: errors?,
         reader: None,
         shows_hidden: false,
+        lent: LentValues::default(),
     };
+    plan.lent = LentValues::of(&schema.name, &schema.core.id, &plan.attrs);
     plan.read_only = writers::read_only(&plan);
     plan.compile_reader(
         &endpoints
