@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::path::{AttrPath, Cursor, SyntaxError};
-use super::schema::{AttrType, AttributeDef, ResourceSchema};
+use super::schema::{AttrType, AttributeDef, Resolved, ResourceSchema};
 use super::ScimError;
 
 /// How deep parentheses, `not` and value paths may nest.
@@ -785,7 +785,7 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
             Filter::Not(a) => !self.eval(a, scope),
             Filter::ValuePath { attr, filter } => {
                 let node = match scope {
-                    Scope::Root => self.locate(attr),
+                    Scope::Root => self.locate(attr, self.schema.find(attr)),
                     Scope::Element { node, .. } => node.member(&attr.name),
                 };
                 elements(node).any(|element| {
@@ -803,10 +803,10 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
     }
 
     /// The node of a top-level attribute: core attributes at the top of the resource,
-    /// extension attributes under their schema URN.
-    fn locate(&self, path: &AttrPath) -> Option<N> {
+    /// extension attributes under their schema URN. `resolved`: the path found in the schema.
+    fn locate(&self, path: &AttrPath, resolved: Option<Resolved<'_>>) -> Option<N> {
         let resource = self.resource;
-        match self.schema.find(path) {
+        match resolved {
             Some(r) if r.is_extension(self.schema) => {
                 resource.member(&r.schema.id)?.member(&path.name)
             }
@@ -834,7 +834,7 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
             Scope::Root => {
                 let resolved = self.schema.find(path);
                 (
-                    self.locate(path),
+                    self.locate(path, resolved),
                     resolved.map(|r| r.attr),
                     resolved.and_then(|r| r.sub),
                 )

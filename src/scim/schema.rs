@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::json_text;
 use super::path::AttrPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,8 +146,13 @@ impl SchemaDef {
     }
 }
 
+/// The attribute called `name`, ignoring ASCII case (no two of a schema differ only in case);
+/// the name as the schema spells it, which clients nearly always send, is looked for first.
 fn by_name<'a>(attrs: &'a [AttributeDef], name: &str) -> Option<&'a AttributeDef> {
-    attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    attrs
+        .iter()
+        .find(|a| json_text::same_key(a.name.as_bytes(), name.as_bytes()))
+        .or_else(|| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
 }
 
 const USER_JSON: &str = include_str!("schemas/user.json");
@@ -372,6 +378,38 @@ mod tests {
             .unwrap_or_else(|| panic!("{path} does not resolve"))
             .leaf()
             .clone()
+    }
+
+    /// Names are looked up as spelt first, then ignoring case: one answer only if no two
+    /// attributes (or sub-attributes of one) differ only in case.
+    #[test]
+    fn no_two_attributes_differ_only_in_case() {
+        fn distinct(attrs: &[AttributeDef], at: &str) {
+            for (i, a) in attrs.iter().enumerate() {
+                assert!(
+                    !attrs[..i]
+                        .iter()
+                        .any(|b| b.name.eq_ignore_ascii_case(&a.name)),
+                    "{at}: {} twice",
+                    a.name
+                );
+                distinct(&a.sub_attributes, &format!("{at}.{}", a.name));
+            }
+        }
+        for resource in [ResourceSchema::user(), ResourceSchema::group()] {
+            for schema in resource.schemas() {
+                distinct(&schema.attributes, &schema.id);
+            }
+        }
+        distinct(common_attributes(), "common");
+        // Looked up without the schema's spelling, the attribute is still found.
+        let user = ResourceSchema::user();
+        let found = |path: &str| {
+            let r = user.find(&p(path))?;
+            Some(r.sub.unwrap_or(r.attr).name.clone())
+        };
+        assert_eq!(found("USERNAME").as_deref(), Some("userName"));
+        assert_eq!(found("name.GIVENname").as_deref(), Some("givenName"));
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! marker's field at all cannot tell whether it was deleted: its record is read in full in the
 //! walk before it is shown or counted (at most `scan_limit`, like the reads above).
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use serde_json::Value;
@@ -163,7 +164,7 @@ impl ListPlan {
         let list = &resource.endpoints.list;
         // Every item has its id; the rest is as `carries:` says.
         let carried = |p: &AttrPath| carries(list, schema, p);
-        let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(carried));
+        let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(|p| carried(p)));
         let sort_carried = query.sort_by.as_ref().is_none_or(carried);
         let shown_carried = list.carries_everything()
             || shown()
@@ -447,7 +448,7 @@ fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimE
         Some(found) => !found.is_extension(schema) && found.attr.name == "groups",
         None => p.schema.is_none() && p.name == "groups",
     };
-    if named_paths(f).iter().any(names_groups) {
+    if named_paths(f).iter().any(|p| names_groups(p)) {
         return Err(ScimError::invalid_filter(
             "users cannot be filtered on their groups; list the groups of a user with \
              GET /Groups?filter=members[value eq \"<user id>\"]",
@@ -458,17 +459,21 @@ fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimE
 
 /// The attribute paths a filter names, a value path's attributes as sub-attributes of it
 /// (`emails[type eq "work"]` names `emails.type`).
-pub(crate) fn named_paths(f: &Filter) -> Vec<AttrPath> {
+pub(crate) fn named_paths(f: &Filter) -> Vec<Cow<'_, AttrPath>> {
     let mut out = Vec::new();
     collect_paths(f, None, &mut out);
     out
 }
 
-fn collect_paths(f: &Filter, within: Option<&AttrPath>, out: &mut Vec<AttrPath>) {
-    let mut push = |p: &AttrPath| {
+fn collect_paths<'f>(
+    f: &'f Filter,
+    within: Option<&'f AttrPath>,
+    out: &mut Vec<Cow<'f, AttrPath>>,
+) {
+    let mut push = |p: &'f AttrPath| {
         out.push(match within {
-            Some(parent) => parent.parent().with_sub(p.name.clone()),
-            None => p.clone(),
+            Some(parent) => Cow::Owned(parent.parent().with_sub(p.name.clone())),
+            None => Cow::Borrowed(p),
         })
     };
     match f {
@@ -485,15 +490,22 @@ fn collect_paths(f: &Filter, within: Option<&AttrPath>, out: &mut Vec<AttrPath>)
 /// `path` as the mapping names attributes: unqualified in the core schema, qualified with its
 /// URN in an extension, with the schema's spelling of the names. A path the schema does not
 /// know is kept as written.
-pub(crate) fn canonical(path: &AttrPath, schema: &ResourceSchema) -> AttrPath {
+pub(crate) fn canonical<'a>(path: &'a AttrPath, schema: &ResourceSchema) -> Cow<'a, AttrPath> {
     let Some(found) = schema.find(path) else {
-        return path.clone();
+        return Cow::Borrowed(path);
     };
-    AttrPath {
-        schema: found.is_extension(schema).then(|| found.schema.id.clone()),
-        name: found.attr.name.clone(),
-        sub: found.sub.map(|s| s.name.clone()),
+    let urn = found
+        .is_extension(schema)
+        .then_some(found.schema.id.as_str());
+    let sub = found.sub.map(|s| s.name.as_str());
+    if path.schema.as_deref() == urn && path.name == found.attr.name && path.sub.as_deref() == sub {
+        return Cow::Borrowed(path);
     }
+    Cow::Owned(AttrPath {
+        schema: urn.map(str::to_owned),
+        name: found.attr.name.clone(),
+        sub: sub.map(str::to_owned),
+    })
 }
 
 /// The SCIM attributes a resource takes from its legacy record: the mapped ones, and a user's

@@ -153,7 +153,7 @@ pub(crate) fn list_plan(
             select::named_paths(f)
                 .iter()
                 .filter(|p| !select::carries(list, schema, p))
-                .map(path_text)
+                .map(|p| path_text(p))
                 .collect()
         })
         .unwrap_or_default();
