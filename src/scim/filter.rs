@@ -750,36 +750,29 @@ struct Evaluator<'f, N> {
     schema: &'f ResourceSchema,
 }
 
-/// The non-null values a path designates, and the definition that governs them.
-struct Selected<'f, N> {
-    values: Vec<N>,
-    def: Option<&'f AttributeDef>,
-}
-
 impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
     fn eval(&self, filter: &'f Filter, scope: Scope<'f, N>) -> bool {
         match filter {
-            Filter::Compare { path, op, value } => {
-                let selected = self.select(path, scope, true);
-                match (op, value) {
-                    (CompareOp::Eq, CompValue::Null) => {
-                        !selected.values.iter().any(|v| v.is_present())
-                    }
-                    (CompareOp::Ne, CompValue::Null) => {
-                        selected.values.iter().any(|v| v.is_present())
-                    }
-                    (CompareOp::Ne, _) if selected.values.is_empty() => true,
-                    _ => selected.values.iter().any(|v| match v.value() {
-                        Some(actual) => compare(actual, *op, value, selected.def),
-                        None => *op == CompareOp::Ne,
-                    }),
+            Filter::Compare { path, op, value } => match (op, value) {
+                (CompareOp::Eq, CompValue::Null) => {
+                    !self.any_value(path, scope, true, |v, _| v.is_present()).1
                 }
+                (CompareOp::Ne, CompValue::Null) => {
+                    self.any_value(path, scope, true, |v, _| v.is_present()).1
+                }
+                _ => {
+                    let (seen, hit) = self.any_value(path, scope, true, |v, def| match v.value() {
+                        Some(actual) => compare(actual, *op, value, def),
+                        None => *op == CompareOp::Ne,
+                    });
+                    // `ne` matches an absent attribute.
+                    hit || (*op == CompareOp::Ne && !seen)
+                }
+            },
+            Filter::Present(path) => {
+                self.any_value(path, scope, false, |v, _| v.is_present())
+                    .1
             }
-            Filter::Present(path) => self
-                .select(path, scope, false)
-                .values
-                .iter()
-                .any(|v| v.is_present()),
             Filter::And(a, b) => self.eval(a, scope) && self.eval(b, scope),
             Filter::Or(a, b) => self.eval(a, scope) || self.eval(b, scope),
             Filter::Not(a) => !self.eval(a, scope),
@@ -827,9 +820,17 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
         }
     }
 
-    /// The values `path` designates in `scope`. With `compare`, a complex value without
-    /// sub-attribute stands for its `value` sub-attribute.
-    fn select(&self, path: &AttrPath, scope: Scope<'f, N>, compare: bool) -> Selected<'f, N> {
+    /// Asks `test` of the non-null values `path` designates in `scope`, with the definition
+    /// that governs them, until it holds for one: whether there was a value, and whether
+    /// `test` held. With `compare`, a complex value without sub-attribute stands for its
+    /// `value` sub-attribute.
+    fn any_value(
+        &self,
+        path: &AttrPath,
+        scope: Scope<'f, N>,
+        compare: bool,
+        mut test: impl FnMut(N, Option<&'f AttributeDef>) -> bool,
+    ) -> (bool, bool) {
         let (node, attr_def, sub_def) = match scope {
             Scope::Root => {
                 let resolved = self.schema.find(path);
@@ -850,32 +851,35 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
                 (node.member(&path.name), def, None)
             }
         };
-        let mut values = Vec::new();
-        let def = match &path.sub {
-            Some(sub) => {
-                for element in elements(node) {
-                    values.extend(elements(element.member(sub)));
-                }
-                sub_def
-            }
+        let mut seen = false;
+        let mut ask = |v: N, def| {
+            seen = true;
+            test(v, def)
+        };
+        let hit = match &path.sub {
+            Some(sub) => elements(node)
+                .flat_map(|element| elements(element.member(sub)))
+                .any(|v| ask(v, sub_def)),
             None => {
-                for element in elements(node) {
-                    if compare && element.is_object() {
-                        values.extend(element.member("value").filter(|v| !v.is_null()));
-                    } else {
-                        values.push(element);
-                    }
-                }
-                match attr_def {
+                let def = match attr_def {
                     Some(d) if compare && d.attr_type == AttrType::Complex => d
                         .sub_attributes
                         .iter()
                         .find(|s| s.name.eq_ignore_ascii_case("value")),
                     other => other,
-                }
+                };
+                elements(node)
+                    .filter_map(|element| {
+                        if compare && element.is_object() {
+                            element.member("value").filter(|v| !v.is_null())
+                        } else {
+                            Some(element)
+                        }
+                    })
+                    .any(|v| ask(v, def))
             }
         };
-        Selected { values, def }
+        (seen, hit)
     }
 }
 

@@ -164,7 +164,7 @@ impl ListPlan {
         let list = &resource.endpoints.list;
         // Every item has its id; the rest is as `carries:` says.
         let carried = |p: &AttrPath| carries(list, schema, p);
-        let filter_carried = filter.is_none_or(|f| named_paths(f).iter().all(|p| carried(p)));
+        let filter_carried = filter.is_none_or(|f| all_named_paths(f, &mut |p| carried(p)));
         let sort_carried = query.sort_by.as_ref().is_none_or(carried);
         let shown_carried = list.carries_everything()
             || shown()
@@ -448,7 +448,7 @@ fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimE
         Some(found) => !found.is_extension(schema) && found.attr.name == "groups",
         None => p.schema.is_none() && p.name == "groups",
     };
-    if named_paths(f).iter().any(|p| names_groups(p)) {
+    if !all_named_paths(f, &mut |p| !names_groups(p)) {
         return Err(ScimError::invalid_filter(
             "users cannot be filtered on their groups; list the groups of a user with \
              GET /Groups?filter=members[value eq \"<user id>\"]",
@@ -459,31 +459,36 @@ fn refuse_server_filled(f: &Filter, schema: &ResourceSchema) -> Result<(), ScimE
 
 /// The attribute paths a filter names, a value path's attributes as sub-attributes of it
 /// (`emails[type eq "work"]` names `emails.type`).
-pub(crate) fn named_paths(f: &Filter) -> Vec<Cow<'_, AttrPath>> {
+pub(crate) fn named_paths(f: &Filter) -> Vec<AttrPath> {
     let mut out = Vec::new();
-    collect_paths(f, None, &mut out);
+    all_named_paths(f, &mut |p| {
+        out.push(p.clone());
+        true
+    });
     out
 }
 
-fn collect_paths<'f>(
-    f: &'f Filter,
-    within: Option<&'f AttrPath>,
-    out: &mut Vec<Cow<'f, AttrPath>>,
-) {
-    let mut push = |p: &'f AttrPath| {
-        out.push(match within {
-            Some(parent) => Cow::Owned(parent.parent().with_sub(p.name.clone())),
-            None => Cow::Borrowed(p),
-        })
-    };
+/// Whether `test` holds for every path of [`named_paths`] (asked in order, until one fails),
+/// without making the list.
+pub(crate) fn all_named_paths(f: &Filter, test: &mut impl FnMut(&AttrPath) -> bool) -> bool {
+    all_paths_within(f, None, test)
+}
+
+fn all_paths_within(
+    f: &Filter,
+    within: Option<&AttrPath>,
+    test: &mut impl FnMut(&AttrPath) -> bool,
+) -> bool {
     match f {
-        Filter::Compare { path, .. } | Filter::Present(path) => push(path),
-        Filter::ValuePath { attr, filter } => collect_paths(filter, Some(attr), out),
+        Filter::Compare { path, .. } | Filter::Present(path) => match within {
+            Some(parent) => test(&parent.parent().with_sub(path.name.clone())),
+            None => test(path),
+        },
+        Filter::ValuePath { attr, filter } => all_paths_within(filter, Some(attr), test),
         Filter::And(a, b) | Filter::Or(a, b) => {
-            collect_paths(a, within, out);
-            collect_paths(b, within, out);
+            all_paths_within(a, within, test) && all_paths_within(b, within, test)
         }
-        Filter::Not(a) => collect_paths(a, within, out),
+        Filter::Not(a) => all_paths_within(a, within, test),
     }
 }
 

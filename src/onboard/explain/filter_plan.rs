@@ -153,7 +153,7 @@ pub(crate) fn list_plan(
             select::named_paths(f)
                 .iter()
                 .filter(|p| !select::carries(list, schema, p))
-                .map(|p| path_text(p))
+                .map(path_text)
                 .collect()
         })
         .unwrap_or_default();
