@@ -382,7 +382,8 @@ fn acme_hr_groups_are_teams_with_member_endpoints() {
         "displayName is required by the legacy API and has no value"
     );
 
-    let pushed = teams.pushdown(&Filter::parse(r#"displayName eq "R&D""#).unwrap());
+    let filter = Filter::parse(r#"displayName eq "R&D""#).unwrap();
+    let pushed = teams.pushdown(&filter);
     assert!(pushed.complete);
     assert_eq!(
         teams.endpoints.list.endpoint.target(None, &pushed.params),
@@ -472,7 +473,8 @@ fn crewbase_groups_are_teams_held_on_the_person() {
             .unwrap(),
         json!({"title": "Ops"})
     );
-    let pushed = teams.pushdown(&Filter::parse(r#"displayName eq "Ops""#).unwrap());
+    let filter = Filter::parse(r#"displayName eq "Ops""#).unwrap();
+    let pushed = teams.pushdown(&filter);
     assert_eq!(
         teams.endpoints.list.endpoint.target(None, &pushed.params),
         "/v2/teams?title=Ops"
@@ -512,7 +514,7 @@ fn crewbase_groups_are_teams_held_on_the_person() {
             .endpoints
             .list
             .endpoint
-            .target(None, &[(param.to_string(), "t_01".to_string())]),
+            .target(None, &[(param.into(), "t_01".into())]),
         "/v2/people?team=t_01"
     );
     // The person's SCIM user is unchanged by its teams.
@@ -1125,7 +1127,7 @@ fn check_calls(m: &Mapping, user: Option<&Value>, calls: &str, line: usize) {
                         let param = a
                             .members_query_param()
                             .unwrap_or_else(|| panic!("docs/mapping.md:{line}: no members_query"));
-                        let params = [(param.to_string(), group.to_string())];
+                        let params = [(param.into(), group.to_string().into())];
                         format!("{} {}", list.method, list.target(None, &params))
                     }
                     _ => panic!("docs/mapping.md:{line}: unknown call {what:?}"),

@@ -51,8 +51,8 @@ pub use load::{load_file, load_str};
 pub use plan::{
     AfterEmpty, BackendAuth, BackendSpec, BackendTls, ClientCertFiles, Endpoint, Endpoints,
     GroupAttribute, GroupMapping, HeldGroups, ListEndpoint, Mapping, MemberCall, MemberList,
-    Membership, NextSource, OnDelete, Pagination, ResourceMapping, SecretSource, TenantParam,
-    TotalSource, UpdateMode, UserAttribute, UserGroups,
+    Membership, NextSource, OnDelete, Pagination, QueryParam, ResourceMapping, SecretSource,
+    TenantParam, TotalSource, UpdateMode, UserAttribute, UserGroups,
 };
 pub use pushdown::Pushdown;
 pub(crate) use records::location_id;

@@ -286,7 +286,7 @@ impl BackendSpec {
         tenant: &str,
         id: Option<&str>,
         member: Option<&str>,
-        extra: &[(String, String)],
+        extra: &[QueryParam<'_>],
     ) -> String {
         let param = match &self.tenant {
             Some(TenantParam::Query(name)) => Some((name.as_str(), tenant)),
@@ -460,7 +460,7 @@ impl Endpoint {
 
     /// Path and query for a call: the template with `id` (percent-encoded), then the static
     /// parameters and `extra` (form-encoded), e.g. `/api/v1/users?login=ada&page=1`.
-    pub fn target(&self, id: Option<&str>, extra: &[(String, String)]) -> String {
+    pub fn target(&self, id: Option<&str>, extra: &[QueryParam<'_>]) -> String {
         self.target_with(id, None, extra)
     }
 
@@ -470,7 +470,7 @@ impl Endpoint {
         &self,
         id: Option<&str>,
         member: Option<&str>,
-        extra: &[(String, String)],
+        extra: &[QueryParam<'_>],
     ) -> String {
         self.render_target(id, member, None, None, extra)
     }
@@ -481,7 +481,7 @@ impl Endpoint {
         member: Option<&str>,
         tenant: Option<&str>,
         tenant_param: Option<(&str, &str)>,
-        extra: &[(String, String)],
+        extra: &[QueryParam<'_>],
     ) -> String {
         let mut out = self.path.render_all(id, member, tenant);
         if self.query.is_empty() && tenant_param.is_none() && extra.is_empty() {
@@ -500,7 +500,7 @@ impl Endpoint {
             .zip(&rendered)
             .map(|((k, _), v)| (k.as_str(), v.as_ref()))
             .chain(tenant_param)
-            .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            .chain(extra.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
         // Room for the query as written (form-encoding may still lengthen a value).
         let room: usize = params.clone().map(|(k, v)| k.len() + v.len() + 2).sum();
         out.reserve(room);
@@ -508,6 +508,11 @@ impl Endpoint {
         append_query(out, params)
     }
 }
+
+/// A query parameter of a legacy call, name and value (not yet form-encoded): each lent from
+/// the mapping or the SCIM request where it can be, made only where it must (a converted
+/// value, a page number).
+pub type QueryParam<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// The legacy endpoints of a resource.
 #[derive(Debug, Clone)]

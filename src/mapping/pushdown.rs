@@ -6,9 +6,11 @@
 //! the filter evaluator, so a pushdown may over-match but never under-match. Values are not
 //! encoded here: the caller form-encodes them ([`super::append_query`]).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
-use super::plan::{Attr, FilterRule, ResourceMapping};
+use super::plan::{Attr, FilterRule, QueryParam, ResourceMapping};
 use super::slot::ScimSlot;
 use super::values::scalar_string;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
@@ -16,8 +18,8 @@ use crate::scim::path::AttrPath;
 
 /// Query parameters for the legacy list endpoint, and whether they express the whole filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Pushdown {
-    pub params: Vec<(String, String)>,
+pub struct Pushdown<'a> {
+    pub params: Vec<QueryParam<'a>>,
     /// True when every part of the filter became a parameter (each parameter used once).
     pub complete: bool,
     /// True when every parameter selects exactly what its SCIM comparison does (no `match:
@@ -25,9 +27,24 @@ pub struct Pushdown {
     pub(crate) exact: bool,
 }
 
+impl Pushdown<'_> {
+    /// The same parameters, each held on its own (to keep beyond the filter and mapping).
+    pub fn into_owned(self) -> Pushdown<'static> {
+        Pushdown {
+            params: self
+                .params
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+            complete: self.complete,
+            exact: self.exact,
+        }
+    }
+}
+
 impl ResourceMapping {
     /// The legacy query parameters for `filter` (see the module documentation).
-    pub fn pushdown(&self, filter: &Filter) -> Pushdown {
+    pub fn pushdown<'a>(&'a self, filter: &'a Filter) -> Pushdown<'a> {
         let mut conjuncts = Vec::new();
         and_chain(filter, &mut conjuncts);
         let mut out = Pushdown {
@@ -50,7 +67,7 @@ impl ResourceMapping {
         out
     }
 
-    fn push_one(&self, f: &Filter) -> Option<(String, String, bool)> {
+    fn push_one<'a>(&'a self, f: &'a Filter) -> Option<(Cow<'a, str>, Cow<'a, str>, bool)> {
         match f {
             Filter::Compare {
                 path,
@@ -165,8 +182,13 @@ fn slot_is(slot: &ScimSlot, core: &str, path: &AttrPath, sub: Option<&str>) -> b
     schema_ok && sub_ok && path.name.eq_ignore_ascii_case(&slot.attr)
 }
 
-/// The parameter for `value`, through the attribute's value map or legacy type if it has one.
-fn param(rule: &FilterRule, value: &CompValue) -> Option<(String, String)> {
+/// The parameter for `value`, through the attribute's value map or legacy type if it has one
+/// (a string without either is lent as it is).
+fn param<'a>(rule: &'a FilterRule, value: &'a CompValue) -> Option<QueryParam<'a>> {
+    let name = Cow::Borrowed(rule.param.as_str());
+    if let (None, CompValue::Str(s)) = (&rule.conv, value) {
+        return Some((name, Cow::Borrowed(s)));
+    }
     let json = match value {
         CompValue::Null => return None,
         CompValue::Bool(b) => Value::Bool(*b),
@@ -177,7 +199,7 @@ fn param(rule: &FilterRule, value: &CompValue) -> Option<(String, String)> {
         Some(conv) => conv.to_legacy(&json).ok()?,
         None => json,
     };
-    Some((rule.param.clone(), scalar_string(&legacy)?))
+    Some((name, Cow::Owned(scalar_string(&legacy)?)))
 }
 
 #[cfg(test)]
@@ -185,14 +207,14 @@ mod tests {
     use super::*;
     use crate::mapping::fixture::fixture;
 
-    fn push(filter: &str) -> Pushdown {
+    fn push(filter: &str) -> Pushdown<'static> {
         let f = Filter::parse(filter).unwrap();
-        fixture().users.pushdown(&f)
+        fixture().users.pushdown(&f).into_owned()
     }
 
-    fn params(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn params(list: &[(&'static str, &'static str)]) -> Vec<QueryParam<'static>> {
         list.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .map(|(a, b)| (Cow::Borrowed(*a), Cow::Borrowed(*b)))
             .collect()
     }
 
@@ -216,7 +238,7 @@ mod tests {
             "{ scim: name.familyName, param: last, match: loose }",
         );
         let m = crate::mapping::load_str("loose.yaml", &yaml).unwrap();
-        let push = |f: &str| m.users.pushdown(&Filter::parse(f).unwrap());
+        let push = |f: &str| m.users.pushdown(&Filter::parse(f).unwrap()).into_owned();
         let p = push(r#"userName eq "ada" and name.familyName eq "Smith""#);
         assert_eq!(p.params, params(&[("login", "ada"), ("last", "Smith")]));
         assert!(p.complete && !p.exact);
@@ -227,7 +249,7 @@ mod tests {
     fn group_filters_push_down_against_the_group_schema() {
         let m = crate::mapping::fixture::with_groups(crate::mapping::fixture::GROUPS_ENDPOINTS);
         let groups = &m.groups.unwrap().resource;
-        let push = |f: &str| groups.pushdown(&Filter::parse(f).unwrap());
+        let push = |f: &str| groups.pushdown(&Filter::parse(f).unwrap()).into_owned();
         // Entra's group match, then the value reaches the legacy API as one parameter.
         let p = push(r#"displayName eq "Sales & Marketing""#);
         assert!(p.complete);

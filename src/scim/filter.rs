@@ -769,10 +769,7 @@ impl<'f, 'v, N: Node<'v>> Evaluator<'f, N> {
                     hit || (*op == CompareOp::Ne && !seen)
                 }
             },
-            Filter::Present(path) => {
-                self.any_value(path, scope, false, |v, _| v.is_present())
-                    .1
-            }
+            Filter::Present(path) => self.any_value(path, scope, false, |v, _| v.is_present()).1,
             Filter::And(a, b) => self.eval(a, scope) && self.eval(b, scope),
             Filter::Or(a, b) => self.eval(a, scope) || self.eval(b, scope),
             Filter::Not(a) => !self.eval(a, scope),

@@ -27,7 +27,7 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use serde_json::Value;
 
-use crate::mapping::{Pagination, ResourceMapping};
+use crate::mapping::{Pagination, QueryParam, ResourceMapping};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::{ScimError, ScimType};
@@ -126,7 +126,7 @@ pub async fn count_tenant(gw: &Gateway, tenant: &Tenant) -> Result<Counts, ScimE
 enum Plan {
     /// From the totals of the list endpoint (a page of 1): all records, and (for users) the
     /// records that the `active` parameters select.
-    Totals { active: Vec<(String, String)> },
+    Totals { active: Vec<QueryParam<'static>> },
     /// A bounded scan of the list.
     Scan,
 }
@@ -149,7 +149,7 @@ fn plan(r: &ResourceMapping, users: bool) -> Plan {
     let pushdown = r.pushdown(&active);
     if pushdown.complete && pushdown.exact && !pushdown.params.is_empty() {
         Plan::Totals {
-            active: pushdown.params,
+            active: pushdown.into_owned().params,
         }
     } else {
         Plan::Scan
@@ -161,7 +161,7 @@ fn plan(r: &ResourceMapping, users: bool) -> Plan {
 async fn total(
     cx: &Ctx<'_>,
     r: &ResourceMapping,
-    params: &[(String, String)],
+    params: &[QueryParam<'_>],
 ) -> Result<Option<u64>, ScimError> {
     let list = &r.endpoints.list;
     let call = legacy::ListCall::of(list, params);

@@ -8,6 +8,7 @@
 //! goes through the client's protection (concurrency bound, retries, circuit breaker), whose
 //! events become metrics here ([`Observer`]).
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
@@ -20,7 +21,7 @@ use crate::backend::{
 };
 use crate::mapping::legacy_path::{Captured, LegacyItem};
 use crate::mapping::{
-    location_id, Draft, Endpoint, ListEndpoint, PageError, Pagination, ResourceMapping,
+    location_id, Draft, Endpoint, ListEndpoint, PageError, Pagination, QueryParam, ResourceMapping,
 };
 use crate::metrics;
 use crate::scim::{json_text, ScimError};
@@ -64,7 +65,7 @@ pub struct Call<'a> {
     pub endpoint: &'a Endpoint,
     pub id: Option<&'a str>,
     pub member: Option<&'a str>,
-    pub params: &'a [(String, String)],
+    pub params: &'a [QueryParam<'a>],
     pub body: Option<&'a Value>,
     /// Sent as `If-Match` (already an entity tag, e.g. `"4"`).
     pub if_match: Option<String>,
@@ -974,12 +975,12 @@ impl CallObserver for Observer<'_, '_> {
 pub(crate) struct ListCall<'a> {
     pub(crate) list: &'a ListEndpoint,
     pub(crate) id: Option<&'a str>,
-    pub(crate) params: &'a [(String, String)],
+    pub(crate) params: &'a [QueryParam<'a>],
 }
 
 impl<'a> ListCall<'a> {
     /// The list `list` filtered by `params`.
-    pub(crate) fn of(list: &'a ListEndpoint, params: &'a [(String, String)]) -> ListCall<'a> {
+    pub(crate) fn of(list: &'a ListEndpoint, params: &'a [QueryParam<'a>]) -> ListCall<'a> {
         ListCall {
             list,
             id: None,
@@ -1000,7 +1001,15 @@ pub(crate) async fn fetch_page<T: PageItem>(
     cursor: Option<&str>,
 ) -> Result<Page<T>, ScimError> {
     let list = call.list;
-    let mut q: Vec<(String, String)> = call.params.to_vec();
+    fn lent<'a>(name: &'a str, value: &'a str) -> QueryParam<'a> {
+        (Cow::Borrowed(name), Cow::Borrowed(value))
+    }
+    fn number(name: &str, n: u64) -> QueryParam<'_> {
+        (Cow::Borrowed(name), Cow::Owned(n.to_string()))
+    }
+    // The call's own parameters lent, then the page's.
+    let mut q: Vec<QueryParam> = Vec::with_capacity(call.params.len() + 2);
+    q.extend(call.params.iter().map(|(k, v)| lent(k, v)));
     match &list.pagination {
         Pagination::Page {
             page_param,
@@ -1009,25 +1018,25 @@ pub(crate) async fn fetch_page<T: PageItem>(
             ..
         } => {
             let size = size.max(1);
-            q.push((page_param.clone(), (offset / size + first_page).to_string()));
-            q.push((size_param.clone(), size.to_string()));
+            q.push(number(page_param, offset / size + first_page));
+            q.push(number(size_param, size));
         }
         Pagination::Offset {
             offset_param,
             limit_param,
             ..
         } => {
-            q.push((offset_param.clone(), offset.to_string()));
-            q.push((limit_param.clone(), size.to_string()));
+            q.push(number(offset_param, offset));
+            q.push(number(limit_param, size));
         }
         Pagination::Cursor {
             cursor_param,
             size_param,
             ..
         } => {
-            q.push((size_param.clone(), size.to_string()));
+            q.push(number(size_param, size));
             if let Some(c) = cursor {
-                q.push((cursor_param.clone(), c.to_string()));
+                q.push(lent(cursor_param, c));
             }
         }
         Pagination::None => {}
@@ -1313,7 +1322,7 @@ pub async fn fetch_all<T>(
     cx: &Ctx<'_>,
     resource: &ResourceMapping,
     list: &ListEndpoint,
-    params: &[(String, String)],
+    params: &[QueryParam<'_>],
     limit: u64,
     mut read: impl FnMut(Value) -> Result<T, ScimError>,
 ) -> Result<Vec<T>, ScimError> {

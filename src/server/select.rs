@@ -31,7 +31,8 @@ use serde_json::Value;
 
 use crate::mapping::legacy_path::{Captured, LegacyItem, LegacyRecord};
 use crate::mapping::{
-    Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, ResourceMapping,
+    Draft, DraftNode, ListEndpoint, Mapping, Membership, Pagination, Pushdown, QueryParam,
+    ResourceMapping,
 };
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery, SortBy, SortKey, Sorted};
@@ -129,9 +130,9 @@ pub(crate) async fn select<'p>(
 
 /// How [`select`] reads a list, decided from the mapping and the query before any legacy call
 /// (also what `explain` reports).
-pub(crate) struct ListPlan {
+pub(crate) struct ListPlan<'a> {
     /// The filter's part passed down as query parameters.
-    pub(crate) pushdown: Pushdown,
+    pub(crate) pushdown: Pushdown<'a>,
     /// The list items carry every attribute the filter names (else each candidate is read).
     pub(crate) filter_carried: bool,
     /// The list items carry the attribute sorted by.
@@ -142,17 +143,17 @@ pub(crate) struct ListPlan {
     pub(crate) exact: bool,
 }
 
-impl ListPlan {
+impl<'a> ListPlan<'a> {
     /// The plan of a list of `resource` selected by `filter` and shaped by `query`; `shown`
     /// gives the attributes a record of it has ([`record_paths`]), asked only when the list
     /// items do not carry everything.
     pub(crate) fn of(
-        resource: &ResourceMapping,
+        resource: &'a ResourceMapping,
         schema: &ResourceSchema,
-        filter: Option<&Filter>,
+        filter: Option<&'a Filter>,
         query: &ListQuery,
         shown: impl FnOnce() -> Vec<AttrPath>,
-    ) -> ListPlan {
+    ) -> ListPlan<'a> {
         let pushdown = match filter {
             Some(f) => resource.pushdown(f),
             None => Pushdown {
@@ -250,7 +251,7 @@ impl<'p> Look<'_, '_, 'p> {
     /// and the list must be walked instead.
     async fn legacy_page(
         &self,
-        params: &[(String, String)],
+        params: &[QueryParam<'_>],
         query: &ListQuery,
     ) -> Result<Option<Selection<'p>>, ScimError> {
         let offset = (query.start_index.max(1) - 1) as u64;
@@ -316,7 +317,7 @@ impl<'p> Look<'_, '_, 'p> {
     /// item cannot tell whether the record was deleted ([`ResourceMapping::deletion_unknown`]).
     async fn walk(
         &self,
-        pushdown: &Pushdown,
+        pushdown: &Pushdown<'_>,
         query: &ListQuery,
         each_in_full: bool,
     ) -> Result<(Selection<'p>, bool), ScimError> {

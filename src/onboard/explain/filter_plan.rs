@@ -56,12 +56,12 @@ pub struct Param {
     pub value: String,
 }
 
-fn params_of(p: &Pushdown) -> Vec<Param> {
+fn params_of(p: &Pushdown<'_>) -> Vec<Param> {
     p.params
         .iter()
         .map(|(name, value)| Param {
-            name: name.clone(),
-            value: value.clone(),
+            name: name.to_string(),
+            value: value.to_string(),
         })
         .collect()
 }

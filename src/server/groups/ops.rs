@@ -3,6 +3,7 @@
 //! (PUT), patch, delete. Member additions and removals are handed to [`super::members`]; not
 //! here: a user's groups, roles and flags ([`super::user`]).
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -173,7 +174,7 @@ async fn read_members(
             };
             let (members, more) = match ua.members_query_param() {
                 Some(param) => {
-                    let params = [(param.to_string(), id.to_string())];
+                    let params = [(Cow::Borrowed(param), Cow::Borrowed(id))];
                     let call = ListCall::of(&users.endpoints.list, &params);
                     let (items, total) =
                         legacy::fetch_window(cx, users, &call, 0, limit.saturating_add(1), limit)

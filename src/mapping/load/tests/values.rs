@@ -646,10 +646,7 @@ fn a_blank_comparison_is_not_pushed_down() {
     );
     let m = load(&yaml);
     let f = Filter::parse(r#"phoneNumbers[type eq "work" and value eq "+1"]"#).unwrap();
-    assert_eq!(
-        m.users.pushdown(&f).params,
-        [("phone".to_string(), "+1".to_string())]
-    );
+    assert_eq!(m.users.pushdown(&f).params, [("phone".into(), "+1".into())]);
     let f = Filter::parse(r#"phoneNumbers[type eq "work" and value eq ""]"#).unwrap();
     assert!(m.users.pushdown(&f).params.is_empty());
 }
