@@ -688,7 +688,14 @@ impl BackendClient {
                 "the path must start with '/'".into(),
             ));
         }
-        let mut target = format!("{}{}", self.prefix, request.path_and_query);
+        let credential = self
+            .query_credential
+            .as_ref()
+            .map_or(0, |c| c.pair.len() + 1);
+        let mut target =
+            String::with_capacity(self.prefix.len() + request.path_and_query.len() + credential);
+        target.push_str(&self.prefix);
+        target.push_str(&request.path_and_query);
         if let Some(credential) = &self.query_credential {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(&credential.pair);

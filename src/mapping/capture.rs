@@ -385,16 +385,10 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListItems, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        loop {
-            let mut values = vec![None; self.record.points];
-            let seed = NodeSeed {
-                node: &self.record.root,
-                out: &mut values,
-            };
-            if seq.next_element_seed(seed)?.is_none() {
-                break;
-            }
-            items.push(Captured { values });
+        while let Some(item) = seq.next_element_seed(ItemSeed {
+            record: self.record,
+        })? {
+            items.push(item);
         }
         Ok(ListItems::Items(items))
     }
@@ -406,6 +400,26 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
         Ok(ListItems::NotList)
     }
     scalars_answer!(ListItems, ListItems::NotList);
+}
+
+/// One item of a list read as a record: its values made once the item is there (not for the
+/// end of the list).
+struct ItemSeed<'r> {
+    record: &'r RecordReader,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = Captured;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Captured, D::Error> {
+        let mut values = vec![None; self.record.points];
+        NodeSeed {
+            node: &self.record.root,
+            out: &mut values,
+        }
+        .deserialize(deserializer)?;
+        Ok(Captured { values })
+    }
 }
 
 impl Node {
