@@ -26,7 +26,7 @@ use crate::server::record::{self, RequestRecord};
 use crate::server::reload::Live;
 use crate::server::router::{self, Collection, Route};
 use crate::server::tenant::Tenant;
-use crate::server::wire::{Body, Reply, Request, REQUEST_ID_HEADER, SCIM_JSON};
+use crate::server::wire::{Body, Reply, Request, REQUEST_ID, SCIM_JSON};
 use crate::server::{groups, rate_limit, users};
 
 /// The pingora app serving SCIM.
@@ -67,8 +67,7 @@ impl ServeHttp for ScimApp {
                 _ => None,
             }
         });
-        let request_id =
-            observe::request_id(head.headers.get(REQUEST_ID_HEADER).map(|v| v.as_bytes()));
+        let request_id = observe::request_id(head.headers.get(REQUEST_ID).map(|v| v.as_bytes()));
         let if_match = joined(&head.headers, header::IF_MATCH);
         let if_none_match = joined(&head.headers, header::IF_NONE_MATCH);
 
@@ -201,8 +200,8 @@ fn to_http(reply: Reply) -> Response<Vec<u8>> {
     if has_body {
         builder = builder.header(header::CONTENT_TYPE, SCIM_JSON);
     }
-    for (name, value) in &reply.headers {
-        builder = builder.header(*name, value.as_str());
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
     }
     builder.body(body).unwrap_or_else(|_| {
         let mut r = Response::new(Vec::new());
@@ -430,7 +429,7 @@ fn tagged_body(status: u16, full_version: Option<String>, shown: Body) -> Reply 
         headers: Vec::new(),
     };
     if let Some(v) = full_version {
-        reply.headers.push(("etag", v));
+        reply.headers.push((header::ETAG, v));
     }
     reply
 }
@@ -440,7 +439,7 @@ fn tagged_body(status: u16, full_version: Option<String>, shown: Body) -> Reply 
 fn created(full: CreatedHeaders, shown: Body) -> Reply {
     let mut reply = tagged_body(201, full.version, shown);
     if let Some(location) = full.location {
-        reply.headers.push(("location", location));
+        reply.headers.push((header::LOCATION, location));
     }
     reply
 }
@@ -469,7 +468,7 @@ fn not_modified(version: String) -> Reply {
     Reply {
         status: 304,
         body: None,
-        headers: vec![("etag", version)],
+        headers: vec![(header::ETAG, version)],
     }
 }
 

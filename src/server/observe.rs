@@ -22,7 +22,7 @@ use crate::server::context::Ctx;
 use crate::server::gateway::Gateway;
 use crate::server::record::RequestRecord;
 use crate::server::router::{self, Collection, Route};
-use crate::server::wire::{Body, Reply, Request, REQUEST_ID_HEADER};
+use crate::server::wire::{Body, Reply, Request, REQUEST_ID};
 
 /// The tracing target of the provisioning log.
 pub const PROVISIONING: &str = "provisioning";
@@ -236,9 +236,7 @@ pub fn finish(
             gw.status.touch(tenant);
         }
     }
-    reply
-        .headers
-        .push((REQUEST_ID_HEADER, request.request_id.clone()));
+    reply.headers.push((REQUEST_ID, request.request_id.clone()));
 }
 
 /// The userName of the user a request changed: from the answer, else as read from the legacy

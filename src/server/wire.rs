@@ -2,6 +2,7 @@
 //! independent of pingora, and the constants every layer above shares (the URL segment escape
 //! set, the SCIM media type, the request-id header). Imports nothing else of `server`.
 
+use http::header::HeaderName;
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
@@ -10,6 +11,10 @@ use crate::scim::ScimError;
 
 /// The header that carries the request id, both ways and to the legacy API.
 pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// [`REQUEST_ID_HEADER`] as a header name, made at compile time: a look-up or a header set
+/// with the name as text parses it again on every request.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Characters left unescaped in a URL path segment (RFC 3986 unreserved).
 pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -44,7 +49,7 @@ pub(crate) struct Request {
 pub(crate) struct Reply {
     pub status: u16,
     pub body: Option<Body>,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(HeaderName, String)>,
 }
 
 /// A response's JSON body: a value, or already written out as text (a user translated
@@ -87,12 +92,15 @@ impl Reply {
     pub(crate) fn error(e: &ScimError) -> Reply {
         let mut reply = Reply::json(e.status, e.to_json());
         if e.status == 401 {
-            reply
-                .headers
-                .push(("www-authenticate", "Bearer realm=\"scim-gateway\"".into()));
+            reply.headers.push((
+                http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"scim-gateway\"".into(),
+            ));
         }
         if let Some(s) = e.retry_after {
-            reply.headers.push(("retry-after", s.to_string()));
+            reply
+                .headers
+                .push((http::header::RETRY_AFTER, s.to_string()));
         }
         reply
     }
