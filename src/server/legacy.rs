@@ -27,7 +27,7 @@ use crate::metrics;
 use crate::scim::{json_text, ScimError};
 use crate::server::context::Ctx;
 use crate::server::tap::{Section, Tap, TapOutcome, TappedCall};
-use crate::server::wire::REQUEST_ID_HEADER;
+use crate::server::wire::{REQUEST_ID, REQUEST_ID_HEADER};
 
 /// A legacy answer: headers, JSON body (`Null` when empty).
 #[derive(Debug)]
@@ -246,8 +246,7 @@ async fn call_raw(
         headers.push(header("if-match", tag)?);
     }
     if !cx.request_id.is_empty() {
-        let name = HeaderName::from_static(REQUEST_ID_HEADER);
-        headers.push((name, value_of(REQUEST_ID_HEADER, cx.request_id)?));
+        headers.push((REQUEST_ID, value_of(REQUEST_ID_HEADER, cx.request_id)?));
     }
     let request = BackendRequest {
         method: endpoint.method.clone(),
