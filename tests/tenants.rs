@@ -817,7 +817,32 @@ fn serve_reloads_on_sighup_and_refuses_a_broken_keys_file() {
     eventually(&|| post(&first, "bob@gmail.com") == 400);
     assert_eq!(get(&second), 200);
     assert_eq!(post(&second, "bob@acme.com"), 201);
+    // ada@gmail.com, provisioned before the allow-list, can still be updated and deactivated;
+    // her userName cannot become another address outside it.
+    let patch = |ops: Value| {
+        agent
+            .patch(&format!("http://{scim}/scim/v2/Users/1"))
+            .header("Authorization", &bearer(&first))
+            .header("Content-Type", "application/scim+json")
+            .send(patch_op(ops).to_string())
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let title = json!([{"op": "replace", "path": "title", "value": "Engineer"}]);
+    assert_eq!(patch(title), 200);
+    let renamed = json!([{"op": "replace", "path": "userName", "value": "ada2@gmail.com"}]);
+    assert_eq!(patch(renamed), 400);
+    assert_eq!(
+        patch(json!([{"op": "replace", "path": "active", "value": false}])),
+        200
+    );
     let store = api.tenant("acme").unwrap();
+    let ada = store.user(1).unwrap();
+    assert_eq!(
+        (&ada["login"], &ada["job_title"]),
+        (&json!("ada@gmail.com"), &json!("Engineer"))
+    );
     let logins: Vec<Value> = (1..=store.user_count() as u64)
         .filter_map(|id| store.user(id))
         .map(|u| u["login"].clone())

@@ -356,12 +356,12 @@ pub mod to_scim {
         let _ = r.legacy_id(v);
         let _ = r.is_deleted(v);
         if let Some(marked) = r.mark_deleted(v) {
-            let _ = r.update_body(v, &marked);
+            let _ = r.update_body(v, &marked).to_value();
         }
         if let Ok(scim) = r.to_scim(v) {
             let _ = r.to_legacy(&scim, None);
             if let Ok(new) = r.to_legacy(&scim, Some(v)) {
-                let _ = r.update_body(v, &new);
+                let _ = r.update_body(v, &new).to_value();
             }
         }
         // The value as the SCIM body of a create, and of an update of itself.

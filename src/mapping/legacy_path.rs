@@ -16,6 +16,7 @@ use jsonpath_rust::parser::model::{
 };
 use jsonpath_rust::parser::{errors::JsonPathError, parse_json_path};
 use jsonpath_rust::query::js_path_process;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// A compiled legacy path: always readable, writable when it fits the writer's grammar.
@@ -342,26 +343,62 @@ impl LegacyPath {
             })
             .collect()
     }
+}
 
-    /// Removes the field a path of names only names (the key, not just its value), leaving its
-    /// parents; nothing happens when it is absent or the path has another kind of step.
-    pub(crate) fn remove(&self, doc: &mut Value) {
-        let Some(names) = self.field_names() else {
-            return;
+/// A legacy record as JSON without the fields that some paths of names only name (the keys,
+/// not just their values): what a full update sends, without the read-only fields. The record
+/// is written as it is, not copied, and its other fields keep their order. A path to an absent
+/// field, or through a field that is not an object, leaves nothing out; so does a path with
+/// another kind of step.
+#[derive(Debug)]
+pub struct Omitting<'a> {
+    record: &'a Value,
+    /// What is left of each path at this level of the record: field steps only, at least one.
+    omitted: Vec<&'a [Step]>,
+}
+
+impl<'a> Omitting<'a> {
+    pub(crate) fn new(record: &'a Value, omitted: &'a [LegacyPath]) -> Omitting<'a> {
+        let omitted = omitted
+            .iter()
+            .filter_map(|p| p.write.as_deref().ok())
+            .filter(|steps| !steps.is_empty() && steps.iter().all(|s| matches!(s, Step::Field(_))))
+            .collect();
+        Omitting { record, omitted }
+    }
+}
+
+impl Serialize for Omitting<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.record else {
+            return self.record.serialize(serializer);
         };
-        let Some((last, parents)) = names.split_last() else {
-            return;
-        };
-        let mut cur = doc;
-        for name in parents {
-            match cur.get_mut(*name) {
-                Some(next) => cur = next,
-                None => return,
+        if self.omitted.is_empty() {
+            return self.record.serialize(serializer);
+        }
+        let names = |steps: &[Step], key: &str| matches!(steps.first(), Some(Step::Field(name)) if name == key);
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in fields {
+            if self.omitted.iter().any(|s| s.len() == 1 && names(s, key)) {
+                continue;
+            }
+            let deeper: Vec<&[Step]> = self
+                .omitted
+                .iter()
+                .filter(|s| s.len() > 1 && names(s, key))
+                .map(|s| &s[1..])
+                .collect();
+            if deeper.is_empty() {
+                map.serialize_entry(key, value)?;
+            } else {
+                let inner = Omitting {
+                    record: value,
+                    omitted: deeper,
+                };
+                map.serialize_entry(key, &inner)?;
             }
         }
-        if let Some(obj) = cur.as_object_mut() {
-            obj.remove(*last);
-        }
+        map.end()
     }
 }
 
@@ -592,7 +629,13 @@ fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflic
                     return Err(conflict(i, "an object"));
                 };
                 if i == last {
-                    obj.insert(name.clone(), value);
+                    // A field the record has takes the value in place: no copy of its name.
+                    match obj.get_mut(name.as_str()) {
+                        Some(field) => *field = value,
+                        None => {
+                            obj.insert(name.clone(), value);
+                        }
+                    }
                     return Ok(());
                 }
                 cur = obj.entry(name.clone()).or_insert(Value::Null);
@@ -852,7 +895,7 @@ mod tests {
     }
 
     #[test]
-    fn names_only_paths_name_their_fields_and_can_be_removed() {
+    fn names_only_paths_name_their_fields_and_can_be_left_out_of_a_record() {
         assert_eq!(
             p("$.user['home address'].street").field_names(),
             Some(vec!["user", "home address", "street"])
@@ -860,12 +903,39 @@ mod tests {
         for other in ["$.a[0].b", "$.a[?(@.k == 'x')].b", "$..a", "$.a[*]", "$"] {
             assert_eq!(p(other).field_names(), None, "{other}");
         }
-        let mut doc = json!({"user": {"created_at": "x", "login": "ada"}, "meta": 1});
-        p("$.user.created_at").remove(&mut doc);
-        p("$.user.missing.deeper").remove(&mut doc);
-        p("$.meta.inside").remove(&mut doc);
-        p("$.list[0]").remove(&mut doc);
-        assert_eq!(doc, json!({"user": {"login": "ada"}, "meta": 1}));
+        let doc = json!({
+            "id": 7,
+            "user": {"created_at": "x", "login": "ada", "team": {"since": 1, "name": "core"}},
+            "meta": 1,
+            "list": [{"a": 1}],
+            "updated_at": "y",
+            "zone": "eu"
+        });
+        let omitted = [
+            p("$.user.created_at"),
+            p("$.user.missing.deeper"),
+            p("$.meta.inside"),
+            p("$.list[0]"),
+            p("$.user.team.since"),
+            p("$.updated_at"),
+            p("$.absent"),
+        ];
+        let text = serde_json::to_string(&Omitting::new(&doc, &omitted)).unwrap();
+        // The other fields as they were, in their order.
+        assert_eq!(
+            text,
+            r#"{"id":7,"user":{"login":"ada","team":{"name":"core"}},"meta":1,"list":[{"a":1}],"zone":"eu"}"#
+        );
+        // Nothing to leave out: the record as it is.
+        assert_eq!(
+            serde_json::to_string(&Omitting::new(&doc, &[])).unwrap(),
+            serde_json::to_string(&doc).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&Omitting::new(&json!([1, {"updated_at": 2}]), &omitted))
+                .unwrap(),
+            "[1,{\"updated_at\":2}]"
+        );
     }
 
     #[test]

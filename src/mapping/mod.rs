@@ -59,4 +59,5 @@ pub(crate) use records::location_id;
 pub use roles::{GroupRules, UserGroup};
 pub use template::{append_query, PathTemplate};
 pub(crate) use translate::MappedField;
+pub use translate::UpdateBody;
 pub use values::LegacyType;

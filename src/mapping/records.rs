@@ -40,7 +40,7 @@ impl Endpoint {
     }
 
     /// [`Endpoint::body_with`] as the bytes sent, written without copying the record.
-    pub(crate) fn body_bytes(&self, record: &Value) -> serde_json::Result<Vec<u8>> {
+    pub(crate) fn body_bytes(&self, record: &impl serde::Serialize) -> serde_json::Result<Vec<u8>> {
         match &self.record.body {
             None => serde_json::to_vec(record),
             Some(key) => {

@@ -7,16 +7,46 @@
 //! PATCH (the server applies SCIM PATCH to the SCIM resource first, then translates the
 //! result).
 
+use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::draft::Draft;
 use super::error::TranslateError;
-use super::legacy_path::{LegacyPath, LegacyRecord, WriteConflict};
+use super::legacy_path::{LegacyPath, LegacyRecord, Omitting, WriteConflict};
 use super::load::writes_active;
 use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
 use super::values::{into_scalar_string, same_scalar, scalar_string, ConvertError};
 use crate::scim::path::AttrPath;
+
+/// The body of a legacy update ([`ResourceMapping::update_body`]), serialised as it is sent.
+#[derive(Debug)]
+pub enum UpdateBody<'a> {
+    /// `mode: full`: the new record, written without its read-only fields (not copied).
+    Whole(Omitting<'a>),
+    /// `mode: partial`: what changed.
+    Changed(Value),
+}
+
+impl Serialize for UpdateBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            UpdateBody::Whole(record) => record.serialize(serializer),
+            UpdateBody::Changed(fields) => fields.serialize(serializer),
+        }
+    }
+}
+
+impl UpdateBody<'_> {
+    /// The body as a JSON value (what the legacy API receives, parsed).
+    pub fn to_value(&self) -> Value {
+        match self {
+            UpdateBody::Changed(fields) => fields.clone(),
+            // Serialising a JSON value's fields into a value cannot fail.
+            UpdateBody::Whole(record) => serde_json::to_value(record).unwrap_or(Value::Null),
+        }
+    }
+}
 
 impl ResourceMapping {
     /// The legacy id of a legacy user or group, as a string (`42` → `"42"`).
@@ -265,21 +295,20 @@ impl ResourceMapping {
     /// that disappeared; a list that changed is sent whole; an object listed in
     /// `replaces_whole:` that changed is sent whole. Since the new record is the old one plus
     /// the mapping's writes, a field no entry writes is never sent.
-    pub fn update_body(&self, old_legacy: &Value, new_legacy: &Value) -> Value {
+    pub fn update_body<'a>(&'a self, old_legacy: &Value, new_legacy: &'a Value) -> UpdateBody<'a> {
         match self.endpoints.update_mode {
-            UpdateMode::Full => {
-                let mut body = new_legacy.clone();
-                for path in &self.plan.read_only {
-                    path.remove(&mut body);
-                }
-                body
-            }
+            UpdateMode::Full => UpdateBody::Whole(Omitting::new(new_legacy, &self.plan.read_only)),
             UpdateMode::Partial => {
                 let empty = Map::new();
                 let old = old_legacy.as_object().unwrap_or(&empty);
                 let new = new_legacy.as_object().unwrap_or(&empty);
                 let whole = &self.endpoints.update_replaces_whole;
-                Value::Object(changed_fields(old, new, &mut Vec::new(), whole))
+                UpdateBody::Changed(Value::Object(changed_fields(
+                    old,
+                    new,
+                    &mut Vec::new(),
+                    whole,
+                )))
             }
         }
     }
@@ -858,11 +887,11 @@ mod tests {
         let m = fixture();
         let old = json!({"id": 1, "a": 1, "b": {"c": 2, "d": 4}, "gone": true});
         let new = json!({"id": 1, "a": 1, "b": {"c": 3, "d": 4}});
-        assert_eq!(m.users.update_body(&old, &new), new);
+        assert_eq!(m.users.update_body(&old, &new).to_value(), new);
         let mut partial = fixture();
         partial.users.endpoints.update_mode = UpdateMode::Partial;
         assert_eq!(
-            partial.users.update_body(&old, &new),
+            partial.users.update_body(&old, &new).to_value(),
             json!({"b": {"c": 3}, "gone": null})
         );
     }
@@ -908,7 +937,7 @@ users:
         let mut scim = m.to_scim(&old).unwrap();
         change(&mut scim);
         let new = m.to_legacy(&scim, Some(&old)).unwrap();
-        let body = m.update_body(&old, &new);
+        let body = m.update_body(&old, &new).to_value();
         (new, body)
     }
 
@@ -965,7 +994,7 @@ users:
         let old = json!({"user": {"a": {"b": 1, "c": 2}, "d": 3}});
         let new = json!({"user": {"a": {"b": 1}}});
         assert_eq!(
-            users.update_body(&old, &new),
+            users.update_body(&old, &new).to_value(),
             json!({"user": {"a": {"c": null}, "d": null}})
         );
     }
@@ -1024,7 +1053,7 @@ users:
             .users
             .to_legacy(&m.users.to_scim(&old).unwrap(), Some(&old))
             .unwrap();
-        let body = m.users.update_body(&old, &new);
+        let body = m.users.update_body(&old, &new).to_value();
         assert_eq!(body["full_name"], json!("Mary Ann Smith"));
         assert_eq!(body["id"], json!(42));
         assert_eq!(body["version"], json!(3));
@@ -1325,7 +1354,7 @@ users:
         renamed["displayName"] = json!("Platform");
         let new = groups.to_legacy(&renamed, Some(&legacy)).unwrap();
         assert_eq!(
-            groups.update_body(&legacy, &new),
+            groups.update_body(&legacy, &new).to_value(),
             json!({"name": "Platform", "source": "scim"})
         );
         // What the mapping stores, and its errors.

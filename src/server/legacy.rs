@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::backend::{
@@ -22,6 +23,7 @@ use crate::backend::{
 use crate::mapping::legacy_path::{Captured, LegacyItem};
 use crate::mapping::{
     location_id, Draft, Endpoint, ListEndpoint, PageError, Pagination, QueryParam, ResourceMapping,
+    UpdateBody,
 };
 use crate::metrics;
 use crate::scim::{json_text, ScimError};
@@ -66,9 +68,27 @@ pub struct Call<'a> {
     pub id: Option<&'a str>,
     pub member: Option<&'a str>,
     pub params: &'a [QueryParam<'a>],
-    pub body: Option<&'a Value>,
+    pub body: Option<SentBody<'a>>,
     /// Sent as `If-Match` (already an entity tag, e.g. `"4"`).
     pub if_match: Option<String>,
+}
+
+/// What a call sends as its body, wrapped in the endpoint's body envelope if it has one.
+#[derive(Debug, Clone, Copy)]
+pub enum SentBody<'a> {
+    /// A record as it is (a create).
+    Record(&'a Value),
+    /// An update's body (see [`ResourceMapping::update_body`]).
+    Update(&'a UpdateBody<'a>),
+}
+
+impl Serialize for SentBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SentBody::Record(record) => record.serialize(serializer),
+            SentBody::Update(body) => body.serialize(serializer),
+        }
+    }
 }
 
 impl<'a> Call<'a> {
@@ -225,7 +245,7 @@ async fn call_raw(
     let body_bytes = match (call.body, templated) {
         (Some(b), _) => Some(
             endpoint
-                .body_bytes(b)
+                .body_bytes(&b)
                 .map_err(|e| ScimError::internal(e.to_string()))?,
         ),
         (None, Some(t)) => {

@@ -71,6 +71,11 @@ impl Tenant {
         })
     }
 
+    /// Whether [`Tenant::check_domains`] checks anything: the tenant has allowed domains.
+    pub fn checks_domains(&self) -> bool {
+        !self.allowed_domains.is_empty()
+    }
+
     /// Refuses a user whose userName (when it has an `@`) or one of whose emails is not an
     /// address in a domain this tenant allows — unless `before` (the stored user, on a replace
     /// or patch) already had that very value in that same attribute: a user provisioned before
@@ -80,7 +85,7 @@ impl Tenant {
     /// and one with an address literal are refused too. 400 `invalidValue`, naming the
     /// attribute and why (the value shown escaped: no control character is echoed raw).
     pub fn check_domains(&self, user: &Value, before: Option<&Value>) -> Result<(), ScimError> {
-        if self.allowed_domains.is_empty() {
+        if !self.checks_domains() {
             return Ok(());
         }
         let had = |attr: &str, v: &str| {

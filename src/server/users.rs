@@ -15,7 +15,7 @@ use crate::scim::{json_text, urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::{location_of, set_group_refs, set_location};
 use crate::server::groups;
-use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse};
+use crate::server::legacy::{self, Call, Created, LegacyAnswer, LegacyResponse, SentBody};
 use crate::server::recent;
 use crate::server::record;
 use crate::server::router::{self, Collection};
@@ -157,7 +157,8 @@ enum Written<'c> {
 }
 
 /// Reads user `id` (see [`fetch_for_write`]), makes the new user from it with `change` (`None`:
-/// nothing to write), and writes it; when the legacy record changed in the meantime, reads it
+/// nothing to write; `change` may take the fetched `scim` to make the new user of it, and then
+/// has to return one), and writes it; when the legacy record changed in the meantime, reads it
 /// afresh and applies `change` again (up to three tries in all, for writers racing on one
 /// user), so that the write never overwrites what it did not see.
 ///
@@ -172,7 +173,7 @@ async fn modify_user<'c>(
     id: &str,
     mark_deleted: bool,
     if_match: Option<&Condition>,
-    change: impl Fn(&Fetched) -> Result<Option<Value>, ScimError>,
+    change: impl Fn(&mut Fetched) -> Result<Option<Value>, ScimError>,
 ) -> Result<UserAnswer<'c>, ScimError> {
     let mut old = fetch_for_write(cx, id).await?;
     for _ in 0..3 {
@@ -183,10 +184,11 @@ async fn modify_user<'c>(
             old = Box::pin(fetch(cx, id)).await?;
             etag::check_if_match(if_match, &old.scim, "user")?;
         }
-        let Some(new_user) = change(&old)? else {
+        let was_active = active(&old.scim);
+        let Some(new_user) = change(&mut old)? else {
             return Ok(UserAnswer::Whole(old.scim));
         };
-        match write_user(cx, id, old, &new_user, mark_deleted).await? {
+        match write_user(cx, id, old, was_active, &new_user, mark_deleted).await? {
             Written::User(user) => return Ok(user),
             Written::Stale => old = fetch(cx, id).await?,
         }
@@ -456,7 +458,7 @@ async fn send_create<'c>(cx: &'c Ctx<'_>, new: &NewUser<'_>) -> Result<Sent<'c>,
         create,
     } = *new;
     let call = Call {
-        body: Some(legacy_user),
+        body: Some(SentBody::Record(legacy_user)),
         ..Call::new(create)
     };
     let created = match legacy::call_for_record(cx, r, &call).await {
@@ -572,7 +574,8 @@ async fn restore_deleted(
             cached: false,
         };
         tracing::info!(id = %id, "a user deleted through SCIM is provisioned again: restored");
-        return match write_user(cx, &id, old, user, false).await? {
+        let was_active = active(&old.scim);
+        return match write_user(cx, &id, old, was_active, user, false).await? {
             Written::User(restored) => Ok(Some(restored.into_value())),
             Written::Stale => Err(ScimError::new(
                 409,
@@ -610,10 +613,12 @@ async fn set_active_by_endpoint(
 /// call when nothing the mapping stores changed, and `active` through its dedicated endpoints
 /// when the mapping says so; with `mark_deleted`, the mapping's deleted marker is written in the
 /// same update. A guarded update (`if_match: true`) sends `old`'s version as `If-Match`.
+/// `was_active` is `old`'s `active`, read before its SCIM user was made the new one.
 async fn write_user<'c>(
     cx: &'c Ctx<'_>,
     id: &str,
     old: Fetched,
+    was_active: Option<bool>,
     new_user: &Value,
     mark_deleted: bool,
 ) -> Result<Written<'c>, ScimError> {
@@ -642,7 +647,7 @@ async fn write_user<'c>(
         let body = r.update_body(&old.legacy, &new_legacy);
         let call = Call {
             id: Some(id),
-            body: Some(&body),
+            body: Some(SentBody::Update(&body)),
             if_match: r.update_if_match(&old.legacy),
             ..Call::new(legacy::update_endpoint(r)?)
         };
@@ -679,7 +684,7 @@ async fn write_user<'c>(
     let mut changed_active = false;
     if !r.writes_active() {
         if let Some(wanted) = active(new_user) {
-            if active(&old.scim) != Some(wanted) {
+            if was_active != Some(wanted) {
                 // The record changes (again): what the cache holds is out of date.
                 written_raw = None;
                 changed_active = true;
@@ -778,8 +783,11 @@ pub async fn patch<'c>(
         )));
     }
     modify_user(cx, id, false, versioned(cx, if_match), |old| {
-        let user = patch::applied(old.scim.clone(), &request, full_schema())?;
-        cx.tenant.check_domains(&user, Some(&old.scim))?;
+        // The operations apply to the fetched user itself; a copy is kept only where the
+        // tenant's domains are checked against what the user had.
+        let before = cx.tenant.checks_domains().then(|| old.scim.clone());
+        let user = patch::applied(std::mem::take(&mut old.scim), &request, full_schema())?;
+        cx.tenant.check_domains(&user, before.as_ref())?;
         Ok(Some(user))
     })
     .await
@@ -829,7 +837,7 @@ async fn retire_if(
         if !marker && active(&old.scim) == Some(false) {
             return Ok(None);
         }
-        let mut user = old.scim.clone();
+        let mut user = std::mem::take(&mut old.scim);
         if let Some(obj) = user.as_object_mut() {
             obj.insert("active".into(), Value::Bool(false));
         }

@@ -22,7 +22,7 @@ use crate::mapping::{
 use crate::scim::patch::MemberDelta;
 use crate::scim::ScimError;
 use crate::server::context::Ctx;
-use crate::server::legacy::{self, Call, Meaning, Try};
+use crate::server::legacy::{self, Call, Meaning, SentBody, Try};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::recent;
 use crate::server::record;
@@ -326,7 +326,7 @@ async fn add_member(
     let call = Call {
         id: Some(group),
         member: Some(member),
-        body: body.as_ref(),
+        body: body.as_ref().map(SentBody::Record),
         ..Call::new(&add.endpoint)
     };
     let refusal = match legacy::call_with(cx, &g.resource, &call).await {
@@ -454,7 +454,7 @@ async fn set_user_group_once(
     let body = users.update_body(&user, &new_user);
     let call = Call {
         id: Some(user_id),
-        body: Some(&body),
+        body: Some(SentBody::Update(&body)),
         if_match: ua.if_match(&user),
         ..Call::new(legacy::update_endpoint(users)?)
     };
@@ -655,7 +655,7 @@ async fn write_list_once(
     let new_group = ga.with_members(&got.body, &next)?;
     let body = r.update_body(&got.body, &new_group);
     let call = Call {
-        body: Some(&body),
+        body: Some(SentBody::Update(&body)),
         if_match: ga.if_match(&got.body),
         ..Call::on(
             match &ga.update {

@@ -20,7 +20,7 @@ use crate::scim::path::{AttrPath, PatchPath};
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
 use crate::server::gateway::set_location;
-use crate::server::legacy::{self, Call, Created, ListCall, Meaning, Walked};
+use crate::server::legacy::{self, Call, Created, ListCall, Meaning, SentBody, Walked};
 use crate::server::observe::{MemberChange, MemberEvent, MemberOutcome};
 use crate::server::roles;
 use crate::server::select;
@@ -388,7 +388,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         )));
     }
     let call = Call {
-        body: Some(&legacy_group),
+        body: Some(SentBody::Record(&legacy_group)),
         ..Call::new(create)
     };
     let created = match legacy::call_for_record(cx, r, &call).await {
@@ -520,7 +520,7 @@ async fn write_group(
             cx,
             r,
             &Call {
-                body: Some(&body),
+                body: Some(SentBody::Update(&body)),
                 if_match: list.and_then(|ga| ga.if_match(&latest)),
                 ..Call::on(legacy::update_endpoint(r)?, id)
             },
@@ -824,7 +824,7 @@ async fn retire(cx: &Ctx<'_>, r: &ResourceMapping, id: &str) -> Result<legacy::R
         cx,
         r,
         &Call {
-            body: Some(&body),
+            body: Some(SentBody::Update(&body)),
             ..Call::on(legacy::update_endpoint(r)?, id)
         },
     )

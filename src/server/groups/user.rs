@@ -10,7 +10,7 @@ use crate::mapping::{GroupAttribute, GroupRules, Membership, UserGroup};
 use crate::scim::list::ListQuery;
 use crate::scim::{urn, ScimError};
 use crate::server::context::Ctx;
-use crate::server::legacy::{self, Call};
+use crate::server::legacy::{self, Call, SentBody};
 use crate::server::recent;
 use crate::server::roles;
 
@@ -53,7 +53,7 @@ where
         let body = users.update_body(&user, &new_user);
         let call = Call {
             id: Some(user_id),
-            body: Some(&body),
+            body: Some(SentBody::Update(&body)),
             ..Call::new(legacy::update_endpoint(users)?)
         };
         let result = legacy::call_with(cx, users, &call).await;
