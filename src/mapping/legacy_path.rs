@@ -376,18 +376,23 @@ impl Serialize for Omitting<'_> {
         if self.omitted.is_empty() {
             return self.record.serialize(serializer);
         }
-        let names = |steps: &[Step], key: &str| matches!(steps.first(), Some(Step::Field(name)) if name == key);
         let mut map = serializer.serialize_map(None)?;
         for (key, value) in fields {
-            if self.omitted.iter().any(|s| s.len() == 1 && names(s, key)) {
+            // The paths through this field, one step on; the field itself is left out when one
+            // of them ends here.
+            let mut deeper: Vec<&[Step]> = Vec::new();
+            let mut left_out = false;
+            for steps in &self.omitted {
+                if let [Step::Field(name), rest @ ..] = steps {
+                    if name == key {
+                        left_out |= rest.is_empty();
+                        deeper.push(rest);
+                    }
+                }
+            }
+            if left_out {
                 continue;
             }
-            let deeper: Vec<&[Step]> = self
-                .omitted
-                .iter()
-                .filter(|s| s.len() > 1 && names(s, key))
-                .map(|s| &s[1..])
-                .collect();
             if deeper.is_empty() {
                 map.serialize_entry(key, value)?;
             } else {

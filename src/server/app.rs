@@ -372,7 +372,7 @@ async fn route_request(
     // stacks are not: `operate` boxes the one it runs, so that only that operation's future is
     // built and moved (a box around `operate` itself would copy the largest of them all, a
     // PATCH's, on every request).
-    operate(cx, route, &query, &body, &base, &pre).await
+    operate(cx, route, &query, body, &base, &pre).await
 }
 
 /// The conditional headers `route` honours (RFC 7644 §3.14): `If-Match` on PUT, PATCH and
@@ -477,7 +477,7 @@ async fn operate(
     cx: &Ctx<'_>,
     route: Route,
     query: &ListQuery,
-    body: &Value,
+    body: Value,
     base: &str,
     pre: &Preconditions,
 ) -> Result<Reply, ScimError> {
@@ -560,7 +560,7 @@ async fn operate(
             written_user_reply(answer)
         }
         Route::Patch(Collection::Users, id) => {
-            let answer = Box::pin(users::patch(cx, &id, body, if_match)).await?;
+            let answer = Box::pin(users::patch(cx, &id, &body, if_match)).await?;
             written_user_reply(answer)
         }
         Route::Delete(Collection::Users, id) => {
@@ -572,7 +572,7 @@ async fn operate(
             Reply::json(200, Box::pin(groups::list(cx, query, base)).await?)
         }
         Route::Create(Collection::Groups) => {
-            let group = Box::pin(groups::create(cx, body, base)).await?;
+            let group = Box::pin(groups::create(cx, &body, base)).await?;
             created(
                 CreatedHeaders::of(&group),
                 Body::Json(project_group(&group, query)),
@@ -591,7 +591,7 @@ async fn operate(
             }
         }
         Route::Replace(Collection::Groups, id) => {
-            let group = Box::pin(groups::replace(cx, &id, body, base, if_match)).await?;
+            let group = Box::pin(groups::replace(cx, &id, &body, base, if_match)).await?;
             group_reply(200, &group)
         }
         Route::Patch(Collection::Groups, id) => {
@@ -602,7 +602,7 @@ async fn operate(
             let asks = !query.attributes.is_empty() || !query.excluded_attributes.is_empty();
             let configured = cx.config.scim.group_patch_answer == GroupPatchAnswer::Group;
             let answer = (asks || configured).then(|| groups::patch_answer_members(query));
-            match Box::pin(groups::patch(cx, &id, body, answer, base, if_match)).await? {
+            match Box::pin(groups::patch(cx, &id, &body, answer, base, if_match)).await? {
                 Some(group) => group_reply(200, &group),
                 None => no_content(),
             }

@@ -3,7 +3,7 @@
 //! `crate::scim`, the translation in `crate::mapping`; this module only sequences them.
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::mapping::legacy_path::LegacyItem;
 use crate::mapping::{AfterEmpty, Draft, OnDelete, ResourceMapping};
@@ -300,20 +300,18 @@ fn write_answer(
 /// dotted and URN-qualified keys resolved, string booleans converted — the same rules as a
 /// PATCH `replace` without a path, applied to an empty user. Read-only attributes the client
 /// echoes back (`id`, `meta`, `groups`) are dropped.
-fn normalise_body(body: &Value) -> Result<Value, ScimError> {
-    let Some(obj) = body.as_object() else {
+fn normalise_body(body: Value) -> Result<Value, ScimError> {
+    let Value::Object(mut attrs) = body else {
         return Err(ScimError::invalid_syntax(
             "the request body must be a JSON object (a SCIM User)",
         ));
     };
-    let mut attrs = Map::new();
-    for (k, v) in obj {
-        let lower = k.to_ascii_lowercase();
-        if matches!(lower.as_str(), "schemas" | "id" | "meta" | "groups") || v.is_null() {
-            continue;
-        }
-        attrs.insert(k.clone(), v.clone());
-    }
+    attrs.retain(|k, v| {
+        let kept_by_server = ["schemas", "id", "meta", "groups"]
+            .iter()
+            .any(|name| k.eq_ignore_ascii_case(name));
+        !kept_by_server && !v.is_null()
+    });
     let mut user = json!({ "schemas": [urn::USER] });
     patch::apply_attributes(&mut user, &attrs, full_schema())?;
     Ok(user)
@@ -337,7 +335,7 @@ fn active(user: &Value) -> Option<bool> {
 /// no lock: one legacy call for a new user; the userName is looked up only when the legacy API
 /// refuses it ([`taken`]). Otherwise the userName is looked up first, under the lock of that
 /// userName alone.
-pub async fn create<'c>(cx: &'c Ctx<'_>, body: &Value) -> Result<UserAnswer<'c>, ScimError> {
+pub async fn create<'c>(cx: &'c Ctx<'_>, body: Value) -> Result<UserAnswer<'c>, ScimError> {
     let user = normalise_body(body)?;
     let Some(name) = user_name(user.get("userName")) else {
         return Err(ScimError::invalid_value(
@@ -738,7 +736,7 @@ fn versioned<'a>(cx: &Ctx<'_>, if_match: Option<&'a Condition>) -> Option<&'a Co
 pub async fn replace<'c>(
     cx: &'c Ctx<'_>,
     id: &str,
-    body: &Value,
+    body: Value,
     if_match: Option<&Condition>,
 ) -> Result<UserAnswer<'c>, ScimError> {
     let user = normalise_body(body)?;
