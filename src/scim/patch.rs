@@ -1023,10 +1023,23 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// From how many elements (those a list has and those added) [`merge_items`] indexes them.
+const INDEXED_FROM: usize = 32;
+
 /// Appends `new` to `base`, merging each new element into an equal existing one instead of
 /// duplicating it (repeated adds are no-ops). A new `primary: true` demotes the others
 /// (RFC 7644 §3.5.2).
-fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
+fn merge_items(def: &AttributeDef, base: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
+    merge_items_indexed_from(def, base, new, INDEXED_FROM)
+}
+
+/// [`merge_items`], indexing the elements from `indexed_from` of them on.
+fn merge_items_indexed_from(
+    def: &AttributeDef,
+    mut base: Vec<Value>,
+    new: Vec<Value>,
+    indexed_from: usize,
+) -> Vec<Value> {
     let mut written = Vec::new();
     // The elements by the text of their `value` (the only part [`same_item`] can match on for
     // complex elements, lower-cased unless caseExact), so that merging n new elements into k
@@ -1048,18 +1061,27 @@ fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec
             text.chars().flat_map(char::to_lowercase).collect()
         })
     };
-    let mut by_key: std::collections::HashMap<String, Vec<usize>> =
-        std::collections::HashMap::new();
-    for (i, e) in base.iter().enumerate() {
-        if let Some(k) = key_of(e) {
-            by_key.entry(k).or_default().push(i);
-        }
-    }
+    // The index is made only for long lists: a user's few emails or phone numbers are compared
+    // element by element, which finds the same element (the first equal one) without making a
+    // key or hashing it.
+    let mut by_key: Option<std::collections::HashMap<String, Vec<usize>>> =
+        (base.len() + new.len() >= indexed_from).then(|| {
+            let mut by_key = std::collections::HashMap::<String, Vec<usize>>::new();
+            for (i, e) in base.iter().enumerate() {
+                if let Some(k) = key_of(e) {
+                    by_key.entry(k).or_default().push(i);
+                }
+            }
+            by_key
+        });
     for item in new {
         // Elements with a textual value can only be the same as those with the same key;
         // anything else is compared with every element, as before.
-        let found = match key_of(&item) {
-            Some(k) => by_key.get(&k).and_then(|at| {
+        let indexed = by_key
+            .as_ref()
+            .and_then(|by_key| Some((by_key, key_of(&item)?)));
+        let found = match indexed {
+            Some((by_key, k)) => by_key.get(&k).and_then(|at| {
                 at.iter()
                     .copied()
                     .find(|&i| same_item(def, &base[i], &item))
@@ -1077,8 +1099,10 @@ fn merge_items(def: &AttributeDef, mut base: Vec<Value>, new: Vec<Value>) -> Vec
                 written.push(i);
             }
             None => {
-                if let Some(k) = key_of(&item) {
-                    by_key.entry(k).or_default().push(base.len());
+                if let Some(by_key) = by_key.as_mut() {
+                    if let Some(k) = key_of(&item) {
+                        by_key.entry(k).or_default().push(base.len());
+                    }
                 }
                 base.push(item);
                 written.push(base.len() - 1);
@@ -2709,6 +2733,53 @@ mod tests {
                 }
                 let _ = member_changes(&req);
             }
+        }
+    }
+
+    /// An element of `emails` or `phoneNumbers`: one of a few values (in either case, or not a
+    /// string), perhaps a type, perhaps primary.
+    fn arb_element() -> impl Strategy<Value = Value> {
+        let value = prop_oneof![
+            prop::sample::select(vec![
+                "a@x.example",
+                "A@X.example",
+                "b@x.example",
+                "ß@x",
+                "SS@x"
+            ])
+            .prop_map(|v| json!(v)),
+            Just(json!(7)),
+            Just(Value::Null),
+        ];
+        let kind = prop::option::of(prop::sample::select(vec!["work", "home", "WORK"]));
+        (value, kind, any::<bool>()).prop_map(|(value, kind, primary)| {
+            let mut o = Map::new();
+            if !value.is_null() {
+                o.insert("value".into(), value);
+            }
+            if let Some(k) = kind {
+                o.insert("type".into(), json!(k));
+            }
+            if primary {
+                o.insert("primary".into(), json!(true));
+            }
+            Value::Object(o)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn merging_element_by_element_or_by_index_gives_the_same_list(
+            base in prop::collection::vec(arb_element(), 0..6),
+            new in prop::collection::vec(arb_element(), 0..6),
+            phones in any::<bool>(),
+        ) {
+            let schema = ResourceSchema::user();
+            let name = if phones { "phoneNumbers" } else { "emails" };
+            let def = schema.core.attribute(name).unwrap();
+            let compared = merge_items_indexed_from(def, base.clone(), new.clone(), usize::MAX);
+            let indexed = merge_items_indexed_from(def, base, new, 0);
+            prop_assert_eq!(compared, indexed);
         }
     }
 
