@@ -76,8 +76,8 @@ pub struct Call<'a> {
 /// What a call sends as its body, wrapped in the endpoint's body envelope if it has one.
 #[derive(Debug, Clone, Copy)]
 pub enum SentBody<'a> {
-    /// A record as it is (a create).
-    Record(&'a Value),
+    /// A JSON value as it is: a record created, a member add's body.
+    Json(&'a Value),
     /// An update's body (see [`ResourceMapping::update_body`]).
     Update(&'a UpdateBody<'a>),
 }
@@ -85,7 +85,7 @@ pub enum SentBody<'a> {
 impl Serialize for SentBody<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            SentBody::Record(record) => record.serialize(serializer),
+            SentBody::Json(value) => value.serialize(serializer),
             SentBody::Update(body) => body.serialize(serializer),
         }
     }

@@ -456,7 +456,7 @@ async fn send_create<'c>(cx: &'c Ctx<'_>, new: &NewUser<'_>) -> Result<Sent<'c>,
         create,
     } = *new;
     let call = Call {
-        body: Some(SentBody::Record(legacy_user)),
+        body: Some(SentBody::Json(legacy_user)),
         ..Call::new(create)
     };
     let created = match legacy::call_for_record(cx, r, &call).await {

@@ -326,7 +326,7 @@ async fn add_member(
     let call = Call {
         id: Some(group),
         member: Some(member),
-        body: body.as_ref().map(SentBody::Record),
+        body: body.as_ref().map(SentBody::Json),
         ..Call::new(&add.endpoint)
     };
     let refusal = match legacy::call_with(cx, &g.resource, &call).await {

@@ -388,7 +388,7 @@ pub async fn create(cx: &Ctx<'_>, body: &Value, base_url: &str) -> Result<Value,
         )));
     }
     let call = Call {
-        body: Some(SentBody::Record(&legacy_group)),
+        body: Some(SentBody::Json(&legacy_group)),
         ..Call::new(create)
     };
     let created = match legacy::call_for_record(cx, r, &call).await {
