@@ -24,7 +24,7 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::legacy_path::{CaptureAt, Captured, LegacyPath};
 use crate::scim::json_text;
@@ -143,6 +143,18 @@ impl RecordReader {
         .deserialize(&mut de)
         .and_then(|()| de.end());
         Some(read.map(|()| Captured { values }))
+    }
+
+    /// Reads a record already held whole (the record cache's, parsed for a write): the values
+    /// [`RecordReader::read`] would take out of its bytes, copied out of the tree in one pass
+    /// over its fields — each field matched against the reader's names, no hashed look-up per
+    /// path the translation reads.
+    pub(crate) fn read_value(&self, record: &Value) -> Captured {
+        let mut values = vec![None; self.points];
+        if let Value::Object(fields) = record {
+            self.root.capture_fields(fields, &mut values);
+        }
+        Captured { values }
     }
 }
 
@@ -536,6 +548,27 @@ impl Node {
         None
     }
 
+    /// Copies the values of `fields` (an object of a record held whole) that this node's
+    /// capture points stand for into `out`, as [`NodeSeed`] reads them from bytes: a null is no
+    /// value, and a field on the way that is not an object holds none.
+    fn capture_fields(&self, fields: &Map<String, Value>, out: &mut [Option<Value>]) {
+        for (name, value) in fields {
+            match self.child(name.as_bytes()) {
+                Some(Child::Point(n)) => {
+                    if let Some(slot) = out.get_mut(*n) {
+                        *slot = (!value.is_null()).then(|| value.clone());
+                    }
+                }
+                Some(Child::Node(node)) => {
+                    if let Value::Object(inner) = value {
+                        node.capture_fields(inner, out);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
     fn child(&self, name: &[u8]) -> Option<&Child> {
         let &(start, end) = self.by_length.get(name.len())?;
         self.children
@@ -714,7 +747,10 @@ mod tests {
             .expect("JSON");
         let before = captured.values.iter().filter(|v| v.is_some()).count();
         let draft = r.draft_taking(&mut captured).expect("translates");
-        assert_eq!(draft.into_value(), r.to_scim(&record).expect("translates"));
+        assert_eq!(
+            draft.into_value(),
+            r.draft(&record).expect("translates").into_value()
+        );
         let after = captured.values.iter().filter(|v| v.is_some()).count();
         // login, first_name and the timestamps are each read by one path, whole: moved. The
         // id stays, and so do `status` (read by `active` and by the deleted marker) and
@@ -856,10 +892,26 @@ mod tests {
             },
             None => whole,
         };
+        // The reference: the whole record read path by path.
         let by_value = r
-            .to_scim(&whole)
-            .map(|v| v.to_string())
+            .draft(&whole)
+            .map(|d| d.into_value().to_string())
             .map_err(|e| e.to_string());
+        // The record held whole is read by the reader as its bytes are.
+        prop_assert_eq!(
+            &reader.read_value(&whole),
+            &captured,
+            "record {} (held whole)",
+            text
+        );
+        prop_assert_eq!(
+            &by_value,
+            &r.to_scim(&whole)
+                .map(|v| v.to_string())
+                .map_err(|e| e.to_string()),
+            "record {} (to_scim)",
+            text
+        );
         let by_capture = r
             .draft(&captured)
             .map(|d| {
@@ -1008,7 +1060,7 @@ mod tests {
                 prop_assert_eq!(next, page.next, "cursor of {}", text);
                 prop_assert_eq!(items.len(), page.items.len(), "items of {}", text);
                 for (whole, captured) in items.iter().zip(&page.items) {
-                    let by_value = r.to_scim(whole).map(|v| v.to_string()).ok();
+                    let by_value = r.draft(whole).map(|d| d.into_value().to_string()).ok();
                     let by_capture = r.draft(captured).ok().map(|d| {
                         let mut out = Vec::new();
                         d.write_json(&mut out, &[], None);

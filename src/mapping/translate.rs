@@ -68,7 +68,17 @@ impl ResourceMapping {
     /// A legacy value that a value map does not list, or that does not fit the SCIM type, is
     /// left out. Fails only when the record has no id.
     pub fn to_scim(&self, legacy: &Value) -> Result<Value, TranslateError> {
-        Ok(self.draft(legacy)?.into_value())
+        Ok(self.draft_whole(legacy)?.into_value())
+    }
+
+    /// [`ResourceMapping::draft`] of a record held whole: through the mapping's compiled
+    /// reader where it has one (the values the translation reads copied out of the record in
+    /// one pass over its fields), else path by path.
+    pub(crate) fn draft_whole(&self, legacy: &Value) -> Result<Draft<'_>, TranslateError> {
+        match &self.plan.reader {
+            Some(reader) => self.draft_taking(&mut reader.read_value(legacy)),
+            None => self.draft(legacy),
+        }
     }
 
     /// [`ResourceMapping::to_scim`] of a record however it is held, as a [`Draft`]: the one

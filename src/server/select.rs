@@ -381,7 +381,7 @@ impl<'p> Look<'_, '_, 'p> {
             if let Some(full) = self.in_full(&listed.legacy).await? {
                 if !self.resource.is_deleted(&full) {
                     page.push(Selected {
-                        resource: self.resource.draft(&full)?,
+                        resource: self.resource.draft_whole(&full)?,
                         legacy: LegacyItem::Whole(full),
                     });
                 }
