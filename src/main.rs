@@ -260,7 +260,9 @@ fn init_logging(config: &Config) {
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(scim_gateway::server::text_fields::TextFields)
+            .try_init(),
     };
 }
 

@@ -14,7 +14,8 @@
 //!    [`reload`] (the reloadable generation, `Live`).
 //! 4. Legacy calls and list selection: [`legacy`], [`select`]; [`recent`] (the record cache as
 //!    a request fills it, after its answer).
-//! 5. Observation: [`observe`] (request id, metrics, access and provisioning logs).
+//! 5. Observation: [`observe`] (request id, metrics, access and provisioning logs),
+//!    [`text_fields`] (the text log's fields).
 //! 6. The operations: [`users`], [`groups`].
 //! 7. The application: [`app`] (the SCIM `ServeHttp`: read, authenticate, rate limit, route,
 //!    operate, shape the reply).
@@ -43,5 +44,6 @@ pub(crate) mod select;
 pub(crate) mod status;
 pub(crate) mod tap;
 pub(crate) mod tenant;
+pub mod text_fields;
 pub(crate) mod users;
 pub mod wire;
