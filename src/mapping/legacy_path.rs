@@ -193,6 +193,14 @@ impl LegacyPath {
         })
     }
 
+    /// The capture point of the mapping's compiled reader that stands for this whole path,
+    /// when the path is nothing but field steps (`$.login`, `$.address.city`).
+    pub(crate) fn whole_capture_point(&self) -> Option<usize> {
+        let at = self.capture?;
+        let steps = self.write.as_ref().ok()?;
+        (usize::from(at.depth) == steps.len()).then_some(usize::from(at.point))
+    }
+
     /// The names of the leading field steps (`$.address.city[0]` → `address`, `city`), or
     /// `None` for a path outside the writer's grammar, which a compiled reader cannot capture.
     pub(crate) fn field_prefix(&self) -> Option<Vec<&str>> {

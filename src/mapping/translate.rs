@@ -206,8 +206,10 @@ impl ResourceMapping {
     pub fn to_legacy(&self, scim: &Value, base: Option<&Value>) -> Result<Value, TranslateError> {
         let creating = base.is_none();
         let mut out = base.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        // Each entry's value first (an entry refused refuses the whole), then the writes.
+        let mut writes = Vec::with_capacity(self.plan.attrs.len());
         for attr in &self.plan.attrs {
-            match attr {
+            let (legacy, value) = match attr {
                 Attr::Field {
                     slot,
                     legacy,
@@ -242,7 +244,7 @@ impl ResourceMapping {
                         Value::Null if *empty_absent => Value::String(String::new()),
                         v => v,
                     };
-                    write(legacy, &mut out, value, || slot.label())?;
+                    (legacy, value)
                 }
                 Attr::Join {
                     legacy,
@@ -272,22 +274,22 @@ impl ResourceMapping {
                     } else {
                         Value::Null
                     };
-                    let label = || {
-                        parts
-                            .iter()
-                            .map(ScimSlot::label)
-                            .collect::<Vec<_>>()
-                            .join(" + ")
-                    };
-                    write(legacy, &mut out, value, label)?;
+                    (legacy, value)
                 }
-                Attr::LegacyConstant { legacy, value } => {
-                    write(legacy, &mut out, value.clone(), || "(constant)".into())?;
-                }
-                Attr::LegacyDefault { legacy, value } if creating => {
-                    write(legacy, &mut out, value.clone(), || "(default)".into())?;
-                }
-                _ => {}
+                Attr::LegacyConstant { legacy, value } => (legacy, value.clone()),
+                Attr::LegacyDefault { legacy, value } if creating => (legacy, value.clone()),
+                _ => continue,
+            };
+            writes.push((legacy, Some(value), attr));
+        }
+        // Over a record read, the fields it holds take their values in one pass; the rest is
+        // written path by path, in the mapping's order (so fields added come in that order).
+        if let (false, Some(reader)) = (creating, &self.plan.reader) {
+            reader.write_in_place(&mut out, &mut writes);
+        }
+        for (legacy, value, attr) in writes {
+            if let Some(value) = value {
+                write(legacy, &mut out, value, || written_label(attr))?;
             }
         }
         Ok(out)
@@ -542,6 +544,20 @@ fn write(
             legacy.as_str()
         ))
     })
+}
+
+/// What a write that cannot be made names: the attribute (or attributes) it writes.
+fn written_label(attr: &Attr) -> String {
+    match attr {
+        Attr::Field { slot, .. } => slot.label(),
+        Attr::Join { parts, .. } => parts
+            .iter()
+            .map(ScimSlot::label)
+            .collect::<Vec<_>>()
+            .join(" + "),
+        Attr::LegacyDefault { .. } => "(default)".into(),
+        _ => "(constant)".into(),
+    }
 }
 
 fn convert_error(slot: &ScimSlot, legacy: &LegacyPath, e: ConvertError) -> TranslateError {
