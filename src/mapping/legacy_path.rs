@@ -16,8 +16,9 @@ use jsonpath_rust::parser::model::{
 };
 use jsonpath_rust::parser::{errors::JsonPathError, parse_json_path};
 use jsonpath_rust::query::js_path_process;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+
+use crate::scim::json_text;
 
 /// A compiled legacy path: always readable, writable when it fits the writer's grammar.
 #[derive(Debug, Clone)]
@@ -376,15 +377,18 @@ impl<'a> Omitting<'a> {
     }
 }
 
-impl Serialize for Omitting<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl Omitting<'_> {
+    /// Writes the record as compact JSON text (as `serde_json` writes it), without the
+    /// omitted fields.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         let Value::Object(fields) = self.record else {
-            return self.record.serialize(serializer);
+            return json_text::write_value(out, self.record);
         };
         if self.omitted.is_empty() {
-            return self.record.serialize(serializer);
+            return json_text::write_value(out, self.record);
         }
-        let mut map = serializer.serialize_map(None)?;
+        out.push(b'{');
+        let mut comma = false;
         for (key, value) in fields {
             // The paths through this field, one step on; the field itself is left out when one
             // of them ends here.
@@ -401,17 +405,23 @@ impl Serialize for Omitting<'_> {
             if left_out {
                 continue;
             }
+            if comma {
+                out.push(b',');
+            }
+            comma = true;
+            json_text::write_str(out, key);
+            out.push(b':');
             if deeper.is_empty() {
-                map.serialize_entry(key, value)?;
+                json_text::write_value(out, value);
             } else {
-                let inner = Omitting {
+                Omitting {
                     record: value,
                     omitted: deeper,
-                };
-                map.serialize_entry(key, &inner)?;
+                }
+                .write_json(out);
             }
         }
-        map.end()
+        out.push(b'}');
     }
 }
 
@@ -933,20 +943,24 @@ mod tests {
             p("$.updated_at"),
             p("$.absent"),
         ];
-        let text = serde_json::to_string(&Omitting::new(&doc, &omitted)).unwrap();
+        let text = |o: Omitting<'_>| {
+            let mut out = Vec::new();
+            o.write_json(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let omitting = text(Omitting::new(&doc, &omitted));
         // The other fields as they were, in their order.
         assert_eq!(
-            text,
+            omitting,
             r#"{"id":7,"user":{"login":"ada","team":{"name":"core"}},"meta":1,"list":[{"a":1}],"zone":"eu"}"#
         );
         // Nothing to leave out: the record as it is.
         assert_eq!(
-            serde_json::to_string(&Omitting::new(&doc, &[])).unwrap(),
+            text(Omitting::new(&doc, &[])),
             serde_json::to_string(&doc).unwrap()
         );
         assert_eq!(
-            serde_json::to_string(&Omitting::new(&json!([1, {"updated_at": 2}]), &omitted))
-                .unwrap(),
+            text(Omitting::new(&json!([1, {"updated_at": 2}]), &omitted)),
             "[1,{\"updated_at\":2}]"
         );
     }

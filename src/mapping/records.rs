@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::scim::json_text;
+
 use super::plan::Endpoint;
 
 impl Endpoint {
@@ -39,14 +41,22 @@ impl Endpoint {
         }
     }
 
-    /// [`Endpoint::body_with`] as the bytes sent, written without copying the record.
-    pub(crate) fn body_bytes(&self, record: &impl serde::Serialize) -> serde_json::Result<Vec<u8>> {
+    /// [`Endpoint::body_with`] as the bytes sent: the body `write` writes (compact JSON text),
+    /// in the endpoint's body envelope if it has one (`{"user": …}`), not copied.
+    pub(crate) fn body_bytes(&self, write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        // Room for a usual record at once, rather than growing by doubling from a few bytes.
+        let mut out = Vec::with_capacity(1024);
         match &self.record.body {
-            None => serde_json::to_vec(record),
+            None => write(&mut out),
             Some(key) => {
-                serde_json::to_vec(&std::collections::BTreeMap::from([(key.as_str(), record)]))
+                out.push(b'{');
+                json_text::write_str(&mut out, key);
+                out.push(b':');
+                write(&mut out);
+                out.push(b'}');
             }
         }
+        out
     }
 
     /// Whether this endpoint's answers hold the record under a key (`envelope: { answer: … }`).
@@ -144,7 +154,8 @@ mod tests {
         );
         assert_eq!(endpoint(Some("data"), None).body_with(&record), record);
         for e in [endpoint(None, Some("user")), endpoint(Some("data"), None)] {
-            let sent: Value = serde_json::from_slice(&e.body_bytes(&record).unwrap()).unwrap();
+            let text = e.body_bytes(|out| json_text::write_value(out, &record));
+            let sent: Value = serde_json::from_slice(&text).unwrap();
             assert_eq!(sent, e.body_with(&record));
         }
     }

@@ -7,7 +7,6 @@
 //! PATCH (the server applies SCIM PATCH to the SCIM resource first, then translates the
 //! result).
 
-use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::draft::Draft;
@@ -17,9 +16,10 @@ use super::load::writes_active;
 use super::plan::{Attr, ResourceMapping, UpdateMode};
 use super::slot::ScimSlot;
 use super::values::{into_scalar_string, same_scalar, scalar_string, ConvertError};
+use crate::scim::json_text;
 use crate::scim::path::AttrPath;
 
-/// The body of a legacy update ([`ResourceMapping::update_body`]), serialised as it is sent.
+/// The body of a legacy update ([`ResourceMapping::update_body`]), written as it is sent.
 #[derive(Debug)]
 pub enum UpdateBody<'a> {
     /// `mode: full`: the new record, written without its read-only fields (not copied).
@@ -28,22 +28,25 @@ pub enum UpdateBody<'a> {
     Changed(Value),
 }
 
-impl Serialize for UpdateBody<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl UpdateBody<'_> {
+    /// Writes the body as compact JSON text, as `serde_json` writes it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            UpdateBody::Whole(record) => record.serialize(serializer),
-            UpdateBody::Changed(fields) => fields.serialize(serializer),
+            UpdateBody::Whole(record) => record.write_json(out),
+            UpdateBody::Changed(fields) => json_text::write_value(out, fields),
         }
     }
-}
 
-impl UpdateBody<'_> {
     /// The body as a JSON value (what the legacy API receives, parsed).
     pub fn to_value(&self) -> Value {
         match self {
             UpdateBody::Changed(fields) => fields.clone(),
-            // Serialising a JSON value's fields into a value cannot fail.
-            UpdateBody::Whole(record) => serde_json::to_value(record).unwrap_or(Value::Null),
+            UpdateBody::Whole(_) => {
+                let mut text = Vec::new();
+                self.write_json(&mut text);
+                // JSON text written from a JSON value parses.
+                serde_json::from_slice(&text).unwrap_or(Value::Null)
+            }
         }
     }
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::backend::{
@@ -82,11 +81,12 @@ pub enum SentBody<'a> {
     Update(&'a UpdateBody<'a>),
 }
 
-impl Serialize for SentBody<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl SentBody<'_> {
+    /// Writes the body as compact JSON text, as `serde_json` writes it.
+    fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            SentBody::Json(value) => value.serialize(serializer),
-            SentBody::Update(body) => body.serialize(serializer),
+            SentBody::Json(value) => json_text::write_value(out, value),
+            SentBody::Update(body) => body.write_json(out),
         }
     }
 }
@@ -243,13 +243,11 @@ async fn call_raw(
             .template_body(endpoint, tenant, call.id, call.member),
     };
     let body_bytes = match (call.body, templated) {
-        (Some(b), _) => Some(
-            endpoint
-                .body_bytes(&b)
-                .map_err(|e| ScimError::internal(e.to_string()))?,
-        ),
+        (Some(b), _) => Some(endpoint.body_bytes(|out| b.write_json(out))),
         (None, Some(t)) => {
-            Some(serde_json::to_vec(&t).map_err(|e| ScimError::internal(e.to_string()))?)
+            let mut out = Vec::new();
+            json_text::write_value(&mut out, &t);
+            Some(out)
         }
         (None, None) => None,
     };

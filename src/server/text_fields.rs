@@ -61,29 +61,80 @@ fn debug_is_verbatim(value: &str) -> bool {
         .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
-impl Visit for TextVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
+impl TextVisitor<'_> {
+    /// Whether `field` may be written the short way: no colours, no error yet, and a name the
+    /// default formatter writes as it is (not the message, a raw identifier or `log` metadata).
+    fn short(&self, field: &Field) -> bool {
         let name = field.name();
-        let short = self.plain
+        self.plain
             && self.result.is_ok()
             && name != "message"
             && !name.starts_with("r#")
             && !name.starts_with("log.")
-            && debug_is_verbatim(value);
-        if !short {
+    }
+
+    /// Writes `name=` and then `value` (`Debug` text), after a space unless it is the first.
+    fn write_field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        let w = &mut self.writer;
+        let first = self.is_empty;
+        self.result = (|| {
+            if !first {
+                w.write_char(' ')?;
+            }
+            w.write_str(field.name())?;
+            w.write_char('=')?;
+            w.write_fmt(value)
+        })();
+        self.is_empty = false;
+    }
+}
+
+impl Visit for TextVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !(self.short(field) && debug_is_verbatim(value)) {
             return self.by_default(field, |v| v.record_str(field, value));
         }
         let w = &mut self.writer;
+        let first = self.is_empty;
         self.result = (|| {
-            if !self.is_empty {
+            if !first {
                 w.write_char(' ')?;
             }
-            w.write_str(name)?;
+            w.write_str(field.name())?;
             w.write_str("=\"")?;
             w.write_str(value)?;
             w.write_char('"')
         })();
         self.is_empty = false;
+    }
+
+    // Numbers and booleans: their `Debug` text, without the default formatter's wrappers.
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if !self.short(field) {
+            return self.by_default(field, |v| v.record_u64(field, value));
+        }
+        self.write_field(field, format_args!("{value:?}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if !self.short(field) {
+            return self.by_default(field, |v| v.record_i64(field, value));
+        }
+        self.write_field(field, format_args!("{value:?}"));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if !self.short(field) {
+            return self.by_default(field, |v| v.record_f64(field, value));
+        }
+        self.write_field(field, format_args!("{value:?}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if !self.short(field) {
+            return self.by_default(field, |v| v.record_bool(field, value));
+        }
+        self.write_field(field, format_args!("{value:?}"));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -152,7 +203,7 @@ mod tests {
     }
 
     /// A line like the provisioning log's: strings, an absent and a present option, numbers.
-    fn provisioning_like(tenant: &str, user: Option<&str>, detail: &str) {
+    fn provisioning_like(tenant: &str, user: Option<&str>, detail: &str, latency_ms: f64) {
         tracing::info!(
             target: "provisioning",
             tenant,
@@ -163,16 +214,18 @@ mod tests {
             outcome = "ok",
             scim_status = 200u16,
             legacy_status = Some(204u16),
-            latency_ms = 1.25,
+            latency_ms,
             detail,
             "provisioning"
         );
     }
 
     fn same_text(tenant: &str, user: Option<&str>, detail: &str, ansi: bool) {
-        let ours = lines(TextFields, ansi, || provisioning_like(tenant, user, detail));
+        let ours = lines(TextFields, ansi, || {
+            provisioning_like(tenant, user, detail, 1.25)
+        });
         let theirs = lines(DefaultFields::new(), ansi, || {
-            provisioning_like(tenant, user, detail)
+            provisioning_like(tenant, user, detail, 1.25)
         });
         assert_eq!(ours, theirs);
     }
@@ -180,7 +233,7 @@ mod tests {
     #[test]
     fn a_provisioning_line_reads_as_the_default_formatter_writes_it() {
         let plain = lines(TextFields, false, || {
-            provisioning_like("acme", Some("ada@example.com"), "updated user 42")
+            provisioning_like("acme", Some("ada@example.com"), "updated user 42", 1.25)
         });
         assert!(
             plain.ends_with(
@@ -207,7 +260,18 @@ mod tests {
 
     #[test]
     fn fields_first_or_after_a_skipped_one_are_spaced_as_before() {
-        let emit = || tracing::info!(a = "x", b = 3, c = "y\"", d = "z");
+        let emit = || {
+            tracing::info!(
+                a = "x",
+                b = 3,
+                c = "y\"",
+                d = "z",
+                e = -4i64,
+                f = true,
+                g = 1e21,
+                h = 0.1
+            )
+        };
         assert_eq!(
             lines(TextFields, false, emit),
             lines(DefaultFields::new(), false, emit)
@@ -225,9 +289,11 @@ mod tests {
             tenant in any::<String>(),
             user in proptest::option::of("[ -~]{0,12}"),
             detail in "[ -~\\n\\t\u{e9}\u{301}\u{1b}]{0,24}",
+            latency_ms in any::<f64>(),
         ) {
-            let ours = lines(TextFields, false, || provisioning_like(&tenant, user.as_deref(), &detail));
-            let theirs = lines(DefaultFields::new(), false, || provisioning_like(&tenant, user.as_deref(), &detail));
+            let emit = || provisioning_like(&tenant, user.as_deref(), &detail, latency_ms);
+            let ours = lines(TextFields, false, emit);
+            let theirs = lines(DefaultFields::new(), false, emit);
             prop_assert_eq!(ours, theirs);
         }
     }
