@@ -198,11 +198,12 @@ fn roles_of_groups_held_by_the_gateway_are_looked_up_by_name() {
         id: "0b7c6a52-5d1e-4c36-9d55-0e6f3f0b2a11",
         display: Some("orbit editors"),
     };
-    let member = json!({ "role_id": orbit.role_id("Member") });
-    assert_eq!(
-        rules.apply(member.clone(), &[editors]).unwrap()["role_id"],
-        json!(orbit.role_id("Editor"))
+    let mut member = json!({ "role_id": orbit.role_id("Member") });
+    assert!(
+        rules.apply(&mut member, &[editors]).unwrap(),
+        "the role changed"
     );
+    assert_eq!(member["role_id"], json!(orbit.role_id("Editor")));
     // A name Orbit has no role for stops the start, as for legacy groups.
     let e = gateway(
         &orbit_held("Administrator, Editors, Member, Viewer")

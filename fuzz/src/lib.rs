@@ -348,7 +348,7 @@ pub mod to_scim {
                 id: &text,
                 display: Some(&text),
             };
-            let _ = g.rules.apply(v.clone(), &[group]);
+            let _ = g.rules.apply(&mut v.clone(), &[group]);
         }
     }
 

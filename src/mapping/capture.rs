@@ -152,14 +152,14 @@ impl RecordReader {
     /// the record lacks, a path through a list, a null on the way) are left for
     /// [`LegacyPath::write`]. The record comes out as written path by path: a mapping's
     /// written paths never overlap, so the order of the writes does not matter, and no field
-    /// is added here.
+    /// is added here. `true` when a value written differs from the one it replaces.
     pub(crate) fn write_in_place<T>(
         &self,
         record: &mut Value,
         writes: &mut [(&LegacyPath, Option<Value>, T)],
-    ) {
+    ) -> bool {
         let Value::Object(fields) = record else {
-            return;
+            return false;
         };
         // For each capture point, the write to it (`usize::MAX`: none).
         let mut by_point = vec![usize::MAX; self.points];
@@ -170,9 +170,7 @@ impl RecordReader {
                 any = true;
             }
         }
-        if any {
-            self.root.write_fields(fields, &by_point, writes);
-        }
+        any && self.root.write_fields(fields, &by_point, writes)
     }
 
     /// Reads a record already held whole (the record cache's, parsed for a write): the values
@@ -601,29 +599,35 @@ impl Node {
 
     /// Gives the fields of `fields` (an object of a record held whole) that this node's
     /// capture points stand for the values `writes` holds for them (`by_point`: the write to
-    /// each point), taking them: see [`RecordReader::write_in_place`].
+    /// each point), taking them: see [`RecordReader::write_in_place`]. `true` when a value
+    /// given differs from the one it replaces.
     fn write_fields<T>(
         &self,
         fields: &mut Map<String, Value>,
         by_point: &[usize],
         writes: &mut [(&LegacyPath, Option<Value>, T)],
-    ) {
+    ) -> bool {
+        let mut changed = false;
         for (name, value) in fields.iter_mut() {
             match self.child(name.as_bytes()) {
                 Some(Child::Point(n)) => {
                     let write = by_point.get(*n).and_then(|&i| writes.get_mut(i));
                     if let Some(new) = write.and_then(|w| w.1.take()) {
-                        *value = new;
+                        if *value != new {
+                            *value = new;
+                            changed = true;
+                        }
                     }
                 }
                 Some(Child::Node(node)) => {
                     if let Value::Object(inner) = value {
-                        node.write_fields(inner, by_point, writes);
+                        changed |= node.write_fields(inner, by_point, writes);
                     }
                 }
                 None => {}
             }
         }
+        changed
     }
 
     fn child(&self, name: &[u8]) -> Option<&Child> {
@@ -1395,6 +1399,19 @@ mod tests {
                                 .map_err(|e| e.to_string())
                         };
                         prop_assert_eq!(written(&r), written(&by_path), "{} over {}", scim, base);
+                        // Written over the record itself, the same record, and "changed"
+                        // exactly when it differs from the record as read.
+                        for m in [&r, &by_path] {
+                            let over = m.to_legacy_over(&scim, base.clone());
+                            if let (Ok((new, changed)), Ok(text)) = (over, written(m)) {
+                                prop_assert_eq!(new.to_string(), text);
+                                prop_assert_eq!(
+                                    changed,
+                                    !crate::scim::same_json(&new, &base),
+                                    "{} over {}", scim, base
+                                );
+                            }
+                        }
                     }
                 }
             }

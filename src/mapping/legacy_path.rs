@@ -283,14 +283,14 @@ impl LegacyPath {
     /// Sets the path to `value`, creating missing parents. Writing `null` does not create
     /// parents: it sets an existing field to null, or removes the element a filter step selects.
     /// A path that is not writable does nothing (the loader refuses such paths for writable
-    /// attributes).
-    pub(crate) fn write(&self, doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
+    /// attributes). `true` when `doc` changed (a value written over an equal one changes
+    /// nothing).
+    pub(crate) fn write(&self, doc: &mut Value, value: Value) -> Result<bool, WriteConflict> {
         let Ok(steps) = &self.write else {
-            return Ok(());
+            return Ok(false);
         };
         if value.is_null() {
-            clear(steps, doc);
-            Ok(())
+            Ok(clear(steps, doc))
         } else {
             set(steps, doc, value)
         }
@@ -635,56 +635,62 @@ fn take_first(steps: &[Step], doc: &mut Value) -> Option<Value> {
     }
 }
 
-fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflict> {
+fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<bool, WriteConflict> {
     let mut cur = doc;
     let last = steps.len().saturating_sub(1);
     let conflict = |i: usize, expected| WriteConflict {
         at: prefix(steps, i),
         expected,
     };
+    // Whether a parent was made on the way (the value then changes the document whatever it is).
+    let mut made = false;
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Field(name) => {
                 if cur.is_null() {
                     *cur = Value::Object(Map::new());
+                    made = true;
                 }
                 let Value::Object(obj) = cur else {
                     return Err(conflict(i, "an object"));
                 };
                 if i == last {
                     // A field the record has takes the value in place: no copy of its name.
-                    match obj.get_mut(name.as_str()) {
-                        Some(field) => *field = value,
+                    return Ok(match obj.get_mut(name.as_str()) {
+                        Some(field) => replace(field, value) || made,
                         None => {
                             obj.insert(name.clone(), value);
+                            true
                         }
-                    }
-                    return Ok(());
+                    });
                 }
+                made |= !obj.contains_key(name.as_str());
                 cur = obj.entry(name.clone()).or_insert(Value::Null);
             }
             Step::Index(n) => {
                 if cur.is_null() {
                     *cur = Value::Array(Vec::new());
+                    made = true;
                 }
                 let Value::Array(arr) = cur else {
                     return Err(conflict(i, "an array"));
                 };
                 if arr.len() <= *n {
                     arr.resize(n + 1, Value::Null);
+                    made = true;
                 }
                 let Some(slot) = arr.get_mut(*n) else {
                     return Err(conflict(i, "an array"));
                 };
                 if i == last {
-                    *slot = value;
-                    return Ok(());
+                    return Ok(replace(slot, value) || made);
                 }
                 cur = slot;
             }
             Step::Match { key, value: lit } => {
                 if cur.is_null() {
                     *cur = Value::Array(Vec::new());
+                    made = true;
                 }
                 let Value::Array(arr) = cur else {
                     return Err(conflict(i, "an array"));
@@ -695,6 +701,7 @@ fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflic
                         let mut element = Map::new();
                         element.insert(key.clone(), lit.clone());
                         arr.push(Value::Object(element));
+                        made = true;
                         arr.len() - 1
                     }
                 };
@@ -705,21 +712,31 @@ fn set(steps: &[Step], doc: &mut Value, value: Value) -> Result<(), WriteConflic
             }
         }
     }
-    Ok(())
+    // No step (`$`): the document itself is the place, and is left as it is.
+    Ok(made)
+}
+
+/// Puts `value` in `place`; `true` when it differs from what was there.
+fn replace(place: &mut Value, value: Value) -> bool {
+    if *place == value {
+        return false;
+    }
+    *place = value;
+    true
 }
 
 /// Writes null without creating anything: removes the element of the last filter step, or sets
-/// an existing field (or index) to null.
-fn clear(steps: &[Step], doc: &mut Value) {
+/// an existing field (or index) to null. `true` when `doc` changed.
+fn clear(steps: &[Step], doc: &mut Value) -> bool {
     let match_at = steps.iter().rposition(|s| matches!(s, Step::Match { .. }));
     let (walk, target) = match match_at {
         Some(m) => match steps.split_at(m) {
             (walk, [target, ..]) => (walk, target),
-            _ => return,
+            _ => return false,
         },
         None => match steps.split_last() {
             Some((t, w)) => (w, t),
-            None => return,
+            None => return false,
         },
     };
     let mut cur = doc;
@@ -734,20 +751,27 @@ fn clear(steps: &[Step], doc: &mut Value) {
         };
         match next {
             Some(n) => cur = n,
-            None => return,
+            None => return false,
         }
     }
     match (target, cur) {
-        (Step::Match { key, value }, Value::Array(a)) => a.retain(|e| e.get(key) != Some(value)),
-        (Step::Field(f), Value::Object(o)) => {
-            o.insert(f.clone(), Value::Null);
+        (Step::Match { key, value }, Value::Array(a)) => {
+            let before = a.len();
+            a.retain(|e| e.get(key) != Some(value));
+            a.len() != before
         }
-        (Step::Index(n), Value::Array(a)) => {
-            if let Some(slot) = a.get_mut(*n) {
-                *slot = Value::Null;
+        (Step::Field(f), Value::Object(o)) => match o.get_mut(f.as_str()) {
+            Some(field) => replace(field, Value::Null),
+            None => {
+                o.insert(f.clone(), Value::Null);
+                true
             }
-        }
-        _ => {}
+        },
+        (Step::Index(n), Value::Array(a)) => match a.get_mut(*n) {
+            Some(slot) => replace(slot, Value::Null),
+            None => false,
+        },
+        _ => false,
     }
 }
 
@@ -863,6 +887,25 @@ mod tests {
         let mut with = json!({"address": {"street": "x", "zip": "1"}});
         p("$.address.street").write(&mut with, Value::Null).unwrap();
         assert_eq!(with, json!({"address": {"street": null, "zip": "1"}}));
+    }
+
+    #[test]
+    fn a_write_says_whether_it_changed_the_record() {
+        let mut doc = json!({"login": "ada", "nick": null, "phones": [{"kind": "desk"}]});
+        let mut write = |path: &str, v: Value| p(path).write(&mut doc, v).unwrap();
+        assert!(!write("$.login", json!("ada")), "the same value");
+        assert!(write("$.login", json!("bob")));
+        assert!(!write("$.nick", Value::Null), "null over null");
+        assert!(write("$.title", Value::Null), "a null field added");
+        assert!(
+            !write("$.address.street", Value::Null),
+            "nothing made for a null"
+        );
+        assert!(write("$.address.street", json!("x")), "a parent made");
+        assert!(!write("$.phones[?(@.kind == 'cell')].number", Value::Null));
+        assert!(write("$.phones[?(@.kind == 'desk')].number", Value::Null));
+        assert!(write("$.phones[?(@.kind == 'cell')].number", json!("1")));
+        assert!(!write("$.phones[?(@.kind == 'cell')].number", json!("1")));
     }
 
     #[test]
@@ -1063,12 +1106,21 @@ mod tests {
             let path = LegacyPath::compile(&render(&steps)).unwrap();
             prop_assert!(path.writable().is_ok(), "{}: {:?}", path, path.writable());
             let mut doc = json!({"unrelated": "kept"});
-            path.write(&mut doc, other).unwrap();
-            path.write(&mut doc, value.clone()).unwrap();
+            // Each write says whether it changed the document.
+            let write = |doc: &mut Value, v: Value| -> Result<(), TestCaseError> {
+                let before = doc.clone();
+                let changed = path.write(doc, v).unwrap();
+                prop_assert_eq!(changed, *doc != before, "{} from {} to {}", path, before, doc);
+                Ok(())
+            };
+            write(&mut doc, other)?;
+            write(&mut doc, value.clone())?;
             prop_assert_eq!(path.read(&doc), Some(&value), "{} in {}", path, doc);
             prop_assert_eq!(&doc["unrelated"], &json!("kept"));
-            path.write(&mut doc, Value::Null).unwrap();
+            write(&mut doc, value.clone())?;
+            write(&mut doc, Value::Null)?;
             prop_assert_eq!(path.read(&doc), None);
+            write(&mut doc, Value::Null)?;
         }
     }
 }

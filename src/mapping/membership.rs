@@ -348,7 +348,7 @@ fn convert(
 }
 
 fn write(path: &LegacyPath, out: &mut Value, value: Value) -> Result<(), TranslateError> {
-    path.write(out, value).map_err(|c| {
+    path.write(out, value).map(|_| ()).map_err(|c| {
         TranslateError::LegacyResponse(format!("cannot write to {}: {c}", path.as_str()))
     })
 }

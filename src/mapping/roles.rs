@@ -156,7 +156,8 @@ impl RoleRules {
     }
 }
 
-fn write(doc: &mut Value, path: &LegacyPath, value: Value) -> Result<(), TranslateError> {
+/// Writes `value` at `path`; `true` when `doc` changed.
+fn write(doc: &mut Value, path: &LegacyPath, value: Value) -> Result<bool, TranslateError> {
     path.write(doc, value).map_err(|e| {
         TranslateError::LegacyResponse(format!(
             "the legacy user has no place for {}: {e}",
@@ -279,29 +280,30 @@ impl GroupRules {
         role_groups.chain(flag_groups).any(|name| g.is(name))
     }
 
-    /// The legacy user with its role and flags recomputed from `groups`. Equal to what it was
-    /// when nothing changes (the caller then writes nothing).
+    /// Recomputes the legacy user's role and flags from `groups`, in place; `true` when that
+    /// changed the user (else the caller has nothing of the rules' to write).
     pub fn apply(
         &self,
-        mut user: Value,
+        user: &mut Value,
         groups: &[UserGroup<'_>],
-    ) -> Result<Value, TranslateError> {
+    ) -> Result<bool, TranslateError> {
+        let mut changed = false;
         // Names not resolved yet are never written as ids: the role stays as it is.
         if let Some(roles) = self.roles.as_ref().filter(|r| r.lookup.is_none()) {
             let current = roles
                 .legacy
-                .read(&user)
+                .read(user)
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             let current = current.as_deref();
             if let Some((role, rows)) = roles.derive(current, groups) {
                 if current != Some(role) {
-                    write(&mut user, &roles.legacy, Value::String(role.to_string()))?;
+                    changed |= write(user, &roles.legacy, Value::String(role.to_string()))?;
                 }
                 for row in rows {
                     for (path, value) in &row.set {
-                        if path.read(&user) != Some(value) {
-                            write(&mut user, path, value.clone())?;
+                        if path.read(user) != Some(value) {
+                            changed |= write(user, path, value.clone())?;
                         }
                     }
                 }
@@ -314,11 +316,22 @@ impl GroupRules {
                 flag.otherwise.as_ref()
             };
             if let Some(v) = wanted {
-                if flag.legacy.read(&user) != Some(v) {
-                    write(&mut user, &flag.legacy, v.clone())?;
+                if flag.legacy.read(user) != Some(v) {
+                    changed |= write(user, &flag.legacy, v.clone())?;
                 }
             }
         }
+        Ok(changed)
+    }
+
+    /// [`GroupRules::apply`] to a user given up, which comes back with the rules applied.
+    #[cfg(test)]
+    pub(crate) fn applied(
+        &self,
+        mut user: Value,
+        groups: &[UserGroup<'_>],
+    ) -> Result<Value, TranslateError> {
+        self.apply(&mut user, groups)?;
         Ok(user)
     }
 
@@ -397,7 +410,7 @@ mod tests {
     }
 
     fn role_of(r: &GroupRules, user: Value, groups: &[UserGroup<'_>]) -> Value {
-        r.apply(user.clone(), groups).unwrap()["role"].clone()
+        r.applied(user.clone(), groups).unwrap()["role"].clone()
     }
 
     #[test]
@@ -437,8 +450,12 @@ mod tests {
     fn a_user_without_a_matching_group_keeps_its_role() {
         let t = table();
         let u = json!({"role": "manager", "licensed": false});
-        assert_eq!(t.apply(u.clone(), &[named("Sales")]).unwrap(), u);
-        assert_eq!(t.apply(u.clone(), &[]).unwrap(), u);
+        assert_eq!(t.applied(u.clone(), &[named("Sales")]).unwrap(), u);
+        assert_eq!(t.applied(u.clone(), &[]).unwrap(), u);
+        assert!(
+            !t.apply(&mut u.clone(), &[named("Sales")]).unwrap(),
+            "nothing changed"
+        );
     }
 
     #[test]
@@ -488,18 +505,18 @@ mod tests {
     fn a_role_writes_the_fields_it_carries() {
         let t = table();
         let out = t
-            .apply(json!({"role": "member"}), &[named("eng leads")])
+            .applied(json!({"role": "member"}), &[named("eng leads")])
             .unwrap();
         assert_eq!(out["role"], "manager");
         assert_eq!(out["archetype"], "eng_lead");
         // The same role from another group carries nothing.
         let out = t
-            .apply(json!({"role": "member"}), &[named("Managers")])
+            .applied(json!({"role": "member"}), &[named("Managers")])
             .unwrap();
         assert!(out.get("archetype").is_none());
         // A protected role keeps its fields too.
         let out = t
-            .apply(json!({"role": "owner"}), &[named("Eng Leads")])
+            .applied(json!({"role": "owner"}), &[named("Eng Leads")])
             .unwrap();
         assert!(out.get("archetype").is_none());
     }
@@ -508,10 +525,10 @@ mod tests {
     fn a_flag_follows_membership_on_and_off() {
         let t = table();
         let on = t
-            .apply(json!({"licensed": false}), &[named("pro")])
+            .applied(json!({"licensed": false}), &[named("pro")])
             .unwrap();
         assert_eq!(on["licensed"], true);
-        let off = t.apply(on.clone(), &[named("Managers")]).unwrap();
+        let off = t.applied(on.clone(), &[named("Managers")]).unwrap();
         assert_eq!(off["licensed"], false);
     }
 
@@ -520,7 +537,7 @@ mod tests {
         let mut t = table();
         t.flags[0].otherwise = None;
         let u = json!({"licensed": true});
-        assert_eq!(t.apply(u.clone(), &[]).unwrap(), u);
+        assert_eq!(t.applied(u.clone(), &[]).unwrap(), u);
     }
 
     #[test]
@@ -528,7 +545,7 @@ mod tests {
         let t = table();
         let u = json!({"role": "manager", "licensed": true, "name": "Ann"});
         assert_eq!(
-            t.apply(u.clone(), &[named("Managers"), named("Pro")])
+            t.applied(u.clone(), &[named("Managers"), named("Pro")])
                 .unwrap(),
             u
         );
@@ -539,12 +556,12 @@ mod tests {
         let before = table();
         let u = json!({"role": "member", "licensed": false});
         let groups = [named("Advisers")];
-        let synced = before.apply(u.clone(), &groups).unwrap();
+        let synced = before.applied(u.clone(), &groups).unwrap();
         assert_eq!(synced["role"], "adviser");
         // The table now makes Advisers managers: the next sync of the same user applies it.
         let after = rules(vec![rule("Advisers", "manager")]);
         assert_eq!(
-            after.apply(synced.clone(), &groups).unwrap()["role"],
+            after.applied(synced.clone(), &groups).unwrap()["role"],
             "manager"
         );
     }
@@ -618,9 +635,9 @@ mod tests {
             id: "9",
             display: Some("Managers"),
         }];
-        let user = resolved.apply(json!({"role": "r-5"}), &groups).unwrap();
+        let user = resolved.applied(json!({"role": "r-5"}), &groups).unwrap();
         assert_eq!(user["role"], "r-2");
-        let owner = resolved.apply(json!({"role": "r-1"}), &groups).unwrap();
+        let owner = resolved.applied(json!({"role": "r-1"}), &groups).unwrap();
         assert_eq!(owner["role"], "r-1", "a protected role is not lowered");
         assert_eq!(
             resolved.with_default_role(&json!({})).unwrap()["role"],

@@ -208,7 +208,28 @@ impl ResourceMapping {
     /// refused with [`TranslateError::Required`].
     pub fn to_legacy(&self, scim: &Value, base: Option<&Value>) -> Result<Value, TranslateError> {
         let creating = base.is_none();
-        let mut out = base.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        let out = base.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(self.write_user(scim, out, creating)?.0)
+    }
+
+    /// [`ResourceMapping::to_legacy`] of a full update over the record read itself, given up
+    /// (not copied): the record with the writes, and whether they changed it.
+    pub fn to_legacy_over(
+        &self,
+        scim: &Value,
+        base: Value,
+    ) -> Result<(Value, bool), TranslateError> {
+        self.write_user(scim, base, false)
+    }
+
+    /// Writes every writable attribute of `scim` into `out` (see
+    /// [`ResourceMapping::to_legacy`]); `true` when that changed `out`.
+    fn write_user(
+        &self,
+        scim: &Value,
+        mut out: Value,
+        creating: bool,
+    ) -> Result<(Value, bool), TranslateError> {
         // Each entry's value first (an entry refused refuses the whole), then the writes.
         let mut writes = Vec::with_capacity(self.plan.attrs.len());
         for attr in &self.plan.attrs {
@@ -287,15 +308,16 @@ impl ResourceMapping {
         }
         // Over a record read, the fields it holds take their values in one pass; the rest is
         // written path by path, in the mapping's order (so fields added come in that order).
+        let mut changed = false;
         if let (false, Some(reader)) = (creating, &self.plan.reader) {
-            reader.write_in_place(&mut out, &mut writes);
+            changed = reader.write_in_place(&mut out, &mut writes);
         }
         for (legacy, value, attr) in writes {
             if let Some(value) = value {
-                write(legacy, &mut out, value, || written_label(attr))?;
+                changed |= write(legacy, &mut out, value, || written_label(attr))?;
             }
         }
-        Ok(out)
+        Ok((out, changed))
     }
 
     /// The body of a legacy update that turns `old_legacy` (the record as read) into
@@ -539,7 +561,7 @@ fn write(
     out: &mut Value,
     value: Value,
     attr: impl FnOnce() -> String,
-) -> Result<(), TranslateError> {
+) -> Result<bool, TranslateError> {
     legacy.write(out, value).map_err(|c: WriteConflict| {
         TranslateError::LegacyResponse(format!(
             "cannot write {} to {}: {c}",

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::mapping::legacy_path::LegacyItem;
-use crate::mapping::{AfterEmpty, Draft, OnDelete, ResourceMapping};
+use crate::mapping::{AfterEmpty, Draft, OnDelete, ResourceMapping, UpdateMode};
 use crate::scim::etag::{self, Condition};
 use crate::scim::list::{self, ListQuery};
 use crate::scim::patch::{self, PatchRequest};
@@ -621,32 +621,41 @@ async fn write_user<'c>(
     mark_deleted: bool,
 ) -> Result<Written<'c>, ScimError> {
     let r = resource(cx);
-    let mut new_legacy = r.to_legacy(new_user, Some(&old.legacy))?;
+    // What the update needs of the record as read is taken before the writes go into it: its
+    // version (the update's `If-Match`) and, for a partial update, the record itself (the body
+    // is what changed). The writes then go into the record read, not a copy, and say whether
+    // they changed it.
+    let if_match = r.update_if_match(&old.legacy);
+    let read = (r.endpoints.update_mode == UpdateMode::Partial).then(|| old.legacy.clone());
+    let (mut new_legacy, mut changed) = r.to_legacy_over(new_user, old.legacy)?;
     if !mark_deleted {
         // Each write of the user is its sync: role and flags follow its groups, so a changed
         // table applies now.
-        new_legacy = Box::pin(groups::apply_user_rules(cx, id, new_legacy)).await?;
+        changed |= Box::pin(groups::apply_user_rules(cx, id, &mut new_legacy)).await?;
     }
     if mark_deleted {
-        new_legacy = r.mark_deleted(&new_legacy).ok_or_else(|| {
+        let marked = r.mark_deleted(&new_legacy).ok_or_else(|| {
             ScimError::bad_gateway("the legacy user has no place for the mapping's deleted marker")
         })?;
+        changed |= !crate::scim::same_json(&marked, &new_legacy);
+        new_legacy = marked;
     }
     let mut stale = false;
     // The record as the legacy API sent it after the write, for the record cache.
     let mut written_raw = None;
-    let unchanged = crate::scim::same_json(&new_legacy, &old.legacy);
+    let unchanged = !changed;
     let mut legacy_now = if unchanged {
         if old.cached {
             return Ok(Written::Stale);
         }
-        LegacyItem::Whole(old.legacy)
+        LegacyItem::Whole(new_legacy)
     } else {
-        let body = r.update_body(&old.legacy, &new_legacy);
+        // (A full update's body does not read the record as read.)
+        let body = r.update_body(read.as_ref().unwrap_or(&Value::Null), &new_legacy);
         let call = Call {
             id: Some(id),
             body: Some(SentBody::Update(&body)),
-            if_match: r.update_if_match(&old.legacy),
+            if_match,
             ..Call::new(legacy::update_endpoint(r)?)
         };
         let guarded = call.if_match.is_some();
@@ -670,7 +679,7 @@ async fn write_user<'c>(
             Ok(_) => {
                 cx.record.applied(format!("updated user {id}"));
                 stale = true;
-                LegacyItem::Whole(old.legacy)
+                LegacyItem::Whole(new_legacy)
             }
             Err(e) if guarded && e.answer() == LegacyAnswer::PreconditionFailed => {
                 recent::forget(cx, id).await;

@@ -48,8 +48,8 @@ where
     };
     let changed = change().await?;
     let user = got.body;
-    let new_user = apply_user_rules(cx, user_id, user.clone()).await?;
-    if new_user != user {
+    let mut new_user = user.clone();
+    if apply_user_rules(cx, user_id, &mut new_user).await? {
         let body = users.update_body(&user, &new_user);
         let call = Call {
             id: Some(user_id),
@@ -65,24 +65,25 @@ where
     Ok(Some(changed))
 }
 
-/// The legacy user `legacy_user` (of SCIM id `user_id`) with the role and flags its groups
-/// call for; unchanged without rules. Groups whose name the membership does not carry are
-/// read for it, so that rules naming groups by displayName match them.
+/// Gives the legacy user `legacy_user` (of SCIM id `user_id`) the role and flags its groups
+/// call for, in place; `true` when that changed it (never without rules). Groups whose name
+/// the membership does not carry are read for it, so that rules naming groups by displayName
+/// match them.
 pub async fn apply_user_rules(
     cx: &Ctx<'_>,
     user_id: &str,
-    legacy_user: Value,
-) -> Result<Value, ScimError> {
+    legacy_user: &mut Value,
+) -> Result<bool, ScimError> {
     let Some(rules) = cx.mapping.group_rules().filter(|r| !r.is_empty()) else {
-        return Ok(legacy_user);
+        return Ok(false);
     };
-    let mut groups = match groups_of_user(cx, user_id, Some(&legacy_user)).await {
+    let mut groups = match groups_of_user(cx, user_id, Some(legacy_user)).await {
         Ok(groups) => groups,
         // The group store cannot answer: the user is written with the role and flags it has
         // (the next change of its groups, or its next sync, puts them right).
         Err(e) if held::is_store_down(&e) => {
             tracing::warn!(user = %user_id, "the group store cannot answer: the role and flags are left as they are");
-            return Ok(legacy_user);
+            return Ok(false);
         }
         Err(e) => return Err(e),
     };

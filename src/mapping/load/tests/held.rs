@@ -173,7 +173,7 @@ fn derived(rules: &GroupRules) -> Vec<serde_json::Value> {
     ];
     let mut out: Vec<serde_json::Value> = cases
         .iter()
-        .map(|(user, groups)| rules.apply(user.clone(), groups).unwrap())
+        .map(|(user, groups)| rules.applied(user.clone(), groups).unwrap())
         .collect();
     out.push(rules.with_default_role(&json!({})).unwrap());
     out

@@ -36,7 +36,7 @@ fn roles_and_flags_load_and_apply() {
         display: Some("Pro"),
     };
     let out = rules
-        .apply(json!({"role": "member"}), &[lead, pro])
+        .applied(json!({"role": "member"}), &[lead, pro])
         .unwrap();
     assert_eq!(
         out,
@@ -188,7 +188,7 @@ fn roles_by_name_need_a_get_look_up_without_a_tenant() {
     assert!(!rules.derives_role_from("7", Some("Pro")));
     assert_eq!(
         rules
-            .apply(json!({"role": "r-1"}), &[manager, pro])
+            .applied(json!({"role": "r-1"}), &[manager, pro])
             .unwrap(),
         json!({"role": "r-1", "licensed": true})
     );
@@ -205,7 +205,9 @@ fn roles_by_name_need_a_get_look_up_without_a_tenant() {
         "r-1"
     );
     assert_eq!(
-        resolved.apply(json!({"role": "r-1"}), &[manager]).unwrap()["role"],
+        resolved
+            .applied(json!({"role": "r-1"}), &[manager])
+            .unwrap()["role"],
         "r-2"
     );
     expect(
