@@ -51,17 +51,7 @@ impl TextVisitor<'_> {
         self.result = visitor.finish();
         self.is_empty = false;
     }
-}
 
-/// Whether `Debug` writes `value` as it is, between quotes: printable ASCII, no quote and no
-/// backslash.
-fn debug_is_verbatim(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-}
-
-impl TextVisitor<'_> {
     /// Whether `field` may be written the short way: no colours, no error yet, and a name the
     /// default formatter writes as it is (not the message, a raw identifier or `log` metadata).
     fn short(&self, field: &Field) -> bool {
@@ -73,20 +63,43 @@ impl TextVisitor<'_> {
             && !name.starts_with("log.")
     }
 
-    /// Writes `name=` and then `value` (`Debug` text), after a space unless it is the first.
-    fn write_field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        let w = &mut self.writer;
+    /// Writes `name=` and then the value `value` writes, after a space unless it is the first.
+    fn write_field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
         let first = self.is_empty;
+        let w = &mut self.writer;
         self.result = (|| {
             if !first {
                 w.write_char(' ')?;
             }
             w.write_str(field.name())?;
             w.write_char('=')?;
-            w.write_fmt(value)
+            value(w)
         })();
         self.is_empty = false;
     }
+
+    /// A number or a boolean: its `Debug` text, without the default formatter's wrappers (which
+    /// `record` hands it to when the short way may not be taken).
+    fn record_plain(
+        &mut self,
+        field: &Field,
+        value: &dyn fmt::Debug,
+        record: impl FnOnce(&mut DefaultVisitor<'_>),
+    ) {
+        if self.short(field) {
+            self.write_field(field, |w| write!(w, "{value:?}"));
+        } else {
+            self.by_default(field, record);
+        }
+    }
+}
+
+/// Whether `Debug` writes `value` as it is, between quotes: printable ASCII, no quote and no
+/// backslash.
+fn debug_is_verbatim(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
 impl Visit for TextVisitor<'_> {
@@ -94,47 +107,27 @@ impl Visit for TextVisitor<'_> {
         if !(self.short(field) && debug_is_verbatim(value)) {
             return self.by_default(field, |v| v.record_str(field, value));
         }
-        let w = &mut self.writer;
-        let first = self.is_empty;
-        self.result = (|| {
-            if !first {
-                w.write_char(' ')?;
-            }
-            w.write_str(field.name())?;
-            w.write_str("=\"")?;
+        self.write_field(field, |w| {
+            w.write_char('"')?;
             w.write_str(value)?;
             w.write_char('"')
-        })();
-        self.is_empty = false;
+        });
     }
 
-    // Numbers and booleans: their `Debug` text, without the default formatter's wrappers.
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if !self.short(field) {
-            return self.by_default(field, |v| v.record_u64(field, value));
-        }
-        self.write_field(field, format_args!("{value:?}"));
+        self.record_plain(field, &value, |v| v.record_u64(field, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if !self.short(field) {
-            return self.by_default(field, |v| v.record_i64(field, value));
-        }
-        self.write_field(field, format_args!("{value:?}"));
+        self.record_plain(field, &value, |v| v.record_i64(field, value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if !self.short(field) {
-            return self.by_default(field, |v| v.record_f64(field, value));
-        }
-        self.write_field(field, format_args!("{value:?}"));
+        self.record_plain(field, &value, |v| v.record_f64(field, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.short(field) {
-            return self.by_default(field, |v| v.record_bool(field, value));
-        }
-        self.write_field(field, format_args!("{value:?}"));
+        self.record_plain(field, &value, |v| v.record_bool(field, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
