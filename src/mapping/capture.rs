@@ -887,6 +887,18 @@ mod tests {
     }
 
     /// A record: an id, then fields named by `words` (the mapping's own) or not.
+    /// A test runner whose random values follow from `seed` (a test's own proptest input) and
+    /// `salt` (one per test, so that two tests given the same seed draw different values).
+    fn seeded_runner(seed: u64, salt: [u8; 2]) -> proptest::test_runner::TestRunner {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let [a, b] = salt;
+        let bytes = [seed.to_le_bytes(), seed.to_be_bytes(), [a; 8], [b; 8]].concat();
+        TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+        )
+    }
+
     fn record_of(words: Vec<String>) -> impl Strategy<Value = Json> {
         let fields = (proptest::sample::select(words.clone()), json(words));
         proptest::collection::vec(fields, 0..12).prop_map(|fields| {
@@ -1374,15 +1386,8 @@ mod tests {
         #[test]
         fn writing_in_place_gives_the_record_writing_path_by_path_gives(seed in any::<u64>()) {
             use proptest::strategy::ValueTree;
-            use proptest::test_runner::{Config, TestRunner};
             for (_, r) in resources() {
-                let mut runner = TestRunner::new_with_rng(
-                    Config::default(),
-                    proptest::test_runner::TestRng::from_seed(
-                        proptest::test_runner::RngAlgorithm::ChaCha,
-                        &[seed.to_le_bytes(), seed.to_be_bytes(), [3; 8], [4; 8]].concat(),
-                    ),
-                );
+                let mut runner = seeded_runner(seed, [3, 4]);
                 let mut by_path = r.clone();
                 by_path.plan.reader = None;
                 let record = record_of(words(&r));
@@ -1422,15 +1427,8 @@ mod tests {
         #[test]
         fn the_compiled_reader_translates_as_the_whole_document(seed in any::<u64>()) {
             use proptest::strategy::ValueTree;
-            use proptest::test_runner::{Config, TestRunner};
             for (_, r) in resources() {
-                let mut runner = TestRunner::new_with_rng(
-                    Config::default(),
-                    proptest::test_runner::TestRng::from_seed(
-                        proptest::test_runner::RngAlgorithm::ChaCha,
-                        &[seed.to_le_bytes(), seed.to_be_bytes(), [1; 8], [2; 8]].concat(),
-                    ),
-                );
+                let mut runner = seeded_runner(seed, [1, 2]);
                 let words = words(&r);
                 let record = record_of(words.clone());
                 for _ in 0..8 {
