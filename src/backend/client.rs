@@ -38,10 +38,10 @@ use http::uri::{PathAndQuery, Uri};
 use http::Method;
 use pingora::connectors::{ConnectorOptions, TransportConnector};
 use pingora::http::RequestHeader;
-use pingora::protocols::http::v1::client::HttpSession;
+use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession};
 use pingora::protocols::Stream;
 use pingora::upstreams::peer::{HttpPeer, Peer};
-use pingora::{Error as PingoraError, ErrorType};
+use pingora::{Error as PingoraError, ErrorType, OrErr};
 
 use super::error::{BackendConfigError, BackendError, CertificateProblem, TimeoutPhase};
 use super::limiter::Refusal;
@@ -609,30 +609,28 @@ impl BackendClient {
     /// goes back to the keep-alive pool (when HTTP allows it); on failure it is dropped.
     async fn exchange(
         &self,
-        stream: Stream,
+        mut stream: Stream,
         head: RequestHeader,
         body: &[u8],
     ) -> Result<BackendResponse, Failure> {
-        let mut session = HttpSession::new_with_options(stream, &self.peer);
-        session.read_timeout = self.read_timeout;
-
         let sent = async {
-            session.write_request_header(Box::new(head)).await?;
-            if !body.is_empty() {
-                session.write_body(body).await?;
-            }
-            session.finish_body().await?;
-            session.read_response().await
+            send_whole(&mut stream, &head, body).await?;
+            let mut session = HttpSession::new_with_options(stream, &self.peer);
+            session.read_timeout = self.read_timeout;
+            session.read_response().await.map(|_| session)
         }
         .await;
-        if let Err(e) = sent {
-            return Err(match e.etype() {
-                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
-                    Failure::NoResponse(e)
-                }
-                _ => Failure::Other(self.read_error(&e, "reading the response head")),
-            });
-        }
+        let mut session = match sent {
+            Ok(session) => session,
+            Err(e) => {
+                return Err(match e.etype() {
+                    ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
+                        Failure::NoResponse(e)
+                    }
+                    _ => Failure::Other(self.read_error(&e, "reading the response head")),
+                })
+            }
+        };
         // Skip informational (1xx) heads: the real response follows.
         while session.get_status().is_some_and(|s| s.is_informational()) {
             session
@@ -877,6 +875,33 @@ impl BackendClient {
             Failure::Other(e) => e,
         }
     }
+}
+
+/// Writes the request (head, then body) to `stream` in one write and flushes it: one segment
+/// on the wire and one wake-up of the legacy API. pingora's client session sends its head on
+/// its own (`write_request_header` flushes) and the body after, so a create or an update went
+/// out in two segments and the legacy API read it in two. The head is pingora's own wire
+/// form. The session that reads the answer is made after the write, so it does not hold the
+/// request: it would look there only for a `HEAD` (an answer without a body) or a
+/// `Connection: close`, and the gateway sends neither (a mapping's methods are GET, POST, PUT,
+/// PATCH and DELETE).
+async fn send_whole(stream: &mut Stream, head: &RequestHeader, body: &[u8]) -> pingora::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut wire = http_req_header_to_wire(head).ok_or_else(|| {
+        PingoraError::explain(
+            ErrorType::InvalidHTTPHeader,
+            "request-line contains forbidden delimiter bytes or unsupported HTTP version",
+        )
+    })?;
+    wire.extend_from_slice(body);
+    stream
+        .write_all(&wire)
+        .await
+        .or_err(ErrorType::WriteError, "while writing the request")?;
+    stream
+        .flush()
+        .await
+        .or_err(ErrorType::WriteError, "flushing the request")
 }
 
 /// Sets `layer` on `head`, replacing any earlier values of the names it contains (several
@@ -1386,6 +1411,116 @@ mod tests {
         assert!(user_agent.starts_with("scim-gateway/"), "{user_agent}");
         assert!(headers.get("content-type").is_none());
         assert!(headers.get("content-length").is_none());
+    }
+
+    /// A connection that keeps each write it is given apart (what a socket would send as one
+    /// segment) and answers `answer`.
+    #[derive(Debug)]
+    struct Recorded {
+        writes: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+        answer: std::io::Cursor<Vec<u8>>,
+    }
+
+    impl tokio::io::AsyncRead for Recorded {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.answer).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for Recorded {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.writes.lock().unwrap().push(buf.to_vec());
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    mod recorded_io {
+        use pingora::protocols::{
+            raw_connect::ProxyDigest, GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek,
+            Shutdown, SocketDigest, Ssl, TimingDigest, UniqueID, UniqueIDType,
+        };
+
+        use super::*;
+
+        #[async_trait]
+        impl Shutdown for Recorded {
+            async fn shutdown(&mut self) {}
+        }
+        impl UniqueID for Recorded {
+            fn id(&self) -> UniqueIDType {
+                0
+            }
+        }
+        impl Ssl for Recorded {}
+        impl GetTimingDigest for Recorded {
+            fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+                vec![]
+            }
+        }
+        impl GetProxyDigest for Recorded {
+            fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+                None
+            }
+        }
+        impl GetSocketDigest for Recorded {
+            fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+                None
+            }
+        }
+        impl Peek for Recorded {}
+    }
+
+    #[tokio::test]
+    async fn a_request_with_a_body_leaves_in_one_write() {
+        let writes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stream: Stream = Box::new(Recorded {
+            writes: writes.clone(),
+            answer: std::io::Cursor::new(
+                b"HTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\n{\"id\":7}".to_vec(),
+            ),
+        });
+        let client = client("http://127.0.0.1:9/api/");
+        let body = br#"{"login":"ada"}"#;
+        let request = BackendRequest::new(Method::POST, "/users").with_json(body.to_vec());
+        let head = client.request_head(&request).unwrap();
+
+        let response = match client.exchange(stream, head, body).await {
+            Ok(response) => response,
+            Err(Failure::NoResponse(e)) => panic!("no response: {e}"),
+            Err(Failure::Other(e)) => panic!("{e}"),
+        };
+
+        assert_eq!(
+            (response.status, &response.body[..]),
+            (201, &b"{\"id\":7}"[..])
+        );
+        let writes = writes.lock().unwrap();
+        let texts: Vec<_> = writes.iter().map(|w| String::from_utf8_lossy(w)).collect();
+        assert_eq!(writes.len(), 1, "{texts:?}");
+        let sent = String::from_utf8(writes[0].clone()).unwrap();
+        assert!(sent.starts_with("POST /api/users HTTP/1.1\r\n"), "{sent}");
+        assert!(sent.contains("\r\nContent-Length: 15\r\n"), "{sent}");
+        assert!(sent.ends_with("\r\n\r\n{\"login\":\"ada\"}"), "{sent}");
     }
 
     #[tokio::test(flavor = "multi_thread")]
