@@ -104,6 +104,19 @@ impl MembershipCache {
             .map_err(|e| (*e).clone())
     }
 
+    /// Records that `user_id` of `tenant` is in `groups` (known without a look-up: a user the
+    /// gateway just created is in none). A plain insert: no load to share with other requests.
+    pub(crate) async fn know_user_groups(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        groups: Vec<GroupRef>,
+    ) {
+        self.user_groups
+            .insert(entry_key(tenant, user_id), shared_list(groups))
+            .await;
+    }
+
     /// Forgets what is known of these users' groups in `tenant` (after the gateway changed
     /// them).
     pub(crate) async fn invalidate_users<'a>(
