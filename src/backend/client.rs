@@ -569,7 +569,7 @@ impl BackendClient {
             Some(stream) => (stream, true),
             None => (self.connect().await?, false),
         };
-        match self.exchange(stream, head, body).await {
+        match self.exchange(stream, &head, body).await {
             // A keep-alive server may close an idle connection at any moment. pingora checks a
             // pooled socket before handing it out, but the server's close can cross our request
             // on the wire; the request then dies without a byte of answer. In that race the
@@ -588,9 +588,7 @@ impl BackendClient {
                      sending the request again on a new connection"
                 );
                 let stream = self.connect().await?;
-                // The head went with the first attempt: built again for this rare one.
-                let head = self.request_head(request)?;
-                self.exchange(stream, head, body)
+                self.exchange(stream, &head, body)
                     .await
                     .map_err(|f| self.failure(f))
             }
@@ -610,11 +608,11 @@ impl BackendClient {
     async fn exchange(
         &self,
         mut stream: Stream,
-        head: RequestHeader,
+        head: &RequestHeader,
         body: &[u8],
     ) -> Result<BackendResponse, Failure> {
         let sent = async {
-            send_whole(&mut stream, &head, body).await?;
+            send_whole(&mut stream, head, body).await?;
             let mut session = HttpSession::new_with_options(stream, &self.peer);
             session.read_timeout = self.read_timeout;
             session.read_response().await.map(|_| session)
@@ -1504,7 +1502,7 @@ mod tests {
         let request = BackendRequest::new(Method::POST, "/users").with_json(body.to_vec());
         let head = client.request_head(&request).unwrap();
 
-        let response = match client.exchange(stream, head, body).await {
+        let response = match client.exchange(stream, &head, body).await {
             Ok(response) => response,
             Err(Failure::NoResponse(e)) => panic!("no response: {e}"),
             Err(Failure::Other(e)) => panic!("{e}"),

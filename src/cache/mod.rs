@@ -104,16 +104,11 @@ impl MembershipCache {
             .map_err(|e| (*e).clone())
     }
 
-    /// Records that `user_id` of `tenant` is in `groups` (known without a look-up: a user the
-    /// gateway just created is in none). A plain insert: no load to share with other requests.
-    pub(crate) async fn know_user_groups(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        groups: Vec<GroupRef>,
-    ) {
+    /// Records that `user_id` of `tenant` is in no group (a user the gateway just created), so
+    /// that reading it back looks nothing up. A plain insert: there is no load to share.
+    pub(crate) async fn user_has_no_groups(&self, tenant: &str, user_id: &str) {
         self.user_groups
-            .insert(entry_key(tenant, user_id), shared_list(groups))
+            .insert(entry_key(tenant, user_id), shared_list(Vec::new()))
             .await;
     }
 

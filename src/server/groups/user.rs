@@ -155,7 +155,7 @@ pub async fn new_user_has_no_groups(cx: &Ctx<'_>, user_id: &str) {
         Some(Membership::Endpoints { .. } | Membership::GroupAttribute(_))
     ) {
         cx.membership
-            .know_user_groups(&cx.tenant.name, user_id, Vec::new())
+            .user_has_no_groups(&cx.tenant.name, user_id)
             .await;
     }
 }
